@@ -1,0 +1,259 @@
+/*  pl_config - environment configuration. */
+#include "pl_config.h"
+#include "pl_log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef enum { PL_CFG_STR, PL_CFG_INT, PL_CFG_SECRET } s_type_t;
+
+typedef struct {
+    const char *var;        /* environment variable                       */
+    const char *def;        /* default, may hold ${PARLEY_DATA_DIR/RUN_DIR} */
+    s_type_t type;          /* how to parse and log it                    */
+    const char *doc;        /* one-line description                       */
+} s_spec_t;
+
+static const s_spec_t s_specs[PL_CFG_COUNT] = {
+#define PL_CFG(id, var, def, type, doc) [PL_CFG_##id] = { var, def, type, doc },
+#include "config.def"
+};
+
+/* sun_path is 108 bytes including the NUL */
+#define S_IPC_PATH_MAX 107
+
+struct _pl_config_t {
+    char *value[PL_CFG_COUNT];  /* effective value of each key           */
+    long number[PL_CFG_COUNT];  /* parsed value of PL_CFG_INT keys        */
+    bool set[PL_CFG_COUNT];     /* came from the environment              */
+};
+
+/* Replace ${VAR} (only DATA_DIR and RUN_DIR) in a default with the value
+ * already resolved for that key. Returns a new string. */
+static char *
+s_expand (pl_config_t *self, const char *def)
+{
+    char out[4096] = "";
+    const char *p = def;
+    size_t n = 0;
+    while (*p && n < sizeof out - 1) {
+        const char *var = NULL;
+        size_t skip = 0;
+        if (strncmp (p, "${PARLEY_DATA_DIR}", 18) == 0) {
+            var = self->value[PL_CFG_DATA_DIR];
+            skip = 18;
+        }
+        else
+        if (strncmp (p, "${PARLEY_RUN_DIR}", 17) == 0) {
+            var = self->value[PL_CFG_RUN_DIR];
+            skip = 17;
+        }
+        if (var) {
+            n += (size_t) snprintf (out + n, sizeof out - n, "%s", var);
+            p += skip;
+        }
+        else
+            out[n++] = *p++;
+    }
+    out[n < sizeof out ? n : sizeof out - 1] = 0;
+    return strdup (out);
+}
+
+/* Make a directory path absolute against the working directory, so that
+ * ipc:// endpoints mean the same file to every process whatever its cwd. */
+static char *
+s_absolute (const char *path)
+{
+    char cwd[PATH_MAX];
+    char *result = NULL;
+    if (path[0] == '/' || !getcwd (cwd, sizeof cwd))
+        result = strdup (path);
+    else {
+        const char *rel = strncmp (path, "./", 2) == 0 ? path + 2 : path;
+        size_t len = strlen (cwd) + strlen (rel) + 2;
+        result = malloc (len);
+        if (result)
+            snprintf (result, len, "%s/%s", cwd, rel);
+    }
+    return result;
+}
+
+pl_config_t *
+pl_config_new (void)
+{
+    pl_config_t *self = calloc (1, sizeof *self);
+    bool ok = self != NULL;
+    for (int i = 0; ok && i < PL_CFG_COUNT; i++) {
+        const char *env = getenv (s_specs[i].var);
+        self->set[i] = env != NULL && *env;
+        self->value[i] = self->set[i] ? strdup (env) : s_expand (self, s_specs[i].def);
+        if ((i == PL_CFG_DATA_DIR || i == PL_CFG_RUN_DIR) && self->value[i]) {
+            char *abs = s_absolute (self->value[i]);
+            free (self->value[i]);
+            self->value[i] = abs;
+        }
+        if (!self->value[i]) {
+            ok = false;
+            break;
+        }
+        if (s_specs[i].type == PL_CFG_INT) {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol (self->value[i], &end, 10);
+            if (errno || end == self->value[i] || *end || v < 0) {
+                pl_error ("config: %s=\"%s\" is not a non-negative integer",
+                          s_specs[i].var, self->value[i]);
+                ok = false;
+            }
+            self->number[i] = v;
+        }
+        if (strncmp (self->value[i], "ipc://", 6) == 0
+        &&  strlen (self->value[i] + 6) > S_IPC_PATH_MAX) {
+            pl_error ("config: %s=\"%s\": an ipc path must be at most %d bytes; "
+                      "set a shorter PARLEY_RUN_DIR", s_specs[i].var,
+                      self->value[i], S_IPC_PATH_MAX);
+            ok = false;
+        }
+    }
+    if (ok && self->number[PL_CFG_PORT] > 65535) {
+        pl_error ("config: PARLEY_PORT=%ld is out of range", self->number[PL_CFG_PORT]);
+        ok = false;
+    }
+    if (!ok)
+        pl_config_destroy (&self);
+    return self;
+}
+
+void
+pl_config_destroy (pl_config_t **self_p)
+{
+    assert (self_p);
+    pl_config_t *self = *self_p;
+    if (self) {
+        for (int i = 0; i < PL_CFG_COUNT; i++)
+            free (self->value[i]);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+pl_config_str (pl_config_t *self, pl_cfg_key_t key)
+{
+    assert (self && (int) key >= 0 && key < PL_CFG_COUNT);
+    return self->value[key];
+}
+
+long
+pl_config_int (pl_config_t *self, pl_cfg_key_t key)
+{
+    assert (self && (int) key >= 0 && key < PL_CFG_COUNT);
+    assert (s_specs[key].type == PL_CFG_INT);
+    return self->number[key];
+}
+
+bool
+pl_config_is_set (pl_config_t *self, pl_cfg_key_t key)
+{
+    assert (self && (int) key >= 0 && key < PL_CFG_COUNT);
+    return self->set[key];
+}
+
+void
+pl_config_log (pl_config_t *self)
+{
+    for (int i = 0; i < PL_CFG_COUNT; i++) {
+        const char *shown = self->value[i];
+        if (s_specs[i].type == PL_CFG_SECRET)
+            shown = *shown ? "(set, hidden)" : "(empty: dev default)";
+        pl_info ("config %s=%s%s", s_specs[i].var, shown,
+                 self->set[i] ? "" : " (default)");
+    }
+}
+
+int
+pl_config_ensure_ipc_dir (const char *endpoint)
+{
+    int rc = 0;
+    char path[PATH_MAX];
+    if (strncmp (endpoint, "ipc://", 6) != 0)
+        goto cleanup;
+    snprintf (path, sizeof path, "%s", endpoint + 6);
+    char *slash = strrchr (path, '/');
+    if (!slash || slash == path)
+        goto cleanup;
+    *slash = 0;
+    for (char *p = path + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char saved = *p;
+            *p = 0;
+            if (mkdir (path, 0700) == -1 && errno != EEXIST) {
+                pl_error ("mkdir %s: %s", path, strerror (errno));
+                rc = -1;
+                goto cleanup;
+            }
+            *p = saved;
+            if (saved == 0)
+                break;
+        }
+    }
+cleanup:
+    return rc;
+}
+
+void
+pl_config_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_config: ");
+    setenv ("PARLEY_PORT", "9123", 1);
+    setenv ("PARLEY_DATA_DIR", "/tmp/pl-cfg-test", 1);
+    unsetenv ("PARLEY_RUN_DIR");
+    unsetenv ("PARLEY_BROKER_FRONTEND");
+    pl_config_t *cfg = pl_config_new ();
+    assert (cfg);
+    assert (pl_config_int (cfg, PL_CFG_PORT) == 9123);
+    assert (pl_config_is_set (cfg, PL_CFG_PORT));
+    assert (!pl_config_is_set (cfg, PL_CFG_RUN_DIR));
+    assert (strcmp (pl_config_str (cfg, PL_CFG_RUN_DIR), "/tmp/pl-cfg-test/run") == 0);
+    assert (strcmp (pl_config_str (cfg, PL_CFG_BROKER_FRONTEND),
+                    "ipc:///tmp/pl-cfg-test/run/broker-frontend.ipc") == 0);
+    assert (pl_config_int (cfg, PL_CFG_REQUEST_TIMEOUT_MS) == 5000);
+    pl_config_destroy (&cfg);
+    pl_config_destroy (&cfg);
+    assert (cfg == NULL);
+
+    /* a relative data dir becomes absolute */
+    setenv ("PARLEY_DATA_DIR", "./rel", 1);
+    cfg = pl_config_new ();
+    assert (cfg);
+    assert (pl_config_str (cfg, PL_CFG_DATA_DIR)[0] == '/');
+    assert (strstr (pl_config_str (cfg, PL_CFG_DATA_DIR), "/rel"));
+    pl_config_destroy (&cfg);
+
+    /* invalid values are refused */
+    const char *bad_ports[] = { "80x", "-1", "70000", "" };
+    for (int i = 0; i < 3; i++) {
+        setenv ("PARLEY_PORT", bad_ports[i], 1);
+        cfg = pl_config_new ();
+        assert (cfg == NULL);
+    }
+    setenv ("PARLEY_PORT", "8080", 1);
+    char longdir[200];
+    memset (longdir, 'a', sizeof longdir);
+    longdir[0] = '/';
+    longdir[sizeof longdir - 1] = 0;
+    setenv ("PARLEY_DATA_DIR", longdir, 1);
+    cfg = pl_config_new ();
+    assert (cfg == NULL);               /* ipc path would exceed sun_path */
+    unsetenv ("PARLEY_DATA_DIR");
+    unsetenv ("PARLEY_PORT");
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,309 @@
+/*  pl_proto - tables and envelope helpers generated from proto/events.def and errors.def. */
+#include "pl_proto.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const pl_event_info_t s_events[PL_EV_COUNT] = {
+#define PL_EVENT(id, name, service, ack, arg, data, doc) \
+    [PL_EV_##id] = { name, service, ack, arg, data, doc },
+#include "events.def"
+};
+
+static const pl_push_info_t s_pushes[PL_PUSH_COUNT] = {
+#define PL_PUSH(id, name, room, payload, doc) \
+    [PL_PUSH_##id] = { name, room, payload, doc },
+#include "events.def"
+};
+
+typedef struct {
+    const char *code;
+    int http;
+    const char *doc;
+} s_error_info_t;
+
+static const s_error_info_t s_errors[PL_ERR_COUNT] = {
+    [PL_ERR_NONE] = { "OK", 200, "Success." },
+#define PL_ERROR(id, code, http, doc) [PL_ERR_##id] = { code, http, doc },
+#include "errors.def"
+};
+
+const pl_event_info_t *
+pl_proto_event (pl_event_id_t id)
+{
+    assert ((int) id >= 0 && id < PL_EV_COUNT);
+    return &s_events[id];
+}
+
+const pl_push_info_t *
+pl_proto_push (pl_push_id_t id)
+{
+    assert ((int) id >= 0 && id < PL_PUSH_COUNT);
+    return &s_pushes[id];
+}
+
+const char *
+pl_proto_push_name (pl_push_id_t id)
+{
+    return pl_proto_push (id)->name;
+}
+
+/* A linear scan: the table is tens of rows and this runs once per client
+ * request, next to a JSON parse that costs far more. */
+int
+pl_proto_event_lookup (const char *name, size_t len)
+{
+    int found = -1;
+    for (int i = 0; i < PL_EV_COUNT; i++) {
+        if (strlen (s_events[i].name) == len
+        &&  memcmp (s_events[i].name, name, len) == 0) {
+            found = i;
+            break;
+        }
+    }
+    return found;
+}
+
+size_t
+pl_proto_services (const char *const **list)
+{
+    static const char *services[PL_EV_COUNT + 1];
+    static size_t count = 0;
+    if (count == 0) {
+        for (int i = 0; i < PL_EV_COUNT; i++) {
+            bool seen = false;
+            for (size_t j = 0; j < count; j++)
+                if (strcmp (services[j], s_events[i].service) == 0)
+                    seen = true;
+            if (!seen)
+                services[count++] = s_events[i].service;
+        }
+    }
+    *list = services;
+    return count;
+}
+
+const char *
+pl_proto_err_code (pl_err_t err)
+{
+    assert ((int) err >= 0 && err < PL_ERR_COUNT);
+    return s_errors[err].code;
+}
+
+int
+pl_proto_err_http (pl_err_t err)
+{
+    assert ((int) err >= 0 && err < PL_ERR_COUNT);
+    return s_errors[err].http;
+}
+
+const char *
+pl_proto_err_doc (pl_err_t err)
+{
+    assert ((int) err >= 0 && err < PL_ERR_COUNT);
+    return s_errors[err].doc;
+}
+
+pl_err_t
+pl_proto_err_parse (const char *code)
+{
+    pl_err_t found = PL_ERR_INTERNAL;
+    for (int i = 1; code && i < PL_ERR_COUNT; i++) {
+        if (strcmp (s_errors[i].code, code) == 0) {
+            found = (pl_err_t) i;
+            break;
+        }
+    }
+    return found;
+}
+
+char *
+pl_proto_reply_ok (cJSON *data)
+{
+    char *text = NULL;
+    cJSON *root = cJSON_CreateObject ();
+    if (!root) {
+        cJSON_Delete (data);
+        goto cleanup;
+    }
+    cJSON_AddBoolToObject (root, "success", 1);
+    if (data)
+        cJSON_AddItemToObject (root, "data", data);
+    text = cJSON_PrintUnformatted (root);
+cleanup:
+    cJSON_Delete (root);
+    return text;
+}
+
+char *
+pl_proto_reply_err (pl_err_t err, const char *message)
+{
+    char *text = NULL;
+    cJSON *root = cJSON_CreateObject ();
+    cJSON *error = cJSON_CreateObject ();
+    if (!root || !error) {
+        cJSON_Delete (error);
+        goto cleanup;
+    }
+    cJSON_AddBoolToObject (root, "success", 0);
+    cJSON_AddStringToObject (error, "code", pl_proto_err_code (err));
+    cJSON_AddStringToObject (error, "message",
+                             message ? message : pl_proto_err_doc (err));
+    cJSON_AddItemToObject (root, "error", error);
+    text = cJSON_PrintUnformatted (root);
+cleanup:
+    cJSON_Delete (root);
+    return text;
+}
+
+char *
+pl_proto_ctx_encode (const char *gateway, const char *conn,
+                     const char *user, const char *name)
+{
+    char *text = NULL;
+    cJSON *root = cJSON_CreateObject ();
+    if (!root)
+        goto cleanup;
+    cJSON_AddNumberToObject (root, "v", 1);
+    cJSON_AddStringToObject (root, "gw", gateway ? gateway : "");
+    cJSON_AddStringToObject (root, "conn", conn ? conn : "");
+    cJSON_AddStringToObject (root, "uid", user ? user : "");
+    if (name)
+        cJSON_AddStringToObject (root, "name", name);
+    text = cJSON_PrintUnformatted (root);
+cleanup:
+    cJSON_Delete (root);
+    return text;
+}
+
+static char *
+s_dup_field (const cJSON *obj, const char *key, bool required, bool *ok)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, key);
+    char *value = NULL;
+    if (cJSON_IsString (item))
+        value = strdup (item->valuestring);
+    else
+    if (required || item)
+        *ok = false;
+    return value;
+}
+
+int
+pl_proto_ctx_decode (const char *text, size_t len, pl_caller_t *caller)
+{
+    int rc = -1;
+    bool ok = true;
+    pl_caller_t tmp = { 0 };
+    cJSON *root = cJSON_ParseWithLength (text, len);
+    if (!cJSON_IsObject (root))
+        goto cleanup;
+    tmp.gateway = s_dup_field (root, "gw", true, &ok);
+    tmp.conn = s_dup_field (root, "conn", true, &ok);
+    tmp.user = s_dup_field (root, "uid", true, &ok);
+    tmp.name = s_dup_field (root, "name", false, &ok);
+    if (!ok) {
+        pl_proto_ctx_clear (&tmp);
+        goto cleanup;
+    }
+    *caller = tmp;
+    rc = 0;
+cleanup:
+    cJSON_Delete (root);
+    return rc;
+}
+
+void
+pl_proto_ctx_clear (pl_caller_t *caller)
+{
+    free (caller->gateway);
+    free (caller->conn);
+    free (caller->user);
+    free (caller->name);
+    memset (caller, 0, sizeof *caller);
+}
+
+int
+pl_proto_origin (char *buf, size_t size, const char *gateway, const char *conn)
+{
+    if (!gateway || !conn || !*gateway)
+        return snprintf (buf, size, "%s", "");
+    return snprintf (buf, size, "%s/%s", gateway, conn);
+}
+
+void
+pl_proto_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_proto: ");
+    /* every event resolves to itself, every service is non-empty */
+    for (int i = 0; i < PL_EV_COUNT; i++) {
+        const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) i);
+        assert (pl_proto_event_lookup (ev->name, strlen (ev->name)) == i);
+        assert (ev->service && *ev->service);
+    }
+    assert (pl_proto_event_lookup ("actor:create", 12) == PL_EV_ACTOR_CREATE);
+    assert (pl_proto_event_lookup ("actor:create", 11) == -1);
+    assert (pl_proto_event_lookup ("actor:nope", 10) == -1);
+    assert (strcmp (pl_proto_push_name (PL_PUSH_ACTOR_DELETED), "actor:deleted") == 0);
+
+    const char *const *services;
+    size_t count = pl_proto_services (&services);
+    assert (count >= 1);
+    assert (strcmp (services[0], "actors") == 0);
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = i + 1; j < count; j++)
+            assert (strcmp (services[i], services[j]) != 0);
+
+    /* error codes round-trip */
+    for (int i = 1; i < PL_ERR_COUNT; i++)
+        assert ((int) pl_proto_err_parse (pl_proto_err_code ((pl_err_t) i)) == i);
+    assert (pl_proto_err_parse ("WHATEVER") == PL_ERR_INTERNAL);
+    assert (pl_proto_err_http (PL_ERR_NOT_FOUND) == 404);
+
+    char *text = pl_proto_reply_err (PL_ERR_NOT_FOUND, "no \"such\" actor");
+    assert (strcmp (text, "{\"success\":false,\"error\":{\"code\":\"NOT_FOUND\","
+                          "\"message\":\"no \\\"such\\\" actor\"}}") == 0);
+    free (text);
+    text = pl_proto_reply_ok (cJSON_CreateString ("x"));
+    assert (strcmp (text, "{\"success\":true,\"data\":\"x\"}") == 0);
+    free (text);
+    text = pl_proto_reply_ok (NULL);
+    assert (strcmp (text, "{\"success\":true}") == 0);
+    free (text);
+
+    /* caller context round-trip, with and without a name */
+    text = pl_proto_ctx_encode ("gw-1", "7", "alice", "Alice \xc3\xa9");
+    pl_caller_t caller = { 0 };
+    assert (pl_proto_ctx_decode (text, strlen (text), &caller) == 0);
+    assert (strcmp (caller.gateway, "gw-1") == 0);
+    assert (strcmp (caller.conn, "7") == 0);
+    assert (strcmp (caller.user, "alice") == 0);
+    assert (strcmp (caller.name, "Alice \xc3\xa9") == 0);
+    pl_proto_ctx_clear (&caller);
+    pl_proto_ctx_clear (&caller);           /* safe twice */
+    free (text);
+    text = pl_proto_ctx_encode ("gw-1", "8", "bob", NULL);
+    assert (pl_proto_ctx_decode (text, strlen (text), &caller) == 0);
+    assert (caller.name == NULL);
+    pl_proto_ctx_clear (&caller);
+    free (text);
+    /* hostile contexts are refused, not crashed on */
+    const char *bad[] = { "", "[]", "{", "{\"gw\":1,\"conn\":\"1\",\"uid\":\"u\"}",
+                          "{\"gw\":\"g\",\"conn\":\"1\"}",
+                          "{\"gw\":\"g\",\"conn\":\"1\",\"uid\":\"u\",\"name\":5}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert (pl_proto_ctx_decode (bad[i], strlen (bad[i]), &caller) == -1);
+    /* length is honoured: a truncated buffer does not parse */
+    assert (pl_proto_ctx_decode ("{\"gw\":\"g\"}xxxx", 5, &caller) == -1);
+
+    char origin[64];
+    pl_proto_origin (origin, sizeof origin, "gw-1", "9");
+    assert (strcmp (origin, "gw-1/9") == 0);
+    pl_proto_origin (origin, sizeof origin, NULL, "9");
+    assert (strcmp (origin, "") == 0);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,119 @@
+/*  pl_proto - the internal envelope and the event table, in C.
+ *
+ *  The wire format is specified in proto/README.md; this header gives it
+ *  names. Everything here is derived from proto/events.def and
+ *  proto/errors.def: nothing else in Parley spells an event name or an
+ *  error code.
+ */
+#ifndef PL_PROTO_H
+#define PL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+/* Envelope version. Frame 0 of every internal message (except the PUB/SUB
+ * topic frame, which comes first on the event bus). Bump it on any
+ * incompatible change; peers drop messages of another version. */
+#define PL_PROTO_VERSION      "PL01"
+
+/* Commands (frame 1). See proto/README.md for each message's frames. */
+#define PL_CMD_REQ            "REQ"     /* request: client->broker->worker */
+#define PL_CMD_REP            "REP"     /* reply:   worker->broker->client */
+#define PL_CMD_READY          "READY"   /* worker registers a service      */
+#define PL_CMD_HEARTBEAT      "HB"      /* liveness, both ways on backend  */
+#define PL_CMD_DISCONNECT     "BYE"     /* orderly goodbye, both ways      */
+#define PL_CMD_STATUS         "STATUS"  /* client asks broker for services */
+#define PL_CMD_EVENT          "EV"      /* event-bus message kind          */
+
+/* Client events (proto/events.def). */
+typedef enum {
+#define PL_EVENT(id, name, service, ack, arg, data, doc) PL_EV_##id,
+#include "events.def"
+    PL_EV_COUNT
+} pl_event_id_t;
+
+/* Server pushes (proto/events.def). */
+typedef enum {
+#define PL_PUSH(id, name, room, payload, doc) PL_PUSH_##id,
+#include "events.def"
+    PL_PUSH_COUNT
+} pl_push_id_t;
+
+/* Wire error codes (proto/errors.def). PL_ERR_NONE is success. */
+typedef enum {
+    PL_ERR_NONE = 0,
+#define PL_ERROR(id, code, http, doc) PL_ERR_##id,
+#include "errors.def"
+    PL_ERR_COUNT
+} pl_err_t;
+
+#define PL_ACK   true
+#define PL_NOACK false
+
+typedef struct {
+    const char *name;       /* wire name, e.g. "actor:create"            */
+    const char *service;    /* broker service that handles it            */
+    bool ack;               /* PL_ACK: a request that is answered        */
+    const char *arg;        /* docs: the argument                        */
+    const char *data;       /* docs: the ack data                        */
+    const char *doc;        /* docs: one-line description                */
+} pl_event_info_t;
+
+typedef struct {
+    const char *name;       /* wire name, e.g. "actor:created"           */
+    const char *room;       /* docs: which room receives it              */
+    const char *payload;    /* docs: the payload                         */
+    const char *doc;        /* docs: one-line description                */
+} pl_push_info_t;
+
+/* Table rows by id. id must be < PL_EV_COUNT / PL_PUSH_COUNT (asserted). */
+const pl_event_info_t *pl_proto_event (pl_event_id_t id);
+const pl_push_info_t *pl_proto_push (pl_push_id_t id);
+/* Name of a push event, for publishing. */
+const char *pl_proto_push_name (pl_push_id_t id);
+
+/* Look an event up by its wire name (not NUL-terminated). Returns the id,
+ * or -1 when the table does not know it. */
+int pl_proto_event_lookup (const char *name, size_t len);
+
+/* The distinct services named in the table, in table order. Returns the
+ * count; *list is a static array. */
+size_t pl_proto_services (const char *const **list);
+
+/* Error code helpers. */
+const char *pl_proto_err_code (pl_err_t err);     /* "NOT_FOUND"            */
+int pl_proto_err_http (pl_err_t err);              /* 404                    */
+const char *pl_proto_err_doc (pl_err_t err);
+pl_err_t pl_proto_err_parse (const char *code);   /* PL_ERR_INTERNAL if unknown */
+
+/* Ack bodies. Both return a new JSON text the caller frees (free()).
+ * pl_proto_reply_ok takes ownership of data (may be NULL: no data key). */
+char *pl_proto_reply_ok (cJSON *data);
+char *pl_proto_reply_err (pl_err_t err, const char *message);
+
+/* Caller context (frame "ctx" of a REQ). */
+typedef struct {
+    char *gateway;          /* gateway id, e.g. "gw-1a2b3c4d"            */
+    char *conn;             /* connection id, unique within the gateway  */
+    char *user;             /* JWT sub                                   */
+    char *name;             /* JWT name, or NULL                         */
+} pl_caller_t;
+
+/* Encode a caller context as JSON text (caller frees). */
+char *pl_proto_ctx_encode (const char *gateway, const char *conn,
+                           const char *user, const char *name);
+/* Decode JSON text (len bytes, need not be NUL-terminated) into *caller.
+ * Returns 0, or -1 on malformed input (caller untouched). Free the strings
+ * with pl_proto_ctx_clear. */
+int pl_proto_ctx_decode (const char *text, size_t len, pl_caller_t *caller);
+void pl_proto_ctx_clear (pl_caller_t *caller);
+
+/* Event-bus origin frame: "<gateway>/<conn>", or "" for none. Returns
+ * snprintf-style length. */
+int pl_proto_origin (char *buf, size_t size, const char *gateway, const char *conn);
+
+/* Selftest. */
+void pl_proto_test (bool verbose);
+
+#endif

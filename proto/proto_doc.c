@@ -1,0 +1,33 @@
+/*  parley-proto-doc - print the event and error tables of proto/README.md
+ *  from proto/events.def and proto/errors.def, so the docs cannot drift
+ *  from the code. `parley-proto-doc` prints the generated section.
+ */
+#include "pl_proto.h"
+
+#include <stdio.h>
+
+int
+main (void)
+{
+    printf ("### Client events\n\n");
+    printf ("| event | service | ack | argument | ack data | what it does |\n");
+    printf ("|---|---|---|---|---|---|\n");
+    for (int i = 0; i < PL_EV_COUNT; i++) {
+        const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) i);
+        printf ("| `%s` | %s | %s | %s | %s | %s |\n", ev->name, ev->service,
+                ev->ack ? "yes" : "no", ev->arg, ev->data, ev->doc);
+    }
+    printf ("\n### Server pushes\n\n");
+    printf ("| event | room | payload | when |\n|---|---|---|---|\n");
+    for (int i = 0; i < PL_PUSH_COUNT; i++) {
+        const pl_push_info_t *push = pl_proto_push ((pl_push_id_t) i);
+        printf ("| `%s` | `%s` | %s | %s |\n", push->name, push->room,
+                push->payload, push->doc);
+    }
+    printf ("\n### Error codes\n\n");
+    printf ("| code | HTTP status | meaning |\n|---|---|---|\n");
+    for (int i = 1; i < PL_ERR_COUNT; i++)
+        printf ("| `%s` | %d | %s |\n", pl_proto_err_code ((pl_err_t) i),
+                pl_proto_err_http ((pl_err_t) i), pl_proto_err_doc ((pl_err_t) i));
+    return 0;
+}
