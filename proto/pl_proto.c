@@ -158,6 +158,21 @@ cleanup:
     return text;
 }
 
+cJSON *
+pl_proto_json_parse (const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts (text, len, &end, 0);
+    while (root && end < text + len) {
+        if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
+            cJSON_Delete (root);
+            root = NULL;
+        }
+        end++;
+    }
+    return root;
+}
+
 char *
 pl_proto_ctx_encode (const char *gateway, const char *conn,
                      const char *user, const char *name)
@@ -197,7 +212,7 @@ pl_proto_ctx_decode (const char *text, size_t len, pl_caller_t *caller)
     int rc = -1;
     bool ok = true;
     pl_caller_t tmp = { 0 };
-    cJSON *root = cJSON_ParseWithLength (text, len);
+    cJSON *root = pl_proto_json_parse (text, len);
     if (!cJSON_IsObject (root))
         goto cleanup;
     tmp.gateway = s_dup_field (root, "gw", true, &ok);
@@ -298,6 +313,13 @@ pl_proto_test (bool verbose)
         assert (pl_proto_ctx_decode (bad[i], strlen (bad[i]), &caller) == -1);
     /* length is honoured: a truncated buffer does not parse */
     assert (pl_proto_ctx_decode ("{\"gw\":\"g\"}xxxx", 5, &caller) == -1);
+
+    cJSON *j = pl_proto_json_parse ("[1] x", 5);
+    assert (j == NULL);
+    j = pl_proto_json_parse ("[1] \n", 5);
+    assert (cJSON_IsArray (j));
+    cJSON_Delete (j);
+    assert (pl_proto_json_parse ("[1,2]", 3) == NULL);
 
     char origin[64];
     pl_proto_origin (origin, sizeof origin, "gw-1", "9");

@@ -113,6 +113,11 @@ void pl_proto_ctx_clear (pl_caller_t *caller);
  * snprintf-style length. */
 int pl_proto_origin (char *buf, size_t size, const char *gateway, const char *conn);
 
+/* Parse exactly len bytes of JSON text (need not be NUL-terminated).
+ * Trailing garbage other than whitespace fails, unlike a bare
+ * cJSON_ParseWithLength. Returns NULL on any error. */
+cJSON *pl_proto_json_parse (const char *text, size_t len);
+
 /* Selftest. */
 void pl_proto_test (bool verbose);
 

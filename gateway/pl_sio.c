@@ -1,0 +1,400 @@
+/*  pl_sio - Engine.IO v4 / Socket.IO v5 packet codec. */
+#include "pl_sio.h"
+#include "pl_proto.h"
+
+#include <assert.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Socket.IO v5 reserves these names: a client may not emit them
+ * (socket.io-parser's RESERVED_EVENTS). */
+static const char *s_reserved[] = {
+    "connect", "connect_error", "disconnect", "disconnecting",
+    "newListener", "removeListener", NULL
+};
+
+static bool
+s_is_digit (char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Validate and interpret the JSON payload for the packet type, following
+ * socket.io-parser's isPayloadValid(). */
+static int
+s_check_payload (pl_sio_packet_t *pkt, const char **why)
+{
+    int rc = -1;
+    if (pkt->data_len == 0) {
+        /* CONNECT and DISCONNECT may come bare; EVENT and ACK need data */
+        if (pkt->sio == PL_SIO_CONNECT || pkt->sio == PL_SIO_DISCONNECT)
+            rc = 0;
+        else
+            *why = "missing payload";
+        goto cleanup;
+    }
+    if (pkt->sio == PL_SIO_DISCONNECT) {
+        *why = "DISCONNECT carries no payload";
+        goto cleanup;
+    }
+    pkt->json = pl_proto_json_parse (pkt->data, pkt->data_len);
+    if (!pkt->json) {
+        *why = "payload is not valid JSON";
+        goto cleanup;
+    }
+    switch (pkt->sio) {
+        case PL_SIO_CONNECT:
+            if (!cJSON_IsObject (pkt->json)) {
+                *why = "CONNECT payload must be an object";
+                goto cleanup;
+            }
+            break;
+        case PL_SIO_ACK:
+            if (!pkt->has_ack || !cJSON_IsArray (pkt->json)) {
+                *why = "ACK needs an id and an array";
+                goto cleanup;
+            }
+            break;
+        case PL_SIO_EVENT: {
+            const cJSON *name = cJSON_GetArrayItem (pkt->json, 0);
+            if (!cJSON_IsArray (pkt->json) || !name) {
+                *why = "EVENT payload must be a non-empty array";
+                goto cleanup;
+            }
+            if (cJSON_IsString (name)) {
+                for (int i = 0; s_reserved[i]; i++)
+                    if (strcmp (name->valuestring, s_reserved[i]) == 0) {
+                        *why = "reserved event name";
+                        goto cleanup;
+                    }
+                pkt->event = name->valuestring;
+            }
+            else
+            if (!cJSON_IsNumber (name)) {
+                *why = "event name must be a string";
+                goto cleanup;
+            }
+            /* a numeric event name is valid Socket.IO but names nothing in
+             * our table: pkt->event stays NULL and the gateway answers
+             * UNKNOWN_EVENT */
+            pkt->arg = name->next;
+            break;
+        }
+        default:
+            break;
+    }
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+int
+pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why)
+{
+    int rc = -1;
+    static const char *unused;
+    if (!why)
+        why = &unused;
+    memset (pkt, 0, sizeof *pkt);
+    pkt->sio = PL_SIO_NONE;
+    pkt->nsp = "/";
+    pkt->nsp_len = 1;
+    if (len == 0 || !s_is_digit (buf[0]) || buf[0] > '6') {
+        *why = "unknown Engine.IO packet type";
+        goto cleanup;
+    }
+    pkt->eio = (pl_eio_type_t) (buf[0] - '0');
+    if (pkt->eio == PL_EIO_OPEN || pkt->eio == PL_EIO_UPGRADE) {
+        *why = "clients do not send OPEN or UPGRADE on a websocket-only session";
+        goto cleanup;
+    }
+    if (pkt->eio != PL_EIO_MESSAGE) {
+        pkt->data = buf + 1;
+        pkt->data_len = len - 1;
+        rc = 0;
+        goto cleanup;
+    }
+    /* Socket.IO: <type>[<attachments>-][<nsp>,][<ack id>][<JSON>] */
+    size_t i = 1;
+    if (i >= len || !s_is_digit (buf[i]) || buf[i] > '6') {
+        *why = "unknown Socket.IO packet type";
+        goto cleanup;
+    }
+    pkt->sio = (pl_sio_type_t) (buf[i++] - '0');
+    if (pkt->sio == PL_SIO_BINARY_EVENT || pkt->sio == PL_SIO_BINARY_ACK) {
+        *why = "binary packets are not supported";
+        goto cleanup;
+    }
+    if (pkt->sio == PL_SIO_CONNECT_ERROR) {
+        *why = "clients do not send CONNECT_ERROR";
+        goto cleanup;
+    }
+    if (i < len && buf[i] == '/') {
+        size_t start = i;
+        while (i < len && buf[i] != ',')
+            i++;
+        pkt->nsp = buf + start;
+        pkt->nsp_len = i - start;
+        if (i < len)
+            i++;                        /* the comma */
+    }
+    if (i < len && s_is_digit (buf[i])) {
+        uint64_t id = 0;
+        while (i < len && s_is_digit (buf[i])) {
+            id = id * 10 + (uint64_t) (buf[i++] - '0');
+            if (id > PL_SIO_ACK_MAX) {
+                *why = "ack id out of range";
+                goto cleanup;
+            }
+        }
+        pkt->has_ack = true;
+        pkt->ack_id = id;
+        if (pkt->sio == PL_SIO_CONNECT || pkt->sio == PL_SIO_DISCONNECT) {
+            *why = "CONNECT and DISCONNECT take no ack id";
+            goto cleanup;
+        }
+    }
+    pkt->data = buf + i;
+    pkt->data_len = len - i;
+    rc = s_check_payload (pkt, why);
+cleanup:
+    if (rc != 0)
+        pl_sio_packet_clear (pkt);
+    return rc;
+}
+
+void
+pl_sio_packet_clear (pl_sio_packet_t *pkt)
+{
+    cJSON_Delete (pkt->json);
+    pkt->json = NULL;
+    pkt->event = NULL;
+    pkt->arg = NULL;
+}
+
+char *
+pl_sio_encode_open (const char *sid, long ping_interval, long ping_timeout,
+                    long max_payload)
+{
+    /* sid is ours (URL-safe alphabet), so no escaping is needed */
+    char *out = NULL;
+    if (asprintf (&out, "0{\"sid\":\"%s\",\"upgrades\":[],\"pingInterval\":%ld,"
+                        "\"pingTimeout\":%ld,\"maxPayload\":%ld}",
+                  sid, ping_interval, ping_timeout, max_payload) < 0)
+        out = NULL;
+    return out;
+}
+
+char *
+pl_sio_encode_connect (const char *sid)
+{
+    char *out = NULL;
+    if (asprintf (&out, "40{\"sid\":\"%s\"}", sid) < 0)
+        out = NULL;
+    return out;
+}
+
+char *
+pl_sio_encode_connect_error (const char *message)
+{
+    char *out = NULL;
+    char *json = NULL;
+    cJSON *obj = cJSON_CreateObject ();
+    if (!obj || !cJSON_AddStringToObject (obj, "message", message))
+        goto cleanup;
+    json = cJSON_PrintUnformatted (obj);
+    if (json && asprintf (&out, "44%s", json) < 0)
+        out = NULL;
+cleanup:
+    free (json);
+    cJSON_Delete (obj);
+    return out;
+}
+
+size_t
+pl_sio_encode_ack (char *out, size_t size, uint64_t ack_id,
+                   const char *reply, size_t reply_len)
+{
+    char head[32];
+    int n = snprintf (head, sizeof head, "43%llu[", (unsigned long long) ack_id);
+    size_t need = (size_t) n + reply_len + 1;
+    if (need <= size) {
+        memcpy (out, head, (size_t) n);
+        memcpy (out + n, reply, reply_len);
+        out[n + reply_len] = ']';
+    }
+    return need;
+}
+
+int
+pl_sio_new_sid (char sid[21])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char raw[20];
+    int rc = -1;
+    if (RAND_bytes (raw, sizeof raw) != 1)
+        goto cleanup;
+    for (int i = 0; i < 20; i++)
+        sid[i] = alphabet[raw[i] & 63];
+    sid[20] = 0;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* ---- selftest -------------------------------------------------------- */
+
+#include <dirent.h>
+
+#ifndef PL_SOURCE_DIR
+#define PL_SOURCE_DIR "."
+#endif
+
+static int
+s_parse_str (const char *text, pl_sio_packet_t *pkt)
+{
+    const char *why = NULL;
+    int rc = pl_sio_parse (text, strlen (text), pkt, &why);
+    assert (rc == 0 || why != NULL);
+    return rc;
+}
+
+/* Every file in dir must parse (expect 0) or be refused (expect -1).
+ * Returns how many files were checked. */
+static int
+s_corpus (const char *dir, int expect, bool verbose)
+{
+    char path[1024];
+    int count = 0;
+    DIR *d = opendir (dir);
+    assert (d);                 /* the corpus is part of the repository */
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        if (e->d_name[0] == '.' || strcmp (e->d_name, "README.md") == 0)
+            continue;
+        snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen (path, "rb");
+        assert (f);
+        char buf[65536];
+        size_t n = fread (buf, 1, sizeof buf, f);
+        fclose (f);
+        pl_sio_packet_t pkt;
+        const char *why = NULL;
+        int rc = pl_sio_parse (buf, n, &pkt, &why);
+        if (rc != expect) {
+            fprintf (stderr, "corpus %s: expected %d, got %d (%s)\n", path,
+                     expect, rc, why ? why : "");
+            assert (rc == expect);
+        }
+        if (verbose && rc != 0)
+            printf ("\n   refused %s: %s", e->d_name, why);
+        pl_sio_packet_clear (&pkt);
+        count++;
+    }
+    closedir (d);
+    return count;
+}
+
+void
+pl_sio_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_sio: ");
+    pl_sio_packet_t pkt;
+
+    assert (s_parse_str ("3", &pkt) == 0 && pkt.eio == PL_EIO_PONG);
+    assert (s_parse_str ("2", &pkt) == 0 && pkt.eio == PL_EIO_PING);
+    assert (s_parse_str ("1", &pkt) == 0 && pkt.eio == PL_EIO_CLOSE);
+    assert (s_parse_str ("6", &pkt) == 0 && pkt.eio == PL_EIO_NOOP);
+
+    assert (s_parse_str ("40", &pkt) == 0);
+    assert (pkt.sio == PL_SIO_CONNECT && pkt.json == NULL);
+    assert (pkt.nsp_len == 1 && pkt.nsp[0] == '/');
+
+    assert (s_parse_str ("40{\"token\":\"abc\"}", &pkt) == 0);
+    assert (cJSON_IsObject (pkt.json));
+    assert (strcmp (cJSON_GetObjectItem (pkt.json, "token")->valuestring, "abc") == 0);
+    pl_sio_packet_clear (&pkt);
+
+    assert (s_parse_str ("40/admin,{}", &pkt) == 0);
+    assert (pkt.nsp_len == 6 && memcmp (pkt.nsp, "/admin", 6) == 0);
+    pl_sio_packet_clear (&pkt);
+    assert (s_parse_str ("40/admin", &pkt) == 0);
+    assert (pkt.nsp_len == 6 && pkt.data_len == 0);
+
+    assert (s_parse_str ("42[\"actor:get\",\"a1\"]", &pkt) == 0);
+    assert (pkt.sio == PL_SIO_EVENT && !pkt.has_ack);
+    assert (strcmp (pkt.event, "actor:get") == 0);
+    assert (cJSON_IsString (pkt.arg) && strcmp (pkt.arg->valuestring, "a1") == 0);
+    pl_sio_packet_clear (&pkt);
+
+    assert (s_parse_str ("4217[\"actor:list\"]", &pkt) == 0);
+    assert (pkt.has_ack && pkt.ack_id == 17 && pkt.arg == NULL);
+    pl_sio_packet_clear (&pkt);
+
+    assert (s_parse_str ("42/admin,3[\"x\",{\"a\":[1,2]}]", &pkt) == 0);
+    assert (pkt.has_ack && pkt.ack_id == 3 && pkt.nsp_len == 6);
+    assert (cJSON_IsObject (pkt.arg));
+    pl_sio_packet_clear (&pkt);
+
+    assert (s_parse_str ("42[7]", &pkt) == 0);      /* numeric event name */
+    assert (pkt.event == NULL);
+    pl_sio_packet_clear (&pkt);
+
+    assert (s_parse_str ("435[\"ok\"]", &pkt) == 0 && pkt.sio == PL_SIO_ACK);
+    pl_sio_packet_clear (&pkt);
+    assert (s_parse_str ("41", &pkt) == 0 && pkt.sio == PL_SIO_DISCONNECT);
+
+    const char *invalid[] = {
+        "", "x", "0", "5", "7", "4", "4x", "47", "42", "42[", "42{}", "42[]",
+        "42[null]", "42[\"connect\"]", "42[\"disconnect\",1]", "43[1]", "43",
+        "44{}", "451-[\"x\",{\"_placeholder\":true,\"num\":0}]", "46", "41{}",
+        "401{}", "40[]", "40\"s\"", "42abc", "4299999999999999999999[\"x\"]",
+        "42[\"a\"]trailing", "42/admin,[", NULL
+    };
+    for (int i = 0; invalid[i]; i++) {
+        if (s_parse_str (invalid[i], &pkt) != -1) {
+            fprintf (stderr, "accepted invalid packet '%s'\n", invalid[i]);
+            assert (false);
+        }
+        assert (pkt.json == NULL);
+    }
+    /* length is honoured: no read past the buffer */
+    assert (pl_sio_parse ("42[\"a\"]", 4, &pkt, NULL) == -1);
+
+    /* encoders */
+    char *s = pl_sio_encode_open ("SID", 25000, 20000, 1000000);
+    assert (strcmp (s, "0{\"sid\":\"SID\",\"upgrades\":[],\"pingInterval\":25000,"
+                       "\"pingTimeout\":20000,\"maxPayload\":1000000}") == 0);
+    free (s);
+    s = pl_sio_encode_connect ("abc");
+    assert (strcmp (s, "40{\"sid\":\"abc\"}") == 0);
+    free (s);
+    s = pl_sio_encode_connect_error ("bad \"token\"");
+    assert (strcmp (s, "44{\"message\":\"bad \\\"token\\\"\"}") == 0);
+    free (s);
+    char out[64];
+    size_t need = pl_sio_encode_ack (out, sizeof out, 12, "{\"success\":true}", 16);
+    assert (need == 22 && memcmp (out, "4312[{\"success\":true}]", need) == 0);
+    /* an encoded ack parses back as the same ack */
+    assert (pl_sio_parse (out, need, &pkt, NULL) == 0);
+    assert (pkt.sio == PL_SIO_ACK && pkt.ack_id == 12 && cJSON_IsArray (pkt.json));
+    pl_sio_packet_clear (&pkt);
+    memset (out, 0, sizeof out);
+    assert (pl_sio_encode_ack (out, 5, 12, "{}", 2) == 8);
+    assert (out[0] == 0);                       /* too small: nothing written */
+
+    char a[21], b[21];
+    assert (pl_sio_new_sid (a) == 0 && pl_sio_new_sid (b) == 0);
+    assert (strlen (a) == 20 && strcmp (a, b) != 0);
+
+    /* the corpus of frames captured from the real socket.io-client */
+    int valid = s_corpus (PL_SOURCE_DIR "/tests/corpus/sio/valid", 0, verbose);
+    int refused = s_corpus (PL_SOURCE_DIR "/tests/corpus/sio/invalid", -1, verbose);
+    assert (valid >= 10 && refused >= 10);
+    if (verbose)
+        printf ("\n   corpus: %d valid, %d invalid frames OK\n", valid, refused);
+}

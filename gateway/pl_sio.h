@@ -1,0 +1,71 @@
+/*  pl_sio - Engine.IO v4 / Socket.IO v5 packet codec, text frames only.
+ *
+ *  Pure functions, no I/O: the gateway hands in one complete WebSocket text
+ *  message and gets a packet back, or a reason to close the connection.
+ *  References: engine.io-protocol/v4-current.md (packet types, open packet)
+ *  and socket.io-protocol/v5-current.md ("Packet encoding").
+ */
+#ifndef PL_SIO_H
+#define PL_SIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+typedef enum {
+    PL_EIO_OPEN = 0, PL_EIO_CLOSE, PL_EIO_PING, PL_EIO_PONG,
+    PL_EIO_MESSAGE, PL_EIO_UPGRADE, PL_EIO_NOOP
+} pl_eio_type_t;
+
+typedef enum {
+    PL_SIO_NONE = -1,               /* Engine.IO packet that is not a message */
+    PL_SIO_CONNECT = 0, PL_SIO_DISCONNECT, PL_SIO_EVENT, PL_SIO_ACK,
+    PL_SIO_CONNECT_ERROR, PL_SIO_BINARY_EVENT, PL_SIO_BINARY_ACK
+} pl_sio_type_t;
+
+/* Largest ack id accepted: socket.io-client counts up from 0, and JSON
+ * numbers above 2^53 would not survive a JavaScript peer anyway. */
+#define PL_SIO_ACK_MAX 9007199254740991ULL
+
+typedef struct {
+    pl_eio_type_t eio;
+    pl_sio_type_t sio;
+    const char *nsp;        /* namespace, points into the input ("/" if absent) */
+    size_t nsp_len;
+    bool has_ack;
+    uint64_t ack_id;
+    const char *data;       /* payload text, points into the input           */
+    size_t data_len;
+    cJSON *json;            /* parsed payload (CONNECT/EVENT/ACK), or NULL;
+                               owned by the packet, freed by pl_sio_packet_clear */
+    const char *event;      /* EVENT: name, borrowed from json                */
+    const cJSON *arg;       /* EVENT: first argument after the name, or NULL  */
+} pl_sio_packet_t;
+
+/* Parse one text message sent by a client. Returns 0, or -1 with *why set
+ * to a static reason (the caller closes the connection: the Socket.IO spec
+ * says a server receiving an invalid packet closes). On success the caller
+ * must pl_sio_packet_clear. Packet types a client never sends (Engine.IO
+ * OPEN, Socket.IO CONNECT_ERROR) are invalid; binary packets are refused
+ * because Parley is JSON-only. */
+int pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why);
+void pl_sio_packet_clear (pl_sio_packet_t *pkt);
+
+/* Encoders: return a new string (caller frees), NULL on OOM. */
+char *pl_sio_encode_open (const char *sid, long ping_interval, long ping_timeout,
+                          long max_payload);
+char *pl_sio_encode_connect (const char *sid);              /* 40{"sid":..}   */
+char *pl_sio_encode_connect_error (const char *message);    /* 44{"message":..} */
+
+/* Write "43<id>[<reply>]" into out (size bytes). Returns the length the
+ * packet needs; it was written only if that is <= size. */
+size_t pl_sio_encode_ack (char *out, size_t size, uint64_t ack_id,
+                          const char *reply, size_t reply_len);
+
+/* A random session id: 20 URL-safe characters plus NUL. Returns 0 or -1. */
+int pl_sio_new_sid (char sid[21]);
+
+void pl_sio_test (bool verbose);
+
+#endif
