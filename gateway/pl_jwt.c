@@ -91,6 +91,8 @@ pl_jwt_verify (const char *token, size_t len, const char *secret, time_t now,
     if (!dot2 || memchr (dot2 + 1, '.', len - (size_t) (dot2 + 1 - token)))
         goto cleanup;
     header = s_decode_json (token, (size_t) (dot1 - token));
+    if (!cJSON_IsObject (header))
+        goto cleanup;
     const cJSON *alg = cJSON_GetObjectItemCaseSensitive (header, "alg");
     if (!cJSON_IsString (alg) || strcmp (alg->valuestring, "HS256") != 0) {
         *why = "unsupported algorithm (HS256 only)";

@@ -1,0 +1,496 @@
+/*  pl_bus - ZeroMQ sockets inside the lws loop. */
+#include "pl_bus.h"
+#include "pl_log.h"
+#include "pl_proto.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_MAX_FRAMES 8
+#define S_HWM 100000
+
+typedef struct {
+    pl_bus_t *bus;                  /* owner                                   */
+    void *zsock;                    /* DEALER or SUB                           */
+    struct lws *wsi;                /* the adopted dup(ZMQ_FD)                 */
+    lws_sorted_usec_list_t sul;     /* zero-delay "drain again" timer          */
+    bool scheduled;                 /* sul is pending                          */
+    bool is_sub;                    /* which handler set applies               */
+} s_sock_t;
+
+struct _pl_bus_t {
+    void *zctx;                     /* ZeroMQ context (1 I/O thread)           */
+    struct lws_context *lws;        /* the loop we live in                     */
+    s_sock_t dealer;                /* broker frontend                         */
+    s_sock_t sub;                   /* event proxy                             */
+    pl_bus_handlers_t handlers;     /* gateway callbacks                       */
+    void *arg;                      /* for handlers                            */
+};
+
+static void s_drain (s_sock_t *sock);
+
+static bool
+s_has_input (s_sock_t *sock)
+{
+    int events = 0;
+    size_t size = sizeof events;
+    if (zmq_getsockopt (sock->zsock, ZMQ_EVENTS, &events, &size) != 0)
+        return false;
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+/* lws timer: runs on the lws loop. Continues a drain that hit its batch
+ * limit, or one that a send made necessary. */
+static void
+s_sul_drain (lws_sorted_usec_list_t *sul)
+{
+    s_sock_t *sock = lws_container_of (sul, s_sock_t, sul);
+    sock->scheduled = false;
+    s_drain (sock);
+}
+
+/* After any zmq call on a socket, input may be pending with no edge left
+ * on the fd: schedule a drain rather than recurse into handlers. */
+static void
+s_kick (s_sock_t *sock)
+{
+    if (!sock->scheduled && s_has_input (sock)) {
+        sock->scheduled = true;
+        lws_sul_schedule (sock->bus->lws, 0, &sock->sul, s_sul_drain, 1);
+    }
+}
+
+static bool
+s_frame_is (zmq_msg_t *m, const char *text)
+{
+    size_t len = strlen (text);
+    return zmq_msg_size (m) == len && memcmp (zmq_msg_data (m), text, len) == 0;
+}
+
+static void
+s_dispatch (s_sock_t *sock, zmq_msg_t *f, int n)
+{
+    pl_bus_t *self = sock->bus;
+    if (sock->is_sub) {
+        /* topic\0 · PL01 · EV · origin · packet */
+        const char *topic = zmq_msg_data (&f[0]);
+        size_t topic_len = zmq_msg_size (&f[0]);
+        if (n != 5 || topic_len < 2 || topic[topic_len - 1] != 0
+        ||  memchr (topic, 0, topic_len - 1) || !s_frame_is (&f[1], PL_PROTO_VERSION)
+        ||  !s_frame_is (&f[2], PL_CMD_EVENT)) {
+            pl_warn ("bus: dropped a malformed event (%d frames)", n);
+            return;
+        }
+        self->handlers.on_event (self->arg, topic, zmq_msg_data (&f[3]),
+                                 zmq_msg_size (&f[3]), zmq_msg_data (&f[4]),
+                                 zmq_msg_size (&f[4]));
+        return;
+    }
+    /* DEALER: PL01 · REP · reqid · reply   or   PL01 · STATUS · json */
+    if (n >= 2 && s_frame_is (&f[0], PL_PROTO_VERSION)) {
+        if (n == 4 && s_frame_is (&f[1], PL_CMD_REP)) {
+            self->handlers.on_reply (self->arg, zmq_msg_data (&f[2]), zmq_msg_size (&f[2]),
+                                     zmq_msg_data (&f[3]), zmq_msg_size (&f[3]));
+            return;
+        }
+        if (n == 3 && s_frame_is (&f[1], PL_CMD_STATUS)) {
+            self->handlers.on_status (self->arg, zmq_msg_data (&f[2]), zmq_msg_size (&f[2]));
+            return;
+        }
+    }
+    pl_warn ("bus: dropped a malformed broker message (%d frames)", n);
+}
+
+/* Receive and dispatch up to PL_BUS_BATCH messages; reschedule if more. */
+static void
+s_drain (s_sock_t *sock)
+{
+    zmq_msg_t frames[S_MAX_FRAMES];
+    zmq_msg_t scratch;
+    for (int handled = 0; handled < PL_BUS_BATCH; handled++) {
+        int n = 0;
+        bool overflow = false;
+        for (;;) {
+            zmq_msg_t *m = n < S_MAX_FRAMES ? &frames[n] : &scratch;
+            zmq_msg_init (m);
+            if (zmq_msg_recv (m, sock->zsock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (m);
+                break;                  /* EAGAIN: drained (never mid-message) */
+            }
+            bool more = zmq_msg_more (m);
+            if (m == &scratch) {
+                zmq_msg_close (m);      /* more frames than any valid message */
+                overflow = true;
+            }
+            else
+                n++;
+            if (!more)
+                break;
+        }
+        if (n == 0)
+            break;
+        if (overflow)
+            pl_warn ("bus: dropped a message with too many frames");
+        else
+            s_dispatch (sock, frames, n);
+        for (int i = 0; i < n; i++)
+            zmq_msg_close (&frames[i]);
+    }
+    s_kick (sock);
+}
+
+/* Runs on the lws loop: the adopted ZMQ_FD changed state. */
+int
+pl_bus_callback (struct lws *wsi, enum lws_callback_reasons reason,
+                 void *user, void *in, size_t len)
+{
+    (void) user;
+    (void) in;
+    (void) len;
+    s_sock_t *sock = (s_sock_t *) lws_get_opaque_user_data (wsi);
+    switch (reason) {
+        case LWS_CALLBACK_RAW_RX_FILE:
+            if (sock)
+                s_drain (sock);
+            break;
+        case LWS_CALLBACK_RAW_CLOSE_FILE:
+            if (sock)
+                sock->wsi = NULL;
+            break;
+        default:
+            break;
+    }
+    return 0;
+}
+
+static int
+s_adopt (pl_bus_t *self, struct lws_vhost *vhost, s_sock_t *sock)
+{
+    int rc = -1;
+    int fd = -1;
+    size_t size = sizeof fd;
+    if (zmq_getsockopt (sock->zsock, ZMQ_FD, &fd, &size) != 0)
+        goto cleanup;
+    int dup_fd = dup (fd);
+    if (dup_fd < 0)
+        goto cleanup;
+    lws_adopt_desc_t info;
+    memset (&info, 0, sizeof info);
+    info.vh = vhost;
+    info.type = LWS_ADOPT_RAW_FILE_DESC;
+    info.fd.filefd = dup_fd;
+    info.vh_prot_name = PL_BUS_PROTOCOL;
+    info.opaque = sock;
+    sock->wsi = lws_adopt_descriptor_vhost_via_info (&info);
+    if (!sock->wsi)
+        goto cleanup;                   /* lws closed dup_fd */
+    sock->bus = self;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+static void *
+s_socket (void *zctx, int type, const char *endpoint)
+{
+    void *zsock = zmq_socket (zctx, type);
+    int zero = 0, hwm = S_HWM, one = 1;
+    if (!zsock)
+        goto cleanup;
+    zmq_setsockopt (zsock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (zsock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (zsock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* DEALER: refuse to queue requests while the broker is down, so the
+     * client hears SERVICE_UNAVAILABLE now rather than a late surprise */
+    if (type == ZMQ_DEALER)
+        zmq_setsockopt (zsock, ZMQ_IMMEDIATE, &one, sizeof one);
+    if (zmq_connect (zsock, endpoint) != 0) {
+        pl_error ("bus: cannot connect to %s: %s", endpoint, zmq_strerror (errno));
+        zmq_close (zsock);
+        zsock = NULL;
+    }
+cleanup:
+    return zsock;
+}
+
+pl_bus_t *
+pl_bus_new (struct lws_context *lws, struct lws_vhost *vhost, const char *frontend,
+            const char *events, const pl_bus_handlers_t *handlers, void *arg)
+{
+    pl_bus_t *self = calloc (1, sizeof *self);
+    if (!self)
+        goto cleanup;
+    self->handlers = *handlers;
+    self->arg = arg;
+    self->lws = lws;
+    self->zctx = zmq_ctx_new ();
+    if (!self->zctx)
+        goto fail;
+    self->dealer.zsock = s_socket (self->zctx, ZMQ_DEALER, frontend);
+    self->sub.zsock = s_socket (self->zctx, ZMQ_SUB, events);
+    self->sub.is_sub = true;
+    if (!self->dealer.zsock || !self->sub.zsock)
+        goto fail;
+    if (s_adopt (self, vhost, &self->dealer) || s_adopt (self, vhost, &self->sub)) {
+        pl_error ("bus: cannot adopt ZeroMQ descriptors into lws");
+        goto fail;
+    }
+    goto cleanup;
+fail:
+    pl_bus_destroy (&self);
+cleanup:
+    return self;
+}
+
+void
+pl_bus_destroy (pl_bus_t **self_p)
+{
+    assert (self_p);
+    pl_bus_t *self = *self_p;
+    if (self) {
+        s_sock_t *socks[] = { &self->dealer, &self->sub };
+        for (int i = 0; i < 2; i++) {
+            lws_sul_cancel (&socks[i]->sul);
+            if (socks[i]->wsi) {
+                lws_set_opaque_user_data (socks[i]->wsi, NULL);
+                socks[i]->wsi = NULL;   /* lws closes the dup'd fd itself */
+            }
+            if (socks[i]->zsock)
+                zmq_close (socks[i]->zsock);
+        }
+        if (self->zctx)
+            zmq_ctx_term (self->zctx);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+pl_bus_request (pl_bus_t *self, const char *service, const void *reqid,
+                size_t reqid_len, const char *event, const char *ctx,
+                size_t ctx_len, const char *body, size_t body_len)
+{
+    void *s = self->dealer.zsock;
+    int flags = ZMQ_DONTWAIT | ZMQ_SNDMORE;
+    int rc = -1;
+    /* the first frame decides: with ZMQ_IMMEDIATE and no broker it fails
+     * with EAGAIN and nothing is queued; after it, the rest cannot fail */
+    if (zmq_send (s, PL_PROTO_VERSION, 4, flags) < 0)
+        goto cleanup;
+    zmq_send (s, PL_CMD_REQ, strlen (PL_CMD_REQ), flags);
+    zmq_send (s, service, strlen (service), flags);
+    zmq_send (s, reqid, reqid_len, flags);
+    zmq_send (s, event, strlen (event), flags);
+    zmq_send (s, ctx, ctx_len, flags);
+    if (zmq_send (s, body ? body : "", body ? body_len : 0, ZMQ_DONTWAIT) < 0)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    s_kick (&self->dealer);
+    return rc;
+}
+
+int
+pl_bus_status (pl_bus_t *self)
+{
+    void *s = self->dealer.zsock;
+    int rc = -1;
+    if (zmq_send (s, PL_PROTO_VERSION, 4, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
+        goto cleanup;
+    if (zmq_send (s, PL_CMD_STATUS, strlen (PL_CMD_STATUS), ZMQ_DONTWAIT) < 0)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    s_kick (&self->dealer);
+    return rc;
+}
+
+int
+pl_bus_subscribe (pl_bus_t *self, const char *room, bool on)
+{
+    /* the topic is the room plus its NUL, so prefixes never match */
+    int rc = zmq_setsockopt (self->sub.zsock, on ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE,
+                             room, strlen (room) + 1);
+    s_kick (&self->sub);
+    return rc;
+}
+
+/* ---- selftest -------------------------------------------------------- */
+
+#include <stdio.h>
+#include <time.h>
+
+static struct {
+    int replies, statuses, events;
+    char last[256];
+} s_seen;
+
+static void
+s_test_reply (void *arg, const void *reqid, size_t reqid_len, const char *reply, size_t len)
+{
+    (void) arg;
+    assert (reqid_len == 3 && memcmp (reqid, "r42", 3) == 0);
+    snprintf (s_seen.last, sizeof s_seen.last, "%.*s", (int) len, reply);
+    s_seen.replies++;
+}
+
+static void
+s_test_status (void *arg, const char *json, size_t len)
+{
+    (void) arg;
+    snprintf (s_seen.last, sizeof s_seen.last, "%.*s", (int) len, json);
+    s_seen.statuses++;
+}
+
+static void
+s_test_event (void *arg, const char *room, const char *origin, size_t origin_len,
+              const char *packet, size_t len)
+{
+    (void) arg;
+    snprintf (s_seen.last, sizeof s_seen.last, "%s|%.*s|%.*s", room, (int) origin_len,
+              origin, (int) len, packet);
+    s_seen.events++;
+}
+
+/* lws 4.1 ignores lws_service()'s timeout: a timer bounds each wait. */
+static lws_sorted_usec_list_t s_tick;
+static void
+s_tick_cb (lws_sorted_usec_list_t *sul)
+{
+    (void) sul;
+}
+
+static void
+s_service (struct lws_context *ctx)
+{
+    lws_sul_schedule (ctx, 0, &s_tick, s_tick_cb, 50 * LWS_US_PER_MS);
+    lws_service (ctx, 0);
+}
+
+/* Service the loop until *counter reaches want or 2 s pass. */
+static void
+s_service_until (struct lws_context *ctx, int *counter, int want)
+{
+    time_t end = time (NULL) + 2;
+    while (*counter < want && time (NULL) <= end)
+        s_service (ctx);
+}
+
+static void
+s_send_frames (void *sock, const char **frames, int n)
+{
+    for (int i = 0; i < n; i++)
+        zmq_send (sock, frames[i], strlen (frames[i]) + (frames[i][0] == 'u' ? 1 : 0),
+                  i < n - 1 ? ZMQ_SNDMORE : 0);
+}
+
+void
+pl_bus_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_bus: ");
+    char dir[] = "/tmp/pl-bus-XXXXXX";
+    assert (mkdtemp (dir));
+    char front[128], events[128];
+    snprintf (front, sizeof front, "ipc://%s/front.ipc", dir);
+    snprintf (events, sizeof events, "ipc://%s/events.ipc", dir);
+
+    /* a real broker stand-in: ROUTER and PUB on ipc */
+    void *zctx = zmq_ctx_new ();
+    void *router = zmq_socket (zctx, ZMQ_ROUTER);
+    void *pub = zmq_socket (zctx, ZMQ_PUB);
+    assert (zmq_bind (router, front) == 0 && zmq_bind (pub, events) == 0);
+
+    lws_set_log_level (LLL_ERR, NULL);
+    static const struct lws_protocols protocols[] = {
+        { PL_BUS_PROTOCOL, pl_bus_callback, 0, 0, 0, NULL, 0 },
+        { NULL, NULL, 0, 0, 0, NULL, 0 }
+    };
+    struct lws_context_creation_info info;
+    memset (&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    struct lws_context *ctx = lws_create_context (&info);
+    assert (ctx);
+    struct lws_vhost *vhost = lws_get_vhost_by_name (ctx, "default");
+    assert (vhost);
+    pl_bus_handlers_t handlers = { s_test_reply, s_test_status, s_test_event };
+    pl_bus_t *bus = pl_bus_new (ctx, vhost, front, events, &handlers, NULL);
+    assert (bus);
+
+    /* a request reaches the ROUTER with every frame intact (once connected) */
+    int sent = -1;
+    for (int i = 0; i < 40 && sent != 0; i++) {
+        sent = pl_bus_request (bus, "actors", "r42", 3, "actor:get", "{}", 2, "\"a1\"", 4);
+        if (sent != 0)
+            s_service (ctx);
+    }
+    assert (sent == 0);
+    zmq_msg_t m;
+    const char *expect[] = { NULL, "PL01", "REQ", "actors", "r42", "actor:get", "{}", "\"a1\"" };
+    char identity[256];
+    size_t identity_len = 0;
+    for (int i = 0; i < 8; i++) {
+        zmq_msg_init (&m);
+        assert (zmq_msg_recv (&m, router, 0) >= 0);
+        if (i == 0) {
+            identity_len = zmq_msg_size (&m);
+            memcpy (identity, zmq_msg_data (&m), identity_len);
+        }
+        else
+            assert (zmq_msg_size (&m) == strlen (expect[i])
+                 && memcmp (zmq_msg_data (&m), expect[i], strlen (expect[i])) == 0);
+        assert (zmq_msg_more (&m) == (i < 7));
+        zmq_msg_close (&m);
+    }
+    /* the reply and a STATUS come back through the lws loop */
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *rep[] = { "PL01", "REP", "r42", "{\"success\":true}" };
+    s_send_frames (router, rep, 4);
+    s_service_until (ctx, &s_seen.replies, 1);
+    assert (s_seen.replies == 1 && strcmp (s_seen.last, "{\"success\":true}") == 0);
+    assert (pl_bus_status (bus) == 0);
+    zmq_msg_init (&m);
+    while (zmq_msg_recv (&m, router, 0) >= 0 && zmq_msg_more (&m))
+        ;
+    zmq_msg_close (&m);
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *status[] = { "PL01", "STATUS", "{\"services\":{}}" };
+    s_send_frames (router, status, 3);
+    s_service_until (ctx, &s_seen.statuses, 1);
+    assert (s_seen.statuses == 1);
+    /* malformed broker messages are dropped, not fatal */
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *junk[] = { "PL02", "REP", "x", "y" };
+    s_send_frames (router, junk, 4);
+
+    /* events: only the subscribed room, never its prefix-extension */
+    assert (pl_bus_subscribe (bus, "user:al", true) == 0);
+    const char *other[] = { "user:alice", "PL01", "EV", "", "[\"no\"]" };
+    const char *mine[] = { "user:al", "PL01", "EV", "gw-1/7", "[\"yes\"]" };
+    for (int i = 0; i < 40 && s_seen.events == 0; i++) {
+        s_send_frames (pub, other, 5);      /* 'u' frames get their NUL */
+        s_send_frames (pub, mine, 5);
+        s_service (ctx);
+    }
+    s_service_until (ctx, &s_seen.events, 1);
+    assert (s_seen.events >= 1);
+    assert (strcmp (s_seen.last, "user:al|gw-1/7|[\"yes\"]") == 0);
+
+    lws_sul_cancel (&s_tick);
+    pl_bus_destroy (&bus);
+    pl_bus_destroy (&bus);
+    lws_context_destroy (ctx);
+    zmq_close (router);
+    zmq_close (pub);
+    zmq_ctx_term (zctx);
+    char cmd[256];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert (system (cmd) == 0);
+    if (verbose)
+        printf ("OK\n");
+}

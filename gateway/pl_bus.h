@@ -1,0 +1,67 @@
+/*  pl_bus - the gateway's two ZeroMQ sockets, driven by the lws loop.
+ *
+ *  - a DEALER to the broker frontend: requests out, replies and STATUS in;
+ *  - a SUB to the event proxy's XPUB: room events in.
+ *
+ *  Each socket's ZMQ_FD is dup()ed and adopted into lws as a raw file
+ *  descriptor (lws closes what it adopts, hence the dup), so the gateway
+ *  has one loop and one thread. ZMQ_FD is edge-triggered: it signals "state
+ *  changed", not "readable", so every wakeup drains until ZMQ_EVENTS shows
+ *  no POLLIN, and every send or setsockopt re-checks ZMQ_EVENTS because it
+ *  can swallow the edge (zmq_getsockopt(3), ZMQ_FD).
+ *
+ *  A drain handles at most PL_BUS_BATCH messages and then reschedules
+ *  itself on a zero-delay lws timer, so a flood of events cannot starve
+ *  client I/O.
+ */
+#ifndef PL_BUS_H
+#define PL_BUS_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PL_BUS_BATCH 256
+
+typedef struct _pl_bus_t pl_bus_t;
+
+/* Callbacks into the gateway; all run on the lws loop. Pointers are valid
+ * only during the call. */
+typedef struct {
+    /* PL01 REP: answer to request id (reqid, reqid_len bytes) */
+    void (*on_reply) (void *arg, const void *reqid, size_t reqid_len,
+                      const char *reply, size_t reply_len);
+    /* PL01 STATUS: the broker's services JSON */
+    void (*on_status) (void *arg, const char *json, size_t len);
+    /* PL01 EV: room is NUL-terminated; origin may be empty */
+    void (*on_event) (void *arg, const char *room, const char *origin,
+                      size_t origin_len, const char *packet, size_t packet_len);
+} pl_bus_handlers_t;
+
+/* Connect both sockets and adopt them into vhost's lws loop using the
+ * protocol named PL_BUS_PROTOCOL, which must be in the vhost's protocol
+ * list with pl_bus_callback. NULL on failure (logged). */
+#define PL_BUS_PROTOCOL "parley-zmq"
+pl_bus_t *pl_bus_new (struct lws_context *lws, struct lws_vhost *vhost,
+                      const char *frontend, const char *events, const pl_bus_handlers_t *handlers,
+                      void *arg);
+void pl_bus_destroy (pl_bus_t **self_p);
+
+/* Send a request. body may be NULL (no argument). Returns 0, or -1 when the
+ * broker is not connected or the send queue is full (the caller answers
+ * SERVICE_UNAVAILABLE). Never blocks. */
+int pl_bus_request (pl_bus_t *self, const char *service, const void *reqid,
+                    size_t reqid_len, const char *event, const char *ctx,
+                    size_t ctx_len, const char *body, size_t body_len);
+/* Ask the broker for its services; the answer arrives in on_status. */
+int pl_bus_status (pl_bus_t *self);
+/* Subscribe to / unsubscribe from a room's topic. Returns 0 or -1. */
+int pl_bus_subscribe (pl_bus_t *self, const char *room, bool on);
+
+/* The lws protocol callback for the adopted descriptors. */
+int pl_bus_callback (struct lws *wsi, enum lws_callback_reasons reason,
+                     void *user, void *in, size_t len);
+
+void pl_bus_test (bool verbose);
+
+#endif

@@ -1,0 +1,939 @@
+/*  pl_gateway - Socket.IO v5 over WebSocket, on one lws loop.
+ *
+ *  Everything in this file runs on the lws service loop (one thread). The
+ *  only other context is pl_gateway_stop, called from a signal handler.
+ *
+ *  Timers. Engine.IO pings, pong deadlines and request timeouts each use a
+ *  constant delay, so a FIFO list is already sorted by deadline: appending
+ *  is O(1) and one lws timer per list, armed for the head, serves all of
+ *  them. (lws's own sorted timer list is O(n) per insert, which would hurt
+ *  at 50k connections.)
+ *
+ *  Pending requests live in a ring indexed by request id. Ids are handed
+ *  out in order and every request has the same timeout, so the oldest live
+ *  entry is always the next to expire. The ring is bounded: when it is full
+ *  of unanswered requests the gateway answers SERVICE_UNAVAILABLE at once.
+ */
+#include "pl_gateway.h"
+#include "pl_bus.h"
+#include "pl_frame.h"
+#include "pl_http.h"
+#include "pl_jwt.h"
+#include "pl_log.h"
+#include "pl_proto.h"
+#include "pl_rooms.h"
+#include "pl_sio.h"
+
+#include <assert.h>
+#include <libwebsockets.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_PROTOCOL        "parley"
+#define S_RX_BUFFER       4096
+#define S_PENDING_SLOTS   (1u << 17)        /* in-flight requests per gateway */
+#define S_CONNECT_TIMEOUT 45000             /* ms to send CONNECT (socket.io's connectTimeout) */
+#define S_ROOMS_PER_CONN  64                /* rooms one connection may be in */
+
+typedef enum { S_TIMER_NONE, S_TIMER_PING, S_TIMER_PONG } s_timer_t;
+
+/* One WebSocket client. lws allocates it as the per-session data, zeroed,
+ * and frees it after LWS_CALLBACK_CLOSED. HTTP requests use only `http`. */
+typedef struct s_conn {
+    struct lws *wsi;                /* the lws connection                       */
+    uint64_t id;                    /* connection id: generation << 32 | slot   */
+    bool established;               /* a WebSocket (not an HTTP request)        */
+    bool connected;                 /* Socket.IO CONNECT accepted               */
+    bool closing;                   /* being closed: queue nothing more         */
+    s_timer_t timer;                /* which FIFO list it is on                 */
+    struct s_conn *tprev, *tnext;   /* links in that list                       */
+    int64_t deadline;               /* ms, for the list it is on                */
+    int64_t created;                /* ms                                       */
+    uint32_t inflight;              /* requests not yet answered                */
+    char *user;                     /* JWT sub                                  */
+    char *ctx;                      /* cached caller context JSON for the broker */
+    size_t ctx_len;
+    pl_membership_t **rooms;        /* rooms joined                             */
+    uint32_t nrooms;
+    pl_outq_t outq;                 /* frames waiting for WRITEABLE             */
+    char *rx;                       /* fragmented message being assembled       */
+    size_t rx_len, rx_cap;
+    pl_http_t *http;                /* HTTP response in progress                */
+} s_conn_t;
+
+typedef struct {
+    s_conn_t *head, *tail;          /* FIFO by deadline                         */
+    lws_sorted_usec_list_t sul;     /* armed for head->deadline                 */
+} s_tlist_t;
+
+typedef struct {
+    uint64_t reqid;                 /* request id it holds                      */
+    uint64_t conn;                  /* connection id                            */
+    uint64_t ack_id;                /* Socket.IO ack id                         */
+    int64_t deadline;               /* ms                                       */
+    bool active;                    /* awaiting its reply                       */
+    bool has_ack;                   /* the client wants the answer              */
+} s_pending_t;
+
+struct _pl_gateway_t {
+    pl_config_t *config;            /* effective configuration                  */
+    struct lws_context *lws;        /* the loop                                 */
+    struct lws_vhost *vhost;
+    pl_bus_t *bus;                  /* broker + event bus                       */
+    pl_rooms_t *rooms;              /* room -> local members                    */
+    char id[16];                    /* gateway id                               */
+    const char *secret;             /* JWT secret                               */
+    volatile sig_atomic_t stop;     /* set by pl_gateway_stop                   */
+    /* connections by slot */
+    s_conn_t **slots;               /* slot -> connection or NULL               */
+    uint32_t nslots;
+    uint32_t *free_slots;           /* stack of free slot numbers               */
+    uint32_t nfree;
+    uint32_t generation;            /* bumps per connection                     */
+    uint32_t nconns;                /* WebSocket connections open               */
+    /* timers */
+    s_tlist_t ping, pong;
+    lws_sorted_usec_list_t pending_sul;
+    lws_sorted_usec_list_t status_sul;
+    /* requests */
+    s_pending_t *pending;           /* ring of S_PENDING_SLOTS                  */
+    uint64_t next_reqid;            /* next id to hand out                      */
+    uint64_t oldest_reqid;          /* oldest id possibly still active          */
+    /* broker status, for /healthz */
+    cJSON *services;                /* last STATUS answer's services object     */
+    int64_t status_at;              /* ms when it arrived                       */
+    /* config, read once */
+    long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;
+    uint32_t max_inflight, outq_max;
+    pl_frame_t *ping_frame;         /* shared "2"                               */
+};
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- timer lists ------------------------------------------------------ */
+
+static void s_ping_fire (lws_sorted_usec_list_t *sul);
+static void s_pong_fire (lws_sorted_usec_list_t *sul);
+
+static void
+s_tlist_arm (pl_gateway_t *self, s_tlist_t *list, sul_cb_t cb)
+{
+    if (list->head) {
+        int64_t wait = list->head->deadline - s_now_ms ();
+        lws_sul_schedule (self->lws, 0, &list->sul, cb,
+                          (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
+    }
+    else
+        lws_sul_cancel (&list->sul);
+}
+
+static s_tlist_t *
+s_tlist_of (pl_gateway_t *self, s_timer_t which)
+{
+    return which == S_TIMER_PING ? &self->ping : &self->pong;
+}
+
+static void
+s_timer_remove (pl_gateway_t *self, s_conn_t *conn)
+{
+    if (conn->timer == S_TIMER_NONE)
+        return;
+    s_tlist_t *list = s_tlist_of (self, conn->timer);
+    if (conn->tprev)
+        conn->tprev->tnext = conn->tnext;
+    else
+        list->head = conn->tnext;
+    if (conn->tnext)
+        conn->tnext->tprev = conn->tprev;
+    else
+        list->tail = conn->tprev;
+    conn->tprev = conn->tnext = NULL;
+    conn->timer = S_TIMER_NONE;
+}
+
+static void
+s_timer_append (pl_gateway_t *self, s_conn_t *conn, s_timer_t which, long delay)
+{
+    s_timer_remove (self, conn);
+    s_tlist_t *list = s_tlist_of (self, which);
+    conn->deadline = s_now_ms () + delay;
+    conn->timer = which;
+    conn->tprev = list->tail;
+    conn->tnext = NULL;
+    if (list->tail)
+        list->tail->tnext = conn;
+    else {
+        list->head = conn;
+        s_tlist_arm (self, list, which == S_TIMER_PING ? s_ping_fire : s_pong_fire);
+    }
+    list->tail = conn;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* Close a connection from outside its own callback. lws kills it on its
+ * next pass; LWS_CALLBACK_CLOSED then cleans up. */
+static void
+s_kill (s_conn_t *conn, const char *why)
+{
+    if (!conn->closing) {
+        pl_debug ("conn %llu: closing: %s", (unsigned long long) conn->id, why);
+        conn->closing = true;
+        lws_set_timeout (conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    }
+}
+
+/* Queue a reference to f for conn. A client whose queue is full is too
+ * slow to keep up: it is disconnected rather than allowed to grow the
+ * gateway's memory without bound (it can reconnect and re-read state). */
+static void
+s_send (pl_gateway_t *self, s_conn_t *conn, pl_frame_t *f)
+{
+    if (conn->closing || !f)
+        return;
+    bool was_empty = conn->outq.len == 0;
+    if (pl_outq_push (&conn->outq, f, self->outq_max) != 0) {
+        pl_warn ("conn %llu: send queue full (%u frames): disconnecting a slow client",
+                 (unsigned long long) conn->id, self->outq_max);
+        s_kill (conn, "slow consumer");
+        return;
+    }
+    if (was_empty)
+        lws_callback_on_writable (conn->wsi);
+}
+
+/* Queue a new frame built from text (copied). */
+static void
+s_send_text (pl_gateway_t *self, s_conn_t *conn, const char *text, size_t len)
+{
+    pl_frame_t *f = pl_frame_new (text, len, NULL, 0);
+    s_send (self, conn, f);
+    pl_frame_unref (&f);
+}
+
+static void
+s_send_str (pl_gateway_t *self, s_conn_t *conn, char *owned)
+{
+    if (owned)
+        s_send_text (self, conn, owned, strlen (owned));
+    free (owned);
+}
+
+/* Queue "43<ack>[<reply>]". */
+static void
+s_send_ack (pl_gateway_t *self, s_conn_t *conn, uint64_t ack_id,
+            const char *reply, size_t reply_len)
+{
+    size_t need = pl_sio_encode_ack (NULL, 0, ack_id, reply, reply_len);
+    pl_frame_t *f = pl_frame_new (NULL, need, NULL, 0);
+    if (f) {
+        pl_sio_encode_ack ((char *) pl_frame_payload (f), need, ack_id, reply, reply_len);
+        s_send (self, conn, f);
+        pl_frame_unref (&f);
+    }
+}
+
+static void
+s_send_ack_error (pl_gateway_t *self, s_conn_t *conn, uint64_t ack_id,
+                  pl_err_t err, const char *message)
+{
+    char *reply = pl_proto_reply_err (err, message);
+    if (reply)
+        s_send_ack (self, conn, ack_id, reply, strlen (reply));
+    free (reply);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static s_conn_t *
+s_conn_lookup (pl_gateway_t *self, uint64_t id)
+{
+    uint32_t slot = (uint32_t) (id & 0xffffffffu);
+    s_conn_t *conn = slot < self->nslots ? self->slots[slot] : NULL;
+    return conn && conn->id == id && !conn->closing ? conn : NULL;
+}
+
+static int
+s_conn_register (pl_gateway_t *self, s_conn_t *conn)
+{
+    int rc = -1;
+    uint32_t slot;
+    if (self->nfree)
+        slot = self->free_slots[--self->nfree];
+    else {
+        uint32_t n = self->nslots ? self->nslots * 2 : 1024;
+        s_conn_t **slots = realloc (self->slots, n * sizeof *slots);
+        uint32_t *free_slots = slots ? realloc (self->free_slots, n * sizeof *free_slots) : NULL;
+        if (slots) {
+            self->slots = slots;
+            memset (slots + self->nslots, 0, (n - self->nslots) * sizeof *slots);
+        }
+        if (!free_slots)
+            goto cleanup;
+        self->free_slots = free_slots;
+        for (uint32_t i = n; i > self->nslots + 1; i--)
+            self->free_slots[self->nfree++] = i - 1;
+        slot = self->nslots;
+        self->nslots = n;
+    }
+    self->slots[slot] = conn;
+    conn->id = ((uint64_t) ++self->generation << 32) | slot;
+    self->nconns++;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+static void
+s_conn_release (pl_gateway_t *self, s_conn_t *conn)
+{
+    s_timer_remove (self, conn);
+    for (uint32_t i = 0; i < conn->nrooms; i++)
+        pl_rooms_leave (self->rooms, &conn->rooms[i]);
+    free (conn->rooms);
+    pl_outq_clear (&conn->outq);
+    free (conn->rx);
+    free (conn->user);
+    free (conn->ctx);
+    uint32_t slot = (uint32_t) (conn->id & 0xffffffffu);
+    if (slot < self->nslots && self->slots[slot] == conn) {
+        self->slots[slot] = NULL;
+        self->free_slots[self->nfree++] = slot;
+        self->nconns--;
+    }
+    memset (conn, 0, sizeof *conn);
+}
+
+static int
+s_conn_join (pl_gateway_t *self, s_conn_t *conn, const char *room)
+{
+    int rc = -1;
+    if (conn->nrooms >= S_ROOMS_PER_CONN)
+        goto cleanup;
+    pl_membership_t **rooms = realloc (conn->rooms, (conn->nrooms + 1) * sizeof *rooms);
+    if (!rooms)
+        goto cleanup;
+    conn->rooms = rooms;
+    rooms[conn->nrooms] = pl_rooms_join (self->rooms, room, conn);
+    if (!rooms[conn->nrooms])
+        goto cleanup;
+    conn->nrooms++;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* Runs on the lws loop (pl_rooms callback): first member in / last out. */
+static void
+s_on_room_change (void *arg, const char *room, bool subscribe)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    if (self->bus && pl_bus_subscribe (self->bus, room, subscribe) != 0)
+        pl_warn ("cannot %ssubscribe room %s", subscribe ? "" : "un", room);
+}
+
+/* ---- Engine.IO heartbeat ---------------------------------------------- */
+
+/* lws timer, lws loop: send pings that are due; drop connections that
+ * never sent CONNECT. */
+static void
+s_ping_fire (lws_sorted_usec_list_t *sul)
+{
+    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, ping.sul);
+    int64_t now = s_now_ms ();
+    while (self->ping.head && self->ping.head->deadline <= now) {
+        s_conn_t *conn = self->ping.head;
+        if (!conn->connected && now - conn->created >= S_CONNECT_TIMEOUT) {
+            s_timer_remove (self, conn);
+            s_kill (conn, "no CONNECT in time");
+            continue;
+        }
+        s_send (self, conn, self->ping_frame);
+        s_timer_append (self, conn, S_TIMER_PONG, self->ping_timeout);
+    }
+    s_tlist_arm (self, &self->ping, s_ping_fire);
+}
+
+/* lws timer, lws loop: connections that did not answer a ping. */
+static void
+s_pong_fire (lws_sorted_usec_list_t *sul)
+{
+    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pong.sul);
+    int64_t now = s_now_ms ();
+    while (self->pong.head && self->pong.head->deadline <= now) {
+        s_conn_t *conn = self->pong.head;
+        s_timer_remove (self, conn);
+        s_kill (conn, "ping timeout");
+    }
+    s_tlist_arm (self, &self->pong, s_pong_fire);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void s_pending_fire (lws_sorted_usec_list_t *sul);
+
+static void
+s_pending_arm (pl_gateway_t *self)
+{
+    if (self->oldest_reqid == self->next_reqid) {
+        lws_sul_cancel (&self->pending_sul);
+        return;
+    }
+    s_pending_t *p = &self->pending[self->oldest_reqid & (S_PENDING_SLOTS - 1)];
+    int64_t wait = p->deadline - s_now_ms ();
+    lws_sul_schedule (self->lws, 0, &self->pending_sul, s_pending_fire,
+                      (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
+}
+
+/* Retire answered entries from the old end, time out expired ones. */
+static void
+s_pending_sweep (pl_gateway_t *self, int64_t now)
+{
+    while (self->oldest_reqid != self->next_reqid) {
+        s_pending_t *p = &self->pending[self->oldest_reqid & (S_PENDING_SLOTS - 1)];
+        if (p->active) {
+            if (p->deadline > now)
+                break;
+            p->active = false;
+            s_conn_t *conn = s_conn_lookup (self, p->conn);
+            if (conn) {
+                conn->inflight--;
+                if (p->has_ack)
+                    s_send_ack_error (self, conn, p->ack_id, PL_ERR_TIMEOUT,
+                                      "no answer in time; the outcome is unknown");
+            }
+        }
+        self->oldest_reqid++;
+    }
+}
+
+/* lws timer, lws loop: the oldest request's deadline passed. */
+static void
+s_pending_fire (lws_sorted_usec_list_t *sul)
+{
+    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pending_sul);
+    s_pending_sweep (self, s_now_ms ());
+    s_pending_arm (self);
+}
+
+/* Forward one client EVENT to its service. */
+static void
+s_request (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
+{
+    char *body = NULL;
+    int id = pkt->event ? pl_proto_event_lookup (pkt->event, strlen (pkt->event)) : -1;
+    if (id < 0) {
+        if (pkt->has_ack)
+            s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_UNKNOWN_EVENT,
+                              "unknown event");
+        goto cleanup;
+    }
+    const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) id);
+    if (conn->inflight >= self->max_inflight) {
+        if (pkt->has_ack)
+            s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED,
+                              "too many requests in flight on this connection");
+        goto cleanup;
+    }
+    uint64_t reqid = self->next_reqid;
+    s_pending_t *p = NULL;
+    if (ev->ack) {
+        if (self->next_reqid - self->oldest_reqid >= S_PENDING_SLOTS)
+            s_pending_sweep (self, s_now_ms ());
+        if (self->next_reqid - self->oldest_reqid >= S_PENDING_SLOTS) {
+            if (pkt->has_ack)
+                s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
+                                  "gateway overloaded");
+            goto cleanup;
+        }
+        p = &self->pending[reqid & (S_PENDING_SLOTS - 1)];
+    }
+    size_t body_len = 0;
+    if (pkt->arg) {
+        body = cJSON_PrintUnformatted (pkt->arg);
+        body_len = body ? strlen (body) : 0;
+    }
+    if (pl_bus_request (self->bus, ev->service, &reqid, sizeof reqid, ev->name,
+                        conn->ctx, conn->ctx_len, body, body_len) != 0) {
+        if (pkt->has_ack)
+            s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
+                              "broker unreachable");
+        goto cleanup;
+    }
+    if (p) {
+        p->reqid = reqid;
+        p->conn = conn->id;
+        p->ack_id = pkt->ack_id;
+        p->has_ack = pkt->has_ack;
+        p->deadline = s_now_ms () + self->request_timeout;
+        p->active = true;
+        conn->inflight++;
+        if (self->next_reqid++ == self->oldest_reqid)
+            s_pending_arm (self);
+    }
+cleanup:
+    free (body);
+}
+
+/* pl_bus callback, lws loop: a reply from the broker. */
+static void
+s_on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
+            const char *reply, size_t reply_len)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    uint64_t reqid;
+    if (reqid_len != sizeof reqid)
+        return;
+    memcpy (&reqid, reqid_bytes, sizeof reqid);
+    s_pending_t *p = &self->pending[reqid & (S_PENDING_SLOTS - 1)];
+    if (!p->active || p->reqid != reqid)
+        return;                             /* late: already timed out */
+    p->active = false;
+    s_conn_t *conn = s_conn_lookup (self, p->conn);
+    if (conn) {
+        conn->inflight--;
+        if (p->has_ack)
+            s_send_ack (self, conn, p->ack_id, reply, reply_len);
+    }
+}
+
+/* pl_bus callback, lws loop: fan a room event out to local members. The
+ * packet is not parsed: the room is the topic, and the packet is already
+ * the Socket.IO EVENT data, so one shared frame serves every member. */
+static void
+s_on_event (void *arg, const char *room_name, const char *origin, size_t origin_len,
+            const char *packet, size_t packet_len)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    pl_room_t *room = pl_rooms_find (self->rooms, room_name);
+    if (!room || packet_len < 2 || packet[0] != '[')
+        return;
+    uint64_t skip = 0;
+    size_t id_len = strlen (self->id);
+    if (origin_len > id_len + 1 && memcmp (origin, self->id, id_len) == 0
+    &&  origin[id_len] == '/') {
+        for (size_t i = id_len + 1; i < origin_len && origin[i] >= '0' && origin[i] <= '9'; i++)
+            skip = skip * 10 + (uint64_t) (origin[i] - '0');
+    }
+    pl_frame_t *f = pl_frame_new ("42", 2, packet, packet_len);
+    if (!f)
+        return;
+    size_t size = pl_room_size (room);
+    for (size_t i = 0; i < size; i++) {
+        s_conn_t *conn = (s_conn_t *) pl_room_member (room, i);
+        if (conn->id != skip)
+            s_send (self, conn, f);
+    }
+    pl_frame_unref (&f);
+}
+
+/* pl_bus callback, lws loop: the broker's service table. */
+static void
+s_on_status (void *arg, const char *json, size_t len)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    cJSON *root = pl_proto_json_parse (json, len);
+    cJSON *services = cJSON_DetachItemFromObjectCaseSensitive (root, "services");
+    if (cJSON_IsObject (services)) {
+        cJSON_Delete (self->services);
+        self->services = services;
+        self->status_at = s_now_ms ();
+    }
+    else
+        cJSON_Delete (services);
+    cJSON_Delete (root);
+}
+
+/* lws timer, lws loop: ask the broker for its services every heartbeat.
+ * This is also how the gateway notices a dead broker. */
+static void
+s_status_fire (lws_sorted_usec_list_t *sul)
+{
+    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, status_sul);
+    pl_bus_status (self->bus);
+    lws_sul_schedule (self->lws, 0, &self->status_sul, s_status_fire,
+                      (lws_usec_t) self->heartbeat * LWS_US_PER_MS);
+}
+
+char *
+pl_gateway_health (pl_gateway_t *self, int *status)
+{
+    cJSON *root = cJSON_CreateObject ();
+    cJSON *services = cJSON_AddObjectToObject (root, "services");
+    bool broker = self->services && s_now_ms () - self->status_at <= 3 * self->heartbeat;
+    bool ok = broker;
+    const char *required = pl_config_str (self->config, PL_CFG_REQUIRED_SERVICES);
+    const char *const *names;
+    size_t count = pl_proto_services (&names);
+    for (size_t i = 0; i < count; i++) {
+        if (*required) {
+            /* comma-separated list: exact item match */
+            size_t n = strlen (names[i]);
+            const char *hit = strstr (required, names[i]);
+            while (hit && !((hit == required || hit[-1] == ',') && (hit[n] == ',' || !hit[n])))
+                hit = strstr (hit + 1, names[i]);
+            if (!hit)
+                continue;
+        }
+        const cJSON *svc = broker ? cJSON_GetObjectItemCaseSensitive (self->services, names[i]) : NULL;
+        const cJSON *workers = cJSON_GetObjectItemCaseSensitive (svc, "workers");
+        int n = cJSON_IsNumber (workers) ? workers->valueint : 0;
+        cJSON *entry = cJSON_AddObjectToObject (services, names[i]);
+        cJSON_AddNumberToObject (entry, "workers", n);
+        if (n <= 0)
+            ok = false;
+    }
+    cJSON_AddStringToObject (root, "status", ok ? "ok" : "unavailable");
+    cJSON_AddStringToObject (root, "gateway", self->id);
+    cJSON_AddBoolToObject (root, "broker", broker);
+    cJSON_AddNumberToObject (root, "connections", self->nconns);
+    cJSON_AddNumberToObject (root, "rooms", (double) pl_rooms_count (self->rooms));
+    char *text = cJSON_PrintUnformatted (root);
+    cJSON_Delete (root);
+    *status = ok ? 200 : 503;
+    return text;
+}
+
+/* ---- Socket.IO -------------------------------------------------------- */
+
+static void
+s_on_connect (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
+{
+    pl_jwt_claims_t claims = { 0 };
+    const char *why = "missing token";
+    char room[300];
+    if (pkt->nsp_len != 1) {
+        s_send_str (self, conn, pl_sio_encode_connect_error ("Invalid namespace"));
+        goto cleanup;
+    }
+    const cJSON *token = cJSON_GetObjectItemCaseSensitive (pkt->json, "token");
+    if (!cJSON_IsString (token)
+    ||  pl_jwt_verify (token->valuestring, strlen (token->valuestring), self->secret,
+                       time (NULL), &claims, &why) != 0) {
+        char message[128];
+        snprintf (message, sizeof message, "unauthorized: %s", why);
+        s_send_str (self, conn, pl_sio_encode_connect_error (message));
+        goto cleanup;
+    }
+    char conn_id[24];
+    snprintf (conn_id, sizeof conn_id, "%llu", (unsigned long long) conn->id);
+    conn->ctx = pl_proto_ctx_encode (self->id, conn_id, claims.sub, claims.name);
+    snprintf (room, sizeof room, "user:%s", claims.sub);
+    char sid[21];
+    if (!conn->ctx || pl_sio_new_sid (sid) != 0 || s_conn_join (self, conn, room) != 0) {
+        s_send_str (self, conn, pl_sio_encode_connect_error ("server error"));
+        goto cleanup;
+    }
+    conn->ctx_len = strlen (conn->ctx);
+    conn->user = claims.sub;
+    claims.sub = NULL;
+    conn->connected = true;
+    s_send_str (self, conn, pl_sio_encode_connect (sid));
+cleanup:
+    pl_jwt_claims_clear (&claims);
+}
+
+/* Handle one complete client message. Returns -1 to close the connection. */
+static int
+s_on_message (pl_gateway_t *self, s_conn_t *conn, const char *buf, size_t len)
+{
+    int rc = -1;
+    pl_sio_packet_t pkt;
+    const char *why = NULL;
+    if (pl_sio_parse (buf, len, &pkt, &why) != 0) {
+        pl_debug ("conn %llu: invalid packet: %s", (unsigned long long) conn->id, why);
+        goto cleanup;
+    }
+    switch (pkt.eio) {
+        case PL_EIO_PONG:
+            if (conn->timer == S_TIMER_PONG)
+                s_timer_append (self, conn, S_TIMER_PING, self->ping_interval);
+            break;
+        case PL_EIO_PING:
+            s_send_text (self, conn, "3", 1);
+            break;
+        case PL_EIO_CLOSE:
+            goto cleanup;
+        case PL_EIO_MESSAGE:
+            if (pkt.sio == PL_SIO_CONNECT) {
+                if (conn->connected)
+                    goto cleanup;       /* one namespace, connected once */
+                s_on_connect (self, conn, &pkt);
+                break;
+            }
+            if (!conn->connected || pkt.nsp_len != 1)
+                goto cleanup;           /* not connected to that namespace */
+            if (pkt.sio == PL_SIO_DISCONNECT)
+                goto cleanup;
+            if (pkt.sio == PL_SIO_EVENT)
+                s_request (self, conn, &pkt);
+            /* ACK: we never emit with an ack, so there is nothing to match */
+            break;
+        default:
+            break;
+    }
+    rc = 0;
+cleanup:
+    pl_sio_packet_clear (&pkt);
+    return rc;
+}
+
+static int
+s_on_receive (pl_gateway_t *self, s_conn_t *conn, struct lws *wsi, const char *in, size_t len)
+{
+    int rc = -1;
+    if (lws_frame_is_binary (wsi)) {
+        lws_close_reason (wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                          (unsigned char *) "binary frames are not supported", 31);
+        goto cleanup;
+    }
+    bool first = lws_is_first_fragment (wsi);
+    bool final = lws_is_final_fragment (wsi);
+    if (first && final && conn->rx_len == 0) {
+        rc = s_on_message (self, conn, in, len);    /* the common case: no copy */
+        goto cleanup;
+    }
+    if (conn->rx_len + len > (size_t) self->max_payload) {
+        lws_close_reason (wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                          (unsigned char *) "message too large", 17);
+        goto cleanup;
+    }
+    if (conn->rx_len + len > conn->rx_cap) {
+        size_t cap = conn->rx_cap ? conn->rx_cap : S_RX_BUFFER;
+        while (cap < conn->rx_len + len)
+            cap *= 2;
+        char *rx = realloc (conn->rx, cap);
+        if (!rx)
+            goto cleanup;
+        conn->rx = rx;
+        conn->rx_cap = cap;
+    }
+    memcpy (conn->rx + conn->rx_len, in, len);
+    conn->rx_len += len;
+    rc = 0;
+    if (final) {
+        rc = s_on_message (self, conn, conn->rx, conn->rx_len);
+        free (conn->rx);                /* idle connections hold no buffer */
+        conn->rx = NULL;
+        conn->rx_len = conn->rx_cap = 0;
+    }
+cleanup:
+    return rc;
+}
+
+/* Only /socket.io/?EIO=4&transport=websocket may upgrade. */
+static bool
+s_upgrade_allowed (struct lws *wsi)
+{
+    char uri[256], arg[32];
+    if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0
+    ||  (strcmp (uri, "/socket.io/") != 0 && strcmp (uri, "/socket.io") != 0))
+        return false;
+    const char *eio = lws_get_urlarg_by_name (wsi, "EIO=", arg, sizeof arg);
+    if (!eio || strcmp (eio, "4") != 0)
+        return false;
+    const char *transport = lws_get_urlarg_by_name (wsi, "transport=", arg, sizeof arg);
+    return transport && strcmp (transport, "websocket") == 0;
+}
+
+/* The protocol callback: runs on the lws loop for every HTTP request and
+ * WebSocket connection. */
+static int
+s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+            void *in, size_t len)
+{
+    struct lws_context *context = lws_get_context (wsi);
+    pl_gateway_t *self = context ? (pl_gateway_t *) lws_context_user (context) : NULL;
+    s_conn_t *conn = (s_conn_t *) user;
+    switch (reason) {
+        case LWS_CALLBACK_HTTP:
+            return pl_http_serve (self, wsi, &conn->http, (const char *) in);
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+            return pl_http_write (wsi, &conn->http);
+        case LWS_CALLBACK_CLOSED_HTTP:
+        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+            if (conn)
+                pl_http_destroy (&conn->http);
+            return 0;
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+            return s_upgrade_allowed (wsi) ? 0 : 1;
+        case LWS_CALLBACK_ESTABLISHED: {
+            char sid[21];
+            pl_http_destroy (&conn->http);
+            memset (conn, 0, sizeof *conn);
+            conn->wsi = wsi;
+            conn->created = s_now_ms ();
+            if (s_conn_register (self, conn) != 0 || pl_sio_new_sid (sid) != 0)
+                return -1;
+            conn->established = true;
+            s_send_str (self, conn, pl_sio_encode_open (sid, self->ping_interval,
+                                                        self->ping_timeout,
+                                                        self->max_payload));
+            s_timer_append (self, conn, S_TIMER_PING, self->ping_interval);
+            return 0;
+        }
+        case LWS_CALLBACK_RECEIVE:
+            if (conn->closing)
+                return -1;
+            return s_on_receive (self, conn, wsi, (const char *) in, len);
+        case LWS_CALLBACK_SERVER_WRITEABLE: {
+            pl_frame_t *f = pl_outq_peek (&conn->outq);
+            if (!f)
+                return conn->closing ? -1 : 0;
+            int n = lws_write (wsi, pl_frame_payload (f), f->len, LWS_WRITE_TEXT);
+            if (n < (int) f->len)
+                return -1;
+            pl_outq_pop (&conn->outq);
+            if (conn->outq.len)
+                lws_callback_on_writable (wsi);
+            return 0;
+        }
+        case LWS_CALLBACK_CLOSED:
+            if (conn && conn->established)
+                s_conn_release (self, conn);
+            return 0;
+        default:
+            break;
+    }
+    return lws_callback_http_dummy (wsi, reason, user, in, len);
+}
+
+/* lws log lines go through pl_log so every line has one format. */
+static void
+s_lws_log (int level, const char *line)
+{
+    size_t n = strlen (line);
+    while (n && line[n - 1] == '\n')
+        n--;
+    pl_log (level == LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARN, "lws: %.*s", (int) n, line);
+}
+
+static const struct lws_protocols s_protocols[] = {
+    { S_PROTOCOL, s_callback, sizeof (s_conn_t), S_RX_BUFFER, 0, NULL, 0 },
+    { PL_BUS_PROTOCOL, pl_bus_callback, 0, 0, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+pl_gateway_t *
+pl_gateway_new (pl_config_t *config)
+{
+    pl_gateway_t *self = calloc (1, sizeof *self);
+    if (!self)
+        goto cleanup;
+    self->config = config;
+    self->ping_interval = pl_config_int (config, PL_CFG_PING_INTERVAL_MS);
+    self->ping_timeout = pl_config_int (config, PL_CFG_PING_TIMEOUT_MS);
+    self->request_timeout = pl_config_int (config, PL_CFG_REQUEST_TIMEOUT_MS);
+    self->heartbeat = pl_config_int (config, PL_CFG_HEARTBEAT_MS);
+    self->max_payload = pl_config_int (config, PL_CFG_MAX_PAYLOAD);
+    self->max_inflight = (uint32_t) pl_config_int (config, PL_CFG_MAX_INFLIGHT);
+    self->outq_max = (uint32_t) pl_config_int (config, PL_CFG_OUTQ_MAX);
+    if (self->heartbeat <= 0 || self->outq_max == 0 || self->max_inflight == 0) {
+        pl_error ("PARLEY_HEARTBEAT_MS, PARLEY_OUTQ_MAX and PARLEY_MAX_INFLIGHT must be > 0");
+        goto fail;
+    }
+    self->secret = pl_config_str (config, PL_CFG_JWT_SECRET);
+    if (!*self->secret)
+        self->secret = PL_CONFIG_DEV_SECRET;
+    const char *id = pl_config_str (config, PL_CFG_GATEWAY_ID);
+    if (*id) {
+        if (strlen (id) >= sizeof self->id || strchr (id, '/')) {
+            pl_error ("PARLEY_GATEWAY_ID must be under 16 characters, without '/'");
+            goto fail;
+        }
+        snprintf (self->id, sizeof self->id, "%s", id);
+    }
+    else {
+        unsigned char raw[4];
+        if (RAND_bytes (raw, sizeof raw) != 1)
+            goto fail;
+        snprintf (self->id, sizeof self->id, "gw-%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
+    }
+    self->pending = calloc (S_PENDING_SLOTS, sizeof *self->pending);
+    self->rooms = pl_rooms_new (s_on_room_change, self);
+    self->ping_frame = pl_frame_new ("2", 1, NULL, 0);
+    if (!self->pending || !self->rooms || !self->ping_frame)
+        goto fail;
+
+    lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
+    struct lws_context_creation_info info;
+    memset (&info, 0, sizeof info);
+    info.port = (int) pl_config_int (config, PL_CFG_PORT);
+    const char *bind = pl_config_str (config, PL_CFG_BIND);
+    info.iface = *bind ? bind : NULL;
+    info.protocols = s_protocols;
+    info.user = self;
+    info.vhost_name = "parley";
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    self->lws = lws_create_context (&info);
+    if (!self->lws) {
+        pl_error ("cannot listen on port %d (in use?)", info.port);
+        goto fail;
+    }
+    self->vhost = lws_get_vhost_by_name (self->lws, "parley");
+    pl_bus_handlers_t handlers = { s_on_reply, s_on_status, s_on_event };
+    self->bus = pl_bus_new (self->lws, self->vhost,
+                            pl_config_str (config, PL_CFG_BROKER_FRONTEND),
+                            pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self);
+    if (!self->bus)
+        goto fail;
+    s_status_fire (&self->status_sul);
+    pl_info ("gateway %s listening on port %d", self->id, info.port);
+    goto cleanup;
+fail:
+    pl_gateway_destroy (&self);
+cleanup:
+    return self;
+}
+
+void
+pl_gateway_destroy (pl_gateway_t **self_p)
+{
+    assert (self_p);
+    pl_gateway_t *self = *self_p;
+    if (self) {
+        if (self->lws) {
+            lws_sul_cancel (&self->status_sul);
+            lws_sul_cancel (&self->pending_sul);
+            lws_sul_cancel (&self->ping.sul);
+            lws_sul_cancel (&self->pong.sul);
+            /* closes every connection (LWS_CALLBACK_CLOSED releases them) */
+            lws_context_destroy (self->lws);
+        }
+        pl_bus_destroy (&self->bus);
+        pl_rooms_destroy (&self->rooms);
+        pl_frame_unref (&self->ping_frame);
+        cJSON_Delete (self->services);
+        free (self->pending);
+        free (self->slots);
+        free (self->free_slots);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+pl_gateway_run (pl_gateway_t *self)
+{
+    int n = 0;
+    while (n >= 0 && !self->stop)
+        n = lws_service (self->lws, 0);
+    return n >= 0 ? 0 : -1;
+}
+
+void
+pl_gateway_stop (pl_gateway_t *self)
+{
+    self->stop = 1;
+    lws_cancel_service (self->lws);
+}

@@ -1,0 +1,44 @@
+/*  pl_rooms - which local connections are in which room.
+ *
+ *  A room is a name ("user:alice"). A member is an opaque pointer (the
+ *  gateway's connection). Joining and leaving are O(1); the gateway walks a
+ *  room's members to fan an event out. The first join of a room and the
+ *  last leave call on_change, which the gateway turns into a SUB socket
+ *  subscribe / unsubscribe, so it only receives rooms it has members in.
+ *  Runs on the gateway's lws loop only; not thread-safe.
+ */
+#ifndef PL_ROOMS_H
+#define PL_ROOMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _pl_rooms_t pl_rooms_t;
+typedef struct _pl_room_t pl_room_t;
+typedef struct _pl_membership_t pl_membership_t;
+
+/* Called with subscribe=true when a room gets its first member, false when
+ * it loses its last one. */
+typedef void (pl_rooms_change_fn) (void *arg, const char *room, bool subscribe);
+
+pl_rooms_t *pl_rooms_new (pl_rooms_change_fn *on_change, void *arg);
+void pl_rooms_destroy (pl_rooms_t **self_p);
+
+/* Add member to room. Returns the membership (keep it to leave), or NULL on
+ * OOM. The caller makes sure a member joins a room once. */
+pl_membership_t *pl_rooms_join (pl_rooms_t *self, const char *room, void *member);
+/* Remove a membership and null the caller's pointer. Safe on NULL. */
+void pl_rooms_leave (pl_rooms_t *self, pl_membership_t **membership_p);
+const char *pl_membership_room (const pl_membership_t *membership);
+
+/* Look a room up by NUL-terminated name; NULL when it has no members. */
+pl_room_t *pl_rooms_find (pl_rooms_t *self, const char *room);
+size_t pl_room_size (const pl_room_t *room);
+/* Member i (0 <= i < size). Members must not join or leave rooms while a
+ * caller walks the list; the gateway defers closes to lws, so they don't. */
+void *pl_room_member (const pl_room_t *room, size_t i);
+size_t pl_rooms_count (const pl_rooms_t *self);
+
+void pl_rooms_test (bool verbose);
+
+#endif
