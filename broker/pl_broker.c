@@ -1,0 +1,594 @@
+/*  pl_broker - the Majordomo-style request broker: the wire half.
+ *
+ *  Spec: proto/README.md, "Frontend: client (gateway) <-> broker" and
+ *  "Backend: worker <-> broker". This file owns the sockets, checks and
+ *  reshapes every message, runs the heartbeat tick and holds the public
+ *  API; pl_broker_dispatch.c holds the state (services, workers, queue)
+ *  and decides where a request goes. Everything runs on the one zloop the
+ *  broker is attached to: single-threaded, no locks.
+ *
+ *  Bad input never crashes the broker and never asserts: a message with a
+ *  wrong version or shape is dropped with a (rate-limited) warning, or
+ *  answered VALIDATION_ERROR when it carries a request id to answer.
+ *
+ *  Overload: a full queue answers SERVICE_UNAVAILABLE at once; a request
+ *  never waits for a worker longer than queue_timeout_ms + heartbeat_ms
+ *  (expiry is checked on the heartbeat tick). A worker is never sent more
+ *  than its credit, and the credit (<= PL_BROKER_CREDIT_MAX) stays below
+ *  the ROUTER's HWM, so the ROUTER never drops a request to a live worker.
+ *  Replies to a gateway that is gone are dropped by the ROUTER. No
+ *  per-message logging above debug level.
+ */
+#include "pl_broker_int.h"
+#include "pl_bind.h"
+#include "pl_log.h"
+#include "pl_proto.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Messages read from one socket per loop wakeup before the loop polls
+ * again: amortises zmq_poll under load, and bounded so one busy socket
+ * cannot starve the other or the heartbeat timer for long. */
+#define S_BATCH 256
+
+/* Warnings about bad input logged per second; the rest are counted and
+ * summed up later, so a peer spewing garbage cannot flood the log or slow
+ * the loop down. */
+#define S_WARNINGS_PER_SEC 10
+
+/* How long close waits to flush the final answers and BYEs at shutdown. */
+#define S_LINGER_MS 500
+
+/* ---------------------------------------------------------------------
+ * Small helpers
+ */
+
+/* Start a new warning second when the last one is over, first summing up
+ * what it suppressed. */
+static void
+s_warn_flush (pl_broker_t *self, int64_t now)
+{
+    if (now - self->warn_window >= 1000) {
+        if (self->warn_suppressed)
+            pl_warn ("%zu more warnings about bad input suppressed",
+                     self->warn_suppressed);
+        self->warn_window = now;
+        self->warn_count = 0;
+        self->warn_suppressed = 0;
+    }
+}
+
+static bool
+s_warn_allowed (pl_broker_t *self)
+{
+    s_warn_flush (self, zclock_mono ());
+    bool allowed = self->warn_count < S_WARNINGS_PER_SEC;
+    if (allowed)
+        self->warn_count++;
+    else
+        self->warn_suppressed++;
+    return allowed;
+}
+
+#define s_bad_input(self, ...) \
+    do { if (s_warn_allowed (self)) pl_warn (__VA_ARGS__); } while (0)
+
+/* Hex of bytes into out (2 * size + 1 bytes). */
+static void
+s_hex (const byte *data, size_t size, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < size; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    out[2 * size] = 0;
+}
+
+/* A frame made safe to print in a warning: up to 32 bytes, '?' for
+ * anything not printable. */
+static const char *
+s_printable (zframe_t *frame, char *buf, size_t size)
+{
+    size_t n = frame ? zframe_size (frame) : 0;
+    const byte *data = frame ? zframe_data (frame) : NULL;
+    size_t i = 0;
+    for (; i < n && i < 32 && i + 1 < size; i++)
+        buf[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char) data[i] : '?';
+    buf[i] = 0;
+    return buf;
+}
+
+/* A service name: 1..64 bytes, no control bytes (it becomes a hash key,
+ * a log field and a JSON key). Copies it NUL-terminated into name.
+ * Returns 0, or -1 when the frame is no valid name. */
+static int
+s_service_name (zframe_t *frame, char name[PL_BROKER_SERVICE_MAX + 1])
+{
+    int rc = -1;
+    size_t size = zframe_size (frame);
+    const byte *data = zframe_data (frame);
+    if (size == 0 || size > PL_BROKER_SERVICE_MAX)
+        goto cleanup;
+    for (size_t i = 0; i < size; i++)
+        if (data[i] < 0x20 || data[i] == 0x7f)
+            goto cleanup;
+    memcpy (name, data, size);
+    name[size] = 0;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* A READY credit: decimal, 1..PL_BROKER_CREDIT_MAX. Returns it, or 0. */
+static size_t
+s_credit (zframe_t *frame)
+{
+    size_t credit = 0;
+    size_t len = zframe_size (frame);
+    const byte *data = zframe_data (frame);
+    for (size_t i = 0; i < len && credit <= PL_BROKER_CREDIT_MAX; i++) {
+        if (data[i] < '0' || data[i] > '9') {
+            credit = 0;
+            break;
+        }
+        credit = credit * 10 + (size_t) (data[i] - '0');
+    }
+    return credit <= PL_BROKER_CREDIT_MAX ? credit : 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Backend: worker -> broker
+ */
+
+/* READY from an unknown worker: identity PL01 READY service credit. */
+static void
+s_worker_ready (pl_broker_t *self, zmsg_t *msg, const char *key)
+{
+    char name[PL_BROKER_SERVICE_MAX + 1];
+    char shown[40];
+    zframe_t *identity = zmsg_first (msg);
+    zmsg_next (msg);
+    zmsg_next (msg);
+    zframe_t *service = zmsg_next (msg);
+    zframe_t *credit_frame = zmsg_next (msg);
+    if (zmsg_size (msg) != 5 || s_service_name (service, name) == -1) {
+        s_bad_input (self, "backend: worker %s: dropped a READY with %s", key,
+                     zmsg_size (msg) != 5 ? "a wrong frame count" : "a bad service name");
+        goto cleanup;
+    }
+    size_t credit = s_credit (credit_frame);
+    if (credit == 0) {
+        s_bad_input (self, "backend: worker %s: dropped a READY with credit \"%s\" "
+                     "(want 1..%d)", key, s_printable (credit_frame, shown, sizeof shown),
+                     PL_BROKER_CREDIT_MAX);
+        goto cleanup;
+    }
+    if (zhashx_size (self->workers) >= PL_BROKER_WORKERS_MAX) {
+        s_bad_input (self, "backend: worker %s: refused, already %d workers",
+                     key, PL_BROKER_WORKERS_MAX);
+        goto cleanup;
+    }
+    pl_broker__service_t *svc = pl_broker__service_require (self, name);
+    if (!svc) {
+        s_bad_input (self, "backend: worker %s: refused service '%s': already %d services",
+                     key, name, PL_BROKER_SERVICES_MAX);
+        goto cleanup;
+    }
+    if (pl_broker__worker_add (self, identity, key, svc, credit) == -1)
+        pl_error ("backend: worker %s: out of memory registering it", key);
+cleanup:
+    return;
+}
+
+static void
+s_backend_message (pl_broker_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    char shown[40];
+    char key[2 * PL_BROKER__IDENTITY_MAX + 1];
+    if (zmsg_size (msg) < 3) {
+        s_bad_input (self, "backend: dropped a message with %zu frames", zmsg_size (msg));
+        goto cleanup;
+    }
+    zframe_t *identity = zmsg_first (msg);
+    zframe_t *version = zmsg_next (msg);
+    zframe_t *command = zmsg_next (msg);
+    s_hex (zframe_data (identity), zframe_size (identity), key);
+    if (!zframe_streq (version, PL_PROTO_VERSION)) {
+        s_bad_input (self, "backend: worker %s: dropped a message of version \"%s\"",
+                     key, s_printable (version, shown, sizeof shown));
+        goto cleanup;
+    }
+    pl_broker__worker_t *worker = zhashx_lookup (self->workers, key);
+    if (!worker) {
+        /* unknown: a worker of a previous broker, or one declared dead.
+         * BYE makes it reconnect and send READY; a BYE is not answered,
+         * so two sides can never ping-pong. */
+        if (zframe_streq (command, PL_CMD_READY))
+            s_worker_ready (self, msg, key);
+        else
+        if (!zframe_streq (command, PL_CMD_DISCONNECT))
+            pl_broker__send_command (self, identity, PL_CMD_DISCONNECT);
+        goto cleanup;
+    }
+    /* any traffic proves the worker alive */
+    worker->expiry = zclock_mono () + self->opts.heartbeat_ms * self->opts.liveness;
+    if (zframe_streq (command, PL_CMD_HEARTBEAT))
+        ;
+    else
+    if (zframe_streq (command, PL_CMD_REP)) {
+        if (zmsg_size (msg) != 6)
+            s_bad_input (self, "backend: worker %s: dropped a REP with %zu frames (want 6)",
+                         key, zmsg_size (msg));
+        else
+        if (pl_broker__worker_reply (self, worker, msg_p) == -1)
+            s_bad_input (self, "backend: worker %s: dropped a REP for a request it "
+                         "does not hold", key);
+    }
+    else
+    if (zframe_streq (command, PL_CMD_DISCONNECT))
+        pl_broker__worker_forget (self, worker, "left (BYE)");
+    else
+    if (zframe_streq (command, PL_CMD_READY))
+        s_bad_input (self, "backend: worker %s: ignored a second READY", key);
+    else
+        s_bad_input (self, "backend: worker %s: dropped unknown command \"%s\"",
+                     key, s_printable (command, shown, sizeof shown));
+cleanup:
+    return;
+}
+
+/* ---------------------------------------------------------------------
+ * Frontend: client -> broker
+ */
+
+static void
+s_answer_error (pl_broker_t *self, zframe_t *client, zframe_t *reqid,
+                pl_err_t err, const char *message)
+{
+    char *body = pl_proto_reply_err (err, message);
+    pl_broker__send_reply (self, zframe_data (client), zframe_size (client),
+                           zframe_data (reqid), zframe_size (reqid), body);
+    free (body);
+}
+
+/* REQ: client PL01 REQ service reqid event ctx body. */
+static void
+s_client_request (pl_broker_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    zframe_t *client = zmsg_first (msg);
+    zmsg_next (msg);
+    zmsg_next (msg);
+    zframe_t *service = zmsg_next (msg);
+    zframe_t *reqid = zmsg_next (msg);
+    char name[PL_BROKER_SERVICE_MAX + 1];
+    const char *invalid = NULL;
+    if (!reqid || zframe_size (reqid) > PL_BROKER_REQID_MAX) {
+        /* no request id we could echo: nothing to answer */
+        s_bad_input (self, "frontend: dropped a REQ with %s",
+                     reqid ? "a request id over 32 bytes" : "too few frames");
+        goto cleanup;
+    }
+    if (zmsg_size (msg) != 8)
+        invalid = "malformed request: want PL01 REQ service id event ctx body";
+    else
+    if (s_service_name (service, name) == -1)
+        invalid = "malformed request: the service name must be 1 to 64 printable bytes";
+    if (invalid) {
+        s_bad_input (self, "frontend: answered VALIDATION_ERROR: %s", invalid);
+        s_answer_error (self, client, reqid, PL_ERR_VALIDATION_ERROR, invalid);
+        goto cleanup;
+    }
+    pl_broker__service_t *svc = pl_broker__service_require (self, name);
+    if (!svc) {
+        s_answer_error (self, client, reqid, PL_ERR_SERVICE_UNAVAILABLE,
+                        "the broker knows too many services");
+        goto cleanup;
+    }
+    /* client PL01 REQ service reqid ... -> PL01 REQ client reqid ...
+     * (the worker form: only the worker identity is missing) */
+    zframe_t *f_client = zmsg_pop (msg);
+    zframe_t *f_version = zmsg_pop (msg);
+    zframe_t *f_command = zmsg_pop (msg);
+    zframe_t *f_service = zmsg_pop (msg);
+    zframe_destroy (&f_service);
+    zmsg_prepend (msg, &f_client);
+    zmsg_prepend (msg, &f_command);
+    zmsg_prepend (msg, &f_version);
+    pl_broker__service_submit (self, svc, msg_p);
+cleanup:
+    return;
+}
+
+static void
+s_frontend_message (pl_broker_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    char shown[40];
+    if (zmsg_size (msg) < 3) {
+        s_bad_input (self, "frontend: dropped a message with %zu frames", zmsg_size (msg));
+        goto cleanup;
+    }
+    zframe_t *client = zmsg_first (msg);
+    zframe_t *version = zmsg_next (msg);
+    zframe_t *command = zmsg_next (msg);
+    if (!zframe_streq (version, PL_PROTO_VERSION)) {
+        s_bad_input (self, "frontend: dropped a message of version \"%s\"",
+                     s_printable (version, shown, sizeof shown));
+        goto cleanup;
+    }
+    if (zframe_streq (command, PL_CMD_REQ))
+        s_client_request (self, msg_p);
+    else
+    if (zframe_streq (command, PL_CMD_STATUS) && zmsg_size (msg) == 3) {
+        char *status = pl_broker_status (self);
+        if (status) {
+            zmsg_t *answer = zmsg_new ();
+            zmsg_addmem (answer, zframe_data (client), zframe_size (client));
+            zmsg_addstr (answer, PL_PROTO_VERSION);
+            zmsg_addstr (answer, PL_CMD_STATUS);
+            zmsg_addstr (answer, status);
+            pl_broker__send (self->frontend, &answer);
+            free (status);
+        }
+    }
+    else
+        s_bad_input (self, "frontend: dropped command \"%s\" with %zu frames",
+                     s_printable (command, shown, sizeof shown), zmsg_size (msg));
+cleanup:
+    return;
+}
+
+/* ---------------------------------------------------------------------
+ * Loop callbacks
+ */
+
+/* zloop reader for the frontend ROUTER; runs on the broker's loop. */
+static int
+s_on_frontend (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    pl_broker_t *self = arg;
+    for (int i = 0; i < S_BATCH; i++) {
+        zmsg_t *msg = zmsg_recv (sock);     /* RCVTIMEO 0: NULL when empty */
+        if (!msg)
+            break;
+        s_frontend_message (self, &msg);
+        zmsg_destroy (&msg);                /* no-op when it was moved on */
+    }
+    return 0;
+}
+
+/* zloop reader for the backend ROUTER; runs on the broker's loop. */
+static int
+s_on_backend (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    pl_broker_t *self = arg;
+    for (int i = 0; i < S_BATCH; i++) {
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            break;
+        s_backend_message (self, &msg);
+        zmsg_destroy (&msg);
+    }
+    return 0;
+}
+
+/* zloop timer, every heartbeat_ms; runs on the broker's loop. Sends HB to
+ * every worker, declares silent workers dead, and expires queued requests.
+ * Checking expiry here rather than with a timer per request keeps the
+ * per-message path free of timers; the price is that a queued request is
+ * answered within queue_timeout_ms + heartbeat_ms, and a dead worker is
+ * noticed within heartbeat_ms * (liveness + 1). */
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    pl_broker_t *self = arg;
+    int64_t now = zclock_mono ();
+    zlistx_t *dead = NULL;
+    for (pl_broker__worker_t *w = zhashx_first (self->workers); w;
+         w = zhashx_next (self->workers)) {
+        if (now >= w->expiry) {
+            if (!dead)
+                dead = zlistx_new ();
+            if (dead)
+                zlistx_add_end (dead, w);
+        }
+        else
+            pl_broker__send_command (self, w->identity, PL_CMD_HEARTBEAT);
+    }
+    if (dead) {
+        char reason[64];
+        snprintf (reason, sizeof reason, "lost (silent for %lld ms)",
+                  (long long) (self->opts.heartbeat_ms * self->opts.liveness));
+        for (pl_broker__worker_t *w = zlistx_first (dead); w; w = zlistx_next (dead)) {
+            /* in case it is only stalled: BYE makes it register afresh */
+            pl_broker__send_command (self, w->identity, PL_CMD_DISCONNECT);
+            pl_broker__worker_forget (self, w, reason);
+        }
+        zlistx_destroy (&dead);
+    }
+    for (pl_broker__service_t *svc = zhashx_first (self->services); svc;
+         svc = zhashx_next (self->services)) {
+        pl_broker__service_drain (self, svc);
+        pl_broker__service_expire (self, svc, now);
+    }
+    s_warn_flush (self, now);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Public API
+ */
+
+static zsock_t *
+s_router_new (const char *endpoint, const char *name)
+{
+    zsock_t *sock = zsock_new (ZMQ_ROUTER);
+    if (!sock)
+        goto cleanup;
+    zsock_set_sndhwm (sock, PL_BROKER_HWM);
+    zsock_set_rcvhwm (sock, PL_BROKER_HWM);
+    zsock_set_rcvtimeo (sock, 0);       /* the readers drain without blocking */
+    zsock_set_linger (sock, 0);
+    if (pl_bind (sock, endpoint, name) == -1)
+        zsock_destroy (&sock);
+cleanup:
+    return sock;
+}
+
+pl_broker_t *
+pl_broker_new (const pl_broker_opts_t *opts)
+{
+    assert (opts && opts->frontend && opts->backend);
+    assert (opts->heartbeat_ms > 0 && opts->liveness > 0 && opts->queue_timeout_ms >= 0);
+    pl_broker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        goto cleanup;
+    self->opts = *opts;
+    self->opts.frontend = strdup (opts->frontend);
+    self->opts.backend = strdup (opts->backend);
+    self->opts.frontend_name = strdup (opts->frontend_name ? opts->frontend_name : "frontend");
+    self->opts.backend_name = strdup (opts->backend_name ? opts->backend_name : "backend");
+    self->timer_id = -1;
+    self->services = zhashx_new ();
+    self->workers = zhashx_new ();
+    self->err_lost = pl_proto_reply_err (PL_ERR_TIMEOUT, "worker lost; the outcome is unknown");
+    if (!self->opts.frontend || !self->opts.backend || !self->opts.frontend_name
+    ||  !self->opts.backend_name || !self->services || !self->workers || !self->err_lost) {
+        pl_broker_destroy (&self);
+        goto cleanup;
+    }
+    zhashx_set_destructor (self->services, pl_broker__service_destroy);
+    zhashx_set_destructor (self->workers, pl_broker__worker_destroy);
+    self->frontend = s_router_new (self->opts.frontend, self->opts.frontend_name);
+    if (self->frontend)
+        self->backend = s_router_new (self->opts.backend, self->opts.backend_name);
+    if (!self->frontend || !self->backend)
+        pl_broker_destroy (&self);
+cleanup:
+    return self;
+}
+
+/* Every request is answered exactly once, even at shutdown. */
+static void
+s_answer_all (pl_broker_t *self)
+{
+    char *queued = pl_proto_reply_err (PL_ERR_SERVICE_UNAVAILABLE,
+                                       "the broker is shutting down");
+    char *held = pl_proto_reply_err (PL_ERR_TIMEOUT,
+                                     "the broker is shutting down; the outcome is unknown");
+    for (pl_broker__worker_t *w = zhashx_first (self->workers); w;
+         w = zhashx_next (self->workers)) {
+        for (pl_broker__pending_t *p = zlistx_first (w->pending); p;
+             p = zlistx_next (w->pending))
+            pl_broker__send_reply (self, p->client, p->client_len,
+                                   p->reqid, p->reqid_len, held);
+        pl_broker__send_command (self, w->identity, PL_CMD_DISCONNECT);
+    }
+    for (pl_broker__service_t *svc = zhashx_first (self->services); svc;
+         svc = zhashx_next (self->services)) {
+        pl_broker__request_t *req;
+        while ((req = pl_broker__service_pop (svc))) {
+            pl_broker__refuse (self, &req->msg, queued);
+            free (req);
+        }
+    }
+    free (queued);
+    free (held);
+}
+
+void
+pl_broker_destroy (pl_broker_t **self_p)
+{
+    assert (self_p);
+    pl_broker_t *self = *self_p;
+    if (self) {
+        pl_broker_detach (self);
+        if (self->frontend && self->backend) {
+            s_answer_all (self);
+            zsock_set_linger (self->frontend, S_LINGER_MS);
+            zsock_set_linger (self->backend, S_LINGER_MS);
+        }
+        zhashx_destroy (&self->workers);    /* before the services they point to */
+        zhashx_destroy (&self->services);
+        zsock_destroy (&self->frontend);
+        zsock_destroy (&self->backend);
+        free (self->err_lost);
+        free ((char *) self->opts.frontend);
+        free ((char *) self->opts.backend);
+        free ((char *) self->opts.frontend_name);
+        free ((char *) self->opts.backend_name);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+pl_broker_attach (pl_broker_t *self, zloop_t *loop)
+{
+    assert (self && loop && !self->loop);
+    int rc = -1;
+    if (zloop_reader (loop, self->frontend, s_on_frontend, self) == -1)
+        goto cleanup;
+    if (zloop_reader (loop, self->backend, s_on_backend, self) == -1) {
+        zloop_reader_end (loop, self->frontend);
+        goto cleanup;
+    }
+    zloop_reader_set_tolerant (loop, self->frontend);
+    zloop_reader_set_tolerant (loop, self->backend);
+    self->timer_id = zloop_timer (loop, (size_t) self->opts.heartbeat_ms, 0, s_on_tick, self);
+    if (self->timer_id == -1) {
+        zloop_reader_end (loop, self->frontend);
+        zloop_reader_end (loop, self->backend);
+        goto cleanup;
+    }
+    self->loop = loop;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+void
+pl_broker_detach (pl_broker_t *self)
+{
+    assert (self);
+    if (self->loop) {
+        zloop_reader_end (self->loop, self->frontend);
+        zloop_reader_end (self->loop, self->backend);
+        zloop_timer_end (self->loop, self->timer_id);
+        self->loop = NULL;
+        self->timer_id = -1;
+    }
+}
+
+char *
+pl_broker_status (pl_broker_t *self)
+{
+    assert (self);
+    char *text = NULL;
+    cJSON *root = cJSON_CreateObject ();
+    cJSON *services = cJSON_AddObjectToObject (root, "services");
+    if (!services)
+        goto cleanup;
+    for (pl_broker__service_t *svc = zhashx_first (self->services); svc;
+         svc = zhashx_next (self->services)) {
+        cJSON *entry = cJSON_AddObjectToObject (services, svc->name);
+        if (!entry
+        ||  !cJSON_AddNumberToObject (entry, "workers", (double) zlistx_size (svc->workers))
+        ||  !cJSON_AddNumberToObject (entry, "queued", (double) svc->queued))
+            goto cleanup;
+    }
+    text = cJSON_PrintUnformatted (root);
+cleanup:
+    cJSON_Delete (root);
+    return text;
+}

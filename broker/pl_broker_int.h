@@ -1,0 +1,122 @@
+/*  pl_broker_int - internals shared by the two halves of pl_broker:
+ *
+ *    pl_broker.c           the wire: sockets, parsing and validating
+ *                          messages, the heartbeat tick, the public API;
+ *    pl_broker_dispatch.c  the state: services, workers, the request
+ *                          queue, dispatch, and answering requests.
+ *
+ *  Not for use outside broker/. Cross-file names are pl_broker__ (two
+ *  underscores), as libuv does for its internals.
+ *
+ *  Data model
+ *    services  name -> service: its live workers (a zlistx kept in
+ *              least-recently-dispatched order) and a FIFO of requests
+ *              waiting for a worker (intrusive list, at most queue_max).
+ *    workers   hex(identity) -> worker: its service, credit, and the
+ *              requests it holds (pending: client identity + request id),
+ *              so that when it dies each one is answered TIMEOUT.
+ */
+#ifndef PL_BROKER_INT_H
+#define PL_BROKER_INT_H
+
+#include "pl_broker.h"
+
+/* A ROUTER identity is at most 255 bytes (ZMTP). */
+#define PL_BROKER__IDENTITY_MAX 255
+
+typedef struct _pl_broker__service_t pl_broker__service_t;
+
+/* A request waiting for a worker. */
+typedef struct _pl_broker__request_t {
+    struct _pl_broker__request_t *next; /* next younger request          */
+    zmsg_t *msg;                /* PL01 REQ client reqid event ctx body   */
+    int64_t deadline;           /* zclock_mono() ms when it expires       */
+} pl_broker__request_t;
+
+/* A request a worker holds: whom to answer if the worker is lost. Inline
+ * buffers, so tracking costs one allocation per request. */
+typedef struct {
+    size_t client_len;                      /* bytes in client            */
+    size_t reqid_len;                       /* bytes in reqid             */
+    byte client[PL_BROKER__IDENTITY_MAX];   /* frontend ROUTER identity   */
+    byte reqid[PL_BROKER_REQID_MAX];        /* request id, echoed back    */
+} pl_broker__pending_t;
+
+typedef struct {
+    char *key;                  /* hex of identity: key in self->workers  */
+    zframe_t *identity;         /* backend ROUTER identity                */
+    pl_broker__service_t *service;  /* the service it registered          */
+    void *handle;               /* its node in service->workers           */
+    size_t credit;              /* most requests it may hold at once      */
+    zlistx_t *pending;          /* pl_broker__pending_t, oldest first     */
+    int64_t expiry;             /* declared dead at this zclock_mono() ms */
+} pl_broker__worker_t;
+
+struct _pl_broker__service_t {
+    char *name;                 /* service name (printable, <= 64 bytes)  */
+    zlistx_t *workers;          /* workers, least recently sent first     */
+    pl_broker__request_t *head; /* oldest queued request (expires first)  */
+    pl_broker__request_t *tail; /* youngest queued request                */
+    size_t queued;              /* requests in the queue                  */
+    char *err_full;             /* cached SERVICE_UNAVAILABLE: queue full */
+    char *err_expired;          /* cached SERVICE_UNAVAILABLE: no worker  */
+};
+
+struct _pl_broker_t {
+    pl_broker_opts_t opts;      /* copy; the strings are owned            */
+    zsock_t *frontend;          /* ROUTER, gateways connect               */
+    zsock_t *backend;           /* ROUTER, workers connect                */
+    zhashx_t *services;         /* name -> service (owned)                */
+    zhashx_t *workers;          /* hex identity -> worker (owned)         */
+    zloop_t *loop;              /* the loop it is attached to, or NULL    */
+    int timer_id;               /* heartbeat timer on loop                */
+    char *err_lost;             /* cached TIMEOUT: worker lost            */
+    int64_t warn_window;        /* start of the current warning second    */
+    int warn_count;             /* warnings logged in that second         */
+    size_t warn_suppressed;     /* warnings not logged in that second     */
+};
+
+/* Sending (pl_broker_dispatch.c). None blocks: the ROUTERs have no
+ * ROUTER_MANDATORY, so a message to a peer that is gone is dropped. */
+void pl_broker__send (zsock_t *sock, zmsg_t **msg_p);
+/* client PL01 REP reqid body on the frontend; body NULL sends nothing. */
+void pl_broker__send_reply (pl_broker_t *self, const void *client, size_t client_len,
+                            const void *reqid, size_t reqid_len, const char *body);
+/* Answer a request in worker form (PL01 REQ client reqid ...) with body
+ * and destroy it. */
+void pl_broker__refuse (pl_broker_t *self, zmsg_t **msg_p, const char *body);
+/* identity PL01 <command> on the backend. */
+void pl_broker__send_command (pl_broker_t *self, zframe_t *identity, const char *command);
+
+/* Services (pl_broker_dispatch.c). */
+/* The service called name, created when new; NULL past
+ * PL_BROKER_SERVICES_MAX services or out of memory. */
+pl_broker__service_t *pl_broker__service_require (pl_broker_t *self, const char *name);
+/* zhashx destructor of a service; runs wherever the map is destroyed. */
+void pl_broker__service_destroy (void **item);
+/* Route a request in worker form: to a worker, else into the queue, else
+ * (queue full) SERVICE_UNAVAILABLE. Takes ownership of *msg_p. */
+void pl_broker__service_submit (pl_broker_t *self, pl_broker__service_t *svc, zmsg_t **msg_p);
+/* Hand queued requests to workers while any has credit. */
+void pl_broker__service_drain (pl_broker_t *self, pl_broker__service_t *svc);
+/* Answer queued requests whose deadline is <= now SERVICE_UNAVAILABLE. */
+void pl_broker__service_expire (pl_broker_t *self, pl_broker__service_t *svc, int64_t now);
+/* Take the oldest queued request, or NULL. */
+pl_broker__request_t *pl_broker__service_pop (pl_broker__service_t *svc);
+
+/* Workers (pl_broker_dispatch.c). */
+/* zhashx destructor of a worker; runs wherever the map is destroyed. */
+void pl_broker__worker_destroy (void **item);
+/* Register a worker of svc (the caller checked limits and input). Returns
+ * 0, or -1 when out of memory. */
+int pl_broker__worker_add (pl_broker_t *self, zframe_t *identity, const char *key,
+                           pl_broker__service_t *svc, size_t credit);
+/* Forget a dead or departed worker, answering what it held TIMEOUT. */
+void pl_broker__worker_forget (pl_broker_t *self, pl_broker__worker_t *worker,
+                               const char *reason);
+/* A 6-frame REP from worker: forward it to the client when the worker
+ * holds that request, and hand the freed credit on. Returns 0, or -1 when
+ * the worker does not hold the request (nothing sent). */
+int pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, zmsg_t **msg_p);
+
+#endif

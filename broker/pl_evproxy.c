@@ -1,0 +1,328 @@
+/*  pl_evproxy - the XSUB/XPUB event proxy (proto/README.md, "Event bus").
+ *
+ *  Why an actor of our own rather than zproxy or the broker's zloop:
+ *  - its own thread, like zproxy, so event fan-out uses the second core
+ *    and never delays the broker's request path (and vice versa);
+ *  - but czmq 4.2.1's zproxy neither lets us set the HWMs of its sockets
+ *    nor reports a failed bind to its caller (it logs and carries on), and
+ *    a broker that cannot bind its event endpoints must refuse to start.
+ *  The forwarding loop is zmq_poll over the pipe and the two sockets, moving
+ *  zmq_msg_t parts from one socket to the other without copying them.
+ *
+ *  The proxy does not look inside events: the topic frame (room + NUL) is
+ *  all XPUB matches on, and gateways validate the envelope.
+ */
+#include "pl_evproxy.h"
+#include "pl_bind.h"
+#include "pl_log.h"
+#include "pl_proto.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Messages moved per socket per wakeup before polling again, so a flood of
+ * events cannot starve the subscriptions going the other way or $TERM. */
+#define S_BATCH 512
+
+struct _pl_evproxy_t {
+    zactor_t *actor;            /* the proxy thread                      */
+};
+
+/* Handed to the actor: what to bind, and where it reports success. Valid
+ * only until the actor signals (pl_evproxy_new waits for that). */
+typedef struct {
+    const pl_evproxy_opts_t *opts;  /* caller's options                  */
+    int rc;                         /* 0 bound, -1 failed                */
+} s_start_t;
+
+/* Move up to S_BATCH whole messages from one socket to the other. A send
+ * to XPUB or XSUB does not fail in practice (XPUB drops for a subscriber
+ * at its HWM, XSUB queues subscriptions); should one fail anyway, the rest
+ * of that message is read and dropped so the next one starts clean. */
+static void
+s_forward (void *from, void *to)
+{
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    bool dropping = false;
+    for (int n = 0; n < S_BATCH; ) {
+        if (zmq_msg_recv (&part, from, ZMQ_DONTWAIT) == -1)
+            break;                  /* EAGAIN: drained (parts of a message
+                                     * arrive together, never half) */
+        int more = zmq_msg_more (&part);
+        if (!dropping
+        &&  zmq_msg_send (&part, to, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) == -1)
+            dropping = true;
+        if (!more) {
+            dropping = false;
+            n++;
+        }
+    }
+    zmq_msg_close (&part);
+}
+
+/* The forwarding loop. Returns on $TERM from the pipe, or when the context
+ * is terminated. */
+static void
+s_run (zsock_t *pipe, zsock_t *xsub, zsock_t *xpub)
+{
+    zmq_pollitem_t items[] = {
+        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (xsub), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (xpub), 0, ZMQ_POLLIN, 0 },
+    };
+    while (true) {
+        if (zmq_poll (items, 3, -1) == -1) {
+            if (zmq_errno () == EINTR)
+                continue;
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            zmsg_t *msg = zmsg_recv (pipe);
+            bool term = !msg || zframe_streq (zmsg_first (msg), "$TERM");
+            zmsg_destroy (&msg);
+            if (term)
+                break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            s_forward (items[1].socket, items[2].socket);   /* events down */
+        if (items[2].revents & ZMQ_POLLIN)
+            s_forward (items[2].socket, items[1].socket);   /* subscriptions up */
+    }
+}
+
+/* zactor body; runs on the proxy's own thread. */
+static void
+s_actor (zsock_t *pipe, void *arg)
+{
+    s_start_t *start = arg;
+    const pl_evproxy_opts_t *opts = start->opts;
+    int hwm = opts->hwm > 0 ? opts->hwm : PL_EVPROXY_HWM;
+    zsock_t *xsub = zsock_new (ZMQ_XSUB);
+    zsock_t *xpub = zsock_new (ZMQ_XPUB);
+    bool ok = xsub && xpub;
+    if (ok) {
+        zsock_set_rcvhwm (xsub, hwm);
+        zsock_set_sndhwm (xsub, hwm);
+        zsock_set_rcvhwm (xpub, hwm);
+        zsock_set_sndhwm (xpub, hwm);
+        ok = pl_bind (xsub, opts->xsub, opts->xsub_name ? opts->xsub_name : "XSUB") == 0
+          && pl_bind (xpub, opts->xpub, opts->xpub_name ? opts->xpub_name : "XPUB") == 0;
+    }
+    start->rc = ok ? 0 : -1;
+    start = NULL;                   /* gone once we signal */
+    opts = NULL;
+    zsock_signal (pipe, 0);
+    if (ok)
+        s_run (pipe, xsub, xpub);
+    else {
+        /* nothing to do but wait for pl_evproxy_destroy's $TERM */
+        zmsg_t *msg = zmsg_recv (pipe);
+        zmsg_destroy (&msg);
+    }
+    zsock_destroy (&xsub);
+    zsock_destroy (&xpub);
+}
+
+pl_evproxy_t *
+pl_evproxy_new (const pl_evproxy_opts_t *opts)
+{
+    assert (opts && opts->xsub && opts->xpub);
+    s_start_t start = { opts, -1 };
+    pl_evproxy_t *self = calloc (1, sizeof *self);
+    if (!self)
+        goto cleanup;
+    self->actor = zactor_new (s_actor, &start);
+    if (!self->actor || start.rc == -1)
+        pl_evproxy_destroy (&self);
+cleanup:
+    return self;
+}
+
+void
+pl_evproxy_destroy (pl_evproxy_t **self_p)
+{
+    assert (self_p);
+    pl_evproxy_t *self = *self_p;
+    if (self) {
+        zactor_destroy (&self->actor);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * Selftest
+ */
+
+/* Receive one message within timeout_ms, or NULL. */
+static zmsg_t *
+s_recv_within (zsock_t *sock, int timeout_ms)
+{
+    zmsg_t *msg = NULL;
+    zpoller_t *poller = zpoller_new (sock, NULL);
+    assert (poller);
+    if (zpoller_wait (poller, timeout_ms) == sock)
+        msg = zmsg_recv (sock);
+    zpoller_destroy (&poller);
+    return msg;
+}
+
+static void
+s_subscribe (zsock_t *sub, const char *topic, bool on)
+{
+    /* topics carry their trailing NUL, so pass the length by hand */
+    int rc = zmq_setsockopt (zsock_resolve (sub), on ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE,
+                             topic, strlen (topic) + 1);
+    assert (rc == 0);
+}
+
+/* Wait until the publisher (an XPUB, so it sees subscriptions) has
+ * received the (un)subscription of each of count topics: then the whole
+ * path is in place. Other messages are skipped. */
+static void
+s_await_subscriptions (zsock_t *publisher, bool on, int count, const char **topics)
+{
+    int64_t deadline = zclock_mono () + 3000;
+    int seen = 0;
+    bool got[4] = { false };
+    assert (count <= 4);
+    while (seen < count && zclock_mono () < deadline) {
+        zmsg_t *msg = s_recv_within (publisher, (int) (deadline - zclock_mono ()));
+        zframe_t *frame = msg ? zmsg_first (msg) : NULL;
+        for (int i = 0; frame && i < count; i++) {
+            size_t len = strlen (topics[i]) + 1;
+            if (!got[i] && zframe_size (frame) == len + 1
+            &&  zframe_data (frame)[0] == (on ? 1 : 0)
+            &&  memcmp (zframe_data (frame) + 1, topics[i], len) == 0) {
+                got[i] = true;
+                seen++;
+            }
+        }
+        zmsg_destroy (&msg);
+    }
+    assert (seen == count);
+}
+
+static void
+s_publish (zsock_t *publisher, const char *room, const char *packet)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, room, strlen (room) + 1);
+    zmsg_addstr (msg, PL_PROTO_VERSION);
+    zmsg_addstr (msg, PL_CMD_EVENT);
+    zmsg_addstr (msg, "gw-test/7");
+    zmsg_addstr (msg, packet);
+    int rc = zmsg_send (&msg, publisher);
+    assert (rc == 0);
+}
+
+/* Expect exactly the event (room, packet), frames intact. */
+static void
+s_expect_event (zsock_t *sub, const char *room, const char *packet)
+{
+    zmsg_t *msg = s_recv_within (sub, 2000);
+    assert (msg);
+    assert (zmsg_size (msg) == 5);
+    zframe_t *topic = zmsg_first (msg);
+    assert (zframe_size (topic) == strlen (room) + 1);
+    assert (memcmp (zframe_data (topic), room, strlen (room) + 1) == 0);
+    assert (zframe_streq (zmsg_next (msg), PL_PROTO_VERSION));
+    assert (zframe_streq (zmsg_next (msg), PL_CMD_EVENT));
+    assert (zframe_streq (zmsg_next (msg), "gw-test/7"));
+    assert (zframe_streq (zmsg_next (msg), packet));
+    zmsg_destroy (&msg);
+}
+
+static void
+s_expect_nothing (zsock_t *sub, int timeout_ms)
+{
+    zmsg_t *msg = s_recv_within (sub, timeout_ms);
+    assert (msg == NULL);
+}
+
+void
+pl_evproxy_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_evproxy: ");
+    zsys_handler_set (NULL);
+
+    /* prefix-extension rooms stay apart; subscriptions flow upstream */
+    pl_evproxy_opts_t opts = { .xsub = "inproc://pl-evproxy-test-in",
+                               .xpub = "inproc://pl-evproxy-test-out" };
+    pl_evproxy_t *proxy = pl_evproxy_new (&opts);
+    assert (proxy);
+    /* the worker side: an XPUB rather than a PUB, to observe the
+     * subscriptions that reach it */
+    zsock_t *publisher = zsock_new (ZMQ_XPUB);
+    assert (publisher);
+    int rc = zsock_connect (publisher, "%s", opts.xsub);
+    assert (rc == 0);
+    zsock_t *sub_al = zsock_new (ZMQ_SUB);
+    zsock_t *sub_alice = zsock_new (ZMQ_SUB);
+    assert (sub_al && sub_alice);
+    rc = zsock_connect (sub_al, "%s", opts.xpub);
+    assert (rc == 0);
+    rc = zsock_connect (sub_alice, "%s", opts.xpub);
+    assert (rc == 0);
+    s_subscribe (sub_al, "user:al", true);
+    s_subscribe (sub_alice, "user:alice", true);
+    const char *both[] = { "user:al", "user:alice" };
+    s_await_subscriptions (publisher, true, 2, both);
+
+    s_publish (publisher, "user:alice", "[\"actor:created\",{\"id\":\"a1\"}]");
+    s_publish (publisher, "user:bob", "[\"actor:created\",{\"id\":\"b1\"}]");
+    s_publish (publisher, "user:al", "[\"actor:deleted\",\"a2\"]");
+    s_expect_event (sub_alice, "user:alice", "[\"actor:created\",{\"id\":\"a1\"}]");
+    s_expect_event (sub_al, "user:al", "[\"actor:deleted\",\"a2\"]");
+    s_expect_nothing (sub_alice, 100);
+    s_expect_nothing (sub_al, 50);
+
+    /* unsubscribing stops delivery, and reaches the publisher too */
+    s_subscribe (sub_al, "user:al", false);
+    s_await_subscriptions (publisher, false, 1, both);
+    s_publish (publisher, "user:al", "[\"actor:deleted\",\"a3\"]");
+    s_publish (publisher, "user:alice", "[\"actor:deleted\",\"a4\"]");
+    s_expect_event (sub_alice, "user:alice", "[\"actor:deleted\",\"a4\"]");
+    s_expect_nothing (sub_al, 100);
+
+    zsock_destroy (&sub_al);
+    zsock_destroy (&sub_alice);
+    zsock_destroy (&publisher);
+    pl_evproxy_destroy (&proxy);
+    pl_evproxy_destroy (&proxy);            /* safe twice */
+    assert (proxy == NULL);
+
+    /* a second proxy on the same ipc endpoints is refused, not a thief */
+    char dir[] = "/tmp/pl-evproxy-XXXXXX";
+    char *made = mkdtemp (dir);
+    assert (made);
+    char in[128], out[128], out2[128];
+    snprintf (in, sizeof in, "ipc://%s/in.ipc", dir);
+    snprintf (out, sizeof out, "ipc://%s/out.ipc", dir);
+    snprintf (out2, sizeof out2, "ipc://%s/out2.ipc", dir);
+    pl_evproxy_opts_t ipc = { .xsub = in, .xpub = out,
+                              .xsub_name = "PARLEY_EVENTS_XSUB", .hwm = 1000 };
+    proxy = pl_evproxy_new (&ipc);
+    assert (proxy);
+    assert (pl_bind_ipc_in_use (in));
+    pl_evproxy_opts_t clash = { .xsub = in, .xpub = out2 };
+    pl_evproxy_t *second = pl_evproxy_new (&clash);
+    assert (second == NULL);
+    pl_evproxy_destroy (&proxy);
+    /* (libzmq closes the listener asynchronously after destroy, so "no
+     * longer in use" cannot be asserted at once) */
+    unlink (in + 6);
+    unlink (out + 6);
+    unlink (out2 + 6);
+    rc = rmdir (dir);
+    assert (rc == 0);
+
+    if (verbose)
+        printf ("OK\n");
+}
