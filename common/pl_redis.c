@@ -1,0 +1,747 @@
+/*  pl_redis - one synchronous Redis connection (hiredis 0.14, RESP2). */
+#include "pl_redis.h"
+#include "pl_id.h"
+#include "pl_log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_HOST_MAX      256
+#define S_PATH_MAX      108     /* sun_path, NUL included                 */
+#define S_SECRET_MAX    256
+#define S_DB_MAX        1000000 /* far above any real databases setting   */
+#define S_LOG_EVERY_MS  10000   /* repeat "still unreachable" this often  */
+
+/* Where to connect, from the URL. */
+typedef struct {
+    bool is_unix;                   /* unix:// (path) or redis:// (host)  */
+    char host[S_HOST_MAX];          /* redis:// host, brackets removed    */
+    int port;                       /* redis:// port                      */
+    char path[S_PATH_MAX];          /* unix:// socket path                */
+    long db;                        /* SELECT this after connecting       */
+    char user[S_SECRET_MAX];        /* ACL user for AUTH, or ""           */
+    char password[S_SECRET_MAX];    /* AUTH password, or "" for none      */
+} s_target_t;
+
+struct _pl_redis_t {
+    s_target_t target;              /* parsed URL                          */
+    char *shown_url;                /* URL with the password masked        */
+    redisContext *ctx;              /* open connection, or NULL            */
+    int connect_ms;                 /* connect timeout                     */
+    int command_ms;                 /* per-command socket timeout          */
+    int64_t retry_at;               /* mono ms: no connect attempt before  */
+    bool ever_connected;            /* to say "connected" vs "reconnected" */
+    bool down;                      /* the outage has been logged          */
+    int64_t down_logged_at;         /* mono ms of the last outage log line */
+    unsigned long failures;         /* failed attempts since the outage    */
+    bool watching;                  /* WATCH active on ctx                 */
+    bool in_multi;                  /* MULTI open on ctx                   */
+    bool txn_lost;                  /* ctx broke inside WATCH/MULTI        */
+};
+
+/* --------------------------------------------------------------------- */
+/* URL parsing                                                           */
+
+/* Parse a decimal in [min, max] from [p, end). Returns -1 when it is not one. */
+static long
+s_number (const char *p, const char *end, long min, long max)
+{
+    long value = 0;
+    if (p >= end || end - p > 9)
+        return -1;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        value = value * 10 + (*p - '0');
+    }
+    return value >= min && value <= max ? value : -1;
+}
+
+/* Copy [p, end) into dst (size bytes). Returns -1 when it does not fit. */
+static int
+s_copy (char *dst, size_t size, const char *p, const char *end)
+{
+    size_t len = (size_t) (end - p);
+    if (len >= size)
+        return -1;
+    memcpy (dst, p, len);
+    dst[len] = 0;
+    return 0;
+}
+
+/* Fill *t from url. Returns NULL, or why the URL is bad. */
+static const char *
+s_parse (const char *url, s_target_t *t)
+{
+    memset (t, 0, sizeof *t);
+    t->port = 6379;
+    if (strncmp (url, "unix://", 7) == 0) {
+        t->is_unix = true;
+        const char *path = url + 7;
+        const char *query = strchr (path, '?');
+        const char *end = query ? query : path + strlen (path);
+        if (*path != '/')
+            return "unix:// needs an absolute path (unix:///path/to.sock)";
+        if (end - path < 2)
+            return "unix:// socket path is empty";
+        if (s_copy (t->path, sizeof t->path, path, end))
+            return "unix socket path is longer than 107 bytes";
+        if (query) {
+            if (strncmp (query, "?db=", 4) != 0)
+                return "the only unix:// option is ?db=N";
+            t->db = s_number (query + 4, query + strlen (query), 0, S_DB_MAX);
+            if (t->db < 0)
+                return "db must be a non-negative integer";
+        }
+        return NULL;
+    }
+    if (strncmp (url, "rediss://", 9) == 0)
+        return "TLS (rediss://) is not supported";
+    if (strncmp (url, "redis://", 8) != 0)
+        return "expected redis://host[:port][/db] or unix:///path.sock";
+    const char *p = url + 8;
+    const char *end = p + strlen (p);
+    if (strpbrk (p, "?#"))
+        return "redis:// URLs take no query or fragment";
+    /* credentials: the last '@' before the path, since a password may
+     * itself hold '@' (but not '/') */
+    const char *slash = strchr (p, '/');
+    const char *auth_end = slash ? slash : end;
+    const char *at = NULL;
+    for (const char *q = p; q < auth_end; q++)
+        if (*q == '@')
+            at = q;
+    if (at) {
+        const char *colon = memchr (p, ':', (size_t) (at - p));
+        if (!colon)
+            return "credentials must be user:password@ or :password@";
+        if (s_copy (t->user, sizeof t->user, p, colon)
+        ||  s_copy (t->password, sizeof t->password, colon + 1, at))
+            return "credentials are too long";
+        if (!*t->password)
+            return "empty password";
+        p = at + 1;
+    }
+    /* host, [ipv6] allowed */
+    const char *host_end;
+    const char *port_at = NULL;
+    if (*p == '[') {
+        const char *close = memchr (p, ']', (size_t) (auth_end - p));
+        if (!close)
+            return "unterminated [ipv6] host";
+        if (s_copy (t->host, sizeof t->host, p + 1, close))
+            return "host is too long";
+        host_end = close + 1;
+        if (host_end < auth_end && *host_end != ':')
+            return "junk after [ipv6] host";
+        port_at = host_end < auth_end ? host_end : NULL;
+    }
+    else {
+        port_at = memchr (p, ':', (size_t) (auth_end - p));
+        host_end = port_at ? port_at : auth_end;
+        if (s_copy (t->host, sizeof t->host, p, host_end))
+            return "host is too long";
+    }
+    if (!*t->host)
+        return "host is empty";
+    if (port_at) {
+        t->port = (int) s_number (port_at + 1, auth_end, 1, 65535);
+        if (t->port < 0)
+            return "port must be a number from 1 to 65535";
+    }
+    if (slash && slash + 1 < end) {
+        t->db = s_number (slash + 1, end, 0, S_DB_MAX);
+        if (t->db < 0)
+            return "db must be a non-negative integer (redis://host:port/db)";
+    }
+    return NULL;
+}
+
+/* The URL for logs, with the password replaced by "***". */
+static char *
+s_mask (const char *url)
+{
+    char *shown = strdup (url);
+    const char *scheme = strstr (url, "://");
+    const char *at = scheme ? strrchr (scheme, '@') : NULL;
+    const char *slash = scheme ? strchr (scheme + 3, '/') : NULL;
+    if (shown && at && (!slash || at < slash)) {
+        const char *colon = memchr (scheme + 3, ':', (size_t) (at - scheme - 3));
+        if (colon) {
+            free (shown);
+            size_t size = strlen (url) + 4;
+            shown = malloc (size);
+            if (shown)
+                snprintf (shown, size, "%.*s***%s", (int) (colon + 1 - url), url, at);
+        }
+    }
+    return shown;
+}
+
+/* --------------------------------------------------------------------- */
+
+pl_redis_t *
+pl_redis_new (const char *url)
+{
+    pl_redis_t *self = NULL;
+    s_target_t target;
+    assert (url);
+    char *shown = s_mask (url);
+    const char *why = s_parse (url, &target);
+    if (why) {
+        pl_error ("redis: bad URL \"%s\": %s", shown ? shown : "?", why);
+        goto cleanup;
+    }
+    self = calloc (1, sizeof *self);
+    if (!self)
+        goto cleanup;
+    self->target = target;
+    self->shown_url = shown;
+    shown = NULL;
+    self->connect_ms = 1000;
+    self->command_ms = 1000;
+cleanup:
+    memset (&target, 0, sizeof target);     /* the password */
+    free (shown);
+    return self;
+}
+
+void
+pl_redis_destroy (pl_redis_t **self_p)
+{
+    assert (self_p);
+    pl_redis_t *self = *self_p;
+    if (self) {
+        if (self->ctx)
+            redisFree (self->ctx);
+        free (self->shown_url);
+        memset (self, 0, sizeof *self);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+pl_redis_set_timeouts (pl_redis_t *self, int connect_ms, int command_ms)
+{
+    assert (self && connect_ms > 0 && command_ms > 0);
+    self->connect_ms = connect_ms;
+    self->command_ms = command_ms;
+}
+
+bool
+pl_redis_connected (pl_redis_t *self)
+{
+    assert (self);
+    return self->ctx != NULL;
+}
+
+const char *
+pl_redis_url (pl_redis_t *self)
+{
+    assert (self);
+    return self->shown_url;
+}
+
+/* Log a failure: the first of an outage at once, then every 10 s. */
+static void
+s_failed (pl_redis_t *self, const char *what, const char *detail)
+{
+    int64_t now = pl_id_mono_ms ();
+    self->failures++;
+    if (!self->down || now - self->down_logged_at >= S_LOG_EVERY_MS) {
+        pl_error ("redis: %s %s: %s%s", what, self->shown_url, detail,
+                  self->down ? " (still failing)" : "");
+        self->down = true;
+        self->down_logged_at = now;
+    }
+}
+
+static struct timeval
+s_tv (int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    return tv;
+}
+
+static void
+s_drop (pl_redis_t *self)
+{
+    if (self->ctx)
+        redisFree (self->ctx);
+    self->ctx = NULL;
+    self->watching = false;
+    self->in_multi = false;
+}
+
+/* Run a setup command on a fresh connection. Returns 0 or -1. */
+static int
+s_setup (pl_redis_t *self, const char *what, redisReply *reply)
+{
+    int rc = 0;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        s_failed (self, what, reply ? reply->str : self->ctx->errstr);
+        rc = -1;
+    }
+    if (reply)
+        freeReplyObject (reply);
+    return rc;
+}
+
+/* Open the connection, authenticate, select the db. Returns 0 or -1. */
+static int
+s_connect (pl_redis_t *self)
+{
+    int rc = -1;
+    s_target_t *t = &self->target;
+    int64_t started = pl_id_mono_ms ();
+    if (started < self->retry_at)
+        goto cleanup;                   /* too soon: fail fast, no syscall */
+    if (t->is_unix)
+        self->ctx = redisConnectUnixWithTimeout (t->path, s_tv (self->connect_ms));
+    else
+        self->ctx = redisConnectWithTimeout (t->host, t->port, s_tv (self->connect_ms));
+    if (!self->ctx || self->ctx->err) {
+        s_failed (self, "cannot connect to", self->ctx ? self->ctx->errstr : "out of memory");
+        goto cleanup;
+    }
+    if (redisSetTimeout (self->ctx, s_tv (self->command_ms)) != REDIS_OK) {
+        s_failed (self, "cannot set timeout on", self->ctx->errstr);
+        goto cleanup;
+    }
+    if (!t->is_unix)
+        redisEnableKeepAlive (self->ctx);
+    if (*t->password) {
+        redisReply *reply = *t->user
+            ? redisCommand (self->ctx, "AUTH %s %s", t->user, t->password)
+            : redisCommand (self->ctx, "AUTH %s", t->password);
+        if (s_setup (self, "AUTH failed on", reply))
+            goto cleanup;
+    }
+    if (t->db && s_setup (self, "SELECT failed on",
+                          redisCommand (self->ctx, "SELECT %ld", t->db)))
+        goto cleanup;
+    if (self->down)
+        pl_info ("redis: reconnected to %s after %lu failures", self->shown_url, self->failures);
+    else
+    if (!self->ever_connected)
+        pl_info ("redis: connected to %s", self->shown_url);
+    self->down = false;
+    self->failures = 0;
+    self->ever_connected = true;
+    rc = 0;
+cleanup:
+    if (rc && self->ctx) {
+        /* Hold off for as long as the failed attempt took: a refused
+         * connect (Redis restarting) costs microseconds and is retried by
+         * the very next command, while a host that times out can take at
+         * most half of the worker's time, not every request's. */
+        int64_t now = pl_id_mono_ms ();
+        self->retry_at = now + (now - started);
+    }
+    if (rc)
+        s_drop (self);
+    return rc;
+}
+
+/* The command name of a RESP-formatted command ("*N\r\n$L\r\nNAME\r\n"),
+ * upper-cased into buf. */
+static void
+s_command_name (const char *cmd, size_t len, char *buf, size_t size)
+{
+    buf[0] = 0;
+    const char *end = cmd + len;
+    const char *p = memchr (cmd, '\n', len);            /* after *N     */
+    p = p ? memchr (p + 1, '\n', (size_t) (end - p - 1)) : NULL;   /* after $L */
+    if (!p)
+        return;
+    size_t n = 0;
+    for (p++; p < end && *p != '\r' && n + 1 < size; p++)
+        buf[n++] = (char) (*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    buf[n] = 0;
+}
+
+/* Track WATCH/MULTI so a broken connection inside them is not retried. */
+static void
+s_track (pl_redis_t *self, const char *name, const redisReply *reply)
+{
+    bool ok = reply->type != REDIS_REPLY_ERROR;
+    if (strcmp (name, "WATCH") == 0 && ok)
+        self->watching = true;
+    else
+    if (strcmp (name, "MULTI") == 0 && ok)
+        self->in_multi = true;
+    else
+    if (strcmp (name, "EXEC") == 0 || strcmp (name, "DISCARD") == 0) {
+        self->in_multi = false;
+        self->watching = false;
+    }
+    else
+    if (strcmp (name, "UNWATCH") == 0 && !self->in_multi)
+        self->watching = false;
+}
+
+/* Send one formatted command and read its reply, reconnecting once when
+ * the connection turns out to be stale. */
+static redisReply *
+s_exec (pl_redis_t *self, const char *cmd, size_t len)
+{
+    redisReply *reply = NULL;
+    char name[16];
+    s_command_name (cmd, len, name, sizeof name);
+    bool ends_txn = strcmp (name, "EXEC") == 0 || strcmp (name, "DISCARD") == 0
+                 || strcmp (name, "UNWATCH") == 0;
+    if (self->txn_lost) {
+        /* the transaction died with its connection: refuse everything up
+         * to its end, so no half of it runs on a new connection */
+        if (ends_txn)
+            self->txn_lost = false;
+        goto cleanup;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = false;
+        if (!self->ctx) {
+            if (s_connect (self))
+                goto cleanup;
+            fresh = true;
+        }
+        void *raw = NULL;
+        if (redisAppendFormattedCommand (self->ctx, cmd, len) == REDIS_OK
+        &&  redisGetReply (self->ctx, &raw) == REDIS_OK && raw) {
+            reply = raw;
+            s_track (self, name, reply);
+            goto cleanup;
+        }
+        int saved_errno = errno;
+        int err = self->ctx->err;
+        char detail[160];
+        snprintf (detail, sizeof detail, "%s failed: %s", name, self->ctx->errstr);
+        bool in_txn = self->watching || self->in_multi;
+        s_drop (self);
+        s_failed (self, "lost connection to", detail);
+        if (in_txn && !ends_txn) {
+            self->txn_lost = true;
+            goto cleanup;
+        }
+        /* Retry only when the connection was stale - the server closed it
+         * before reading our command (a restart). A timeout or any other
+         * error means the command may have run: do not run it twice. */
+        bool stale = err == REDIS_ERR_EOF
+                  || (err == REDIS_ERR_IO && (saved_errno == EPIPE || saved_errno == ECONNRESET));
+        if (fresh || !stale || in_txn)
+            goto cleanup;
+    }
+cleanup:
+    return reply;
+}
+
+redisReply *
+pl_redis_vcommand (pl_redis_t *self, const char *fmt, va_list ap)
+{
+    assert (self && fmt);
+    char *cmd = NULL;
+    redisReply *reply = NULL;
+    int len = redisvFormatCommand (&cmd, fmt, ap);
+    assert (len > 0);                   /* a bad format string is a bug */
+    reply = s_exec (self, cmd, (size_t) len);
+    redisFreeCommand (cmd);
+    return reply;
+}
+
+redisReply *
+pl_redis_command (pl_redis_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    redisReply *reply = pl_redis_vcommand (self, fmt, ap);
+    va_end (ap);
+    return reply;
+}
+
+redisReply *
+pl_redis_command_argv (pl_redis_t *self, int argc, const char **argv,
+                       const size_t *argvlen)
+{
+    assert (self && argc > 0 && argv);
+    char *cmd = NULL;
+    redisReply *reply = NULL;
+    int len = redisFormatCommandArgv (&cmd, argc, argv, argvlen);
+    if (len <= 0)
+        goto cleanup;                   /* out of memory */
+    reply = s_exec (self, cmd, (size_t) len);
+cleanup:
+    redisFreeCommand (cmd);
+    return reply;
+}
+
+void
+pl_redis_reset (pl_redis_t *self)
+{
+    assert (self);
+    self->txn_lost = false;
+    if (self->ctx && (self->in_multi || self->watching)) {
+        redisReply *reply = redisCommand (self->ctx, self->in_multi ? "DISCARD" : "UNWATCH");
+        if (!reply || reply->type == REDIS_REPLY_ERROR)
+            s_drop (self);              /* unsure of its state: start over */
+        if (reply)
+            freeReplyObject (reply);
+    }
+    self->in_multi = false;
+    self->watching = false;
+}
+
+/* --------------------------------------------------------------------- */
+
+/* Selftest helper: start a private redis-server on a unix socket in dir
+ * and wait on its stdout until it is ready. Returns its pid, or -1 when
+ * there is no redis-server to run (the live tests are then skipped). */
+static pid_t
+s_test_server (const char *dir, const char *sock)
+{
+    int out[2];
+    if (pipe (out))
+        return -1;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        dup2 (out[1], STDOUT_FILENO);
+        close (out[0]);
+        execlp ("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
+                "--dir", dir, "--save", "", "--appendonly", "no", (char *) NULL);
+        _exit (127);
+    }
+    close (out[1]);
+    char log[4096];
+    size_t n = 0;
+    bool ready = false;
+    int64_t deadline = pl_id_mono_ms () + 5000;
+    while (pid > 0 && !ready && pl_id_mono_ms () < deadline) {
+        struct pollfd pfd = { out[0], POLLIN, 0 };
+        if (poll (&pfd, 1, (int) (deadline - pl_id_mono_ms ())) <= 0)
+            break;
+        ssize_t got = read (out[0], log + n, sizeof log - n - 1);
+        if (got <= 0)
+            break;                          /* exec failed: no redis-server */
+        n += (size_t) got;
+        log[n] = 0;
+        ready = strcasestr (log, "ready to accept connections") != NULL;
+        if (n >= sizeof log - 1)
+            n = 0;
+    }
+    close (out[0]);                         /* redis ignores SIGPIPE */
+    if (pid > 0 && !ready) {
+        kill (pid, SIGKILL);
+        waitpid (pid, NULL, 0);
+        pid = -1;
+    }
+    return pid;
+}
+
+/* Selftest helper: the reply's integer, or -1. */
+static long long
+s_test_int (redisReply *reply)
+{
+    long long value = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (reply)
+        freeReplyObject (reply);
+    return value;
+}
+
+/* Selftest helper: true when the reply is the status or string text. */
+static bool
+s_test_is (redisReply *reply, const char *text)
+{
+    bool is = reply && (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING)
+           && strcmp (reply->str, text) == 0;
+    if (reply)
+        freeReplyObject (reply);
+    return is;
+}
+
+/* Against a real server: stale connections are retried, broken
+ * transactions are not, reset cleans up, ?db= selects. */
+static void
+s_test_live (bool verbose)
+{
+    char dir[] = "/tmp/pl-redis-XXXXXX";
+    assert (mkdtemp (dir));
+    char sock[128], url[160];
+    snprintf (sock, sizeof sock, "%s/redis.sock", dir);
+    snprintf (url, sizeof url, "unix://%s", sock);
+    void (*old_pipe) (int) = signal (SIGPIPE, SIG_IGN);
+    pid_t server = s_test_server (dir, sock);
+    if (server < 0) {
+        if (verbose)
+            printf ("(no redis-server: live tests skipped) ");
+        goto cleanup;
+    }
+    pl_redis_t *r = pl_redis_new (url);
+    pl_redis_t *killer = pl_redis_new (url);
+    assert (r && killer);
+    assert (s_test_is (pl_redis_command (r, "SET %s %s", "k", "v1"), "OK"));
+    assert (pl_redis_connected (r));
+    long long id = s_test_int (pl_redis_command (r, "CLIENT ID"));
+    assert (id > 0);
+
+    /* the server drops our connection: the next command reconnects and
+     * succeeds, on a new connection */
+    assert (s_test_int (pl_redis_command (killer, "CLIENT KILL ID %lld", id)) == 1);
+    assert (s_test_is (pl_redis_command (r, "GET k"), "v1"));
+    long long id2 = s_test_int (pl_redis_command (r, "CLIENT ID"));
+    assert (id2 > 0 && id2 != id);
+
+    /* dropped inside WATCH: nothing runs until the transaction ends, so
+     * MULTI/SET/EXEC cannot replay on a new connection without the WATCH */
+    assert (s_test_is (pl_redis_command (r, "WATCH k"), "OK"));
+    assert (s_test_int (pl_redis_command (killer, "CLIENT KILL ID %lld", id2)) == 1);
+    assert (pl_redis_command (r, "GET k") == NULL);
+    assert (pl_redis_command (r, "MULTI") == NULL);
+    assert (pl_redis_command (r, "SET k %s", "lost") == NULL);
+    assert (pl_redis_command (r, "EXEC") == NULL);
+    assert (s_test_is (pl_redis_command (r, "GET k"), "v1"));     /* and back */
+
+    /* the same, ended by pl_redis_reset instead of EXEC */
+    long long id3 = s_test_int (pl_redis_command (r, "CLIENT ID"));
+    assert (s_test_is (pl_redis_command (r, "WATCH k"), "OK"));
+    assert (s_test_int (pl_redis_command (killer, "CLIENT KILL ID %lld", id3)) == 1);
+    assert (pl_redis_command (r, "GET k") == NULL);
+    pl_redis_reset (r);
+    assert (s_test_is (pl_redis_command (r, "GET k"), "v1"));
+
+    /* reset discards an open MULTI on a live connection */
+    assert (s_test_is (pl_redis_command (r, "MULTI"), "OK"));
+    assert (s_test_is (pl_redis_command (r, "SET k %s", "queued"), "QUEUED"));
+    pl_redis_reset (r);
+    assert (s_test_is (pl_redis_command (r, "GET k"), "v1"));
+
+    /* a WATCHed key changed elsewhere: EXEC is nil, not an error */
+    assert (s_test_is (pl_redis_command (r, "WATCH k"), "OK"));
+    assert (s_test_is (pl_redis_command (killer, "SET k %s", "v2"), "OK"));
+    assert (s_test_is (pl_redis_command (r, "MULTI"), "OK"));
+    assert (s_test_is (pl_redis_command (r, "SET k %s", "v3"), "QUEUED"));
+    redisReply *reply = pl_redis_command (r, "EXEC");
+    assert (reply && reply->type == REDIS_REPLY_NIL);
+    freeReplyObject (reply);
+
+    /* ?db= selects another database */
+    char db_url[180];
+    snprintf (db_url, sizeof db_url, "%s?db=3", url);
+    pl_redis_t *r3 = pl_redis_new (db_url);
+    assert (r3);
+    reply = pl_redis_command (r3, "GET k");
+    assert (reply && reply->type == REDIS_REPLY_NIL);
+    freeReplyObject (reply);
+
+    /* the server goes away: NULL, not a crash; redis errors are replies */
+    reply = pl_redis_command (r, "NOSUCHCOMMAND");
+    assert (reply && reply->type == REDIS_REPLY_ERROR);
+    freeReplyObject (reply);
+    kill (server, SIGKILL);
+    waitpid (server, NULL, 0);
+    server = -1;
+    assert (pl_redis_command (r, "PING") == NULL);
+    assert (!pl_redis_connected (r));
+    pl_redis_destroy (&r3);
+    pl_redis_destroy (&killer);
+    pl_redis_destroy (&r);
+cleanup:
+    if (server > 0) {
+        kill (server, SIGKILL);
+        waitpid (server, NULL, 0);
+    }
+    signal (SIGPIPE, old_pipe);
+    unlink (sock);
+    char dump[160];
+    snprintf (dump, sizeof dump, "%s/dump.rdb", dir);
+    unlink (dump);
+    rmdir (dir);
+}
+
+void
+pl_redis_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_redis: ");
+    s_target_t t;
+    assert (s_parse ("redis://127.0.0.1:6379/0", &t) == NULL);
+    assert (!t.is_unix && strcmp (t.host, "127.0.0.1") == 0 && t.port == 6379 && t.db == 0);
+    assert (s_parse ("redis://localhost", &t) == NULL);
+    assert (strcmp (t.host, "localhost") == 0 && t.port == 6379 && t.db == 0);
+    assert (!*t.password && !*t.user);
+    assert (s_parse ("redis://h:1234", &t) == NULL);
+    assert (strcmp (t.host, "h") == 0 && t.port == 1234 && t.db == 0);
+    assert (s_parse ("redis://h/3", &t) == NULL);
+    assert (strcmp (t.host, "h") == 0 && t.port == 6379 && t.db == 3);
+    assert (s_parse ("redis://h:7/", &t) == NULL);
+    assert (t.port == 7 && t.db == 0);
+    assert (s_parse ("redis://:s3cr@t@h:1/2", &t) == NULL);
+    assert (!*t.user && strcmp (t.password, "s3cr@t") == 0);
+    assert (strcmp (t.host, "h") == 0 && t.port == 1 && t.db == 2);
+    assert (s_parse ("redis://bob:pw@h", &t) == NULL);
+    assert (strcmp (t.user, "bob") == 0 && strcmp (t.password, "pw") == 0);
+    assert (s_parse ("redis://[::1]:7000/1", &t) == NULL);
+    assert (strcmp (t.host, "::1") == 0 && t.port == 7000 && t.db == 1);
+    assert (s_parse ("redis://[::1]", &t) == NULL);
+    assert (strcmp (t.host, "::1") == 0 && t.port == 6379);
+    assert (s_parse ("unix:///tmp/r.sock", &t) == NULL);
+    assert (t.is_unix && strcmp (t.path, "/tmp/r.sock") == 0 && t.db == 0);
+    assert (s_parse ("unix:///tmp/r.sock?db=5", &t) == NULL);
+    assert (t.is_unix && strcmp (t.path, "/tmp/r.sock") == 0 && t.db == 5);
+
+    char long_path[160] = "unix:///";
+    memset (long_path + 8, 'p', 120);
+    long_path[128] = 0;
+    const char *bad[] = {
+        "", "http://h", "redis://", "redis:///2", "redis://h:0", "redis://h:70000",
+        "redis://h:12a", "redis://h:", "redis://h/x", "redis://h/1/2", "redis://h/-1",
+        "redis://h?db=1", "redis://pw@h", "redis://:@h", "redis://[::1", "redis://[::1]x",
+        "rediss://h", "unix://rel/path", "unix://", "unix:///", "unix:///p?db=x",
+        "unix:///p?foo=1", "unix:///p?db=", long_path,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (verbose && s_parse (bad[i], &t) == NULL)
+            printf ("\naccepted bad URL \"%s\"\n", bad[i]);
+        assert (s_parse (bad[i], &t) != NULL);
+    }
+
+    /* the constructor refuses what the parser refuses, and masks secrets */
+    pl_redis_t *r = pl_redis_new ("redis://h:99999");
+    assert (r == NULL);
+    r = pl_redis_new ("redis://bob:hunter2@h:1/2");
+    assert (r);
+    assert (strcmp (pl_redis_url (r), "redis://bob:***@h:1/2") == 0);
+    assert (!pl_redis_connected (r));
+    pl_redis_destroy (&r);
+    pl_redis_destroy (&r);
+    assert (r == NULL);
+
+    /* an unreachable Redis: NULL at once, no crash, no connection left */
+    r = pl_redis_new ("unix:///nonexistent-parley-dir/redis.sock");
+    assert (r);
+    redisReply *reply = pl_redis_command (r, "PING");
+    assert (reply == NULL);
+    reply = pl_redis_command (r, "SET %s %b", "k", "v", (size_t) 1);
+    assert (reply == NULL);             /* tried again: a refusal is cheap */
+    const char *argv[] = { "GET", "k" };
+    assert (pl_redis_command_argv (r, 2, argv, NULL) == NULL);
+    assert (!pl_redis_connected (r));
+    pl_redis_reset (r);
+    pl_redis_destroy (&r);
+
+    char name[16];
+    const char *cmd = "*2\r\n$5\r\nwatch\r\n$1\r\nk\r\n";
+    s_command_name (cmd, strlen (cmd), name, sizeof name);
+    assert (strcmp (name, "WATCH") == 0);
+
+    s_test_live (verbose);
+    if (verbose)
+        printf ("OK\n");
+}

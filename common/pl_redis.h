@@ -1,0 +1,68 @@
+/*  pl_redis - one synchronous Redis connection for a worker (hiredis).
+ *
+ *  A worker handles one request at a time, so a blocking connection is the
+ *  simplest thing that works; the command timeout keeps a stuck Redis from
+ *  stalling the worker past the broker's liveness window.
+ *
+ *  The connection is made lazily and remade when it breaks: a command on a
+ *  stale connection (Redis restarted) reconnects once and is retried. A
+ *  command that may already have run (a timeout) is never retried. When
+ *  Redis is unreachable a command returns NULL after one connect attempt;
+ *  after an attempt that took T ms, the next is made no sooner than T ms
+ *  later (a refused connect is retried at once, a timing-out host costs at
+ *  most half the worker's time). The outage is logged once, then at most
+ *  every 10 s, so a worker keeps answering - with errors - and recovers by
+ *  itself when Redis is back.
+ *
+ *  Transactions: WATCH and MULTI bind state to one connection. If the
+ *  connection breaks inside one, nothing is retried; every command returns
+ *  NULL until EXEC, DISCARD, UNWATCH or pl_redis_reset, so a half-made
+ *  transaction can never be replayed on a new connection without its WATCH.
+ *
+ *  The process must ignore SIGPIPE (hiredis writes to the socket directly);
+ *  pl_worker_main does.
+ */
+#ifndef PL_REDIS_H
+#define PL_REDIS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+
+typedef struct _pl_redis_t pl_redis_t;
+
+/* Parse url, without connecting:
+ *   redis://[[user]:password@]host[:port][/db]   (port 6379, db 0; host may
+ *                                                be [ipv6])
+ *   unix:///absolute/path.sock[?db=N]
+ * Returns NULL, after logging why, on a bad URL. */
+pl_redis_t *pl_redis_new (const char *url);
+void pl_redis_destroy (pl_redis_t **self_p);
+
+/* Connect and command timeouts, in ms (defaults 1000 and 1000). */
+void pl_redis_set_timeouts (pl_redis_t *self, int connect_ms, int command_ms);
+
+/* Run one command (hiredis format: "SET %s %b", key, buf, len). Returns
+ * the reply, which the caller frees with freeReplyObject, or NULL when
+ * Redis is unreachable or the connection broke. A Redis error is a reply
+ * of type REDIS_REPLY_ERROR, not NULL. */
+redisReply *pl_redis_command (pl_redis_t *self, const char *fmt, ...);
+redisReply *pl_redis_vcommand (pl_redis_t *self, const char *fmt, va_list ap);
+redisReply *pl_redis_command_argv (pl_redis_t *self, int argc,
+                                   const char **argv, const size_t *argvlen);
+
+/* End whatever WATCH or MULTI the last user left open (DISCARD / UNWATCH),
+ * and clear a broken transaction. The worker runtime calls it after every
+ * handler, so a handler that bails out early leaves nothing behind. */
+void pl_redis_reset (pl_redis_t *self);
+
+/* True when a connection is currently open (it may still be stale). */
+bool pl_redis_connected (pl_redis_t *self);
+
+/* The URL with any password masked, for logs. Borrowed. */
+const char *pl_redis_url (pl_redis_t *self);
+
+void pl_redis_test (bool verbose);
+
+#endif

@@ -1,0 +1,737 @@
+/*  pl_worker - the worker runtime: broker protocol, dispatch, event bus.
+ *
+ *  Wire format: proto/README.md, sections "Backend: worker <-> broker" and
+ *  "Event bus". One thread, one zmq_poll loop (pl_worker_run); handlers run
+ *  inside it, one request at a time. The selftest is in pl_worker_test.c.
+ */
+#include "pl_worker.h"
+#include "pl_config.h"
+#include "pl_id.h"
+#include "pl_log.h"
+#include "pl_worker_int.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* Messages read per wake-up before timers and signals get a look in, so a
+ * flood of requests cannot starve the heartbeat or a SIGTERM. */
+#define S_BATCH_MAX     64
+/* How long close waits to flush our BYE / last events at shutdown. */
+#define S_LINGER_MS     200
+
+/* One published event, held until the reply has gone. */
+typedef struct {
+    char *room;                     /* topic without its NUL               */
+    char *origin;                   /* "<gw>/<conn>" to leave out, or ""   */
+    char *packet;                   /* ["<push>", payload] JSON text       */
+} s_pub_t;
+
+struct _pl_call_t {
+    pl_worker_t *worker;            /* whose handler runs                  */
+    pl_event_id_t event;            /* the event being handled             */
+    pl_caller_t caller;             /* decoded ctx frame                   */
+    char *reply;                    /* ack body once answered, else NULL   */
+    bool failed;                    /* answered with an error              */
+    size_t npub;                    /* events held in pub                  */
+    s_pub_t pub[PL_CALL_PUBLISH_MAX];   /* sent after the reply, in order  */
+};
+
+struct _pl_worker_t {
+    char *service;                  /* broker service name                 */
+    pl_handler_fn *handler[PL_EV_COUNT];    /* by event; NULL: not ours    */
+    char *broker_endpoint;          /* broker backend ROUTER               */
+    char *events_endpoint;          /* event proxy XSUB                    */
+    int heartbeat_ms;               /* HB interval                         */
+    int liveness;                   /* silent intervals before reconnecting */
+    int credit;                     /* announced in READY                  */
+    int signal_fd;                  /* readable = stop; -1 for none        */
+    void *zctx;                     /* our own ZeroMQ context              */
+    void *broker;                   /* DEALER; NULL between reconnects     */
+    void *events;                   /* PUB to the event proxy              */
+    pl_redis_t *redis;              /* NULL when opts gave no URL          */
+    int64_t broker_expiry;          /* mono ms: broker dead if silent till */
+    int64_t heartbeat_at;           /* mono ms: send HB if nothing sent    */
+    bool ready_pending;             /* new socket: READY when connected    */
+    bool registered;                /* broker has spoken since our READY   */
+    bool lost_logged;               /* "broker lost" said for this outage  */
+    bool stopped;                   /* pl_worker_run must return 1         */
+    pl_worker_stats_t stats;        /* counters                            */
+};
+
+/* --------------------------------------------------------------------- */
+/* Broker connection                                                      */
+
+/* Send a command on the backend: PL01 cmd [extra parts]. */
+static int
+s_send_broker (pl_worker_t *self, const pl_worker_part_t *extra, int nextra,
+               const char *cmd)
+{
+    pl_worker_part_t parts[8] = {
+        { PL_PROTO_VERSION, 4 }, { cmd, strlen (cmd) }
+    };
+    assert (nextra + 2 <= 8);
+    for (int i = 0; i < nextra; i++)
+        parts[2 + i] = extra[i];
+    int rc = -1;
+    if (!self->broker)
+        goto cleanup;
+    rc = pl_worker__send (self->broker, parts, nextra + 2);
+    if (rc == 0)
+        self->heartbeat_at = pl_id_mono_ms () + self->heartbeat_ms;
+    else
+    if (strcmp (cmd, PL_CMD_HEARTBEAT) == 0)
+        pl_debug ("cannot send HB to the broker: %s", zmq_strerror (errno));
+    else
+        pl_warn ("cannot send %s to the broker: %s; dropped", cmd, zmq_strerror (errno));
+cleanup:
+    return rc;
+}
+
+/* Open a new DEALER; READY goes once it is connected (s_send_ready).
+ *
+ * A new socket, not a reconnect of the old one: the broker knows workers by
+ * identity, and a fresh one is unambiguously a new registration (README,
+ * Backend). ZMQ_IMMEDIATE queues nothing until the connection is up, so
+ * READY is sent when the broker can hear it and the liveness window starts
+ * then. Queued early instead, a READY could reach a restarting broker just
+ * before our liveness timer fired, and we would drop a socket the broker
+ * had just registered - and the requests it sent there. */
+static void
+s_broker_connect (pl_worker_t *self)
+{
+    self->registered = false;
+    self->ready_pending = true;
+    self->broker_expiry = INT64_MAX;    /* no liveness until READY is out */
+    self->broker = zmq_socket (self->zctx, ZMQ_DEALER);
+    int linger = 0, immediate = 1;
+    if (!self->broker
+    ||  zmq_setsockopt (self->broker, ZMQ_LINGER, &linger, sizeof linger)
+    ||  zmq_setsockopt (self->broker, ZMQ_IMMEDIATE, &immediate, sizeof immediate)
+    ||  zmq_connect (self->broker, self->broker_endpoint)) {
+        pl_error ("cannot connect to broker %s: %s", self->broker_endpoint,
+                  zmq_strerror (errno));
+        if (self->broker)
+            zmq_close (self->broker);
+        self->broker = NULL;
+        self->ready_pending = false;
+        /* try again after a liveness window */
+        self->broker_expiry = pl_id_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
+    }
+}
+
+/* The new socket is connected: READY service credit. */
+static void
+s_send_ready (pl_worker_t *self)
+{
+    char credit[24];
+    snprintf (credit, sizeof credit, "%d", self->credit);
+    pl_worker_part_t extra[] = {
+        { self->service, strlen (self->service) }, { credit, strlen (credit) }
+    };
+    self->ready_pending = false;
+    self->broker_expiry = pl_id_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
+    if (s_send_broker (self, extra, 2, PL_CMD_READY) == 0)
+        self->stats.registrations++;
+}
+
+/* Drop the broker socket (anything queued in it is lost: the broker answers
+ * those requests TIMEOUT when it declares us dead) and register again. */
+static void
+s_broker_reconnect (pl_worker_t *self, const char *why)
+{
+    if (!self->lost_logged)
+        pl_info ("broker lost (%s), reconnecting to %s", why, self->broker_endpoint);
+    else
+        pl_debug ("broker still lost (%s), reconnecting", why);
+    self->lost_logged = true;
+    if (self->broker)
+        zmq_close (self->broker);
+    self->broker = NULL;
+    s_broker_connect (self);
+}
+
+/* --------------------------------------------------------------------- */
+/* Calls                                                                  */
+
+const pl_caller_t *
+pl_call_caller (pl_call_t *call)
+{
+    assert (call);
+    return &call->caller;
+}
+
+pl_event_id_t
+pl_call_event (pl_call_t *call)
+{
+    assert (call);
+    return call->event;
+}
+
+pl_redis_t *
+pl_call_redis (pl_call_t *call)
+{
+    assert (call);
+    return call->worker->redis;
+}
+
+bool
+pl_call_answered (pl_call_t *call)
+{
+    assert (call);
+    return call->reply != NULL;
+}
+
+/* The fallback when even the error text cannot be allocated. */
+static const char s_oom_reply[] =
+    "{\"success\":false,\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}";
+
+void
+pl_call_ok (pl_call_t *call, cJSON *data)
+{
+    assert (call);
+    assert (!call->reply);                  /* answered twice: a bug */
+    call->reply = pl_proto_reply_ok (data);
+    if (!call->reply) {
+        call->reply = strdup (s_oom_reply);
+        call->failed = true;
+    }
+}
+
+static void
+s_call_verror (pl_call_t *call, pl_err_t err, const char *fmt, va_list ap)
+{
+    assert (call);
+    assert (!call->reply);                  /* answered twice: a bug */
+    assert (err != PL_ERR_NONE && err < PL_ERR_COUNT);
+    char message[512];
+    vsnprintf (message, sizeof message, fmt, ap);
+    call->reply = pl_proto_reply_err (err, message);
+    if (!call->reply)
+        call->reply = strdup (s_oom_reply);
+    call->failed = true;
+}
+
+void
+pl_call_error (pl_call_t *call, pl_err_t err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_call_verror (call, err, fmt, ap);
+    va_end (ap);
+}
+
+static void
+s_call_fail (pl_call_t *call, pl_err_t err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    if (!call->reply)
+        s_call_verror (call, err, fmt, ap);
+    va_end (ap);
+}
+
+/* Vet a reply for the handler: NULL or an error reply (or an EXEC holding
+ * one) answers the call INTERNAL and becomes NULL. */
+static redisReply *
+s_call_vet (pl_call_t *call, redisReply *reply)
+{
+    if (!reply) {
+        s_call_fail (call, PL_ERR_INTERNAL, "storage unavailable");
+        goto cleanup;
+    }
+    const char *error = reply->type == REDIS_REPLY_ERROR ? reply->str : NULL;
+    for (size_t i = 0; !error && reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++)
+        if (reply->element[i]->type == REDIS_REPLY_ERROR)
+            error = reply->element[i]->str;        /* inside an EXEC */
+    if (error) {
+        pl_error ("redis error on %s: %s", pl_proto_event (call->event)->name, error);
+        s_call_fail (call, PL_ERR_INTERNAL, "storage error");
+        freeReplyObject (reply);
+        reply = NULL;
+    }
+cleanup:
+    return reply;
+}
+
+redisReply *
+pl_call_vcommand (pl_call_t *call, const char *fmt, va_list ap)
+{
+    assert (call && fmt);
+    pl_redis_t *redis = call->worker->redis;
+    return s_call_vet (call, redis ? pl_redis_vcommand (redis, fmt, ap) : NULL);
+}
+
+redisReply *
+pl_call_command (pl_call_t *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    redisReply *reply = pl_call_vcommand (call, fmt, ap);
+    va_end (ap);
+    return reply;
+}
+
+redisReply *
+pl_call_command_argv (pl_call_t *call, int argc, const char **argv, const size_t *argvlen)
+{
+    assert (call);
+    pl_redis_t *redis = call->worker->redis;
+    return s_call_vet (call, redis ? pl_redis_command_argv (redis, argc, argv, argvlen) : NULL);
+}
+
+bool
+pl_call_run (pl_call_t *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    redisReply *reply = pl_call_vcommand (call, fmt, ap);
+    va_end (ap);
+    if (reply)
+        freeReplyObject (reply);
+    return reply != NULL;
+}
+
+void
+pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
+                 cJSON *payload, bool exclude_origin)
+{
+    assert (call && room && *room);
+    assert ((int) push >= 0 && push < PL_PUSH_COUNT);
+    s_pub_t pub = { 0 };
+    cJSON *packet = NULL;
+    if (call->npub == PL_CALL_PUBLISH_MAX) {
+        pl_error ("%s published more than %d events; dropped %s to %s",
+                  pl_proto_event (call->event)->name, PL_CALL_PUBLISH_MAX,
+                  pl_proto_push_name (push), room);
+        cJSON_Delete (payload);
+        goto cleanup;
+    }
+    packet = cJSON_CreateArray ();
+    if (!packet) {
+        cJSON_Delete (payload);
+        goto cleanup;
+    }
+    cJSON_AddItemToArray (packet, cJSON_CreateString (pl_proto_push_name (push)));
+    if (payload)
+        cJSON_AddItemToArray (packet, payload);
+    /* sized to fit: a gateway id is whatever PARLEY_GATEWAY_ID says */
+    const char *gw = call->caller.gateway, *conn = call->caller.conn;
+    int len = exclude_origin ? pl_proto_origin (NULL, 0, gw, conn) : 0;
+    pub.origin = len >= 0 ? malloc ((size_t) len + 1) : NULL;
+    if (pub.origin && exclude_origin)
+        pl_proto_origin (pub.origin, (size_t) len + 1, gw, conn);
+    else
+    if (pub.origin)
+        pub.origin[0] = 0;
+    pub.room = strdup (room);
+    pub.packet = cJSON_PrintUnformatted (packet);
+    if (!pub.room || !pub.origin || !pub.packet) {
+        pl_error ("out of memory: dropped %s to %s", pl_proto_push_name (push), room);
+        free (pub.room);
+        free (pub.origin);
+        free (pub.packet);
+        goto cleanup;
+    }
+    call->pub[call->npub++] = pub;
+cleanup:
+    cJSON_Delete (packet);
+}
+
+/* Send the held events: topic "room\0" · PL01 · EV · origin · packet.
+ * PUB never blocks: past its high-water mark ZeroMQ drops, which is the
+ * bus's at-most-once contract (README, Event bus). */
+static void
+s_call_flush_events (pl_call_t *call)
+{
+    pl_worker_t *self = call->worker;
+    for (size_t i = 0; i < call->npub; i++) {
+        s_pub_t *pub = &call->pub[i];
+        if (!call->failed) {
+            pl_worker_part_t parts[] = {
+                { pub->room, strlen (pub->room) + 1 },      /* with its NUL */
+                { PL_PROTO_VERSION, 4 },
+                { PL_CMD_EVENT, strlen (PL_CMD_EVENT) },
+                { pub->origin, strlen (pub->origin) },
+                { pub->packet, strlen (pub->packet) },
+            };
+            if (pl_worker__send (self->events, parts, 5) == 0)
+                self->stats.published++;
+            else
+                pl_warn ("cannot publish to %s: %s", pub->room, zmq_strerror (errno));
+        }
+        free (pub->room);
+        free (pub->origin);
+        free (pub->packet);
+    }
+    call->npub = 0;
+}
+
+/* A printable, bounded copy of a frame for log lines and error messages. */
+static void
+s_printable (char *buf, size_t size, zmq_msg_t *frame)
+{
+    const char *data = zmq_msg_data (frame);
+    size_t len = zmq_msg_size (frame);
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < size; i++)
+        buf[n++] = data[i] >= 0x20 && data[i] < 0x7f ? data[i] : '?';
+    buf[n] = 0;
+}
+
+/* REQ: PL01 · REQ · client identity · request id · event · ctx · body.
+ * Runs on the worker loop; the handler runs inside it, synchronously.
+ * Every well-shaped REQ is answered, even a bad one: the broker counts our
+ * credit by replies, so a silent drop would leak a credit slot. */
+static void
+s_on_request (pl_worker_t *self, pl_worker_msg_t *msg)
+{
+    pl_call_t call = { .worker = self };
+    cJSON *arg = NULL;
+    char event[72];
+    if (msg->count != 7 || msg->oversize) {
+        pl_warn ("dropped a REQ of %d frames (expected 7)", msg->count);
+        self->stats.dropped++;
+        return;
+    }
+    self->stats.requests++;
+    s_printable (event, sizeof event, &msg->frame[4]);
+    int id = pl_proto_event_lookup (zmq_msg_data (&msg->frame[4]), zmq_msg_size (&msg->frame[4]));
+    if (id < 0 || !self->handler[id]) {
+        pl_call_error (&call, PL_ERR_UNKNOWN_EVENT, "%s \"%s\"",
+                       id < 0 ? "unknown event" : "this service does not handle", event);
+        goto reply;
+    }
+    call.event = (pl_event_id_t) id;
+    if (pl_proto_ctx_decode (zmq_msg_data (&msg->frame[5]), zmq_msg_size (&msg->frame[5]),
+                             &call.caller)) {
+        pl_warn ("%s: malformed caller context", event);
+        pl_call_error (&call, PL_ERR_VALIDATION_ERROR, "malformed caller context");
+        goto reply;
+    }
+    size_t body_len = zmq_msg_size (&msg->frame[6]);
+    if (body_len > 0) {
+        arg = pl_proto_json_parse (zmq_msg_data (&msg->frame[6]), body_len);
+        if (!arg) {
+            pl_call_error (&call, PL_ERR_VALIDATION_ERROR, "%s: the argument is not valid JSON", event);
+            goto reply;
+        }
+    }
+    int64_t started = pl_id_mono_ms ();
+    self->handler[id] (&call, arg);
+    if (self->redis)
+        pl_redis_reset (self->redis);   /* nothing a handler left open survives it */
+    if (!call.reply) {
+        pl_error ("%s: handler returned without answering", event);
+        pl_call_error (&call, PL_ERR_INTERNAL, "the handler did not answer");
+    }
+    pl_debug ("%s from %s: %s in %lld ms", event, call.caller.user,
+              call.failed ? "failed" : "ok", (long long) (pl_id_mono_ms () - started));
+reply:;
+    /* REP: PL01 · REP · client identity · request id · reply */
+    pl_worker_part_t extra[] = {
+        { zmq_msg_data (&msg->frame[2]), zmq_msg_size (&msg->frame[2]) },
+        { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
+        { call.reply, strlen (call.reply) },
+    };
+    s_send_broker (self, extra, 3, PL_CMD_REP);
+    s_call_flush_events (&call);            /* after the reply, by contract */
+    free (call.reply);
+    cJSON_Delete (arg);
+    pl_proto_ctx_clear (&call.caller);
+}
+
+/* One message from the broker. Runs on the worker loop. */
+static void
+s_on_broker (pl_worker_t *self, pl_worker_msg_t *msg)
+{
+    if (!pl_worker__frame_is (msg, 0, PL_PROTO_VERSION) || msg->count < 2) {
+        pl_warn ("dropped a broker message that is not " PL_PROTO_VERSION);
+        self->stats.dropped++;
+        return;
+    }
+    /* any well-formed message proves the broker alive */
+    self->broker_expiry = pl_id_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
+    if (pl_worker__frame_is (msg, 1, PL_CMD_DISCONNECT)) {
+        s_broker_reconnect (self, "it said BYE");
+        return;
+    }
+    if (!self->registered) {
+        pl_info ("registered with broker %s as \"%s\" (credit %d)",
+                 self->broker_endpoint, self->service, self->credit);
+        self->registered = true;
+        self->lost_logged = false;
+    }
+    if (pl_worker__frame_is (msg, 1, PL_CMD_REQ))
+        s_on_request (self, msg);
+    else
+    if (!pl_worker__frame_is (msg, 1, PL_CMD_HEARTBEAT)) {
+        char cmd[16];
+        s_printable (cmd, sizeof cmd, &msg->frame[1]);
+        pl_warn ("dropped unexpected broker command \"%s\"", cmd);
+        self->stats.dropped++;
+    }
+}
+
+/* --------------------------------------------------------------------- */
+/* The worker                                                             */
+
+bool
+pl_worker_handlers_valid (const char *service, const pl_handler_t *handlers, size_t count)
+{
+    bool seen[PL_EV_COUNT] = { false };
+    size_t expected = 0;
+    if (!service || (!handlers && count))
+        return false;
+    for (int i = 0; i < PL_EV_COUNT; i++)
+        if (strcmp (pl_proto_event ((pl_event_id_t) i)->service, service) == 0)
+            expected++;
+    for (size_t i = 0; i < count; i++) {
+        int ev = (int) handlers[i].event;
+        if (ev < 0 || ev >= PL_EV_COUNT || !handlers[i].fn || seen[ev]
+        ||  strcmp (pl_proto_event ((pl_event_id_t) ev)->service, service) != 0)
+            return false;
+        seen[ev] = true;
+    }
+    /* every row was distinct and ours; so all are covered iff counts match */
+    return expected > 0 && count == expected;
+}
+
+pl_worker_t *
+pl_worker_new (const pl_worker_opts_t *opts)
+{
+    assert (opts && opts->service && opts->broker_endpoint && opts->events_endpoint);
+    assert (pl_worker_handlers_valid (opts->service, opts->handlers, opts->count));
+    pl_worker_t *self = NULL;
+    if (opts->heartbeat_ms <= 0 || opts->liveness <= 0 || opts->credit <= 0) {
+        pl_error ("heartbeat interval, liveness and credit must be positive "
+                  "(got %d, %d, %d)", opts->heartbeat_ms, opts->liveness, opts->credit);
+        goto cleanup;
+    }
+    self = calloc (1, sizeof *self);
+    if (!self)
+        goto cleanup;
+    for (size_t i = 0; i < opts->count; i++)
+        self->handler[opts->handlers[i].event] = opts->handlers[i].fn;
+    self->service = strdup (opts->service);
+    self->broker_endpoint = strdup (opts->broker_endpoint);
+    self->events_endpoint = strdup (opts->events_endpoint);
+    self->heartbeat_ms = opts->heartbeat_ms;
+    self->liveness = opts->liveness;
+    self->credit = opts->credit;
+    self->signal_fd = opts->signal_fd;
+    self->zctx = zmq_ctx_new ();
+    if (!self->service || !self->broker_endpoint || !self->events_endpoint || !self->zctx)
+        goto fail;
+    if (opts->redis_url) {
+        self->redis = pl_redis_new (opts->redis_url);
+        if (!self->redis)
+            goto fail;
+    }
+    self->events = zmq_socket (self->zctx, ZMQ_PUB);
+    int linger = S_LINGER_MS;
+    if (!self->events
+    ||  zmq_setsockopt (self->events, ZMQ_LINGER, &linger, sizeof linger)
+    ||  zmq_connect (self->events, self->events_endpoint)) {
+        pl_error ("cannot connect to event proxy %s: %s", self->events_endpoint,
+                  zmq_strerror (errno));
+        goto fail;
+    }
+    s_broker_connect (self);
+    if (!self->broker)
+        goto fail;
+    goto cleanup;
+fail:
+    pl_worker_destroy (&self);
+cleanup:
+    return self;
+}
+
+void
+pl_worker_destroy (pl_worker_t **self_p)
+{
+    assert (self_p);
+    pl_worker_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->broker) {
+        /* BYE so the broker forgets us now, not after a liveness window
+         * (unless it never heard our READY) */
+        if (!self->ready_pending)
+            s_send_broker (self, NULL, 0, PL_CMD_DISCONNECT);
+        int linger = S_LINGER_MS;
+        zmq_setsockopt (self->broker, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close (self->broker);
+    }
+    if (self->events)
+        zmq_close (self->events);
+    if (self->zctx)
+        zmq_ctx_term (self->zctx);      /* waits at most S_LINGER_MS */
+    pl_redis_destroy (&self->redis);
+    free (self->service);
+    free (self->broker_endpoint);
+    free (self->events_endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+pl_worker_stop (pl_worker_t *self)
+{
+    assert (self);
+    self->stopped = true;
+}
+
+pl_worker_stats_t
+pl_worker_stats (pl_worker_t *self)
+{
+    assert (self);
+    return self->stats;
+}
+
+/* Timers: heartbeat when we have been quiet, reconnect when the broker has.
+ * Runs on the worker loop, before each poll. */
+static void
+s_on_timers (pl_worker_t *self, int64_t now)
+{
+    if (now >= self->broker_expiry) {
+        char why[64];
+        snprintf (why, sizeof why, "silent for %lld ms",
+                  (long long) self->heartbeat_ms * self->liveness);
+        s_broker_reconnect (self, why);
+    }
+    if (self->broker && !self->ready_pending && now >= self->heartbeat_at
+    &&  s_send_broker (self, NULL, 0, PL_CMD_HEARTBEAT) == 0)
+        self->stats.heartbeats_sent++;
+}
+
+/* signal_fd is readable. Runs on the worker loop. */
+static void
+s_on_signal (pl_worker_t *self)
+{
+    struct signalfd_siginfo info;
+    ssize_t n = read (self->signal_fd, &info, sizeof info);
+    if (n == (ssize_t) sizeof info) {
+        pl_info ("signal %u (%s): stopping", info.ssi_signo, strsignal ((int) info.ssi_signo));
+        self->stopped = true;
+    }
+}
+
+int
+pl_worker_run (pl_worker_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t now = pl_id_mono_ms ();
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
+    while (!self->stopped && now < deadline) {
+        s_on_timers (self, now);
+        int64_t next = self->broker_expiry;
+        if (self->broker && !self->ready_pending && self->heartbeat_at < next)
+            next = self->heartbeat_at;
+        if (deadline < next)
+            next = deadline;
+        zmq_pollitem_t items[2];
+        int nitems = 0;
+        int broker_at = -1, signal_at = -1;
+        if (self->broker) {
+            /* POLLOUT only while waiting to connect: a connected DEALER
+             * is always writable, and polling for it would spin */
+            short events = ZMQ_POLLIN | (self->ready_pending ? ZMQ_POLLOUT : 0);
+            items[nitems] = (zmq_pollitem_t) { self->broker, 0, events, 0 };
+            broker_at = nitems++;
+        }
+        if (self->signal_fd >= 0) {
+            items[nitems] = (zmq_pollitem_t) { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
+            signal_at = nitems++;
+        }
+        long wait = next > now ? (long) (next - now) : 0;
+        int rc = zmq_poll (items, nitems, wait);
+        if (rc == -1 && errno != EINTR) {
+            pl_error ("zmq_poll: %s", zmq_strerror (errno));
+            break;
+        }
+        if (rc > 0 && signal_at >= 0 && (items[signal_at].revents & ZMQ_POLLIN))
+            s_on_signal (self);
+        if (rc > 0 && broker_at >= 0 && self->ready_pending
+        &&  (items[broker_at].revents & ZMQ_POLLOUT))
+            s_send_ready (self);
+        if (rc > 0 && broker_at >= 0 && (items[broker_at].revents & ZMQ_POLLIN)) {
+            pl_worker_msg_t msg;
+            for (int i = 0; i < S_BATCH_MAX && !self->stopped && self->broker
+                        && pl_worker__recv (self->broker, &msg) == 0; i++) {
+                s_on_broker (self, &msg);
+                pl_worker__msg_close (&msg);
+            }
+        }
+        now = pl_id_mono_ms ();
+    }
+    return self->stopped ? 1 : 0;
+}
+
+/* --------------------------------------------------------------------- */
+
+int
+pl_worker_main (const char *service, const pl_handler_t *handlers, size_t count)
+{
+    int code = 1;
+    int sfd = -1;
+    pl_worker_t *worker = NULL;
+    char process[64];
+    snprintf (process, sizeof process, "parley-%s", service);
+    pl_log_init (process, getenv ("PARLEY_LOG_LEVEL"));
+    pl_config_t *cfg = pl_config_new ();
+    if (!cfg)
+        goto cleanup;
+    pl_log_init (process, pl_config_str (cfg, PL_CFG_LOG_LEVEL));
+    pl_config_log (cfg);
+
+    /* hiredis writes to its socket directly; a Redis that went away must
+     * be an error return, not a SIGPIPE death */
+    signal (SIGPIPE, SIG_IGN);
+    /* SIGINT/SIGTERM arrive as a readable fd in the poll set, so a handler
+     * is never interrupted half-way and the loop says BYE on the way out */
+    sigset_t mask;
+    sigemptyset (&mask);
+    sigaddset (&mask, SIGINT);
+    sigaddset (&mask, SIGTERM);
+    if (sigprocmask (SIG_BLOCK, &mask, NULL) == -1
+    ||  (sfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+        pl_error ("signalfd: %s", strerror (errno));
+        goto cleanup;
+    }
+    pl_worker_opts_t opts = {
+        .service = service,
+        .handlers = handlers,
+        .count = count,
+        .broker_endpoint = pl_config_str (cfg, PL_CFG_BROKER_BACKEND),
+        .events_endpoint = pl_config_str (cfg, PL_CFG_EVENTS_XSUB),
+        .redis_url = pl_config_str (cfg, PL_CFG_REDIS_URL),
+        .heartbeat_ms = (int) pl_config_int (cfg, PL_CFG_HEARTBEAT_MS),
+        .liveness = (int) pl_config_int (cfg, PL_CFG_HEARTBEAT_LIVENESS),
+        .credit = (int) pl_config_int (cfg, PL_CFG_WORKER_CREDIT),
+        .signal_fd = sfd,
+    };
+    worker = pl_worker_new (&opts);
+    if (!worker)
+        goto cleanup;
+    pl_info ("worker \"%s\" started: broker %s, events %s", service,
+             opts.broker_endpoint, opts.events_endpoint);
+    pl_worker_run (worker, -1);
+    pl_worker_stats_t stats = pl_worker_stats (worker);
+    pl_info ("stopped after %llu requests, %llu events published, %llu registrations",
+             (unsigned long long) stats.requests, (unsigned long long) stats.published,
+             (unsigned long long) stats.registrations);
+    code = 0;
+cleanup:
+    pl_worker_destroy (&worker);
+    pl_config_destroy (&cfg);
+    if (sfd >= 0)
+        close (sfd);
+    return code;
+}

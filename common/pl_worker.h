@@ -1,0 +1,142 @@
+/*  pl_worker - the worker runtime: everything a domain worker is not.
+ *
+ *  A domain worker is only its handlers (STYLE.md, rule 7). This module
+ *  does the rest: it registers with the broker (proto/README.md, Backend),
+ *  keeps the heartbeat both ways, re-registers when the broker restarts or
+ *  says BYE, dispatches each REQ to the handler of its event, sends the
+ *  reply, publishes the handler's events on the event bus (proto/README.md,
+ *  Event bus) after the reply, and owns the Redis connection.
+ *
+ *  Handlers run on the worker's only thread, one request at a time, inside
+ *  pl_worker_run's loop. A handler must answer exactly once with
+ *  pl_call_ok or pl_call_error (a handler that returns without answering
+ *  gets INTERNAL; answering twice is an assert). It must not block for
+ *  long: while it runs no heartbeat goes out, and the broker declares the
+ *  worker dead after PARLEY_HEARTBEAT_LIVENESS intervals.
+ *
+ *      static void
+ *      s_ping (pl_call_t *call, const cJSON *arg)
+ *      {
+ *          pl_call_ok (call, cJSON_CreateString ("pong"));
+ *      }
+ *      static const pl_handler_t s_handlers[] = { { PL_EV_PING, s_ping } };
+ *      int main (void) { return pl_worker_main ("ping", s_handlers, 1); }
+ */
+#ifndef PL_WORKER_H
+#define PL_WORKER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "pl_proto.h"
+#include "pl_redis.h"
+
+typedef struct _pl_worker_t pl_worker_t;
+typedef struct _pl_call_t pl_call_t;        /* one request being handled */
+
+/* A handler. Runs on the worker loop. arg is the client's argument, NULL
+ * when it sent none; it is borrowed for the call. */
+typedef void (pl_handler_fn) (pl_call_t *call, const cJSON *arg);
+
+typedef struct {
+    pl_event_id_t event;                    /* a row of proto/events.def */
+    pl_handler_fn *fn;                      /* its handler               */
+} pl_handler_t;
+
+/* Most published events one call may hold; past it, the extra ones are
+ * dropped with an error log (a handler that publishes more has a bug). */
+#define PL_CALL_PUBLISH_MAX 16
+
+/* ---- the process ---------------------------------------------------- */
+
+/* The whole worker process: logging, config, signals, Redis, broker, event
+ * bus, loop. Stops on SIGINT/SIGTERM, saying BYE to the broker. Returns
+ * the process exit code. */
+int pl_worker_main (const char *service, const pl_handler_t *handlers, size_t count);
+
+/* ---- the worker object (pl_worker_main uses it; tests drive it) ----- */
+
+typedef struct {
+    const char *service;                    /* broker service name            */
+    const pl_handler_t *handlers;           /* one per event of the service   */
+    size_t count;                           /* rows in handlers               */
+    const char *broker_endpoint;            /* broker backend ROUTER          */
+    const char *events_endpoint;            /* event proxy XSUB               */
+    const char *redis_url;                  /* NULL: no Redis (handlers get NULL) */
+    int heartbeat_ms;                       /* PARLEY_HEARTBEAT_MS            */
+    int liveness;                           /* PARLEY_HEARTBEAT_LIVENESS      */
+    int credit;                             /* PARLEY_WORKER_CREDIT           */
+    int signal_fd;                          /* readable = stop (a signalfd), or -1 */
+} pl_worker_opts_t;
+
+/* True when handlers cover every event of service in proto/events.def,
+ * each exactly once, and nothing else. pl_worker_new asserts it. */
+bool pl_worker_handlers_valid (const char *service, const pl_handler_t *handlers,
+                               size_t count);
+
+/* Open the sockets and send READY. Returns NULL when the endpoints or the
+ * Redis URL are bad (logged). Handler table errors are asserts. */
+pl_worker_t *pl_worker_new (const pl_worker_opts_t *opts);
+/* Say BYE to the broker, close everything. Safe on NULL and twice. */
+void pl_worker_destroy (pl_worker_t **self_p);
+
+/* Run the loop until stopped (signal_fd or pl_worker_stop) or until
+ * timeout_ms has passed (-1: no limit). Returns 1 when stopped, 0 when the
+ * time ran out. Idle time is spent in zmq_poll. */
+int pl_worker_run (pl_worker_t *self, int timeout_ms);
+/* Make pl_worker_run return 1. For tests and embedders. */
+void pl_worker_stop (pl_worker_t *self);
+
+/* Counters, for tests and logs. */
+typedef struct {
+    uint64_t requests;                      /* REQs dispatched                */
+    uint64_t registrations;                 /* READYs sent (1 + reconnects)   */
+    uint64_t heartbeats_sent;               /* HBs sent                       */
+    uint64_t dropped;                       /* malformed messages dropped     */
+    uint64_t published;                     /* events sent on the bus         */
+} pl_worker_stats_t;
+pl_worker_stats_t pl_worker_stats (pl_worker_t *self);
+
+/* ---- inside a handler ----------------------------------------------- */
+
+/* Who sent the request (user id, name, gateway, connection). Borrowed. */
+const pl_caller_t *pl_call_caller (pl_call_t *call);
+/* The event being handled. */
+pl_event_id_t pl_call_event (pl_call_t *call);
+/* The worker's Redis connection, or NULL when it has none. */
+pl_redis_t *pl_call_redis (pl_call_t *call);
+
+/* Run a Redis command for the handler. A NULL return means it failed -
+ * Redis unreachable, a Redis error reply, or an EXEC that held an error -
+ * and the call has already been answered INTERNAL ("storage unavailable" /
+ * "storage error"): the handler just returns. Otherwise the caller frees
+ * the reply with freeReplyObject. A nil EXEC (a WATCHed key changed) is a
+ * normal reply of type REDIS_REPLY_NIL. */
+redisReply *pl_call_command (pl_call_t *call, const char *fmt, ...);
+redisReply *pl_call_vcommand (pl_call_t *call, const char *fmt, va_list ap);
+redisReply *pl_call_command_argv (pl_call_t *call, int argc, const char **argv,
+                                  const size_t *argvlen);
+/* pl_call_command for a reply the handler does not need (MULTI, a queued
+ * SET...). Returns true on success; false means answered INTERNAL. */
+bool pl_call_run (pl_call_t *call, const char *fmt, ...);
+
+/* Answer success. Takes ownership of data (NULL: no data). */
+void pl_call_ok (pl_call_t *call, cJSON *data);
+/* Answer failure with a printf-style message. */
+void pl_call_error (pl_call_t *call, pl_err_t err, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+/* True once the call has been answered. */
+bool pl_call_answered (pl_call_t *call);
+
+/* Publish push to room after the reply has been sent. Takes ownership of
+ * payload. exclude_origin leaves out the caller's own connection. Events
+ * are sent in the order published, and only if the call succeeded: an
+ * error answer drops them (a failed write changed nothing to announce). */
+void pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
+                      cJSON *payload, bool exclude_origin);
+
+void pl_worker_test (bool verbose);
+
+#endif

@@ -1,0 +1,415 @@
+/*  pl_worker_test - selftest of the worker runtime against a fake broker.
+ *
+ *  The test plays the broker with a raw ROUTER and the event proxy with a
+ *  bound SUB, on ipc:// endpoints in a private temp dir, and drives the
+ *  worker's loop in 5 ms slices from the same thread. Every wait is bounded.
+ */
+#include "pl_worker.h"
+#include "pl_id.h"
+#include "pl_worker_int.h"
+
+#include <assert.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* ---- test handlers: the "actors" service, since handler tables must
+ *      match proto/events.def ------------------------------------------ */
+
+/* actor:list - echo the argument, the caller and the event */
+static void
+s_echo (pl_call_t *call, const cJSON *arg)
+{
+    const pl_caller_t *caller = pl_call_caller (call);
+    cJSON *data = cJSON_CreateObject ();
+    cJSON_AddItemToObject (data, "arg", arg ? cJSON_Duplicate (arg, 1) : cJSON_CreateNull ());
+    cJSON_AddStringToObject (data, "uid", caller->user);
+    cJSON_AddStringToObject (data, "name", caller->name ? caller->name : "");
+    cJSON_AddStringToObject (data, "gw", caller->gateway);
+    cJSON_AddStringToObject (data, "conn", caller->conn);
+    cJSON_AddStringToObject (data, "event", pl_proto_event (pl_call_event (call))->name);
+    pl_call_ok (call, data);
+}
+
+/* actor:get - publish two events to the room named by the argument */
+static void
+s_publish (pl_call_t *call, const cJSON *arg)
+{
+    const char *room = cJSON_IsString (arg) ? arg->valuestring : "none";
+    pl_call_publish (call, room, PL_PUSH_ACTOR_UPDATED,
+                     cJSON_Parse ("{\"n\":1}"), true);
+    pl_call_publish (call, room, PL_PUSH_ACTOR_DELETED, cJSON_CreateString ("x"), false);
+    pl_call_ok (call, NULL);
+}
+
+/* actor:create - forget to answer */
+static void
+s_silent (pl_call_t *call, const cJSON *arg)
+{
+    (void) call;
+    (void) arg;
+}
+
+/* actor:update - publish, then fail: the event must not go out */
+static void
+s_fail (pl_call_t *call, const cJSON *arg)
+{
+    (void) arg;
+    pl_call_publish (call, "failed", PL_PUSH_ACTOR_DELETED, cJSON_CreateString ("y"), false);
+    pl_call_error (call, PL_ERR_NOT_FOUND, "no actor %s", "y");
+}
+
+/* actor:delete - use Redis, which the test makes unreachable */
+static void
+s_storage (pl_call_t *call, const cJSON *arg)
+{
+    (void) arg;
+    redisReply *reply = pl_call_command (call, "PING");
+    assert (reply == NULL && pl_call_answered (call));
+}
+
+static const pl_handler_t s_handlers[] = {
+    { PL_EV_ACTOR_LIST,   s_echo },
+    { PL_EV_ACTOR_GET,    s_publish },
+    { PL_EV_ACTOR_CREATE, s_silent },
+    { PL_EV_ACTOR_UPDATE, s_fail },
+    { PL_EV_ACTOR_DELETE, s_storage },
+};
+
+/* ---- the fake broker ------------------------------------------------- */
+
+typedef struct {
+    void *zctx;                     /* the test's own context              */
+    void *router;                   /* fake broker backend                 */
+    void *sub;                      /* fake event proxy (bound SUB)        */
+    pl_worker_t *worker;            /* under test; pumped while waiting    */
+    char id[256];                   /* identity of the worker's last msg   */
+    size_t id_len;                  /* its length                          */
+    bool answer_hb;                 /* answer each worker HB with an HB    */
+    int hbs;                        /* HBs received from the worker        */
+} s_fake_t;
+
+/* Pump the worker until the fake broker gets command `cmd` (from_sub false,
+ * msg = identity + frames) or an event arrives on the bus (from_sub true).
+ * Returns false after timeout_ms. */
+static bool
+s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_worker_msg_t *msg, int timeout_ms)
+{
+    int64_t deadline = pl_id_mono_ms () + timeout_ms;
+    while (pl_id_mono_ms () < deadline) {
+        if (f->worker)
+            pl_worker_run (f->worker, 5);
+        else
+            zmq_poll (NULL, 0, 5);
+        while (pl_worker__recv (f->router, msg) == 0) {
+            assert (msg->count >= 3);
+            f->id_len = zmq_msg_size (&msg->frame[0]);
+            assert (f->id_len <= sizeof f->id);
+            memcpy (f->id, zmq_msg_data (&msg->frame[0]), f->id_len);
+            assert (pl_worker__frame_is (msg, 1, "PL01"));
+            if (pl_worker__frame_is (msg, 2, "HB")) {
+                f->hbs++;
+                if (f->answer_hb) {
+                    pl_worker_part_t hb[] = { { f->id, f->id_len }, { "PL01", 4 }, { "HB", 2 } };
+                    assert (pl_worker__send (f->router, hb, 3) == 0);
+                }
+            }
+            if (!from_sub && pl_worker__frame_is (msg, 2, cmd))
+                return true;
+            pl_worker__msg_close (msg);
+        }
+        if (from_sub && pl_worker__recv (f->sub, msg) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Send a REQ to the worker's current identity. */
+static void
+s_request (s_fake_t *f, const char *reqid, const char *event, const char *ctx, const char *body)
+{
+    pl_worker_part_t parts[] = {
+        { f->id, f->id_len }, { "PL01", 4 }, { "REQ", 3 }, { "client-1", 8 },
+        { reqid, strlen (reqid) }, { event, strlen (event) },
+        { ctx, strlen (ctx) }, { body, strlen (body) },
+    };
+    assert (pl_worker__send (f->router, parts, 8) == 0);
+}
+
+/* Send a REQ and return the parsed reply, checking the REP envelope. */
+static cJSON *
+s_call (s_fake_t *f, const char *event, const char *ctx, const char *body)
+{
+    static int seq = 0;
+    char reqid[16];
+    snprintf (reqid, sizeof reqid, "r%d", ++seq);
+    s_request (f, reqid, event, ctx, body);
+    pl_worker_msg_t msg;
+    assert (s_wait (f, "REP", false, &msg, 2000));
+    assert (msg.count == 6);
+    assert (pl_worker__frame_is (&msg, 3, "client-1"));
+    assert (pl_worker__frame_is (&msg, 4, reqid));
+    cJSON *reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
+    assert (reply);
+    pl_worker__msg_close (&msg);
+    return reply;
+}
+
+/* The error code of a failed reply, or "" for success. */
+static const char *
+s_code (const cJSON *reply)
+{
+    static char code[32];
+    const cJSON *success = cJSON_GetObjectItem (reply, "success");
+    assert (cJSON_IsBool (success));
+    if (cJSON_IsTrue (success))
+        return "";
+    const cJSON *error = cJSON_GetObjectItem (reply, "error");
+    snprintf (code, sizeof code, "%s", cJSON_GetObjectItem (error, "code")->valuestring);
+    assert (cJSON_IsString (cJSON_GetObjectItem (error, "message")));
+    return code;
+}
+
+static bool
+s_frame_eq (pl_worker_msg_t *msg, int i, const void *data, size_t size)
+{
+    return zmq_msg_size (&msg->frame[i]) == size
+        && memcmp (zmq_msg_data (&msg->frame[i]), data, size) == 0;
+}
+
+#define S_CTX "{\"v\":1,\"gw\":\"gw-t\",\"conn\":\"7\",\"uid\":\"alice\",\"name\":\"Alice\"}"
+
+void
+pl_worker_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_worker: ");
+
+    /* handler tables must match events.def exactly */
+    assert (pl_worker_handlers_valid ("actors", s_handlers, 5));
+    assert (!pl_worker_handlers_valid ("actors", s_handlers, 4));       /* one missing  */
+    assert (!pl_worker_handlers_valid ("nope", NULL, 0));               /* no events    */
+    assert (!pl_worker_handlers_valid ("nope", s_handlers, 5));         /* not ours     */
+    pl_handler_t dup[5];
+    memcpy (dup, s_handlers, sizeof dup);
+    dup[4].event = PL_EV_ACTOR_LIST;
+    assert (!pl_worker_handlers_valid ("actors", dup, 5));              /* duplicate    */
+    memcpy (dup, s_handlers, sizeof dup);
+    dup[2].fn = NULL;
+    assert (!pl_worker_handlers_valid ("actors", dup, 5));              /* no function  */
+    dup[2].fn = s_silent;
+    dup[2].event = PL_EV_COUNT;
+    assert (!pl_worker_handlers_valid ("actors", dup, 5));              /* out of range */
+
+    char dir[] = "/tmp/pl-worker-XXXXXX";
+    assert (mkdtemp (dir));
+    char backend[128], events[128];
+    snprintf (backend, sizeof backend, "ipc://%s/backend.ipc", dir);
+    snprintf (events, sizeof events, "ipc://%s/events.ipc", dir);
+
+    s_fake_t f = { .answer_hb = true };
+    f.zctx = zmq_ctx_new ();
+    f.router = zmq_socket (f.zctx, ZMQ_ROUTER);
+    f.sub = zmq_socket (f.zctx, ZMQ_SUB);
+    int zero = 0;
+    zmq_setsockopt (f.router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (f.sub, ZMQ_LINGER, &zero, sizeof zero);
+    assert (zmq_bind (f.router, backend) == 0);
+    assert (zmq_bind (f.sub, events) == 0);
+    assert (zmq_setsockopt (f.sub, ZMQ_SUBSCRIBE, "", 0) == 0);
+
+    /* SIGUSR1 stands in for SIGTERM: blocked, and read from a signalfd */
+    sigset_t mask, old_mask;
+    sigemptyset (&mask);
+    sigaddset (&mask, SIGUSR1);
+    assert (sigprocmask (SIG_BLOCK, &mask, &old_mask) == 0);
+    int sfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    assert (sfd >= 0);
+
+    pl_worker_opts_t opts = {
+        .service = "actors", .handlers = s_handlers, .count = 5,
+        .broker_endpoint = backend, .events_endpoint = events,
+        .redis_url = "unix:///nonexistent-parley-dir/redis.sock",
+        .heartbeat_ms = 100, .liveness = 3, .credit = 7, .signal_fd = sfd,
+    };
+    /* bad options are refused, not crashed on */
+    pl_worker_opts_t bad = opts;
+    bad.broker_endpoint = "bogus://x";
+    assert (pl_worker_new (&bad) == NULL);
+    bad = opts;
+    bad.redis_url = "redis://h:0";
+    assert (pl_worker_new (&bad) == NULL);
+    bad = opts;
+    bad.heartbeat_ms = 0;
+    assert (pl_worker_new (&bad) == NULL);
+
+    f.worker = pl_worker_new (&opts);
+    assert (f.worker);
+
+    /* READY service credit */
+    pl_worker_msg_t msg;
+    assert (s_wait (&f, "READY", false, &msg, 2000));
+    assert (msg.count == 5);
+    assert (pl_worker__frame_is (&msg, 3, "actors"));
+    assert (pl_worker__frame_is (&msg, 4, "7"));
+    pl_worker__msg_close (&msg);
+    char first_id[256];
+    size_t first_id_len = f.id_len;
+    memcpy (first_id, f.id, f.id_len);
+
+    /* REQ -> REP round trip: no argument, then an argument; the caller
+     * context reaches the handler */
+    cJSON *reply = s_call (&f, "actor:list", S_CTX, "");
+    assert (strcmp (s_code (reply), "") == 0);
+    cJSON *data = cJSON_GetObjectItem (reply, "data");
+    assert (cJSON_IsNull (cJSON_GetObjectItem (data, "arg")));
+    assert (strcmp (cJSON_GetObjectItem (data, "uid")->valuestring, "alice") == 0);
+    assert (strcmp (cJSON_GetObjectItem (data, "name")->valuestring, "Alice") == 0);
+    assert (strcmp (cJSON_GetObjectItem (data, "gw")->valuestring, "gw-t") == 0);
+    assert (strcmp (cJSON_GetObjectItem (data, "conn")->valuestring, "7") == 0);
+    assert (strcmp (cJSON_GetObjectItem (data, "event")->valuestring, "actor:list") == 0);
+    cJSON_Delete (reply);
+    reply = s_call (&f, "actor:list", S_CTX, " {\"a\":[1,2]} ");
+    data = cJSON_GetObjectItem (reply, "data");
+    assert (cJSON_GetArraySize (cJSON_GetObjectItem (cJSON_GetObjectItem (data, "arg"), "a")) == 2);
+    cJSON_Delete (reply);
+
+    /* errors the runtime answers itself */
+    struct { const char *event, *ctx, *body, *code; } cases[] = {
+        { "nope:x",       S_CTX, "",        "UNKNOWN_EVENT" },
+        { "",             S_CTX, "",        "UNKNOWN_EVENT" },
+        { "actor:list",   S_CTX, "{",       "VALIDATION_ERROR" },
+        { "actor:list",   S_CTX, "[1] x",   "VALIDATION_ERROR" },
+        { "actor:list",   "{}",  "",        "VALIDATION_ERROR" },   /* bad ctx */
+        { "actor:list",   "",    "",        "VALIDATION_ERROR" },
+        { "actor:create", S_CTX, "{}",      "INTERNAL" },           /* no answer */
+        { "actor:update", S_CTX, "\"y\"",   "NOT_FOUND" },          /* handler's */
+        { "actor:delete", S_CTX, "\"z\"",   "INTERNAL" },           /* no Redis */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reply = s_call (&f, cases[i].event, cases[i].ctx, cases[i].body);
+        if (verbose && strcmp (s_code (reply), cases[i].code) != 0)
+            printf ("\ncase %zu: got %s, expected %s\n", i, s_code (reply), cases[i].code);
+        assert (strcmp (s_code (reply), cases[i].code) == 0);
+        if (i == sizeof cases / sizeof cases[0] - 1) {
+            const cJSON *error = cJSON_GetObjectItem (reply, "error");
+            assert (strcmp (cJSON_GetObjectItem (error, "message")->valuestring,
+                            "storage unavailable") == 0);
+        }
+        cJSON_Delete (reply);
+    }
+
+    /* malformed messages are dropped, and the worker carries on */
+    uint64_t dropped = pl_worker_stats (f.worker).dropped;
+    pl_worker_part_t v2[] = { { f.id, f.id_len }, { "PL02", 4 }, { "REQ", 3 } };
+    assert (pl_worker__send (f.router, v2, 3) == 0);
+    pl_worker_part_t short_req[] = { { f.id, f.id_len }, { "PL01", 4 }, { "REQ", 3 }, { "c", 1 } };
+    assert (pl_worker__send (f.router, short_req, 4) == 0);
+    pl_worker_part_t odd[] = { { f.id, f.id_len }, { "PL01", 4 }, { "WHAT", 4 } };
+    assert (pl_worker__send (f.router, odd, 3) == 0);
+    reply = s_call (&f, "actor:list", S_CTX, "1");
+    assert (strcmp (s_code (reply), "") == 0);
+    cJSON_Delete (reply);
+    assert (pl_worker_stats (f.worker).dropped == dropped + 3);
+
+    /* the event bus: wait until the PUB has our subscription (a PUB drops
+     * what it sends before then), then check exact frames */
+    bool joined = false;
+    for (int i = 0; i < 40 && !joined; i++) {
+        cJSON_Delete (s_call (&f, "actor:get", S_CTX, "\"probe\""));
+        joined = s_wait (&f, NULL, true, &msg, 50);
+        if (joined)
+            pl_worker__msg_close (&msg);
+    }
+    assert (joined);
+    while (s_wait (&f, NULL, true, &msg, 50))          /* the rest of the probes */
+        pl_worker__msg_close (&msg);
+    reply = s_call (&f, "actor:update", S_CTX, "");     /* publishes, then fails */
+    assert (strcmp (s_code (reply), "NOT_FOUND") == 0);
+    cJSON_Delete (reply);
+    uint64_t published = pl_worker_stats (f.worker).published;
+    reply = s_call (&f, "actor:get", S_CTX, "\"user:alice\"");
+    assert (strcmp (s_code (reply), "") == 0);
+    cJSON_Delete (reply);
+    assert (s_wait (&f, NULL, true, &msg, 2000));
+    /* the failed call's event would have come first on this one PUB */
+    assert (msg.count == 5 && !msg.oversize);
+    assert (s_frame_eq (&msg, 0, "user:alice\0", 11));
+    assert (pl_worker__frame_is (&msg, 1, "PL01"));
+    assert (pl_worker__frame_is (&msg, 2, "EV"));
+    assert (pl_worker__frame_is (&msg, 3, "gw-t/7"));
+    assert (pl_worker__frame_is (&msg, 4, "[\"actor:updated\",{\"n\":1}]"));
+    pl_worker__msg_close (&msg);
+    assert (s_wait (&f, NULL, true, &msg, 2000));
+    assert (msg.count == 5);
+    assert (s_frame_eq (&msg, 0, "user:alice\0", 11));
+    assert (pl_worker__frame_is (&msg, 3, ""));
+    assert (pl_worker__frame_is (&msg, 4, "[\"actor:deleted\",\"x\"]"));
+    pl_worker__msg_close (&msg);
+    assert (pl_worker_stats (f.worker).published == published + 2);
+
+    /* heartbeats go out when the line is quiet */
+    int hbs = f.hbs;
+    assert (s_wait (&f, "HB", false, &msg, 1000));
+    pl_worker__msg_close (&msg);
+    assert (f.hbs > hbs && pl_worker_stats (f.worker).heartbeats_sent > 0);
+
+    /* BYE from the broker: a new socket (new identity) sends READY */
+    pl_worker_part_t bye[] = { { f.id, f.id_len }, { "PL01", 4 }, { "BYE", 3 } };
+    assert (pl_worker__send (f.router, bye, 3) == 0);
+    assert (s_wait (&f, "READY", false, &msg, 2000));
+    pl_worker__msg_close (&msg);
+    assert (f.id_len != first_id_len || memcmp (f.id, first_id, f.id_len) != 0);
+    assert (pl_worker_stats (f.worker).registrations == 2);
+    reply = s_call (&f, "actor:list", S_CTX, "");      /* and it serves again */
+    assert (strcmp (s_code (reply), "") == 0);
+    cJSON_Delete (reply);
+
+    /* a silent broker: after liveness x heartbeat (300 ms) it registers again */
+    f.answer_hb = false;
+    int64_t silent_since = pl_id_mono_ms ();
+    assert (s_wait (&f, "READY", false, &msg, 3000));
+    pl_worker__msg_close (&msg);
+    int64_t took = pl_id_mono_ms () - silent_since;
+    assert (took >= 250 && took < 2000);
+    assert (pl_worker_stats (f.worker).registrations == 3);
+    f.answer_hb = true;
+
+    /* a signal stops the loop promptly */
+    int64_t start = pl_id_mono_ms ();
+    assert (pl_worker_run (f.worker, 0) == 0);
+    raise (SIGUSR1);
+    assert (pl_worker_run (f.worker, 3000) == 1);
+    assert (pl_id_mono_ms () - start < 1000);
+
+    /* destroy says BYE */
+    pl_worker_destroy (&f.worker);
+    pl_worker_destroy (&f.worker);
+    assert (s_wait (&f, "BYE", false, &msg, 2000));
+    pl_worker__msg_close (&msg);
+
+    /* pl_worker_stop also stops the loop */
+    f.worker = pl_worker_new (&opts);
+    assert (f.worker);
+    pl_worker_stop (f.worker);
+    assert (pl_worker_run (f.worker, 3000) == 1);
+    pl_worker_destroy (&f.worker);
+
+    close (sfd);
+    assert (sigprocmask (SIG_SETMASK, &old_mask, NULL) == 0);
+    zmq_close (f.router);
+    zmq_close (f.sub);
+    zmq_ctx_term (f.zctx);
+    char path[160];
+    snprintf (path, sizeof path, "%s/backend.ipc", dir);
+    unlink (path);
+    snprintf (path, sizeof path, "%s/events.ipc", dir);
+    unlink (path);
+    rmdir (dir);
+    if (verbose)
+        printf ("OK\n");
+}
