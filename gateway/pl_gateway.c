@@ -9,17 +9,17 @@
  *  them. (lws's own sorted timer list is O(n) per insert, which would hurt
  *  at 50k connections.)
  *
- *  Pending requests live in a ring indexed by request id. Ids are handed
- *  out in order and every request has the same timeout, so the oldest live
- *  entry is always the next to expire. The ring is bounded: when it is full
- *  of unanswered requests the gateway answers SERVICE_UNAVAILABLE at once.
+ *  Pending requests live in pl_pending, a bounded ring that uses the same
+ *  trick: constant timeout, ids in order, so the oldest is next to expire.
  */
 #include "pl_gateway.h"
 #include "pl_bus.h"
 #include "pl_frame.h"
+#include "pl_health.h"
 #include "pl_http.h"
 #include "pl_jwt.h"
 #include "pl_log.h"
+#include "pl_pending.h"
 #include "pl_proto.h"
 #include "pl_rooms.h"
 #include "pl_sio.h"
@@ -70,15 +70,6 @@ typedef struct {
     lws_sorted_usec_list_t sul;     /* armed for head->deadline                 */
 } s_tlist_t;
 
-typedef struct {
-    uint64_t reqid;                 /* request id it holds                      */
-    uint64_t conn;                  /* connection id                            */
-    uint64_t ack_id;                /* Socket.IO ack id                         */
-    int64_t deadline;               /* ms                                       */
-    bool active;                    /* awaiting its reply                       */
-    bool has_ack;                   /* the client wants the answer              */
-} s_pending_t;
-
 struct _pl_gateway_t {
     pl_config_t *config;            /* effective configuration                  */
     struct lws_context *lws;        /* the loop                                 */
@@ -98,14 +89,10 @@ struct _pl_gateway_t {
     /* timers */
     s_tlist_t ping, pong;
     lws_sorted_usec_list_t pending_sul;
+    bool pending_armed;             /* pending_sul is scheduled                 */
     lws_sorted_usec_list_t status_sul;
-    /* requests */
-    s_pending_t *pending;           /* ring of S_PENDING_SLOTS                  */
-    uint64_t next_reqid;            /* next id to hand out                      */
-    uint64_t oldest_reqid;          /* oldest id possibly still active          */
-    /* broker status, for /healthz */
-    cJSON *services;                /* last STATUS answer's services object     */
-    int64_t status_at;              /* ms when it arrived                       */
+    pl_pending_t *pending;          /* requests awaiting replies                */
+    pl_health_t *health;            /* broker status, for /healthz              */
     /* config, read once */
     long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;
     uint32_t max_inflight, outq_max;
@@ -380,41 +367,29 @@ s_pong_fire (lws_sorted_usec_list_t *sul)
 
 /* ---- requests --------------------------------------------------------- */
 
+/* pl_pending callback, lws loop: a request got no answer in time. */
+static void
+s_on_expired (void *arg, const pl_pending_entry_t *entry)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    s_conn_t *conn = s_conn_lookup (self, entry->conn);
+    if (conn) {
+        conn->inflight--;
+        if (entry->has_ack)
+            s_send_ack_error (self, conn, entry->ack_id, PL_ERR_TIMEOUT,
+                              "no answer in time; the outcome is unknown");
+    }
+}
+
 static void s_pending_fire (lws_sorted_usec_list_t *sul);
 
 static void
-s_pending_arm (pl_gateway_t *self)
+s_pending_arm (pl_gateway_t *self, int64_t deadline)
 {
-    if (self->oldest_reqid == self->next_reqid) {
-        lws_sul_cancel (&self->pending_sul);
-        return;
-    }
-    s_pending_t *p = &self->pending[self->oldest_reqid & (S_PENDING_SLOTS - 1)];
-    int64_t wait = p->deadline - s_now_ms ();
+    int64_t wait = deadline - s_now_ms ();
+    self->pending_armed = true;
     lws_sul_schedule (self->lws, 0, &self->pending_sul, s_pending_fire,
                       (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
-}
-
-/* Retire answered entries from the old end, time out expired ones. */
-static void
-s_pending_sweep (pl_gateway_t *self, int64_t now)
-{
-    while (self->oldest_reqid != self->next_reqid) {
-        s_pending_t *p = &self->pending[self->oldest_reqid & (S_PENDING_SLOTS - 1)];
-        if (p->active) {
-            if (p->deadline > now)
-                break;
-            p->active = false;
-            s_conn_t *conn = s_conn_lookup (self, p->conn);
-            if (conn) {
-                conn->inflight--;
-                if (p->has_ack)
-                    s_send_ack_error (self, conn, p->ack_id, PL_ERR_TIMEOUT,
-                                      "no answer in time; the outcome is unknown");
-            }
-        }
-        self->oldest_reqid++;
-    }
 }
 
 /* lws timer, lws loop: the oldest request's deadline passed. */
@@ -422,8 +397,10 @@ static void
 s_pending_fire (lws_sorted_usec_list_t *sul)
 {
     pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pending_sul);
-    s_pending_sweep (self, s_now_ms ());
-    s_pending_arm (self);
+    self->pending_armed = false;
+    int64_t next = pl_pending_expire (self->pending, s_now_ms (), s_on_expired, self);
+    if (next >= 0)
+        s_pending_arm (self, next);
 }
 
 /* Forward one client EVENT to its service. */
@@ -445,18 +422,14 @@ s_request (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
                               "too many requests in flight on this connection");
         goto cleanup;
     }
-    uint64_t reqid = self->next_reqid;
-    s_pending_t *p = NULL;
-    if (ev->ack) {
-        if (self->next_reqid - self->oldest_reqid >= S_PENDING_SLOTS)
-            s_pending_sweep (self, s_now_ms ());
-        if (self->next_reqid - self->oldest_reqid >= S_PENDING_SLOTS) {
-            if (pkt->has_ack)
-                s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
-                                  "gateway overloaded");
-            goto cleanup;
-        }
-        p = &self->pending[reqid & (S_PENDING_SLOTS - 1)];
+    /* every request holds a slot, PL_NOACK ones too: the worker answers
+     * them all, and the slot keeps ids unique and in-flight bounded */
+    uint64_t reqid = pl_pending_next_id (self->pending);
+    if (!pl_pending_has_room (self->pending)) {
+        if (pkt->has_ack)
+            s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
+                              "gateway overloaded");
+        goto cleanup;
     }
     size_t body_len = 0;
     if (pkt->arg) {
@@ -470,17 +443,12 @@ s_request (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
                               "broker unreachable");
         goto cleanup;
     }
-    if (p) {
-        p->reqid = reqid;
-        p->conn = conn->id;
-        p->ack_id = pkt->ack_id;
-        p->has_ack = pkt->has_ack;
-        p->deadline = s_now_ms () + self->request_timeout;
-        p->active = true;
-        conn->inflight++;
-        if (self->next_reqid++ == self->oldest_reqid)
-            s_pending_arm (self);
-    }
+    pl_pending_entry_t entry = { conn->id, pkt->ack_id, pkt->has_ack && ev->ack };
+    int64_t deadline = s_now_ms () + self->request_timeout;
+    pl_pending_add (self->pending, deadline, &entry);
+    conn->inflight++;
+    if (!self->pending_armed)
+        s_pending_arm (self, deadline);
 cleanup:
     free (body);
 }
@@ -495,15 +463,14 @@ s_on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
     if (reqid_len != sizeof reqid)
         return;
     memcpy (&reqid, reqid_bytes, sizeof reqid);
-    s_pending_t *p = &self->pending[reqid & (S_PENDING_SLOTS - 1)];
-    if (!p->active || p->reqid != reqid)
+    pl_pending_entry_t entry;
+    if (!pl_pending_take (self->pending, reqid, &entry))
         return;                             /* late: already timed out */
-    p->active = false;
-    s_conn_t *conn = s_conn_lookup (self, p->conn);
+    s_conn_t *conn = s_conn_lookup (self, entry.conn);
     if (conn) {
         conn->inflight--;
-        if (p->has_ack)
-            s_send_ack (self, conn, p->ack_id, reply, reply_len);
+        if (entry.has_ack)
+            s_send_ack (self, conn, entry.ack_id, reply, reply_len);
     }
 }
 
@@ -542,16 +509,7 @@ static void
 s_on_status (void *arg, const char *json, size_t len)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
-    cJSON *root = pl_proto_json_parse (json, len);
-    cJSON *services = cJSON_DetachItemFromObjectCaseSensitive (root, "services");
-    if (cJSON_IsObject (services)) {
-        cJSON_Delete (self->services);
-        self->services = services;
-        self->status_at = s_now_ms ();
-    }
-    else
-        cJSON_Delete (services);
-    cJSON_Delete (root);
+    pl_health_update (self->health, json, len, s_now_ms ());
 }
 
 /* lws timer, lws loop: ask the broker for its services every heartbeat.
@@ -568,40 +526,8 @@ s_status_fire (lws_sorted_usec_list_t *sul)
 char *
 pl_gateway_health (pl_gateway_t *self, int *status)
 {
-    cJSON *root = cJSON_CreateObject ();
-    cJSON *services = cJSON_AddObjectToObject (root, "services");
-    bool broker = self->services && s_now_ms () - self->status_at <= 3 * self->heartbeat;
-    bool ok = broker;
-    const char *required = pl_config_str (self->config, PL_CFG_REQUIRED_SERVICES);
-    const char *const *names;
-    size_t count = pl_proto_services (&names);
-    for (size_t i = 0; i < count; i++) {
-        if (*required) {
-            /* comma-separated list: exact item match */
-            size_t n = strlen (names[i]);
-            const char *hit = strstr (required, names[i]);
-            while (hit && !((hit == required || hit[-1] == ',') && (hit[n] == ',' || !hit[n])))
-                hit = strstr (hit + 1, names[i]);
-            if (!hit)
-                continue;
-        }
-        const cJSON *svc = broker ? cJSON_GetObjectItemCaseSensitive (self->services, names[i]) : NULL;
-        const cJSON *workers = cJSON_GetObjectItemCaseSensitive (svc, "workers");
-        int n = cJSON_IsNumber (workers) ? workers->valueint : 0;
-        cJSON *entry = cJSON_AddObjectToObject (services, names[i]);
-        cJSON_AddNumberToObject (entry, "workers", n);
-        if (n <= 0)
-            ok = false;
-    }
-    cJSON_AddStringToObject (root, "status", ok ? "ok" : "unavailable");
-    cJSON_AddStringToObject (root, "gateway", self->id);
-    cJSON_AddBoolToObject (root, "broker", broker);
-    cJSON_AddNumberToObject (root, "connections", self->nconns);
-    cJSON_AddNumberToObject (root, "rooms", (double) pl_rooms_count (self->rooms));
-    char *text = cJSON_PrintUnformatted (root);
-    cJSON_Delete (root);
-    *status = ok ? 200 : 503;
-    return text;
+    return pl_health_render (self->health, s_now_ms (), self->id, self->nconns,
+                             pl_rooms_count (self->rooms), status);
 }
 
 /* ---- Socket.IO -------------------------------------------------------- */
@@ -731,21 +657,6 @@ cleanup:
     return rc;
 }
 
-/* Only /socket.io/?EIO=4&transport=websocket may upgrade. */
-static bool
-s_upgrade_allowed (struct lws *wsi)
-{
-    char uri[256], arg[32];
-    if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0
-    ||  (strcmp (uri, "/socket.io/") != 0 && strcmp (uri, "/socket.io") != 0))
-        return false;
-    const char *eio = lws_get_urlarg_by_name (wsi, "EIO=", arg, sizeof arg);
-    if (!eio || strcmp (eio, "4") != 0)
-        return false;
-    const char *transport = lws_get_urlarg_by_name (wsi, "transport=", arg, sizeof arg);
-    return transport && strcmp (transport, "websocket") == 0;
-}
-
 /* The protocol callback: runs on the lws loop for every HTTP request and
  * WebSocket connection. */
 static int
@@ -766,7 +677,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                 pl_http_destroy (&conn->http);
             return 0;
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-            return s_upgrade_allowed (wsi) ? 0 : 1;
+            return pl_http_upgrade_allowed (wsi) ? 0 : 1;
         case LWS_CALLBACK_ESTABLISHED: {
             char sid[21];
             pl_http_destroy (&conn->http);
@@ -859,10 +770,12 @@ pl_gateway_new (pl_config_t *config)
             goto fail;
         snprintf (self->id, sizeof self->id, "gw-%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
     }
-    self->pending = calloc (S_PENDING_SLOTS, sizeof *self->pending);
+    self->pending = pl_pending_new (S_PENDING_SLOTS);
     self->rooms = pl_rooms_new (s_on_room_change, self);
     self->ping_frame = pl_frame_new ("2", 1, NULL, 0);
-    if (!self->pending || !self->rooms || !self->ping_frame)
+    self->health = pl_health_new (pl_config_str (config, PL_CFG_REQUIRED_SERVICES),
+                                  self->heartbeat);
+    if (!self->pending || !self->rooms || !self->ping_frame || !self->health)
         goto fail;
 
     lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
@@ -913,8 +826,8 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         pl_bus_destroy (&self->bus);
         pl_rooms_destroy (&self->rooms);
         pl_frame_unref (&self->ping_frame);
-        cJSON_Delete (self->services);
-        free (self->pending);
+        pl_health_destroy (&self->health);
+        pl_pending_destroy (&self->pending);
         free (self->slots);
         free (self->free_slots);
         free (self);

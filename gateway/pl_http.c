@@ -67,6 +67,21 @@ pl_http_serve (pl_gateway_t *gateway, struct lws *wsi, pl_http_t **http_p,
     return s_respond (wsi, http_p, status, body);
 }
 
+/* Only /socket.io/?EIO=4&transport=websocket may upgrade. */
+bool
+pl_http_upgrade_allowed (struct lws *wsi)
+{
+    char uri[256], arg[32];
+    if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0
+    ||  (strcmp (uri, "/socket.io/") != 0 && strcmp (uri, "/socket.io") != 0))
+        return false;
+    const char *eio = lws_get_urlarg_by_name (wsi, "EIO=", arg, sizeof arg);
+    if (!eio || strcmp (eio, "4") != 0)
+        return false;
+    const char *transport = lws_get_urlarg_by_name (wsi, "transport=", arg, sizeof arg);
+    return transport && strcmp (transport, "websocket") == 0;
+}
+
 int
 pl_http_write (struct lws *wsi, pl_http_t **http_p)
 {

@@ -20,4 +20,8 @@ int pl_http_serve (pl_gateway_t *gateway, struct lws *wsi, pl_http_t **http_p,
 int pl_http_write (struct lws *wsi, pl_http_t **http_p);
 void pl_http_destroy (pl_http_t **http_p);
 
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: only
+ * /socket.io/?EIO=4&transport=websocket may upgrade. */
+bool pl_http_upgrade_allowed (struct lws *wsi);
+
 #endif

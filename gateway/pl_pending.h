@@ -1,0 +1,50 @@
+/*  pl_pending - the gateway's requests awaiting a broker reply.
+ *
+ *  A ring indexed by request id. Ids are handed out in order and every
+ *  request gets the same timeout, so the oldest live entry is always the
+ *  next to expire: adding, matching a reply and expiring are all O(1), and
+ *  one timer armed for the oldest entry serves them all.
+ *
+ *  The ring is bounded. When every slot holds an unanswered request the
+ *  gateway refuses new ones (SERVICE_UNAVAILABLE) until replies or timeouts
+ *  free slots. Lws loop only; not thread-safe.
+ */
+#ifndef PL_PENDING_H
+#define PL_PENDING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _pl_pending_t pl_pending_t;
+
+typedef struct {
+    uint64_t conn;          /* connection id that asked           */
+    uint64_t ack_id;        /* its Socket.IO ack id               */
+    bool has_ack;           /* false: answer is dropped           */
+} pl_pending_entry_t;
+
+/* slots must be a power of two. NULL on OOM. */
+pl_pending_t *pl_pending_new (uint32_t slots);
+void pl_pending_destroy (pl_pending_t **self_p);
+
+/* The id the next pl_pending_add will use (send it with the request). */
+uint64_t pl_pending_next_id (const pl_pending_t *self);
+/* Record a request sent with pl_pending_next_id(). Returns 0, or -1 when
+ * the ring is full of live requests. */
+int pl_pending_add (pl_pending_t *self, int64_t deadline, const pl_pending_entry_t *entry);
+/* True when it has room for another request (after retiring answered ones). */
+bool pl_pending_has_room (pl_pending_t *self);
+/* Match a reply: true and *entry filled when reqid is live; false for a
+ * late or unknown reply. */
+bool pl_pending_take (pl_pending_t *self, uint64_t reqid, pl_pending_entry_t *entry);
+
+typedef void (pl_pending_expired_fn) (void *arg, const pl_pending_entry_t *entry);
+/* Expire every live entry whose deadline <= now (calling fn for each) and
+ * retire answered ones. Returns the deadline of the oldest live entry left,
+ * or -1 when none is. */
+int64_t pl_pending_expire (pl_pending_t *self, int64_t now, pl_pending_expired_fn *fn,
+                           void *arg);
+
+void pl_pending_test (bool verbose);
+
+#endif
