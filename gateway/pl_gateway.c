@@ -593,7 +593,8 @@ s_on_message (pl_gateway_t *self, s_conn_t *conn, const char *buf, size_t len)
         case PL_EIO_MESSAGE:
             if (pkt.sio == PL_SIO_CONNECT) {
                 if (conn->connected)
-                    goto cleanup;       /* one namespace, connected once */
+                    break;              /* a repeated CONNECT (socket.connect()
+                                           on a connecting socket): already done */
                 s_on_connect (self, conn, &pkt);
                 break;
             }

@@ -1,0 +1,131 @@
+// Connecting with socket.io-client: a good JWT gets in, every kind of bad
+// one gets connect_error and no access.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { useSystem, emitAck, expectOk, makeToken, nowSec, sleep, BIN } from './lib/system.mjs';
+
+const h = useSystem({ workers: 1 });
+
+h.test('a good token connects, gets a socket id and can make requests', async (t, sys) => {
+  const s = await sys.connectOk(sys.token({ sub: 'alice', name: 'Alice' }));
+  assert.equal(s.connected, true);
+  assert.equal(typeof s.id, 'string');
+  assert.ok(s.id.length > 0);
+  const list = expectOk(await emitAck(s, 'actor:list'));
+  assert.ok(Array.isArray(list));
+  s.disconnect();
+});
+
+h.test('name is optional and a future exp is accepted', async (t, sys) => {
+  const s = await sys.connectOk(sys.token({ sub: 'bob', exp: nowSec() + 600, iat: nowSec() }));
+  assert.equal(s.connected, true);
+  expectOk(await emitAck(s, 'actor:list'));
+  s.disconnect();
+});
+
+h.test('two connections of one user get different socket ids', async (t, sys) => {
+  const tok = sys.token({ sub: 'carol' });
+  const a = await sys.connectOk(tok);
+  const b = await sys.connectOk(tok);
+  assert.notEqual(a.id, b.id);
+  a.disconnect(); b.disconnect();
+});
+
+// Every rejected token: connect_error with a message, never connected, and
+// the socket cannot be used.
+const bad = {
+  'signed with another secret': (sys) => makeToken({ sub: 'mallory' }, { secret: 'not-the-secret' }),
+  'signed with the dev default secret': (sys) =>
+    makeToken({ sub: 'mallory' }, { secret: 'parley-dev-secret-do-not-use-in-production' }),
+  'expired exp': (sys) => sys.token({ sub: 'alice', exp: nowSec() - 60 }),
+  'alg none': (sys) => sys.token({ sub: 'alice', alg: 'none' }),
+  'alg none with the real signature': (sys) => {
+    const real = sys.token({ sub: 'alice' }).split('.');
+    const none = sys.token({ sub: 'alice', alg: 'none' }).split('.');
+    return `${none[0]}.${none[1]}.${real[2]}`;
+  },
+  'HS512 with the right secret': (sys) => sys.token({ sub: 'alice', alg: 'HS512' }),
+  'no sub': (sys) => sys.token({ name: 'Nobody' }),
+  'sub not a string': (sys) => sys.token({ sub: 42 }),
+  'payload tampered after signing': (sys) => {
+    const [hd, , sig] = sys.token({ sub: 'alice' }).split('.');
+    const forged = Buffer.from(JSON.stringify({ sub: 'admin' })).toString('base64url');
+    return `${hd}.${forged}.${sig}`;
+  },
+  'not a JWT': () => 'hello',
+  'empty string': () => '',
+  'two segments': (sys) => sys.token({ sub: 'alice' }).split('.').slice(0, 2).join('.'),
+};
+
+for (const [what, mk] of Object.entries(bad)) {
+  h.test(`rejected: ${what}`, async (t, sys) => {
+    const err = await sys.connectError(mk(sys));
+    assert.ok(err instanceof Error);
+    assert.equal(typeof err.message, 'string');
+    assert.ok(err.message.length > 0, 'connect_error has a message');
+  });
+}
+
+h.test('rejected: no token at all, or a token that is not a string', async (t, sys) => {
+  for (const io of [{}, { auth: {} }, { auth: { token: 42 } }, { auth: { token: null } }, { auth: { jwt: sys.token({ sub: 'a' }) } }]) {
+    const err = await sys.connectError(undefined, { io });
+    assert.ok(err.message.length > 0, `message for ${JSON.stringify(io)}`);
+  }
+});
+
+h.test('a rejected socket gets no access', async (t, sys) => {
+  const s = sys.connect(makeToken({ sub: 'mallory' }, { secret: 'wrong' }));
+  await new Promise((resolve) => s.once('connect_error', resolve));
+  assert.equal(s.connected, false);
+  assert.equal(s.id, undefined);
+  // socket.io-client buffers emits until connected; nothing may come back.
+  let acked = false;
+  s.timeout(500).emit('actor:list', (err) => { if (!err) acked = true; });
+  await sleep(700);
+  assert.equal(acked, false);
+  s.disconnect();
+});
+
+// parley-token (the C minting tool) and Node's crypto agree on HS256.
+function runToken(sys, args, env = {}) {
+  const r = spawnSync(BIN.token, args, {
+    env: { PATH: process.env.PATH, PARLEY_JWT_SECRET: sys.secret, PARLEY_LOG_LEVEL: 'error', ...env },
+    encoding: 'utf8', timeout: 5000,
+  });
+  return r;
+}
+
+h.test('parley-token mints a JWT that Node verifies and the gateway accepts', async (t, sys) => {
+  const r = runToken(sys, ['--sub', 'cli-user', '--name', 'CLI User', '--ttl', '120']);
+  assert.equal(r.status, 0, r.stderr);
+  const tok = r.stdout.trim();
+  const [hd, pl, sig] = tok.split('.');
+  const expect = crypto.createHmac('sha256', sys.secret).update(`${hd}.${pl}`).digest('base64url');
+  assert.equal(sig, expect, 'HS256 signature made with PARLEY_JWT_SECRET');
+  assert.equal(JSON.parse(Buffer.from(hd, 'base64url')).alg, 'HS256');
+  const claims = JSON.parse(Buffer.from(pl, 'base64url'));
+  assert.equal(claims.sub, 'cli-user');
+  assert.equal(claims.name, 'CLI User');
+  assert.ok(Math.abs(claims.exp - (nowSec() + 120)) <= 5, `exp ${claims.exp} is now + 120 s`);
+  const s = await sys.connectOk(tok);
+  const a = expectOk(await emitAck(s, 'actor:create', { name: 'From CLI', type: 'pc' }));
+  assert.equal(a.createdBy, 'cli-user');
+  s.disconnect();
+});
+
+h.test('parley-token without PARLEY_JWT_SECRET signs with the dev secret, which this gateway refuses', async (t, sys) => {
+  const r = runToken(sys, ['--sub', 'dev'], { PARLEY_JWT_SECRET: '' });
+  assert.equal(r.status, 0, r.stderr);
+  const [hd, pl, sig] = r.stdout.trim().split('.');
+  const dev = crypto.createHmac('sha256', 'parley-dev-secret-do-not-use-in-production').update(`${hd}.${pl}`).digest('base64url');
+  assert.equal(sig, dev);
+  await sys.connectError(r.stdout.trim());
+});
+
+h.test('parley-token refuses to run without --sub', async (t, sys) => {
+  const r = runToken(sys, ['--name', 'No Sub']);
+  assert.notEqual(r.status, 0);
+  assert.equal(r.stdout.trim(), '', 'no token printed');
+  assert.ok(r.stderr.length > 0, 'says why');
+});

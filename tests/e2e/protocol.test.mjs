@@ -1,0 +1,168 @@
+// Engine.IO v4 / Socket.IO v5 framing over a bare WebSocket (`ws`), and
+// /healthz. The gateway runs with a 300 ms ping interval and timeout so the
+// heartbeat rules can be seen in a second or two.
+import assert from 'node:assert/strict';
+import { useSystem, sleep } from './lib/system.mjs';
+import { RawClient } from './lib/raw.mjs';
+
+const PING_MS = 300;
+const h = useSystem({
+  workers: 1,
+  env: { PARLEY_PING_INTERVAL_MS: String(PING_MS), PARLEY_PING_TIMEOUT_MS: String(PING_MS) },
+});
+
+h.test('the open packet has sid, no upgrades, the ping settings and maxPayload', async (t, sys) => {
+  const c = await RawClient.open(sys.wsUrl());
+  const open = await c.next();
+  assert.equal(open[0], '0', `first frame is an Engine.IO OPEN: ${open}`);
+  const hs = JSON.parse(open.slice(1));
+  assert.equal(typeof hs.sid, 'string');
+  assert.ok(hs.sid.length > 0);
+  assert.deepEqual(hs.upgrades, []);
+  assert.equal(hs.pingInterval, PING_MS);
+  assert.equal(hs.pingTimeout, PING_MS);
+  assert.equal(typeof hs.maxPayload, 'number');
+  assert.ok(hs.maxPayload > 0);
+  c.close();
+});
+
+h.test('each connection gets its own Engine.IO sid', async (t, sys) => {
+  const [a, ha] = await RawClient.handshake(sys.wsUrl());
+  const [b, hb] = await RawClient.handshake(sys.wsUrl());
+  assert.notEqual(ha.sid, hb.sid);
+  a.close(); b.close();
+});
+
+h.test('the server pings, and a client answering 3 stays connected and usable', async (t, sys) => {
+  const [c, , sid] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'pinger' }));
+  assert.ok(sid);
+  c.autoPong = true;
+  const window = PING_MS * 7;
+  await sleep(window);
+  assert.equal(c.isClosed, false, 'still open after several ping rounds');
+  assert.ok(c.pings >= 3, `got ${c.pings} pings in ${window} ms (interval ${PING_MS})`);
+  c.send('427["actor:list"]');
+  const ack = await c.nextNonPing();
+  assert.match(ack, /^437\[/);
+  const [body] = JSON.parse(ack.slice(3));
+  assert.equal(body.success, true);
+  assert.ok(Array.isArray(body.data));
+  c.close();
+});
+
+h.test('a client that does not answer pings is dropped', async (t, sys) => {
+  const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'silent' }));
+  const started = Date.now();
+  // pingInterval + pingTimeout = 600 ms; allow generous scheduling slack.
+  await c.closed(PING_MS * 2 + 2500);
+  const took = Date.now() - started;
+  assert.ok(c.pings >= 1, 'it was pinged before being dropped');
+  assert.ok(took >= PING_MS, `dropped after ${took} ms, before a ping could be missed`);
+});
+
+h.test('CONNECT with a token answers 40{sid} with a sid unlike the Engine.IO sid', async (t, sys) => {
+  const [c, hs] = await RawClient.handshake(sys.wsUrl());
+  c.send(`40${JSON.stringify({ token: sys.token({ sub: 'raw', name: 'Raw' }) })}`);
+  const reply = await c.nextNonPing();
+  assert.match(reply, /^40\{/);
+  const { sid } = JSON.parse(reply.slice(2));
+  assert.equal(typeof sid, 'string');
+  assert.ok(sid.length > 0);
+  assert.notEqual(sid, hs.sid);
+  c.close();
+});
+
+h.test('CONNECT with a bad token answers 44{message} and grants nothing', async (t, sys) => {
+  const [c] = await RawClient.handshake(sys.wsUrl());
+  c.send(`40${JSON.stringify({ token: 'not.a.jwt' })}`);
+  const reply = await c.nextNonPing();
+  assert.match(reply, /^44\{/);
+  const { message } = JSON.parse(reply.slice(2));
+  assert.equal(typeof message, 'string');
+  assert.ok(message.length > 0);
+  // An EVENT on the namespace it failed to join must not be served.
+  if (!c.isClosed) {
+    c.send('421["actor:list"]');
+    await assert.rejects(c.nextNonPing(800).then((f) => {
+      if (/^431/.test(f)) return f;        // an ack would be the failure
+      throw new Error('not an ack');
+    }));
+  }
+  c.close();
+});
+
+h.test('requests are answered with the ack id they carried, in any number', async (t, sys) => {
+  const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'acker' }));
+  c.autoPong = true;
+  const ids = [0, 5, 42, 123456];
+  for (const id of ids) c.send(`42${id}["actor:list"]`);
+  const got = new Set();
+  for (let i = 0; i < ids.length; i++) {
+    const f = await c.nextNonPing();
+    const m = /^43(\d+)(\[.*)$/s.exec(f);
+    assert.ok(m, `an ACK packet: ${f}`);
+    const [body] = JSON.parse(m[2]);
+    assert.equal(body.success, true);
+    got.add(Number(m[1]));
+  }
+  assert.deepEqual([...got].sort((a, b) => a - b), ids);
+  c.close();
+});
+
+h.test('an event with an unknown name and an ack id gets UNKNOWN_EVENT', async (t, sys) => {
+  const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'acker' }));
+  c.autoPong = true;
+  c.send('429["no:such:event",{}]');
+  const f = await c.nextNonPing();
+  assert.match(f, /^439\[/);
+  const [body] = JSON.parse(f.slice(3));
+  assert.equal(body.success, false);
+  assert.equal(body.error.code, 'UNKNOWN_EVENT');
+  c.close();
+});
+
+// Invalid frames: the connection is closed (the brief: "an invalid packet
+// closes the connection"). Each on a fresh, fully connected socket.
+for (const frame of ['4x', '42not-json', '9', '42[']) {
+  h.test(`invalid frame ${JSON.stringify(frame)} after CONNECT closes the connection`, async (t, sys) => {
+    const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'fuzz' }));
+    c.autoPong = true;
+    c.send(frame);
+    await c.closed(2000);
+  });
+}
+
+for (const frame of ['4x', '9']) {
+  h.test(`invalid frame ${JSON.stringify(frame)} before CONNECT closes the connection`, async (t, sys) => {
+    const [c] = await RawClient.handshake(sys.wsUrl());
+    c.send(frame);
+    await c.closed(2000);
+  });
+}
+
+h.test('a bad frame on one connection leaves the others alone', async (t, sys) => {
+  const [good] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'good' }));
+  good.autoPong = true;
+  const [bad] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'bad' }));
+  bad.send('42not-json');
+  await bad.closed(2000);
+  good.send('421["actor:list"]');
+  assert.match(await good.nextNonPing(), /^431\[/);
+  good.close();
+});
+
+h.test('/healthz answers 200 with the broker and the actors service', async (t, sys) => {
+  const res = await sys.health();
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') || '', /json/);
+  assert.equal(res.body.status, 'ok');
+  assert.equal(res.body.broker, true);
+  assert.equal(res.body.services.actors.workers, 1);
+});
+
+h.test('a plain HTTP request for the socket.io path without upgrade is refused, not served', async (t, sys) => {
+  // websocket transport only: polling is not offered.
+  const res = await fetch(`${sys.url()}/socket.io/?EIO=4&transport=polling`, { signal: AbortSignal.timeout(2000) });
+  assert.ok(res.status >= 400, `polling answered ${res.status}`);
+  await res.arrayBuffer();
+});
