@@ -56,6 +56,8 @@ struct _pl_worker_t {
     void *broker;                   /* DEALER; NULL between reconnects     */
     void *events;                   /* PUB to the event proxy              */
     pl_redis_t *redis;              /* NULL when opts gave no URL          */
+    pl_config_t *config;            /* handlers' settings                  */
+    pl_config_t *own_config;        /* set when we loaded config ourselves */
     int64_t broker_expiry;          /* mono ms: broker dead if silent till */
     int64_t heartbeat_at;           /* mono ms: send HB if nothing sent    */
     bool ready_pending;             /* new socket: READY when connected    */
@@ -172,6 +174,13 @@ pl_call_event (pl_call_t *call)
 {
     assert (call);
     return call->event;
+}
+
+pl_config_t *
+pl_call_config (pl_call_t *call)
+{
+    assert (call);
+    return call->worker->config;
 }
 
 pl_redis_t *
@@ -519,6 +528,11 @@ pl_worker_new (const pl_worker_opts_t *opts)
         goto cleanup;
     for (size_t i = 0; i < opts->count; i++)
         self->handler[opts->handlers[i].event] = opts->handlers[i].fn;
+    self->config = opts->config;
+    if (!self->config)
+        self->config = self->own_config = pl_config_new ();
+    if (!self->config)
+        goto fail;
     self->service = strdup (opts->service);
     self->broker_endpoint = strdup (opts->broker_endpoint);
     self->events_endpoint = strdup (opts->events_endpoint);
@@ -574,6 +588,7 @@ pl_worker_destroy (pl_worker_t **self_p)
     if (self->zctx)
         zmq_ctx_term (self->zctx);      /* waits at most S_LINGER_MS */
     pl_redis_destroy (&self->redis);
+    pl_config_destroy (&self->own_config);
     free (self->service);
     free (self->broker_endpoint);
     free (self->events_endpoint);
@@ -716,6 +731,7 @@ pl_worker_main (const char *service, const pl_handler_t *handlers, size_t count)
         .liveness = (int) pl_config_int (cfg, PL_CFG_HEARTBEAT_LIVENESS),
         .credit = (int) pl_config_int (cfg, PL_CFG_WORKER_CREDIT),
         .signal_fd = sfd,
+        .config = cfg,
     };
     worker = pl_worker_new (&opts);
     if (!worker)

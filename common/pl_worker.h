@@ -32,6 +32,7 @@
 #include <cjson/cJSON.h>
 #include "pl_proto.h"
 #include "pl_redis.h"
+#include "pl_config.h"
 
 typedef struct _pl_worker_t pl_worker_t;
 typedef struct _pl_call_t pl_call_t;        /* one request being handled */
@@ -69,6 +70,8 @@ typedef struct {
     int liveness;                           /* PARLEY_HEARTBEAT_LIVENESS      */
     int credit;                             /* PARLEY_WORKER_CREDIT           */
     int signal_fd;                          /* readable = stop (a signalfd), or -1 */
+    pl_config_t *config;                    /* handlers' settings (borrowed);
+                                               NULL: the worker reads the environment */
 } pl_worker_opts_t;
 
 /* True when handlers cover every event of service in proto/events.def,
@@ -105,6 +108,8 @@ pl_worker_stats_t pl_worker_stats (pl_worker_t *self);
 const pl_caller_t *pl_call_caller (pl_call_t *call);
 /* The event being handled. */
 pl_event_id_t pl_call_event (pl_call_t *call);
+/* The process configuration, for handler limits (never NULL). */
+pl_config_t *pl_call_config (pl_call_t *call);
 /* The worker's Redis connection, or NULL when it has none. */
 pl_redis_t *pl_call_redis (pl_call_t *call);
 

@@ -97,6 +97,13 @@ struct _pl_gateway_t {
     long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;
     uint32_t max_inflight, outq_max;
     pl_frame_t *ping_frame;         /* shared "2"                               */
+    struct {
+        uint64_t requests;          /* EVENTs forwarded to the broker           */
+        uint64_t events_in;         /* bus events received                      */
+        uint64_t events_unrouted;   /* ... for a room with no local member      */
+        uint64_t deliveries;        /* frames queued to members by fan-out      */
+        uint64_t slow_disconnects;  /* clients dropped for a full send queue    */
+    } stats;
 };
 
 static int64_t
@@ -192,6 +199,7 @@ s_send (pl_gateway_t *self, s_conn_t *conn, pl_frame_t *f)
     if (pl_outq_push (&conn->outq, f, self->outq_max) != 0) {
         pl_warn ("conn %llu: send queue full (%u frames): disconnecting a slow client",
                  (unsigned long long) conn->id, self->outq_max);
+        self->stats.slow_disconnects++;
         s_kill (conn, "slow consumer");
         return;
     }
@@ -443,6 +451,7 @@ s_request (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
                               "broker unreachable");
         goto cleanup;
     }
+    self->stats.requests++;
     pl_pending_entry_t entry = { conn->id, pkt->ack_id, pkt->has_ack && ev->ack };
     int64_t deadline = s_now_ms () + self->request_timeout;
     pl_pending_add (self->pending, deadline, &entry);
@@ -483,8 +492,11 @@ s_on_event (void *arg, const char *room_name, const char *origin, size_t origin_
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
     pl_room_t *room = pl_rooms_find (self->rooms, room_name);
-    if (!room || packet_len < 2 || packet[0] != '[')
+    self->stats.events_in++;
+    if (!room || packet_len < 2 || packet[0] != '[') {
+        self->stats.events_unrouted++;
         return;
+    }
     uint64_t skip = 0;
     size_t id_len = strlen (self->id);
     if (origin_len > id_len + 1 && memcmp (origin, self->id, id_len) == 0
@@ -498,8 +510,10 @@ s_on_event (void *arg, const char *room_name, const char *origin, size_t origin_
     size_t size = pl_room_size (room);
     for (size_t i = 0; i < size; i++) {
         s_conn_t *conn = (s_conn_t *) pl_room_member (room, i);
-        if (conn->id != skip)
+        if (conn->id != skip) {
             s_send (self, conn, f);
+            self->stats.deliveries++;
+        }
     }
     pl_frame_unref (&f);
 }
@@ -526,8 +540,21 @@ s_status_fire (lws_sorted_usec_list_t *sul)
 char *
 pl_gateway_health (pl_gateway_t *self, int *status)
 {
-    return pl_health_render (self->health, s_now_ms (), self->id, self->nconns,
-                             pl_rooms_count (self->rooms), status);
+    cJSON *root = pl_health_report (self->health, s_now_ms (), status);
+    cJSON_AddStringToObject (root, "gateway", self->id);
+    cJSON_AddNumberToObject (root, "connections", self->nconns);
+    cJSON_AddNumberToObject (root, "rooms", (double) pl_rooms_count (self->rooms));
+    /* counters since start, for load tests and the routing check (a
+     * gateway with no members in a room must see 0 events for it) */
+    cJSON *stats = cJSON_AddObjectToObject (root, "stats");
+    cJSON_AddNumberToObject (stats, "requests", (double) self->stats.requests);
+    cJSON_AddNumberToObject (stats, "events_in", (double) self->stats.events_in);
+    cJSON_AddNumberToObject (stats, "events_unrouted", (double) self->stats.events_unrouted);
+    cJSON_AddNumberToObject (stats, "deliveries", (double) self->stats.deliveries);
+    cJSON_AddNumberToObject (stats, "slow_disconnects", (double) self->stats.slow_disconnects);
+    char *text = cJSON_PrintUnformatted (root);
+    cJSON_Delete (root);
+    return text;
 }
 
 /* ---- Socket.IO -------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
 
 typedef struct _pl_health_t pl_health_t;
 
@@ -24,9 +25,10 @@ void pl_health_destroy (pl_health_t **self_p);
  * Malformed answers are ignored. */
 void pl_health_update (pl_health_t *self, const char *json, size_t len, int64_t now);
 
-/* The /healthz body (caller frees) and *status, 200 or 503. */
-char *pl_health_render (pl_health_t *self, int64_t now, const char *gateway,
-                        unsigned connections, size_t rooms, int *status);
+/* The /healthz report: {"services":{..},"status":..,"broker":..} as a new
+ * cJSON object (caller deletes; the gateway adds its own fields), and
+ * *status, 200 or 503. */
+cJSON *pl_health_report (pl_health_t *self, int64_t now, int *status);
 
 void pl_health_test (bool verbose);
 

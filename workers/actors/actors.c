@@ -25,7 +25,6 @@
 
 #define S_ID_MAX            64          /* longest actor id we look up        */
 #define S_ACTOR_MAX         65536       /* largest stored actor, JSON bytes    */
-#define S_ACTORS_PER_USER   1000        /* past it, create is refused          */
 /* Optimistic transaction attempts. Each failed attempt means another write
  * to the same key committed meanwhile, so failures are bounded by the
  * writers racing us (a client's Promise.all of creates spread over the
@@ -190,7 +189,7 @@ s_list (pl_call_t *call, const cJSON *arg)
     redisReply *ids = pl_call_command (call, "ZRANGE pl:user:%s:actors 0 -1", uid);
     if (!ids || !list || ids->type != REDIS_REPLY_ARRAY)
         goto cleanup;
-    size_t n = ids->elements;               /* at most S_ACTORS_PER_USER */
+    size_t n = ids->elements;               /* at most PARLEY_ACTORS_PER_USER */
     if (n > 0) {
         /* one MGET for all of them: argv = MGET pl:actor:<id>... */
         keys = calloc (n + 1, sizeof *keys);
@@ -278,7 +277,7 @@ s_create (pl_call_t *call, const cJSON *arg)
             goto cleanup;
         long long n = count->integer;
         freeReplyObject (count);
-        if (n >= S_ACTORS_PER_USER) {
+        if (n >= pl_config_int (pl_call_config (call), PL_CFG_ACTORS_PER_USER)) {
             pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                            "actor:create: you have %lld actors, the most allowed", n);
             goto cleanup;
