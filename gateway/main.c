@@ -10,15 +10,6 @@
 
 static pl_gateway_t *s_gateway;
 
-/* Signal context: only async-signal-safe work. */
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    if (s_gateway)
-        pl_gateway_stop (s_gateway);
-}
-
 int
 main (void)
 {
@@ -36,13 +27,8 @@ main (void)
     s_gateway = pl_gateway_new (config);
     if (!s_gateway)
         goto cleanup;
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction (SIGINT, &sa, NULL);
-    sigaction (SIGTERM, &sa, NULL);
+    /* SIGINT and SIGTERM are watched on the gateway's loop */
     rc = pl_gateway_run (s_gateway) == 0 ? 0 : 1;
-    pl_info ("gateway stopping");
 cleanup:
     pl_gateway_destroy (&s_gateway);
     pl_config_destroy (&config);

@@ -1,7 +1,11 @@
 /*  pl_gateway - Socket.IO v5 over WebSocket, on one lws loop.
  *
- *  Everything in this file runs on the lws service loop (one thread). The
- *  only other context is pl_gateway_stop, called from a signal handler.
+ *  Everything in this file runs on one thread, on a libev loop (epoll) that
+ *  the gateway owns and lws runs on as a "foreign loop". lws's default
+ *  backend is poll(), which walks every descriptor on every wakeup: O(n) per
+ *  event is fine for a demo and ruinous at 50k connections. Debian's lws
+ *  4.1.6 ships the libev plugin, so this costs no extra dependency. SIGINT
+ *  and SIGTERM are libev signal watchers that end the loop.
  *
  *  Timers. Engine.IO pings, pong deadlines and request timeouts each use a
  *  constant delay, so a FIFO list is already sorted by deadline: appending
@@ -25,6 +29,7 @@
 #include "pl_sio.h"
 
 #include <assert.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <openssl/rand.h>
 #include <signal.h>
@@ -78,7 +83,9 @@ struct _pl_gateway_t {
     pl_rooms_t *rooms;              /* room -> local members                    */
     char id[16];                    /* gateway id                               */
     const char *secret;             /* JWT secret                               */
-    volatile sig_atomic_t stop;     /* set by pl_gateway_stop                   */
+    struct ev_loop *loop;           /* libev loop lws runs on                   */
+    ev_signal sigint, sigterm;      /* stop the loop                            */
+    ev_async wakeup;                /* pl_gateway_stop from another thread      */
     /* connections by slot */
     s_conn_t **slots;               /* slot -> connection or NULL               */
     uint32_t nslots;
@@ -815,7 +822,14 @@ pl_gateway_new (pl_config_t *config)
     info.protocols = s_protocols;
     info.user = self;
     info.vhost_name = "parley";
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    self->loop = ev_loop_new (EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (!self->loop) {
+        pl_error ("cannot create the libev (epoll) loop");
+        goto fail;
+    }
+    void *foreign_loops[1] = { self->loop };
+    info.foreign_loops = foreign_loops;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
     self->lws = lws_create_context (&info);
     if (!self->lws) {
         pl_error ("cannot listen on port %d (in use?)", info.port);
@@ -851,6 +865,8 @@ pl_gateway_destroy (pl_gateway_t **self_p)
             /* closes every connection (LWS_CALLBACK_CLOSED releases them) */
             lws_context_destroy (self->lws);
         }
+        if (self->loop)
+            ev_loop_destroy (self->loop);
         pl_bus_destroy (&self->bus);
         pl_rooms_destroy (&self->rooms);
         pl_frame_unref (&self->ping_frame);
@@ -863,18 +879,43 @@ pl_gateway_destroy (pl_gateway_t **self_p)
     }
 }
 
+/* libev watcher, gateway loop: SIGINT or SIGTERM. */
+static void
+s_on_signal (struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void) revents;
+    pl_info ("gateway stopping on %s", strsignal (w->signum));
+    ev_break (loop, EVBREAK_ALL);
+}
+
+/* libev watcher, gateway loop: pl_gateway_stop. */
+static void
+s_on_wakeup (struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void) w;
+    (void) revents;
+    pl_info ("gateway stopping");
+    ev_break (loop, EVBREAK_ALL);
+}
+
 int
 pl_gateway_run (pl_gateway_t *self)
 {
-    int n = 0;
-    while (n >= 0 && !self->stop)
-        n = lws_service (self->lws, 0);
-    return n >= 0 ? 0 : -1;
+    ev_signal_init (&self->sigint, s_on_signal, SIGINT);
+    ev_signal_init (&self->sigterm, s_on_signal, SIGTERM);
+    ev_async_init (&self->wakeup, s_on_wakeup);
+    ev_signal_start (self->loop, &self->sigint);
+    ev_signal_start (self->loop, &self->sigterm);
+    ev_async_start (self->loop, &self->wakeup);
+    ev_run (self->loop, 0);
+    ev_signal_stop (self->loop, &self->sigint);
+    ev_signal_stop (self->loop, &self->sigterm);
+    ev_async_stop (self->loop, &self->wakeup);
+    return 0;
 }
 
 void
 pl_gateway_stop (pl_gateway_t *self)
 {
-    self->stop = 1;
-    lws_cancel_service (self->lws);
+    ev_async_send (self->loop, &self->wakeup);
 }

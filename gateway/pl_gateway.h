@@ -19,9 +19,9 @@ typedef struct _pl_gateway_t pl_gateway_t;
 pl_gateway_t *pl_gateway_new (pl_config_t *config);
 void pl_gateway_destroy (pl_gateway_t **self_p);
 
-/* Serve until pl_gateway_stop. Returns 0 or -1. */
+/* Serve until SIGINT, SIGTERM or pl_gateway_stop. Returns 0 or -1. */
 int pl_gateway_run (pl_gateway_t *self);
-/* Ask the loop to return. Async-signal-safe. */
+/* Ask the loop to return; safe from any thread (an ev_async). */
 void pl_gateway_stop (pl_gateway_t *self);
 
 /* /healthz body (caller frees) and its HTTP status: 200 when the broker
