@@ -145,6 +145,12 @@ cleanup:
     if (sfd != -1)
         close (sfd);
     pl_config_destroy (&cfg);
+    /* Terminate ZeroMQ here rather than in czmq's atexit handler: every
+     * socket is closed and the proxy thread joined by now, so this returns
+     * within the sockets' linger, and "broker stopped" then means that only
+     * process teardown is left (under ASan: LeakSanitizer's exit check,
+     * which a SIGCONT arriving during it can hang; see broker/README.md). */
+    zsys_shutdown ();
     if (rc == 0)
         pl_info ("broker stopped");
     return rc;

@@ -1,6 +1,6 @@
 /*  pl_evproxy - the XSUB/XPUB event proxy (proto/README.md, "Event bus").
  *
- *  Why an actor of our own rather than zproxy or the broker's zloop:
+ *  Why a thread of our own rather than zproxy or the broker's zloop:
  *  - its own thread, like zproxy, so event fan-out uses the second core
  *    and never delays the broker's request path (and vice versa);
  *  - but czmq 4.2.1's zproxy neither lets us set the HWMs of its sockets
@@ -8,6 +8,15 @@
  *    a broker that cannot bind its event endpoints must refuse to start.
  *  The forwarding loop is zmq_poll over the pipe and the two sockets, moving
  *  zmq_msg_t parts from one socket to the other without copying them.
+ *
+ *  Why a joinable pthread rather than a zactor: czmq detaches actor threads,
+ *  and zactor_destroy returns once the actor has signalled, while its thread
+ *  still has to close its end of the pipe. When main() returns in that
+ *  window, czmq's atexit zsys_shutdown sees a socket still open, sleeps
+ *  200 ms, then closes it from the main thread behind the actor's back (and
+ *  the actor closes it a second time). pl_evproxy_destroy joins the thread,
+ *  and the thread closes every socket it opened before it ends, so once
+ *  destroy returns nothing of the proxy is left running or open.
  *
  *  The proxy does not look inside events: the topic frame (room + NUL) is
  *  all XPUB matches on, and gateways validate the envelope.
@@ -19,6 +28,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +39,17 @@
 #define S_BATCH 512
 
 struct _pl_evproxy_t {
-    zactor_t *actor;            /* the proxy thread                      */
+    zsock_t *pipe;              /* our end of the PAIR pipe to the thread */
+    pthread_t thread;           /* the proxy thread                      */
+    bool started;               /* thread was started: destroy joins it  */
 };
 
-/* Handed to the actor: what to bind, and where it reports success. Valid
- * only until the actor signals (pl_evproxy_new waits for that). */
+/* Handed to the thread: what to bind, its end of the pipe, and where it
+ * reports success. Lives on pl_evproxy_new's stack, which returns only
+ * after the thread has signalled (or has been joined). */
 typedef struct {
     const pl_evproxy_opts_t *opts;  /* caller's options                  */
+    zsock_t *pipe;                  /* the thread's end; the thread owns it */
     int rc;                         /* 0 bound, -1 failed                */
 } s_start_t;
 
@@ -95,12 +109,15 @@ s_run (zsock_t *pipe, zsock_t *xsub, zsock_t *xpub)
     }
 }
 
-/* zactor body; runs on the proxy's own thread. */
-static void
-s_actor (zsock_t *pipe, void *arg)
+/* The proxy thread (pthread start routine). It closes every socket it
+ * opened before it returns, pipe included, so that joining it is enough to
+ * know the proxy holds nothing open. */
+static void *
+s_thread (void *arg)
 {
     s_start_t *start = arg;
     const pl_evproxy_opts_t *opts = start->opts;
+    zsock_t *pipe = start->pipe;
     int hwm = opts->hwm > 0 ? opts->hwm : PL_EVPROXY_HWM;
     zsock_t *xsub = zsock_new (ZMQ_XSUB);
     zsock_t *xpub = zsock_new (ZMQ_XPUB);
@@ -119,25 +136,33 @@ s_actor (zsock_t *pipe, void *arg)
     zsock_signal (pipe, 0);
     if (ok)
         s_run (pipe, xsub, xpub);
-    else {
-        /* nothing to do but wait for pl_evproxy_destroy's $TERM */
-        zmsg_t *msg = zmsg_recv (pipe);
-        zmsg_destroy (&msg);
-    }
+    /* (failed: end at once; pl_evproxy_new joins us) */
     zsock_destroy (&xsub);
     zsock_destroy (&xpub);
+    zsock_destroy (&pipe);
+    return NULL;
 }
 
 pl_evproxy_t *
 pl_evproxy_new (const pl_evproxy_opts_t *opts)
 {
     assert (opts && opts->xsub && opts->xpub);
-    s_start_t start = { opts, -1 };
+    s_start_t start = { opts, NULL, -1 };
     pl_evproxy_t *self = calloc (1, sizeof *self);
     if (!self)
         goto cleanup;
-    self->actor = zactor_new (s_actor, &start);
-    if (!self->actor || start.rc == -1)
+    self->pipe = zsys_create_pipe (&start.pipe);
+    int err = pthread_create (&self->thread, NULL, s_thread, &start);
+    if (err != 0) {
+        pl_error ("event proxy: cannot start its thread: %s", strerror (err));
+        zsock_destroy (&start.pipe);
+        pl_evproxy_destroy (&self);
+        goto cleanup;
+    }
+    self->started = true;
+    /* The thread signals once it has bound (or failed to); on any failure
+     * destroy joins it here, so start stays valid as long as it is used. */
+    if (zsock_wait (self->pipe) == -1 || start.rc == -1)
         pl_evproxy_destroy (&self);
 cleanup:
     return self;
@@ -149,7 +174,16 @@ pl_evproxy_destroy (pl_evproxy_t **self_p)
     assert (self_p);
     pl_evproxy_t *self = *self_p;
     if (self) {
-        zactor_destroy (&self->actor);
+        if (self->started) {
+            /* Non-blocking: the pipe carries nothing else, so it is never
+             * full; a thread that already ended (failed bind) has closed
+             * its end, and then the send fails or goes nowhere. Either way
+             * the join below returns. */
+            zsock_set_sndtimeo (self->pipe, 0);
+            zstr_send (self->pipe, "$TERM");
+            pthread_join (self->thread, NULL);
+        }
+        zsock_destroy (&self->pipe);
         free (self);
         *self_p = NULL;
     }
@@ -158,6 +192,21 @@ pl_evproxy_destroy (pl_evproxy_t **self_p)
 /* ---------------------------------------------------------------------
  * Selftest
  */
+
+/* Threads of this process now (Linux: /proc/self/status), or -1. */
+static int
+s_threads (void)
+{
+    int threads = -1;
+    char line[256];
+    FILE *file = fopen ("/proc/self/status", "r");
+    while (file && fgets (line, sizeof line, file))
+        if (sscanf (line, "Threads: %d", &threads) == 1)
+            break;
+    if (file)
+        fclose (file);
+    return threads;
+}
 
 /* Receive one message within timeout_ms, or NULL. */
 static zmsg_t *
@@ -297,6 +346,26 @@ pl_evproxy_test (bool verbose)
     pl_evproxy_destroy (&proxy);
     pl_evproxy_destroy (&proxy);            /* safe twice */
     assert (proxy == NULL);
+
+    /* destroy returns only once the proxy thread has ended (and with it
+     * every socket it opened): a thread still closing its pipe when main()
+     * returns races czmq's atexit zsys_shutdown. (With a zactor, whose
+     * thread is detached, this failed within a few rounds.) */
+    int threads = s_threads ();
+    assert (threads > 0);
+    for (int round = 0; round < 20; round++) {
+        /* fresh endpoints each round: libzmq releases an inproc name only
+         * once its reaper has destroyed the socket, after close returns */
+        char in[64], out[64];
+        snprintf (in, sizeof in, "inproc://pl-evproxy-join-in-%d", round);
+        snprintf (out, sizeof out, "inproc://pl-evproxy-join-out-%d", round);
+        pl_evproxy_opts_t fresh = { .xsub = in, .xpub = out };
+        proxy = pl_evproxy_new (&fresh);
+        assert (proxy);
+        assert (s_threads () == threads + 1);
+        pl_evproxy_destroy (&proxy);
+        assert (s_threads () == threads);
+    }
 
     /* a second proxy on the same ipc endpoints is refused, not a thief */
     char dir[] = "/tmp/pl-evproxy-XXXXXX";

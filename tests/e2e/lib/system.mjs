@@ -190,6 +190,7 @@ class Proc {
     });
     this.child = child;
     this.expect = null;           // null: must not exit; 'clean': exit 0; 'any'
+    this.sigstopped = false;      // we sent SIGSTOP and no SIGCONT since
     liveChildren.add(child);
     const onData = (chunk) => this.#onOutput(chunk);
     child.stdout.on('data', onData);
@@ -269,9 +270,13 @@ class Proc {
     if (!this.child) throw new Error(`${this.name} is not running`);
     if (sig === 'SIGTERM' || sig === 'SIGINT') this.expect = 'clean';
     else if (sig !== 'SIGSTOP' && sig !== 'SIGCONT') this.expect = 'any';
+    // A process we stopped does not act on TERM until continued, so continue
+    // it first. Only then: a SIGCONT discards every pending SIGSTOP, and in a
+    // sanitizer build exiting on TERM, LeakSanitizer's ptrace attach waits for
+    // one forever (an ASan broker hung after "broker stopped"; broker/README.md).
+    if (this.sigstopped && sig !== 'SIGSTOP' && sig !== 'SIGCONT') this.child.kill('SIGCONT');
+    this.sigstopped = sig === 'SIGSTOP';
     this.child.kill(sig);
-    // A stopped process does not act on TERM until continued.
-    if (sig !== 'SIGSTOP') this.child?.kill('SIGCONT');
   }
 
   /** A hung process: append every thread's stack (gdb, if installed) to its log. */
