@@ -1,5 +1,7 @@
 /*  pl_redis - one synchronous Redis connection (hiredis 0.14, RESP2). */
 #include "pl_redis.h"
+
+#include <openssl/sha.h>
 #include "pl_id.h"
 #include "pl_log.h"
 
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/time.h>
@@ -483,6 +486,49 @@ cleanup:
     return reply;
 }
 
+redisReply *
+pl_redis_script (pl_redis_t *self, pl_redis_script_t *script, int numkeys,
+                 int argc, const char **argv, const size_t *argvlen)
+{
+    assert (self && script && script->source && numkeys >= 0 && numkeys <= argc);
+    redisReply *reply = NULL;
+    const char **full = calloc ((size_t) argc + 3, sizeof *full);
+    size_t *lens = calloc ((size_t) argc + 3, sizeof *lens);
+    char nkeys[16];
+    if (!full || !lens)
+        goto cleanup;
+    if (!script->sha[0]) {
+        unsigned char digest[SHA_DIGEST_LENGTH];
+        SHA1 ((const unsigned char *) script->source, strlen (script->source), digest);
+        for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+            snprintf (script->sha + 2 * i, 3, "%02x", digest[i]);
+    }
+    snprintf (nkeys, sizeof nkeys, "%d", numkeys);
+    full[0] = "EVALSHA";
+    full[1] = script->sha;
+    full[2] = nkeys;
+    for (int i = 0; i < argc; i++) {
+        full[i + 3] = argv[i];
+        lens[i + 3] = argvlen ? argvlen[i] : strlen (argv[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        lens[i] = strlen (full[i]);
+    reply = pl_redis_command_argv (self, argc + 3, full, lens);
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "NOSCRIPT", 8) == 0) {
+        /* EVAL also caches it, so the next call's EVALSHA hits */
+        freeReplyObject (reply);
+        full[0] = "EVAL";
+        full[1] = script->source;
+        lens[0] = 4;
+        lens[1] = strlen (script->source);
+        reply = pl_redis_command_argv (self, argc + 3, full, lens);
+    }
+cleanup:
+    free (full);
+    free (lens);
+    return reply;
+}
+
 void
 pl_redis_reset (pl_redis_t *self)
 {
@@ -512,7 +558,10 @@ s_test_server (const char *dir, const char *sock)
         return -1;
     pid_t pid = fork ();
     if (pid == 0) {
+        /* die with the test, even when an assert aborts it */
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
         dup2 (out[1], STDOUT_FILENO);
+        dup2 (out[1], STDERR_FILENO);
         close (out[0]);
         execlp ("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
                 "--dir", dir, "--save", "", "--appendonly", "no", (char *) NULL);
@@ -638,6 +687,19 @@ s_test_live (bool verbose)
     assert (r3);
     reply = pl_redis_command (r3, "GET k");
     assert (reply && reply->type == REDIS_REPLY_NIL);
+    freeReplyObject (reply);
+
+    /* scripts: EVALSHA, and EVAL again after the server forgot them */
+    PL_REDIS_SCRIPT (concat, "return KEYS[1] .. ARGV[1] .. redis.call('GET', KEYS[1])");
+    const char *sargv[] = { "k", "+" };
+    assert (s_test_is (pl_redis_script (r, &concat, 1, 2, sargv, NULL), "k+v2"));
+    assert (strlen (concat.sha) == 40);
+    assert (s_test_is (pl_redis_script (r, &concat, 1, 2, sargv, NULL), "k+v2"));
+    assert (s_test_is (pl_redis_command (killer, "SCRIPT FLUSH"), "OK"));
+    assert (s_test_is (pl_redis_script (r, &concat, 1, 2, sargv, NULL), "k+v2"));
+    PL_REDIS_SCRIPT (broken, "return redis.call('NOPE')");
+    reply = pl_redis_script (r, &broken, 0, 0, NULL, NULL);
+    assert (reply && reply->type == REDIS_REPLY_ERROR);
     freeReplyObject (reply);
 
     /* the server goes away: NULL, not a crash; redis errors are replies */

@@ -57,6 +57,22 @@ redisReply *pl_redis_command_argv (pl_redis_t *self, int argc,
  * handler, so a handler that bails out early leaves nothing behind. */
 void pl_redis_reset (pl_redis_t *self);
 
+/* A Lua script run with EVALSHA, falling back to EVAL when the server does
+ * not have it cached (NOSCRIPT: a restarted or flushed Redis). Declare one
+ * static per script: PL_REDIS_SCRIPT (name, "lua source"). The SHA1 is
+ * computed on first use. */
+typedef struct {
+    const char *source;     /* the Lua text                          */
+    char sha[41];           /* hex SHA1 of source, "" until first use */
+} pl_redis_script_t;
+#define PL_REDIS_SCRIPT(name, lua) static pl_redis_script_t name = { lua, "" }
+
+/* Run script with numkeys keys followed by args: argv holds the keys then
+ * the args (argc in all). Returns the reply (errors included, as for any
+ * command) or NULL when Redis is unreachable. */
+redisReply *pl_redis_script (pl_redis_t *self, pl_redis_script_t *script, int numkeys,
+                             int argc, const char **argv, const size_t *argvlen);
+
 /* True when a connection is currently open (it may still be stale). */
 bool pl_redis_connected (pl_redis_t *self);
 

@@ -295,6 +295,16 @@ pl_call_command_argv (pl_call_t *call, int argc, const char **argv, const size_t
     return s_call_vet (call, redis ? pl_redis_command_argv (redis, argc, argv, argvlen) : NULL);
 }
 
+redisReply *
+pl_call_script (pl_call_t *call, pl_redis_script_t *script, int numkeys,
+                int argc, const char **argv, const size_t *argvlen)
+{
+    assert (call);
+    pl_redis_t *redis = call->worker->redis;
+    return s_call_vet (call, redis ? pl_redis_script (redis, script, numkeys, argc, argv,
+                                                      argvlen) : NULL);
+}
+
 bool
 pl_call_run (pl_call_t *call, const char *fmt, ...)
 {

@@ -126,6 +126,9 @@ redisReply *pl_call_command_argv (pl_call_t *call, int argc, const char **argv,
 /* pl_call_command for a reply the handler does not need (MULTI, a queued
  * SET...). Returns true on success; false means answered INTERNAL. */
 bool pl_call_run (pl_call_t *call, const char *fmt, ...);
+/* Run a Lua script (pl_redis_script) for the handler; NULL as above. */
+redisReply *pl_call_script (pl_call_t *call, pl_redis_script_t *script, int numkeys,
+                            int argc, const char **argv, const size_t *argvlen);
 
 /* Answer success. Takes ownership of data (NULL: no data). */
 void pl_call_ok (pl_call_t *call, cJSON *data);

@@ -239,12 +239,32 @@ s_get (pl_call_t *call, const cJSON *arg)
         pl_call_ok (call, actor);
 }
 
+/* Create in one Redis round trip. The script runs atomically, so the
+ * per-user limit and the creation order are decided and written together
+ * without WATCH. createdAt is strictly after the user's newest actor, so
+ * "oldest first" is creation order even within one millisecond: when our
+ * clock is not past it, the script writes nothing and answers LATER with
+ * the next free millisecond, and we encode again.
+ *   KEYS: user's set, actor key   ARGV: limit, createdAt, id, actor JSON */
+PL_REDIS_SCRIPT (s_create_lua,
+    "local n = redis.call('ZCARD', KEYS[1])\n"
+    "if n >= tonumber(ARGV[1]) then return {'LIMIT', n} end\n"
+    "local last = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+    "if last[2] and tonumber(last[2]) >= tonumber(ARGV[2]) then\n"
+    "  return {'LATER', tonumber(last[2]) + 1}\n"
+    "end\n"
+    "redis.call('SET', KEYS[2], ARGV[4])\n"
+    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])\n"
+    "return {'OK'}\n");
+
 static void
 s_create (pl_call_t *call, const cJSON *arg)
 {
     const char *uid = pl_call_caller (call)->user;
     char id[PL_ID_UUID_SIZE];
     const char *why = NULL;
+    char *text = NULL, *set_key = NULL, *actor_key = NULL;
+    redisReply *reply = NULL;
     cJSON *actor = cJSON_CreateObject ();
     if (!cJSON_IsObject (arg)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
@@ -262,48 +282,67 @@ s_create (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "actor:create: %s", why);
         goto cleanup;
     }
+    if (asprintf (&set_key, "pl:user:%s:actors", uid) < 0)
+        set_key = NULL;
+    if (asprintf (&actor_key, "pl:actor:%s", id) < 0)
+        actor_key = NULL;
+    if (!set_key || !actor_key) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    char limit[24], at[24];
+    snprintf (limit, sizeof limit, "%ld", pl_config_int (pl_call_config (call),
+                                                         PL_CFG_ACTORS_PER_USER));
+    double now = (double) pl_id_wall_ms ();
     for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
-        /* WATCH the user's set: the count limit and createdAt order below
-         * are decided on what we read here */
-        if (!pl_call_run (call, "WATCH pl:user:%s:actors", uid))
-            goto cleanup;
-        redisReply *last = pl_call_command (call, "ZREVRANGE pl:user:%s:actors 0 0 WITHSCORES", uid);
-        if (!last)
-            goto cleanup;
-        double last_at = last->elements == 2 ? strtod (last->element[1]->str, NULL) : 0;
-        freeReplyObject (last);
-        redisReply *count = pl_call_command (call, "ZCARD pl:user:%s:actors", uid);
-        if (!count)
-            goto cleanup;
-        long long n = count->integer;
-        freeReplyObject (count);
-        if (n >= pl_config_int (pl_call_config (call), PL_CFG_ACTORS_PER_USER)) {
-            pl_call_error (call, PL_ERR_VALIDATION_ERROR,
-                           "actor:create: you have %lld actors, the most allowed", n);
-            goto cleanup;
-        }
-        /* createdAt strictly after the user's newest actor, so "oldest
-         * first" is creation order even for two creates in the same ms */
-        double now = (double) pl_id_wall_ms ();
-        if (now <= last_at)
-            now = last_at + 1;
         s_set (actor, "createdAt", cJSON_CreateNumber (now));
         s_set (actor, "updatedAt", cJSON_CreateNumber (now));
         s_set (actor, "version", cJSON_CreateNumber (1));
-        if (!pl_call_run (call, "MULTI") || s_queue_set (call, actor, id)
-        ||  !pl_call_run (call, "ZADD pl:user:%s:actors %lld %s", uid, (long long) now, id))
+        free (text);
+        text = cJSON_PrintUnformatted (actor);
+        if (!text) {
+            pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
             goto cleanup;
-        int ran = s_exec (call);
-        if (ran < 0)
+        }
+        if (strlen (text) > S_ACTOR_MAX) {
+            pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                           "an actor is at most %d bytes of JSON", S_ACTOR_MAX);
             goto cleanup;
-        if (ran) {
+        }
+        snprintf (at, sizeof at, "%lld", (long long) now);
+        const char *argv[] = { set_key, actor_key, limit, at, id, text };
+        reply = pl_call_script (call, &s_create_lua, 2, 6, argv, NULL);
+        if (!reply)
+            goto cleanup;
+        const char *verdict = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+                            ? reply->element[0]->str : NULL;
+        if (verdict && strcmp (verdict, "OK") == 0) {
             s_done (call, actor, PL_PUSH_ACTOR_CREATED);
             actor = NULL;
             goto cleanup;
         }
+        if (verdict && strcmp (verdict, "LIMIT") == 0 && reply->elements == 2) {
+            pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                           "actor:create: you have %lld actors, the most allowed",
+                           reply->element[1]->integer);
+            goto cleanup;
+        }
+        if (!verdict || strcmp (verdict, "LATER") != 0 || reply->elements != 2) {
+            pl_call_error (call, PL_ERR_INTERNAL, "unexpected answer from storage");
+            goto cleanup;
+        }
+        /* createdAt must be after the user's newest actor: take the next ms */
+        now = (double) reply->element[1]->integer;
+        freeReplyObject (reply);
+        reply = NULL;
     }
     pl_call_error (call, PL_ERR_INTERNAL, "too many concurrent changes; try again");
 cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    free (text);
+    free (set_key);
+    free (actor_key);
     cJSON_Delete (actor);
 }
 
