@@ -1,0 +1,307 @@
+/*  mode_worker - one worker's ceiling, bypassing the broker.
+ *
+ *  parley-load plays the broker's backend: it binds a ROUTER at --bind and
+ *  waits (up to --timeout s) for a worker's READY, e.g. a parley-actors
+ *  started with PARLEY_BROKER_BACKEND set to the same endpoint. Then it
+ *  keeps exactly the credit the worker announced in flight with REQs
+ *  actor:create (caller context from pl_proto_ctx_encode, users
+ *  wk-<nonce>-<k % --users>), answers nothing but sends the heartbeat every
+ *  --heartbeat-ms, for --duration s, and waits up to --drain s for the last
+ *  replies. The request id carries the send time (pl_loadzmq_rid).
+ *
+ *  Only the first worker to say READY is driven; a second one is ignored
+ *  (and counted), since the point is one worker's ceiling.
+ */
+#include "pl_loadmodes.h"
+#include "pl_loadrun.h"
+#include "pl_loadzmq.h"
+#include "pl_proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_EVENT  "actor:create"
+#define S_BODY   "{\"name\":\"load\",\"type\":\"bench\",\"hp\":10}"
+#define S_CLIENT "parley-load"      /* the "client identity" frame we echo */
+
+typedef struct {
+    pl_loadrun_t run;
+    void *zctx, *router;
+    uint8_t worker[256];            /* the worker's routing identity        */
+    size_t worker_len;
+    char service[72];               /* what it registered                   */
+    uint32_t credit;                /* what it announced                    */
+    char **ctx;                     /* one caller context per user          */
+    uint32_t users;
+    pl_loadhist_t *latency;
+    pl_loadrun_codes_t errors;
+    bool running;
+    int64_t end, hb_at, hb_ns;
+    uint64_t seq, sent, ok, failed, inflight, in_window, send_failed;
+    uint64_t others, heartbeats, byes;
+} s_worker_t;
+
+static int
+s_send_to_worker (s_worker_t *w, const pl_loadzmq_part_t *parts, int count)
+{
+    pl_loadzmq_part_t all[9] = { { w->worker, w->worker_len } };
+    for (int i = 0; i < count && i < 8; i++)
+        all[1 + i] = parts[i];
+    int rc = pl_loadzmq_send (w->router, all, count + 1);
+    if (rc == 0)
+        w->hb_at = pl_loadnet_now () + w->hb_ns;
+    return rc;
+}
+
+static void
+s_send_req (s_worker_t *w, int64_t now)
+{
+    uint8_t rid[PL_LOADZMQ_RID];
+    const char *ctx = w->ctx[w->seq % w->users];
+    pl_loadzmq_rid (rid, w->seq++, now);
+    pl_loadzmq_part_t parts[] = {
+        { PL_PROTO_VERSION, 4 }, { PL_CMD_REQ, 3 }, { S_CLIENT, sizeof S_CLIENT - 1 },
+        { rid, sizeof rid }, { S_EVENT, sizeof S_EVENT - 1 }, { ctx, strlen (ctx) },
+        { S_BODY, sizeof S_BODY - 1 },
+    };
+    if (s_send_to_worker (w, parts, 7) != 0) {
+        w->send_failed++;
+        return;
+    }
+    w->inflight++;
+    w->sent++;
+}
+
+static bool
+s_from_worker (s_worker_t *w, pl_loadzmq_msg_t *msg)
+{
+    size_t n = 0;
+    const void *id = pl_loadzmq_data (msg, 0, &n);
+    return w->worker_len && n == w->worker_len && memcmp (id, w->worker, n) == 0;
+}
+
+/* Everything the ROUTER has. Runs on this (the only) thread. */
+static void
+s_on_router (s_worker_t *w)
+{
+    pl_loadzmq_msg_t msg;
+    while (pl_loadzmq_recv (w->router, &msg) == 0) {
+        int64_t now = pl_loadnet_now ();
+        if (!pl_loadzmq_is (&msg, 1, PL_PROTO_VERSION) || msg.count < 3) {
+            w->others++;
+        }
+        else
+        if (pl_loadzmq_is (&msg, 2, PL_CMD_READY)) {
+            if (w->worker_len == 0 && msg.count == 5) {
+                size_t n = 0, sl = 0, cl = 0;
+                const void *id = pl_loadzmq_data (&msg, 0, &n);
+                const char *svc = pl_loadzmq_data (&msg, 3, &sl);
+                const char *credit = pl_loadzmq_data (&msg, 4, &cl);
+                char buf[16] = "";
+                if (n <= sizeof w->worker && sl < sizeof w->service && cl < sizeof buf) {
+                    memcpy (w->worker, id, n);
+                    w->worker_len = n;
+                    memcpy (w->service, svc, sl);
+                    w->service[sl] = 0;
+                    memcpy (buf, credit, cl);
+                    buf[cl] = 0;
+                    long c = strtol (buf, NULL, 10);
+                    w->credit = c > 0 && c <= 10000 ? (uint32_t) c : 1;
+                }
+            }
+            else
+                w->others++;        /* a second worker, or a re-READY */
+        }
+        else
+        if (!s_from_worker (w, &msg))
+            w->others++;
+        else
+        if (pl_loadzmq_is (&msg, 2, PL_CMD_REP) && msg.count == 6) {
+            size_t rlen = 0, blen = 0;
+            const void *rid = pl_loadzmq_data (&msg, 4, &rlen);
+            const char *body = pl_loadzmq_data (&msg, 5, &blen);
+            int64_t sent = pl_loadzmq_rid_sent (rid, rlen);
+            if (sent >= 0 && w->inflight > 0) {
+                w->inflight--;
+                pl_loadhist_record (w->latency, now > sent ? (uint64_t) (now - sent) : 0);
+                if (memmem (body, blen < 32 ? blen : 32, "\"success\":true", 14)) {
+                    w->ok++;
+                    if (now <= w->end)
+                        w->in_window++;
+                }
+                else {
+                    w->failed++;
+                    pl_loadrun_code_from_ack (&w->errors, body, blen);
+                }
+                if (w->running)
+                    s_send_req (w, now);
+            }
+        }
+        else
+        if (pl_loadzmq_is (&msg, 2, PL_CMD_HEARTBEAT))
+            w->heartbeats++;
+        else
+        if (pl_loadzmq_is (&msg, 2, PL_CMD_DISCONNECT)) {
+            w->byes++;
+            w->running = false;     /* it left: nothing more will be answered */
+        }
+        else
+            w->others++;
+        pl_loadzmq_msg_close (&msg);
+    }
+}
+
+/* Poll the ROUTER and the signalfd until `until`; heartbeats meanwhile. */
+static void
+s_poll (s_worker_t *w, int64_t until)
+{
+    zmq_pollitem_t items[2] = {
+        { w->router, 0, ZMQ_POLLIN, 0 }, { NULL, w->run.signal_fd, ZMQ_POLLIN, 0 }
+    };
+    int64_t now = pl_loadnet_now ();
+    if (w->worker_len && now >= w->hb_at) {
+        pl_loadzmq_part_t hb[] = { { PL_PROTO_VERSION, 4 }, { PL_CMD_HEARTBEAT, 2 } };
+        s_send_to_worker (w, hb, 2);
+    }
+    int64_t wake = until;
+    if (w->worker_len && w->hb_at < wake)
+        wake = w->hb_at;
+    long ms = wake > now ? (long) ((wake - now + 999999) / 1000000) : 0;
+    if (zmq_poll (items, 2, ms) < 0)
+        return;
+    if (items[0].revents & ZMQ_POLLIN)
+        s_on_router (w);
+    if (items[1].revents & ZMQ_POLLIN) {
+        char buf[128];
+        if (read (w->run.signal_fd, buf, sizeof buf) > 0)
+            pl_loadrun_interrupt (&w->run);
+    }
+}
+
+int
+pl_load_worker (const pl_loadopt_t *o)
+{
+    int rc = 1;
+    bool printed = false;
+    s_worker_t w = { 0 };
+    cJSON *sum = NULL;
+    const char *error = "setup failed (see stderr)";
+    if (pl_loadrun_init (&w.run, o, 64) != 0)
+        goto cleanup;
+    w.hb_ns = (int64_t) o->heartbeat_ms * 1000000;
+    w.end = INT64_MAX;
+    w.users = o->users;
+    w.zctx = zmq_ctx_new ();
+    w.latency = pl_loadhist_new ();
+    w.ctx = calloc (w.users, sizeof *w.ctx);
+    if (!w.zctx || !w.latency || !w.ctx)
+        goto cleanup;
+    char gw[64];
+    snprintf (gw, sizeof gw, "gw-load-%s", w.run.nonce);
+    for (uint32_t u = 0; u < w.users; u++) {
+        char user[64], conn[16];
+        snprintf (user, sizeof user, "wk-%s-%u", w.run.nonce, u);
+        snprintf (conn, sizeof conn, "%u", u + 1);
+        w.ctx[u] = pl_proto_ctx_encode (gw, conn, user, NULL);
+        if (!w.ctx[u])
+            goto cleanup;
+    }
+    int hwm = 100000, linger = 0, mandatory = 1;
+    w.router = zmq_socket (w.zctx, ZMQ_ROUTER);
+    if (!w.router
+    ||  zmq_setsockopt (w.router, ZMQ_LINGER, &linger, sizeof linger)
+    ||  zmq_setsockopt (w.router, ZMQ_SNDHWM, &hwm, sizeof hwm)
+    ||  zmq_setsockopt (w.router, ZMQ_RCVHWM, &hwm, sizeof hwm)
+    ||  zmq_setsockopt (w.router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory)
+    ||  zmq_bind (w.router, o->bind)) {
+        fprintf (stderr, "parley-load: cannot bind %s: %s\n", o->bind, zmq_strerror (errno));
+        goto cleanup;
+    }
+    fprintf (stderr, "parley-load worker: waiting on %s for a worker's READY (start it with "
+             "PARLEY_BROKER_BACKEND=%s)\n", o->bind, o->bind);
+    int64_t deadline = pl_loadnet_now () + (int64_t) (o->timeout * 1e9);
+    while (!w.worker_len && pl_loadnet_now () < deadline && !pl_loadrun_interrupted (&w.run))
+        s_poll (&w, deadline);
+    if (!w.worker_len) {
+        error = "no worker said READY in time";
+        fprintf (stderr, "parley-load: %s\n", error);
+        goto cleanup;
+    }
+    fprintf (stderr, "parley-load worker: service \"%s\", credit %u; sending %s\n",
+             w.service, w.credit, S_EVENT);
+
+    int64_t start = pl_loadnet_now ();
+    w.end = start + (int64_t) (o->duration * 1e9);
+    int64_t drain_end = INT64_MAX, next_progress = start + (int64_t) (o->progress * 1e9);
+    w.running = true;
+    for (uint32_t k = 0; k < w.credit; k++)
+        s_send_req (&w, start);
+    while (true) {
+        int64_t now = pl_loadnet_now ();
+        if (w.running && (now >= w.end || pl_loadrun_interrupted (&w.run)))
+            w.running = false;
+        if (!w.running && drain_end == INT64_MAX) {
+            if (now < w.end)
+                w.end = now;
+            drain_end = now + (int64_t) (o->drain * 1e9);
+        }
+        if (!w.running && (w.inflight == 0 || now >= drain_end || w.byes
+                           || pl_loadrun_interrupted (&w.run)))
+            break;
+        if (o->progress > 0 && now >= next_progress) {
+            pl_loadrun_progress (&w.run, "sent %llu, ok %llu, errors %llu",
+                                 (unsigned long long) w.sent, (unsigned long long) w.ok,
+                                 (unsigned long long) w.failed);
+            next_progress = now + (int64_t) (o->progress * 1e9);
+        }
+        int64_t wake = w.running ? w.end : drain_end;
+        if (o->progress > 0 && next_progress < wake)
+            wake = next_progress;
+        s_poll (&w, wake);
+    }
+    double secs = (double) (w.end - start) / 1e9;
+
+    sum = pl_loadrun_summary (&w.run);
+    if (!sum)
+        goto cleanup;
+    cJSON_AddNumberToObject (sum, "duration_s", pl_loadrun_round (secs, 3));
+    cJSON_AddStringToObject (sum, "bind", o->bind);
+    cJSON_AddStringToObject (sum, "service", w.service);
+    cJSON_AddNumberToObject (sum, "credit", w.credit);
+    cJSON_AddNumberToObject (sum, "window", w.credit);
+    cJSON_AddNumberToObject (sum, "users", w.users);
+    cJSON_AddNumberToObject (sum, "sent", (double) w.sent);
+    cJSON_AddNumberToObject (sum, "acked", (double) w.ok);
+    cJSON_AddNumberToObject (sum, "failed", (double) w.failed);
+    cJSON_AddNumberToObject (sum, "unanswered", (double) w.inflight);
+    cJSON_AddNumberToObject (sum, "send_failed", (double) w.send_failed);
+    cJSON_AddNumberToObject (sum, "worker_heartbeats", (double) w.heartbeats);
+    cJSON_AddNumberToObject (sum, "worker_byes", (double) w.byes);
+    cJSON_AddNumberToObject (sum, "ignored", (double) w.others);
+    double rate_v = secs > 0 ? (double) w.in_window / secs : 0;
+    cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
+    cJSON_AddStringToObject (sum, "rate_unit", "replies/s");
+    pl_loadrun_add_latency (sum, w.latency, "");
+    pl_loadrun_add_codes (sum, &w.errors);
+    bool ok = w.ok + w.failed > 0;
+    cJSON_ReplaceItemInObject (sum, "ok", cJSON_CreateBool (ok));
+    rc = ok ? 0 : 1;
+    pl_loadrun_print (&sum);
+    printed = true;
+cleanup:
+    if (!printed)
+        pl_loadrun_print_error (o, error);
+    if (w.router)
+        zmq_close (w.router);
+    if (w.zctx)
+        zmq_ctx_term (w.zctx);
+    for (uint32_t u = 0; w.ctx && u < w.users; u++)
+        free (w.ctx[u]);
+    free (w.ctx);
+    pl_loadhist_destroy (&w.latency);
+    pl_loadrun_fini (&w.run);
+    return rc;
+}

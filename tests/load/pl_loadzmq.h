@@ -1,0 +1,70 @@
+/*  pl_loadzmq - the ZeroMQ side of parley-load (modes broker and worker):
+ *  multipart send/receive without allocation, the request id that carries
+ *  its own send time, and the echo worker used by the broker mode.
+ *
+ *  Frames are those of proto/README.md (envelope PL01).
+ */
+#ifndef PL_LOADZMQ_H
+#define PL_LOADZMQ_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+/* Most frames of a message we read; longer ones are drained and flagged. */
+#define PL_LOADZMQ_FRAMES 10
+
+typedef struct {
+    zmq_msg_t frame[PL_LOADZMQ_FRAMES];
+    int count;                      /* frames held                          */
+    bool oversize;                  /* more frames arrived and were dropped */
+} pl_loadzmq_msg_t;
+
+typedef struct {
+    const void *data;
+    size_t size;
+} pl_loadzmq_part_t;
+
+/* Receive one whole message without blocking. Returns 0 (close it with
+ * pl_loadzmq_msg_close), or -1 when there is none (errno EAGAIN) or on
+ * error. */
+int pl_loadzmq_recv (void *sock, pl_loadzmq_msg_t *msg);
+void pl_loadzmq_msg_close (pl_loadzmq_msg_t *msg);
+/* Frame i equals text. */
+bool pl_loadzmq_is (pl_loadzmq_msg_t *msg, int i, const char *text);
+const void *pl_loadzmq_data (pl_loadzmq_msg_t *msg, int i, size_t *size);
+/* Send parts as one message, without blocking. 0 or -1 (errno). */
+int pl_loadzmq_send (void *sock, const pl_loadzmq_part_t *parts, int count);
+
+/* Request ids: 16 bytes, the client's sequence number and the send time
+ * (CLOCK_MONOTONIC ns); the broker and the worker echo them unchanged
+ * (proto/README.md, "request id ... echoed back unchanged"), so a reply
+ * says its own latency and no table of requests in flight is needed. */
+#define PL_LOADZMQ_RID 16
+void pl_loadzmq_rid (uint8_t rid[PL_LOADZMQ_RID], uint64_t seq, int64_t sent);
+/* The send time in a reply's request id, or -1 if it is not ours. */
+int64_t pl_loadzmq_rid_sent (const void *rid, size_t size);
+
+/* ---- echo worker (broker mode) ------------------------------------------ */
+
+/* One echo worker: a thread with a DEALER on the broker backend that
+ * registers `service` with `credit`, answers every REQ with a REP whose
+ * reply is the request body, and keeps the heartbeat (proto/README.md,
+ * Backend). It sends BYE and exits when stop_fd becomes readable. */
+typedef struct {
+    void *zctx;                     /* shared ZeroMQ context                */
+    const char *endpoint;           /* broker backend                       */
+    const char *service;
+    int credit;
+    int heartbeat_ms;
+    int stop_fd;                    /* eventfd: readable = stop             */
+    atomic_ullong served;           /* requests answered                    */
+    atomic_ullong registrations;    /* READYs sent                          */
+    atomic_int failed;              /* the socket could not be set up       */
+} pl_loadzmq_echo_t;
+
+void *pl_loadzmq_echo_thread (void *arg);
+
+#endif
