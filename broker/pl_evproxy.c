@@ -20,6 +20,16 @@
  *
  *  The proxy does not look inside events: the topic frame (room + NUL) is
  *  all XPUB matches on, and gateways validate the envelope.
+ *
+ *  Filtering happens here, at the XPUB, and only here. The XSUB subscribes
+ *  upstream to everything, once, and gateways' (un)subscriptions are read
+ *  and dropped instead of forwarded to the workers. Forwarding them was
+ *  wrong: a PUB socket applies incoming subscriptions only when its owner
+ *  calls into it, so an idle worker's PUB, after thousands of rooms came
+ *  and went, filtered its next events against a stale list and lost them
+ *  (found with parley-load: connect 10k then fanout). Workers now send
+ *  every event once to the proxy, which is cheap on ipc, and a gateway
+ *  still receives only the rooms it subscribed to.
  */
 #include "pl_evproxy.h"
 #include "pl_bind.h"
@@ -53,7 +63,8 @@ typedef struct {
     int rc;                         /* 0 bound, -1 failed                */
 } s_start_t;
 
-/* Move up to S_BATCH whole messages from one socket to the other. A send
+/* Move up to S_BATCH whole messages from one socket to the other (to NULL:
+ * read and drop them). A send
  * to XPUB or XSUB does not fail in practice (XPUB drops for a subscriber
  * at its HWM, XSUB queues subscriptions); should one fail anyway, the rest
  * of that message is read and dropped so the next one starts clean. */
@@ -68,6 +79,8 @@ s_forward (void *from, void *to)
             break;                  /* EAGAIN: drained (parts of a message
                                      * arrive together, never half) */
         int more = zmq_msg_more (&part);
+        if (!to)
+            dropping = true;        /* read only to consume */
         if (!dropping
         &&  zmq_msg_send (&part, to, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) == -1)
             dropping = true;
@@ -105,7 +118,7 @@ s_run (zsock_t *pipe, zsock_t *xsub, zsock_t *xpub)
         if (items[1].revents & ZMQ_POLLIN)
             s_forward (items[1].socket, items[2].socket);   /* events down */
         if (items[2].revents & ZMQ_POLLIN)
-            s_forward (items[2].socket, items[1].socket);   /* subscriptions up */
+            s_forward (items[2].socket, NULL);  /* subscriptions: XPUB applied them */
     }
 }
 
@@ -130,6 +143,10 @@ s_thread (void *arg)
         ok = pl_bind (xsub, opts->xsub, opts->xsub_name ? opts->xsub_name : "XSUB") == 0
           && pl_bind (xpub, opts->xpub, opts->xpub_name ? opts->xpub_name : "XPUB") == 0;
     }
+    /* subscribe to everything upstream; XSUB repeats it to every publisher
+     * that connects later */
+    if (ok && zmq_send (zsock_resolve (xsub), "\x01", 1, 0) != 1)
+        ok = false;
     start->rc = ok ? 0 : -1;
     start = NULL;                   /* gone once we signal */
     opts = NULL;
@@ -231,30 +248,35 @@ s_subscribe (zsock_t *sub, const char *topic, bool on)
 }
 
 /* Wait until the publisher (an XPUB, so it sees subscriptions) has
- * received the (un)subscription of each of count topics: then the whole
- * path is in place. Other messages are skipped. */
+ * received the proxy's subscribe-all, and nothing else. */
 static void
-s_await_subscriptions (zsock_t *publisher, bool on, int count, const char **topics)
+s_await_subscribe_all (zsock_t *publisher)
+{
+    zmsg_t *msg = s_recv_within (publisher, 3000);
+    assert (msg);
+    zframe_t *frame = zmsg_first (msg);
+    assert (zframe_size (frame) == 1 && zframe_data (frame)[0] == 1);
+    zmsg_destroy (&msg);
+}
+
+static void s_publish (zsock_t *publisher, const char *room, const char *packet);
+
+/* Publish probes to room until sub receives one (the subscription reached
+ * the proxy's XPUB), then drain the extra probes. Bounded: 3 s. */
+static void
+s_await_route (zsock_t *publisher, zsock_t *sub, const char *room)
 {
     int64_t deadline = zclock_mono () + 3000;
-    int seen = 0;
-    bool got[4] = { false };
-    assert (count <= 4);
-    while (seen < count && zclock_mono () < deadline) {
-        zmsg_t *msg = s_recv_within (publisher, (int) (deadline - zclock_mono ()));
-        zframe_t *frame = msg ? zmsg_first (msg) : NULL;
-        for (int i = 0; frame && i < count; i++) {
-            size_t len = strlen (topics[i]) + 1;
-            if (!got[i] && zframe_size (frame) == len + 1
-            &&  zframe_data (frame)[0] == (on ? 1 : 0)
-            &&  memcmp (zframe_data (frame) + 1, topics[i], len) == 0) {
-                got[i] = true;
-                seen++;
-            }
-        }
-        zmsg_destroy (&msg);
+    zmsg_t *msg = NULL;
+    while (!msg && zclock_mono () < deadline) {
+        s_publish (publisher, room, "[\"probe\"]");
+        msg = s_recv_within (sub, 20);
     }
-    assert (seen == count);
+    assert (msg);
+    while (msg) {
+        zmsg_destroy (&msg);
+        msg = s_recv_within (sub, 20);
+    }
 }
 
 static void
@@ -301,7 +323,8 @@ pl_evproxy_test (bool verbose)
         printf (" * pl_evproxy: ");
     zsys_handler_set (NULL);
 
-    /* prefix-extension rooms stay apart; subscriptions flow upstream */
+    /* prefix-extension rooms stay apart; publishers see one subscribe-all
+     * and none of the gateways' room subscriptions */
     pl_evproxy_opts_t opts = { .xsub = "inproc://pl-evproxy-test-in",
                                .xpub = "inproc://pl-evproxy-test-out" };
     pl_evproxy_t *proxy = pl_evproxy_new (&opts);
@@ -319,10 +342,12 @@ pl_evproxy_test (bool verbose)
     assert (rc == 0);
     rc = zsock_connect (sub_alice, "%s", opts.xpub);
     assert (rc == 0);
+    s_await_subscribe_all (publisher);
     s_subscribe (sub_al, "user:al", true);
     s_subscribe (sub_alice, "user:alice", true);
-    const char *both[] = { "user:al", "user:alice" };
-    s_await_subscriptions (publisher, true, 2, both);
+    s_await_route (publisher, sub_al, "user:al");
+    s_await_route (publisher, sub_alice, "user:alice");
+    s_expect_nothing (sub_al, 20);              /* no probe leaked across */
 
     s_publish (publisher, "user:alice", "[\"actor:created\",{\"id\":\"a1\"}]");
     s_publish (publisher, "user:bob", "[\"actor:created\",{\"id\":\"b1\"}]");
@@ -332,13 +357,16 @@ pl_evproxy_test (bool verbose)
     s_expect_nothing (sub_alice, 100);
     s_expect_nothing (sub_al, 50);
 
-    /* unsubscribing stops delivery, and reaches the publisher too */
+    /* unsubscribing stops delivery; the publisher never hears of it */
     s_subscribe (sub_al, "user:al", false);
-    s_await_subscriptions (publisher, false, 1, both);
+    /* alice's probe goes out after al's unsubscribe reached the proxy */
+    s_await_route (publisher, sub_alice, "user:alice");
     s_publish (publisher, "user:al", "[\"actor:deleted\",\"a3\"]");
     s_publish (publisher, "user:alice", "[\"actor:deleted\",\"a4\"]");
     s_expect_event (sub_alice, "user:alice", "[\"actor:deleted\",\"a4\"]");
     s_expect_nothing (sub_al, 100);
+    zmsg_t *upstream = s_recv_within (publisher, 50);
+    assert (upstream == NULL);                  /* no room (un)subscriptions */
 
     zsock_destroy (&sub_al);
     zsock_destroy (&sub_alice);
