@@ -22,6 +22,7 @@
 #include "pl_health.h"
 #include "pl_http.h"
 #include "pl_jwt.h"
+#include "pl_listen.h"
 #include "pl_log.h"
 #include "pl_pending.h"
 #include "pl_proto.h"
@@ -80,6 +81,7 @@ struct _pl_gateway_t {
     struct lws_context *lws;        /* the loop                                 */
     struct lws_vhost *vhost;
     pl_bus_t *bus;                  /* broker + event bus                       */
+    pl_listen_t *listener;          /* our listening socket                     */
     pl_rooms_t *rooms;              /* room -> local members                    */
     char id[16];                    /* gateway id                               */
     const char *secret;             /* JWT secret                               */
@@ -767,6 +769,7 @@ s_lws_log (int level, const char *line)
 static const struct lws_protocols s_protocols[] = {
     { S_PROTOCOL, s_callback, sizeof (s_conn_t), S_RX_BUFFER, 0, NULL, 0 },
     { PL_BUS_PROTOCOL, pl_bus_callback, 0, 0, 0, NULL, 0 },
+    { PL_LISTEN_PROTOCOL, pl_listen_callback, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -816,9 +819,7 @@ pl_gateway_new (pl_config_t *config)
     lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
     struct lws_context_creation_info info;
     memset (&info, 0, sizeof info);
-    info.port = (int) pl_config_int (config, PL_CFG_PORT);
-    const char *bind = pl_config_str (config, PL_CFG_BIND);
-    info.iface = *bind ? bind : NULL;
+    info.port = CONTEXT_PORT_NO_LISTEN;     /* pl_listen binds it */
     info.protocols = s_protocols;
     info.user = self;
     info.vhost_name = "parley";
@@ -832,10 +833,16 @@ pl_gateway_new (pl_config_t *config)
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
     self->lws = lws_create_context (&info);
     if (!self->lws) {
-        pl_error ("cannot listen on port %d (in use?)", info.port);
+        pl_error ("cannot create the lws context");
         goto fail;
     }
     self->vhost = lws_get_vhost_by_name (self->lws, "parley");
+    self->listener = pl_listen_new (self->lws, self->vhost,
+                                    pl_config_str (config, PL_CFG_BIND),
+                                    (int) pl_config_int (config, PL_CFG_PORT),
+                                    pl_config_int (config, PL_CFG_REUSEPORT) == 1);
+    if (!self->listener)
+        goto fail;
     pl_bus_handlers_t handlers = { s_on_reply, s_on_status, s_on_event };
     self->bus = pl_bus_new (self->lws, self->vhost,
                             pl_config_str (config, PL_CFG_BROKER_FRONTEND),
@@ -843,7 +850,7 @@ pl_gateway_new (pl_config_t *config)
     if (!self->bus)
         goto fail;
     s_status_fire (&self->status_sul);
-    pl_info ("gateway %s listening on port %d", self->id, info.port);
+    pl_info ("gateway %s listening on %s", self->id, pl_listen_name (self->listener));
     goto cleanup;
 fail:
     pl_gateway_destroy (&self);
@@ -862,6 +869,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
             lws_sul_cancel (&self->pending_sul);
             lws_sul_cancel (&self->ping.sul);
             lws_sul_cancel (&self->pong.sul);
+            pl_listen_destroy (&self->listener);
             /* closes every connection (LWS_CALLBACK_CLOSED releases them) */
             lws_context_destroy (self->lws);
         }
