@@ -71,8 +71,9 @@ pl_outq_pop (pl_outq_t *q)
     pl_frame_unref (&q->ring[q->head]);
     q->head = (q->head + 1) & (q->cap - 1);
     q->len--;
-    if (q->len == 0 && q->cap > 16) {
-        /* a burst is over: give the memory back, idle connections stay small */
+    if (q->len == 0) {
+        /* drained: give the ring back, so idle connections hold nothing
+         * (a malloc per burst is cheap next to the writes it carries) */
         free (q->ring);
         q->ring = NULL;
         q->cap = 0;
@@ -128,7 +129,7 @@ pl_frame_test (bool verbose)
         assert (v == i);
         pl_outq_pop (&a);
     }
-    assert (a.len == 0 && a.ring == NULL);      /* shrunk after the burst */
+    assert (a.len == 0 && a.ring == NULL);      /* freed once drained */
     for (int i = 0; i < 40; i++)
         pl_frame_unref (&fs[i]);
     pl_outq_clear (&a);

@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 struct _pl_room_t {
@@ -17,7 +18,8 @@ struct _pl_room_t {
 struct _pl_membership_t {
     pl_room_t *room;                /* the room joined                   */
     void *member;                   /* the connection                    */
-    size_t index;                   /* position in room->members         */
+    pl_membership_t *next;          /* the member's next membership      */
+    uint32_t index;                 /* position in room->members         */
 };
 
 struct _pl_rooms_t {
@@ -69,23 +71,45 @@ pl_rooms_destroy (pl_rooms_t **self_p)
     }
 }
 
-pl_membership_t *
-pl_rooms_join (pl_rooms_t *self, const char *name, void *member)
+bool
+pl_rooms_in (pl_membership_t *const *chain, const char *name)
 {
+    for (const pl_membership_t *m = *chain; m; m = m->next)
+        if (strcmp (m->room->name, name) == 0)
+            return true;
+    return false;
+}
+
+size_t
+pl_rooms_chain_size (pl_membership_t *const *chain)
+{
+    size_t n = 0;
+    for (const pl_membership_t *m = *chain; m; m = m->next)
+        n++;
+    return n;
+}
+
+int
+pl_rooms_join (pl_rooms_t *self, const char *name, void *member, pl_membership_t **chain)
+{
+    int rc = -1;
     pl_membership_t *m = NULL;
+    if (pl_rooms_in (chain, name))
+        return 1;
     pl_room_t *room = (pl_room_t *) zhashx_lookup (self->rooms, name);
     bool created = false;
     if (!room) {
         room = calloc (1, sizeof *room);
         if (!room || !(room->name = strdup (name))) {
             free (room);
+            room = NULL;
             goto cleanup;
         }
         zhashx_insert (self->rooms, name, room);
         created = true;
     }
     if (room->size == room->cap) {
-        size_t cap = room->cap ? room->cap * 2 : 4;
+        size_t cap = room->cap ? room->cap * 2 : 1;     /* most users: 1-2 tabs */
         pl_membership_t **grown = realloc (room->members, cap * sizeof *grown);
         if (!grown)
             goto cleanup;
@@ -97,30 +121,29 @@ pl_rooms_join (pl_rooms_t *self, const char *name, void *member)
         goto cleanup;
     m->room = room;
     m->member = member;
-    m->index = room->size;
+    m->index = (uint32_t) room->size;
+    m->next = *chain;
+    *chain = m;
     room->members[room->size++] = m;
     if (created && self->on_change)
         self->on_change (self->arg, room->name, true);
+    rc = 0;
 cleanup:
-    if (!m && room && room->size == 0)
+    if (rc != 0 && room && room->size == 0)
         zhashx_delete (self->rooms, name);
-    return m;
+    return rc;
 }
 
-void
-pl_rooms_leave (pl_rooms_t *self, pl_membership_t **membership_p)
+/* Unlink m from its room (the chain is the caller's business). */
+static void
+s_leave (pl_rooms_t *self, pl_membership_t *m)
 {
-    assert (membership_p);
-    pl_membership_t *m = *membership_p;
-    if (!m)
-        return;
     pl_room_t *room = m->room;
     assert (room->members[m->index] == m);
     pl_membership_t *last = room->members[--room->size];
     room->members[m->index] = last;
     last->index = m->index;
     free (m);
-    *membership_p = NULL;
     if (room->size == 0) {
         if (self->on_change)
             self->on_change (self->arg, room->name, false);
@@ -128,10 +151,28 @@ pl_rooms_leave (pl_rooms_t *self, pl_membership_t **membership_p)
     }
 }
 
-const char *
-pl_membership_room (const pl_membership_t *membership)
+int
+pl_rooms_leave (pl_rooms_t *self, pl_membership_t **chain, const char *name)
 {
-    return membership->room->name;
+    for (pl_membership_t **link = chain; *link; link = &(*link)->next) {
+        pl_membership_t *m = *link;
+        if (strcmp (m->room->name, name) == 0) {
+            *link = m->next;
+            s_leave (self, m);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void
+pl_rooms_leave_all (pl_rooms_t *self, pl_membership_t **chain)
+{
+    while (*chain) {
+        pl_membership_t *m = *chain;
+        *chain = m->next;
+        s_leave (self, m);
+    }
 }
 
 pl_room_t *
@@ -183,47 +224,56 @@ pl_rooms_test (bool verbose)
     pl_rooms_t *rooms = pl_rooms_new (s_on_change, &s_subs);
     assert (rooms);
     int a, b, c;
-    pl_membership_t *ma = pl_rooms_join (rooms, "user:al", &a);
-    assert (ma && s_subs == 1 && strcmp (s_last, "user:al") == 0);
-    pl_membership_t *mb = pl_rooms_join (rooms, "user:al", &b);
-    pl_membership_t *mc = pl_rooms_join (rooms, "user:al", &c);
+    pl_membership_t *ca = NULL, *cb = NULL, *cc = NULL;
+    assert (pl_rooms_join (rooms, "user:al", &a, &ca) == 0);
+    assert (s_subs == 1 && strcmp (s_last, "user:al") == 0);
+    assert (pl_rooms_join (rooms, "user:al", &a, &ca) == 1);    /* once only */
+    assert (pl_rooms_join (rooms, "user:al", &b, &cb) == 0);
+    assert (pl_rooms_join (rooms, "user:al", &c, &cc) == 0);
     assert (s_subs == 1);                       /* one subscribe per room */
     pl_room_t *room = pl_rooms_find (rooms, "user:al");
     assert (room && pl_room_size (room) == 3);
     assert (pl_rooms_find (rooms, "user:alice") == NULL);
-    assert (strcmp (pl_membership_room (mb), "user:al") == 0);
+    assert (pl_rooms_in (&cb, "user:al") && !pl_rooms_in (&cb, "user:alice"));
 
-    pl_rooms_leave (rooms, &ma);                /* swap-remove keeps order valid */
-    assert (ma == NULL && pl_room_size (room) == 2 && s_unsubs == 0);
+    assert (pl_rooms_leave (rooms, &ca, "user:al") == 0);    /* swap-remove */
+    assert (ca == NULL && pl_room_size (room) == 2 && s_unsubs == 0);
+    assert (pl_rooms_leave (rooms, &ca, "user:al") == -1);   /* not in it */
     bool seen_b = false, seen_c = false;
     for (size_t i = 0; i < pl_room_size (room); i++) {
         seen_b |= pl_room_member (room, i) == &b;
         seen_c |= pl_room_member (room, i) == &c;
     }
     assert (seen_b && seen_c);
-    pl_rooms_leave (rooms, &mc);
+    assert (pl_rooms_leave (rooms, &cc, "user:al") == 0);
     assert (pl_room_member (room, 0) == &b);
-    pl_rooms_leave (rooms, &mb);
-    assert (s_unsubs == 1 && pl_rooms_find (rooms, "user:al") == NULL);
-    assert (pl_rooms_count (rooms) == 0);
-    pl_rooms_leave (rooms, &mb);                /* NULL is a no-op */
+    /* a member in several rooms: the chain holds them all */
+    assert (pl_rooms_join (rooms, "campaign:1", &b, &cb) == 0);
+    assert (pl_rooms_join (rooms, "campaign:2", &b, &cb) == 0);
+    assert (pl_rooms_chain_size (&cb) == 3 && s_subs == 3);
+    assert (pl_rooms_leave (rooms, &cb, "campaign:1") == 0);     /* middle */
+    assert (pl_rooms_chain_size (&cb) == 2 && pl_rooms_in (&cb, "campaign:2"));
+    pl_rooms_leave_all (rooms, &cb);
+    assert (cb == NULL && s_unsubs == 3);
+    assert (pl_rooms_find (rooms, "user:al") == NULL && pl_rooms_count (rooms) == 0);
 
     /* many members and rooms, then leave all: no leak (ASan checks) */
-    pl_membership_t *ms[1000];
+    pl_membership_t *chains[1000] = { NULL };
+    int members[1000];
     for (int i = 0; i < 1000; i++) {
         char name[32];
         snprintf (name, sizeof name, "r%d", i % 10);
-        ms[i] = pl_rooms_join (rooms, name, &ms[i]);
-        assert (ms[i]);
+        assert (pl_rooms_join (rooms, name, &members[i], &chains[i]) == 0);
+        snprintf (name, sizeof name, "s%d", i % 3);
+        assert (pl_rooms_join (rooms, name, &members[i], &chains[i]) == 0);
     }
-    assert (pl_rooms_count (rooms) == 10 && s_subs == 11);
+    assert (pl_rooms_count (rooms) == 13);
     for (int i = 999; i >= 0; i -= 2)
-        pl_rooms_leave (rooms, &ms[i]);
-    assert (pl_rooms_count (rooms) == 5);
-    /* destroy with members still joined frees the rooms; memberships are
-     * the members' to free, as the gateway does on close */
+        pl_rooms_leave_all (rooms, &chains[i]);
+    assert (pl_rooms_count (rooms) == 8);      /* odd members gone: r1,r3.. */
     for (int i = 0; i < 1000; i += 2)
-        pl_rooms_leave (rooms, &ms[i]);
+        pl_rooms_leave_all (rooms, &chains[i]);
+    assert (pl_rooms_count (rooms) == 0);
     pl_rooms_destroy (&rooms);
     pl_rooms_destroy (&rooms);
     assert (rooms == NULL);

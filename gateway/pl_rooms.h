@@ -24,12 +24,22 @@ typedef void (pl_rooms_change_fn) (void *arg, const char *room, bool subscribe);
 pl_rooms_t *pl_rooms_new (pl_rooms_change_fn *on_change, void *arg);
 void pl_rooms_destroy (pl_rooms_t **self_p);
 
-/* Add member to room. Returns the membership (keep it to leave), or NULL on
- * OOM. The caller makes sure a member joins a room once. */
-pl_membership_t *pl_rooms_join (pl_rooms_t *self, const char *room, void *member);
-/* Remove a membership and null the caller's pointer. Safe on NULL. */
-void pl_rooms_leave (pl_rooms_t *self, pl_membership_t **membership_p);
-const char *pl_membership_room (const pl_membership_t *membership);
+/* A member keeps its memberships in a chain: one pointer, NULL when it is
+ * in no room, linked through the memberships themselves, so being in rooms
+ * costs a member no allocation of its own. */
+
+/* Add member to room and link the membership into its chain. Returns 0, 1
+ * when it was already in that room, or -1 on OOM. */
+int pl_rooms_join (pl_rooms_t *self, const char *room, void *member,
+                   pl_membership_t **chain);
+/* Take member out of room. Returns 0, or -1 when it was not in it. */
+int pl_rooms_leave (pl_rooms_t *self, pl_membership_t **chain, const char *room);
+/* Take member out of every room (on disconnect). */
+void pl_rooms_leave_all (pl_rooms_t *self, pl_membership_t **chain);
+/* True when the chain holds room. */
+bool pl_rooms_in (pl_membership_t *const *chain, const char *room);
+/* Rooms in the chain. */
+size_t pl_rooms_chain_size (pl_membership_t *const *chain);
 
 /* Look a room up by NUL-terminated name; NULL when it has no members. */
 pl_room_t *pl_rooms_find (pl_rooms_t *self, const char *room);
