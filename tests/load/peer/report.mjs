@@ -1,0 +1,250 @@
+// tests/load/peer/report.mjs - script/bench's report: the table, the checks
+// and (full runs) docs/BENCHMARKS.md.
+//
+//   node report.mjs RESULTS.jsonl PROBLEMS.txt META_JSON [BENCHMARKS.md]
+//
+// RESULTS.jsonl: one {scenario, target, desc, cmd, result} per line, result
+// being parley-load's JSON summary (or script/bench's own, for routing).
+// PROBLEMS.txt: one line per process that did not stop cleanly.
+// With a BENCHMARKS.md path (full runs), the generated part of that file,
+// between the bench markers, is replaced (the file is created if missing);
+// anything outside the markers is kept.
+//
+// Checks: every run ok and every process stopped cleanly; in quick runs
+// (meta.quick) also that nothing was lost or failed. Never speed. Prints
+// "N passed, N failed" and exits 1 when any failed.
+
+import fs from 'node:fs';
+
+const [resultsPath, problemsPath, metaJson, docPath] = process.argv.slice(2);
+if (!resultsPath || !problemsPath || !metaJson) {
+  console.error('usage: node report.mjs RESULTS.jsonl PROBLEMS.txt META_JSON [BENCHMARKS.md]');
+  process.exit(2);
+}
+const meta = JSON.parse(metaJson);
+const runs = fs.readFileSync(resultsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const problems = fs.readFileSync(problemsPath, 'utf8').split('\n').filter(Boolean);
+
+const find = (scenario, target) => runs.find((r) => r.scenario === scenario && r.target === target);
+const sum = (obj) => Object.values(obj || {}).reduce((a, b) => a + (Number(b) || 0), 0);
+
+// ---- the table ---------------------------------------------------------------
+
+const H = 'higher', L = 'lower';
+// Every process of the target (Parley: gateway, broker, worker, Redis; the
+// peer: node, Redis), over the whole parley-load run including its connects.
+const CPU = ['server CPU, all processes, whole run (s)', (r) => r.bench_server_cpu_s, L];
+const latency = (keys = ['p50_ms', 'p99_ms', 'max_ms']) => keys.map((k) => [`latency ${k.replace('_ms', '')} (ms)`, (r) => r[k], L]);
+const METRICS = {
+  connect: [
+    ['connects/s', (r) => r.rate, H],
+    ['handshake p99 (ms)', (r) => r.p99_ms, L],
+    ['server RSS per connection (bytes)', (r) => r.rss_per_conn_bytes, L],
+    ['connections failed', (r) => r.conns - r.connected, L],
+    CPU,
+  ],
+  'connect-large': [
+    ['connected', (r) => r.connected, H],
+    ['connects/s', (r) => r.rate, H],
+    ['server RSS per connection (bytes)', (r) => r.rss_per_conn_bytes, L],
+  ],
+  'fanout-throughput': [
+    ['deliveries/s', (r) => r.rate, H],
+    ...latency(),
+    ['lost deliveries', (r) => r.lost, L],
+    CPU,
+  ],
+  'fanout-latency': [
+    ['deliveries/s', (r) => r.rate, H],
+    ...latency(['p50_ms', 'p95_ms', 'p99_ms', 'max_ms']),
+    ['lost deliveries', (r) => r.lost, L],
+    CPU,
+  ],
+  'rpc-flat': [
+    ['acks/s', (r) => r.rate, H],
+    ...latency(['p50_ms', 'p99_ms']),
+    ['failed requests', (r) => r.failed + (r.unanswered || 0), L],
+    CPU,
+  ],
+  'rpc-fixed-low': [
+    ['acks/s', (r) => r.rate, H],
+    ...latency(['p50_ms', 'p99_ms', 'p999_ms', 'max_ms']),
+    ['failed requests', (r) => r.failed + (r.unanswered || 0), L],
+    CPU,
+  ],
+  'rpc-fixed': [
+    ['acks/s', (r) => r.rate, H],
+    ...latency(['p50_ms', 'p99_ms', 'p999_ms', 'max_ms']),
+    ['failed requests', (r) => r.failed + (r.unanswered || 0), L],
+    CPU,
+  ],
+  broker: [['replies/s', (r) => r.rate, H], ...latency(['p50_ms', 'p99_ms'])],
+  worker: [['replies/s', (r) => r.rate, H], ...latency(['p50_ms', 'p99_ms'])],
+  routing: [
+    ['gateway B: events received (must be 0)', (r) => r.b_events_in, L],
+    ['gateway A: events received', (r) => r.a_events_in, H],
+  ],
+};
+const ORDER = ['connect', 'connect-large', 'fanout-throughput', 'fanout-latency', 'rpc-flat', 'rpc-fixed',
+  'rpc-fixed-low', 'broker', 'worker', 'routing'];
+
+function fmt(v) {
+  if (v === undefined || v === null || Number.isNaN(v)) return '–';
+  if (typeof v !== 'number') return String(v);
+  if (Number.isInteger(v) || Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function ratio(a, b) {
+  if (typeof a !== 'number' || typeof b !== 'number' || !(a > 0) || !(b > 0)) return '–';
+  const q = a / b;
+  return `${q >= 10 ? q.toFixed(0) : q.toFixed(2)}×`;
+}
+
+const rows = [];
+for (const scenario of ORDER) {
+  const p = find(scenario, 'parley');
+  const n = find(scenario, 'peer');
+  if (!p && !n) continue;
+  const desc = (p || n).desc;
+  const skipped = [p, n].find((run) => run?.result.bench_skipped);
+  if (skipped) {
+    rows.push({ scenario, desc, label: `not run: ${skipped.result.bench_skipped}`, better: '', parley: undefined,
+      peer: undefined, ratio: '–' });
+    continue;
+  }
+  for (const [label, get, better] of METRICS[scenario] || []) {
+    const pick = (run) => {
+      if (!run) return undefined;
+      if (!run.result.ok && run.result.error) return undefined;
+      try { return get(run.result); } catch { return undefined; }
+    };
+    const pv = pick(p);
+    const nv = pick(n);
+    rows.push({ scenario, desc, label, better, parley: pv, peer: nv, ratio: n ? ratio(pv, nv) : '–' });
+  }
+}
+
+function textTable() {
+  const head = ['scenario', 'metric', 'Parley', 'peer', 'Parley/peer'];
+  const body = rows.map((r) => [r.scenario, r.better ? `${r.label} [${r.better} is better]` : r.label, fmt(r.parley), fmt(r.peer), r.ratio]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function mdTable() {
+  const out = ['| scenario | metric | Parley | peer | Parley ÷ peer |', '|---|---|--:|--:|--:|'];
+  let last = '';
+  for (const r of rows) {
+    const scen = r.scenario === last ? '' : `**${r.scenario}**<br>${r.desc}`;
+    last = r.scenario;
+    out.push(`| ${scen} | ${r.better ? `${r.label} (${r.better} is better)` : r.label} | ${fmt(r.parley)} | ${fmt(r.peer)} | ${r.ratio} |`);
+  }
+  return out.join('\n');
+}
+
+// ---- the checks -----------------------------------------------------------
+
+const checks = [];
+const check = (name, pass, detail = '') => checks.push({ name, pass: Boolean(pass), detail });
+
+for (const run of runs) {
+  const r = run.result;
+  const name = `${run.target} ${run.scenario}`;
+  if (r.bench_skipped) continue;
+  check(`${name}: ran (ok)`, r.ok === true, r.error || '');
+  if (!meta.quick) continue;
+  if (run.scenario.includes('fanout')) {
+    check(`${name}: nothing lost`, r.lost === 0 && r.extra === 0 && r.create_failed === 0 && sum(r.errors) === 0,
+      `lost ${r.lost}, extra ${r.extra}, create_failed ${r.create_failed}, errors ${JSON.stringify(r.errors)}`);
+  } else if (run.scenario.startsWith('rpc') || run.scenario === 'broker' || run.scenario === 'worker') {
+    check(`${name}: no failed request`, r.failed === 0 && r.unanswered === 0 && sum(r.errors) === 0,
+      `failed ${r.failed}, unanswered ${r.unanswered}, errors ${JSON.stringify(r.errors)}`);
+  } else if (run.scenario.startsWith('connect')) {
+    check(`${name}: every connection made`, r.connected === r.conns, `${r.connected} of ${r.conns}`);
+  }
+}
+check('routing: gateway B got no events for rooms it has no members in',
+  find('routing', 'parley')?.result.ok === true,
+  JSON.stringify(find('routing', 'parley')?.result ?? 'not run'));
+check('every process stopped cleanly on SIGTERM', problems.length === 0, problems.join('; '));
+
+// What docs/BENCHMARKS.md starts with when script/bench creates it; after
+// that, everything outside the markers is the file's own.
+const HEAD = `# Benchmarks
+
+\`script/bench\` measures Parley against a reference Socket.IO 4.8 server in Node
+(\`tests/load/peer/\`, "the peer") with the same client API and the same Redis
+setup, driven by the same load generator (\`parley-load\`, tests/load/) with the
+same parameters. \`script/bench --quick\` is the smoke version that
+\`script/test\` runs; it checks that every run works and loses nothing, never
+speed.
+
+The section below is rewritten by every full \`script/bench\` run.`;
+
+// ---- output ----------------------------------------------------------------
+
+console.log(`\nParley vs peer (Node ${meta.node}, socket.io ${meta.socketio})${meta.quick ? ' - quick run, sizes too small to mean anything' : ''}\n`);
+console.log(textTable());
+console.log('');
+for (const c of checks) if (!c.pass) console.log(`FAILED: ${c.name}${c.detail ? ` (${c.detail})` : ''}`);
+const passed = checks.filter((c) => c.pass).length;
+const failed = checks.length - passed;
+
+if (docPath) {
+  const BEGIN = '<!-- bench:begin (generated by script/bench; edit outside the markers) -->';
+  const END = '<!-- bench:end -->';
+  const commands = runs.filter((r) => !r.result.bench_skipped)
+    .map((r) => `# ${r.target} ${r.scenario}: ${r.desc}\n${r.cmd}`).join('\n');
+  // "server" is parley or peer; parley-load's own "target" is host:port.
+  const raw = runs.map((r) => JSON.stringify({ scenario: r.scenario, server: r.target, ...r.result })).join('\n');
+  const section = `${BEGIN}
+## Latest run
+
+- Date: ${meta.date}; commit ${meta.commit}; wall time ${meta.elapsed_s} s.
+- Machine: ${meta.nproc} CPUs (${meta.cpu}), ${meta.mem} RAM, Linux ${meta.kernel}; fd limit ${meta.fds}.
+- Parley: release build; one redis-server (AOF, everysec), one parley-broker, one
+  parley-actors worker, one parley-gateway; \`PARLEY_ACTORS_PER_USER=1000000\`.
+- Peer: \`tests/load/peer/server.mjs\`, Node ${meta.node}, socket.io ${meta.socketio}, ioredis;
+  one Node process and one redis-server (AOF, everysec).
+- Redis ${meta.redis} for both, on a unix socket.
+- Load: \`parley-load\` (one thread) on the same machine, over loopback.
+- Checks: ${passed} passed, ${failed} failed${failed ? ` (${checks.filter((c) => !c.pass).map((c) => c.name).join('; ')})` : ''}.
+
+${mdTable()}
+
+"Parley ÷ peer" is the plain quotient: above 1 is better for Parley where
+higher is better, below 1 where lower is better.
+
+### Commands
+
+The targets listened on free loopback ports; \`$SECRET\` is the run's random
+JWT secret.
+
+\`\`\`sh
+${commands}
+\`\`\`
+
+### Raw results (one parley-load summary per line)
+
+\`\`\`json
+${raw}
+\`\`\`
+${END}`;
+  let doc;
+  if (fs.existsSync(docPath)) {
+    doc = fs.readFileSync(docPath, 'utf8');
+    const a = doc.indexOf(BEGIN.slice(0, 20));
+    const b = doc.indexOf(END);
+    doc = a >= 0 && b > a ? doc.slice(0, a) + section + doc.slice(b + END.length) : `${doc.trimEnd()}\n\n${section}\n`;
+  } else {
+    doc = `${HEAD}\n\n${section}\n`;
+  }
+  fs.writeFileSync(docPath, doc);
+  console.log(`wrote ${docPath}`);
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
