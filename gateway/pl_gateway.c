@@ -7,26 +7,20 @@
  *  4.1.6 ships the libev plugin, so this costs no extra dependency. SIGINT
  *  and SIGTERM are libev signal watchers that end the loop.
  *
- *  Timers. Engine.IO pings, pong deadlines and request timeouts each use a
- *  constant delay, so a FIFO list is already sorted by deadline: appending
- *  is O(1) and one lws timer per list, armed for the head, serves all of
- *  them. (lws's own sorted timer list is O(n) per insert, which would hurt
- *  at 50k connections.)
+ *  This file holds the Socket.IO session (CONNECT and JWT, packets,
+ *  requests to the broker, acks, room fan-out) and the process lifecycle;
+ *  pl_gateway_conn.c holds connections, sending and the Engine.IO
+ *  heartbeat.
  *
- *  Pending requests live in pl_pending, a bounded ring that uses the same
- *  trick: constant timeout, ids in order, so the oldest is next to expire.
+ *  Pending requests live in pl_pending, a bounded ring: every request has
+ *  the same timeout and ids go in order, so the oldest is next to expire
+ *  and one timer serves them all.
  */
-#include "pl_gateway.h"
-#include "pl_bus.h"
-#include "pl_frame.h"
-#include "pl_health.h"
+#include "pl_gateway_int.h"
 #include "pl_http.h"
 #include "pl_jwt.h"
-#include "pl_listen.h"
 #include "pl_log.h"
-#include "pl_pending.h"
 #include "pl_proto.h"
-#include "pl_rooms.h"
 #include "pl_sio.h"
 
 #include <assert.h>
@@ -39,347 +33,6 @@
 #include <string.h>
 #include <time.h>
 
-#define S_PROTOCOL        "parley"
-#define S_RX_BUFFER       128               /* lws allocates this per connection */
-#define S_PENDING_SLOTS   (1u << 17)        /* in-flight requests per gateway */
-#define S_CONNECT_TIMEOUT 45000             /* ms to send CONNECT (socket.io's connectTimeout) */
-#define S_ROOMS_PER_CONN  64                /* rooms one connection may be in */
-#define S_COALESCE_MAX    (64 * 1024)       /* bytes per coalesced write */
-
-typedef enum { S_TIMER_NONE, S_TIMER_PING, S_TIMER_PONG } s_timer_t;
-
-/* One WebSocket client. lws allocates it as the per-session data, zeroed,
- * and frees it after LWS_CALLBACK_CLOSED. HTTP requests use only `http`. */
-typedef struct s_conn {
-    struct lws *wsi;                /* the lws connection                       */
-    uint64_t id;                    /* connection id: generation << 32 | slot   */
-    bool established;               /* a WebSocket (not an HTTP request)        */
-    bool connected;                 /* Socket.IO CONNECT accepted               */
-    bool closing;                   /* being closed: queue nothing more         */
-    s_timer_t timer;                /* which FIFO list it is on                 */
-    struct s_conn *tprev, *tnext;   /* links in that list                       */
-    int64_t deadline;               /* ms, for the list it is on                */
-    int64_t created;                /* ms                                       */
-    uint32_t inflight;              /* requests not yet answered                */
-    char *user;                     /* JWT sub, then NUL, then JWT name (or "") */
-    pl_membership_t *rooms;         /* chain of rooms joined (pl_rooms)         */
-    pl_outq_t outq;                 /* frames waiting for WRITEABLE             */
-    char *rx;                       /* fragmented message being assembled       */
-    size_t rx_len, rx_cap;
-    pl_http_t *http;                /* HTTP response in progress                */
-} s_conn_t;
-
-typedef struct {
-    s_conn_t *head, *tail;          /* FIFO by deadline                         */
-    lws_sorted_usec_list_t sul;     /* armed for head->deadline                 */
-} s_tlist_t;
-
-struct _pl_gateway_t {
-    pl_config_t *config;            /* effective configuration                  */
-    struct lws_context *lws;        /* the loop                                 */
-    struct lws_vhost *vhost;
-    pl_bus_t *bus;                  /* broker + event bus                       */
-    pl_listen_t *listener;          /* our listening socket                     */
-    pl_rooms_t *rooms;              /* room -> local members                    */
-    char id[16];                    /* gateway id                               */
-    const char *secret;             /* JWT secret                               */
-    struct ev_loop *loop;           /* libev loop lws runs on                   */
-    ev_signal sigint, sigterm;      /* stop the loop                            */
-    ev_async wakeup;                /* pl_gateway_stop from another thread      */
-    /* connections by slot */
-    s_conn_t **slots;               /* slot -> connection or NULL               */
-    uint32_t nslots;
-    uint32_t *free_slots;           /* stack of free slot numbers               */
-    uint32_t nfree;
-    uint32_t generation;            /* bumps per connection                     */
-    uint32_t nconns;                /* WebSocket connections open               */
-    /* timers */
-    s_tlist_t ping, pong;
-    lws_sorted_usec_list_t pending_sul;
-    bool pending_armed;             /* pending_sul is scheduled                 */
-    lws_sorted_usec_list_t status_sul;
-    pl_pending_t *pending;          /* requests awaiting replies                */
-    pl_health_t *health;            /* broker status, for /healthz              */
-    /* config, read once */
-    long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;
-    uint32_t max_inflight, outq_max;
-    pl_frame_t *ping_frame;         /* shared "2"                               */
-    unsigned char coalesce[LWS_PRE + S_COALESCE_MAX];   /* scratch for s_on_writeable */
-    struct {
-        uint64_t requests;          /* EVENTs forwarded to the broker           */
-        uint64_t events_in;         /* bus events received                      */
-        uint64_t events_unrouted;   /* ... for a room with no local member      */
-        uint64_t deliveries;        /* frames queued to members by fan-out      */
-        uint64_t slow_disconnects;  /* clients dropped for a full send queue    */
-        uint64_t coalesced;         /* frames sent in a multi-frame write       */
-    } stats;
-};
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- timer lists ------------------------------------------------------ */
-
-static void s_ping_fire (lws_sorted_usec_list_t *sul);
-static void s_pong_fire (lws_sorted_usec_list_t *sul);
-
-static void
-s_tlist_arm (pl_gateway_t *self, s_tlist_t *list, sul_cb_t cb)
-{
-    if (list->head) {
-        int64_t wait = list->head->deadline - s_now_ms ();
-        lws_sul_schedule (self->lws, 0, &list->sul, cb,
-                          (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
-    }
-    else
-        lws_sul_cancel (&list->sul);
-}
-
-static s_tlist_t *
-s_tlist_of (pl_gateway_t *self, s_timer_t which)
-{
-    return which == S_TIMER_PING ? &self->ping : &self->pong;
-}
-
-static void
-s_timer_remove (pl_gateway_t *self, s_conn_t *conn)
-{
-    if (conn->timer == S_TIMER_NONE)
-        return;
-    s_tlist_t *list = s_tlist_of (self, conn->timer);
-    if (conn->tprev)
-        conn->tprev->tnext = conn->tnext;
-    else
-        list->head = conn->tnext;
-    if (conn->tnext)
-        conn->tnext->tprev = conn->tprev;
-    else
-        list->tail = conn->tprev;
-    conn->tprev = conn->tnext = NULL;
-    conn->timer = S_TIMER_NONE;
-}
-
-static void
-s_timer_append (pl_gateway_t *self, s_conn_t *conn, s_timer_t which, long delay)
-{
-    s_timer_remove (self, conn);
-    s_tlist_t *list = s_tlist_of (self, which);
-    conn->deadline = s_now_ms () + delay;
-    conn->timer = which;
-    conn->tprev = list->tail;
-    conn->tnext = NULL;
-    if (list->tail)
-        list->tail->tnext = conn;
-    else {
-        list->head = conn;
-        s_tlist_arm (self, list, which == S_TIMER_PING ? s_ping_fire : s_pong_fire);
-    }
-    list->tail = conn;
-}
-
-/* ---- sending ---------------------------------------------------------- */
-
-/* Close a connection from outside its own callback. lws kills it on its
- * next pass; LWS_CALLBACK_CLOSED then cleans up. */
-static void
-s_kill (s_conn_t *conn, const char *why)
-{
-    if (!conn->closing) {
-        pl_debug ("conn %llu: closing: %s", (unsigned long long) conn->id, why);
-        conn->closing = true;
-        lws_set_timeout (conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    }
-}
-
-/* Queue a reference to f for conn. A client whose queue is full is too
- * slow to keep up: it is disconnected rather than allowed to grow the
- * gateway's memory without bound (it can reconnect and re-read state). */
-static void
-s_send (pl_gateway_t *self, s_conn_t *conn, pl_frame_t *f)
-{
-    if (conn->closing || !f)
-        return;
-    bool was_empty = conn->outq.len == 0;
-    if (pl_outq_push (&conn->outq, f, self->outq_max) != 0) {
-        pl_warn ("conn %llu: send queue full (%u frames): disconnecting a slow client",
-                 (unsigned long long) conn->id, self->outq_max);
-        self->stats.slow_disconnects++;
-        s_kill (conn, "slow consumer");
-        return;
-    }
-    if (was_empty)
-        lws_callback_on_writable (conn->wsi);
-}
-
-/* Queue a new frame built from text (copied). */
-static void
-s_send_text (pl_gateway_t *self, s_conn_t *conn, const char *text, size_t len)
-{
-    pl_frame_t *f = pl_frame_new (text, len, NULL, 0);
-    s_send (self, conn, f);
-    pl_frame_unref (&f);
-}
-
-static void
-s_send_str (pl_gateway_t *self, s_conn_t *conn, char *owned)
-{
-    if (owned)
-        s_send_text (self, conn, owned, strlen (owned));
-    free (owned);
-}
-
-/* Queue "43<ack>[<reply>]". */
-static void
-s_send_ack (pl_gateway_t *self, s_conn_t *conn, uint64_t ack_id,
-            const char *reply, size_t reply_len)
-{
-    size_t need = pl_sio_encode_ack (NULL, 0, ack_id, reply, reply_len);
-    pl_frame_t *f = pl_frame_new (NULL, need, NULL, 0);
-    if (f) {
-        pl_sio_encode_ack ((char *) pl_frame_payload (f), need, ack_id, reply, reply_len);
-        s_send (self, conn, f);
-        pl_frame_unref (&f);
-    }
-}
-
-static void
-s_send_ack_error (pl_gateway_t *self, s_conn_t *conn, uint64_t ack_id,
-                  pl_err_t err, const char *message)
-{
-    char *reply = pl_proto_reply_err (err, message);
-    if (reply)
-        s_send_ack (self, conn, ack_id, reply, strlen (reply));
-    free (reply);
-}
-
-/* ---- connections ------------------------------------------------------ */
-
-static s_conn_t *
-s_conn_lookup (pl_gateway_t *self, uint64_t id)
-{
-    uint32_t slot = (uint32_t) (id & 0xffffffffu);
-    s_conn_t *conn = slot < self->nslots ? self->slots[slot] : NULL;
-    return conn && conn->id == id && !conn->closing ? conn : NULL;
-}
-
-static int
-s_conn_register (pl_gateway_t *self, s_conn_t *conn)
-{
-    int rc = -1;
-    uint32_t slot;
-    if (self->nfree)
-        slot = self->free_slots[--self->nfree];
-    else {
-        uint32_t n = self->nslots ? self->nslots * 2 : 1024;
-        s_conn_t **slots = realloc (self->slots, n * sizeof *slots);
-        uint32_t *free_slots = slots ? realloc (self->free_slots, n * sizeof *free_slots) : NULL;
-        if (slots) {
-            self->slots = slots;
-            memset (slots + self->nslots, 0, (n - self->nslots) * sizeof *slots);
-        }
-        if (!free_slots)
-            goto cleanup;
-        self->free_slots = free_slots;
-        for (uint32_t i = n; i > self->nslots + 1; i--)
-            self->free_slots[self->nfree++] = i - 1;
-        slot = self->nslots;
-        self->nslots = n;
-    }
-    self->slots[slot] = conn;
-    conn->id = ((uint64_t) ++self->generation << 32) | slot;
-    self->nconns++;
-    rc = 0;
-cleanup:
-    return rc;
-}
-
-static void
-s_conn_release (pl_gateway_t *self, s_conn_t *conn)
-{
-    s_timer_remove (self, conn);
-    pl_rooms_leave_all (self->rooms, &conn->rooms);
-    pl_outq_clear (&conn->outq);
-    free (conn->rx);
-    free (conn->user);
-    uint32_t slot = (uint32_t) (conn->id & 0xffffffffu);
-    if (slot < self->nslots && self->slots[slot] == conn) {
-        self->slots[slot] = NULL;
-        self->free_slots[self->nfree++] = slot;
-        self->nconns--;
-    }
-    memset (conn, 0, sizeof *conn);
-}
-
-static int
-s_conn_join (pl_gateway_t *self, s_conn_t *conn, const char *room)
-{
-    if (pl_rooms_chain_size (&conn->rooms) >= S_ROOMS_PER_CONN)
-        return -1;
-    return pl_rooms_join (self->rooms, room, conn, &conn->rooms) < 0 ? -1 : 0;
-}
-
-/* The caller context for the broker (proto/README.md), built per request
- * rather than kept per connection: 100 bytes times 50k idle connections
- * is memory, a few hundred ns per request is nothing. Caller frees. */
-static char *
-s_conn_ctx (pl_gateway_t *self, s_conn_t *conn)
-{
-    char conn_id[24];
-    snprintf (conn_id, sizeof conn_id, "%llu", (unsigned long long) conn->id);
-    const char *name = conn->user + strlen (conn->user) + 1;
-    return pl_proto_ctx_encode (self->id, conn_id, conn->user, *name ? name : NULL);
-}
-
-/* Runs on the lws loop (pl_rooms callback): first member in / last out. */
-static void
-s_on_room_change (void *arg, const char *room, bool subscribe)
-{
-    pl_gateway_t *self = (pl_gateway_t *) arg;
-    if (self->bus && pl_bus_subscribe (self->bus, room, subscribe) != 0)
-        pl_warn ("cannot %ssubscribe room %s", subscribe ? "" : "un", room);
-}
-
-/* ---- Engine.IO heartbeat ---------------------------------------------- */
-
-/* lws timer, lws loop: send pings that are due; drop connections that
- * never sent CONNECT. */
-static void
-s_ping_fire (lws_sorted_usec_list_t *sul)
-{
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, ping.sul);
-    int64_t now = s_now_ms ();
-    while (self->ping.head && self->ping.head->deadline <= now) {
-        s_conn_t *conn = self->ping.head;
-        if (!conn->connected && now - conn->created >= S_CONNECT_TIMEOUT) {
-            s_timer_remove (self, conn);
-            s_kill (conn, "no CONNECT in time");
-            continue;
-        }
-        s_send (self, conn, self->ping_frame);
-        s_timer_append (self, conn, S_TIMER_PONG, self->ping_timeout);
-    }
-    s_tlist_arm (self, &self->ping, s_ping_fire);
-}
-
-/* lws timer, lws loop: connections that did not answer a ping. */
-static void
-s_pong_fire (lws_sorted_usec_list_t *sul)
-{
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pong.sul);
-    int64_t now = s_now_ms ();
-    while (self->pong.head && self->pong.head->deadline <= now) {
-        s_conn_t *conn = self->pong.head;
-        s_timer_remove (self, conn);
-        s_kill (conn, "ping timeout");
-    }
-    s_tlist_arm (self, &self->pong, s_pong_fire);
-}
-
 /* ---- requests --------------------------------------------------------- */
 
 /* pl_pending callback, lws loop: a request got no answer in time. */
@@ -387,11 +40,11 @@ static void
 s_on_expired (void *arg, const pl_pending_entry_t *entry)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
-    s_conn_t *conn = s_conn_lookup (self, entry->conn);
+    pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry->conn);
     if (conn) {
         conn->inflight--;
         if (entry->has_ack)
-            s_send_ack_error (self, conn, entry->ack_id, PL_ERR_TIMEOUT,
+            pl_gateway__send_ack_error (self, conn, entry->ack_id, PL_ERR_TIMEOUT,
                               "no answer in time; the outcome is unknown");
     }
 }
@@ -401,7 +54,7 @@ static void s_pending_fire (lws_sorted_usec_list_t *sul);
 static void
 s_pending_arm (pl_gateway_t *self, int64_t deadline)
 {
-    int64_t wait = deadline - s_now_ms ();
+    int64_t wait = deadline - pl_gateway__now_ms ();
     self->pending_armed = true;
     lws_sul_schedule (self->lws, 0, &self->pending_sul, s_pending_fire,
                       (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
@@ -413,28 +66,28 @@ s_pending_fire (lws_sorted_usec_list_t *sul)
 {
     pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pending_sul);
     self->pending_armed = false;
-    int64_t next = pl_pending_expire (self->pending, s_now_ms (), s_on_expired, self);
+    int64_t next = pl_pending_expire (self->pending, pl_gateway__now_ms (), s_on_expired, self);
     if (next >= 0)
         s_pending_arm (self, next);
 }
 
 /* Forward one client EVENT to its service. */
 static void
-s_request (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
+s_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
 {
     char *body = NULL;
     char *ctx = NULL;
     int id = pkt->event ? pl_proto_event_lookup (pkt->event, strlen (pkt->event)) : -1;
     if (id < 0) {
         if (pkt->has_ack)
-            s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_UNKNOWN_EVENT,
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_UNKNOWN_EVENT,
                               "unknown event");
         goto cleanup;
     }
     const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) id);
     if (conn->inflight >= self->max_inflight) {
         if (pkt->has_ack)
-            s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED,
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED,
                               "too many requests in flight on this connection");
         goto cleanup;
     }
@@ -443,7 +96,7 @@ s_request (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
     uint64_t reqid = pl_pending_next_id (self->pending);
     if (!pl_pending_has_room (self->pending)) {
         if (pkt->has_ack)
-            s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
                               "gateway overloaded");
         goto cleanup;
     }
@@ -452,17 +105,17 @@ s_request (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
         body = cJSON_PrintUnformatted (pkt->arg);
         body_len = body ? strlen (body) : 0;
     }
-    ctx = s_conn_ctx (self, conn);
+    ctx = pl_gateway__conn_ctx (self, conn);
     if (!ctx || pl_bus_request (self->bus, ev->service, &reqid, sizeof reqid, ev->name,
                                 ctx, strlen (ctx), body, body_len) != 0) {
         if (pkt->has_ack)
-            s_send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
                               "broker unreachable");
         goto cleanup;
     }
     self->stats.requests++;
     pl_pending_entry_t entry = { conn->id, pkt->ack_id, pkt->has_ack && ev->ack };
-    int64_t deadline = s_now_ms () + self->request_timeout;
+    int64_t deadline = pl_gateway__now_ms () + self->request_timeout;
     pl_pending_add (self->pending, deadline, &entry);
     conn->inflight++;
     if (!self->pending_armed)
@@ -485,11 +138,11 @@ s_on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
     pl_pending_entry_t entry;
     if (!pl_pending_take (self->pending, reqid, &entry))
         return;                             /* late: already timed out */
-    s_conn_t *conn = s_conn_lookup (self, entry.conn);
+    pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry.conn);
     if (conn) {
         conn->inflight--;
         if (entry.has_ack)
-            s_send_ack (self, conn, entry.ack_id, reply, reply_len);
+            pl_gateway__send_ack (self, conn, entry.ack_id, reply, reply_len);
     }
 }
 
@@ -519,9 +172,9 @@ s_on_event (void *arg, const char *room_name, const char *origin, size_t origin_
         return;
     size_t size = pl_room_size (room);
     for (size_t i = 0; i < size; i++) {
-        s_conn_t *conn = (s_conn_t *) pl_room_member (room, i);
+        pl_gwconn_t *conn = (pl_gwconn_t *) pl_room_member (room, i);
         if (conn->id != skip) {
-            s_send (self, conn, f);
+            pl_gateway__send (self, conn, f);
             self->stats.deliveries++;
         }
     }
@@ -533,7 +186,7 @@ static void
 s_on_status (void *arg, const char *json, size_t len)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
-    pl_health_update (self->health, json, len, s_now_ms ());
+    pl_health_update (self->health, json, len, pl_gateway__now_ms ());
 }
 
 /* lws timer, lws loop: ask the broker for its services every heartbeat.
@@ -550,7 +203,7 @@ s_status_fire (lws_sorted_usec_list_t *sul)
 char *
 pl_gateway_health (pl_gateway_t *self, int *status)
 {
-    cJSON *root = pl_health_report (self->health, s_now_ms (), status);
+    cJSON *root = pl_health_report (self->health, pl_gateway__now_ms (), status);
     cJSON_AddStringToObject (root, "gateway", self->id);
     cJSON_AddNumberToObject (root, "connections", self->nconns);
     cJSON_AddNumberToObject (root, "rooms", (double) pl_rooms_count (self->rooms));
@@ -571,13 +224,13 @@ pl_gateway_health (pl_gateway_t *self, int *status)
 /* ---- Socket.IO -------------------------------------------------------- */
 
 static void
-s_on_connect (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
+s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
 {
     pl_jwt_claims_t claims = { 0 };
     const char *why = "missing token";
     char room[300];
     if (pkt->nsp_len != 1) {
-        s_send_str (self, conn, pl_sio_encode_connect_error ("Invalid namespace"));
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error ("Invalid namespace"));
         goto cleanup;
     }
     const cJSON *token = cJSON_GetObjectItemCaseSensitive (pkt->json, "token");
@@ -586,7 +239,7 @@ s_on_connect (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
                        time (NULL), &claims, &why) != 0) {
         char message[128];
         snprintf (message, sizeof message, "unauthorized: %s", why);
-        s_send_str (self, conn, pl_sio_encode_connect_error (message));
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (message));
         goto cleanup;
     }
     snprintf (room, sizeof room, "user:%s", claims.sub);
@@ -594,23 +247,23 @@ s_on_connect (pl_gateway_t *self, s_conn_t *conn, pl_sio_packet_t *pkt)
     const char *name = claims.name ? claims.name : "";
     conn->user = malloc (sub_len + strlen (name) + 2);
     char sid[21];
-    if (!conn->user || pl_sio_new_sid (sid) != 0 || s_conn_join (self, conn, room) != 0) {
+    if (!conn->user || pl_sio_new_sid (sid) != 0 || pl_gateway__conn_join (self, conn, room) != 0) {
         free (conn->user);
         conn->user = NULL;
-        s_send_str (self, conn, pl_sio_encode_connect_error ("server error"));
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error ("server error"));
         goto cleanup;
     }
     memcpy (conn->user, claims.sub, sub_len + 1);
     strcpy (conn->user + sub_len + 1, name);
     conn->connected = true;
-    s_send_str (self, conn, pl_sio_encode_connect (sid));
+    pl_gateway__send_str (self, conn, pl_sio_encode_connect (sid));
 cleanup:
     pl_jwt_claims_clear (&claims);
 }
 
 /* Handle one complete client message. Returns -1 to close the connection. */
 static int
-s_on_message (pl_gateway_t *self, s_conn_t *conn, const char *buf, size_t len)
+s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len)
 {
     int rc = -1;
     pl_sio_packet_t pkt;
@@ -621,11 +274,11 @@ s_on_message (pl_gateway_t *self, s_conn_t *conn, const char *buf, size_t len)
     }
     switch (pkt.eio) {
         case PL_EIO_PONG:
-            if (conn->timer == S_TIMER_PONG)
-                s_timer_append (self, conn, S_TIMER_PING, self->ping_interval);
+            if (conn->timer == PL_GWTIMER_PONG)
+                pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
             break;
         case PL_EIO_PING:
-            s_send_text (self, conn, "3", 1);
+            pl_gateway__send_text (self, conn, "3", 1);
             break;
         case PL_EIO_CLOSE:
             goto cleanup;
@@ -655,7 +308,7 @@ cleanup:
 }
 
 static int
-s_on_receive (pl_gateway_t *self, s_conn_t *conn, struct lws *wsi, const char *in, size_t len)
+s_on_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, const char *in, size_t len)
 {
     int rc = -1;
     if (lws_frame_is_binary (wsi)) {
@@ -675,7 +328,7 @@ s_on_receive (pl_gateway_t *self, s_conn_t *conn, struct lws *wsi, const char *i
         goto cleanup;
     }
     if (conn->rx_len + len > conn->rx_cap) {
-        size_t cap = conn->rx_cap ? conn->rx_cap : S_RX_BUFFER;
+        size_t cap = conn->rx_cap ? conn->rx_cap : PL_GW_RX_BUFFER;
         while (cap < conn->rx_len + len)
             cap *= 2;
         char *rx = realloc (conn->rx, cap);
@@ -697,54 +350,6 @@ cleanup:
     return rc;
 }
 
-/* One lws_write per WRITEABLE, as lws requires. With one frame queued it
- * is a plain text write. With more (a burst of room events drained in one
- * pass), they go out together: each framed here as an unmasked text frame
- * (RFC 6455 5.2), concatenated, and written raw in one lws_write. On
- * loopback a delivery costs a send() and two epoll changes, so one write
- * for several frames is the main fan-out lever. */
-static int
-s_on_writeable (pl_gateway_t *self, s_conn_t *conn, struct lws *wsi)
-{
-    pl_frame_t *f = pl_outq_peek (&conn->outq);
-    if (!f)
-        return conn->closing ? -1 : 0;
-    if (conn->outq.len == 1 || f->len + 10 > S_COALESCE_MAX) {
-        if (lws_write (wsi, pl_frame_payload (f), f->len, LWS_WRITE_TEXT) < (int) f->len)
-            return -1;
-        pl_outq_pop (&conn->outq);
-    }
-    else {
-        unsigned char *out = self->coalesce + LWS_PRE;
-        size_t used = 0;
-        while ((f = pl_outq_peek (&conn->outq)) && used + f->len + 10 <= S_COALESCE_MAX) {
-            out[used++] = 0x81;                         /* FIN, text */
-            if (f->len < 126)
-                out[used++] = (unsigned char) f->len;
-            else
-            if (f->len < 65536) {
-                out[used++] = 126;
-                out[used++] = (unsigned char) (f->len >> 8);
-                out[used++] = (unsigned char) f->len;
-            }
-            else {
-                out[used++] = 127;
-                for (int shift = 56; shift >= 0; shift -= 8)
-                    out[used++] = (unsigned char) ((uint64_t) f->len >> shift);
-            }
-            memcpy (out + used, pl_frame_payload (f), f->len);
-            used += f->len;
-            pl_outq_pop (&conn->outq);
-            self->stats.coalesced++;
-        }
-        if (lws_write (wsi, out, used, LWS_WRITE_RAW) < (int) used)
-            return -1;
-    }
-    if (conn->outq.len)
-        lws_callback_on_writable (wsi);
-    return 0;
-}
-
 /* The protocol callback: runs on the lws loop for every HTTP request and
  * WebSocket connection. */
 static int
@@ -753,7 +358,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
 {
     struct lws_context *context = lws_get_context (wsi);
     pl_gateway_t *self = context ? (pl_gateway_t *) lws_context_user (context) : NULL;
-    s_conn_t *conn = (s_conn_t *) user;
+    pl_gwconn_t *conn = (pl_gwconn_t *) user;
     switch (reason) {
         case LWS_CALLBACK_HTTP:
             return pl_http_serve (self, wsi, &conn->http, (const char *) in);
@@ -771,14 +376,14 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             pl_http_destroy (&conn->http);
             memset (conn, 0, sizeof *conn);
             conn->wsi = wsi;
-            conn->created = s_now_ms ();
-            if (s_conn_register (self, conn) != 0 || pl_sio_new_sid (sid) != 0)
+            conn->created = pl_gateway__now_ms ();
+            if (pl_gateway__conn_register (self, conn) != 0 || pl_sio_new_sid (sid) != 0)
                 return -1;
             conn->established = true;
-            s_send_str (self, conn, pl_sio_encode_open (sid, self->ping_interval,
+            pl_gateway__send_str (self, conn, pl_sio_encode_open (sid, self->ping_interval,
                                                         self->ping_timeout,
                                                         self->max_payload));
-            s_timer_append (self, conn, S_TIMER_PING, self->ping_interval);
+            pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
             return 0;
         }
         case LWS_CALLBACK_RECEIVE:
@@ -786,10 +391,10 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                 return -1;
             return s_on_receive (self, conn, wsi, (const char *) in, len);
         case LWS_CALLBACK_SERVER_WRITEABLE:
-            return s_on_writeable (self, conn, wsi);
+            return pl_gateway__on_writeable (self, conn, wsi);
         case LWS_CALLBACK_CLOSED:
             if (conn && conn->established)
-                s_conn_release (self, conn);
+                pl_gateway__conn_release (self, conn);
             return 0;
         default:
             break;
@@ -808,7 +413,7 @@ s_lws_log (int level, const char *line)
 }
 
 static const struct lws_protocols s_protocols[] = {
-    { S_PROTOCOL, s_callback, sizeof (s_conn_t), S_RX_BUFFER, 0, NULL, 0 },
+    { PL_GW_PROTOCOL, s_callback, sizeof (pl_gwconn_t), PL_GW_RX_BUFFER, 0, NULL, 0 },
     { PL_BUS_PROTOCOL, pl_bus_callback, 0, 0, 0, NULL, 0 },
     { PL_LISTEN_PROTOCOL, pl_listen_callback, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
@@ -849,8 +454,8 @@ pl_gateway_new (pl_config_t *config)
             goto fail;
         snprintf (self->id, sizeof self->id, "gw-%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
     }
-    self->pending = pl_pending_new (S_PENDING_SLOTS);
-    self->rooms = pl_rooms_new (s_on_room_change, self);
+    self->pending = pl_pending_new (PL_GW_PENDING_SLOTS);
+    self->rooms = pl_rooms_new (pl_gateway__on_room_change, self);
     self->ping_frame = pl_frame_new ("2", 1, NULL, 0);
     self->health = pl_health_new (pl_config_str (config, PL_CFG_REQUIRED_SERVICES),
                                   self->heartbeat);
