@@ -72,6 +72,18 @@ h.test('CONNECT with a token answers 40{sid} with a sid unlike the Engine.IO sid
   c.close();
 });
 
+h.test('a repeated CONNECT (socket.connect() on a connecting socket) is tolerated', async (t, sys) => {
+  const [c] = await RawClient.handshake(sys.wsUrl());
+  const connect = `40${JSON.stringify({ token: sys.token({ sub: 'twice' }) })}`;
+  c.send(connect);
+  assert.match(await c.nextNonPing(), /^40\{/);
+  c.send(connect);
+  // still open and still served: an unknown event is answered without a worker
+  c.send('427["no:such:event"]');
+  assert.match(await c.nextNonPing(), /^437\[\{"success":false,"error":\{"code":"UNKNOWN_EVENT"/);
+  c.close();
+});
+
 h.test('CONNECT with a bad token answers 44{message} and grants nothing', async (t, sys) => {
   const [c] = await RawClient.handshake(sys.wsUrl());
   c.send(`40${JSON.stringify({ token: 'not.a.jwt' })}`);
