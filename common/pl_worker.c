@@ -8,7 +8,7 @@
 #include "pl_config.h"
 #include "pl_id.h"
 #include "pl_log.h"
-#include "pl_worker_int.h"
+#include "pl_zmsg.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -72,10 +72,10 @@ struct _pl_worker_t {
 
 /* Send a command on the backend: PL01 cmd [extra parts]. */
 static int
-s_send_broker (pl_worker_t *self, const pl_worker_part_t *extra, int nextra,
+s_send_broker (pl_worker_t *self, const pl_zmsg_part_t *extra, int nextra,
                const char *cmd)
 {
-    pl_worker_part_t parts[8] = {
+    pl_zmsg_part_t parts[8] = {
         { PL_PROTO_VERSION, 4 }, { cmd, strlen (cmd) }
     };
     assert (nextra + 2 <= 8);
@@ -84,7 +84,7 @@ s_send_broker (pl_worker_t *self, const pl_worker_part_t *extra, int nextra,
     int rc = -1;
     if (!self->broker)
         goto cleanup;
-    rc = pl_worker__send (self->broker, parts, nextra + 2);
+    rc = pl_zmsg_send (self->broker, parts, nextra + 2);
     if (rc == 0)
         self->heartbeat_at = pl_id_mono_ms () + self->heartbeat_ms;
     else
@@ -134,7 +134,7 @@ s_send_ready (pl_worker_t *self)
 {
     char credit[24];
     snprintf (credit, sizeof credit, "%d", self->credit);
-    pl_worker_part_t extra[] = {
+    pl_zmsg_part_t extra[] = {
         { self->service, strlen (self->service) }, { credit, strlen (credit) }
     };
     self->ready_pending = false;
@@ -373,14 +373,14 @@ s_call_flush_events (pl_call_t *call)
     for (size_t i = 0; i < call->npub; i++) {
         s_pub_t *pub = &call->pub[i];
         if (!call->failed) {
-            pl_worker_part_t parts[] = {
+            pl_zmsg_part_t parts[] = {
                 { pub->room, strlen (pub->room) + 1 },      /* with its NUL */
                 { PL_PROTO_VERSION, 4 },
                 { PL_CMD_EVENT, strlen (PL_CMD_EVENT) },
                 { pub->origin, strlen (pub->origin) },
                 { pub->packet, strlen (pub->packet) },
             };
-            if (pl_worker__send (self->events, parts, 5) == 0)
+            if (pl_zmsg_send (self->events, parts, 5) == 0)
                 self->stats.published++;
             else
                 pl_warn ("cannot publish to %s: %s", pub->room, zmq_strerror (errno));
@@ -409,7 +409,7 @@ s_printable (char *buf, size_t size, zmq_msg_t *frame)
  * Every well-shaped REQ is answered, even a bad one: the broker counts our
  * credit by replies, so a silent drop would leak a credit slot. */
 static void
-s_on_request (pl_worker_t *self, pl_worker_msg_t *msg)
+s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
 {
     pl_call_t call = { .worker = self };
     cJSON *arg = NULL;
@@ -454,7 +454,7 @@ s_on_request (pl_worker_t *self, pl_worker_msg_t *msg)
               call.failed ? "failed" : "ok", (long long) (pl_id_mono_ms () - started));
 reply:;
     /* REP: PL01 · REP · client identity · request id · reply */
-    pl_worker_part_t extra[] = {
+    pl_zmsg_part_t extra[] = {
         { zmq_msg_data (&msg->frame[2]), zmq_msg_size (&msg->frame[2]) },
         { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
         { call.reply, strlen (call.reply) },
@@ -468,16 +468,16 @@ reply:;
 
 /* One message from the broker. Runs on the worker loop. */
 static void
-s_on_broker (pl_worker_t *self, pl_worker_msg_t *msg)
+s_on_broker (pl_worker_t *self, pl_zmsg_t *msg)
 {
-    if (!pl_worker__frame_is (msg, 0, PL_PROTO_VERSION) || msg->count < 2) {
+    if (!pl_zmsg_is (msg, 0, PL_PROTO_VERSION) || msg->count < 2) {
         pl_warn ("dropped a broker message that is not " PL_PROTO_VERSION);
         self->stats.dropped++;
         return;
     }
     /* any well-formed message proves the broker alive */
     self->broker_expiry = pl_id_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
-    if (pl_worker__frame_is (msg, 1, PL_CMD_DISCONNECT)) {
+    if (pl_zmsg_is (msg, 1, PL_CMD_DISCONNECT)) {
         s_broker_reconnect (self, "it said BYE");
         return;
     }
@@ -487,10 +487,10 @@ s_on_broker (pl_worker_t *self, pl_worker_msg_t *msg)
         self->registered = true;
         self->lost_logged = false;
     }
-    if (pl_worker__frame_is (msg, 1, PL_CMD_REQ))
+    if (pl_zmsg_is (msg, 1, PL_CMD_REQ))
         s_on_request (self, msg);
     else
-    if (!pl_worker__frame_is (msg, 1, PL_CMD_HEARTBEAT)) {
+    if (!pl_zmsg_is (msg, 1, PL_CMD_HEARTBEAT)) {
         char cmd[16];
         s_printable (cmd, sizeof cmd, &msg->frame[1]);
         pl_warn ("dropped unexpected broker command \"%s\"", cmd);
@@ -687,11 +687,11 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
         &&  (items[broker_at].revents & ZMQ_POLLOUT))
             s_send_ready (self);
         if (rc > 0 && broker_at >= 0 && (items[broker_at].revents & ZMQ_POLLIN)) {
-            pl_worker_msg_t msg;
+            pl_zmsg_t msg;
             for (int i = 0; i < S_BATCH_MAX && !self->stopped && self->broker
-                        && pl_worker__recv (self->broker, &msg) == 0; i++) {
+                        && pl_zmsg_recv (self->broker, &msg) == 0; i++) {
                 s_on_broker (self, &msg);
-                pl_worker__msg_close (&msg);
+                pl_zmsg_close (&msg);
             }
         }
         now = pl_id_mono_ms ();

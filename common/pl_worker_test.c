@@ -6,7 +6,7 @@
  */
 #include "pl_worker.h"
 #include "pl_id.h"
-#include "pl_worker_int.h"
+#include "pl_zmsg.h"
 
 #include <assert.h>
 #include <signal.h>
@@ -97,7 +97,7 @@ typedef struct {
  * msg = identity + frames) or an event arrives on the bus (from_sub true).
  * Returns false after timeout_ms. */
 static bool
-s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_worker_msg_t *msg, int timeout_ms)
+s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_zmsg_t *msg, int timeout_ms)
 {
     int64_t deadline = pl_id_mono_ms () + timeout_ms;
     while (pl_id_mono_ms () < deadline) {
@@ -105,24 +105,24 @@ s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_worker_msg_t *msg, int t
             pl_worker_run (f->worker, 5);
         else
             zmq_poll (NULL, 0, 5);
-        while (pl_worker__recv (f->router, msg) == 0) {
+        while (pl_zmsg_recv (f->router, msg) == 0) {
             assert (msg->count >= 3);
             f->id_len = zmq_msg_size (&msg->frame[0]);
             assert (f->id_len <= sizeof f->id);
             memcpy (f->id, zmq_msg_data (&msg->frame[0]), f->id_len);
-            assert (pl_worker__frame_is (msg, 1, "PL01"));
-            if (pl_worker__frame_is (msg, 2, "HB")) {
+            assert (pl_zmsg_is (msg, 1, "PL01"));
+            if (pl_zmsg_is (msg, 2, "HB")) {
                 f->hbs++;
                 if (f->answer_hb) {
-                    pl_worker_part_t hb[] = { { f->id, f->id_len }, { "PL01", 4 }, { "HB", 2 } };
-                    assert (pl_worker__send (f->router, hb, 3) == 0);
+                    pl_zmsg_part_t hb[] = { { f->id, f->id_len }, { "PL01", 4 }, { "HB", 2 } };
+                    assert (pl_zmsg_send (f->router, hb, 3) == 0);
                 }
             }
-            if (!from_sub && pl_worker__frame_is (msg, 2, cmd))
+            if (!from_sub && pl_zmsg_is (msg, 2, cmd))
                 return true;
-            pl_worker__msg_close (msg);
+            pl_zmsg_close (msg);
         }
-        if (from_sub && pl_worker__recv (f->sub, msg) == 0)
+        if (from_sub && pl_zmsg_recv (f->sub, msg) == 0)
             return true;
     }
     return false;
@@ -132,12 +132,12 @@ s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_worker_msg_t *msg, int t
 static void
 s_request (s_fake_t *f, const char *reqid, const char *event, const char *ctx, const char *body)
 {
-    pl_worker_part_t parts[] = {
+    pl_zmsg_part_t parts[] = {
         { f->id, f->id_len }, { "PL01", 4 }, { "REQ", 3 }, { "client-1", 8 },
         { reqid, strlen (reqid) }, { event, strlen (event) },
         { ctx, strlen (ctx) }, { body, strlen (body) },
     };
-    assert (pl_worker__send (f->router, parts, 8) == 0);
+    assert (pl_zmsg_send (f->router, parts, 8) == 0);
 }
 
 /* Send a REQ and return the parsed reply, checking the REP envelope. */
@@ -148,14 +148,14 @@ s_call (s_fake_t *f, const char *event, const char *ctx, const char *body)
     char reqid[16];
     snprintf (reqid, sizeof reqid, "r%d", ++seq);
     s_request (f, reqid, event, ctx, body);
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     assert (s_wait (f, "REP", false, &msg, 2000));
     assert (msg.count == 6);
-    assert (pl_worker__frame_is (&msg, 3, "client-1"));
-    assert (pl_worker__frame_is (&msg, 4, reqid));
+    assert (pl_zmsg_is (&msg, 3, "client-1"));
+    assert (pl_zmsg_is (&msg, 4, reqid));
     cJSON *reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
     assert (reply);
-    pl_worker__msg_close (&msg);
+    pl_zmsg_close (&msg);
     return reply;
 }
 
@@ -175,7 +175,7 @@ s_code (const cJSON *reply)
 }
 
 static bool
-s_frame_eq (pl_worker_msg_t *msg, int i, const void *data, size_t size)
+s_frame_eq (pl_zmsg_t *msg, int i, const void *data, size_t size)
 {
     return zmq_msg_size (&msg->frame[i]) == size
         && memcmp (zmq_msg_data (&msg->frame[i]), data, size) == 0;
@@ -251,12 +251,12 @@ pl_worker_test (bool verbose)
     assert (f.worker);
 
     /* READY service credit */
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     assert (s_wait (&f, "READY", false, &msg, 2000));
     assert (msg.count == 5);
-    assert (pl_worker__frame_is (&msg, 3, "actors"));
-    assert (pl_worker__frame_is (&msg, 4, "7"));
-    pl_worker__msg_close (&msg);
+    assert (pl_zmsg_is (&msg, 3, "actors"));
+    assert (pl_zmsg_is (&msg, 4, "7"));
+    pl_zmsg_close (&msg);
     char first_id[256];
     size_t first_id_len = f.id_len;
     memcpy (first_id, f.id, f.id_len);
@@ -305,12 +305,12 @@ pl_worker_test (bool verbose)
 
     /* malformed messages are dropped, and the worker carries on */
     uint64_t dropped = pl_worker_stats (f.worker).dropped;
-    pl_worker_part_t v2[] = { { f.id, f.id_len }, { "PL02", 4 }, { "REQ", 3 } };
-    assert (pl_worker__send (f.router, v2, 3) == 0);
-    pl_worker_part_t short_req[] = { { f.id, f.id_len }, { "PL01", 4 }, { "REQ", 3 }, { "c", 1 } };
-    assert (pl_worker__send (f.router, short_req, 4) == 0);
-    pl_worker_part_t odd[] = { { f.id, f.id_len }, { "PL01", 4 }, { "WHAT", 4 } };
-    assert (pl_worker__send (f.router, odd, 3) == 0);
+    pl_zmsg_part_t v2[] = { { f.id, f.id_len }, { "PL02", 4 }, { "REQ", 3 } };
+    assert (pl_zmsg_send (f.router, v2, 3) == 0);
+    pl_zmsg_part_t short_req[] = { { f.id, f.id_len }, { "PL01", 4 }, { "REQ", 3 }, { "c", 1 } };
+    assert (pl_zmsg_send (f.router, short_req, 4) == 0);
+    pl_zmsg_part_t odd[] = { { f.id, f.id_len }, { "PL01", 4 }, { "WHAT", 4 } };
+    assert (pl_zmsg_send (f.router, odd, 3) == 0);
     reply = s_call (&f, "actor:list", S_CTX, "1");
     assert (strcmp (s_code (reply), "") == 0);
     cJSON_Delete (reply);
@@ -323,11 +323,11 @@ pl_worker_test (bool verbose)
         cJSON_Delete (s_call (&f, "actor:get", S_CTX, "\"probe\""));
         joined = s_wait (&f, NULL, true, &msg, 50);
         if (joined)
-            pl_worker__msg_close (&msg);
+            pl_zmsg_close (&msg);
     }
     assert (joined);
     while (s_wait (&f, NULL, true, &msg, 50))          /* the rest of the probes */
-        pl_worker__msg_close (&msg);
+        pl_zmsg_close (&msg);
     reply = s_call (&f, "actor:update", S_CTX, "");     /* publishes, then fails */
     assert (strcmp (s_code (reply), "NOT_FOUND") == 0);
     cJSON_Delete (reply);
@@ -339,30 +339,30 @@ pl_worker_test (bool verbose)
     /* the failed call's event would have come first on this one PUB */
     assert (msg.count == 5 && !msg.oversize);
     assert (s_frame_eq (&msg, 0, "user:alice\0", 11));
-    assert (pl_worker__frame_is (&msg, 1, "PL01"));
-    assert (pl_worker__frame_is (&msg, 2, "EV"));
-    assert (pl_worker__frame_is (&msg, 3, "gw-t/7"));
-    assert (pl_worker__frame_is (&msg, 4, "[\"actor:updated\",{\"n\":1}]"));
-    pl_worker__msg_close (&msg);
+    assert (pl_zmsg_is (&msg, 1, "PL01"));
+    assert (pl_zmsg_is (&msg, 2, "EV"));
+    assert (pl_zmsg_is (&msg, 3, "gw-t/7"));
+    assert (pl_zmsg_is (&msg, 4, "[\"actor:updated\",{\"n\":1}]"));
+    pl_zmsg_close (&msg);
     assert (s_wait (&f, NULL, true, &msg, 2000));
     assert (msg.count == 5);
     assert (s_frame_eq (&msg, 0, "user:alice\0", 11));
-    assert (pl_worker__frame_is (&msg, 3, ""));
-    assert (pl_worker__frame_is (&msg, 4, "[\"actor:deleted\",\"x\"]"));
-    pl_worker__msg_close (&msg);
+    assert (pl_zmsg_is (&msg, 3, ""));
+    assert (pl_zmsg_is (&msg, 4, "[\"actor:deleted\",\"x\"]"));
+    pl_zmsg_close (&msg);
     assert (pl_worker_stats (f.worker).published == published + 2);
 
     /* heartbeats go out when the line is quiet */
     int hbs = f.hbs;
     assert (s_wait (&f, "HB", false, &msg, 1000));
-    pl_worker__msg_close (&msg);
+    pl_zmsg_close (&msg);
     assert (f.hbs > hbs && pl_worker_stats (f.worker).heartbeats_sent > 0);
 
     /* BYE from the broker: a new socket (new identity) sends READY */
-    pl_worker_part_t bye[] = { { f.id, f.id_len }, { "PL01", 4 }, { "BYE", 3 } };
-    assert (pl_worker__send (f.router, bye, 3) == 0);
+    pl_zmsg_part_t bye[] = { { f.id, f.id_len }, { "PL01", 4 }, { "BYE", 3 } };
+    assert (pl_zmsg_send (f.router, bye, 3) == 0);
     assert (s_wait (&f, "READY", false, &msg, 2000));
-    pl_worker__msg_close (&msg);
+    pl_zmsg_close (&msg);
     assert (f.id_len != first_id_len || memcmp (f.id, first_id, f.id_len) != 0);
     assert (pl_worker_stats (f.worker).registrations == 2);
     reply = s_call (&f, "actor:list", S_CTX, "");      /* and it serves again */
@@ -373,7 +373,7 @@ pl_worker_test (bool verbose)
     f.answer_hb = false;
     int64_t silent_since = pl_id_mono_ms ();
     assert (s_wait (&f, "READY", false, &msg, 3000));
-    pl_worker__msg_close (&msg);
+    pl_zmsg_close (&msg);
     int64_t took = pl_id_mono_ms () - silent_since;
     assert (took >= 250 && took < 2000);
     assert (pl_worker_stats (f.worker).registrations == 3);
@@ -390,7 +390,7 @@ pl_worker_test (bool verbose)
     pl_worker_destroy (&f.worker);
     pl_worker_destroy (&f.worker);
     assert (s_wait (&f, "BYE", false, &msg, 2000));
-    pl_worker__msg_close (&msg);
+    pl_zmsg_close (&msg);
 
     /* pl_worker_stop also stops the loop */
     f.worker = pl_worker_new (&opts);

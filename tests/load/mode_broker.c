@@ -58,12 +58,12 @@ s_send (s_broker_t *b, uint32_t c, int64_t now)
     s_client_t *cl = &b->clients[c];
     uint8_t rid[PL_LOADZMQ_RID];
     pl_loadzmq_rid (rid, cl->seq++, now);
-    pl_loadzmq_part_t parts[] = {
+    pl_zmsg_part_t parts[] = {
         { PL_PROTO_VERSION, 4 }, { PL_CMD_REQ, 3 }, { S_SERVICE, sizeof S_SERVICE - 1 },
         { rid, sizeof rid }, { S_EVENT, sizeof S_EVENT - 1 }, { b->ctx, strlen (b->ctx) },
         { S_BODY, sizeof S_BODY - 1 },
     };
-    if (pl_loadzmq_send (cl->sock, parts, 7) != 0) {
+    if (pl_zmsg_send (cl->sock, parts, 7) != 0) {
         b->send_failed++;
         return;
     }
@@ -77,15 +77,15 @@ static void
 s_on_client (s_broker_t *b, uint32_t c)
 {
     s_client_t *cl = &b->clients[c];
-    pl_loadzmq_msg_t msg;
-    while (pl_loadzmq_recv (cl->sock, &msg) == 0) {
+    pl_zmsg_t msg;
+    while (pl_zmsg_recv (cl->sock, &msg) == 0) {
         int64_t now = pl_loadnet_now ();
         size_t rlen = 0, blen = 0;
-        const void *rid = pl_loadzmq_data (&msg, 2, &rlen);
-        const char *body = pl_loadzmq_data (&msg, 3, &blen);
+        const void *rid = pl_zmsg_data (&msg, 2, &rlen);
+        const char *body = pl_zmsg_data (&msg, 3, &blen);
         int64_t sent = pl_loadzmq_rid_sent (rid, rlen);
-        if (msg.count == 4 && pl_loadzmq_is (&msg, 0, PL_PROTO_VERSION)
-        &&  pl_loadzmq_is (&msg, 1, PL_CMD_REP) && sent >= 0) {
+        if (msg.count == 4 && pl_zmsg_is (&msg, 0, PL_PROTO_VERSION)
+        &&  pl_zmsg_is (&msg, 1, PL_CMD_REP) && sent >= 0) {
             cl->inflight--;
             b->inflight--;
             b->replies++;
@@ -103,7 +103,7 @@ s_on_client (s_broker_t *b, uint32_t c)
             if (b->running)
                 s_send (b, c, now);
         }
-        pl_loadzmq_msg_close (&msg);
+        pl_zmsg_close (&msg);
     }
 }
 
@@ -115,19 +115,19 @@ s_wait_workers (s_broker_t *b, uint32_t workers, int64_t deadline)
     char want[64];
     snprintf (want, sizeof want, "\"" S_SERVICE "\":{\"workers\":%u", workers);
     while (pl_loadnet_now () < deadline && !pl_loadrun_interrupted (&b->run)) {
-        pl_loadzmq_part_t parts[] = { { PL_PROTO_VERSION, 4 }, { PL_CMD_STATUS, 6 } };
-        if (pl_loadzmq_send (sock, parts, 2) != 0)
+        pl_zmsg_part_t parts[] = { { PL_PROTO_VERSION, 4 }, { PL_CMD_STATUS, 6 } };
+        if (pl_zmsg_send (sock, parts, 2) != 0)
             return -1;
         /* the answer, or 100 ms: a poll, not a sleep */
         zmq_pollitem_t item = { sock, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, 100) > 0) {
-            pl_loadzmq_msg_t msg;
-            while (pl_loadzmq_recv (sock, &msg) == 0) {
+            pl_zmsg_t msg;
+            while (pl_zmsg_recv (sock, &msg) == 0) {
                 size_t n = 0;
-                const char *status = pl_loadzmq_data (&msg, 2, &n);
-                bool done = pl_loadzmq_is (&msg, 1, PL_CMD_STATUS) && status
+                const char *status = pl_zmsg_data (&msg, 2, &n);
+                bool done = pl_zmsg_is (&msg, 1, PL_CMD_STATUS) && status
                          && memmem (status, n, want, strlen (want));
-                pl_loadzmq_msg_close (&msg);
+                pl_zmsg_close (&msg);
                 if (done)
                     return 0;
             }

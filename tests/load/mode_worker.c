@@ -45,12 +45,12 @@ typedef struct {
 } s_worker_t;
 
 static int
-s_send_to_worker (s_worker_t *w, const pl_loadzmq_part_t *parts, int count)
+s_send_to_worker (s_worker_t *w, const pl_zmsg_part_t *parts, int count)
 {
-    pl_loadzmq_part_t all[9] = { { w->worker, w->worker_len } };
+    pl_zmsg_part_t all[9] = { { w->worker, w->worker_len } };
     for (int i = 0; i < count && i < 8; i++)
         all[1 + i] = parts[i];
-    int rc = pl_loadzmq_send (w->router, all, count + 1);
+    int rc = pl_zmsg_send (w->router, all, count + 1);
     if (rc == 0)
         w->hb_at = pl_loadnet_now () + w->hb_ns;
     return rc;
@@ -62,7 +62,7 @@ s_send_req (s_worker_t *w, int64_t now)
     uint8_t rid[PL_LOADZMQ_RID];
     const char *ctx = w->ctx[w->seq % w->users];
     pl_loadzmq_rid (rid, w->seq++, now);
-    pl_loadzmq_part_t parts[] = {
+    pl_zmsg_part_t parts[] = {
         { PL_PROTO_VERSION, 4 }, { PL_CMD_REQ, 3 }, { S_CLIENT, sizeof S_CLIENT - 1 },
         { rid, sizeof rid }, { S_EVENT, sizeof S_EVENT - 1 }, { ctx, strlen (ctx) },
         { S_BODY, sizeof S_BODY - 1 },
@@ -76,10 +76,10 @@ s_send_req (s_worker_t *w, int64_t now)
 }
 
 static bool
-s_from_worker (s_worker_t *w, pl_loadzmq_msg_t *msg)
+s_from_worker (s_worker_t *w, pl_zmsg_t *msg)
 {
     size_t n = 0;
-    const void *id = pl_loadzmq_data (msg, 0, &n);
+    const void *id = pl_zmsg_data (msg, 0, &n);
     return w->worker_len && n == w->worker_len && memcmp (id, w->worker, n) == 0;
 }
 
@@ -87,19 +87,19 @@ s_from_worker (s_worker_t *w, pl_loadzmq_msg_t *msg)
 static void
 s_on_router (s_worker_t *w)
 {
-    pl_loadzmq_msg_t msg;
-    while (pl_loadzmq_recv (w->router, &msg) == 0) {
+    pl_zmsg_t msg;
+    while (pl_zmsg_recv (w->router, &msg) == 0) {
         int64_t now = pl_loadnet_now ();
-        if (!pl_loadzmq_is (&msg, 1, PL_PROTO_VERSION) || msg.count < 3) {
+        if (!pl_zmsg_is (&msg, 1, PL_PROTO_VERSION) || msg.count < 3) {
             w->others++;
         }
         else
-        if (pl_loadzmq_is (&msg, 2, PL_CMD_READY)) {
+        if (pl_zmsg_is (&msg, 2, PL_CMD_READY)) {
             if (w->worker_len == 0 && msg.count == 5) {
                 size_t n = 0, sl = 0, cl = 0;
-                const void *id = pl_loadzmq_data (&msg, 0, &n);
-                const char *svc = pl_loadzmq_data (&msg, 3, &sl);
-                const char *credit = pl_loadzmq_data (&msg, 4, &cl);
+                const void *id = pl_zmsg_data (&msg, 0, &n);
+                const char *svc = pl_zmsg_data (&msg, 3, &sl);
+                const char *credit = pl_zmsg_data (&msg, 4, &cl);
                 char buf[16] = "";
                 if (n <= sizeof w->worker && sl < sizeof w->service && cl < sizeof buf) {
                     memcpy (w->worker, id, n);
@@ -119,10 +119,10 @@ s_on_router (s_worker_t *w)
         if (!s_from_worker (w, &msg))
             w->others++;
         else
-        if (pl_loadzmq_is (&msg, 2, PL_CMD_REP) && msg.count == 6) {
+        if (pl_zmsg_is (&msg, 2, PL_CMD_REP) && msg.count == 6) {
             size_t rlen = 0, blen = 0;
-            const void *rid = pl_loadzmq_data (&msg, 4, &rlen);
-            const char *body = pl_loadzmq_data (&msg, 5, &blen);
+            const void *rid = pl_zmsg_data (&msg, 4, &rlen);
+            const char *body = pl_zmsg_data (&msg, 5, &blen);
             int64_t sent = pl_loadzmq_rid_sent (rid, rlen);
             if (sent >= 0 && w->inflight > 0) {
                 w->inflight--;
@@ -141,16 +141,16 @@ s_on_router (s_worker_t *w)
             }
         }
         else
-        if (pl_loadzmq_is (&msg, 2, PL_CMD_HEARTBEAT))
+        if (pl_zmsg_is (&msg, 2, PL_CMD_HEARTBEAT))
             w->heartbeats++;
         else
-        if (pl_loadzmq_is (&msg, 2, PL_CMD_DISCONNECT)) {
+        if (pl_zmsg_is (&msg, 2, PL_CMD_DISCONNECT)) {
             w->byes++;
             w->running = false;     /* it left: nothing more will be answered */
         }
         else
             w->others++;
-        pl_loadzmq_msg_close (&msg);
+        pl_zmsg_close (&msg);
     }
 }
 
@@ -163,7 +163,7 @@ s_poll (s_worker_t *w, int64_t until)
     };
     int64_t now = pl_loadnet_now ();
     if (w->worker_len && now >= w->hb_at) {
-        pl_loadzmq_part_t hb[] = { { PL_PROTO_VERSION, 4 }, { PL_CMD_HEARTBEAT, 2 } };
+        pl_zmsg_part_t hb[] = { { PL_PROTO_VERSION, 4 }, { PL_CMD_HEARTBEAT, 2 } };
         s_send_to_worker (w, hb, 2);
     }
     int64_t wake = until;

@@ -10,14 +10,14 @@
 #include <unistd.h>
 
 int
-pl_loadzmq_recv (void *sock, pl_loadzmq_msg_t *msg)
+pl_zmsg_recv (void *sock, pl_zmsg_t *msg)
 {
     msg->count = 0;
     msg->oversize = false;
     zmq_msg_t spare;
     zmq_msg_init (&spare);
     while (true) {
-        zmq_msg_t *part = msg->count < PL_LOADZMQ_FRAMES ? &msg->frame[msg->count] : &spare;
+        zmq_msg_t *part = msg->count < PL_ZMSG_FRAMES ? &msg->frame[msg->count] : &spare;
         if (part != &spare)
             zmq_msg_init (part);
         /* DONTWAIT throughout: the parts of a message arrive together */
@@ -39,7 +39,7 @@ pl_loadzmq_recv (void *sock, pl_loadzmq_msg_t *msg)
 }
 
 void
-pl_loadzmq_msg_close (pl_loadzmq_msg_t *msg)
+pl_zmsg_close (pl_zmsg_t *msg)
 {
     for (int i = 0; i < msg->count; i++)
         zmq_msg_close (&msg->frame[i]);
@@ -47,7 +47,7 @@ pl_loadzmq_msg_close (pl_loadzmq_msg_t *msg)
 }
 
 bool
-pl_loadzmq_is (pl_loadzmq_msg_t *msg, int i, const char *text)
+pl_zmsg_is (pl_zmsg_t *msg, int i, const char *text)
 {
     if (i >= msg->count)
         return false;
@@ -57,7 +57,7 @@ pl_loadzmq_is (pl_loadzmq_msg_t *msg, int i, const char *text)
 }
 
 const void *
-pl_loadzmq_data (pl_loadzmq_msg_t *msg, int i, size_t *size)
+pl_zmsg_data (pl_zmsg_t *msg, int i, size_t *size)
 {
     if (i >= msg->count) {
         *size = 0;
@@ -68,7 +68,7 @@ pl_loadzmq_data (pl_loadzmq_msg_t *msg, int i, size_t *size)
 }
 
 int
-pl_loadzmq_send (void *sock, const pl_loadzmq_part_t *parts, int count)
+pl_zmsg_send (void *sock, const pl_zmsg_part_t *parts, int count)
 {
     for (int i = 0; i < count; i++) {
         int flags = ZMQ_DONTWAIT | (i + 1 < count ? ZMQ_SNDMORE : 0);
@@ -99,14 +99,14 @@ pl_loadzmq_rid_sent (const void *rid, size_t size)
 /* ---- echo worker ------------------------------------------------------------ */
 
 static int
-s_send_cmd (void *sock, const char *cmd, const pl_loadzmq_part_t *extra, int nextra)
+s_send_cmd (void *sock, const char *cmd, const pl_zmsg_part_t *extra, int nextra)
 {
-    pl_loadzmq_part_t parts[6] = {
+    pl_zmsg_part_t parts[6] = {
         { PL_PROTO_VERSION, 4 }, { cmd, strlen (cmd) }
     };
     for (int i = 0; i < nextra && i < 4; i++)
         parts[2 + i] = extra[i];
-    return pl_loadzmq_send (sock, parts, 2 + nextra);
+    return pl_zmsg_send (sock, parts, 2 + nextra);
 }
 
 static int
@@ -114,7 +114,7 @@ s_send_ready (pl_loadzmq_echo_t *e, void *sock)
 {
     char credit[16];
     snprintf (credit, sizeof credit, "%d", e->credit);
-    pl_loadzmq_part_t extra[] = {
+    pl_zmsg_part_t extra[] = {
         { e->service, strlen (e->service) }, { credit, strlen (credit) }
     };
     atomic_fetch_add (&e->registrations, 1);
@@ -154,25 +154,25 @@ pl_loadzmq_echo_thread (void *arg)
         }
         if (items[1].revents & ZMQ_POLLIN)
             break;
-        pl_loadzmq_msg_t msg;
-        while (pl_loadzmq_recv (sock, &msg) == 0) {
-            if (pl_loadzmq_is (&msg, 0, PL_PROTO_VERSION) && pl_loadzmq_is (&msg, 1, PL_CMD_REQ)
+        pl_zmsg_t msg;
+        while (pl_zmsg_recv (sock, &msg) == 0) {
+            if (pl_zmsg_is (&msg, 0, PL_PROTO_VERSION) && pl_zmsg_is (&msg, 1, PL_CMD_REQ)
             &&  msg.count == 7 && !msg.oversize) {
                 /* REQ: PL01 REQ client rid event ctx body -> REP client rid body */
                 size_t n[3];
-                const void *client = pl_loadzmq_data (&msg, 2, &n[0]);
-                const void *rid = pl_loadzmq_data (&msg, 3, &n[1]);
-                const void *body = pl_loadzmq_data (&msg, 6, &n[2]);
-                pl_loadzmq_part_t extra[] = { { client, n[0] }, { rid, n[1] }, { body, n[2] } };
+                const void *client = pl_zmsg_data (&msg, 2, &n[0]);
+                const void *rid = pl_zmsg_data (&msg, 3, &n[1]);
+                const void *body = pl_zmsg_data (&msg, 6, &n[2]);
+                pl_zmsg_part_t extra[] = { { client, n[0] }, { rid, n[1] }, { body, n[2] } };
                 if (s_send_cmd (sock, PL_CMD_REP, extra, 3) == 0) {
                     atomic_fetch_add_explicit (&e->served, 1, memory_order_relaxed);
                     hb_at = pl_loadnet_now () + hb_ns;
                 }
             }
             else
-            if (pl_loadzmq_is (&msg, 0, PL_PROTO_VERSION) && pl_loadzmq_is (&msg, 1, PL_CMD_DISCONNECT))
+            if (pl_zmsg_is (&msg, 0, PL_PROTO_VERSION) && pl_zmsg_is (&msg, 1, PL_CMD_DISCONNECT))
                 s_send_ready (e, sock);     /* the broker forgot us: register again */
-            pl_loadzmq_msg_close (&msg);
+            pl_zmsg_close (&msg);
         }
         if (pl_loadnet_now () >= hb_at) {
             s_send_cmd (sock, PL_CMD_HEARTBEAT, NULL, 0);

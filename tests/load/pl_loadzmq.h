@@ -13,30 +13,8 @@
 #include <stdint.h>
 #include <zmq.h>
 
-/* Most frames of a message we read; longer ones are drained and flagged. */
-#define PL_LOADZMQ_FRAMES 10
-
-typedef struct {
-    zmq_msg_t frame[PL_LOADZMQ_FRAMES];
-    int count;                      /* frames held                          */
-    bool oversize;                  /* more frames arrived and were dropped */
-} pl_loadzmq_msg_t;
-
-typedef struct {
-    const void *data;
-    size_t size;
-} pl_loadzmq_part_t;
-
-/* Receive one whole message without blocking. Returns 0 (close it with
- * pl_loadzmq_msg_close), or -1 when there is none (errno EAGAIN) or on
- * error. */
-int pl_loadzmq_recv (void *sock, pl_loadzmq_msg_t *msg);
-void pl_loadzmq_msg_close (pl_loadzmq_msg_t *msg);
-/* Frame i equals text. */
-bool pl_loadzmq_is (pl_loadzmq_msg_t *msg, int i, const char *text);
-const void *pl_loadzmq_data (pl_loadzmq_msg_t *msg, int i, size_t *size);
-/* Send parts as one message, without blocking. 0 or -1 (errno). */
-int pl_loadzmq_send (void *sock, const pl_loadzmq_part_t *parts, int count);
+/* Multipart messages: common/pl_zmsg.h. */
+#include "pl_zmsg.h"
 
 /* Request ids: 16 bytes, the client's sequence number and the send time
  * (CLOCK_MONOTONIC ns); the broker and the worker echo them unchanged

@@ -12,7 +12,7 @@
  */
 #include "pl_id.h"
 #include "pl_proto.h"
-#include "pl_worker_int.h"
+#include "pl_zmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -162,23 +162,23 @@ s_worker_start (int index)
  * heartbeats meanwhile), or for an event on the bus (cmd NULL). Returns
  * false on timeout. */
 static bool
-s_next (const char *cmd, pl_worker_msg_t *msg, int timeout_ms)
+s_next (const char *cmd, pl_zmsg_t *msg, int timeout_ms)
 {
     int64_t deadline = pl_id_mono_ms () + timeout_ms;
     while (true) {
-        while (pl_worker__recv (s_env.router, msg) == 0) {
-            CHECK (msg->count >= 3 && pl_worker__frame_is (msg, 1, "PL01"));
-            if (pl_worker__frame_is (msg, 2, "HB")) {
-                pl_worker_part_t hb[] = {
+        while (pl_zmsg_recv (s_env.router, msg) == 0) {
+            CHECK (msg->count >= 3 && pl_zmsg_is (msg, 1, "PL01"));
+            if (pl_zmsg_is (msg, 2, "HB")) {
+                pl_zmsg_part_t hb[] = {
                     { zmq_msg_data (&msg->frame[0]), zmq_msg_size (&msg->frame[0]) },
                     { "PL01", 4 }, { "HB", 2 } };
-                pl_worker__send (s_env.router, hb, 3);
+                pl_zmsg_send (s_env.router, hb, 3);
             }
-            if (cmd && pl_worker__frame_is (msg, 2, cmd))
+            if (cmd && pl_zmsg_is (msg, 2, cmd))
                 return true;
-            pl_worker__msg_close (msg);
+            pl_zmsg_close (msg);
         }
-        if (!cmd && pl_worker__recv (s_env.sub, msg) == 0)
+        if (!cmd && pl_zmsg_recv (s_env.sub, msg) == 0)
             return true;
         int64_t left = deadline - pl_id_mono_ms ();
         if (left <= 0)
@@ -192,15 +192,15 @@ s_next (const char *cmd, pl_worker_msg_t *msg, int timeout_ms)
 static void
 s_expect_ready (int index)
 {
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     CHECK (s_next ("READY", &msg, 5000));
     CHECK (msg.count == 5);
-    CHECK (pl_worker__frame_is (&msg, 3, "actors"));
-    CHECK (pl_worker__frame_is (&msg, 4, "16"));
+    CHECK (pl_zmsg_is (&msg, 3, "actors"));
+    CHECK (pl_zmsg_is (&msg, 4, "16"));
     s_env.id_len[index] = zmq_msg_size (&msg.frame[0]);
     CHECK (s_env.id_len[index] <= sizeof s_env.id[index]);
     memcpy (s_env.id[index], zmq_msg_data (&msg.frame[0]), s_env.id_len[index]);
-    pl_worker__msg_close (&msg);
+    pl_zmsg_close (&msg);
 }
 
 /* Send a request to worker w as user uid; returns its request id. */
@@ -212,12 +212,12 @@ s_send (int w, const char *uid, const char *event, const char *body)
     snprintf (reqid, sizeof reqid, "q%d", seq);
     snprintf (conn, sizeof conn, "%d", seq);
     char *ctx = pl_proto_ctx_encode ("gw-d", conn, uid, NULL);
-    pl_worker_part_t parts[] = {
+    pl_zmsg_part_t parts[] = {
         { s_env.id[w], s_env.id_len[w] }, { "PL01", 4 }, { "REQ", 3 }, { "client", 6 },
         { reqid, strlen (reqid) }, { event, strlen (event) }, { ctx, strlen (ctx) },
         { body ? body : "", body ? strlen (body) : 0 },
     };
-    CHECK (pl_worker__send (s_env.router, parts, 8) == 0);
+    CHECK (pl_zmsg_send (s_env.router, parts, 8) == 0);
     free (ctx);
     return seq;
 }
@@ -226,9 +226,9 @@ s_send (int w, const char *uid, const char *event, const char *body)
 static cJSON *
 s_reply (int *seq)
 {
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     CHECK (s_next ("REP", &msg, 5000));
-    CHECK (msg.count == 6 && pl_worker__frame_is (&msg, 3, "client"));
+    CHECK (msg.count == 6 && pl_zmsg_is (&msg, 3, "client"));
     char reqid[16] = "";
     size_t len = zmq_msg_size (&msg.frame[4]);
     CHECK (len < sizeof reqid);
@@ -236,7 +236,7 @@ s_reply (int *seq)
     *seq = atoi (reqid + 1);
     cJSON *reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
     CHECK (cJSON_IsObject (reply));
-    pl_worker__msg_close (&msg);
+    pl_zmsg_close (&msg);
     return reply;
 }
 
@@ -294,20 +294,20 @@ s_err (int w, const char *uid, const char *event, const char *body, const char *
 static void
 s_expect_event (const char *room, const char *push, const char *origin, const cJSON *payload)
 {
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     CHECK (s_next (NULL, &msg, 3000));
     CHECK (msg.count == 5);
     CHECK (zmq_msg_size (&msg.frame[0]) == strlen (room) + 1);
     CHECK (memcmp (zmq_msg_data (&msg.frame[0]), room, strlen (room) + 1) == 0);
-    CHECK (pl_worker__frame_is (&msg, 1, "PL01"));
-    CHECK (pl_worker__frame_is (&msg, 2, "EV"));
-    CHECK (pl_worker__frame_is (&msg, 3, origin));
+    CHECK (pl_zmsg_is (&msg, 1, "PL01"));
+    CHECK (pl_zmsg_is (&msg, 2, "EV"));
+    CHECK (pl_zmsg_is (&msg, 3, origin));
     cJSON *packet = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
     CHECK (cJSON_GetArraySize (packet) == 2);
     CHECK (strcmp (cJSON_GetArrayItem (packet, 0)->valuestring, push) == 0);
     CHECK (cJSON_Compare (cJSON_GetArrayItem (packet, 1), payload, true));
     cJSON_Delete (packet);
-    pl_worker__msg_close (&msg);
+    pl_zmsg_close (&msg);
 }
 
 static const char *
@@ -427,9 +427,9 @@ s_contract (void)
     /* the five creates' events come from two PUBs, in no fixed order
      * between them: read them all before the delete */
     for (int i = 0; i < 5; i++) {
-        pl_worker_msg_t msg;
+        pl_zmsg_t msg;
         CHECK (s_next (NULL, &msg, 3000));
-        pl_worker__msg_close (&msg);
+        pl_zmsg_close (&msg);
     }
 
     /* delete: only the creator; then it is gone */
@@ -500,9 +500,9 @@ s_races (void)
                > s_num (cJSON_GetArrayItem (list, i - 1), "createdAt"));
     cJSON_Delete (list);
     /* drain the bus of the creates and updates */
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     while (s_next (NULL, &msg, 200))
-        pl_worker__msg_close (&msg);
+        pl_zmsg_close (&msg);
 }
 
 /* Redis goes away: INTERNAL, the worker stays up; Redis is back: it works. */
@@ -524,9 +524,9 @@ s_outage (void)
     if (s_env.verbose)
         printf ("  outage: recovered %lld ms after Redis came back\n",
                 (long long) (pl_id_mono_ms () - start));
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     while (s_next (NULL, &msg, 100))
-        pl_worker__msg_close (&msg);
+        pl_zmsg_close (&msg);
 }
 
 /* The broker restarts, after down_ms: a new ROUTER that does not know the
@@ -547,22 +547,22 @@ s_broker_restart (int down_ms)
     int64_t start = pl_id_mono_ms ();
     int registered = 0;
     while (registered < S_WORKERS && pl_id_mono_ms () - start < 5000) {
-        pl_worker_msg_t msg;
-        if (pl_worker__recv (s_env.router, &msg) == 0) {
+        pl_zmsg_t msg;
+        if (pl_zmsg_recv (s_env.router, &msg) == 0) {
             CHECK (msg.count >= 3);
-            if (pl_worker__frame_is (&msg, 2, "READY")) {
-                CHECK (pl_worker__frame_is (&msg, 3, "actors"));
+            if (pl_zmsg_is (&msg, 2, "READY")) {
+                CHECK (pl_zmsg_is (&msg, 3, "actors"));
                 s_env.id_len[registered] = zmq_msg_size (&msg.frame[0]);
                 memcpy (s_env.id[registered], zmq_msg_data (&msg.frame[0]), s_env.id_len[registered]);
                 registered++;
             }
             else {
-                pl_worker_part_t bye[] = {
+                pl_zmsg_part_t bye[] = {
                     { zmq_msg_data (&msg.frame[0]), zmq_msg_size (&msg.frame[0]) },
                     { "PL01", 4 }, { "BYE", 3 } };
-                pl_worker__send (s_env.router, bye, 3);
+                pl_zmsg_send (s_env.router, bye, 3);
             }
-            pl_worker__msg_close (&msg);
+            pl_zmsg_close (&msg);
         }
         else {
             zmq_pollitem_t item = { s_env.router, 0, ZMQ_POLLIN, 0 };
@@ -573,7 +573,7 @@ s_broker_restart (int down_ms)
     if (s_env.verbose)
         printf ("  broker restart after %d ms: both workers registered again in %lld ms\n",
                 down_ms, (long long) (pl_id_mono_ms () - start));
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     CHECK (!s_next ("READY", &msg, 1000));      /* no second registration */
     for (int w = 0; w < S_WORKERS; w++) {
         cJSON *list = s_ok (w, "erin", "actor:list", NULL);
@@ -588,9 +588,9 @@ s_stop_workers (void)
 {
     for (int w = 0; w < S_WORKERS; w++) {
         kill (s_env.worker[w], SIGTERM);
-        pl_worker_msg_t msg;
+        pl_zmsg_t msg;
         CHECK (s_next ("BYE", &msg, 3000));
-        pl_worker__msg_close (&msg);
+        pl_zmsg_close (&msg);
         int status;
         CHECK (waitpid (s_env.worker[w], &status, 0) == s_env.worker[w]);
         s_env.worker[w] = 0;
@@ -636,16 +636,16 @@ main (int argc, char **argv)
         for (int i = 0; i < 50 && !heard; i++) {
             cJSON *a = s_ok (w, "probe", "actor:create", "{\"name\":\"p\",\"type\":\"p\"}");
             cJSON_Delete (a);
-            pl_worker_msg_t msg;
+            pl_zmsg_t msg;
             heard = s_next (NULL, &msg, 50);
             if (heard)
-                pl_worker__msg_close (&msg);
+                pl_zmsg_close (&msg);
         }
         CHECK (heard);
     }
-    pl_worker_msg_t msg;
+    pl_zmsg_t msg;
     while (s_next (NULL, &msg, 100))
-        pl_worker__msg_close (&msg);
+        pl_zmsg_close (&msg);
 
     printf ("actors_check: contract\n");
     s_contract ();
