@@ -221,8 +221,8 @@ s_backend_message (pl_broker_t *self, zmsg_t **msg_p)
         ;
     else
     if (zframe_streq (command, PL_CMD_REP)) {
-        if (zmsg_size (msg) != 6)
-            s_bad_input (self, "backend: worker %s: dropped a REP with %zu frames (want 6)",
+        if (zmsg_size (msg) != 6 && zmsg_size (msg) != 7)     /* 7: with directives */
+            s_bad_input (self, "backend: worker %s: dropped a REP with %zu frames (want 6 or 7)",
                          key, zmsg_size (msg));
         else
         if (pl_broker__worker_reply (self, worker, msg_p) == -1)

@@ -349,7 +349,7 @@ pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, zmsg_t 
 {
     int rc = -1;
     zmsg_t *msg = *msg_p;
-    assert (zmsg_size (msg) == 6);
+    assert (zmsg_size (msg) == 6 || zmsg_size (msg) == 7);    /* 7: directives */
     zmsg_first (msg);
     zmsg_next (msg);
     zmsg_next (msg);
@@ -366,7 +366,8 @@ pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, zmsg_t 
         goto cleanup;
     zlistx_delete (worker->pending, zlistx_cursor (worker->pending));
 
-    /* identity PL01 REP client reqid reply -> client PL01 REP reqid reply */
+    /* identity PL01 REP client reqid reply [directives]
+     *   -> client PL01 REP reqid reply [directives] */
     zframe_t *f_identity = zmsg_pop (msg);
     zframe_t *f_version = zmsg_pop (msg);
     zframe_t *f_command = zmsg_pop (msg);

@@ -343,6 +343,33 @@ s_test_round_trip (void)
     assert (strcmp (body, "{\"success\":true,\"data\":[]}") == 0);
     free (body);
 
+    /* a reply with directives (proto/README.md) keeps its 5th frame */
+    s_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "actors", "r-dir",
+                   "actor:list", s_ctx, "");
+    msg = s_worker_recv (worker, S_WAIT);
+    assert (msg && zmsg_size (msg) == 7);
+    zmsg_first (msg);
+    zmsg_next (msg);
+    client = zframe_dup (zmsg_next (msg));
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, PL_PROTO_VERSION);
+    zmsg_addstr (msg, PL_CMD_REP);
+    zmsg_append (msg, &client);
+    zmsg_addstr (msg, "r-dir");
+    zmsg_addstr (msg, "{\"success\":true}");
+    zmsg_addstr (msg, "{\"join\":[\"campaign:1\"]}");
+    rc = zmsg_send (&msg, worker);
+    assert (rc == 0);
+    msg = s_recv_within (env.client, S_WAIT);
+    assert (msg && zmsg_size (msg) == 5);
+    assert (zframe_streq (zmsg_first (msg), PL_PROTO_VERSION));
+    assert (zframe_streq (zmsg_next (msg), PL_CMD_REP));
+    assert (zframe_streq (zmsg_next (msg), "r-dir"));
+    assert (zframe_streq (zmsg_next (msg), "{\"success\":true}"));
+    assert (zframe_streq (zmsg_next (msg), "{\"join\":[\"campaign:1\"]}"));
+    zmsg_destroy (&msg);
+
     /* a plain one too, with the usual helpers */
     s_request (env.client, "actors", "r2");
     client = s_worker_expect (worker, "r2");

@@ -29,8 +29,10 @@
 /* One published event, held until the reply has gone. */
 typedef struct {
     char *room;                     /* topic without its NUL               */
+    const char *kind;               /* PL_CMD_EVENT or PL_CMD_CONTROL      */
     char *origin;                   /* "<gw>/<conn>" to leave out, or ""   */
-    char *packet;                   /* ["<push>", payload] JSON text       */
+    char *packet;                   /* ["<push>", payload] JSON text, or
+                                       {"leave":[..]} for a control        */
 } s_pub_t;
 
 struct _pl_call_t {
@@ -39,6 +41,7 @@ struct _pl_call_t {
     pl_caller_t caller;             /* decoded ctx frame                   */
     char *reply;                    /* ack body once answered, else NULL   */
     bool failed;                    /* answered with an error              */
+    cJSON *directives;              /* {"join":[..],"leave":[..]} or NULL  */
     size_t npub;                    /* events held in pub                  */
     s_pub_t pub[PL_CALL_PUBLISH_MAX];   /* sent after the reply, in order  */
 };
@@ -350,6 +353,7 @@ pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
     if (pub.origin)
         pub.origin[0] = 0;
     pub.room = strdup (room);
+    pub.kind = PL_CMD_EVENT;
     pub.packet = cJSON_PrintUnformatted (packet);
     if (!pub.room || !pub.origin || !pub.packet) {
         pl_error ("out of memory: dropped %s to %s", pl_proto_push_name (push), room);
@@ -366,6 +370,61 @@ cleanup:
 /* Send the held events: topic "room\0" · PL01 · EV · origin · packet.
  * PUB never blocks: past its high-water mark ZeroMQ drops, which is the
  * bus's at-most-once contract (README, Event bus). */
+/* Add room to directives[key] (key "join" or "leave"). */
+static void
+s_call_directive (pl_call_t *call, const char *key, const char *room)
+{
+    assert (call && room && *room);
+    if (!call->directives)
+        call->directives = cJSON_CreateObject ();
+    cJSON *list = cJSON_GetObjectItemCaseSensitive (call->directives, key);
+    if (!list)
+        list = cJSON_AddArrayToObject (call->directives, key);
+    if (list)
+        cJSON_AddItemToArray (list, cJSON_CreateString (room));
+}
+
+void
+pl_call_join (pl_call_t *call, const char *room)
+{
+    s_call_directive (call, "join", room);
+}
+
+void
+pl_call_leave (pl_call_t *call, const char *room)
+{
+    s_call_directive (call, "leave", room);
+}
+
+void
+pl_call_evict (pl_call_t *call, const char *audience, const char *room)
+{
+    assert (call && audience && *audience && room && *room);
+    if (call->npub == PL_CALL_PUBLISH_MAX) {
+        pl_error ("%s: too many events; dropped the eviction of %s from %s",
+                  pl_proto_event (call->event)->name, audience, room);
+        return;
+    }
+    s_pub_t pub = { 0 };
+    cJSON *packet = cJSON_CreateObject ();
+    cJSON *leave = packet ? cJSON_AddArrayToObject (packet, "leave") : NULL;
+    if (leave)
+        cJSON_AddItemToArray (leave, cJSON_CreateString (room));
+    pub.room = strdup (audience);
+    pub.kind = PL_CMD_CONTROL;
+    pub.origin = strdup ("");
+    pub.packet = leave ? cJSON_PrintUnformatted (packet) : NULL;
+    cJSON_Delete (packet);
+    if (!pub.room || !pub.origin || !pub.packet) {
+        pl_error ("out of memory: dropped the eviction of %s from %s", audience, room);
+        free (pub.room);
+        free (pub.origin);
+        free (pub.packet);
+        return;
+    }
+    call->pub[call->npub++] = pub;
+}
+
 static void
 s_call_flush_events (pl_call_t *call)
 {
@@ -376,7 +435,7 @@ s_call_flush_events (pl_call_t *call)
             pl_zmsg_part_t parts[] = {
                 { pub->room, strlen (pub->room) + 1 },      /* with its NUL */
                 { PL_PROTO_VERSION, 4 },
-                { PL_CMD_EVENT, strlen (PL_CMD_EVENT) },
+                { pub->kind, strlen (pub->kind) },
                 { pub->origin, strlen (pub->origin) },
                 { pub->packet, strlen (pub->packet) },
             };
@@ -453,14 +512,20 @@ s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
     pl_debug ("%s from %s: %s in %lld ms", event, call.caller.user,
               call.failed ? "failed" : "ok", (long long) (pl_id_mono_ms () - started));
 reply:;
-    /* REP: PL01 · REP · client identity · request id · reply */
+    /* REP: PL01 · REP · client identity · request id · reply · [directives];
+     * only a successful call moves its connection between rooms */
+    char *directives = call.directives && !call.failed
+                     ? cJSON_PrintUnformatted (call.directives) : NULL;
     pl_zmsg_part_t extra[] = {
         { zmq_msg_data (&msg->frame[2]), zmq_msg_size (&msg->frame[2]) },
         { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
         { call.reply, strlen (call.reply) },
+        { directives, directives ? strlen (directives) : 0 },
     };
-    s_send_broker (self, extra, 3, PL_CMD_REP);
+    s_send_broker (self, extra, directives ? 4 : 3, PL_CMD_REP);
     s_call_flush_events (&call);            /* after the reply, by contract */
+    free (directives);
+    cJSON_Delete (call.directives);
     free (call.reply);
     cJSON_Delete (arg);
     pl_proto_ctx_clear (&call.caller);

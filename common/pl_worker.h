@@ -113,6 +113,16 @@ pl_config_t *pl_call_config (pl_call_t *call);
 /* The worker's Redis connection, or NULL when it has none. */
 pl_redis_t *pl_call_redis (pl_call_t *call);
 
+/* Rooms. The requesting connection joins or leaves room: the directives
+ * ride on the reply, and its gateway applies them before it delivers the
+ * ack (proto/README.md). Only a successful answer carries them. */
+void pl_call_join (pl_call_t *call, const char *room);
+void pl_call_leave (pl_call_t *call, const char *room);
+/* Every connection in room audience, on every gateway, leaves room (a
+ * control message on the event bus, sent after the reply of a successful
+ * call): e.g. audience "user:bob", room "campaign:7" when bob is removed. */
+void pl_call_evict (pl_call_t *call, const char *audience, const char *room);
+
 /* Run a Redis command for the handler. A NULL return means it failed -
  * Redis unreachable, a Redis error reply, or an EXEC that held an error -
  * and the call has already been answered INTERNAL ("storage unavailable" /

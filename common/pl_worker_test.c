@@ -40,6 +40,14 @@ static void
 s_publish (pl_call_t *call, const cJSON *arg)
 {
     const char *room = cJSON_IsString (arg) ? arg->valuestring : "none";
+    if (strcmp (room, "rooms") == 0) {
+        /* room directives ride on the reply; the eviction goes on the bus */
+        pl_call_join (call, "campaign:1");
+        pl_call_leave (call, "campaign:2");
+        pl_call_evict (call, "user:bob", "campaign:1");
+        pl_call_ok (call, NULL);
+        return;
+    }
     pl_call_publish (call, room, PL_PUSH_ACTOR_UPDATED,
                      cJSON_Parse ("{\"n\":1}"), true);
     pl_call_publish (call, room, PL_PUSH_ACTOR_DELETED, cJSON_CreateString ("x"), false);
@@ -60,6 +68,8 @@ s_fail (pl_call_t *call, const cJSON *arg)
 {
     (void) arg;
     pl_call_publish (call, "failed", PL_PUSH_ACTOR_DELETED, cJSON_CreateString ("y"), false);
+    pl_call_join (call, "failed");          /* a failed reply carries no directives */
+    pl_call_evict (call, "user:x", "failed");
     pl_call_error (call, PL_ERR_NOT_FOUND, "no actor %s", "y");
 }
 
@@ -351,6 +361,20 @@ pl_worker_test (bool verbose)
     assert (pl_zmsg_is (&msg, 4, "[\"actor:deleted\",\"x\"]"));
     pl_zmsg_close (&msg);
     assert (pl_worker_stats (f.worker).published == published + 2);
+
+    /* directives: a 7th REP frame; evictions: CTL on the bus */
+    s_request (&f, "r-rooms", "actor:get", S_CTX, "\"rooms\"");
+    assert (s_wait (&f, "REP", false, &msg, 2000));
+    assert (msg.count == 7 && pl_zmsg_is (&msg, 4, "r-rooms"));
+    assert (pl_zmsg_is (&msg, 6, "{\"join\":[\"campaign:1\"],\"leave\":[\"campaign:2\"]}"));
+    pl_zmsg_close (&msg);
+    assert (s_wait (&f, NULL, true, &msg, 2000));
+    assert (msg.count == 5);
+    assert (s_frame_eq (&msg, 0, "user:bob\0", 9));
+    assert (pl_zmsg_is (&msg, 1, "PL01") && pl_zmsg_is (&msg, 2, "CTL"));
+    assert (pl_zmsg_is (&msg, 3, ""));
+    assert (pl_zmsg_is (&msg, 4, "{\"leave\":[\"campaign:1\"]}"));
+    pl_zmsg_close (&msg);
 
     /* heartbeats go out when the line is quiet */
     int hbs = f.hbs;

@@ -81,20 +81,27 @@ s_dispatch (s_sock_t *sock, zmq_msg_t *f, int n)
         size_t topic_len = zmq_msg_size (&f[0]);
         if (n != 5 || topic_len < 2 || topic[topic_len - 1] != 0
         ||  memchr (topic, 0, topic_len - 1) || !s_frame_is (&f[1], PL_PROTO_VERSION)
-        ||  !s_frame_is (&f[2], PL_CMD_EVENT)) {
+        ||  (!s_frame_is (&f[2], PL_CMD_EVENT) && !s_frame_is (&f[2], PL_CMD_CONTROL))) {
             pl_warn ("bus: dropped a malformed event (%d frames)", n);
             return;
         }
-        self->handlers.on_event (self->arg, topic, zmq_msg_data (&f[3]),
-                                 zmq_msg_size (&f[3]), zmq_msg_data (&f[4]),
-                                 zmq_msg_size (&f[4]));
+        if (s_frame_is (&f[2], PL_CMD_CONTROL))
+            self->handlers.on_control (self->arg, topic, zmq_msg_data (&f[4]),
+                                       zmq_msg_size (&f[4]));
+        else
+            self->handlers.on_event (self->arg, topic, zmq_msg_data (&f[3]),
+                                     zmq_msg_size (&f[3]), zmq_msg_data (&f[4]),
+                                     zmq_msg_size (&f[4]));
         return;
     }
-    /* DEALER: PL01 · REP · reqid · reply   or   PL01 · STATUS · json */
+    /* DEALER: PL01 · REP · reqid · reply · [directives]
+     *     or  PL01 · STATUS · json */
     if (n >= 2 && s_frame_is (&f[0], PL_PROTO_VERSION)) {
-        if (n == 4 && s_frame_is (&f[1], PL_CMD_REP)) {
+        if ((n == 4 || n == 5) && s_frame_is (&f[1], PL_CMD_REP)) {
             self->handlers.on_reply (self->arg, zmq_msg_data (&f[2]), zmq_msg_size (&f[2]),
-                                     zmq_msg_data (&f[3]), zmq_msg_size (&f[3]));
+                                     zmq_msg_data (&f[3]), zmq_msg_size (&f[3]),
+                                     n == 5 ? zmq_msg_data (&f[4]) : NULL,
+                                     n == 5 ? zmq_msg_size (&f[4]) : 0);
             return;
         }
         if (n == 3 && s_frame_is (&f[1], PL_CMD_STATUS)) {
@@ -325,17 +332,27 @@ pl_bus_subscribe (pl_bus_t *self, const char *room, bool on)
 #include <time.h>
 
 static struct {
-    int replies, statuses, events;
+    int replies, statuses, events, controls;
     char last[256];
 } s_seen;
 
 static void
-s_test_reply (void *arg, const void *reqid, size_t reqid_len, const char *reply, size_t len)
+s_test_reply (void *arg, const void *reqid, size_t reqid_len, const char *reply, size_t len,
+              const char *directives, size_t directives_len)
 {
     (void) arg;
     assert (reqid_len == 3 && memcmp (reqid, "r42", 3) == 0);
-    snprintf (s_seen.last, sizeof s_seen.last, "%.*s", (int) len, reply);
+    snprintf (s_seen.last, sizeof s_seen.last, "%.*s|%.*s", (int) len, reply,
+              (int) directives_len, directives ? directives : "");
     s_seen.replies++;
+}
+
+static void
+s_test_control (void *arg, const char *room, const char *json, size_t len)
+{
+    (void) arg;
+    snprintf (s_seen.last, sizeof s_seen.last, "%s|%.*s", room, (int) len, json);
+    s_seen.controls++;
 }
 
 static void
@@ -418,7 +435,7 @@ pl_bus_test (bool verbose)
     assert (ctx);
     struct lws_vhost *vhost = lws_get_vhost_by_name (ctx, "default");
     assert (vhost);
-    pl_bus_handlers_t handlers = { s_test_reply, s_test_status, s_test_event };
+    pl_bus_handlers_t handlers = { s_test_reply, s_test_status, s_test_event, s_test_control };
     pl_bus_t *bus = pl_bus_new (ctx, vhost, front, events, &handlers, NULL);
     assert (bus);
 
@@ -452,7 +469,14 @@ pl_bus_test (bool verbose)
     const char *rep[] = { "PL01", "REP", "r42", "{\"success\":true}" };
     s_send_frames (router, rep, 4);
     s_service_until (ctx, &s_seen.replies, 1);
-    assert (s_seen.replies == 1 && strcmp (s_seen.last, "{\"success\":true}") == 0);
+    assert (s_seen.replies == 1 && strcmp (s_seen.last, "{\"success\":true}|") == 0);
+    /* a reply with room directives */
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *rep_dir[] = { "PL01", "REP", "r42", "{\"success\":true}", "{\"join\":[\"c:1\"]}" };
+    s_send_frames (router, rep_dir, 5);
+    s_service_until (ctx, &s_seen.replies, 2);
+    assert (s_seen.replies == 2);
+    assert (strcmp (s_seen.last, "{\"success\":true}|{\"join\":[\"c:1\"]}") == 0);
     assert (pl_bus_status (bus) == 0);
     zmq_msg_init (&m);
     while (zmq_msg_recv (&m, router, 0) >= 0 && zmq_msg_more (&m))
@@ -480,6 +504,11 @@ pl_bus_test (bool verbose)
     s_service_until (ctx, &s_seen.events, 1);
     assert (s_seen.events >= 1);
     assert (strcmp (s_seen.last, "user:al|gw-1/7|[\"yes\"]") == 0);
+    /* a room control on the same topic */
+    const char *ctl[] = { "user:al", "PL01", "CTL", "", "{\"leave\":[\"c:1\"]}" };
+    s_send_frames (pub, ctl, 5);
+    s_service_until (ctx, &s_seen.controls, 1);
+    assert (s_seen.controls == 1 && strcmp (s_seen.last, "user:al|{\"leave\":[\"c:1\"]}") == 0);
 
     lws_sul_cancel (&s_tick);
     pl_bus_destroy (&bus);

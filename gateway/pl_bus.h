@@ -28,14 +28,18 @@ typedef struct _pl_bus_t pl_bus_t;
 /* Callbacks into the gateway; all run on the lws loop. Pointers are valid
  * only during the call. */
 typedef struct {
-    /* PL01 REP: answer to request id (reqid, reqid_len bytes) */
+    /* PL01 REP: answer to request id (reqid, reqid_len bytes), with the
+     * service's room directives JSON or NULL (directives_len 0) */
     void (*on_reply) (void *arg, const void *reqid, size_t reqid_len,
-                      const char *reply, size_t reply_len);
+                      const char *reply, size_t reply_len,
+                      const char *directives, size_t directives_len);
     /* PL01 STATUS: the broker's services JSON */
     void (*on_status) (void *arg, const char *json, size_t len);
     /* PL01 EV: room is NUL-terminated; origin may be empty */
     void (*on_event) (void *arg, const char *room, const char *origin,
                       size_t origin_len, const char *packet, size_t packet_len);
+    /* PL01 CTL: room control JSON ({"leave":[..]}) for the members of room */
+    void (*on_control) (void *arg, const char *room, const char *json, size_t len);
 } pl_bus_handlers_t;
 
 /* Connect both sockets and adopt them into vhost's lws loop using the

@@ -125,10 +125,42 @@ cleanup:
     free (ctx);
 }
 
-/* pl_bus callback, lws loop: a reply from the broker. */
+/* Apply a service's room directives ({"join":[..],"leave":[..]}) to
+ * conn. Malformed directives or room names are logged and skipped: they
+ * come from our own workers, so they mean a bug, not an attack. */
+static void
+s_apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const char *json, size_t len)
+{
+    cJSON *root = pl_proto_json_parse (json, len);
+    const char *keys[] = { "join", "leave" };
+    for (int k = 0; k < 2; k++) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive (root, keys[k]);
+        const cJSON *room;
+        cJSON_ArrayForEach (room, list) {
+            if (!cJSON_IsString (room) || !*room->valuestring
+            ||  strlen (room->valuestring) > PL_GW_ROOM_MAX) {
+                pl_warn ("conn %llu: ignored a bad room in directives",
+                         (unsigned long long) conn->id);
+                continue;
+            }
+            if (k == 0 && pl_gateway__conn_join (self, conn, room->valuestring) != 0)
+                pl_warn ("conn %llu: cannot join %s (at most %d rooms)",
+                         (unsigned long long) conn->id, room->valuestring,
+                         PL_GW_ROOMS_PER_CONN);
+            if (k == 1)
+                pl_rooms_leave (self->rooms, &conn->rooms, room->valuestring);
+        }
+    }
+    cJSON_Delete (root);
+}
+
+/* pl_bus callback, lws loop: a reply from the broker. Room directives are
+ * applied before the ack goes out, so a client holding its ack is already
+ * in (or out of) the room. */
 static void
 s_on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
-            const char *reply, size_t reply_len)
+            const char *reply, size_t reply_len, const char *directives,
+            size_t directives_len)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
     uint64_t reqid;
@@ -141,9 +173,48 @@ s_on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
     pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry.conn);
     if (conn) {
         conn->inflight--;
+        if (directives)
+            s_apply_directives (self, conn, directives, directives_len);
         if (entry.has_ack)
             pl_gateway__send_ack (self, conn, entry.ack_id, reply, reply_len);
     }
+}
+
+/* pl_bus callback, lws loop: a room control ({"leave":[..]}) for every
+ * local member of room_name, e.g. all of a user's tabs leaving a campaign
+ * they were removed from. The members are collected first: leaving may
+ * remove them from room_name itself, which reorders its member array. */
+static void
+s_on_control (void *arg, const char *room_name, const char *json, size_t len)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    pl_room_t *room = pl_rooms_find (self->rooms, room_name);
+    uint64_t *ids = NULL;
+    size_t count = room ? pl_room_size (room) : 0;
+    if (count == 0 || !(ids = malloc (count * sizeof *ids)))
+        return;
+    for (size_t i = 0; i < count; i++)
+        ids[i] = ((pl_gwconn_t *) pl_room_member (room, i))->id;
+    char *directives = NULL;
+    cJSON *root = pl_proto_json_parse (json, len);
+    cJSON *leave = cJSON_GetObjectItemCaseSensitive (root, "leave");
+    if (cJSON_IsArray (leave)) {
+        /* the same shape as a reply's directives, with only "leave" */
+        cJSON *only = cJSON_CreateObject ();
+        cJSON_AddItemReferenceToObject (only, "leave", leave);
+        directives = cJSON_PrintUnformatted (only);
+        cJSON_Delete (only);
+    }
+    else
+        pl_warn ("bus: ignored a control for %s without a leave list", room_name);
+    for (size_t i = 0; directives && i < count; i++) {
+        pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
+        if (conn)
+            s_apply_directives (self, conn, directives, strlen (directives));
+    }
+    free (directives);
+    cJSON_Delete (root);
+    free (ids);
 }
 
 /* pl_bus callback, lws loop: fan a room event out to local members. The
@@ -496,7 +567,7 @@ pl_gateway_new (pl_config_t *config)
                                     pl_config_int (config, PL_CFG_REUSEPORT) == 1);
     if (!self->listener)
         goto fail;
-    pl_bus_handlers_t handlers = { s_on_reply, s_on_status, s_on_event };
+    pl_bus_handlers_t handlers = { s_on_reply, s_on_status, s_on_event, s_on_control };
     self->bus = pl_bus_new (self->lws, self->vhost,
                             pl_config_str (config, PL_CFG_BROKER_FRONTEND),
                             pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self);

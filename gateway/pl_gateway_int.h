@@ -26,6 +26,7 @@
 #define PL_GW_RX_BUFFER       128               /* lws allocates this per connection */
 #define PL_GW_PENDING_SLOTS   (1u << 17)        /* in-flight requests per gateway */
 #define PL_GW_CONNECT_TIMEOUT 45000             /* ms to send CONNECT (socket.io's connectTimeout) */
+#define PL_GW_ROOM_MAX    256               /* longest room name */
 #define PL_GW_ROOMS_PER_CONN  64                /* rooms one connection may be in */
 #define PL_GW_COALESCE_MAX    (64 * 1024)       /* bytes per coalesced write */
 

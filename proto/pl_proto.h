@@ -24,7 +24,8 @@
 #define PL_CMD_HEARTBEAT      "HB"      /* liveness, both ways on backend  */
 #define PL_CMD_DISCONNECT     "BYE"     /* orderly goodbye, both ways      */
 #define PL_CMD_STATUS         "STATUS"  /* client asks broker for services */
-#define PL_CMD_EVENT          "EV"      /* event-bus message kind          */
+#define PL_CMD_EVENT          "EV"      /* event-bus message kind: event   */
+#define PL_CMD_CONTROL        "CTL"     /* event-bus message kind: rooms   */
 
 /* Client events (proto/events.def). */
 typedef enum {
