@@ -2,6 +2,7 @@
 #include "pl_bus.h"
 #include "pl_log.h"
 #include "pl_proto.h"
+#include "pl_zmsg.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_MAX_FRAMES 8
 #define S_HWM 100000
 
 typedef struct {
@@ -64,48 +64,39 @@ s_kick (s_sock_t *sock)
     }
 }
 
-static bool
-s_frame_is (zmq_msg_t *m, const char *text)
-{
-    size_t len = strlen (text);
-    return zmq_msg_size (m) == len && memcmp (zmq_msg_data (m), text, len) == 0;
-}
-
 static void
-s_dispatch (s_sock_t *sock, zmq_msg_t *f, int n)
+s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
 {
     pl_bus_t *self = sock->bus;
+    int n = msg->count;
+    size_t len[PL_ZMSG_FRAMES];
+    const char *f[PL_ZMSG_FRAMES];
+    for (int i = 0; i < n; i++)
+        f[i] = pl_zmsg_data (msg, i, &len[i]);
     if (sock->is_sub) {
-        /* topic\0 · PL01 · EV · origin · packet */
-        const char *topic = zmq_msg_data (&f[0]);
-        size_t topic_len = zmq_msg_size (&f[0]);
-        if (n != 5 || topic_len < 2 || topic[topic_len - 1] != 0
-        ||  memchr (topic, 0, topic_len - 1) || !s_frame_is (&f[1], PL_PROTO_VERSION)
-        ||  (!s_frame_is (&f[2], PL_CMD_EVENT) && !s_frame_is (&f[2], PL_CMD_CONTROL))) {
+        /* topic\0 · PL01 · EV|CTL · origin · packet */
+        if (n != 5 || len[0] < 2 || f[0][len[0] - 1] != 0
+        ||  memchr (f[0], 0, len[0] - 1) || !pl_zmsg_is (msg, 1, PL_PROTO_VERSION)
+        ||  (!pl_zmsg_is (msg, 2, PL_CMD_EVENT) && !pl_zmsg_is (msg, 2, PL_CMD_CONTROL))) {
             pl_warn ("bus: dropped a malformed event (%d frames)", n);
             return;
         }
-        if (s_frame_is (&f[2], PL_CMD_CONTROL))
-            self->handlers.on_control (self->arg, topic, zmq_msg_data (&f[4]),
-                                       zmq_msg_size (&f[4]));
+        if (pl_zmsg_is (msg, 2, PL_CMD_CONTROL))
+            self->handlers.on_control (self->arg, f[0], f[4], len[4]);
         else
-            self->handlers.on_event (self->arg, topic, zmq_msg_data (&f[3]),
-                                     zmq_msg_size (&f[3]), zmq_msg_data (&f[4]),
-                                     zmq_msg_size (&f[4]));
+            self->handlers.on_event (self->arg, f[0], f[3], len[3], f[4], len[4]);
         return;
     }
     /* DEALER: PL01 · REP · reqid · reply · [directives]
      *     or  PL01 · STATUS · json */
-    if (n >= 2 && s_frame_is (&f[0], PL_PROTO_VERSION)) {
-        if ((n == 4 || n == 5) && s_frame_is (&f[1], PL_CMD_REP)) {
-            self->handlers.on_reply (self->arg, zmq_msg_data (&f[2]), zmq_msg_size (&f[2]),
-                                     zmq_msg_data (&f[3]), zmq_msg_size (&f[3]),
-                                     n == 5 ? zmq_msg_data (&f[4]) : NULL,
-                                     n == 5 ? zmq_msg_size (&f[4]) : 0);
+    if (pl_zmsg_is (msg, 0, PL_PROTO_VERSION)) {
+        if ((n == 4 || n == 5) && pl_zmsg_is (msg, 1, PL_CMD_REP)) {
+            self->handlers.on_reply (self->arg, f[2], len[2], f[3], len[3],
+                                     n == 5 ? f[4] : NULL, n == 5 ? len[4] : 0);
             return;
         }
-        if (n == 3 && s_frame_is (&f[1], PL_CMD_STATUS)) {
-            self->handlers.on_status (self->arg, zmq_msg_data (&f[2]), zmq_msg_size (&f[2]));
+        if (n == 3 && pl_zmsg_is (msg, 1, PL_CMD_STATUS)) {
+            self->handlers.on_status (self->arg, f[2], len[2]);
             return;
         }
     }
@@ -116,36 +107,14 @@ s_dispatch (s_sock_t *sock, zmq_msg_t *f, int n)
 static void
 s_drain (s_sock_t *sock)
 {
-    zmq_msg_t frames[S_MAX_FRAMES];
-    zmq_msg_t scratch;
-    for (int handled = 0; handled < PL_BUS_BATCH; handled++) {
-        int n = 0;
-        bool overflow = false;
-        for (;;) {
-            zmq_msg_t *m = n < S_MAX_FRAMES ? &frames[n] : &scratch;
-            zmq_msg_init (m);
-            if (zmq_msg_recv (m, sock->zsock, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close (m);
-                break;                  /* EAGAIN: drained (never mid-message) */
-            }
-            bool more = zmq_msg_more (m);
-            if (m == &scratch) {
-                zmq_msg_close (m);      /* more frames than any valid message */
-                overflow = true;
-            }
-            else
-                n++;
-            if (!more)
-                break;
-        }
-        if (n == 0)
-            break;
-        if (overflow)
+    pl_zmsg_t msg;
+    for (int handled = 0; handled < PL_BUS_BATCH && pl_zmsg_recv (sock->zsock, &msg) == 0;
+         handled++) {
+        if (msg.oversize)
             pl_warn ("bus: dropped a message with too many frames");
         else
-            s_dispatch (sock, frames, n);
-        for (int i = 0; i < n; i++)
-            zmq_msg_close (&frames[i]);
+            s_dispatch (sock, &msg);
+        pl_zmsg_close (&msg);
     }
     s_kick (sock);
 }
@@ -281,22 +250,15 @@ pl_bus_request (pl_bus_t *self, const char *service, const void *reqid,
                 size_t reqid_len, const char *event, const char *ctx,
                 size_t ctx_len, const char *body, size_t body_len)
 {
-    void *s = self->dealer.zsock;
-    int flags = ZMQ_DONTWAIT | ZMQ_SNDMORE;
-    int rc = -1;
-    /* the first frame decides: with ZMQ_IMMEDIATE and no broker it fails
-     * with EAGAIN and nothing is queued; after it, the rest cannot fail */
-    if (zmq_send (s, PL_PROTO_VERSION, 4, flags) < 0)
-        goto cleanup;
-    zmq_send (s, PL_CMD_REQ, strlen (PL_CMD_REQ), flags);
-    zmq_send (s, service, strlen (service), flags);
-    zmq_send (s, reqid, reqid_len, flags);
-    zmq_send (s, event, strlen (event), flags);
-    zmq_send (s, ctx, ctx_len, flags);
-    if (zmq_send (s, body ? body : "", body ? body_len : 0, ZMQ_DONTWAIT) < 0)
-        goto cleanup;
-    rc = 0;
-cleanup:
+    /* with ZMQ_IMMEDIATE and no broker the first part fails with EAGAIN
+     * and nothing is queued */
+    pl_zmsg_part_t parts[] = {
+        { PL_PROTO_VERSION, 4 }, { PL_CMD_REQ, strlen (PL_CMD_REQ) },
+        { service, strlen (service) }, { reqid, reqid_len },
+        { event, strlen (event) }, { ctx, ctx_len },
+        { body ? body : "", body ? body_len : 0 },
+    };
+    int rc = pl_zmsg_send (self->dealer.zsock, parts, 7);
     s_kick (&self->dealer);
     return rc;
 }
@@ -304,14 +266,10 @@ cleanup:
 int
 pl_bus_status (pl_bus_t *self)
 {
-    void *s = self->dealer.zsock;
-    int rc = -1;
-    if (zmq_send (s, PL_PROTO_VERSION, 4, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
-        goto cleanup;
-    if (zmq_send (s, PL_CMD_STATUS, strlen (PL_CMD_STATUS), ZMQ_DONTWAIT) < 0)
-        goto cleanup;
-    rc = 0;
-cleanup:
+    pl_zmsg_part_t parts[] = {
+        { PL_PROTO_VERSION, 4 }, { PL_CMD_STATUS, strlen (PL_CMD_STATUS) },
+    };
+    int rc = pl_zmsg_send (self->dealer.zsock, parts, 2);
     s_kick (&self->dealer);
     return rc;
 }

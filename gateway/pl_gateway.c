@@ -126,14 +126,14 @@ cleanup:
 }
 
 /* Apply a service's room directives ({"join":[..],"leave":[..]}) to
- * conn. Malformed directives or room names are logged and skipped: they
+ * conn; a bus control may only make it leave (allow_join false). Malformed directives or room names are logged and skipped: they
  * come from our own workers, so they mean a bug, not an attack. */
 static void
-s_apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const char *json, size_t len)
+s_apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root,
+                    bool allow_join)
 {
-    cJSON *root = pl_proto_json_parse (json, len);
     const char *keys[] = { "join", "leave" };
-    for (int k = 0; k < 2; k++) {
+    for (int k = allow_join ? 0 : 1; k < 2; k++) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive (root, keys[k]);
         const cJSON *room;
         cJSON_ArrayForEach (room, list) {
@@ -151,7 +151,6 @@ s_apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const char *json, siz
                 pl_rooms_leave (self->rooms, &conn->rooms, room->valuestring);
         }
     }
-    cJSON_Delete (root);
 }
 
 /* pl_bus callback, lws loop: a reply from the broker. Room directives are
@@ -173,8 +172,11 @@ s_on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
     pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry.conn);
     if (conn) {
         conn->inflight--;
-        if (directives)
-            s_apply_directives (self, conn, directives, directives_len);
+        if (directives) {
+            cJSON *root = pl_proto_json_parse (directives, directives_len);
+            s_apply_directives (self, conn, root, true);
+            cJSON_Delete (root);
+        }
         if (entry.has_ack)
             pl_gateway__send_ack (self, conn, entry.ack_id, reply, reply_len);
     }
@@ -195,24 +197,16 @@ s_on_control (void *arg, const char *room_name, const char *json, size_t len)
         return;
     for (size_t i = 0; i < count; i++)
         ids[i] = ((pl_gwconn_t *) pl_room_member (room, i))->id;
-    char *directives = NULL;
+    /* a control is a directives object of which only "leave" counts */
     cJSON *root = pl_proto_json_parse (json, len);
-    cJSON *leave = cJSON_GetObjectItemCaseSensitive (root, "leave");
-    if (cJSON_IsArray (leave)) {
-        /* the same shape as a reply's directives, with only "leave" */
-        cJSON *only = cJSON_CreateObject ();
-        cJSON_AddItemReferenceToObject (only, "leave", leave);
-        directives = cJSON_PrintUnformatted (only);
-        cJSON_Delete (only);
-    }
-    else
+    if (!cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (root, "leave")))
         pl_warn ("bus: ignored a control for %s without a leave list", room_name);
-    for (size_t i = 0; directives && i < count; i++) {
-        pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
-        if (conn)
-            s_apply_directives (self, conn, directives, strlen (directives));
-    }
-    free (directives);
+    else
+        for (size_t i = 0; i < count; i++) {
+            pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
+            if (conn)
+                s_apply_directives (self, conn, root, false);
+        }
     cJSON_Delete (root);
     free (ids);
 }
