@@ -33,11 +33,14 @@ typedef struct {
     char *origin;                   /* "<gw>/<conn>" to leave out, or ""   */
     char *packet;                   /* ["<push>", payload] JSON text, or
                                        {"leave":[..]} for a control        */
+    char *except;                   /* JSON array of rooms whose members
+                                       are left out, or NULL               */
 } s_pub_t;
 
 struct _pl_call_t {
     pl_worker_t *worker;            /* whose handler runs                  */
     pl_event_id_t event;            /* the event being handled             */
+    bool task;                      /* a periodic task, not a request      */
     pl_caller_t caller;             /* decoded ctx frame                   */
     char *reply;                    /* ack body once answered, else NULL   */
     bool failed;                    /* answered with an error              */
@@ -67,8 +70,18 @@ struct _pl_worker_t {
     bool registered;                /* broker has spoken since our READY   */
     bool lost_logged;               /* "broker lost" said for this outage  */
     bool stopped;                   /* pl_worker_run must return 1         */
+    pl_task_fn *tick;               /* periodic task, or NULL              */
+    int tick_ms;                    /* its period                          */
+    int64_t tick_at;                /* mono ms: run it next                */
     pl_worker_stats_t stats;        /* counters                            */
 };
+
+/* What a call is, for log lines: its event, or "periodic task". */
+static const char *
+s_call_name (const pl_call_t *call)
+{
+    return call->task ? "periodic task" : pl_proto_event (call->event)->name;
+}
 
 /* --------------------------------------------------------------------- */
 /* Broker connection                                                      */
@@ -216,18 +229,39 @@ pl_call_ok (pl_call_t *call, cJSON *data)
     }
 }
 
+void
+pl_call_ok_body (pl_call_t *call, cJSON *body)
+{
+    assert (call && body && cJSON_IsObject (body));
+    assert (!call->reply);                  /* answered twice: a bug */
+    cJSON_DeleteItemFromObjectCaseSensitive (body, "success");
+    cJSON_AddItemToObject (body, "success", cJSON_CreateTrue ());
+    call->reply = cJSON_PrintUnformatted (body);
+    cJSON_Delete (body);
+    if (!call->reply) {
+        call->reply = strdup (s_oom_reply);
+        call->failed = true;
+    }
+}
+
 static void
-s_call_verror (pl_call_t *call, pl_err_t err, const char *fmt, va_list ap)
+s_call_verror_with (pl_call_t *call, pl_err_t err, cJSON *fields, const char *fmt, va_list ap)
 {
     assert (call);
     assert (!call->reply);                  /* answered twice: a bug */
     assert (err != PL_ERR_NONE && err < PL_ERR_COUNT);
     char message[512];
     vsnprintf (message, sizeof message, fmt, ap);
-    call->reply = pl_proto_reply_err (err, message);
+    call->reply = pl_proto_reply_err_with (err, message, fields);
     if (!call->reply)
         call->reply = strdup (s_oom_reply);
     call->failed = true;
+}
+
+static void
+s_call_verror (pl_call_t *call, pl_err_t err, const char *fmt, va_list ap)
+{
+    s_call_verror_with (call, err, NULL, fmt, ap);
 }
 
 void
@@ -236,6 +270,15 @@ pl_call_error (pl_call_t *call, pl_err_t err, const char *fmt, ...)
     va_list ap;
     va_start (ap, fmt);
     s_call_verror (call, err, fmt, ap);
+    va_end (ap);
+}
+
+void
+pl_call_error_with (pl_call_t *call, pl_err_t err, cJSON *fields, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_call_verror_with (call, err, fields, fmt, ap);
     va_end (ap);
 }
 
@@ -263,7 +306,7 @@ s_call_vet (pl_call_t *call, redisReply *reply)
         if (reply->element[i]->type == REDIS_REPLY_ERROR)
             error = reply->element[i]->str;        /* inside an EXEC */
     if (error) {
-        pl_error ("redis error on %s: %s", pl_proto_event (call->event)->name, error);
+        pl_error ("redis error on %s: %s", s_call_name (call), error);
         s_call_fail (call, PL_ERR_INTERNAL, "storage error");
         freeReplyObject (reply);
         reply = NULL;
@@ -324,13 +367,20 @@ void
 pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
                  cJSON *payload, bool exclude_origin)
 {
+    pl_call_publish_except (call, room, push, payload, exclude_origin, NULL);
+}
+
+void
+pl_call_publish_except (pl_call_t *call, const char *room, pl_push_id_t push,
+                        cJSON *payload, bool exclude_origin, const char *const *except)
+{
     assert (call && room && *room);
     assert ((int) push >= 0 && push < PL_PUSH_COUNT);
     s_pub_t pub = { 0 };
     cJSON *packet = NULL;
     if (call->npub == PL_CALL_PUBLISH_MAX) {
         pl_error ("%s published more than %d events; dropped %s to %s",
-                  pl_proto_event (call->event)->name, PL_CALL_PUBLISH_MAX,
+                  s_call_name (call), PL_CALL_PUBLISH_MAX,
                   pl_proto_push_name (push), room);
         cJSON_Delete (payload);
         goto cleanup;
@@ -355,11 +405,23 @@ pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
     pub.room = strdup (room);
     pub.kind = PL_CMD_EVENT;
     pub.packet = cJSON_PrintUnformatted (packet);
-    if (!pub.room || !pub.origin || !pub.packet) {
+    bool except_ok = true;
+    if (except && except[0]) {
+        cJSON *list = cJSON_CreateArray ();
+        for (int i = 0; list && except[i]; i++) {
+            assert (*except[i] && i < PL_CALL_EXCEPT_MAX);
+            cJSON_AddItemToArray (list, cJSON_CreateString (except[i]));
+        }
+        pub.except = list ? cJSON_PrintUnformatted (list) : NULL;
+        except_ok = pub.except != NULL;
+        cJSON_Delete (list);
+    }
+    if (!pub.room || !pub.origin || !pub.packet || !except_ok) {
         pl_error ("out of memory: dropped %s to %s", pl_proto_push_name (push), room);
         free (pub.room);
         free (pub.origin);
         free (pub.packet);
+        free (pub.except);
         goto cleanup;
     }
     call->pub[call->npub++] = pub;
@@ -402,7 +464,7 @@ pl_call_evict (pl_call_t *call, const char *audience, const char *room)
     assert (call && audience && *audience && room && *room);
     if (call->npub == PL_CALL_PUBLISH_MAX) {
         pl_error ("%s: too many events; dropped the eviction of %s from %s",
-                  pl_proto_event (call->event)->name, audience, room);
+                  s_call_name (call), audience, room);
         return;
     }
     s_pub_t pub = { 0 };
@@ -438,8 +500,9 @@ s_call_flush_events (pl_call_t *call)
                 { pub->kind, strlen (pub->kind) },
                 { pub->origin, strlen (pub->origin) },
                 { pub->packet, strlen (pub->packet) },
+                { pub->except, pub->except ? strlen (pub->except) : 0 },
             };
-            if (pl_zmsg_send (self->events, parts, 5) == 0)
+            if (pl_zmsg_send (self->events, parts, pub->except ? 6 : 5) == 0)
                 self->stats.published++;
             else
                 pl_warn ("cannot publish to %s: %s", pub->room, zmq_strerror (errno));
@@ -447,6 +510,7 @@ s_call_flush_events (pl_call_t *call)
         free (pub->room);
         free (pub->origin);
         free (pub->packet);
+        free (pub->except);
     }
     call->npub = 0;
 }
@@ -615,6 +679,9 @@ pl_worker_new (const pl_worker_opts_t *opts)
     self->liveness = opts->liveness;
     self->credit = opts->credit;
     self->signal_fd = opts->signal_fd;
+    self->tick = opts->tick;
+    self->tick_ms = opts->tick_ms > 0 ? opts->tick_ms : 1000;
+    self->tick_at = pl_id_mono_ms () + self->tick_ms;
     self->zctx = zmq_ctx_new ();
     if (!self->service || !self->broker_endpoint || !self->events_endpoint || !self->zctx)
         goto fail;
@@ -685,11 +752,33 @@ pl_worker_stats (pl_worker_t *self)
     return self->stats;
 }
 
-/* Timers: heartbeat when we have been quiet, reconnect when the broker has.
- * Runs on the worker loop, before each poll. */
+/* The periodic task, as a call that answers nobody: its Redis commands
+ * go through pl_call_*, and its events are published when it returns
+ * unless it failed (pl_call_error, or a Redis failure). Worker loop. */
+static void
+s_run_tick (pl_worker_t *self)
+{
+    pl_call_t call = { .worker = self, .task = true };
+    self->tick (&call);
+    if (self->redis)
+        pl_redis_reset (self->redis);
+    if (call.directives)
+        pl_error ("periodic task: room directives need a request; dropped");
+    s_call_flush_events (&call);
+    cJSON_Delete (call.directives);
+    free (call.reply);
+}
+
+/* Timers: heartbeat when we have been quiet, reconnect when the broker has,
+ * the periodic task when due. Runs on the worker loop, before each poll. */
 static void
 s_on_timers (pl_worker_t *self, int64_t now)
 {
+    if (self->tick && now >= self->tick_at) {
+        s_run_tick (self);
+        now = pl_id_mono_ms ();
+        self->tick_at = now + self->tick_ms;
+    }
     if (now >= self->broker_expiry) {
         char why[64];
         snprintf (why, sizeof why, "silent for %lld ms",
@@ -724,6 +813,8 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
         int64_t next = self->broker_expiry;
         if (self->broker && !self->ready_pending && self->heartbeat_at < next)
             next = self->heartbeat_at;
+        if (self->tick && self->tick_at < next)
+            next = self->tick_at;
         if (deadline < next)
             next = deadline;
         zmq_pollitem_t items[2];
@@ -769,6 +860,13 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
 int
 pl_worker_main (const char *service, const pl_handler_t *handlers, size_t count)
 {
+    return pl_worker_main_tick (service, handlers, count, NULL, 0);
+}
+
+int
+pl_worker_main_tick (const char *service, const pl_handler_t *handlers, size_t count,
+                     pl_task_fn *tick, int tick_ms)
+{
     int code = 1;
     int sfd = -1;
     pl_worker_t *worker = NULL;
@@ -807,6 +905,8 @@ pl_worker_main (const char *service, const pl_handler_t *handlers, size_t count)
         .credit = (int) pl_config_int (cfg, PL_CFG_WORKER_CREDIT),
         .signal_fd = sfd,
         .config = cfg,
+        .tick = tick,
+        .tick_ms = tick_ms,
     };
     worker = pl_worker_new (&opts);
     if (!worker)

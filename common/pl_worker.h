@@ -46,6 +46,16 @@ typedef struct {
     pl_handler_fn *fn;                      /* its handler               */
 } pl_handler_t;
 
+/* A periodic task (pl_worker_main_tick): runs on the worker loop between
+ * requests, every tick_ms. It gets a call that answers nobody: pl_call_redis,
+ * pl_call_command... and pl_call_publish work as in a handler, and its
+ * events go out when it returns unless it called pl_call_error or a Redis
+ * command failed. pl_call_caller is empty; rooms directives are refused. */
+typedef void (pl_task_fn) (pl_call_t *call);
+
+/* Most rooms one pl_call_publish_except may leave out. */
+#define PL_CALL_EXCEPT_MAX 8
+
 /* Most published events one call may hold; past it, the extra ones are
  * dropped with an error log (a handler that publishes more has a bug). */
 #define PL_CALL_PUBLISH_MAX 16
@@ -56,6 +66,9 @@ typedef struct {
  * bus, loop. Stops on SIGINT/SIGTERM, saying BYE to the broker. Returns
  * the process exit code. */
 int pl_worker_main (const char *service, const pl_handler_t *handlers, size_t count);
+/* The same, with a periodic task run every tick_ms (e.g. a sweep). */
+int pl_worker_main_tick (const char *service, const pl_handler_t *handlers, size_t count,
+                         pl_task_fn *tick, int tick_ms);
 
 /* ---- the worker object (pl_worker_main uses it; tests drive it) ----- */
 
@@ -72,6 +85,8 @@ typedef struct {
     int signal_fd;                          /* readable = stop (a signalfd), or -1 */
     pl_config_t *config;                    /* handlers' settings (borrowed);
                                                NULL: the worker reads the environment */
+    pl_task_fn *tick;                       /* periodic task, or NULL         */
+    int tick_ms;                            /* its period (<= 0: 1000)        */
 } pl_worker_opts_t;
 
 /* True when handlers cover every event of service in proto/events.def,
@@ -145,6 +160,13 @@ void pl_call_ok (pl_call_t *call, cJSON *data);
 /* Answer failure with a printf-style message. */
 void pl_call_error (pl_call_t *call, pl_err_t err, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
+/* Answer failure with extra members in the error object (fields: an
+ * object, owned, may be NULL), e.g. {"currentVersion":"7"}. */
+void pl_call_error_with (pl_call_t *call, pl_err_t err, cJSON *fields, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+/* Answer success with a whole ack body instead of {success, data}: body
+ * (an object, owned) gets "success": true, e.g. {success, newVersion}. */
+void pl_call_ok_body (pl_call_t *call, cJSON *body);
 /* True once the call has been answered. */
 bool pl_call_answered (pl_call_t *call);
 
@@ -154,6 +176,13 @@ bool pl_call_answered (pl_call_t *call);
  * error answer drops them (a failed write changed nothing to announce). */
 void pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
                       cJSON *payload, bool exclude_origin);
+/* pl_call_publish, leaving out every connection that is also in one of the
+ * rooms of except (NULL-terminated, at most PL_CALL_EXCEPT_MAX): e.g. to
+ * campaign:7 except campaign:7:gm and user:bob, the players other than bob
+ * (proto/README.md, Event bus, frame 6). */
+void pl_call_publish_except (pl_call_t *call, const char *room, pl_push_id_t push,
+                             cJSON *payload, bool exclude_origin,
+                             const char *const *except);
 
 void pl_worker_test (bool verbose);
 

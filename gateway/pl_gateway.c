@@ -78,7 +78,7 @@ s_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
     char *body = NULL;
     char *ctx = NULL;
     int id = pkt->event ? pl_proto_event_lookup (pkt->event, strlen (pkt->event)) : -1;
-    if (id < 0) {
+    if (id < 0 || (pl_proto_event ((pl_event_id_t) id)->flags & PL_INTERNAL)) {
         if (pkt->has_ack)
             pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_UNKNOWN_EVENT,
                               "unknown event");
@@ -114,7 +114,7 @@ s_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
         goto cleanup;
     }
     self->stats.requests++;
-    pl_pending_entry_t entry = { conn->id, pkt->ack_id, pkt->has_ack && ev->ack };
+    pl_pending_entry_t entry = { conn->id, pkt->ack_id, pkt->has_ack && (ev->flags & PL_ACK) };
     int64_t deadline = pl_gateway__now_ms () + self->request_timeout;
     pl_pending_add (self->pending, deadline, &entry);
     conn->inflight++;

@@ -140,6 +140,12 @@ cleanup:
 char *
 pl_proto_reply_err (pl_err_t err, const char *message)
 {
+    return pl_proto_reply_err_with (err, message, NULL);
+}
+
+char *
+pl_proto_reply_err_with (pl_err_t err, const char *message, cJSON *fields)
+{
     char *text = NULL;
     cJSON *root = cJSON_CreateObject ();
     cJSON *error = cJSON_CreateObject ();
@@ -151,10 +157,18 @@ pl_proto_reply_err (pl_err_t err, const char *message)
     cJSON_AddStringToObject (error, "code", pl_proto_err_code (err));
     cJSON_AddStringToObject (error, "message",
                              message ? message : pl_proto_err_doc (err));
+    cJSON *field = fields ? fields->child : NULL;
+    while (field) {
+        cJSON *next = field->next;
+        if (field->string && strcmp (field->string, "code") && strcmp (field->string, "message"))
+            cJSON_AddItemToObject (error, field->string, cJSON_DetachItemViaPointer (fields, field));
+        field = next;
+    }
     cJSON_AddItemToObject (root, "error", error);
     text = cJSON_PrintUnformatted (root);
 cleanup:
     cJSON_Delete (root);
+    cJSON_Delete (fields);
     return text;
 }
 
@@ -267,7 +281,7 @@ pl_proto_test (bool verbose)
     const char *const *services;
     size_t count = pl_proto_services (&services);
     assert (count >= 1);
-    assert (strcmp (services[0], "actors") == 0);
+    assert (strcmp (services[0], "campaigns") == 0);
     for (size_t i = 0; i < count; i++)
         for (size_t j = i + 1; j < count; j++)
             assert (strcmp (services[i], services[j]) != 0);
@@ -281,6 +295,13 @@ pl_proto_test (bool verbose)
     char *text = pl_proto_reply_err (PL_ERR_NOT_FOUND, "no \"such\" actor");
     assert (strcmp (text, "{\"success\":false,\"error\":{\"code\":\"NOT_FOUND\","
                           "\"message\":\"no \\\"such\\\" actor\"}}") == 0);
+    free (text);
+    cJSON *extra = cJSON_CreateObject ();
+    cJSON_AddStringToObject (extra, "currentVersion", "7");
+    cJSON_AddStringToObject (extra, "code", "HIJACK");
+    text = pl_proto_reply_err_with (PL_ERR_VERSION_CONFLICT, "stale", extra);
+    assert (strcmp (text, "{\"success\":false,\"error\":{\"code\":\"VERSION_CONFLICT\","
+                          "\"message\":\"stale\",\"currentVersion\":\"7\"}}") == 0);
     free (text);
     text = pl_proto_reply_ok (cJSON_CreateString ("x"));
     assert (strcmp (text, "{\"success\":true,\"data\":\"x\"}") == 0);

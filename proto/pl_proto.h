@@ -49,13 +49,18 @@ typedef enum {
     PL_ERR_COUNT
 } pl_err_t;
 
-#define PL_ACK   true
-#define PL_NOACK false
+/* Event flags (the ack column of events.def), or-ed together. */
+#define PL_NOACK    0u      /* fire and forget: nothing is answered          */
+#define PL_ACK      1u      /* a request that is answered                    */
+#define PL_INTERNAL 2u      /* sent by gateways only: a client sending it
+                               gets UNKNOWN_EVENT, and the docs leave it out */
+#define PL_RATED    4u      /* counts against the per-connection rate limit
+                               (PARLEY_RATE_PER_SEC / PARLEY_RATE_BURST)      */
 
 typedef struct {
     const char *name;       /* wire name, e.g. "actor:create"            */
     const char *service;    /* broker service that handles it            */
-    bool ack;               /* PL_ACK: a request that is answered        */
+    unsigned flags;         /* PL_ACK | PL_INTERNAL | PL_RATED           */
     const char *arg;        /* docs: the argument                        */
     const char *data;       /* docs: the ack data                        */
     const char *doc;        /* docs: one-line description                */
@@ -92,6 +97,9 @@ pl_err_t pl_proto_err_parse (const char *code);   /* PL_ERR_INTERNAL if unknown 
  * pl_proto_reply_ok takes ownership of data (may be NULL: no data key). */
 char *pl_proto_reply_ok (cJSON *data);
 char *pl_proto_reply_err (pl_err_t err, const char *message);
+/* The same, with the members of fields (an object, owned, may be NULL)
+ * added to the error object: e.g. currentVersion for VERSION_CONFLICT. */
+char *pl_proto_reply_err_with (pl_err_t err, const char *message, cJSON *fields);
 
 /* Caller context (frame "ctx" of a REQ). */
 typedef struct {

@@ -14,8 +14,10 @@ main (void)
     printf ("|---|---|---|---|---|---|\n");
     for (int i = 0; i < PL_EV_COUNT; i++) {
         const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) i);
+        if (ev->flags & PL_INTERNAL)
+            continue;                   /* gateway-to-service only */
         printf ("| `%s` | %s | %s | %s | %s | %s |\n", ev->name, ev->service,
-                ev->ack ? "yes" : "no", ev->arg, ev->data, ev->doc);
+                (ev->flags & PL_ACK) ? "yes" : "no", ev->arg, ev->data, ev->doc);
     }
     printf ("\n### Server pushes\n\n");
     printf ("| event | room | payload | when |\n|---|---|---|---|\n");
