@@ -5,10 +5,19 @@
 #include "pl_proto.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int
-main (void)
+main (int argc, char **argv)
 {
+    if (argc == 2 && strcmp (argv[1], "--services") == 0) {
+        /* one service per line: scripts start a worker for each */
+        const char *const *services;
+        size_t count = pl_proto_services (&services);
+        for (size_t i = 0; i < count; i++)
+            printf ("%s\n", services[i]);
+        return 0;
+    }
     printf ("### Client events\n\n");
     printf ("| event | service | ack | argument | ack data | what it does |\n");
     printf ("|---|---|---|---|---|---|\n");

@@ -28,7 +28,8 @@ while getopts "p:w:b:n" opt; do
     *) sed -n 2,20p "$0" >&2; exit 2 ;;
   esac
 done
-for bin in broker/parley-broker workers/actors/parley-actors gateway/parley-gateway; do
+services=$("$build/proto/parley-proto-doc" --services 2>/dev/null) || services=actors
+for bin in broker/parley-broker gateway/parley-gateway $(for s in $services; do echo "workers/$s/parley-$s"; done); do
   [ -x "$build/$bin" ] || { echo "system.sh: no $build/$bin; build first" >&2; exit 1; }
 done
 
@@ -67,7 +68,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 start broker "$build/broker/parley-broker"
+# -w counts actors workers (what the RPC benchmarks load); one of each other service
 for i in $(seq 1 "$workers"); do start "actors-$i" "$build/workers/actors/parley-actors"; done
+for s in $services; do
+  [ "$s" = actors ] || start "$s" "$build/workers/$s/parley-$s"
+done
 {
   echo "PARLEY_RUN_DIR=$dir/run"
   echo "PARLEY_REDIS_URL=$PARLEY_REDIS_URL"

@@ -1,8 +1,9 @@
 // tests/e2e/lib/system.mjs - start a whole private Parley system for a test.
 //
 // A system lives in its own mkdtemp dir under /tmp (short, so ipc:// paths fit
-// in sun_path): a private redis-server on a unix socket, the broker, N actors
-// workers and one or more gateways on free loopback ports. Every process's
+// in sun_path): a private redis-server on a unix socket, the broker, the
+// workers of every service in proto/events.def (N actors workers, one of each
+// other service by default) and one or more gateways on free loopback ports. Every process's
 // stdout+stderr goes to <dir>/<name>.log and is kept in memory to look for
 // sanitizer reports. Processes run under `setpriv --pdeathsig KILL`, and an
 // exit handler SIGKILLs whatever is left, so nothing outlives the test run.
@@ -35,7 +36,16 @@ export const BIN = {
   actors: path.join(buildDir, 'workers/actors/parley-actors'),
   gateway: path.join(buildDir, 'gateway/parley-gateway'),
   token: path.join(buildDir, 'gateway/parley-token'),
+  protoDoc: path.join(buildDir, 'proto/parley-proto-doc'),
 };
+
+// The services of proto/events.def, in table order, as `parley-proto-doc
+// --services` prints them: each is a worker workers/<s>/parley-<s>.
+export const SERVICES = (() => {
+  const r = spawnSync(BIN.protoDoc, ['--services'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n').filter(Boolean) : ['actors'];
+})();
+for (const s of SERVICES) BIN[s] ??= path.join(buildDir, `workers/${s}/parley-${s}`);
 
 // What a sanitizer prints when it finds something. abort_on_error turns the
 // report into SIGABRT as well, but a report alone already fails the test.
@@ -302,11 +312,13 @@ export class System {
   /**
    * opts:
    *   workers   number of actors workers (default 1; 0 for none)
+   *   services  {service: count} for the other services (default 1 each
+   *             when workers > 0, else 0), e.g. {rooms: 2}
    *   gateways  number of gateways (default 1)
    *   env       extra PARLEY_* for every process (e.g. PARLEY_PING_INTERVAL_MS)
    *   wait      wait for /healthz 200 with every worker registered (default
    *             true when workers > 0)
-   *   bins      {broker, actors, gateway} paths instead of $PARLEY_BUILD_DIR's
+   *   bins      {broker, actors, <service>, gateway} paths instead of $PARLEY_BUILD_DIR's
    *             (the harness's own test uses stand-ins)
    */
   constructor(opts = {}) {
@@ -350,7 +362,12 @@ export class System {
     });
     this.bins = { ...BIN, ...this.opts.bins };
     this.#define('broker', { bin: this.bins.broker, args: [], env: this.env });
-    for (let i = 0; i < this.opts.workers; i++) this.addWorker();
+    for (let i = 0; i < this.opts.workers; i++) this.addWorker('actors');
+    for (const svc of SERVICES) {
+      if (svc === 'actors') continue;
+      const n = this.opts.services?.[svc] ?? (this.opts.workers > 0 ? 1 : 0);
+      for (let i = 0; i < n; i++) this.addWorker(svc);
+    }
     for (let i = 0; i < this.opts.gateways; i++) {
       this.#define(i === 0 ? 'gateway' : `gateway-${i + 1}`, {
         bin: this.bins.gateway, args: [],
@@ -363,20 +380,27 @@ export class System {
     this.procs.set(name, new Proc(name, spec, path.join(this.dir, `${name}.log`)));
   }
 
-  /** Define one more actors worker (not started); returns its name. */
-  addWorker() {
-    const n = [...this.procs.keys()].filter((k) => k.startsWith('actors')).length;
-    const name = n === 0 ? 'actors' : `actors-${n + 1}`;
-    this.#define(name, { bin: this.bins.actors, args: [], env: this.env });
+  /** Define one more worker of service (not started); returns its name:
+   *  the service, then <service>-2, <service>-3... */
+  addWorker(svc = 'actors') {
+    const n = this.workersOf(svc).length;
+    const name = n === 0 ? svc : `${svc}-${n + 1}`;
+    this.#define(name, { bin: this.bins[svc], args: [], env: this.env });
     return name;
+  }
+
+  /** The names of service's workers. */
+  workersOf(svc) {
+    const re = new RegExp(`^${svc}(?:-\\d+)?$`);
+    return this.names.filter((n) => re.test(n));
   }
 
   proc(name) {
     // Workers can be started by name even when the system began with fewer.
-    const m = /^actors(?:-(\d+))?$/.exec(name);
-    if (!this.procs.has(name) && m && (m[1] === undefined || Number(m[1]) >= 2)) {
-      const want = m[1] === undefined ? 1 : Number(m[1]);
-      while (this.workerNames.length < want) this.addWorker();
+    const m = /^([a-z]+)(?:-(\d+))?$/.exec(name);
+    if (!this.procs.has(name) && m && SERVICES.includes(m[1])) {
+      const want = m[2] === undefined ? 1 : Number(m[2]);
+      while (this.workersOf(m[1]).length < want) this.addWorker(m[1]);
     }
     const p = this.procs.get(name);
     if (!p) throw new Error(`no process named ${name} (have ${[...this.procs.keys()].join(', ')})`);
@@ -384,7 +408,7 @@ export class System {
   }
 
   get names() { return [...this.procs.keys()]; }
-  get workerNames() { return this.names.filter((n) => n.startsWith('actors')); }
+  get workerNames() { return SERVICES.flatMap((svc) => this.workersOf(svc)); }
   get gatewayNames() { return this.names.filter((n) => n.startsWith('gateway')); }
 
   /** http://127.0.0.1:port of a gateway. */
@@ -410,9 +434,10 @@ export class System {
     for (const name of order) if (!this.proc(name).running) await this.start(name);
     const wait = this.opts.wait ?? this.opts.workers > 0;
     if (wait) {
-      const n = this.workerNames.length;
+      const want = Object.fromEntries(SERVICES.map((svc) => [svc, this.workersOf(svc).length]));
+      const all = (b) => SERVICES.every((svc) => (b?.services?.[svc]?.workers ?? 0) === want[svc]);
       for (const gw of this.gatewayNames) {
-        await this.waitHealth({ gateway: gw, status: 200, pred: (b) => b?.services?.actors?.workers === n });
+        await this.waitHealth({ gateway: gw, status: 200, pred: all });
       }
     }
   }
