@@ -262,7 +262,7 @@ s_apply_one (cJSON *root, const cJSON *op, char *why, size_t why_size)
     int rc = -1;
     s_path_t path;
     cJSON *copy = NULL;
-    char reason[256];
+    char reason[256] = "";
 
     if (!cJSON_IsObject (op)) {
         s_why (why, why_size, "not an object");
@@ -346,7 +346,8 @@ s_apply_one (cJSON *root, const cJSON *op, char *why, size_t why_size)
         target = cJSON_GetArrayItem (parent, index);
     }
     else {
-        s_why (why, why_size, "%s at %s: the parent is not an object or array", name, at);
+        s_why (why, why_size, "%s at %s: the parent is %s, not an object or array", name, at,
+               cJSON_IsNull (parent) ? "null" : "a scalar");
         goto cleanup;
     }
 
@@ -360,7 +361,7 @@ s_apply_one (cJSON *root, const cJSON *op, char *why, size_t why_size)
             goto cleanup;
         }
         if (kind == S_SET && !((value->type & 0xff) & s_top[top].types)) {
-            s_why (why, why_size, "set at %s: %s must be %s", name, at,
+            s_why (why, why_size, "set at %s: %s must be %s", at, key,
                    s_top[top].types == cJSON_Array ? "an array"
                    : s_top[top].types == cJSON_Object ? "an object" : "an object or null");
             goto cleanup;
@@ -485,7 +486,7 @@ pl_state_apply (const cJSON *state, const cJSON *operations, cJSON **out,
     assert (out && failed_index);
     int rc = -1;
     cJSON *work = NULL;
-    char reason[768];
+    char reason[768] = "";
     *out = NULL;
     *failed_index = -1;
     s_why (why, why_size, "%s", "");
@@ -533,7 +534,10 @@ pl_state_path_check (const char *path, char *why, size_t why_size)
 int
 pl_state_bump (cJSON *state, int64_t now_ms)
 {
+    assert (cJSON_IsObject (state));
     int rc = -1;
+    cJSON *vnext = NULL;                    /* the next stateVersion */
+    cJSON *stamp = NULL;                    /* the next lastUpdated  */
     cJSON *version = cJSON_GetObjectItemCaseSensitive (state, "stateVersion");
     if (!cJSON_IsString (version) || !version->valuestring)
         goto cleanup;
@@ -548,19 +552,25 @@ pl_state_bump (cJSON *state, int64_t now_ms)
         goto cleanup;
     char next[24];
     snprintf (next, sizeof next, "%llu", n + 1);
-    cJSON *stamp = cJSON_CreateNumber ((double) now_ms);
-    cJSON *vnext = cJSON_CreateString (next);
-    if (!stamp || !vnext) {
-        cJSON_Delete (stamp);
-        cJSON_Delete (vnext);
+    vnext = cJSON_CreateString (next);
+    stamp = cJSON_CreateNumber ((double) now_ms);
+    if (!vnext || !stamp)
         goto cleanup;
-    }
-    cJSON_ReplaceItemInObjectCaseSensitive (state, "stateVersion", vnext);
-    if (cJSON_GetObjectItemCaseSensitive (state, "lastUpdated"))
-        cJSON_ReplaceItemInObjectCaseSensitive (state, "lastUpdated", stamp);
-    else
-        cJSON_AddItemToObject (state, "lastUpdated", stamp);
+    /* lastUpdated first: adding it is the only step that can fail (out of
+     * memory), and then nothing has changed yet. Replacing stateVersion,
+     * which exists, cannot fail. */
+    bool done = cJSON_GetObjectItemCaseSensitive (state, "lastUpdated")
+        ? cJSON_ReplaceItemInObjectCaseSensitive (state, "lastUpdated", stamp)
+        : cJSON_AddItemToObject (state, "lastUpdated", stamp);
+    if (!done)
+        goto cleanup;
+    stamp = NULL;
+    done = cJSON_ReplaceItemInObjectCaseSensitive (state, "stateVersion", vnext);
+    assert (done);
+    vnext = NULL;
     rc = 0;
 cleanup:
+    cJSON_Delete (vnext);
+    cJSON_Delete (stamp);
     return rc;
 }

@@ -51,8 +51,8 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
-/* Limits. Each one bounds the work a single update can cost (all are
- * checked before anything is applied).
+/* Limits. Each one bounds the work a single update can cost; an operation
+ * is checked against all of them before it touches the working copy.
  *
  * Depth counts nested containers: a scalar is 0, [] is 1, [[1]] is 2; the
  * state's root object is 1, so a value set at a path of k segments makes
@@ -81,9 +81,12 @@ cJSON *pl_state_new (int64_t now_ms);
  * pl_state_bump on it.
  * On failure returns -1, *out = NULL, *failed_index = the index of the
  * failing operation, or -1 when operations itself is malformed (NULL, not
- * an array, empty, more than PL_STATE_MAX_OPS) or memory ran out; why
- * (when why_size > 0) holds a short message for a VALIDATION_ERROR, e.g.
+ * an array, empty, more than PL_STATE_MAX_OPS) or state could not be
+ * copied; why (when why_size > 0) holds a short message for a
+ * VALIDATION_ERROR, e.g.
  * "operation 2: inc at characters.0.hp: target is not a number".
+ * The one failure that is not the client's fault says "out of memory"
+ * (map it to INTERNAL).
  * state is never modified. */
 int pl_state_apply (const cJSON *state, const cJSON *operations, cJSON **out,
                     int *failed_index, char *why, size_t why_size);
