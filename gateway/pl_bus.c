@@ -74,8 +74,9 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
     for (int i = 0; i < n; i++)
         f[i] = pl_zmsg_data (msg, i, &len[i]);
     if (sock->is_sub) {
-        /* topic\0 · PL01 · EV|CTL · origin · packet */
-        if (n != 5 || len[0] < 2 || f[0][len[0] - 1] != 0
+        /* topic\0 · PL01 · EV|CTL · origin · packet · [except] (EV only) */
+        bool ev = pl_zmsg_is (msg, 2, PL_CMD_EVENT);
+        if ((n != 5 && !(n == 6 && ev)) || len[0] < 2 || f[0][len[0] - 1] != 0
         ||  memchr (f[0], 0, len[0] - 1) || !pl_zmsg_is (msg, 1, PL_PROTO_VERSION)
         ||  (!pl_zmsg_is (msg, 2, PL_CMD_EVENT) && !pl_zmsg_is (msg, 2, PL_CMD_CONTROL))) {
             pl_warn ("bus: dropped a malformed event (%d frames)", n);
@@ -84,7 +85,8 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
         if (pl_zmsg_is (msg, 2, PL_CMD_CONTROL))
             self->handlers.on_control (self->arg, f[0], f[4], len[4]);
         else
-            self->handlers.on_event (self->arg, f[0], f[3], len[3], f[4], len[4]);
+            self->handlers.on_event (self->arg, f[0], f[3], len[3], f[4], len[4],
+                                     n == 6 ? f[5] : NULL, n == 6 ? len[5] : 0);
         return;
     }
     /* DEALER: PL01 · REP · reqid · reply · [directives]
@@ -323,11 +325,12 @@ s_test_status (void *arg, const char *json, size_t len)
 
 static void
 s_test_event (void *arg, const char *room, const char *origin, size_t origin_len,
-              const char *packet, size_t len)
+              const char *packet, size_t len, const char *except, size_t except_len)
 {
     (void) arg;
-    snprintf (s_seen.last, sizeof s_seen.last, "%s|%.*s|%.*s", room, (int) origin_len,
-              origin, (int) len, packet);
+    snprintf (s_seen.last, sizeof s_seen.last, "%s|%.*s|%.*s%s%.*s", room, (int) origin_len,
+              origin, (int) len, packet, except ? "|" : "", (int) except_len,
+              except ? except : "");
     s_seen.events++;
 }
 
@@ -462,6 +465,18 @@ pl_bus_test (bool verbose)
     s_service_until (ctx, &s_seen.events, 1);
     assert (s_seen.events >= 1);
     assert (strcmp (s_seen.last, "user:al|gw-1/7|[\"yes\"]") == 0);
+    /* an event with except rooms (frame 6) hands them over; a CTL with
+     * a 6th frame is malformed and dropped */
+    const char *ctl6[] = { "user:al", "PL01", "CTL", "", "{\"leave\":[]}", "x" };
+    s_send_frames (pub, ctl6, 6);
+    const char *ex[] = { "user:al", "PL01", "EV", "", "[\"ex\"]", "[\"campaign:1:gm\"]" };
+    s_send_frames (pub, ex, 6);
+    /* (earlier retries of "yes" may still be in flight: wait for "ex") */
+    time_t end = time (NULL) + 2;
+    while (!strstr (s_seen.last, "[\"ex\"]") && time (NULL) <= end)
+        s_service (ctx);
+    assert (s_seen.controls == 0);
+    assert (strcmp (s_seen.last, "user:al||[\"ex\"]|[\"campaign:1:gm\"]") == 0);
     /* a room control on the same topic */
     const char *ctl[] = { "user:al", "PL01", "CTL", "", "{\"leave\":[\"c:1\"]}" };
     s_send_frames (pub, ctl, 5);

@@ -35,9 +35,12 @@ typedef struct {
                       const char *directives, size_t directives_len);
     /* PL01 STATUS: the broker's services JSON */
     void (*on_status) (void *arg, const char *json, size_t len);
-    /* PL01 EV: room is NUL-terminated; origin may be empty */
+    /* PL01 EV: room is NUL-terminated; origin may be empty; except is
+     * frame 6, the JSON array of rooms whose members are left out, or NULL
+     * (except_len 0) when the message has 5 frames */
     void (*on_event) (void *arg, const char *room, const char *origin,
-                      size_t origin_len, const char *packet, size_t packet_len);
+                      size_t origin_len, const char *packet, size_t packet_len,
+                      const char *except, size_t except_len);
     /* PL01 CTL: room control JSON ({"leave":[..]}) for the members of room */
     void (*on_control) (void *arg, const char *room, const char *json, size_t len);
 } pl_bus_handlers_t;

@@ -7,14 +7,12 @@
  *  4.1.6 ships the libev plugin, so this costs no extra dependency. SIGINT
  *  and SIGTERM are libev signal watchers that end the loop.
  *
- *  This file holds the Socket.IO session (CONNECT and JWT, packets,
- *  requests to the broker, acks, room fan-out) and the process lifecycle;
- *  pl_gateway_conn.c holds connections, sending and the Engine.IO
- *  heartbeat.
- *
- *  Pending requests live in pl_pending, a bounded ring: every request has
- *  the same timeout and ids go in order, so the oldest is next to expire
- *  and one timer serves them all.
+ *  This file holds the Socket.IO session (CONNECT and JWT, packets), the
+ *  event bus (room fan-out, room controls, broker status) and the process
+ *  lifecycle; pl_gateway_conn.c holds connections, sending and the
+ *  Engine.IO heartbeat; pl_gateway_req.c requests to the broker, replies
+ *  and presence notifications; pl_http.c the plain HTTP side (/healthz,
+ *  the REST API through pl_rest).
  */
 #include "pl_gateway_int.h"
 #include "pl_http.h"
@@ -33,154 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- requests --------------------------------------------------------- */
-
-/* pl_pending callback, lws loop: a request got no answer in time. */
-static void
-s_on_expired (void *arg, const pl_pending_entry_t *entry)
-{
-    pl_gateway_t *self = (pl_gateway_t *) arg;
-    pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry->conn);
-    if (conn) {
-        conn->inflight--;
-        if (entry->has_ack)
-            pl_gateway__send_ack_error (self, conn, entry->ack_id, PL_ERR_TIMEOUT,
-                              "no answer in time; the outcome is unknown");
-    }
-}
-
-static void s_pending_fire (lws_sorted_usec_list_t *sul);
-
-static void
-s_pending_arm (pl_gateway_t *self, int64_t deadline)
-{
-    int64_t wait = deadline - pl_gateway__now_ms ();
-    self->pending_armed = true;
-    lws_sul_schedule (self->lws, 0, &self->pending_sul, s_pending_fire,
-                      (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
-}
-
-/* lws timer, lws loop: the oldest request's deadline passed. */
-static void
-s_pending_fire (lws_sorted_usec_list_t *sul)
-{
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pending_sul);
-    self->pending_armed = false;
-    int64_t next = pl_pending_expire (self->pending, pl_gateway__now_ms (), s_on_expired, self);
-    if (next >= 0)
-        s_pending_arm (self, next);
-}
-
-/* Forward one client EVENT to its service. */
-static void
-s_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
-{
-    char *body = NULL;
-    char *ctx = NULL;
-    int id = pkt->event ? pl_proto_event_lookup (pkt->event, strlen (pkt->event)) : -1;
-    if (id < 0 || (pl_proto_event ((pl_event_id_t) id)->flags & PL_INTERNAL)) {
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_UNKNOWN_EVENT,
-                              "unknown event");
-        goto cleanup;
-    }
-    const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) id);
-    if (conn->inflight >= self->max_inflight) {
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED,
-                              "too many requests in flight on this connection");
-        goto cleanup;
-    }
-    /* every request holds a slot, PL_NOACK ones too: the worker answers
-     * them all, and the slot keeps ids unique and in-flight bounded */
-    uint64_t reqid = pl_pending_next_id (self->pending);
-    if (!pl_pending_has_room (self->pending)) {
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
-                              "gateway overloaded");
-        goto cleanup;
-    }
-    size_t body_len = 0;
-    if (pkt->arg) {
-        body = cJSON_PrintUnformatted (pkt->arg);
-        body_len = body ? strlen (body) : 0;
-    }
-    ctx = pl_gateway__conn_ctx (self, conn);
-    if (!ctx || pl_bus_request (self->bus, ev->service, &reqid, sizeof reqid, ev->name,
-                                ctx, strlen (ctx), body, body_len) != 0) {
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE,
-                              "broker unreachable");
-        goto cleanup;
-    }
-    self->stats.requests++;
-    pl_pending_entry_t entry = { conn->id, pkt->ack_id, pkt->has_ack && (ev->flags & PL_ACK) };
-    int64_t deadline = pl_gateway__now_ms () + self->request_timeout;
-    pl_pending_add (self->pending, deadline, &entry);
-    conn->inflight++;
-    if (!self->pending_armed)
-        s_pending_arm (self, deadline);
-cleanup:
-    free (body);
-    free (ctx);
-}
-
-/* Apply a service's room directives ({"join":[..],"leave":[..]}) to
- * conn; a bus control may only make it leave (allow_join false). Malformed directives or room names are logged and skipped: they
- * come from our own workers, so they mean a bug, not an attack. */
-static void
-s_apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root,
-                    bool allow_join)
-{
-    const char *keys[] = { "join", "leave" };
-    for (int k = allow_join ? 0 : 1; k < 2; k++) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive (root, keys[k]);
-        const cJSON *room;
-        cJSON_ArrayForEach (room, list) {
-            if (!cJSON_IsString (room) || !*room->valuestring
-            ||  strlen (room->valuestring) > PL_GW_ROOM_MAX) {
-                pl_warn ("conn %llu: ignored a bad room in directives",
-                         (unsigned long long) conn->id);
-                continue;
-            }
-            if (k == 0 && pl_gateway__conn_join (self, conn, room->valuestring) != 0)
-                pl_warn ("conn %llu: cannot join %s (at most %d rooms)",
-                         (unsigned long long) conn->id, room->valuestring,
-                         PL_GW_ROOMS_PER_CONN);
-            if (k == 1)
-                pl_rooms_leave (self->rooms, &conn->rooms, room->valuestring);
-        }
-    }
-}
-
-/* pl_bus callback, lws loop: a reply from the broker. Room directives are
- * applied before the ack goes out, so a client holding its ack is already
- * in (or out of) the room. */
-static void
-s_on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
-            const char *reply, size_t reply_len, const char *directives,
-            size_t directives_len)
-{
-    pl_gateway_t *self = (pl_gateway_t *) arg;
-    uint64_t reqid;
-    if (reqid_len != sizeof reqid)
-        return;
-    memcpy (&reqid, reqid_bytes, sizeof reqid);
-    pl_pending_entry_t entry;
-    if (!pl_pending_take (self->pending, reqid, &entry))
-        return;                             /* late: already timed out */
-    pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry.conn);
-    if (conn) {
-        conn->inflight--;
-        if (directives) {
-            cJSON *root = pl_proto_json_parse (directives, directives_len);
-            s_apply_directives (self, conn, root, true);
-            cJSON_Delete (root);
-        }
-        if (entry.has_ack)
-            pl_gateway__send_ack (self, conn, entry.ack_id, reply, reply_len);
-    }
-}
+/* ---- the event bus ---------------------------------------------------- */
 
 /* pl_bus callback, lws loop: a room control ({"leave":[..]}) for every
  * local member of room_name, e.g. all of a user's tabs leaving a campaign
@@ -205,24 +56,62 @@ s_on_control (void *arg, const char *room_name, const char *json, size_t len)
         for (size_t i = 0; i < count; i++) {
             pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
             if (conn)
-                s_apply_directives (self, conn, root, false);
+                pl_gateway__apply_directives (self, conn, root, false);
         }
     cJSON_Delete (root);
     free (ids);
 }
 
+/* Resolve an except frame (a JSON array of room names) to the local
+ * rooms it names; rooms with no local member are left out, as nobody here
+ * can be in them. Returns the count, or -1 when malformed. */
+static int
+s_except_rooms (pl_gateway_t *self, const char *json, size_t len, pl_room_t **rooms)
+{
+    int n = -1;
+    cJSON *root = pl_proto_json_parse (json, len);
+    if (!cJSON_IsArray (root) || cJSON_GetArraySize (root) > PL_GW_EXCEPT_MAX)
+        goto cleanup;
+    int found = 0;
+    const cJSON *name;
+    cJSON_ArrayForEach (name, root) {
+        if (!cJSON_IsString (name) || !*name->valuestring
+        ||  strlen (name->valuestring) > PL_GW_ROOM_MAX)
+            goto cleanup;
+        pl_room_t *room = pl_rooms_find (self->rooms, name->valuestring);
+        if (room)
+            rooms[found++] = room;
+    }
+    n = found;
+cleanup:
+    cJSON_Delete (root);
+    return n;
+}
+
 /* pl_bus callback, lws loop: fan a room event out to local members. The
  * packet is not parsed: the room is the topic, and the packet is already
- * the Socket.IO EVENT data, so one shared frame serves every member. */
+ * the Socket.IO EVENT data, so one shared frame serves every member. An
+ * except frame (6th) leaves out members of the rooms it lists, e.g. the
+ * GMs and the creator, who already had a hidden actor; it is the one thing
+ * parsed, and only when present. */
 static void
 s_on_event (void *arg, const char *room_name, const char *origin, size_t origin_len,
-            const char *packet, size_t packet_len)
+            const char *packet, size_t packet_len, const char *except, size_t except_len)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
     pl_room_t *room = pl_rooms_find (self->rooms, room_name);
+    pl_room_t *except_rooms[PL_GW_EXCEPT_MAX];
+    int nexcept = 0;
     self->stats.events_in++;
     if (!room || packet_len < 2 || packet[0] != '[') {
         self->stats.events_unrouted++;
+        return;
+    }
+    if (except && (nexcept = s_except_rooms (self, except, except_len, except_rooms)) < 0) {
+        /* it comes from our own workers: a bug, so say so and deliver
+         * nothing rather than risk sending a hidden thing to everyone */
+        pl_warn ("bus: dropped an event for %s with a malformed except frame", room_name);
+        self->stats.events_dropped++;
         return;
     }
     uint64_t skip = 0;
@@ -238,7 +127,8 @@ s_on_event (void *arg, const char *room_name, const char *origin, size_t origin_
     size_t size = pl_room_size (room);
     for (size_t i = 0; i < size; i++) {
         pl_gwconn_t *conn = (pl_gwconn_t *) pl_room_member (room, i);
-        if (conn->id != skip) {
+        if (conn->id != skip
+        &&  !(nexcept && pl_rooms_in_any (&conn->rooms, except_rooms, (size_t) nexcept))) {
             pl_gateway__send (self, conn, f);
             self->stats.deliveries++;
         }
@@ -281,6 +171,9 @@ pl_gateway_health (pl_gateway_t *self, int *status)
     cJSON_AddNumberToObject (stats, "deliveries", (double) self->stats.deliveries);
     cJSON_AddNumberToObject (stats, "slow_disconnects", (double) self->stats.slow_disconnects);
     cJSON_AddNumberToObject (stats, "coalesced", (double) self->stats.coalesced);
+    cJSON_AddNumberToObject (stats, "events_dropped", (double) self->stats.events_dropped);
+    cJSON_AddNumberToObject (stats, "rate_limited", (double) self->stats.rate_limited);
+    cJSON_AddNumberToObject (stats, "rest_requests", (double) self->stats.rest_requests);
     char *text = cJSON_PrintUnformatted (root);
     cJSON_Delete (root);
     return text;
@@ -360,7 +253,7 @@ s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len
             if (pkt.sio == PL_SIO_DISCONNECT)
                 goto cleanup;
             if (pkt.sio == PL_SIO_EVENT)
-                s_request (self, conn, &pkt);
+                pl_gateway__request (self, conn, &pkt);
             /* ACK: we never emit with an ack, so there is nothing to match */
             break;
         default:
@@ -426,25 +319,37 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     pl_gwconn_t *conn = (pl_gwconn_t *) user;
     switch (reason) {
         case LWS_CALLBACK_HTTP:
-            return pl_http_serve (self, wsi, &conn->http, (const char *) in);
+            return pl_http_serve (self, conn, wsi, (const char *) in);
+        case LWS_CALLBACK_HTTP_BODY:
+            return pl_http_body (self, conn, wsi, in, len);
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+            return pl_http_body_done (self, conn, wsi);
         case LWS_CALLBACK_HTTP_WRITEABLE:
-            return pl_http_write (wsi, &conn->http);
+            return pl_http_write (self, conn, wsi);
         case LWS_CALLBACK_CLOSED_HTTP:
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-            if (conn)
+            /* the transaction (or connection) ends: lws frees conn next, so
+             * a REST reply still on its way must no longer find it */
+            if (conn && !conn->established) {
+                pl_gateway__conn_unregister (self, conn);
                 pl_http_destroy (&conn->http);
+            }
             return 0;
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             return pl_http_upgrade_allowed (wsi) ? 0 : 1;
         case LWS_CALLBACK_ESTABLISHED: {
             char sid[21];
+            pl_gateway__conn_unregister (self, conn);
             pl_http_destroy (&conn->http);
             memset (conn, 0, sizeof *conn);
             conn->wsi = wsi;
             conn->created = pl_gateway__now_ms ();
-            if (pl_gateway__conn_register (self, conn) != 0 || pl_sio_new_sid (sid) != 0)
+            if (pl_gateway__conn_register (self, conn) != 0)
                 return -1;
-            conn->established = true;
+            conn->established = true;       /* CLOSED releases it from here on */
+            self->nconns++;
+            if (pl_sio_new_sid (sid) != 0)
+                return -1;
             pl_gateway__send_str (self, conn, pl_sio_encode_open (sid, self->ping_interval,
                                                         self->ping_timeout,
                                                         self->max_payload));
@@ -458,8 +363,10 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return pl_gateway__on_writeable (self, conn, wsi);
         case LWS_CALLBACK_CLOSED:
-            if (conn && conn->established)
+            if (conn && conn->established) {
+                pl_gateway__presence_drop (self, conn);
                 pl_gateway__conn_release (self, conn);
+            }
             return 0;
         default:
             break;
@@ -498,9 +405,23 @@ pl_gateway_new (pl_config_t *config)
     self->max_payload = pl_config_int (config, PL_CFG_MAX_PAYLOAD);
     self->max_inflight = (uint32_t) pl_config_int (config, PL_CFG_MAX_INFLIGHT);
     self->outq_max = (uint32_t) pl_config_int (config, PL_CFG_OUTQ_MAX);
-    if (self->heartbeat <= 0 || self->outq_max == 0 || self->max_inflight == 0) {
-        pl_error ("PARLEY_HEARTBEAT_MS, PARLEY_OUTQ_MAX and PARLEY_MAX_INFLIGHT must be > 0");
+    self->presence_ttl = pl_config_int (config, PL_CFG_PRESENCE_TTL_MS);
+    if (self->heartbeat <= 0 || self->outq_max == 0 || self->max_inflight == 0
+    ||  self->presence_ttl <= 0) {
+        pl_error ("PARLEY_HEARTBEAT_MS, PARLEY_OUTQ_MAX, PARLEY_MAX_INFLIGHT and "
+                  "PARLEY_PRESENCE_TTL_MS must be > 0");
         goto fail;
+    }
+    long rate = pl_config_int (config, PL_CFG_RATE_PER_SEC);
+    long burst = pl_config_int (config, PL_CFG_RATE_BURST);
+    if (rate > 1000000 || (rate > 0 && burst == 0)) {
+        pl_error ("PARLEY_RATE_PER_SEC must be at most 1000000 and PARLEY_RATE_BURST > 0 "
+                  "(PARLEY_RATE_PER_SEC=0 turns the rate limit off)");
+        goto fail;
+    }
+    if (rate > 0) {
+        self->rate_interval = 1000000 / rate;
+        self->rate_tolerance = (int64_t) (burst - 1) * self->rate_interval;
     }
     self->secret = pl_config_str (config, PL_CFG_JWT_SECRET);
     if (!*self->secret)
@@ -561,13 +482,14 @@ pl_gateway_new (pl_config_t *config)
                                     pl_config_int (config, PL_CFG_REUSEPORT) == 1);
     if (!self->listener)
         goto fail;
-    pl_bus_handlers_t handlers = { s_on_reply, s_on_status, s_on_event, s_on_control };
+    pl_bus_handlers_t handlers = { pl_gateway__on_reply, s_on_status, s_on_event, s_on_control };
     self->bus = pl_bus_new (self->lws, self->vhost,
                             pl_config_str (config, PL_CFG_BROKER_FRONTEND),
                             pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self);
     if (!self->bus)
         goto fail;
     s_status_fire (&self->status_sul);
+    pl_gateway__presence_start (self);
     pl_info ("gateway %s listening on %s", self->id, pl_listen_name (self->listener));
     goto cleanup;
 fail:
@@ -583,6 +505,9 @@ pl_gateway_destroy (pl_gateway_t **self_p)
     pl_gateway_t *self = *self_p;
     if (self) {
         if (self->lws) {
+            /* connections closing now must not start requests */
+            self->stopping = true;
+            lws_sul_cancel (&self->presence_sul);
             lws_sul_cancel (&self->status_sul);
             lws_sul_cancel (&self->pending_sul);
             lws_sul_cancel (&self->ping.sul);

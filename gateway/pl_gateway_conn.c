@@ -25,6 +25,14 @@ pl_gateway__now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t
+pl_gateway__now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* ---- timer lists ------------------------------------------------------ */
 
 
@@ -191,11 +199,25 @@ pl_gateway__conn_register (pl_gateway_t *self, pl_gwconn_t *conn)
         self->nslots = n;
     }
     self->slots[slot] = conn;
-    conn->id = ((uint64_t) ++self->generation << 32) | slot;
-    self->nconns++;
+    /* generation starts at 1, so no id is 0: 0 means "none" (internal
+     * requests, unregistered HTTP connections) */
+    if (++self->generation == 0)
+        self->generation = 1;
+    conn->id = ((uint64_t) self->generation << 32) | slot;
     rc = 0;
 cleanup:
     return rc;
+}
+
+void
+pl_gateway__conn_unregister (pl_gateway_t *self, pl_gwconn_t *conn)
+{
+    uint32_t slot = (uint32_t) (conn->id & 0xffffffffu);
+    if (conn->id && slot < self->nslots && self->slots[slot] == conn) {
+        self->slots[slot] = NULL;
+        self->free_slots[self->nfree++] = slot;
+    }
+    conn->id = 0;
 }
 
 void
@@ -206,12 +228,9 @@ pl_gateway__conn_release (pl_gateway_t *self, pl_gwconn_t *conn)
     pl_outq_clear (&conn->outq);
     free (conn->rx);
     free (conn->user);
-    uint32_t slot = (uint32_t) (conn->id & 0xffffffffu);
-    if (slot < self->nslots && self->slots[slot] == conn) {
-        self->slots[slot] = NULL;
-        self->free_slots[self->nfree++] = slot;
+    if (conn->established)
         self->nconns--;
-    }
+    pl_gateway__conn_unregister (self, conn);
     memset (conn, 0, sizeof *conn);
 }
 

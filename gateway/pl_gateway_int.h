@@ -16,6 +16,7 @@
 #include "pl_pending.h"
 #include "pl_proto.h"
 #include "pl_rooms.h"
+#include "pl_sio.h"
 
 #include <ev.h>
 #include <libwebsockets.h>
@@ -28,6 +29,7 @@
 #define PL_GW_CONNECT_TIMEOUT 45000             /* ms to send CONNECT (socket.io's connectTimeout) */
 #define PL_GW_ROOM_MAX    256               /* longest room name */
 #define PL_GW_ROOMS_PER_CONN  64                /* rooms one connection may be in */
+#define PL_GW_EXCEPT_MAX      16                /* except rooms (bus frame 6) per event */
 #define PL_GW_COALESCE_MAX    (64 * 1024)       /* bytes per coalesced write */
 
 typedef enum { PL_GWTIMER_NONE, PL_GWTIMER_PING, PL_GWTIMER_PONG } pl_gwtimer_t;
@@ -40,17 +42,21 @@ typedef struct pl_gwconn {
     bool established;               /* a WebSocket (not an HTTP request)        */
     bool connected;                 /* Socket.IO CONNECT accepted               */
     bool closing;                   /* being closed: queue nothing more         */
+    bool presence;                  /* a reply joined it to a room: tell the
+                                       rooms service when it closes            */
     pl_gwtimer_t timer;                /* which FIFO list it is on                 */
     struct pl_gwconn *tprev, *tnext;   /* links in that list                       */
     int64_t deadline;               /* ms, for the list it is on                */
     int64_t created;                /* ms                                       */
     uint32_t inflight;              /* requests not yet answered                */
+    int64_t rate_tat;               /* rate limit (GCRA): theoretical arrival
+                                       time of the next rated request, us      */
     char *user;                     /* JWT sub, then NUL, then JWT name (or "") */
     pl_membership_t *rooms;         /* chain of rooms joined (pl_rooms)         */
     pl_outq_t outq;                 /* frames waiting for WRITEABLE             */
     char *rx;                       /* fragmented message being assembled       */
     size_t rx_len, rx_cap;
-    pl_http_t *http;                /* HTTP response in progress                */
+    pl_http_t *http;                /* HTTP transaction (REST, /healthz)        */
 } pl_gwconn_t;
 
 typedef struct {
@@ -77,15 +83,21 @@ struct _pl_gateway_t {
     uint32_t nfree;
     uint32_t generation;            /* bumps per connection                     */
     uint32_t nconns;                /* WebSocket connections open               */
+    bool stopping;                  /* being destroyed: send nothing more       */
     /* timers */
     pl_gwtimers_t ping, pong;
     lws_sorted_usec_list_t pending_sul;
     bool pending_armed;             /* pending_sul is scheduled                 */
     lws_sorted_usec_list_t status_sul;
+    lws_sorted_usec_list_t presence_sul;    /* presence:alive every ttl/3        */
+    char boot[17];                  /* random hex per start, for presence:alive */
     pl_pending_t *pending;          /* requests awaiting replies                */
     pl_health_t *health;            /* broker status, for /healthz              */
     /* config, read once */
     long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;
+    long presence_ttl;              /* PARLEY_PRESENCE_TTL_MS                   */
+    int64_t rate_interval;          /* us between rated requests, sustained; 0 = off */
+    int64_t rate_tolerance;         /* us of burst: (burst - 1) * interval      */
     uint32_t max_inflight, outq_max;
     pl_frame_t *ping_frame;         /* shared "2"                               */
     unsigned char coalesce[LWS_PRE + PL_GW_COALESCE_MAX];   /* scratch for pl_gateway__on_writeable */
@@ -96,13 +108,17 @@ struct _pl_gateway_t {
         uint64_t deliveries;        /* frames queued to members by fan-out      */
         uint64_t slow_disconnects;  /* clients dropped for a full send queue    */
         uint64_t coalesced;         /* frames sent in a multi-frame write       */
+        uint64_t events_dropped;    /* ... with a malformed except frame        */
+        uint64_t rate_limited;      /* rated requests refused                   */
+        uint64_t rest_requests;     /* REST calls forwarded to the broker       */
     } stats;
 };
 
 /* ---- pl_gateway_conn.c -------------------------------------------------- */
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds and microseconds. */
 int64_t pl_gateway__now_ms (void);
+int64_t pl_gateway__now_us (void);
 
 /* Put conn on the ping or pong FIFO with its deadline delay ms away. */
 void pl_gateway__timer_append (pl_gateway_t *self, pl_gwconn_t *conn, pl_gwtimer_t which,
@@ -126,14 +142,45 @@ void pl_gateway__send_ack_error (pl_gateway_t *self, pl_gwconn_t *conn, uint64_t
 /* LWS_CALLBACK_SERVER_WRITEABLE. */
 int pl_gateway__on_writeable (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi);
 
-/* Connections by id. lookup returns NULL for a closed or closing one. */
+/* Connections by id. lookup returns NULL for a closed or closing one.
+ * WebSocket connections hold an id for life; an HTTP connection holds one
+ * only while a REST call of it awaits the broker (unregister drops it). */
 pl_gwconn_t *pl_gateway__conn_lookup (pl_gateway_t *self, uint64_t id);
 int pl_gateway__conn_register (pl_gateway_t *self, pl_gwconn_t *conn);
+void pl_gateway__conn_unregister (pl_gateway_t *self, pl_gwconn_t *conn);
+/* A WebSocket connection closed: leave rooms, free, unregister. */
 void pl_gateway__conn_release (pl_gateway_t *self, pl_gwconn_t *conn);
 int pl_gateway__conn_join (pl_gateway_t *self, pl_gwconn_t *conn, const char *room);
 /* The caller context JSON for a request (caller frees). */
 char *pl_gateway__conn_ctx (pl_gateway_t *self, pl_gwconn_t *conn);
 /* pl_rooms hook: first member in, last member out. */
 void pl_gateway__on_room_change (void *arg, const char *room, bool subscribe);
+
+/* ---- pl_gateway_req.c --------------------------------------------------- */
+
+/* Forward a client EVENT (rate limit, in-flight limit, pending slot). */
+void pl_gateway__request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt);
+/* Forward a REST call for HTTP connection conn (registered here). Returns
+ * PL_ERR_NONE, or SERVICE_UNAVAILABLE with *why set. */
+pl_err_t pl_gateway__rest_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_event_id_t ev,
+                                   const char *user, const char *name,
+                                   const char *body, size_t body_len, const char **why);
+/* pl_bus on_reply. */
+void pl_gateway__on_reply (void *arg, const void *reqid, size_t reqid_len,
+                           const char *reply, size_t reply_len,
+                           const char *directives, size_t directives_len);
+/* Apply {"join":[..],"leave":[..]} to conn; allow_join false: leave only. */
+void pl_gateway__apply_directives (pl_gateway_t *self, pl_gwconn_t *conn,
+                                   const cJSON *root, bool allow_join);
+/* conn is closing: presence:drop if a reply ever joined it to a room. */
+void pl_gateway__presence_drop (pl_gateway_t *self, pl_gwconn_t *conn);
+/* Send presence:alive now and every presence_ttl / 3. */
+void pl_gateway__presence_start (pl_gateway_t *self);
+
+/* ---- pl_http.c (REST transactions) -------------------------------------- */
+
+/* The broker answered the REST call of conn, or it failed (timeout). */
+void pl_http_on_reply (pl_gateway_t *self, pl_gwconn_t *conn, const char *reply, size_t len);
+void pl_http_on_error (pl_gateway_t *self, pl_gwconn_t *conn, pl_err_t err, const char *message);
 
 #endif

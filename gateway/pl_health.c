@@ -119,7 +119,11 @@ pl_health_test (bool verbose)
     char *body = s_render (h, 0, &status);
     assert (status == 503 && strstr (body, "\"broker\":false"));
     assert (strstr (body, "\"actors\":{\"workers\":0}"));
+    assert (strstr (body, "\"rooms\":{\"workers\":0}"));
     free (body);
+    pl_health_destroy (&h);
+    h = pl_health_new ("actors", 1000);                 /* the rest: one service */
+    assert (h);
     const char *st = "{\"services\":{\"actors\":{\"workers\":2,\"queued\":0}}}";
     pl_health_update (h, st, strlen (st), 10000);
     body = s_render (h, 12000, &status);

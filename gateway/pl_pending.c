@@ -120,6 +120,7 @@ pl_pending_expire (pl_pending_t *self, int64_t now, pl_pending_expired_fn *fn, v
 
 static int s_expired;
 static uint64_t s_last_conn;
+static int s_last_kind;
 
 static void
 s_on_expired (void *arg, const pl_pending_entry_t *entry)
@@ -127,6 +128,7 @@ s_on_expired (void *arg, const pl_pending_entry_t *entry)
     assert (arg == &s_expired);
     s_expired++;
     s_last_conn = entry->conn;
+    s_last_kind = entry->kind;
 }
 
 void
@@ -136,20 +138,23 @@ pl_pending_test (bool verbose)
         printf (" * pl_pending: ");
     pl_pending_t *p = pl_pending_new (4);
     assert (p);
-    pl_pending_entry_t e = { 7, 1, true }, got;
+    pl_pending_entry_t e = { 7, 1, true, PL_PENDING_SOCKET }, got;
     uint64_t first = pl_pending_next_id (p);
     assert (pl_pending_add (p, 100, &e) == 0);
     e.conn = 8;
+    e.kind = PL_PENDING_HTTP;
     assert (pl_pending_add (p, 110, &e) == 0);
+    e.kind = PL_PENDING_SOCKET;
     /* a reply matches once; a repeat or a wrong id does not */
-    assert (pl_pending_take (p, first, &got) && got.conn == 7 && got.ack_id == 1);
+    assert (pl_pending_take (p, first, &got) && got.conn == 7 && got.ack_id == 1
+            && got.kind == PL_PENDING_SOCKET);
     assert (!pl_pending_take (p, first, &got));
     assert (!pl_pending_take (p, first + 4, &got));        /* same slot, other id */
     /* expiry: nothing before the deadline, then exactly the live one */
     assert (pl_pending_expire (p, 50, s_on_expired, &s_expired) == 110);
     assert (s_expired == 0);
     assert (pl_pending_expire (p, 110, s_on_expired, &s_expired) == -1);
-    assert (s_expired == 1 && s_last_conn == 8);
+    assert (s_expired == 1 && s_last_conn == 8 && s_last_kind == PL_PENDING_HTTP);
     assert (!pl_pending_take (p, first + 1, &got));        /* late reply dropped */
 
     /* bounded: 4 live requests fill it; an answer makes room again */

@@ -17,10 +17,21 @@
 
 typedef struct _pl_pending_t pl_pending_t;
 
+/* Who is waiting. Every kind names its asker by an id of the gateway's one
+ * connection registry (generation << 32 | slot), never by pointer: a
+ * connection that closed meanwhile is a failed lookup, not a dangling
+ * pointer. */
+typedef enum {
+    PL_PENDING_SOCKET = 0,  /* a Socket.IO EVENT; conn = connection id    */
+    PL_PENDING_HTTP,        /* a REST call; conn = its HTTP transaction id */
+    PL_PENDING_INTERNAL     /* the gateway's own (presence): nobody waits */
+} pl_pending_kind_t;
+
 typedef struct {
-    uint64_t conn;          /* connection id that asked           */
-    uint64_t ack_id;        /* its Socket.IO ack id               */
-    bool has_ack;           /* false: answer is dropped           */
+    uint64_t conn;          /* connection / transaction id that asked */
+    uint64_t ack_id;        /* its Socket.IO ack id                   */
+    bool has_ack;           /* false: answer is dropped               */
+    uint8_t kind;           /* pl_pending_kind_t (fits the padding)   */
 } pl_pending_entry_t;
 
 /* slots must be a power of two. NULL on OOM. */

@@ -80,6 +80,16 @@ pl_rooms_in (pl_membership_t *const *chain, const char *name)
     return false;
 }
 
+bool
+pl_rooms_in_any (pl_membership_t *const *chain, pl_room_t *const *rooms, size_t n)
+{
+    for (const pl_membership_t *m = *chain; m; m = m->next)
+        for (size_t i = 0; i < n; i++)
+            if (rooms[i] && m->room == rooms[i])
+                return true;
+    return false;
+}
+
 size_t
 pl_rooms_chain_size (pl_membership_t *const *chain)
 {
@@ -253,6 +263,13 @@ pl_rooms_test (bool verbose)
     assert (pl_rooms_chain_size (&cb) == 3 && s_subs == 3);
     assert (pl_rooms_leave (rooms, &cb, "campaign:1") == 0);     /* middle */
     assert (pl_rooms_chain_size (&cb) == 2 && pl_rooms_in (&cb, "campaign:2"));
+    /* except rooms: by pointer; a room nobody local is in is NULL */
+    pl_room_t *except[3] = { pl_rooms_find (rooms, "campaign:2"), NULL,
+                             pl_rooms_find (rooms, "campaign:1") };
+    assert (except[0] && !except[2]);
+    assert (pl_rooms_in_any (&cb, except, 3));
+    assert (!pl_rooms_in_any (&cb, except + 1, 2));
+    assert (!pl_rooms_in_any (&ca, except, 3));             /* empty chain */
     pl_rooms_leave_all (rooms, &cb);
     assert (cb == NULL && s_unsubs == 3);
     assert (pl_rooms_find (rooms, "user:al") == NULL && pl_rooms_count (rooms) == 0);

@@ -38,6 +38,10 @@ int pl_rooms_leave (pl_rooms_t *self, pl_membership_t **chain, const char *room)
 void pl_rooms_leave_all (pl_rooms_t *self, pl_membership_t **chain);
 /* True when the chain holds room. */
 bool pl_rooms_in (pl_membership_t *const *chain, const char *room);
+/* True when the chain is in any of rooms[0..n) (rooms from pl_rooms_find;
+ * NULL entries never match). It compares pointers, not names: event
+ * fan-out with except rooms asks it once per member. */
+bool pl_rooms_in_any (pl_membership_t *const *chain, pl_room_t *const *rooms, size_t n);
 /* Rooms in the chain. */
 size_t pl_rooms_chain_size (pl_membership_t *const *chain);
 

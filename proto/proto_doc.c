@@ -3,9 +3,39 @@
  *  from the code. `parley-proto-doc` prints the generated section.
  */
 #include "pl_proto.h"
+#include "pl_routes.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* The argument a route builds, in words, from its arg kind, the `{names}`
+ * of its pattern and its query parameters. */
+static void
+s_route_arg (const pl_route_info_t *route, char *out, size_t size)
+{
+    char names[256] = "";
+    size_t used = 0;
+    for (const char *p = route->pattern; (p = strchr (p, '{')); p++) {
+        const char *end = strchr (p, '}');
+        used += (size_t) snprintf (names + used, sizeof names - used, "%s%.*s",
+                                   used ? ", " : "", (int) (end - p - 1), p + 1);
+    }
+    char query[128];
+    snprintf (query, sizeof query, "%s", route->query);
+    for (char *q = strtok (query, " "); q; q = strtok (NULL, " ")) {
+        char *colon = strchr (q, ':');
+        used += (size_t) snprintf (names + used, sizeof names - used, "%s%.*s?",
+                                   used ? ", " : "",
+                                   (int) (colon ? (size_t) (colon - q) : strlen (q)), q);
+    }
+    switch (route->arg) {
+        case PL_RARG_NONE:   snprintf (out, size, "none"); break;
+        case PL_RARG_ID:     snprintf (out, size, "`%s` (string)", names); break;
+        case PL_RARG_PARAMS: snprintf (out, size, "`{%s}`", names); break;
+        case PL_RARG_BODY:   snprintf (out, size, "the JSON body"); break;
+        case PL_RARG_BODY_PARAMS: snprintf (out, size, "`{...body, %s}`", names); break;
+    }
+}
 
 int
 main (int argc, char **argv)
@@ -34,6 +64,24 @@ main (int argc, char **argv)
         const pl_push_info_t *push = pl_proto_push ((pl_push_id_t) i);
         printf ("| `%s` | `%s` | %s | %s |\n", push->name, push->room,
                 push->payload, push->doc);
+    }
+    printf ("\n### REST routes\n\n");
+    printf ("| method | path | event | argument | success |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < PL_ROUTE_COUNT; i++) {
+        const pl_route_info_t *route = pl_routes_get ((pl_route_id_t) i);
+        char query[160] = "", arg[300], names[128];
+        size_t used = 0;
+        snprintf (names, sizeof names, "%s", route->query);
+        for (char *q = strtok (names, " "); q; q = strtok (NULL, " ")) {
+            char *colon = strchr (q, ':');
+            if (colon)
+                *colon = 0;
+            used += (size_t) snprintf (query + used, sizeof query - used, "%c%s=<%s>",
+                                       used ? '&' : '?', q, colon ? "n" : "id");
+        }
+        s_route_arg (route, arg, sizeof arg);
+        printf ("| %s | `%s%s` | `%s` | %s | %d |\n", route->method, route->pattern, query,
+                pl_proto_event (route->event)->name, arg, route->status);
     }
     printf ("\n### Error codes\n\n");
     printf ("| code | HTTP status | meaning |\n|---|---|---|\n");

@@ -1,0 +1,375 @@
+/*  pl_gateway_req - the gateway's requests to the broker and their replies:
+ *  client EVENTs (with the per-connection rate limit), REST calls, and the
+ *  gateway's own presence notifications to the rooms service.
+ *
+ *  Pending requests live in pl_pending, a bounded ring: every request has
+ *  the same timeout and ids go in order, so the oldest is next to expire
+ *  and one timer serves them all. Each entry names its asker by an id of
+ *  the connection registry, so an asker that closed meanwhile is a failed
+ *  lookup on reply or timeout, never a dangling pointer.
+ *
+ *  Presence (proto/README.md, Presence): the rooms service records which
+ *  connection of which gateway is in which room. The gateway tells it when
+ *  such a connection closes (presence:drop) and that it is itself alive
+ *  (presence:alive every PARLEY_PRESENCE_TTL_MS / 3); a gateway that
+ *  crashes stops saying so, and the service drops its records after the
+ *  TTL. Everything here runs on the gateway's lws loop.
+ */
+#include "pl_gateway_int.h"
+#include "pl_log.h"
+#include "pl_proto.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the pending ring ------------------------------------------------- */
+
+static void s_pending_fire (lws_sorted_usec_list_t *sul);
+
+static void
+s_pending_arm (pl_gateway_t *self, int64_t deadline)
+{
+    int64_t wait = deadline - pl_gateway__now_ms ();
+    self->pending_armed = true;
+    lws_sul_schedule (self->lws, 0, &self->pending_sul, s_pending_fire,
+                      (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
+}
+
+static void s_presence_drop_id (pl_gateway_t *self, uint64_t conn_id);
+
+/* pl_pending callback, lws loop: a request got no answer in time. */
+static void
+s_on_expired (void *arg, const pl_pending_entry_t *entry)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    pl_gwconn_t *conn = entry->kind == PL_PENDING_INTERNAL
+                      ? NULL : pl_gateway__conn_lookup (self, entry->conn);
+    if (entry->kind == PL_PENDING_HTTP) {
+        if (conn && !conn->established)
+            pl_http_on_error (self, conn, PL_ERR_TIMEOUT,
+                              "no answer in time; the outcome is unknown");
+    }
+    else
+    if (entry->kind == PL_PENDING_SOCKET) {
+        /* the request may still have joined the connection to a room
+         * (a subscribe that was slow, not lost): treat it as if it had,
+         * since a needless presence:drop costs one message and a missing
+         * one leaves a ghost until the gateway stops */
+        if (conn) {
+            conn->inflight--;
+            conn->presence = true;
+            if (entry->has_ack)
+                pl_gateway__send_ack_error (self, conn, entry->ack_id, PL_ERR_TIMEOUT,
+                                            "no answer in time; the outcome is unknown");
+        }
+        else
+            s_presence_drop_id (self, entry->conn);
+    }
+}
+
+/* lws timer, lws loop: the oldest request's deadline passed. */
+static void
+s_pending_fire (lws_sorted_usec_list_t *sul)
+{
+    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pending_sul);
+    self->pending_armed = false;
+    int64_t next = pl_pending_expire (self->pending, pl_gateway__now_ms (), s_on_expired, self);
+    if (next >= 0)
+        s_pending_arm (self, next);
+}
+
+/* Send one request and record it in the ring. Every request holds a slot,
+ * unacked and internal ones too: the worker answers them all, and the slot
+ * keeps ids unique and in-flight bounded. Returns PL_ERR_NONE or
+ * SERVICE_UNAVAILABLE with *why. */
+static pl_err_t
+s_send (pl_gateway_t *self, const pl_event_info_t *ev, const char *ctx,
+        const char *body, size_t body_len, const pl_pending_entry_t *entry,
+        const char **why)
+{
+    pl_err_t err = PL_ERR_SERVICE_UNAVAILABLE;
+    uint64_t reqid = pl_pending_next_id (self->pending);
+    if (self->stopping) {
+        *why = "gateway stopping";
+        goto cleanup;
+    }
+    if (!pl_pending_has_room (self->pending)) {
+        *why = "gateway overloaded";
+        goto cleanup;
+    }
+    if (!ctx || pl_bus_request (self->bus, ev->service, &reqid, sizeof reqid, ev->name,
+                                ctx, strlen (ctx), body, body_len) != 0) {
+        *why = "broker unreachable";
+        goto cleanup;
+    }
+    int64_t deadline = pl_gateway__now_ms () + self->request_timeout;
+    pl_pending_add (self->pending, deadline, entry);
+    if (!self->pending_armed)
+        s_pending_arm (self, deadline);
+    err = PL_ERR_NONE;
+cleanup:
+    return err;
+}
+
+/* ---- client requests -------------------------------------------------- */
+
+/* The per-connection rate limit as GCRA (the generic cell rate algorithm,
+ * ITU-T I.371): a token bucket kept as one timestamp, the theoretical
+ * arrival time of the next request. A request is allowed when that time is
+ * at most `tolerance` ahead of now, and then moves it `interval` on. It
+ * refills lazily from the monotonic clock: no timer, 8 bytes a connection.
+ * burst requests pass at once, then one per interval. */
+static bool
+s_rate_allow (pl_gateway_t *self, pl_gwconn_t *conn)
+{
+    if (self->rate_interval == 0)
+        return true;                        /* PARLEY_RATE_PER_SEC=0: off */
+    int64_t now = pl_gateway__now_us ();
+    int64_t tat = conn->rate_tat > now ? conn->rate_tat : now;
+    if (tat - now > self->rate_tolerance)
+        return false;
+    conn->rate_tat = tat + self->rate_interval;
+    return true;
+}
+
+void
+pl_gateway__request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
+{
+    char *body = NULL;
+    char *ctx = NULL;
+    const char *why = NULL;
+    int id = pkt->event ? pl_proto_event_lookup (pkt->event, strlen (pkt->event)) : -1;
+    if (id < 0 || (pl_proto_event ((pl_event_id_t) id)->flags & PL_INTERNAL)) {
+        if (pkt->has_ack)
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_UNKNOWN_EVENT,
+                                        "unknown event");
+        goto cleanup;
+    }
+    const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) id);
+    if (conn->inflight >= self->max_inflight) {
+        if (pkt->has_ack)
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED,
+                                        "too many requests in flight on this connection");
+        goto cleanup;
+    }
+    if ((ev->flags & PL_RATED) && !s_rate_allow (self, conn)) {
+        self->stats.rate_limited++;
+        if (pkt->has_ack) {
+            char message[160];
+            snprintf (message, sizeof message,
+                      "too many %s requests: at most %lld per second, bursts of %lld",
+                      ev->name, (long long) (1000000 / self->rate_interval),
+                      (long long) (self->rate_tolerance / self->rate_interval + 1));
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED, message);
+        }
+        goto cleanup;
+    }
+    size_t body_len = 0;
+    if (pkt->arg) {
+        body = cJSON_PrintUnformatted (pkt->arg);
+        body_len = body ? strlen (body) : 0;
+    }
+    ctx = pl_gateway__conn_ctx (self, conn);
+    pl_pending_entry_t entry = { conn->id, pkt->ack_id, pkt->has_ack && (ev->flags & PL_ACK),
+                                 PL_PENDING_SOCKET };
+    if (s_send (self, ev, ctx, body, body_len, &entry, &why) != PL_ERR_NONE) {
+        if (pkt->has_ack)
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE, why);
+        goto cleanup;
+    }
+    self->stats.requests++;
+    conn->inflight++;
+cleanup:
+    free (body);
+    free (ctx);
+}
+
+pl_err_t
+pl_gateway__rest_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_event_id_t ev,
+                          const char *user, const char *name,
+                          const char *body, size_t body_len, const char **why)
+{
+    pl_err_t err = PL_ERR_SERVICE_UNAVAILABLE;
+    char *ctx = NULL;
+    char conn_id[24];
+    *why = "gateway overloaded";
+    /* the transaction's id comes from the connection registry, so it is
+     * never a socket connection's id: exclude_origin matches nobody */
+    if (conn->id == 0 && pl_gateway__conn_register (self, conn) != 0)
+        goto cleanup;
+    snprintf (conn_id, sizeof conn_id, "%llu", (unsigned long long) conn->id);
+    ctx = pl_proto_ctx_encode (self->id, conn_id, user, name && *name ? name : NULL);
+    pl_pending_entry_t entry = { conn->id, 0, true, PL_PENDING_HTTP };
+    err = s_send (self, pl_proto_event (ev), ctx, body, body_len, &entry, why);
+    if (err == PL_ERR_NONE)
+        self->stats.rest_requests++;
+cleanup:
+    if (err != PL_ERR_NONE)
+        pl_gateway__conn_unregister (self, conn);
+    free (ctx);
+    return err;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+/* Malformed directives or room names are logged and skipped: they come
+ * from our own workers, so they mean a bug, not an attack. */
+void
+pl_gateway__apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root,
+                              bool allow_join)
+{
+    const char *keys[] = { "join", "leave" };
+    for (int k = allow_join ? 0 : 1; k < 2; k++) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive (root, keys[k]);
+        const cJSON *room;
+        cJSON_ArrayForEach (room, list) {
+            if (!cJSON_IsString (room) || !*room->valuestring
+            ||  strlen (room->valuestring) > PL_GW_ROOM_MAX) {
+                pl_warn ("conn %llu: ignored a bad room in directives",
+                         (unsigned long long) conn->id);
+                continue;
+            }
+            if (k == 0 && pl_gateway__conn_join (self, conn, room->valuestring) != 0)
+                pl_warn ("conn %llu: cannot join %s (at most %d rooms)",
+                         (unsigned long long) conn->id, room->valuestring,
+                         PL_GW_ROOMS_PER_CONN);
+            if (k == 1)
+                pl_rooms_leave (self->rooms, &conn->rooms, room->valuestring);
+        }
+    }
+}
+
+/* True when directives hold a non-empty join list. */
+static bool
+s_joins (const cJSON *root)
+{
+    const cJSON *join = cJSON_GetObjectItemCaseSensitive (root, "join");
+    return cJSON_IsArray (join) && cJSON_GetArraySize (join) > 0;
+}
+
+/* pl_bus callback, lws loop: a reply from the broker. Room directives are
+ * applied before the ack goes out, so a client holding its ack is already
+ * in (or out of) the room. */
+void
+pl_gateway__on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
+                      const char *reply, size_t reply_len, const char *directives,
+                      size_t directives_len)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    cJSON *root = NULL;
+    uint64_t reqid;
+    pl_pending_entry_t entry;
+    if (reqid_len != sizeof reqid)
+        goto cleanup;
+    memcpy (&reqid, reqid_bytes, sizeof reqid);
+    if (!pl_pending_take (self->pending, reqid, &entry))
+        goto cleanup;                       /* late: already timed out */
+    if (entry.kind == PL_PENDING_INTERNAL)
+        goto cleanup;                       /* presence: nobody waits */
+    pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry.conn);
+    if (entry.kind == PL_PENDING_HTTP) {
+        if (conn && !conn->established)
+            pl_http_on_reply (self, conn, reply, reply_len);
+        goto cleanup;                       /* REST has no rooms */
+    }
+    if (directives)
+        root = pl_proto_json_parse (directives, directives_len);
+    if (!conn) {
+        /* it closed while the service joined it somewhere (a subscribe
+         * racing a disconnect): have the service forget it again */
+        if (s_joins (root))
+            s_presence_drop_id (self, entry.conn);
+        goto cleanup;
+    }
+    conn->inflight--;
+    if (root) {
+        if (s_joins (root))
+            conn->presence = true;
+        pl_gateway__apply_directives (self, conn, root, true);
+    }
+    if (entry.has_ack)
+        pl_gateway__send_ack (self, conn, entry.ack_id, reply, reply_len);
+cleanup:
+    cJSON_Delete (root);
+}
+
+/* ---- presence --------------------------------------------------------- */
+
+/* Send an internal event (no ack; the service's answer is dropped). */
+static void
+s_internal (pl_gateway_t *self, pl_event_id_t id, const char *conn_id, const char *user,
+            const char *name, const char *body)
+{
+    const char *why = NULL;
+    char *ctx = pl_proto_ctx_encode (self->id, conn_id, user, name);
+    pl_pending_entry_t entry = { 0, 0, false, PL_PENDING_INTERNAL };
+    const pl_event_info_t *ev = pl_proto_event (id);
+    if (s_send (self, ev, ctx, body, body ? strlen (body) : 0, &entry, &why) != PL_ERR_NONE
+    &&  !self->stopping)
+        pl_warn ("cannot send %s for conn %s: %s", ev->name, conn_id, why);
+    free (ctx);
+}
+
+/* presence:drop for a connection that is gone: its user is no longer
+ * known here, and the service needs only gateway and connection ids. */
+static void
+s_presence_drop_id (pl_gateway_t *self, uint64_t conn_id)
+{
+    char id[24];
+    snprintf (id, sizeof id, "%llu", (unsigned long long) conn_id);
+    s_internal (self, PL_EV_PRESENCE_DROP, id, "-", NULL, NULL);
+}
+
+void
+pl_gateway__presence_drop (pl_gateway_t *self, pl_gwconn_t *conn)
+{
+    /* at shutdown the bus goes too (zmq LINGER 0): the service drops this
+     * gateway's records when its presence:alive stops, after the TTL */
+    if (!conn->presence || !conn->user || self->stopping)
+        return;
+    char id[24];
+    snprintf (id, sizeof id, "%llu", (unsigned long long) conn->id);
+    const char *name = conn->user + strlen (conn->user) + 1;
+    s_internal (self, PL_EV_PRESENCE_DROP, id, conn->user, *name ? name : NULL, NULL);
+    conn->presence = false;
+}
+
+/* lws timer, lws loop: tell the rooms service this gateway is alive. A
+ * failed send (broker not up yet) is retried within a second rather than
+ * a third of the TTL, so a starting gateway is known quickly. */
+static void
+s_presence_fire (lws_sorted_usec_list_t *sul)
+{
+    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, presence_sul);
+    const char *why = NULL;
+    long period = self->presence_ttl / 3 > 0 ? self->presence_ttl / 3 : 1;
+    char body[96];
+    snprintf (body, sizeof body, "{\"boot\":\"%s\",\"ttlMs\":%ld}", self->boot,
+              self->presence_ttl);
+    char *ctx = pl_proto_ctx_encode (self->id, "0", "-", NULL);
+    pl_pending_entry_t entry = { 0, 0, false, PL_PENDING_INTERNAL };
+    if (s_send (self, pl_proto_event (PL_EV_PRESENCE_ALIVE), ctx, body, strlen (body),
+                &entry, &why) != PL_ERR_NONE) {
+        pl_debug ("presence:alive not sent: %s", why);
+        if (period > 1000)
+            period = 1000;
+    }
+    free (ctx);
+    lws_sul_schedule (self->lws, 0, &self->presence_sul, s_presence_fire,
+                      (lws_usec_t) period * LWS_US_PER_MS);
+}
+
+void
+pl_gateway__presence_start (pl_gateway_t *self)
+{
+    unsigned char raw[8];
+    if (RAND_bytes (raw, sizeof raw) != 1) {
+        int64_t now = pl_gateway__now_us ();    /* unique enough per start */
+        memcpy (raw, &now, sizeof raw);
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf (self->boot + 2 * i, 3, "%02x", raw[i]);
+    s_presence_fire (&self->presence_sul);
+}
