@@ -1,0 +1,351 @@
+/*  parley-campaigns-check - a real parley-campaigns worker (and a
+ *  parley-rooms worker, for presence) against a private redis-server, with
+ *  this program playing broker and event proxy (tests/workers/hcheck.h).
+ *
+ *      parley-campaigns-check /path/to/parley-campaigns /path/to/parley-rooms [-v]
+ *
+ *  Checks the campaigns contract: GM-only changes (FORBIDDEN for a player,
+ *  NOT_FOUND for a non-member), the last GM (CONFLICT), the member pushes
+ *  with their except rooms (bus frame 6), removeMember's pushes, evictions
+ *  and presence:left in order, and delete (CONFLICT while it holds
+ *  entities; then everything is gone and everyone evicted).
+ */
+#include "hcheck.h"
+#include "pl_id.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define C 0                             /* the campaigns worker */
+#define R 1                             /* the rooms worker     */
+
+static const hc_who_t s_gm  = { "gw-a", "1", "gm1", "Gm One" };
+static const hc_who_t s_p1  = { "gw-a", "2", "p1", NULL };
+static const hc_who_t s_p1b = { "gw-b", "3", "p1", NULL };
+static const hc_who_t s_p2  = { "gw-a", "4", "p2", NULL };
+static const hc_who_t s_out = { "gw-a", "5", "o1", NULL };
+
+static char s_id[64];                   /* the campaign under test */
+static char s_body[512];
+
+static const char *
+s_fmt (const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (s_body, sizeof s_body, fmt, ap);
+    va_end (ap);
+    return s_body;
+}
+
+static void
+s_probe (void)
+{
+    bool heard[2] = { false, false };
+    for (int i = 0; i < 50 && !(heard[0] && heard[1]); i++) {
+        char gw[32];
+        snprintf (gw, sizeof gw, "gw-probe%d", i);
+        hc_who_t who = { gw, "1", "probe", NULL };
+        if (!heard[0]) {
+            cJSON *c = hc_ok (C, &who, "campaign:create", "{\"name\":\"probe\"}");
+            cJSON_Delete (c);
+        }
+        if (!heard[1]) {
+            freeReplyObject (hc_redis ("HSET pl:campaign:probe:members probe gm"));
+            cJSON *d = hc_ok (R, &who, "subscribe", "{\"room\":\"campaign:probe\"}");
+            cJSON_Delete (d);
+            d = hc_ok (R, &who, "presence:drop", NULL);
+            cJSON_Delete (d);
+        }
+        hc_bus_t bus;
+        while (hc_bus_next (&bus, 50)) {
+            heard[strcmp (bus.room, "user:probe") == 0 ? 0 : 1] = true;
+            hc_bus_clear (&bus);
+        }
+    }
+    CHECK (heard[0] && heard[1]);
+    hc_bus_drain (100);
+}
+
+static void
+s_create (void)
+{
+    const char *bad[] = { NULL, "\"x\"", "[]", "{}", "{\"name\":\"\"}", "{\"name\":7}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        hc_err (C, &s_gm, "campaign:create", bad[i], "VALIDATION_ERROR");
+    /* 200 characters (400 bytes) is fine, 201 is not */
+    char name[1024] = "{\"name\":\"";
+    for (int i = 0; i < 201; i++)
+        strcat (name, "\xc3\xa9");
+    strcat (name, "\"}");
+    hc_err (C, &s_gm, "campaign:create", name, "VALIDATION_ERROR");
+    strcpy (name + strlen (name) - 4, "\"}");
+    cJSON *c = hc_ok (C, &s_gm, "campaign:create", name);
+    cJSON_Delete (c);
+    hc_bus_drain (100);
+
+    c = hc_ok (C, &s_gm, "campaign:create",
+               "{\"name\":\"Curse\",\"setting\":\"Barovia\",\"id\":\"evil\",\"createdBy\":\"mallory\","
+               "\"role\":\"player\",\"members\":[]}");
+    CHECK (pl_id_is_uuid (cJSON_GetObjectItem (c, "id")->valuestring));
+    snprintf (s_id, sizeof s_id, "%s", cJSON_GetObjectItem (c, "id")->valuestring);
+    CHECK (strcmp (cJSON_GetObjectItem (c, "createdBy")->valuestring, "gm1") == 0);
+    CHECK (strcmp (cJSON_GetObjectItem (c, "setting")->valuestring, "Barovia") == 0);
+    CHECK (strcmp (cJSON_GetObjectItem (c, "role")->valuestring, "gm") == 0);
+    CHECK (!cJSON_GetObjectItem (c, "members"));
+    CHECK (cJSON_GetObjectItem (c, "createdAt")->valuedouble > 1577836800000.0);
+    /* memberAdded to the creator's other connections */
+    cJSON *campaign = cJSON_Duplicate (c, true);
+    cJSON_DeleteItemFromObject (campaign, "role");
+    cJSON *want = cJSON_CreateObject ();
+    cJSON_AddStringToObject (want, "campaignId", s_id);
+    cJSON_AddStringToObject (want, "userId", "gm1");
+    cJSON_AddStringToObject (want, "role", "gm");
+    cJSON_AddItemToObject (want, "campaign", campaign);
+    hc_expect_event ("user:gm1", "campaign:memberAdded", "gw-a/1", want, NULL);
+    cJSON_Delete (want);
+    cJSON_Delete (c);
+}
+
+static void
+s_members (void)
+{
+    char room[96], uroom[128];
+    snprintf (room, sizeof room, "campaign:%s", s_id);
+    /* get: members only */
+    cJSON *g = hc_ok (C, &s_gm, "campaign:get", s_fmt ("\"%s\"", s_id));
+    cJSON *m = cJSON_Parse ("[{\"userId\":\"gm1\",\"role\":\"gm\"}]");
+    CHECK (cJSON_Compare (cJSON_GetObjectItem (g, "members"), m, true));
+    CHECK (strcmp (cJSON_GetObjectItem (g, "role")->valuestring, "gm") == 0);
+    cJSON_Delete (m);
+    hc_err (C, &s_out, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    hc_err (C, &s_gm, "campaign:get", "\"nope\"", "NOT_FOUND");
+    hc_err (C, &s_gm, "campaign:get", "\"a b\"", "VALIDATION_ERROR");
+    hc_err (C, &s_gm, "campaign:get", NULL, "VALIDATION_ERROR");
+
+    /* addMember: pushes to the room, and to the user's connections not in it */
+    cJSON *a = hc_ok (C, &s_gm, "campaign:addMember",
+                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p1\",\"role\":\"player\"}", s_id));
+    CHECK (strcmp (cJSON_GetObjectItem (a, "role")->valuestring, "player") == 0);
+    cJSON_Delete (a);
+    cJSON *campaign = cJSON_DetachItemFromObject (g, "members");
+    cJSON_Delete (campaign);
+    cJSON_DeleteItemFromObject (g, "role");
+    cJSON *want = cJSON_CreateObject ();
+    cJSON_AddStringToObject (want, "campaignId", s_id);
+    cJSON_AddStringToObject (want, "userId", "p1");
+    cJSON_AddStringToObject (want, "role", "player");
+    cJSON_AddItemToObject (want, "campaign", g);
+    hc_expect_event (room, "campaign:memberAdded", "gw-a/1", want, NULL);
+    snprintf (uroom, sizeof uroom, "[\"%s\"]", room);
+    hc_expect_event ("user:p1", "campaign:memberAdded", "gw-a/1", want, uroom);
+    cJSON_Delete (want);
+    a = hc_ok (C, &s_gm, "campaign:addMember",
+               s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\",\"role\":\"gm\"}", s_id));
+    cJSON_Delete (a);
+    hc_bus_drain (100);
+
+    /* the rules: GM only; players FORBIDDEN; outsiders NOT_FOUND */
+    const char *add = s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\",\"role\":\"player\"}", s_id);
+    char add_body[256];
+    snprintf (add_body, sizeof add_body, "%s", add);
+    hc_err (C, &s_p1, "campaign:addMember", add_body, "FORBIDDEN");
+    hc_err (C, &s_out, "campaign:addMember", add_body, "NOT_FOUND");
+    hc_err (C, &s_p1, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"x\"}", s_id), "FORBIDDEN");
+    hc_err (C, &s_out, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"x\"}", s_id), "NOT_FOUND");
+    hc_err (C, &s_p1, "campaign:delete", s_fmt ("\"%s\"", s_id), "FORBIDDEN");
+    hc_err (C, &s_out, "campaign:delete", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    hc_err (C, &s_p1, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\"}", s_id),
+            "FORBIDDEN");
+    hc_err (C, &s_out, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\"}", s_id),
+            "NOT_FOUND");
+    hc_err (C, &s_gm, "campaign:addMember",
+            s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\",\"role\":\"admin\"}", s_id), "VALIDATION_ERROR");
+    hc_err (C, &s_gm, "campaign:addMember",
+            s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o 2\",\"role\":\"gm\"}", s_id), "VALIDATION_ERROR");
+    hc_err (C, &s_gm, "campaign:addMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\"}", s_id),
+            "VALIDATION_ERROR");
+    hc_err (C, &s_gm, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\"}", s_id),
+            "NOT_FOUND");
+    hc_err (C, &s_gm, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"\"}", s_id), "VALIDATION_ERROR");
+    hc_expect_quiet (150);
+
+    /* list: with the caller's role; nothing for outsiders */
+    cJSON *list = hc_ok (C, &s_p1, "campaign:list", NULL);
+    CHECK (cJSON_GetArraySize (list) == 1);
+    CHECK (strcmp (cJSON_GetObjectItem (cJSON_GetArrayItem (list, 0), "role")->valuestring, "player") == 0);
+    CHECK (strcmp (cJSON_GetObjectItem (cJSON_GetArrayItem (list, 0), "id")->valuestring, s_id) == 0);
+    cJSON_Delete (list);
+    list = hc_ok (C, &s_gm, "campaign:list", NULL);
+    CHECK (cJSON_GetArraySize (list) == 2);             /* the 200-character one first */
+    CHECK (strcmp (cJSON_GetObjectItem (cJSON_GetArrayItem (list, 1), "id")->valuestring, s_id) == 0);
+    cJSON_Delete (list);
+    list = hc_ok (C, &s_out, "campaign:list", NULL);
+    CHECK (cJSON_GetArraySize (list) == 0);
+    cJSON_Delete (list);
+
+    /* update: GM; campaign:updated to the room, origin left out */
+    cJSON *u = hc_ok (C, &s_p2, "campaign:update",
+                      s_fmt ("{\"id\":\"%s\",\"name\":\"Curse II\",\"createdBy\":\"x\"}", s_id));
+    CHECK (strcmp (cJSON_GetObjectItem (u, "name")->valuestring, "Curse II") == 0);
+    CHECK (strcmp (cJSON_GetObjectItem (u, "createdBy")->valuestring, "gm1") == 0);
+    hc_expect_event (room, "campaign:updated", "gw-a/4", u, NULL);
+    cJSON_Delete (u);
+
+    /* the last GM: two GMs, demote one (evicted from the GM room), then
+     * neither demoting nor removing the other is allowed */
+    a = hc_ok (C, &s_gm, "campaign:addMember",
+               s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\",\"role\":\"player\"}", s_id));
+    cJSON_Delete (a);
+    hc_expect_event (room, "campaign:memberAdded", "gw-a/1", NULL, NULL);
+    hc_expect_event ("user:p2", "campaign:memberAdded", "gw-a/1", NULL, uroom);
+    char gm[128];
+    snprintf (gm, sizeof gm, "campaign:%s:gm", s_id);
+    hc_expect_control ("user:p2", gm);
+    hc_err (C, &s_gm, "campaign:addMember",
+            s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"gm1\",\"role\":\"player\"}", s_id), "CONFLICT");
+    hc_err (C, &s_gm, "campaign:removeMember",
+            s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"gm1\"}", s_id), "CONFLICT");
+    hc_expect_quiet (150);
+    g = hc_ok (C, &s_p2, "campaign:get", s_fmt ("\"%s\"", s_id));
+    m = cJSON_Parse ("[{\"userId\":\"gm1\",\"role\":\"gm\"},{\"userId\":\"p1\",\"role\":\"player\"},"
+                     "{\"userId\":\"p2\",\"role\":\"player\"}]");
+    CHECK (cJSON_Compare (cJSON_GetObjectItem (g, "members"), m, true));
+    CHECK (strcmp (cJSON_GetObjectItem (g, "role")->valuestring, "player") == 0);
+    cJSON_Delete (m);
+    cJSON_Delete (g);
+}
+
+/* p1, subscribed from two tabs to the campaign and one of its sessions, is
+ * removed: pushes, then evictions, then presence:left, in that order. */
+static void
+s_remove (void)
+{
+    char room[96], gm[128], except[128], body[256];
+    snprintf (room, sizeof room, "campaign:%s", s_id);
+    snprintf (gm, sizeof gm, "campaign:%s:gm", s_id);
+    snprintf (except, sizeof except, "[\"%s\"]", room);
+    freeReplyObject (hc_redis ("HSET pl:session:s1 campaignId %s", s_id));
+    freeReplyObject (hc_redis ("SADD pl:campaign:%s:sessions s1", s_id));
+    snprintf (body, sizeof body, "{\"room\":\"%s\"}", room);
+    cJSON *d = hc_ok (R, &s_gm, "subscribe", body);
+    cJSON_Delete (d);
+    d = hc_ok (R, &s_p1, "subscribe", body);
+    cJSON_Delete (d);
+    d = hc_ok (R, &s_p1b, "subscribe", body);
+    cJSON_Delete (d);
+    d = hc_ok (R, &s_p1b, "subscribe", "{\"room\":\"session:s1\"}");
+    cJSON_Delete (d);
+    hc_expect_event (room, "presence:joined", "gw-a/1", NULL, NULL);
+    hc_expect_event (room, "presence:joined", "gw-a/2", NULL, NULL);
+    hc_expect_event ("session:s1", "presence:joined", "gw-b/3", NULL, NULL);
+    hc_expect_quiet (100);
+
+    cJSON *r = hc_ok (C, &s_gm, "campaign:removeMember",
+                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p1\"}", s_id));
+    cJSON *want = cJSON_CreateObject ();
+    cJSON_AddStringToObject (want, "campaignId", s_id);
+    cJSON_AddStringToObject (want, "userId", "p1");
+    CHECK (cJSON_Compare (r, want, true));
+    cJSON_Delete (r);
+    hc_expect_event (room, "campaign:memberRemoved", "gw-a/1", want, NULL);
+    hc_expect_event ("user:p1", "campaign:memberRemoved", "gw-a/1", want, except);
+    hc_expect_control ("user:p1", gm);
+    hc_expect_control ("user:p1", room);
+    hc_expect_control ("user:p1", "session:s1");
+    cJSON_Delete (want);
+    hc_expect_event_text (room, "presence:left", "",
+                          s_fmt ("{\"room\":\"%s\",\"userId\":\"p1\",\"name\":\"p1\"}", room), NULL);
+    hc_expect_event_text ("session:s1", "presence:left", "",
+                          "{\"room\":\"session:s1\",\"userId\":\"p1\",\"name\":\"p1\"}", NULL);
+    hc_expect_quiet (150);
+
+    /* access is gone at once */
+    cJSON *list = hc_ok (R, &s_gm, "presence:list", body);
+    cJSON *only = cJSON_Parse ("[{\"userId\":\"gm1\",\"name\":\"Gm One\"}]");
+    CHECK (cJSON_Compare (list, only, true));
+    cJSON_Delete (only);
+    cJSON_Delete (list);
+    hc_err (R, &s_p1, "subscribe", body, "FORBIDDEN");
+    hc_err (R, &s_p1, "subscribe", "{\"room\":\"session:s1\"}", "FORBIDDEN");
+    hc_err (C, &s_p1, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    list = hc_ok (C, &s_p1, "campaign:list", NULL);
+    CHECK (cJSON_GetArraySize (list) == 0);
+    cJSON_Delete (list);
+    redisReply *k = hc_redis ("KEYS pl:presence:conn*gw-?/[23]");
+    CHECK (k->elements == 0);                   /* both tabs' records gone */
+    freeReplyObject (k);
+    hc_err (C, &s_gm, "campaign:removeMember",
+            s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p1\"}", s_id), "NOT_FOUND");
+    hc_expect_quiet (100);
+}
+
+static void
+s_delete (void)
+{
+    char room[96], gm[128];
+    snprintf (room, sizeof room, "campaign:%s", s_id);
+    snprintf (gm, sizeof gm, "campaign:%s:gm", s_id);
+    freeReplyObject (hc_redis ("ZADD pl:campaign:%s:actors 1 a1", s_id));
+    hc_err (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "CONFLICT");
+    freeReplyObject (hc_redis ("DEL pl:campaign:%s:actors", s_id));
+    freeReplyObject (hc_redis ("ZADD pl:campaign:%s:items 1 i1", s_id));
+    hc_err (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "CONFLICT");
+    freeReplyObject (hc_redis ("DEL pl:campaign:%s:items", s_id));
+    hc_err (C, &s_p2, "campaign:delete", s_fmt ("\"%s\"", s_id), "FORBIDDEN");
+    hc_expect_quiet (100);
+    freeReplyObject (hc_redis ("RPUSH pl:chat:%s m", room));
+
+    cJSON *reply = hc_call (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), NULL);
+    CHECK (strcmp (hc_code (reply), "") == 0 && !cJSON_GetObjectItem (reply, "data"));
+    cJSON_Delete (reply);
+    hc_expect_event_text (room, "campaign:deleted", "gw-a/1", s_fmt ("{\"id\":\"%s\"}", s_id), NULL);
+    hc_expect_control (room, gm);
+    hc_expect_control (room, room);
+    hc_expect_control ("session:s1", "session:s1");
+    hc_expect_quiet (150);
+
+    hc_err (C, &s_gm, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    hc_err (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    cJSON *list = hc_ok (C, &s_p2, "campaign:list", NULL);
+    CHECK (cJSON_GetArraySize (list) == 0);
+    cJSON_Delete (list);
+    redisReply *k = hc_redis ("EXISTS pl:campaign:%s pl:campaign:%s:members pl:chat:%s "
+                              "pl:presence:users:%s", s_id, s_id, room, room);
+    CHECK (k->integer == 0);
+    freeReplyObject (k);
+    k = hc_redis ("ZSCORE pl:user:gm1:campaigns %s", s_id);
+    CHECK (k->type == REDIS_REPLY_NIL);
+    freeReplyObject (k);
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf (stderr, "usage: parley-campaigns-check parley-campaigns parley-rooms [-v]\n");
+        return 2;
+    }
+    hc_init ("campaigns_check", argc, argv);
+    hc_worker_start (C, "campaigns", argv[1], NULL);
+    hc_worker_start (R, "rooms", argv[2], NULL);
+    s_probe ();
+    hc_who_t gw = { "gw-a", "0", "-", NULL };
+    cJSON *d = hc_ok (R, &gw, "presence:alive", "{\"boot\":\"a\",\"ttlMs\":60000}");
+    cJSON_Delete (d);
+    gw.gw = "gw-b";
+    d = hc_ok (R, &gw, "presence:alive", "{\"boot\":\"b\",\"ttlMs\":60000}");
+    cJSON_Delete (d);
+    printf ("campaigns_check: create\n");
+    s_create ();
+    printf ("campaigns_check: members\n");
+    s_members ();
+    printf ("campaigns_check: removeMember\n");
+    s_remove ();
+    printf ("campaigns_check: delete\n");
+    s_delete ();
+    hc_done ();
+    return 0;
+}

@@ -1,0 +1,761 @@
+/*  campaigns - campaigns and their members: create, list, get, update,
+ *  delete, addMember, removeMember.
+ *
+ *  Storage (Redis):
+ *    pl:campaign:<id>            the campaign, JSON text {id, name, createdBy,
+ *                                createdAt, updatedAt, ...client fields}
+ *    pl:campaign:<id>:members    hash userId -> "gm" | "player"
+ *    pl:user:<uid>:campaigns     sorted set of campaign ids, score = join ms
+ *  It reads (deleting a campaign) pl:campaign:<id>:actors / :items (the
+ *  actors and items workers' indexes) and pl:campaign:<id>:sessions, and
+ *  clears the campaign's chat (pl:chat:campaign:<id>) and presence
+ *  (pl_presence.h).
+ *
+ *  Rules: the creator is the first GM; members see a campaign, anyone else
+ *  gets NOT_FOUND; changing it (update, delete, members) is for GMs, a
+ *  player gets FORBIDDEN; a campaign always keeps one GM (CONFLICT).
+ *
+ *  Writes are optimistic transactions (WATCH what the decision read, MULTI
+ *  ... EXEC, start over when EXEC is nil), so two GMs demoting each other
+ *  at once cannot leave the campaign without one. The ack and the pushes go
+ *  only after EXEC confirmed the write.
+ *
+ *  A removed member loses access at once: the write commits, then their
+ *  connections get campaign:memberRemoved and are evicted from the
+ *  campaign's rooms (the push is published before the eviction, and the
+ *  bus keeps one publisher's order), and their presence there ends. A
+ *  demoted GM is evicted from campaign:<id>:gm. A promoted player joins it
+ *  on their next subscribe to campaign:<id> (campaign:memberAdded tells the
+ *  client to re-subscribe).
+ *
+ *  Every handler runs on the worker loop (pl_worker.h); a NULL from
+ *  pl_call_command / false from pl_call_run means the runtime has already
+ *  answered INTERNAL, so the handler just cleans up.
+ */
+#include "campaigns.h"
+#include "pl_authz.h"
+#include "pl_id.h"
+#include "pl_log.h"
+#include "pl_presence.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_NAME_MAX      200         /* characters in a campaign name       */
+#define S_CAMPAIGN_MAX  65536       /* largest stored campaign, JSON bytes */
+/* Optimistic transaction attempts; see workers/actors/actors.c. */
+#define S_ATTEMPTS      32
+/* removeMember: events besides the session evictions (2 memberRemoved, 2
+ * evictions, 1 presence:left); the rest of PL_CALL_PUBLISH_MAX is for the
+ * campaign's sessions. Past it a session room eviction is dropped with an
+ * error log (sessions per campaign are few; the game-state issue bounds
+ * them). */
+#define S_REMOVE_FIXED  5
+
+/* Fields the server owns, and the decorations answers add: a client's
+ * values for them are ignored. */
+static const char *s_server_fields[] = { "id", "createdBy", "createdAt", "updatedAt",
+                                         "role", "members" };
+
+static bool
+s_is_server_field (const char *key)
+{
+    for (size_t i = 0; i < sizeof s_server_fields / sizeof s_server_fields[0]; i++)
+        if (strcmp (key, s_server_fields[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Set obj[key], replacing an existing value. Takes ownership of value. */
+static void
+s_set (cJSON *obj, const char *key, cJSON *value)
+{
+    if (cJSON_GetObjectItemCaseSensitive (obj, key))
+        cJSON_ReplaceItemInObjectCaseSensitive (obj, key, value);
+    else
+        cJSON_AddItemToObject (obj, key, value);
+}
+
+/* Shallow-merge the client's fields, server fields skipped. */
+static void
+s_merge (cJSON *campaign, const cJSON *fields)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach (item, fields)
+        if (!s_is_server_field (item->string))
+            s_set (campaign, item->string, cJSON_Duplicate (item, true));
+}
+
+static size_t
+s_code_points (const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
+/* The rules every stored campaign keeps. Returns NULL, or what is wrong. */
+static const char *
+s_invalid (const cJSON *campaign)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive (campaign, "name");
+    if (!cJSON_IsString (name) || !*name->valuestring)
+        return "name must be a non-empty string";
+    if (s_code_points (name->valuestring) > S_NAME_MAX)
+        return "name must be at most 200 characters";  /* S_NAME_MAX */
+    return NULL;
+}
+
+/* A campaign id (the argument, or a field of it). Returns it, or NULL after
+ * answering VALIDATION_ERROR. */
+static const char *
+s_id (pl_call_t *call, const cJSON *item, const char *what)
+{
+    if (!cJSON_IsString (item) || !pl_authz_id_valid (item->valuestring)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                       "%s: %s must be a campaign id (1 to %d of A-Z a-z 0-9 _ . -)",
+                       pl_proto_event (pl_call_event (call))->name, what, PL_AUTHZ_ID_MAX);
+        return NULL;
+    }
+    return item->valuestring;
+}
+
+/* EXEC. Returns 1 when it ran, 0 when a WATCHed key changed (try again),
+ * -1 when answered. */
+static int
+s_exec (pl_call_t *call)
+{
+    redisReply *reply = pl_call_command (call, "EXEC");
+    int rc = !reply ? -1 : reply->type == REDIS_REPLY_ARRAY ? 1 : 0;
+    if (reply)
+        freeReplyObject (reply);
+    return rc;
+}
+
+/* Read a campaign. Returns it; NULL with *missing set when there is none,
+ * NULL with *missing false when answered (INTERNAL). */
+static cJSON *
+s_load (pl_call_t *call, const char *id, bool *missing)
+{
+    cJSON *campaign = NULL;
+    *missing = false;
+    redisReply *reply = pl_call_command (call, "GET pl:campaign:%s", id);
+    if (!reply)
+        goto cleanup;
+    if (reply->type != REDIS_REPLY_STRING) {
+        *missing = true;
+        goto cleanup;
+    }
+    campaign = cJSON_ParseWithLength (reply->str, reply->len);
+    if (!cJSON_IsObject (campaign)) {
+        pl_error ("pl:campaign:%s holds no valid campaign", id);
+        pl_call_error (call, PL_ERR_INTERNAL, "stored campaign is corrupt");
+        cJSON_Delete (campaign);
+        campaign = NULL;
+    }
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    return campaign;
+}
+
+/* The members of a campaign, as read by HGETALL. */
+typedef struct {
+    redisReply *reply;              /* HGETALL answer: user, role, ...      */
+    pl_role_t caller;               /* the caller's role                    */
+    pl_role_t target;               /* the role of the user acted on        */
+    int gms;                        /* GMs in the campaign                  */
+} s_members_t;
+
+/* Read the members (inside a WATCH). Returns 0, or -1 answered. */
+static int
+s_members (pl_call_t *call, const char *id, const char *target, s_members_t *m)
+{
+    const char *user = pl_call_caller (call)->user;
+    memset (m, 0, sizeof *m);
+    m->reply = pl_call_command (call, "HGETALL pl:campaign:%s:members", id);
+    if (!m->reply)
+        return -1;
+    for (size_t i = 0; m->reply->type == REDIS_REPLY_ARRAY && i + 1 < m->reply->elements; i += 2) {
+        const char *uid = m->reply->element[i]->str;
+        pl_role_t role = pl_authz_role_parse (m->reply->element[i + 1]->str);
+        m->gms += role == PL_ROLE_GM;
+        if (uid && strcmp (uid, user) == 0)
+            m->caller = role;
+        if (uid && target && strcmp (uid, target) == 0)
+            m->target = role;
+    }
+    return 0;
+}
+
+static void
+s_members_clear (s_members_t *m)
+{
+    if (m->reply)
+        freeReplyObject (m->reply);
+    m->reply = NULL;
+}
+
+/* A change only a GM may make. Returns 0 when the caller is one, or -1
+ * after answering NOT_FOUND (not a member: the campaign does not exist for
+ * them) or FORBIDDEN (a player). */
+static int
+s_gm_only (pl_call_t *call, const char *id, const s_members_t *m)
+{
+    if (m->caller == PL_ROLE_NONE) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
+        return -1;
+    }
+    if (m->caller != PL_ROLE_GM) {
+        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM of campaign %s may %s", id,
+                       pl_proto_event (pl_call_event (call))->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Queue SET of the campaign in an open MULTI. Returns 0, or -1 answered. */
+static int
+s_queue_set (pl_call_t *call, const cJSON *campaign, const char *id)
+{
+    int rc = -1;
+    char *text = cJSON_PrintUnformatted (campaign);
+    if (!text)
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+    else
+    if (strlen (text) > S_CAMPAIGN_MAX)
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "a campaign is at most %d bytes of JSON",
+                       S_CAMPAIGN_MAX);
+    else
+    if (pl_call_run (call, "SET pl:campaign:%s %s", id, text))
+        rc = 0;
+    free (text);
+    return rc;
+}
+
+/* {campaignId, userId, role, campaign}: the campaign:memberAdded payload. */
+static cJSON *
+s_member_added (const char *id, const char *user, const char *role, const cJSON *campaign)
+{
+    cJSON *payload = cJSON_CreateObject ();
+    cJSON_AddStringToObject (payload, "campaignId", id);
+    cJSON_AddStringToObject (payload, "userId", user);
+    cJSON_AddStringToObject (payload, "role", role);
+    cJSON_AddItemToObject (payload, "campaign", cJSON_Duplicate (campaign, true));
+    return payload;
+}
+
+/* -------------------------------------------------------------------- */
+
+static void
+s_create (pl_call_t *call, const cJSON *arg)
+{
+    cJSON *campaign = NULL;
+    const char *user = pl_call_caller (call)->user;
+    char id[PL_ID_UUID_SIZE], room[PL_AUTHZ_ROOM_MAX + 8];
+    if (!cJSON_IsObject (arg)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "campaign:create expects an object {name}");
+        goto cleanup;
+    }
+    campaign = cJSON_CreateObject ();
+    s_merge (campaign, arg);
+    const char *why = s_invalid (campaign);
+    if (why) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", why);
+        goto cleanup;
+    }
+    if (pl_id_uuid4 (id) != 0) {
+        pl_call_error (call, PL_ERR_INTERNAL, "no random id");
+        goto cleanup;
+    }
+    double now = (double) pl_id_wall_ms ();
+    s_set (campaign, "id", cJSON_CreateString (id));
+    s_set (campaign, "createdBy", cJSON_CreateString (user));
+    s_set (campaign, "createdAt", cJSON_CreateNumber (now));
+    s_set (campaign, "updatedAt", cJSON_CreateNumber (now));
+    /* a new id: nothing to WATCH */
+    if (!pl_call_run (call, "MULTI") || s_queue_set (call, campaign, id) != 0
+    ||  !pl_call_run (call, "HSET pl:campaign:%s:members %s gm", id, user)
+    ||  !pl_call_run (call, "ZADD pl:user:%s:campaigns %.0f %s", user, now, id)
+    ||  s_exec (call) != 1) {
+        if (!pl_call_answered (call))
+            pl_call_error (call, PL_ERR_INTERNAL, "storage error");
+        goto cleanup;
+    }
+    snprintf (room, sizeof room, "user:%s", user);
+    pl_call_publish (call, room, PL_PUSH_CAMPAIGN_MEMBER_ADDED,
+                     s_member_added (id, user, "gm", campaign), true);
+    cJSON_AddStringToObject (campaign, "role", "gm");
+    pl_call_ok (call, campaign);
+    campaign = NULL;
+cleanup:
+    cJSON_Delete (campaign);
+}
+
+/* KEYS[1] = pl:user:<uid>:campaigns; ARGV[1] = uid. Each campaign and the
+ * user's role in it, flat, in join order; stale index entries skipped. */
+PL_REDIS_SCRIPT (s_list_lua,
+    "local out = {}\n"
+    "for _, id in ipairs (redis.call ('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  local c = redis.call ('GET', 'pl:campaign:' .. id)\n"
+    "  local r = redis.call ('HGET', 'pl:campaign:' .. id .. ':members', ARGV[1])\n"
+    "  if c and r then out[#out + 1] = c; out[#out + 1] = r end\n"
+    "end\n"
+    "return out\n");
+
+static void
+s_list (pl_call_t *call, const cJSON *arg)
+{
+    (void) arg;                             /* takes none; ignores any */
+    const char *user = pl_call_caller (call)->user;
+    char key[PL_AUTHZ_ID_MAX + 32];
+    snprintf (key, sizeof key, "pl:user:%s:campaigns", user);
+    const char *argv[] = { key, user };
+    cJSON *list = NULL;
+    redisReply *reply = pl_call_script (call, &s_list_lua, 1, 2, argv, NULL);
+    if (!reply)
+        goto cleanup;
+    list = cJSON_CreateArray ();
+    for (size_t i = 0; list && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2) {
+        redisReply *c = reply->element[i], *r = reply->element[i + 1];
+        cJSON *campaign = c->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength (c->str, c->len)
+                                                        : NULL;
+        if (!cJSON_IsObject (campaign) || r->type != REDIS_REPLY_STRING) {
+            cJSON_Delete (campaign);
+            continue;
+        }
+        cJSON_AddStringToObject (campaign, "role", r->str);
+        cJSON_AddItemToArray (list, campaign);
+    }
+    if (!list) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    pl_call_ok (call, list);
+    list = NULL;
+cleanup:
+    cJSON_Delete (list);
+    if (reply)
+        freeReplyObject (reply);
+}
+
+static int
+s_by_user (const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *) a, *y = *(const cJSON *const *) b;
+    return strcmp (cJSON_GetObjectItemCaseSensitive (x, "userId")->valuestring,
+                   cJSON_GetObjectItemCaseSensitive (y, "userId")->valuestring);
+}
+
+static void
+s_get (pl_call_t *call, const cJSON *arg)
+{
+    s_members_t m = { 0 };
+    cJSON *campaign = NULL, **rows = NULL;
+    bool missing;
+    const char *id = s_id (call, arg, "the argument");
+    if (!id || s_members (call, id, NULL, &m) != 0)
+        goto cleanup;
+    if (m.caller == PL_ROLE_NONE) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
+        goto cleanup;
+    }
+    campaign = s_load (call, id, &missing);
+    if (!campaign) {
+        if (missing)
+            pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
+        goto cleanup;
+    }
+    size_t n = m.reply->elements / 2;
+    rows = calloc (n + 1, sizeof *rows);
+    cJSON *members = cJSON_CreateArray ();
+    if (!rows || !members) {
+        cJSON_Delete (members);
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rows[i] = cJSON_CreateObject ();
+        cJSON_AddStringToObject (rows[i], "userId", m.reply->element[2 * i]->str);
+        cJSON_AddStringToObject (rows[i], "role", m.reply->element[2 * i + 1]->str);
+    }
+    qsort (rows, n, sizeof *rows, s_by_user);
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray (members, rows[i]);
+    cJSON_AddStringToObject (campaign, "role", pl_authz_role_name (m.caller));
+    cJSON_AddItemToObject (campaign, "members", members);
+    pl_call_ok (call, campaign);
+    campaign = NULL;
+cleanup:
+    free (rows);
+    cJSON_Delete (campaign);
+    s_members_clear (&m);
+}
+
+static void
+s_update (pl_call_t *call, const cJSON *arg)
+{
+    s_members_t m = { 0 };
+    cJSON *campaign = NULL;
+    char room[PL_AUTHZ_ROOM_MAX + 8];
+    if (!cJSON_IsObject (arg)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "campaign:update expects {id, ...fields}");
+        goto cleanup;
+    }
+    const char *id = s_id (call, cJSON_GetObjectItemCaseSensitive (arg, "id"), "id");
+    if (!id)
+        goto cleanup;
+    for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
+        bool missing;
+        s_members_clear (&m);
+        cJSON_Delete (campaign);
+        campaign = NULL;
+        if (!pl_call_run (call, "WATCH pl:campaign:%s pl:campaign:%s:members", id, id)
+        ||  s_members (call, id, NULL, &m) != 0 || s_gm_only (call, id, &m) != 0)
+            goto cleanup;
+        campaign = s_load (call, id, &missing);
+        if (!campaign) {
+            if (missing)
+                pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
+            goto cleanup;
+        }
+        s_merge (campaign, arg);
+        const char *why = s_invalid (campaign);
+        if (why) {
+            pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", why);
+            goto cleanup;
+        }
+        s_set (campaign, "updatedAt", cJSON_CreateNumber ((double) pl_id_wall_ms ()));
+        if (!pl_call_run (call, "MULTI") || s_queue_set (call, campaign, id) != 0)
+            goto cleanup;
+        int rc = s_exec (call);
+        if (rc < 0)
+            goto cleanup;
+        if (rc == 1) {
+            snprintf (room, sizeof room, "campaign:%s", id);
+            pl_call_publish (call, room, PL_PUSH_CAMPAIGN_UPDATED,
+                             cJSON_Duplicate (campaign, true), true);
+            pl_call_ok (call, campaign);
+            campaign = NULL;
+            goto cleanup;
+        }
+    }
+    pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
+cleanup:
+    cJSON_Delete (campaign);
+    s_members_clear (&m);
+}
+
+/* Whether a key exists (run with "EXISTS <key>"): enough to know a zset or
+ * set is non-empty, since Redis deletes empty collections. 0, or -1 answered. */
+static int
+s_exists (pl_call_t *call, const char *fmt, const char *id, bool *exists)
+{
+    redisReply *reply = pl_call_command (call, fmt, id);
+    if (!reply)
+        return -1;
+    *exists = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    freeReplyObject (reply);
+    return 0;
+}
+
+static void
+s_delete (pl_call_t *call, const cJSON *arg)
+{
+    s_members_t m = { 0 };
+    redisReply *sessions = NULL;
+    char room[PL_AUTHZ_ROOM_MAX + 8], gm[PL_AUTHZ_ROOM_MAX + 8];
+    const char *id = s_id (call, arg, "the argument");
+    if (!id)
+        goto cleanup;
+    bool done = false;
+    for (int attempt = 0; attempt < S_ATTEMPTS && !done; attempt++) {
+        bool actors, items;
+        s_members_clear (&m);
+        if (sessions)
+            freeReplyObject (sessions);
+        sessions = NULL;
+        if (!pl_call_run (call, "WATCH pl:campaign:%s pl:campaign:%s:members pl:campaign:%s:actors "
+                          "pl:campaign:%s:items pl:campaign:%s:sessions", id, id, id, id, id)
+        ||  s_members (call, id, NULL, &m) != 0 || s_gm_only (call, id, &m) != 0
+        ||  s_exists (call, "EXISTS pl:campaign:%s:actors", id, &actors) != 0
+        ||  s_exists (call, "EXISTS pl:campaign:%s:items", id, &items) != 0)
+            goto cleanup;
+        if (actors || items) {
+            pl_call_error (call, PL_ERR_CONFLICT, "campaign %s still holds %s; delete them first",
+                           id, actors && items ? "actors and items" : actors ? "actors" : "items");
+            goto cleanup;
+        }
+        sessions = pl_call_command (call, "SMEMBERS pl:campaign:%s:sessions", id);
+        if (!sessions || !pl_call_run (call, "MULTI")
+        ||  !pl_call_run (call, "DEL pl:campaign:%s pl:campaign:%s:members pl:chat:campaign:%s",
+                          id, id, id))
+            goto cleanup;
+        for (size_t i = 0; i + 1 < m.reply->elements; i += 2)
+            if (!pl_call_run (call, "ZREM pl:user:%s:campaigns %s", m.reply->element[i]->str, id))
+                goto cleanup;
+        int rc = s_exec (call);
+        if (rc < 0)
+            goto cleanup;
+        done = rc == 1;
+    }
+    if (!done) {
+        pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
+        goto cleanup;
+    }
+    /* the campaign's rooms are gone: forget who was in them, silently (all
+     * of them are evicted below) */
+    size_t nsess = sessions->type == REDIS_REPLY_ARRAY ? sessions->elements : 0;
+    const char **rooms = calloc (nsess + 1, sizeof *rooms);
+    char **owned = calloc (nsess + 1, sizeof *owned);
+    bool ok = rooms && owned;
+    snprintf (room, sizeof room, "campaign:%s", id);
+    snprintf (gm, sizeof gm, "campaign:%s:gm", id);
+    if (ok) {
+        rooms[0] = room;
+        for (size_t i = 0; i < nsess; i++)
+            if (asprintf (&owned[i], "session:%s", sessions->element[i]->str) > 0)
+                rooms[i + 1] = owned[i];
+            else {
+                owned[i] = NULL;
+                rooms[i + 1] = room;
+            }
+        ok = pl_presence_forget_rooms (call, rooms, nsess + 1) == 0;
+    }
+    if (ok) {
+        cJSON *payload = cJSON_CreateObject ();
+        cJSON_AddStringToObject (payload, "id", id);
+        pl_call_publish (call, room, PL_PUSH_CAMPAIGN_DELETED, payload, true);
+        /* the GM room first: evicting from campaign:<id> empties the audience */
+        pl_call_evict (call, room, gm);
+        pl_call_evict (call, room, room);
+        for (size_t i = 0; i < nsess; i++) {
+            if (3 + i >= PL_CALL_PUBLISH_MAX) {
+                pl_error ("campaign:delete %s: too many sessions; %s not evicted", id, rooms[i + 1]);
+                continue;
+            }
+            pl_call_evict (call, rooms[i + 1], rooms[i + 1]);
+        }
+        pl_call_ok (call, NULL);
+    }
+    else
+    if (!pl_call_answered (call))
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; owned && i < nsess; i++)
+        free (owned[i]);
+    free (owned);
+    free (rooms);
+cleanup:
+    if (sessions)
+        freeReplyObject (sessions);
+    s_members_clear (&m);
+}
+
+/* {campaignId, userId[, role]}: the shared part of the member events. Sets
+ * id and user; returns 0, or -1 after answering VALIDATION_ERROR. */
+static int
+s_member_arg (pl_call_t *call, const cJSON *arg, const char **id, const char **user)
+{
+    const char *event = pl_proto_event (pl_call_event (call))->name;
+    if (!cJSON_IsObject (arg)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s expects {campaignId, userId%s}", event,
+                       pl_call_event (call) == PL_EV_CAMPAIGN_ADD_MEMBER ? ", role" : "");
+        return -1;
+    }
+    *id = s_id (call, cJSON_GetObjectItemCaseSensitive (arg, "campaignId"), "campaignId");
+    if (!*id)
+        return -1;
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive (arg, "userId");
+    if (!cJSON_IsString (uid) || !pl_authz_user_id_valid (uid->valuestring)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                       "%s: userId must be a user id (1 to %d of A-Z a-z 0-9 _ . - | @ +)",
+                       event, PL_AUTHZ_ID_MAX);
+        return -1;
+    }
+    *user = uid->valuestring;
+    return 0;
+}
+
+static void
+s_add_member (pl_call_t *call, const cJSON *arg)
+{
+    s_members_t m = { 0 };
+    cJSON *campaign = NULL;
+    const char *id, *user;
+    char room[PL_AUTHZ_ROOM_MAX + 8], uroom[PL_AUTHZ_ROOM_MAX + 8], gm[PL_AUTHZ_ROOM_MAX + 8];
+    if (s_member_arg (call, arg, &id, &user) != 0)
+        goto cleanup;
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive (arg, "role");
+    pl_role_t role = cJSON_IsString (r) ? pl_authz_role_parse (r->valuestring) : PL_ROLE_NONE;
+    if (role == PL_ROLE_NONE) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "role must be \"gm\" or \"player\"");
+        goto cleanup;
+    }
+    const char *role_name = pl_authz_role_name (role);
+    for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
+        bool missing;
+        s_members_clear (&m);
+        cJSON_Delete (campaign);
+        campaign = NULL;
+        if (!pl_call_run (call, "WATCH pl:campaign:%s pl:campaign:%s:members", id, id)
+        ||  s_members (call, id, user, &m) != 0 || s_gm_only (call, id, &m) != 0)
+            goto cleanup;
+        if (m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER && m.gms <= 1) {
+            pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
+            goto cleanup;
+        }
+        campaign = s_load (call, id, &missing);
+        if (!campaign) {
+            if (missing)
+                pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
+            goto cleanup;
+        }
+        /* ZADD NX: a member whose role changes keeps their join time */
+        if (!pl_call_run (call, "MULTI")
+        ||  !pl_call_run (call, "HSET pl:campaign:%s:members %s %s", id, user, role_name)
+        ||  !pl_call_run (call, "ZADD pl:user:%s:campaigns NX %lld %s", user,
+                          (long long) pl_id_wall_ms (), id))
+            goto cleanup;
+        int rc = s_exec (call);
+        if (rc < 0)
+            goto cleanup;
+        if (rc == 1) {
+            snprintf (room, sizeof room, "campaign:%s", id);
+            snprintf (uroom, sizeof uroom, "user:%s", user);
+            snprintf (gm, sizeof gm, "campaign:%s:gm", id);
+            pl_call_publish (call, room, PL_PUSH_CAMPAIGN_MEMBER_ADDED,
+                             s_member_added (id, user, role_name, campaign), true);
+            /* the user's connections not in the campaign room: nobody twice */
+            const char *except[] = { room, NULL };
+            pl_call_publish_except (call, uroom, PL_PUSH_CAMPAIGN_MEMBER_ADDED,
+                                    s_member_added (id, user, role_name, campaign), true, except);
+            if (m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER)
+                pl_call_evict (call, uroom, gm);
+            cJSON *data = cJSON_CreateObject ();
+            cJSON_AddStringToObject (data, "campaignId", id);
+            cJSON_AddStringToObject (data, "userId", user);
+            cJSON_AddStringToObject (data, "role", role_name);
+            pl_call_ok (call, data);
+            goto cleanup;
+        }
+    }
+    pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
+cleanup:
+    cJSON_Delete (campaign);
+    s_members_clear (&m);
+}
+
+static cJSON *
+s_member_removed (const char *id, const char *user)
+{
+    cJSON *payload = cJSON_CreateObject ();
+    cJSON_AddStringToObject (payload, "campaignId", id);
+    cJSON_AddStringToObject (payload, "userId", user);
+    return payload;
+}
+
+static void
+s_remove_member (pl_call_t *call, const cJSON *arg)
+{
+    s_members_t m = { 0 };
+    redisReply *sessions = NULL;
+    const char **rooms = NULL;
+    char **owned = NULL;
+    const char *id, *user;
+    char room[PL_AUTHZ_ROOM_MAX + 8], uroom[PL_AUTHZ_ROOM_MAX + 8], gm[PL_AUTHZ_ROOM_MAX + 8];
+    if (s_member_arg (call, arg, &id, &user) != 0)
+        goto cleanup;
+    bool done = false;
+    for (int attempt = 0; attempt < S_ATTEMPTS && !done; attempt++) {
+        s_members_clear (&m);
+        if (sessions)
+            freeReplyObject (sessions);
+        sessions = NULL;
+        if (!pl_call_run (call, "WATCH pl:campaign:%s:members pl:campaign:%s:sessions", id, id)
+        ||  s_members (call, id, user, &m) != 0 || s_gm_only (call, id, &m) != 0)
+            goto cleanup;
+        if (m.target == PL_ROLE_NONE) {
+            pl_call_error (call, PL_ERR_NOT_FOUND, "%s is not a member of campaign %s", user, id);
+            goto cleanup;
+        }
+        if (m.target == PL_ROLE_GM && m.gms <= 1) {
+            pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
+            goto cleanup;
+        }
+        sessions = pl_call_command (call, "SMEMBERS pl:campaign:%s:sessions", id);
+        if (!sessions || !pl_call_run (call, "MULTI")
+        ||  !pl_call_run (call, "HDEL pl:campaign:%s:members %s", id, user)
+        ||  !pl_call_run (call, "ZREM pl:user:%s:campaigns %s", user, id))
+            goto cleanup;
+        int rc = s_exec (call);
+        if (rc < 0)
+            goto cleanup;
+        done = rc == 1;
+    }
+    if (!done) {
+        pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
+        goto cleanup;
+    }
+    snprintf (room, sizeof room, "campaign:%s", id);
+    snprintf (uroom, sizeof uroom, "user:%s", user);
+    snprintf (gm, sizeof gm, "campaign:%s:gm", id);
+    size_t nsess = sessions->type == REDIS_REPLY_ARRAY ? sessions->elements : 0;
+    rooms = calloc (nsess + 1, sizeof *rooms);
+    owned = calloc (nsess + 1, sizeof *owned);
+    if (!rooms || !owned) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    /* order matters: the push first, while the user's connections are still
+     * in the rooms; then the evictions; then presence:left to those who
+     * remain, so the removed user hears nothing more */
+    pl_call_publish (call, room, PL_PUSH_CAMPAIGN_MEMBER_REMOVED, s_member_removed (id, user), true);
+    const char *except[] = { room, NULL };
+    pl_call_publish_except (call, uroom, PL_PUSH_CAMPAIGN_MEMBER_REMOVED,
+                            s_member_removed (id, user), true, except);
+    pl_call_evict (call, uroom, gm);
+    pl_call_evict (call, uroom, room);
+    rooms[0] = room;
+    size_t evicted = 0;
+    for (size_t i = 0; i < nsess; i++) {
+        if (asprintf (&owned[i], "session:%s", sessions->element[i]->str) < 0) {
+            owned[i] = NULL;
+            rooms[i + 1] = room;
+            continue;
+        }
+        rooms[i + 1] = owned[i];
+        if (S_REMOVE_FIXED + evicted >= PL_CALL_PUBLISH_MAX) {
+            pl_error ("campaign:removeMember %s: too many sessions; %s not evicted from %s",
+                      id, uroom, owned[i]);
+            continue;
+        }
+        pl_call_evict (call, uroom, owned[i]);
+        evicted++;
+    }
+    int budget = PL_CALL_PUBLISH_MAX - 4 - (int) evicted;
+    if (pl_presence_purge_user (call, user, rooms, nsess + 1, budget) != 0)
+        goto cleanup;
+    pl_call_ok (call, s_member_removed (id, user));
+cleanup:
+    for (size_t i = 0; owned && sessions && i < sessions->elements; i++)
+        free (owned[i]);
+    free (owned);
+    free (rooms);
+    if (sessions)
+        freeReplyObject (sessions);
+    s_members_clear (&m);
+}
+
+const pl_handler_t pl_campaigns_handlers[] = {
+    { PL_EV_CAMPAIGN_CREATE, s_create },
+    { PL_EV_CAMPAIGN_LIST, s_list },
+    { PL_EV_CAMPAIGN_GET, s_get },
+    { PL_EV_CAMPAIGN_UPDATE, s_update },
+    { PL_EV_CAMPAIGN_DELETE, s_delete },
+    { PL_EV_CAMPAIGN_ADD_MEMBER, s_add_member },
+    { PL_EV_CAMPAIGN_REMOVE_MEMBER, s_remove_member },
+};
+const size_t pl_campaigns_handler_count = sizeof pl_campaigns_handlers
+                                        / sizeof pl_campaigns_handlers[0];

@@ -1,0 +1,11 @@
+/*  chat - the chat service's handlers (proto/events.def, "chat").
+ *  main.c hands them to the worker runtime; a test may link them directly. */
+#ifndef PL_CHAT_H
+#define PL_CHAT_H
+
+#include "pl_worker.h"
+
+extern const pl_handler_t pl_chat_handlers[];
+extern const size_t pl_chat_handler_count;
+
+#endif
