@@ -3,8 +3,10 @@
 #ifndef PL_ACTORS_H
 #define PL_ACTORS_H
 
+#include "pl_entity.h"
 #include "pl_worker.h"
 
+extern const pl_entity_kind_t pl_actors_kind;
 extern const pl_handler_t pl_actors_handlers[];
 extern const size_t pl_actors_handler_count;
 

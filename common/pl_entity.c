@@ -1,0 +1,546 @@
+/*  pl_entity - campaign entities: the generic CRUD (pl_entity.h). This
+ *  file holds the pure rules, the reads (list, get) and the helpers the
+ *  writes share with it (pl_entity_int.h); pl_entity_write.c the writes.
+ *
+ *  Every function runs on the worker loop inside a handler. A NULL from
+ *  pl_call_command / false from pl_call_run means the runtime already
+ *  answered INTERNAL, so the caller only cleans up.
+ */
+#include "pl_entity_int.h"
+#include "pl_id.h"
+#include "pl_log.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_ID_MAX            64          /* longest entity id we look up       */
+#define S_ENTITY_MAX        65536       /* largest stored entity, JSON bytes   */
+
+/* Fields the server owns: a client's values for them are ignored. */
+static const char *s_server_fields[] = { "id", "createdBy", "createdAt", "updatedAt", "version" };
+
+/* ---- pure helpers --------------------------------------------------- */
+
+static bool
+s_is_server_field (const char *key)
+{
+    for (size_t i = 0; i < sizeof s_server_fields / sizeof s_server_fields[0]; i++)
+        if (strcmp (key, s_server_fields[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Set obj[key], replacing an existing value. Takes ownership of value. */
+void
+pl_entity__set (cJSON *obj, const char *key, cJSON *value)
+{
+    if (cJSON_GetObjectItemCaseSensitive (obj, key))
+        cJSON_ReplaceItemInObjectCaseSensitive (obj, key, value);
+    else
+        cJSON_AddItemToObject (obj, key, value);
+}
+
+/* Set obj[key] only when it is absent. Takes ownership of value. */
+void
+pl_entity__default (cJSON *obj, const char *key, cJSON *value)
+{
+    if (cJSON_GetObjectItemCaseSensitive (obj, key))
+        cJSON_Delete (value);
+    else
+        cJSON_AddItemToObject (obj, key, value);
+}
+
+void
+pl_entity_merge (cJSON *entity, const cJSON *fields)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach (item, fields)
+        if (!s_is_server_field (item->string))
+            pl_entity__set (entity, item->string, cJSON_Duplicate (item, true));
+}
+
+double
+pl_entity__number (const cJSON *obj, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, key);
+    return cJSON_IsNumber (item) ? item->valuedouble : 0;
+}
+
+/* obj[key] when it is a string, else NULL. */
+static const char *
+s_string (const cJSON *obj, const char *key)
+{
+    const cJSON *item = key ? cJSON_GetObjectItemCaseSensitive (obj, key) : NULL;
+    return cJSON_IsString (item) ? item->valuestring : NULL;
+}
+
+static bool
+s_entity_id_valid (const cJSON *item)
+{
+    return cJSON_IsString (item) && *item->valuestring && strlen (item->valuestring) <= S_ID_MAX;
+}
+
+const char *
+pl_entity_input_invalid (const pl_entity_kind_t *kind, const cJSON *old, const cJSON *fields)
+{
+    assert (kind && fields);
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive (fields, "campaignId");
+    const cJSON *hidden = cJSON_GetObjectItemCaseSensitive (fields, "hidden");
+    const cJSON *holder = kind->holder_field
+                        ? cJSON_GetObjectItemCaseSensitive (fields, kind->holder_field) : NULL;
+    if (cid && !old && !cJSON_IsNull (cid)
+    &&  !(cJSON_IsString (cid) && pl_authz_id_valid (cid->valuestring)))
+        return "campaignId must be a campaign id or null";
+    if (cid && old) {
+        const char *was = s_string (old, "campaignId");
+        const char *now = cJSON_IsString (cid) ? cid->valuestring : NULL;
+        if ((!cJSON_IsString (cid) && !cJSON_IsNull (cid))
+        ||  (was ? !now || strcmp (was, now) != 0 : now != NULL))
+            return "campaignId cannot change";
+    }
+    if (hidden && !cJSON_IsBool (hidden))
+        return "hidden must be a boolean";
+    if (holder && !cJSON_IsNull (holder) && !s_entity_id_valid (holder))
+        return "the holder must be an id (a string of 1 to 64 characters) or null";
+    return NULL;
+}
+
+/* printf into a new string (caller frees); NULL when out of memory. */
+char *
+pl_entity__fmt (const char *fmt, ...)
+{
+    char *text = NULL;
+    va_list ap;
+    va_start (ap, fmt);
+    if (vasprintf (&text, fmt, ap) < 0)
+        text = NULL;
+    va_end (ap);
+    return text;
+}
+
+/* Answer err - or, when the call is answered already, log it at info:
+ * pl_entity_apply_copy works after its caller's ack, and a copy it cannot
+ * write is skipped, not an error of that call. */
+void
+pl_entity__refuse (pl_call_t *call, pl_err_t err, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (message, sizeof message, fmt, ap);
+    va_end (ap);
+    if (pl_call_answered (call))
+        pl_info ("not written back: %s", message);
+    else
+        pl_call_error (call, err, "%s", message);
+}
+
+/* Write a room name; false when it does not fit. */
+static bool
+s_room (char *buf, const char *fmt, const char *id)
+{
+    int len = snprintf (buf, PL_ENTITY_ROOM_MAX, fmt, id);
+    return len > 0 && len < PL_ENTITY_ROOM_MAX;
+}
+
+static void
+s_pub (pl_entity_pub_t *pub, pl_push_id_t push, bool id_only, const char *room,
+       const char *except1, const char *except2)
+{
+    memset (pub, 0, sizeof *pub);
+    pub->push = push;
+    pub->id_only = id_only;
+    strcpy (pub->room, room);               /* all PL_ENTITY_ROOM_MAX-bounded */
+    if (except1)
+        strcpy (pub->except[pub->except_count++], except1);
+    if (except2)
+        strcpy (pub->except[pub->except_count++], except2);
+}
+
+int
+pl_entity_plan (const pl_entity_kind_t *kind, pl_entity_op_t op, const char *campaign_id,
+                const char *creator, bool creator_member, bool was_hidden, bool hidden,
+                pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX])
+{
+    assert (kind && creator && pubs);
+    int n = -1;
+    char user[PL_ENTITY_ROOM_MAX], campaign[PL_ENTITY_ROOM_MAX], gm[PL_ENTITY_ROOM_MAX];
+    pl_push_id_t push = op == PL_ENTITY_CREATE ? kind->created
+                      : op == PL_ENTITY_UPDATE ? kind->updated : kind->deleted;
+    bool id_only = op == PL_ENTITY_DELETE;
+    if (!s_room (user, "user:%s", creator))
+        goto cleanup;
+    n = 0;
+    if (!campaign_id) {
+        s_pub (&pubs[n++], push, id_only, user, NULL, NULL);
+        goto cleanup;
+    }
+    if (!s_room (campaign, "campaign:%s", campaign_id)
+    ||  !s_room (gm, "campaign:%s:gm", campaign_id)) {
+        n = -1;
+        goto cleanup;
+    }
+    /* a flip: the players who are neither GM nor creator see it appear or
+     * vanish, then those who saw it all along get the update */
+    bool flip = op == PL_ENTITY_UPDATE && was_hidden != hidden;
+    if (flip)
+        s_pub (&pubs[n++], hidden ? kind->deleted : kind->created, hidden, campaign, gm, user);
+    if (hidden || flip) {
+        s_pub (&pubs[n++], push, id_only, gm, NULL, NULL);
+        /* a removed creator is no longer in the audience of a hidden entity */
+        if (creator_member)
+            s_pub (&pubs[n++], push, id_only, user, gm, NULL);
+    }
+    else
+        s_pub (&pubs[n++], push, id_only, campaign, NULL, NULL);
+cleanup:
+    return n;
+}
+
+/* ---- a stored entity ------------------------------------------------ */
+
+/* Fill e's facts from json (which e takes). False when json is not an
+ * entity. */
+bool
+pl_entity__view (cJSON *json, const char *holder_field, pl_entity__t *e)
+{
+    memset (e, 0, sizeof *e);
+    e->json = json;
+    e->id = s_string (json, "id");
+    e->creator = s_string (json, "createdBy");
+    e->campaign = s_string (json, "campaignId");
+    e->holder = s_string (json, holder_field);
+    e->hidden = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (json, "hidden"));
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive (json, "campaignId");
+    return e->id && e->creator && (!cid || e->campaign || cJSON_IsNull (cid));
+}
+
+void
+pl_entity__free (pl_entity__t *e)
+{
+    cJSON_Delete (e->json);
+    memset (e, 0, sizeof *e);
+}
+
+/* Read pl:<name>:<id> and the caller's role in its campaign, WATCHing both
+ * when watch. Returns 1 when the caller may see it, 0 when not (or it does
+ * not exist: nothing answered), -1 when answered (INTERNAL). raw, when
+ * given, gets a copy of the stored text. */
+int
+pl_entity__fetch (pl_call_t *call, const char *name, const char *holder_field,
+                  const char *id, bool watch, pl_entity__t *e, char **raw)
+{
+    int rc = -1;
+    const char *uid = pl_call_caller (call)->user;
+    redisReply *reply = NULL;
+    memset (e, 0, sizeof *e);
+    if (watch && !pl_call_run (call, "WATCH pl:%s:%s", name, id))
+        goto cleanup;
+    if (!(reply = pl_call_command (call, "GET pl:%s:%s", name, id)))
+        goto cleanup;
+    if (reply->type != REDIS_REPLY_STRING) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (!pl_entity__view (cJSON_ParseWithLength (reply->str, reply->len), holder_field, e)) {
+        pl_error ("pl:%s:%s holds no valid %s", name, id, name);
+        pl_entity__refuse (call, PL_ERR_INTERNAL, "stored %s is corrupt", name);
+        pl_entity__free (e);
+        goto cleanup;
+    }
+    if (raw && !(*raw = strndup (reply->str, reply->len))) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if (e->campaign) {
+        if (watch && !pl_call_run (call, "WATCH pl:campaign:%s:members", e->campaign))
+            goto cleanup;
+        if (pl_authz_role (call, e->campaign, uid, &e->role))
+            goto cleanup;
+    }
+    e->is_creator = strcmp (e->creator, uid) == 0;
+    rc = pl_authz_can_see (e->campaign != NULL, e->role, e->is_creator, e->hidden) ? 1 : 0;
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    return rc;
+}
+
+/* Is e's creator still a member of its campaign? 0, or -1 answered. */
+int
+pl_entity__creator_member (pl_call_t *call, const pl_entity__t *e, bool *member)
+{
+    pl_role_t role = e->role;
+    *member = true;
+    if (!e->campaign)
+        return 0;
+    if (!e->is_creator && pl_authz_role (call, e->campaign, e->creator, &role))
+        return -1;
+    *member = role != PL_ROLE_NONE;
+    return 0;
+}
+
+/* Publish the events of a write of e (pl_entity_plan). exclude_origin:
+ * leave out the caller's connection (it has the ack). */
+void
+pl_entity__publish (pl_call_t *call, const pl_entity_kind_t *kind, pl_entity_op_t op,
+                    const pl_entity__t *e, bool creator_member, bool was_hidden,
+                    bool exclude_origin)
+{
+    pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
+    int n = pl_entity_plan (kind, op, e->campaign, e->creator, creator_member, was_hidden,
+                            e->hidden, pubs);
+    if (n < 0)
+        pl_error ("%s %s: a room name is too long; no events sent", kind->name, e->id);
+    for (int i = 0; i < n; i++) {
+        const char *except[3] = { NULL, NULL, NULL };
+        for (int j = 0; j < pubs[i].except_count; j++)
+            except[j] = pubs[i].except[j];
+        cJSON *payload = pubs[i].id_only ? cJSON_CreateString (e->id)
+                                         : cJSON_Duplicate (e->json, true);
+        pl_call_publish_except (call, pubs[i].room, pubs[i].push, payload, exclude_origin,
+                                except);
+    }
+}
+
+/* The id argument of get/delete (or the id field of update). Returns it,
+ * or NULL after answering VALIDATION_ERROR. */
+const char *
+pl_entity__id (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *item)
+{
+    const char *event = pl_proto_event (pl_call_event (call))->name;
+    if (!s_entity_id_valid (item)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                       "%s expects an %s id (a string of 1 to %d characters)",
+                       event, kind->name, S_ID_MAX);
+        return NULL;
+    }
+    return item->valuestring;
+}
+
+/* Serialize an entity for storage. Returns the text (caller frees), or
+ * NULL after pl_entity__refuse. */
+char *
+pl_entity__text (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *entity)
+{
+    char *text = cJSON_PrintUnformatted (entity);
+    if (!text)
+        pl_entity__refuse (call, PL_ERR_INTERNAL, "out of memory");
+    else
+    if (strlen (text) > S_ENTITY_MAX) {
+        pl_entity__refuse (call, PL_ERR_VALIDATION_ERROR, "an %s is at most %d bytes of JSON",
+                           kind->name, S_ENTITY_MAX);
+        free (text);
+        text = NULL;
+    }
+    return text;
+}
+
+/* Check that holder h may hold an entity of campaign (NULL: personal).
+ * visible is pl_entity__fetch's answer. Returns 0, or -1 answered
+ * (pl_entity__refuse). */
+int
+pl_entity__holder_ok (pl_call_t *call, const pl_entity_kind_t *kind, const char *hid,
+                      int visible, const pl_entity__t *h, const char *campaign)
+{
+    const char *event = pl_proto_event (pl_call_event (call))->name;
+    if (visible < 0)
+        return -1;
+    if (visible == 0) {
+        pl_entity__refuse (call, PL_ERR_NOT_FOUND, "%s: no %s %s", event, kind->holder, hid);
+        return -1;
+    }
+    if (h->campaign ? !campaign || strcmp (h->campaign, campaign) != 0 : campaign != NULL) {
+        pl_entity__refuse (call, PL_ERR_VALIDATION_ERROR, "%s: %s %s is not in the %s's campaign",
+                       event, kind->holder, hid, kind->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Drop the WATCHes (and an open MULTI) of a transaction given up. */
+void
+pl_entity__abandon (pl_call_t *call, bool *watching, bool *multi)
+{
+    if (*multi)
+        pl_call_run (call, "DISCARD");
+    else
+    if (*watching)
+        pl_call_run (call, "UNWATCH");
+    *watching = *multi = false;
+}
+
+/* EXEC. Returns 1 when it ran, 0 when a WATCHed key changed (try again),
+ * -1 when answered. */
+int
+pl_entity__exec (pl_call_t *call)
+{
+    redisReply *reply = pl_call_command (call, "EXEC");
+    int rc = !reply ? -1 : reply->type == REDIS_REPLY_ARRAY ? 1 : 0;
+    if (reply)
+        freeReplyObject (reply);
+    return rc;
+}
+
+/* ---- reads ---------------------------------------------------------- */
+
+/* Answer with the entities of zset set_key the caller may see, oldest
+ * first. campaign (NULL: personal) and role are the set's campaign and the
+ * caller's role in it: an entity of another campaign is left out. The set
+ * is bounded by the per-user limit times the campaign's members. */
+static void
+s_answer_list (pl_call_t *call, const pl_entity_kind_t *kind, const char *set_key,
+               const char *campaign, pl_role_t role)
+{
+    const char *uid = pl_call_caller (call)->user;
+    cJSON *list = cJSON_CreateArray ();
+    char **keys = NULL;
+    redisReply *values = NULL;
+    redisReply *ids = pl_call_command (call, "ZRANGE %s 0 -1", set_key);
+    if (!ids || !list || ids->type != REDIS_REPLY_ARRAY)
+        goto cleanup;
+    size_t n = ids->elements;
+    if (n > 0) {
+        /* one MGET for all of them: argv = MGET pl:<kind>:<id>... */
+        keys = calloc (n + 1, sizeof *keys);
+        if (!keys)
+            goto cleanup;
+        keys[0] = "MGET";
+        for (size_t i = 0; i < n; i++)
+            if (asprintf (&keys[i + 1], "pl:%s:%s", kind->name, ids->element[i]->str) < 0) {
+                keys[i + 1] = NULL;
+                goto cleanup;
+            }
+        values = pl_call_command_argv (call, (int) n + 1, (const char **) keys, NULL);
+        if (!values)
+            goto cleanup;
+    }
+    for (size_t i = 0; values && i < values->elements; i++) {
+        /* nil: deleted between ZRANGE and MGET - no longer listed */
+        if (values->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        pl_entity__t e;
+        cJSON *json = cJSON_ParseWithLength (values->element[i]->str, values->element[i]->len);
+        if (!pl_entity__view (json, kind->holder_field, &e)) {
+            pl_error ("pl:%s:%s holds no valid %s", kind->name, ids->element[i]->str, kind->name);
+            pl_entity__free (&e);
+            continue;
+        }
+        bool same = campaign ? e.campaign && strcmp (e.campaign, campaign) == 0 : !e.campaign;
+        if (same && pl_authz_can_see (campaign != NULL, role, strcmp (e.creator, uid) == 0,
+                                      e.hidden)) {
+            cJSON_AddItemToArray (list, e.json);
+            e.json = NULL;
+        }
+        pl_entity__free (&e);
+    }
+    pl_call_ok (call, list);
+    list = NULL;
+cleanup:
+    if (!pl_call_answered (call))
+        pl_call_error (call, PL_ERR_INTERNAL, "cannot list %ss", kind->name);
+    for (size_t i = 1; keys && i <= ids->elements; i++)
+        free (keys[i]);
+    free (keys);
+    if (ids)
+        freeReplyObject (ids);
+    if (values)
+        freeReplyObject (values);
+    cJSON_Delete (list);
+}
+
+void
+pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
+{
+    assert (kind && call);
+    const char *uid = pl_call_caller (call)->user;
+    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const cJSON *cid = NULL, *hid = NULL;
+    char *set_key = NULL;
+    pl_entity__t h = { 0 };
+    if (arg && !cJSON_IsNull (arg)) {
+        if (!cJSON_IsObject (arg)) {
+            pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s expects none, {campaignId}%s%s%s",
+                           event, kind->holder ? " or {" : "",
+                           kind->holder ? kind->holder_field : "", kind->holder ? "}" : "");
+            goto cleanup;
+        }
+        cid = cJSON_GetObjectItemCaseSensitive (arg, "campaignId");
+        hid = kind->holder ? cJSON_GetObjectItemCaseSensitive (arg, kind->holder_field) : NULL;
+        cid = cJSON_IsNull (cid) ? NULL : cid;
+        hid = cJSON_IsNull (hid) ? NULL : hid;
+    }
+    if (cid && hid) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s takes campaignId or %s, not both",
+                       event, kind->holder_field);
+        goto cleanup;
+    }
+    if (cid) {
+        pl_role_t role;
+        if (!cJSON_IsString (cid) || !pl_authz_id_valid (cid->valuestring)) {
+            pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s: campaignId must be a campaign id",
+                           event);
+            goto cleanup;
+        }
+        if (pl_authz_role (call, cid->valuestring, uid, &role))
+            goto cleanup;
+        if (role == PL_ROLE_NONE) {
+            pl_call_error (call, PL_ERR_FORBIDDEN, "%s: you are not a member of campaign %s",
+                           event, cid->valuestring);
+            goto cleanup;
+        }
+        if (asprintf (&set_key, "pl:campaign:%s:%ss", cid->valuestring, kind->name) < 0)
+            set_key = NULL;
+        else
+            s_answer_list (call, kind, set_key, cid->valuestring, role);
+    }
+    else
+    if (hid) {
+        const char *id = pl_entity__id (call, kind, hid);
+        if (!id)
+            goto cleanup;
+        int visible = pl_entity__fetch (call, kind->holder, NULL, id, false, &h, NULL);
+        if (visible < 0)
+            goto cleanup;
+        if (!visible) {
+            pl_call_error (call, PL_ERR_NOT_FOUND, "%s: no %s %s", event, kind->holder, id);
+            goto cleanup;
+        }
+        if (asprintf (&set_key, "pl:%s:%s:%ss", kind->holder, id, kind->name) < 0)
+            set_key = NULL;
+        else
+            s_answer_list (call, kind, set_key, h.campaign, h.role);
+    }
+    else
+    if (asprintf (&set_key, "pl:user:%s:%ss", uid, kind->name) < 0)
+        set_key = NULL;
+    else
+        s_answer_list (call, kind, set_key, NULL, PL_ROLE_NONE);
+cleanup:
+    if (!pl_call_answered (call))
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+    pl_entity__free (&h);
+    free (set_key);
+}
+
+void
+pl_entity_get (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
+{
+    assert (kind && call);
+    pl_entity__t e = { 0 };
+    const char *id = pl_entity__id (call, kind, arg);
+    int visible = id ? pl_entity__fetch (call, kind->name, kind->holder_field, id, false, &e, NULL)
+                     : -1;
+    if (visible == 0)
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
+    else
+    if (visible == 1) {
+        pl_call_ok (call, e.json);
+        e.json = NULL;
+    }
+    pl_entity__free (&e);
+}
+

@@ -1,0 +1,56 @@
+/*  pl_entity_int - what pl_entity.c (rules, reads, shared helpers) and
+ *  pl_entity_write.c (create, update, delete) share. Internal: only those
+ *  two files include it (libuv's "uv__" convention: pl_entity__ names).
+ *  Each function is documented where it is defined, in pl_entity.c.
+ */
+#ifndef PL_ENTITY_INT_H
+#define PL_ENTITY_INT_H
+
+#include "pl_entity.h"
+
+/* Optimistic transaction attempts. Each failed attempt means another write
+ * to a key the decision read committed meanwhile, so failures are bounded
+ * by the writers racing us (a client's Promise.all spread over workers);
+ * 32 is far above that. Past it: INTERNAL "try again". */
+#define PL_ENTITY__ATTEMPTS 32
+
+/* A stored entity and the caller's view of it. Strings are borrowed from
+ * json. */
+typedef struct {
+    cJSON *json;                    /* the entity (owned)                    */
+    const char *id;
+    const char *creator;            /* createdBy                             */
+    const char *campaign;           /* campaignId, NULL: personal            */
+    const char *holder;             /* holder_field, NULL: held by nobody    */
+    bool hidden;
+    pl_role_t role;                 /* the caller's role in campaign         */
+    bool is_creator;                /* the caller created it                 */
+} pl_entity__t;
+
+/* JSON helpers */
+void pl_entity__set (cJSON *obj, const char *key, cJSON *value);
+void pl_entity__default (cJSON *obj, const char *key, cJSON *value);
+double pl_entity__number (const cJSON *obj, const char *key);
+char *pl_entity__fmt (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void pl_entity__refuse (pl_call_t *call, pl_err_t err, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/* a stored entity */
+bool pl_entity__view (cJSON *json, const char *holder_field, pl_entity__t *e);
+void pl_entity__free (pl_entity__t *e);
+int pl_entity__fetch (pl_call_t *call, const char *name, const char *holder_field,
+                      const char *id, bool watch, pl_entity__t *e, char **raw);
+int pl_entity__creator_member (pl_call_t *call, const pl_entity__t *e, bool *member);
+int pl_entity__holder_ok (pl_call_t *call, const pl_entity_kind_t *kind, const char *hid,
+                          int visible, const pl_entity__t *h, const char *campaign);
+
+/* answers, events, transactions */
+const char *pl_entity__id (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *item);
+char *pl_entity__text (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *entity);
+void pl_entity__publish (pl_call_t *call, const pl_entity_kind_t *kind, pl_entity_op_t op,
+                         const pl_entity__t *e, bool creator_member, bool was_hidden,
+                         bool exclude_origin);
+void pl_entity__abandon (pl_call_t *call, bool *watching, bool *multi);
+int pl_entity__exec (pl_call_t *call);
+
+#endif

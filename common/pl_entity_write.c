@@ -1,0 +1,600 @@
+/*  pl_entity_write - create, update and delete of campaign entities
+ *  (pl_entity.h); the rules, reads and shared helpers are in pl_entity.c.
+ *
+ *  Every function runs on the worker loop inside a handler. A NULL from
+ *  pl_call_command / false from pl_call_run means the runtime already
+ *  answered INTERNAL, so the caller only cleans up.
+ */
+#include "pl_entity_int.h"
+#include "pl_id.h"
+#include "pl_log.h"
+#include "pl_session.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- create --------------------------------------------------------- */
+
+/* Create in one Redis round trip. The script runs atomically, so the
+ * per-user limit and the creation order are decided and written together
+ * without WATCH; it re-checks what the handler's decision read (the
+ * caller's role in the campaign, the holder's stored text) and answers
+ * STALE when either changed, and the handler decides again. createdAt is
+ * strictly after the newest entity of the set it is listed in, so "oldest
+ * first" is creation order even within one millisecond: when our clock is
+ * not past it, the script writes nothing and answers LATER with the next
+ * free millisecond.
+ *   KEYS: 1 entity, 2 the set it is listed in (personal or campaign),
+ *         3 the creator's personal set, 4 the creator's campaign set,
+ *         5 the campaign's members, 6 the holder, 7 the holder's set
+ *         (5-7 unused, and any name, when ARGV says so)
+ *   ARGV: 1 limit, 2 createdAt, 3 id, 4 entity JSON, 5 creator,
+ *         6 creator's role ("" = personal), 7 holder JSON ("" = none) */
+PL_REDIS_SCRIPT (s_create_lua,
+    "local n = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4])\n"
+    "if n >= tonumber(ARGV[1]) then return {'LIMIT', n} end\n"
+    "if ARGV[6] ~= '' and redis.call('HGET', KEYS[5], ARGV[5]) ~= ARGV[6] then\n"
+    "  return {'STALE'}\n"
+    "end\n"
+    "if ARGV[7] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[7] then return {'STALE'} end\n"
+    "local last = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
+    "if last[2] and tonumber(last[2]) >= tonumber(ARGV[2]) then\n"
+    "  return {'LATER', tonumber(last[2]) + 1}\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], ARGV[4])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])\n"
+    "if ARGV[6] ~= '' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) end\n"
+    "if ARGV[7] ~= '' then redis.call('ZADD', KEYS[7], ARGV[2], ARGV[3]) end\n"
+    "return {'OK'}\n");
+
+/* The keys of a create, KEYS of s_create_lua. */
+typedef struct {
+    char *key[7];
+} s_create_keys_t;
+
+static void
+s_create_keys_free (s_create_keys_t *k)
+{
+    for (int i = 0; i < 7; i++)
+        free (k->key[i]);
+}
+
+static bool
+s_create_keys (s_create_keys_t *k, const pl_entity_kind_t *kind, const pl_entity__t *e)
+{
+    const char *name = kind->name;
+    k->key[0] = pl_entity__fmt ("pl:%s:%s", name, e->id);
+    k->key[1] = e->campaign ? pl_entity__fmt ("pl:campaign:%s:%ss", e->campaign, name)
+                            : pl_entity__fmt ("pl:user:%s:%ss", e->creator, name);
+    k->key[2] = pl_entity__fmt ("pl:user:%s:%ss", e->creator, name);
+    k->key[3] = pl_entity__fmt ("pl:user:%s:campaign-%ss", e->creator, name);
+    k->key[4] = pl_entity__fmt ("pl:campaign:%s:members", e->campaign ? e->campaign : "-");
+    k->key[5] = e->holder ? pl_entity__fmt ("pl:%s:%s", kind->holder, e->holder)
+                          : pl_entity__fmt ("pl:-");
+    k->key[6] = e->holder ? pl_entity__fmt ("pl:%s:%s:%ss", kind->holder, e->holder, name)
+                          : pl_entity__fmt ("pl:-");
+    for (int i = 0; i < 7; i++)
+        if (!k->key[i])
+            return false;
+    return true;
+}
+
+void
+pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
+{
+    assert (kind && call);
+    const char *uid = pl_call_caller (call)->user;
+    const char *event = pl_proto_event (pl_call_event (call))->name;
+    char id[PL_ID_UUID_SIZE];
+    const char *why = NULL;
+    char *text = NULL, *holder_raw = NULL;
+    redisReply *reply = NULL;
+    s_create_keys_t keys = { { NULL } };
+    pl_entity__t e = { 0 }, h = { 0 };
+    cJSON *json = cJSON_CreateObject ();
+    if (!cJSON_IsObject (arg)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s expects an object", event);
+        goto cleanup;
+    }
+    if ((why = pl_entity_input_invalid (kind, NULL, arg))) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
+        goto cleanup;
+    }
+    if (!json || pl_id_uuid4 (id)) {
+        pl_call_error (call, PL_ERR_INTERNAL, "cannot make an %s id", kind->name);
+        goto cleanup;
+    }
+    cJSON_AddStringToObject (json, "id", id);
+    cJSON_AddStringToObject (json, "createdBy", uid);
+    cJSON_AddNullToObject (json, "campaignId");
+    cJSON_AddFalseToObject (json, "hidden");
+    if (kind->holder_field)
+        cJSON_AddNullToObject (json, kind->holder_field);
+    pl_entity_merge (json, arg);
+    if (kind->invalid && (why = kind->invalid (json))) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
+        goto cleanup;
+    }
+    if (!pl_entity__view (json, kind->holder_field, &e) || !s_create_keys (&keys, kind, &e)) {
+        json = NULL;                        /* e owns it now */
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    json = NULL;
+    e.is_creator = true;
+    char limit[24], at[24];
+    snprintf (limit, sizeof limit, "%ld", pl_config_int (pl_call_config (call),
+                                                         PL_CFG_ACTORS_PER_USER));
+    double now = (double) pl_id_wall_ms ();
+    for (int attempt = 0; attempt < PL_ENTITY__ATTEMPTS; attempt++) {
+        /* decide: membership, then the holder, read afresh each attempt */
+        if (e.campaign) {
+            if (pl_authz_role (call, e.campaign, uid, &e.role))
+                goto cleanup;
+            if (e.role == PL_ROLE_NONE) {
+                pl_call_error (call, PL_ERR_FORBIDDEN, "%s: you are not a member of campaign %s",
+                               event, e.campaign);
+                goto cleanup;
+            }
+        }
+        if (e.holder) {
+            pl_entity__free (&h);
+            free (holder_raw);
+            holder_raw = NULL;
+            int visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, false, &h,
+                                            &holder_raw);
+            if (pl_entity__holder_ok (call, kind, e.holder, visible, &h, e.campaign))
+                goto cleanup;
+        }
+        pl_entity__set (e.json, "createdAt", cJSON_CreateNumber (now));
+        pl_entity__set (e.json, "updatedAt", cJSON_CreateNumber (now));
+        pl_entity__set (e.json, "version", cJSON_CreateNumber (1));
+        free (text);
+        if (!(text = pl_entity__text (call, kind, e.json)))
+            goto cleanup;
+        snprintf (at, sizeof at, "%lld", (long long) now);
+        const char *argv[] = {
+            keys.key[0], keys.key[1], keys.key[2], keys.key[3], keys.key[4], keys.key[5],
+            keys.key[6], limit, at, id, text, uid,
+            e.campaign ? pl_authz_role_name (e.role) : "", holder_raw ? holder_raw : "" };
+        reply = pl_call_script (call, &s_create_lua, 7, 14, argv, NULL);
+        if (!reply)
+            goto cleanup;
+        const char *verdict = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+                            ? reply->element[0]->str : NULL;
+        if (verdict && strcmp (verdict, "OK") == 0) {
+            pl_entity__publish (call, kind, PL_ENTITY_CREATE, &e, true, false, true);
+            pl_call_ok (call, e.json);
+            e.json = NULL;
+            goto cleanup;
+        }
+        if (verdict && strcmp (verdict, "LIMIT") == 0 && reply->elements == 2) {
+            pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s: you have %lld %ss, the most allowed",
+                           event, reply->element[1]->integer, kind->name);
+            goto cleanup;
+        }
+        if (verdict && strcmp (verdict, "LATER") == 0 && reply->elements == 2)
+            now = (double) reply->element[1]->integer;  /* the next free ms */
+        else
+        if (!verdict || strcmp (verdict, "STALE") != 0) {
+            pl_call_error (call, PL_ERR_INTERNAL, "unexpected answer from storage");
+            goto cleanup;
+        }
+        freeReplyObject (reply);
+        reply = NULL;
+    }
+    pl_call_error (call, PL_ERR_INTERNAL, "too many concurrent changes; try again");
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    free (text);
+    free (holder_raw);
+    s_create_keys_free (&keys);
+    pl_entity__free (&e);
+    pl_entity__free (&h);
+    cJSON_Delete (json);
+}
+
+/* ---- the sessions that embed an entity ------------------------------ */
+
+/* The session index of a kind: false for a kind no state embeds. */
+static bool
+s_session_kind (const char *name, pl_session_kind_t *kind)
+{
+    if (strcmp (name, "actor") == 0)
+        *kind = PL_SESSION_ACTOR;
+    else
+    if (strcmp (name, "item") == 0)
+        *kind = PL_SESSION_ITEM;
+    else
+        return false;
+    return true;
+}
+
+/* After a write of entity: every session copy of it becomes the stored
+ * entity (pl_session.h, the dual update). Logs; never answers. */
+static void
+s_sync_sessions (pl_call_t *call, const char *name, const cJSON *entity)
+{
+    pl_session_kind_t kind;
+    if (s_session_kind (name, &kind)
+    &&  pl_session_entity_sync (call, kind, entity, NULL) < 0)
+        pl_warn ("%s: cannot read the sessions that embed it; their copies are stale", name);
+}
+
+/* ---- update --------------------------------------------------------- */
+
+/* Update entity id with fields, as the caller: the whole of actor:update
+ * after its argument checks, and of pl_entity_apply_copy. Failures go
+ * through pl_entity__refuse (answered, or logged when the call is already
+ * answered). copy_campaign, when not NULL: fields are a copy in a session of
+ * that campaign - a campaign entity must be of it, a merge that changes
+ * nothing writes nothing, and the events reach the caller's connection too
+ * (its ack was gameState:update's, which does not carry the entity).
+ * Returns 1 written (events published) or 0 unchanged (copy_campaign only),
+ * with *stored = the stored entity (caller owns); -1 not written. */
+static int
+s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const cJSON *fields,
+          const char *copy_campaign, cJSON **stored)
+{
+    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *why = NULL;
+    bool watching = false, multi = false;
+    char *text = NULL;
+    int rc = -1;
+    pl_entity__t old = { 0 }, e = { 0 }, h = { 0 };
+    *stored = NULL;
+    for (int attempt = 0; attempt < PL_ENTITY__ATTEMPTS; attempt++) {
+        pl_entity__free (&old);
+        pl_entity__free (&e);
+        pl_entity__free (&h);
+        free (text);
+        text = NULL;
+        watching = true;
+        int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, &old, NULL);
+        if (visible < 0)
+            goto cleanup;
+        if (!visible) {
+            pl_entity__refuse (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
+            goto cleanup;
+        }
+        if (!pl_authz_can_write (old.campaign != NULL, old.role, old.is_creator)) {
+            pl_entity__refuse (call, PL_ERR_FORBIDDEN,
+                               "%s: only its creator or a GM may change %s %s",
+                               event, kind->name, id);
+            goto cleanup;
+        }
+        if (copy_campaign && old.campaign && strcmp (old.campaign, copy_campaign) != 0) {
+            /* a GM of both campaigns: still not this session's to change */
+            pl_entity__refuse (call, PL_ERR_FORBIDDEN, "%s: %s %s is not in campaign %s",
+                               event, kind->name, id, copy_campaign);
+            goto cleanup;
+        }
+        if ((why = pl_entity_input_invalid (kind, old.json, fields))) {
+            pl_entity__refuse (call, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
+            goto cleanup;
+        }
+        cJSON *json = cJSON_Duplicate (old.json, true);
+        if (json) {
+            pl_entity_merge (json, fields);
+            /* entities stored before campaigns get the fields now */
+            pl_entity__default (json, "campaignId", cJSON_CreateNull ());
+            pl_entity__default (json, "hidden", cJSON_CreateFalse ());
+            if (kind->holder_field)
+                pl_entity__default (json, kind->holder_field, cJSON_CreateNull ());
+        }
+        if (!json || !pl_entity__view (json, kind->holder_field, &e)) {
+            pl_entity__refuse (call, PL_ERR_INTERNAL, "out of memory");
+            goto cleanup;
+        }
+        e.role = old.role;
+        e.is_creator = old.is_creator;
+        if (kind->invalid && (why = kind->invalid (e.json))) {
+            pl_entity__refuse (call, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
+            goto cleanup;
+        }
+        if (copy_campaign && cJSON_Compare (e.json, old.json, true)) {
+            *stored = old.json;             /* the copy says nothing new */
+            old.json = NULL;
+            rc = 0;
+            goto cleanup;
+        }
+        bool moved = (e.holder || old.holder)
+                  && (!e.holder || !old.holder || strcmp (e.holder, old.holder) != 0);
+        if (moved && e.holder) {
+            visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, true, &h, NULL);
+            if (pl_entity__holder_ok (call, kind, e.holder, visible, &h, e.campaign))
+                goto cleanup;
+        }
+        bool member = true;
+        if ((old.hidden || e.hidden) && pl_entity__creator_member (call, &e, &member))
+            goto cleanup;
+        double updated = pl_entity__number (old.json, "updatedAt");
+        double now = (double) pl_id_wall_ms ();
+        double version = pl_entity__number (old.json, "version");
+        pl_entity__set (e.json, "version", cJSON_CreateNumber (version + 1));
+        pl_entity__set (e.json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
+        if (!(text = pl_entity__text (call, kind, e.json)))
+            goto cleanup;
+        /* the write: nothing below can fail for a reason of ours, so an
+         * open MULTI ends in EXEC or in pl_entity__abandon's DISCARD */
+        char score[32];
+        snprintf (score, sizeof score, "%.0f", pl_entity__number (e.json, "createdAt"));
+        multi = pl_call_run (call, "MULTI");
+        if (!multi || !pl_call_run (call, "SET pl:%s:%s %s", kind->name, id, text))
+            goto cleanup;
+        if (moved && old.holder
+        &&  !pl_call_run (call, "ZREM pl:%s:%s:%ss %s", kind->holder, old.holder, kind->name, id))
+            goto cleanup;
+        if (moved && e.holder
+        &&  !pl_call_run (call, "ZADD pl:%s:%s:%ss %s %s", kind->holder, e.holder, kind->name,
+                          score, id))
+            goto cleanup;
+        int ran = pl_entity__exec (call);
+        watching = multi = false;           /* EXEC ends both, whatever it says */
+        if (ran < 0)
+            goto cleanup;
+        if (ran) {
+            pl_entity__publish (call, kind, PL_ENTITY_UPDATE, &e, member, old.hidden,
+                                !copy_campaign);
+            *stored = e.json;
+            e.json = NULL;
+            rc = 1;
+            goto cleanup;
+        }
+    }
+    pl_entity__refuse (call, PL_ERR_INTERNAL, "too many concurrent changes; try again");
+cleanup:
+    pl_entity__abandon (call, &watching, &multi);
+    free (text);
+    pl_entity__free (&old);
+    pl_entity__free (&e);
+    pl_entity__free (&h);
+    return rc;
+}
+
+void
+pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
+{
+    assert (kind && call);
+    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *id = NULL;
+    cJSON *stored = NULL;
+    if (!cJSON_IsObject (arg)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s expects {id, ...fields}", event);
+        return;
+    }
+    if (!(id = pl_entity__id (call, kind, cJSON_GetObjectItemCaseSensitive (arg, "id")))
+    ||  s_update (kind, call, id, arg, NULL, &stored) < 0)
+        return;
+    s_sync_sessions (call, kind->name, stored);
+    pl_call_ok (call, stored);
+}
+
+int
+pl_entity_apply_copy (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
+                      const cJSON *copy)
+{
+    assert (kind && call && campaign_id && pl_call_answered (call));
+    const cJSON *id = cJSON_IsObject (copy) ? cJSON_GetObjectItemCaseSensitive (copy, "id") : NULL;
+    cJSON *stored = NULL;
+    if (!cJSON_IsString (id) || !pl_authz_id_valid (id->valuestring))
+        return -1;
+    int rc = s_update (kind, call, id->valuestring, copy, campaign_id, &stored);
+    if (rc > 0)
+        pl_info ("%s by %s: %s %s written back", pl_proto_event (pl_call_event (call))->name,
+                 pl_call_caller (call)->user, kind->name, id->valuestring);
+    if (rc >= 0)
+        s_sync_sessions (call, kind->name, stored);
+    cJSON_Delete (stored);
+    return rc;
+}
+
+/* ---- delete --------------------------------------------------------- */
+
+/* What a holder being deleted holds: the held entities, already updated
+ * (holder field null, version + 1), their text, and for the first
+ * `events` of them whether their creator is still a member. */
+typedef struct {
+    size_t count;
+    pl_entity__t *e;                  /* count of them                        */
+    char **text;                    /* count of them                        */
+    bool *member;                   /* count of them                        */
+    size_t events;                  /* how many get K:updated events        */
+} s_held_t;
+
+static void
+s_held_free (s_held_t *held)
+{
+    for (size_t i = 0; i < held->count; i++) {
+        if (held->e)
+            pl_entity__free (&held->e[i]);
+        if (held->text)
+            free (held->text[i]);
+    }
+    free (held->e);
+    free (held->text);
+    free (held->member);
+    memset (held, 0, sizeof *held);
+}
+
+/* WATCH and read what holder owner (the caller's view of it) holds, and
+ * prepare their update. budget: events left for this call. Returns 0, or
+ * -1 answered. */
+static int
+s_held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *owner,
+             int budget, s_held_t *held)
+{
+    int rc = -1;
+    char **argv = NULL;
+    size_t n = 0;
+    redisReply *ids = NULL, *values = NULL;
+    memset (held, 0, sizeof *held);
+    if (!pl_call_run (call, "WATCH pl:%s:%s:%ss", kind->name, owner->id, kind->held)
+    ||  !(ids = pl_call_command (call, "ZRANGE pl:%s:%s:%ss 0 -1", kind->name, owner->id,
+                                 kind->held)))
+        goto cleanup;
+    n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
+    if (n == 0) {
+        rc = 0;
+        goto cleanup;
+    }
+    /* argv[0] is WATCH, then MGET: the same keys */
+    if (!(argv = calloc (n + 1, sizeof *argv)))
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (!(argv[i + 1] = pl_entity__fmt ("pl:%s:%s", kind->held, ids->element[i]->str)))
+            goto oom;
+    argv[0] = "WATCH";
+    redisReply *watched = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL);
+    if (!watched)
+        goto cleanup;
+    freeReplyObject (watched);
+    argv[0] = "MGET";
+    if (!(values = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL)))
+        goto cleanup;
+    held->e = calloc (n, sizeof *held->e);
+    held->text = calloc (n, sizeof *held->text);
+    held->member = calloc (n, sizeof *held->member);
+    if (!held->e || !held->text || !held->member)
+        goto oom;
+    const char *uid = pl_call_caller (call)->user;
+    double now = (double) pl_id_wall_ms ();
+    bool counting = true;
+    for (size_t i = 0; i < values->elements && i < n; i++) {
+        redisReply *v = values->element[i];
+        pl_entity__t *e = &held->e[held->count];
+        if (v->type != REDIS_REPLY_STRING)
+            continue;                       /* deleted meanwhile: WATCH tells */
+        if (!pl_entity__view (cJSON_ParseWithLength (v->str, v->len), kind->held_field, e)) {
+            pl_error ("%s holds no valid %s", argv[i + 1], kind->held);
+            pl_entity__free (e);
+            continue;
+        }
+        held->count++;
+        double updated = pl_entity__number (e->json, "updatedAt");
+        pl_entity__set (e->json, kind->held_field, cJSON_CreateNull ());
+        double version = pl_entity__number (e->json, "version");
+        pl_entity__set (e->json, "version", cJSON_CreateNumber (version + 1));
+        pl_entity__set (e->json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
+        e->holder = NULL;
+        e->is_creator = strcmp (e->creator, uid) == 0;
+        e->role = owner->role;              /* held entities share its campaign */
+        if (!(held->text[held->count - 1] = cJSON_PrintUnformatted (e->json)))
+            goto oom;
+        /* events as far as the budget goes (pl_worker's PL_CALL_PUBLISH_MAX) */
+        pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
+        int need = pl_entity_plan (kind, PL_ENTITY_UPDATE, e->campaign, e->creator, true,
+                                   e->hidden, e->hidden, pubs);
+        if (counting && need >= 0 && need <= budget) {
+            if (e->hidden && pl_entity__creator_member (call, e, &held->member[held->count - 1]))
+                goto cleanup;
+            budget -= need;
+            held->events++;
+        }
+        else
+            counting = false;
+    }
+    if (held->events < held->count)
+        pl_info ("%s %s held %zu %ss: %zu of them get no %s:updated event (publish budget)",
+                 kind->name, owner->id, held->count, kind->held,
+                 held->count - held->events, kind->held);
+    rc = 0;
+    goto cleanup;
+oom:
+    pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+cleanup:
+    for (size_t i = 1; argv && i <= n; i++)
+        free (argv[i]);
+    free (argv);
+    if (ids)
+        freeReplyObject (ids);
+    if (values)
+        freeReplyObject (values);
+    return rc;
+}
+
+void
+pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
+{
+    assert (kind && call);
+    const char *event = pl_proto_event (pl_call_event (call))->name;
+    bool watching = false, multi = false;
+    pl_entity__t e = { 0 };
+    s_held_t held = { 0 };
+    const char *id = pl_entity__id (call, kind, arg);
+    for (int attempt = 0; id && attempt < PL_ENTITY__ATTEMPTS; attempt++) {
+        pl_entity__free (&e);
+        s_held_free (&held);
+        watching = true;
+        int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, &e, NULL);
+        if (visible < 0)
+            goto cleanup;
+        if (!visible) {
+            pl_call_error (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
+            goto cleanup;
+        }
+        if (!pl_authz_can_write (e.campaign != NULL, e.role, e.is_creator)) {
+            pl_call_error (call, PL_ERR_FORBIDDEN, "%s: only its creator or a GM may delete %s %s",
+                           event, kind->name, id);
+            goto cleanup;
+        }
+        bool member = true;
+        if (e.hidden && pl_entity__creator_member (call, &e, &member))
+            goto cleanup;
+        pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
+        int own = pl_entity_plan (kind, PL_ENTITY_DELETE, e.campaign, e.creator, member, false,
+                                  e.hidden, pubs);
+        if (kind->held && s_held_load (call, kind, &e, PL_CALL_PUBLISH_MAX - (own > 0 ? own : 0),
+                                       &held))
+            goto cleanup;
+        multi = pl_call_run (call, "MULTI");
+        if (!multi || !pl_call_run (call, "DEL pl:%s:%s", kind->name, id))
+            goto cleanup;
+        if (e.campaign
+            ? !pl_call_run (call, "ZREM pl:campaign:%s:%ss %s", e.campaign, kind->name, id)
+           || !pl_call_run (call, "ZREM pl:user:%s:campaign-%ss %s", e.creator, kind->name, id)
+            : !pl_call_run (call, "ZREM pl:user:%s:%ss %s", e.creator, kind->name, id))
+            goto cleanup;
+        if (e.holder
+        &&  !pl_call_run (call, "ZREM pl:%s:%s:%ss %s", kind->holder, e.holder, kind->name, id))
+            goto cleanup;
+        if (kind->held && !pl_call_run (call, "DEL pl:%s:%s:%ss", kind->name, id, kind->held))
+            goto cleanup;
+        for (size_t i = 0; i < held.count; i++)
+            if (!pl_call_run (call, "SET pl:%s:%s %s", kind->held, held.e[i].id, held.text[i]))
+                goto cleanup;
+        int ran = pl_entity__exec (call);
+        watching = multi = false;
+        if (ran < 0)
+            goto cleanup;
+        if (ran) {
+            pl_entity__publish (call, kind, PL_ENTITY_DELETE, &e, member, e.hidden, true);
+            /* the held entities' K:updated; only .updated of this kind is used */
+            pl_entity_kind_t held_kind = { .name = kind->held, .updated = kind->held_updated };
+            for (size_t i = 0; i < held.events; i++)
+                pl_entity__publish (call, &held_kind, PL_ENTITY_UPDATE, &held.e[i], held.member[i],
+                           held.e[i].hidden, true);
+            /* the dual update: copies of it leave every session state, and
+             * the copies of what it held get actorId null (every one of
+             * them, past the event budget too: state updates are ordered,
+             * so a client that misses one syncs) */
+            pl_session_kind_t session_kind;
+            if (s_session_kind (kind->name, &session_kind)
+            &&  pl_session_entity_remove (call, session_kind, e.json) < 0)
+                pl_warn ("%s %s: cannot read the sessions that embed it", kind->name, id);
+            for (size_t i = 0; i < held.count; i++)
+                s_sync_sessions (call, kind->held, held.e[i].json);
+            pl_call_ok (call, NULL);
+            goto cleanup;
+        }
+    }
+    if (id)
+        pl_call_error (call, PL_ERR_INTERNAL, "too many concurrent changes; try again");
+cleanup:
+    pl_entity__abandon (call, &watching, &multi);
+    pl_entity__free (&e);
+    s_held_free (&held);
+}

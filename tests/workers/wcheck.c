@@ -1,0 +1,506 @@
+/*  wcheck - the broker-playing harness of the worker checks. See wcheck.h. */
+#include "wcheck.h"
+#include "pl_id.h"
+#include "pl_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+typedef struct {
+    const char *name;                   /* check name, for messages        */
+    char dir[64];                       /* private temp dir                */
+    char redis_sock[128];               /* redis unix socket               */
+    char backend[128];                  /* ipc: fake broker backend        */
+    char events[128];                   /* ipc: fake event proxy           */
+    bool verbose;
+    pid_t redis;                        /* redis-server, or 0              */
+    redisContext *rc;                   /* our own Redis connection        */
+    int workers;                        /* started so far                  */
+    pid_t worker[WCHECK_WORKERS_MAX];   /* worker processes, or 0          */
+    const char *service[WCHECK_WORKERS_MAX];
+    void *zctx;
+    void *router;                       /* fake broker backend             */
+    void *sub;                          /* fake event proxy                */
+    char id[WCHECK_WORKERS_MAX][256];   /* identity of each worker's READY */
+    size_t id_len[WCHECK_WORKERS_MAX];
+    int seq;                            /* request ids                     */
+    char origin[32];                    /* of the last request             */
+} s_env_t;
+
+static s_env_t s_env;
+int wcheck_line;
+
+/* wcheck.c defines the functions the macros of wcheck.h wrap */
+#undef wcheck_ok
+#undef wcheck_err
+#undef wcheck_event
+#undef wcheck_quiet
+
+static void
+s_cleanup (void)
+{
+    if (s_env.rc)
+        redisFree (s_env.rc);
+    s_env.rc = NULL;
+    for (int i = 0; i < WCHECK_WORKERS_MAX; i++)
+        if (s_env.worker[i] > 0) {
+            kill (s_env.worker[i], SIGKILL);
+            waitpid (s_env.worker[i], NULL, 0);
+            s_env.worker[i] = 0;
+        }
+    if (s_env.redis > 0) {
+        kill (s_env.redis, SIGKILL);
+        waitpid (s_env.redis, NULL, 0);
+        s_env.redis = 0;
+    }
+    char cmd[160];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_env.dir);
+    if (*s_env.dir && system (cmd) != 0)
+        fprintf (stderr, "could not remove %s\n", s_env.dir);
+}
+
+void
+wcheck_fail (int line, const char *what)
+{
+    fprintf (stderr, "%s: FAILED at line %d: %s (last helper called from check line %d)\n",
+             s_env.name, line, what, wcheck_line);
+    for (int i = 0; i < s_env.workers; i++) {
+        char cmd[200];
+        snprintf (cmd, sizeof cmd, "echo '--- worker %d log:'; tail -n 30 '%s/worker-%d.log'",
+                  i, s_env.dir, i);
+        if (system (cmd) != 0)
+            fprintf (stderr, "(no log)\n");
+    }
+    s_cleanup ();
+    exit (1);
+}
+
+bool
+wcheck_verbose (void)
+{
+    return s_env.verbose;
+}
+
+/* ---- processes ------------------------------------------------------- */
+
+/* Start redis-server and wait (on its stdout) until it accepts connections. */
+void
+wcheck_redis_start (void)
+{
+    int out[2];
+    CHECK (pipe (out) == 0);
+    s_env.redis = fork ();
+    CHECK (s_env.redis >= 0);
+    if (s_env.redis == 0) {
+        dup2 (out[1], STDOUT_FILENO);
+        close (out[0]);
+        execlp ("redis-server", "redis-server", "--port", "0",
+                "--unixsocket", s_env.redis_sock, "--dir", s_env.dir,
+                "--save", "", "--appendonly", "no", "--daemonize", "no", (char *) NULL);
+        _exit (127);
+    }
+    close (out[1]);
+    char log[8192] = "";
+    size_t n = 0;
+    int64_t deadline = pl_id_mono_ms () + 5000;
+    bool ready = false;
+    while (!ready && pl_id_mono_ms () < deadline) {
+        struct pollfd pfd = { out[0], POLLIN, 0 };
+        if (poll (&pfd, 1, (int) (deadline - pl_id_mono_ms ())) <= 0)
+            break;
+        ssize_t got = read (out[0], log + n, sizeof log - n - 1);
+        if (got <= 0)
+            break;
+        n += (size_t) got;
+        log[n] = 0;
+        ready = strcasestr (log, "ready to accept connections") != NULL;
+        if (n >= sizeof log - 1)
+            n = 0;
+    }
+    /* the pipe stays open unread: redis logs little, far below its buffer */
+    CHECK (ready);
+    struct timeval tv = { 5, 0 };
+    s_env.rc = redisConnectUnixWithTimeout (s_env.redis_sock, tv);
+    CHECK (s_env.rc && !s_env.rc->err);
+}
+
+void
+wcheck_redis_stop (void)
+{
+    redisFree (s_env.rc);
+    s_env.rc = NULL;
+    kill (s_env.redis, SIGTERM);
+    int status;
+    CHECK (waitpid (s_env.redis, &status, 0) == s_env.redis);
+    s_env.redis = 0;
+}
+
+redisReply *
+wcheck_redis (const char *fmt, ...)
+{
+    CHECK (s_env.rc);
+    va_list ap;
+    va_start (ap, fmt);
+    redisReply *reply = redisvCommand (s_env.rc, fmt, ap);
+    va_end (ap);
+    CHECK (reply && reply->type != REDIS_REPLY_ERROR);
+    return reply;
+}
+
+void
+wcheck_init (const char *name, bool verbose)
+{
+    s_env.name = name;
+    s_env.verbose = verbose;
+    signal (SIGPIPE, SIG_IGN);
+    snprintf (s_env.dir, sizeof s_env.dir, "/tmp/pl-wcheck-XXXXXX");
+    CHECK (mkdtemp (s_env.dir));
+    snprintf (s_env.redis_sock, sizeof s_env.redis_sock, "%s/redis.sock", s_env.dir);
+    snprintf (s_env.backend, sizeof s_env.backend, "ipc://%s/backend.ipc", s_env.dir);
+    snprintf (s_env.events, sizeof s_env.events, "ipc://%s/events.ipc", s_env.dir);
+    s_env.zctx = zmq_ctx_new ();
+    s_env.router = zmq_socket (s_env.zctx, ZMQ_ROUTER);
+    s_env.sub = zmq_socket (s_env.zctx, ZMQ_SUB);
+    int zero = 0;
+    zmq_setsockopt (s_env.router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (s_env.sub, ZMQ_LINGER, &zero, sizeof zero);
+    CHECK (zmq_bind (s_env.router, s_env.backend) == 0);
+    CHECK (zmq_bind (s_env.sub, s_env.events) == 0);
+    CHECK (zmq_setsockopt (s_env.sub, ZMQ_SUBSCRIBE, "", 0) == 0);
+    wcheck_redis_start ();
+}
+
+void
+wcheck_worker (int index, const char *bin, const char *service)
+{
+    CHECK (index == s_env.workers && index < WCHECK_WORKERS_MAX);
+    char url[160], log[128];
+    snprintf (url, sizeof url, "unix://%s", s_env.redis_sock);
+    snprintf (log, sizeof log, "%s/worker-%d.log", s_env.dir, index);
+    pid_t pid = fork ();
+    CHECK (pid >= 0);
+    if (pid == 0) {
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0)
+            dup2 (fd, STDERR_FILENO);
+        setenv ("PARLEY_REDIS_URL", url, 1);
+        setenv ("PARLEY_BROKER_BACKEND", s_env.backend, 1);
+        setenv ("PARLEY_EVENTS_XSUB", s_env.events, 1);
+        setenv ("PARLEY_DATA_DIR", s_env.dir, 1);
+        setenv ("PARLEY_HEARTBEAT_MS", "200", 1);
+        setenv ("PARLEY_HEARTBEAT_LIVENESS", "3", 1);
+        setenv ("PARLEY_WORKER_CREDIT", "16", 1);
+        setenv ("PARLEY_LOG_LEVEL", "info", 1);
+        execl (bin, bin, (char *) NULL);
+        _exit (127);
+    }
+    s_env.worker[index] = pid;
+    s_env.service[index] = service;
+    s_env.workers++;
+    pl_zmsg_t msg;
+    CHECK (wcheck_next ("READY", &msg, 5000));
+    CHECK (msg.count == 5);
+    CHECK (pl_zmsg_is (&msg, 3, service));
+    CHECK (pl_zmsg_is (&msg, 4, "16"));
+    s_env.id_len[index] = zmq_msg_size (&msg.frame[0]);
+    CHECK (s_env.id_len[index] <= sizeof s_env.id[index]);
+    memcpy (s_env.id[index], zmq_msg_data (&msg.frame[0]), s_env.id_len[index]);
+    pl_zmsg_close (&msg);
+}
+
+void
+wcheck_probe (int index, const char *event, const char *body)
+{
+    bool heard = false;
+    for (int i = 0; i < 50 && !heard; i++) {
+        char uid[16];                       /* one user each: no limit hit */
+        snprintf (uid, sizeof uid, "probe%d", i);
+        cJSON *data = wcheck_ok (index, uid, event, body);
+        cJSON_Delete (data);
+        pl_zmsg_t msg;
+        heard = wcheck_next (NULL, &msg, 50);
+        if (heard)
+            pl_zmsg_close (&msg);
+    }
+    CHECK (heard);
+    wcheck_drain (100);
+}
+
+void
+wcheck_done (void)
+{
+    zmq_close (s_env.router);
+    zmq_close (s_env.sub);
+    zmq_ctx_term (s_env.zctx);
+    s_cleanup ();
+}
+
+/* ---- the fake broker ------------------------------------------------- */
+
+bool
+wcheck_next (const char *cmd, pl_zmsg_t *msg, int timeout_ms)
+{
+    int64_t deadline = pl_id_mono_ms () + timeout_ms;
+    while (true) {
+        while (pl_zmsg_recv (s_env.router, msg) == 0) {
+            CHECK (msg->count >= 3 && pl_zmsg_is (msg, 1, "PL01"));
+            if (pl_zmsg_is (msg, 2, "HB")) {
+                pl_zmsg_part_t hb[] = {
+                    { zmq_msg_data (&msg->frame[0]), zmq_msg_size (&msg->frame[0]) },
+                    { "PL01", 4 }, { "HB", 2 } };
+                pl_zmsg_send (s_env.router, hb, 3);
+            }
+            if (cmd && pl_zmsg_is (msg, 2, cmd))
+                return true;
+            pl_zmsg_close (msg);
+        }
+        if (!cmd && pl_zmsg_recv (s_env.sub, msg) == 0)
+            return true;
+        int64_t left = deadline - pl_id_mono_ms ();
+        if (left <= 0)
+            return false;
+        zmq_pollitem_t items[] = { { s_env.router, 0, ZMQ_POLLIN, 0 }, { s_env.sub, 0, ZMQ_POLLIN, 0 } };
+        zmq_poll (items, 2, (long) left);
+    }
+}
+
+int
+wcheck_send (int w, const char *uid, const char *event, const char *body)
+{
+    char reqid[16], conn[16];
+    int seq = ++s_env.seq;
+    CHECK (w >= 0 && w < s_env.workers);
+    snprintf (reqid, sizeof reqid, "q%d", seq);
+    snprintf (conn, sizeof conn, "%d", seq);
+    snprintf (s_env.origin, sizeof s_env.origin, "gw-d/%d", seq);
+    char *ctx = pl_proto_ctx_encode ("gw-d", conn, uid, NULL);
+    pl_zmsg_part_t parts[] = {
+        { s_env.id[w], s_env.id_len[w] }, { "PL01", 4 }, { "REQ", 3 }, { "client", 6 },
+        { reqid, strlen (reqid) }, { event, strlen (event) }, { ctx, strlen (ctx) },
+        { body ? body : "", body ? strlen (body) : 0 },
+    };
+    CHECK (pl_zmsg_send (s_env.router, parts, 8) == 0);
+    free (ctx);
+    return seq;
+}
+
+const char *
+wcheck_origin (void)
+{
+    return s_env.origin;
+}
+
+cJSON *
+wcheck_reply (int *seq)
+{
+    pl_zmsg_t msg;
+    CHECK (wcheck_next ("REP", &msg, 5000));
+    CHECK (msg.count == 6 && pl_zmsg_is (&msg, 3, "client"));
+    char reqid[16] = "";
+    size_t len = zmq_msg_size (&msg.frame[4]);
+    CHECK (len < sizeof reqid);
+    memcpy (reqid, zmq_msg_data (&msg.frame[4]), len);
+    *seq = atoi (reqid + 1);
+    cJSON *reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
+    CHECK (cJSON_IsObject (reply));
+    pl_zmsg_close (&msg);
+    return reply;
+}
+
+cJSON *
+wcheck_call (int w, const char *uid, const char *event, const char *body)
+{
+    int want = wcheck_send (w, uid, event, body), got = 0;
+    cJSON *reply = wcheck_reply (&got);
+    CHECK (got == want);
+    return reply;
+}
+
+const char *
+wcheck_code (const cJSON *reply)
+{
+    const cJSON *ok = cJSON_GetObjectItem (reply, "success");
+    CHECK (cJSON_IsBool (ok));
+    if (cJSON_IsTrue (ok))
+        return "";
+    const cJSON *code = cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "error"), "code");
+    CHECK (cJSON_IsString (code));
+    return code->valuestring;
+}
+
+cJSON *
+wcheck_ok (int w, const char *uid, const char *event, const char *body)
+{
+    cJSON *reply = wcheck_call (w, uid, event, body);
+    if (strcmp (wcheck_code (reply), "") != 0) {
+        char *text = cJSON_PrintUnformatted (reply);
+        fprintf (stderr, "%s %s %s -> %s\n", uid, event, body ? body : "", text);
+        free (text);
+    }
+    CHECK (strcmp (wcheck_code (reply), "") == 0);
+    cJSON *data = cJSON_DetachItemFromObject (reply, "data");
+    cJSON_Delete (reply);
+    return data;
+}
+
+void
+wcheck_err (int w, const char *uid, const char *event, const char *body, const char *code)
+{
+    cJSON *reply = wcheck_call (w, uid, event, body);
+    if (strcmp (wcheck_code (reply), code) != 0) {
+        char *text = cJSON_PrintUnformatted (reply);
+        fprintf (stderr, "%s %s %s -> %s, expected %s\n", uid, event, body ? body : "", text, code);
+        free (text);
+    }
+    CHECK (strcmp (wcheck_code (reply), code) == 0);
+    if (s_env.verbose)
+        printf ("  %s %s %s -> %s\n", uid, event, body ? body : "(none)",
+                cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "error"), "message")->valuestring);
+    cJSON_Delete (reply);
+}
+
+void
+wcheck_event (const char *room, const char *push, const char *origin, const cJSON *payload,
+              const char *except)
+{
+    pl_zmsg_t msg;
+    CHECK (wcheck_next (NULL, &msg, 3000));
+    char *text = NULL;
+    if (msg.count >= 5 && zmq_msg_size (&msg.frame[0]) > 0
+    &&  (zmq_msg_size (&msg.frame[0]) != strlen (room) + 1
+      || memcmp (zmq_msg_data (&msg.frame[0]), room, strlen (room) + 1) != 0)) {
+        text = strndup (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
+        fprintf (stderr, "event to %.*s: %s; expected %s to %s\n",
+                 (int) zmq_msg_size (&msg.frame[0]), (char *) zmq_msg_data (&msg.frame[0]),
+                 text, push, room);
+        free (text);
+    }
+    CHECK (msg.count == (except ? 6 : 5));
+    CHECK (zmq_msg_size (&msg.frame[0]) == strlen (room) + 1);
+    CHECK (memcmp (zmq_msg_data (&msg.frame[0]), room, strlen (room) + 1) == 0);
+    CHECK (pl_zmsg_is (&msg, 1, "PL01"));
+    CHECK (pl_zmsg_is (&msg, 2, "EV"));
+    CHECK (pl_zmsg_is (&msg, 3, origin));
+    if (except)
+        CHECK (pl_zmsg_is (&msg, 5, except));
+    cJSON *packet = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
+    CHECK (cJSON_GetArraySize (packet) == 2);
+    CHECK (strcmp (cJSON_GetArrayItem (packet, 0)->valuestring, push) == 0);
+    CHECK (cJSON_Compare (cJSON_GetArrayItem (packet, 1), payload, true));
+    cJSON_Delete (packet);
+    pl_zmsg_close (&msg);
+}
+
+void
+wcheck_quiet (int ms)
+{
+    pl_zmsg_t msg;
+    if (wcheck_next (NULL, &msg, ms)) {
+        fprintf (stderr, "unexpected event to %.*s: %.*s\n",
+                 (int) zmq_msg_size (&msg.frame[0]), (char *) zmq_msg_data (&msg.frame[0]),
+                 msg.count > 4 ? (int) zmq_msg_size (&msg.frame[4]) : 0,
+                 msg.count > 4 ? (char *) zmq_msg_data (&msg.frame[4]) : "");
+        CHECK (!"a quiet bus");
+    }
+}
+
+void
+wcheck_drain (int ms)
+{
+    pl_zmsg_t msg;
+    while (wcheck_next (NULL, &msg, ms))
+        pl_zmsg_close (&msg);
+}
+
+/* A new ROUTER that does not know the workers answers their first message
+ * BYE, and they register again - or, when it was down past their
+ * liveness window, they have new sockets that send READY as soon as they
+ * connect. Either way exactly once each. */
+void
+wcheck_broker_restart (int down_ms)
+{
+    zmq_close (s_env.router);
+    if (down_ms > 0)
+        zmq_poll (NULL, 0, down_ms);    /* a timer: the broker is down */
+    s_env.router = zmq_socket (s_env.zctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt (s_env.router, ZMQ_LINGER, &zero, sizeof zero);
+    CHECK (zmq_bind (s_env.router, s_env.backend) == 0);
+    memset (s_env.id_len, 0, sizeof s_env.id_len);
+    int64_t start = pl_id_mono_ms ();
+    int registered = 0;
+    while (registered < s_env.workers && pl_id_mono_ms () - start < 5000) {
+        pl_zmsg_t msg;
+        if (pl_zmsg_recv (s_env.router, &msg) == 0) {
+            CHECK (msg.count >= 3);
+            if (pl_zmsg_is (&msg, 2, "READY")) {
+                /* the first free slot of its service takes the identity */
+                int slot = 0;
+                while (slot < s_env.workers
+                    && (s_env.id_len[slot] || !pl_zmsg_is (&msg, 3, s_env.service[slot])))
+                    slot++;
+                CHECK (slot < s_env.workers);
+                s_env.id_len[slot] = zmq_msg_size (&msg.frame[0]);
+                memcpy (s_env.id[slot], zmq_msg_data (&msg.frame[0]), s_env.id_len[slot]);
+                registered++;
+            }
+            else {
+                pl_zmsg_part_t bye[] = {
+                    { zmq_msg_data (&msg.frame[0]), zmq_msg_size (&msg.frame[0]) },
+                    { "PL01", 4 }, { "BYE", 3 } };
+                pl_zmsg_send (s_env.router, bye, 3);
+            }
+            pl_zmsg_close (&msg);
+        }
+        else {
+            zmq_pollitem_t item = { s_env.router, 0, ZMQ_POLLIN, 0 };
+            zmq_poll (&item, 1, 100);
+        }
+    }
+    CHECK (registered == s_env.workers);
+    if (s_env.verbose)
+        printf ("  broker restart after %d ms: all workers registered again in %lld ms\n",
+                down_ms, (long long) (pl_id_mono_ms () - start));
+    pl_zmsg_t msg;
+    CHECK (!wcheck_next ("READY", &msg, 1000));      /* no second registration */
+}
+
+void
+wcheck_stop_workers (void)
+{
+    for (int w = 0; w < s_env.workers; w++) {
+        kill (s_env.worker[w], SIGTERM);
+        pl_zmsg_t msg;
+        CHECK (wcheck_next ("BYE", &msg, 3000));
+        pl_zmsg_close (&msg);
+        int status;
+        CHECK (waitpid (s_env.worker[w], &status, 0) == s_env.worker[w]);
+        s_env.worker[w] = 0;
+        CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    }
+}
+
+const char *
+wcheck_str (const cJSON *obj, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, key);
+    CHECK (cJSON_IsString (item));
+    return item->valuestring;
+}
+
+double
+wcheck_num (const cJSON *obj, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, key);
+    CHECK (cJSON_IsNumber (item));
+    return item->valuedouble;
+}
