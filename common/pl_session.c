@@ -1,0 +1,1129 @@
+/*  pl_session - game sessions in Redis (see pl_session.h for the keys,
+ *  the commit protocol and the contract with callers).
+ */
+#include "pl_session.h"
+#include "pl_authz.h"
+#include "pl_id.h"
+#include "pl_log.h"
+#include "pl_state.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Optimistic transaction attempts per commit. An attempt fails only when
+ * another commit to the same session won in between; with an expected
+ * version the second attempt ends in CONFLICT, so only version-less
+ * (system, token:move) commits ever loop, and then as often as commits
+ * race them. 32 attempts (~7 round trips each) is far above any real
+ * contention; past it the update is refused BUSY, not queued. */
+#define S_ATTEMPTS      32
+/* Longest Redis key we build: "pl:session:" + id + ":upd:" + update id. */
+#define S_KEY_MAX       (32 + PL_AUTHZ_ID_MAX + PL_SESSION_UPDATE_ID_MAX)
+
+/* ---- Redis, without answering the call ------------------------------- */
+
+/* Run a command on the call's Redis. Returns the reply, or NULL after
+ * logging when Redis is unreachable or answered an error. A nil EXEC is a
+ * normal REDIS_REPLY_NIL; an EXEC holding errors is returned as it is
+ * (the caller decides which errors matter). */
+static redisReply *
+s_cmd (pl_call_t *call, const char *fmt, ...)
+{
+    pl_redis_t *redis = pl_call_redis (call);
+    redisReply *reply = NULL;
+    if (!redis) {
+        pl_error ("session: this worker has no Redis");
+        goto cleanup;
+    }
+    va_list ap;
+    va_start (ap, fmt);
+    reply = pl_redis_vcommand (redis, fmt, ap);
+    va_end (ap);
+    if (!reply)
+        pl_warn ("session: storage unavailable");
+    else
+    if (reply->type == REDIS_REPLY_ERROR) {
+        pl_error ("session: redis error: %s", reply->str);
+        freeReplyObject (reply);
+        reply = NULL;
+    }
+cleanup:
+    return reply;
+}
+
+/* A command whose reply we do not need (MULTI, a queued write). */
+static bool
+s_run (pl_call_t *call, const char *fmt, ...)
+{
+    pl_redis_t *redis = pl_call_redis (call);
+    if (!redis)
+        return false;
+    va_list ap;
+    va_start (ap, fmt);
+    redisReply *reply = pl_redis_vcommand (redis, fmt, ap);
+    va_end (ap);
+    bool ok = reply && reply->type != REDIS_REPLY_ERROR;
+    if (reply && !ok)
+        pl_error ("session: redis error: %s", reply->str);
+    if (!reply)
+        pl_warn ("session: storage unavailable");
+    if (reply)
+        freeReplyObject (reply);
+    return ok;
+}
+
+/* Close whatever WATCH / MULTI we left open, so the caller's next command
+ * (another session, the rest of an actor handler) runs outside it. */
+static void
+s_reset (pl_call_t *call)
+{
+    if (pl_call_redis (call))
+        pl_redis_reset (pl_call_redis (call));
+}
+
+/* ---- pure helpers ---------------------------------------------------- */
+
+bool
+pl_session_version_parse (const char *text, uint64_t *value)
+{
+    uint64_t v = 0;
+    size_t len = text ? strlen (text) : 0;
+    if (len == 0 || len > 20 || (len > 1 && text[0] == '0'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        unsigned digit = (unsigned) (text[i] - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    *value = v;
+    return true;
+}
+
+bool
+pl_session_version_arg (const cJSON *item, char out[PL_SESSION_VERSION_SIZE])
+{
+    uint64_t v;
+    if (cJSON_IsString (item)) {
+        if (!pl_session_version_parse (item->valuestring, &v))
+            return false;
+    }
+    else
+    if (cJSON_IsNumber (item)) {
+        /* a JavaScript client may send the version as a number; only exact
+         * integers are safe to take (2^53 and above lose digits) */
+        double d = item->valuedouble;
+        if (!isfinite (d) || d < 0 || d >= 9007199254740992.0 || d != (double) (uint64_t) d)
+            return false;
+        v = (uint64_t) d;
+    }
+    else
+        return false;
+    snprintf (out, PL_SESSION_VERSION_SIZE, "%" PRIu64, v);
+    return true;
+}
+
+bool
+pl_session_update_id_valid (const cJSON *item)
+{
+    if (!cJSON_IsString (item))
+        return false;
+    size_t len = strlen (item->valuestring);
+    if (len == 0 || len > PL_SESSION_UPDATE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) item->valuestring[i] < 0x20 || item->valuestring[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static int
+s_strcmp_p (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The valid ids at <key>.<i>.id of state, sorted, without duplicates:
+ * pointers into state (borrowed). Returns the count, or -1 when out of
+ * memory; *ids is NULL when the count is 0. */
+static int
+s_ids (const cJSON *state, const char *key, const char ***ids)
+{
+    *ids = NULL;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, key);
+    int size = cJSON_IsArray (list) ? cJSON_GetArraySize (list) : 0;
+    if (size == 0)
+        return 0;
+    const char **out = calloc ((size_t) size, sizeof *out);
+    if (!out)
+        return -1;
+    int n = 0;
+    const cJSON *entry;
+    cJSON_ArrayForEach (entry, list) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive (entry, "id");
+        if (cJSON_IsString (id) && pl_authz_id_valid (id->valuestring))
+            out[n++] = id->valuestring;
+    }
+    qsort (out, (size_t) n, sizeof *out, s_strcmp_p);
+    int unique = 0;
+    for (int i = 0; i < n; i++)
+        if (unique == 0 || strcmp (out[unique - 1], out[i]) != 0)
+            out[unique++] = out[i];
+    if (unique == 0) {
+        free (out);
+        out = NULL;
+    }
+    *ids = out;
+    return unique;
+}
+
+cJSON *
+pl_session_entity_ids (const cJSON *state, const char *key)
+{
+    const char **ids = NULL;
+    int n = s_ids (state, key, &ids);
+    cJSON *out = n >= 0 ? cJSON_CreateArray () : NULL;
+    for (int i = 0; out && i < n; i++)
+        cJSON_AddItemToArray (out, cJSON_CreateString (ids[i]));
+    free (ids);
+    return out;
+}
+
+/* An entry of a state list and its id. */
+typedef struct {
+    const char *id;
+    const cJSON *entry;
+} s_entry_t;
+
+static int
+s_entry_cmp (const void *a, const void *b)
+{
+    return strcmp (((const s_entry_t *) a)->id, ((const s_entry_t *) b)->id);
+}
+
+/* The entries of <key> of state that have a valid id, sorted by id.
+ * Returns the count (*out NULL when 0), or -1 when out of memory. */
+static int
+s_entries (const cJSON *state, const char *key, s_entry_t **out)
+{
+    *out = NULL;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, key);
+    int size = cJSON_IsArray (list) ? cJSON_GetArraySize (list) : 0;
+    if (size == 0)
+        return 0;
+    s_entry_t *entries = calloc ((size_t) size, sizeof *entries);
+    if (!entries)
+        return -1;
+    int n = 0;
+    const cJSON *entry;
+    cJSON_ArrayForEach (entry, list) {
+        const cJSON *id = cJSON_IsObject (entry)
+                        ? cJSON_GetObjectItemCaseSensitive (entry, "id") : NULL;
+        if (cJSON_IsString (id) && pl_authz_id_valid (id->valuestring))
+            entries[n++] = (s_entry_t) { id->valuestring, entry };
+    }
+    qsort (entries, (size_t) n, sizeof *entries, s_entry_cmp);
+    *out = entries;
+    return n;
+}
+
+cJSON *
+pl_session_entity_changes (const cJSON *before, const cJSON *after, const char *key)
+{
+    s_entry_t *old = NULL, *now = NULL;
+    int nold = s_entries (before, key, &old);
+    int nnow = s_entries (after, key, &now);
+    cJSON *changes = nold >= 0 && nnow >= 0 ? cJSON_CreateArray () : NULL;
+    const char *reported = NULL;
+    int j = 0;
+    for (int i = 0; changes && i < nnow; i++) {
+        if (reported && strcmp (reported, now[i].id) == 0)
+            continue;                       /* one copy per id */
+        /* both sorted: old[j..] is where now[i].id starts, if anywhere */
+        while (j < nold && strcmp (old[j].id, now[i].id) < 0)
+            j++;
+        bool same = false;
+        for (int k = j; !same && k < nold && strcmp (old[k].id, now[i].id) == 0; k++)
+            same = cJSON_Compare (old[k].entry, now[i].entry, true);
+        if (!same) {
+            cJSON_AddItemToArray (changes, cJSON_Duplicate (now[i].entry, true));
+            reported = now[i].id;
+        }
+    }
+    free (old);
+    free (now);
+    return changes;
+}
+
+/* ---- sessions -------------------------------------------------------- */
+
+/* A session hash (HGETALL reply) as JSON; NULL when empty. */
+static cJSON *
+s_session_json (const redisReply *hash)
+{
+    if (!hash || hash->type != REDIS_REPLY_ARRAY || hash->elements == 0)
+        return NULL;
+    cJSON *session = cJSON_CreateObject ();
+    for (size_t i = 0; session && i + 1 < hash->elements; i += 2) {
+        const char *field = hash->element[i]->str, *value = hash->element[i + 1]->str;
+        if (!field || !value)
+            continue;
+        if (strcmp (field, "createdAt") == 0)
+            cJSON_AddNumberToObject (session, field, strtod (value, NULL));
+        else
+            cJSON_AddStringToObject (session, field, value);
+    }
+    return session;
+}
+
+int
+pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
+                   const char *created_by, cJSON **session)
+{
+    int rc = -1;
+    *session = NULL;
+    char sid[PL_ID_UUID_SIZE], created[24];
+    char *state_text = NULL;
+    cJSON *state = NULL;
+    redisReply *reply = NULL;
+    int64_t now = pl_id_wall_ms ();
+    if (pl_id_uuid4 (sid) != 0)
+        goto cleanup;
+    snprintf (created, sizeof created, "%" PRId64, now);
+    state = pl_state_new (now);
+    state_text = state ? cJSON_PrintUnformatted (state) : NULL;
+    if (!state_text)
+        goto cleanup;
+    for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
+        /* WATCH the set so the per-campaign bound holds across workers */
+        if (!s_run (call, "WATCH pl:campaign:%s:sessions", campaign_id))
+            goto cleanup;
+        reply = s_cmd (call, "SCARD pl:campaign:%s:sessions", campaign_id);
+        if (!reply)
+            goto cleanup;
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= PL_SESSION_PER_CAMPAIGN) {
+            rc = 1;
+            goto cleanup;
+        }
+        freeReplyObject (reply);
+        reply = NULL;
+        if (!s_run (call, "MULTI")
+        ||  !s_run (call, "HSET pl:session:%s id %s campaignId %s name %s createdBy %s createdAt %s",
+                    sid, sid, campaign_id, name, created_by, created)
+        ||  !s_run (call, "SADD pl:campaign:%s:sessions %s", campaign_id, sid)
+        ||  !s_run (call, "SET pl:session:%s:state %s", sid, state_text))
+            goto cleanup;
+        reply = s_cmd (call, "EXEC");
+        if (!reply)
+            goto cleanup;
+        if (reply->type == REDIS_REPLY_ARRAY) {
+            *session = cJSON_CreateObject ();
+            cJSON_AddStringToObject (*session, "id", sid);
+            cJSON_AddStringToObject (*session, "campaignId", campaign_id);
+            cJSON_AddStringToObject (*session, "name", name);
+            cJSON_AddStringToObject (*session, "createdBy", created_by);
+            cJSON_AddNumberToObject (*session, "createdAt", (double) now);
+            rc = *session ? 0 : -1;
+            goto cleanup;
+        }
+        freeReplyObject (reply);            /* nil: a create raced us */
+        reply = NULL;
+    }
+    pl_warn ("session: create in campaign %s lost %d races", campaign_id, S_ATTEMPTS);
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    s_reset (call);
+    cJSON_Delete (state);
+    free (state_text);
+    return rc;
+}
+
+int
+pl_session_get (pl_call_t *call, const char *sid, cJSON **session)
+{
+    *session = NULL;
+    redisReply *reply = s_cmd (call, "HGETALL pl:session:%s", sid);
+    if (!reply)
+        return -1;
+    *session = s_session_json (reply);
+    freeReplyObject (reply);
+    return *session ? 1 : 0;
+}
+
+static double
+s_num (const cJSON *obj, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, key);
+    return cJSON_IsNumber (item) ? item->valuedouble : 0;
+}
+
+static int
+s_by_created (const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *) a, *y = *(const cJSON *const *) b;
+    double dx = s_num (x, "createdAt"), dy = s_num (y, "createdAt");
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive (x, "id");
+    const cJSON *iy = cJSON_GetObjectItemCaseSensitive (y, "id");
+    return strcmp (cJSON_IsString (ix) ? ix->valuestring : "",
+                   cJSON_IsString (iy) ? iy->valuestring : "");
+}
+
+int
+pl_session_list (pl_call_t *call, const char *campaign_id, cJSON **list)
+{
+    int rc = -1;
+    *list = NULL;
+    cJSON **rows = NULL;
+    size_t nrows = 0;
+    redisReply *exec = NULL;
+    redisReply *ids = s_cmd (call, "SMEMBERS pl:campaign:%s:sessions", campaign_id);
+    if (!ids || ids->type != REDIS_REPLY_ARRAY)
+        goto cleanup;
+    /* one transaction: every hash as of one moment */
+    if (ids->elements > 0) {
+        if (!s_run (call, "MULTI"))
+            goto cleanup;
+        for (size_t i = 0; i < ids->elements; i++)
+            if (!s_run (call, "HGETALL pl:session:%s", ids->element[i]->str))
+                goto cleanup;
+        exec = s_cmd (call, "EXEC");
+        if (!exec || exec->type != REDIS_REPLY_ARRAY)
+            goto cleanup;
+        rows = calloc (exec->elements, sizeof *rows);
+        if (!rows)
+            goto cleanup;
+        for (size_t i = 0; i < exec->elements; i++) {
+            cJSON *session = s_session_json (exec->element[i]);
+            if (session)                    /* a stale id: not listed */
+                rows[nrows++] = session;
+        }
+        qsort (rows, nrows, sizeof *rows, s_by_created);
+    }
+    *list = cJSON_CreateArray ();
+    if (!*list)
+        goto cleanup;
+    for (size_t i = 0; i < nrows; i++) {
+        cJSON_AddItemToArray (*list, rows[i]);
+        rows[i] = NULL;
+    }
+    rc = 0;
+cleanup:
+    for (size_t i = 0; rows && i < nrows; i++)
+        cJSON_Delete (rows[i]);
+    free (rows);
+    if (ids)
+        freeReplyObject (ids);
+    if (exec)
+        freeReplyObject (exec);
+    s_reset (call);
+    return rc;
+}
+
+/* Parse a stored state; NULL (logged) when it is not one. */
+static cJSON *
+s_parse_state (const char *sid, const char *text, size_t len)
+{
+    cJSON *state = cJSON_ParseWithLength (text, len);
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive (state, "stateVersion");
+    uint64_t v;
+    if (!cJSON_IsObject (state) || !cJSON_IsString (version)
+    ||  !pl_session_version_parse (version->valuestring, &v)) {
+        pl_error ("pl:session:%s:state holds no valid state", sid);
+        cJSON_Delete (state);
+        state = NULL;
+    }
+    return state;
+}
+
+int
+pl_session_state (pl_call_t *call, const char *sid, cJSON **state)
+{
+    *state = NULL;
+    redisReply *reply = s_cmd (call, "GET pl:session:%s:state", sid);
+    if (!reply)
+        return -1;
+    int rc = 0;
+    if (reply->type == REDIS_REPLY_STRING) {
+        *state = s_parse_state (sid, reply->str, reply->len);
+        rc = *state ? 1 : -1;
+    }
+    freeReplyObject (reply);
+    return rc;
+}
+
+/* ---- the commit ------------------------------------------------------ */
+
+void
+pl_session_result_clear (pl_session_result_t *result)
+{
+    if (!result)
+        return;
+    cJSON_Delete (result->body);
+    cJSON_Delete (result->update);
+    cJSON_Delete (result->changes);
+    memset (result, 0, sizeof *result);
+}
+
+static const char *
+s_version (const cJSON *state)
+{
+    return cJSON_GetObjectItemCaseSensitive (state, "stateVersion")->valuestring;
+}
+
+/* Queue SADD or SREM of sid in pl:<kind>:<id>:sessions for every id of
+ * add that is not in other (both sorted). Returns false on failure. */
+static bool
+s_queue_index (pl_call_t *call, const char *command, const char *kind, const char *sid,
+               const char **add, int nadd, const char **other, int nother)
+{
+    int j = 0;
+    for (int i = 0; i < nadd; i++) {
+        while (j < nother && strcmp (other[j], add[i]) < 0)
+            j++;
+        if (j < nother && strcmp (other[j], add[i]) == 0)
+            continue;
+        if (!s_run (call, "%s pl:%s:%s:sessions %s", command, kind, add[i], sid))
+            return false;
+    }
+    return true;
+}
+
+/* Queue the index changes between old and next (inside MULTI). */
+static bool
+s_queue_indexes (pl_call_t *call, const char *sid, const cJSON *old, const cJSON *next)
+{
+    static const struct { const char *key, *kind; } lists[] = {
+        { "actors", "actor" }, { "items", "item" } };
+    bool ok = true;
+    for (size_t k = 0; ok && k < 2; k++) {
+        const char **before = NULL, **after = NULL;
+        int nb = s_ids (old, lists[k].key, &before);
+        int na = s_ids (next, lists[k].key, &after);
+        ok = nb >= 0 && na >= 0
+          && s_queue_index (call, "SADD", lists[k].kind, sid, after, na, before, nb)
+          && s_queue_index (call, "SREM", lists[k].kind, sid, before, nb, after, na);
+        free (before);
+        free (after);
+    }
+    return ok;
+}
+
+/* One attempt. Returns 1 to try again (a concurrent commit won), 0 when
+ * result holds the outcome. */
+static int
+s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
+           const char *update_id, pl_session_result_t *result)
+{
+    int rc = 0;
+    cJSON *state = NULL, *built = NULL, *next = NULL, *log_entry = NULL, *body = NULL;
+    char *state_text = NULL, *log_text = NULL, *body_text = NULL;
+    redisReply *reply = NULL;
+    const cJSON *ops = update->operations;
+    result->status = PL_SESSION_FAILED;
+
+    if (!s_run (call, "WATCH pl:session:%s:state", sid))
+        goto cleanup;
+    /* a recorded id first: a retry whose first try committed gets its ack
+     * even though the version has moved on since */
+    if (update->update_id) {
+        reply = s_cmd (call, "GET pl:session:%s:upd:%s", sid, update_id);
+        if (!reply)
+            goto cleanup;
+        if (reply->type == REDIS_REPLY_STRING) {
+            body = cJSON_ParseWithLength (reply->str, reply->len);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive (body, "newVersion");
+            if (!cJSON_IsString (v)) {
+                pl_error ("pl:session:%s:upd:%s holds no ack", sid, update_id);
+                goto cleanup;
+            }
+            snprintf (result->version, sizeof result->version, "%s", v->valuestring);
+            result->status = PL_SESSION_REPLAYED;
+            result->body = body;
+            body = NULL;
+            goto cleanup;
+        }
+        freeReplyObject (reply);
+        reply = NULL;
+    }
+    reply = s_cmd (call, "GET pl:session:%s:state", sid);
+    if (!reply)
+        goto cleanup;
+    if (reply->type != REDIS_REPLY_STRING) {
+        result->status = PL_SESSION_MISSING;
+        goto cleanup;
+    }
+    state = s_parse_state (sid, reply->str, reply->len);
+    freeReplyObject (reply);
+    reply = NULL;
+    if (!state) {
+        snprintf (result->why, sizeof result->why, "stored state is corrupt");
+        goto cleanup;
+    }
+    if (update->expected && strcmp (update->expected, s_version (state)) != 0) {
+        result->status = PL_SESSION_CONFLICT;
+        snprintf (result->version, sizeof result->version, "%s", s_version (state));
+        goto cleanup;
+    }
+    if (!ops) {
+        built = update->build (state, update->build_arg, result->why, sizeof result->why);
+        if (!built) {
+            result->status = PL_SESSION_REFUSED;
+            goto cleanup;
+        }
+        if (cJSON_GetArraySize (built) == 0) {
+            result->status = PL_SESSION_NOOP;
+            goto cleanup;
+        }
+        ops = built;
+    }
+    int index = -1;
+    if (pl_state_apply (state, ops, &next, &index, result->why, sizeof result->why) != 0) {
+        if (strcmp (result->why, "out of memory") == 0)
+            goto cleanup;
+        result->status = PL_SESSION_INVALID;
+        result->index = index;
+        goto cleanup;
+    }
+    int64_t now = pl_id_wall_ms ();
+    if (pl_state_bump (next, now) != 0) {
+        snprintf (result->why, sizeof result->why, "the version cannot go higher");
+        goto cleanup;
+    }
+    state_text = cJSON_PrintUnformatted (next);
+    if (!state_text)
+        goto cleanup;
+    if (strlen (state_text) > PL_SESSION_STATE_MAX) {
+        result->status = PL_SESSION_INVALID;
+        result->index = -1;
+        snprintf (result->why, sizeof result->why,
+                  "the state would exceed %d bytes of JSON", PL_SESSION_STATE_MAX);
+        goto cleanup;
+    }
+    /* the gameState:updated payload, which is also the log entry */
+    log_entry = cJSON_CreateObject ();
+    cJSON_AddStringToObject (log_entry, "sessionId", sid);
+    cJSON_AddStringToObject (log_entry, "id", update_id);
+    cJSON_AddStringToObject (log_entry, "version", s_version (next));
+    cJSON_AddStringToObject (log_entry, "previousVersion", s_version (state));
+    cJSON_AddItemToObject (log_entry, "operations", cJSON_Duplicate (ops, true));
+    if (cJSON_IsNumber (update->timestamp))
+        cJSON_AddItemToObject (log_entry, "timestamp", cJSON_Duplicate (update->timestamp, false));
+    else
+        cJSON_AddNumberToObject (log_entry, "timestamp", (double) now);
+    cJSON_AddStringToObject (log_entry, "source", update->source ? update->source : "gm");
+    /* the state's new lastUpdated, so a client that applies the updates
+     * (stateVersion = version, lastUpdated = this) holds the very state
+     * the server does, byte for byte */
+    cJSON_AddNumberToObject (log_entry, "lastUpdated", (double) now);
+    body = cJSON_CreateObject ();
+    cJSON_AddTrueToObject (body, "success");
+    cJSON_AddStringToObject (body, "newVersion", s_version (next));
+    log_text = cJSON_PrintUnformatted (log_entry);
+    body_text = cJSON_PrintUnformatted (body);
+    if (!log_text || !body_text)
+        goto cleanup;
+
+    long log_max = pl_config_int (pl_call_config (call), PL_CFG_SESSION_LOG_MAX);
+    if (log_max < 1)
+        log_max = 1;                        /* the newest entry is always kept */
+    if (!s_run (call, "MULTI")
+    ||  !s_run (call, "SET pl:session:%s:state %s", sid, state_text)
+    ||  !s_run (call, "XADD pl:session:%s:log MAXLEN = %ld %s-0 u %s",
+                sid, log_max, s_version (next), log_text)
+    ||  (update->update_id
+         && !s_run (call, "SET pl:session:%s:upd:%s %s EX %d",
+                    sid, update_id, body_text, PL_SESSION_UPDATE_TTL))
+    ||  !s_queue_indexes (call, sid, state, next))
+        goto cleanup;
+    reply = s_cmd (call, "EXEC");
+    if (!reply)
+        goto cleanup;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        rc = 1;                             /* nil: a commit won; read again */
+        goto cleanup;
+    }
+    if (reply->elements < 2 || reply->element[0]->type == REDIS_REPLY_ERROR) {
+        pl_error ("session %s: the state write failed", sid);
+        goto cleanup;
+    }
+    if (reply->element[1]->type == REDIS_REPLY_ERROR) {
+        /* The log's last id is not below the new version: only a log that
+         * outlived its state can do that. The state is written (EXEC does
+         * not roll back), so start the log over: sync from older versions
+         * finds the gap and gets a full state, which is correct. */
+        pl_error ("session %s: log append failed (%s); the log starts over at %s",
+                  sid, reply->element[1]->str, s_version (next));
+        freeReplyObject (reply);
+        reply = NULL;
+        if (s_run (call, "DEL pl:session:%s:log", sid))
+            s_run (call, "XADD pl:session:%s:log MAXLEN = %ld %s-0 u %s",
+                   sid, log_max, s_version (next), log_text);
+    }
+    result->status = PL_SESSION_APPLIED;
+    snprintf (result->version, sizeof result->version, "%s", s_version (next));
+    cJSON_DeleteItemFromObjectCaseSensitive (body, "success");
+    result->body = body;
+    body = NULL;
+    result->update = log_entry;
+    log_entry = NULL;
+    if (update->changes) {
+        /* out of memory here loses only the write-back (logged by the
+         * caller as no changes), never the committed update */
+        result->changes = cJSON_CreateObject ();
+        cJSON_AddItemToObject (result->changes, "actors",
+                               pl_session_entity_changes (state, next, "actors"));
+        cJSON_AddItemToObject (result->changes, "items",
+                               pl_session_entity_changes (state, next, "items"));
+    }
+    char room[16 + PL_AUTHZ_ID_MAX];
+    snprintf (room, sizeof room, "session:%s", sid);
+    pl_call_publish (call, room, PL_PUSH_GAME_STATE_UPDATED,
+                     cJSON_Duplicate (result->update, true), false);
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    s_reset (call);                         /* drop any WATCH / MULTI left */
+    cJSON_Delete (state);
+    cJSON_Delete (built);
+    cJSON_Delete (next);
+    cJSON_Delete (log_entry);
+    cJSON_Delete (body);
+    free (state_text);
+    free (log_text);
+    free (body_text);
+    return rc;
+}
+
+void
+pl_session_commit (pl_call_t *call, const char *sid, const pl_session_update_t *update,
+                   pl_session_result_t *result)
+{
+    assert (call && sid && update && result);
+    assert (update->operations || update->build);
+    memset (result, 0, sizeof *result);
+    result->index = -1;
+    char server_id[PL_ID_UUID_SIZE];
+    const char *update_id = update->update_id;
+    if (!update_id) {
+        if (pl_id_uuid4 (server_id) != 0) {
+            result->status = PL_SESSION_FAILED;
+            snprintf (result->why, sizeof result->why, "no random id");
+            return;
+        }
+        update_id = server_id;
+    }
+    for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
+        cJSON_Delete (result->body);
+        result->body = NULL;
+        if (s_attempt (call, sid, update, update_id, result) == 0)
+            return;
+    }
+    result->status = PL_SESSION_BUSY;
+    snprintf (result->why, sizeof result->why,
+              "session %s: %d concurrent updates won in a row; try again", sid, S_ATTEMPTS);
+    pl_warn ("%s", result->why);
+}
+
+/* ---- sync ------------------------------------------------------------ */
+
+int
+pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out)
+{
+    int rc = -1;
+    *out = NULL;
+    cJSON *state = NULL, *updates = NULL;
+    redisReply *exec = NULL;
+    long log_max = pl_config_int (pl_call_config (call), PL_CFG_SESSION_LOG_MAX);
+    if (log_max < 1)
+        log_max = 1;
+    /* the state and the log as of one moment (MULTI), so the updates end
+     * exactly at the state's version */
+    char from[PL_SESSION_VERSION_SIZE + 4] = "+";
+    if (since < UINT64_MAX)
+        snprintf (from, sizeof from, "%" PRIu64 "-0", since + 1);
+    if (!s_run (call, "MULTI")
+    ||  !s_run (call, "GET pl:session:%s:state", sid)
+    ||  !s_run (call, "XRANGE pl:session:%s:log %s + COUNT %ld", sid, from, log_max))
+        goto cleanup;
+    exec = s_cmd (call, "EXEC");
+    if (!exec || exec->type != REDIS_REPLY_ARRAY || exec->elements != 2
+    ||  exec->element[0]->type == REDIS_REPLY_ERROR || exec->element[1]->type != REDIS_REPLY_ARRAY)
+        goto cleanup;
+    if (exec->element[0]->type != REDIS_REPLY_STRING) {
+        rc = 0;
+        goto cleanup;
+    }
+    state = s_parse_state (sid, exec->element[0]->str, exec->element[0]->len);
+    if (!state)
+        goto cleanup;
+    uint64_t current;
+    pl_session_version_parse (s_version (state), &current);
+    *out = cJSON_CreateObject ();
+    if (!*out)
+        goto cleanup;
+    bool full = since > current;
+    if (!full && since < current) {
+        /* the log must hold since+1 .. current, each once, in order */
+        const redisReply *log = exec->element[1];
+        updates = cJSON_CreateArray ();
+        uint64_t want = since + 1;
+        for (size_t i = 0; updates && i < log->elements && want <= current; i++, want++) {
+            const redisReply *entry = log->element[i];
+            char id[PL_SESSION_VERSION_SIZE + 4];
+            snprintf (id, sizeof id, "%" PRIu64 "-0", want);
+            if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
+            ||  entry->element[0]->type != REDIS_REPLY_STRING
+            ||  strcmp (entry->element[0]->str, id) != 0
+            ||  entry->element[1]->type != REDIS_REPLY_ARRAY || entry->element[1]->elements != 2)
+                break;
+            cJSON *u = cJSON_ParseWithLength (entry->element[1]->element[1]->str,
+                                              entry->element[1]->element[1]->len);
+            if (!u)
+                break;
+            cJSON_AddItemToArray (updates, u);
+        }
+        full = !updates || want != current + 1;
+    }
+    if (full) {
+        cJSON_AddTrueToObject (*out, "full");
+        cJSON_AddItemToObject (*out, "gameState", state);
+        state = NULL;
+    }
+    else {
+        cJSON_AddItemToObject (*out, "updates", updates ? updates : cJSON_CreateArray ());
+        updates = NULL;
+    }
+    rc = 1;
+cleanup:
+    if (rc < 0) {
+        cJSON_Delete (*out);
+        *out = NULL;
+    }
+    if (exec)
+        freeReplyObject (exec);
+    s_reset (call);
+    cJSON_Delete (state);
+    cJSON_Delete (updates);
+    return rc;
+}
+
+/* ---- the dual update ------------------------------------------------- */
+
+typedef struct {
+    const char *key;            /* "actors" or "items"                    */
+    const cJSON *entity;        /* the stored entity, NULL: remove copies */
+    const char *id;             /* its id                                 */
+} s_replace_t;
+
+static cJSON *
+s_op (const char *operation, const char *key, int index, const cJSON *value)
+{
+    char path[32];
+    snprintf (path, sizeof path, "%s.%d", key, index);
+    cJSON *op = cJSON_CreateObject ();
+    cJSON_AddStringToObject (op, "path", path);
+    cJSON_AddStringToObject (op, "operation", operation);
+    if (value)
+        cJSON_AddItemToObject (op, "value", cJSON_Duplicate (value, true));
+    return op;
+}
+
+/* Builder: set <key>.<i> to the entity for every i whose id matches and
+ * whose copy differs; or (entity NULL) unset every such i, highest index
+ * first so the lower ones stay where they are. At most PL_STATE_MAX_OPS
+ * copies per update: more copies of one entity than that stay as they
+ * are until its next change. */
+static cJSON *
+s_replace_ops (const cJSON *state, void *arg, char *why, size_t why_size)
+{
+    s_replace_t *replace = arg;
+    cJSON *ops = cJSON_CreateArray ();
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, replace->key);
+    int found[PL_STATE_MAX_OPS], nfound = 0;
+    int i = 0;
+    const cJSON *entry;
+    cJSON_ArrayForEach (entry, list) {
+        const cJSON *id = cJSON_IsObject (entry)
+                        ? cJSON_GetObjectItemCaseSensitive (entry, "id") : NULL;
+        if (cJSON_IsString (id) && strcmp (id->valuestring, replace->id) == 0
+        &&  !(replace->entity && cJSON_Compare (entry, replace->entity, true))) {
+            if (nfound == PL_STATE_MAX_OPS)
+                break;
+            found[nfound++] = i;
+        }
+        i++;
+    }
+    for (int k = 0; ops && k < nfound; k++)
+        cJSON_AddItemToArray (ops, replace->entity
+            ? s_op ("set", replace->key, found[k], replace->entity)
+            : s_op ("unset", replace->key, found[nfound - 1 - k], NULL));
+    if (!ops)
+        snprintf (why, why_size, "out of memory");
+    return ops;
+}
+
+/* May session sid hold entity's copy, kept in step with the store? Only
+ * where its campaign could embed it: a campaign entity in a session of
+ * that campaign, a personal one in a session whose campaign its creator is
+ * a GM of. Anywhere else the copy is a stranger's (any GM may type any id
+ * into a state) and syncing it would leak the entity. Returns 1, 0, or -1
+ * when Redis failed (logged); a session that is gone is 1, so the commit
+ * finds it missing and the index drops it. */
+static int
+s_may_hold (pl_call_t *call, const char *sid, const cJSON *entity)
+{
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive (entity, "campaignId");
+    const cJSON *creator = cJSON_GetObjectItemCaseSensitive (entity, "createdBy");
+    int rc = -1;
+    redisReply *role = NULL;
+    redisReply *campaign = s_cmd (call, "HGET pl:session:%s campaignId", sid);
+    if (!campaign)
+        goto cleanup;
+    rc = 1;
+    if (campaign->type != REDIS_REPLY_STRING)
+        goto cleanup;
+    if (cJSON_IsString (cid)) {
+        rc = strcmp (cid->valuestring, campaign->str) == 0;
+        goto cleanup;
+    }
+    rc = 0;
+    if (!cJSON_IsString (creator) || !pl_authz_user_id_valid (creator->valuestring))
+        goto cleanup;
+    role = s_cmd (call, "HGET pl:campaign:%s:members %s", campaign->str, creator->valuestring);
+    rc = !role ? -1 : role->type == REDIS_REPLY_STRING
+                   && pl_authz_role_parse (role->str) == PL_ROLE_GM;
+cleanup:
+    if (campaign)
+        freeReplyObject (campaign);
+    if (role)
+        freeReplyObject (role);
+    return rc;
+}
+
+/* Commit the replacement (remove false) or removal of entity's copies in
+ * every session that embeds it and may hold it (s_may_hold), skip_sid
+ * aside. */
+static int
+s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, bool remove,
+                   const char *skip_sid)
+{
+    int updated = -1;
+    assert (cJSON_IsObject (entity));
+    const cJSON *id_item = cJSON_GetObjectItemCaseSensitive (entity, "id");
+    const char *id = cJSON_IsString (id_item) ? id_item->valuestring : NULL;
+    const char *key = kind == PL_SESSION_ACTOR ? "actors" : "items";
+    const char *kind_name = kind == PL_SESSION_ACTOR ? "actor" : "item";
+    redisReply *sids = NULL;
+    if (!id || !pl_authz_id_valid (id)) {
+        updated = 0;                        /* never indexed */
+        goto cleanup;
+    }
+    sids = s_cmd (call, "SMEMBERS pl:%s:%s:sessions", kind_name, id);
+    if (!sids || sids->type != REDIS_REPLY_ARRAY)
+        goto cleanup;
+    updated = 0;
+    s_replace_t replace = { key, remove ? NULL : entity, id };
+    pl_session_update_t update = {
+        .build = s_replace_ops, .build_arg = &replace, .source = "system" };
+    for (size_t i = 0; i < sids->elements; i++) {
+        const char *sid = sids->element[i]->str;
+        if (!sid || (skip_sid && strcmp (sid, skip_sid) == 0))
+            continue;
+        int may = s_may_hold (call, sid, entity);
+        if (may <= 0) {
+            if (may == 0)
+                pl_debug ("session %s holds a copy of %s %s it may not hold: left alone",
+                          sid, kind_name, id);
+            continue;
+        }
+        pl_session_result_t result;
+        pl_session_commit (call, sid, &update, &result);
+        if (result.status == PL_SESSION_APPLIED)
+            updated++;
+        else
+        if (result.status == PL_SESSION_NOOP || result.status == PL_SESSION_MISSING) {
+            /* NOOP: nothing differs, or the index is stale (no copy left:
+             * drop it; a copy re-added later re-indexes it) */
+            cJSON *state = NULL;
+            if (result.status == PL_SESSION_MISSING || pl_session_state (call, sid, &state) == 1) {
+                cJSON *ids = state ? pl_session_entity_ids (state, key) : NULL;
+                bool held = false;
+                const cJSON *e;
+                cJSON_ArrayForEach (e, ids)
+                    held = held || strcmp (e->valuestring, id) == 0;
+                if (!held)
+                    s_run (call, "SREM pl:%s:%s:sessions %s", kind_name, id, sid);
+                cJSON_Delete (ids);
+            }
+            cJSON_Delete (state);
+        }
+        else
+            pl_warn ("session %s: system %s of %s %s not applied (%d: %s)",
+                     sid, remove ? "removal" : "update", kind_name, id,
+                     (int) result.status, result.why);
+        pl_session_result_clear (&result);
+    }
+cleanup:
+    if (sids)
+        freeReplyObject (sids);
+    return updated;
+}
+
+int
+pl_session_entity_sync (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity,
+                        const char *skip_sid)
+{
+    return s_entity_sessions (call, kind, entity, false, skip_sid);
+}
+
+int
+pl_session_entity_remove (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity)
+{
+    return s_entity_sessions (call, kind, entity, true, NULL);
+}
+
+/* ---- selftest -------------------------------------------------------- */
+
+void
+pl_session_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_session: ");
+    uint64_t v;
+    assert (pl_session_version_parse ("0", &v) && v == 0);
+    assert (pl_session_version_parse ("17", &v) && v == 17);
+    assert (pl_session_version_parse ("18446744073709551615", &v) && v == UINT64_MAX);
+    assert (!pl_session_version_parse ("18446744073709551616", &v));
+    assert (!pl_session_version_parse ("", &v));
+    assert (!pl_session_version_parse (NULL, &v));
+    assert (!pl_session_version_parse ("07", &v));
+    assert (!pl_session_version_parse ("-1", &v));
+    assert (!pl_session_version_parse ("+1", &v));
+    assert (!pl_session_version_parse ("1.0", &v));
+    assert (!pl_session_version_parse (" 1", &v));
+
+    char out[PL_SESSION_VERSION_SIZE];
+    struct { const char *json; const char *want; } args[] = {
+        { "\"5\"", "5" }, { "5", "5" }, { "0", "0" }, { "9007199254740991", "9007199254740991" },
+        { "\"18446744073709551615\"", "18446744073709551615" },
+        { "9007199254740992", NULL }, { "-1", NULL }, { "1.5", NULL }, { "\"05\"", NULL },
+        { "null", NULL }, { "true", NULL }, { "[1]", NULL }, { "1e400", NULL },
+    };
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+        cJSON *item = cJSON_Parse (args[i].json);
+        assert (item);
+        bool ok = pl_session_version_arg (item, out);
+        assert (ok == (args[i].want != NULL));
+        if (ok)
+            assert (strcmp (out, args[i].want) == 0);
+        cJSON_Delete (item);
+    }
+
+    char long_id[PL_SESSION_UPDATE_ID_MAX + 2];
+    memset (long_id, 'u', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = 0;
+    cJSON *id = cJSON_CreateString (long_id);
+    assert (!pl_session_update_id_valid (id));                 /* 129 bytes */
+    cJSON_Delete (id);
+    long_id[PL_SESSION_UPDATE_ID_MAX] = 0;
+    id = cJSON_CreateString (long_id);
+    assert (pl_session_update_id_valid (id));                  /* 128 bytes */
+    cJSON_Delete (id);
+    const char *bad_ids[] = { "\"\"", "\"a\\nb\"", "7", "null", "{}" };
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        id = cJSON_Parse (bad_ids[i]);
+        assert (!pl_session_update_id_valid (id));
+        cJSON_Delete (id);
+    }
+    id = cJSON_CreateString ("upd 1: any printable text");
+    assert (pl_session_update_id_valid (id));
+    cJSON_Delete (id);
+
+    /* entity ids: valid ones only, sorted, once each; odd entries skipped */
+    cJSON *state = cJSON_Parse (
+        "{\"actors\":[{\"id\":\"b\"},{\"id\":\"a\"},{\"id\":\"b\",\"hp\":1},7,null,"
+        "{\"id\":5},{\"id\":\"bad id\"},{\"id\":\"\"},{\"name\":\"x\"},[\"c\"]],"
+        "\"items\":{\"id\":\"x\"}}");
+    assert (state);
+    cJSON *ids = pl_session_entity_ids (state, "actors");
+    cJSON *want = cJSON_Parse ("[\"a\",\"b\"]");
+    assert (cJSON_Compare (ids, want, true));
+    cJSON_Delete (ids);
+    cJSON_Delete (want);
+    ids = pl_session_entity_ids (state, "items");              /* not an array */
+    assert (cJSON_IsArray (ids) && cJSON_GetArraySize (ids) == 0);
+    cJSON_Delete (ids);
+    ids = pl_session_entity_ids (state, "characters");         /* missing */
+    assert (cJSON_IsArray (ids) && cJSON_GetArraySize (ids) == 0);
+    cJSON_Delete (ids);
+
+    /* the replace builder: only differing copies, each by its index */
+    cJSON *entity = cJSON_Parse ("{\"id\":\"b\",\"hp\":1}");
+    s_replace_t replace = { "actors", entity, "b" };
+    char why[64] = "";
+    cJSON *ops = s_replace_ops (state, &replace, why, sizeof why);
+    want = cJSON_Parse ("[{\"path\":\"actors.0\",\"operation\":\"set\","
+                        "\"value\":{\"id\":\"b\",\"hp\":1}}]");
+    assert (cJSON_Compare (ops, want, true));
+    cJSON_Delete (ops);
+    cJSON_Delete (want);
+    replace.id = "zzz";
+    ops = s_replace_ops (state, &replace, why, sizeof why);
+    assert (cJSON_IsArray (ops) && cJSON_GetArraySize (ops) == 0);
+    cJSON_Delete (ops);
+    /* removal: every copy, the highest index first */
+    replace = (s_replace_t) { "actors", NULL, "b" };
+    ops = s_replace_ops (state, &replace, why, sizeof why);
+    want = cJSON_Parse ("[{\"path\":\"actors.2\",\"operation\":\"unset\"},"
+                        "{\"path\":\"actors.0\",\"operation\":\"unset\"}]");
+    assert (cJSON_Compare (ops, want, true));
+    cJSON *next = NULL;
+    int index = -1;
+    assert (pl_state_apply (state, ops, &next, &index, why, sizeof why) == 0);
+    ids = pl_session_entity_ids (next, "actors");
+    cJSON_Delete (want);
+    want = cJSON_Parse ("[\"a\"]");
+    assert (cJSON_Compare (ids, want, true));
+    cJSON_Delete (ids);
+    cJSON_Delete (want);
+    cJSON_Delete (ops);
+    cJSON_Delete (next);
+    cJSON_Delete (entity);
+    cJSON_Delete (state);
+
+    /* changes: copies (one per id) that no copy of the same id before
+     * deep-equals; new ones too; removed or odd entries are no change */
+    cJSON *before = cJSON_Parse (
+        "{\"actors\":[{\"id\":\"a\",\"hp\":1},{\"id\":\"b\",\"hp\":2},{\"id\":\"c\"},"
+        "{\"id\":\"d\",\"x\":1},{\"id\":\"d\",\"x\":2}]}");
+    cJSON *after = cJSON_Parse (
+        "{\"actors\":[{\"id\":\"b\",\"hp\":3},{\"id\":\"a\",\"hp\":1},{\"id\":\"e\"},"
+        "{\"id\":\"d\",\"x\":2},{\"id\":\"d\",\"x\":1},{\"hp\":9},7,{\"id\":\"bad id\"},"
+        "{\"id\":\"f\",\"n\":1},{\"id\":\"f\",\"n\":2}]}");
+    cJSON *changes = pl_session_entity_changes (before, after, "actors");
+    want = cJSON_Parse ("[{\"id\":\"b\",\"hp\":3},{\"id\":\"e\"},{\"id\":\"f\",\"n\":1}]");
+    cJSON *f = cJSON_GetArrayItem (changes, 2);         /* either copy of f */
+    assert (cJSON_GetArraySize (changes) == 3 && f);
+    if (cJSON_GetObjectItem (f, "n")->valueint == 2)
+        cJSON_ReplaceItemInArray (want, 2, cJSON_Parse ("{\"id\":\"f\",\"n\":2}"));
+    assert (cJSON_Compare (changes, want, true));
+    cJSON_Delete (changes);
+    cJSON_Delete (want);
+    changes = pl_session_entity_changes (after, before, "items");     /* none */
+    assert (cJSON_IsArray (changes) && cJSON_GetArraySize (changes) == 0);
+    cJSON_Delete (changes);
+    cJSON_Delete (before);
+    cJSON_Delete (after);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,215 @@
+/*  pl_session - game sessions in Redis: storage, the versioned commit,
+ *  sync, and the index of the actors and items each session embeds.
+ *
+ *  Shared by the gamestate worker (its handlers) and the actors/items
+ *  workers, whose updates must reach the sessions that embed the entity
+ *  (issue 5, section 5: a "system" update, pl_session_entity_sync).
+ *
+ *  Storage (all in the worker's Redis):
+ *    pl:session:<sid>              hash {id, campaignId, name, createdBy,
+ *                                  createdAt}; pl_authz reads campaignId
+ *    pl:campaign:<cid>:sessions    set of the campaign's session ids
+ *                                  (campaign:removeMember reads it)
+ *    pl:session:<sid>:state        the state JSON: the snapshot, always
+ *                                  current, with its stateVersion
+ *    pl:session:<sid>:log          stream of applied updates, entry id
+ *                                  "<version>-0", field "u" = the update
+ *                                  JSON (the gameState:updated payload),
+ *                                  trimmed to PARLEY_SESSION_LOG_MAX
+ *    pl:session:<sid>:upd:<uid>    the success ack body of update id uid,
+ *                                  EX 86400 (idempotent retries)
+ *    pl:actor:<id>:sessions        set of session ids whose state holds
+ *    pl:item:<id>:sessions         actors.<i> / items.<i> with that id
+ *
+ *  The commit is an optimistic transaction: WATCH the state, read it,
+ *  apply the operations in C (pl_state), then MULTI: SET state, XADD log,
+ *  SET the idempotency record, move the entity index; EXEC. A nil EXEC
+ *  means another commit won meanwhile (any worker, any process), so we
+ *  read again: with an expected version that retry answers CONFLICT, and
+ *  updates of one session are strictly serialized. The state, its log
+ *  entry, the update id record and the index change together or not at all.
+ *
+ *  Contract for callers: nothing here answers the call. Every function
+ *  reports an outcome and the caller picks the ack (or, inside another
+ *  service's handler, just logs). A Redis failure is logged here and comes
+ *  back as PL_SESSION_FAILED / -1; any WATCH or MULTI we opened is closed
+ *  before we return, so a caller may go on using Redis. Events are
+ *  published through the call (pl_call_publish), so they go out after the
+ *  reply, and only when the call succeeds.
+ *
+ *  Every function runs on the worker loop of the calling handler.
+ */
+#ifndef PL_SESSION_H
+#define PL_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "pl_worker.h"
+
+/* Longest update id, in bytes. */
+#define PL_SESSION_UPDATE_ID_MAX  128
+/* Longest session name, in characters (bytes, for ASCII). */
+#define PL_SESSION_NAME_MAX       200
+/* Largest state, JSON bytes: an update that would grow it past this is
+ * refused (VALIDATION_ERROR), so a join's ack stays deliverable. */
+#define PL_SESSION_STATE_MAX      (4 << 20)
+/* Most sessions per campaign: gameSession:create past it is a CONFLICT,
+ * which bounds gameSession:list and campaign:removeMember's sweep. */
+#define PL_SESSION_PER_CAMPAIGN   1000
+/* How long an update id is remembered, seconds. */
+#define PL_SESSION_UPDATE_TTL     86400
+/* A decimal uint64 and its NUL. */
+#define PL_SESSION_VERSION_SIZE   24
+
+typedef enum {
+    PL_SESSION_APPLIED = 0,     /* committed; gameState:updated published  */
+    PL_SESSION_REPLAYED,        /* update id seen before: body = first ack */
+    PL_SESSION_NOOP,            /* the builder had no operation to apply   */
+    PL_SESSION_MISSING,         /* no such session                         */
+    PL_SESSION_CONFLICT,        /* expected version != current (current)   */
+    PL_SESSION_INVALID,         /* an operation is invalid (index, why)    */
+    PL_SESSION_REFUSED,         /* the builder refused (why)               */
+    PL_SESSION_BUSY,            /* lost the race too many times in a row   */
+    PL_SESSION_FAILED           /* Redis failed or out of memory (logged)  */
+} pl_session_status_t;
+
+/* What a commit did. Clear it with pl_session_result_clear. */
+typedef struct {
+    pl_session_status_t status;
+    char version[PL_SESSION_VERSION_SIZE];  /* APPLIED/REPLAYED: new version;
+                                               CONFLICT: the current one  */
+    int index;                  /* INVALID: failing operation, -1: the list */
+    char why[256];              /* INVALID/REFUSED/FAILED: a message        */
+    cJSON *body;                /* APPLIED/REPLAYED: the ack body
+                                   {newVersion}, owned by the result        */
+    cJSON *update;              /* APPLIED: the gameState:updated payload,
+                                   owned by the result                      */
+    cJSON *changes;             /* APPLIED with update->changes: {actors,
+                                   items}, each pl_session_entity_changes
+                                   of the state before and after; owned    */
+} pl_session_result_t;
+
+/* An operations builder: called with the current state inside the
+ * transaction (again on every retry), so operations that depend on the
+ * state - an array index found by id - are computed from the state they
+ * will be applied to. Returns the operations (owned by the caller; an
+ * empty array: nothing to do, PL_SESSION_NOOP), or NULL with why filled
+ * (PL_SESSION_REFUSED). */
+typedef cJSON *(pl_session_ops_fn) (const cJSON *state, void *arg, char *why, size_t why_size);
+
+typedef struct {
+    const char *expected;       /* canonical decimal version the update is
+                                   based on, or NULL: whatever is current  */
+    const cJSON *operations;    /* the operations, or NULL to use build     */
+    pl_session_ops_fn *build;   /* ... computed from the state              */
+    void *build_arg;            /* passed to build                          */
+    const char *update_id;      /* NULL: a server-made UUID (never replayed) */
+    const char *source;         /* "gm", "system", ...                       */
+    const cJSON *timestamp;     /* a number, or NULL: server time, ms       */
+    bool changes;               /* fill result->changes (the dual update)   */
+} pl_session_update_t;
+
+/* ---- pure helpers (unit-tested) ------------------------------------- */
+
+/* A canonical decimal uint64 ("0", "17"; no sign, no leading zero).
+ * Returns true and *value. */
+bool pl_session_version_parse (const char *text, uint64_t *value);
+/* A version argument: a canonical decimal string, or a non-negative
+ * integer number below 2^53. Writes the canonical text to out. */
+bool pl_session_version_arg (const cJSON *item, char out[PL_SESSION_VERSION_SIZE]);
+/* An update id: a string of 1..PL_SESSION_UPDATE_ID_MAX bytes without
+ * control characters. */
+bool pl_session_update_id_valid (const cJSON *item);
+/* The entity ids (valid pl_authz ids only) at <key>.<i>.id of state, key
+ * "actors" or "items": a new array of strings, without duplicates. */
+cJSON *pl_session_entity_ids (const cJSON *state, const char *key);
+/* The embedded copies an update changed: the entries of after's <key>
+ * ("actors" / "items") that are objects with a valid id and deep-equal no
+ * entry of before's <key> with the same id (new copies included), one per
+ * id, sorted by id: a new array of copies, or NULL when out of memory. */
+cJSON *pl_session_entity_changes (const cJSON *before, const cJSON *after, const char *key);
+
+/* ---- sessions -------------------------------------------------------- */
+
+/* Create a session in campaign_id (the caller has checked it may) with a
+ * fresh state at version "0". Returns 0 and *session ({id, campaignId,
+ * name, createdBy, createdAt}, caller owns), 1 when the campaign already
+ * has PL_SESSION_PER_CAMPAIGN sessions, -1 on failure (logged). */
+int pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
+                       const char *created_by, cJSON **session);
+
+/* Read a session's hash. Returns 1 and *session (caller owns), 0 when there
+ * is none, -1 on failure. */
+int pl_session_get (pl_call_t *call, const char *sid, cJSON **session);
+
+/* The campaign's sessions, oldest first. Returns 0 and *list, -1. */
+int pl_session_list (pl_call_t *call, const char *campaign_id, cJSON **list);
+
+/* Read the current state (the snapshot). Returns 1 and *state (caller
+ * owns), 0 when there is none, -1 on failure. */
+int pl_session_state (pl_call_t *call, const char *sid, cJSON **state);
+
+/* Commit one update to session sid (see the header comment); on
+ * PL_SESSION_APPLIED gameState:updated goes to room session:<sid>. */
+void pl_session_commit (pl_call_t *call, const char *sid, const pl_session_update_t *update,
+                        pl_session_result_t *result);
+void pl_session_result_clear (pl_session_result_t *result);
+
+/* gameState:sync. Returns 1 and *out = {updates: [...]} (the updates after
+ * since, in order) or {full: true, gameState} when the log no longer holds
+ * since + 1 or since is ahead of the state; 0 when there is no session;
+ * -1 on failure. */
+int pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out);
+
+/* ---- the dual update (issue 5, section 5) --------------------------- */
+/* One truth: the stored actor or item (pl_entity) is the master, and every
+ * copy a session state embeds (actors.<i> / items.<i>, matched by id) is
+ * made equal to it by a "system" update after each write:
+ *   - actor:update / item:update (and the items an actor:delete lets go):
+ *     pl_session_entity_sync with the stored entity;
+ *   - actor:delete / item:delete: pl_session_entity_remove;
+ *   - gameState:update that changed a copy (result->changes): the worker
+ *     writes the copy back to the store (pl_entity_apply_copy), which then
+ *     calls pl_session_entity_sync, this session included - so such an
+ *     update usually costs two versions: the GM's, then a system one that
+ *     sets the copy to the stored entity (new version, updatedAt).
+ * Neither function here writes the store, and a sync commits only where a
+ * copy differs, so the two directions cannot feed each other. */
+
+typedef enum {
+    PL_SESSION_ACTOR,           /* state.actors,  pl:actor:<id>:sessions    */
+    PL_SESSION_ITEM             /* state.items,   pl:item:<id>:sessions     */
+} pl_session_kind_t;
+
+/* An actor or item (the stored JSON, with its id) changed: replace every
+ * embedded copy of it (actors.<i> / items.<i> whose id matches) that
+ * differs from it, in each session that holds it, as a versioned update
+ * with source "system" and the usual gameState:updated. skip_sid, when not
+ * NULL, is a session left alone. A session whose state no longer holds it
+ * just drops out of the index.
+ *
+ * Only sessions that may hold it are touched: a campaign entity's copies
+ * in sessions of its campaign, a personal entity's in sessions of a
+ * campaign its creator is a GM of. A copy with the same id elsewhere (a GM
+ * of another campaign typed the id into a state) is a stranger's: it is
+ * left alone, so no update leaks the entity to that campaign.
+ *
+ * Each session is one commit of its own: a failure in one (logged) does
+ * not stop the others. Returns the number of sessions updated, or -1 when
+ * the index could not be read. Events are published through call, so at
+ * most PL_CALL_PUBLISH_MAX per call go out (clients that miss one see a
+ * version gap and sync). */
+int pl_session_entity_sync (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity,
+                            const char *skip_sid);
+
+/* An actor or item (the stored JSON as it was) was deleted: remove every
+ * embedded copy of it (unset actors.<i> / items.<i>) from each session
+ * that holds it and may hold it, the same way (one "system" update per
+ * session; the index follows). Returns as pl_session_entity_sync. */
+int pl_session_entity_remove (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity);
+
+void pl_session_test (bool verbose);
+
+#endif

@@ -1,0 +1,599 @@
+/*  gamestate - game sessions and their versioned, GM-authoritative state
+ *  (issue 5; README, Game state).
+ *
+ *  Storage and the commit protocol live in common/pl_session (keys listed
+ *  there), because the actors and items workers update sessions too. This
+ *  file is the handlers: argument checks, who may do what, and the acks.
+ *
+ *  Who may do what (pl_authz roles of the session's campaign):
+ *    gameSession:create       GM of the campaign (others FORBIDDEN)
+ *    gameSession:list         members (others FORBIDDEN, as actor:list)
+ *    join / requestFull / sync members; anyone else gets NOT_FOUND, so
+ *                             session ids leak nothing
+ *    gameState:update         GM; a player gets FORBIDDEN
+ *    token:move               GM, or a player who created the token's actor
+ *  gameState:update checks, in order: the argument's shape, the session
+ *  and membership (NOT_FOUND), GM (FORBIDDEN), the update id's record (a
+ *  replay gets the first ack), the version (VERSION_CONFLICT), the
+ *  operations (VALIDATION_ERROR with index).
+ *
+ *  The dual update (pl_session.h): after gameState:update is applied (and
+ *  acked), every embedded actor or item whose copy it changed is written
+ *  back to the store by pl_entity_apply_copy under the rules of
+ *  actor:update / item:update for the GM who sent it (the kinds' field
+ *  rules come from workers/actors and workers/items, linked in), and then
+ *  every session's copy becomes the stored entity: usually one more,
+ *  "system", version of this state. At most S_WRITE_BACK_MAX copies per
+ *  update are written back; the rest are logged and left as they are.
+ *
+ *  Every handler runs on the worker loop (pl_worker.h). pl_session never
+ *  answers a call, so each handler maps its outcome to an ack; a NULL /
+ *  false from pl_call_* means the runtime has already answered INTERNAL.
+ */
+#include "gamestate.h"
+#include "actors.h"
+#include "items.h"
+#include "pl_authz.h"
+#include "pl_log.h"
+#include "pl_session.h"
+#include "pl_state.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The room of a session. */
+static void
+s_room (char *room, size_t size, const char *sid)
+{
+    snprintf (room, size, "session:%s", sid);
+}
+
+static const char *
+s_event (pl_call_t *call)
+{
+    return pl_proto_event (pl_call_event (call))->name;
+}
+
+/* A session id: the argument itself (join/leave/requestFull) or a member
+ * of it. Returns it, or NULL after answering VALIDATION_ERROR. */
+static const char *
+s_sid (pl_call_t *call, const cJSON *item)
+{
+    if (!cJSON_IsString (item) || !pl_authz_id_valid (item->valuestring)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                       "%s expects a session id (1 to %d characters of A-Z a-z 0-9 _ . -)",
+                       s_event (call), PL_AUTHZ_ID_MAX);
+        return NULL;
+    }
+    return item->valuestring;
+}
+
+/* The argument must be an object. Returns it, or NULL answered. */
+static const cJSON *
+s_object (pl_call_t *call, const cJSON *arg)
+{
+    if (!cJSON_IsObject (arg)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s expects an object", s_event (call));
+        return NULL;
+    }
+    return arg;
+}
+
+static const cJSON *
+s_get (const cJSON *obj, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive (obj, key);
+}
+
+/* Map a pl_session -1 (Redis failed, logged) to an answer. */
+static void
+s_storage_error (pl_call_t *call)
+{
+    if (!pl_call_answered (call))
+        pl_call_error (call, PL_ERR_INTERNAL, "storage unavailable");
+}
+
+/* The session and the caller's role in its campaign. Returns 0 with
+ * *session (caller owns) and *role, or -1 after answering NOT_FOUND (no
+ * such session, or not a member) or INTERNAL. */
+static int
+s_access (pl_call_t *call, const char *sid, cJSON **session, pl_role_t *role)
+{
+    *role = PL_ROLE_NONE;
+    int found = pl_session_get (call, sid, session);
+    if (found < 0) {
+        s_storage_error (call);
+        return -1;
+    }
+    const cJSON *campaign = found ? s_get (*session, "campaignId") : NULL;
+    if (found && !cJSON_IsString (campaign)) {
+        pl_error ("pl:session:%s has no campaignId", sid);
+        found = 0;
+    }
+    if (found && pl_authz_role (call, campaign->valuestring, pl_call_caller (call)->user, role) != 0)
+        goto fail;                          /* answered INTERNAL */
+    if (!found || *role == PL_ROLE_NONE) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no session %s", sid);
+        goto fail;
+    }
+    return 0;
+fail:
+    cJSON_Delete (*session);
+    *session = NULL;
+    return -1;
+}
+
+/* Read the state for an ack. Returns it, or NULL answered. */
+static cJSON *
+s_state (pl_call_t *call, const char *sid)
+{
+    cJSON *state = NULL;
+    int found = pl_session_state (call, sid, &state);
+    if (found < 0)
+        s_storage_error (call);
+    else
+    if (found == 0)
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no session %s", sid);
+    return state;
+}
+
+/* Answer a commit's outcome that is not a success. */
+static void
+s_commit_error (pl_call_t *call, const char *sid, pl_session_result_t *result)
+{
+    cJSON *fields = NULL;
+    switch (result->status) {
+        case PL_SESSION_APPLIED:
+        case PL_SESSION_REPLAYED:
+            break;                          /* not errors; asserted below */
+        case PL_SESSION_MISSING:
+            pl_call_error (call, PL_ERR_NOT_FOUND, "no session %s", sid);
+            return;
+        case PL_SESSION_CONFLICT:
+            fields = cJSON_CreateObject ();
+            cJSON_AddStringToObject (fields, "currentVersion", result->version);
+            pl_call_error_with (call, PL_ERR_VERSION_CONFLICT, fields,
+                                "the state is at version %s", result->version);
+            return;
+        case PL_SESSION_INVALID:
+            if (result->index >= 0) {
+                fields = cJSON_CreateObject ();
+                cJSON_AddNumberToObject (fields, "index", result->index);
+            }
+            pl_call_error_with (call, PL_ERR_VALIDATION_ERROR, fields, "%s", result->why);
+            return;
+        case PL_SESSION_NOOP:
+        case PL_SESSION_REFUSED:
+            pl_call_error (call, PL_ERR_NOT_FOUND, "%s", result->why[0] ? result->why : "nothing to do");
+            return;
+        case PL_SESSION_BUSY:
+            pl_call_error (call, PL_ERR_INTERNAL, "too many concurrent updates; try again");
+            return;
+        case PL_SESSION_FAILED:
+            pl_call_error (call, PL_ERR_INTERNAL, "%s", result->why[0] ? result->why : "storage unavailable");
+            return;
+    }
+    pl_call_error (call, PL_ERR_INTERNAL, "unexpected commit outcome %d", (int) result->status);
+}
+
+/* ---- sessions -------------------------------------------------------- */
+
+static void
+s_create (pl_call_t *call, const cJSON *arg)
+{
+    cJSON *session = NULL;
+    if (!s_object (call, arg))
+        return;
+    const cJSON *campaign = s_get (arg, "campaignId"), *name = s_get (arg, "name");
+    if (!cJSON_IsString (campaign) || !pl_authz_id_valid (campaign->valuestring)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "campaignId must be a campaign id");
+        return;
+    }
+    if (!cJSON_IsString (name) || !*name->valuestring
+    ||  strlen (name->valuestring) > PL_SESSION_NAME_MAX) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "name must be a string of 1 to %d characters",
+                       PL_SESSION_NAME_MAX);
+        return;
+    }
+    pl_role_t role;
+    if (pl_authz_role (call, campaign->valuestring, pl_call_caller (call)->user, &role) != 0)
+        return;
+    if (role != PL_ROLE_GM) {
+        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM of campaign %s may create sessions",
+                       campaign->valuestring);
+        return;
+    }
+    int rc = pl_session_create (call, campaign->valuestring, name->valuestring,
+                                pl_call_caller (call)->user, &session);
+    if (rc < 0)
+        s_storage_error (call);
+    else
+    if (rc > 0)
+        pl_call_error (call, PL_ERR_CONFLICT, "campaign %s already has %d sessions",
+                       campaign->valuestring, PL_SESSION_PER_CAMPAIGN);
+    else {
+        char room[16 + PL_AUTHZ_ID_MAX];
+        snprintf (room, sizeof room, "campaign:%s", campaign->valuestring);
+        pl_call_publish (call, room, PL_PUSH_GAME_SESSION_CREATED,
+                         cJSON_Duplicate (session, true), true);
+        pl_call_ok (call, session);
+    }
+}
+
+static void
+s_list (pl_call_t *call, const cJSON *arg)
+{
+    if (!s_object (call, arg))
+        return;
+    const cJSON *campaign = s_get (arg, "campaignId");
+    if (!cJSON_IsString (campaign) || !pl_authz_id_valid (campaign->valuestring)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "campaignId must be a campaign id");
+        return;
+    }
+    pl_role_t role;
+    if (pl_authz_role (call, campaign->valuestring, pl_call_caller (call)->user, &role) != 0)
+        return;
+    if (role == PL_ROLE_NONE) {
+        pl_call_error (call, PL_ERR_FORBIDDEN, "not a member of campaign %s", campaign->valuestring);
+        return;
+    }
+    cJSON *list = NULL;
+    if (pl_session_list (call, campaign->valuestring, &list) != 0)
+        s_storage_error (call);
+    else
+        pl_call_ok (call, list);
+}
+
+static void
+s_join (pl_call_t *call, const cJSON *arg)
+{
+    cJSON *session = NULL, *state = NULL;
+    pl_role_t role;
+    const char *sid = s_sid (call, arg);
+    if (!sid || s_access (call, sid, &session, &role) != 0)
+        goto cleanup;
+    /* the snapshot is always current: a join never replays the log */
+    if (!(state = s_state (call, sid)))
+        goto cleanup;
+    char room[16 + PL_AUTHZ_ID_MAX];
+    s_room (room, sizeof room, sid);
+    pl_call_join (call, room);
+    cJSON *data = cJSON_CreateObject ();
+    cJSON_AddItemToObject (data, "session", session);
+    cJSON_AddItemToObject (data, "gameState", state);
+    cJSON_AddBoolToObject (data, "isGM", role == PL_ROLE_GM);
+    session = state = NULL;
+    pl_call_ok (call, data);
+cleanup:
+    cJSON_Delete (session);
+    cJSON_Delete (state);
+}
+
+static void
+s_leave (pl_call_t *call, const cJSON *arg)
+{
+    const char *sid = s_sid (call, arg);
+    if (!sid)
+        return;
+    /* no access check: leaving a room one is not in changes nothing */
+    char room[16 + PL_AUTHZ_ID_MAX];
+    s_room (room, sizeof room, sid);
+    pl_call_leave (call, room);
+    pl_call_ok (call, NULL);
+}
+
+static void
+s_request_full (pl_call_t *call, const cJSON *arg)
+{
+    cJSON *session = NULL, *state = NULL;
+    pl_role_t role;
+    const char *sid = s_sid (call, arg);
+    if (!sid || s_access (call, sid, &session, &role) != 0 || !(state = s_state (call, sid)))
+        goto cleanup;
+    cJSON *data = cJSON_CreateObject ();
+    cJSON_AddItemToObject (data, "gameState", state);
+    state = NULL;
+    pl_call_ok (call, data);
+cleanup:
+    cJSON_Delete (session);
+    cJSON_Delete (state);
+}
+
+/* ---- updates --------------------------------------------------------- */
+
+/* Most changed copies one update writes back. Each costs a few Redis round
+ * trips and up to 3 entity events plus one gameState:updated per session
+ * that embeds it, so 32 keeps a typical update (one session) inside
+ * PL_CALL_PUBLISH_MAX. Past it the copies are left unwritten (logged): a
+ * GM who replaces a long list at once sees the rest resynced only when
+ * those entities next change. */
+#define S_WRITE_BACK_MAX 32
+
+/* The dual update, state -> store, after the update's ack: write back the
+ * copies result->changes holds (pl_entity_apply_copy logs what it skips). */
+static void
+s_write_back (pl_call_t *call, const char *sid, const char *campaign_id, const cJSON *changes)
+{
+    static const struct {
+        const char *key;
+        const pl_entity_kind_t *kind;
+    } lists[] = { { "actors", &pl_actors_kind }, { "items", &pl_items_kind } };
+    int done = 0, left = 0;
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        const cJSON *copy;
+        cJSON_ArrayForEach (copy, s_get (changes, lists[k].key)) {
+            if (done == S_WRITE_BACK_MAX)
+                left++;
+            else {
+                done++;
+                pl_entity_apply_copy (lists[k].kind, call, campaign_id, copy);
+            }
+        }
+    }
+    if (left > 0)
+        pl_warn ("session %s: %d changed copies past the first %d not written back",
+                 sid, left, S_WRITE_BACK_MAX);
+}
+
+static void
+s_update (pl_call_t *call, const cJSON *arg)
+{
+    cJSON *session = NULL;
+    pl_session_result_t result = { 0 };
+    if (!s_object (call, arg))
+        goto cleanup;
+    const cJSON *id = s_get (arg, "id"), *ops = s_get (arg, "operations");
+    const cJSON *timestamp = s_get (arg, "timestamp"), *source = s_get (arg, "source");
+    const char *sid = s_sid (call, s_get (arg, "sessionId"));
+    char version[PL_SESSION_VERSION_SIZE];
+    if (!sid)
+        goto cleanup;
+    if (!pl_session_update_id_valid (id)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                       "id must be a string of 1 to %d characters, no control characters",
+                       PL_SESSION_UPDATE_ID_MAX);
+        goto cleanup;
+    }
+    if (!pl_session_version_arg (s_get (arg, "version"), version)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                       "version must be the state version the update is based on, a decimal string");
+        goto cleanup;
+    }
+    if (!cJSON_IsArray (ops)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "operations must be an array");
+        goto cleanup;
+    }
+    if (timestamp && !cJSON_IsNull (timestamp)
+    &&  (!cJSON_IsNumber (timestamp) || !isfinite (timestamp->valuedouble))) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "timestamp must be a number (ms)");
+        goto cleanup;
+    }
+    if (source && !cJSON_IsNull (source)
+    &&  (!cJSON_IsString (source) || !*source->valuestring || strlen (source->valuestring) > 32
+         || strcmp (source->valuestring, "system") == 0)) {
+        /* "system" marks the server's own updates; a client may not forge it */
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                       "source must be a string of 1 to 32 characters other than \"system\"");
+        goto cleanup;
+    }
+    pl_role_t role;
+    if (s_access (call, sid, &session, &role) != 0)
+        goto cleanup;
+    if (role != PL_ROLE_GM) {
+        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM may update the game state");
+        goto cleanup;
+    }
+    pl_session_update_t update = {
+        .expected = version, .operations = ops, .update_id = id->valuestring,
+        .source = cJSON_IsString (source) ? source->valuestring : "gm",
+        .timestamp = cJSON_IsNumber (timestamp) ? timestamp : NULL,
+        .changes = true,
+    };
+    pl_session_commit (call, sid, &update, &result);
+    if (result.status == PL_SESSION_APPLIED || result.status == PL_SESSION_REPLAYED) {
+        pl_call_ok_body (call, result.body);
+        result.body = NULL;
+        /* after the ack: nothing the write-back meets can undo the update */
+        if (result.status == PL_SESSION_APPLIED)
+            s_write_back (call, sid, s_get (session, "campaignId")->valuestring,
+                          result.changes);
+    }
+    else
+        s_commit_error (call, sid, &result);
+cleanup:
+    pl_session_result_clear (&result);
+    cJSON_Delete (session);
+}
+
+static void
+s_sync (pl_call_t *call, const cJSON *arg)
+{
+    cJSON *session = NULL, *out = NULL;
+    if (!s_object (call, arg))
+        goto cleanup;
+    const char *sid = s_sid (call, s_get (arg, "sessionId"));
+    char since_text[PL_SESSION_VERSION_SIZE];
+    uint64_t since;
+    if (!sid)
+        goto cleanup;
+    if (!pl_session_version_arg (s_get (arg, "sinceVersion"), since_text)
+    ||  !pl_session_version_parse (since_text, &since)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR,
+                       "sinceVersion must be a version, a decimal string");
+        goto cleanup;
+    }
+    pl_role_t role;
+    if (s_access (call, sid, &session, &role) != 0)
+        goto cleanup;
+    int found = pl_session_sync (call, sid, since, &out);
+    if (found < 0)
+        s_storage_error (call);
+    else
+    if (found == 0)
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no session %s", sid);
+    else {
+        pl_call_ok (call, out);
+        out = NULL;
+    }
+cleanup:
+    cJSON_Delete (session);
+    cJSON_Delete (out);
+}
+
+/* ---- token:move ------------------------------------------------------ */
+
+typedef struct {
+    const char *token;          /* token id                               */
+    const char *actor;          /* its actorId when authorized by owning
+                                   that actor (a player), else NULL        */
+    double x, y;
+} s_move_t;
+
+/* Find token id in state.currentEncounter.tokens: its index, or -1. */
+static int
+s_token_index (const cJSON *state, const char *token, const cJSON **found)
+{
+    const cJSON *encounter = s_get (state, "currentEncounter");
+    const cJSON *tokens = cJSON_IsObject (encounter) ? s_get (encounter, "tokens") : NULL;
+    const cJSON *list = cJSON_IsArray (tokens) ? tokens : NULL;
+    int i = 0;
+    const cJSON *entry;
+    cJSON_ArrayForEach (entry, list) {
+        const cJSON *id = s_get (entry, "id");
+        if (cJSON_IsObject (entry) && cJSON_IsString (id) && strcmp (id->valuestring, token) == 0) {
+            *found = entry;
+            return i;
+        }
+        i++;
+    }
+    return -1;
+}
+
+static cJSON *
+s_move_op (int index, const char *axis, double value)
+{
+    char path[64];
+    snprintf (path, sizeof path, "currentEncounter.tokens.%d.%s", index, axis);
+    cJSON *op = cJSON_CreateObject ();
+    cJSON_AddStringToObject (op, "path", path);
+    cJSON_AddStringToObject (op, "operation", "set");
+    cJSON_AddNumberToObject (op, "value", value);
+    return op;
+}
+
+/* Builder: the token's index in the state the move applies to (a commit
+ * in between may have moved it in the array, or removed it). */
+static cJSON *
+s_move_ops (const cJSON *state, void *arg, char *why, size_t why_size)
+{
+    s_move_t *move = arg;
+    const cJSON *token = NULL;
+    int index = s_token_index (state, move->token, &token);
+    if (index < 0) {
+        snprintf (why, why_size, "no token %s in the current encounter", move->token);
+        return NULL;
+    }
+    const cJSON *actor = s_get (token, "actorId");
+    if (move->actor && (!cJSON_IsString (actor) || strcmp (actor->valuestring, move->actor) != 0)) {
+        snprintf (why, why_size, "token %s changed hands", move->token);
+        return NULL;
+    }
+    cJSON *ops = cJSON_CreateArray ();
+    cJSON_AddItemToArray (ops, s_move_op (index, "x", move->x));
+    cJSON_AddItemToArray (ops, s_move_op (index, "y", move->y));
+    return ops;
+}
+
+/* Did the caller create actor id? Returns 1, 0, or -1 answered. */
+static int
+s_owns_actor (pl_call_t *call, const char *id)
+{
+    if (!pl_authz_id_valid (id))
+        return 0;
+    redisReply *reply = pl_call_command (call, "GET pl:actor:%s", id);
+    if (!reply)
+        return -1;
+    cJSON *actor = reply->type == REDIS_REPLY_STRING
+                 ? cJSON_ParseWithLength (reply->str, reply->len) : NULL;
+    const cJSON *owner = s_get (actor, "createdBy");
+    int owns = cJSON_IsString (owner) && strcmp (owner->valuestring, pl_call_caller (call)->user) == 0;
+    cJSON_Delete (actor);
+    freeReplyObject (reply);
+    return owns;
+}
+
+static void
+s_token_move (pl_call_t *call, const cJSON *arg)
+{
+    cJSON *session = NULL, *state = NULL;
+    pl_session_result_t result = { 0 };
+    if (!s_object (call, arg))
+        goto cleanup;
+    const cJSON *token = s_get (arg, "tokenId"), *x = s_get (arg, "x"), *y = s_get (arg, "y");
+    const char *sid = s_sid (call, s_get (arg, "sessionId"));
+    if (!sid)
+        goto cleanup;
+    if (!cJSON_IsString (token) || !*token->valuestring
+    ||  strlen (token->valuestring) > PL_STATE_MAX_SEGMENT) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "tokenId must be a string of 1 to %d characters",
+                       PL_STATE_MAX_SEGMENT);
+        goto cleanup;
+    }
+    if (!cJSON_IsNumber (x) || !cJSON_IsNumber (y)
+    ||  !isfinite (x->valuedouble) || !isfinite (y->valuedouble)) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "x and y must be finite numbers");
+        goto cleanup;
+    }
+    pl_role_t role;
+    if (s_access (call, sid, &session, &role) != 0)
+        goto cleanup;
+    s_move_t move = { token->valuestring, NULL, x->valuedouble, y->valuedouble };
+    if (role != PL_ROLE_GM) {
+        /* a player: only a token of an actor they created */
+        if (!(state = s_state (call, sid)))
+            goto cleanup;
+        const cJSON *found = NULL;
+        if (s_token_index (state, move.token, &found) < 0) {
+            pl_call_error (call, PL_ERR_NOT_FOUND, "no token %s in the current encounter", move.token);
+            goto cleanup;
+        }
+        const cJSON *actor = s_get (found, "actorId");
+        int owns = cJSON_IsString (actor) ? s_owns_actor (call, actor->valuestring) : 0;
+        if (owns < 0)
+            goto cleanup;
+        if (!owns) {
+            pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM or the owner of its actor may move token %s",
+                           move.token);
+            goto cleanup;
+        }
+        move.actor = actor->valuestring;    /* the builder checks it still is */
+    }
+    pl_session_update_t update = { .build = s_move_ops, .build_arg = &move, .source = "system" };
+    pl_session_commit (call, sid, &update, &result);
+    if (result.status == PL_SESSION_APPLIED) {
+        cJSON *data = cJSON_CreateObject ();
+        cJSON_AddStringToObject (data, "newVersion", result.version);
+        pl_call_ok (call, data);
+    }
+    else
+        s_commit_error (call, sid, &result);
+cleanup:
+    pl_session_result_clear (&result);
+    cJSON_Delete (session);
+    cJSON_Delete (state);
+}
+
+const pl_handler_t pl_gamestate_handlers[] = {
+    { PL_EV_GAME_SESSION_CREATE,     s_create },
+    { PL_EV_GAME_SESSION_LIST,       s_list },
+    { PL_EV_GAME_SESSION_JOIN,       s_join },
+    { PL_EV_GAME_SESSION_LEAVE,      s_leave },
+    { PL_EV_GAME_STATE_REQUEST_FULL, s_request_full },
+    { PL_EV_GAME_STATE_UPDATE,       s_update },
+    { PL_EV_GAME_STATE_SYNC,         s_sync },
+    { PL_EV_TOKEN_MOVE,              s_token_move },
+};
+const size_t pl_gamestate_handler_count =
+    sizeof pl_gamestate_handlers / sizeof pl_gamestate_handlers[0];
