@@ -56,9 +56,11 @@ typedef void (pl_task_fn) (pl_call_t *call);
 /* Most rooms one pl_call_publish_except may leave out. */
 #define PL_CALL_EXCEPT_MAX 8
 
-/* Most published events one call may hold; past it, the extra ones are
+/* Most published events one call may hold (a removal from a campaign
+ * evicts and announces per room; a presence sweep announces per user, so
+ * the budget is generous: 256 x 48 bytes on the handler's stack). Past it, the extra ones are
  * dropped with an error log (a handler that publishes more has a bug). */
-#define PL_CALL_PUBLISH_MAX 16
+#define PL_CALL_PUBLISH_MAX 256
 
 /* ---- the process ---------------------------------------------------- */
 

@@ -6,7 +6,8 @@ import { useSystem, emitAck, expectOk, expectError } from './lib/system.mjs';
 
 const QUEUE_TIMEOUT_MS = 1500;
 const HEARTBEAT_MS = 1000;
-const h = useSystem({ workers: 0, env: { PARLEY_QUEUE_TIMEOUT_MS: String(QUEUE_TIMEOUT_MS) } });
+// Only actors is required: the other services have no worker here either.
+const h = useSystem({ workers: 0, env: { PARLEY_QUEUE_TIMEOUT_MS: String(QUEUE_TIMEOUT_MS), PARLEY_REQUIRED_SERVICES: 'actors' } });
 
 h.test('/healthz is 503 while no actors worker runs', async (t, sys) => {
   const res = await sys.waitHealth({ status: 503, pred: (b) => b && b.broker === true, timeoutMs: 10000 });
