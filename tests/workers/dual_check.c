@@ -1,0 +1,443 @@
+/*  parley-dual-check - the dual update (issue 5, section 5) at the bus
+ *  level: real parley-actors, parley-items and parley-gamestate processes
+ *  against a private redis-server, this program playing the broker
+ *  backend and the event proxy (tests/workers/wcheck.h).
+ *
+ *      parley-dual-check ACTORS ITEMS GAMESTATE [-v]
+ *
+ *  It checks, event by event and version by version (so a loop between
+ *  the two directions, or a missing update, fails):
+ *    - entity -> state: actor:update of an embedded actor gives its usual
+ *      actor:updated, then one gameState:updated with source "system" that
+ *      sets the copy to the stored actor;
+ *    - state -> entity: a GM's gameState:update that changes the copy
+ *      (inc hp) writes the actor back (version + 1, actor:updated to the
+ *      campaign, the GM's connection included), then one system update
+ *      makes the copy the stored actor; a copy equal to the stored one
+ *      writes nothing; a copy that would make the actor invalid, and a
+ *      hide flip (actor:deleted to players, actor:updated to GMs and the
+ *      creator), follow the actor:update rules;
+ *    - a GM of another campaign who types the actor's id into their state
+ *      changes nothing in the store, and later updates of the actor never
+ *      reach that state;
+ *    - actor:delete removes the copies and syncs the copies of the items it
+ *      held (actorId null); item:delete removes the item's copies;
+ *    - after each step actor:get / item:get equal the embedded copies.
+ *  Memberships are seeded straight into Redis.
+ */
+#include "wcheck.h"
+#include "pl_id.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+enum { S_ACTORS, S_ITEMS, S_GAMESTATE };
+
+static char s_sid[64], s_room[96];          /* campaign c1's session   */
+static char s_sid2[64], s_room2[96];        /* campaign c2's session   */
+static char s_actor[64], s_item[64];
+
+/* The next bus event: it must go to room as push (and, when origin is not
+ * NULL, carry that origin frame). Returns its payload (caller frees). */
+static cJSON *
+s_expect (const char *room, const char *push, const char *origin)
+{
+    pl_zmsg_t msg;
+    CHECK (wcheck_next (NULL, &msg, 3000));
+    CHECK (msg.count >= 5 && pl_zmsg_is (&msg, 2, "EV"));
+    cJSON *packet = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
+    bool match = zmq_msg_size (&msg.frame[0]) == strlen (room) + 1
+              && memcmp (zmq_msg_data (&msg.frame[0]), room, strlen (room) + 1) == 0
+              && cJSON_GetArraySize (packet) == 2
+              && strcmp (cJSON_GetArrayItem (packet, 0)->valuestring, push) == 0;
+    if (!match) {
+        char *text = cJSON_PrintUnformatted (packet);
+        fprintf (stderr, "event to %.*s: %s; expected %s to %s\n",
+                 (int) zmq_msg_size (&msg.frame[0]), (char *) zmq_msg_data (&msg.frame[0]),
+                 text, push, room);
+        free (text);
+    }
+    CHECK (match);
+    if (origin)
+        CHECK (pl_zmsg_is (&msg, 3, origin));
+    cJSON *payload = cJSON_DetachItemFromArray (packet, 1);
+    cJSON_Delete (packet);
+    pl_zmsg_close (&msg);
+    return payload;
+}
+
+/* Expect gameState:updated to room with version and source; returns it. */
+static cJSON *
+s_expect_update (const char *room, long version, const char *source)
+{
+    cJSON *u = s_expect (room, "gameState:updated", "");
+    CHECK (atol (wcheck_str (u, "version")) == version);
+    CHECK (atol (wcheck_str (u, "previousVersion")) == version - 1);
+    CHECK (strcmp (wcheck_str (u, "source"), source) == 0);
+    return u;
+}
+
+static const char *
+s_quote (const char *text)
+{
+    static char buf[128];
+    snprintf (buf, sizeof buf, "\"%s\"", text);
+    return buf;
+}
+
+static cJSON *
+s_state (const char *uid, const char *sid)
+{
+    cJSON *data = wcheck_ok (S_GAMESTATE, uid, "gameState:requestFull", s_quote (sid));
+    cJSON *state = cJSON_DetachItemFromObject (data, "gameState");
+    cJSON_Delete (data);
+    return state;
+}
+
+static long
+s_version (const cJSON *state)
+{
+    return atol (wcheck_str (state, "stateVersion"));
+}
+
+/* A GM update based on version; expects success and returns newVersion. */
+static long
+s_update (const char *uid, const char *sid, long version, const char *ops)
+{
+    static int n;
+    char *body = NULL;
+    CHECK (asprintf (&body, "{\"id\":\"dual-%d\",\"sessionId\":\"%s\",\"version\":\"%ld\","
+                            "\"operations\":%s}", ++n, sid, version, ops) > 0);
+    cJSON *reply = wcheck_call (S_GAMESTATE, uid, "gameState:update", body);
+    if (strcmp (wcheck_code (reply), "") != 0) {
+        char *text = cJSON_PrintUnformatted (reply);
+        fprintf (stderr, "gameState:update %s -> %s\n", body, text);
+        free (text);
+    }
+    CHECK (strcmp (wcheck_code (reply), "") == 0);
+    long v = atol (wcheck_str (reply, "newVersion"));
+    CHECK (v == version + 1);
+    cJSON_Delete (reply);
+    free (body);
+    return v;
+}
+
+/* The entity the store holds equals every copy (by id) in the state. */
+static void
+s_agree (const char *uid, const char *sid, const char *key, const char *id)
+{
+    const char *get = strcmp (key, "actors") == 0 ? "actor:get" : "item:get";
+    cJSON *stored = wcheck_ok (strcmp (key, "actors") == 0 ? S_ACTORS : S_ITEMS, uid, get,
+                               s_quote (id));
+    cJSON *state = s_state (uid, sid);
+    int copies = 0;
+    const cJSON *entry;
+    cJSON_ArrayForEach (entry, cJSON_GetObjectItem (state, key))
+        if (strcmp (wcheck_str (entry, "id"), id) == 0) {
+            CHECK (cJSON_Compare (entry, stored, true));
+            copies++;
+        }
+    CHECK (copies > 0);
+    cJSON_Delete (stored);
+    cJSON_Delete (state);
+}
+
+static void
+s_setup (void)
+{
+    freeReplyObject (wcheck_redis ("HSET pl:campaign:c1:members gm gm pl player pl2 player"));
+    freeReplyObject (wcheck_redis ("HSET pl:campaign:c2:members gm2 gm"));
+    cJSON *session = wcheck_ok (S_GAMESTATE, "gm", "gameSession:create",
+                                "{\"campaignId\":\"c1\",\"name\":\"one\"}");
+    snprintf (s_sid, sizeof s_sid, "%s", wcheck_str (session, "id"));
+    snprintf (s_room, sizeof s_room, "session:%s", s_sid);
+    cJSON_Delete (session);
+    session = wcheck_ok (S_GAMESTATE, "gm2", "gameSession:create",
+                         "{\"campaignId\":\"c2\",\"name\":\"two\"}");
+    snprintf (s_sid2, sizeof s_sid2, "%s", wcheck_str (session, "id"));
+    snprintf (s_room2, sizeof s_room2, "session:%s", s_sid2);
+    cJSON_Delete (session);
+    cJSON *actor = wcheck_ok (S_ACTORS, "pl", "actor:create",
+                              "{\"name\":\"Ann\",\"type\":\"pc\",\"campaignId\":\"c1\",\"hp\":10}");
+    snprintf (s_actor, sizeof s_actor, "%s", wcheck_str (actor, "id"));
+    cJSON_Delete (actor);
+    char body[256];
+    snprintf (body, sizeof body, "{\"name\":\"Rope\",\"campaignId\":\"c1\",\"actorId\":\"%s\"}",
+              s_actor);
+    cJSON *item = wcheck_ok (S_ITEMS, "pl", "item:create", body);
+    snprintf (s_item, sizeof s_item, "%s", wcheck_str (item, "id"));
+    cJSON_Delete (item);
+    wcheck_drain (200);
+}
+
+/* The GM embeds the stored actor and item: one version, nothing written. */
+static void
+s_embed (void)
+{
+    cJSON *actor = wcheck_ok (S_ACTORS, "gm", "actor:get", s_quote (s_actor));
+    cJSON *item = wcheck_ok (S_ITEMS, "gm", "item:get", s_quote (s_item));
+    char *a = cJSON_PrintUnformatted (actor), *i = cJSON_PrintUnformatted (item);
+    char *ops = NULL;
+    CHECK (asprintf (&ops, "[{\"path\":\"actors\",\"operation\":\"push\",\"value\":%s},"
+                           "{\"path\":\"items\",\"operation\":\"push\",\"value\":%s}]", a, i) > 0);
+    CHECK (s_update ("gm", s_sid, 0, ops) == 1);
+    cJSON_Delete (s_expect_update (s_room, 1, "gm"));
+    wcheck_quiet (300);                             /* no write back, no sync */
+    redisReply *r = wcheck_redis ("SISMEMBER pl:actor:%s:sessions %s", s_actor, s_sid);
+    CHECK (r->integer == 1);
+    freeReplyObject (r);
+    cJSON *again = wcheck_ok (S_ACTORS, "gm", "actor:get", s_quote (s_actor));
+    CHECK (cJSON_Compare (again, actor, true));     /* version unchanged */
+    s_agree ("pl", s_sid, "actors", s_actor);
+    s_agree ("pl", s_sid, "items", s_item);
+    cJSON_Delete (again);
+    free (ops);
+    free (a);
+    free (i);
+    cJSON_Delete (actor);
+    cJSON_Delete (item);
+}
+
+/* actor:update -> the state, as one system update. */
+static void
+s_entity_to_state (void)
+{
+    char body[256];
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"hp\":7,\"mood\":\"grim\"}", s_actor);
+    cJSON *stored = wcheck_ok (S_ACTORS, "pl", "actor:update", body);
+    char origin[32];
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
+    CHECK (wcheck_num (stored, "version") == 2 && wcheck_num (stored, "hp") == 7);
+    cJSON *ev = s_expect ("campaign:c1", "actor:updated", origin);
+    CHECK (cJSON_Compare (ev, stored, true));
+    cJSON_Delete (ev);
+    cJSON *u = s_expect_update (s_room, 2, "system");
+    cJSON *want = cJSON_CreateArray ();
+    cJSON *op = cJSON_CreateObject ();
+    cJSON_AddStringToObject (op, "path", "actors.0");
+    cJSON_AddStringToObject (op, "operation", "set");
+    cJSON_AddItemToObject (op, "value", cJSON_Duplicate (stored, true));
+    cJSON_AddItemToArray (want, op);
+    CHECK (cJSON_Compare (cJSON_GetObjectItem (u, "operations"), want, true));
+    cJSON_Delete (want);
+    cJSON_Delete (u);
+    wcheck_quiet (300);
+    s_agree ("pl", s_sid, "actors", s_actor);
+    cJSON *state = s_state ("gm", s_sid);
+    CHECK (s_version (state) == 2);
+    cJSON_Delete (state);
+    cJSON_Delete (stored);
+}
+
+/* gameState:update -> the store -> every copy. */
+static void
+s_state_to_entity (void)
+{
+    /* inc hp: the GM's version, the write-back, the system version */
+    long v = s_update ("gm", s_sid, 2,
+                       "[{\"path\":\"actors.0.hp\",\"operation\":\"inc\",\"value\":5}]");
+    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    cJSON *ev = s_expect ("campaign:c1", "actor:updated", "");     /* the GM's tab too */
+    CHECK (wcheck_num (ev, "hp") == 12 && wcheck_num (ev, "version") == 3);
+    CHECK (strcmp (wcheck_str (ev, "createdBy"), "pl") == 0);
+    CHECK (strcmp (wcheck_str (ev, "mood"), "grim") == 0);
+    cJSON *u = s_expect_update (s_room, v + 1, "system");
+    CHECK (cJSON_Compare (cJSON_GetObjectItem (cJSON_GetArrayItem (cJSON_GetObjectItem (u, "operations"), 0),
+                                               "value"), ev, true));
+    cJSON_Delete (u);
+    wcheck_quiet (300);                             /* exactly two versions */
+    cJSON *stored = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    CHECK (cJSON_Compare (stored, ev, true));
+    cJSON_Delete (stored);
+    cJSON_Delete (ev);
+    s_agree ("pl", s_sid, "actors", s_actor);
+    cJSON *state = s_state ("gm", s_sid);
+    CHECK (s_version (state) == v + 1);
+    cJSON_Delete (state);
+    v++;
+
+    /* server fields in the copy are not the client's: version, createdBy
+     * set in the state are written back as nothing, and the sync puts the
+     * stored values back */
+    v = s_update ("gm", s_sid, v,
+                  "[{\"path\":\"actors.0.version\",\"operation\":\"set\",\"value\":99},"
+                  "{\"path\":\"actors.0.createdBy\",\"operation\":\"set\",\"value\":\"gm\"}]");
+    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    u = s_expect_update (s_room, v + 1, "system");
+    cJSON_Delete (u);
+    wcheck_quiet (300);
+    stored = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    CHECK (wcheck_num (stored, "version") == 3);
+    CHECK (strcmp (wcheck_str (stored, "createdBy"), "pl") == 0);
+    cJSON_Delete (stored);
+    s_agree ("pl", s_sid, "actors", s_actor);
+    v++;
+
+    /* a copy that would make the actor invalid is not written back: the
+     * state keeps it, the store and its events are untouched */
+    v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.name\",\"operation\":\"set\",\"value\":\"\"}]");
+    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    wcheck_quiet (300);
+    stored = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    CHECK (strcmp (wcheck_str (stored, "name"), "Ann") == 0 && wcheck_num (stored, "version") == 3);
+    cJSON_Delete (stored);
+    v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.name\",\"operation\":\"set\",\"value\":\"Ann\"}]");
+    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    wcheck_quiet (300);                             /* back to the stored copy */
+    s_agree ("pl", s_sid, "actors", s_actor);
+
+    /* hiding it through the state: the flip's events, as actor:update's */
+    v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.hidden\",\"operation\":\"set\",\"value\":true}]");
+    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    ev = s_expect ("campaign:c1", "actor:deleted", "");
+    CHECK (cJSON_IsString (ev) && strcmp (ev->valuestring, s_actor) == 0);
+    cJSON_Delete (ev);
+    ev = s_expect ("campaign:c1:gm", "actor:updated", "");
+    CHECK (cJSON_IsTrue (cJSON_GetObjectItem (ev, "hidden")) && wcheck_num (ev, "version") == 4);
+    cJSON_Delete (ev);
+    ev = s_expect ("user:pl", "actor:updated", "");
+    cJSON_Delete (ev);
+    cJSON_Delete (s_expect_update (s_room, v + 1, "system"));
+    wcheck_quiet (300);
+    v++;
+    s_agree ("pl", s_sid, "actors", s_actor);       /* the creator sees it */
+    wcheck_err (S_ACTORS, "pl2", "actor:get", s_quote (s_actor), "NOT_FOUND");
+    /* and back: the reveal, also from the state */
+    v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.hidden\",\"operation\":\"set\",\"value\":false}]");
+    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    cJSON_Delete (s_expect ("campaign:c1", "actor:created", ""));
+    cJSON_Delete (s_expect ("campaign:c1:gm", "actor:updated", ""));
+    cJSON_Delete (s_expect ("user:pl", "actor:updated", ""));
+    cJSON_Delete (s_expect_update (s_room, v + 1, "system"));
+    wcheck_quiet (300);
+    s_agree ("pl2", s_sid, "actors", s_actor);
+
+    /* a player may not update the state, so never the actor through it */
+    char body[256];
+    snprintf (body, sizeof body, "{\"id\":\"pl-try\",\"sessionId\":\"%s\",\"version\":\"%ld\","
+             "\"operations\":[{\"path\":\"actors.0.hp\",\"operation\":\"set\",\"value\":1}]}",
+             s_sid, v + 1);
+    wcheck_err (S_GAMESTATE, "pl", "gameState:update", body, "FORBIDDEN");
+}
+
+/* A GM of campaign c2 types c1's actor id into c2's state. */
+static void
+s_foreign (void)
+{
+    cJSON *before = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    char *ops = NULL;
+    CHECK (asprintf (&ops, "[{\"path\":\"actors\",\"operation\":\"push\",\"value\":"
+                           "{\"id\":\"%s\",\"name\":\"Mine\",\"type\":\"pc\",\"hp\":999,"
+                           "\"campaignId\":\"c1\"}}]", s_actor) > 0);
+    CHECK (s_update ("gm2", s_sid2, 0, ops) == 1);
+    cJSON_Delete (s_expect_update (s_room2, 1, "gm"));
+    wcheck_quiet (300);                             /* nothing written, no sync */
+    free (ops);
+    CHECK (s_update ("gm2", s_sid2, 1,
+                     "[{\"path\":\"actors.0.hp\",\"operation\":\"inc\",\"value\":1}]") == 2);
+    cJSON_Delete (s_expect_update (s_room2, 2, "gm"));
+    wcheck_quiet (300);
+    cJSON *after = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    CHECK (cJSON_Compare (before, after, true));
+    cJSON_Delete (after);
+    /* and the actor's own updates do not reach c2's state */
+    char body[256];
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"secret\":\"c1 only\"}", s_actor);
+    cJSON *stored = wcheck_ok (S_ACTORS, "pl", "actor:update", body);
+    cJSON_Delete (s_expect ("campaign:c1", "actor:updated", NULL));
+    cJSON *state = s_state ("gm", s_sid);
+    cJSON *u = s_expect_update (s_room, s_version (state), "system");
+    cJSON_Delete (u);
+    cJSON_Delete (state);
+    wcheck_quiet (300);
+    state = s_state ("gm2", s_sid2);
+    CHECK (s_version (state) == 2);
+    const cJSON *copy = cJSON_GetArrayItem (cJSON_GetObjectItem (state, "actors"), 0);
+    CHECK (wcheck_num (copy, "hp") == 1000 && !cJSON_GetObjectItem (copy, "secret"));
+    cJSON_Delete (state);
+    s_agree ("pl", s_sid, "actors", s_actor);
+    cJSON_Delete (stored);
+    cJSON_Delete (before);
+}
+
+/* actor:delete -> its copies leave, its items' copies get actorId null;
+ * item:delete -> the item's copies leave. */
+static void
+s_delete (void)
+{
+    cJSON *state = s_state ("gm", s_sid);
+    long v = s_version (state);
+    cJSON_Delete (state);
+    cJSON *none = wcheck_ok (S_ACTORS, "pl", "actor:delete", s_quote (s_actor));
+    CHECK (!none);
+    cJSON_Delete (s_expect ("campaign:c1", "actor:deleted", NULL));
+    cJSON *held = s_expect ("campaign:c1", "item:updated", NULL);
+    CHECK (cJSON_IsNull (cJSON_GetObjectItem (held, "actorId")));
+    cJSON *u = s_expect_update (s_room, v + 1, "system");
+    CHECK (strcmp (wcheck_str (cJSON_GetArrayItem (cJSON_GetObjectItem (u, "operations"), 0),
+                               "operation"), "unset") == 0);
+    cJSON_Delete (u);
+    u = s_expect_update (s_room, v + 2, "system");
+    CHECK (cJSON_Compare (cJSON_GetObjectItem (cJSON_GetArrayItem (cJSON_GetObjectItem (u, "operations"), 0),
+                                               "value"), held, true));
+    cJSON_Delete (u);
+    cJSON_Delete (held);
+    wcheck_quiet (300);                             /* c2's stranger copy stays */
+    state = s_state ("gm", s_sid);
+    CHECK (s_version (state) == v + 2);
+    CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (state, "actors")) == 0);
+    cJSON_Delete (state);
+    s_agree ("pl", s_sid, "items", s_item);
+    redisReply *r = wcheck_redis ("SISMEMBER pl:actor:%s:sessions %s", s_actor, s_sid);
+    CHECK (r->integer == 0);
+    freeReplyObject (r);
+    state = s_state ("gm2", s_sid2);
+    CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (state, "actors")) == 1 && s_version (state) == 2);
+    cJSON_Delete (state);
+
+    none = wcheck_ok (S_ITEMS, "pl", "item:delete", s_quote (s_item));
+    CHECK (!none);
+    cJSON_Delete (s_expect ("campaign:c1", "item:deleted", NULL));
+    cJSON_Delete (s_expect_update (s_room, v + 3, "system"));
+    wcheck_quiet (300);
+    state = s_state ("gm", s_sid);
+    CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (state, "items")) == 0);
+    cJSON_Delete (state);
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf (stderr, "usage: parley-dual-check ACTORS ITEMS GAMESTATE [-v]\n");
+        return 2;
+    }
+    wcheck_init ("dual_check", argc > 4 && strcmp (argv[4], "-v") == 0);
+    wcheck_worker (S_ACTORS, argv[1], "actors");
+    wcheck_worker (S_ITEMS, argv[2], "items");
+    wcheck_worker (S_GAMESTATE, argv[3], "gamestate");
+    wcheck_probe (S_ACTORS, "actor:create", "{\"name\":\"p\",\"type\":\"p\"}");
+    wcheck_probe (S_ITEMS, "item:create", "{\"name\":\"p\"}");
+    for (int i = 0; i < 50; i++)                    /* wcheck_probe's users */
+        freeReplyObject (wcheck_redis ("HSET pl:campaign:probe:members probe%d gm", i));
+    wcheck_probe (S_GAMESTATE, "gameSession:create", "{\"campaignId\":\"probe\",\"name\":\"p\"}");
+
+    printf ("dual_check: setup\n");
+    s_setup ();
+    printf ("dual_check: embed\n");
+    s_embed ();
+    printf ("dual_check: entity -> state\n");
+    s_entity_to_state ();
+    printf ("dual_check: state -> entity\n");
+    s_state_to_entity ();
+    printf ("dual_check: another campaign's GM\n");
+    s_foreign ();
+    printf ("dual_check: deletes\n");
+    s_delete ();
+    wcheck_stop_workers ();
+    wcheck_done ();
+    printf ("dual_check: OK\n");
+    return 0;
+}
