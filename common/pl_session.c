@@ -766,8 +766,11 @@ pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out)
     state = s_parse_state (sid, exec->element[0]->str, exec->element[0]->len);
     if (!state)
         goto cleanup;
-    uint64_t current;
-    pl_session_version_parse (s_version (state), &current);
+    uint64_t current = 0;
+    if (!pl_session_version_parse (s_version (state), &current)) {
+        pl_error ("session %s: stored state has a bad stateVersion", sid);
+        goto cleanup;
+    }
     *out = cJSON_CreateObject ();
     if (!*out)
         goto cleanup;
