@@ -66,6 +66,15 @@ pl_authz_user_id_valid (const char *id)
     return s_id_valid (id, "|@+");
 }
 
+size_t
+pl_authz_code_points (const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
 /* Room kinds by prefix. Reserved kinds are entity rooms to come: naming
  * them now keeps "actor:7" from ever meaning something else. */
 static const struct {
@@ -250,6 +259,9 @@ pl_authz_test (bool verbose)
     assert (!pl_authz_id_valid ("a|b"));
     assert (pl_authz_user_id_valid ("auth0|123"));
     assert (!pl_authz_user_id_valid ("a\nb"));
+    /* code points: 1-, 2-, 3- and 4-byte characters count once each */
+    assert (pl_authz_code_points ("") == 0);
+    assert (pl_authz_code_points ("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80") == 4);
     char big[PL_AUTHZ_ID_MAX + 2];
     memset (big, 'a', sizeof big - 1);
     big[sizeof big - 1] = 0;

@@ -56,6 +56,11 @@ bool pl_authz_can_write (bool campaign, pl_role_t role, bool is_creator);
  * also hold '|' '@' '+', as identity providers use them). */
 bool pl_authz_id_valid (const char *id);
 bool pl_authz_user_id_valid (const char *id);
+/* The length of client text in code points, what its limits count (a
+ * campaign name, a chat message): every byte that does not continue a
+ * UTF-8 sequence (10xxxxxx) starts one. The gateway guarantees valid
+ * UTF-8. */
+size_t pl_authz_code_points (const char *text);
 
 typedef enum {
     PL_ROOM_INVALID = 0,            /* not a room name                      */

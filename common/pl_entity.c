@@ -33,9 +33,8 @@ s_is_server_field (const char *key)
     return false;
 }
 
-/* Set obj[key], replacing an existing value. Takes ownership of value. */
 void
-pl_entity__set (cJSON *obj, const char *key, cJSON *value)
+pl_entity_set (cJSON *obj, const char *key, cJSON *value)
 {
     if (cJSON_GetObjectItemCaseSensitive (obj, key))
         cJSON_ReplaceItemInObjectCaseSensitive (obj, key, value);
@@ -59,7 +58,7 @@ pl_entity_merge (cJSON *entity, const cJSON *fields)
     const cJSON *item;
     cJSON_ArrayForEach (item, fields)
         if (!s_is_server_field (item->string))
-            pl_entity__set (entity, item->string, cJSON_Duplicate (item, true));
+            pl_entity_set (entity, item->string, cJSON_Duplicate (item, true));
 }
 
 double
@@ -371,18 +370,6 @@ pl_entity__abandon (pl_call_t *call, bool *watching, bool *multi)
     if (*watching)
         pl_call_run (call, "UNWATCH");
     *watching = *multi = false;
-}
-
-/* EXEC. Returns 1 when it ran, 0 when a WATCHed key changed (try again),
- * -1 when answered. */
-int
-pl_entity__exec (pl_call_t *call)
-{
-    redisReply *reply = pl_call_command (call, "EXEC");
-    int rc = !reply ? -1 : reply->type == REDIS_REPLY_ARRAY ? 1 : 0;
-    if (reply)
-        freeReplyObject (reply);
-    return rc;
 }
 
 /* ---- reads ---------------------------------------------------------- */

@@ -154,6 +154,9 @@ const char *pl_entity_input_invalid (const pl_entity_kind_t *kind, const cJSON *
 /* Shallow-merge fields into entity, skipping the fields the server owns. A
  * key sent twice keeps its last value, as JSON.parse would. */
 void pl_entity_merge (cJSON *entity, const cJSON *fields);
+/* Set obj[key], replacing an existing value. Takes ownership of value.
+ * (Also what the campaigns worker sets a campaign's fields with.) */
+void pl_entity_set (cJSON *obj, const char *key, cJSON *value);
 
 void pl_entity_test (bool verbose);
 

@@ -28,7 +28,6 @@ typedef struct {
 } pl_entity__t;
 
 /* JSON helpers */
-void pl_entity__set (cJSON *obj, const char *key, cJSON *value);
 void pl_entity__default (cJSON *obj, const char *key, cJSON *value);
 double pl_entity__number (const cJSON *obj, const char *key);
 char *pl_entity__fmt (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
@@ -51,6 +50,5 @@ void pl_entity__publish (pl_call_t *call, const pl_entity_kind_t *kind, pl_entit
                          const pl_entity__t *e, bool creator_member, bool was_hidden,
                          bool exclude_origin);
 void pl_entity__abandon (pl_call_t *call, bool *watching, bool *multi);
-int pl_entity__exec (pl_call_t *call);
 
 #endif

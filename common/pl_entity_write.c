@@ -148,9 +148,9 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
             if (pl_entity__holder_ok (call, kind, e.holder, visible, &h, e.campaign))
                 goto cleanup;
         }
-        pl_entity__set (e.json, "createdAt", cJSON_CreateNumber (now));
-        pl_entity__set (e.json, "updatedAt", cJSON_CreateNumber (now));
-        pl_entity__set (e.json, "version", cJSON_CreateNumber (1));
+        pl_entity_set (e.json, "createdAt", cJSON_CreateNumber (now));
+        pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now));
+        pl_entity_set (e.json, "version", cJSON_CreateNumber (1));
         free (text);
         if (!(text = pl_entity__text (call, kind, e.json)))
             goto cleanup;
@@ -314,8 +314,8 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         double updated = pl_entity__number (old.json, "updatedAt");
         double now = (double) pl_id_wall_ms ();
         double version = pl_entity__number (old.json, "version");
-        pl_entity__set (e.json, "version", cJSON_CreateNumber (version + 1));
-        pl_entity__set (e.json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
+        pl_entity_set (e.json, "version", cJSON_CreateNumber (version + 1));
+        pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
         if (!(text = pl_entity__text (call, kind, e.json)))
             goto cleanup;
         /* the write: nothing below can fail for a reason of ours, so an
@@ -332,7 +332,7 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         &&  !pl_call_run (call, "ZADD pl:%s:%s:%ss %s %s", kind->holder, e.holder, kind->name,
                           score, id))
             goto cleanup;
-        int ran = pl_entity__exec (call);
+        int ran = pl_call_exec (call);
         watching = multi = false;           /* EXEC ends both, whatever it says */
         if (ran < 0)
             goto cleanup;
@@ -475,10 +475,10 @@ s_held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *
         }
         held->count++;
         double updated = pl_entity__number (e->json, "updatedAt");
-        pl_entity__set (e->json, kind->held_field, cJSON_CreateNull ());
+        pl_entity_set (e->json, kind->held_field, cJSON_CreateNull ());
         double version = pl_entity__number (e->json, "version");
-        pl_entity__set (e->json, "version", cJSON_CreateNumber (version + 1));
-        pl_entity__set (e->json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
+        pl_entity_set (e->json, "version", cJSON_CreateNumber (version + 1));
+        pl_entity_set (e->json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
         e->holder = NULL;
         e->is_creator = strcmp (e->creator, uid) == 0;
         e->role = owner->role;              /* held entities share its campaign */
@@ -566,7 +566,7 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         for (size_t i = 0; i < held.count; i++)
             if (!pl_call_run (call, "SET pl:%s:%s %s", kind->held, held.e[i].id, held.text[i]))
                 goto cleanup;
-        int ran = pl_entity__exec (call);
+        int ran = pl_call_exec (call);
         watching = multi = false;
         if (ran < 0)
             goto cleanup;

@@ -355,8 +355,8 @@ pl_presence_forget_rooms (pl_call_t *call, const char *const *rooms, size_t coun
     return s_purge (call, "silent", "", rooms, count);
 }
 
-static int
-s_by_user (const void *a, const void *b)
+int
+pl_presence_by_user (const void *a, const void *b)
 {
     const cJSON *x = *(const cJSON *const *) a, *y = *(const cJSON *const *) b;
     return strcmp (cJSON_GetObjectItemCaseSensitive (x, "userId")->valuestring,
@@ -389,7 +389,7 @@ pl_presence_list (pl_call_t *call, const char *room)
         cJSON_AddStringToObject (item, "name", name->str);
         items[count++] = item;
     }
-    qsort (items, count, sizeof *items, s_by_user);
+    qsort (items, count, sizeof *items, pl_presence_by_user);
     for (size_t i = 0; i < count; i++)
         cJSON_AddItemToArray (list, items[i]);
 cleanup:

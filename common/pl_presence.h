@@ -93,6 +93,9 @@ int pl_presence_forget_rooms (pl_call_t *call, const char *const *rooms, size_t 
 /* The users present in room, [{userId, name}] sorted by userId; NULL
  * when Redis failed (answered). */
 cJSON *pl_presence_list (pl_call_t *call, const char *room);
+/* A qsort comparator of cJSON object pointers by their string userId (the
+ * order of presence lists and of a campaign's members). */
+int pl_presence_by_user (const void *a, const void *b);
 
 /* The payloads {room, userId, name} of a script's answer: a flat array of
  * room, userId, name strings. Pure (the selftest feeds it hand-made

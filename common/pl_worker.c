@@ -363,6 +363,16 @@ pl_call_run (pl_call_t *call, const char *fmt, ...)
     return reply != NULL;
 }
 
+int
+pl_call_exec (pl_call_t *call)
+{
+    redisReply *reply = pl_call_command (call, "EXEC");
+    int rc = !reply ? -1 : reply->type == REDIS_REPLY_ARRAY ? 1 : 0;
+    if (reply)
+        freeReplyObject (reply);
+    return rc;
+}
+
 void
 pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
                  cJSON *payload, bool exclude_origin)

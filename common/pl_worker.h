@@ -153,6 +153,9 @@ redisReply *pl_call_command_argv (pl_call_t *call, int argc, const char **argv,
 /* pl_call_command for a reply the handler does not need (MULTI, a queued
  * SET...). Returns true on success; false means answered INTERNAL. */
 bool pl_call_run (pl_call_t *call, const char *fmt, ...);
+/* EXEC the handler's MULTI. Returns 1 when it ran, 0 when a WATCHed key
+ * changed (a nil reply: try again), -1 when it failed (answered INTERNAL). */
+int pl_call_exec (pl_call_t *call);
 /* Run a Lua script (pl_redis_script) for the handler; NULL as above. */
 redisReply *pl_call_script (pl_call_t *call, pl_redis_script_t *script, int numkeys,
                             int argc, const char **argv, const size_t *argvlen);

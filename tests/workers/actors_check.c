@@ -122,9 +122,9 @@ s_contract (void)
     /* the five creates' events come from two PUBs, in no fixed order
      * between them: read them all before the delete */
     for (int i = 0; i < 5; i++) {
-        pl_zmsg_t msg;
-        CHECK (wcheck_next (NULL, &msg, 3000));
-        pl_zmsg_close (&msg);
+        wcheck_bus_t bus;
+        CHECK (wcheck_bus_next (&bus, 3000));
+        wcheck_bus_clear (&bus);
     }
 
     /* delete: only the creator; then it is gone */
@@ -161,7 +161,7 @@ s_races (void)
     }
     for (int i = 0; i < n; i++) {
         int seq;
-        cJSON *reply = wcheck_reply (&seq);
+        cJSON *reply = wcheck_reply (&seq, NULL);
         if (strcmp (wcheck_code (reply), "") == 0)
             ok++;
         else {
@@ -184,7 +184,7 @@ s_races (void)
         wcheck_send (i % 2, "dave", "actor:create", "{\"name\":\"c\",\"type\":\"t\"}");
     for (int i = 0; i < 20; i++) {
         int seq;
-        cJSON *reply = wcheck_reply (&seq);
+        cJSON *reply = wcheck_reply (&seq, NULL);
         CHECK (strcmp (wcheck_code (reply), "") == 0);
         cJSON_Delete (reply);
     }
@@ -195,9 +195,7 @@ s_races (void)
                > wcheck_num (cJSON_GetArrayItem (list, i - 1), "createdAt"));
     cJSON_Delete (list);
     /* drain the bus of the creates and updates */
-    pl_zmsg_t msg;
-    while (wcheck_next (NULL, &msg, 200))
-        pl_zmsg_close (&msg);
+    wcheck_drain (200);
 }
 
 /* Redis goes away: INTERNAL, the worker stays up; Redis is back: it works. */
@@ -219,26 +217,7 @@ s_outage (void)
     if (wcheck_verbose ())
         printf ("  outage: recovered %lld ms after Redis came back\n",
                 (long long) (pl_id_mono_ms () - start));
-    pl_zmsg_t msg;
-    while (wcheck_next (NULL, &msg, 100))
-        pl_zmsg_close (&msg);
-}
-
-/* The JSON text of a string, for a request body or an id argument. */
-static const char *
-s_quote (const char *text)
-{
-    static char buf[256];
-    snprintf (buf, sizeof buf, "\"%s\"", text);
-    return buf;
-}
-
-static void
-s_members (const char *campaign, const char *user, const char *role)
-{
-    redisReply *r = role ? wcheck_redis ("HSET pl:campaign:%s:members %s %s", campaign, user, role)
-                         : wcheck_redis ("HDEL pl:campaign:%s:members %s", campaign, user);
-    freeReplyObject (r);
+    wcheck_drain (100);
 }
 
 /* How many of the ids of list equal id. */
@@ -259,10 +238,10 @@ s_campaign (void)
     const char *gm_except = "[\"campaign:c1:gm\"]";
     const char *players_except = "[\"campaign:c1:gm\",\"user:p1\"]";
     char body[512], origin[32];
-    s_members ("c1", "gm", "gm");
-    s_members ("c1", "p1", "player");
-    s_members ("c1", "p2", "player");
-    s_members ("c2", "out", "gm");
+    wcheck_member ("c1", "gm", "gm");
+    wcheck_member ("c1", "p1", "player");
+    wcheck_member ("c1", "p2", "player");
+    wcheck_member ("c2", "out", "gm");
 
     /* create: members only; the campaign must exist; nothing stored else */
     wcheck_err (0, "out", "actor:create", "{\"name\":\"x\",\"type\":\"t\",\"campaignId\":\"c1\"}", "FORBIDDEN");
@@ -282,19 +261,19 @@ s_campaign (void)
     CHECK (strcmp (wcheck_str (a, "campaignId"), "c1") == 0);
     CHECK (cJSON_IsFalse (cJSON_GetObjectItem (a, "hidden")));
     char *id = strdup (wcheck_str (a, "id"));
-    cJSON *got = wcheck_ok (1, "p2", "actor:get", s_quote (id));      /* members see it */
+    cJSON *got = wcheck_ok (1, "p2", "actor:get", wcheck_quote (id));      /* members see it */
     CHECK (cJSON_Compare (got, a, true));
     cJSON_Delete (got);
-    got = wcheck_ok (1, "gm", "actor:get", s_quote (id));
+    got = wcheck_ok (1, "gm", "actor:get", wcheck_quote (id));
     cJSON_Delete (got);
-    wcheck_err (1, "out", "actor:get", s_quote (id), "NOT_FOUND");
+    wcheck_err (1, "out", "actor:get", wcheck_quote (id), "NOT_FOUND");
 
     /* another player cannot change it; an outsider does not see it */
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"name\":\"Mine now\"}", id);
     wcheck_err (0, "p2", "actor:update", body, "FORBIDDEN");
-    wcheck_err (0, "p2", "actor:delete", s_quote (id), "FORBIDDEN");
+    wcheck_err (0, "p2", "actor:delete", wcheck_quote (id), "FORBIDDEN");
     wcheck_err (0, "out", "actor:update", body, "NOT_FOUND");
-    wcheck_err (0, "out", "actor:delete", s_quote (id), "NOT_FOUND");
+    wcheck_err (0, "out", "actor:delete", wcheck_quote (id), "NOT_FOUND");
     /* campaignId cannot change, hidden stays a boolean */
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"campaignId\":\"c2\"}", id);
     wcheck_err (0, "p1", "actor:update", body, "VALIDATION_ERROR");
@@ -330,14 +309,14 @@ s_campaign (void)
     wcheck_event ("campaign:c1:gm", "actor:created", origin, h, NULL);
     wcheck_event ("user:p1", "actor:created", origin, h, gm_except);
     char *hid = strdup (wcheck_str (h, "id"));
-    wcheck_err (0, "p2", "actor:get", s_quote (hid), "NOT_FOUND");
-    wcheck_err (0, "out", "actor:get", s_quote (hid), "NOT_FOUND");
+    wcheck_err (0, "p2", "actor:get", wcheck_quote (hid), "NOT_FOUND");
+    wcheck_err (0, "out", "actor:get", wcheck_quote (hid), "NOT_FOUND");
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"name\":\"x\"}", hid);
     wcheck_err (0, "p2", "actor:update", body, "NOT_FOUND");      /* not FORBIDDEN: unseen */
-    wcheck_err (0, "p2", "actor:delete", s_quote (hid), "NOT_FOUND");
-    got = wcheck_ok (0, "gm", "actor:get", s_quote (hid));
+    wcheck_err (0, "p2", "actor:delete", wcheck_quote (hid), "NOT_FOUND");
+    got = wcheck_ok (0, "gm", "actor:get", wcheck_quote (hid));
     cJSON_Delete (got);
-    got = wcheck_ok (0, "p1", "actor:get", s_quote (hid));
+    got = wcheck_ok (0, "p1", "actor:get", wcheck_quote (hid));
     cJSON_Delete (got);
     list = wcheck_ok (0, "p2", "actor:list", "{\"campaignId\":\"c1\"}");
     CHECK (cJSON_GetArraySize (list) == 1 && s_listed (list, hid) == 0);
@@ -358,7 +337,7 @@ s_campaign (void)
     wcheck_event ("campaign:c1", "actor:created", origin, v, players_except);
     wcheck_event ("campaign:c1:gm", "actor:updated", origin, v, NULL);
     wcheck_event ("user:p1", "actor:updated", origin, v, gm_except);
-    got = wcheck_ok (0, "p2", "actor:get", s_quote (hid));
+    got = wcheck_ok (0, "p2", "actor:get", wcheck_quote (hid));
     CHECK (cJSON_Compare (got, v, true));
     cJSON_Delete (got);
     /* visible: a plain update goes to the campaign room */
@@ -376,7 +355,7 @@ s_campaign (void)
     wcheck_event ("campaign:c1", "actor:deleted", origin, gone, players_except);
     wcheck_event ("campaign:c1:gm", "actor:updated", origin, v, NULL);
     wcheck_event ("user:p1", "actor:updated", origin, v, gm_except);
-    wcheck_err (0, "p2", "actor:get", s_quote (hid), "NOT_FOUND");
+    wcheck_err (0, "p2", "actor:get", wcheck_quote (hid), "NOT_FOUND");
     wcheck_quiet (100);
 
     /* a GM's own hidden actor: the GM room, then the GM's other tabs */
@@ -385,30 +364,30 @@ s_campaign (void)
     snprintf (origin, sizeof origin, "%s", wcheck_origin ());
     wcheck_event ("campaign:c1:gm", "actor:created", origin, g, NULL);
     wcheck_event ("user:gm", "actor:created", origin, g, gm_except);
-    wcheck_err (0, "p1", "actor:get", s_quote (wcheck_str (g, "id")), "NOT_FOUND");
+    wcheck_err (0, "p1", "actor:get", wcheck_quote (wcheck_str (g, "id")), "NOT_FOUND");
 
     /* p1 leaves the campaign: sees nothing of it, hears nothing of it */
-    s_members ("c1", "p1", NULL);
-    wcheck_err (0, "p1", "actor:get", s_quote (hid), "NOT_FOUND");
-    wcheck_err (0, "p1", "actor:get", s_quote (id), "NOT_FOUND");
+    wcheck_member ("c1", "p1", NULL);
+    wcheck_err (0, "p1", "actor:get", wcheck_quote (hid), "NOT_FOUND");
+    wcheck_err (0, "p1", "actor:get", wcheck_quote (id), "NOT_FOUND");
     wcheck_err (0, "p1", "actor:list", "{\"campaignId\":\"c1\"}", "FORBIDDEN");
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"name\":\"Gone spy\"}", hid);
     cJSON_Delete (v);
     v = wcheck_ok (1, "gm", "actor:update", body);
     wcheck_event ("campaign:c1:gm", "actor:updated", wcheck_origin (), v, NULL);
     wcheck_quiet (100);                     /* no user:p1 */
-    wcheck_ok (0, "gm", "actor:delete", s_quote (hid));
+    wcheck_ok (0, "gm", "actor:delete", wcheck_quote (hid));
     wcheck_event ("campaign:c1:gm", "actor:deleted", wcheck_origin (), gone, NULL);
     wcheck_quiet (100);
 
     /* the GM deletes the (visible) actor of the former player */
     cJSON_Delete (gone);
     gone = cJSON_CreateString (id);
-    cJSON *reply = wcheck_call (1, "gm", "actor:delete", s_quote (id));
+    cJSON *reply = wcheck_call (1, "gm", "actor:delete", wcheck_quote (id));
     CHECK (strcmp (wcheck_code (reply), "") == 0);
     cJSON_Delete (reply);
     wcheck_event ("campaign:c1", "actor:deleted", wcheck_origin (), gone, NULL);
-    wcheck_err (1, "gm", "actor:get", s_quote (id), "NOT_FOUND");
+    wcheck_err (1, "gm", "actor:get", wcheck_quote (id), "NOT_FOUND");
     r = wcheck_redis ("ZCARD pl:user:p1:campaign-actors");
     CHECK (r->integer == 0);
     freeReplyObject (r);
@@ -431,7 +410,7 @@ static void
 s_limit (void)
 {
     int limit = atoi (S_LIMIT), personal = limit - limit / 3;
-    s_members ("c1", "lim", "player");
+    wcheck_member ("c1", "lim", "player");
     char *last = NULL;
     for (int i = 0; i < limit; i++) {
         cJSON *a = wcheck_ok (i % S_WORKERS, "lim", "actor:create",
@@ -444,7 +423,7 @@ s_limit (void)
     wcheck_err (0, "lim", "actor:create", "{\"name\":\"n\",\"type\":\"t\"}", "VALIDATION_ERROR");
     wcheck_err (1, "lim", "actor:create", "{\"name\":\"n\",\"type\":\"t\",\"campaignId\":\"c1\"}",
                 "VALIDATION_ERROR");
-    cJSON *none = wcheck_ok (0, "lim", "actor:delete", s_quote (last));   /* a campaign one */
+    cJSON *none = wcheck_ok (0, "lim", "actor:delete", wcheck_quote (last));   /* a campaign one */
     CHECK (!none);
     cJSON *a = wcheck_ok (1, "lim", "actor:create", "{\"name\":\"n\",\"type\":\"t\"}");
     cJSON_Delete (a);
@@ -463,7 +442,7 @@ main (int argc, char **argv)
     wcheck_init ("actors_check", argc > 2 && strcmp (argv[2], "-v") == 0);
     setenv ("PARLEY_ACTORS_PER_USER", S_LIMIT, 1);      /* the workers inherit it */
     for (int w = 0; w < S_WORKERS; w++)
-        wcheck_worker (w, argv[1], "actors");
+        wcheck_worker (w, argv[1], "actors", NULL);
     for (int w = 0; w < S_WORKERS; w++)
         wcheck_probe (w, "actor:create", "{\"name\":\"p\",\"type\":\"p\"}");
 
@@ -489,6 +468,5 @@ main (int argc, char **argv)
     printf ("actors_check: SIGTERM\n");
     wcheck_stop_workers ();
     wcheck_done ();
-    printf ("actors_check: OK\n");
     return 0;
 }

@@ -1,6 +1,6 @@
 /*  parley-campaigns-check - a real parley-campaigns worker (and a
  *  parley-rooms worker, for presence) against a private redis-server, with
- *  this program playing broker and event proxy (tests/workers/hcheck.h).
+ *  this program playing broker and event proxy (tests/workers/wcheck.h).
  *
  *      parley-campaigns-check /path/to/parley-campaigns /path/to/parley-rooms [-v]
  *
@@ -10,7 +10,7 @@
  *  and presence:left in order, and delete (CONFLICT while it holds
  *  entities; then everything is gone and everyone evicted).
  */
-#include "hcheck.h"
+#include "wcheck.h"
 #include "pl_id.h"
 
 #include <stdarg.h>
@@ -21,11 +21,11 @@
 #define C 0                             /* the campaigns worker */
 #define R 1                             /* the rooms worker     */
 
-static const hc_who_t s_gm  = { "gw-a", "1", "gm1", "Gm One" };
-static const hc_who_t s_p1  = { "gw-a", "2", "p1", NULL };
-static const hc_who_t s_p1b = { "gw-b", "3", "p1", NULL };
-static const hc_who_t s_p2  = { "gw-a", "4", "p2", NULL };
-static const hc_who_t s_out = { "gw-a", "5", "o1", NULL };
+static const wcheck_who_t s_gm  = { "gw-a", "1", "gm1", "Gm One" };
+static const wcheck_who_t s_p1  = { "gw-a", "2", "p1", NULL };
+static const wcheck_who_t s_p1b = { "gw-b", "3", "p1", NULL };
+static const wcheck_who_t s_p2  = { "gw-a", "4", "p2", NULL };
+static const wcheck_who_t s_out = { "gw-a", "5", "o1", NULL };
 
 static char s_id[64];                   /* the campaign under test */
 static char s_body[512];
@@ -47,26 +47,26 @@ s_probe (void)
     for (int i = 0; i < 50 && !(heard[0] && heard[1]); i++) {
         char gw[32];
         snprintf (gw, sizeof gw, "gw-probe%d", i);
-        hc_who_t who = { gw, "1", "probe", NULL };
+        wcheck_who_t who = { gw, "1", "probe", NULL };
         if (!heard[0]) {
-            cJSON *c = hc_ok (C, &who, "campaign:create", "{\"name\":\"probe\"}");
+            cJSON *c = wcheck_ok_as (C, &who, "campaign:create", "{\"name\":\"probe\"}");
             cJSON_Delete (c);
         }
         if (!heard[1]) {
-            freeReplyObject (hc_redis ("HSET pl:campaign:probe:members probe gm"));
-            cJSON *d = hc_ok (R, &who, "subscribe", "{\"room\":\"campaign:probe\"}");
+            freeReplyObject (wcheck_redis ("HSET pl:campaign:probe:members probe gm"));
+            cJSON *d = wcheck_ok_as (R, &who, "subscribe", "{\"room\":\"campaign:probe\"}");
             cJSON_Delete (d);
-            d = hc_ok (R, &who, "presence:drop", NULL);
+            d = wcheck_ok_as (R, &who, "presence:drop", NULL);
             cJSON_Delete (d);
         }
-        hc_bus_t bus;
-        while (hc_bus_next (&bus, 50)) {
+        wcheck_bus_t bus;
+        while (wcheck_bus_next (&bus, 50)) {
             heard[strcmp (bus.room, "user:probe") == 0 ? 0 : 1] = true;
-            hc_bus_clear (&bus);
+            wcheck_bus_clear (&bus);
         }
     }
     CHECK (heard[0] && heard[1]);
-    hc_bus_drain (100);
+    wcheck_drain (100);
 }
 
 static void
@@ -74,19 +74,19 @@ s_create (void)
 {
     const char *bad[] = { NULL, "\"x\"", "[]", "{}", "{\"name\":\"\"}", "{\"name\":7}" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        hc_err (C, &s_gm, "campaign:create", bad[i], "VALIDATION_ERROR");
+        wcheck_err_as (C, &s_gm, "campaign:create", bad[i], "VALIDATION_ERROR");
     /* 200 characters (400 bytes) is fine, 201 is not */
     char name[1024] = "{\"name\":\"";
     for (int i = 0; i < 201; i++)
         strcat (name, "\xc3\xa9");
     strcat (name, "\"}");
-    hc_err (C, &s_gm, "campaign:create", name, "VALIDATION_ERROR");
+    wcheck_err_as (C, &s_gm, "campaign:create", name, "VALIDATION_ERROR");
     strcpy (name + strlen (name) - 4, "\"}");
-    cJSON *c = hc_ok (C, &s_gm, "campaign:create", name);
+    cJSON *c = wcheck_ok_as (C, &s_gm, "campaign:create", name);
     cJSON_Delete (c);
-    hc_bus_drain (100);
+    wcheck_drain (100);
 
-    c = hc_ok (C, &s_gm, "campaign:create",
+    c = wcheck_ok_as (C, &s_gm, "campaign:create",
                "{\"name\":\"Curse\",\"setting\":\"Barovia\",\"id\":\"evil\",\"createdBy\":\"mallory\","
                "\"role\":\"player\",\"members\":[]}");
     CHECK (pl_id_is_uuid (cJSON_GetObjectItem (c, "id")->valuestring));
@@ -104,7 +104,7 @@ s_create (void)
     cJSON_AddStringToObject (want, "userId", "gm1");
     cJSON_AddStringToObject (want, "role", "gm");
     cJSON_AddItemToObject (want, "campaign", campaign);
-    hc_expect_event ("user:gm1", "campaign:memberAdded", "gw-a/1", want, NULL);
+    wcheck_event ("user:gm1", "campaign:memberAdded", "gw-a/1", want, NULL);
     cJSON_Delete (want);
     cJSON_Delete (c);
 }
@@ -115,18 +115,18 @@ s_members (void)
     char room[96], uroom[128];
     snprintf (room, sizeof room, "campaign:%s", s_id);
     /* get: members only */
-    cJSON *g = hc_ok (C, &s_gm, "campaign:get", s_fmt ("\"%s\"", s_id));
+    cJSON *g = wcheck_ok_as (C, &s_gm, "campaign:get", s_fmt ("\"%s\"", s_id));
     cJSON *m = cJSON_Parse ("[{\"userId\":\"gm1\",\"role\":\"gm\"}]");
     CHECK (cJSON_Compare (cJSON_GetObjectItem (g, "members"), m, true));
     CHECK (strcmp (cJSON_GetObjectItem (g, "role")->valuestring, "gm") == 0);
     cJSON_Delete (m);
-    hc_err (C, &s_out, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
-    hc_err (C, &s_gm, "campaign:get", "\"nope\"", "NOT_FOUND");
-    hc_err (C, &s_gm, "campaign:get", "\"a b\"", "VALIDATION_ERROR");
-    hc_err (C, &s_gm, "campaign:get", NULL, "VALIDATION_ERROR");
+    wcheck_err_as (C, &s_out, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    wcheck_err_as (C, &s_gm, "campaign:get", "\"nope\"", "NOT_FOUND");
+    wcheck_err_as (C, &s_gm, "campaign:get", "\"a b\"", "VALIDATION_ERROR");
+    wcheck_err_as (C, &s_gm, "campaign:get", NULL, "VALIDATION_ERROR");
 
     /* addMember: pushes to the room, and to the user's connections not in it */
-    cJSON *a = hc_ok (C, &s_gm, "campaign:addMember",
+    cJSON *a = wcheck_ok_as (C, &s_gm, "campaign:addMember",
                       s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p1\",\"role\":\"player\"}", s_id));
     CHECK (strcmp (cJSON_GetObjectItem (a, "role")->valuestring, "player") == 0);
     cJSON_Delete (a);
@@ -138,78 +138,78 @@ s_members (void)
     cJSON_AddStringToObject (want, "userId", "p1");
     cJSON_AddStringToObject (want, "role", "player");
     cJSON_AddItemToObject (want, "campaign", g);
-    hc_expect_event (room, "campaign:memberAdded", "gw-a/1", want, NULL);
+    wcheck_event (room, "campaign:memberAdded", "gw-a/1", want, NULL);
     snprintf (uroom, sizeof uroom, "[\"%s\"]", room);
-    hc_expect_event ("user:p1", "campaign:memberAdded", "gw-a/1", want, uroom);
+    wcheck_event ("user:p1", "campaign:memberAdded", "gw-a/1", want, uroom);
     cJSON_Delete (want);
-    a = hc_ok (C, &s_gm, "campaign:addMember",
+    a = wcheck_ok_as (C, &s_gm, "campaign:addMember",
                s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\",\"role\":\"gm\"}", s_id));
     cJSON_Delete (a);
-    hc_bus_drain (100);
+    wcheck_drain (100);
 
     /* the rules: GM only; players FORBIDDEN; outsiders NOT_FOUND */
     const char *add = s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\",\"role\":\"player\"}", s_id);
     char add_body[256];
     snprintf (add_body, sizeof add_body, "%s", add);
-    hc_err (C, &s_p1, "campaign:addMember", add_body, "FORBIDDEN");
-    hc_err (C, &s_out, "campaign:addMember", add_body, "NOT_FOUND");
-    hc_err (C, &s_p1, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"x\"}", s_id), "FORBIDDEN");
-    hc_err (C, &s_out, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"x\"}", s_id), "NOT_FOUND");
-    hc_err (C, &s_p1, "campaign:delete", s_fmt ("\"%s\"", s_id), "FORBIDDEN");
-    hc_err (C, &s_out, "campaign:delete", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
-    hc_err (C, &s_p1, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\"}", s_id),
+    wcheck_err_as (C, &s_p1, "campaign:addMember", add_body, "FORBIDDEN");
+    wcheck_err_as (C, &s_out, "campaign:addMember", add_body, "NOT_FOUND");
+    wcheck_err_as (C, &s_p1, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"x\"}", s_id), "FORBIDDEN");
+    wcheck_err_as (C, &s_out, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"x\"}", s_id), "NOT_FOUND");
+    wcheck_err_as (C, &s_p1, "campaign:delete", s_fmt ("\"%s\"", s_id), "FORBIDDEN");
+    wcheck_err_as (C, &s_out, "campaign:delete", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    wcheck_err_as (C, &s_p1, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\"}", s_id),
             "FORBIDDEN");
-    hc_err (C, &s_out, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\"}", s_id),
+    wcheck_err_as (C, &s_out, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\"}", s_id),
             "NOT_FOUND");
-    hc_err (C, &s_gm, "campaign:addMember",
+    wcheck_err_as (C, &s_gm, "campaign:addMember",
             s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\",\"role\":\"admin\"}", s_id), "VALIDATION_ERROR");
-    hc_err (C, &s_gm, "campaign:addMember",
+    wcheck_err_as (C, &s_gm, "campaign:addMember",
             s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o 2\",\"role\":\"gm\"}", s_id), "VALIDATION_ERROR");
-    hc_err (C, &s_gm, "campaign:addMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\"}", s_id),
+    wcheck_err_as (C, &s_gm, "campaign:addMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\"}", s_id),
             "VALIDATION_ERROR");
-    hc_err (C, &s_gm, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\"}", s_id),
+    wcheck_err_as (C, &s_gm, "campaign:removeMember", s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"o2\"}", s_id),
             "NOT_FOUND");
-    hc_err (C, &s_gm, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"\"}", s_id), "VALIDATION_ERROR");
-    hc_expect_quiet (150);
+    wcheck_err_as (C, &s_gm, "campaign:update", s_fmt ("{\"id\":\"%s\",\"name\":\"\"}", s_id), "VALIDATION_ERROR");
+    wcheck_quiet (150);
 
     /* list: with the caller's role; nothing for outsiders */
-    cJSON *list = hc_ok (C, &s_p1, "campaign:list", NULL);
+    cJSON *list = wcheck_ok_as (C, &s_p1, "campaign:list", NULL);
     CHECK (cJSON_GetArraySize (list) == 1);
     CHECK (strcmp (cJSON_GetObjectItem (cJSON_GetArrayItem (list, 0), "role")->valuestring, "player") == 0);
     CHECK (strcmp (cJSON_GetObjectItem (cJSON_GetArrayItem (list, 0), "id")->valuestring, s_id) == 0);
     cJSON_Delete (list);
-    list = hc_ok (C, &s_gm, "campaign:list", NULL);
+    list = wcheck_ok_as (C, &s_gm, "campaign:list", NULL);
     CHECK (cJSON_GetArraySize (list) == 2);             /* the 200-character one first */
     CHECK (strcmp (cJSON_GetObjectItem (cJSON_GetArrayItem (list, 1), "id")->valuestring, s_id) == 0);
     cJSON_Delete (list);
-    list = hc_ok (C, &s_out, "campaign:list", NULL);
+    list = wcheck_ok_as (C, &s_out, "campaign:list", NULL);
     CHECK (cJSON_GetArraySize (list) == 0);
     cJSON_Delete (list);
 
     /* update: GM; campaign:updated to the room, origin left out */
-    cJSON *u = hc_ok (C, &s_p2, "campaign:update",
+    cJSON *u = wcheck_ok_as (C, &s_p2, "campaign:update",
                       s_fmt ("{\"id\":\"%s\",\"name\":\"Curse II\",\"createdBy\":\"x\"}", s_id));
     CHECK (strcmp (cJSON_GetObjectItem (u, "name")->valuestring, "Curse II") == 0);
     CHECK (strcmp (cJSON_GetObjectItem (u, "createdBy")->valuestring, "gm1") == 0);
-    hc_expect_event (room, "campaign:updated", "gw-a/4", u, NULL);
+    wcheck_event (room, "campaign:updated", "gw-a/4", u, NULL);
     cJSON_Delete (u);
 
     /* the last GM: two GMs, demote one (evicted from the GM room), then
      * neither demoting nor removing the other is allowed */
-    a = hc_ok (C, &s_gm, "campaign:addMember",
+    a = wcheck_ok_as (C, &s_gm, "campaign:addMember",
                s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p2\",\"role\":\"player\"}", s_id));
     cJSON_Delete (a);
-    hc_expect_event (room, "campaign:memberAdded", "gw-a/1", NULL, NULL);
-    hc_expect_event ("user:p2", "campaign:memberAdded", "gw-a/1", NULL, uroom);
+    wcheck_event (room, "campaign:memberAdded", "gw-a/1", NULL, NULL);
+    wcheck_event ("user:p2", "campaign:memberAdded", "gw-a/1", NULL, uroom);
     char gm[128];
     snprintf (gm, sizeof gm, "campaign:%s:gm", s_id);
-    hc_expect_control ("user:p2", gm);
-    hc_err (C, &s_gm, "campaign:addMember",
+    wcheck_control ("user:p2", gm);
+    wcheck_err_as (C, &s_gm, "campaign:addMember",
             s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"gm1\",\"role\":\"player\"}", s_id), "CONFLICT");
-    hc_err (C, &s_gm, "campaign:removeMember",
+    wcheck_err_as (C, &s_gm, "campaign:removeMember",
             s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"gm1\"}", s_id), "CONFLICT");
-    hc_expect_quiet (150);
-    g = hc_ok (C, &s_p2, "campaign:get", s_fmt ("\"%s\"", s_id));
+    wcheck_quiet (150);
+    g = wcheck_ok_as (C, &s_p2, "campaign:get", s_fmt ("\"%s\"", s_id));
     m = cJSON_Parse ("[{\"userId\":\"gm1\",\"role\":\"gm\"},{\"userId\":\"p1\",\"role\":\"player\"},"
                      "{\"userId\":\"p2\",\"role\":\"player\"}]");
     CHECK (cJSON_Compare (cJSON_GetObjectItem (g, "members"), m, true));
@@ -227,59 +227,59 @@ s_remove (void)
     snprintf (room, sizeof room, "campaign:%s", s_id);
     snprintf (gm, sizeof gm, "campaign:%s:gm", s_id);
     snprintf (except, sizeof except, "[\"%s\"]", room);
-    freeReplyObject (hc_redis ("HSET pl:session:s1 campaignId %s", s_id));
-    freeReplyObject (hc_redis ("SADD pl:campaign:%s:sessions s1", s_id));
+    freeReplyObject (wcheck_redis ("HSET pl:session:s1 campaignId %s", s_id));
+    freeReplyObject (wcheck_redis ("SADD pl:campaign:%s:sessions s1", s_id));
     snprintf (body, sizeof body, "{\"room\":\"%s\"}", room);
-    cJSON *d = hc_ok (R, &s_gm, "subscribe", body);
+    cJSON *d = wcheck_ok_as (R, &s_gm, "subscribe", body);
     cJSON_Delete (d);
-    d = hc_ok (R, &s_p1, "subscribe", body);
+    d = wcheck_ok_as (R, &s_p1, "subscribe", body);
     cJSON_Delete (d);
-    d = hc_ok (R, &s_p1b, "subscribe", body);
+    d = wcheck_ok_as (R, &s_p1b, "subscribe", body);
     cJSON_Delete (d);
-    d = hc_ok (R, &s_p1b, "subscribe", "{\"room\":\"session:s1\"}");
+    d = wcheck_ok_as (R, &s_p1b, "subscribe", "{\"room\":\"session:s1\"}");
     cJSON_Delete (d);
-    hc_expect_event (room, "presence:joined", "gw-a/1", NULL, NULL);
-    hc_expect_event (room, "presence:joined", "gw-a/2", NULL, NULL);
-    hc_expect_event ("session:s1", "presence:joined", "gw-b/3", NULL, NULL);
-    hc_expect_quiet (100);
+    wcheck_event (room, "presence:joined", "gw-a/1", NULL, NULL);
+    wcheck_event (room, "presence:joined", "gw-a/2", NULL, NULL);
+    wcheck_event ("session:s1", "presence:joined", "gw-b/3", NULL, NULL);
+    wcheck_quiet (100);
 
-    cJSON *r = hc_ok (C, &s_gm, "campaign:removeMember",
+    cJSON *r = wcheck_ok_as (C, &s_gm, "campaign:removeMember",
                       s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p1\"}", s_id));
     cJSON *want = cJSON_CreateObject ();
     cJSON_AddStringToObject (want, "campaignId", s_id);
     cJSON_AddStringToObject (want, "userId", "p1");
     CHECK (cJSON_Compare (r, want, true));
     cJSON_Delete (r);
-    hc_expect_event (room, "campaign:memberRemoved", "gw-a/1", want, NULL);
-    hc_expect_event ("user:p1", "campaign:memberRemoved", "gw-a/1", want, except);
-    hc_expect_control ("user:p1", gm);
-    hc_expect_control ("user:p1", room);
-    hc_expect_control ("user:p1", "session:s1");
+    wcheck_event (room, "campaign:memberRemoved", "gw-a/1", want, NULL);
+    wcheck_event ("user:p1", "campaign:memberRemoved", "gw-a/1", want, except);
+    wcheck_control ("user:p1", gm);
+    wcheck_control ("user:p1", room);
+    wcheck_control ("user:p1", "session:s1");
     cJSON_Delete (want);
-    hc_expect_event_text (room, "presence:left", "",
+    wcheck_event_text (room, "presence:left", "",
                           s_fmt ("{\"room\":\"%s\",\"userId\":\"p1\",\"name\":\"p1\"}", room), NULL);
-    hc_expect_event_text ("session:s1", "presence:left", "",
+    wcheck_event_text ("session:s1", "presence:left", "",
                           "{\"room\":\"session:s1\",\"userId\":\"p1\",\"name\":\"p1\"}", NULL);
-    hc_expect_quiet (150);
+    wcheck_quiet (150);
 
     /* access is gone at once */
-    cJSON *list = hc_ok (R, &s_gm, "presence:list", body);
+    cJSON *list = wcheck_ok_as (R, &s_gm, "presence:list", body);
     cJSON *only = cJSON_Parse ("[{\"userId\":\"gm1\",\"name\":\"Gm One\"}]");
     CHECK (cJSON_Compare (list, only, true));
     cJSON_Delete (only);
     cJSON_Delete (list);
-    hc_err (R, &s_p1, "subscribe", body, "FORBIDDEN");
-    hc_err (R, &s_p1, "subscribe", "{\"room\":\"session:s1\"}", "FORBIDDEN");
-    hc_err (C, &s_p1, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
-    list = hc_ok (C, &s_p1, "campaign:list", NULL);
+    wcheck_err_as (R, &s_p1, "subscribe", body, "FORBIDDEN");
+    wcheck_err_as (R, &s_p1, "subscribe", "{\"room\":\"session:s1\"}", "FORBIDDEN");
+    wcheck_err_as (C, &s_p1, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    list = wcheck_ok_as (C, &s_p1, "campaign:list", NULL);
     CHECK (cJSON_GetArraySize (list) == 0);
     cJSON_Delete (list);
-    redisReply *k = hc_redis ("KEYS pl:presence:conn*gw-?/[23]");
+    redisReply *k = wcheck_redis ("KEYS pl:presence:conn*gw-?/[23]");
     CHECK (k->elements == 0);                   /* both tabs' records gone */
     freeReplyObject (k);
-    hc_err (C, &s_gm, "campaign:removeMember",
+    wcheck_err_as (C, &s_gm, "campaign:removeMember",
             s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p1\"}", s_id), "NOT_FOUND");
-    hc_expect_quiet (100);
+    wcheck_quiet (100);
 }
 
 static void
@@ -288,35 +288,35 @@ s_delete (void)
     char room[96], gm[128];
     snprintf (room, sizeof room, "campaign:%s", s_id);
     snprintf (gm, sizeof gm, "campaign:%s:gm", s_id);
-    freeReplyObject (hc_redis ("ZADD pl:campaign:%s:actors 1 a1", s_id));
-    hc_err (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "CONFLICT");
-    freeReplyObject (hc_redis ("DEL pl:campaign:%s:actors", s_id));
-    freeReplyObject (hc_redis ("ZADD pl:campaign:%s:items 1 i1", s_id));
-    hc_err (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "CONFLICT");
-    freeReplyObject (hc_redis ("DEL pl:campaign:%s:items", s_id));
-    hc_err (C, &s_p2, "campaign:delete", s_fmt ("\"%s\"", s_id), "FORBIDDEN");
-    hc_expect_quiet (100);
-    freeReplyObject (hc_redis ("RPUSH pl:chat:%s m", room));
+    freeReplyObject (wcheck_redis ("ZADD pl:campaign:%s:actors 1 a1", s_id));
+    wcheck_err_as (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "CONFLICT");
+    freeReplyObject (wcheck_redis ("DEL pl:campaign:%s:actors", s_id));
+    freeReplyObject (wcheck_redis ("ZADD pl:campaign:%s:items 1 i1", s_id));
+    wcheck_err_as (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "CONFLICT");
+    freeReplyObject (wcheck_redis ("DEL pl:campaign:%s:items", s_id));
+    wcheck_err_as (C, &s_p2, "campaign:delete", s_fmt ("\"%s\"", s_id), "FORBIDDEN");
+    wcheck_quiet (100);
+    freeReplyObject (wcheck_redis ("RPUSH pl:chat:%s m", room));
 
-    cJSON *reply = hc_call (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), NULL);
-    CHECK (strcmp (hc_code (reply), "") == 0 && !cJSON_GetObjectItem (reply, "data"));
+    cJSON *reply = wcheck_call_as (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), NULL);
+    CHECK (strcmp (wcheck_code (reply), "") == 0 && !cJSON_GetObjectItem (reply, "data"));
     cJSON_Delete (reply);
-    hc_expect_event_text (room, "campaign:deleted", "gw-a/1", s_fmt ("{\"id\":\"%s\"}", s_id), NULL);
-    hc_expect_control (room, gm);
-    hc_expect_control (room, room);
-    hc_expect_control ("session:s1", "session:s1");
-    hc_expect_quiet (150);
+    wcheck_event_text (room, "campaign:deleted", "gw-a/1", s_fmt ("{\"id\":\"%s\"}", s_id), NULL);
+    wcheck_control (room, gm);
+    wcheck_control (room, room);
+    wcheck_control ("session:s1", "session:s1");
+    wcheck_quiet (150);
 
-    hc_err (C, &s_gm, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
-    hc_err (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
-    cJSON *list = hc_ok (C, &s_p2, "campaign:list", NULL);
+    wcheck_err_as (C, &s_gm, "campaign:get", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    wcheck_err_as (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), "NOT_FOUND");
+    cJSON *list = wcheck_ok_as (C, &s_p2, "campaign:list", NULL);
     CHECK (cJSON_GetArraySize (list) == 0);
     cJSON_Delete (list);
-    redisReply *k = hc_redis ("EXISTS pl:campaign:%s pl:campaign:%s:members pl:chat:%s "
+    redisReply *k = wcheck_redis ("EXISTS pl:campaign:%s pl:campaign:%s:members pl:chat:%s "
                               "pl:presence:users:%s", s_id, s_id, room, room);
     CHECK (k->integer == 0);
     freeReplyObject (k);
-    k = hc_redis ("ZSCORE pl:user:gm1:campaigns %s", s_id);
+    k = wcheck_redis ("ZSCORE pl:user:gm1:campaigns %s", s_id);
     CHECK (k->type == REDIS_REPLY_NIL);
     freeReplyObject (k);
 }
@@ -328,15 +328,16 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: parley-campaigns-check parley-campaigns parley-rooms [-v]\n");
         return 2;
     }
-    hc_init ("campaigns_check", argc, argv);
-    hc_worker_start (C, "campaigns", argv[1], NULL);
-    hc_worker_start (R, "rooms", argv[2], NULL);
+    wcheck_init ("campaigns_check", strcmp (argv[argc - 1], "-v") == 0);
+    const char *env[] = { "PARLEY_HEARTBEAT_LIVENESS=5", NULL };     /* 1 s */
+    wcheck_worker (C, argv[1], "campaigns", env);
+    wcheck_worker (R, argv[2], "rooms", env);
     s_probe ();
-    hc_who_t gw = { "gw-a", "0", "-", NULL };
-    cJSON *d = hc_ok (R, &gw, "presence:alive", "{\"boot\":\"a\",\"ttlMs\":60000}");
+    wcheck_who_t gw = { "gw-a", "0", "-", NULL };
+    cJSON *d = wcheck_ok_as (R, &gw, "presence:alive", "{\"boot\":\"a\",\"ttlMs\":60000}");
     cJSON_Delete (d);
     gw.gw = "gw-b";
-    d = hc_ok (R, &gw, "presence:alive", "{\"boot\":\"b\",\"ttlMs\":60000}");
+    d = wcheck_ok_as (R, &gw, "presence:alive", "{\"boot\":\"b\",\"ttlMs\":60000}");
     cJSON_Delete (d);
     printf ("campaigns_check: create\n");
     s_create ();
@@ -346,6 +347,6 @@ main (int argc, char **argv)
     s_remove ();
     printf ("campaigns_check: delete\n");
     s_delete ();
-    hc_done ();
+    wcheck_done ();
     return 0;
 }

@@ -1,6 +1,6 @@
 /*  parley-chat-check - a real parley-chat worker against a private
  *  redis-server, with this program playing broker and event proxy
- *  (tests/workers/hcheck.h).
+ *  (tests/workers/wcheck.h).
  *
  *      parley-chat-check /path/to/parley-chat [-v]
  *
@@ -8,16 +8,16 @@
  *  out), the text limit in code points, and the history: 100 kept, oldest
  *  first, limit.
  */
-#include "hcheck.h"
+#include "wcheck.h"
 #include "pl_id.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const hc_who_t s_p1  = { "gw-a", "2", "p1", "Player One" };
-static const hc_who_t s_p2  = { "gw-a", "3", "p2", NULL };
-static const hc_who_t s_out = { "gw-a", "4", "o1", NULL };
+static const wcheck_who_t s_p1  = { "gw-a", "2", "p1", "Player One" };
+static const wcheck_who_t s_p2  = { "gw-a", "3", "p2", NULL };
+static const wcheck_who_t s_out = { "gw-a", "4", "o1", NULL };
 
 /* A chat:send body of count copies of the UTF-8 character ch. */
 static char *
@@ -37,23 +37,23 @@ s_probe (void)
 {
     bool heard = false;
     for (int i = 0; i < 50 && !heard; i++) {
-        hc_who_t who = { "gw-p", "1", "probe", NULL };
-        cJSON *m = hc_ok (0, &who, "chat:send", "{\"room\":\"user:probe\",\"text\":\"p\"}");
+        wcheck_who_t who = { "gw-p", "1", "probe", NULL };
+        cJSON *m = wcheck_ok_as (0, &who, "chat:send", "{\"room\":\"user:probe\",\"text\":\"p\"}");
         cJSON_Delete (m);
-        hc_bus_t bus;
-        heard = hc_bus_next (&bus, 50);
+        wcheck_bus_t bus;
+        heard = wcheck_bus_next (&bus, 50);
         if (heard)
-            hc_bus_clear (&bus);
+            wcheck_bus_clear (&bus);
     }
     CHECK (heard);
-    hc_bus_drain (100);
+    wcheck_drain (100);
 }
 
 static void
 s_send (void)
 {
     int64_t before = pl_id_wall_ms ();
-    cJSON *m = hc_ok (0, &s_p1, "chat:send", "{\"room\":\"campaign:c1\",\"text\":\"héllo\"}");
+    cJSON *m = wcheck_ok_as (0, &s_p1, "chat:send", "{\"room\":\"campaign:c1\",\"text\":\"héllo\"}");
     CHECK (cJSON_GetArraySize (m) == 6);
     CHECK (pl_id_is_uuid (cJSON_GetObjectItem (m, "id")->valuestring));
     CHECK (strcmp (cJSON_GetObjectItem (m, "room")->valuestring, "campaign:c1") == 0);
@@ -63,16 +63,16 @@ s_send (void)
     double ts = cJSON_GetObjectItem (m, "ts")->valuedouble;
     CHECK (ts >= (double) before && ts <= (double) pl_id_wall_ms ());
     /* to the whole room, the sender's connection included (origin "") */
-    hc_expect_event ("campaign:c1", "chat:message", "", m, NULL);
+    wcheck_event ("campaign:c1", "chat:message", "", m, NULL);
     cJSON_Delete (m);
     /* no name in the token: the user id */
-    m = hc_ok (0, &s_p2, "chat:send", "{\"room\":\"session:s1\",\"text\":\"x\"}");
+    m = wcheck_ok_as (0, &s_p2, "chat:send", "{\"room\":\"session:s1\",\"text\":\"x\"}");
     CHECK (strcmp (cJSON_GetObjectItem (m, "name")->valuestring, "p2") == 0);
-    hc_expect_event ("session:s1", "chat:message", "", m, NULL);
+    wcheck_event ("session:s1", "chat:message", "", m, NULL);
     cJSON_Delete (m);
     /* one's own user room works too */
-    m = hc_ok (0, &s_out, "chat:send", "{\"room\":\"user:o1\",\"text\":\"note to self\"}");
-    hc_expect_event ("user:o1", "chat:message", "", m, NULL);
+    m = wcheck_ok_as (0, &s_out, "chat:send", "{\"room\":\"user:o1\",\"text\":\"note to self\"}");
+    wcheck_event ("user:o1", "chat:message", "", m, NULL);
     cJSON_Delete (m);
 
     /* refusals: not a member, internal, reserved, someone else's room */
@@ -81,12 +81,12 @@ s_send (void)
         { "p1", "actor:a1" }, { "p1", "user:p2" }, { "p1", "session:none" },
     };
     for (size_t i = 0; i < sizeof forbidden / sizeof forbidden[0]; i++) {
-        hc_who_t who = { "gw-a", "9", forbidden[i][0], NULL };
+        wcheck_who_t who = { "gw-a", "9", forbidden[i][0], NULL };
         char body[128];
         snprintf (body, sizeof body, "{\"room\":\"%s\",\"text\":\"hi\"}", forbidden[i][1]);
-        hc_err (0, &who, "chat:send", body, "FORBIDDEN");
+        wcheck_err_as (0, &who, "chat:send", body, "FORBIDDEN");
         snprintf (body, sizeof body, "{\"room\":\"%s\"}", forbidden[i][1]);
-        hc_err (0, &who, "chat:history", body, "FORBIDDEN");
+        wcheck_err_as (0, &who, "chat:history", body, "FORBIDDEN");
     }
     const char *invalid[] = {
         NULL, "\"hi\"", "{\"room\":\"campaign:c1\"}", "{\"room\":\"campaign:c1\",\"text\":\"\"}",
@@ -94,8 +94,8 @@ s_send (void)
         "{\"text\":\"hi\"}", "{\"room\":\"lobby\",\"text\":\"hi\"}",
     };
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
-        hc_err (0, &s_p1, "chat:send", invalid[i], "VALIDATION_ERROR");
-    hc_expect_quiet (150);                      /* refused: nothing sent */
+        wcheck_err_as (0, &s_p1, "chat:send", invalid[i], "VALIDATION_ERROR");
+    wcheck_quiet (150);                      /* refused: nothing sent */
 }
 
 /* 2,000 characters are fine whatever their UTF-8 length; 2,001 are not. */
@@ -106,47 +106,47 @@ s_limits (void)
                             "\xf0\x9f\x98\x80" /* 😀 */ };
     for (size_t i = 0; i < sizeof chars / sizeof chars[0]; i++) {
         char *body = s_text_body ("campaign:c2", chars[i], 2000);
-        cJSON *m = hc_ok (0, &s_p1, "chat:send", body);
+        cJSON *m = wcheck_ok_as (0, &s_p1, "chat:send", body);
         CHECK (strlen (cJSON_GetObjectItem (m, "text")->valuestring) == 2000 * strlen (chars[i]));
-        hc_expect_event ("campaign:c2", "chat:message", "", m, NULL);
+        wcheck_event ("campaign:c2", "chat:message", "", m, NULL);
         cJSON_Delete (m);
         free (body);
         body = s_text_body ("campaign:c2", chars[i], 2001);
-        hc_err (0, &s_p1, "chat:send", body, "VALIDATION_ERROR");
+        wcheck_err_as (0, &s_p1, "chat:send", body, "VALIDATION_ERROR");
         free (body);
     }
     /* an escaped character counts once, as what it decodes to */
     char *body = s_text_body ("campaign:c2", "\\u00e9", 2000);
-    cJSON *m = hc_ok (0, &s_p1, "chat:send", body);
+    cJSON *m = wcheck_ok_as (0, &s_p1, "chat:send", body);
     cJSON_Delete (m);
     free (body);
-    hc_bus_drain (100);
-    freeReplyObject (hc_redis ("DEL pl:chat:campaign:c2"));
+    wcheck_drain (100);
+    freeReplyObject (wcheck_redis ("DEL pl:chat:campaign:c2"));
 }
 
 static void
 s_history (void)
 {
-    cJSON *list = hc_ok (0, &s_p1, "chat:history", "{\"room\":\"campaign:c3\"}");
+    cJSON *list = wcheck_ok_as (0, &s_p1, "chat:history", "{\"room\":\"campaign:c3\"}");
     CHECK (cJSON_IsArray (list) && cJSON_GetArraySize (list) == 0);
     cJSON_Delete (list);
     for (int i = 0; i < 105; i++) {
         char body[96];
         snprintf (body, sizeof body, "{\"room\":\"campaign:c3\",\"text\":\"m%d\"}", i);
-        hc_send (0, i % 2 ? &s_p1 : &s_p2, "chat:send", body);
+        wcheck_send_as (0, i % 2 ? &s_p1 : &s_p2, "chat:send", body);
     }
     for (int i = 0; i < 105; i++) {
         int seq;
-        cJSON *reply = hc_reply (&seq, NULL);
-        CHECK (strcmp (hc_code (reply), "") == 0);
+        cJSON *reply = wcheck_reply (&seq, NULL);
+        CHECK (strcmp (wcheck_code (reply), "") == 0);
         cJSON_Delete (reply);
     }
-    hc_bus_drain (200);
-    redisReply *r = hc_redis ("LLEN pl:chat:campaign:c3");
+    wcheck_drain (200);
+    redisReply *r = wcheck_redis ("LLEN pl:chat:campaign:c3");
     CHECK (r->integer == 100);
     freeReplyObject (r);
     /* default: all 100 kept, oldest first: m5 .. m104 */
-    list = hc_ok (0, &s_p2, "chat:history", "{\"room\":\"campaign:c3\"}");
+    list = wcheck_ok_as (0, &s_p2, "chat:history", "{\"room\":\"campaign:c3\"}");
     CHECK (cJSON_GetArraySize (list) == 100);
     for (int i = 0; i < 100; i++) {
         char want[16];
@@ -157,25 +157,25 @@ s_history (void)
         CHECK (strcmp (cJSON_GetObjectItem (msg, "room")->valuestring, "campaign:c3") == 0);
     }
     cJSON_Delete (list);
-    list = hc_ok (0, &s_p2, "chat:history", "{\"room\":\"campaign:c3\",\"limit\":3}");
+    list = wcheck_ok_as (0, &s_p2, "chat:history", "{\"room\":\"campaign:c3\",\"limit\":3}");
     CHECK (cJSON_GetArraySize (list) == 3);
     CHECK (strcmp (cJSON_GetObjectItem (cJSON_GetArrayItem (list, 0), "text")->valuestring, "m102") == 0);
     CHECK (strcmp (cJSON_GetObjectItem (cJSON_GetArrayItem (list, 2), "text")->valuestring, "m104") == 0);
     cJSON_Delete (list);
-    list = hc_ok (0, &s_p2, "chat:history", "{\"room\":\"campaign:c3\",\"limit\":100}");
+    list = wcheck_ok_as (0, &s_p2, "chat:history", "{\"room\":\"campaign:c3\",\"limit\":100}");
     CHECK (cJSON_GetArraySize (list) == 100);
     cJSON_Delete (list);
-    list = hc_ok (0, &s_p2, "chat:history", "{\"room\":\"campaign:c3\",\"limit\":1}");
+    list = wcheck_ok_as (0, &s_p2, "chat:history", "{\"room\":\"campaign:c3\",\"limit\":1}");
     CHECK (cJSON_GetArraySize (list) == 1);
     cJSON_Delete (list);
     const char *bad[] = { "0", "101", "1.5", "-1", "\"3\"", "true" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char body[96];
         snprintf (body, sizeof body, "{\"room\":\"campaign:c3\",\"limit\":%s}", bad[i]);
-        hc_err (0, &s_p2, "chat:history", body, "VALIDATION_ERROR");
+        wcheck_err_as (0, &s_p2, "chat:history", body, "VALIDATION_ERROR");
     }
-    hc_err (0, &s_p2, "chat:history", NULL, "VALIDATION_ERROR");
-    hc_err (0, &s_p2, "chat:history", "{\"room\":\"lobby\"}", "VALIDATION_ERROR");
+    wcheck_err_as (0, &s_p2, "chat:history", NULL, "VALIDATION_ERROR");
+    wcheck_err_as (0, &s_p2, "chat:history", "{\"room\":\"lobby\"}", "VALIDATION_ERROR");
 }
 
 int
@@ -185,12 +185,13 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: parley-chat-check /path/to/parley-chat [-v]\n");
         return 2;
     }
-    hc_init ("chat_check", argc, argv);
-    hc_worker_start (0, "chat", argv[1], NULL);
-    freeReplyObject (hc_redis ("HSET pl:campaign:c1:members gm1 gm p1 player p2 player"));
-    freeReplyObject (hc_redis ("HSET pl:campaign:c2:members p1 player"));
-    freeReplyObject (hc_redis ("HSET pl:campaign:c3:members p1 player p2 gm"));
-    freeReplyObject (hc_redis ("HSET pl:session:s1 campaignId c1"));
+    wcheck_init ("chat_check", strcmp (argv[argc - 1], "-v") == 0);
+    const char *env[] = { "PARLEY_HEARTBEAT_LIVENESS=5", NULL };     /* 1 s */
+    wcheck_worker (0, argv[1], "chat", env);
+    freeReplyObject (wcheck_redis ("HSET pl:campaign:c1:members gm1 gm p1 player p2 player"));
+    freeReplyObject (wcheck_redis ("HSET pl:campaign:c2:members p1 player"));
+    freeReplyObject (wcheck_redis ("HSET pl:campaign:c3:members p1 player p2 gm"));
+    freeReplyObject (wcheck_redis ("HSET pl:session:s1 campaignId c1"));
     s_probe ();
     printf ("chat_check: send\n");
     s_send ();
@@ -198,6 +199,6 @@ main (int argc, char **argv)
     s_limits ();
     printf ("chat_check: history\n");
     s_history ();
-    hc_done ();
+    wcheck_done ();
     return 0;
 }

@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 enum { S_ACTORS, S_ITEMS, S_GAMESTATE };
 
@@ -44,27 +43,23 @@ static char s_actor[64], s_item[64];
 static cJSON *
 s_expect (const char *room, const char *push, const char *origin)
 {
-    pl_zmsg_t msg;
-    CHECK (wcheck_next (NULL, &msg, 3000));
-    CHECK (msg.count >= 5 && pl_zmsg_is (&msg, 2, "EV"));
-    cJSON *packet = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
-    bool match = zmq_msg_size (&msg.frame[0]) == strlen (room) + 1
-              && memcmp (zmq_msg_data (&msg.frame[0]), room, strlen (room) + 1) == 0
-              && cJSON_GetArraySize (packet) == 2
-              && strcmp (cJSON_GetArrayItem (packet, 0)->valuestring, push) == 0;
+    wcheck_bus_t bus;
+    CHECK (wcheck_bus_next (&bus, 3000));
+    CHECK (strcmp (bus.kind, "EV") == 0);
+    const cJSON *name = cJSON_GetArrayItem (bus.packet, 0);
+    bool match = strcmp (bus.room, room) == 0
+              && cJSON_GetArraySize (bus.packet) == 2
+              && cJSON_IsString (name) && strcmp (name->valuestring, push) == 0;
     if (!match) {
-        char *text = cJSON_PrintUnformatted (packet);
-        fprintf (stderr, "event to %.*s: %s; expected %s to %s\n",
-                 (int) zmq_msg_size (&msg.frame[0]), (char *) zmq_msg_data (&msg.frame[0]),
-                 text, push, room);
+        char *text = cJSON_PrintUnformatted (bus.packet);
+        fprintf (stderr, "event to %s: %s; expected %s to %s\n", bus.room, text, push, room);
         free (text);
     }
     CHECK (match);
     if (origin)
-        CHECK (pl_zmsg_is (&msg, 3, origin));
-    cJSON *payload = cJSON_DetachItemFromArray (packet, 1);
-    cJSON_Delete (packet);
-    pl_zmsg_close (&msg);
+        CHECK (strcmp (bus.origin, origin) == 0);
+    cJSON *payload = cJSON_DetachItemFromArray (bus.packet, 1);
+    wcheck_bus_clear (&bus);
     return payload;
 }
 
@@ -79,18 +74,10 @@ s_expect_update (const char *room, long version, const char *source)
     return u;
 }
 
-static const char *
-s_quote (const char *text)
-{
-    static char buf[128];
-    snprintf (buf, sizeof buf, "\"%s\"", text);
-    return buf;
-}
-
 static cJSON *
 s_state (const char *uid, const char *sid)
 {
-    cJSON *data = wcheck_ok (S_GAMESTATE, uid, "gameState:requestFull", s_quote (sid));
+    cJSON *data = wcheck_ok (S_GAMESTATE, uid, "gameState:requestFull", wcheck_quote (sid));
     cJSON *state = cJSON_DetachItemFromObject (data, "gameState");
     cJSON_Delete (data);
     return state;
@@ -130,7 +117,7 @@ s_agree (const char *uid, const char *sid, const char *key, const char *id)
 {
     const char *get = strcmp (key, "actors") == 0 ? "actor:get" : "item:get";
     cJSON *stored = wcheck_ok (strcmp (key, "actors") == 0 ? S_ACTORS : S_ITEMS, uid, get,
-                               s_quote (id));
+                               wcheck_quote (id));
     cJSON *state = s_state (uid, sid);
     int copies = 0;
     const cJSON *entry;
@@ -147,8 +134,10 @@ s_agree (const char *uid, const char *sid, const char *key, const char *id)
 static void
 s_setup (void)
 {
-    freeReplyObject (wcheck_redis ("HSET pl:campaign:c1:members gm gm pl player pl2 player"));
-    freeReplyObject (wcheck_redis ("HSET pl:campaign:c2:members gm2 gm"));
+    wcheck_member ("c1", "gm", "gm");
+    wcheck_member ("c1", "pl", "player");
+    wcheck_member ("c1", "pl2", "player");
+    wcheck_member ("c2", "gm2", "gm");
     cJSON *session = wcheck_ok (S_GAMESTATE, "gm", "gameSession:create",
                                 "{\"campaignId\":\"c1\",\"name\":\"one\"}");
     snprintf (s_sid, sizeof s_sid, "%s", wcheck_str (session, "id"));
@@ -176,8 +165,8 @@ s_setup (void)
 static void
 s_embed (void)
 {
-    cJSON *actor = wcheck_ok (S_ACTORS, "gm", "actor:get", s_quote (s_actor));
-    cJSON *item = wcheck_ok (S_ITEMS, "gm", "item:get", s_quote (s_item));
+    cJSON *actor = wcheck_ok (S_ACTORS, "gm", "actor:get", wcheck_quote (s_actor));
+    cJSON *item = wcheck_ok (S_ITEMS, "gm", "item:get", wcheck_quote (s_item));
     char *a = cJSON_PrintUnformatted (actor), *i = cJSON_PrintUnformatted (item);
     char *ops = NULL;
     CHECK (asprintf (&ops, "[{\"path\":\"actors\",\"operation\":\"push\",\"value\":%s},"
@@ -188,7 +177,7 @@ s_embed (void)
     redisReply *r = wcheck_redis ("SISMEMBER pl:actor:%s:sessions %s", s_actor, s_sid);
     CHECK (r->integer == 1);
     freeReplyObject (r);
-    cJSON *again = wcheck_ok (S_ACTORS, "gm", "actor:get", s_quote (s_actor));
+    cJSON *again = wcheck_ok (S_ACTORS, "gm", "actor:get", wcheck_quote (s_actor));
     CHECK (cJSON_Compare (again, actor, true));     /* version unchanged */
     s_agree ("pl", s_sid, "actors", s_actor);
     s_agree ("pl", s_sid, "items", s_item);
@@ -248,7 +237,7 @@ s_state_to_entity (void)
                                                "value"), ev, true));
     cJSON_Delete (u);
     wcheck_quiet (300);                             /* exactly two versions */
-    cJSON *stored = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    cJSON *stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
     CHECK (cJSON_Compare (stored, ev, true));
     cJSON_Delete (stored);
     cJSON_Delete (ev);
@@ -268,7 +257,7 @@ s_state_to_entity (void)
     u = s_expect_update (s_room, v + 1, "system");
     cJSON_Delete (u);
     wcheck_quiet (300);
-    stored = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
     CHECK (wcheck_num (stored, "version") == 3);
     CHECK (strcmp (wcheck_str (stored, "createdBy"), "pl") == 0);
     cJSON_Delete (stored);
@@ -280,7 +269,7 @@ s_state_to_entity (void)
     v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.name\",\"operation\":\"set\",\"value\":\"\"}]");
     cJSON_Delete (s_expect_update (s_room, v, "gm"));
     wcheck_quiet (300);
-    stored = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
     CHECK (strcmp (wcheck_str (stored, "name"), "Ann") == 0 && wcheck_num (stored, "version") == 3);
     cJSON_Delete (stored);
     v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.name\",\"operation\":\"set\",\"value\":\"Ann\"}]");
@@ -303,7 +292,7 @@ s_state_to_entity (void)
     wcheck_quiet (300);
     v++;
     s_agree ("pl", s_sid, "actors", s_actor);       /* the creator sees it */
-    wcheck_err (S_ACTORS, "pl2", "actor:get", s_quote (s_actor), "NOT_FOUND");
+    wcheck_err (S_ACTORS, "pl2", "actor:get", wcheck_quote (s_actor), "NOT_FOUND");
     /* and back: the reveal, also from the state */
     v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.hidden\",\"operation\":\"set\",\"value\":false}]");
     cJSON_Delete (s_expect_update (s_room, v, "gm"));
@@ -326,7 +315,7 @@ s_state_to_entity (void)
 static void
 s_foreign (void)
 {
-    cJSON *before = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    cJSON *before = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
     char *ops = NULL;
     CHECK (asprintf (&ops, "[{\"path\":\"actors\",\"operation\":\"push\",\"value\":"
                            "{\"id\":\"%s\",\"name\":\"Mine\",\"type\":\"pc\",\"hp\":999,"
@@ -339,7 +328,7 @@ s_foreign (void)
                      "[{\"path\":\"actors.0.hp\",\"operation\":\"inc\",\"value\":1}]") == 2);
     cJSON_Delete (s_expect_update (s_room2, 2, "gm"));
     wcheck_quiet (300);
-    cJSON *after = wcheck_ok (S_ACTORS, "pl", "actor:get", s_quote (s_actor));
+    cJSON *after = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
     CHECK (cJSON_Compare (before, after, true));
     cJSON_Delete (after);
     /* and the actor's own updates do not reach c2's state */
@@ -370,7 +359,7 @@ s_delete (void)
     cJSON *state = s_state ("gm", s_sid);
     long v = s_version (state);
     cJSON_Delete (state);
-    cJSON *none = wcheck_ok (S_ACTORS, "pl", "actor:delete", s_quote (s_actor));
+    cJSON *none = wcheck_ok (S_ACTORS, "pl", "actor:delete", wcheck_quote (s_actor));
     CHECK (!none);
     cJSON_Delete (s_expect ("campaign:c1", "actor:deleted", NULL));
     cJSON *held = s_expect ("campaign:c1", "item:updated", NULL);
@@ -397,7 +386,7 @@ s_delete (void)
     CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (state, "actors")) == 1 && s_version (state) == 2);
     cJSON_Delete (state);
 
-    none = wcheck_ok (S_ITEMS, "pl", "item:delete", s_quote (s_item));
+    none = wcheck_ok (S_ITEMS, "pl", "item:delete", wcheck_quote (s_item));
     CHECK (!none);
     cJSON_Delete (s_expect ("campaign:c1", "item:deleted", NULL));
     cJSON_Delete (s_expect_update (s_room, v + 3, "system"));
@@ -415,13 +404,16 @@ main (int argc, char **argv)
         return 2;
     }
     wcheck_init ("dual_check", argc > 4 && strcmp (argv[4], "-v") == 0);
-    wcheck_worker (S_ACTORS, argv[1], "actors");
-    wcheck_worker (S_ITEMS, argv[2], "items");
-    wcheck_worker (S_GAMESTATE, argv[3], "gamestate");
+    wcheck_worker (S_ACTORS, argv[1], "actors", NULL);
+    wcheck_worker (S_ITEMS, argv[2], "items", NULL);
+    wcheck_worker (S_GAMESTATE, argv[3], "gamestate", NULL);
     wcheck_probe (S_ACTORS, "actor:create", "{\"name\":\"p\",\"type\":\"p\"}");
     wcheck_probe (S_ITEMS, "item:create", "{\"name\":\"p\"}");
-    for (int i = 0; i < 50; i++)                    /* wcheck_probe's users */
-        freeReplyObject (wcheck_redis ("HSET pl:campaign:probe:members probe%d gm", i));
+    for (int i = 0; i < WCHECK_PROBES; i++) {       /* wcheck_probe's users */
+        char probe[16];
+        snprintf (probe, sizeof probe, "probe%d", i);
+        wcheck_member ("probe", probe, "gm");
+    }
     wcheck_probe (S_GAMESTATE, "gameSession:create", "{\"campaignId\":\"probe\",\"name\":\"p\"}");
 
     printf ("dual_check: setup\n");
@@ -436,8 +428,6 @@ main (int argc, char **argv)
     s_foreign ();
     printf ("dual_check: deletes\n");
     s_delete ();
-    wcheck_stop_workers ();
     wcheck_done ();
-    printf ("dual_check: OK\n");
     return 0;
 }

@@ -24,21 +24,6 @@
 
 static const char *s_gm_except = "[\"campaign:c1:gm\"]";
 
-/* The JSON text of a string. */
-static const char *
-s_quote (const char *text)
-{
-    static char buf[256];
-    snprintf (buf, sizeof buf, "\"%s\"", text);
-    return buf;
-}
-
-static void
-s_members (const char *campaign, const char *user, const char *role)
-{
-    freeReplyObject (wcheck_redis ("HSET pl:campaign:%s:members %s %s", campaign, user, role));
-}
-
 /* Create something for a scene's setup; its events are dropped. Returns
  * its id (caller frees). */
 static char *
@@ -83,8 +68,8 @@ s_contract (void)
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
         wcheck_err (k % 2, "alice", "item:create", bad[k], "VALIDATION_ERROR");
     wcheck_err (0, "alice", "item:get", "17", "VALIDATION_ERROR");
-    wcheck_err (0, "bob", "item:get", s_quote (wcheck_str (i, "id")), "NOT_FOUND");
-    cJSON *got = wcheck_ok (1, "alice", "item:get", s_quote (wcheck_str (i, "id")));
+    wcheck_err (0, "bob", "item:get", wcheck_quote (wcheck_str (i, "id")), "NOT_FOUND");
+    cJSON *got = wcheck_ok (1, "alice", "item:get", wcheck_quote (wcheck_str (i, "id")));
     CHECK (cJSON_Compare (got, i, true));
     cJSON_Delete (got);
     char body[256];
@@ -95,7 +80,7 @@ s_contract (void)
     cJSON *list = wcheck_ok (0, "alice", "item:list", NULL);
     CHECK (cJSON_GetArraySize (list) == 1 && cJSON_Compare (cJSON_GetArrayItem (list, 0), u, true));
     cJSON_Delete (list);
-    cJSON *none = wcheck_ok (0, "alice", "item:delete", s_quote (wcheck_str (i, "id")));
+    cJSON *none = wcheck_ok (0, "alice", "item:delete", wcheck_quote (wcheck_str (i, "id")));
     CHECK (!none);
     cJSON *gone = cJSON_CreateString (wcheck_str (i, "id"));
     wcheck_event ("user:alice", "item:deleted", wcheck_origin (), gone, NULL);
@@ -112,11 +97,11 @@ s_campaign (void)
     cJSON *i = wcheck_ok (0, "p1", "item:create", "{\"name\":\"Rope\",\"campaignId\":\"c1\"}");
     wcheck_event ("campaign:c1", "item:created", wcheck_origin (), i, NULL);
     const char *id = wcheck_str (i, "id");
-    cJSON *got = wcheck_ok (1, "p2", "item:get", s_quote (id));
+    cJSON *got = wcheck_ok (1, "p2", "item:get", wcheck_quote (id));
     cJSON_Delete (got);
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"name\":\"Mine\"}", id);
     wcheck_err (1, "p2", "item:update", body, "FORBIDDEN");
-    wcheck_err (1, "p2", "item:delete", s_quote (id), "FORBIDDEN");
+    wcheck_err (1, "p2", "item:delete", wcheck_quote (id), "FORBIDDEN");
     wcheck_err (1, "out", "item:update", body, "NOT_FOUND");
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"campaignId\":\"c2\"}", id);
     wcheck_err (1, "gm", "item:update", body, "VALIDATION_ERROR");
@@ -128,7 +113,7 @@ s_campaign (void)
     wcheck_event ("campaign:c1", "item:deleted", origin, gone, "[\"campaign:c1:gm\",\"user:p1\"]");
     wcheck_event ("campaign:c1:gm", "item:updated", origin, h, NULL);
     wcheck_event ("user:p1", "item:updated", origin, h, s_gm_except);
-    wcheck_err (1, "p2", "item:get", s_quote (id), "NOT_FOUND");
+    wcheck_err (1, "p2", "item:get", wcheck_quote (id), "NOT_FOUND");
     cJSON *list = wcheck_ok (0, "p2", "item:list", "{\"campaignId\":\"c1\"}");
     CHECK (cJSON_GetArraySize (list) == 0);
     cJSON_Delete (list);
@@ -136,7 +121,7 @@ s_campaign (void)
     CHECK (cJSON_GetArraySize (list) == 1);
     cJSON_Delete (list);
     wcheck_err (0, "out", "item:list", "{\"campaignId\":\"c1\"}", "FORBIDDEN");
-    cJSON *none = wcheck_ok (0, "gm", "item:delete", s_quote (id));
+    cJSON *none = wcheck_ok (0, "gm", "item:delete", wcheck_quote (id));
     CHECK (!none);
     wcheck_event ("campaign:c1:gm", "item:deleted", wcheck_origin (), gone, NULL);
     wcheck_event ("user:p1", "item:deleted", wcheck_origin (), gone, s_gm_except);
@@ -235,14 +220,14 @@ s_held (void)
     cJSON_Delete (u);
 
     /* deleting the actor frees what it held, with item:updated events */
-    cJSON *none = wcheck_ok (S_ACTORS, "p1", "actor:delete", s_quote (ca));
+    cJSON *none = wcheck_ok (S_ACTORS, "p1", "actor:delete", wcheck_quote (ca));
     CHECK (!none);
     char origin[32];
     snprintf (origin, sizeof origin, "%s", wcheck_origin ());
     cJSON *gone = cJSON_CreateString (ca);
     wcheck_event ("campaign:c1", "actor:deleted", origin, gone, NULL);
-    cJSON *f1 = wcheck_ok (0, "p2", "item:get", s_quote (i1id));
-    cJSON *f2 = wcheck_ok (0, "gm", "item:get", s_quote (i2));
+    cJSON *f1 = wcheck_ok (0, "p2", "item:get", wcheck_quote (i1id));
+    cJSON *f2 = wcheck_ok (0, "gm", "item:get", wcheck_quote (i2));
     CHECK (cJSON_IsNull (cJSON_GetObjectItem (f1, "actorId")));
     CHECK (cJSON_IsNull (cJSON_GetObjectItem (f2, "actorId")));
     CHECK (wcheck_num (f1, "version") == 5 && wcheck_num (f2, "version") == 2);
@@ -257,7 +242,7 @@ s_held (void)
     wcheck_err (0, "p2", "item:update", body, "NOT_FOUND");
 
     /* deleting an item takes it out of its holder's index */
-    none = wcheck_ok (1, "p1", "item:delete", s_quote (pi));
+    none = wcheck_ok (1, "p1", "item:delete", wcheck_quote (pi));
     CHECK (!none);
     snprintf (key, sizeof key, "pl:actor:%s:items", pa);
     s_index (key, 0, NULL, NULL);
@@ -284,17 +269,17 @@ main (int argc, char **argv)
         return 2;
     }
     wcheck_init ("items_check", argc > 3 && strcmp (argv[3], "-v") == 0);
-    wcheck_worker (0, argv[1], "items");
-    wcheck_worker (1, argv[1], "items");
-    wcheck_worker (S_ACTORS, argv[2], "actors");
+    wcheck_worker (0, argv[1], "items", NULL);
+    wcheck_worker (1, argv[1], "items", NULL);
+    wcheck_worker (S_ACTORS, argv[2], "actors", NULL);
     wcheck_probe (0, "item:create", "{\"name\":\"p\"}");
     wcheck_probe (1, "item:create", "{\"name\":\"p\"}");
     wcheck_probe (S_ACTORS, "actor:create", "{\"name\":\"p\",\"type\":\"p\"}");
-    s_members ("c1", "gm", "gm");
-    s_members ("c1", "p1", "player");
-    s_members ("c1", "p2", "player");
-    s_members ("c2", "gm2", "gm");
-    s_members ("c2", "p1", "player");
+    wcheck_member ("c1", "gm", "gm");
+    wcheck_member ("c1", "p1", "player");
+    wcheck_member ("c1", "p2", "player");
+    wcheck_member ("c2", "gm2", "gm");
+    wcheck_member ("c2", "p1", "player");
 
     printf ("items_check: contract\n");
     s_contract ();
@@ -311,8 +296,6 @@ main (int argc, char **argv)
     CHECK (cJSON_GetArraySize (list) == 1);
     cJSON_Delete (list);
     printf ("items_check: SIGTERM\n");
-    wcheck_stop_workers ();
     wcheck_done ();
-    printf ("items_check: OK\n");
     return 0;
 }

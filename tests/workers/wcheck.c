@@ -2,6 +2,7 @@
 #include "wcheck.h"
 #include "pl_id.h"
 #include "pl_proto.h"
+#include "pl_zmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,7 @@ typedef struct {
     char id[WCHECK_WORKERS_MAX][256];   /* identity of each worker's READY */
     size_t id_len[WCHECK_WORKERS_MAX];
     int seq;                            /* request ids                     */
-    char origin[32];                    /* of the last request             */
+    char origin[160];                   /* of the last request             */
 } s_env_t;
 
 static s_env_t s_env;
@@ -41,8 +42,13 @@ int wcheck_line;
 
 /* wcheck.c defines the functions the macros of wcheck.h wrap */
 #undef wcheck_ok
+#undef wcheck_ok_as
 #undef wcheck_err
+#undef wcheck_err_as
+#undef wcheck_error
 #undef wcheck_event
+#undef wcheck_event_text
+#undef wcheck_control
 #undef wcheck_quiet
 
 static void
@@ -88,6 +94,48 @@ bool
 wcheck_verbose (void)
 {
     return s_env.verbose;
+}
+
+/* ---- the fake broker ------------------------------------------------- */
+
+/* Next message from a worker whose command is cmd (answering heartbeats
+ * and dropping every other worker message meanwhile), or (cmd NULL) the
+ * next bus message. False on timeout. The bus is polled only when it is
+ * read, so a backlog of events never turns a wait for a reply into a busy
+ * loop. */
+static bool
+s_next (const char *cmd, pl_zmsg_t *msg, int timeout_ms)
+{
+    int64_t deadline = pl_id_mono_ms () + timeout_ms;
+    while (true) {
+        while (pl_zmsg_recv (s_env.router, msg) == 0) {
+            CHECK (msg->count >= 3 && pl_zmsg_is (msg, 1, "PL01"));
+            if (pl_zmsg_is (msg, 2, "HB")) {
+                pl_zmsg_part_t hb[] = {
+                    { zmq_msg_data (&msg->frame[0]), zmq_msg_size (&msg->frame[0]) },
+                    { "PL01", 4 }, { "HB", 2 } };
+                pl_zmsg_send (s_env.router, hb, 3);
+            }
+            if (cmd && pl_zmsg_is (msg, 2, cmd))
+                return true;
+            pl_zmsg_close (msg);
+        }
+        if (!cmd && pl_zmsg_recv (s_env.sub, msg) == 0)
+            return true;
+        int64_t left = deadline - pl_id_mono_ms ();
+        if (left <= 0)
+            return false;
+        zmq_pollitem_t items[] = { { s_env.router, 0, ZMQ_POLLIN, 0 },
+                                   { s_env.sub, 0, cmd ? 0 : ZMQ_POLLIN, 0 } };
+        zmq_poll (items, 2, (long) left);
+    }
+}
+
+void
+wcheck_pause (int ms)
+{
+    pl_zmsg_t msg;
+    CHECK (!s_next ("-never-", &msg, ms));
 }
 
 /* ---- processes ------------------------------------------------------- */
@@ -157,6 +205,14 @@ wcheck_redis (const char *fmt, ...)
 }
 
 void
+wcheck_member (const char *campaign, const char *user, const char *role)
+{
+    redisReply *r = role ? wcheck_redis ("HSET pl:campaign:%s:members %s %s", campaign, user, role)
+                         : wcheck_redis ("HDEL pl:campaign:%s:members %s", campaign, user);
+    freeReplyObject (r);
+}
+
+void
 wcheck_init (const char *name, bool verbose)
 {
     s_env.name = name;
@@ -180,9 +236,13 @@ wcheck_init (const char *name, bool verbose)
 }
 
 void
-wcheck_worker (int index, const char *bin, const char *service)
+wcheck_worker (int index, const char *bin, const char *service, const char *const *env)
 {
     CHECK (index == s_env.workers && index < WCHECK_WORKERS_MAX);
+    const char *credit = "16";          /* what READY must announce */
+    for (int i = 0; env && env[i]; i++)
+        if (strncmp (env[i], "PARLEY_WORKER_CREDIT=", 21) == 0)
+            credit = env[i] + 21;
     char url[160], log[128];
     snprintf (url, sizeof url, "unix://%s", s_env.redis_sock);
     snprintf (log, sizeof log, "%s/worker-%d.log", s_env.dir, index);
@@ -200,6 +260,8 @@ wcheck_worker (int index, const char *bin, const char *service)
         setenv ("PARLEY_HEARTBEAT_LIVENESS", "3", 1);
         setenv ("PARLEY_WORKER_CREDIT", "16", 1);
         setenv ("PARLEY_LOG_LEVEL", "info", 1);
+        for (int i = 0; env && env[i]; i++)
+            putenv ((char *) env[i]);           /* the child execs at once */
         execl (bin, bin, (char *) NULL);
         _exit (127);
     }
@@ -207,10 +269,10 @@ wcheck_worker (int index, const char *bin, const char *service)
     s_env.service[index] = service;
     s_env.workers++;
     pl_zmsg_t msg;
-    CHECK (wcheck_next ("READY", &msg, 5000));
+    CHECK (s_next ("READY", &msg, 5000));
     CHECK (msg.count == 5);
     CHECK (pl_zmsg_is (&msg, 3, service));
-    CHECK (pl_zmsg_is (&msg, 4, "16"));
+    CHECK (pl_zmsg_is (&msg, 4, credit));
     s_env.id_len[index] = zmq_msg_size (&msg.frame[0]);
     CHECK (s_env.id_len[index] <= sizeof s_env.id[index]);
     memcpy (s_env.id[index], zmq_msg_data (&msg.frame[0]), s_env.id_len[index]);
@@ -221,68 +283,84 @@ void
 wcheck_probe (int index, const char *event, const char *body)
 {
     bool heard = false;
-    for (int i = 0; i < 50 && !heard; i++) {
+    for (int i = 0; i < WCHECK_PROBES && !heard; i++) {
         char uid[16];                       /* one user each: no limit hit */
         snprintf (uid, sizeof uid, "probe%d", i);
         cJSON *data = wcheck_ok (index, uid, event, body);
         cJSON_Delete (data);
-        pl_zmsg_t msg;
-        heard = wcheck_next (NULL, &msg, 50);
+        wcheck_bus_t bus;
+        heard = wcheck_bus_next (&bus, 50);
         if (heard)
-            pl_zmsg_close (&msg);
+            wcheck_bus_clear (&bus);
     }
     CHECK (heard);
     wcheck_drain (100);
 }
 
 void
+wcheck_stop_workers (void)
+{
+    for (int w = 0; w < s_env.workers; w++) {
+        if (!s_env.worker[w])
+            continue;
+        kill (s_env.worker[w], SIGTERM);
+        pl_zmsg_t msg;
+        CHECK (s_next ("BYE", &msg, 3000));
+        pl_zmsg_close (&msg);
+        /* its exit, polled on a timer so a hung worker fails the check */
+        int status = 0;
+        pid_t got = 0;
+        for (int t = 0; t < 50 && got == 0; t++) {
+            got = waitpid (s_env.worker[w], &status, WNOHANG);
+            if (got == 0)
+                wcheck_pause (100);
+        }
+        CHECK (got == s_env.worker[w]);
+        s_env.worker[w] = 0;
+        if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+            fprintf (stderr, "worker %d exit status %d\n", w, status);
+        CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    }
+}
+
+void
 wcheck_done (void)
 {
+    wcheck_stop_workers ();
     zmq_close (s_env.router);
     zmq_close (s_env.sub);
     zmq_ctx_term (s_env.zctx);
     s_cleanup ();
+    printf ("%s: OK\n", s_env.name);
 }
 
-/* ---- the fake broker ------------------------------------------------- */
+/* ---- requests -------------------------------------------------------- */
 
-bool
-wcheck_next (const char *cmd, pl_zmsg_t *msg, int timeout_ms)
+/* The events whose successful reply may carry join/leave directives (the
+ * handlers that call pl_call_join or pl_call_leave). Their request ids
+ * start with 'j', the others' with 'q', so a reply says which it was. */
+static const char *s_directive_events[] = {
+    "subscribe", "unsubscribe", "gameSession:join", "gameSession:leave",
+};
+
+static bool
+s_may_direct (const char *event)
 {
-    int64_t deadline = pl_id_mono_ms () + timeout_ms;
-    while (true) {
-        while (pl_zmsg_recv (s_env.router, msg) == 0) {
-            CHECK (msg->count >= 3 && pl_zmsg_is (msg, 1, "PL01"));
-            if (pl_zmsg_is (msg, 2, "HB")) {
-                pl_zmsg_part_t hb[] = {
-                    { zmq_msg_data (&msg->frame[0]), zmq_msg_size (&msg->frame[0]) },
-                    { "PL01", 4 }, { "HB", 2 } };
-                pl_zmsg_send (s_env.router, hb, 3);
-            }
-            if (cmd && pl_zmsg_is (msg, 2, cmd))
-                return true;
-            pl_zmsg_close (msg);
-        }
-        if (!cmd && pl_zmsg_recv (s_env.sub, msg) == 0)
+    for (size_t i = 0; i < sizeof s_directive_events / sizeof s_directive_events[0]; i++)
+        if (strcmp (event, s_directive_events[i]) == 0)
             return true;
-        int64_t left = deadline - pl_id_mono_ms ();
-        if (left <= 0)
-            return false;
-        zmq_pollitem_t items[] = { { s_env.router, 0, ZMQ_POLLIN, 0 }, { s_env.sub, 0, ZMQ_POLLIN, 0 } };
-        zmq_poll (items, 2, (long) left);
-    }
+    return false;
 }
 
 int
-wcheck_send (int w, const char *uid, const char *event, const char *body)
+wcheck_send_as (int w, const wcheck_who_t *who, const char *event, const char *body)
 {
-    char reqid[16], conn[16];
+    char reqid[16];
     int seq = ++s_env.seq;
     CHECK (w >= 0 && w < s_env.workers);
-    snprintf (reqid, sizeof reqid, "q%d", seq);
-    snprintf (conn, sizeof conn, "%d", seq);
-    snprintf (s_env.origin, sizeof s_env.origin, "gw-d/%d", seq);
-    char *ctx = pl_proto_ctx_encode ("gw-d", conn, uid, NULL);
+    snprintf (reqid, sizeof reqid, "%c%d", s_may_direct (event) ? 'j' : 'q', seq);
+    snprintf (s_env.origin, sizeof s_env.origin, "%s/%s", who->gw, who->conn);
+    char *ctx = pl_proto_ctx_encode (who->gw, who->conn, who->uid, who->name);
     pl_zmsg_part_t parts[] = {
         { s_env.id[w], s_env.id_len[w] }, { "PL01", 4 }, { "REQ", 3 }, { "client", 6 },
         { reqid, strlen (reqid) }, { event, strlen (event) }, { ctx, strlen (ctx) },
@@ -293,6 +371,23 @@ wcheck_send (int w, const char *uid, const char *event, const char *body)
     return seq;
 }
 
+/* uid on a new connection of gw-d, numbered as the request it sends: conn
+ * holds the number (16 bytes). */
+static wcheck_who_t
+s_who (const char *uid, char *conn)
+{
+    snprintf (conn, 16, "%d", s_env.seq + 1);
+    return (wcheck_who_t) { "gw-d", conn, uid, NULL };
+}
+
+int
+wcheck_send (int w, const char *uid, const char *event, const char *body)
+{
+    char conn[16];
+    wcheck_who_t who = s_who (uid, conn);
+    return wcheck_send_as (w, &who, event, body);
+}
+
 const char *
 wcheck_origin (void)
 {
@@ -300,29 +395,52 @@ wcheck_origin (void)
 }
 
 cJSON *
-wcheck_reply (int *seq)
+wcheck_reply (int *seq, cJSON **directives)
 {
     pl_zmsg_t msg;
-    CHECK (wcheck_next ("REP", &msg, 5000));
-    CHECK (msg.count == 6 && pl_zmsg_is (&msg, 3, "client"));
+    CHECK (s_next ("REP", &msg, 5000));
+    CHECK ((msg.count == 6 || msg.count == 7) && pl_zmsg_is (&msg, 3, "client"));
     char reqid[16] = "";
     size_t len = zmq_msg_size (&msg.frame[4]);
-    CHECK (len < sizeof reqid);
+    CHECK (len > 1 && len < sizeof reqid);
     memcpy (reqid, zmq_msg_data (&msg.frame[4]), len);
     *seq = atoi (reqid + 1);
     cJSON *reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
     CHECK (cJSON_IsObject (reply));
+    cJSON *dirs = NULL;
+    if (msg.count == 7) {
+        if (reqid[0] != 'j')
+            fprintf (stderr, "reply %s carries directives: %.*s\n", reqid,
+                     (int) zmq_msg_size (&msg.frame[6]), (char *) zmq_msg_data (&msg.frame[6]));
+        CHECK (reqid[0] == 'j');
+        CHECK (cJSON_IsTrue (cJSON_GetObjectItem (reply, "success")));
+        dirs = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[6]), zmq_msg_size (&msg.frame[6]));
+        CHECK (cJSON_IsObject (dirs));
+    }
+    if (directives)
+        *directives = dirs;
+    else
+        cJSON_Delete (dirs);
     pl_zmsg_close (&msg);
+    return reply;
+}
+
+cJSON *
+wcheck_call_as (int w, const wcheck_who_t *who, const char *event, const char *body,
+                cJSON **directives)
+{
+    int want = wcheck_send_as (w, who, event, body), got = 0;
+    cJSON *reply = wcheck_reply (&got, directives);
+    CHECK (got == want);
     return reply;
 }
 
 cJSON *
 wcheck_call (int w, const char *uid, const char *event, const char *body)
 {
-    int want = wcheck_send (w, uid, event, body), got = 0;
-    cJSON *reply = wcheck_reply (&got);
-    CHECK (got == want);
-    return reply;
+    char conn[16];
+    wcheck_who_t who = s_who (uid, conn);
+    return wcheck_call_as (w, &who, event, body, NULL);
 }
 
 const char *
@@ -338,12 +456,12 @@ wcheck_code (const cJSON *reply)
 }
 
 cJSON *
-wcheck_ok (int w, const char *uid, const char *event, const char *body)
+wcheck_ok_as (int w, const wcheck_who_t *who, const char *event, const char *body)
 {
-    cJSON *reply = wcheck_call (w, uid, event, body);
+    cJSON *reply = wcheck_call_as (w, who, event, body, NULL);
     if (strcmp (wcheck_code (reply), "") != 0) {
         char *text = cJSON_PrintUnformatted (reply);
-        fprintf (stderr, "%s %s %s -> %s\n", uid, event, body ? body : "", text);
+        fprintf (stderr, "%s %s %s -> %s\n", who->uid, event, body ? body : "", text);
         free (text);
     }
     CHECK (strcmp (wcheck_code (reply), "") == 0);
@@ -352,74 +470,202 @@ wcheck_ok (int w, const char *uid, const char *event, const char *body)
     return data;
 }
 
-void
-wcheck_err (int w, const char *uid, const char *event, const char *body, const char *code)
+cJSON *
+wcheck_ok (int w, const char *uid, const char *event, const char *body)
 {
-    cJSON *reply = wcheck_call (w, uid, event, body);
+    char conn[16];
+    wcheck_who_t who = s_who (uid, conn);
+    return wcheck_ok_as (w, &who, event, body);
+}
+
+static cJSON *
+s_error (int w, const wcheck_who_t *who, const char *event, const char *body, const char *code)
+{
+    cJSON *reply = wcheck_call_as (w, who, event, body, NULL);
     if (strcmp (wcheck_code (reply), code) != 0) {
         char *text = cJSON_PrintUnformatted (reply);
-        fprintf (stderr, "%s %s %s -> %s, expected %s\n", uid, event, body ? body : "", text, code);
+        fprintf (stderr, "%s %s %s -> %s, expected %s\n", who->uid, event, body ? body : "",
+                 text, code);
         free (text);
     }
     CHECK (strcmp (wcheck_code (reply), code) == 0);
+    cJSON *error = cJSON_DetachItemFromObject (reply, "error");
     if (s_env.verbose)
-        printf ("  %s %s %s -> %s\n", uid, event, body ? body : "(none)",
-                cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "error"), "message")->valuestring);
+        printf ("  %s %s %s -> %s %s\n", who->uid, event, body ? body : "(none)", code,
+                cJSON_GetObjectItem (error, "message")->valuestring);
     cJSON_Delete (reply);
+    return error;
+}
+
+void
+wcheck_err_as (int w, const wcheck_who_t *who, const char *event, const char *body,
+               const char *code)
+{
+    cJSON_Delete (s_error (w, who, event, body, code));
+}
+
+void
+wcheck_err (int w, const char *uid, const char *event, const char *body, const char *code)
+{
+    char conn[16];
+    wcheck_who_t who = s_who (uid, conn);
+    cJSON_Delete (s_error (w, &who, event, body, code));
+}
+
+cJSON *
+wcheck_error (int w, const char *uid, const char *event, const char *body, const char *code)
+{
+    char conn[16];
+    wcheck_who_t who = s_who (uid, conn);
+    return s_error (w, &who, event, body, code);
+}
+
+const char *
+wcheck_quote (const char *text)
+{
+    static char buf[256];
+    CHECK (strlen (text) + 3 <= sizeof buf);
+    snprintf (buf, sizeof buf, "\"%s\"", text);
+    return buf;
+}
+
+/* ---- the bus --------------------------------------------------------- */
+
+/* Copy frame index as text into buf; it must fit. */
+static void
+s_frame_text (pl_zmsg_t *msg, int index, char *buf, size_t size)
+{
+    size_t len = zmq_msg_size (&msg->frame[index]);
+    CHECK (len < size);
+    memcpy (buf, zmq_msg_data (&msg->frame[index]), len);
+    buf[len] = 0;
+}
+
+bool
+wcheck_bus_next (wcheck_bus_t *bus, int timeout_ms)
+{
+    pl_zmsg_t msg;
+    memset (bus, 0, sizeof *bus);
+    if (!s_next (NULL, &msg, timeout_ms))
+        return false;
+    CHECK (msg.count == 5 || msg.count == 6);
+    bus->frames = msg.count;
+    /* the topic is the room and one NUL, so no room is a prefix of another */
+    size_t tlen = zmq_msg_size (&msg.frame[0]);
+    const char *topic = zmq_msg_data (&msg.frame[0]);
+    CHECK (tlen >= 1 && topic[tlen - 1] == 0 && strlen (topic) == tlen - 1);
+    s_frame_text (&msg, 0, bus->room, sizeof bus->room);
+    CHECK (pl_zmsg_is (&msg, 1, "PL01"));
+    s_frame_text (&msg, 2, bus->kind, sizeof bus->kind);
+    s_frame_text (&msg, 3, bus->origin, sizeof bus->origin);
+    bus->packet = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
+    CHECK (bus->packet);
+    if (msg.count == 6) {
+        bus->except_text = strndup (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
+        bus->except = cJSON_Parse (bus->except_text);
+        CHECK (cJSON_IsArray (bus->except));
+    }
+    pl_zmsg_close (&msg);
+    if (s_env.verbose) {
+        char *p = cJSON_PrintUnformatted (bus->packet);
+        printf ("    bus: %s %s origin '%s' %s%s%s\n", bus->room, bus->kind, bus->origin, p,
+                bus->except_text ? " except " : "", bus->except_text ? bus->except_text : "");
+        free (p);
+    }
+    return true;
+}
+
+void
+wcheck_bus_clear (wcheck_bus_t *bus)
+{
+    cJSON_Delete (bus->packet);
+    cJSON_Delete (bus->except);
+    free (bus->except_text);
+    memset (bus, 0, sizeof *bus);
 }
 
 void
 wcheck_event (const char *room, const char *push, const char *origin, const cJSON *payload,
               const char *except)
 {
-    pl_zmsg_t msg;
-    CHECK (wcheck_next (NULL, &msg, 3000));
-    char *text = NULL;
-    if (msg.count >= 5 && zmq_msg_size (&msg.frame[0]) > 0
-    &&  (zmq_msg_size (&msg.frame[0]) != strlen (room) + 1
-      || memcmp (zmq_msg_data (&msg.frame[0]), room, strlen (room) + 1) != 0)) {
-        text = strndup (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
-        fprintf (stderr, "event to %.*s: %s; expected %s to %s\n",
-                 (int) zmq_msg_size (&msg.frame[0]), (char *) zmq_msg_data (&msg.frame[0]),
-                 text, push, room);
-        free (text);
+    wcheck_bus_t bus;
+    CHECK (wcheck_bus_next (&bus, 3000));
+    const cJSON *name = cJSON_GetArrayItem (bus.packet, 0);
+    bool ok = strcmp (bus.room, room) == 0 && strcmp (bus.kind, "EV") == 0
+           && strcmp (bus.origin, origin) == 0
+           && cJSON_GetArraySize (bus.packet) == 2
+           && cJSON_IsString (name) && strcmp (name->valuestring, push) == 0
+           && (!payload || cJSON_Compare (cJSON_GetArrayItem (bus.packet, 1), payload, true))
+           && bus.frames == (except ? 6 : 5)
+           && (!except || strcmp (bus.except_text, except) == 0);
+    if (!ok) {
+        char *p = cJSON_PrintUnformatted (bus.packet);
+        char *w = payload ? cJSON_PrintUnformatted (payload) : NULL;
+        fprintf (stderr, "bus: got %s %s origin '%s' %s except %s\n"
+                         "     want %s EV origin '%s' [\"%s\",%s] except %s\n",
+                 bus.room, bus.kind, bus.origin, p, bus.except_text ? bus.except_text : "-",
+                 room, origin, push, w ? w : "?", except ? except : "-");
+        free (p);
+        free (w);
     }
-    CHECK (msg.count == (except ? 6 : 5));
-    CHECK (zmq_msg_size (&msg.frame[0]) == strlen (room) + 1);
-    CHECK (memcmp (zmq_msg_data (&msg.frame[0]), room, strlen (room) + 1) == 0);
-    CHECK (pl_zmsg_is (&msg, 1, "PL01"));
-    CHECK (pl_zmsg_is (&msg, 2, "EV"));
-    CHECK (pl_zmsg_is (&msg, 3, origin));
-    if (except)
-        CHECK (pl_zmsg_is (&msg, 5, except));
-    cJSON *packet = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
-    CHECK (cJSON_GetArraySize (packet) == 2);
-    CHECK (strcmp (cJSON_GetArrayItem (packet, 0)->valuestring, push) == 0);
-    CHECK (cJSON_Compare (cJSON_GetArrayItem (packet, 1), payload, true));
-    cJSON_Delete (packet);
-    pl_zmsg_close (&msg);
+    CHECK (ok);
+    wcheck_bus_clear (&bus);
+}
+
+void
+wcheck_event_text (const char *room, const char *push, const char *origin,
+                   const char *payload, const char *except)
+{
+    cJSON *p = payload ? cJSON_Parse (payload) : NULL;
+    CHECK (p || !payload);
+    wcheck_event (room, push, origin, p, except);
+    cJSON_Delete (p);
+}
+
+void
+wcheck_control (const char *audience, const char *room)
+{
+    wcheck_bus_t bus;
+    CHECK (wcheck_bus_next (&bus, 3000));
+    char want[512];
+    snprintf (want, sizeof want, "{\"leave\":[\"%s\"]}", room);
+    cJSON *w = cJSON_Parse (want);
+    bool ok = strcmp (bus.room, audience) == 0 && strcmp (bus.kind, "CTL") == 0
+           && bus.frames == 5 && *bus.origin == 0 && cJSON_Compare (bus.packet, w, true);
+    if (!ok) {
+        char *p = cJSON_PrintUnformatted (bus.packet);
+        fprintf (stderr, "bus: got %s %s %s, want %s CTL %s\n", bus.room, bus.kind, p,
+                 audience, want);
+        free (p);
+    }
+    cJSON_Delete (w);
+    CHECK (ok);
+    wcheck_bus_clear (&bus);
 }
 
 void
 wcheck_quiet (int ms)
 {
-    pl_zmsg_t msg;
-    if (wcheck_next (NULL, &msg, ms)) {
-        fprintf (stderr, "unexpected event to %.*s: %.*s\n",
-                 (int) zmq_msg_size (&msg.frame[0]), (char *) zmq_msg_data (&msg.frame[0]),
-                 msg.count > 4 ? (int) zmq_msg_size (&msg.frame[4]) : 0,
-                 msg.count > 4 ? (char *) zmq_msg_data (&msg.frame[4]) : "");
-        CHECK (!"a quiet bus");
+    wcheck_bus_t bus;
+    bool got = wcheck_bus_next (&bus, ms);
+    if (got) {
+        char *p = cJSON_PrintUnformatted (bus.packet);
+        fprintf (stderr, "bus: unexpected %s %s %s\n", bus.room, bus.kind, p);
+        free (p);
+        wcheck_bus_clear (&bus);
     }
+    CHECK (!got);
 }
 
 void
 wcheck_drain (int ms)
 {
-    pl_zmsg_t msg;
-    while (wcheck_next (NULL, &msg, ms))
-        pl_zmsg_close (&msg);
+    wcheck_bus_t bus;
+    while (wcheck_bus_next (&bus, ms))
+        wcheck_bus_clear (&bus);
 }
+
+/* ---- the broker ------------------------------------------------------ */
 
 /* A new ROUTER that does not know the workers answers their first message
  * BYE, and they register again - or, when it was down past their
@@ -471,23 +717,10 @@ wcheck_broker_restart (int down_ms)
         printf ("  broker restart after %d ms: all workers registered again in %lld ms\n",
                 down_ms, (long long) (pl_id_mono_ms () - start));
     pl_zmsg_t msg;
-    CHECK (!wcheck_next ("READY", &msg, 1000));      /* no second registration */
+    CHECK (!s_next ("READY", &msg, 1000));      /* no second registration */
 }
 
-void
-wcheck_stop_workers (void)
-{
-    for (int w = 0; w < s_env.workers; w++) {
-        kill (s_env.worker[w], SIGTERM);
-        pl_zmsg_t msg;
-        CHECK (wcheck_next ("BYE", &msg, 3000));
-        pl_zmsg_close (&msg);
-        int status;
-        CHECK (waitpid (s_env.worker[w], &status, 0) == s_env.worker[w]);
-        s_env.worker[w] = 0;
-        CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
-    }
-}
+/* ---- fields ---------------------------------------------------------- */
 
 const char *
 wcheck_str (const cJSON *obj, const char *key)

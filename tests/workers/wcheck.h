@@ -1,12 +1,22 @@
-/*  wcheck - a harness for checking worker processes end to end: it starts
- *  a private redis-server and real workers, and plays the broker backend
- *  (ROUTER) and the event proxy (a bound SUB), so a check can send
- *  requests as any user and assert every frame a worker publishes,
- *  frame 6 (the except rooms) included.
+/*  wcheck - the one harness for checking worker processes end to end: it
+ *  starts a private redis-server and real workers (of one service or
+ *  several), and plays the broker backend (ROUTER) and the event proxy (a
+ *  bound SUB), so a check can send requests as any user from any
+ *  connection and assert every reply (directives included) and every
+ *  message a worker publishes: events with their except rooms (frame 6)
+ *  and control messages.
  *
  *  Everything lives in a fresh /tmp dir, removed at the end; every wait is
- *  bounded. A failed CHECK prints the line, the workers' last log lines,
- *  cleans up and exits 1.
+ *  bounded (a poll timeout computed from its deadline, never a sleep
+ *  loop), and every wait answers the workers' heartbeats. A failed CHECK
+ *  prints the line, the workers' last log lines, cleans up and exits 1.
+ *
+ *  A check's life:
+ *      wcheck_init (name, verbose);
+ *      wcheck_worker (0, bin, "actors", NULL);   ... one per process
+ *      wcheck_probe (0, "actor:create", body);   ... or a probe of its own
+ *      ... requests, CHECKs and bus expectations ...
+ *      wcheck_done ();                           stops the workers, "<name>: OK"
  */
 #ifndef WCHECK_H
 #define WCHECK_H
@@ -14,20 +24,34 @@
 #include <stdbool.h>
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
-#include "pl_zmsg.h"
 
 #define WCHECK_WORKERS_MAX 4
+/* wcheck_probe's callers are the users probe0 .. probe<WCHECK_PROBES - 1>
+ * (one each: no per-user limit is hit). */
+#define WCHECK_PROBES 50
+
+/* ---- life ------------------------------------------------------------ */
 
 /* Set up the dir, sockets and redis-server. name prefixes messages. */
 void wcheck_init (const char *name, bool verbose);
-/* Start worker index (bin, serving service) and wait for its READY. */
-void wcheck_worker (int index, const char *bin, const char *service);
-/* Make sure worker index's events reach us: call event/body as user
- * "probe" until one is heard (a PUB drops until it has our subscription),
- * then drain the bus. */
+/* Start worker index (the next one: 0, 1, ...) running bin, serving
+ * service, and wait for its READY. The workers get a heartbeat of 200 ms,
+ * a liveness of 3 (600 ms), a credit of 16 and info logs; env (NULL, or a
+ * NULL-terminated list of "NAME=value") adds to or overrides that. READY
+ * must name service and the credit in effect. */
+void wcheck_worker (int index, const char *bin, const char *service, const char *const *env);
+/* Make sure worker index's events reach us: call event/body as the users
+ * probe0, probe1 ... until an event is heard (a PUB drops until it has our
+ * subscription), then drain the bus. */
 void wcheck_probe (int index, const char *event, const char *body);
-/* Stop everything and remove the dir. */
+/* SIGTERM every worker still running: each says BYE and exits 0 (within
+ * 5 s; under ASan a leak fails it). */
+void wcheck_stop_workers (void);
+/* Stop the workers still running (as wcheck_stop_workers), close, remove
+ * the dir and print "<name>: OK". */
 void wcheck_done (void);
+
+/* ---- failing --------------------------------------------------------- */
 
 void wcheck_fail (int line, const char *what);
 /* The check's line of the last helper called through the macros below, so
@@ -36,52 +60,121 @@ extern int wcheck_line;
 #define CHECK(cond) do { if (!(cond)) wcheck_fail (__LINE__, #cond); } while (0)
 bool wcheck_verbose (void);
 
-/* Redis, from the check: a command (the reply is the caller's), or the
- * server stopped / started again. */
+/* ---- Redis ----------------------------------------------------------- */
+
+/* A command on the check's own connection; it must not fail (the reply is
+ * the caller's to free). */
 redisReply *wcheck_redis (const char *fmt, ...);
+/* The server stopped (its data goes with it) / started again. */
 void wcheck_redis_stop (void);
 void wcheck_redis_start (void);
+/* Seed a membership as the campaigns worker writes it: user is role
+ * ("gm", "player") in campaign; role NULL removes user. */
+void wcheck_member (const char *campaign, const char *user, const char *role);
 
-/* Requests. Send event/body (NULL: no argument) to worker w as user uid
- * from a new connection; returns the request's sequence number. */
+/* ---- requests -------------------------------------------------------- */
+
+/* A caller: gateway id, connection id, user id, display name (NULL:
+ * none). Its origin is "<gw>/<conn>". */
+typedef struct {
+    const char *gw;
+    const char *conn;
+    const char *uid;
+    const char *name;
+} wcheck_who_t;
+
+/* Every request goes to worker w. The plain forms send as user uid from a
+ * new connection of gateway "gw-d" (origin "gw-d/<request number>"); the
+ * _as forms send as who.
+ *
+ * Directives: only a successful reply to subscribe, unsubscribe,
+ * gameSession:join or gameSession:leave may carry them (frame 7, a JSON
+ * object); any other reply that does fails the check. Where a call takes
+ * `cJSON **directives`, it gets them (a copy, or NULL when the reply had
+ * none); NULL there drops them. */
+
+/* Send; returns the request's number. */
 int wcheck_send (int w, const char *uid, const char *event, const char *body);
-/* The origin ("gw-d/<conn>") of the last request sent. */
+int wcheck_send_as (int w, const wcheck_who_t *who, const char *event, const char *body);
+/* The origin of the last request sent. */
 const char *wcheck_origin (void);
-/* Wait for a reply; sets *seq to its request's number. */
-cJSON *wcheck_reply (int *seq);
+/* Wait for the next reply (of any request); sets *seq to its number. */
+cJSON *wcheck_reply (int *seq, cJSON **directives);
+/* Send and wait for the reply to it (the caller deletes it). */
 cJSON *wcheck_call (int w, const char *uid, const char *event, const char *body);
+cJSON *wcheck_call_as (int w, const wcheck_who_t *who, const char *event, const char *body,
+                       cJSON **directives);
 /* The error code of a reply, "" on success. */
 const char *wcheck_code (const cJSON *reply);
 /* Call, expect success, return data (caller deletes; NULL when none). */
 cJSON *wcheck_ok (int w, const char *uid, const char *event, const char *body);
+cJSON *wcheck_ok_as (int w, const wcheck_who_t *who, const char *event, const char *body);
 /* Call, expect the error code. */
 void wcheck_err (int w, const char *uid, const char *event, const char *body, const char *code);
+void wcheck_err_as (int w, const wcheck_who_t *who, const char *event, const char *body,
+                    const char *code);
+/* The same, returning the reply's error object (caller deletes). */
+cJSON *wcheck_error (int w, const char *uid, const char *event, const char *body, const char *code);
 
-/* The bus. Wait for the next message with command cmd from a worker, or
- * (cmd NULL) for the next bus event; false on timeout. */
-bool wcheck_next (const char *cmd, pl_zmsg_t *msg, int timeout_ms);
-/* Expect the next bus event: room, push, origin, payload, and except (the
- * JSON text of frame 6, NULL: no frame 6). */
+/* The JSON text of a string ("\"text\""), for an id argument. Borrowed:
+ * good until the next call. */
+const char *wcheck_quote (const char *text);
+
+/* ---- the bus --------------------------------------------------------- */
+
+/* One message of the event bus, parsed. */
+typedef struct {
+    char room[256];                 /* frame 1, the topic, without its NUL   */
+    char kind[8];                   /* frame 3: "EV" or "CTL"                */
+    char origin[128];               /* frame 4 ("" for none)                 */
+    cJSON *packet;                  /* frame 5, parsed                       */
+    char *except_text;              /* frame 6 as sent, or NULL when absent  */
+    cJSON *except;                  /* frame 6 parsed (an array), or NULL    */
+    int frames;                     /* 5 or 6                                */
+} wcheck_bus_t;
+
+/* The next bus message within timeout_ms (its shape CHECKed); false when
+ * none came. Clear it after. */
+bool wcheck_bus_next (wcheck_bus_t *bus, int timeout_ms);
+void wcheck_bus_clear (wcheck_bus_t *bus);
+/* Expect the next bus message to be an event: room, push, origin ("" for
+ * none), payload (NULL: not compared) and except (the exact JSON text of
+ * frame 6, or NULL for no frame 6). */
 void wcheck_event (const char *room, const char *push, const char *origin,
                    const cJSON *payload, const char *except);
-/* Expect no bus event within ms. */
+/* The same with the payload as JSON text (NULL: not compared). */
+void wcheck_event_text (const char *room, const char *push, const char *origin,
+                        const char *payload, const char *except);
+/* Expect the next bus message to be a control: audience leaves room. */
+void wcheck_control (const char *audience, const char *room);
+/* Expect no bus message within ms. */
 void wcheck_quiet (int ms);
-/* Drop bus events until none comes for ms. */
+/* Drop bus messages until none comes for ms. */
 void wcheck_drain (int ms);
+/* Wait ms on a poll timer, answering heartbeats; no worker may send
+ * anything else meanwhile. */
+void wcheck_pause (int ms);
+
+/* ---- the broker ------------------------------------------------------ */
 
 /* The broker restarts after down_ms; every worker registers once again. */
 void wcheck_broker_restart (int down_ms);
-/* SIGTERM every worker: each says BYE and exits 0. */
-void wcheck_stop_workers (void);
 
-/* The helpers that assert, called through macros that record the line. */
-#define wcheck_ok(...)    (wcheck_line = __LINE__, wcheck_ok (__VA_ARGS__))
-#define wcheck_err(...)   (wcheck_line = __LINE__, wcheck_err (__VA_ARGS__))
-#define wcheck_event(...) (wcheck_line = __LINE__, wcheck_event (__VA_ARGS__))
-#define wcheck_quiet(...) (wcheck_line = __LINE__, wcheck_quiet (__VA_ARGS__))
+/* ---- fields ---------------------------------------------------------- */
 
 /* Field helpers that CHECK the type. */
 const char *wcheck_str (const cJSON *obj, const char *key);
 double wcheck_num (const cJSON *obj, const char *key);
+
+/* The helpers that assert, called through macros that record the line. */
+#define wcheck_ok(...)         (wcheck_line = __LINE__, wcheck_ok (__VA_ARGS__))
+#define wcheck_ok_as(...)      (wcheck_line = __LINE__, wcheck_ok_as (__VA_ARGS__))
+#define wcheck_err(...)        (wcheck_line = __LINE__, wcheck_err (__VA_ARGS__))
+#define wcheck_err_as(...)     (wcheck_line = __LINE__, wcheck_err_as (__VA_ARGS__))
+#define wcheck_error(...)      (wcheck_line = __LINE__, wcheck_error (__VA_ARGS__))
+#define wcheck_event(...)      (wcheck_line = __LINE__, wcheck_event (__VA_ARGS__))
+#define wcheck_event_text(...) (wcheck_line = __LINE__, wcheck_event_text (__VA_ARGS__))
+#define wcheck_control(...)    (wcheck_line = __LINE__, wcheck_control (__VA_ARGS__))
+#define wcheck_quiet(...)      (wcheck_line = __LINE__, wcheck_quiet (__VA_ARGS__))
 
 #endif

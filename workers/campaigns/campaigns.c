@@ -34,6 +34,7 @@
  */
 #include "campaigns.h"
 #include "pl_authz.h"
+#include "pl_entity.h"
 #include "pl_id.h"
 #include "pl_log.h"
 #include "pl_presence.h"
@@ -67,16 +68,6 @@ s_is_server_field (const char *key)
     return false;
 }
 
-/* Set obj[key], replacing an existing value. Takes ownership of value. */
-static void
-s_set (cJSON *obj, const char *key, cJSON *value)
-{
-    if (cJSON_GetObjectItemCaseSensitive (obj, key))
-        cJSON_ReplaceItemInObjectCaseSensitive (obj, key, value);
-    else
-        cJSON_AddItemToObject (obj, key, value);
-}
-
 /* Shallow-merge the client's fields, server fields skipped. */
 static void
 s_merge (cJSON *campaign, const cJSON *fields)
@@ -84,16 +75,7 @@ s_merge (cJSON *campaign, const cJSON *fields)
     const cJSON *item;
     cJSON_ArrayForEach (item, fields)
         if (!s_is_server_field (item->string))
-            s_set (campaign, item->string, cJSON_Duplicate (item, true));
-}
-
-static size_t
-s_code_points (const char *text)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        n += (*p & 0xC0) != 0x80;
-    return n;
+            pl_entity_set (campaign, item->string, cJSON_Duplicate (item, true));
 }
 
 /* The rules every stored campaign keeps. Returns NULL, or what is wrong. */
@@ -103,7 +85,7 @@ s_invalid (const cJSON *campaign)
     const cJSON *name = cJSON_GetObjectItemCaseSensitive (campaign, "name");
     if (!cJSON_IsString (name) || !*name->valuestring)
         return "name must be a non-empty string";
-    if (s_code_points (name->valuestring) > S_NAME_MAX)
+    if (pl_authz_code_points (name->valuestring) > S_NAME_MAX)
         return "name must be at most 200 characters";  /* S_NAME_MAX */
     return NULL;
 }
@@ -120,18 +102,6 @@ s_id (pl_call_t *call, const cJSON *item, const char *what)
         return NULL;
     }
     return item->valuestring;
-}
-
-/* EXEC. Returns 1 when it ran, 0 when a WATCHed key changed (try again),
- * -1 when answered. */
-static int
-s_exec (pl_call_t *call)
-{
-    redisReply *reply = pl_call_command (call, "EXEC");
-    int rc = !reply ? -1 : reply->type == REDIS_REPLY_ARRAY ? 1 : 0;
-    if (reply)
-        freeReplyObject (reply);
-    return rc;
 }
 
 /* Read a campaign. Returns it; NULL with *missing set when there is none,
@@ -271,15 +241,15 @@ s_create (pl_call_t *call, const cJSON *arg)
         goto cleanup;
     }
     double now = (double) pl_id_wall_ms ();
-    s_set (campaign, "id", cJSON_CreateString (id));
-    s_set (campaign, "createdBy", cJSON_CreateString (user));
-    s_set (campaign, "createdAt", cJSON_CreateNumber (now));
-    s_set (campaign, "updatedAt", cJSON_CreateNumber (now));
+    pl_entity_set (campaign, "id", cJSON_CreateString (id));
+    pl_entity_set (campaign, "createdBy", cJSON_CreateString (user));
+    pl_entity_set (campaign, "createdAt", cJSON_CreateNumber (now));
+    pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber (now));
     /* a new id: nothing to WATCH */
     if (!pl_call_run (call, "MULTI") || s_queue_set (call, campaign, id) != 0
     ||  !pl_call_run (call, "HSET pl:campaign:%s:members %s gm", id, user)
     ||  !pl_call_run (call, "ZADD pl:user:%s:campaigns %.0f %s", user, now, id)
-    ||  s_exec (call) != 1) {
+    ||  pl_call_exec (call) != 1) {
         if (!pl_call_answered (call))
             pl_call_error (call, PL_ERR_INTERNAL, "storage error");
         goto cleanup;
@@ -341,14 +311,6 @@ cleanup:
         freeReplyObject (reply);
 }
 
-static int
-s_by_user (const void *a, const void *b)
-{
-    const cJSON *x = *(const cJSON *const *) a, *y = *(const cJSON *const *) b;
-    return strcmp (cJSON_GetObjectItemCaseSensitive (x, "userId")->valuestring,
-                   cJSON_GetObjectItemCaseSensitive (y, "userId")->valuestring);
-}
-
 static void
 s_get (pl_call_t *call, const cJSON *arg)
 {
@@ -381,7 +343,7 @@ s_get (pl_call_t *call, const cJSON *arg)
         cJSON_AddStringToObject (rows[i], "userId", m.reply->element[2 * i]->str);
         cJSON_AddStringToObject (rows[i], "role", m.reply->element[2 * i + 1]->str);
     }
-    qsort (rows, n, sizeof *rows, s_by_user);
+    qsort (rows, n, sizeof *rows, pl_presence_by_user);
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray (members, rows[i]);
     cJSON_AddStringToObject (campaign, "role", pl_authz_role_name (m.caller));
@@ -427,10 +389,10 @@ s_update (pl_call_t *call, const cJSON *arg)
             pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", why);
             goto cleanup;
         }
-        s_set (campaign, "updatedAt", cJSON_CreateNumber ((double) pl_id_wall_ms ()));
+        pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber ((double) pl_id_wall_ms ()));
         if (!pl_call_run (call, "MULTI") || s_queue_set (call, campaign, id) != 0)
             goto cleanup;
-        int rc = s_exec (call);
+        int rc = pl_call_exec (call);
         if (rc < 0)
             goto cleanup;
         if (rc == 1) {
@@ -496,7 +458,7 @@ s_delete (pl_call_t *call, const cJSON *arg)
         for (size_t i = 0; i + 1 < m.reply->elements; i += 2)
             if (!pl_call_run (call, "ZREM pl:user:%s:campaigns %s", m.reply->element[i]->str, id))
                 goto cleanup;
-        int rc = s_exec (call);
+        int rc = pl_call_exec (call);
         if (rc < 0)
             goto cleanup;
         done = rc == 1;
@@ -618,7 +580,7 @@ s_add_member (pl_call_t *call, const cJSON *arg)
         ||  !pl_call_run (call, "ZADD pl:user:%s:campaigns NX %lld %s", user,
                           (long long) pl_id_wall_ms (), id))
             goto cleanup;
-        int rc = s_exec (call);
+        int rc = pl_call_exec (call);
         if (rc < 0)
             goto cleanup;
         if (rc == 1) {
@@ -689,7 +651,7 @@ s_remove_member (pl_call_t *call, const cJSON *arg)
         ||  !pl_call_run (call, "HDEL pl:campaign:%s:members %s", id, user)
         ||  !pl_call_run (call, "ZREM pl:user:%s:campaigns %s", user, id))
             goto cleanup;
-        int rc = s_exec (call);
+        int rc = pl_call_exec (call);
         if (rc < 0)
             goto cleanup;
         done = rc == 1;

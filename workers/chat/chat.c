@@ -29,17 +29,6 @@ PL_REDIS_SCRIPT (s_append_lua,
     "redis.call ('LTRIM', KEYS[1], -tonumber (ARGV[2]), -1)\n"
     "return 1\n");
 
-/* Code points in UTF-8 text: every byte that does not continue one
- * (10xxxxxx) starts one. The gateway guarantees valid UTF-8. */
-static size_t
-s_code_points (const char *text)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        n += (*p & 0xC0) != 0x80;
-    return n;
-}
-
 /* The room of the argument, checked: the caller may subscribe to it.
  * Returns it, or NULL after answering. */
 static const char *
@@ -76,7 +65,7 @@ s_send (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "chat:send expects {room, text} with text a string");
         goto cleanup;
     }
-    size_t len = s_code_points (text->valuestring);
+    size_t len = pl_authz_code_points (text->valuestring);
     if (len == 0 || len > S_TEXT_MAX) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                        "text must be 1 to %d characters (got %zu)", S_TEXT_MAX, len);
