@@ -160,4 +160,8 @@ void pl_entity_set (cJSON *obj, const char *key, cJSON *value);
 
 void pl_entity_test (bool verbose);
 
+/* The two kinds (pl_entity_kinds.c): actors and items. */
+extern const pl_entity_kind_t pl_entity_actor;
+extern const pl_entity_kind_t pl_entity_item;
+
 #endif

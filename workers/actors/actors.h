@@ -6,7 +6,6 @@
 #include "pl_entity.h"
 #include "pl_worker.h"
 
-extern const pl_entity_kind_t pl_actors_kind;
 extern const pl_handler_t pl_actors_handlers[];
 extern const size_t pl_actors_handler_count;
 

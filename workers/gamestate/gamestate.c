@@ -31,8 +31,7 @@
  *  false from pl_call_* means the runtime has already answered INTERNAL.
  */
 #include "gamestate.h"
-#include "actors.h"
-#include "items.h"
+#include "pl_entity.h"
 #include "pl_authz.h"
 #include "pl_log.h"
 #include "pl_session.h"
@@ -319,7 +318,7 @@ s_write_back (pl_call_t *call, const char *sid, const char *campaign_id, const c
     static const struct {
         const char *key;
         const pl_entity_kind_t *kind;
-    } lists[] = { { "actors", &pl_actors_kind }, { "items", &pl_items_kind } };
+    } lists[] = { { "actors", &pl_entity_actor }, { "items", &pl_entity_item } };
     int done = 0, left = 0;
     for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
         const cJSON *copy;

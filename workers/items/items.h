@@ -6,7 +6,6 @@
 #include "pl_entity.h"
 #include "pl_worker.h"
 
-extern const pl_entity_kind_t pl_items_kind;
 extern const pl_handler_t pl_items_handlers[];
 extern const size_t pl_items_handler_count;
 
