@@ -1,7 +1,7 @@
 /*  pl_session - game sessions in Redis (see pl_session.h for the keys,
  *  the commit protocol and the contract with callers).
  */
-#include "pl_session.h"
+#include "pl_session_int.h"
 #include "pl_authz.h"
 #include "pl_id.h"
 #include "pl_log.h"
@@ -31,8 +31,8 @@
  * logging when Redis is unreachable or answered an error. A nil EXEC is a
  * normal REDIS_REPLY_NIL; an EXEC holding errors is returned as it is
  * (the caller decides which errors matter). */
-static redisReply *
-s_cmd (pl_call_t *call, const char *fmt, ...)
+redisReply *
+pl_session__cmd (pl_call_t *call, const char *fmt, ...)
 {
     pl_redis_t *redis = pl_call_redis (call);
     redisReply *reply = NULL;
@@ -57,8 +57,8 @@ cleanup:
 }
 
 /* A command whose reply we do not need (MULTI, a queued write). */
-static bool
-s_run (pl_call_t *call, const char *fmt, ...)
+bool
+pl_session__run (pl_call_t *call, const char *fmt, ...)
 {
     pl_redis_t *redis = pl_call_redis (call);
     if (!redis)
@@ -303,9 +303,9 @@ pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
         goto cleanup;
     for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
         /* WATCH the set so the per-campaign bound holds across workers */
-        if (!s_run (call, "WATCH pl:campaign:%s:sessions", campaign_id))
+        if (!pl_session__run (call, "WATCH pl:campaign:%s:sessions", campaign_id))
             goto cleanup;
-        reply = s_cmd (call, "SCARD pl:campaign:%s:sessions", campaign_id);
+        reply = pl_session__cmd (call, "SCARD pl:campaign:%s:sessions", campaign_id);
         if (!reply)
             goto cleanup;
         if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= PL_SESSION_PER_CAMPAIGN) {
@@ -314,13 +314,13 @@ pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
         }
         freeReplyObject (reply);
         reply = NULL;
-        if (!s_run (call, "MULTI")
-        ||  !s_run (call, "HSET pl:session:%s id %s campaignId %s name %s createdBy %s createdAt %s",
+        if (!pl_session__run (call, "MULTI")
+        ||  !pl_session__run (call, "HSET pl:session:%s id %s campaignId %s name %s createdBy %s createdAt %s",
                     sid, sid, campaign_id, name, created_by, created)
-        ||  !s_run (call, "SADD pl:campaign:%s:sessions %s", campaign_id, sid)
-        ||  !s_run (call, "SET pl:session:%s:state %s", sid, state_text))
+        ||  !pl_session__run (call, "SADD pl:campaign:%s:sessions %s", campaign_id, sid)
+        ||  !pl_session__run (call, "SET pl:session:%s:state %s", sid, state_text))
             goto cleanup;
-        reply = s_cmd (call, "EXEC");
+        reply = pl_session__cmd (call, "EXEC");
         if (!reply)
             goto cleanup;
         if (reply->type == REDIS_REPLY_ARRAY) {
@@ -350,7 +350,7 @@ int
 pl_session_get (pl_call_t *call, const char *sid, cJSON **session)
 {
     *session = NULL;
-    redisReply *reply = s_cmd (call, "HGETALL pl:session:%s", sid);
+    redisReply *reply = pl_session__cmd (call, "HGETALL pl:session:%s", sid);
     if (!reply)
         return -1;
     *session = s_session_json (reply);
@@ -386,17 +386,17 @@ pl_session_list (pl_call_t *call, const char *campaign_id, cJSON **list)
     cJSON **rows = NULL;
     size_t nrows = 0;
     redisReply *exec = NULL;
-    redisReply *ids = s_cmd (call, "SMEMBERS pl:campaign:%s:sessions", campaign_id);
+    redisReply *ids = pl_session__cmd (call, "SMEMBERS pl:campaign:%s:sessions", campaign_id);
     if (!ids || ids->type != REDIS_REPLY_ARRAY)
         goto cleanup;
     /* one transaction: every hash as of one moment */
     if (ids->elements > 0) {
-        if (!s_run (call, "MULTI"))
+        if (!pl_session__run (call, "MULTI"))
             goto cleanup;
         for (size_t i = 0; i < ids->elements; i++)
-            if (!s_run (call, "HGETALL pl:session:%s", ids->element[i]->str))
+            if (!pl_session__run (call, "HGETALL pl:session:%s", ids->element[i]->str))
                 goto cleanup;
-        exec = s_cmd (call, "EXEC");
+        exec = pl_session__cmd (call, "EXEC");
         if (!exec || exec->type != REDIS_REPLY_ARRAY)
             goto cleanup;
         rows = calloc (exec->elements, sizeof *rows);
@@ -449,7 +449,7 @@ int
 pl_session_state (pl_call_t *call, const char *sid, cJSON **state)
 {
     *state = NULL;
-    redisReply *reply = s_cmd (call, "GET pl:session:%s:state", sid);
+    redisReply *reply = pl_session__cmd (call, "GET pl:session:%s:state", sid);
     if (!reply)
         return -1;
     int rc = 0;
@@ -492,7 +492,7 @@ s_queue_index (pl_call_t *call, const char *command, const char *kind, const cha
             j++;
         if (j < nother && strcmp (other[j], add[i]) == 0)
             continue;
-        if (!s_run (call, "%s pl:%s:%s:sessions %s", command, kind, add[i], sid))
+        if (!pl_session__run (call, "%s pl:%s:%s:sessions %s", command, kind, add[i], sid))
             return false;
     }
     return true;
@@ -531,12 +531,12 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     const cJSON *ops = update->operations;
     result->status = PL_SESSION_FAILED;
 
-    if (!s_run (call, "WATCH pl:session:%s:state", sid))
+    if (!pl_session__run (call, "WATCH pl:session:%s:state", sid))
         goto cleanup;
     /* a recorded id first: a retry whose first try committed gets its ack
      * even though the version has moved on since */
     if (update->update_id) {
-        reply = s_cmd (call, "GET pl:session:%s:upd:%s", sid, update_id);
+        reply = pl_session__cmd (call, "GET pl:session:%s:upd:%s", sid, update_id);
         if (!reply)
             goto cleanup;
         if (reply->type == REDIS_REPLY_STRING) {
@@ -555,7 +555,7 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
         freeReplyObject (reply);
         reply = NULL;
     }
-    reply = s_cmd (call, "GET pl:session:%s:state", sid);
+    reply = pl_session__cmd (call, "GET pl:session:%s:state", sid);
     if (!reply)
         goto cleanup;
     if (reply->type != REDIS_REPLY_STRING) {
@@ -636,16 +636,16 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     long log_max = pl_config_int (pl_call_config (call), PL_CFG_SESSION_LOG_MAX);
     if (log_max < 1)
         log_max = 1;                        /* the newest entry is always kept */
-    if (!s_run (call, "MULTI")
-    ||  !s_run (call, "SET pl:session:%s:state %s", sid, state_text)
-    ||  !s_run (call, "XADD pl:session:%s:log MAXLEN = %ld %s-0 u %s",
+    if (!pl_session__run (call, "MULTI")
+    ||  !pl_session__run (call, "SET pl:session:%s:state %s", sid, state_text)
+    ||  !pl_session__run (call, "XADD pl:session:%s:log MAXLEN = %ld %s-0 u %s",
                 sid, log_max, s_version (next), log_text)
     ||  (update->update_id
-         && !s_run (call, "SET pl:session:%s:upd:%s %s EX %d",
+         && !pl_session__run (call, "SET pl:session:%s:upd:%s %s EX %d",
                     sid, update_id, body_text, PL_SESSION_UPDATE_TTL))
     ||  !s_queue_indexes (call, sid, state, next))
         goto cleanup;
-    reply = s_cmd (call, "EXEC");
+    reply = pl_session__cmd (call, "EXEC");
     if (!reply)
         goto cleanup;
     if (reply->type != REDIS_REPLY_ARRAY) {
@@ -665,8 +665,8 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
                   sid, reply->element[1]->str, s_version (next));
         freeReplyObject (reply);
         reply = NULL;
-        if (s_run (call, "DEL pl:session:%s:log", sid))
-            s_run (call, "XADD pl:session:%s:log MAXLEN = %ld %s-0 u %s",
+        if (pl_session__run (call, "DEL pl:session:%s:log", sid))
+            pl_session__run (call, "XADD pl:session:%s:log MAXLEN = %ld %s-0 u %s",
                    sid, log_max, s_version (next), log_text);
     }
     result->status = PL_SESSION_APPLIED;
@@ -751,11 +751,11 @@ pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out)
     char from[PL_SESSION_VERSION_SIZE + 4] = "+";
     if (since < UINT64_MAX)
         snprintf (from, sizeof from, "%" PRIu64 "-0", since + 1);
-    if (!s_run (call, "MULTI")
-    ||  !s_run (call, "GET pl:session:%s:state", sid)
-    ||  !s_run (call, "XRANGE pl:session:%s:log %s + COUNT %ld", sid, from, log_max))
+    if (!pl_session__run (call, "MULTI")
+    ||  !pl_session__run (call, "GET pl:session:%s:state", sid)
+    ||  !pl_session__run (call, "XRANGE pl:session:%s:log %s + COUNT %ld", sid, from, log_max))
         goto cleanup;
-    exec = s_cmd (call, "EXEC");
+    exec = pl_session__cmd (call, "EXEC");
     if (!exec || exec->type != REDIS_REPLY_ARRAY || exec->elements != 2
     ||  exec->element[0]->type == REDIS_REPLY_ERROR || exec->element[1]->type != REDIS_REPLY_ARRAY)
         goto cleanup;
@@ -818,315 +818,4 @@ cleanup:
     cJSON_Delete (state);
     cJSON_Delete (updates);
     return rc;
-}
-
-/* ---- the dual update ------------------------------------------------- */
-
-typedef struct {
-    const char *key;            /* "actors" or "items"                    */
-    const cJSON *entity;        /* the stored entity, NULL: remove copies */
-    const char *id;             /* its id                                 */
-} s_replace_t;
-
-static cJSON *
-s_op (const char *operation, const char *key, int index, const cJSON *value)
-{
-    char path[32];
-    snprintf (path, sizeof path, "%s.%d", key, index);
-    cJSON *op = cJSON_CreateObject ();
-    cJSON_AddStringToObject (op, "path", path);
-    cJSON_AddStringToObject (op, "operation", operation);
-    if (value)
-        cJSON_AddItemToObject (op, "value", cJSON_Duplicate (value, true));
-    return op;
-}
-
-/* Builder: set <key>.<i> to the entity for every i whose id matches and
- * whose copy differs; or (entity NULL) unset every such i, highest index
- * first so the lower ones stay where they are. At most PL_STATE_MAX_OPS
- * copies per update: more copies of one entity than that stay as they
- * are until its next change. */
-static cJSON *
-s_replace_ops (const cJSON *state, void *arg, char *why, size_t why_size)
-{
-    s_replace_t *replace = arg;
-    cJSON *ops = cJSON_CreateArray ();
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, replace->key);
-    int found[PL_STATE_MAX_OPS], nfound = 0;
-    int i = 0;
-    const cJSON *entry;
-    cJSON_ArrayForEach (entry, list) {
-        const cJSON *id = cJSON_IsObject (entry)
-                        ? cJSON_GetObjectItemCaseSensitive (entry, "id") : NULL;
-        if (cJSON_IsString (id) && strcmp (id->valuestring, replace->id) == 0
-        &&  !(replace->entity && cJSON_Compare (entry, replace->entity, true))) {
-            if (nfound == PL_STATE_MAX_OPS)
-                break;
-            found[nfound++] = i;
-        }
-        i++;
-    }
-    for (int k = 0; ops && k < nfound; k++)
-        cJSON_AddItemToArray (ops, replace->entity
-            ? s_op ("set", replace->key, found[k], replace->entity)
-            : s_op ("unset", replace->key, found[nfound - 1 - k], NULL));
-    if (!ops)
-        snprintf (why, why_size, "out of memory");
-    return ops;
-}
-
-/* May session sid hold entity's copy, kept in step with the store? Only
- * where its campaign could embed it: a campaign entity in a session of
- * that campaign, a personal one in a session whose campaign its creator is
- * a GM of. Anywhere else the copy is a stranger's (any GM may type any id
- * into a state) and syncing it would leak the entity. Returns 1, 0, or -1
- * when Redis failed (logged); a session that is gone is 1, so the commit
- * finds it missing and the index drops it. */
-static int
-s_may_hold (pl_call_t *call, const char *sid, const cJSON *entity)
-{
-    const cJSON *cid = cJSON_GetObjectItemCaseSensitive (entity, "campaignId");
-    const cJSON *creator = cJSON_GetObjectItemCaseSensitive (entity, "createdBy");
-    int rc = -1;
-    redisReply *role = NULL;
-    redisReply *campaign = s_cmd (call, "HGET pl:session:%s campaignId", sid);
-    if (!campaign)
-        goto cleanup;
-    rc = 1;
-    if (campaign->type != REDIS_REPLY_STRING)
-        goto cleanup;
-    if (cJSON_IsString (cid)) {
-        rc = strcmp (cid->valuestring, campaign->str) == 0;
-        goto cleanup;
-    }
-    rc = 0;
-    if (!cJSON_IsString (creator) || !pl_authz_user_id_valid (creator->valuestring))
-        goto cleanup;
-    role = s_cmd (call, "HGET pl:campaign:%s:members %s", campaign->str, creator->valuestring);
-    rc = !role ? -1 : role->type == REDIS_REPLY_STRING
-                   && pl_authz_role_parse (role->str) == PL_ROLE_GM;
-cleanup:
-    if (campaign)
-        freeReplyObject (campaign);
-    if (role)
-        freeReplyObject (role);
-    return rc;
-}
-
-/* Commit the replacement (remove false) or removal of entity's copies in
- * every session that embeds it and may hold it (s_may_hold), skip_sid
- * aside. */
-static int
-s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, bool remove,
-                   const char *skip_sid)
-{
-    int updated = -1;
-    assert (cJSON_IsObject (entity));
-    const cJSON *id_item = cJSON_GetObjectItemCaseSensitive (entity, "id");
-    const char *id = cJSON_IsString (id_item) ? id_item->valuestring : NULL;
-    const char *key = kind == PL_SESSION_ACTOR ? "actors" : "items";
-    const char *kind_name = kind == PL_SESSION_ACTOR ? "actor" : "item";
-    redisReply *sids = NULL;
-    if (!id || !pl_authz_id_valid (id)) {
-        updated = 0;                        /* never indexed */
-        goto cleanup;
-    }
-    sids = s_cmd (call, "SMEMBERS pl:%s:%s:sessions", kind_name, id);
-    if (!sids || sids->type != REDIS_REPLY_ARRAY)
-        goto cleanup;
-    updated = 0;
-    s_replace_t replace = { key, remove ? NULL : entity, id };
-    pl_session_update_t update = {
-        .build = s_replace_ops, .build_arg = &replace, .source = "system" };
-    for (size_t i = 0; i < sids->elements; i++) {
-        const char *sid = sids->element[i]->str;
-        if (!sid || (skip_sid && strcmp (sid, skip_sid) == 0))
-            continue;
-        int may = s_may_hold (call, sid, entity);
-        if (may <= 0) {
-            if (may == 0)
-                pl_debug ("session %s holds a copy of %s %s it may not hold: left alone",
-                          sid, kind_name, id);
-            continue;
-        }
-        pl_session_result_t result;
-        pl_session_commit (call, sid, &update, &result);
-        if (result.status == PL_SESSION_APPLIED)
-            updated++;
-        else
-        if (result.status == PL_SESSION_NOOP || result.status == PL_SESSION_MISSING) {
-            /* NOOP: nothing differs, or the index is stale (no copy left:
-             * drop it; a copy re-added later re-indexes it) */
-            cJSON *state = NULL;
-            if (result.status == PL_SESSION_MISSING || pl_session_state (call, sid, &state) == 1) {
-                cJSON *ids = state ? pl_session_entity_ids (state, key) : NULL;
-                bool held = false;
-                const cJSON *e;
-                cJSON_ArrayForEach (e, ids)
-                    held = held || strcmp (e->valuestring, id) == 0;
-                if (!held)
-                    s_run (call, "SREM pl:%s:%s:sessions %s", kind_name, id, sid);
-                cJSON_Delete (ids);
-            }
-            cJSON_Delete (state);
-        }
-        else
-            pl_warn ("session %s: system %s of %s %s not applied (%d: %s)",
-                     sid, remove ? "removal" : "update", kind_name, id,
-                     (int) result.status, result.why);
-        pl_session_result_clear (&result);
-    }
-cleanup:
-    if (sids)
-        freeReplyObject (sids);
-    return updated;
-}
-
-int
-pl_session_entity_sync (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity,
-                        const char *skip_sid)
-{
-    return s_entity_sessions (call, kind, entity, false, skip_sid);
-}
-
-int
-pl_session_entity_remove (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity)
-{
-    return s_entity_sessions (call, kind, entity, true, NULL);
-}
-
-/* ---- selftest -------------------------------------------------------- */
-
-void
-pl_session_test (bool verbose)
-{
-    if (verbose)
-        printf (" * pl_session: ");
-    uint64_t v;
-    assert (pl_session_version_parse ("0", &v) && v == 0);
-    assert (pl_session_version_parse ("17", &v) && v == 17);
-    assert (pl_session_version_parse ("18446744073709551615", &v) && v == UINT64_MAX);
-    assert (!pl_session_version_parse ("18446744073709551616", &v));
-    assert (!pl_session_version_parse ("", &v));
-    assert (!pl_session_version_parse (NULL, &v));
-    assert (!pl_session_version_parse ("07", &v));
-    assert (!pl_session_version_parse ("-1", &v));
-    assert (!pl_session_version_parse ("+1", &v));
-    assert (!pl_session_version_parse ("1.0", &v));
-    assert (!pl_session_version_parse (" 1", &v));
-
-    char out[PL_SESSION_VERSION_SIZE];
-    struct { const char *json; const char *want; } args[] = {
-        { "\"5\"", "5" }, { "5", "5" }, { "0", "0" }, { "9007199254740991", "9007199254740991" },
-        { "\"18446744073709551615\"", "18446744073709551615" },
-        { "9007199254740992", NULL }, { "-1", NULL }, { "1.5", NULL }, { "\"05\"", NULL },
-        { "null", NULL }, { "true", NULL }, { "[1]", NULL }, { "1e400", NULL },
-    };
-    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
-        cJSON *item = cJSON_Parse (args[i].json);
-        assert (item);
-        bool ok = pl_session_version_arg (item, out);
-        assert (ok == (args[i].want != NULL));
-        if (ok)
-            assert (strcmp (out, args[i].want) == 0);
-        cJSON_Delete (item);
-    }
-
-    char long_id[PL_SESSION_UPDATE_ID_MAX + 2];
-    memset (long_id, 'u', sizeof long_id - 1);
-    long_id[sizeof long_id - 1] = 0;
-    cJSON *id = cJSON_CreateString (long_id);
-    assert (!pl_session_update_id_valid (id));                 /* 129 bytes */
-    cJSON_Delete (id);
-    long_id[PL_SESSION_UPDATE_ID_MAX] = 0;
-    id = cJSON_CreateString (long_id);
-    assert (pl_session_update_id_valid (id));                  /* 128 bytes */
-    cJSON_Delete (id);
-    const char *bad_ids[] = { "\"\"", "\"a\\nb\"", "7", "null", "{}" };
-    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
-        id = cJSON_Parse (bad_ids[i]);
-        assert (!pl_session_update_id_valid (id));
-        cJSON_Delete (id);
-    }
-    id = cJSON_CreateString ("upd 1: any printable text");
-    assert (pl_session_update_id_valid (id));
-    cJSON_Delete (id);
-
-    /* entity ids: valid ones only, sorted, once each; odd entries skipped */
-    cJSON *state = cJSON_Parse (
-        "{\"actors\":[{\"id\":\"b\"},{\"id\":\"a\"},{\"id\":\"b\",\"hp\":1},7,null,"
-        "{\"id\":5},{\"id\":\"bad id\"},{\"id\":\"\"},{\"name\":\"x\"},[\"c\"]],"
-        "\"items\":{\"id\":\"x\"}}");
-    assert (state);
-    cJSON *ids = pl_session_entity_ids (state, "actors");
-    cJSON *want = cJSON_Parse ("[\"a\",\"b\"]");
-    assert (cJSON_Compare (ids, want, true));
-    cJSON_Delete (ids);
-    cJSON_Delete (want);
-    ids = pl_session_entity_ids (state, "items");              /* not an array */
-    assert (cJSON_IsArray (ids) && cJSON_GetArraySize (ids) == 0);
-    cJSON_Delete (ids);
-    ids = pl_session_entity_ids (state, "characters");         /* missing */
-    assert (cJSON_IsArray (ids) && cJSON_GetArraySize (ids) == 0);
-    cJSON_Delete (ids);
-
-    /* the replace builder: only differing copies, each by its index */
-    cJSON *entity = cJSON_Parse ("{\"id\":\"b\",\"hp\":1}");
-    s_replace_t replace = { "actors", entity, "b" };
-    char why[64] = "";
-    cJSON *ops = s_replace_ops (state, &replace, why, sizeof why);
-    want = cJSON_Parse ("[{\"path\":\"actors.0\",\"operation\":\"set\","
-                        "\"value\":{\"id\":\"b\",\"hp\":1}}]");
-    assert (cJSON_Compare (ops, want, true));
-    cJSON_Delete (ops);
-    cJSON_Delete (want);
-    replace.id = "zzz";
-    ops = s_replace_ops (state, &replace, why, sizeof why);
-    assert (cJSON_IsArray (ops) && cJSON_GetArraySize (ops) == 0);
-    cJSON_Delete (ops);
-    /* removal: every copy, the highest index first */
-    replace = (s_replace_t) { "actors", NULL, "b" };
-    ops = s_replace_ops (state, &replace, why, sizeof why);
-    want = cJSON_Parse ("[{\"path\":\"actors.2\",\"operation\":\"unset\"},"
-                        "{\"path\":\"actors.0\",\"operation\":\"unset\"}]");
-    assert (cJSON_Compare (ops, want, true));
-    cJSON *next = NULL;
-    int index = -1;
-    assert (pl_state_apply (state, ops, &next, &index, why, sizeof why) == 0);
-    ids = pl_session_entity_ids (next, "actors");
-    cJSON_Delete (want);
-    want = cJSON_Parse ("[\"a\"]");
-    assert (cJSON_Compare (ids, want, true));
-    cJSON_Delete (ids);
-    cJSON_Delete (want);
-    cJSON_Delete (ops);
-    cJSON_Delete (next);
-    cJSON_Delete (entity);
-    cJSON_Delete (state);
-
-    /* changes: copies (one per id) that no copy of the same id before
-     * deep-equals; new ones too; removed or odd entries are no change */
-    cJSON *before = cJSON_Parse (
-        "{\"actors\":[{\"id\":\"a\",\"hp\":1},{\"id\":\"b\",\"hp\":2},{\"id\":\"c\"},"
-        "{\"id\":\"d\",\"x\":1},{\"id\":\"d\",\"x\":2}]}");
-    cJSON *after = cJSON_Parse (
-        "{\"actors\":[{\"id\":\"b\",\"hp\":3},{\"id\":\"a\",\"hp\":1},{\"id\":\"e\"},"
-        "{\"id\":\"d\",\"x\":2},{\"id\":\"d\",\"x\":1},{\"hp\":9},7,{\"id\":\"bad id\"},"
-        "{\"id\":\"f\",\"n\":1},{\"id\":\"f\",\"n\":2}]}");
-    cJSON *changes = pl_session_entity_changes (before, after, "actors");
-    want = cJSON_Parse ("[{\"id\":\"b\",\"hp\":3},{\"id\":\"e\"},{\"id\":\"f\",\"n\":1}]");
-    cJSON *f = cJSON_GetArrayItem (changes, 2);         /* either copy of f */
-    assert (cJSON_GetArraySize (changes) == 3 && f);
-    if (cJSON_GetObjectItem (f, "n")->valueint == 2)
-        cJSON_ReplaceItemInArray (want, 2, cJSON_Parse ("{\"id\":\"f\",\"n\":2}"));
-    assert (cJSON_Compare (changes, want, true));
-    cJSON_Delete (changes);
-    cJSON_Delete (want);
-    changes = pl_session_entity_changes (after, before, "items");     /* none */
-    assert (cJSON_IsArray (changes) && cJSON_GetArraySize (changes) == 0);
-    cJSON_Delete (changes);
-    cJSON_Delete (before);
-    cJSON_Delete (after);
-    if (verbose)
-        printf ("OK\n");
 }
