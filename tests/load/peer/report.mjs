@@ -206,7 +206,8 @@ if (docPath) {
 - Date: ${meta.date}; commit ${meta.commit}; wall time ${meta.elapsed_s} s.
 - Machine: ${meta.nproc} CPUs (${meta.cpu}), ${meta.mem} RAM, Linux ${meta.kernel}; fd limit ${meta.fds}.
 - Parley: release build; one redis-server (AOF, everysec), one parley-broker, one
-  parley-actors worker, one parley-gateway; \`PARLEY_ACTORS_PER_USER=1000000\`.
+  worker per service (the RPC scenarios load parley-actors), one parley-gateway;
+  \`PARLEY_ACTORS_PER_USER=1000000\`.
 - Peer: \`tests/load/peer/server.mjs\`, Node ${meta.node}, socket.io ${meta.socketio}, ioredis;
   one Node process and one redis-server (AOF, everysec).
 - Redis ${meta.redis} for both, on a unix socket.
