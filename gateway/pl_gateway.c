@@ -50,7 +50,16 @@ s_on_control (void *arg, const char *room_name, const char *json, size_t len)
         ids[i] = ((pl_gwconn_t *) pl_room_member (room, i))->id;
     /* a control is a directives object of which only "leave" counts */
     cJSON *root = pl_proto_json_parse (json, len);
-    if (!cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (root, "leave")))
+    const cJSON *leave = cJSON_GetObjectItemCaseSensitive (root, "leave");
+    const cJSON *left;
+    /* a reply to a request sent before now must not join them back */
+    cJSON_ArrayForEach (left, leave)
+        if (cJSON_IsString (left)
+        &&  !pl_fence_add (self->fence, room_name, left->valuestring,
+                           pl_pending_next_id (self->pending), pl_gateway__now_ms ()))
+            pl_warn ("bus: more than %d evictions within the request timeout; "
+                     "the oldest fence is forgotten", PL_FENCE_MAX);
+    if (!cJSON_IsArray (leave))
         pl_warn ("bus: ignored a control for %s without a leave list", room_name);
     else
         for (size_t i = 0; i < count; i++) {
@@ -441,11 +450,12 @@ pl_gateway_new (pl_config_t *config)
         snprintf (self->id, sizeof self->id, "gw-%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
     }
     self->pending = pl_pending_new (PL_GW_PENDING_SLOTS);
+    self->fence = pl_fence_new (self->request_timeout + 1000);
     self->rooms = pl_rooms_new (pl_gateway__on_room_change, self);
     self->ping_frame = pl_frame_new ("2", 1, NULL, 0);
     self->health = pl_health_new (pl_config_str (config, PL_CFG_REQUIRED_SERVICES),
                                   self->heartbeat);
-    if (!self->pending || !self->rooms || !self->ping_frame || !self->health)
+    if (!self->pending || !self->fence || !self->rooms || !self->ping_frame || !self->health)
         goto fail;
 
     lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
@@ -523,6 +533,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         pl_frame_unref (&self->ping_frame);
         pl_health_destroy (&self->health);
         pl_pending_destroy (&self->pending);
+        pl_fence_destroy (&self->fence);
         free (self->slots);
         free (self->free_slots);
         free (self);

@@ -9,6 +9,7 @@
 
 #include "pl_gateway.h"
 #include "pl_bus.h"
+#include "pl_fence.h"
 #include "pl_frame.h"
 #include "pl_health.h"
 #include "pl_http.h"
@@ -92,6 +93,7 @@ struct _pl_gateway_t {
     lws_sorted_usec_list_t presence_sul;    /* presence:alive every ttl/3        */
     char boot[17];                  /* random hex per start, for presence:alive */
     pl_pending_t *pending;          /* requests awaiting replies                */
+    pl_fence_t *fence;              /* evictions replies in flight may not undo */
     pl_health_t *health;            /* broker status, for /healthz              */
     /* config, read once */
     long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;

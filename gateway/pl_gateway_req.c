@@ -241,6 +241,36 @@ pl_gateway__apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON
     }
 }
 
+/* pl_fence callback, lws loop: is the connection in room audience? */
+static bool
+s_in_audience (void *arg, const char *audience)
+{
+    pl_gwconn_t *conn = (pl_gwconn_t *) arg;
+    return pl_rooms_in (&conn->rooms, audience);
+}
+
+/* Take out of root's join list the rooms an eviction applied since request
+ * reqid was sent has fenced off (pl_fence.h). Returns true when it had
+ * joins and every one of them was fenced: the service's yes is stale. */
+static bool
+s_fence_joins (pl_gateway_t *self, pl_gwconn_t *conn, cJSON *root, uint64_t reqid)
+{
+    cJSON *join = cJSON_GetObjectItemCaseSensitive (root, "join");
+    int total = cJSON_GetArraySize (join), fenced = 0;
+    int64_t now = pl_gateway__now_ms ();
+    for (int i = total - 1; i >= 0; i--) {
+        const cJSON *room = cJSON_GetArrayItem (join, i);
+        if (cJSON_IsString (room)
+        &&  pl_fence_blocks (self->fence, room->valuestring, reqid, now, s_in_audience, conn)) {
+            pl_info ("conn %llu: not joining %s: evicted while the request was in flight",
+                     (unsigned long long) conn->id, room->valuestring);
+            cJSON_DeleteItemFromArray (join, i);
+            fenced++;
+        }
+    }
+    return total > 0 && fenced == total;
+}
+
 /* True when directives hold a non-empty join list. */
 static bool
 s_joins (const cJSON *root)
@@ -284,11 +314,17 @@ pl_gateway__on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
         goto cleanup;
     }
     conn->inflight--;
+    bool stale = false;
     if (root) {
         if (s_joins (root))
             conn->presence = true;
+        stale = s_fence_joins (self, conn, root, reqid);
         pl_gateway__apply_directives (self, conn, root, true);
     }
+    if (entry.has_ack && stale)
+        pl_gateway__send_ack_error (self, conn, entry.ack_id, PL_ERR_FORBIDDEN,
+                                    "removed from the room while this request was in flight");
+    else
     if (entry.has_ack)
         pl_gateway__send_ack (self, conn, entry.ack_id, reply, reply_len);
 cleanup:
