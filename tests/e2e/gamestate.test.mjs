@@ -100,6 +100,14 @@ h.test('GM and players join; an update reaches every member, GM included', async
   }
   expectError(await emitAck(c.out.s, 'gameSession:join', session.id), 'NOT_FOUND');
   expectError(await emitAck(c.out.s, 'gameState:requestFull', session.id), 'NOT_FOUND');
+  // joining is subscribing: the GM, in the room first, sees both players arrive
+  const room = `session:${session.id}`;
+  for (const p of c.players) {
+    const ev = await c.gm.rec.waitFor('presence:joined', (e) => e.room === room && e.userId === p.id);
+    assert.deepEqual(Object.keys(ev).sort(), ['name', 'room', 'userId']);
+  }
+  const present = expectOk(await emitAck(c.p1.s, 'presence:list', { room }));
+  assert.deepEqual(present.map((u) => u.userId).sort(), [c.gm.id, ...c.players.map((p) => p.id)].sort());
   const list = expectOk(await emitAck(c.p2.s, 'gameSession:list', { campaignId: c.id }));
   assert.deepEqual(list.map((s) => s.id), [session.id]);
   await settle();
@@ -117,8 +125,9 @@ h.test('GM and players join; an update reaches every member, GM included', async
   await sleep(300);
   assert.equal(c.out.rec.count('gameState:updated'), 0, 'the outsider hears nothing');
 
-  // leave: no more updates for that member
+  // leave: no more updates for that member, and the others see it go
   expectOk(await emitAck(c.p2.s, 'gameSession:leave', session.id));
+  await c.gm.rec.waitFor('presence:left', (e) => e.room === room && e.userId === c.p2.id);
   c.p2.rec.clear();
   c.p1.rec.clear();
   assert.equal((await update(c.gm.s, session.id, '1', ops)).newVersion, '2');

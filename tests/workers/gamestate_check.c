@@ -150,6 +150,19 @@ s_sessions (void)
     cJSON_Delete (directives);
     cJSON_Delete (reply);
     cJSON_Delete (session);
+    /* joining is subscribing: presence in the session room, in order -
+     * gm joined, pl joined. (Each plain-user request here is a new
+     * connection, so pl's second join is a second tab of the same presence
+     * and the leave above takes away one tab: no presence:left.) */
+    const char *expect[][2] = { { "presence:joined", "gm" }, { "presence:joined", "pl" } };
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+        char room[160], push[64];
+        cJSON *ev = s_event (room, sizeof room, push, sizeof push, 3000);
+        CHECK (ev && strcmp (room, s_room_name) == 0 && strcmp (push, expect[i][0]) == 0);
+        CHECK (strcmp (wcheck_str (ev, "userId"), expect[i][1]) == 0);
+        CHECK (strcmp (wcheck_str (ev, "room"), s_room_name) == 0);
+        cJSON_Delete (ev);
+    }
 }
 
 static void

@@ -34,6 +34,7 @@
 #include "pl_entity.h"
 #include "pl_authz.h"
 #include "pl_log.h"
+#include "pl_presence.h"
 #include "pl_session.h"
 #include "pl_state.h"
 
@@ -258,6 +259,17 @@ s_join (pl_call_t *call, const cJSON *arg)
         goto cleanup;
     char room[16 + PL_AUTHZ_ID_MAX];
     s_room (room, sizeof room, sid);
+    /* joining a session is subscribing to its room: presence as subscribe
+     * records it (the script re-checks membership: a removal wins) */
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive (session, "campaignId");
+    long ttl = pl_config_int (pl_call_config (call), PL_CFG_PRESENCE_TTL_MS);
+    int rc = cJSON_IsString (cid) ? pl_presence_join (call, room, cid->valuestring, ttl, &role) : 1;
+    if (rc < 0)
+        goto cleanup;
+    if (rc > 0) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no session %s", sid);
+        goto cleanup;
+    }
     pl_call_join (call, room);
     cJSON *data = cJSON_CreateObject ();
     cJSON_AddItemToObject (data, "session", session);
@@ -279,6 +291,8 @@ s_leave (pl_call_t *call, const cJSON *arg)
     /* no access check: leaving a room one is not in changes nothing */
     char room[16 + PL_AUTHZ_ID_MAX];
     s_room (room, sizeof room, sid);
+    if (pl_presence_leave (call, room, PL_CALL_PUBLISH_MAX) != 0)
+        return;
     pl_call_leave (call, room);
     pl_call_ok (call, NULL);
 }
