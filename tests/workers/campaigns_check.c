@@ -297,6 +297,11 @@ s_delete (void)
     wcheck_err_as (C, &s_p2, "campaign:delete", s_fmt ("\"%s\"", s_id), "FORBIDDEN");
     wcheck_quiet (100);
     freeReplyObject (wcheck_redis ("RPUSH pl:chat:%s m", room));
+    /* session s1 (in pl:campaign:<id>:sessions already) with its keys */
+    freeReplyObject (wcheck_redis ("HSET pl:session:s1 campaignId %s", s_id));
+    freeReplyObject (wcheck_redis ("SET pl:session:s1:state {}"));
+    freeReplyObject (wcheck_redis ("XADD pl:session:s1:log 1-0 u {}"));
+    freeReplyObject (wcheck_redis ("RPUSH pl:chat:session:s1 m"));
 
     cJSON *reply = wcheck_call_as (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", s_id), NULL);
     CHECK (strcmp (wcheck_code (reply), "") == 0 && !cJSON_GetObjectItem (reply, "data"));
@@ -314,6 +319,11 @@ s_delete (void)
     cJSON_Delete (list);
     redisReply *k = wcheck_redis ("EXISTS pl:campaign:%s pl:campaign:%s:members pl:chat:%s "
                               "pl:presence:users:%s", s_id, s_id, room, room);
+    CHECK (k->integer == 0);
+    freeReplyObject (k);
+    /* its sessions went with it */
+    k = wcheck_redis ("EXISTS pl:session:s1 pl:session:s1:state pl:session:s1:log "
+                      "pl:chat:session:s1 pl:campaign:%s:sessions", s_id);
     CHECK (k->integer == 0);
     freeReplyObject (k);
     k = wcheck_redis ("ZSCORE pl:user:gm1:campaigns %s", s_id);

@@ -458,6 +458,16 @@ s_delete (pl_call_t *call, const cJSON *arg)
         for (size_t i = 0; i + 1 < m.reply->elements; i += 2)
             if (!pl_call_run (call, "ZREM pl:user:%s:campaigns %s", m.reply->element[i]->str, id))
                 goto cleanup;
+        /* its game sessions go with it (pl_session.h has the keys; update
+         * id records expire by themselves) */
+        for (size_t i = 0; sessions->type == REDIS_REPLY_ARRAY && i < sessions->elements; i++) {
+            const char *sid = sessions->element[i]->str;
+            if (!pl_call_run (call, "DEL pl:session:%s pl:session:%s:state pl:session:%s:log "
+                              "pl:chat:session:%s", sid, sid, sid, sid))
+                goto cleanup;
+        }
+        if (!pl_call_run (call, "DEL pl:campaign:%s:sessions", id))
+            goto cleanup;
         int rc = pl_call_exec (call);
         if (rc < 0)
             goto cleanup;
