@@ -38,7 +38,6 @@
 
 #include <czmq.h>
 #include <errno.h>
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +54,7 @@ struct _pl_evproxy_t {
     zsock_t *pipe;              /* our end of the PAIR pipe to the thread */
     pthread_t thread;           /* the proxy thread                      */
     bool started;               /* thread was started: destroy joins it  */
+    pid_t tid;                  /* the thread's kernel id (selftest)     */
 };
 
 /* Handed to the thread: what to bind, its end of the pipe, and where it
@@ -64,6 +64,7 @@ typedef struct {
     const pl_evproxy_opts_t *opts;  /* caller's options                  */
     zsock_t *pipe;                  /* the thread's end; the thread owns it */
     int rc;                         /* 0 bound, -1 failed                */
+    pid_t tid;                      /* the thread's kernel id            */
 } s_start_t;
 
 /* Move up to S_BATCH whole messages from one socket to the other (to NULL:
@@ -151,6 +152,7 @@ s_thread (void *arg)
     if (ok && zmq_send (zsock_resolve (xsub), "\x01", 1, 0) != 1)
         ok = false;
     start->rc = ok ? 0 : -1;
+    start->tid = gettid ();
     start = NULL;                   /* gone once we signal */
     opts = NULL;
     zsock_signal (pipe, 0);
@@ -167,7 +169,7 @@ pl_evproxy_t *
 pl_evproxy_new (const pl_evproxy_opts_t *opts)
 {
     assert (opts && opts->xsub && opts->xpub);
-    s_start_t start = { opts, NULL, -1 };
+    s_start_t start = { opts, NULL, -1, 0 };
     pl_evproxy_t *self = calloc (1, sizeof *self);
     if (!self)
         goto cleanup;
@@ -179,13 +181,15 @@ pl_evproxy_new (const pl_evproxy_opts_t *opts)
         pl_evproxy_destroy (&self);
         goto cleanup;
     }
-    /* named, so `top -H` shows it and the selftest can count it */
+    /* named, so `top -H` shows it */
     pthread_setname_np (self->thread, S_THREAD_NAME);
     self->started = true;
     /* The thread signals once it has bound (or failed to); on any failure
      * destroy joins it here, so start stays valid as long as it is used. */
     if (zsock_wait (self->pipe) == -1 || start.rc == -1)
         pl_evproxy_destroy (&self);
+    else
+        self->tid = start.tid;
 cleanup:
     return self;
 }
@@ -215,30 +219,15 @@ pl_evproxy_destroy (pl_evproxy_t **self_p)
  * Selftest
  */
 
-/* Event-proxy threads of this process now (Linux: /proc/self/task/<tid>/
- * comm), or -1. Counting by name, not all threads, keeps the count
- * exact while ZeroMQ's (or the sanitizer's) threads come and go. */
-static int
-s_threads (void)
+/* Is thread tid of this process alive (Linux: /proc/self/task/<tid>)?
+ * Asking by id keeps the join test exact while other threads (ZeroMQ's,
+ * the sanitizer's) come and go. */
+static bool
+s_thread_alive (pid_t tid)
 {
-    int threads = -1;
-    DIR *dir = opendir ("/proc/self/task");
-    struct dirent *entry;
-    while (dir && (entry = readdir (dir))) {
-        char path[300], comm[32] = "";
-        if (entry->d_name[0] == '.')
-            continue;
-        snprintf (path, sizeof path, "/proc/self/task/%s/comm", entry->d_name);
-        FILE *file = fopen (path, "r");
-        if (file && fgets (comm, sizeof comm, file))
-            comm[strcspn (comm, "\n")] = 0;
-        if (file)
-            fclose (file);
-        threads = (threads < 0 ? 0 : threads) + (strcmp (comm, S_THREAD_NAME) == 0);
-    }
-    if (dir)
-        closedir (dir);
-    return threads;
+    char path[64];
+    snprintf (path, sizeof path, "/proc/self/task/%d", (int) tid);
+    return access (path, F_OK) == 0;
 }
 
 /* Receive one message within timeout_ms, or NULL. */
@@ -395,8 +384,8 @@ pl_evproxy_test (bool verbose)
      * every socket it opened): a thread still closing its pipe when main()
      * returns races czmq's atexit zsys_shutdown. (With a zactor, whose
      * thread is detached, this failed within a few rounds.) */
-    /* Only proxy threads are counted (by name), so the count is exact. */
-    assert (s_threads () == 0);
+    /* The proxy's own thread, by its id: alive while it runs, gone once
+     * destroy has returned. */
     for (int round = 0; round < 20; round++) {
         /* fresh endpoints each round: libzmq releases an inproc name only
          * once its reaper has destroyed the socket, after close returns */
@@ -404,13 +393,13 @@ pl_evproxy_test (bool verbose)
         snprintf (in, sizeof in, "inproc://pl-evproxy-join-in-%d", round);
         snprintf (out, sizeof out, "inproc://pl-evproxy-join-out-%d", round);
         pl_evproxy_opts_t fresh = { .xsub = in, .xpub = out };
-        int before = s_threads ();
         proxy = pl_evproxy_new (&fresh);
         assert (proxy);
-        int during = s_threads ();
+        pid_t tid = proxy->tid;
+        assert (tid > 0 && tid != gettid ());
+        assert (s_thread_alive (tid));
         pl_evproxy_destroy (&proxy);
-        int after = s_threads ();
-        assert (before == 0 && during == 1 && after == 0);
+        assert (!s_thread_alive (tid));
     }
 
     /* a second proxy on the same ipc endpoints is refused, not a thief */
