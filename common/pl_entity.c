@@ -123,18 +123,39 @@ pl_entity__fmt (const char *fmt, ...)
 /* Answer err - or, when the call is answered already, log it at info:
  * pl_entity_apply_copy works after its caller's ack, and a copy it cannot
  * write is skipped, not an error of that call. */
-void
-pl_entity__refuse (pl_call_t *call, pl_err_t err, const char *fmt, ...)
+static void
+s_vrefuse (pl_call_t *call, bool quiet, pl_err_t err, const char *fmt, va_list ap)
 {
     char message[512];
-    va_list ap;
-    va_start (ap, fmt);
     vsnprintf (message, sizeof message, fmt, ap);
-    va_end (ap);
+    if (quiet)
+        pl_debug ("would not be written back: %s", message);
+    else
     if (pl_call_answered (call))
         pl_info ("not written back: %s", message);
     else
         pl_call_error (call, err, "%s", message);
+}
+
+void
+pl_entity__refuse (pl_call_t *call, pl_err_t err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_vrefuse (call, false, err, fmt, ap);
+    va_end (ap);
+}
+
+/* pl_entity__refuse, or when quiet only a debug line: the dry run of a
+ * write-back (pl_entity_copy_stamp) decides before the call is answered,
+ * and a copy it would not write is no error of that call. */
+void
+pl_entity__say (pl_call_t *call, bool quiet, pl_err_t err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_vrefuse (call, quiet, err, fmt, ap);
+    va_end (ap);
 }
 
 /* Write a room name; false when it does not fit. */
@@ -226,11 +247,12 @@ pl_entity__free (pl_entity__t *e)
 
 /* Read pl:<name>:<id> and the caller's role in its campaign, WATCHing both
  * when watch. Returns 1 when the caller may see it, 0 when not (or it does
- * not exist: nothing answered), -1 when answered (INTERNAL). raw, when
- * given, gets a copy of the stored text. */
+ * not exist: nothing answered), -1 when answered (INTERNAL; a corrupt
+ * entity when quiet: only logged). raw, when given, gets a copy of the
+ * stored text. */
 int
 pl_entity__fetch (pl_call_t *call, const char *name, const char *holder_field,
-                  const char *id, bool watch, pl_entity__t *e, char **raw)
+                  const char *id, bool watch, bool quiet, pl_entity__t *e, char **raw)
 {
     int rc = -1;
     const char *uid = pl_call_caller (call)->user;
@@ -246,7 +268,7 @@ pl_entity__fetch (pl_call_t *call, const char *name, const char *holder_field,
     }
     if (!pl_entity__view (cJSON_ParseWithLength (reply->str, reply->len), holder_field, e)) {
         pl_error ("pl:%s:%s holds no valid %s", name, id, name);
-        pl_entity__refuse (call, PL_ERR_INTERNAL, "stored %s is corrupt", name);
+        pl_entity__say (call, quiet, PL_ERR_INTERNAL, "stored %s is corrupt", name);
         pl_entity__free (e);
         goto cleanup;
     }
@@ -321,16 +343,16 @@ pl_entity__id (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *item)
 }
 
 /* Serialize an entity for storage. Returns the text (caller frees), or
- * NULL after pl_entity__refuse. */
+ * NULL after pl_entity__say. */
 char *
-pl_entity__text (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *entity)
+pl_entity__text (pl_call_t *call, bool quiet, const pl_entity_kind_t *kind, const cJSON *entity)
 {
     char *text = cJSON_PrintUnformatted (entity);
     if (!text)
-        pl_entity__refuse (call, PL_ERR_INTERNAL, "out of memory");
+        pl_entity__say (call, quiet, PL_ERR_INTERNAL, "out of memory");
     else
     if (strlen (text) > S_ENTITY_MAX) {
-        pl_entity__refuse (call, PL_ERR_VALIDATION_ERROR, "an %s is at most %d bytes of JSON",
+        pl_entity__say (call, quiet, PL_ERR_VALIDATION_ERROR, "an %s is at most %d bytes of JSON",
                            kind->name, S_ENTITY_MAX);
         free (text);
         text = NULL;
@@ -340,21 +362,22 @@ pl_entity__text (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *ent
 
 /* Check that holder h may hold an entity of campaign (NULL: personal).
  * visible is pl_entity__fetch's answer. Returns 0, or -1 answered
- * (pl_entity__refuse). */
+ * (pl_entity__say). */
 int
-pl_entity__holder_ok (pl_call_t *call, const pl_entity_kind_t *kind, const char *hid,
-                      int visible, const pl_entity__t *h, const char *campaign)
+pl_entity__holder_ok (pl_call_t *call, bool quiet, const pl_entity_kind_t *kind,
+                      const char *hid, int visible, const pl_entity__t *h, const char *campaign)
 {
     const char *event = pl_proto_event (pl_call_event (call))->name;
     if (visible < 0)
         return -1;
     if (visible == 0) {
-        pl_entity__refuse (call, PL_ERR_NOT_FOUND, "%s: no %s %s", event, kind->holder, hid);
+        pl_entity__say (call, quiet, PL_ERR_NOT_FOUND, "%s: no %s %s", event, kind->holder, hid);
         return -1;
     }
     if (h->campaign ? !campaign || strcmp (h->campaign, campaign) != 0 : campaign != NULL) {
-        pl_entity__refuse (call, PL_ERR_VALIDATION_ERROR, "%s: %s %s is not in the %s's campaign",
-                       event, kind->holder, hid, kind->name);
+        pl_entity__say (call, quiet, PL_ERR_VALIDATION_ERROR,
+                        "%s: %s %s is not in the %s's campaign", event, kind->holder, hid,
+                        kind->name);
         return -1;
     }
     return 0;
@@ -489,7 +512,7 @@ pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
         const char *id = pl_entity__id (call, kind, hid);
         if (!id)
             goto cleanup;
-        int visible = pl_entity__fetch (call, kind->holder, NULL, id, false, &h, NULL);
+        int visible = pl_entity__fetch (call, kind->holder, NULL, id, false, false, &h, NULL);
         if (visible < 0)
             goto cleanup;
         if (!visible) {
@@ -519,7 +542,8 @@ pl_entity_get (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
     assert (kind && call);
     pl_entity__t e = { 0 };
     const char *id = pl_entity__id (call, kind, arg);
-    int visible = id ? pl_entity__fetch (call, kind->name, kind->holder_field, id, false, &e, NULL)
+    int visible = id ? pl_entity__fetch (call, kind->name, kind->holder_field, id, false, false,
+                                         &e, NULL)
                      : -1;
     if (visible == 0)
         pl_call_error (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);

@@ -110,10 +110,30 @@ void pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSO
  * synced, e.g. to the stored version). A copy that may not be written -
  * no such entity, one of a campaign the caller cannot write, an invalid
  * result - is left alone and logged (info): the store is not touched.
+ * The version written is the stored one + 1; when the copy carries that
+ * very version (pl_entity_copy_stamp stamped it for the stored entity the
+ * write-back finds), its updatedAt is the one written too (when it lies
+ * between the stored updatedAt and now), so the copy and the store agree
+ * and the sync changes nothing in this session. When the entity moved on
+ * since the stamp, the write-back makes its own updatedAt and the sync
+ * makes a "system" update of the copy: correct, one version more.
  * The call must be answered already (the update's ack went first), so no
  * failure here changes it. Returns 1 written, 0 unchanged, -1 skipped. */
 int pl_entity_apply_copy (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
                           const cJSON *copy);
+
+/* The dry run of pl_entity_apply_copy, for gameState:update's operations
+ * builder inside its session commit: would the write-back of copy (as the
+ * caller, campaign_id's session) write the stored entity, and with which
+ * version and updatedAt? Reads the entity and what the decision needs,
+ * WATCHing them (the caller's EXEC then fails when one changes, and the
+ * commit is retried); writes, publishes and answers nothing, and leaves
+ * the WATCHes open. The call must not be answered yet. Returns 1 with
+ * *version and *updated_at, 0 when it would not write (no entity, not the
+ * caller's to write, invalid, unchanged: logged at debug), -1 when Redis
+ * failed (the call is answered INTERNAL). */
+int pl_entity_copy_stamp (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
+                          const cJSON *copy, double *version, double *updated_at);
 
 /* ---- the pure parts (pl_entity_test) -------------------------------- */
 

@@ -33,19 +33,23 @@ double pl_entity__number (const cJSON *obj, const char *key);
 char *pl_entity__fmt (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 void pl_entity__refuse (pl_call_t *call, pl_err_t err, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
+void pl_entity__say (pl_call_t *call, bool quiet, pl_err_t err, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
 
 /* a stored entity */
 bool pl_entity__view (cJSON *json, const char *holder_field, pl_entity__t *e);
 void pl_entity__free (pl_entity__t *e);
 int pl_entity__fetch (pl_call_t *call, const char *name, const char *holder_field,
-                      const char *id, bool watch, pl_entity__t *e, char **raw);
+                      const char *id, bool watch, bool quiet, pl_entity__t *e, char **raw);
 int pl_entity__creator_member (pl_call_t *call, const pl_entity__t *e, bool *member);
-int pl_entity__holder_ok (pl_call_t *call, const pl_entity_kind_t *kind, const char *hid,
-                          int visible, const pl_entity__t *h, const char *campaign);
+int pl_entity__holder_ok (pl_call_t *call, bool quiet, const pl_entity_kind_t *kind,
+                          const char *hid, int visible, const pl_entity__t *h,
+                          const char *campaign);
 
 /* answers, events, transactions */
 const char *pl_entity__id (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *item);
-char *pl_entity__text (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *entity);
+char *pl_entity__text (pl_call_t *call, bool quiet, const pl_entity_kind_t *kind,
+                       const cJSON *entity);
 void pl_entity__publish (pl_call_t *call, const pl_entity_kind_t *kind, pl_entity_op_t op,
                          const pl_entity__t *e, bool creator_member, bool was_hidden,
                          bool exclude_origin);

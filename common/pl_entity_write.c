@@ -143,16 +143,16 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
             pl_entity__free (&h);
             free (holder_raw);
             holder_raw = NULL;
-            int visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, false, &h,
+            int visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, false, false, &h,
                                             &holder_raw);
-            if (pl_entity__holder_ok (call, kind, e.holder, visible, &h, e.campaign))
+            if (pl_entity__holder_ok (call, false, kind, e.holder, visible, &h, e.campaign))
                 goto cleanup;
         }
         pl_entity_set (e.json, "createdAt", cJSON_CreateNumber (now));
         pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now));
         pl_entity_set (e.json, "version", cJSON_CreateNumber (1));
         free (text);
-        if (!(text = pl_entity__text (call, kind, e.json)))
+        if (!(text = pl_entity__text (call, false, kind, e.json)))
             goto cleanup;
         snprintf (at, sizeof at, "%lld", (long long) now);
         const char *argv[] = {
@@ -226,26 +226,41 @@ s_sync_sessions (pl_call_t *call, const char *name, const cJSON *entity)
 
 /* ---- update --------------------------------------------------------- */
 
+/* The version and updatedAt a write-back will store (pl_entity_copy_stamp). */
+typedef struct {
+    double version;
+    double updated_at;
+} s_stamp_t;
+
 /* Update entity id with fields, as the caller: the whole of actor:update
  * after its argument checks, and of pl_entity_apply_copy. Failures go
- * through pl_entity__refuse (answered, or logged when the call is already
- * answered). copy_campaign, when not NULL: fields are a copy in a session of
- * that campaign - a campaign entity must be of it, a merge that changes
- * nothing writes nothing, and the events reach the caller's connection too
- * (its ack was gameState:update's, which does not carry the entity).
+ * through pl_entity__say (answered, or logged when the call is already
+ * answered or this is a dry run). copy_campaign, when not NULL: fields are
+ * a copy in a session of that campaign - a campaign entity must be of it,
+ * a merge that changes nothing writes nothing, the events reach the
+ * caller's connection too (its ack was gameState:update's, which does not
+ * carry the entity), and a copy stamped by pl_entity_copy_stamp for this
+ * very stored version (version = stored + 1, updatedAt between the
+ * stored one and now) gives the write its updatedAt.
+ * dry, when not NULL (with copy_campaign): decide only - no write, no
+ * event, nothing answered, and the WATCHes stay for the caller's EXEC;
+ * 1 means the write would happen, with *dry = what it would store.
  * Returns 1 written (events published) or 0 unchanged (copy_campaign only),
- * with *stored = the stored entity (caller owns); -1 not written. */
+ * with *stored = the stored entity (caller owns; not on a dry run); -1 not
+ * written. */
 static int
 s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const cJSON *fields,
-          const char *copy_campaign, cJSON **stored)
+          const char *copy_campaign, s_stamp_t *dry, cJSON **stored)
 {
     const char *event = pl_proto_event (pl_call_event (call))->name;
     const char *why = NULL;
+    const bool quiet = dry != NULL;
     bool watching = false, multi = false;
     char *text = NULL;
     int rc = -1;
     pl_entity__t old = { 0 }, e = { 0 }, h = { 0 };
     *stored = NULL;
+    assert (!dry || copy_campaign);
     for (int attempt = 0; attempt < PL_ENTITY__ATTEMPTS; attempt++) {
         pl_entity__free (&old);
         pl_entity__free (&e);
@@ -253,27 +268,28 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         free (text);
         text = NULL;
         watching = true;
-        int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, &old, NULL);
+        int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, quiet,
+                                        &old, NULL);
         if (visible < 0)
             goto cleanup;
         if (!visible) {
-            pl_entity__refuse (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
+            pl_entity__say (call, quiet, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
             goto cleanup;
         }
         if (!pl_authz_can_write (old.campaign != NULL, old.role, old.is_creator)) {
-            pl_entity__refuse (call, PL_ERR_FORBIDDEN,
-                               "%s: only its creator or a GM may change %s %s",
-                               event, kind->name, id);
+            pl_entity__say (call, quiet, PL_ERR_FORBIDDEN,
+                            "%s: only its creator or a GM may change %s %s",
+                            event, kind->name, id);
             goto cleanup;
         }
         if (copy_campaign && old.campaign && strcmp (old.campaign, copy_campaign) != 0) {
             /* a GM of both campaigns: still not this session's to change */
-            pl_entity__refuse (call, PL_ERR_FORBIDDEN, "%s: %s %s is not in campaign %s",
-                               event, kind->name, id, copy_campaign);
+            pl_entity__say (call, quiet, PL_ERR_FORBIDDEN, "%s: %s %s is not in campaign %s",
+                            event, kind->name, id, copy_campaign);
             goto cleanup;
         }
         if ((why = pl_entity_input_invalid (kind, old.json, fields))) {
-            pl_entity__refuse (call, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
+            pl_entity__say (call, quiet, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
             goto cleanup;
         }
         cJSON *json = cJSON_Duplicate (old.json, true);
@@ -286,38 +302,55 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
                 pl_entity__default (json, kind->holder_field, cJSON_CreateNull ());
         }
         if (!json || !pl_entity__view (json, kind->holder_field, &e)) {
-            pl_entity__refuse (call, PL_ERR_INTERNAL, "out of memory");
+            pl_entity__say (call, quiet, PL_ERR_INTERNAL, "out of memory");
             goto cleanup;
         }
         e.role = old.role;
         e.is_creator = old.is_creator;
         if (kind->invalid && (why = kind->invalid (e.json))) {
-            pl_entity__refuse (call, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
+            pl_entity__say (call, quiet, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
             goto cleanup;
         }
         if (copy_campaign && cJSON_Compare (e.json, old.json, true)) {
-            *stored = old.json;             /* the copy says nothing new */
-            old.json = NULL;
+            *stored = dry ? NULL : old.json;    /* the copy says nothing new */
+            if (!dry)
+                old.json = NULL;
             rc = 0;
             goto cleanup;
         }
         bool moved = (e.holder || old.holder)
                   && (!e.holder || !old.holder || strcmp (e.holder, old.holder) != 0);
         if (moved && e.holder) {
-            visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, true, &h, NULL);
-            if (pl_entity__holder_ok (call, kind, e.holder, visible, &h, e.campaign))
+            visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, true, quiet, &h, NULL);
+            if (pl_entity__holder_ok (call, quiet, kind, e.holder, visible, &h, e.campaign))
                 goto cleanup;
         }
         bool member = true;
-        if ((old.hidden || e.hidden) && pl_entity__creator_member (call, &e, &member))
+        if (!dry && (old.hidden || e.hidden) && pl_entity__creator_member (call, &e, &member))
             goto cleanup;
         double updated = pl_entity__number (old.json, "updatedAt");
         double now = (double) pl_id_wall_ms ();
-        double version = pl_entity__number (old.json, "version");
-        pl_entity_set (e.json, "version", cJSON_CreateNumber (version + 1));
-        pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
-        if (!(text = pl_entity__text (call, kind, e.json)))
+        double version = pl_entity__number (old.json, "version") + 1;
+        double at = now > updated ? now : updated;
+        if (copy_campaign && !dry) {
+            /* the copy's stamp, when it was made for this stored version:
+             * then the copy and the store agree with no further update */
+            const cJSON *cv = cJSON_GetObjectItemCaseSensitive (fields, "version");
+            const cJSON *cu = cJSON_GetObjectItemCaseSensitive (fields, "updatedAt");
+            if (cJSON_IsNumber (cv) && cv->valuedouble == version && cJSON_IsNumber (cu)
+            &&  cu->valuedouble >= updated && cu->valuedouble <= at)
+                at = cu->valuedouble;
+        }
+        pl_entity_set (e.json, "version", cJSON_CreateNumber (version));
+        pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (at));
+        if (!(text = pl_entity__text (call, quiet, kind, e.json)))
             goto cleanup;
+        if (dry) {
+            dry->version = version;
+            dry->updated_at = at;
+            rc = 1;
+            goto cleanup;
+        }
         /* the write: nothing below can fail for a reason of ours, so an
          * open MULTI ends in EXEC or in pl_entity__abandon's DISCARD */
         char score[32];
@@ -347,6 +380,8 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
     }
     pl_entity__refuse (call, PL_ERR_INTERNAL, "too many concurrent changes; try again");
 cleanup:
+    if (dry)
+        watching = false;                   /* the caller's EXEC ends them */
     pl_entity__abandon (call, &watching, &multi);
     free (text);
     pl_entity__free (&old);
@@ -367,7 +402,7 @@ pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         return;
     }
     if (!(id = pl_entity__id (call, kind, cJSON_GetObjectItemCaseSensitive (arg, "id")))
-    ||  s_update (kind, call, id, arg, NULL, &stored) < 0)
+    ||  s_update (kind, call, id, arg, NULL, NULL, &stored) < 0)
         return;
     s_sync_sessions (call, kind->name, stored);
     pl_call_ok (call, stored);
@@ -382,13 +417,34 @@ pl_entity_apply_copy (const pl_entity_kind_t *kind, pl_call_t *call, const char 
     cJSON *stored = NULL;
     if (!cJSON_IsString (id) || !pl_authz_id_valid (id->valuestring))
         return -1;
-    int rc = s_update (kind, call, id->valuestring, copy, campaign_id, &stored);
+    int rc = s_update (kind, call, id->valuestring, copy, campaign_id, NULL, &stored);
     if (rc > 0)
         pl_info ("%s by %s: %s %s written back", pl_proto_event (pl_call_event (call))->name,
                  pl_call_caller (call)->user, kind->name, id->valuestring);
     if (rc >= 0)
         s_sync_sessions (call, kind->name, stored);
     cJSON_Delete (stored);
+    return rc;
+}
+
+int
+pl_entity_copy_stamp (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
+                      const cJSON *copy, double *version, double *updated_at)
+{
+    assert (kind && call && campaign_id && version && updated_at && !pl_call_answered (call));
+    const cJSON *id = cJSON_IsObject (copy) ? cJSON_GetObjectItemCaseSensitive (copy, "id") : NULL;
+    cJSON *stored = NULL;
+    s_stamp_t stamp = { 0 };
+    if (!cJSON_IsString (id) || !pl_authz_id_valid (id->valuestring))
+        return 0;
+    int rc = s_update (kind, call, id->valuestring, copy, campaign_id, &stamp, &stored);
+    cJSON_Delete (stored);
+    if (rc < 0)
+        return pl_call_answered (call) ? -1 : 0;
+    if (rc > 0) {
+        *version = stamp.version;
+        *updated_at = stamp.updated_at;
+    }
     return rc;
 }
 
@@ -529,7 +585,8 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         pl_entity__free (&e);
         s_held_free (&held);
         watching = true;
-        int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, &e, NULL);
+        int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, false, &e,
+                                        NULL);
         if (visible < 0)
             goto cleanup;
         if (!visible) {

@@ -172,9 +172,12 @@ int pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **o
  *   - actor:delete / item:delete: pl_session_entity_remove;
  *   - gameState:update that changed a copy (result->changes): the worker
  *     writes the copy back to the store (pl_entity_apply_copy), which then
- *     calls pl_session_entity_sync, this session included - so such an
- *     update usually costs two versions: the GM's, then a system one that
- *     sets the copy to the stored entity (new version, updatedAt).
+ *     calls pl_session_entity_sync, this session included. The worker's
+ *     operations builder has already stamped the copy with the version
+ *     and updatedAt the write-back stores (pl_entity_copy_stamp), so the
+ *     sync finds this session's copy equal and the update is one version;
+ *     only when the entity moved on between the commit and the write-back
+ *     (or the stamp did not fit) does a system update of the copy follow.
  * Neither function here writes the store, and a sync commits only where a
  * copy differs, so the two directions cannot feed each other. */
 

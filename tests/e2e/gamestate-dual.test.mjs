@@ -2,8 +2,9 @@
 // socket.io-client: an actor embedded in a session state and the stored
 // actor stay one truth whichever side changes.
 //   - a GM's gameState:update that changes the copy writes the actor back
-//     (actor:updated to the campaign), then a "system" update sets the copy
-//     to the stored actor;
+//     (actor:updated to the campaign) and is the only version: the server
+//     appends the copy's new version/updatedAt to its operations, so the
+//     GM's next update, based on the ack's newVersion, applies;
 //   - actor:update by the owner reaches every session member as a
 //     gameState:updated with source "system";
 //   - after a mixed sequence of both, actor:get equals the copy, and a
@@ -76,7 +77,8 @@ h.test('a GM changes an embedded actor through the state: the stored actor follo
   await c.p2.rec.waitFor('gameState:updated', (e) => e.version === '1');
   assert.deepEqual(await get(c.p2.s, actor.id), actor);
 
-  // inc hp: the GM's version 2, the write-back, a system version 3
+  // inc hp: the GM's version 2 is the only one; the server appends the
+  // copy's new version and updatedAt, which the write-back stores
   assert.deepEqual(await update(c.gm.s, session.id, '1',
     [{ path: 'actors.0.hp', operation: 'inc', value: 5 }]),
   { success: true, newVersion: '2' });
@@ -87,16 +89,33 @@ h.test('a GM changes an embedded actor through the state: the stored actor follo
   // everyone who may see it hears it, the GM who sent the update included
   for (const u of [c.gm, c.p1]) await u.rec.waitFor('actor:updated', (a) => a.id === actor.id && a.hp === 15);
   for (const u of [c.gm, c.p1, c.p2]) {
-    const sys3 = await u.rec.waitFor('gameState:updated', (e) => e.version === '3');
-    assert.equal(sys3.source, 'system');
-    assert.deepEqual(sys3.operations, [{ path: 'actors.0', operation: 'set', value: written }]);
+    const v2 = await u.rec.waitFor('gameState:updated', (e) => e.version === '2');
+    assert.equal(v2.source, 'gm');
+    assert.deepEqual(v2.operations, [
+      { path: 'actors.0.hp', operation: 'inc', value: 5 },
+      { path: 'actors.0.version', operation: 'set', value: written.version },
+      { path: 'actors.0.updatedAt', operation: 'set', value: written.updatedAt },
+    ]);
   }
-  const state = await full(c.p2.s, session.id);
-  assert.equal(state.stateVersion, '3', 'exactly two versions: no loop');
+  await quiet();
+  let state = await full(c.p2.s, session.id);
+  assert.equal(state.stateVersion, '2', 'exactly one version');
   assert.deepEqual(await get(c.p2.s, actor.id), written);
   assert.deepEqual(state.actors[0], written);
+
+  // the GM's next update, based on the first ack's newVersion, applies
+  assert.deepEqual(await update(c.gm.s, session.id, '2',
+    [{ path: 'actors.0.hp', operation: 'inc', value: -3 }]),
+  { success: true, newVersion: '3' });
+  const again = await c.p2.rec.waitFor('actor:updated', (a) => a.id === actor.id && a.hp === 12);
+  assert.equal(again.version, actor.version + 2);
+  await c.p2.rec.waitFor('gameState:updated', (e) => e.version === '3');
   await quiet();
-  assert.equal(c.p2.rec.count('actor:updated'), 1);
+  state = await full(c.p2.s, session.id);
+  assert.equal(state.stateVersion, '3');
+  assert.deepEqual(await get(c.gm.s, actor.id), state.actors[0]);
+  assert.deepEqual(state.actors[0], again);
+  assert.equal(c.p2.rec.count('actor:updated'), 2);
   assert.equal(c.p2.rec.count('gameState:updated'), 3);
   assert.equal(c.out.rec.count('actor:updated'), 0);
 });
@@ -143,7 +162,7 @@ h.test('after a mixed sequence of both sides, actor:get and the state agree', as
         { path: 'actors.0.hp', operation: 'inc', value: step + 1 },
         { path: `actors.0.gm${step}`, operation: 'set', value: true },
       ]));
-      expected += 2;                              // the GM's + the system one
+      expected += 1;                              // the GM's only (stamped)
     } else {
       expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, [`p${step}`]: step, hp: 100 + step }));
       expected += 1;                              // the system one

@@ -11,12 +11,16 @@
  *      actor:updated, then one gameState:updated with source "system" that
  *      sets the copy to the stored actor;
  *    - state -> entity: a GM's gameState:update that changes the copy
- *      (inc hp) writes the actor back (version + 1, actor:updated to the
- *      campaign, the GM's connection included), then one system update
- *      makes the copy the stored actor; a copy equal to the stored one
- *      writes nothing; a copy that would make the actor invalid, and a
- *      hide flip (actor:deleted to players, actor:updated to GMs and the
- *      creator), follow the actor:update rules;
+ *      (inc hp) is ONE version of its state: the server appends "set" of
+ *      the copy's version and updatedAt, and the write-back stores exactly
+ *      those (version + 1, actor:updated to the campaign, the GM's
+ *      connection included), so the GM's next update, based on the ack's
+ *      newVersion, applies; another session of the campaign that embeds the
+ *      actor gets one system update; a copy equal to the stored one writes
+ *      nothing; server fields set in the copy are written back as nothing
+ *      (a system update restores them); a copy that would make the actor
+ *      invalid, and a hide flip (actor:deleted to players, actor:updated to
+ *      GMs and the creator), follow the actor:update rules;
  *    - a GM of another campaign who types the actor's id into their state
  *      changes nothing in the store, and later updates of the actor never
  *      reach that state;
@@ -36,6 +40,7 @@ enum { S_ACTORS, S_ITEMS, S_GAMESTATE };
 
 static char s_sid[64], s_room[96];          /* campaign c1's session   */
 static char s_sid2[64], s_room2[96];        /* campaign c2's session   */
+static char s_sid3[64], s_room3[96];        /* c1's second session     */
 static char s_actor[64], s_item[64];
 
 /* The next bus event: it must go to room as push (and, when origin is not
@@ -224,28 +229,76 @@ s_entity_to_state (void)
 static void
 s_state_to_entity (void)
 {
-    /* inc hp: the GM's version, the write-back, the system version */
+    /* a second session of c1 embeds the actor too */
+    cJSON *session = wcheck_ok (S_GAMESTATE, "gm", "gameSession:create",
+                                "{\"campaignId\":\"c1\",\"name\":\"three\"}");
+    snprintf (s_sid3, sizeof s_sid3, "%s", wcheck_str (session, "id"));
+    snprintf (s_room3, sizeof s_room3, "session:%s", s_sid3);
+    cJSON_Delete (session);
+    cJSON_Delete (s_expect ("campaign:c1", "gameSession:created", NULL));
+    cJSON *actor = wcheck_ok (S_ACTORS, "gm", "actor:get", wcheck_quote (s_actor));
+    char *text = cJSON_PrintUnformatted (actor), *ops = NULL;
+    CHECK (asprintf (&ops, "[{\"path\":\"actors\",\"operation\":\"push\",\"value\":%s}]",
+                     text) > 0);
+    CHECK (s_update ("gm", s_sid3, 0, ops) == 1);
+    cJSON_Delete (s_expect_update (s_room3, 1, "gm"));
+    wcheck_quiet (300);
+    free (ops);
+    free (text);
+    cJSON_Delete (actor);
+
+    /* inc hp: ONE version of this state - the GM's, with the stamp the
+     * server appended - then the write-back, then c1's other session */
     long v = s_update ("gm", s_sid, 2,
                        "[{\"path\":\"actors.0.hp\",\"operation\":\"inc\",\"value\":5}]");
-    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    cJSON *mine = s_expect_update (s_room, v, "gm");
+    const cJSON *mops = cJSON_GetObjectItem (mine, "operations");
+    CHECK (cJSON_GetArraySize (mops) == 3);
+    const cJSON *stamp_v = cJSON_GetArrayItem (mops, 1), *stamp_at = cJSON_GetArrayItem (mops, 2);
+    CHECK (strcmp (wcheck_str (stamp_v, "path"), "actors.0.version") == 0);
+    CHECK (strcmp (wcheck_str (stamp_v, "operation"), "set") == 0);
+    CHECK (strcmp (wcheck_str (stamp_at, "path"), "actors.0.updatedAt") == 0);
+    CHECK (strcmp (wcheck_str (stamp_at, "operation"), "set") == 0);
     cJSON *ev = s_expect ("campaign:c1", "actor:updated", "");     /* the GM's tab too */
     CHECK (wcheck_num (ev, "hp") == 12 && wcheck_num (ev, "version") == 3);
+    CHECK (wcheck_num (stamp_v, "value") == 3);
+    CHECK (wcheck_num (stamp_at, "value") == wcheck_num (ev, "updatedAt"));
     CHECK (strcmp (wcheck_str (ev, "createdBy"), "pl") == 0);
     CHECK (strcmp (wcheck_str (ev, "mood"), "grim") == 0);
-    cJSON *u = s_expect_update (s_room, v + 1, "system");
+    cJSON *u = s_expect_update (s_room3, 2, "system");
     CHECK (cJSON_Compare (cJSON_GetObjectItem (cJSON_GetArrayItem (cJSON_GetObjectItem (u, "operations"), 0),
                                                "value"), ev, true));
     cJSON_Delete (u);
-    wcheck_quiet (300);                             /* exactly two versions */
+    cJSON_Delete (mine);
+    wcheck_quiet (300);                             /* exactly one version here */
     cJSON *stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
     CHECK (cJSON_Compare (stored, ev, true));
     cJSON_Delete (stored);
     cJSON_Delete (ev);
     s_agree ("pl", s_sid, "actors", s_actor);
+    s_agree ("pl", s_sid3, "actors", s_actor);
     cJSON *state = s_state ("gm", s_sid);
-    CHECK (s_version (state) == v + 1);
+    CHECK (s_version (state) == v);
     cJSON_Delete (state);
-    v++;
+
+    /* so the GM's next update, based on the ack's newVersion, applies */
+    v = s_update ("gm", s_sid, v,
+                  "[{\"path\":\"actors.0.hp\",\"operation\":\"inc\",\"value\":-2}]");
+    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    ev = s_expect ("campaign:c1", "actor:updated", "");
+    CHECK (wcheck_num (ev, "hp") == 10 && wcheck_num (ev, "version") == 4);
+    cJSON_Delete (ev);
+    cJSON_Delete (s_expect_update (s_room3, 3, "system"));
+    wcheck_quiet (300);
+    s_agree ("pl", s_sid, "actors", s_actor);
+    s_agree ("pl", s_sid3, "actors", s_actor);
+    /* the second session lets it go (its index with it) */
+    CHECK (s_update ("gm", s_sid3, 3, "[{\"path\":\"actors.0\",\"operation\":\"unset\"}]") == 4);
+    cJSON_Delete (s_expect_update (s_room3, 4, "gm"));
+    wcheck_quiet (300);
+    redisReply *r = wcheck_redis ("SISMEMBER pl:actor:%s:sessions %s", s_actor, s_sid3);
+    CHECK (r->integer == 0);
+    freeReplyObject (r);
 
     /* server fields in the copy are not the client's: version, createdBy
      * set in the state are written back as nothing, and the sync puts the
@@ -258,7 +311,7 @@ s_state_to_entity (void)
     cJSON_Delete (u);
     wcheck_quiet (300);
     stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
-    CHECK (wcheck_num (stored, "version") == 3);
+    CHECK (wcheck_num (stored, "version") == 4);
     CHECK (strcmp (wcheck_str (stored, "createdBy"), "pl") == 0);
     cJSON_Delete (stored);
     s_agree ("pl", s_sid, "actors", s_actor);
@@ -270,7 +323,7 @@ s_state_to_entity (void)
     cJSON_Delete (s_expect_update (s_room, v, "gm"));
     wcheck_quiet (300);
     stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
-    CHECK (strcmp (wcheck_str (stored, "name"), "Ann") == 0 && wcheck_num (stored, "version") == 3);
+    CHECK (strcmp (wcheck_str (stored, "name"), "Ann") == 0 && wcheck_num (stored, "version") == 4);
     cJSON_Delete (stored);
     v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.name\",\"operation\":\"set\",\"value\":\"Ann\"}]");
     cJSON_Delete (s_expect_update (s_room, v, "gm"));
@@ -284,13 +337,11 @@ s_state_to_entity (void)
     CHECK (cJSON_IsString (ev) && strcmp (ev->valuestring, s_actor) == 0);
     cJSON_Delete (ev);
     ev = s_expect ("campaign:c1:gm", "actor:updated", "");
-    CHECK (cJSON_IsTrue (cJSON_GetObjectItem (ev, "hidden")) && wcheck_num (ev, "version") == 4);
+    CHECK (cJSON_IsTrue (cJSON_GetObjectItem (ev, "hidden")) && wcheck_num (ev, "version") == 5);
     cJSON_Delete (ev);
     ev = s_expect ("user:pl", "actor:updated", "");
     cJSON_Delete (ev);
-    cJSON_Delete (s_expect_update (s_room, v + 1, "system"));
-    wcheck_quiet (300);
-    v++;
+    wcheck_quiet (300);                             /* stamped: no system update */
     s_agree ("pl", s_sid, "actors", s_actor);       /* the creator sees it */
     wcheck_err (S_ACTORS, "pl2", "actor:get", wcheck_quote (s_actor), "NOT_FOUND");
     /* and back: the reveal, also from the state */
@@ -299,7 +350,6 @@ s_state_to_entity (void)
     cJSON_Delete (s_expect ("campaign:c1", "actor:created", ""));
     cJSON_Delete (s_expect ("campaign:c1:gm", "actor:updated", ""));
     cJSON_Delete (s_expect ("user:pl", "actor:updated", ""));
-    cJSON_Delete (s_expect_update (s_room, v + 1, "system"));
     wcheck_quiet (300);
     s_agree ("pl2", s_sid, "actors", s_actor);
 

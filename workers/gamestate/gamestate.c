@@ -22,9 +22,16 @@
  *  back to the store by pl_entity_apply_copy under the rules of
  *  actor:update / item:update for the GM who sent it (the kinds' field
  *  rules come from workers/actors and workers/items, linked in), and then
- *  every session's copy becomes the stored entity: usually one more,
- *  "system", version of this state. At most S_WRITE_BACK_MAX copies per
- *  update are written back; the rest are logged and left as they are.
+ *  every session's copy becomes the stored entity. So that this costs the
+ *  GM's session no second version (a GM who bases the next update on the
+ *  ack's newVersion must not meet VERSION_CONFLICT), the update's
+ *  operations come from a builder (s_update_ops): inside the commit it
+ *  dry-runs each write-back (pl_entity_copy_stamp, WATCHing the entity)
+ *  and appends "set actors.<i>.version" / "set actors.<i>.updatedAt" with
+ *  the values the write-back will store, so the copy already is the stored
+ *  entity and the sync finds nothing to do here (other sessions that embed
+ *  it still get their "system" update). At most S_WRITE_BACK_MAX copies
+ *  per update are written back; the rest are logged and left as they are.
  *
  *  Every handler runs on the worker loop (pl_worker.h). pl_session never
  *  answers a call, so each handler maps its outcome to an ack; a NULL /
@@ -350,6 +357,105 @@ s_write_back (pl_call_t *call, const char *sid, const char *campaign_id, const c
                  sid, left, S_WRITE_BACK_MAX);
 }
 
+/* What the builder of a gameState:update needs. */
+typedef struct {
+    pl_call_t *call;
+    const cJSON *ops;           /* the client's operations                 */
+    const char *campaign_id;    /* the session's campaign                  */
+} s_update_t;
+
+static cJSON *
+s_stamp_op (const char *key, int index, const char *field, double value)
+{
+    char path[64];
+    snprintf (path, sizeof path, "%s.%d.%s", key, index, field);
+    cJSON *op = cJSON_CreateObject ();
+    cJSON_AddStringToObject (op, "path", path);
+    cJSON_AddStringToObject (op, "operation", "set");
+    cJSON_AddNumberToObject (op, "value", value);
+    return op;
+}
+
+/* Builder of gameState:update, run in the commit on the state the update
+ * applies to (again on every retry): the client's operations, then for
+ * each embedded copy they change that the write-back will write (the
+ * first S_WRITE_BACK_MAX, as s_write_back counts them), "set" of the
+ * copy's version and updatedAt to what the write-back will store
+ * (pl_entity_copy_stamp, which WATCHes the entity: a write to it before
+ * our EXEC makes the commit read again). Every client applies these
+ * operations as any other, so its copy is the stored entity.
+ * The client's operations keep their indexes: when they do not apply,
+ * they are returned as they are and the commit reports the failing index.
+ * The stamps fit in PL_STATE_MAX_OPS with the client's operations or are
+ * left out (per copy): such a copy then costs the session a "system"
+ * version, as any copy the stored entity moved away from does. */
+static cJSON *
+s_update_ops (const cJSON *state, void *arg, char *why, size_t why_size)
+{
+    static const struct {
+        const char *key;
+        const pl_entity_kind_t *kind;
+    } lists[] = { { "actors", &pl_entity_actor }, { "items", &pl_entity_item } };
+    s_update_t *u = arg;
+    cJSON *next = NULL, *changes = NULL;
+    cJSON *ops = cJSON_Duplicate (u->ops, true);
+    char ignored[256];
+    int index = -1, done = 0;
+    if (!ops)
+        goto oom;
+    if (pl_state_apply (state, u->ops, &next, &index, ignored, sizeof ignored) != 0)
+        goto cleanup;                       /* the commit says which one fails */
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        cJSON_Delete (changes);
+        changes = pl_session_entity_changes (state, next, lists[k].key);
+        if (!changes)
+            goto oom;
+        const cJSON *copy;
+        cJSON_ArrayForEach (copy, changes) {
+            if (done == S_WRITE_BACK_MAX)
+                break;
+            done++;
+            double version, updated_at;
+            int rc = pl_entity_copy_stamp (lists[k].kind, u->call, u->campaign_id, copy,
+                                           &version, &updated_at);
+            if (rc < 0) {
+                snprintf (why, why_size, "storage unavailable");
+                goto fail;                  /* answered INTERNAL */
+            }
+            if (rc == 0)
+                continue;
+            /* every copy equal to this one (the same id, changed alike) */
+            int at[PL_STATE_MAX_OPS], count = 0, i = 0;
+            const cJSON *entry;
+            cJSON_ArrayForEach (entry, s_get (next, lists[k].key)) {
+                if (count < PL_STATE_MAX_OPS && cJSON_Compare (entry, copy, true))
+                    at[count++] = i;
+                i++;
+            }
+            if (cJSON_GetArraySize (ops) + 2 * count > PL_STATE_MAX_OPS) {
+                pl_info ("gameState:update: no room for the stamp of %s %s",
+                         lists[k].kind->name, cJSON_GetObjectItem (copy, "id")->valuestring);
+                continue;
+            }
+            for (int c = 0; c < count; c++) {
+                cJSON_AddItemToArray (ops, s_stamp_op (lists[k].key, at[c], "version", version));
+                cJSON_AddItemToArray (ops, s_stamp_op (lists[k].key, at[c], "updatedAt",
+                                                       updated_at));
+            }
+        }
+    }
+    goto cleanup;
+oom:
+    snprintf (why, why_size, "out of memory");
+fail:
+    cJSON_Delete (ops);
+    ops = NULL;
+cleanup:
+    cJSON_Delete (next);
+    cJSON_Delete (changes);
+    return ops;
+}
+
 static void
 s_update (pl_call_t *call, const cJSON *arg)
 {
@@ -398,13 +504,23 @@ s_update (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM may update the game state");
         goto cleanup;
     }
+    s_update_t build = { call, ops, s_get (session, "campaignId")->valuestring };
     pl_session_update_t update = {
-        .expected = version, .operations = ops, .update_id = id->valuestring,
+        .expected = version, .build = s_update_ops, .build_arg = &build,
+        .update_id = id->valuestring,
         .source = cJSON_IsString (source) ? source->valuestring : "gm",
         .timestamp = cJSON_IsNumber (timestamp) ? timestamp : NULL,
         .changes = true,
     };
     pl_session_commit (call, sid, &update, &result);
+    if (pl_call_answered (call))
+        goto cleanup;                       /* the builder's read failed */
+    if (result.status == PL_SESSION_NOOP) {
+        /* the builder returns at least the client's operations: none */
+        result.status = PL_SESSION_INVALID;
+        result.index = -1;
+        snprintf (result.why, sizeof result.why, "operations is empty");
+    }
     if (result.status == PL_SESSION_APPLIED || result.status == PL_SESSION_REPLAYED) {
         pl_call_ok_body (call, result.body);
         result.body = NULL;
