@@ -44,6 +44,7 @@ struct _pl_call_t {
     pl_caller_t caller;             /* decoded ctx frame                   */
     char *reply;                    /* ack body once answered, else NULL   */
     bool failed;                    /* answered with an error              */
+    bool committed;                 /* pl_call_commit: the write is done   */
     cJSON *directives;              /* {"join":[..],"leave":[..]} or NULL  */
     size_t npub;                    /* events held in pub                  */
     s_pub_t pub[PL_CALL_PUBLISH_MAX];   /* sent after the reply, in order  */
@@ -282,11 +283,19 @@ pl_call_error_with (pl_call_t *call, pl_err_t err, cJSON *fields, const char *fm
     va_end (ap);
 }
 
+/* A Redis failure: answers the call, unless its write has committed
+ * (pl_call_commit), when it is only logged and the handler goes on. */
 static void
 s_call_fail (pl_call_t *call, pl_err_t err, const char *fmt, ...)
 {
     va_list ap;
     va_start (ap, fmt);
+    if (call->committed) {
+        char message[512];
+        vsnprintf (message, sizeof message, fmt, ap);
+        pl_warn ("%s: %s after its commit; the answer stands", s_call_name (call), message);
+    }
+    else
     if (!call->reply)
         s_call_verror (call, err, fmt, ap);
     va_end (ap);
@@ -371,6 +380,13 @@ pl_call_exec (pl_call_t *call)
     if (reply)
         freeReplyObject (reply);
     return rc;
+}
+
+void
+pl_call_commit (pl_call_t *call)
+{
+    assert (call);
+    call->committed = true;
 }
 
 void
@@ -503,7 +519,7 @@ s_call_flush_events (pl_call_t *call)
     pl_worker_t *self = call->worker;
     for (size_t i = 0; i < call->npub; i++) {
         s_pub_t *pub = &call->pub[i];
-        if (!call->failed) {
+        if (!call->failed || call->committed) {
             pl_zmsg_part_t parts[] = {
                 { pub->room, strlen (pub->room) + 1 },      /* with its NUL */
                 { PL_PROTO_VERSION, 4 },

@@ -50,7 +50,8 @@ typedef struct {
  * requests, every tick_ms. It gets a call that answers nobody: pl_call_redis,
  * pl_call_command... and pl_call_publish work as in a handler, and its
  * events go out when it returns unless it called pl_call_error or a Redis
- * command failed. pl_call_caller is empty; rooms directives are refused. */
+ * command failed (before any pl_call_commit). pl_call_caller is empty;
+ * rooms directives are refused. */
 typedef void (pl_task_fn) (pl_call_t *call);
 
 /* Most rooms one pl_call_publish_except may leave out. */
@@ -160,6 +161,19 @@ int pl_call_exec (pl_call_t *call);
 redisReply *pl_call_script (pl_call_t *call, pl_redis_script_t *script, int numkeys,
                             int argc, const char **argv, const size_t *argvlen);
 
+/* Say the handler's write has committed (its EXEC ran): what is left is
+ * follow-up work (e.g. a presence cleanup) that cannot undo it, so it must
+ * not turn the call into a failure. From here on:
+ *  - a Redis failure is logged, not answered: pl_call_command... still
+ *    return NULL / false / -1, and the handler carries on and answers;
+ *  - the events held (pl_call_publish, pl_call_evict), before and after,
+ *    go out even if the call ends up answering an error (a helper that
+ *    ran out of memory), since they describe a change that happened.
+ * Directives still ride only on a successful answer. Without it, a retry
+ * after an INTERNAL answer would find the change made and announce
+ * nothing (e.g. a removed member never evicted). */
+void pl_call_commit (pl_call_t *call);
+
 /* Answer success. Takes ownership of data (NULL: no data). */
 void pl_call_ok (pl_call_t *call, cJSON *data);
 /* Answer failure with a printf-style message. */
@@ -178,7 +192,8 @@ bool pl_call_answered (pl_call_t *call);
 /* Publish push to room after the reply has been sent. Takes ownership of
  * payload. exclude_origin leaves out the caller's own connection. Events
  * are sent in the order published, and only if the call succeeded: an
- * error answer drops them (a failed write changed nothing to announce). */
+ * error answer drops them (a failed write changed nothing to announce),
+ * unless the call had committed (pl_call_commit). */
 void pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
                       cJSON *payload, bool exclude_origin);
 /* pl_call_publish, leaving out every connection that is also in one of the

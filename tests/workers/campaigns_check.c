@@ -8,7 +8,9 @@
  *  NOT_FOUND for a non-member), the last GM (CONFLICT), the member pushes
  *  with their except rooms (bus frame 6), removeMember's pushes, evictions
  *  and presence:left in order, and delete (CONFLICT while it holds
- *  entities; then everything is gone and everyone evicted).
+ *  entities; then everything is gone and everyone evicted); both still
+ *  succeed, pushes and evictions included, when the presence step after
+ *  their commit fails.
  */
 #include "wcheck.h"
 #include "pl_id.h"
@@ -331,6 +333,55 @@ s_delete (void)
     freeReplyObject (k);
 }
 
+/* M1: once the membership or campaign is gone from Redis, a failing
+ * follow-up (the presence script) must not become an error answer that
+ * drops the pushes and evictions. A key of the wrong type makes the
+ * script fail for real (WRONGTYPE), after the EXEC. */
+static void
+s_follow_up_fails (void)
+{
+    char id[64], room[96], gm[128], except[128];
+    cJSON *c = wcheck_ok_as (C, &s_gm, "campaign:create", "{\"name\":\"Frail\"}");
+    snprintf (id, sizeof id, "%s", wcheck_str (c, "id"));
+    cJSON_Delete (c);
+    snprintf (room, sizeof room, "campaign:%s", id);
+    snprintf (gm, sizeof gm, "campaign:%s:gm", id);
+    snprintf (except, sizeof except, "[\"%s\"]", room);
+    cJSON *a = wcheck_ok_as (C, &s_gm, "campaign:addMember",
+                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p3\",\"role\":\"player\"}", id));
+    cJSON_Delete (a);
+    wcheck_drain (100);
+
+    /* removeMember: the purge script fails on p3's connection set */
+    freeReplyObject (wcheck_redis ("SET pl:presence:conns:%s:p3 poison", room));
+    cJSON *r = wcheck_ok_as (C, &s_gm, "campaign:removeMember",
+                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"p3\"}", id));
+    cJSON_Delete (r);
+    wcheck_event (room, "campaign:memberRemoved", "gw-a/1", NULL, NULL);
+    wcheck_event ("user:p3", "campaign:memberRemoved", "gw-a/1", NULL, except);
+    wcheck_control ("user:p3", gm);
+    wcheck_control ("user:p3", room);
+    wcheck_quiet (150);
+    redisReply *k = wcheck_redis ("HEXISTS pl:campaign:%s:members p3", id);
+    CHECK (k->integer == 0);
+    freeReplyObject (k);
+    freeReplyObject (wcheck_redis ("DEL pl:presence:conns:%s:p3", room));
+
+    /* delete: the forget script fails on the room's user hash */
+    freeReplyObject (wcheck_redis ("SET pl:presence:users:%s poison", room));
+    cJSON *reply = wcheck_call_as (C, &s_gm, "campaign:delete", s_fmt ("\"%s\"", id), NULL);
+    CHECK (strcmp (wcheck_code (reply), "") == 0);
+    cJSON_Delete (reply);
+    wcheck_event_text (room, "campaign:deleted", "gw-a/1", s_fmt ("{\"id\":\"%s\"}", id), NULL);
+    wcheck_control (room, gm);
+    wcheck_control (room, room);
+    wcheck_quiet (150);
+    k = wcheck_redis ("EXISTS pl:campaign:%s", id);
+    CHECK (k->integer == 0);
+    freeReplyObject (k);
+    freeReplyObject (wcheck_redis ("DEL pl:presence:users:%s", room));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -357,6 +408,8 @@ main (int argc, char **argv)
     s_remove ();
     printf ("campaigns_check: delete\n");
     s_delete ();
+    printf ("campaigns_check: a failing follow-up after the commit\n");
+    s_follow_up_fails ();
     wcheck_done ();
     return 0;
 }

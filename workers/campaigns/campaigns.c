@@ -477,15 +477,25 @@ s_delete (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
         goto cleanup;
     }
-    /* the campaign's rooms are gone: forget who was in them, silently (all
-     * of them are evicted below) */
+    /* committed: from here nothing may turn into an error answer that
+     * drops the push and the evictions (a retry would find no campaign) */
+    pl_call_commit (call);
+    snprintf (room, sizeof room, "campaign:%s", id);
+    snprintf (gm, sizeof gm, "campaign:%s:gm", id);
+    cJSON *payload = cJSON_CreateObject ();
+    cJSON_AddStringToObject (payload, "id", id);
+    pl_call_publish (call, room, PL_PUSH_CAMPAIGN_DELETED, payload, true);
+    /* the GM room first: evicting from campaign:<id> empties the audience */
+    pl_call_evict (call, room, gm);
+    pl_call_evict (call, room, room);
+    /* the campaign's rooms are gone: forget who was in them, silently
+     * (everyone is evicted). Best effort: a failure only leaves stale
+     * presence records of rooms nobody can join again, until their
+     * connections close (presence:drop). */
     size_t nsess = sessions->type == REDIS_REPLY_ARRAY ? sessions->elements : 0;
     const char **rooms = calloc (nsess + 1, sizeof *rooms);
     char **owned = calloc (nsess + 1, sizeof *owned);
-    bool ok = rooms && owned;
-    snprintf (room, sizeof room, "campaign:%s", id);
-    snprintf (gm, sizeof gm, "campaign:%s:gm", id);
-    if (ok) {
+    if (rooms && owned) {
         rooms[0] = room;
         for (size_t i = 0; i < nsess; i++)
             if (asprintf (&owned[i], "session:%s", sessions->element[i]->str) > 0)
@@ -494,27 +504,24 @@ s_delete (pl_call_t *call, const cJSON *arg)
                 owned[i] = NULL;
                 rooms[i + 1] = room;
             }
-        ok = pl_presence_forget_rooms (call, rooms, nsess + 1) == 0;
-    }
-    if (ok) {
-        cJSON *payload = cJSON_CreateObject ();
-        cJSON_AddStringToObject (payload, "id", id);
-        pl_call_publish (call, room, PL_PUSH_CAMPAIGN_DELETED, payload, true);
-        /* the GM room first: evicting from campaign:<id> empties the audience */
-        pl_call_evict (call, room, gm);
-        pl_call_evict (call, room, room);
         for (size_t i = 0; i < nsess; i++) {
-            if (3 + i >= PL_CALL_PUBLISH_MAX) {
-                pl_error ("campaign:delete %s: too many sessions; %s not evicted", id, rooms[i + 1]);
-                continue;
-            }
-            pl_call_evict (call, rooms[i + 1], rooms[i + 1]);
+            if (!owned[i])
+                pl_error ("campaign:delete %s: out of memory; session %s not evicted",
+                          id, sessions->element[i]->str);
+            else
+            if (3 + i >= PL_CALL_PUBLISH_MAX)
+                pl_error ("campaign:delete %s: too many sessions; %s not evicted", id, owned[i]);
+            else
+                pl_call_evict (call, owned[i], owned[i]);
         }
-        pl_call_ok (call, NULL);
+        if (pl_presence_forget_rooms (call, rooms, nsess + 1) != 0)
+            pl_warn ("campaign:delete %s: its presence records were not forgotten", id);
     }
     else
+        pl_error ("campaign:delete %s: out of memory; its sessions not evicted, "
+                  "presence not forgotten", id);
     if (!pl_call_answered (call))
-        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        pl_call_ok (call, NULL);
     for (size_t i = 0; owned && i < nsess; i++)
         free (owned[i]);
     free (owned);
@@ -670,16 +677,12 @@ s_remove_member (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
         goto cleanup;
     }
+    /* committed: from here nothing may turn into an error answer that
+     * drops the pushes and evictions (a retry would answer NOT_FOUND) */
+    pl_call_commit (call);
     snprintf (room, sizeof room, "campaign:%s", id);
     snprintf (uroom, sizeof uroom, "user:%s", user);
     snprintf (gm, sizeof gm, "campaign:%s:gm", id);
-    size_t nsess = sessions->type == REDIS_REPLY_ARRAY ? sessions->elements : 0;
-    rooms = calloc (nsess + 1, sizeof *rooms);
-    owned = calloc (nsess + 1, sizeof *owned);
-    if (!rooms || !owned) {
-        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
-        goto cleanup;
-    }
     /* order matters: the push first, while the user's connections are still
      * in the rooms; then the evictions; then presence:left to those who
      * remain, so the removed user hears nothing more */
@@ -689,27 +692,38 @@ s_remove_member (pl_call_t *call, const cJSON *arg)
                             s_member_removed (id, user), true, except);
     pl_call_evict (call, uroom, gm);
     pl_call_evict (call, uroom, room);
-    rooms[0] = room;
-    size_t evicted = 0;
-    for (size_t i = 0; i < nsess; i++) {
-        if (asprintf (&owned[i], "session:%s", sessions->element[i]->str) < 0) {
-            owned[i] = NULL;
-            rooms[i + 1] = room;
-            continue;
+    size_t nsess = sessions->type == REDIS_REPLY_ARRAY ? sessions->elements : 0;
+    rooms = calloc (nsess + 1, sizeof *rooms);
+    owned = calloc (nsess + 1, sizeof *owned);
+    if (!rooms || !owned)
+        pl_error ("campaign:removeMember %s %s: out of memory; not evicted from its sessions, "
+                  "presence not purged", id, user);
+    else {
+        rooms[0] = room;
+        size_t evicted = 0;
+        for (size_t i = 0; i < nsess; i++) {
+            if (asprintf (&owned[i], "session:%s", sessions->element[i]->str) < 0) {
+                owned[i] = NULL;
+                rooms[i + 1] = room;
+                continue;
+            }
+            rooms[i + 1] = owned[i];
+            if (S_REMOVE_FIXED + evicted >= PL_CALL_PUBLISH_MAX) {
+                pl_error ("campaign:removeMember %s: too many sessions; %s not evicted from %s",
+                          id, uroom, owned[i]);
+                continue;
+            }
+            pl_call_evict (call, uroom, owned[i]);
+            evicted++;
         }
-        rooms[i + 1] = owned[i];
-        if (S_REMOVE_FIXED + evicted >= PL_CALL_PUBLISH_MAX) {
-            pl_error ("campaign:removeMember %s: too many sessions; %s not evicted from %s",
-                      id, uroom, owned[i]);
-            continue;
-        }
-        pl_call_evict (call, uroom, owned[i]);
-        evicted++;
+        /* best effort: the membership is gone, so a stale presence record
+         * only lists the user until their connections close (presence:drop) */
+        int budget = PL_CALL_PUBLISH_MAX - 4 - (int) evicted;
+        if (pl_presence_purge_user (call, user, rooms, nsess + 1, budget) != 0)
+            pl_warn ("campaign:removeMember %s %s: presence not purged", id, user);
     }
-    int budget = PL_CALL_PUBLISH_MAX - 4 - (int) evicted;
-    if (pl_presence_purge_user (call, user, rooms, nsess + 1, budget) != 0)
-        goto cleanup;
-    pl_call_ok (call, s_member_removed (id, user));
+    if (!pl_call_answered (call))
+        pl_call_ok (call, s_member_removed (id, user));
 cleanup:
     for (size_t i = 0; owned && sessions && i < sessions->elements; i++)
         free (owned[i]);
