@@ -1,7 +1,8 @@
 /*  pl_jwt - HS256 JSON Web Tokens: verify (gateway) and sign (parley-token,
  *  tests). Only HS256 is accepted; `alg: none` and every other algorithm
  *  are refused, `exp` and `nbf` are checked when present (RFC 7519 4.1.4,
- *  4.1.5), and `sub` must be a non-empty string.
+ *  4.1.5), and `sub` must be a user id (pl_authz_user_id_valid: 1 to
+ *  PL_AUTHZ_ID_MAX bytes of A-Z a-z 0-9 _ . - | @ +).
  */
 #ifndef PL_JWT_H
 #define PL_JWT_H

@@ -48,6 +48,8 @@ const bad = {
   'HS512 with the right secret': (sys) => sys.token({ sub: 'alice', alg: 'HS512' }),
   'no sub': (sys) => sys.token({ name: 'Nobody' }),
   'sub not a string': (sys) => sys.token({ sub: 42 }),
+  'sub of 300 bytes': (sys) => sys.token({ sub: 'a'.repeat(300) }),
+  'sub with a character no user id has': (sys) => sys.token({ sub: 'eve:admin' }),
   'payload tampered after signing': (sys) => {
     const [hd, , sig] = sys.token({ sub: 'alice' }).split('.');
     const forged = Buffer.from(JSON.stringify({ sub: 'admin' })).toString('base64url');
@@ -66,6 +68,16 @@ for (const [what, mk] of Object.entries(bad)) {
     assert.ok(err.message.length > 0, 'connect_error has a message');
   });
 }
+
+h.test('a sub must be a user id: 128 bytes of [A-Za-z0-9_.-|@+] get in, 129 or a space do not', async (t, sys) => {
+  const s = await sys.connectOk(sys.token({ sub: `a|b@c+d.e_f-${'x'.repeat(116)}` }));
+  expectOk(await emitAck(s, 'actor:list'));
+  s.disconnect();
+  for (const sub of ['x'.repeat(129), 'a b', 'caf\u00e9', 'user/1']) {
+    const err = await sys.connectError(sys.token({ sub }));
+    assert.match(err.message, /sub is not a valid user id/, sub);
+  }
+});
 
 h.test('rejected: no token at all, or a token that is not a string', async (t, sys) => {
   for (const io of [{}, { auth: {} }, { auth: { token: 42 } }, { auth: { token: null } }, { auth: { jwt: sys.token({ sub: 'a' }) } }]) {

@@ -22,6 +22,12 @@ h.test('401 without a token, with a bad one, or a wrong scheme', async (t, sys) 
   expectRestError(await rest(sys, sys.token({ sub: 'x', alg: 'none' }), 'GET', '/actors'), 401, 'UNAUTHORIZED');
   expectRestError(await rest(sys, undefined, 'GET', '/campaigns', undefined, { headers: { authorization: `Basic ${good}` } }), 401, 'UNAUTHORIZED');
   expectRestError(await rest(sys, undefined, 'POST', '/campaigns', { name: 'x' }), 401, 'UNAUTHORIZED');
+  // A sub that is no user id: 300 bytes, or a character user ids do not have.
+  for (const sub of ['a'.repeat(300), 'eve:admin', 'a b']) {
+    const r = await rest(sys, sys.token({ sub }), 'GET', '/campaigns');
+    expectRestError(r, 401, 'UNAUTHORIZED');
+    assert.match(r.body.error.message, /sub is not a valid user id/);
+  }
   // The same token with the right scheme works.
   const ok = await rest(sys, good, 'GET', '/campaigns');
   assert.equal(ok.status, 200);
