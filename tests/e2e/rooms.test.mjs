@@ -1,7 +1,8 @@
 // Rooms end to end: subscribe/unsubscribe acks, who may join which room
 // (FORBIDDEN, VALIDATION_ERROR), leaving on unsubscribe and on disconnect,
 // rooms shared by two gateways, and the per-connection rate limit on
-// subscribe (a second system with a small burst).
+// subscribe, unsubscribe and gameSession:join/leave (a second system with
+// a small burst).
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { useSystem, emitAck, expectOk, expectError, sleep } from './lib/system.mjs';
@@ -211,6 +212,21 @@ describe('rate limit', () => {
     await sleep(Math.ceil(1000 / PER_SEC) + 300);
     await subscribeOk(s, c.room);
     other.disconnect();
+    c.close();
+  });
+
+  h.test('gameSession:join and gameSession:leave count against the same limit', async (t, sys) => {
+    const c = await setupCampaign(sys, { players: 0, outsider: false, subscribe: false, prefix: 'rlg' });
+    const s = c.gm.s;
+    const N = 20;
+    // No such session: the ones let through are NOT_FOUND, the rest RATE_LIMITED.
+    for (const event of ['gameSession:join', 'gameSession:leave']) {
+      const acks = await Promise.all(Array.from({ length: N }, () => emitAck(s, event, 'no-such-session')));
+      const limited = acks.filter((a) => a.success === false && a.error.code === 'RATE_LIMITED');
+      t.diagnostic(`${event}: ${limited.length} RATE_LIMITED of ${N}`);
+      assert.ok(limited.length >= N - BURST - 1, `${event} is rate-limited, got ${limited.length}`);
+      await sleep(Math.ceil(1000 / PER_SEC) * (BURST + 1) + 300);     // refilled
+    }
     c.close();
   });
 });
