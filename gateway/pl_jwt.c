@@ -5,6 +5,7 @@
 #include "pl_proto.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -144,7 +145,10 @@ pl_jwt_verify (const char *token, size_t len, const char *secret, time_t now,
     }
     claims->sub = strdup (sub->valuestring);
     claims->name = cJSON_IsString (name) ? strdup (name->valuestring) : NULL;
-    claims->exp = exp ? (long long) exp->valuedouble : 0;
+    /* exp is later than now here; one past long long's range (1e300) would be
+     * undefined behaviour to cast, so it is clamped to the latest time */
+    claims->exp = !exp ? 0 : exp->valuedouble >= (double) LLONG_MAX ? LLONG_MAX
+                : (long long) exp->valuedouble;
     if (!claims->sub || (cJSON_IsString (name) && !claims->name)) {
         pl_jwt_claims_clear (claims);
         *why = "out of memory";

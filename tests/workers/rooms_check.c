@@ -231,6 +231,10 @@ s_gateways (void)
     wcheck_who_t gw_a = { "gw-a", "0", "-", NULL };
     wcheck_err_as (0, &gw_a, "presence:alive", "{\"boot\":\"\",\"ttlMs\":1000}", "VALIDATION_ERROR");
     wcheck_err_as (0, &gw_a, "presence:alive", "{\"boot\":\"b\",\"ttlMs\":1.5}", "VALIDATION_ERROR");
+    /* past long's range (1e999 parses as inf): no cast may see them */
+    wcheck_err_as (0, &gw_a, "presence:alive", "{\"boot\":\"b\",\"ttlMs\":1e300}", "VALIDATION_ERROR");
+    wcheck_err_as (0, &gw_a, "presence:alive", "{\"boot\":\"b\",\"ttlMs\":-1e300}", "VALIDATION_ERROR");
+    wcheck_err_as (0, &gw_a, "presence:alive", "{\"boot\":\"b\",\"ttlMs\":1e999}", "VALIDATION_ERROR");
     wcheck_err_as (0, &gw_a, "presence:alive", "{\"boot\":\"b\"}", "VALIDATION_ERROR");
 
     /* a gateway that stops saying it is alive is swept, within ttl + 1 s */

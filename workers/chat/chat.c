@@ -117,8 +117,10 @@ s_history (pl_call_t *call, const cJSON *arg)
     long limit = S_KEEP;
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive (arg, "limit");
     if (lim && !cJSON_IsNull (lim)) {
-        if (!cJSON_IsNumber (lim) || lim->valuedouble != (double) (long) lim->valuedouble
-        ||  lim->valuedouble < 1 || lim->valuedouble > S_KEEP) {
+        /* the range first: casting a double outside long's range (1e300,
+         * inf) is undefined behaviour; NaN fails both comparisons */
+        if (!cJSON_IsNumber (lim) || !(lim->valuedouble >= 1 && lim->valuedouble <= S_KEEP)
+        ||  lim->valuedouble != (double) (long) lim->valuedouble) {
             pl_call_error (call, PL_ERR_VALIDATION_ERROR, "limit must be an integer from 1 to %d",
                            S_KEEP);
             goto cleanup;

@@ -204,9 +204,11 @@ s_presence_alive (pl_call_t *call, const cJSON *arg)
 {
     const cJSON *boot = cJSON_GetObjectItemCaseSensitive (arg, "boot");
     const cJSON *ttl = cJSON_GetObjectItemCaseSensitive (arg, "ttlMs");
+    /* the range before the cast: casting a double outside long's range
+     * (1e300, inf) is undefined behaviour; NaN fails both comparisons */
     if (!cJSON_IsString (boot) || !*boot->valuestring || strlen (boot->valuestring) > S_BOOT_MAX
-    ||  !cJSON_IsNumber (ttl) || ttl->valuedouble != (double) (long) ttl->valuedouble
-    ||  ttl->valuedouble < S_TTL_MIN || ttl->valuedouble > S_TTL_MAX) {
+    ||  !cJSON_IsNumber (ttl) || !(ttl->valuedouble >= S_TTL_MIN && ttl->valuedouble <= S_TTL_MAX)
+    ||  ttl->valuedouble != (double) (long) ttl->valuedouble) {
         pl_warn ("presence:alive from %s: bad argument",
                  pl_call_caller (call)->gateway ? pl_call_caller (call)->gateway : "?");
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
