@@ -120,9 +120,8 @@ pl_entity__fmt (const char *fmt, ...)
     return text;
 }
 
-/* Answer err - or, when the call is answered already, log it at info:
- * pl_entity_apply_copy works after its caller's ack, and a copy it cannot
- * write is skipped, not an error of that call. */
+/* Answer err - or, when the call is answered already, log it at info (a
+ * refusal after the ack is no error of that call). */
 static void
 s_vrefuse (pl_call_t *call, bool quiet, pl_err_t err, const char *fmt, va_list ap)
 {
@@ -132,7 +131,7 @@ s_vrefuse (pl_call_t *call, bool quiet, pl_err_t err, const char *fmt, va_list a
         pl_debug ("would not be written back: %s", message);
     else
     if (pl_call_answered (call))
-        pl_info ("not written back: %s", message);
+        pl_info ("after the answer: %s", message);
     else
         pl_call_error (call, err, "%s", message);
 }
@@ -147,8 +146,8 @@ pl_entity__refuse (pl_call_t *call, pl_err_t err, const char *fmt, ...)
 }
 
 /* pl_entity__refuse, or when quiet only a debug line: the dry run of a
- * write-back (pl_entity_copy_stamp) decides before the call is answered,
- * and a copy it would not write is no error of that call. */
+ * write-back (pl_entity_writeback_prepare) decides before the call is
+ * answered, and its caller judges what a refusal means. */
 void
 pl_entity__say (pl_call_t *call, bool quiet, pl_err_t err, const char *fmt, ...)
 {

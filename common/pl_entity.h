@@ -58,8 +58,8 @@
  *  id) gets a "system" update that sets the copy to the stored entity;
  *  after a delete, the copies are removed, and the items a deleted actor
  *  held get their new copies (actorId null) the same way. The other way
- *  round, pl_entity_apply_copy writes a copy a GM changed in a state back
- *  to the store.
+ *  round, a copy a GM changed in a state is written back to the store in
+ *  the state's own transaction (pl_entity_writeback_*).
  *
  *  Every function here runs on the worker loop, inside a handler.
  */
@@ -93,47 +93,52 @@ void pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSO
 void pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg);
 void pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg);
 
-/* The dual update, state -> store: a gameState:update changed copy (an
- * embedded actor or item, with its id) in a session of campaign_id. Write
- * it back as an update of the stored entity by the caller, under the rules
- * of K:update: the caller must see and may write the entity
- * (pl_authz_can_write with its role in the ENTITY's campaign; a personal
- * entity only when it created it), a campaign entity must be of
- * campaign_id (the sessions pl_session_entity_sync keeps in step), the
- * copy's fields are shallow-merged (server fields, and a campaignId that
- * differs, are refused or ignored as in K:update: so a key missing from
- * the copy stays; set it to null to clear it), and the result must be
- * valid. Then the usual K:updated (hidden rules and flips, the caller's
- * own connection included), and every session's copy becomes the stored
- * entity (pl_session_entity_sync, this session too).
- * A copy that changes no field writes nothing (its sessions are still
- * synced, e.g. to the stored version). A copy that may not be written -
- * no such entity, one of a campaign the caller cannot write, an invalid
- * result - is left alone and logged (info): the store is not touched.
- * The version written is the stored one + 1; when the copy carries that
- * very version (pl_entity_copy_stamp stamped it for the stored entity the
- * write-back finds), its updatedAt is the one written too (when it lies
- * between the stored updatedAt and now), so the copy and the store agree
- * and the sync changes nothing in this session. When the entity moved on
- * since the stamp, the write-back makes its own updatedAt and the sync
- * makes a "system" update of the copy: correct, one version more.
- * The call must be answered already (the update's ack went first), so no
- * failure here changes it. Returns 1 written, 0 unchanged, -1 skipped. */
-int pl_entity_apply_copy (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
-                          const cJSON *copy);
+/* The dual update, state -> store, in the same transaction as the state.
+ * A gameState:update changed copy (an embedded actor or item, with its id)
+ * in a session of campaign_id. Its operations builder, inside the session
+ * commit (pl_session.h), prepares the write-back of each such copy as an
+ * update of the stored entity by the caller, under the rules of K:update:
+ * the caller must see and may write the entity (pl_authz_can_write with
+ * its role in the ENTITY's campaign; a personal entity only when it
+ * created it), a campaign entity must be of campaign_id, the copy's fields
+ * are shallow-merged (server fields, and a campaignId that differs, are
+ * refused or ignored as in K:update: so a key missing from the copy stays;
+ * set it to null to clear it), and the result must be valid. The result
+ * gets version = stored + 1 and a fresh updatedAt, unless the copy
+ * changes nothing.
+ *
+ * pl_entity_writeback_prepare reads the entity and what the decision
+ * needs, WATCHing them (a write to any before the caller's EXEC makes the
+ * commit read again), and writes, publishes and answers nothing. Returns
+ *   1  *wb: pl_entity_writeback_entity is what the store holds after the
+ *      commit (the builder makes every copy of it in the state exactly
+ *      that); pl_entity_writeback_queue adds its writes to the caller's
+ *      MULTI; after EXEC, pl_entity_writeback_done announces it;
+ *   0  a stranger's copy: no such entity, or not one this caller may write
+ *      from this campaign's session. The store is not touched and the
+ *      copy is the state's own business (logged at debug);
+ *   2  the copy cannot be stored: it is invalid as K:update would find it,
+ *      or the entity is hidden (hidden:true, before or after), which no
+ *      game state may embed since every member reads the state. why says
+ *      which; the caller refuses the update (VALIDATION_ERROR);
+ *  -1  Redis failed (the call is answered INTERNAL).
+ * The call must not be answered yet. */
+typedef struct _pl_entity_wb_t pl_entity_wb_t;
 
-/* The dry run of pl_entity_apply_copy, for gameState:update's operations
- * builder inside its session commit: would the write-back of copy (as the
- * caller, campaign_id's session) write the stored entity, and with which
- * version and updatedAt? Reads the entity and what the decision needs,
- * WATCHing them (the caller's EXEC then fails when one changes, and the
- * commit is retried); writes, publishes and answers nothing, and leaves
- * the WATCHes open. The call must not be answered yet. Returns 1 with
- * *version and *updated_at, 0 when it would not write (no entity, not the
- * caller's to write, invalid, unchanged: logged at debug), -1 when Redis
- * failed (the call is answered INTERNAL). */
-int pl_entity_copy_stamp (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
-                          const cJSON *copy, double *version, double *updated_at);
+int pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
+                                 const char *campaign_id, const cJSON *copy,
+                                 pl_entity_wb_t **wb, char *why, size_t why_size);
+/* The entity the store holds once the commit is through. */
+const cJSON *pl_entity_writeback_entity (const pl_entity_wb_t *wb);
+/* Queue the write (nothing when the copy changed nothing) inside the
+ * caller's MULTI. Returns false when Redis failed (answered INTERNAL). */
+bool pl_entity_writeback_queue (pl_call_t *call, const pl_entity_wb_t *wb);
+/* After the caller's EXEC committed: K:updated (the caller's own
+ * connection included: its ack was gameState:update's) and the "system"
+ * update of every OTHER session that embeds the entity (skip_sid aside,
+ * pl_session_entity_sync). Nothing when the copy changed nothing. */
+void pl_entity_writeback_done (pl_call_t *call, const pl_entity_wb_t *wb, const char *skip_sid);
+void pl_entity_writeback_destroy (pl_entity_wb_t **wb);
 
 /* ---- the pure parts (pl_entity_test) -------------------------------- */
 

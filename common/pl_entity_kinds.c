@@ -1,7 +1,7 @@
 /*  pl_entity_kinds - the two kinds of campaign entity: their own field
  *  rules and events. The actors and items workers serve them, and the
  *  gamestate worker needs them too (a state copy written back to the store,
- *  pl_entity_apply_copy), so they live here rather than in either worker.
+ *  pl_entity_writeback_*), so they live here rather than in either worker.
  */
 #include "pl_entity.h"
 

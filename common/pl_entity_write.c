@@ -11,6 +11,7 @@
 #include "pl_session.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,43 +215,67 @@ s_session_kind (const char *name, pl_session_kind_t *kind)
 }
 
 /* After a write of entity: every session copy of it becomes the stored
- * entity (pl_session.h, the dual update). Logs; never answers. */
+ * entity (pl_session.h, the dual update), skip_sid aside. Logs; never
+ * answers. */
 static void
-s_sync_sessions (pl_call_t *call, const char *name, const cJSON *entity)
+s_sync_sessions (pl_call_t *call, const char *name, const cJSON *entity, const char *skip_sid)
 {
     pl_session_kind_t kind;
     if (s_session_kind (name, &kind)
-    &&  pl_session_entity_sync (call, kind, entity, NULL) < 0)
+    &&  pl_session_entity_sync (call, kind, entity, skip_sid) < 0)
         pl_warn ("%s: cannot read the sessions that embed it; their copies are stale", name);
 }
 
 /* ---- update --------------------------------------------------------- */
 
-/* The version and updatedAt a write-back will store (pl_entity_copy_stamp). */
-typedef struct {
-    double version;
-    double updated_at;
-} s_stamp_t;
+/* A write-back decided inside a session commit (pl_entity.h). */
+struct _pl_entity_wb_t {
+    const pl_entity_kind_t *kind;
+    pl_entity__t e;                 /* the entity after the commit          */
+    char *text;                     /* its JSON to SET; NULL: unchanged     */
+    bool moved;                     /* its holder changes                   */
+    char *old_holder;               /* ... from this one (NULL: none)       */
+    char score[32];                 /* createdAt, its rank in holder sets   */
+    pl_err_t err;                   /* a dry run's refusal ...              */
+    char why[256];                  /* ... and what it says                 */
+};
+
+/* Refuse: answer err, or on a dry run (dry not NULL) only note it in dry
+ * (and a debug line): a copy that would not be written is the caller's
+ * to judge. */
+static void
+s_no (pl_call_t *call, pl_entity_wb_t *dry, pl_err_t err, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+static void
+s_no (pl_call_t *call, pl_entity_wb_t *dry, pl_err_t err, const char *fmt, ...)
+{
+    char message[256];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (message, sizeof message, fmt, ap);
+    va_end (ap);
+    if (dry) {
+        dry->err = err;
+        snprintf (dry->why, sizeof dry->why, "%s", message);
+        pl_debug ("would not be written back: %s", message);
+    }
+    else
+        pl_entity__refuse (call, err, "%s", message);
+}
 
 /* Update entity id with fields, as the caller: the whole of actor:update
- * after its argument checks, and of pl_entity_apply_copy. Failures go
- * through pl_entity__say (answered, or logged when the call is already
- * answered or this is a dry run). copy_campaign, when not NULL: fields are
- * a copy in a session of that campaign - a campaign entity must be of it,
- * a merge that changes nothing writes nothing, the events reach the
- * caller's connection too (its ack was gameState:update's, which does not
- * carry the entity), and a copy stamped by pl_entity_copy_stamp for this
- * very stored version (version = stored + 1, updatedAt between the
- * stored one and now) gives the write its updatedAt.
- * dry, when not NULL (with copy_campaign): decide only - no write, no
- * event, nothing answered, and the WATCHes stay for the caller's EXEC;
- * 1 means the write would happen, with *dry = what it would store.
- * Returns 1 written (events published) or 0 unchanged (copy_campaign only),
- * with *stored = the stored entity (caller owns; not on a dry run); -1 not
- * written. */
+ * after its argument checks (dry NULL), and the decision of a write-back
+ * (dry not NULL, pl_entity_writeback_prepare). Refusals go through s_no.
+ * copy_campaign, with dry: fields are a copy in a session of that
+ * campaign - a campaign entity must be of it, a hidden entity may not be
+ * embedded, and a merge that changes nothing writes nothing.
+ * A dry run writes, publishes and answers nothing, and leaves its WATCHes
+ * for the caller's EXEC: 1 means decided, with *dry filled (text NULL when
+ * nothing changes). Otherwise returns 1 written (events published) with
+ * *stored = the stored entity (caller owns), or -1 not written. */
 static int
 s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const cJSON *fields,
-          const char *copy_campaign, s_stamp_t *dry, cJSON **stored)
+          const char *copy_campaign, pl_entity_wb_t *dry, cJSON **stored)
 {
     const char *event = pl_proto_event (pl_call_event (call))->name;
     const char *why = NULL;
@@ -260,7 +285,7 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
     int rc = -1;
     pl_entity__t old = { 0 }, e = { 0 }, h = { 0 };
     *stored = NULL;
-    assert (!dry || copy_campaign);
+    assert (!dry == !copy_campaign);
     for (int attempt = 0; attempt < PL_ENTITY__ATTEMPTS; attempt++) {
         pl_entity__free (&old);
         pl_entity__free (&e);
@@ -270,26 +295,28 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         watching = true;
         int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, quiet,
                                         &old, NULL);
-        if (visible < 0)
+        if (visible < 0) {
+            if (dry)
+                s_no (call, dry, PL_ERR_INTERNAL, "stored %s %s is unreadable", kind->name, id);
             goto cleanup;
+        }
         if (!visible) {
-            pl_entity__say (call, quiet, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
+            s_no (call, dry, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
             goto cleanup;
         }
         if (!pl_authz_can_write (old.campaign != NULL, old.role, old.is_creator)) {
-            pl_entity__say (call, quiet, PL_ERR_FORBIDDEN,
-                            "%s: only its creator or a GM may change %s %s",
-                            event, kind->name, id);
+            s_no (call, dry, PL_ERR_FORBIDDEN, "%s: only its creator or a GM may change %s %s",
+                  event, kind->name, id);
             goto cleanup;
         }
         if (copy_campaign && old.campaign && strcmp (old.campaign, copy_campaign) != 0) {
             /* a GM of both campaigns: still not this session's to change */
-            pl_entity__say (call, quiet, PL_ERR_FORBIDDEN, "%s: %s %s is not in campaign %s",
-                            event, kind->name, id, copy_campaign);
+            s_no (call, dry, PL_ERR_FORBIDDEN, "%s: %s %s is not in campaign %s",
+                  event, kind->name, id, copy_campaign);
             goto cleanup;
         }
         if ((why = pl_entity_input_invalid (kind, old.json, fields))) {
-            pl_entity__say (call, quiet, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
+            s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s: %s", dry ? id : event, why);
             goto cleanup;
         }
         cJSON *json = cJSON_Duplicate (old.json, true);
@@ -302,59 +329,72 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
                 pl_entity__default (json, kind->holder_field, cJSON_CreateNull ());
         }
         if (!json || !pl_entity__view (json, kind->holder_field, &e)) {
-            pl_entity__say (call, quiet, PL_ERR_INTERNAL, "out of memory");
+            s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
             goto cleanup;
         }
         e.role = old.role;
         e.is_creator = old.is_creator;
         if (kind->invalid && (why = kind->invalid (e.json))) {
-            pl_entity__say (call, quiet, PL_ERR_VALIDATION_ERROR, "%s: %s", event, why);
+            s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s: %s", dry ? id : event, why);
+            goto cleanup;
+        }
+        if (copy_campaign && (old.hidden || e.hidden)) {
+            /* every member reads the state: a hidden entity in it would
+             * show players what K:get refuses them */
+            s_no (call, dry, PL_ERR_VALIDATION_ERROR,
+                  "%s %s is hidden: a game state is seen by every member, so it cannot embed it",
+                  kind->name, id);
             goto cleanup;
         }
         if (copy_campaign && cJSON_Compare (e.json, old.json, true)) {
-            *stored = dry ? NULL : old.json;    /* the copy says nothing new */
-            if (!dry)
-                old.json = NULL;
-            rc = 0;
+            dry->e = old;                   /* the copy says nothing new */
+            memset (&old, 0, sizeof old);
+            rc = 1;
             goto cleanup;
         }
         bool moved = (e.holder || old.holder)
                   && (!e.holder || !old.holder || strcmp (e.holder, old.holder) != 0);
         if (moved && e.holder) {
             visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, true, quiet, &h, NULL);
-            if (pl_entity__holder_ok (call, quiet, kind, e.holder, visible, &h, e.campaign))
+            if (pl_entity__holder_ok (call, quiet, kind, e.holder, visible, &h, e.campaign)) {
+                if (dry)
+                    s_no (call, dry, visible < 0 ? PL_ERR_INTERNAL : PL_ERR_VALIDATION_ERROR,
+                          "%s %s: %s %s cannot hold it", kind->name, id, kind->holder, e.holder);
                 goto cleanup;
+            }
         }
         bool member = true;
-        if (!dry && (old.hidden || e.hidden) && pl_entity__creator_member (call, &e, &member))
+        if ((old.hidden || e.hidden) && pl_entity__creator_member (call, &e, &member))
             goto cleanup;
         double updated = pl_entity__number (old.json, "updatedAt");
         double now = (double) pl_id_wall_ms ();
         double version = pl_entity__number (old.json, "version") + 1;
-        double at = now > updated ? now : updated;
-        if (copy_campaign && !dry) {
-            /* the copy's stamp, when it was made for this stored version:
-             * then the copy and the store agree with no further update */
-            const cJSON *cv = cJSON_GetObjectItemCaseSensitive (fields, "version");
-            const cJSON *cu = cJSON_GetObjectItemCaseSensitive (fields, "updatedAt");
-            if (cJSON_IsNumber (cv) && cv->valuedouble == version && cJSON_IsNumber (cu)
-            &&  cu->valuedouble >= updated && cu->valuedouble <= at)
-                at = cu->valuedouble;
-        }
         pl_entity_set (e.json, "version", cJSON_CreateNumber (version));
-        pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (at));
-        if (!(text = pl_entity__text (call, quiet, kind, e.json)))
+        pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
+        if (!(text = pl_entity__text (call, quiet, kind, e.json))) {
+            if (dry)
+                s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s %s is too large or out of memory",
+                      kind->name, id);
             goto cleanup;
+        }
+        char score[32];
+        snprintf (score, sizeof score, "%.0f", pl_entity__number (e.json, "createdAt"));
         if (dry) {
-            dry->version = version;
-            dry->updated_at = at;
+            dry->moved = moved;
+            if (moved && old.holder && !(dry->old_holder = strdup (old.holder))) {
+                s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
+                goto cleanup;
+            }
+            snprintf (dry->score, sizeof dry->score, "%s", score);
+            dry->text = text;
+            text = NULL;
+            dry->e = e;
+            memset (&e, 0, sizeof e);
             rc = 1;
             goto cleanup;
         }
         /* the write: nothing below can fail for a reason of ours, so an
          * open MULTI ends in EXEC or in pl_entity__abandon's DISCARD */
-        char score[32];
-        snprintf (score, sizeof score, "%.0f", pl_entity__number (e.json, "createdAt"));
         multi = pl_call_run (call, "MULTI");
         if (!multi || !pl_call_run (call, "SET pl:%s:%s %s", kind->name, id, text))
             goto cleanup;
@@ -370,15 +410,14 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         if (ran < 0)
             goto cleanup;
         if (ran) {
-            pl_entity__publish (call, kind, PL_ENTITY_UPDATE, &e, member, old.hidden,
-                                !copy_campaign);
+            pl_entity__publish (call, kind, PL_ENTITY_UPDATE, &e, member, old.hidden, true);
             *stored = e.json;
             e.json = NULL;
             rc = 1;
             goto cleanup;
         }
     }
-    pl_entity__refuse (call, PL_ERR_INTERNAL, "too many concurrent changes; try again");
+    s_no (call, dry, PL_ERR_INTERNAL, "too many concurrent changes; try again");
 cleanup:
     if (dry)
         watching = false;                   /* the caller's EXEC ends them */
@@ -404,48 +443,102 @@ pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
     if (!(id = pl_entity__id (call, kind, cJSON_GetObjectItemCaseSensitive (arg, "id")))
     ||  s_update (kind, call, id, arg, NULL, NULL, &stored) < 0)
         return;
-    s_sync_sessions (call, kind->name, stored);
+    s_sync_sessions (call, kind->name, stored, NULL);
     pl_call_ok (call, stored);
 }
 
 int
-pl_entity_apply_copy (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
-                      const cJSON *copy)
+pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
+                             const char *campaign_id, const cJSON *copy,
+                             pl_entity_wb_t **wb, char *why, size_t why_size)
 {
-    assert (kind && call && campaign_id && pl_call_answered (call));
+    assert (kind && call && campaign_id && wb && !pl_call_answered (call));
     const cJSON *id = cJSON_IsObject (copy) ? cJSON_GetObjectItemCaseSensitive (copy, "id") : NULL;
     cJSON *stored = NULL;
+    int rc = 0;
+    *wb = NULL;
+    pl_entity_wb_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        rc = -1;
+        goto cleanup;
+    }
+    self->kind = kind;
     if (!cJSON_IsString (id) || !pl_authz_id_valid (id->valuestring))
-        return -1;
-    int rc = s_update (kind, call, id->valuestring, copy, campaign_id, NULL, &stored);
-    if (rc > 0)
-        pl_info ("%s by %s: %s %s written back", pl_proto_event (pl_call_event (call))->name,
-                 pl_call_caller (call)->user, kind->name, id->valuestring);
-    if (rc >= 0)
-        s_sync_sessions (call, kind->name, stored);
+        goto cleanup;                       /* never stored: a stranger */
+    if (s_update (kind, call, id->valuestring, copy, campaign_id, self, &stored) > 0) {
+        *wb = self;
+        self = NULL;
+        rc = 1;
+    }
+    else
+    if (pl_call_answered (call))
+        rc = -1;
+    else
+    if (self->err == PL_ERR_VALIDATION_ERROR) {
+        snprintf (why, why_size, "%s", self->why);
+        rc = 2;
+    }
+    else
+    if (self->err == PL_ERR_INTERNAL && strcmp (self->why, "out of memory") == 0) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        rc = -1;
+    }
+    /* else NOT_FOUND / FORBIDDEN / unreadable: a stranger's copy, 0 */
+cleanup:
     cJSON_Delete (stored);
+    pl_entity_writeback_destroy (&self);
     return rc;
 }
 
-int
-pl_entity_copy_stamp (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
-                      const cJSON *copy, double *version, double *updated_at)
+const cJSON *
+pl_entity_writeback_entity (const pl_entity_wb_t *wb)
 {
-    assert (kind && call && campaign_id && version && updated_at && !pl_call_answered (call));
-    const cJSON *id = cJSON_IsObject (copy) ? cJSON_GetObjectItemCaseSensitive (copy, "id") : NULL;
-    cJSON *stored = NULL;
-    s_stamp_t stamp = { 0 };
-    if (!cJSON_IsString (id) || !pl_authz_id_valid (id->valuestring))
-        return 0;
-    int rc = s_update (kind, call, id->valuestring, copy, campaign_id, &stamp, &stored);
-    cJSON_Delete (stored);
-    if (rc < 0)
-        return pl_call_answered (call) ? -1 : 0;
-    if (rc > 0) {
-        *version = stamp.version;
-        *updated_at = stamp.updated_at;
-    }
-    return rc;
+    assert (wb);
+    return wb->e.json;
+}
+
+bool
+pl_entity_writeback_queue (pl_call_t *call, const pl_entity_wb_t *wb)
+{
+    assert (call && wb);
+    const pl_entity_kind_t *kind = wb->kind;
+    if (!wb->text)
+        return true;
+    return pl_call_run (call, "SET pl:%s:%s %s", kind->name, wb->e.id, wb->text)
+        && (!wb->moved || !wb->old_holder
+            || pl_call_run (call, "ZREM pl:%s:%s:%ss %s", kind->holder, wb->old_holder,
+                            kind->name, wb->e.id))
+        && (!wb->moved || !wb->e.holder
+            || pl_call_run (call, "ZADD pl:%s:%s:%ss %s %s", kind->holder, wb->e.holder,
+                            kind->name, wb->score, wb->e.id));
+}
+
+void
+pl_entity_writeback_done (pl_call_t *call, const pl_entity_wb_t *wb, const char *skip_sid)
+{
+    assert (call && wb);
+    if (!wb->text)
+        return;
+    pl_info ("%s by %s: %s %s written back", pl_proto_event (pl_call_event (call))->name,
+             pl_call_caller (call)->user, wb->kind->name, wb->e.id);
+    /* never hidden (prepare refuses those), so no flip and no creator check */
+    pl_entity__publish (call, wb->kind, PL_ENTITY_UPDATE, &wb->e, true, false, false);
+    s_sync_sessions (call, wb->kind->name, wb->e.json, skip_sid);
+}
+
+void
+pl_entity_writeback_destroy (pl_entity_wb_t **wb)
+{
+    assert (wb);
+    pl_entity_wb_t *self = *wb;
+    if (!self)
+        return;
+    pl_entity__free (&self->e);
+    free (self->text);
+    free (self->old_holder);
+    free (self);
+    *wb = NULL;
 }
 
 /* ---- delete --------------------------------------------------------- */
@@ -643,7 +736,7 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
             &&  pl_session_entity_remove (call, session_kind, e.json) < 0)
                 pl_warn ("%s %s: cannot read the sessions that embed it", kind->name, id);
             for (size_t i = 0; i < held.count; i++)
-                s_sync_sessions (call, kind->held, held.e[i].json);
+                s_sync_sessions (call, kind->held, held.e[i].json, NULL);
             pl_call_ok (call, NULL);
             goto cleanup;
         }

@@ -470,7 +470,6 @@ pl_session_result_clear (pl_session_result_t *result)
         return;
     cJSON_Delete (result->body);
     cJSON_Delete (result->update);
-    cJSON_Delete (result->changes);
     memset (result, 0, sizeof *result);
 }
 
@@ -643,7 +642,8 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     ||  (update->update_id
          && !pl_session__run (call, "SET pl:session:%s:upd:%s %s EX %d",
                     sid, update_id, body_text, PL_SESSION_UPDATE_TTL))
-    ||  !s_queue_indexes (call, sid, state, next))
+    ||  !s_queue_indexes (call, sid, state, next)
+    ||  (update->queue && !update->queue (call, update->build_arg)))
         goto cleanup;
     reply = pl_session__cmd (call, "EXEC");
     if (!reply)
@@ -676,15 +676,6 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     body = NULL;
     result->update = log_entry;
     log_entry = NULL;
-    if (update->changes) {
-        /* out of memory here loses only the write-back (logged by the
-         * caller as no changes), never the committed update */
-        result->changes = cJSON_CreateObject ();
-        cJSON_AddItemToObject (result->changes, "actors",
-                               pl_session_entity_changes (state, next, "actors"));
-        cJSON_AddItemToObject (result->changes, "items",
-                               pl_session_entity_changes (state, next, "items"));
-    }
     char room[16 + PL_AUTHZ_ID_MAX];
     snprintf (room, sizeof room, "session:%s", sid);
     pl_call_publish (call, room, PL_PUSH_GAME_STATE_UPDATED,

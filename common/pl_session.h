@@ -86,9 +86,6 @@ typedef struct {
                                    {newVersion}, owned by the result        */
     cJSON *update;              /* APPLIED: the gameState:updated payload,
                                    owned by the result                      */
-    cJSON *changes;             /* APPLIED with update->changes: {actors,
-                                   items}, each pl_session_entity_changes
-                                   of the state before and after; owned    */
 } pl_session_result_t;
 
 /* An operations builder: called with the current state inside the
@@ -108,7 +105,11 @@ typedef struct {
     const char *update_id;      /* NULL: a server-made UUID (never replayed) */
     const char *source;         /* "gm", "system", ...                       */
     const cJSON *timestamp;     /* a number, or NULL: server time, ms       */
-    bool changes;               /* fill result->changes (the dual update)   */
+    /* Writes of the caller's own to commit with the state, or NULL: called
+     * inside the MULTI of every attempt that gets that far, after the
+     * state's writes, with build_arg (what the builder prepared). Returns
+     * false when Redis failed (the call is answered INTERNAL). */
+    bool (*queue) (pl_call_t *call, void *arg);
 } pl_session_update_t;
 
 /* ---- pure helpers (unit-tested) ------------------------------------- */
@@ -170,14 +171,23 @@ int pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **o
  *   - actor:update / item:update (and the items an actor:delete lets go):
  *     pl_session_entity_sync with the stored entity;
  *   - actor:delete / item:delete: pl_session_entity_remove;
- *   - gameState:update that changed a copy (result->changes): the worker
- *     writes the copy back to the store (pl_entity_apply_copy), which then
- *     calls pl_session_entity_sync, this session included. The worker's
- *     operations builder has already stamped the copy with the version
- *     and updatedAt the write-back stores (pl_entity_copy_stamp), so the
- *     sync finds this session's copy equal and the update is one version;
- *     only when the entity moved on between the commit and the write-back
- *     (or the stamp did not fit) does a system update of the copy follow.
+ *   - gameState:update that changed a copy: in the same transaction as
+ *     the state (update->queue), the store gets the copy merged into the
+ *     stored entity (pl_entity_writeback_*, under the rules of K:update),
+ *     and the builder sets every copy of it in this state to exactly what
+ *     the store will hold, so the update is one version and the copy and
+ *     the store cannot part, even if the worker dies right after EXEC. A
+ *     copy that the store would refuse (invalid, hidden) refuses the
+ *     update. Other sessions that embed the entity get their "system"
+ *     update after the commit, as after K:update.
+ * A sync reads the stored entity inside each session's commit (WATCHed),
+ * so whichever sync commits last writes the newest stored value: syncs
+ * of two writers cannot leave a session with the older one. A stored
+ * entity that is hidden counts as gone: its copies are removed (a hidden
+ * entity is not for every member's eyes, and every member reads the
+ * state). Remaining gap: a worker that dies between its entity write and
+ * the syncs leaves those sessions' copies behind the store until the
+ * entity's next write (logged nowhere; the next write repairs them).
  * Neither function here writes the store, and a sync commits only where a
  * copy differs, so the two directions cannot feed each other. */
 
@@ -188,8 +198,10 @@ typedef enum {
 
 /* An actor or item (the stored JSON, with its id) changed: replace every
  * embedded copy of it (actors.<i> / items.<i> whose id matches) that
- * differs from it, in each session that holds it, as a versioned update
- * with source "system" and the usual gameState:updated. skip_sid, when not
+ * differs from the entity as stored at the commit (read again inside it;
+ * gone or hidden: the copies are removed), in each session that holds
+ * it, as a versioned update with source "system" and the usual
+ * gameState:updated. skip_sid, when not
  * NULL, is a session left alone. A session whose state no longer holds it
  * just drops out of the index.
  *

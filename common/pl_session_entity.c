@@ -64,6 +64,49 @@ pl_session__replace_ops (const cJSON *state, void *arg, char *why, size_t why_si
     return ops;
 }
 
+/* What s_sync_ops reads the stored entity with. */
+typedef struct {
+    pl_call_t *call;
+    const char *kind_name;      /* "actor" / "item": pl:<kind_name>:<id>   */
+    const char *key;            /* "actors" / "items"                      */
+    const char *id;
+} s_sync_t;
+
+/* Builder of a "system" sync: inside the commit, WATCH and read the
+ * stored entity, and make every copy of it that (pl_session__replace_ops).
+ * Gone, or hidden: the copies are removed. So the last sync to commit
+ * writes the newest stored value, whoever asked for it and with what. */
+static cJSON *
+s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
+{
+    s_sync_t *sync = arg;
+    cJSON *entity = NULL, *ops = NULL;
+    redisReply *reply = NULL;
+    if (!pl_session__run (sync->call, "WATCH pl:%s:%s", sync->kind_name, sync->id)
+    ||  !(reply = pl_session__cmd (sync->call, "GET pl:%s:%s", sync->kind_name, sync->id))) {
+        snprintf (why, why_size, "storage unavailable");
+        goto cleanup;
+    }
+    if (reply->type == REDIS_REPLY_STRING) {
+        entity = cJSON_ParseWithLength (reply->str, reply->len);
+        if (!cJSON_IsObject (entity)) {
+            snprintf (why, why_size, "stored %s %s is corrupt", sync->kind_name, sync->id);
+            goto cleanup;
+        }
+        if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (entity, "hidden"))) {
+            cJSON_Delete (entity);
+            entity = NULL;
+        }
+    }
+    pl_session__replace_t replace = { sync->key, entity, sync->id };
+    ops = pl_session__replace_ops (state, &replace, why, why_size);
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    cJSON_Delete (entity);
+    return ops;
+}
+
 /* May session sid hold entity's copy, kept in step with the store? Only
  * where its campaign could embed it: a campaign entity in a session of
  * that campaign, a personal one in a session whose campaign its creator is
@@ -102,9 +145,10 @@ cleanup:
     return rc;
 }
 
-/* Commit the replacement (remove false) or removal of entity's copies in
- * every session that embeds it and may hold it (s_may_hold), skip_sid
- * aside. */
+/* Bring entity's copies in step with the store (s_sync_ops: after a
+ * write, or a delete: remove true, which only words the log) in every
+ * session that embeds it and may hold it (s_may_hold; entity is the
+ * caller's snapshot, which says whose it is), skip_sid aside. */
 static int
 s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, bool remove,
                    const char *skip_sid)
@@ -124,9 +168,8 @@ s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity,
     if (!sids || sids->type != REDIS_REPLY_ARRAY)
         goto cleanup;
     updated = 0;
-    pl_session__replace_t replace = { key, remove ? NULL : entity, id };
-    pl_session_update_t update = {
-        .build = pl_session__replace_ops, .build_arg = &replace, .source = "system" };
+    s_sync_t sync = { call, kind_name, key, id };
+    pl_session_update_t update = { .build = s_sync_ops, .build_arg = &sync, .source = "system" };
     for (size_t i = 0; i < sids->elements; i++) {
         const char *sid = sids->element[i]->str;
         if (!sid || (skip_sid && strcmp (sid, skip_sid) == 0))

@@ -2,9 +2,11 @@
 // socket.io-client: an actor embedded in a session state and the stored
 // actor stay one truth whichever side changes.
 //   - a GM's gameState:update that changes the copy writes the actor back
-//     (actor:updated to the campaign) and is the only version: the server
-//     appends the copy's new version/updatedAt to its operations, so the
-//     GM's next update, based on the ack's newVersion, applies;
+//     in the same commit (actor:updated to the campaign) and is the only
+//     version: the server appends "set" of the copy to the stored actor,
+//     so the GM's next update, based on the ack's newVersion, applies;
+//   - a copy the store would refuse (invalid, hidden) refuses the update,
+//     and hiding an actor with actor:update takes it out of the state;
 //   - actor:update by the owner reaches every session member as a
 //     gameState:updated with source "system";
 //   - after a mixed sequence of both, actor:get equals the copy, and a
@@ -78,7 +80,7 @@ h.test('a GM changes an embedded actor through the state: the stored actor follo
   assert.deepEqual(await get(c.p2.s, actor.id), actor);
 
   // inc hp: the GM's version 2 is the only one; the server appends the
-  // copy's new version and updatedAt, which the write-back stores
+  // stored actor as the same commit writes it (new version, updatedAt)
   assert.deepEqual(await update(c.gm.s, session.id, '1',
     [{ path: 'actors.0.hp', operation: 'inc', value: 5 }]),
   { success: true, newVersion: '2' });
@@ -93,8 +95,7 @@ h.test('a GM changes an embedded actor through the state: the stored actor follo
     assert.equal(v2.source, 'gm');
     assert.deepEqual(v2.operations, [
       { path: 'actors.0.hp', operation: 'inc', value: 5 },
-      { path: 'actors.0.version', operation: 'set', value: written.version },
-      { path: 'actors.0.updatedAt', operation: 'set', value: written.updatedAt },
+      { path: 'actors.0', operation: 'set', value: written },
     ]);
   }
   await quiet();
@@ -162,7 +163,7 @@ h.test('after a mixed sequence of both sides, actor:get and the state agree', as
         { path: 'actors.0.hp', operation: 'inc', value: step + 1 },
         { path: `actors.0.gm${step}`, operation: 'set', value: true },
       ]));
-      expected += 1;                              // the GM's only (stamped)
+      expected += 1;                              // the GM's only
     } else {
       expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, [`p${step}`]: step, hp: 100 + step }));
       expected += 1;                              // the system one
@@ -180,6 +181,43 @@ h.test('after a mixed sequence of both sides, actor:get and the state agree', as
   // the replica, fed only by gameState:updated, is the server's state
   for (const u of c.p2.rec.data('gameState:updated', (e) => e.sessionId === session.id)) applyUpdate(replica, u);
   assert.deepEqual(replica, state);
+});
+
+h.test('a copy the store would refuse refuses the update; a hidden actor leaves the state', async (t, sys) => {
+  const { c, session, actor } = await sessionWithActor(sys);
+  t.after(c.close);
+  expectOk(await update(c.gm.s, session.id, '0', [{ path: 'actors', operation: 'push', value: actor }]));
+  await c.p2.rec.waitFor('gameState:updated', (e) => e.version === '1');
+  // an empty name is no actor: the whole update is refused, with the index
+  const bad = expectError(await update(c.gm.s, session.id, '1', [
+    { path: 'pluginData.round', operation: 'set', value: 2 },
+    { path: 'actors.0.name', operation: 'set', value: '' },
+  ]), 'VALIDATION_ERROR');
+  assert.equal(bad.index, 1);
+  assert.match(bad.message, /name/);
+  // so is hiding it through the state: every member reads the state
+  const hide = expectError(await update(c.gm.s, session.id, '1',
+    [{ path: 'actors.0.hidden', operation: 'set', value: true }]), 'VALIDATION_ERROR');
+  assert.equal(hide.index, 0);
+  assert.match(hide.message, /hidden/);
+  let state = await full(c.p2.s, session.id);
+  assert.equal(state.stateVersion, '1');
+  assert.deepEqual(state.actors[0], await get(c.p2.s, actor.id));
+  // hiding it with actor:update takes its copy out, for everyone
+  const hidden = expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, hidden: true }));
+  await c.p2.rec.waitFor('actor:deleted', (id) => id === actor.id);
+  const gone = await c.p2.rec.waitFor('gameState:updated', (e) => e.version === '2');
+  assert.equal(gone.source, 'system');
+  assert.deepEqual(gone.operations, [{ path: 'actors.0', operation: 'unset' }]);
+  state = await full(c.p2.s, session.id);
+  assert.deepEqual(state.actors, []);
+  assert.equal(JSON.stringify(state).includes(actor.id), false, 'nothing of it reaches a player');
+  expectError(await emitAck(c.p2.s, 'actor:get', actor.id), 'NOT_FOUND');
+  // and embedding it while hidden is refused
+  expectError(await update(c.gm.s, session.id, '2',
+    [{ path: 'actors', operation: 'push', value: hidden }]), 'VALIDATION_ERROR');
+  await quiet();
+  assert.equal((await full(c.gm.s, session.id)).stateVersion, '2');
 });
 
 h.test("a GM of another campaign embedding a foreign actor's id cannot change it", async (t, sys) => {

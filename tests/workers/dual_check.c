@@ -12,15 +12,17 @@
  *      sets the copy to the stored actor;
  *    - state -> entity: a GM's gameState:update that changes the copy
  *      (inc hp) is ONE version of its state: the server appends "set" of
- *      the copy's version and updatedAt, and the write-back stores exactly
- *      those (version + 1, actor:updated to the campaign, the GM's
- *      connection included), so the GM's next update, based on the ack's
- *      newVersion, applies; another session of the campaign that embeds the
- *      actor gets one system update; a copy equal to the stored one writes
- *      nothing; server fields set in the copy are written back as nothing
- *      (a system update restores them); a copy that would make the actor
- *      invalid, and a hide flip (actor:deleted to players, actor:updated to
- *      GMs and the creator), follow the actor:update rules;
+ *      the copy to exactly what the store holds after the same commit
+ *      (version + 1, actor:updated to the campaign, the GM's connection
+ *      included), so the GM's next update, based on the ack's newVersion,
+ *      applies; another session of the campaign that embeds the actor
+ *      gets one system update; a copy equal to the stored one writes
+ *      nothing; server fields set in the copy write nothing and the
+ *      appended "set" restores them in the same version; a copy that
+ *      would make the actor invalid refuses the update (VALIDATION_ERROR
+ *      with the operation's index); no state may embed a hidden actor:
+ *      hiding it through the state is refused, and hiding it with
+ *      actor:update removes its copies (a system unset);
  *    - a GM of another campaign who types the actor's id into their state
  *      changes nothing in the store, and later updates of the actor never
  *      reach that state;
@@ -247,22 +249,20 @@ s_state_to_entity (void)
     free (text);
     cJSON_Delete (actor);
 
-    /* inc hp: ONE version of this state - the GM's, with the stamp the
-     * server appended - then the write-back, then c1's other session */
+    /* inc hp: ONE version of this state - the GM's, with the stored
+     * actor the server appended, written in the same commit - then the
+     * actor's event, then c1's other session */
     long v = s_update ("gm", s_sid, 2,
                        "[{\"path\":\"actors.0.hp\",\"operation\":\"inc\",\"value\":5}]");
     cJSON *mine = s_expect_update (s_room, v, "gm");
     const cJSON *mops = cJSON_GetObjectItem (mine, "operations");
-    CHECK (cJSON_GetArraySize (mops) == 3);
-    const cJSON *stamp_v = cJSON_GetArrayItem (mops, 1), *stamp_at = cJSON_GetArrayItem (mops, 2);
-    CHECK (strcmp (wcheck_str (stamp_v, "path"), "actors.0.version") == 0);
-    CHECK (strcmp (wcheck_str (stamp_v, "operation"), "set") == 0);
-    CHECK (strcmp (wcheck_str (stamp_at, "path"), "actors.0.updatedAt") == 0);
-    CHECK (strcmp (wcheck_str (stamp_at, "operation"), "set") == 0);
+    CHECK (cJSON_GetArraySize (mops) == 2);
+    const cJSON *fixup = cJSON_GetArrayItem (mops, 1);
+    CHECK (strcmp (wcheck_str (fixup, "path"), "actors.0") == 0);
+    CHECK (strcmp (wcheck_str (fixup, "operation"), "set") == 0);
     cJSON *ev = s_expect ("campaign:c1", "actor:updated", "");     /* the GM's tab too */
     CHECK (wcheck_num (ev, "hp") == 12 && wcheck_num (ev, "version") == 3);
-    CHECK (wcheck_num (stamp_v, "value") == 3);
-    CHECK (wcheck_num (stamp_at, "value") == wcheck_num (ev, "updatedAt"));
+    CHECK (cJSON_Compare (cJSON_GetObjectItem (fixup, "value"), ev, true));
     CHECK (strcmp (wcheck_str (ev, "createdBy"), "pl") == 0);
     CHECK (strcmp (wcheck_str (ev, "mood"), "grim") == 0);
     cJSON *u = s_expect_update (s_room3, 2, "system");
@@ -277,9 +277,9 @@ s_state_to_entity (void)
     cJSON_Delete (ev);
     s_agree ("pl", s_sid, "actors", s_actor);
     s_agree ("pl", s_sid3, "actors", s_actor);
-    cJSON *state = s_state ("gm", s_sid);
-    CHECK (s_version (state) == v);
-    cJSON_Delete (state);
+    cJSON *state0 = s_state ("gm", s_sid);
+    CHECK (s_version (state0) == v);
+    cJSON_Delete (state0);
 
     /* so the GM's next update, based on the ack's newVersion, applies */
     v = s_update ("gm", s_sid, v,
@@ -301,60 +301,83 @@ s_state_to_entity (void)
     freeReplyObject (r);
 
     /* server fields in the copy are not the client's: version, createdBy
-     * set in the state are written back as nothing, and the sync puts the
-     * stored values back */
+     * set in the state write nothing, and the server's "set" of the
+     * stored actor, in the same version, puts them back */
     v = s_update ("gm", s_sid, v,
                   "[{\"path\":\"actors.0.version\",\"operation\":\"set\",\"value\":99},"
                   "{\"path\":\"actors.0.createdBy\",\"operation\":\"set\",\"value\":\"gm\"}]");
-    cJSON_Delete (s_expect_update (s_room, v, "gm"));
-    u = s_expect_update (s_room, v + 1, "system");
+    u = s_expect_update (s_room, v, "gm");
+    CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (u, "operations")) == 3);
     cJSON_Delete (u);
-    wcheck_quiet (300);
+    wcheck_quiet (300);                             /* no actor:updated, no system update */
     stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
     CHECK (wcheck_num (stored, "version") == 4);
     CHECK (strcmp (wcheck_str (stored, "createdBy"), "pl") == 0);
     cJSON_Delete (stored);
     s_agree ("pl", s_sid, "actors", s_actor);
-    v++;
 
-    /* a copy that would make the actor invalid is not written back: the
-     * state keeps it, the store and its events are untouched */
-    v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.name\",\"operation\":\"set\",\"value\":\"\"}]");
-    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    /* a copy that would make the actor invalid refuses the update, with
+     * the index of the operation that made it so: state and store stay */
+    char body[512];
+    snprintf (body, sizeof body, "{\"id\":\"bad-name\",\"sessionId\":\"%s\",\"version\":\"%ld\","
+              "\"operations\":[{\"path\":\"pluginData.x\",\"operation\":\"set\",\"value\":1},"
+              "{\"path\":\"actors.0.name\",\"operation\":\"set\",\"value\":\"\"}]}", s_sid, v);
+    cJSON *err = wcheck_error (S_GAMESTATE, "gm", "gameState:update", body, "VALIDATION_ERROR");
+    CHECK (wcheck_num (err, "index") == 1);
+    cJSON_Delete (err);
     wcheck_quiet (300);
+    cJSON *state = s_state ("gm", s_sid);
+    CHECK (s_version (state) == v);
+    cJSON_Delete (state);
     stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
     CHECK (strcmp (wcheck_str (stored, "name"), "Ann") == 0 && wcheck_num (stored, "version") == 4);
     cJSON_Delete (stored);
-    v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.name\",\"operation\":\"set\",\"value\":\"Ann\"}]");
-    cJSON_Delete (s_expect_update (s_room, v, "gm"));
-    wcheck_quiet (300);                             /* back to the stored copy */
     s_agree ("pl", s_sid, "actors", s_actor);
 
-    /* hiding it through the state: the flip's events, as actor:update's */
-    v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.hidden\",\"operation\":\"set\",\"value\":true}]");
-    cJSON_Delete (s_expect_update (s_room, v, "gm"));
-    ev = s_expect ("campaign:c1", "actor:deleted", "");
-    CHECK (cJSON_IsString (ev) && strcmp (ev->valuestring, s_actor) == 0);
-    cJSON_Delete (ev);
-    ev = s_expect ("campaign:c1:gm", "actor:updated", "");
-    CHECK (cJSON_IsTrue (cJSON_GetObjectItem (ev, "hidden")) && wcheck_num (ev, "version") == 5);
-    cJSON_Delete (ev);
-    ev = s_expect ("user:pl", "actor:updated", "");
-    cJSON_Delete (ev);
-    wcheck_quiet (300);                             /* stamped: no system update */
-    s_agree ("pl", s_sid, "actors", s_actor);       /* the creator sees it */
-    wcheck_err (S_ACTORS, "pl2", "actor:get", wcheck_quote (s_actor), "NOT_FOUND");
-    /* and back: the reveal, also from the state */
-    v = s_update ("gm", s_sid, v, "[{\"path\":\"actors.0.hidden\",\"operation\":\"set\",\"value\":false}]");
-    cJSON_Delete (s_expect_update (s_room, v, "gm"));
-    cJSON_Delete (s_expect ("campaign:c1", "actor:created", ""));
-    cJSON_Delete (s_expect ("campaign:c1:gm", "actor:updated", ""));
-    cJSON_Delete (s_expect ("user:pl", "actor:updated", ""));
+    /* no state may embed a hidden actor (every member reads the state):
+     * hiding it through the state is refused ... */
+    snprintf (body, sizeof body, "{\"id\":\"hide\",\"sessionId\":\"%s\",\"version\":\"%ld\","
+              "\"operations\":[{\"path\":\"actors.0.hidden\",\"operation\":\"set\",\"value\":true}]}",
+              s_sid, v);
+    err = wcheck_error (S_GAMESTATE, "gm", "gameState:update", body, "VALIDATION_ERROR");
+    CHECK (wcheck_num (err, "index") == 0);
+    cJSON_Delete (err);
     wcheck_quiet (300);
+    /* ... and hiding it with actor:update takes it out of the state: the
+     * players' actor:deleted, a system unset, and the reveal leaves the
+     * state alone (the GM embeds it again) */
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"hidden\":true}", s_actor);
+    cJSON_Delete (wcheck_ok (S_ACTORS, "pl", "actor:update", body));
+    cJSON_Delete (s_expect ("campaign:c1", "actor:deleted", NULL));
+    cJSON_Delete (s_expect ("campaign:c1:gm", "actor:updated", NULL));
+    cJSON_Delete (s_expect ("user:pl", "actor:updated", NULL));
+    u = s_expect_update (s_room, ++v, "system");
+    CHECK (strcmp (wcheck_str (cJSON_GetArrayItem (cJSON_GetObjectItem (u, "operations"), 0),
+                               "operation"), "unset") == 0);
+    cJSON_Delete (u);
+    wcheck_quiet (300);
+    wcheck_err (S_ACTORS, "pl2", "actor:get", wcheck_quote (s_actor), "NOT_FOUND");
+    state = s_state ("pl2", s_sid);
+    CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (state, "actors")) == 0);
+    cJSON_Delete (state);
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"hidden\":false}", s_actor);
+    stored = wcheck_ok (S_ACTORS, "pl", "actor:update", body);
+    cJSON_Delete (s_expect ("campaign:c1", "actor:created", NULL));
+    cJSON_Delete (s_expect ("campaign:c1:gm", "actor:updated", NULL));
+    cJSON_Delete (s_expect ("user:pl", "actor:updated", NULL));
+    wcheck_quiet (300);                             /* the state holds no copy */
+    text = cJSON_PrintUnformatted (stored);
+    CHECK (asprintf (&ops, "[{\"path\":\"actors\",\"operation\":\"push\",\"value\":%s}]",
+                     text) > 0);
+    v = s_update ("gm", s_sid, v, ops);
+    cJSON_Delete (s_expect_update (s_room, v, "gm"));
+    wcheck_quiet (300);
+    free (ops);
+    free (text);
+    cJSON_Delete (stored);
     s_agree ("pl2", s_sid, "actors", s_actor);
 
     /* a player may not update the state, so never the actor through it */
-    char body[256];
     snprintf (body, sizeof body, "{\"id\":\"pl-try\",\"sessionId\":\"%s\",\"version\":\"%ld\","
              "\"operations\":[{\"path\":\"actors.0.hp\",\"operation\":\"set\",\"value\":1}]}",
              s_sid, v + 1);

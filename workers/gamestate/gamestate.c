@@ -17,21 +17,18 @@
  *  replay gets the first ack), the version (VERSION_CONFLICT), the
  *  operations (VALIDATION_ERROR with index).
  *
- *  The dual update (pl_session.h): after gameState:update is applied (and
- *  acked), every embedded actor or item whose copy it changed is written
- *  back to the store by pl_entity_apply_copy under the rules of
- *  actor:update / item:update for the GM who sent it (the kinds' field
- *  rules come from workers/actors and workers/items, linked in), and then
- *  every session's copy becomes the stored entity. So that this costs the
- *  GM's session no second version (a GM who bases the next update on the
- *  ack's newVersion must not meet VERSION_CONFLICT), the update's
- *  operations come from a builder (s_update_ops): inside the commit it
- *  dry-runs each write-back (pl_entity_copy_stamp, WATCHing the entity)
- *  and appends "set actors.<i>.version" / "set actors.<i>.updatedAt" with
- *  the values the write-back will store, so the copy already is the stored
- *  entity and the sync finds nothing to do here (other sessions that embed
- *  it still get their "system" update). At most S_WRITE_BACK_MAX copies
- *  per update are written back; the rest are logged and left as they are.
+ *  The dual update (pl_session.h): every embedded actor or item whose copy
+ *  a gameState:update changes is written back to the store in the same
+ *  Redis transaction as the state, under the rules of actor:update /
+ *  item:update for the GM who sent it (the kinds' field rules come from
+ *  workers/actors and workers/items, linked in). The update's operations
+ *  come from a builder (s_update_ops) that, inside the commit, prepares
+ *  each write-back (pl_entity_writeback_prepare, WATCHing the entity) and
+ *  appends "set actors.<i>" with exactly what the store will hold (the new
+ *  version and updatedAt included), so the copy is the stored entity in
+ *  the very version the ack names. A copy the store would refuse (invalid,
+ *  or hidden) refuses the update: VALIDATION_ERROR with the index of the
+ *  operation that touched it. At most S_WRITE_BACK_MAX copies per update.
  *
  *  Every handler runs on the worker loop (pl_worker.h). pl_session never
  *  answers a call, so each handler maps its outcome to an ack; a NULL /
@@ -323,72 +320,117 @@ cleanup:
 
 /* ---- updates --------------------------------------------------------- */
 
-/* Most changed copies one update writes back. Each costs a few Redis round
- * trips and up to 3 entity events plus one gameState:updated per session
- * that embeds it, so 32 keeps a typical update (one session) inside
- * PL_CALL_PUBLISH_MAX. Past it the copies are left unwritten (logged): a
- * GM who replaces a long list at once sees the rest resynced only when
- * those entities next change. */
+/* Most changed copies one update writes back: each costs a few Redis
+ * round trips in the commit and one entity event plus one
+ * gameState:updated per other session that embeds it, so this keeps an
+ * update inside PL_CALL_PUBLISH_MAX. An update that changes more copies
+ * than this is refused (VALIDATION_ERROR): split it. */
 #define S_WRITE_BACK_MAX 32
 
-/* The dual update, state -> store, after the update's ack: write back the
- * copies result->changes holds (pl_entity_apply_copy logs what it skips). */
-static void
-s_write_back (pl_call_t *call, const char *sid, const char *campaign_id, const cJSON *changes)
-{
-    static const struct {
-        const char *key;
-        const pl_entity_kind_t *kind;
-    } lists[] = { { "actors", &pl_entity_actor }, { "items", &pl_entity_item } };
-    int done = 0, left = 0;
-    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
-        const cJSON *copy;
-        cJSON_ArrayForEach (copy, s_get (changes, lists[k].key)) {
-            if (done == S_WRITE_BACK_MAX)
-                left++;
-            else {
-                done++;
-                pl_entity_apply_copy (lists[k].kind, call, campaign_id, copy);
-            }
-        }
-    }
-    if (left > 0)
-        pl_warn ("session %s: %d changed copies past the first %d not written back",
-                 sid, left, S_WRITE_BACK_MAX);
-}
-
-/* What the builder of a gameState:update needs. */
+/* What the builder of a gameState:update needs, and what it prepared on
+ * the attempt that committed. */
 typedef struct {
     pl_call_t *call;
     const cJSON *ops;           /* the client's operations                 */
     const char *campaign_id;    /* the session's campaign                  */
+    pl_entity_wb_t *wb[S_WRITE_BACK_MAX];
+    int nwb;
+    bool invalid;               /* refused as VALIDATION_ERROR (index)     */
+    int index;
 } s_update_t;
 
-static cJSON *
-s_stamp_op (const char *key, int index, const char *field, double value)
+static void
+s_update_reset (s_update_t *u)
 {
-    char path[64];
-    snprintf (path, sizeof path, "%s.%d.%s", key, index, field);
-    cJSON *op = cJSON_CreateObject ();
-    cJSON_AddStringToObject (op, "path", path);
-    cJSON_AddStringToObject (op, "operation", "set");
-    cJSON_AddNumberToObject (op, "value", value);
-    return op;
+    for (int i = 0; i < u->nwb; i++)
+        pl_entity_writeback_destroy (&u->wb[i]);
+    u->nwb = 0;
+    u->invalid = false;
+    u->index = -1;
+}
+
+/* The first of the client's operations that touches <key>.<at> (or the
+ * whole list), for a refused copy's VALIDATION_ERROR; -1 if none does. */
+static int
+s_op_index (const cJSON *ops, const char *key, const cJSON *list, const char *id)
+{
+    size_t len = strlen (key);
+    int i = 0;
+    const cJSON *op;
+    cJSON_ArrayForEach (op, ops) {
+        const cJSON *path = s_get (op, "path");
+        const char *p = cJSON_IsString (path) ? path->valuestring : "";
+        if (strncmp (p, key, len) == 0 && (p[len] == '\0' || p[len] == '.')) {
+            if (p[len] == '\0')
+                return i;
+            const cJSON *entry = cJSON_GetArrayItem (list, atoi (p + len + 1));
+            const cJSON *eid = s_get (entry, "id");
+            if (cJSON_IsString (eid) && strcmp (eid->valuestring, id) == 0)
+                return i;
+        }
+        i++;
+    }
+    return -1;
+}
+
+/* What the update changed in an embedded copy: {id, field: new value...}
+ * for every field of after that differs from the copy with its id in
+ * before (a field it dropped: null), or just {id} when before held no
+ * copy of it (a new embed takes the stored entity as it is). So the
+ * write-back merges only the GM's own changes into the stored entity: a
+ * copy that is behind the store (a sync still on its way) never writes its
+ * stale fields back. NULL when out of memory. */
+static cJSON *
+s_copy_diff (const cJSON *before, const cJSON *after)
+{
+    const cJSON *id = s_get (after, "id"), *was = NULL, *entry, *field;
+    cJSON_ArrayForEach (entry, before) {
+        const cJSON *eid = s_get (entry, "id");
+        if (cJSON_IsObject (entry) && cJSON_IsString (eid)
+        &&  strcmp (eid->valuestring, id->valuestring) == 0) {
+            was = entry;
+            break;
+        }
+    }
+    cJSON *diff = cJSON_CreateObject ();
+    if (!diff || !cJSON_AddStringToObject (diff, "id", id->valuestring))
+        goto oom;
+    if (!was)
+        goto cleanup;
+    cJSON_ArrayForEach (field, after) {
+        if (strcmp (field->string, "id") == 0
+        ||  cJSON_Compare (field, s_get (was, field->string), true))
+            continue;
+        cJSON *value = cJSON_Duplicate (field, true);
+        if (!value)
+            goto oom;
+        cJSON_AddItemToObject (diff, field->string, value);
+    }
+    cJSON_ArrayForEach (field, was)
+        if (!s_get (after, field->string) && !cJSON_AddNullToObject (diff, field->string))
+            goto oom;
+    goto cleanup;
+oom:
+    cJSON_Delete (diff);
+    diff = NULL;
+cleanup:
+    return diff;
 }
 
 /* Builder of gameState:update, run in the commit on the state the update
- * applies to (again on every retry): the client's operations, then for
- * each embedded copy they change that the write-back will write (the
- * first S_WRITE_BACK_MAX, as s_write_back counts them), "set" of the
- * copy's version and updatedAt to what the write-back will store
- * (pl_entity_copy_stamp, which WATCHes the entity: a write to it before
- * our EXEC makes the commit read again). Every client applies these
- * operations as any other, so its copy is the stored entity.
+ * applies to (again on every retry): the client's operations, then - the
+ * dual update, state -> store - for each embedded copy they change,
+ * pl_entity_writeback_prepare of what they changed in it (s_copy_diff;
+ * it WATCHes the entity: a write to it before our EXEC makes the commit
+ * read again), and "set <key>.<i>" of
+ * every copy of it that is not exactly what the store will hold (a copy
+ * that leaves out fields, or the stamps version / updatedAt). Every client
+ * applies these operations as any other, so its copy is the stored
+ * entity, in one version. s_update_queue then writes the store in the
+ * same MULTI as the state. A copy the store refuses refuses the update
+ * (u->invalid, with the index of the client's operation that touched it).
  * The client's operations keep their indexes: when they do not apply,
- * they are returned as they are and the commit reports the failing index.
- * The stamps fit in PL_STATE_MAX_OPS with the client's operations or are
- * left out (per copy): such a copy then costs the session a "system"
- * version, as any copy the stored entity moved away from does. */
+ * they are returned as they are and the commit reports the failing index. */
 static cJSON *
 s_update_ops (const cJSON *state, void *arg, char *why, size_t why_size)
 {
@@ -400,7 +442,8 @@ s_update_ops (const cJSON *state, void *arg, char *why, size_t why_size)
     cJSON *next = NULL, *changes = NULL;
     cJSON *ops = cJSON_Duplicate (u->ops, true);
     char ignored[256];
-    int index = -1, done = 0;
+    int index = -1;
+    s_update_reset (u);
     if (!ops)
         goto oom;
     if (pl_state_apply (state, u->ops, &next, &index, ignored, sizeof ignored) != 0)
@@ -410,37 +453,58 @@ s_update_ops (const cJSON *state, void *arg, char *why, size_t why_size)
         changes = pl_session_entity_changes (state, next, lists[k].key);
         if (!changes)
             goto oom;
+        const cJSON *list = s_get (next, lists[k].key);
         const cJSON *copy;
         cJSON_ArrayForEach (copy, changes) {
-            if (done == S_WRITE_BACK_MAX)
-                break;
-            done++;
-            double version, updated_at;
-            int rc = pl_entity_copy_stamp (lists[k].kind, u->call, u->campaign_id, copy,
-                                           &version, &updated_at);
-            if (rc < 0) {
-                snprintf (why, why_size, "storage unavailable");
+            const char *id = s_get (copy, "id")->valuestring;
+            if (u->nwb == S_WRITE_BACK_MAX) {
+                snprintf (why, why_size, "an update may change at most %d embedded actors and "
+                          "items; split it", S_WRITE_BACK_MAX);
+                u->invalid = true;
+                u->index = s_op_index (u->ops, lists[k].key, list, id);
+                goto fail;
+            }
+            pl_entity_wb_t *wb = NULL;
+            cJSON *diff = s_copy_diff (s_get (state, lists[k].key), copy);
+            if (!diff)
+                goto oom;
+            int rc = pl_entity_writeback_prepare (lists[k].kind, u->call, u->campaign_id, diff,
+                                                  &wb, why, why_size);
+            cJSON_Delete (diff);
+            if (rc < 0)
                 goto fail;                  /* answered INTERNAL */
+            if (rc == 2) {
+                u->invalid = true;
+                u->index = s_op_index (u->ops, lists[k].key, list, id);
+                goto fail;
             }
             if (rc == 0)
-                continue;
-            /* every copy equal to this one (the same id, changed alike) */
-            int at[PL_STATE_MAX_OPS], count = 0, i = 0;
+                continue;                   /* a stranger's copy: the state's own */
+            u->wb[u->nwb++] = wb;
+            const cJSON *stored = pl_entity_writeback_entity (wb);
+            int i = 0;
             const cJSON *entry;
-            cJSON_ArrayForEach (entry, s_get (next, lists[k].key)) {
-                if (count < PL_STATE_MAX_OPS && cJSON_Compare (entry, copy, true))
-                    at[count++] = i;
+            cJSON_ArrayForEach (entry, list) {
+                const cJSON *eid = s_get (entry, "id");
+                if (cJSON_IsString (eid) && strcmp (eid->valuestring, id) == 0
+                &&  !cJSON_Compare (entry, stored, true)) {
+                    if (cJSON_GetArraySize (ops) == PL_STATE_MAX_OPS) {
+                        snprintf (why, why_size, "the operations and the embedded copies they "
+                                  "change need more than %d operations; split the update",
+                                  PL_STATE_MAX_OPS);
+                        u->invalid = true;
+                        u->index = -1;
+                        goto fail;
+                    }
+                    char path[32];
+                    snprintf (path, sizeof path, "%s.%d", lists[k].key, i);
+                    cJSON *op = cJSON_CreateObject ();
+                    cJSON_AddItemToArray (ops, op);
+                    cJSON_AddStringToObject (op, "path", path);
+                    cJSON_AddStringToObject (op, "operation", "set");
+                    cJSON_AddItemToObject (op, "value", cJSON_Duplicate (stored, true));
+                }
                 i++;
-            }
-            if (cJSON_GetArraySize (ops) + 2 * count > PL_STATE_MAX_OPS) {
-                pl_info ("gameState:update: no room for the stamp of %s %s",
-                         lists[k].kind->name, cJSON_GetObjectItem (copy, "id")->valuestring);
-                continue;
-            }
-            for (int c = 0; c < count; c++) {
-                cJSON_AddItemToArray (ops, s_stamp_op (lists[k].key, at[c], "version", version));
-                cJSON_AddItemToArray (ops, s_stamp_op (lists[k].key, at[c], "updatedAt",
-                                                       updated_at));
             }
         }
     }
@@ -456,11 +520,23 @@ cleanup:
     return ops;
 }
 
+/* Inside the commit's MULTI: the write-backs s_update_ops prepared. */
+static bool
+s_update_queue (pl_call_t *call, void *arg)
+{
+    s_update_t *u = arg;
+    for (int i = 0; i < u->nwb; i++)
+        if (!pl_entity_writeback_queue (call, u->wb[i]))
+            return false;
+    return true;
+}
+
 static void
 s_update (pl_call_t *call, const cJSON *arg)
 {
     cJSON *session = NULL;
     pl_session_result_t result = { 0 };
+    s_update_t build = { 0 };
     if (!s_object (call, arg))
         goto cleanup;
     const cJSON *id = s_get (arg, "id"), *ops = s_get (arg, "operations");
@@ -504,13 +580,14 @@ s_update (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM may update the game state");
         goto cleanup;
     }
-    s_update_t build = { call, ops, s_get (session, "campaignId")->valuestring };
+    build = (s_update_t) { .call = call, .ops = ops,
+                           .campaign_id = s_get (session, "campaignId")->valuestring };
     pl_session_update_t update = {
         .expected = version, .build = s_update_ops, .build_arg = &build,
         .update_id = id->valuestring,
         .source = cJSON_IsString (source) ? source->valuestring : "gm",
         .timestamp = cJSON_IsNumber (timestamp) ? timestamp : NULL,
-        .changes = true,
+        .queue = s_update_queue,
     };
     pl_session_commit (call, sid, &update, &result);
     if (pl_call_answered (call))
@@ -521,17 +598,22 @@ s_update (pl_call_t *call, const cJSON *arg)
         result.index = -1;
         snprintf (result.why, sizeof result.why, "operations is empty");
     }
+    if (result.status == PL_SESSION_REFUSED && build.invalid) {
+        result.status = PL_SESSION_INVALID;     /* a copy the store refuses */
+        result.index = build.index;
+    }
     if (result.status == PL_SESSION_APPLIED || result.status == PL_SESSION_REPLAYED) {
         pl_call_ok_body (call, result.body);
         result.body = NULL;
-        /* after the ack: nothing the write-back meets can undo the update */
-        if (result.status == PL_SESSION_APPLIED)
-            s_write_back (call, sid, s_get (session, "campaignId")->valuestring,
-                          result.changes);
+        /* committed with the state: announce it, and bring the other
+         * sessions that embed it in step */
+        for (int i = 0; result.status == PL_SESSION_APPLIED && i < build.nwb; i++)
+            pl_entity_writeback_done (call, build.wb[i], sid);
     }
     else
         s_commit_error (call, sid, &result);
 cleanup:
+    s_update_reset (&build);
     pl_session_result_clear (&result);
     cJSON_Delete (session);
 }
