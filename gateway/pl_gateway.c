@@ -183,6 +183,7 @@ pl_gateway_health (pl_gateway_t *self, int *status)
     cJSON_AddNumberToObject (stats, "events_dropped", (double) self->stats.events_dropped);
     cJSON_AddNumberToObject (stats, "rate_limited", (double) self->stats.rate_limited);
     cJSON_AddNumberToObject (stats, "rest_requests", (double) self->stats.rest_requests);
+    cJSON_AddNumberToObject (stats, "rest_rate_limited", (double) self->stats.rest_rate_limited);
     char *text = cJSON_PrintUnformatted (root);
     cJSON_Delete (root);
     return text;
@@ -457,6 +458,16 @@ pl_gateway_new (pl_config_t *config)
                                   self->heartbeat);
     if (!self->pending || !self->fence || !self->rooms || !self->ping_frame || !self->health)
         goto fail;
+    /* REST has no connection to hang a bucket on (keep-alive or not), so
+     * its limit is per user: the same rate and burst, per JWT sub */
+    if (self->rate_interval > 0) {
+        uint64_t seed;
+        if (RAND_bytes ((unsigned char *) &seed, sizeof seed) != 1)
+            goto fail;
+        self->rest_rate = pl_ratetab_new (self->rate_interval, self->rate_tolerance, seed);
+        if (!self->rest_rate)
+            goto fail;
+    }
 
     lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
     struct lws_context_creation_info info;
@@ -534,6 +545,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         pl_health_destroy (&self->health);
         pl_pending_destroy (&self->pending);
         pl_fence_destroy (&self->fence);
+        pl_ratetab_destroy (&self->rest_rate);
         free (self->slots);
         free (self->free_slots);
         free (self);

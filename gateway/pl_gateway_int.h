@@ -16,6 +16,7 @@
 #include "pl_listen.h"
 #include "pl_pending.h"
 #include "pl_proto.h"
+#include "pl_ratetab.h"
 #include "pl_rooms.h"
 #include "pl_sio.h"
 
@@ -100,6 +101,7 @@ struct _pl_gateway_t {
     long presence_ttl;              /* PARLEY_PRESENCE_TTL_MS                   */
     int64_t rate_interval;          /* us between rated requests, sustained; 0 = off */
     int64_t rate_tolerance;         /* us of burst: (burst - 1) * interval      */
+    pl_ratetab_t *rest_rate;        /* REST: the same limit per JWT sub; NULL = off */
     uint32_t max_inflight, outq_max;
     pl_frame_t *ping_frame;         /* shared "2"                               */
     unsigned char coalesce[LWS_PRE + PL_GW_COALESCE_MAX];   /* scratch for pl_gateway__on_writeable */
@@ -112,6 +114,7 @@ struct _pl_gateway_t {
         uint64_t coalesced;         /* frames sent in a multi-frame write       */
         uint64_t events_dropped;    /* ... with a malformed except frame        */
         uint64_t rate_limited;      /* rated requests refused                   */
+        uint64_t rest_rate_limited; /* REST requests refused (429)              */
         uint64_t rest_requests;     /* REST calls forwarded to the broker       */
     } stats;
 };

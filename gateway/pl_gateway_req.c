@@ -115,23 +115,17 @@ cleanup:
 
 /* ---- client requests -------------------------------------------------- */
 
-/* The per-connection rate limit as GCRA (the generic cell rate algorithm,
- * ITU-T I.371): a token bucket kept as one timestamp, the theoretical
- * arrival time of the next request. A request is allowed when that time is
- * at most `tolerance` ahead of now, and then moves it `interval` on. It
- * refills lazily from the monotonic clock: no timer, 8 bytes a connection.
- * burst requests pass at once, then one per interval. */
+/* The per-connection rate limit as GCRA (pl_rate_gcra, pl_ratetab.h): a
+ * token bucket kept as one timestamp, refilled lazily from the monotonic
+ * clock: no timer, 8 bytes a connection. burst requests pass at once, then
+ * one per interval. */
 static bool
 s_rate_allow (pl_gateway_t *self, pl_gwconn_t *conn)
 {
     if (self->rate_interval == 0)
         return true;                        /* PARLEY_RATE_PER_SEC=0: off */
-    int64_t now = pl_gateway__now_us ();
-    int64_t tat = conn->rate_tat > now ? conn->rate_tat : now;
-    if (tat - now > self->rate_tolerance)
-        return false;
-    conn->rate_tat = tat + self->rate_interval;
-    return true;
+    return pl_rate_gcra (&conn->rate_tat, pl_gateway__now_us (), self->rate_interval,
+                         self->rate_tolerance) == 0;
 }
 
 void

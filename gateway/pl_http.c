@@ -34,6 +34,7 @@ struct _pl_http_t {
     bool close;                     /* close after it: the body was not read   */
     int status;
     char allow[48];                 /* 405: Allow header                       */
+    char retry_after[24];           /* 429: Retry-After header (seconds)       */
     size_t len;                     /* body bytes                              */
     unsigned char *out;             /* LWS_PRE headroom, then the body         */
 };
@@ -131,6 +132,18 @@ cleanup:
     return rc;
 }
 
+/* The REST rate limit: every authenticated /api/v1 request, reads too
+ * (each costs a broker round trip and a worker's time), counts against
+ * its user's bucket (PARLEY_RATE_PER_SEC / PARLEY_RATE_BURST per JWT sub,
+ * on this gateway). Charged before the body is read, so a refused write
+ * costs nothing downstream. Returns 0 (allowed, or the limit is off) or
+ * the microseconds until the user may try again. */
+static int64_t
+s_rate_wait (pl_gateway_t *gw, pl_http_t *http)
+{
+    return gw->rest_rate ? pl_ratetab_take (gw->rest_rate, http->user, pl_gateway__now_us ()) : 0;
+}
+
 /* Keep the query arguments: lws's header table is gone by the time a
  * body has been read. */
 static void
@@ -187,6 +200,7 @@ s_rest_begin (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, pl_http_t *h
     const char *why = NULL;
     char value[64], message[160];
     int status = 0;
+    int64_t wait;
     pl_err_t err = PL_ERR_VALIDATION_ERROR;
     http->rest = true;
     /* lws reads a body when there is a Content-Length, and for POST, PATCH
@@ -235,6 +249,20 @@ s_rest_begin (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, pl_http_t *h
         status = 401;
         err = PL_ERR_UNAUTHORIZED;
         snprintf (message, sizeof message, "unauthorized: %s", why);
+    }
+    else
+    if ((wait = s_rate_wait (gw, http)) > 0) {
+        status = 429;
+        err = PL_ERR_RATE_LIMITED;
+        gw->stats.rest_rate_limited++;
+        /* whole seconds (RFC 9110 10.2.3), rounded up: never 0 */
+        snprintf (http->retry_after, sizeof http->retry_after, "%lld",
+                  (long long) ((wait + 999999) / 1000000));
+        snprintf (message, sizeof message,
+                  "too many requests: at most %lld per second, bursts of %lld; retry in %lld ms",
+                  (long long) (1000000 / gw->rate_interval),
+                  (long long) (gw->rate_tolerance / gw->rate_interval + 1),
+                  (long long) ((wait + 999) / 1000));
     }
     else
     if (length > 0 && (lws_hdr_copy (wsi, value, sizeof value, WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0
@@ -394,6 +422,10 @@ pl_http_write (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi)
              && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_ALLOW,
                                               (const unsigned char *) http->allow,
                                               (int) strlen (http->allow), &p, end))
+        ||  (http->retry_after[0]
+             && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_RETRY_AFTER,
+                                              (const unsigned char *) http->retry_after,
+                                              (int) strlen (http->retry_after), &p, end))
         ||  (http->close
              && lws_add_http_header_by_token (wsi, WSI_TOKEN_CONNECTION,
                                               (const unsigned char *) "close", 5, &p, end))

@@ -4,7 +4,8 @@
  *
  *  One pl_http_t per HTTP transaction, hung off the connection's
  *  per-session data. A REST call goes: headers (LWS_CALLBACK_HTTP: route,
- *  size, token, content type), body (HTTP_BODY, bounded by
+ *  size, token, the user's rate limit (429 with Retry-After), content
+ *  type), body (HTTP_BODY, bounded by
  *  PARLEY_MAX_PAYLOAD), then the same broker request as the socket event
  *  (pl_gateway__rest_request); the reply or the gateway's timeout sets
  *  the response. Every response is written on HTTP_WRITEABLE, as lws

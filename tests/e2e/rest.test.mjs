@@ -1,7 +1,8 @@
 // REST parity under /api/v1: bearer auth (401), campaigns/actors/items
 // CRUD with the right statuses (200/201/204), errors as
 // {error:{code,message}} (400/403/404/405/409/413/415), room presence and
-// chat, and REST writes seen by socket clients exactly as socket writes.
+// chat, REST writes seen by socket clients exactly as socket writes, and
+// the per-user rate limit (429 with Retry-After).
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { useSystem, emitAck, expectOk, sleep } from './lib/system.mjs';
@@ -310,5 +311,52 @@ describe('REST when the service does not answer', () => {
     await sleep(100);
     const ok = await rest(sys, tok, 'POST', '/campaigns', { name: 'Back' });
     assert.equal(ok.status, 201, ok.text);
+  });
+});
+
+describe('REST rate limit', () => {
+  const BURST = 5;
+  const PER_SEC = 2;
+  const h3 = useSystem({
+    workers: 1,
+    env: { PARLEY_RATE_BURST: String(BURST), PARLEY_RATE_PER_SEC: String(PER_SEC) },
+  });
+
+  h3.test('past PARLEY_RATE_BURST a user gets 429 RATE_LIMITED with Retry-After; others are not affected; it refills', async (t, sys) => {
+    const tok = sys.token({ sub: uid('rl') });
+    const N = 15;
+    // Reads and writes share the bucket: a burst of both, all at once.
+    const all = await Promise.all(Array.from({ length: N }, (_, i) => (i % 3 === 0
+      ? rest(sys, tok, 'POST', '/campaigns', { name: `Burst ${i}` })
+      : rest(sys, tok, 'GET', '/campaigns'))));
+    const ok = all.filter((r) => r.status === 200 || r.status === 201);
+    const limited = all.filter((r) => r.status === 429);
+    t.diagnostic(`${ok.length} ok, ${limited.length} 429 of ${N}`);
+    assert.equal(ok.length + limited.length, N, `only 2xx and 429: ${all.map((r) => r.status)}`);
+    assert.ok(ok.length >= 1 && ok.length <= BURST + 1, `the burst (+1 for refill) is served, got ${ok.length}`);
+    for (const r of limited) {
+      const err = expectRestError(r, 429, 'RATE_LIMITED');
+      assert.match(err.message, /too many requests/);
+      const retry = Number(r.headers.get('retry-after'));
+      assert.ok(Number.isInteger(retry) && retry >= 1, `Retry-After in whole seconds, got ${r.headers.get('retry-after')}`);
+    }
+    // A 429 holds a body of its own: a refused write with a body keeps the
+    // connection in step (keep-alive) and created nothing.
+    const refused = await rest(sys, tok, 'POST', '/campaigns', { name: 'Refused' });
+    expectRestError(refused, 429, 'RATE_LIMITED');
+
+    // Another user has a bucket of their own.
+    const other = sys.token({ sub: uid('rl-other') });
+    assert.equal((await rest(sys, other, 'GET', '/campaigns')).status, 200);
+
+    // After Retry-After the user is served again.
+    await sleep(Number(limited[0].headers.get('retry-after')) * 1000 + 100);
+    const again = await rest(sys, tok, 'GET', '/campaigns');
+    assert.equal(again.status, 200, again.text);
+    assert.ok(!again.body.some((c) => c.name === 'Refused'), 'the refused write created nothing');
+    assert.equal(again.body.length, all.filter((r) => r.status === 201).length, 'only the served writes created');
+
+    const health = await sys.health();
+    assert.ok(health.body.stats.rest_rate_limited >= limited.length + 1, 'counted in /healthz');
   });
 });
