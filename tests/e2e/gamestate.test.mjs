@@ -3,7 +3,8 @@
 // two GM tabs racing on one base version, idempotent retries, a player
 // refused, a player who misses 50 updates and catches up with
 // gameState:sync to the identical state, many writers across both workers
-// with no lost or duplicated version, and a gamestate worker SIGKILLed
+// with no lost or duplicated version, a sync across several pages of
+// the log, and a gamestate worker SIGKILLed
 // mid-stream without losing an acknowledged update.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -249,6 +250,22 @@ h.test('a player misses 50 updates and catches up through gameState:sync', async
   const ahead = expectOk(await emitAck(s2, 'gameState:sync', { sessionId: session.id, sinceVersion: '999' }));
   assert.equal(ahead.full, true);
   assert.deepStrictEqual(ahead.gameState, local);
+});
+
+h.test('a sync that spans several pages of the log (230 updates) comes back whole and in order', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false });
+  t.after(c.close);
+  const session = await newSession(c);
+  const local = expectOk(await emitAck(c.p1.s, 'gameSession:join', session.id)).gameState;
+  for (let v = 0; v < 230; v++) {
+    const ops = [{ path: `pluginData.k${v % 7}`, operation: 'set', value: v }];
+    assert.equal((await update(c.gm.s, session.id, String(v), ops)).newVersion, String(v + 1));
+  }
+  const sync = expectOk(await emitAck(c.p1.s, 'gameState:sync', { sessionId: session.id, sinceVersion: '0' }));
+  assert.equal(sync.full, undefined);
+  assert.deepEqual(sync.updates.map((u) => u.version), Array.from({ length: 230 }, (_, i) => String(i + 1)));
+  for (const u of sync.updates) applyUpdate(local, u);
+  assert.deepStrictEqual(local, await full(c.p1.s, session.id));
 });
 
 // Writers on several connections, each retrying on VERSION_CONFLICT with

@@ -444,6 +444,46 @@ s_sync (void)
     wcheck_err (0, "out", "gameState:sync", body, "NOT_FOUND");
 }
 
+/* A sync answers with the updates only while they are smaller than the
+ * state they lead to (at least 256 KiB): five updates of a 60 KB string
+ * are more than that, so a sync from before them gets the full state;
+ * from before the last three (180 KB), the updates. */
+static void
+s_sync_budget (void)
+{
+    long v = s_current ();
+    char *blob = malloc (60001);
+    CHECK (blob);
+    for (int i = 0; i < 5; i++) {
+        memset (blob, 'a' + i, 60000);
+        blob[60000] = '\0';
+        char id[32], *ops = NULL;
+        snprintf (id, sizeof id, "blob-%d", i);
+        CHECK (asprintf (&ops, "[{\"path\":\"pluginData.blob\",\"operation\":\"set\",\"value\":\"%s\"}]",
+                         blob) > 0);
+        char *body = s_update_body (id, v + i, ops);
+        cJSON_Delete (wcheck_ok (0, "gm", "gameState:update", body));
+        free (body);
+        free (ops);
+    }
+    free (blob);
+    char body[256];
+    snprintf (body, sizeof body, "{\"sessionId\":\"%s\",\"sinceVersion\":\"%ld\"}", s_sid, v);
+    cJSON *data = wcheck_ok (1, "pl", "gameState:sync", body);
+    CHECK (cJSON_IsTrue (cJSON_GetObjectItem (data, "full")));
+    CHECK (atol (wcheck_str (cJSON_GetObjectItem (data, "gameState"), "stateVersion")) == v + 5);
+    cJSON_Delete (data);
+    snprintf (body, sizeof body, "{\"sessionId\":\"%s\",\"sinceVersion\":\"%ld\"}", s_sid, v + 2);
+    data = wcheck_ok (1, "pl", "gameState:sync", body);
+    CHECK (!cJSON_GetObjectItem (data, "full"));
+    CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (data, "updates")) == 3);
+    cJSON_Delete (data);
+    char *undo = s_update_body ("blob-gone", v + 5,
+                                "[{\"path\":\"pluginData.blob\",\"operation\":\"unset\"}]");
+    cJSON_Delete (wcheck_ok (0, "gm", "gameState:update", undo));
+    free (undo);
+}
+
 static void
 s_tokens (void)
 {
@@ -522,6 +562,8 @@ main (int argc, char **argv)
     s_concurrency ();
     printf ("gamestate_check: sync\n");
     s_sync ();
+    printf ("gamestate_check: sync budget\n");
+    s_sync_budget ();
     printf ("gamestate_check: tokens\n");
     s_tokens ();
     wcheck_done ();
