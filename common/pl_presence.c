@@ -101,27 +101,54 @@ PL_REDIS_SCRIPT (s_drop_lua, S_LUA_HEAD
     "drop (ARGV[2], ARGV[3])\n"
     "return finish ()\n");
 
+/* Redis's clock, ms. */
+#define S_LUA_NOW \
+    "local t = redis.call ('TIME')\n" \
+    "local now = tonumber (t[1]) * 1000 + math.floor (tonumber (t[2]) / 1000)\n"
+
 /* ARGV: budget, gw, boot, ttl ms. A boot key that is absent means a
  * gateway we never heard from (or whose records were already purged):
- * nothing to drop. */
-PL_REDIS_SCRIPT (s_alive_lua, S_LUA_HEAD
+ * nothing to drop. 'heard' holds when the current stretch of hearing from
+ * some gateway began; it lasts as long as the longest ttl heard, so it
+ * lapses only when no gateway at all got through for that long.
+ * 'heard_last' is the last time any gateway was heard, and due[gw] when
+ * gw's next alive is due at the latest. */
+PL_REDIS_SCRIPT (s_alive_lua, S_LUA_HEAD S_LUA_NOW
     "local gw, boot = ARGV[2], ARGV[3]\n"
     "local old = redis.call ('GET', P .. 'boot:' .. gw)\n"
     "if old and old ~= boot then purge (gw) end\n"
     "redis.call ('SET', P .. 'boot:' .. gw, boot)\n"
     "redis.call ('SET', P .. 'alive:' .. gw, boot, 'PX', ARGV[4])\n"
     "redis.call ('SADD', P .. 'gateways', gw)\n"
+    "redis.call ('SET', P .. 'heard', now, 'PX', ARGV[4], 'NX')\n"
+    "if redis.call ('PTTL', P .. 'heard') < tonumber (ARGV[4]) then\n"
+    "  redis.call ('PEXPIRE', P .. 'heard', ARGV[4])\n"
+    "end\n"
+    "redis.call ('SET', P .. 'heard_last', now)\n"
+    "redis.call ('HSET', P .. 'due', gw, now + tonumber (ARGV[4]))\n"
     "return finish ()\n");
 
-/* ARGV: budget. Dead gateways' events all go to the outbox (budget 0),
- * then the oldest queued ones come out, so the outbox stays in order. */
-PL_REDIS_SCRIPT (s_sweep_lua, S_LUA_HEAD
+/* ARGV: budget, ttl ms. A gateway whose alive lapsed is swept only when
+ * another gateway got through after it was due, and gateways have been
+ * heard from without a break for ttl: when none is heard (the broker or
+ * every rooms worker is down, so no alive gets through), a lapsed alive
+ * says nothing about its gateway, and once the path is back the ones
+ * still up get a ttl to say so. Dead gateways' events all go to the
+ * outbox (budget 0), then the oldest queued ones come out, so the outbox
+ * stays in order. */
+PL_REDIS_SCRIPT (s_sweep_lua, S_LUA_HEAD S_LUA_NOW
     "local take = budget\n"
     "budget = 0\n"
-    "for _, gw in ipairs (redis.call ('SMEMBERS', P .. 'gateways')) do\n"
-    "  if redis.call ('EXISTS', P .. 'alive:' .. gw) == 0 then\n"
-    "    purge (gw)\n"
-    "    redis.call ('SREM', P .. 'gateways', gw)\n"
+    "local since = redis.call ('GET', P .. 'heard')\n"
+    "local last = tonumber (redis.call ('GET', P .. 'heard_last') or '0')\n"
+    "if since and now - tonumber (since) >= tonumber (ARGV[2]) then\n"
+    "  for _, gw in ipairs (redis.call ('SMEMBERS', P .. 'gateways')) do\n"
+    "    if redis.call ('EXISTS', P .. 'alive:' .. gw) == 0\n"
+    "    and last > tonumber (redis.call ('HGET', P .. 'due', gw) or '0') then\n"
+    "      purge (gw)\n"
+    "      redis.call ('SREM', P .. 'gateways', gw)\n"
+    "      redis.call ('HDEL', P .. 'due', gw)\n"
+    "    end\n"
     "  end\n"
     "end\n"
     "finish ()\n"
@@ -309,12 +336,13 @@ pl_presence_alive (pl_call_t *call, const char *boot, long ttl_ms, int budget)
 }
 
 int
-pl_presence_sweep (pl_call_t *call, int budget)
+pl_presence_sweep (pl_call_t *call, long ttl_ms, int budget)
 {
-    char b[16];
+    char b[16], ttl[24];
     snprintf (b, sizeof b, "%d", budget);
-    const char *argv[] = { b };
-    return s_publish_left (call, s_run (call, &s_sweep_lua, 1, argv), false);
+    snprintf (ttl, sizeof ttl, "%ld", ttl_ms);
+    const char *argv[] = { b, ttl };
+    return s_publish_left (call, s_run (call, &s_sweep_lua, 2, argv), false);
 }
 
 /* The purge script for user ("" for all) in rooms, with budget text. */

@@ -10,7 +10,8 @@
  *  the last, so several tabs are one presence. Records go when the
  *  connection unsubscribes, when its gateway says it closed
  *  (presence:drop), when its gateway restarts (presence:alive with a new
- *  boot id) or stops saying it is alive (the sweep), and when the user is
+ *  boot id) or stops saying it is alive while others still do (the
+ *  sweep), and when the user is
  *  removed from the room's campaign.
  *
  *  Storage (Redis, all under pl:presence:):
@@ -22,6 +23,11 @@
  *    alive:<gw>            string boot id, PX = the gateway's ttlMs; its
  *                          expiry is the gateway's death
  *    boot:<gw>             string the gateway's last boot id (no expiry)
+ *    heard                 string ms when the current unbroken stretch of
+ *                          alives (from any gateway) began; PX = the
+ *                          longest ttlMs heard
+ *    heard_last            string ms of the last alive from any gateway
+ *    due                   hash  gw -> ms by which its next alive is due
  *    outbox                list  room, userId, name triplets: presence:left
  *                          events that did not fit in one call's publish
  *                          budget, published by the sweep
@@ -76,10 +82,13 @@ int pl_presence_drop (pl_call_t *call, int budget);
  * other than the last one first drops everything the gateway had. */
 int pl_presence_alive (pl_call_t *call, const char *boot, long ttl_ms, int budget);
 
-/* Drop every gateway whose liveness expired, then publish up to budget
- * queued events. Idle cost: one script doing SMEMBERS, one EXISTS per
- * known gateway and one LPOP. For the periodic task. */
-int pl_presence_sweep (pl_call_t *call, int budget);
+/* Drop every gateway whose liveness expired while others were still heard
+ * from after it was due (and have been, without a break, for ttl_ms), so
+ * an outage of the path (broker, rooms workers) sweeps nobody - then
+ * publish up to budget queued events.
+ * Idle cost: one script doing SMEMBERS, one EXISTS per known gateway and
+ * one LPOP. For the periodic task. */
+int pl_presence_sweep (pl_call_t *call, long ttl_ms, int budget);
 
 /* user is no longer allowed in rooms (count of them): every connection
  * of theirs leaves, presence:left where they were present. */

@@ -1,6 +1,7 @@
 // Presence end to end: several tabs of one user are one presence (one
 // joined, one left, no flapping), presence:list across two gateways, and a
-// SIGKILLed gateway's users cleaned up within a bounded time. Two rooms
+// SIGKILLed gateway's users cleaned up within a bounded time, while a
+// broker outage longer than the TTL sweeps nobody. Two rooms
 // workers, so the gateway-death purge must still publish each left once.
 import assert from 'node:assert/strict';
 import { useSystem, emitAck, expectOk, expectError } from './lib/system.mjs';
@@ -208,4 +209,24 @@ h.test('a gateway SIGKILLed and restarted at once: its old connections\' presenc
   await quiet();
   assert.equal(gm.rec.count('presence:left', about(c.room, p1.id)), 1);
   c.close();
+});
+
+h.test('the broker down for longer than the presence TTL: nobody is swept, presence holds', async (t, sys) => {
+  const c = await setupCampaign(sys, {
+    players: 1, outsider: false, prefix: 'pb', gateways: { gm: 'gateway', p1: 'gateway-2' },
+  });
+  const { gm, p1 } = c;
+  t.after(c.close);
+  const everyone = [gm.id, p1.id].sort();
+  assert.deepEqual(expectOk(await emitAck(gm.s, 'presence:list', { room: c.room })).map((x) => x.userId), everyone);
+  // No alive gets through for 3 TTLs: the rooms workers still sweep, but
+  // they hear from no gateway, so a lapsed alive says nothing.
+  await sys.kill('broker', 'SIGKILL');
+  await quiet(3 * TTL_MS);
+  await sys.start('broker');
+  await sys.waitHealth({ status: 200, timeoutMs: 10000 });
+  await sys.waitHealth({ gateway: 'gateway-2', status: 200, timeoutMs: 10000 });
+  await quiet(2 * TTL_MS);            // past the sweep's wait after the path is back
+  assert.equal(gm.rec.count('presence:left'), 0, 'no presence:left for anyone');
+  assert.deepEqual(expectOk(await emitAck(p1.s, 'presence:list', { room: c.room })).map((x) => x.userId), everyone);
 });

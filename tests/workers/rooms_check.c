@@ -250,6 +250,9 @@ s_gateways (void)
     }
     wcheck_quiet (10);
     s_list_is (0, &s_gm_a, "campaign:c1", "[{\"userId\":\"p2\",\"name\":\"Two\"}]");
+    /* silent past its due while another gateway is heard: swept */
+    wcheck_quiet (450);
+    s_alive (0, "gw-a", "a1", 60000);
     wcheck_event_text ("campaign:c1", "presence:left", "",
                           "{\"room\":\"campaign:c1\",\"userId\":\"p2\",\"name\":\"Two\"}", NULL);
     s_list_is (0, &s_gm_a, "campaign:c1", "[]");
@@ -315,6 +318,32 @@ s_outbox (void)
     freeReplyObject (r);
 }
 
+/* An outage of the path (no alive from any gateway gets through, as when
+ * the broker is down) sweeps nobody: a connection whose gateway's alive
+ * lapsed meanwhile stays present. Once a gateway is heard again, the
+ * silent one is swept, but only after a ttl (600 ms here) of hearing. */
+static void
+s_outage (void)
+{
+    redisReply *r = wcheck_redis ("DEL pl:presence:heard");     /* nobody heard */
+    freeReplyObject (r);
+    wcheck_who_t p2d = { "gw-dead", "1", "p2", "Two" };
+    s_ok_dir (0, &p2d, "subscribe", "{\"room\":\"campaign:c1\"}", "{\"join\":[\"campaign:c1\"]}");
+    wcheck_event_text ("campaign:c1", "presence:joined", "gw-dead/1",
+                          "{\"room\":\"campaign:c1\",\"userId\":\"p2\",\"name\":\"Two\"}", NULL);
+    wcheck_quiet (2000);                        /* its grace lapsed: no sweep */
+    s_list_is (0, &s_gm_a, "campaign:c1", "[{\"userId\":\"p2\",\"name\":\"Two\"}]");
+    s_alive (1, "gw-r", "r1", 5000);            /* the path is back */
+    wcheck_quiet (400);
+    s_list_is (0, &s_gm_a, "campaign:c1", "[{\"userId\":\"p2\",\"name\":\"Two\"}]");
+    wcheck_bus_t bus;
+    CHECK (wcheck_bus_next (&bus, 2500));
+    CHECK (strcmp (bus.room, "campaign:c1") == 0
+           && strcmp (cJSON_GetArrayItem (bus.packet, 0)->valuestring, "presence:left") == 0);
+    wcheck_bus_clear (&bus);
+    s_list_is (1, &s_gm_a, "campaign:c1", "[]");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -339,6 +368,8 @@ main (int argc, char **argv)
     s_gateways ();
     printf ("rooms_check: outbox\n");
     s_outbox ();
+    printf ("rooms_check: outage (no gateway heard: no sweep)\n");
+    s_outage ();
     wcheck_done ();
     return 0;
 }

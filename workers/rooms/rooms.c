@@ -224,7 +224,8 @@ s_presence_alive (pl_call_t *call, const cJSON *arg)
 void
 pl_rooms_tick (pl_call_t *call)
 {
-    pl_presence_sweep (call, PL_CALL_PUBLISH_MAX);
+    pl_presence_sweep (call, pl_config_int (pl_call_config (call), PL_CFG_PRESENCE_TTL_MS),
+                       PL_CALL_PUBLISH_MAX);
 }
 
 const pl_handler_t pl_rooms_handlers[] = {
