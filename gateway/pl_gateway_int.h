@@ -174,8 +174,10 @@ pl_err_t pl_gateway__rest_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_eve
 void pl_gateway__on_reply (void *arg, const void *reqid, size_t reqid_len,
                            const char *reply, size_t reply_len,
                            const char *directives, size_t directives_len);
-/* Apply {"join":[..],"leave":[..]} to conn; allow_join false: leave only. */
-void pl_gateway__apply_directives (pl_gateway_t *self, pl_gwconn_t *conn,
+/* Apply {"join":[..],"leave":[..]} to conn; allow_join false: leave only.
+ * false: the join list did not fit in PL_GW_ROOMS_PER_CONN (none of it
+ * applied). */
+bool pl_gateway__apply_directives (pl_gateway_t *self, pl_gwconn_t *conn,
                                    const cJSON *root, bool allow_join);
 /* conn is closing: presence:drop if a reply ever joined it to a room. */
 void pl_gateway__presence_drop (pl_gateway_t *self, pl_gwconn_t *conn);

@@ -209,12 +209,28 @@ cleanup:
 /* ---- replies ---------------------------------------------------------- */
 
 /* Malformed directives or room names are logged and skipped: they come
- * from our own workers, so they mean a bug, not an attack. */
-void
+ * from our own workers, so they mean a bug, not an attack. A join list the
+ * connection has no room left for (PL_GW_ROOMS_PER_CONN) is not applied
+ * at all (the leaves are): returns false then, true otherwise. */
+bool
 pl_gateway__apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root,
                               bool allow_join)
 {
     const char *keys[] = { "join", "leave" };
+    const cJSON *join = cJSON_GetObjectItemCaseSensitive (root, "join");
+    bool fits = true;
+    if (allow_join && cJSON_IsArray (join)) {
+        int wanted = 0;
+        const cJSON *room;
+        cJSON_ArrayForEach (room, join)
+            if (cJSON_IsString (room) && !pl_rooms_in (&conn->rooms, room->valuestring))
+                wanted++;
+        if (wanted > 0 && pl_rooms_chain_size (&conn->rooms) + wanted > PL_GW_ROOMS_PER_CONN) {
+            pl_info ("conn %llu: no room for %d more rooms (at most %d)",
+                     (unsigned long long) conn->id, wanted, PL_GW_ROOMS_PER_CONN);
+            fits = allow_join = false;
+        }
+    }
     for (int k = allow_join ? 0 : 1; k < 2; k++) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive (root, keys[k]);
         const cJSON *room;
@@ -233,6 +249,7 @@ pl_gateway__apply_directives (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON
                 pl_rooms_leave (self->rooms, &conn->rooms, room->valuestring);
         }
     }
+    return fits;
 }
 
 /* pl_fence callback, lws loop: is the connection in room audience? */
@@ -273,6 +290,32 @@ s_joins (const cJSON *root)
     return cJSON_IsArray (join) && cJSON_GetArraySize (join) > 0;
 }
 
+static void s_internal (pl_gateway_t *self, pl_event_id_t id, const char *conn_id,
+                        const char *user, const char *name, const char *body);
+
+/* A join list the connection had no room for: the service has recorded
+ * presence in those rooms, so unsubscribe from each on the connection's
+ * behalf (an internal request; its leave directives are not needed). */
+static void
+s_untake_joins (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
+{
+    const cJSON *room;
+    char id[24];
+    snprintf (id, sizeof id, "%llu", (unsigned long long) conn->id);
+    cJSON_ArrayForEach (room, cJSON_GetObjectItemCaseSensitive (root, "join")) {
+        if (!cJSON_IsString (room))
+            continue;
+        cJSON *body = cJSON_CreateObject ();
+        cJSON_AddStringToObject (body, "room", room->valuestring);
+        char *text = cJSON_PrintUnformatted (body);
+        const char *name = conn->user + strlen (conn->user) + 1;
+        if (text)
+            s_internal (self, PL_EV_UNSUBSCRIBE, id, conn->user, *name ? name : NULL, text);
+        free (text);
+        cJSON_Delete (body);
+    }
+}
+
 /* pl_bus callback, lws loop: a reply from the broker. Room directives are
  * applied before the ack goes out, so a client holding its ack is already
  * in (or out of) the room. */
@@ -308,16 +351,25 @@ pl_gateway__on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
         goto cleanup;
     }
     conn->inflight--;
-    bool stale = false;
+    bool stale = false, full = false;
     if (root) {
         if (s_joins (root))
             conn->presence = true;
         stale = s_fence_joins (self, conn, root, reqid);
-        pl_gateway__apply_directives (self, conn, root, true);
+        full = !pl_gateway__apply_directives (self, conn, root, true);
     }
+    if (full)
+        s_untake_joins (self, conn, root);
     if (entry.has_ack && stale)
         pl_gateway__send_ack_error (self, conn, entry.ack_id, PL_ERR_FORBIDDEN,
                                     "removed from the room while this request was in flight");
+    else
+    if (entry.has_ack && full) {
+        char message[128];
+        snprintf (message, sizeof message, "this connection is in as many rooms as it may be "
+                  "(%d); leave one first", PL_GW_ROOMS_PER_CONN);
+        pl_gateway__send_ack_error (self, conn, entry.ack_id, PL_ERR_CONFLICT, message);
+    }
     else
     if (entry.has_ack)
         pl_gateway__send_ack (self, conn, entry.ack_id, reply, reply_len);

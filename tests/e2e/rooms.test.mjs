@@ -1,6 +1,7 @@
 // Rooms end to end: subscribe/unsubscribe acks, who may join which room
 // (FORBIDDEN, VALIDATION_ERROR), leaving on unsubscribe and on disconnect,
-// rooms shared by two gateways, and the per-connection rate limit on
+// rooms shared by two gateways, the 64-room cap per connection, and the
+// per-connection rate limit on
 // subscribe, unsubscribe and gameSession:join/leave (a second system with
 // a small burst).
 import assert from 'node:assert/strict';
@@ -175,6 +176,38 @@ describe('rooms', () => {
     assert.equal(p2b.rec.count('actor:updated'), 0, `unsubscribed tab: nothing (update v${u.version})`);
     p1b.s.disconnect(); p2b.s.disconnect();
     c.close();
+  });
+
+  h.test('a connection in 64 rooms: the next join is a CONFLICT that leaves no presence behind', async (t, sys) => {
+    const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false, prefix: 'rl' });
+    t.after(c.close);
+    const { gm, p1 } = c;
+    const sessions = [];
+    for (let i = 0; i < 64; i++) {
+      sessions.push(expectOk(await emitAck(gm.s, 'gameSession:create', { campaignId: c.id, name: `s${i}` })));
+    }
+    // within the subscribe rate limit: a RATE_LIMITED ack is retried
+    const join = async (s, id) => {
+      for (;;) {
+        const ack = await emitAck(s, 'gameSession:join', id);
+        if (ack.success || ack.error.code !== 'RATE_LIMITED') return ack;
+        await sleep(100);
+      }
+    };
+    // user:<id> plus 63 session rooms: 64
+    for (const s of sessions.slice(0, 63)) expectOk(await join(p1.s, s.id));
+    const last = sessions[63];
+    const err = expectError(await join(p1.s, last.id), 'CONFLICT');
+    assert.match(err.message, /64/);
+    await settle();
+    const present = expectOk(await emitAck(gm.s, 'presence:list', { room: `session:${last.id}` }));
+    assert.deepEqual(present, [], 'the refused join left no presence');
+    assert.equal(expectOk(await emitAck(gm.s, 'presence:list', { room: `session:${sessions[0].id}` })).length, 1);
+    // leaving one makes room for it
+    expectOk(await emitAck(p1.s, 'gameSession:leave', sessions[0].id));
+    expectOk(await join(p1.s, last.id));
+    assert.deepEqual(expectOk(await emitAck(gm.s, 'presence:list', { room: `session:${last.id}` })).map((x) => x.userId),
+      [p1.id]);
   });
 });
 
