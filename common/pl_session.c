@@ -302,9 +302,21 @@ pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
     if (!state_text)
         goto cleanup;
     for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
-        /* WATCH the set so the per-campaign bound holds across workers */
-        if (!pl_session__run (call, "WATCH pl:campaign:%s:sessions", campaign_id))
+        /* WATCH the set so the per-campaign bound holds across workers,
+         * and the members so a campaign deleted (or a GM demoted) before
+         * our EXEC gets no session */
+        if (!pl_session__run (call, "WATCH pl:campaign:%s:sessions pl:campaign:%s:members",
+                              campaign_id, campaign_id))
             goto cleanup;
+        reply = pl_session__cmd (call, "HGET pl:campaign:%s:members %s", campaign_id, created_by);
+        if (!reply)
+            goto cleanup;
+        if (reply->type != REDIS_REPLY_STRING || pl_authz_role_parse (reply->str) != PL_ROLE_GM) {
+            rc = 2;
+            goto cleanup;
+        }
+        freeReplyObject (reply);
+        reply = NULL;
         reply = pl_session__cmd (call, "SCARD pl:campaign:%s:sessions", campaign_id);
         if (!reply)
             goto cleanup;
@@ -532,6 +544,27 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
 
     if (!pl_session__run (call, "WATCH pl:session:%s:state", sid))
         goto cleanup;
+    if (update->campaign_id) {
+        /* the caller's role as of this commit: a GM demoted (or a member
+         * removed) since the handler's check commits nothing */
+        const char *user = pl_call_caller (call)->user;
+        if (!pl_session__run (call, "WATCH pl:campaign:%s:members", update->campaign_id))
+            goto cleanup;
+        reply = pl_session__cmd (call, "HGET pl:campaign:%s:members %s", update->campaign_id, user);
+        if (!reply)
+            goto cleanup;
+        pl_role_t role = reply->type == REDIS_REPLY_STRING ? pl_authz_role_parse (reply->str)
+                                                           : PL_ROLE_NONE;
+        freeReplyObject (reply);
+        reply = NULL;
+        if (role < update->min_role) {
+            result->status = PL_SESSION_FORBIDDEN;
+            snprintf (result->why, sizeof result->why, "%s",
+                      role == PL_ROLE_NONE ? "not a member of the session's campaign"
+                                           : "no longer a GM of the session's campaign");
+            goto cleanup;
+        }
+    }
     /* a recorded id first: a retry whose first try committed gets its ack
      * even though the version has moved on since */
     if (update->update_id) {

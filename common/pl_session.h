@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "pl_worker.h"
+#include "pl_authz.h"
 
 /* Longest update id, in bytes. */
 #define PL_SESSION_UPDATE_ID_MAX  128
@@ -72,6 +73,7 @@ typedef enum {
     PL_SESSION_INVALID,         /* an operation is invalid (index, why)    */
     PL_SESSION_REFUSED,         /* the builder refused (why)               */
     PL_SESSION_BUSY,            /* lost the race too many times in a row   */
+    PL_SESSION_FORBIDDEN,       /* the caller lacks min_role (why)          */
     PL_SESSION_FAILED           /* Redis failed or out of memory (logged)  */
 } pl_session_status_t;
 
@@ -105,6 +107,12 @@ typedef struct {
     const char *update_id;      /* NULL: a server-made UUID (never replayed) */
     const char *source;         /* "gm", "system", ...                       */
     const cJSON *timestamp;     /* a number, or NULL: server time, ms       */
+    /* When not NULL, the session's campaign: the caller must hold at least
+     * min_role in it as of the commit (read and WATCHed inside it), else
+     * PL_SESSION_FORBIDDEN - a check made before the commit could be
+     * stale by the time it lands. */
+    const char *campaign_id;
+    pl_role_t min_role;
     /* Writes of the caller's own to commit with the state, or NULL: called
      * inside the MULTI of every attempt that gets that far, after the
      * state's writes, with build_arg (what the builder prepared). Returns
@@ -134,10 +142,12 @@ cJSON *pl_session_entity_changes (const cJSON *before, const cJSON *after, const
 
 /* ---- sessions -------------------------------------------------------- */
 
-/* Create a session in campaign_id (the caller has checked it may) with a
- * fresh state at version "0". Returns 0 and *session ({id, campaignId,
- * name, createdBy, createdAt}, caller owns), 1 when the campaign already
- * has PL_SESSION_PER_CAMPAIGN sessions, -1 on failure (logged). */
+/* Create a session in campaign_id with a fresh state at version "0", if
+ * created_by is a GM of it as of the commit. Returns 0 and *session ({id,
+ * campaignId, name, createdBy, createdAt}, caller owns), 1 when the
+ * campaign already has PL_SESSION_PER_CAMPAIGN sessions, 2 when created_by
+ * is no GM of it (any more: a campaign deleted meanwhile has no members),
+ * -1 on failure (logged). */
 int pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
                        const char *created_by, cJSON **session);
 

@@ -175,6 +175,9 @@ s_commit_error (pl_call_t *call, const char *sid, pl_session_result_t *result)
         case PL_SESSION_BUSY:
             pl_call_error (call, PL_ERR_INTERNAL, "too many concurrent updates; try again");
             return;
+        case PL_SESSION_FORBIDDEN:
+            pl_call_error (call, PL_ERR_FORBIDDEN, "%s", result->why);
+            return;
         case PL_SESSION_FAILED:
             pl_call_error (call, PL_ERR_INTERNAL, "%s", result->why[0] ? result->why : "storage unavailable");
             return;
@@ -213,6 +216,10 @@ s_create (pl_call_t *call, const cJSON *arg)
                                 pl_call_caller (call)->user, &session);
     if (rc < 0)
         s_storage_error (call);
+    else
+    if (rc == 2)
+        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM of campaign %s may create its sessions",
+                       campaign->valuestring);
     else
     if (rc > 0)
         pl_call_error (call, PL_ERR_CONFLICT, "campaign %s already has %d sessions",
@@ -587,6 +594,7 @@ s_update (pl_call_t *call, const cJSON *arg)
         .update_id = id->valuestring,
         .source = cJSON_IsString (source) ? source->valuestring : "gm",
         .timestamp = cJSON_IsNumber (timestamp) ? timestamp : NULL,
+        .campaign_id = build.campaign_id, .min_role = PL_ROLE_GM,
         .queue = s_update_queue,
     };
     pl_session_commit (call, sid, &update, &result);
@@ -781,7 +789,10 @@ s_token_move (pl_call_t *call, const cJSON *arg)
         }
         move.actor = actor->valuestring;    /* the builder checks it still is */
     }
-    pl_session_update_t update = { .build = s_move_ops, .build_arg = &move, .source = "system" };
+    pl_session_update_t update = {
+        .build = s_move_ops, .build_arg = &move, .source = "system",
+        .campaign_id = s_get (session, "campaignId")->valuestring,
+        .min_role = move.actor ? PL_ROLE_PLAYER : PL_ROLE_GM };
     pl_session_commit (call, sid, &update, &result);
     if (result.status == PL_SESSION_APPLIED) {
         cJSON *data = cJSON_CreateObject ();
