@@ -195,9 +195,11 @@ int pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **o
  * of two writers cannot leave a session with the older one. A stored
  * entity that is hidden counts as gone: its copies are removed (a hidden
  * entity is not for every member's eyes, and every member reads the
- * state). Remaining gap: a worker that dies between its entity write and
- * the syncs leaves those sessions' copies behind the store until the
- * entity's next write (logged nowhere; the next write repairs them).
+ * state). A worker that dies between its entity write and the syncs
+ * leaves those sessions' copies behind the store: the next join,
+ * requestFull or sync of such a session repairs them first
+ * (pl_session_entity_repair), as does the entity's next write. (A delete
+ * whose removals were lost that way leaves its copies: the state's own.)
  * Neither function here writes the store, and a sync commits only where a
  * copy differs, so the two directions cannot feed each other. */
 
@@ -234,6 +236,16 @@ int pl_session_entity_sync (pl_call_t *call, pl_session_kind_t kind, const cJSON
  * that holds it and may hold it, the same way (one "system" update per
  * session; the index follows). Returns as pl_session_entity_sync. */
 int pl_session_entity_remove (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity);
+
+/* Read repair: every copy in session sid's state of a stored actor or
+ * item that is not the stored entity (or of one now hidden) gets its
+ * "system" update now, as pl_session_entity_sync would have made it - the
+ * writer that should have died between its store write and its syncs.
+ * Copies of entities not (or no longer) stored are the state's own and
+ * left alone. One MGET when nothing is out of step. Returns the number of
+ * system updates applied, 0 when there is no session, -1 when Redis
+ * failed (logged; the caller carries on with the state as it is). */
+int pl_session_entity_repair (pl_call_t *call, const char *sid);
 
 void pl_session_test (bool verbose);
 

@@ -145,10 +145,59 @@ cleanup:
     return rc;
 }
 
-/* Bring entity's copies in step with the store (s_sync_ops: after a
- * write, or a delete: remove true, which only words the log) in every
- * session that embeds it and may hold it (s_may_hold; entity is the
- * caller's snapshot, which says whose it is), skip_sid aside. */
+/* Bring entity's copies in session sid in step with the store (s_sync_ops)
+ * if sid may hold it (s_may_hold; entity is the caller's snapshot, which
+ * says whose it is). remove only words the log (a delete). Returns 1 when
+ * a system update was applied, 0 when none was needed or it failed
+ * (logged). */
+static int
+s_sync_one (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, const char *sid,
+            bool remove)
+{
+    const char *id = cJSON_GetObjectItemCaseSensitive (entity, "id")->valuestring;
+    const char *key = kind == PL_SESSION_ACTOR ? "actors" : "items";
+    const char *kind_name = kind == PL_SESSION_ACTOR ? "actor" : "item";
+    int applied = 0;
+    s_sync_t sync = { call, kind_name, key, id };
+    pl_session_update_t update = { .build = s_sync_ops, .build_arg = &sync, .source = "system" };
+    pl_session_result_t result = { 0 };
+    int may = s_may_hold (call, sid, entity);
+    if (may <= 0) {
+        if (may == 0)
+            pl_debug ("session %s holds a copy of %s %s it may not hold: left alone",
+                      sid, kind_name, id);
+        goto cleanup;
+    }
+    pl_session_commit (call, sid, &update, &result);
+    if (result.status == PL_SESSION_APPLIED)
+        applied = 1;
+    else
+    if (result.status == PL_SESSION_NOOP || result.status == PL_SESSION_MISSING) {
+        /* NOOP: nothing differs, or the index is stale (no copy left:
+         * drop it; a copy re-added later re-indexes it) */
+        cJSON *state = NULL;
+        if (result.status == PL_SESSION_MISSING || pl_session_state (call, sid, &state) == 1) {
+            cJSON *ids = state ? pl_session_entity_ids (state, key) : NULL;
+            bool held = false;
+            const cJSON *e;
+            cJSON_ArrayForEach (e, ids)
+                held = held || strcmp (e->valuestring, id) == 0;
+            if (!held)
+                pl_session__run (call, "SREM pl:%s:%s:sessions %s", kind_name, id, sid);
+            cJSON_Delete (ids);
+        }
+        cJSON_Delete (state);
+    }
+    else
+        pl_warn ("session %s: system %s of %s %s not applied (%d: %s)",
+                 sid, remove ? "removal" : "update", kind_name, id,
+                 (int) result.status, result.why);
+cleanup:
+    pl_session_result_clear (&result);
+    return applied;
+}
+
+/* s_sync_one in every session that embeds entity, skip_sid aside. */
 static int
 s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, bool remove,
                    const char *skip_sid)
@@ -157,7 +206,6 @@ s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity,
     assert (cJSON_IsObject (entity));
     const cJSON *id_item = cJSON_GetObjectItemCaseSensitive (entity, "id");
     const char *id = cJSON_IsString (id_item) ? id_item->valuestring : NULL;
-    const char *key = kind == PL_SESSION_ACTOR ? "actors" : "items";
     const char *kind_name = kind == PL_SESSION_ACTOR ? "actor" : "item";
     redisReply *sids = NULL;
     if (!id || !pl_authz_id_valid (id)) {
@@ -168,45 +216,10 @@ s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity,
     if (!sids || sids->type != REDIS_REPLY_ARRAY)
         goto cleanup;
     updated = 0;
-    s_sync_t sync = { call, kind_name, key, id };
-    pl_session_update_t update = { .build = s_sync_ops, .build_arg = &sync, .source = "system" };
     for (size_t i = 0; i < sids->elements; i++) {
         const char *sid = sids->element[i]->str;
-        if (!sid || (skip_sid && strcmp (sid, skip_sid) == 0))
-            continue;
-        int may = s_may_hold (call, sid, entity);
-        if (may <= 0) {
-            if (may == 0)
-                pl_debug ("session %s holds a copy of %s %s it may not hold: left alone",
-                          sid, kind_name, id);
-            continue;
-        }
-        pl_session_result_t result;
-        pl_session_commit (call, sid, &update, &result);
-        if (result.status == PL_SESSION_APPLIED)
-            updated++;
-        else
-        if (result.status == PL_SESSION_NOOP || result.status == PL_SESSION_MISSING) {
-            /* NOOP: nothing differs, or the index is stale (no copy left:
-             * drop it; a copy re-added later re-indexes it) */
-            cJSON *state = NULL;
-            if (result.status == PL_SESSION_MISSING || pl_session_state (call, sid, &state) == 1) {
-                cJSON *ids = state ? pl_session_entity_ids (state, key) : NULL;
-                bool held = false;
-                const cJSON *e;
-                cJSON_ArrayForEach (e, ids)
-                    held = held || strcmp (e->valuestring, id) == 0;
-                if (!held)
-                    pl_session__run (call, "SREM pl:%s:%s:sessions %s", kind_name, id, sid);
-                cJSON_Delete (ids);
-            }
-            cJSON_Delete (state);
-        }
-        else
-            pl_warn ("session %s: system %s of %s %s not applied (%d: %s)",
-                     sid, remove ? "removal" : "update", kind_name, id,
-                     (int) result.status, result.why);
-        pl_session_result_clear (&result);
+        if (sid && !(skip_sid && strcmp (sid, skip_sid) == 0))
+            updated += s_sync_one (call, kind, entity, sid, remove);
     }
 cleanup:
     if (sids)
@@ -225,4 +238,112 @@ int
 pl_session_entity_remove (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity)
 {
     return s_entity_sessions (call, kind, entity, true, NULL);
+}
+
+/* Does any copy of id in list differ from stored (NULL: should not be
+ * there at all)? */
+static bool
+s_copies_differ (const cJSON *list, const char *id, const cJSON *stored)
+{
+    const cJSON *entry;
+    cJSON_ArrayForEach (entry, list) {
+        const cJSON *eid = cJSON_IsObject (entry) ? cJSON_GetObjectItemCaseSensitive (entry, "id")
+                                                 : NULL;
+        if (cJSON_IsString (eid) && strcmp (eid->valuestring, id) == 0
+        &&  (!stored || !cJSON_Compare (entry, stored, true)))
+            return true;
+    }
+    return false;
+}
+
+int
+pl_session_entity_repair (pl_call_t *call, const char *sid)
+{
+    static const struct {
+        const char *key, *kind;
+    } lists[] = { { "actors", "actor" }, { "items", "item" } };
+    int repaired = -1;
+    cJSON *state = NULL, *ids = NULL;
+    const char **argv = NULL;
+    size_t *argvlen = NULL;
+    char **keys = NULL;
+    redisReply *reply = NULL;
+    pl_redis_t *redis = pl_call_redis (call);
+    int found = redis ? pl_session_state (call, sid, &state) : -1;
+    if (found <= 0) {
+        repaired = found;
+        goto cleanup;
+    }
+    repaired = 0;
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        cJSON_Delete (ids);
+        ids = pl_session_entity_ids (state, lists[k].key);
+        int n = cJSON_GetArraySize (ids);
+        if (n == 0)
+            continue;
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, lists[k].key);
+        free (argv);
+        free (argvlen);
+        if (keys)
+            for (int i = 0; keys[i]; i++)
+                free (keys[i]);
+        free (keys);
+        argv = calloc ((size_t) n + 1, sizeof *argv);
+        argvlen = calloc ((size_t) n + 1, sizeof *argvlen);
+        keys = calloc ((size_t) n + 1, sizeof *keys);
+        if (!argv || !argvlen || !keys)
+            goto oom;
+        argv[0] = "MGET";
+        argvlen[0] = 4;
+        for (int i = 0; i < n; i++) {
+            if (asprintf (&keys[i], "pl:%s:%s", lists[k].kind,
+                          cJSON_GetArrayItem (ids, i)->valuestring) < 0) {
+                keys[i] = NULL;
+                goto oom;
+            }
+            argv[i + 1] = keys[i];
+            argvlen[i + 1] = strlen (keys[i]);
+        }
+        if (reply)
+            freeReplyObject (reply);
+        reply = pl_redis_command_argv (redis, n + 1, argv, argvlen);
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != (size_t) n) {
+            pl_warn ("session %s: cannot read its embedded %ss to check them", sid, lists[k].kind);
+            repaired = -1;
+            goto cleanup;
+        }
+        for (int i = 0; i < n; i++) {
+            const redisReply *r = reply->element[i];
+            const char *id = cJSON_GetArrayItem (ids, i)->valuestring;
+            if (r->type != REDIS_REPLY_STRING)
+                continue;                   /* never stored, or deleted: the state's own */
+            cJSON *stored = cJSON_ParseWithLength (r->str, r->len);
+            if (cJSON_IsObject (stored)
+            &&  s_copies_differ (list, id,
+                                 cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (stored, "hidden"))
+                                 ? NULL : stored)) {
+                pl_info ("session %s: the copy of %s %s is behind the store; bringing it in step",
+                         sid, lists[k].kind, id);
+                pl_session_kind_t kind = k == 0 ? PL_SESSION_ACTOR : PL_SESSION_ITEM;
+                repaired += s_sync_one (call, kind, stored, sid, false);
+            }
+            cJSON_Delete (stored);
+        }
+    }
+    goto cleanup;
+oom:
+    pl_error ("session %s: out of memory checking its copies", sid);
+    repaired = -1;
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    if (keys)
+        for (int i = 0; keys[i]; i++)
+            free (keys[i]);
+    free (keys);
+    free (argv);
+    free (argvlen);
+    cJSON_Delete (ids);
+    cJSON_Delete (state);
+    return repaired;
 }

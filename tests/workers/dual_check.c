@@ -28,6 +28,8 @@
  *      reach that state;
  *    - actor:delete removes the copies and syncs the copies of the items it
  *      held (actorId null); item:delete removes the item's copies;
+ *    - a copy left behind the store (a writer that died between its store
+ *      write and its syncs) is repaired by the next requestFull;
  *    - after each step actor:get / item:get equal the embedded copies.
  *  Memberships are seeded straight into Redis.
  */
@@ -384,6 +386,42 @@ s_state_to_entity (void)
     wcheck_err (S_GAMESTATE, "pl", "gameState:update", body, "FORBIDDEN");
 }
 
+/* A writer that died between its store write and its session syncs
+ * (played here by writing the store straight into Redis): the next
+ * requestFull (join and sync alike) brings the copy in step first, as a
+ * system update, and answers the repaired state. */
+static void
+s_repair (void)
+{
+    cJSON *stored = wcheck_ok (S_ACTORS, "pl", "actor:get", wcheck_quote (s_actor));
+    cJSON *state = s_state ("gm", s_sid);
+    long v = s_version (state);
+    cJSON_Delete (state);
+    cJSON_ReplaceItemInObject (stored, "mood", cJSON_CreateString ("written, never synced"));
+    cJSON_ReplaceItemInObject (stored, "version",
+                               cJSON_CreateNumber (wcheck_num (stored, "version") + 1));
+    char *text = cJSON_PrintUnformatted (stored);
+    redisReply *r = wcheck_redis ("SET pl:actor:%s %s", s_actor, text);
+    freeReplyObject (r);
+    free (text);
+    wcheck_quiet (300);                             /* nobody knows yet */
+    state = s_state ("pl2", s_sid);
+    CHECK (s_version (state) == v + 1);
+    CHECK (cJSON_Compare (cJSON_GetArrayItem (cJSON_GetObjectItem (state, "actors"), 0), stored, true));
+    cJSON_Delete (state);
+    cJSON *u = s_expect_update (s_room, v + 1, "system");
+    const cJSON *op = cJSON_GetArrayItem (cJSON_GetObjectItem (u, "operations"), 0);
+    CHECK (strcmp (wcheck_str (op, "path"), "actors.0") == 0);
+    CHECK (cJSON_Compare (cJSON_GetObjectItem (op, "value"), stored, true));
+    cJSON_Delete (u);
+    wcheck_quiet (300);
+    state = s_state ("gm", s_sid);                  /* in step: nothing more */
+    CHECK (s_version (state) == v + 1);
+    cJSON_Delete (state);
+    s_agree ("pl", s_sid, "actors", s_actor);
+    cJSON_Delete (stored);
+}
+
 /* A GM of campaign c2 types c1's actor id into c2's state. */
 static void
 s_foreign (void)
@@ -497,6 +535,8 @@ main (int argc, char **argv)
     s_entity_to_state ();
     printf ("dual_check: state -> entity\n");
     s_state_to_entity ();
+    printf ("dual_check: read repair\n");
+    s_repair ();
     printf ("dual_check: another campaign's GM\n");
     s_foreign ();
     printf ("dual_check: deletes\n");

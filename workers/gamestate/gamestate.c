@@ -29,6 +29,9 @@
  *  the very version the ack names. A copy the store would refuse (invalid,
  *  or hidden) refuses the update: VALIDATION_ERROR with the index of the
  *  operation that touched it. At most S_WRITE_BACK_MAX copies per update.
+ *  join, requestFull and sync first bring any copy that is behind its
+ *  stored entity in step (pl_session_entity_repair): a writer that died
+ *  between its store write and its session syncs leaves no lasting gap.
  *
  *  Every handler runs on the worker loop (pl_worker.h). pl_session never
  *  answers a call, so each handler maps its outcome to an ack; a NULL /
@@ -265,6 +268,7 @@ s_join (pl_call_t *call, const cJSON *arg)
     const char *sid = s_sid (call, arg);
     if (!sid || s_access (call, sid, &session, &role) != 0)
         goto cleanup;
+    pl_session_entity_repair (call, sid);
     /* the snapshot is always current: a join never replays the log */
     if (!(state = s_state (call, sid)))
         goto cleanup;
@@ -314,7 +318,10 @@ s_request_full (pl_call_t *call, const cJSON *arg)
     cJSON *session = NULL, *state = NULL;
     pl_role_t role;
     const char *sid = s_sid (call, arg);
-    if (!sid || s_access (call, sid, &session, &role) != 0 || !(state = s_state (call, sid)))
+    if (!sid || s_access (call, sid, &session, &role) != 0)
+        goto cleanup;
+    pl_session_entity_repair (call, sid);
+    if (!(state = s_state (call, sid)))
         goto cleanup;
     cJSON *data = cJSON_CreateObject ();
     cJSON_AddItemToObject (data, "gameState", state);
@@ -646,6 +653,7 @@ s_sync (pl_call_t *call, const cJSON *arg)
     pl_role_t role;
     if (s_access (call, sid, &session, &role) != 0)
         goto cleanup;
+    pl_session_entity_repair (call, sid);
     int found = pl_session_sync (call, sid, since, &out);
     if (found < 0)
         s_storage_error (call);
