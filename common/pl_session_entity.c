@@ -322,10 +322,13 @@ pl_session_entity_repair (pl_call_t *call, const char *sid)
             &&  s_copies_differ (list, id,
                                  cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (stored, "hidden"))
                                  ? NULL : stored)) {
-                pl_info ("session %s: the copy of %s %s is behind the store; bringing it in step",
-                         sid, lists[k].kind, id);
+                /* a stranger's copy differs too, and stays (s_sync_one) */
                 pl_session_kind_t kind = k == 0 ? PL_SESSION_ACTOR : PL_SESSION_ITEM;
-                repaired += s_sync_one (call, kind, stored, sid, false);
+                if (s_sync_one (call, kind, stored, sid, false) > 0) {
+                    pl_info ("session %s: the copy of %s %s was behind the store: repaired",
+                             sid, lists[k].kind, id);
+                    repaired++;
+                }
             }
             cJSON_Delete (stored);
         }
