@@ -40,6 +40,7 @@ main (int argc, char **argv)
         case PL_LMODE_RPC:     return pl_load_rpc (&opts);
         case PL_LMODE_BROKER:  return pl_load_broker (&opts);
         case PL_LMODE_WORKER:  return pl_load_worker (&opts);
+        case PL_LMODE_STATE:   return pl_load_state (&opts);
         default:               return 2;
     }
 }

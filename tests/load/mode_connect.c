@@ -106,14 +106,8 @@ s_tick (void *mode, int64_t now)
     const pl_loadopt_t *o = run->opts;
     bool stop = pl_loadrun_interrupted (run);
     int64_t next = INT64_MAX;
-    if (sh->index == 0 && o->progress > 0) {
-        if (now >= sh->next_progress) {
-            if (sh->next_progress)
-                s_progress (sh);
-            sh->next_progress = now + (int64_t) (o->progress * 1e9);
-        }
-        next = sh->next_progress;
-    }
+    if (pl_loadrun_progress_due (run, sh->index, &sh->next_progress, now, &next))
+        s_progress (sh);
     switch (sh->stage) {
         case S_OPENING:
             if (sh->ready + sh->failed < sh->count && !stop)

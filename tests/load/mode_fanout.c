@@ -102,11 +102,7 @@ s_sub (void *mode, uint32_t i, char *out, size_t size)
 static int
 s_send_built (s_shard_t *sh, uint32_t slot, size_t plen)
 {
-    uint8_t hdr[PL_LOADWS_HDR_MAX];
-    size_t hlen = pl_loadws_header (hdr, PL_LOADWS_TEXT, plen);
-    uint8_t *start = sh->frame + PL_LOADWS_HDR_MAX - hlen;
-    memcpy (start, hdr, hlen);
-    return pl_loadnet_send (sh->net, slot, start, hlen + plen);
+    return pl_loadrun_send_text (sh->net, slot, sh->frame, plen);
 }
 
 static void
@@ -358,14 +354,8 @@ s_tick (void *mode, int64_t now)
     const pl_loadopt_t *o = run->opts;
     bool stop = pl_loadrun_interrupted (run);
     int64_t next = INT64_MAX;
-    if (sh->index == 0 && o->progress > 0) {
-        if (now >= sh->next_progress) {
-            if (sh->next_progress)
-                s_progress (sh);
-            sh->next_progress = now + (int64_t) (o->progress * 1e9);
-        }
-        next = sh->next_progress;
-    }
+    if (pl_loadrun_progress_due (run, sh->index, &sh->next_progress, now, &next))
+        s_progress (sh);
 #define S_UNTIL(t) return (t) < next ? (t) : next
     switch (sh->stage) {
         case S_OPENING:

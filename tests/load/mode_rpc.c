@@ -122,12 +122,7 @@ s_send (s_shard_t *sh, uint32_t c, int64_t t0)
         *q++ = '"';
         *q++ = ']';
     }
-    uint8_t hdr[PL_LOADWS_HDR_MAX];
-    size_t plen = (size_t) (q - p);
-    size_t hlen = pl_loadws_header (hdr, PL_LOADWS_TEXT, plen);
-    uint8_t *start = (uint8_t *) p - hlen;
-    memcpy (start, hdr, hlen);
-    if (pl_loadnet_send (sh->net, c, start, hlen + plen) != 0)
+    if (pl_loadrun_send_text (sh->net, c, sh->frame, (size_t) (q - p)) != 0)
         return false;
     cl->next_get = !cl->next_get;
     req->used = true;
@@ -303,14 +298,8 @@ s_tick (void *mode, int64_t now)
     const pl_loadopt_t *o = run->opts;
     bool stop = pl_loadrun_interrupted (run);
     int64_t next = INT64_MAX;
-    if (sh->index == 0 && o->progress > 0) {
-        if (now >= sh->next_progress) {
-            if (sh->next_progress)
-                s_progress (sh);
-            sh->next_progress = now + (int64_t) (o->progress * 1e9);
-        }
-        next = sh->next_progress;
-    }
+    if (pl_loadrun_progress_due (run, sh->index, &sh->next_progress, now, &next))
+        s_progress (sh);
 #define S_UNTIL(t) return (t) < next ? (t) : next
     switch (sh->stage) {
         case S_OPENING:

@@ -16,11 +16,13 @@
 #define M_RPC     (1u << PL_LMODE_RPC)
 #define M_BROKER  (1u << PL_LMODE_BROKER)
 #define M_WORKER  (1u << PL_LMODE_WORKER)
-#define M_WS      (M_CONNECT | M_FANOUT | M_RPC)
+#define M_STATE   (1u << PL_LMODE_STATE)
+#define M_WS      (M_CONNECT | M_FANOUT | M_RPC | M_STATE)
 #define M_ZMQ     (M_BROKER | M_WORKER)
 #define M_ALL     (M_WS | M_ZMQ)
 
-static const char *s_modes[PL_LMODE_COUNT] = { "connect", "fanout", "rpc", "broker", "worker" };
+static const char *s_modes[PL_LMODE_COUNT] = { "connect", "fanout", "rpc", "broker", "worker",
+                                                "state" };
 
 typedef enum { T_STR, T_U32, T_INT, T_DBL } s_type_t;
 
@@ -45,13 +47,17 @@ static const s_opt_t s_opts[] = {
     { "window",       T_U32, O (window),       M_FANOUT | M_RPC | M_BROKER, 1, PL_LOADOPT_WINDOW_MAX },
     { "workers",      T_U32, O (workers),      M_BROKER, 1, PL_LOADOPT_WORKERS_MAX },
     { "credit",       T_U32, O (credit),       M_BROKER, 1, 10000 },
+    { "sessions",     T_U32, O (sessions),     M_STATE,  1, 100000 },
+    { "receivers",    T_U32, O (receivers),    M_STATE,  0, 1000 },
+    { "updates",      T_U32, O (updates),      M_STATE,  0, 100000000 },
     { "threads",      T_U32, O (threads),      M_WS,     1, PL_LOADOPT_THREADS_MAX },
     { "concurrency",  T_U32, O (concurrency),  M_WS,     1, 100000 },
-    { "rate",         T_DBL, O (rate),         M_WS,     0, 10e6 },
-    { "duration",     T_DBL, O (duration),     M_FANOUT | M_RPC | M_ZMQ, 0.001, PL_LOADOPT_DURATION_MAX },
+    { "rate",         T_DBL, O (rate),         M_CONNECT | M_FANOUT | M_RPC, 0, 10e6 },
+    { "duration",     T_DBL, O (duration),     M_FANOUT | M_RPC | M_ZMQ | M_STATE, 0.001,
+                                                PL_LOADOPT_DURATION_MAX },
     { "hold",         T_DBL, O (hold),         M_CONNECT, 0, PL_LOADOPT_DURATION_MAX },
     { "timeout",      T_DBL, O (timeout),      M_ALL,    0.001, 120 },
-    { "drain",        T_DBL, O (drain),        M_FANOUT | M_RPC | M_ZMQ, 0, 60 },
+    { "drain",        T_DBL, O (drain),        M_FANOUT | M_RPC | M_ZMQ | M_STATE, 0, 60 },
     { "progress",     T_DBL, O (progress),     M_ALL,    0, 60 },
     { "gateway-pid",  T_INT, O (gateway_pid),  M_WS,     1, 4194304 },
     { "heartbeat-ms", T_INT, O (heartbeat_ms), M_ZMQ,    10, 3600000 },
@@ -80,6 +86,9 @@ pl_loadopt_usage (void)
 "           --backend, --clients DEALERs on --frontend, --window each\n"
 "  worker   bind a ROUTER at --bind, wait for a worker's READY, send it\n"
 "           actor:create within its credit; that tier's ceiling\n"
+"  state    --sessions game sessions, each a GM sending gameState:update back\n"
+"           to back (--updates in all, within --duration s) and --receivers\n"
+"           more members; acks/s, latency, deliveries, every version checked\n"
 "\n"
 "options (defaults in brackets):\n"
 "  --host H [127.0.0.1]  --port P [8080]  --path [/socket.io/?EIO=4&transport=websocket]\n"
@@ -91,6 +100,7 @@ pl_loadopt_usage (void)
 "  --progress S [1, 0 = off]  --heartbeat-ms MS [1000]\n"
 "  --gateway-pid PID  the server's pid: its CPU time (and for connect its RSS)\n"
 "  --workers K [1]  --credit C [32]  --frontend EP  --backend EP  --bind EP\n"
+"  --sessions S [10]  --receivers R [0]  --updates N [0 = until --duration]\n"
 "exit status: 0 run done (however slow), 1 run failed (nothing connected...),\n"
 "2 bad usage\n", stderr);
 }
@@ -176,6 +186,7 @@ s_defaults (pl_loadopt_t *o)
     o->progress = 1;
     o->workers = 1;
     o->credit = 32;
+    o->sessions = 10;
     o->heartbeat_ms = 1000;
     o->rate = -1;                   /* per-mode default below */
 }
@@ -188,7 +199,7 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
     *help = false;
     s_defaults (o);
     if (argc < 2) {
-        snprintf (err, err_size, "missing MODE (connect, fanout, rpc, broker, worker)");
+        snprintf (err, err_size, "missing MODE (connect, fanout, rpc, broker, worker, state)");
         goto cleanup;
     }
     if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
@@ -201,7 +212,8 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
         if (strcmp (argv[1], s_modes[m]) == 0)
             mode = m;
     if (mode < 0) {
-        snprintf (err, err_size, "unknown mode '%s' (connect, fanout, rpc, broker, worker)", argv[1]);
+        snprintf (err, err_size, "unknown mode '%s' (connect, fanout, rpc, broker, worker, "
+                  "state)", argv[1]);
         goto cleanup;
     }
     o->mode = (pl_lmode_t) mode;
@@ -284,7 +296,7 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
         o->rate = o->mode == PL_LMODE_FANOUT ? 100 : 0;
     /* cross-checks */
     switch (o->mode) {
-        case PL_LMODE_CONNECT: case PL_LMODE_FANOUT: case PL_LMODE_RPC:
+        case PL_LMODE_CONNECT: case PL_LMODE_FANOUT: case PL_LMODE_RPC: case PL_LMODE_STATE:
             if (pl_loadopt_loopback (o->host, o->port, &o->addr, &o->addr_len) != 0) {
                 snprintf (err, err_size, "--host %s: only loopback targets (127.0.0.0/8, ::1, "
                           "localhost) are allowed", o->host);
@@ -330,9 +342,15 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
             goto cleanup;
         }
     }
+    if (o->mode == PL_LMODE_STATE && o->updates && o->updates < o->sessions) {
+        snprintf (err, err_size, "--updates %u is less than --sessions %u: a session would "
+                  "send nothing", o->updates, o->sessions);
+        goto cleanup;
+    }
     /* One loop per thread needs something to do. */
     uint32_t units = o->mode == PL_LMODE_FANOUT ? o->rooms
-                   : o->mode == PL_LMODE_RPC ? o->clients : o->conns;
+                   : o->mode == PL_LMODE_RPC ? o->clients
+                   : o->mode == PL_LMODE_STATE ? o->sessions : o->conns;
     if (o->threads > units)
         o->threads = units;
     rc = 0;
@@ -422,6 +440,15 @@ pl_loadopt_test (bool verbose)
     assert (s_parse (&o, "worker --bind tcp://127.0.0.1:7000") == 0 && o.users == 100);
     assert (s_parse (&o, "worker --bind tcp://*:7000") == -1);
     assert (s_parse (&o, "worker") == -1);
+    assert (s_parse (&o, "state") == 0);
+    assert (o.mode == PL_LMODE_STATE && o.sessions == 10 && o.receivers == 0 && o.updates == 0);
+    assert (s_parse (&o, "state --sessions 4 --receivers 2 --updates 400 --threads 8") == 0);
+    assert (o.sessions == 4 && o.receivers == 2 && o.updates == 400 && o.threads == 4);
+    assert (s_parse (&o, "state --sessions 4 --updates 3") == -1);    /* one would idle */
+    assert (s_parse (&o, "state --rate 10") == -1);                   /* back to back only */
+    assert (s_parse (&o, "state --window 2") == -1);
+    assert (s_parse (&o, "state --host 10.0.0.1") == -1);
+    assert (s_parse (&o, "rpc --sessions 2") == -1);
     if (verbose)
         printf ("OK\n");
 }

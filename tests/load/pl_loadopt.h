@@ -12,6 +12,7 @@
 
 typedef enum {
     PL_LMODE_CONNECT, PL_LMODE_FANOUT, PL_LMODE_RPC, PL_LMODE_BROKER, PL_LMODE_WORKER,
+    PL_LMODE_STATE,
     PL_LMODE_COUNT
 } pl_lmode_t;
 
@@ -40,6 +41,9 @@ typedef struct {
     uint32_t window;                /* --window: rpc/broker 1, fanout 32       */
     uint32_t workers;               /* --workers: broker echo workers (1)      */
     uint32_t credit;                /* --credit: broker echo workers' (32)     */
+    uint32_t sessions;              /* --sessions: state, game sessions (10)   */
+    uint32_t receivers;             /* --receivers: state, more members each (0) */
+    uint32_t updates;               /* --updates: state, in all (0 = no limit) */
     uint32_t threads;               /* --threads (1)                           */
     uint32_t concurrency;           /* --concurrency: handshakes in flight (200) */
     double rate;                    /* --rate: connects/s, events/s, requests/s */

@@ -162,6 +162,46 @@ pl_loadrun_loops (pl_loadnet_t **nets, uint32_t n)
     return pl_loadrun_threads (n, s_loop_thread, (void **) nets);
 }
 
+int
+pl_loadrun_shards (pl_loadrun_t *run, const pl_loadrun_shard_ops_t *ops, void **shards_p,
+                   pl_loadnet_t ***nets_p)
+{
+    int rc = -1;
+    uint32_t loops = run->opts->threads;
+    char *shards = calloc (loops, ops->size);
+    pl_loadnet_t **nets = calloc (loops, sizeof *nets);
+    *shards_p = shards;
+    *nets_p = nets;
+    if (!shards || !nets)
+        goto cleanup;
+    for (uint32_t k = 0; k < loops; k++)
+        if (!(nets[k] = ops->init (shards + k * ops->size, run, k, loops)))
+            goto cleanup;
+    pl_loadrun_set_loops (run, nets, loops);
+    rc = pl_loadrun_loops (nets, loops);
+cleanup:
+    return rc;
+}
+
+void
+pl_loadrun_shards_free (pl_loadrun_t *run, const pl_loadrun_shard_ops_t *ops, void **shards_p,
+                        pl_loadnet_t ***nets_p)
+{
+    char *shards = *shards_p;
+    for (uint32_t k = 0; shards && k < run->opts->threads; k++)
+        ops->fini (shards + k * ops->size);
+    free (shards);
+    free (*nets_p);
+    *shards_p = NULL;
+    *nets_p = NULL;
+}
+
+void
+pl_loadrun_on_interrupt (void *shard)
+{
+    pl_loadrun_interrupt (*(pl_loadrun_t **) shard);
+}
+
 pl_loadnet_opts_t
 pl_loadrun_net_opts (pl_loadrun_t *run, uint32_t index, uint32_t conns)
 {
@@ -393,6 +433,33 @@ pl_loadrun_code_from_ack (pl_loadrun_codes_t *codes, const char *data, size_t le
     if (pl_loadws_json_str (data, len, "code", code, sizeof code) < 0)
         strcpy (code, "UNPARSED");
     pl_loadrun_code_add (codes, code, 1);
+}
+
+int
+pl_loadrun_send_text (pl_loadnet_t *net, uint32_t slot, uint8_t *buf, size_t plen)
+{
+    uint8_t hdr[PL_LOADWS_HDR_MAX];
+    size_t hlen = pl_loadws_header (hdr, PL_LOADWS_TEXT, plen);
+    uint8_t *start = buf + PL_LOADWS_HDR_MAX - hlen;
+    memcpy (start, hdr, hlen);
+    return pl_loadnet_send (net, slot, start, hlen + plen);
+}
+
+bool
+pl_loadrun_progress_due (pl_loadrun_t *run, uint32_t index, int64_t *next_progress,
+                         int64_t now, int64_t *next)
+{
+    bool due = false;
+    double every = run->opts->progress;
+    if (index != 0 || every <= 0)
+        return false;
+    if (now >= *next_progress) {
+        due = *next_progress != 0;
+        *next_progress = now + (int64_t) (every * 1e9);
+    }
+    if (*next_progress < *next)
+        *next = *next_progress;
+    return due;
 }
 
 void

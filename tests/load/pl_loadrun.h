@@ -63,6 +63,29 @@ int pl_loadrun_threads (uint32_t n, void *(*fn) (void *), void **args);
 /* Run every loop in nets on its own thread until each stops. 0 or -1. */
 int pl_loadrun_loops (pl_loadnet_t **nets, uint32_t n);
 
+/* The shards of a WebSocket mode: one per loop (--threads), each owning
+ * its loop and its share of the work. A mode's shard struct starts with
+ * its pl_loadrun_t pointer (pl_loadrun_on_interrupt relies on it). */
+typedef struct {
+    size_t size;                    /* bytes of one shard                   */
+    /* Set up shard k of loops (zeroed; the array of all of them is at
+     * shard - k * size): its loop, or NULL on failure. */
+    pl_loadnet_t *(*init) (void *shard, pl_loadrun_t *run, uint32_t k, uint32_t loops);
+    /* Free what init made, the loop included; also after a failed init. */
+    void (*fini) (void *shard);
+} pl_loadrun_shard_ops_t;
+
+/* Make run->opts->threads shards, then run every loop until it stops.
+ * *shards_p and *nets_p (one per loop) are set even on failure, for
+ * pl_loadrun_shards_free. Returns 0 or -1. */
+int pl_loadrun_shards (pl_loadrun_t *run, const pl_loadrun_shard_ops_t *ops, void **shards_p,
+                       pl_loadnet_t ***nets_p);
+/* fini every shard and free both arrays; nulls the pointers. */
+void pl_loadrun_shards_free (pl_loadrun_t *run, const pl_loadrun_shard_ops_t *ops, void **shards_p,
+                             pl_loadnet_t ***nets_p);
+/* pl_loadnet's interrupt callback for such a shard (loop 0). */
+void pl_loadrun_on_interrupt (void *shard);
+
 /* Options for loop `index` of a WebSocket mode with `conns` slots. */
 pl_loadnet_opts_t pl_loadrun_net_opts (pl_loadrun_t *run, uint32_t index, uint32_t conns);
 
@@ -105,6 +128,18 @@ uint64_t pl_loadrun_codes_total (const pl_loadrun_codes_t *codes);
 void pl_loadrun_add_codes (cJSON *obj, const pl_loadrun_codes_t *codes);
 /* Count the error code of a failed ack's data (or "UNPARSED"). */
 void pl_loadrun_code_from_ack (pl_loadrun_codes_t *codes, const char *data, size_t len);
+
+/* Send the Socket.IO text packet of plen bytes at buf + PL_LOADWS_HDR_MAX
+ * on slot of net, as one WebSocket text frame whose header goes into the
+ * headroom just before it (buf holds PL_LOADWS_HDR_MAX + plen bytes).
+ * Returns what pl_loadnet_send does. Loop thread of net. */
+int pl_loadrun_send_text (pl_loadnet_t *net, uint32_t slot, uint8_t *buf, size_t plen);
+
+/* A mode's tick, loop `index`: is a progress line due now? Only loop 0
+ * prints them, every --progress s, and not at its first tick. Keeps
+ * *next_progress, and lowers *next (the tick's next deadline) to it. */
+bool pl_loadrun_progress_due (pl_loadrun_t *run, uint32_t index, int64_t *next_progress,
+                              int64_t now, int64_t *next);
 
 /* A progress line on stderr, prefixed with the mode and elapsed time. */
 void pl_loadrun_progress (pl_loadrun_t *run, const char *fmt, ...)

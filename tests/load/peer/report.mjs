@@ -11,7 +11,8 @@
 // anything outside the markers is kept.
 //
 // Checks: every run ok and every process stopped cleanly; in quick runs
-// (meta.quick) also that nothing was lost or failed. Never speed. Prints
+// (meta.quick) also that nothing was lost or failed; the game-state run's
+// correctness (versions, deliveries, final state) in every run. Never speed. Prints
 // "N passed, N failed" and exits 1 when any failed.
 
 import fs from 'node:fs';
@@ -78,6 +79,19 @@ const METRICS = {
     ['failed requests', (r) => r.failed + (r.unanswered || 0), L],
     CPU,
   ],
+  // Parley only (the peer has no game state); on the same system as the
+  // rpc runs, so the quotient with rpc-flat is from one run.
+  state: [
+    ['updates acked/s', (r) => r.rate, H],
+    ...latency(),
+    ['gameState:updated deliveries/s (GM included)', (r) => r.deliveries_rate, H],
+    ['delivery latency p99 (ms)', (r) => r.delivery_p99_ms, L],
+    ['updates/s ÷ rpc-flat acks/s, same run', (r, ctx) => r.rate / ctx.rpcFlat?.result.rate, H],
+    ['failed requests', (r) => r.failed + r.unanswered + r.setup_failed, L],
+    ['version or delivery errors (must be 0)', (r) => r.version_errors + r.lost + r.extra + r.gaps
+      + r.out_of_order + r.previous_errors + r.final_mismatch, L],
+    CPU,
+  ],
   broker: [['replies/s', (r) => r.rate, H], ...latency(['p50_ms', 'p99_ms'])],
   worker: [['replies/s', (r) => r.rate, H], ...latency(['p50_ms', 'p99_ms'])],
   routing: [
@@ -86,7 +100,7 @@ const METRICS = {
   ],
 };
 const ORDER = ['connect', 'connect-large', 'fanout-throughput', 'fanout-latency', 'rpc-flat', 'rpc-fixed',
-  'rpc-fixed-low', 'broker', 'worker', 'routing'];
+  'rpc-fixed-low', 'state', 'broker', 'worker', 'routing'];
 
 function fmt(v) {
   if (v === undefined || v === null || Number.isNaN(v)) return '–';
@@ -118,7 +132,8 @@ for (const scenario of ORDER) {
     const pick = (run) => {
       if (!run) return undefined;
       if (!run.result.ok && run.result.error) return undefined;
-      try { return get(run.result); } catch { return undefined; }
+      const context = { rpcFlat: find('rpc-flat', run.target) };
+      try { return get(run.result, context); } catch { return undefined; }
     };
     const pv = pick(p);
     const nv = pick(n);
@@ -155,6 +170,14 @@ for (const run of runs) {
   const name = `${run.target} ${run.scenario}`;
   if (r.bench_skipped) continue;
   check(`${name}: ran (ok)`, r.ok === true, r.error || '');
+  if (run.scenario === 'state') {
+    // correctness, not speed: checked in full runs too
+    check(`${name}: every update acked in version order, delivered to every member in order, `
+      + 'final state = acked count', r.correct === true && sum(r.errors) === 0,
+    ['setup_failed', 'failed', 'unanswered', 'version_errors', 'lost', 'extra', 'gaps', 'out_of_order',
+      'previous_errors', 'members_down', 'final_mismatch'].map((k) => `${k} ${r[k]}`).join(', ')
+      + `, errors ${JSON.stringify(r.errors)}`);
+  }
   if (!meta.quick) continue;
   if (run.scenario.includes('fanout')) {
     check(`${name}: nothing lost`, r.lost === 0 && r.extra === 0 && r.create_failed === 0 && sum(r.errors) === 0,
