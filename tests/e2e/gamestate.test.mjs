@@ -1,5 +1,6 @@
 // Game sessions end to end (issue 5, section 7), with the real
-// socket.io-client and two gamestate workers: GM and players joining,
+// socket.io-client and two gamestate workers: GM and players joining, a
+// member removed from the campaign while in a session,
 // two GM tabs racing on one base version, idempotent retries, a player
 // refused, a player who misses 50 updates and catches up with
 // gameState:sync to the identical state, many writers across both workers
@@ -135,6 +136,38 @@ h.test('GM and players join; an update reaches every member, GM included', async
   await c.p1.rec.waitFor('gameState:updated', (e) => e.version === '2');
   await sleep(300);
   assert.equal(c.p2.rec.count('gameState:updated'), 0);
+});
+
+h.test('a member removed from the campaign while in a game session is taken out of it at once', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 2, outsider: false });
+  t.after(c.close);
+  const session = await newSession(c);
+  const room = `session:${session.id}`;
+  for (const u of [c.gm, ...c.players]) expectOk(await emitAck(u.s, 'gameSession:join', session.id));
+  const p1tab = await sys.user(c.p1.id, c.p1.name);
+  t.after(() => p1tab.disconnect());
+  const tabRec = record(p1tab, 'p1-tab');
+  expectOk(await emitAck(p1tab, 'gameSession:join', session.id));
+  await settle();
+  assert.equal((await update(c.gm.s, session.id, '0', [{ path: 'pluginData.round', operation: 'set', value: 1 }])).newVersion, '1');
+  await tabRec.waitFor('gameState:updated', (e) => e.version === '1');
+
+  expectOk(await emitAck(c.gm.s, 'campaign:removeMember', { campaignId: c.id, userId: c.p1.id }));
+  await c.p2.rec.waitFor('presence:left', (e) => e.room === room && e.userId === c.p1.id);
+  c.p1.rec.clear();
+  tabRec.clear();
+  // the next update reaches the remaining member, neither of p1's connections
+  assert.equal((await update(c.gm.s, session.id, '1', [{ path: 'pluginData.secret', operation: 'set', value: 'gm only' }])).newVersion, '2');
+  await c.p2.rec.waitFor('gameState:updated', (e) => e.version === '2');
+  await sleep(300);
+  assert.equal(c.p1.rec.count('gameState:updated'), 0);
+  assert.equal(tabRec.count('gameState:updated'), 0);
+  // and every way back in is closed
+  for (const ev of ['gameState:requestFull', 'gameSession:join']) expectError(await emitAck(c.p1.s, ev, session.id), 'NOT_FOUND');
+  expectError(await emitAck(p1tab, 'gameState:sync', { sessionId: session.id, sinceVersion: '1' }), 'NOT_FOUND');
+  expectError(await emitAck(c.p1.s, 'subscribe', { room }), 'FORBIDDEN');
+  assert.deepEqual(expectOk(await emitAck(c.gm.s, 'presence:list', { room })).map((u) => u.userId).sort(),
+    [c.gm.id, c.p2.id].sort());
 });
 
 h.test('two GM tabs with the same base version: exactly one wins', async (t, sys) => {
