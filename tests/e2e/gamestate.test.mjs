@@ -1,6 +1,6 @@
 // Game sessions end to end (issue 5, section 7), with the real
 // socket.io-client and two gamestate workers: GM and players joining, a
-// member removed from the campaign while in a session,
+// member removed from the campaign while in a session, token:move,
 // two GM tabs racing on one base version, idempotent retries, a player
 // refused, a player who misses 50 updates and catches up with
 // gameState:sync to the identical state, many writers across both workers
@@ -168,6 +168,43 @@ h.test('a member removed from the campaign while in a game session is taken out 
   expectError(await emitAck(c.p1.s, 'subscribe', { room }), 'FORBIDDEN');
   assert.deepEqual(expectOk(await emitAck(c.gm.s, 'presence:list', { room })).map((u) => u.userId).sort(),
     [c.gm.id, c.p2.id].sort());
+});
+
+h.test('token:move: the GM any token, a player only the token of an actor they created, as system updates', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 2 });
+  t.after(c.close);
+  const session = await newSession(c);
+  for (const u of [c.gm, ...c.players]) expectOk(await emitAck(u.s, 'gameSession:join', session.id));
+  const mine = expectOk(await emitAck(c.p1.s, 'actor:create', { name: 'Ann', type: 'pc', campaignId: c.id }));
+  const npc = expectOk(await emitAck(c.gm.s, 'actor:create', { name: 'Orc', type: 'npc', campaignId: c.id }));
+  assert.equal((await update(c.gm.s, session.id, '0', [{ path: 'currentEncounter', operation: 'set', value: {
+    encounter: 'e1', map: 'm1',
+    tokens: [{ id: 't-ann', actorId: mine.id, x: 0, y: 0 }, { id: 't-orc', actorId: npc.id, x: 5, y: 5 }],
+  } }])).newVersion, '1');
+  await settle();
+  for (const u of c.all()) u.rec.clear();
+
+  assert.deepEqual(expectOk(await emitAck(c.p1.s, 'token:move', { sessionId: session.id, tokenId: 't-ann', x: 2, y: 3.5 })),
+    { newVersion: '2' });
+  for (const u of [c.gm, c.p1, c.p2]) {
+    const ev = await u.rec.waitFor('gameState:updated', (e) => e.version === '2');
+    assert.equal(ev.source, 'system');
+    assert.deepEqual(ev.operations, [
+      { path: 'currentEncounter.tokens.0.x', operation: 'set', value: 2 },
+      { path: 'currentEncounter.tokens.0.y', operation: 'set', value: 3.5 },
+    ]);
+  }
+  expectError(await emitAck(c.p1.s, 'token:move', { sessionId: session.id, tokenId: 't-orc', x: 9, y: 9 }), 'FORBIDDEN');
+  expectError(await emitAck(c.p2.s, 'token:move', { sessionId: session.id, tokenId: 't-ann', x: 9, y: 9 }), 'FORBIDDEN');
+  expectError(await emitAck(c.out.s, 'token:move', { sessionId: session.id, tokenId: 't-ann', x: 9, y: 9 }), 'NOT_FOUND');
+  expectError(await emitAck(c.gm.s, 'token:move', { sessionId: session.id, tokenId: 'nope', x: 1, y: 1 }), 'NOT_FOUND');
+  expectError(await emitAck(c.gm.s, 'token:move', { sessionId: session.id, tokenId: 't-orc', x: 'a', y: 1 }), 'VALIDATION_ERROR');
+  assert.deepEqual(expectOk(await emitAck(c.gm.s, 'token:move', { sessionId: session.id, tokenId: 't-orc', x: -1, y: 0 })),
+    { newVersion: '3' });
+  const state = await full(c.p2.s, session.id);
+  assert.equal(state.stateVersion, '3');
+  assert.deepEqual(state.currentEncounter.tokens, [
+    { id: 't-ann', actorId: mine.id, x: 2, y: 3.5 }, { id: 't-orc', actorId: npc.id, x: -1, y: 0 }]);
 });
 
 h.test('two GM tabs with the same base version: exactly one wins', async (t, sys) => {
