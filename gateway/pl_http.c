@@ -39,6 +39,10 @@ struct _pl_http_t {
     unsigned char *out;             /* LWS_PRE headroom, then the body         */
 };
 
+/* How much of a refused body is read and dropped, in multiples of
+ * PARLEY_MAX_PAYLOAD, before the answer goes out (see s_rest_begin). */
+#define S_DRAIN_FACTOR 4
+
 static pl_http_t *
 s_new (pl_gwconn_t *conn)
 {
@@ -271,10 +275,13 @@ s_rest_begin (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, pl_http_t *h
         snprintf (message, sizeof message, "the body must be Content-Type: application/json");
     }
     if (status) {
-        /* a body of unknown or excessive size is never read: answer and
-         * close. A small one is read (and dropped) first, so the
-         * connection stays in step for keep-alive. */
-        if (body_coming && (length < 0 || length > gw->max_payload))
+        /* A body is read (and dropped) before the answer, up to
+         * S_DRAIN_FACTOR times the largest we take: so the connection stays
+         * in step for keep-alive, and a client still writing its body does
+         * not meet a reset that loses the answer (closing a socket with
+         * unread input sends RST). A body of unknown size, or larger than
+         * that, is never read: answer and close. */
+        if (body_coming && (length < 0 || length > S_DRAIN_FACTOR * gw->max_payload))
             http->close = true;
         if (!body_coming || http->close)
             return s_fail (wsi, http, status, err, message);
