@@ -484,33 +484,60 @@ pl_call_leave (pl_call_t *call, const char *room)
     s_call_directive (call, "leave", room);
 }
 
+/* Hold a room control (CTL) for audience: packet is its JSON, owned. */
+static void
+s_call_control (pl_call_t *call, const char *audience, cJSON *packet, const char *what)
+{
+    s_pub_t pub = { 0 };
+    if (call->npub == PL_CALL_PUBLISH_MAX) {
+        pl_error ("%s: too many events; dropped the %s", s_call_name (call), what);
+        goto cleanup;
+    }
+    pub.room = strdup (audience);
+    pub.kind = PL_CMD_CONTROL;
+    pub.origin = strdup ("");
+    pub.packet = packet ? cJSON_PrintUnformatted (packet) : NULL;
+    if (!pub.room || !pub.origin || !pub.packet) {
+        pl_error ("out of memory: dropped the %s", what);
+        free (pub.room);
+        free (pub.origin);
+        free (pub.packet);
+        goto cleanup;
+    }
+    call->pub[call->npub++] = pub;
+cleanup:
+    cJSON_Delete (packet);
+}
+
 void
 pl_call_evict (pl_call_t *call, const char *audience, const char *room)
 {
     assert (call && audience && *audience && room && *room);
-    if (call->npub == PL_CALL_PUBLISH_MAX) {
-        pl_error ("%s: too many events; dropped the eviction of %s from %s",
-                  s_call_name (call), audience, room);
-        return;
-    }
-    s_pub_t pub = { 0 };
+    char what[512];
+    snprintf (what, sizeof what, "eviction of %s from %s", audience, room);
     cJSON *packet = cJSON_CreateObject ();
     cJSON *leave = packet ? cJSON_AddArrayToObject (packet, "leave") : NULL;
-    if (leave)
-        cJSON_AddItemToArray (leave, cJSON_CreateString (room));
-    pub.room = strdup (audience);
-    pub.kind = PL_CMD_CONTROL;
-    pub.origin = strdup ("");
-    pub.packet = leave ? cJSON_PrintUnformatted (packet) : NULL;
-    cJSON_Delete (packet);
-    if (!pub.room || !pub.origin || !pub.packet) {
-        pl_error ("out of memory: dropped the eviction of %s from %s", audience, room);
-        free (pub.room);
-        free (pub.origin);
-        free (pub.packet);
-        return;
+    if (!leave || !cJSON_AddItemToArray (leave, cJSON_CreateString (room))) {
+        cJSON_Delete (packet);
+        packet = NULL;
     }
-    call->pub[call->npub++] = pub;
+    s_call_control (call, audience, packet, what);
+}
+
+void
+pl_call_grant (pl_call_t *call, const char *audience, const char *within, const char *room)
+{
+    assert (call && audience && *audience && within && *within && room && *room);
+    char what[512];
+    snprintf (what, sizeof what, "grant of %s to %s in %s", room, audience, within);
+    cJSON *packet = cJSON_CreateObject ();
+    cJSON *join = packet ? cJSON_AddArrayToObject (packet, "join") : NULL;
+    if (!join || !cJSON_AddItemToArray (join, cJSON_CreateString (room))
+    ||  !cJSON_AddStringToObject (packet, "within", within)) {
+        cJSON_Delete (packet);
+        packet = NULL;
+    }
+    s_call_control (call, audience, packet, what);
 }
 
 static void

@@ -140,6 +140,12 @@ void pl_call_leave (pl_call_t *call, const char *room);
  * control message on the event bus, sent after the reply of a successful
  * call): e.g. audience "user:bob", room "campaign:7" when bob is removed. */
 void pl_call_evict (pl_call_t *call, const char *audience, const char *room);
+/* Every connection in room audience that is also in room within, on every
+ * gateway, joins room (a control as pl_call_evict's): e.g. audience
+ * "user:bob", within "campaign:7", room "campaign:7:gm" when bob becomes
+ * a GM of campaign 7, so his subscribed tabs hear the GMs' events. */
+void pl_call_grant (pl_call_t *call, const char *audience, const char *within,
+                    const char *room);
 
 /* Run a Redis command for the handler. A NULL return means it failed -
  * Redis unreachable, a Redis error reply, or an EXEC that held an error -

@@ -33,10 +33,12 @@
 
 /* ---- the event bus ---------------------------------------------------- */
 
-/* pl_bus callback, lws loop: a room control ({"leave":[..]}) for every
- * local member of room_name, e.g. all of a user's tabs leaving a campaign
- * they were removed from. The members are collected first: leaving may
- * remove them from room_name itself, which reorders its member array. */
+/* pl_bus callback, lws loop: a room control for every local member of
+ * room_name: an eviction {"leave":[..]}, e.g. all of a user's tabs leaving
+ * a campaign they were removed from, or a grant {"join":[..], "within":
+ * room}, e.g. the tabs of a new GM that are in the campaign's room joining
+ * its GM room. The members are collected first: leaving may remove them
+ * from room_name itself, which reorders its member array. */
 static void
 s_on_control (void *arg, const char *room_name, const char *json, size_t len)
 {
@@ -48,10 +50,25 @@ s_on_control (void *arg, const char *room_name, const char *json, size_t len)
         return;
     for (size_t i = 0; i < count; i++)
         ids[i] = ((pl_gwconn_t *) pl_room_member (room, i))->id;
-    /* a control is a directives object of which only "leave" counts */
     cJSON *root = pl_proto_json_parse (json, len);
     const cJSON *leave = cJSON_GetObjectItemCaseSensitive (root, "leave");
+    const cJSON *within = cJSON_GetObjectItemCaseSensitive (root, "within");
     const cJSON *left;
+    if (cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (root, "join"))) {
+        /* a grant: the members also in room `within` join the rooms */
+        if (!cJSON_IsString (within))
+            pl_warn ("bus: ignored a control for %s that joins without \"within\"", room_name);
+        else
+            for (size_t i = 0; i < count; i++) {
+                pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
+                if (conn && pl_rooms_in (&conn->rooms, within->valuestring)
+                &&  !pl_gateway__apply_directives (self, conn, root, true))
+                    pl_warn ("conn %llu: no room left for a grant in %s",
+                             (unsigned long long) conn->id, within->valuestring);
+            }
+        goto cleanup;
+    }
+    /* an eviction: the members leave the rooms */
     /* a reply to a request sent before now must not join them back */
     cJSON_ArrayForEach (left, leave)
         if (cJSON_IsString (left)
@@ -67,6 +84,7 @@ s_on_control (void *arg, const char *room_name, const char *json, size_t len)
             if (conn)
                 pl_gateway__apply_directives (self, conn, root, false);
         }
+cleanup:
     cJSON_Delete (root);
     free (ids);
 }

@@ -1,7 +1,8 @@
 // Campaigns end to end: a GM, two players and an outsider. CRUD, membership
 // (GM only; FORBIDDEN for players, NOT_FOUND for outsiders), the last GM,
-// memberAdded/memberRemoved pushes, and a member removed during a session
-// losing access at once.
+// memberAdded/memberRemoved pushes, a promotion to GM (and back) taking
+// effect at once, and a member removed during a session losing access at
+// once.
 import assert from 'node:assert/strict';
 import { useSystem, emitAck, expectOk, expectError } from './lib/system.mjs';
 import {
@@ -168,6 +169,42 @@ h.test('the last GM cannot leave or be demoted (CONFLICT); with two GMs one may'
   const got = expectOk(await emitAck(p1.s, 'campaign:get', c.id));
   assert.deepEqual(got.members, [{ userId: p1.id, role: 'gm' }]);
   c.close();
+});
+
+h.test('a player promoted to GM hears hidden actors at once on every subscribed tab; demoted, no more', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'cp' });
+  t.after(c.close);
+  const { gm, p1 } = c;
+  const p1b = await tab(sys, p1, 'gateway-2');     // subscribed, on the other gateway
+  const p1c = await tab(sys, p1);                  // not subscribed
+  t.after(() => { p1b.s.disconnect(); p1c.s.disconnect(); });
+  await subscribeOk(p1b.s, c.room);
+  await settle();
+  const hidden = () => emitAck(gm.s, 'actor:create', { name: uid('Spy'), type: 'npc', campaignId: c.id, hidden: true });
+  const h1 = expectOk(await hidden());
+  await quiet();
+  assert.equal(p1.rec.count('actor:created', (a) => a.id === h1.id), 0, 'a player does not hear it');
+
+  expectOk(await emitAck(gm.s, 'campaign:addMember', { campaignId: c.id, userId: p1.id, role: 'gm' }));
+  await p1.rec.waitFor('campaign:memberAdded', (m) => m.userId === p1.id && m.role === 'gm');
+  await settle();
+  const h2 = expectOk(await hidden());
+  await p1.rec.waitFor('actor:created', (a) => a.id === h2.id);
+  await p1b.rec.waitFor('actor:created', (a) => a.id === h2.id);
+  await quiet();
+  assert.equal(p1c.rec.count('actor:created'), 0, 'a tab not in the campaign room is not granted it');
+
+  expectOk(await emitAck(gm.s, 'campaign:addMember', { campaignId: c.id, userId: p1.id, role: 'player' }));
+  await p1.rec.waitFor('campaign:memberAdded', (m) => m.userId === p1.id && m.role === 'player');
+  await settle();
+  p1.rec.clear(); p1b.rec.clear();
+  const h3 = expectOk(await hidden());
+  const open = expectOk(await emitAck(gm.s, 'actor:create', { name: uid('Open'), type: 'npc', campaignId: c.id }));
+  await p1.rec.waitFor('actor:created', (a) => a.id === open.id);     // the control: still subscribed
+  await p1b.rec.waitFor('actor:created', (a) => a.id === open.id);
+  await quiet();
+  assert.equal(p1.rec.count('actor:created', (a) => a.id === h3.id), 0);
+  assert.equal(p1b.rec.count('actor:created', (a) => a.id === h3.id), 0);
 });
 
 h.test('memberAdded reaches the campaign room and the added user exactly once', async (t, sys) => {

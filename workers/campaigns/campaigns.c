@@ -24,9 +24,8 @@
  *  connections get campaign:memberRemoved and are evicted from the
  *  campaign's rooms (the push is published before the eviction, and the
  *  bus keeps one publisher's order), and their presence there ends. A
- *  demoted GM is evicted from campaign:<id>:gm. A promoted player joins it
- *  on their next subscribe to campaign:<id> (campaign:memberAdded tells the
- *  client to re-subscribe).
+ *  demoted GM is evicted from campaign:<id>:gm; a promoted player's
+ *  connections in campaign:<id> are granted it (pl_call_grant).
  *
  *  Every handler runs on the worker loop (pl_worker.h); a NULL from
  *  pl_call_command / false from pl_call_run means the runtime has already
@@ -612,6 +611,8 @@ s_add_member (pl_call_t *call, const cJSON *arg)
                                     s_member_added (id, user, role_name, campaign), true, except);
             if (m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER)
                 pl_call_evict (call, uroom, gm);
+            if (m.target == PL_ROLE_PLAYER && role == PL_ROLE_GM)
+                pl_call_grant (call, uroom, room, gm);  /* subscribed tabs hear the GMs */
             cJSON *data = cJSON_CreateObject ();
             cJSON_AddStringToObject (data, "campaignId", id);
             cJSON_AddStringToObject (data, "userId", user);
