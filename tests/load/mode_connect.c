@@ -76,13 +76,6 @@ s_down (void *mode, uint32_t i, pl_lfail_t why, bool was_ready)
         pl_loadnet_poke (sh->net);
 }
 
-/* pl_loadnet callback, loop 0: SIGINT/SIGTERM. */
-static void
-s_interrupt (void *mode)
-{
-    pl_loadrun_interrupt (((s_shard_t *) mode)->run);
-}
-
 static void
 s_progress (s_shard_t *sh)
 {
@@ -149,7 +142,7 @@ s_tick (void *mode, int64_t now)
 
 static const pl_loadnet_ops_t s_ops = {
     .sub = s_sub, .ready = s_ready, .message = s_message, .down = s_down,
-    .tick = s_tick, .interrupt = s_interrupt,
+    .tick = s_tick, .interrupt = pl_loadrun_on_interrupt,
 };
 
 int

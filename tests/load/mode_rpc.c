@@ -252,13 +252,6 @@ s_message (void *mode, uint32_t c, const char *msg, size_t len, int64_t now)
         pl_loadnet_poke (sh->net);
 }
 
-/* pl_loadnet callback, loop 0: SIGINT/SIGTERM. */
-static void
-s_interrupt (void *mode)
-{
-    pl_loadrun_interrupt (((s_shard_t *) mode)->run);
-}
-
 static void
 s_progress (s_shard_t *sh)
 {
@@ -362,7 +355,7 @@ s_tick (void *mode, int64_t now)
 
 static const pl_loadnet_ops_t s_ops = {
     .sub = s_sub, .ready = s_ready, .message = s_message, .down = s_down,
-    .tick = s_tick, .interrupt = s_interrupt,
+    .tick = s_tick, .interrupt = pl_loadrun_on_interrupt,
 };
 
 static int

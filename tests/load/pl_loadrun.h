@@ -83,7 +83,8 @@ int pl_loadrun_shards (pl_loadrun_t *run, const pl_loadrun_shard_ops_t *ops, voi
 /* fini every shard and free both arrays; nulls the pointers. */
 void pl_loadrun_shards_free (pl_loadrun_t *run, const pl_loadrun_shard_ops_t *ops, void **shards_p,
                              pl_loadnet_t ***nets_p);
-/* pl_loadnet's interrupt callback for such a shard (loop 0). */
+/* pl_loadnet's interrupt callback (loop 0: SIGINT/SIGTERM) for any mode whose
+ * shard starts with its pl_loadrun_t pointer: every WebSocket mode. */
 void pl_loadrun_on_interrupt (void *shard);
 
 /* Options for loop `index` of a WebSocket mode with `conns` slots. */
