@@ -283,6 +283,28 @@ s_session_json (const redisReply *hash)
     return session;
 }
 
+/* WATCH campaign_id's members and read user's role in it (PL_ROLE_NONE:
+ * not a member, or no such campaign), inside a commit: a role change
+ * before the caller's EXEC makes it fail. false when Redis failed
+ * (logged). */
+static bool
+s_watch_role (pl_call_t *call, const char *campaign_id, const char *user, pl_role_t *role)
+{
+    bool ok = false;
+    redisReply *reply = NULL;
+    *role = PL_ROLE_NONE;
+    if (!pl_session__run (call, "WATCH pl:campaign:%s:members", campaign_id)
+    ||  !(reply = pl_session__cmd (call, "HGET pl:campaign:%s:members %s", campaign_id, user)))
+        goto cleanup;
+    if (reply->type == REDIS_REPLY_STRING)
+        *role = pl_authz_role_parse (reply->str);
+    ok = true;
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    return ok;
+}
+
 int
 pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
                    const char *created_by, cJSON **session)
@@ -303,20 +325,16 @@ pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
         goto cleanup;
     for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
         /* WATCH the set so the per-campaign bound holds across workers,
-         * and the members so a campaign deleted (or a GM demoted) before
-         * our EXEC gets no session */
-        if (!pl_session__run (call, "WATCH pl:campaign:%s:sessions pl:campaign:%s:members",
-                              campaign_id, campaign_id))
+         * and the creator's role so a campaign deleted (or a GM demoted)
+         * before our EXEC gets no session */
+        pl_role_t role;
+        if (!pl_session__run (call, "WATCH pl:campaign:%s:sessions", campaign_id)
+        ||  !s_watch_role (call, campaign_id, created_by, &role))
             goto cleanup;
-        reply = pl_session__cmd (call, "HGET pl:campaign:%s:members %s", campaign_id, created_by);
-        if (!reply)
-            goto cleanup;
-        if (reply->type != REDIS_REPLY_STRING || pl_authz_role_parse (reply->str) != PL_ROLE_GM) {
+        if (role != PL_ROLE_GM) {
             rc = 2;
             goto cleanup;
         }
-        freeReplyObject (reply);
-        reply = NULL;
         reply = pl_session__cmd (call, "SCARD pl:campaign:%s:sessions", campaign_id);
         if (!reply)
             goto cleanup;
@@ -547,16 +565,9 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     if (update->campaign_id) {
         /* the caller's role as of this commit: a GM demoted (or a member
          * removed) since the handler's check commits nothing */
-        const char *user = pl_call_caller (call)->user;
-        if (!pl_session__run (call, "WATCH pl:campaign:%s:members", update->campaign_id))
+        pl_role_t role;
+        if (!s_watch_role (call, update->campaign_id, pl_call_caller (call)->user, &role))
             goto cleanup;
-        reply = pl_session__cmd (call, "HGET pl:campaign:%s:members %s", update->campaign_id, user);
-        if (!reply)
-            goto cleanup;
-        pl_role_t role = reply->type == REDIS_REPLY_STRING ? pl_authz_role_parse (reply->str)
-                                                           : PL_ROLE_NONE;
-        freeReplyObject (reply);
-        reply = NULL;
         if (role < update->min_role) {
             result->status = PL_SESSION_FORBIDDEN;
             snprintf (result->why, sizeof result->why, "%s",

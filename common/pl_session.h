@@ -139,6 +139,13 @@ cJSON *pl_session_entity_ids (const cJSON *state, const char *key);
  * entry of before's <key> with the same id (new copies included), one per
  * id, sorted by id: a new array of copies, or NULL when out of memory. */
 cJSON *pl_session_entity_changes (const cJSON *before, const cJSON *after, const char *key);
+/* The operations that make every copy of entity id in state (<key>.<i>,
+ * key "actors" or "items") equal to entity ("set <key>.<i>" where one
+ * differs), or, entity NULL, remove them all ("unset", highest index
+ * first): a new array (at most PL_STATE_MAX_OPS), NULL when out of memory.
+ * The "system" sync's builder, and gameState:update's write-back. */
+cJSON *pl_session_entity_ops (const cJSON *state, const char *key, const char *id,
+                              const cJSON *entity);
 
 /* ---- sessions -------------------------------------------------------- */
 
@@ -237,15 +244,16 @@ int pl_session_entity_sync (pl_call_t *call, pl_session_kind_t kind, const cJSON
  * session; the index follows). Returns as pl_session_entity_sync. */
 int pl_session_entity_remove (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity);
 
-/* Read repair: every copy in session sid's state of a stored actor or
- * item that is not the stored entity (or of one now hidden) gets its
- * "system" update now, as pl_session_entity_sync would have made it - the
- * writer that should have died between its store write and its syncs.
- * Copies of entities not (or no longer) stored are the state's own and
- * left alone. One MGET when nothing is out of step. Returns the number of
- * system updates applied, 0 when there is no session, -1 when Redis
- * failed (logged; the caller carries on with the state as it is). */
-int pl_session_entity_repair (pl_call_t *call, const char *sid);
+/* Read repair: every copy in state (session sid's, as the caller just
+ * read it) of a stored actor or item that is not the stored entity (or of
+ * one now hidden) gets its "system" update now, as pl_session_entity_sync
+ * would have made it - the writer that should have died between its store
+ * write and its syncs. Copies of entities not (or no longer) stored are
+ * the state's own and left alone. One MGET per kind embedded when nothing
+ * is out of step. Returns the number of system updates applied (the
+ * caller's state is then stale: read it again), or -1 when Redis failed
+ * (logged; the caller carries on with the state as it is). */
+int pl_session_entity_repair (pl_call_t *call, const char *sid, const cJSON *state);
 
 void pl_session_test (bool verbose);
 

@@ -73,8 +73,8 @@ typedef struct {
 } s_sync_t;
 
 /* Builder of a "system" sync: inside the commit, WATCH and read the
- * stored entity, and make every copy of it that (pl_session__replace_ops).
- * Gone, or hidden: the copies are removed. So the last sync to commit
+ * stored entity, and make every copy of it equal to what is stored
+ * (pl_session__replace_ops). Gone, or hidden: the copies are removed. So the last sync to commit
  * writes the newest stored value, whoever asked for it and with what. */
 static cJSON *
 s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
@@ -98,13 +98,22 @@ s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
             entity = NULL;
         }
     }
-    pl_session__replace_t replace = { sync->key, entity, sync->id };
-    ops = pl_session__replace_ops (state, &replace, why, why_size);
+    if (!(ops = pl_session_entity_ops (state, sync->key, sync->id, entity)))
+        snprintf (why, why_size, "out of memory");
 cleanup:
     if (reply)
         freeReplyObject (reply);
     cJSON_Delete (entity);
     return ops;
+}
+
+cJSON *
+pl_session_entity_ops (const cJSON *state, const char *key, const char *id, const cJSON *entity)
+{
+    assert (state && key && id);
+    char why[64];
+    pl_session__replace_t replace = { key, entity, id };
+    return pl_session__replace_ops (state, &replace, why, sizeof why);
 }
 
 /* May session sid hold entity's copy, kept in step with the store? Only
@@ -256,97 +265,89 @@ s_copies_differ (const cJSON *list, const char *id, const cJSON *stored)
     return false;
 }
 
+/* MGET pl:<kind>:<id> for every id (strings) in ids: the reply (caller
+ * frees), or NULL when out of memory or Redis failed (logged). */
+static redisReply *
+s_mget (pl_redis_t *redis, const char *kind, const cJSON *ids)
+{
+    int n = cJSON_GetArraySize (ids);
+    redisReply *reply = NULL;
+    const char **argv = calloc ((size_t) n + 1, sizeof *argv);
+    size_t *argvlen = calloc ((size_t) n + 1, sizeof *argvlen);
+    char **keys = calloc ((size_t) n + 1, sizeof *keys);
+    if (!argv || !argvlen || !keys)
+        goto cleanup;
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+    for (int i = 0; i < n; i++) {
+        if (asprintf (&keys[i], "pl:%s:%s", kind, cJSON_GetArrayItem (ids, i)->valuestring) < 0) {
+            keys[i] = NULL;
+            goto cleanup;
+        }
+        argv[i + 1] = keys[i];
+        argvlen[i + 1] = strlen (keys[i]);
+    }
+    reply = pl_redis_command_argv (redis, n + 1, argv, argvlen);
+    if (reply && (reply->type != REDIS_REPLY_ARRAY || reply->elements != (size_t) n)) {
+        freeReplyObject (reply);
+        reply = NULL;
+    }
+cleanup:
+    if (!reply)
+        pl_warn ("cannot read %d %ss", n, kind);
+    for (int i = 0; keys && i < n && keys[i]; i++)
+        free (keys[i]);
+    free (keys);
+    free (argv);
+    free (argvlen);
+    return reply;
+}
+
 int
-pl_session_entity_repair (pl_call_t *call, const char *sid)
+pl_session_entity_repair (pl_call_t *call, const char *sid, const cJSON *state)
 {
     static const struct {
         const char *key, *kind;
-    } lists[] = { { "actors", "actor" }, { "items", "item" } };
-    int repaired = -1;
-    cJSON *state = NULL, *ids = NULL;
-    const char **argv = NULL;
-    size_t *argvlen = NULL;
-    char **keys = NULL;
+        pl_session_kind_t session_kind;
+    } lists[] = { { "actors", "actor", PL_SESSION_ACTOR }, { "items", "item", PL_SESSION_ITEM } };
+    int repaired = 0;
+    cJSON *ids = NULL;
     redisReply *reply = NULL;
     pl_redis_t *redis = pl_call_redis (call);
-    int found = redis ? pl_session_state (call, sid, &state) : -1;
-    if (found <= 0) {
-        repaired = found;
-        goto cleanup;
-    }
-    repaired = 0;
-    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+    for (size_t k = 0; redis && k < sizeof lists / sizeof lists[0]; k++) {
         cJSON_Delete (ids);
         ids = pl_session_entity_ids (state, lists[k].key);
-        int n = cJSON_GetArraySize (ids);
-        if (n == 0)
+        if (cJSON_GetArraySize (ids) == 0)
             continue;
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, lists[k].key);
-        free (argv);
-        free (argvlen);
-        if (keys)
-            for (int i = 0; keys[i]; i++)
-                free (keys[i]);
-        free (keys);
-        argv = calloc ((size_t) n + 1, sizeof *argv);
-        argvlen = calloc ((size_t) n + 1, sizeof *argvlen);
-        keys = calloc ((size_t) n + 1, sizeof *keys);
-        if (!argv || !argvlen || !keys)
-            goto oom;
-        argv[0] = "MGET";
-        argvlen[0] = 4;
-        for (int i = 0; i < n; i++) {
-            if (asprintf (&keys[i], "pl:%s:%s", lists[k].kind,
-                          cJSON_GetArrayItem (ids, i)->valuestring) < 0) {
-                keys[i] = NULL;
-                goto oom;
-            }
-            argv[i + 1] = keys[i];
-            argvlen[i + 1] = strlen (keys[i]);
-        }
         if (reply)
             freeReplyObject (reply);
-        reply = pl_redis_command_argv (redis, n + 1, argv, argvlen);
-        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != (size_t) n) {
-            pl_warn ("session %s: cannot read its embedded %ss to check them", sid, lists[k].kind);
+        if (!(reply = s_mget (redis, lists[k].kind, ids))) {
             repaired = -1;
             goto cleanup;
         }
-        for (int i = 0; i < n; i++) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, lists[k].key);
+        for (size_t i = 0; i < reply->elements; i++) {
             const redisReply *r = reply->element[i];
-            const char *id = cJSON_GetArrayItem (ids, i)->valuestring;
+            const char *id = cJSON_GetArrayItem (ids, (int) i)->valuestring;
             if (r->type != REDIS_REPLY_STRING)
                 continue;                   /* never stored, or deleted: the state's own */
             cJSON *stored = cJSON_ParseWithLength (r->str, r->len);
+            /* a stranger's copy differs too, and stays (s_sync_one) */
             if (cJSON_IsObject (stored)
             &&  s_copies_differ (list, id,
                                  cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (stored, "hidden"))
-                                 ? NULL : stored)) {
-                /* a stranger's copy differs too, and stays (s_sync_one) */
-                pl_session_kind_t kind = k == 0 ? PL_SESSION_ACTOR : PL_SESSION_ITEM;
-                if (s_sync_one (call, kind, stored, sid, false) > 0) {
-                    pl_info ("session %s: the copy of %s %s was behind the store: repaired",
-                             sid, lists[k].kind, id);
-                    repaired++;
-                }
+                                 ? NULL : stored)
+            &&  s_sync_one (call, lists[k].session_kind, stored, sid, false) > 0) {
+                pl_info ("session %s: the copy of %s %s was behind the store: repaired",
+                         sid, lists[k].kind, id);
+                repaired++;
             }
             cJSON_Delete (stored);
         }
     }
-    goto cleanup;
-oom:
-    pl_error ("session %s: out of memory checking its copies", sid);
-    repaired = -1;
 cleanup:
     if (reply)
         freeReplyObject (reply);
-    if (keys)
-        for (int i = 0; keys[i]; i++)
-            free (keys[i]);
-    free (keys);
-    free (argv);
-    free (argvlen);
     cJSON_Delete (ids);
-    cJSON_Delete (state);
     return repaired;
 }

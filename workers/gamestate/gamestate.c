@@ -146,6 +146,19 @@ s_state (pl_call_t *call, const char *sid)
     return state;
 }
 
+/* s_state, after pl_session_entity_repair: read again only when that
+ * changed it. Returns it, or NULL answered. */
+static cJSON *
+s_state_repaired (pl_call_t *call, const char *sid)
+{
+    cJSON *state = s_state (call, sid);
+    if (state && pl_session_entity_repair (call, sid, state) > 0) {
+        cJSON_Delete (state);
+        state = s_state (call, sid);
+    }
+    return state;
+}
+
 /* Answer a commit's outcome that is not a success. */
 static void
 s_commit_error (pl_call_t *call, const char *sid, pl_session_result_t *result)
@@ -268,9 +281,8 @@ s_join (pl_call_t *call, const cJSON *arg)
     const char *sid = s_sid (call, arg);
     if (!sid || s_access (call, sid, &session, &role) != 0)
         goto cleanup;
-    pl_session_entity_repair (call, sid);
     /* the snapshot is always current: a join never replays the log */
-    if (!(state = s_state (call, sid)))
+    if (!(state = s_state_repaired (call, sid)))
         goto cleanup;
     char room[16 + PL_AUTHZ_ID_MAX];
     s_room (room, sizeof room, sid);
@@ -318,10 +330,8 @@ s_request_full (pl_call_t *call, const cJSON *arg)
     cJSON *session = NULL, *state = NULL;
     pl_role_t role;
     const char *sid = s_sid (call, arg);
-    if (!sid || s_access (call, sid, &session, &role) != 0)
-        goto cleanup;
-    pl_session_entity_repair (call, sid);
-    if (!(state = s_state (call, sid)))
+    if (!sid || s_access (call, sid, &session, &role) != 0
+    ||  !(state = s_state_repaired (call, sid)))
         goto cleanup;
     cJSON *data = cJSON_CreateObject ();
     cJSON_AddItemToObject (data, "gameState", state);
@@ -453,7 +463,7 @@ s_update_ops (const cJSON *state, void *arg, char *why, size_t why_size)
         const pl_entity_kind_t *kind;
     } lists[] = { { "actors", &pl_entity_actor }, { "items", &pl_entity_item } };
     s_update_t *u = arg;
-    cJSON *next = NULL, *changes = NULL;
+    cJSON *next = NULL, *changes = NULL, *fix = NULL;
     cJSON *ops = cJSON_Duplicate (u->ops, true);
     char ignored[256];
     int index = -1;
@@ -495,31 +505,22 @@ s_update_ops (const cJSON *state, void *arg, char *why, size_t why_size)
             if (rc == 0)
                 continue;                   /* a stranger's copy: the state's own */
             u->wb[u->nwb++] = wb;
-            const cJSON *stored = pl_entity_writeback_entity (wb);
-            int i = 0;
-            const cJSON *entry;
-            cJSON_ArrayForEach (entry, list) {
-                const cJSON *eid = s_get (entry, "id");
-                if (cJSON_IsString (eid) && strcmp (eid->valuestring, id) == 0
-                &&  !cJSON_Compare (entry, stored, true)) {
-                    if (cJSON_GetArraySize (ops) == PL_STATE_MAX_OPS) {
-                        snprintf (why, why_size, "the operations and the embedded copies they "
-                                  "change need more than %d operations; split the update",
-                                  PL_STATE_MAX_OPS);
-                        u->invalid = true;
-                        u->index = -1;
-                        goto fail;
-                    }
-                    char path[32];
-                    snprintf (path, sizeof path, "%s.%d", lists[k].key, i);
-                    cJSON *op = cJSON_CreateObject ();
-                    cJSON_AddItemToArray (ops, op);
-                    cJSON_AddStringToObject (op, "path", path);
-                    cJSON_AddStringToObject (op, "operation", "set");
-                    cJSON_AddItemToObject (op, "value", cJSON_Duplicate (stored, true));
-                }
-                i++;
+            /* every copy of it becomes what the store will hold */
+            fix = pl_session_entity_ops (next, lists[k].key, id, pl_entity_writeback_entity (wb));
+            if (!fix)
+                goto oom;
+            if (cJSON_GetArraySize (ops) + cJSON_GetArraySize (fix) > PL_STATE_MAX_OPS) {
+                snprintf (why, why_size, "the operations and the embedded copies they "
+                          "change need more than %d operations; split the update",
+                          PL_STATE_MAX_OPS);
+                u->invalid = true;
+                u->index = -1;
+                goto fail;
             }
+            while (cJSON_GetArraySize (fix) > 0)
+                cJSON_AddItemToArray (ops, cJSON_DetachItemFromArray (fix, 0));
+            cJSON_Delete (fix);
+            fix = NULL;
         }
     }
     goto cleanup;
@@ -531,6 +532,7 @@ fail:
 cleanup:
     cJSON_Delete (next);
     cJSON_Delete (changes);
+    cJSON_Delete (fix);
     return ops;
 }
 
@@ -653,7 +655,10 @@ s_sync (pl_call_t *call, const cJSON *arg)
     pl_role_t role;
     if (s_access (call, sid, &session, &role) != 0)
         goto cleanup;
-    pl_session_entity_repair (call, sid);
+    cJSON *state = s_state_repaired (call, sid);
+    if (!state)
+        goto cleanup;
+    cJSON_Delete (state);
     int found = pl_session_sync (call, sid, since, &out);
     if (found < 0)
         s_storage_error (call);
