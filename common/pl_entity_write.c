@@ -231,6 +231,7 @@ s_sync_sessions (pl_call_t *call, const char *name, const cJSON *entity, const c
 /* A write-back decided inside a session commit (pl_entity.h). */
 struct _pl_entity_wb_t {
     const pl_entity_kind_t *kind;
+    const char *campaign;           /* the session's campaign (borrowed)    */
     pl_entity__t e;                 /* the entity after the commit          */
     char *text;                     /* its JSON to SET; NULL: unchanged     */
     bool moved;                     /* its holder changes                   */
@@ -239,6 +240,20 @@ struct _pl_entity_wb_t {
     pl_err_t err;                   /* a dry run's refusal ...              */
     char why[256];                  /* ... and what it says                 */
 };
+
+/* Queue (inside MULTI) the write of entity id of kind as text, moving it
+ * from holder from's set to holder to's (either NULL: none), ranked by
+ * score. false when Redis failed (answered INTERNAL). */
+static bool
+s_queue_write (pl_call_t *call, const pl_entity_kind_t *kind, const char *id, const char *text,
+               const char *from, const char *to, const char *score)
+{
+    return pl_call_run (call, "SET pl:%s:%s %s", kind->name, id, text)
+        && (!from || pl_call_run (call, "ZREM pl:%s:%s:%ss %s", kind->holder, from,
+                                  kind->name, id))
+        && (!to || pl_call_run (call, "ZADD pl:%s:%s:%ss %s %s", kind->holder, to,
+                                kind->name, score, id));
+}
 
 /* Refuse: answer err, or on a dry run (dry not NULL) only note it in dry
  * (and a debug line): a copy that would not be written is the caller's
@@ -266,17 +281,18 @@ s_no (pl_call_t *call, pl_entity_wb_t *dry, pl_err_t err, const char *fmt, ...)
 /* Update entity id with fields, as the caller: the whole of actor:update
  * after its argument checks (dry NULL), and the decision of a write-back
  * (dry not NULL, pl_entity_writeback_prepare). Refusals go through s_no.
- * copy_campaign, with dry: fields are a copy in a session of that
- * campaign - a campaign entity must be of it, a hidden entity may not be
- * embedded, and a merge that changes nothing writes nothing.
+ * On a dry run fields are a copy in a session of campaign dry->campaign -
+ * a campaign entity must be of it, a hidden entity may not be embedded,
+ * and a merge that changes nothing writes nothing.
  * A dry run writes, publishes and answers nothing, and leaves its WATCHes
  * for the caller's EXEC: 1 means decided, with *dry filled (text NULL when
  * nothing changes). Otherwise returns 1 written (events published) with
  * *stored = the stored entity (caller owns), or -1 not written. */
 static int
 s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const cJSON *fields,
-          const char *copy_campaign, pl_entity_wb_t *dry, cJSON **stored)
+          pl_entity_wb_t *dry, cJSON **stored)
 {
+    const char *copy_campaign = dry ? dry->campaign : NULL;
     const char *event = pl_proto_event (pl_call_event (call))->name;
     const char *why = NULL;
     const bool quiet = dry != NULL;
@@ -285,7 +301,7 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
     int rc = -1;
     pl_entity__t old = { 0 }, e = { 0 }, h = { 0 };
     *stored = NULL;
-    assert (!dry == !copy_campaign);
+    assert (!dry || copy_campaign);
     for (int attempt = 0; attempt < PL_ENTITY__ATTEMPTS; attempt++) {
         pl_entity__free (&old);
         pl_entity__free (&e);
@@ -396,14 +412,9 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         /* the write: nothing below can fail for a reason of ours, so an
          * open MULTI ends in EXEC or in pl_entity__abandon's DISCARD */
         multi = pl_call_run (call, "MULTI");
-        if (!multi || !pl_call_run (call, "SET pl:%s:%s %s", kind->name, id, text))
-            goto cleanup;
-        if (moved && old.holder
-        &&  !pl_call_run (call, "ZREM pl:%s:%s:%ss %s", kind->holder, old.holder, kind->name, id))
-            goto cleanup;
-        if (moved && e.holder
-        &&  !pl_call_run (call, "ZADD pl:%s:%s:%ss %s %s", kind->holder, e.holder, kind->name,
-                          score, id))
+        if (!multi
+        ||  !s_queue_write (call, kind, id, text, moved ? old.holder : NULL,
+                            moved ? e.holder : NULL, score))
             goto cleanup;
         int ran = pl_call_exec (call);
         watching = multi = false;           /* EXEC ends both, whatever it says */
@@ -441,7 +452,7 @@ pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         return;
     }
     if (!(id = pl_entity__id (call, kind, cJSON_GetObjectItemCaseSensitive (arg, "id")))
-    ||  s_update (kind, call, id, arg, NULL, NULL, &stored) < 0)
+    ||  s_update (kind, call, id, arg, NULL, &stored) < 0)
         return;
     s_sync_sessions (call, kind->name, stored, NULL);
     pl_call_ok (call, stored);
@@ -464,9 +475,10 @@ pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
         goto cleanup;
     }
     self->kind = kind;
+    self->campaign = campaign_id;
     if (!cJSON_IsString (id) || !pl_authz_id_valid (id->valuestring))
         goto cleanup;                       /* never stored: a stranger */
-    if (s_update (kind, call, id->valuestring, copy, campaign_id, self, &stored) > 0) {
+    if (s_update (kind, call, id->valuestring, copy, self, &stored) > 0) {
         *wb = self;
         self = NULL;
         rc = 1;
@@ -503,15 +515,9 @@ pl_entity_writeback_queue (pl_call_t *call, const pl_entity_wb_t *wb)
 {
     assert (call && wb);
     const pl_entity_kind_t *kind = wb->kind;
-    if (!wb->text)
-        return true;
-    return pl_call_run (call, "SET pl:%s:%s %s", kind->name, wb->e.id, wb->text)
-        && (!wb->moved || !wb->old_holder
-            || pl_call_run (call, "ZREM pl:%s:%s:%ss %s", kind->holder, wb->old_holder,
-                            kind->name, wb->e.id))
-        && (!wb->moved || !wb->e.holder
-            || pl_call_run (call, "ZADD pl:%s:%s:%ss %s %s", kind->holder, wb->e.holder,
-                            kind->name, wb->score, wb->e.id));
+    return !wb->text
+        || s_queue_write (call, kind, wb->e.id, wb->text, wb->moved ? wb->old_holder : NULL,
+                          wb->moved ? wb->e.holder : NULL, wb->score);
 }
 
 void
