@@ -290,8 +290,8 @@ s_joins (const cJSON *root)
     return cJSON_IsArray (join) && cJSON_GetArraySize (join) > 0;
 }
 
-static void s_internal (pl_gateway_t *self, pl_event_id_t id, const char *conn_id,
-                        const char *user, const char *name, const char *body);
+static void s_internal_conn (pl_gateway_t *self, pl_event_id_t id, pl_gwconn_t *conn,
+                             const char *body);
 
 /* A join list the connection had no room for: the service has recorded
  * presence in those rooms, so unsubscribe from each on the connection's
@@ -300,17 +300,14 @@ static void
 s_untake_joins (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
 {
     const cJSON *room;
-    char id[24];
-    snprintf (id, sizeof id, "%llu", (unsigned long long) conn->id);
     cJSON_ArrayForEach (room, cJSON_GetObjectItemCaseSensitive (root, "join")) {
         if (!cJSON_IsString (room))
             continue;
         cJSON *body = cJSON_CreateObject ();
         cJSON_AddStringToObject (body, "room", room->valuestring);
         char *text = cJSON_PrintUnformatted (body);
-        const char *name = conn->user + strlen (conn->user) + 1;
         if (text)
-            s_internal (self, PL_EV_UNSUBSCRIBE, id, conn->user, *name ? name : NULL, text);
+            s_internal_conn (self, PL_EV_UNSUBSCRIBE, conn, text);
         free (text);
         cJSON_Delete (body);
     }
@@ -379,19 +376,36 @@ cleanup:
 
 /* ---- presence --------------------------------------------------------- */
 
-/* Send an internal event (no ack; the service's answer is dropped). */
+/* Send an internal event as the caller context ctx (taken; no ack: the
+ * service's answer is dropped). who names the connection in a warning. */
 static void
-s_internal (pl_gateway_t *self, pl_event_id_t id, const char *conn_id, const char *user,
-            const char *name, const char *body)
+s_internal_send (pl_gateway_t *self, pl_event_id_t id, char *ctx, const char *who,
+                 const char *body)
 {
     const char *why = NULL;
-    char *ctx = pl_proto_ctx_encode (self->id, conn_id, user, name);
     pl_pending_entry_t entry = { 0, 0, false, PL_PENDING_INTERNAL };
     const pl_event_info_t *ev = pl_proto_event (id);
     if (s_send (self, ev, ctx, body, body ? strlen (body) : 0, &entry, &why) != PL_ERR_NONE
     &&  !self->stopping)
-        pl_warn ("cannot send %s for conn %s: %s", ev->name, conn_id, why);
+        pl_warn ("cannot send %s for conn %s: %s", ev->name, who, why);
     free (ctx);
+}
+
+/* An internal event for connection conn_id of user (name may be NULL). */
+static void
+s_internal (pl_gateway_t *self, pl_event_id_t id, const char *conn_id, const char *user,
+            const char *name, const char *body)
+{
+    s_internal_send (self, id, pl_proto_ctx_encode (self->id, conn_id, user, name), conn_id, body);
+}
+
+/* An internal event on behalf of a live connection, as itself. */
+static void
+s_internal_conn (pl_gateway_t *self, pl_event_id_t id, pl_gwconn_t *conn, const char *body)
+{
+    char who[24];
+    snprintf (who, sizeof who, "%llu", (unsigned long long) conn->id);
+    s_internal_send (self, id, pl_gateway__conn_ctx (self, conn), who, body);
 }
 
 /* presence:drop for a connection that is gone: its user is no longer
@@ -411,10 +425,7 @@ pl_gateway__presence_drop (pl_gateway_t *self, pl_gwconn_t *conn)
      * gateway's records when its presence:alive stops, after the TTL */
     if (!conn->presence || !conn->user || self->stopping)
         return;
-    char id[24];
-    snprintf (id, sizeof id, "%llu", (unsigned long long) conn->id);
-    const char *name = conn->user + strlen (conn->user) + 1;
-    s_internal (self, PL_EV_PRESENCE_DROP, id, conn->user, *name ? name : NULL, NULL);
+    s_internal_conn (self, PL_EV_PRESENCE_DROP, conn, NULL);
     conn->presence = false;
 }
 
