@@ -187,6 +187,33 @@ pl_proto_json_parse (const char *text, size_t len)
     return root;
 }
 
+/* A scan, not a parse: it runs before the parse, on text the parser will
+ * judge anyway. Outside a string a backslash is no valid JSON, so where
+ * the strings are need not be tracked: every backslash starts an escape,
+ * and stepping over the escaped byte keeps "\\u0000" (a backslash escaped,
+ * then plain text) from being read as one. */
+bool
+pl_proto_json_has_nul (const char *text, size_t len)
+{
+    bool found = false;
+    size_t i = 0;
+    while (!found && i < len) {
+        if (text[i] == 0)
+            found = true;
+        else
+        if (text[i] == '\\' && i + 1 < len && text[i + 1] != 0) {
+            /* \u0000 is the only escape that decodes to 0: the digits
+             * are all zeros, so their case does not matter */
+            if (text[i + 1] == 'u' && i + 6 <= len && memcmp (text + i + 2, "0000", 4) == 0)
+                found = true;
+            i += 2;
+        }
+        else
+            i++;
+    }
+    return found;
+}
+
 char *
 pl_proto_ctx_encode (const char *gateway, const char *conn,
                      const char *user, const char *name)
@@ -226,7 +253,9 @@ pl_proto_ctx_decode (const char *text, size_t len, pl_caller_t *caller)
     int rc = -1;
     bool ok = true;
     pl_caller_t tmp = { 0 };
-    cJSON *root = pl_proto_json_parse (text, len);
+    /* the gateway encodes it from a checked JWT, so a NUL here is a bug
+     * or a forgery; refused rather than cut (a uid "bob\u0000x" is not bob) */
+    cJSON *root = pl_proto_json_has_nul (text, len) ? NULL : pl_proto_json_parse (text, len);
     if (!cJSON_IsObject (root))
         goto cleanup;
     tmp.gateway = s_dup_field (root, "gw", true, &ok);
@@ -341,6 +370,54 @@ pl_proto_test (bool verbose)
     assert (cJSON_IsArray (j));
     cJSON_Delete (j);
     assert (pl_proto_json_parse ("[1,2]", 3) == NULL);
+
+    /* NUL in JSON text: the escape in a value or a key, or a raw byte
+     * anywhere; an escaped backslash before u0000 is no NUL */
+#define S_NUL_CASE(lit, nul) { (lit), sizeof (lit) - 1, (nul) }
+    struct { const char *text; size_t len; bool nul; } nuls[] = {
+        S_NUL_CASE ("{\"name\":\"Eve\"}", false),
+        S_NUL_CASE ("{\"name\":\"Eve\\u0000x\"}", true),
+        S_NUL_CASE ("{\"name\\u0000x\":\"Eve\"}", true),
+        S_NUL_CASE ("[\"actor:create\\u0000junk\",{}]", true),
+        S_NUL_CASE ("\"\\u0000\"", true),
+        S_NUL_CASE ("\"\\\\u0000\"", false),            /* "\\u0000"     */
+        S_NUL_CASE ("\"\\\\\\u0000\"", true),           /* "\\\u0000"    */
+        S_NUL_CASE ("\"\\\\\\\\u0000\"", false),        /* "\\\\u0000"   */
+        S_NUL_CASE ("\"\\u00000\"", true),
+        S_NUL_CASE ("\"\\u0001\\u0100\\u1000\\u00001\"", true),
+        S_NUL_CASE ("\"\\u0001\\u0100\\u1000\"", false),
+        S_NUL_CASE ("\"\\ud800\\udc00\\u2028\\\"\\/\\n\"", false),
+        S_NUL_CASE ("\"\\u000\"", false),               /* too short      */
+        S_NUL_CASE ("\"\\u00", false),                  /* cut short      */
+        S_NUL_CASE ("\"\\", false),
+        S_NUL_CASE ("", false),
+        S_NUL_CASE ("\"a\0b\"", true),                  /* raw, in a string */
+        S_NUL_CASE ("[1,\0 2]", true),                  /* raw, as blank  */
+        S_NUL_CASE ("\"\\\0\"", true),                  /* raw, escaped   */
+        { "\"\\u0000\"", 6, false },                    /* len honoured   */
+        { "\"ok\"\0", 4, false },                       /* NUL past len   */
+    };
+#undef S_NUL_CASE
+    for (size_t i = 0; i < sizeof nuls / sizeof nuls[0]; i++) {
+        if (pl_proto_json_has_nul (nuls[i].text, nuls[i].len) != nuls[i].nul)
+            fprintf (stderr, "pl_proto_json_has_nul case %zu: want %d\n", i, nuls[i].nul);
+        assert (pl_proto_json_has_nul (nuls[i].text, nuls[i].len) == nuls[i].nul);
+    }
+    /* a caller context with a NUL anywhere is refused, not cut */
+    const char *ctx_nul = "{\"gw\":\"g\",\"conn\":\"1\",\"uid\":\"bob\\u0000x\"}";
+    assert (pl_proto_ctx_decode (ctx_nul, strlen (ctx_nul), &caller) == -1);
+    ctx_nul = "{\"gw\":\"g\",\"conn\":\"1\",\"uid\":\"bob\",\"name\":\"B\\u0000\"}";
+    assert (pl_proto_ctx_decode (ctx_nul, strlen (ctx_nul), &caller) == -1);
+    assert (pl_proto_ctx_decode ("{\"gw\":\"g\",\"conn\":\"1\",\"uid\":\"b\0x\"}", 33,
+                                 &caller) == -1);
+    assert (caller.user == NULL);
+    /* ... and so is one with a NUL in a key (cJSON would read "uid") */
+    ctx_nul = "{\"gw\":\"g\",\"conn\":\"1\",\"uid\\u0000x\":\"bob\"}";
+    assert (pl_proto_ctx_decode (ctx_nul, strlen (ctx_nul), &caller) == -1);
+    /* why the scan exists: cJSON does cut such strings */
+    j = pl_proto_json_parse ("\"p1\\u0000x\"", 11);
+    assert (cJSON_IsString (j) && strcmp (j->valuestring, "p1") == 0);
+    cJSON_Delete (j);
 
     char origin[64];
     pl_proto_origin (origin, sizeof origin, "gw-1", "9");

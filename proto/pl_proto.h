@@ -127,6 +127,21 @@ int pl_proto_origin (char *buf, size_t size, const char *gateway, const char *co
  * cJSON_ParseWithLength. Returns NULL on any error. */
 cJSON *pl_proto_json_parse (const char *text, size_t len);
 
+/* Does JSON text (len bytes) hold a NUL: a raw 0x00 byte anywhere, or
+ * the escape \u0000 in a string or a key? cJSON decodes \u0000 into a 0
+ * byte inside valuestring (and raw control bytes pass through as they
+ * are), and every reader of valuestring sees a C string: "p1\u0000x"
+ * would be the user p1. So anything that crosses the wire refuses such
+ * text before it is parsed for use: the gateway (event arguments, REST
+ * bodies), the worker runtime (request bodies, caller contexts).
+ * Escapes are stepped over whole, so "\\u0000" (an escaped backslash,
+ * then the text u0000) is no NUL. Never reads past len. */
+bool pl_proto_json_has_nul (const char *text, size_t len);
+
+/* The message of the VALIDATION_ERROR for such text: one wording
+ * wherever it is refused. */
+#define PL_PROTO_NUL_MESSAGE "strings may not contain NUL (\\u0000)"
+
 /* Selftest. */
 void pl_proto_test (bool verbose);
 
