@@ -167,6 +167,12 @@ pl_rest_build_arg (const pl_rest_match_t *m, const char *const *query, size_t nq
                 *why = "a JSON object body is required";
                 goto cleanup;
             }
+            /* before the parse: cJSON would cut the string at the NUL and
+             * the service would act on the shorter one (pl_proto.h) */
+            if (pl_proto_json_has_nul (body, body_len)) {
+                *why = PL_PROTO_NUL_MESSAGE;
+                goto cleanup;
+            }
             root = pl_proto_json_parse (body, body_len);
             if (!root) {
                 *why = "the body is not valid JSON";
@@ -361,6 +367,22 @@ pl_rest_test (bool verbose)
     s_check_arg ("POST", "/api/v1/actors", none, 0, "[1]", NULL);         /* not object */
     s_check_arg ("POST", "/api/v1/actors", none, 0, "{\"a\":", NULL);     /* bad JSON */
     s_check_arg ("POST", "/api/v1/actors", none, 0, "{} x", NULL);        /* trailing */
+    /* a NUL in a string or a key is refused, not cut; an escaped
+     * backslash before u0000 is no NUL and is kept as it is */
+    s_check_arg ("POST", "/api/v1/actors", none, 0, "{\"name\":\"Eve\\u0000x\"}", NULL);
+    s_check_arg ("POST", "/api/v1/actors", none, 0, "{\"name\\u0000x\":\"Eve\"}", NULL);
+    s_check_arg ("PATCH", "/api/v1/actors/a1", none, 0, "{\"s\":[\"\\u0000\"]}", NULL);
+    s_check_arg ("POST", "/api/v1/actors", none, 0, "{\"name\":\"a\\\\u0000b\"}",
+                 "{\"name\":\"a\\\\u0000b\"}");
+    {
+        pl_rest_match_t mr;
+        char *arg = NULL;
+        const char *why = NULL;
+        const char raw[] = "{\"name\":\"Eve\0x\"}";
+        assert (pl_rest_match ("POST", "/api/v1/actors", &mr) == 0);
+        assert (pl_rest_build_arg (&mr, none, 0, raw, sizeof raw - 1, &arg, &why) == -1);
+        assert (arg == NULL && strcmp (why, PL_PROTO_NUL_MESSAGE) == 0);
+    }
     /* the path's id wins over the body's */
     s_check_arg ("PATCH", "/api/v1/actors/a1", none, 0, "{\"id\":\"zz\",\"hp\":3}",
                  "{\"hp\":3,\"id\":\"a1\"}");
