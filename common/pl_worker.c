@@ -611,6 +611,13 @@ s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
         goto reply;
     }
     size_t body_len = zmq_msg_size (&msg->frame[6]);
+    /* the gateway refuses a NUL already; this is the defence in depth for
+     * any other client of the broker: no handler ever sees a string cJSON
+     * cut short (pl_proto.h, pl_proto_json_has_nul) */
+    if (pl_proto_json_has_nul (zmq_msg_data (&msg->frame[6]), body_len)) {
+        pl_call_error (&call, PL_ERR_VALIDATION_ERROR, "%s", PL_PROTO_NUL_MESSAGE);
+        goto reply;
+    }
     if (body_len > 0) {
         arg = pl_proto_json_parse (zmq_msg_data (&msg->frame[6]), body_len);
         if (!arg) {

@@ -138,26 +138,35 @@ s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_zmsg_t *msg, int timeout
     return false;
 }
 
-/* Send a REQ to the worker's current identity. */
+/* Send a REQ to the worker's current identity; event and body are
+ * event_len and body_len bytes (they may hold a NUL). */
 static void
-s_request (s_fake_t *f, const char *reqid, const char *event, const char *ctx, const char *body)
+s_request_n (s_fake_t *f, const char *reqid, const char *event, size_t event_len,
+             const char *ctx, const char *body, size_t body_len)
 {
     pl_zmsg_part_t parts[] = {
         { f->id, f->id_len }, { "PL01", 4 }, { "REQ", 3 }, { "client-1", 8 },
-        { reqid, strlen (reqid) }, { event, strlen (event) },
-        { ctx, strlen (ctx) }, { body, strlen (body) },
+        { reqid, strlen (reqid) }, { event, event_len },
+        { ctx, strlen (ctx) }, { body, body_len },
     };
     assert (pl_zmsg_send (f->router, parts, 8) == 0);
 }
 
+static void
+s_request (s_fake_t *f, const char *reqid, const char *event, const char *ctx, const char *body)
+{
+    s_request_n (f, reqid, event, strlen (event), ctx, body, strlen (body));
+}
+
 /* Send a REQ and return the parsed reply, checking the REP envelope. */
 static cJSON *
-s_call (s_fake_t *f, const char *event, const char *ctx, const char *body)
+s_call_n (s_fake_t *f, const char *event, size_t event_len, const char *ctx,
+          const char *body, size_t body_len)
 {
     static int seq = 0;
     char reqid[16];
     snprintf (reqid, sizeof reqid, "r%d", ++seq);
-    s_request (f, reqid, event, ctx, body);
+    s_request_n (f, reqid, event, event_len, ctx, body, body_len);
     pl_zmsg_t msg;
     assert (s_wait (f, "REP", false, &msg, 2000));
     assert (msg.count == 6);
@@ -167,6 +176,12 @@ s_call (s_fake_t *f, const char *event, const char *ctx, const char *body)
     assert (reply);
     pl_zmsg_close (&msg);
     return reply;
+}
+
+static cJSON *
+s_call (s_fake_t *f, const char *event, const char *ctx, const char *body)
+{
+    return s_call_n (f, event, strlen (event), ctx, body, strlen (body));
 }
 
 /* The error code of a failed reply, or "" for success. */
@@ -298,6 +313,12 @@ pl_worker_test (bool verbose)
         { "actor:list",   "",    "",        "VALIDATION_ERROR" },
         { "actor:create", S_CTX, "{}",      "INTERNAL" },           /* no answer */
         { "actor:update", S_CTX, "\"y\"",   "NOT_FOUND" },          /* handler's */
+        /* a NUL is refused before any handler runs, never cut: in the
+         * argument (a value, a key) and in the caller context */
+        { "actor:update", S_CTX, "{\"id\":\"y\\u0000x\"}", "VALIDATION_ERROR" },
+        { "actor:update", S_CTX, "{\"id\\u0000x\":\"y\"}", "VALIDATION_ERROR" },
+        { "actor:list",   "{\"v\":1,\"gw\":\"g\",\"conn\":\"7\",\"uid\":\"alice\\u0000x\"}", "",
+          "VALIDATION_ERROR" },
         { "actor:delete", S_CTX, "\"z\"",   "INTERNAL" },           /* no Redis */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -312,6 +333,25 @@ pl_worker_test (bool verbose)
         }
         cJSON_Delete (reply);
     }
+
+    /* the same with raw NUL bytes: in the body, and in the event frame,
+     * which names the event by its length ("actor:list\0x" is none) */
+    const char raw_nul[] = "{\"a\":\"b\0c\"}";
+    reply = s_call_n (&f, "actor:list", 10, S_CTX, raw_nul, sizeof raw_nul - 1);
+    assert (strcmp (s_code (reply), "VALIDATION_ERROR") == 0);
+    assert (strcmp (cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "error"), "message")
+                    ->valuestring, PL_PROTO_NUL_MESSAGE) == 0);
+    cJSON_Delete (reply);
+    reply = s_call_n (&f, "actor:list\0x", 12, S_CTX, "", 0);
+    assert (strcmp (s_code (reply), "UNKNOWN_EVENT") == 0);
+    cJSON_Delete (reply);
+    /* an escaped backslash before u0000 is text, not a NUL */
+    reply = s_call (&f, "actor:list", S_CTX, "{\"a\":\"b\\\\u0000\"}");
+    assert (strcmp (s_code (reply), "") == 0);
+    data = cJSON_GetObjectItem (reply, "data");
+    assert (strcmp (cJSON_GetObjectItem (cJSON_GetObjectItem (data, "arg"), "a")->valuestring,
+                    "b\\u0000") == 0);
+    cJSON_Delete (reply);
 
     /* malformed messages are dropped, and the worker carries on */
     uint64_t dropped = pl_worker_stats (f.worker).dropped;
