@@ -82,6 +82,16 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
             pl_warn ("bus: dropped a malformed event (%d frames)", n);
             return;
         }
+        /* The frames parsed for room names (a CTL's packet, an EV's except)
+         * come from workers, which take no NUL from a client; one here is
+         * a bug, and cJSON would cut the room it is in short, so the message
+         * is dropped like any malformed one (pl_proto_json_has_nul). An
+         * EV's packet is only forwarded, never parsed: it is not scanned. */
+        if ((!ev && pl_proto_json_has_nul (f[4], len[4]))
+        ||  (n == 6 && pl_proto_json_has_nul (f[5], len[5]))) {
+            pl_warn ("bus: dropped an event for a room with a NUL in its rooms");
+            return;
+        }
         if (pl_zmsg_is (msg, 2, PL_CMD_CONTROL))
             self->handlers.on_control (self->arg, f[0], f[4], len[4]);
         else
@@ -92,6 +102,11 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
     /* DEALER: PL01 · REP · reqid · reply · [directives]
      *     or  PL01 · STATUS · json */
     if (pl_zmsg_is (msg, 0, PL_PROTO_VERSION)) {
+        /* directives name rooms: one with a NUL would be cut (see above) */
+        if (n == 5 && pl_zmsg_is (msg, 1, PL_CMD_REP) && pl_proto_json_has_nul (f[4], len[4])) {
+            pl_warn ("bus: dropped a reply whose directives hold a NUL");
+            return;
+        }
         if ((n == 4 || n == 5) && pl_zmsg_is (msg, 1, PL_CMD_REP)) {
             self->handlers.on_reply (self->arg, f[2], len[2], f[3], len[3],
                                      n == 5 ? f[4] : NULL, n == 5 ? len[4] : 0);
@@ -438,6 +453,16 @@ pl_bus_test (bool verbose)
     s_service_until (ctx, &s_seen.replies, 2);
     assert (s_seen.replies == 2);
     assert (strcmp (s_seen.last, "{\"success\":true}|{\"join\":[\"c:1\"]}") == 0);
+    /* directives with a NUL are dropped, whole: "c:1\u0000x" must not join c:1 */
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *rep_nul[] = { "PL01", "REP", "r42", "{\"success\":true}",
+                              "{\"join\":[\"c:1\\u0000x\"]}" };
+    s_send_frames (router, rep_nul, 5);
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *rep_after[] = { "PL01", "REP", "r42", "{\"after\":1}" };
+    s_send_frames (router, rep_after, 4);
+    s_service_until (ctx, &s_seen.replies, 3);
+    assert (s_seen.replies == 3 && strcmp (s_seen.last, "{\"after\":1}|") == 0);
     assert (pl_bus_status (bus) == 0);
     zmq_msg_init (&m);
     while (zmq_msg_recv (&m, router, 0) >= 0 && zmq_msg_more (&m))
@@ -477,11 +502,24 @@ pl_bus_test (bool verbose)
         s_service (ctx);
     assert (s_seen.controls == 0);
     assert (strcmp (s_seen.last, "user:al||[\"ex\"]|[\"campaign:1:gm\"]") == 0);
+    int events_before = s_seen.events;
     /* a room control on the same topic */
     const char *ctl[] = { "user:al", "PL01", "CTL", "", "{\"leave\":[\"c:1\"]}" };
     s_send_frames (pub, ctl, 5);
     s_service_until (ctx, &s_seen.controls, 1);
     assert (s_seen.controls == 1 && strcmp (s_seen.last, "user:al|{\"leave\":[\"c:1\"]}") == 0);
+    /* rooms with a NUL, in a control or an except frame, drop the message */
+    const char *ctl_nul[] = { "user:al", "PL01", "CTL", "", "{\"leave\":[\"c:1\\u0000x\"]}" };
+    s_send_frames (pub, ctl_nul, 5);
+    const char *ex_nul[] = { "user:al", "PL01", "EV", "", "[\"ex2\"]", "[\"c:1\\u0000x\"]" };
+    s_send_frames (pub, ex_nul, 6);
+    const char *ev_after[] = { "user:al", "PL01", "EV", "", "[\"after\"]" };
+    s_send_frames (pub, ev_after, 5);
+    const char *ctl_after[] = { "user:al", "PL01", "CTL", "", "{\"leave\":[\"c:2\"]}" };
+    s_send_frames (pub, ctl_after, 5);
+    s_service_until (ctx, &s_seen.controls, 2);
+    assert (s_seen.controls == 2 && strcmp (s_seen.last, "user:al|{\"leave\":[\"c:2\"]}") == 0);
+    assert (s_seen.events == events_before + 1);
 
     lws_sul_cancel (&s_tick);
     pl_bus_destroy (&bus);
