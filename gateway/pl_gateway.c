@@ -209,6 +209,44 @@ pl_gateway_health (pl_gateway_t *self, int *status)
 
 /* ---- Socket.IO -------------------------------------------------------- */
 
+/* Lines a second that a peer's protocol errors may add to the log. A flood
+ * of bad frames (or of connections that each send one) costs one line per
+ * error up to this, then one summary line (pl_log_limited). */
+#define PL_GW_CLOSE_LOG_PER_SEC 10
+
+/* lws loop: conn breaks the protocol and is closed (the caller returns -1
+ * from its callback). The close frame carries status and why (at most 123
+ * bytes, RFC 6455 5.5), so the client sees the reason instead of 1006; the
+ * log gets one info line with the peer address, within the budget. why is
+ * NULL for a close the client asked for (Engine.IO CLOSE, DISCONNECT),
+ * which is normal and logged at debug only. */
+static void
+s_close (pl_gateway_t *self, pl_gwconn_t *conn, enum lws_close_status status, const char *why)
+{
+    char peer[64] = "";
+    if (!why) {
+        lws_close_reason (conn->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        pl_debug ("conn %llu: closed by the client", (unsigned long long) conn->id);
+        goto cleanup;
+    }
+    size_t len = strlen (why);
+    lws_close_reason (conn->wsi, status, (unsigned char *) why, len > 123 ? 123 : len);
+    if (!lws_get_peer_simple (conn->wsi, peer, sizeof peer))
+        snprintf (peer, sizeof peer, "?");
+    pl_log_limited (&self->close_log, pl_gateway__now_ms (), PL_GW_CLOSE_LOG_PER_SEC,
+                    "protocol error lines", PL_LOG_INFO,
+                    "conn %llu from %s: protocol error, closing (%d): %s",
+                    (unsigned long long) conn->id, peer, (int) status, why);
+cleanup:
+    return;
+}
+
+/* A CONNECT. Parley serves the main namespace only: a CONNECT to another
+ * is answered CONNECT_ERROR "Invalid namespace" for that namespace, as the
+ * reference server does (Client._connect). socket.io-client routes the
+ * packet by its namespace, so an error for "/" would leave the socket of
+ * io(url + "/admin") waiting for ever. The connection stays open: the
+ * client may be, or may yet get, connected to "/". */
 static void
 s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
 {
@@ -216,7 +254,8 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
     const char *why = "missing token";
     char room[300];
     if (pkt->nsp_len != 1) {
-        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error ("Invalid namespace"));
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len,
+                                                                       "Invalid namespace"));
         goto cleanup;
     }
     const cJSON *token = cJSON_GetObjectItemCaseSensitive (pkt->json, "token");
@@ -225,7 +264,7 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
                        time (NULL), &claims, &why) != 0) {
         char message[128];
         snprintf (message, sizeof message, "unauthorized: %s", why);
-        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (message));
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, message));
         goto cleanup;
     }
     snprintf (room, sizeof room, "user:%s", claims.sub);
@@ -236,7 +275,7 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
     if (!conn->user || pl_sio_new_sid (sid) != 0 || pl_gateway__conn_join (self, conn, room) != 0) {
         free (conn->user);
         conn->user = NULL;
-        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error ("server error"));
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, "server error"));
         goto cleanup;
     }
     memcpy (conn->user, claims.sub, sub_len + 1);
@@ -247,17 +286,16 @@ cleanup:
     pl_jwt_claims_clear (&claims);
 }
 
-/* Handle one complete client message. Returns -1 to close the connection. */
+/* Handle one complete client message. Returns -1 to close the connection
+ * (s_close has set the close frame and logged why). */
 static int
 s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len)
 {
     int rc = -1;
     pl_sio_packet_t pkt;
     const char *why = NULL;
-    if (pl_sio_parse (buf, len, &pkt, &why) != 0) {
-        pl_debug ("conn %llu: invalid packet: %s", (unsigned long long) conn->id, why);
+    if (pl_sio_parse (buf, len, &pkt, &why) != 0)
         goto cleanup;
-    }
     switch (pkt.eio) {
         case PL_EIO_PONG:
             if (conn->timer == PL_GWTIMER_PONG)
@@ -270,14 +308,25 @@ s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len
             goto cleanup;
         case PL_EIO_MESSAGE:
             if (pkt.sio == PL_SIO_CONNECT) {
-                if (conn->connected)
+                if (conn->connected && pkt.nsp_len == 1)
                     break;              /* a repeated CONNECT (socket.connect()
                                            on a connecting socket): already done */
                 s_on_connect (self, conn, &pkt);
                 break;
             }
-            if (!conn->connected || pkt.nsp_len != 1)
-                goto cleanup;           /* not connected to that namespace */
+            /* Anything else for a namespace the client is not connected to
+             * closes the connection, as the reference server does
+             * (Client._ondecoded: "invalid state"); the spec asks a server
+             * that gets no CONNECT first to close. The close frame says why,
+             * so the client is not left waiting. */
+            if (!conn->connected) {
+                why = "no successful CONNECT before this packet";
+                goto cleanup;
+            }
+            if (pkt.nsp_len != 1) {
+                why = "packet for a namespace the client is not connected to";
+                goto cleanup;
+            }
             if (pkt.sio == PL_SIO_DISCONNECT)
                 goto cleanup;
             if (pkt.sio == PL_SIO_EVENT)
@@ -289,17 +338,20 @@ s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len
     }
     rc = 0;
 cleanup:
+    if (rc != 0)
+        s_close (self, conn, LWS_CLOSE_STATUS_PROTOCOL_ERR, why);
     pl_sio_packet_clear (&pkt);
     return rc;
 }
 
+/* LWS_CALLBACK_RECEIVE, lws loop: one WebSocket fragment (or a part of
+ * one that is larger than the rx buffer). Returns -1 to close. */
 static int
 s_on_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, const char *in, size_t len)
 {
     int rc = -1;
     if (lws_frame_is_binary (wsi)) {
-        lws_close_reason (wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-                          (unsigned char *) "binary frames are not supported", 31);
+        s_close (self, conn, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not supported");
         goto cleanup;
     }
     bool first = lws_is_first_fragment (wsi);
@@ -309,8 +361,7 @@ s_on_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, const char
         goto cleanup;
     }
     if (conn->rx_len + len > (size_t) self->max_payload) {
-        lws_close_reason (wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                          (unsigned char *) "message too large", 17);
+        s_close (self, conn, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
         goto cleanup;
     }
     if (conn->rx_len + len > conn->rx_cap) {
@@ -318,8 +369,10 @@ s_on_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, const char
         while (cap < conn->rx_len + len)
             cap *= 2;
         char *rx = realloc (conn->rx, cap);
-        if (!rx)
+        if (!rx) {
+            s_close (self, conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
             goto cleanup;
+        }
         conn->rx = rx;
         conn->rx_cap = cap;
     }

@@ -14,6 +14,7 @@
 #include "pl_health.h"
 #include "pl_http.h"
 #include "pl_listen.h"
+#include "pl_log.h"
 #include "pl_pending.h"
 #include "pl_proto.h"
 #include "pl_ratetab.h"
@@ -104,6 +105,7 @@ struct _pl_gateway_t {
     pl_ratetab_t *rest_rate;        /* REST: the same limit per JWT sub; NULL = off */
     uint32_t max_inflight, outq_max;
     pl_frame_t *ping_frame;         /* shared "2"                               */
+    pl_log_limit_t close_log;       /* budget of "protocol error" lines (pl_gateway.c) */
     unsigned char coalesce[LWS_PRE + PL_GW_COALESCE_MAX];   /* scratch for pl_gateway__on_writeable */
     struct {
         uint64_t requests;          /* EVENTs forwarded to the broker           */

@@ -3,6 +3,14 @@
  *  are refused, `exp` and `nbf` are checked when present (RFC 7519 4.1.4,
  *  4.1.5), and `sub` must be a user id (pl_authz_user_id_valid: 1 to
  *  PL_AUTHZ_ID_MAX bytes of A-Z a-z 0-9 _ . - | @ +).
+ *
+ *  A token is malformed, and refused before any claim is read, when its
+ *  header or payload is not a JSON object in UTF-8, a string in it holds a
+ *  NUL (raw or \u0000), or an object in it names a member twice; and when
+ *  `exp` or `nbf` is present but not an integer from 0 to PL_JWT_TIME_MAX.
+ *  Each of these would otherwise read differently here than in the
+ *  issuer's library (the C string cut at the NUL, the first of two `sub`
+ *  rather than the last, an `exp` of 1e400 that never comes).
  */
 #ifndef PL_JWT_H
 #define PL_JWT_H
@@ -14,6 +22,10 @@
 /* Longest token accepted; a JWT is sent in the CONNECT packet, which is
  * itself bounded by maxPayload, but claims are small. */
 #define PL_JWT_MAX 8192
+
+/* Latest exp or nbf accepted: 9999-12-31T23:59:59Z. Any real lifetime
+ * fits, and every value up to it is exact in a double and in time_t. */
+#define PL_JWT_TIME_MAX 253402300799LL
 
 typedef struct {
     char *sub;              /* user id (required)              */

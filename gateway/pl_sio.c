@@ -90,11 +90,10 @@ cleanup:
     return rc;
 }
 
-/* RFC 3629 well-formed UTF-8: no overlong forms, no surrogates, nothing
- * above U+10FFFF. lws checks text frames too (LWS_SERVER_OPTION_VALIDATE_UTF8);
- * the parser checks again so it is safe on any input. */
-static bool
-s_valid_utf8 (const unsigned char *s, size_t len)
+/* lws checks text frames too (LWS_SERVER_OPTION_VALIDATE_UTF8); the
+ * parser checks again so it is safe on any input. */
+bool
+pl_sio_utf8_valid (const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -178,6 +177,11 @@ pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **wh
         *why = "clients do not send CONNECT_ERROR";
         goto cleanup;
     }
+    /* the namespace is checked with the payload: a CONNECT_ERROR echoes it */
+    if (!pl_sio_utf8_valid ((const unsigned char *) buf + i, len - i)) {
+        *why = "packet is not valid UTF-8";
+        goto cleanup;
+    }
     if (i < len && buf[i] == '/') {
         size_t start = i;
         while (i < len && buf[i] != ',')
@@ -205,10 +209,6 @@ pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **wh
     }
     pkt->data = buf + i;
     pkt->data_len = len - i;
-    if (!s_valid_utf8 ((const unsigned char *) pkt->data, pkt->data_len)) {
-        *why = "payload is not valid UTF-8";
-        goto cleanup;
-    }
     rc = s_check_payload (pkt, why);
 cleanup:
     if (rc != 0)
@@ -248,7 +248,7 @@ pl_sio_encode_connect (const char *sid)
 }
 
 char *
-pl_sio_encode_connect_error (const char *message)
+pl_sio_encode_connect_error (const char *nsp, size_t nsp_len, const char *message)
 {
     char *out = NULL;
     char *json = NULL;
@@ -256,7 +256,14 @@ pl_sio_encode_connect_error (const char *message)
     if (!obj || !cJSON_AddStringToObject (obj, "message", message))
         goto cleanup;
     json = cJSON_PrintUnformatted (obj);
-    if (json && asprintf (&out, "44%s", json) < 0)
+    if (!json)
+        goto cleanup;
+    /* "44{..}" for the main namespace, "44/admin,{..}" for another: the
+     * client routes CONNECT_ERROR by namespace (socket.io-parser encodes
+     * the namespace only when it is not "/") */
+    bool main_nsp = !nsp || (nsp_len == 1 && nsp[0] == '/');
+    if (asprintf (&out, "44%.*s%s%s", main_nsp ? 0 : (int) nsp_len, main_nsp ? "" : nsp,
+                  main_nsp ? "" : ",", json) < 0)
         out = NULL;
 cleanup:
     free (json);
@@ -408,7 +415,8 @@ pl_sio_test (bool verbose)
         "44{}", "451-[\"x\",{\"_placeholder\":true,\"num\":0}]", "46", "41{}",
         "401{}", "40[]", "40\"s\"", "42abc", "4299999999999999999999[\"x\"]",
         "42[\"a\"]trailing", "42/admin,[", "42[\"\xc0\xaf\"]", "42[\"\xed\xa0\x80\"]",
-        "42[\"\xf4\x90\x80\x80\"]", "42[\"\xe2\x82\"]", "42[\"\xff\"]", NULL
+        "42[\"\xf4\x90\x80\x80\"]", "42[\"\xe2\x82\"]", "42[\"\xff\"]",
+        "40/adm\xff,{}", "42/\xc0\xaf,[\"x\"]", NULL
     };
     for (int i = 0; invalid[i]; i++) {
         if (s_parse_str (invalid[i], &pkt) != -1) {
@@ -428,8 +436,16 @@ pl_sio_test (bool verbose)
     s = pl_sio_encode_connect ("abc");
     assert (strcmp (s, "40{\"sid\":\"abc\"}") == 0);
     free (s);
-    s = pl_sio_encode_connect_error ("bad \"token\"");
+    s = pl_sio_encode_connect_error (NULL, 0, "bad \"token\"");
     assert (strcmp (s, "44{\"message\":\"bad \\\"token\\\"\"}") == 0);
+    free (s);
+    s = pl_sio_encode_connect_error ("/", 1, "no");
+    assert (strcmp (s, "44{\"message\":\"no\"}") == 0);
+    free (s);
+    /* another namespace is named, as the client routes the error by it; the
+     * length is honoured (the namespace points into a received packet) */
+    s = pl_sio_encode_connect_error ("/admin,{\"token\":1}", 6, "Invalid namespace");
+    assert (strcmp (s, "44/admin,{\"message\":\"Invalid namespace\"}") == 0);
     free (s);
     char out[64];
     size_t need = pl_sio_encode_ack (out, sizeof out, 12, "{\"success\":true}", 16);

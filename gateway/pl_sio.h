@@ -56,12 +56,18 @@ void pl_sio_packet_clear (pl_sio_packet_t *pkt);
 char *pl_sio_encode_open (const char *sid, long ping_interval, long ping_timeout,
                           long max_payload);
 char *pl_sio_encode_connect (const char *sid);              /* 40{"sid":..}   */
-char *pl_sio_encode_connect_error (const char *message);    /* 44{"message":..} */
+/* 44{"message":..} for the main namespace (nsp NULL or "/"), else
+ * 44<nsp>,{"message":..}; nsp is nsp_len bytes, as pl_sio_packet_t has it. */
+char *pl_sio_encode_connect_error (const char *nsp, size_t nsp_len, const char *message);
 
 /* Write "43<id>[<reply>]" into out (size bytes). Returns the length the
  * packet needs; it was written only if that is <= size. */
 size_t pl_sio_encode_ack (char *out, size_t size, uint64_t ack_id,
                           const char *reply, size_t reply_len);
+
+/* RFC 3629 well-formed UTF-8: no overlong forms, no surrogates, nothing
+ * above U+10FFFF. For anything that will be echoed in a text frame. */
+bool pl_sio_utf8_valid (const unsigned char *s, size_t len);
 
 /* A random session id: 20 URL-safe characters plus NUL. Returns 0 or -1. */
 int pl_sio_new_sid (char sid[21]);

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { useSystem, emitAck, expectOk, makeToken, nowSec, sleep, BIN } from './lib/system.mjs';
+import { io, Manager } from 'socket.io-client';
+import { useSystem, emitAck, expectOk, makeToken, nowSec, sleep, waitEvent, BIN } from './lib/system.mjs';
 
 const h = useSystem({ workers: 1 });
 
@@ -97,6 +98,84 @@ h.test('a rejected socket gets no access', async (t, sys) => {
   await sleep(700);
   assert.equal(acked, false);
   s.disconnect();
+});
+
+// A JWT over header and payload JSON written by hand, signed with the
+// system's secret: makeToken's JSON.stringify cannot write a name twice or
+// a number such as 1e400.
+function signRaw(sys, payloadText, headerText = '{"alg":"HS256","typ":"JWT"}') {
+  const b64 = (text) => Buffer.from(text).toString('base64url');
+  const input = `${b64(headerText)}.${b64(payloadText)}`;
+  return `${input}.${crypto.createHmac('sha256', sys.secret).update(input).digest('base64url')}`;
+}
+
+// Correctly signed tokens that would read differently here than in the
+// issuer's library are malformed: a NUL cut the C string ("alice\u0000evil"
+// was alice), the first of two subs won, an exp of 1e400 (infinity) or 2^64
+// never expired, and an exp written as a string was called "expired".
+const malformed = {
+  'a NUL in sub': [(sys) => sys.token({ sub: 'alice\u0000evil' }), /NUL/],
+  'a NUL in name': [(sys) => sys.token({ sub: 'alice', name: 'Alice\u0000Admin' }), /NUL/],
+  'a NUL in a member name': [(sys) => signRaw(sys, '{"sub\\u0000":"mallory","sub":"alice"}'), /NUL/],
+  'sub twice': [(sys) => signRaw(sys, '{"sub":"bob","sub":"alice"}'), /occurs twice/],
+  'sub twice, one escaped': [(sys) => signRaw(sys, '{"sub":"bob","s\\u0075b":"alice"}'), /occurs twice/],
+  'alg twice in the header': [(sys) => signRaw(sys, '{"sub":"alice"}', '{"alg":"HS256","alg":"none"}'), /occurs twice/],
+  'exp 1e400': [(sys) => signRaw(sys, '{"sub":"alice","exp":1e400}'), /exp must be an integer NumericDate/],
+  'exp 2^64': [(sys) => signRaw(sys, '{"sub":"alice","exp":18446744073709551616}'), /exp must be an integer NumericDate/],
+  'exp past year 9999': [(sys) => sys.token({ sub: 'alice', exp: 253402300800 }), /exp must be an integer NumericDate/],
+  'exp as a string': [(sys) => sys.token({ sub: 'alice', exp: String(nowSec() + 600) }), /exp must be an integer NumericDate/],
+  'exp with a fraction': [(sys) => sys.token({ sub: 'alice', exp: nowSec() + 600.5 }), /exp must be an integer NumericDate/],
+  'nbf -1e400': [(sys) => signRaw(sys, '{"sub":"alice","nbf":-1e400}'), /nbf must be an integer NumericDate/],
+};
+
+for (const [what, [mk, re]] of Object.entries(malformed)) {
+  h.test(`rejected as malformed: ${what}`, async (t, sys) => {
+    const err = await sys.connectError(mk(sys));
+    assert.match(err.message, /^unauthorized: malformed token/);
+    assert.match(err.message, re);
+  });
+}
+
+h.test('the latest exp accepted is 9999-12-31T23:59:59Z, in any integer spelling', async (t, sys) => {
+  for (const exp of ['253402300799', '2.53402300799e11']) {
+    const s = await sys.connectOk(signRaw(sys, `{"sub":"far-future","exp":${exp}}`));
+    expectOk(await emitAck(s, 'actor:list'));
+    s.disconnect();
+  }
+});
+
+// Parley serves the main namespace only. Another one is refused with a
+// CONNECT_ERROR for that namespace, which socket.io-client routes to the
+// socket that asked (an error for "/" left it waiting for ever).
+h.test('io(url + "/admin") gets connect_error "Invalid namespace"', async (t, sys) => {
+  const s = io(`${sys.url()}/admin`, {
+    transports: ['websocket'], reconnection: false, forceNew: true, timeout: 5000,
+    auth: { token: sys.token({ sub: 'alice' }) },
+  });
+  try {
+    const err = await waitEvent(s, 'connect_error', 3000);
+    assert.equal(err.message, 'Invalid namespace');
+    assert.equal(s.connected, false);
+  } finally {
+    s.disconnect();
+  }
+});
+
+h.test('a namespace refused on a connection already in "/" leaves "/" working', async (t, sys) => {
+  const m = new Manager(sys.url(), { transports: ['websocket'], reconnection: false, timeout: 5000 });
+  const auth = { token: sys.token({ sub: 'multiplexed' }) };
+  const root = m.socket('/', { auth });
+  try {
+    await waitEvent(root, 'connect', 3000);
+    const admin = m.socket('/admin', { auth });
+    const err = await waitEvent(admin, 'connect_error', 3000);
+    assert.equal(err.message, 'Invalid namespace');
+    assert.equal(root.connected, true);
+    expectOk(await emitAck(root, 'actor:list'));
+  } finally {
+    root.disconnect();
+    m.engine?.close();
+  }
 });
 
 // parley-token (the C minting tool) and Node's crypto agree on HS256.

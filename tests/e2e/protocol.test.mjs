@@ -163,6 +163,117 @@ h.test('a bad frame on one connection leaves the others alone', async (t, sys) =
   good.close();
 });
 
+// Namespaces: Parley serves "/" only. A CONNECT to another is answered
+// CONNECT_ERROR for that namespace (the prefix included, as the reference
+// server sends it, so the client routes it), and the connection stays up.
+for (const frame of ['40/admin,', '40/admin', '40/admin,{"token":"TOKEN"}']) {
+  h.test(`${frame.replace('TOKEN', '<jwt>')} before any CONNECT is answered 44/admin,{"message":"Invalid namespace"}`, async (t, sys) => {
+    const [c] = await RawClient.handshake(sys.wsUrl());
+    c.autoPong = true;
+    c.send(frame.replace('TOKEN', sys.token({ sub: 'nsp' })));
+    assert.equal(await c.nextNonPing(), '44/admin,{"message":"Invalid namespace"}');
+    // still open, and "/" can still be joined
+    c.send(`40${JSON.stringify({ token: sys.token({ sub: 'nsp' }) })}`);
+    assert.match(await c.nextNonPing(), /^40\{"sid":/);
+    c.close();
+  });
+}
+
+h.test('a CONNECT to /admin on a connection already in "/" is answered, and "/" keeps working', async (t, sys) => {
+  const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'nsp2' }));
+  c.autoPong = true;
+  c.send(`40/admin,${JSON.stringify({ token: sys.token({ sub: 'nsp2' }) })}`);
+  assert.equal(await c.nextNonPing(), '44/admin,{"message":"Invalid namespace"}');
+  c.send('421["actor:list"]');
+  assert.match(await c.nextNonPing(), /^431\[/);
+  c.close();
+});
+
+// Any other packet for a namespace the client is not in closes the
+// connection, as the reference server does ("invalid state"), and the close
+// frame says why: 1002, not a silent 1006 that leaves a client guessing.
+for (const frame of ['42/admin,["actor:list"]', '42/admin,1["actor:list"]', '41/admin,', '43/admin,1[]']) {
+  h.test(`${frame} while connected to "/" only closes with 1002 and a reason`, async (t, sys) => {
+    const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'nsp3' }));
+    c.autoPong = true;
+    c.send(frame);
+    const { code, reason } = await c.closed(2000);
+    assert.equal(code, 1002);
+    assert.match(reason, /namespace/);
+  });
+}
+
+h.test('a packet before any CONNECT closes with 1002 and a reason', async (t, sys) => {
+  const [c] = await RawClient.handshake(sys.wsUrl());
+  c.send('42["actor:list"]');
+  const { code, reason } = await c.closed(2000);
+  assert.equal(code, 1002);
+  assert.match(reason, /CONNECT/);
+});
+
+// Protocol errors are logged at info, one line with the reason and the
+// peer's address, within a budget of 10 lines a second per gateway (then one
+// "K more suppressed" line), so a flood cannot fill the disk.
+const logsInfo = !['warn', 'error'].includes((process.env.PARLEY_E2E_LOG_LEVEL || 'info').toLowerCase());
+const CLOSE_LINE = /protocol error, closing \((\d+)\): /;
+
+h.test('an invalid frame closes with 1002 and the reason, and the gateway logs it with the peer', { skip: !logsInfo && 'gateway logs below info' }, async (t, sys) => {
+  // the tests above closed more than 10 connections in their last second:
+  // start in a fresh one, with the budget whole
+  await sleep(1100);
+  const gw = sys.proc('gateway');
+  const logged = gw.waitOutput(/INFO conn \d+ from 127\.0\.0\.1: protocol error, closing \(1002\): unknown Socket\.IO packet type/, 3000);
+  const [c] = await RawClient.handshake(sys.wsUrl());
+  c.send('4x');
+  const { code, reason } = await c.closed(2000);
+  assert.equal(code, 1002);
+  assert.equal(reason, 'unknown Socket.IO packet type');
+  await logged;
+  // binary frames and over-size messages are logged too
+  const binary = gw.waitOutput(/protocol error, closing \(1003\): binary frames are not supported/, 3000);
+  const [b] = await RawClient.handshake(sys.wsUrl());
+  b.ws.send(Buffer.from([1, 2, 3]));
+  await b.closed(2000);
+  await binary;
+});
+
+h.test('a flood of 200 invalid connections logs a bounded number of lines and counts the rest', { skip: !logsInfo && 'gateway logs below info', timeout: 60000 }, async (t, sys) => {
+  const gw = sys.proc('gateway');
+  const invalidOnce = async () => {
+    const [c] = await RawClient.handshake(sys.wsUrl());
+    c.send('4x');
+    await c.closed(5000);
+  };
+  // Start from a fresh second: this close reports (before the mark) any
+  // count left over from earlier tests, so every line and count after the
+  // mark belongs to the flood.
+  await sleep(1100);
+  let seen = gw.waitOutput(CLOSE_LINE, 3000);
+  await invalidOnce();
+  await seen;
+  const mark = gw.output.length;
+  const started = Date.now();
+  const FLOOD = 200;
+  for (let i = 0; i < FLOOD; i += 20) {
+    await Promise.all(Array.from({ length: Math.min(20, FLOOD - i) }, invalidOnce));
+  }
+  const seconds = Math.ceil((Date.now() - started) / 1000) + 1;
+  // The count is reported with the next line logged in a later second.
+  await sleep(1100);
+  seen = gw.waitOutput(/more suppressed/, 3000);
+  await invalidOnce();
+  await seen;
+  await sleep(100);
+  const lines = gw.output.slice(mark).split('\n');
+  const closes = lines.filter((l) => CLOSE_LINE.test(l)).length;
+  const suppressed = lines.map((l) => /protocol error lines: (\d+) more suppressed/.exec(l))
+    .filter(Boolean).reduce((sum, m) => sum + Number(m[1]), 0);
+  t.diagnostic(`${closes} lines, ${suppressed} suppressed, flood over ${seconds} s`);
+  assert.equal(closes + suppressed, FLOOD + 1, `${closes} lines + ${suppressed} suppressed`);
+  assert.ok(closes <= 10 * (seconds + 1), `${closes} lines for a flood over ${seconds} s`);
+  assert.ok(suppressed > 0);
+});
+
 h.test('/healthz answers 200 with the broker and the actors service', async (t, sys) => {
   const res = await sys.health();
   assert.equal(res.status, 200);

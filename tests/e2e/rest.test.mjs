@@ -4,6 +4,7 @@
 // chat, REST writes seen by socket clients exactly as socket writes, and
 // the per-user rate limit (429 with Retry-After).
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { describe } from 'node:test';
 import { useSystem, emitAck, expectOk, sleep } from './lib/system.mjs';
 import {
@@ -33,6 +34,35 @@ h.test('401 without a token, with a bad one, or a wrong scheme', async (t, sys) 
   const ok = await rest(sys, good, 'GET', '/campaigns');
   assert.equal(ok.status, 200);
   assert.deepEqual(ok.body, []);
+});
+
+// Correctly signed tokens that read differently here than in the issuer's
+// library are malformed: 401 with the reason (see connect.test.mjs for the
+// same rules on CONNECT). The JSON is written by hand: JSON.stringify can
+// write neither a name twice nor 1e400.
+h.test('401 for a signed token with a NUL, a claim twice or an exp that is no integer date', async (t, sys) => {
+  const signRaw = (payloadText) => {
+    const input = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from(payloadText).toString('base64url')}`;
+    return `${input}.${crypto.createHmac('sha256', sys.secret).update(input).digest('base64url')}`;
+  };
+  const sub = uid('rjwt');
+  const cases = [
+    [sys.token({ sub: `${sub}\u0000evil` }), /NUL/],
+    [sys.token({ sub, name: 'A\u0000B' }), /NUL/],
+    [signRaw(`{"sub":"mallory","sub":"${sub}"}`), /occurs twice/],
+    [signRaw(`{"sub":"${sub}","exp":1e400}`), /exp must be an integer NumericDate/],
+    [signRaw(`{"sub":"${sub}","exp":18446744073709551616}`), /exp must be an integer NumericDate/],
+    [sys.token({ sub, exp: String(Math.floor(Date.now() / 1000) + 600) }), /exp must be an integer NumericDate/],
+    [signRaw(`{"sub":"${sub}","nbf":-1e400}`), /nbf must be an integer NumericDate/],
+  ];
+  for (const [token, re] of cases) {
+    const r = await rest(sys, token, 'GET', '/campaigns');
+    expectRestError(r, 401, 'UNAUTHORIZED');
+    assert.match(r.body.error.message, /malformed token/, token);
+    assert.match(r.body.error.message, re, token);
+  }
+  // the same user with a plain token is served
+  assert.equal((await rest(sys, sys.token({ sub }), 'GET', '/campaigns')).status, 200);
 });
 
 h.test('campaigns over REST: list, create 201, get, PATCH, members, DELETE 204, and their errors', async (t, sys) => {
