@@ -165,6 +165,26 @@ s_room (char *buf, const char *fmt, const char *id)
     return len > 0 && len < PL_ENTITY_ROOM_MAX;
 }
 
+/* Does pub leave out room? */
+static bool
+s_leaves_out (const pl_entity_pub_t *pub, const char *room)
+{
+    for (int i = 0; i < pub->except_count; i++)
+        if (strcmp (pub->except[i], room) == 0)
+            return true;
+    return false;
+}
+
+/* Leave room out of pub (once). */
+static void
+s_leave_out (pl_entity_pub_t *pub, const char *room)
+{
+    if (s_leaves_out (pub, room))
+        return;
+    assert (pub->except_count < PL_ENTITY_EXCEPT_MAX);
+    strcpy (pub->except[pub->except_count++], room);   /* PL_ENTITY_ROOM_MAX-bounded */
+}
+
 static void
 s_pub (pl_entity_pub_t *pub, pl_push_id_t push, bool id_only, const char *room,
        const char *except1, const char *except2)
@@ -174,14 +194,55 @@ s_pub (pl_entity_pub_t *pub, pl_push_id_t push, bool id_only, const char *room,
     pub->id_only = id_only;
     strcpy (pub->room, room);               /* all PL_ENTITY_ROOM_MAX-bounded */
     if (except1)
-        strcpy (pub->except[pub->except_count++], except1);
+        s_leave_out (pub, except1);
     if (except2)
-        strcpy (pub->except[pub->except_count++], except2);
+        s_leave_out (pub, except2);
+}
+
+/* Split the events of a held entity whose holder not every member may see
+ * (pl_entity.h): an event to the campaign room goes with the holder field
+ * null to its players, and whole to the GMs and the holder's viewer, each
+ * as an event of its own (the except frame keeps the three apart); the
+ * creator's own room gets whichever its creator may see. n: the events
+ * planned so far; returns how many there are now. */
+static int
+s_plan_holder (const pl_entity_holder_view_t *holder, const char *user, const char *gm,
+               pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX], int n)
+{
+    char viewer[PL_ENTITY_ROOM_MAX];
+    /* a viewer id too long for a room name: only the GMs get the id */
+    bool has_viewer = holder->viewer && s_room (viewer, "user:%s", holder->viewer);
+    int planned = n;
+    for (int i = 0; i < planned; i++) {
+        pl_entity_pub_t *pub = &pubs[i];
+        if (pub->id_only || strcmp (pub->room, gm) == 0)
+            continue;                       /* an id; or the GMs, who see it */
+        if (strcmp (pub->room, user) == 0) {
+            pub->redacted = !holder->creator_sees;
+            continue;
+        }
+        pub->redacted = true;               /* the campaign room: its players */
+        if (!s_leaves_out (pub, gm)) {
+            assert (n < PL_ENTITY_PUBS_MAX);
+            s_pub (&pubs[n++], pub->push, false, gm, NULL, NULL);
+            s_leave_out (pub, gm);
+        }
+        if (has_viewer && !s_leaves_out (pub, viewer)) {
+            assert (n < PL_ENTITY_PUBS_MAX);
+            pl_entity_pub_t *seen = &pubs[n++];
+            s_pub (seen, pub->push, false, viewer, NULL, NULL);
+            for (int j = 0; j < pub->except_count; j++)
+                s_leave_out (seen, pub->except[j]);
+            s_leave_out (pub, viewer);
+        }
+    }
+    return n;
 }
 
 int
 pl_entity_plan (const pl_entity_kind_t *kind, pl_entity_op_t op, const char *campaign_id,
                 const char *creator, bool creator_member, bool was_hidden, bool hidden,
+                const pl_entity_holder_view_t *holder,
                 pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX])
 {
     assert (kind && creator && pubs);
@@ -215,6 +276,8 @@ pl_entity_plan (const pl_entity_kind_t *kind, pl_entity_op_t op, const char *cam
     }
     else
         s_pub (&pubs[n++], push, id_only, campaign, NULL, NULL);
+    if (holder && holder->hidden)
+        n = s_plan_holder (holder, user, gm, pubs, n);
 cleanup:
     return n;
 }
@@ -303,27 +366,98 @@ pl_entity__creator_member (pl_call_t *call, const pl_entity__t *e, bool *member)
     return 0;
 }
 
-/* Publish the events of a write of e (pl_entity_plan). exclude_origin:
- * leave out the caller's connection (it has the ack). */
+/* Is obj's holder field (kind's) named? */
+static bool
+s_holds (const pl_entity_kind_t *kind, const cJSON *obj)
+{
+    return kind->holder_field && cJSON_IsString (cJSON_GetObjectItemCaseSensitive (obj,
+                                                                kind->holder_field));
+}
+
+/* obj as one who may not see its holder reads it: holder field null. */
+void
+pl_entity__redact (const pl_entity_kind_t *kind, cJSON *obj)
+{
+    if (s_holds (kind, obj))
+        pl_entity_set (obj, kind->holder_field, cJSON_CreateNull ());
+}
+
+/* Publish one planned event of e. */
+void
+pl_entity__publish_one (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *e,
+                        const pl_entity_pub_t *pub, bool redact, bool exclude_origin)
+{
+    const char *except[PL_ENTITY_EXCEPT_MAX + 1] = { NULL };
+    for (int j = 0; j < pub->except_count; j++)
+        except[j] = pub->except[j];
+    cJSON *payload = pub->id_only ? cJSON_CreateString (e->id) : cJSON_Duplicate (e->json, true);
+    if (payload && redact)
+        pl_entity__redact (kind, payload);
+    pl_call_publish_except (call, pub->room, pub->push, payload, exclude_origin, except);
+}
+
+/* Publish the events of a write of e (pl_entity_plan). holder: who may
+ * see e's holder (NULL: everyone who sees e). exclude_origin: leave out
+ * the caller's connection (it has the ack). */
 void
 pl_entity__publish (pl_call_t *call, const pl_entity_kind_t *kind, pl_entity_op_t op,
                     const pl_entity__t *e, bool creator_member, bool was_hidden,
-                    bool exclude_origin)
+                    const pl_entity_holder_view_t *holder, bool exclude_origin)
 {
     pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
     int n = pl_entity_plan (kind, op, e->campaign, e->creator, creator_member, was_hidden,
-                            e->hidden, pubs);
+                            e->hidden, holder, pubs);
     if (n < 0)
         pl_error ("%s %s: a room name is too long; no events sent", kind->name, e->id);
-    for (int i = 0; i < n; i++) {
-        const char *except[3] = { NULL, NULL, NULL };
-        for (int j = 0; j < pubs[i].except_count; j++)
-            except[j] = pubs[i].except[j];
-        cJSON *payload = pubs[i].id_only ? cJSON_CreateString (e->id)
-                                         : cJSON_Duplicate (e->json, true);
-        pl_call_publish_except (call, pubs[i].room, pubs[i].push, payload, exclude_origin,
-                                except);
+    for (int i = 0; i < n; i++)
+        pl_entity__publish_one (call, kind, e, &pubs[i], pubs[i].redacted, exclude_origin);
+}
+
+/* Read e's holder into h (caller frees; WATCHed when watch) and say
+ * whether the caller may see it: pl_authz_can_see, as pl_entity__fetch
+ * decides it; a holder that is gone (or corrupt) only a GM of e's
+ * campaign (e->role). Returns 1 (no holder: 1), 0 (e's holder field must
+ * read null for the caller), or -1 when answered (Redis failed). */
+int
+pl_entity__sees_holder (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *e,
+                        bool watch, pl_entity__t *h)
+{
+    memset (h, 0, sizeof *h);
+    if (!kind->holder || !e->holder)
+        return 1;
+    int visible = pl_entity__fetch (call, kind->holder, NULL, e->holder, watch, true, h, NULL);
+    if (visible < 0)
+        return pl_call_answered (call) ? -1 : e->role == PL_ROLE_GM;
+    return h->json ? visible : e->role == PL_ROLE_GM;
+}
+
+/* Who may see e's holder h (h as pl_entity__sees_holder read it; e the
+ * entity after the write), for e's events. Returns 0, or -1 when Redis
+ * failed (answered). */
+int
+pl_entity__holder_view (pl_call_t *call, const pl_entity__t *e, const pl_entity__t *h,
+                        pl_entity_holder_view_t *view)
+{
+    pl_role_t holder_role = PL_ROLE_NONE, creator_role = e->role;
+    memset (view, 0, sizeof *view);
+    if (!e->campaign || !e->holder || (h->json && !h->hidden))
+        return 0;                           /* personal, held by nobody, or in sight */
+    view->hidden = true;
+    if (h->json) {
+        holder_role = h->role;              /* the caller's, in the same campaign */
+        if (!h->is_creator && pl_authz_role (call, e->campaign, h->creator, &holder_role))
+            return -1;
+        if (holder_role == PL_ROLE_PLAYER)
+            view->viewer = h->creator;
     }
+    /* e's creator matters only where it gets e on its own room (hidden e) */
+    if (e->hidden && !e->is_creator && pl_authz_role (call, e->campaign, e->creator,
+                                                      &creator_role))
+        return -1;
+    view->creator_sees = creator_role == PL_ROLE_GM
+                      || (creator_role != PL_ROLE_NONE && h->json
+                          && strcmp (e->creator, h->creator) == 0);
+    return 0;
 }
 
 /* The id argument of get/delete (or the id field of update). Returns it,
@@ -396,13 +530,73 @@ pl_entity__abandon (pl_call_t *call, bool *watching, bool *multi)
 
 /* ---- reads ---------------------------------------------------------- */
 
+/* In list (the entities a caller of role in campaign - NULL: personal -
+ * may see), null the holder field of each whose holder the caller may
+ * not see (pl_entity__sees_holder's rule): one MGET of the holders.
+ * Returns false when Redis failed (answered). */
+static bool
+s_redact_list (pl_call_t *call, const pl_entity_kind_t *kind, cJSON *list,
+               const char *campaign, pl_role_t role)
+{
+    const char *uid = pl_call_caller (call)->user;
+    bool ok = false;
+    int n = 0;
+    cJSON *item;
+    redisReply *values = NULL;
+    cJSON_ArrayForEach (item, list)
+        n += s_holds (kind, item);
+    char **keys = calloc ((size_t) n + 1, sizeof *keys);
+    if (!keys)
+        goto cleanup;
+    keys[0] = "MGET";
+    int k = 0;
+    cJSON_ArrayForEach (item, list)
+        if (s_holds (kind, item)) {
+            const cJSON *hid = cJSON_GetObjectItemCaseSensitive (item, kind->holder_field);
+            if (!(keys[++k] = pl_entity__fmt ("pl:%s:%s", kind->holder, hid->valuestring)))
+                goto cleanup;
+        }
+    if (n > 0 && !(values = pl_call_command_argv (call, n + 1, (const char **) keys, NULL)))
+        goto cleanup;
+    k = 0;
+    cJSON_ArrayForEach (item, list) {
+        if (!s_holds (kind, item))
+            continue;
+        redisReply *v = k < (int) values->elements ? values->element[k] : NULL;
+        k++;
+        pl_entity__t h = { 0 };
+        bool sees = role == PL_ROLE_GM;     /* a holder gone (or corrupt): GMs */
+        if (v && v->type == REDIS_REPLY_STRING
+        &&  pl_entity__view (cJSON_ParseWithLength (v->str, v->len), NULL, &h)) {
+            bool same = campaign ? h.campaign && strcmp (h.campaign, campaign) == 0 : !h.campaign;
+            sees = same && pl_authz_can_see (campaign != NULL, role, strcmp (h.creator, uid) == 0,
+                                             h.hidden);
+        }
+        pl_entity__free (&h);
+        if (!sees)
+            pl_entity__redact (kind, item);
+    }
+    ok = true;
+cleanup:
+    if (!ok && !pl_call_answered (call))
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+    for (int i = 1; keys && i <= n; i++)
+        free (keys[i]);
+    free (keys);
+    if (values)
+        freeReplyObject (values);
+    return ok;
+}
+
 /* Answer with the entities of zset set_key the caller may see, oldest
  * first. campaign (NULL: personal) and role are the set's campaign and the
- * caller's role in it: an entity of another campaign is left out. The set
- * is bounded by the per-user limit times the campaign's members. */
+ * caller's role in it: an entity of another campaign is left out.
+ * holder_seen: the caller sees whatever holds them (a holder's set), so no
+ * holder field is nulled. The set is bounded by the per-user limit times
+ * the campaign's members. */
 static void
 s_answer_list (pl_call_t *call, const pl_entity_kind_t *kind, const char *set_key,
-               const char *campaign, pl_role_t role)
+               const char *campaign, pl_role_t role, bool holder_seen)
 {
     const char *uid = pl_call_caller (call)->user;
     cJSON *list = cJSON_CreateArray ();
@@ -446,6 +640,8 @@ s_answer_list (pl_call_t *call, const pl_entity_kind_t *kind, const char *set_ke
         }
         pl_entity__free (&e);
     }
+    if (kind->holder && !holder_seen && !s_redact_list (call, kind, list, campaign, role))
+        goto cleanup;
     pl_call_ok (call, list);
     list = NULL;
 cleanup:
@@ -504,7 +700,7 @@ pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
         if (asprintf (&set_key, "pl:campaign:%s:%ss", cid->valuestring, kind->name) < 0)
             set_key = NULL;
         else
-            s_answer_list (call, kind, set_key, cid->valuestring, role);
+            s_answer_list (call, kind, set_key, cid->valuestring, role, false);
     }
     else
     if (hid) {
@@ -521,13 +717,13 @@ pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
         if (asprintf (&set_key, "pl:%s:%s:%ss", kind->holder, id, kind->name) < 0)
             set_key = NULL;
         else
-            s_answer_list (call, kind, set_key, h.campaign, h.role);
+            s_answer_list (call, kind, set_key, h.campaign, h.role, true);
     }
     else
     if (asprintf (&set_key, "pl:user:%s:%ss", uid, kind->name) < 0)
         set_key = NULL;
     else
-        s_answer_list (call, kind, set_key, NULL, PL_ROLE_NONE);
+        s_answer_list (call, kind, set_key, NULL, PL_ROLE_NONE, false);
 cleanup:
     if (!pl_call_answered (call))
         pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
@@ -539,7 +735,7 @@ void
 pl_entity_get (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
 {
     assert (kind && call);
-    pl_entity__t e = { 0 };
+    pl_entity__t e = { 0 }, h = { 0 };
     const char *id = pl_entity__id (call, kind, arg);
     int visible = id ? pl_entity__fetch (call, kind->name, kind->holder_field, id, false, false,
                                          &e, NULL)
@@ -548,9 +744,16 @@ pl_entity_get (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
     else
     if (visible == 1) {
+        int sees = pl_entity__sees_holder (call, kind, &e, false, &h);
+        if (sees < 0)
+            goto cleanup;
+        if (!sees)
+            pl_entity__redact (kind, e.json);
         pl_call_ok (call, e.json);
         e.json = NULL;
     }
+cleanup:
     pl_entity__free (&e);
+    pl_entity__free (&h);
 }
 

@@ -40,6 +40,23 @@
  *                              K:updated by the hidden rule
  *    update that reveals it -> K:created (entity) to the same audience,
  *                              then K:updated by the hidden rule
+ *  A held entity whose holder is hidden (an item of a hidden actor) names
+ *  its holder only to those who may see the holder: the campaign's GMs
+ *  and the holder's creator while a player member. Everyone else reads
+ *  the holder field as null - in K:get, K:list, acks, every event and
+ *  every game-state copy (pl_session_entity_view) - so the plan splits
+ *  each event to campaign:<cid> (pl_entity_holder_view_t, below):
+ *    campaign:<cid> except [gm, user:<holder's creator>]  holder null
+ *    campaign:<cid>:gm                                     the entity
+ *    user:<holder's creator> except gm                     the entity
+ *  (like a hidden entity's, the last reaches the holder's creator on
+ *  every connection, subscribed or not). A gone holder counts as hidden
+ *  to players. Flipping the holder's hidden sends K:updated of each held
+ *  entity (same version: only what they may see of it changed) to those
+ *  who cannot see it hidden: holder null when it hides, the id when it is
+ *  revealed; the held entities' game-state copies follow.
+ *  A caller who may not see the holder and writes the holder field null
+ *  changes nothing: for it the field is null already.
  *
  *  Writes: create is one Lua script that re-checks what the decision read
  *  (the caller's role, the holder's JSON) and answers STALE when it
@@ -55,8 +72,10 @@
  *
  *  Sessions (pl_session.h, the dual update): after an update commits,
  *  every session state that embeds the entity (actors.<i> / items.<i>, by
- *  id) gets a "system" update that sets the copy to the stored entity;
- *  after a delete, the copies are removed, and the items a deleted actor
+ *  id) gets a "system" update that sets the copy to the stored entity as
+ *  every member may read it (pl_session_entity_view: an item of a hidden
+ *  actor with actorId null); after a delete, the copies are removed, and
+ *  the items a deleted actor
  *  held get their new copies (actorId null) the same way. The other way
  *  round, a copy a GM changed in a state is written back to the store in
  *  the state's own transaction (pl_entity_writeback_*).
@@ -110,9 +129,12 @@ void pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSO
  * pl_entity_writeback_prepare reads the entity and what the decision
  * needs, WATCHing them (a write to any before the caller's EXEC makes the
  * commit read again), and writes, publishes and answers nothing. Returns
- *   1  *wb: pl_entity_writeback_entity is what the store holds after the
- *      commit (the builder makes every copy of it in the state exactly
- *      that); pl_entity_writeback_queue adds its writes to the caller's
+ *   1  *wb: pl_entity_writeback_entity is what the state may hold of the
+ *      entity after the commit: what the store holds, as every member may
+ *      read it (pl_session_entity_view: the holder field null when the
+ *      holder is hidden); the builder makes every copy of it in the state
+ *      exactly that. pl_entity_writeback_holder is that hidden holder's
+ *      id, or NULL. pl_entity_writeback_queue adds its writes to the caller's
  *      MULTI; after EXEC, pl_entity_writeback_done announces it;
  *   0  a stranger's copy: no such entity, or not one this caller may write
  *      from this campaign's session. The store is not touched and the
@@ -128,8 +150,13 @@ typedef struct _pl_entity_wb_t pl_entity_wb_t;
 int pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
                                  const char *campaign_id, const cJSON *copy,
                                  pl_entity_wb_t **wb, char *why, size_t why_size);
-/* The entity the store holds once the commit is through. */
+/* The copy the state holds once the commit is through: the stored entity
+ * as every member may read it. */
 const cJSON *pl_entity_writeback_entity (const pl_entity_wb_t *wb);
+/* The id of the entity's holder when the copy may not name it (hidden,
+ * or gone), else NULL. A copy that names it would show every member what
+ * K:get refuses them: the caller refuses such an update. */
+const char *pl_entity_writeback_holder (const pl_entity_wb_t *wb);
 /* Queue the write (nothing when the copy changed nothing) inside the
  * caller's MULTI. Returns false when Redis failed (answered INTERNAL). */
 bool pl_entity_writeback_queue (pl_call_t *call, const pl_entity_wb_t *wb);
@@ -150,23 +177,39 @@ typedef enum {
 
 /* Longest room an event plan names; a longer user id gets no events. */
 #define PL_ENTITY_ROOM_MAX  320
-/* Most events one write sends (a hidden flip: 3). */
-#define PL_ENTITY_PUBS_MAX  3
+/* Most events one write sends (a held entity revealed while its holder is
+ * hidden: 4). */
+#define PL_ENTITY_PUBS_MAX  4
+/* Most rooms one of them leaves out. */
+#define PL_ENTITY_EXCEPT_MAX 3
 
 typedef struct {
     pl_push_id_t push;
     bool id_only;                               /* payload: the id, not the entity */
+    bool redacted;                              /* the entity, holder field null */
     char room[PL_ENTITY_ROOM_MAX];
-    char except[2][PL_ENTITY_ROOM_MAX];         /* rooms left out              */
+    char except[PL_ENTITY_EXCEPT_MAX][PL_ENTITY_ROOM_MAX];  /* rooms left out  */
     int except_count;
 } pl_entity_pub_t;
 
+/* Who may see the holder of a held entity, for its events. */
+typedef struct {
+    bool hidden;                /* not every member may see the holder
+                                   (hidden, or gone); false: no split     */
+    const char *viewer;         /* a player member who may see it (its
+                                   creator), or NULL                      */
+    bool creator_sees;          /* the held entity's creator may see it   */
+} pl_entity_holder_view_t;
+
 /* The events a write sends (see above). campaign_id NULL: personal.
  * creator_member: the creator is still a member (campaign only).
- * was_hidden: before an update (ignored otherwise). Returns how many of
- * pubs it filled, or -1 when a room name does not fit. */
+ * was_hidden: before an update (ignored otherwise). holder: who may see
+ * the entity's holder after the write, NULL (or not hidden) when all its
+ * audience may. Returns how many of pubs it filled, or -1 when a room name
+ * does not fit. */
 int pl_entity_plan (const pl_entity_kind_t *kind, pl_entity_op_t op, const char *campaign_id,
                     const char *creator, bool creator_member, bool was_hidden, bool hidden,
+                    const pl_entity_holder_view_t *holder,
                     pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX]);
 
 /* Check a client's fields before they are merged: for create (old NULL) or

@@ -52,7 +52,17 @@ char *pl_entity__text (pl_call_t *call, bool quiet, const pl_entity_kind_t *kind
                        const cJSON *entity);
 void pl_entity__publish (pl_call_t *call, const pl_entity_kind_t *kind, pl_entity_op_t op,
                          const pl_entity__t *e, bool creator_member, bool was_hidden,
-                         bool exclude_origin);
+                         const pl_entity_holder_view_t *holder, bool exclude_origin);
+void pl_entity__publish_one (pl_call_t *call, const pl_entity_kind_t *kind,
+                             const pl_entity__t *e, const pl_entity_pub_t *pub, bool redact,
+                             bool exclude_origin);
+
+/* a held entity's holder, and who may see it */
+void pl_entity__redact (const pl_entity_kind_t *kind, cJSON *obj);
+int pl_entity__sees_holder (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *e,
+                            bool watch, pl_entity__t *h);
+int pl_entity__holder_view (pl_call_t *call, const pl_entity__t *e, const pl_entity__t *h,
+                            pl_entity_holder_view_t *view);
 void pl_entity__abandon (pl_call_t *call, bool *watching, bool *multi);
 
 #endif

@@ -1,6 +1,7 @@
 /*  pl_entity_test - the selftest of pl_entity's pure parts (pl_entity.h):
- *  the event plan of every write, including the hidden flips, and the
- *  checks of a client's fields. The handlers themselves run against a real
+ *  the event plan of every write, including the hidden flips and the
+ *  split for an item of a hidden actor, and the checks of a client's
+ *  fields. The handlers themselves run against a real
  *  Redis in tests/workers/actors_check.c and items_check.c.
  */
 #include "pl_entity.h"
@@ -18,6 +19,15 @@ static const pl_entity_kind_t s_kind = {
     .holder_field = "actorId",
 };
 
+/* pl_entity_plan of an entity of s_kind created by "al". */
+static int
+s_plan (pl_entity_op_t op, const char *campaign, bool creator_member, bool was_hidden,
+        bool hidden, const pl_entity_holder_view_t *holder, pl_entity_pub_t *pubs)
+{
+    return pl_entity_plan (&s_kind, op, campaign, "al", creator_member, was_hidden, hidden,
+                           holder, pubs);
+}
+
 /* Check pub: push, payload kind, room and its except list ("" = none). */
 static void
 s_expect (const pl_entity_pub_t *pub, pl_push_id_t push, bool id_only, const char *room,
@@ -34,35 +44,109 @@ s_expect (const pl_entity_pub_t *pub, pl_push_id_t push, bool id_only, const cha
         assert (strcmp (pub->except[1], except2) == 0);
 }
 
+/* s_expect, for a held entity's events: whether the holder field is
+ * nulled, and up to three rooms left out. */
+static void
+s_expect_held (const pl_entity_pub_t *pub, pl_push_id_t push, bool redacted, const char *room,
+               const char *except1, const char *except2, const char *except3)
+{
+    assert (pub->push == push && !pub->id_only);
+    assert (pub->redacted == redacted);
+    assert (strcmp (pub->room, room) == 0);
+    const char *want[3] = { except1, except2, except3 };
+    int count = 0;
+    for (int i = 0; i < 3; i++)
+        if (*want[i]) {
+            assert (count < pub->except_count && strcmp (pub->except[count], want[i]) == 0);
+            count++;
+        }
+    assert (pub->except_count == count);
+}
+
+/* Items of a hidden actor (pl_entity_holder_view_t): the events to the
+ * campaign room are split - holder null to its players, whole to the GMs
+ * and the actor's creator (bo) - and the creator's room gets whichever
+ * the item's creator (al) may see. */
+static void
+s_test_plan_holder (void)
+{
+    pl_entity_pub_t p[PL_ENTITY_PUBS_MAX];
+    const pl_push_id_t C = PL_PUSH_ITEM_CREATED, U = PL_PUSH_ITEM_UPDATED;
+    pl_entity_holder_view_t seen = { false, NULL, false };
+    pl_entity_holder_view_t gms = { true, NULL, false };
+    pl_entity_holder_view_t bo = { true, "bo", false };
+    pl_entity_holder_view_t al = { true, "al", true };
+    /* a holder everyone sees: as without one */
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, false, false, &seen, p) == 1);
+    s_expect (&p[0], U, false, "campaign:c1", "", "");
+    assert (!p[0].redacted);
+    /* the GM's hidden actor: players null, GMs whole */
+    assert (s_plan (PL_ENTITY_CREATE, "c1", true, false, false, &gms, p) == 2);
+    s_expect_held (&p[0], C, true, "campaign:c1", "campaign:c1:gm", "", "");
+    s_expect_held (&p[1], C, false, "campaign:c1:gm", "", "", "");
+    /* a player's hidden actor: that player whole too, on its own room */
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, false, false, &bo, p) == 3);
+    s_expect_held (&p[0], U, true, "campaign:c1", "campaign:c1:gm", "user:bo", "");
+    s_expect_held (&p[1], U, false, "campaign:c1:gm", "", "", "");
+    s_expect_held (&p[2], U, false, "user:bo", "campaign:c1:gm", "", "");
+    /* a delete is the id: nothing to split */
+    assert (s_plan (PL_ENTITY_DELETE, "c1", true, false, false, &bo, p) == 1);
+    s_expect (&p[0], PL_PUSH_ITEM_DELETED, true, "campaign:c1", "", "");
+    /* a hidden item: its creator's room as its creator may see the holder */
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, true, true, &bo, p) == 2);
+    s_expect_held (&p[0], U, false, "campaign:c1:gm", "", "", "");
+    s_expect_held (&p[1], U, true, "user:al", "campaign:c1:gm", "", "");
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, true, true, &al, p) == 2);
+    assert (!p[1].redacted);
+    /* the item revealed: created to the players (null) and, apart, to bo */
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, true, false, &bo, p) == 4);
+    s_expect_held (&p[0], C, true, "campaign:c1", "campaign:c1:gm", "user:al", "user:bo");
+    s_expect_held (&p[1], U, false, "campaign:c1:gm", "", "", "");
+    s_expect_held (&p[2], U, true, "user:al", "campaign:c1:gm", "", "");
+    s_expect_held (&p[3], C, false, "user:bo", "campaign:c1:gm", "user:al", "");
+    /* ... and when its creator is the actor's: no fourth event */
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, true, false, &al, p) == 3);
+    s_expect_held (&p[0], C, true, "campaign:c1", "campaign:c1:gm", "user:al", "");
+    s_expect_held (&p[2], U, false, "user:al", "campaign:c1:gm", "", "");
+    /* the item hidden: the players get its id only */
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, false, true, &bo, p) == 3);
+    s_expect (&p[0], PL_PUSH_ITEM_DELETED, true, "campaign:c1", "campaign:c1:gm", "user:al");
+    s_expect_held (&p[2], U, true, "user:al", "campaign:c1:gm", "", "");
+    /* personal: no split */
+    assert (s_plan (PL_ENTITY_UPDATE, NULL, true, false, false, &gms, p) == 1);
+    s_expect (&p[0], U, false, "user:al", "", "");
+    assert (!p[0].redacted);
+}
+
 static void
 s_test_plan (void)
 {
     pl_entity_pub_t p[PL_ENTITY_PUBS_MAX];
     /* personal: the creator's room, whatever hidden says */
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_CREATE, NULL, "al", true, false, true, p) == 1);
+    assert (s_plan (PL_ENTITY_CREATE, NULL, true, false, true, NULL, p) == 1);
     s_expect (&p[0], PL_PUSH_ITEM_CREATED, false, "user:al", "", "");
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_DELETE, NULL, "al", true, false, false, p) == 1);
+    assert (s_plan (PL_ENTITY_DELETE, NULL, true, false, false, NULL, p) == 1);
     s_expect (&p[0], PL_PUSH_ITEM_DELETED, true, "user:al", "", "");
     /* campaign, visible: the campaign room */
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_UPDATE, "c1", "al", true, false, false, p) == 1);
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, false, false, NULL, p) == 1);
     s_expect (&p[0], PL_PUSH_ITEM_UPDATED, false, "campaign:c1", "", "");
     /* hidden: GMs, and the creator's tabs that are not GM tabs */
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_CREATE, "c1", "al", true, false, true, p) == 2);
+    assert (s_plan (PL_ENTITY_CREATE, "c1", true, false, true, NULL, p) == 2);
     s_expect (&p[0], PL_PUSH_ITEM_CREATED, false, "campaign:c1:gm", "", "");
     s_expect (&p[1], PL_PUSH_ITEM_CREATED, false, "user:al", "campaign:c1:gm", "");
     /* hidden, creator removed from the campaign: GMs only */
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_UPDATE, "c1", "al", false, true, true, p) == 1);
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", false, true, true, NULL, p) == 1);
     s_expect (&p[0], PL_PUSH_ITEM_UPDATED, false, "campaign:c1:gm", "", "");
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_DELETE, "c1", "al", true, true, true, p) == 2);
+    assert (s_plan (PL_ENTITY_DELETE, "c1", true, true, true, NULL, p) == 2);
     s_expect (&p[0], PL_PUSH_ITEM_DELETED, true, "campaign:c1:gm", "", "");
     s_expect (&p[1], PL_PUSH_ITEM_DELETED, true, "user:al", "campaign:c1:gm", "");
     /* flip to hidden: the other players see it deleted, the rest updated */
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_UPDATE, "c1", "al", true, false, true, p) == 3);
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, false, true, NULL, p) == 3);
     s_expect (&p[0], PL_PUSH_ITEM_DELETED, true, "campaign:c1", "campaign:c1:gm", "user:al");
     s_expect (&p[1], PL_PUSH_ITEM_UPDATED, false, "campaign:c1:gm", "", "");
     s_expect (&p[2], PL_PUSH_ITEM_UPDATED, false, "user:al", "campaign:c1:gm", "");
     /* flip to visible: the other players see it created */
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_UPDATE, "c1", "al", true, true, false, p) == 3);
+    assert (s_plan (PL_ENTITY_UPDATE, "c1", true, true, false, NULL, p) == 3);
     s_expect (&p[0], PL_PUSH_ITEM_CREATED, false, "campaign:c1", "campaign:c1:gm", "user:al");
     s_expect (&p[1], PL_PUSH_ITEM_UPDATED, false, "campaign:c1:gm", "", "");
     s_expect (&p[2], PL_PUSH_ITEM_UPDATED, false, "user:al", "campaign:c1:gm", "");
@@ -70,7 +154,8 @@ s_test_plan (void)
     char user[PL_ENTITY_ROOM_MAX + 8];
     memset (user, 'u', sizeof user - 1);
     user[sizeof user - 1] = 0;
-    assert (pl_entity_plan (&s_kind, PL_ENTITY_CREATE, NULL, user, true, false, false, p) == -1);
+    assert (pl_entity_plan (&s_kind, PL_ENTITY_CREATE, NULL, user, true, false, false, NULL, p)
+            == -1);
 }
 
 /* pl_entity_input_invalid on JSON texts; want NULL or a needle of why. */
@@ -141,6 +226,7 @@ pl_entity_test (bool verbose)
     if (verbose)
         printf (" * pl_entity: ");
     s_test_plan ();
+    s_test_plan_holder ();
     s_test_input ();
     s_test_merge ();
     if (verbose)

@@ -94,6 +94,7 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
     redisReply *reply = NULL;
     s_create_keys_t keys = { { NULL } };
     pl_entity__t e = { 0 }, h = { 0 };
+    pl_entity_holder_view_t view = { 0 };
     cJSON *json = cJSON_CreateObject ();
     if (!cJSON_IsObject (arg)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s expects an object", event);
@@ -149,6 +150,9 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
             if (pl_entity__holder_ok (call, false, kind, e.holder, visible, &h, e.campaign))
                 goto cleanup;
         }
+        /* who may see the holder, for the events (the script re-checks h) */
+        if (pl_entity__holder_view (call, &e, &h, &view))
+            goto cleanup;
         pl_entity_set (e.json, "createdAt", cJSON_CreateNumber (now));
         pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now));
         pl_entity_set (e.json, "version", cJSON_CreateNumber (1));
@@ -166,7 +170,7 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         const char *verdict = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
                             ? reply->element[0]->str : NULL;
         if (verdict && strcmp (verdict, "OK") == 0) {
-            pl_entity__publish (call, kind, PL_ENTITY_CREATE, &e, true, false, true);
+            pl_entity__publish (call, kind, PL_ENTITY_CREATE, &e, true, false, &view, true);
             pl_call_ok (call, e.json);
             e.json = NULL;
             goto cleanup;
@@ -226,6 +230,95 @@ s_sync_sessions (pl_call_t *call, const char *name, const cJSON *entity, const c
         pl_warn ("%s: cannot read the sessions that embed it; their copies are stale", name);
 }
 
+/* After holder e's hidden flipped (committed): the entities it holds did
+ * not change, but who may read their holder field did. Those who cannot
+ * see e while it is hidden - the players among each held entity's
+ * audience: pl_entity_plan's redacted events - get K:updated of it, the
+ * holder field null when e is now hidden, its id when e was revealed; the
+ * GMs and e's creator saw it all along and get nothing. The version
+ * stays: the entity itself did not change. Every game-state copy of each
+ * follows (pl_session_entity_view, read again in each session's commit).
+ * Events go as far as budget allows (the rest is logged; the copies all
+ * follow, as after a delete). Runs after the commit: a failure is logged
+ * and the write stands. */
+static void
+s_held_flip (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *e, int budget)
+{
+    /* only these fields of the held kind are used here */
+    const pl_entity_kind_t held_kind = { .name = kind->held, .updated = kind->held_updated,
+                                         .holder_field = kind->held_field };
+    pl_role_t role = e->role;
+    size_t n = 0, silent = 0;
+    char **argv = NULL;
+    redisReply *ids = NULL, *values = NULL;
+    if (!e->campaign)
+        goto cleanup;                       /* personal: only its creator sees either */
+    if (!e->is_creator && pl_authz_role (call, e->campaign, e->creator, &role))
+        goto cleanup;
+    if (!(ids = pl_call_command (call, "ZRANGE pl:%s:%s:%ss 0 -1", kind->name, e->id, kind->held)))
+        goto cleanup;
+    n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
+    if (n == 0 || !(argv = calloc (n + 1, sizeof *argv)))
+        goto cleanup;
+    argv[0] = "MGET";
+    for (size_t i = 0; i < n; i++)
+        if (!(argv[i + 1] = pl_entity__fmt ("pl:%s:%s", kind->held, ids->element[i]->str)))
+            goto cleanup;
+    if (!(values = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL)))
+        goto cleanup;
+    for (size_t i = 0; i < values->elements; i++) {
+        redisReply *v = values->element[i];
+        pl_entity__t x = { 0 };
+        pl_role_t creator_role = PL_ROLE_NONE;
+        if (v->type != REDIS_REPLY_STRING
+        ||  !pl_entity__view (cJSON_ParseWithLength (v->str, v->len), kind->held_field, &x)
+        ||  !x.holder || strcmp (x.holder, e->id) != 0
+        ||  !x.campaign || strcmp (x.campaign, e->campaign) != 0) {
+            pl_entity__free (&x);           /* gone, or moved on meanwhile: its own events */
+            continue;
+        }
+        /* x's creator gets x on its own room only while x is hidden */
+        if (x.hidden && pl_authz_role (call, x.campaign, x.creator, &creator_role)) {
+            pl_entity__free (&x);
+            goto cleanup;
+        }
+        pl_entity_holder_view_t view = {
+            .hidden = true,
+            .viewer = role == PL_ROLE_PLAYER ? e->creator : NULL,
+            .creator_sees = creator_role == PL_ROLE_GM
+                         || (creator_role != PL_ROLE_NONE && strcmp (x.creator, e->creator) == 0),
+        };
+        pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
+        int planned = pl_entity_plan (&held_kind, PL_ENTITY_UPDATE, x.campaign, x.creator,
+                                      creator_role != PL_ROLE_NONE, x.hidden, x.hidden, &view,
+                                      pubs);
+        int need = 0;
+        for (int j = 0; j < planned; j++)
+            need += pubs[j].redacted;
+        if (silent == 0 && need <= budget) {
+            for (int j = 0; j < planned; j++)
+                if (pubs[j].redacted)
+                    pl_entity__publish_one (call, &held_kind, &x, &pubs[j], e->hidden, true);
+            budget -= need;
+        }
+        else
+            silent++;
+        s_sync_sessions (call, kind->held, x.json, NULL);
+        pl_entity__free (&x);
+    }
+cleanup:
+    if (silent)
+        pl_info ("%s %s: %zu %ss it holds get no %s:updated event (publish budget)",
+                 kind->name, e->id, silent, kind->held, kind->held);
+    for (size_t i = 1; argv && i <= n; i++)
+        free (argv[i]);
+    free (argv);
+    if (ids)
+        freeReplyObject (ids);
+    if (values)
+        freeReplyObject (values);
+}
+
 /* ---- update --------------------------------------------------------- */
 
 /* A write-back decided inside a session commit (pl_entity.h). */
@@ -233,6 +326,10 @@ struct _pl_entity_wb_t {
     const pl_entity_kind_t *kind;
     const char *campaign;           /* the session's campaign (borrowed)    */
     pl_entity__t e;                 /* the entity after the commit          */
+    cJSON *copy;                    /* e as the state may hold it           */
+    char *hidden_holder;            /* e's holder, when copy may not name it */
+    pl_entity_holder_view_t view;   /* who may see e's holder, for K:updated */
+    char *viewer;                   /* view.viewer's text (owned)           */
     char *text;                     /* its JSON to SET; NULL: unchanged     */
     bool moved;                     /* its holder changes                   */
     char *old_holder;               /* ... from this one (NULL: none)       */
@@ -278,6 +375,58 @@ s_no (pl_call_t *call, pl_entity_wb_t *dry, pl_err_t err, const char *fmt, ...)
         pl_entity__refuse (call, err, "%s", message);
 }
 
+/* A caller that may not see the holder of old reads its holder field as
+ * null; writing null there says nothing new to it, so it must not drop a
+ * holder it cannot see (a client that sends back what it read). Returns
+ * fields, or a copy of them without the holder field (*mine, caller
+ * frees), or NULL when answered (Redis failed, out of memory). */
+static const cJSON *
+s_own_fields (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *old,
+              const cJSON *fields, cJSON **mine)
+{
+    pl_entity__t h;
+    *mine = NULL;
+    const cJSON *holder = kind->holder_field
+                        ? cJSON_GetObjectItemCaseSensitive (fields, kind->holder_field) : NULL;
+    if (!old->holder || !cJSON_IsNull (holder))
+        return fields;
+    int sees = pl_entity__sees_holder (call, kind, old, true, &h);
+    pl_entity__free (&h);
+    if (sees < 0)
+        return NULL;
+    if (sees)
+        return fields;
+    if (!(*mine = cJSON_Duplicate (fields, true))) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive (*mine, kind->holder_field);
+    return *mine;
+}
+
+/* Fill a dry run's copy: e as the state may hold it (pl_session_entity_view
+ * with its holder h), and who may see the holder for its K:updated. false
+ * when out of memory (noted in dry). */
+static bool
+s_dry_copy (pl_call_t *call, const pl_entity_kind_t *kind, pl_entity_wb_t *dry,
+            const pl_entity__t *e, const pl_entity__t *h, const pl_entity_holder_view_t *view)
+{
+    dry->view = *view;
+    dry->view.viewer = NULL;
+    if (view->viewer && !(dry->viewer = strdup (view->viewer)))
+        goto oom;
+    dry->view.viewer = dry->viewer;
+    if (!(dry->copy = cJSON_Duplicate (e->json, true)))
+        goto oom;
+    if (pl_session_entity_view (dry->copy, kind->holder_field, h->json)
+    &&  !(dry->hidden_holder = strdup (e->holder)))
+        goto oom;
+    return true;
+oom:
+    s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
+    return false;
+}
+
 /* Update entity id with fields, as the caller: the whole of actor:update
  * after its argument checks (dry NULL), and the decision of a write-back
  * (dry not NULL, pl_entity_writeback_prepare). Refusals go through s_no.
@@ -286,8 +435,11 @@ s_no (pl_call_t *call, pl_entity_wb_t *dry, pl_err_t err, const char *fmt, ...)
  * and a merge that changes nothing writes nothing.
  * A dry run writes, publishes and answers nothing, and leaves its WATCHes
  * for the caller's EXEC: 1 means decided, with *dry filled (text NULL when
- * nothing changes). Otherwise returns 1 written (events published) with
- * *stored = the stored entity (caller owns), or -1 not written. */
+ * nothing changes). Otherwise returns 1 written (events published, the
+ * sessions that embed it synced, and for a holder whose hidden flipped,
+ * its held entities' events and copies too: s_held_flip) with
+ * *stored = the stored entity as the caller may see it (caller owns), or
+ * -1 not written. */
 static int
 s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const cJSON *fields,
           pl_entity_wb_t *dry, cJSON **stored)
@@ -300,6 +452,7 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
     char *text = NULL;
     int rc = -1;
     pl_entity__t old = { 0 }, e = { 0 }, h = { 0 };
+    cJSON *mine = NULL;
     *stored = NULL;
     assert (!dry || copy_campaign);
     for (int attempt = 0; attempt < PL_ENTITY__ATTEMPTS; attempt++) {
@@ -308,6 +461,8 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         pl_entity__free (&h);
         free (text);
         text = NULL;
+        cJSON_Delete (mine);
+        mine = NULL;
         watching = true;
         int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, quiet,
                                         &old, NULL);
@@ -335,9 +490,15 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
             s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s: %s", dry ? id : event, why);
             goto cleanup;
         }
+        const cJSON *merged = s_own_fields (call, kind, &old, fields, &mine);
+        if (!merged) {
+            if (dry)
+                s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
+            goto cleanup;
+        }
         cJSON *json = cJSON_Duplicate (old.json, true);
         if (json) {
-            pl_entity_merge (json, fields);
+            pl_entity_merge (json, merged);
             /* entities stored before campaigns get the fields now */
             pl_entity__default (json, "campaignId", cJSON_CreateNull ());
             pl_entity__default (json, "hidden", cJSON_CreateFalse ());
@@ -362,22 +523,40 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
                   kind->name, id);
             goto cleanup;
         }
-        if (copy_campaign && cJSON_Compare (e.json, old.json, true)) {
-            dry->e = old;                   /* the copy says nothing new */
-            memset (&old, 0, sizeof old);
-            rc = 1;
-            goto cleanup;
-        }
+        /* the holder after the write, WATCHed: who may see it decides the
+         * events, the ack and a state's copy; a new one must be visible */
         bool moved = (e.holder || old.holder)
                   && (!e.holder || !old.holder || strcmp (e.holder, old.holder) != 0);
-        if (moved && e.holder) {
-            visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, true, quiet, &h, NULL);
-            if (pl_entity__holder_ok (call, quiet, kind, e.holder, visible, &h, e.campaign)) {
+        bool holder_seen = true;
+        if (e.holder) {
+            visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, true,
+                                        quiet || !moved, &h, NULL);
+            if (moved && pl_entity__holder_ok (call, quiet, kind, e.holder, visible, &h,
+                                               e.campaign)) {
                 if (dry)
                     s_no (call, dry, visible < 0 ? PL_ERR_INTERNAL : PL_ERR_VALIDATION_ERROR,
                           "%s %s: %s %s cannot hold it", kind->name, id, kind->holder, e.holder);
                 goto cleanup;
             }
+            if (visible < 0 && pl_call_answered (call))
+                goto cleanup;               /* Redis failed */
+            /* a holder gone (or corrupt): only GMs keep its id */
+            holder_seen = h.json ? visible == 1 : e.role == PL_ROLE_GM;
+        }
+        pl_entity_holder_view_t view;
+        if (pl_entity__holder_view (call, &e, &h, &view)) {
+            if (dry)
+                s_no (call, dry, PL_ERR_INTERNAL, "storage unavailable");
+            goto cleanup;
+        }
+        if (copy_campaign && cJSON_Compare (e.json, old.json, true)) {
+            /* the copy says nothing new */
+            if (!s_dry_copy (call, kind, dry, &old, &h, &view))
+                goto cleanup;
+            dry->e = old;
+            memset (&old, 0, sizeof old);
+            rc = 1;
+            goto cleanup;
         }
         bool member = true;
         if ((old.hidden || e.hidden) && pl_entity__creator_member (call, &e, &member))
@@ -401,6 +580,8 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
                 s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
                 goto cleanup;
             }
+            if (!s_dry_copy (call, kind, dry, &e, &h, &view))
+                goto cleanup;
             snprintf (dry->score, sizeof dry->score, "%s", score);
             dry->text = text;
             text = NULL;
@@ -421,7 +602,15 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         if (ran < 0)
             goto cleanup;
         if (ran) {
-            pl_entity__publish (call, kind, PL_ENTITY_UPDATE, &e, member, old.hidden, true);
+            /* what follows reads, publishes and syncs; it cannot undo this */
+            pl_call_commit (call);
+            pl_entity__publish (call, kind, PL_ENTITY_UPDATE, &e, member, old.hidden, &view,
+                                true);
+            s_sync_sessions (call, kind->name, e.json, NULL);
+            if (kind->held && old.hidden != e.hidden)
+                s_held_flip (call, kind, &e, PL_CALL_PUBLISH_MAX - PL_ENTITY_PUBS_MAX);
+            if (!holder_seen)
+                pl_entity__redact (kind, e.json);
             *stored = e.json;
             e.json = NULL;
             rc = 1;
@@ -434,6 +623,7 @@ cleanup:
         watching = false;                   /* the caller's EXEC ends them */
     pl_entity__abandon (call, &watching, &multi);
     free (text);
+    cJSON_Delete (mine);
     pl_entity__free (&old);
     pl_entity__free (&e);
     pl_entity__free (&h);
@@ -454,7 +644,6 @@ pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
     if (!(id = pl_entity__id (call, kind, cJSON_GetObjectItemCaseSensitive (arg, "id")))
     ||  s_update (kind, call, id, arg, NULL, &stored) < 0)
         return;
-    s_sync_sessions (call, kind->name, stored, NULL);
     pl_call_ok (call, stored);
 }
 
@@ -507,7 +696,14 @@ const cJSON *
 pl_entity_writeback_entity (const pl_entity_wb_t *wb)
 {
     assert (wb);
-    return wb->e.json;
+    return wb->copy;
+}
+
+const char *
+pl_entity_writeback_holder (const pl_entity_wb_t *wb)
+{
+    assert (wb);
+    return wb->hidden_holder;
 }
 
 bool
@@ -529,7 +725,7 @@ pl_entity_writeback_done (pl_call_t *call, const pl_entity_wb_t *wb, const char 
     pl_info ("%s by %s: %s %s written back", pl_proto_event (pl_call_event (call))->name,
              pl_call_caller (call)->user, wb->kind->name, wb->e.id);
     /* never hidden (prepare refuses those), so no flip and no creator check */
-    pl_entity__publish (call, wb->kind, PL_ENTITY_UPDATE, &wb->e, true, false, false);
+    pl_entity__publish (call, wb->kind, PL_ENTITY_UPDATE, &wb->e, true, false, &wb->view, false);
     s_sync_sessions (call, wb->kind->name, wb->e.json, skip_sid);
 }
 
@@ -541,6 +737,9 @@ pl_entity_writeback_destroy (pl_entity_wb_t **wb)
     if (!self)
         return;
     pl_entity__free (&self->e);
+    cJSON_Delete (self->copy);
+    free (self->hidden_holder);
+    free (self->viewer);
     free (self->text);
     free (self->old_holder);
     free (self);
@@ -642,7 +841,7 @@ s_held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *
         /* events as far as the budget goes (pl_worker's PL_CALL_PUBLISH_MAX) */
         pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
         int need = pl_entity_plan (kind, PL_ENTITY_UPDATE, e->campaign, e->creator, true,
-                                   e->hidden, e->hidden, pubs);
+                                   e->hidden, e->hidden, NULL, pubs);
         if (counting && need >= 0 && need <= budget) {
             if (e->hidden && pl_entity__creator_member (call, e, &held->member[held->count - 1]))
                 goto cleanup;
@@ -702,7 +901,7 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
             goto cleanup;
         pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
         int own = pl_entity_plan (kind, PL_ENTITY_DELETE, e.campaign, e.creator, member, false,
-                                  e.hidden, pubs);
+                                  e.hidden, NULL, pubs);
         if (kind->held && s_held_load (call, kind, &e, PL_CALL_PUBLISH_MAX - (own > 0 ? own : 0),
                                        &held))
             goto cleanup;
@@ -727,12 +926,12 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         if (ran < 0)
             goto cleanup;
         if (ran) {
-            pl_entity__publish (call, kind, PL_ENTITY_DELETE, &e, member, e.hidden, true);
+            pl_entity__publish (call, kind, PL_ENTITY_DELETE, &e, member, e.hidden, NULL, true);
             /* the held entities' K:updated; only .updated of this kind is used */
             pl_entity_kind_t held_kind = { .name = kind->held, .updated = kind->held_updated };
             for (size_t i = 0; i < held.events; i++)
                 pl_entity__publish (call, &held_kind, PL_ENTITY_UPDATE, &held.e[i], held.member[i],
-                           held.e[i].hidden, true);
+                           held.e[i].hidden, NULL, true);
             /* the dual update: copies of it leave every session state, and
              * the copies of what it held get actorId null (every one of
              * them, past the event budget too: state updates are ordered,

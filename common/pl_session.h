@@ -147,6 +147,14 @@ cJSON *pl_session_entity_changes (const cJSON *before, const cJSON *after, const
 cJSON *pl_session_entity_ops (const cJSON *state, const char *key, const char *id,
                               const cJSON *entity);
 
+/* The copy of a stored entity a state may hold, which every member of
+ * the campaign reads (in place): its holder_field ("actorId" of an item)
+ * becomes null unless holder - the stored entity it names, NULL when gone
+ * - is one every member may see (not hidden). An entity held by nobody,
+ * or holder_field NULL (a kind that has no holder), is left as it is.
+ * Returns true when it changed entity. */
+bool pl_session_entity_view (cJSON *entity, const char *holder_field, const cJSON *holder);
+
 /* ---- sessions -------------------------------------------------------- */
 
 /* Create a session in campaign_id with a fresh state at version "0", if
@@ -202,7 +210,9 @@ int pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **o
  * of two writers cannot leave a session with the older one. A stored
  * entity that is hidden counts as gone: its copies are removed (a hidden
  * entity is not for every member's eyes, and every member reads the
- * state). A worker that dies between its entity write and the syncs
+ * state); for the same reason a copy never names a hidden holder
+ * (pl_session_entity_view: the item's actorId reads null, and the holder
+ * is read and WATCHed with the item). A worker that dies between its entity write and the syncs
  * leaves those sessions' copies behind the store: the next join,
  * requestFull or sync of such a session repairs them first
  * (pl_session_entity_repair), as does the entity's next write. (A delete
@@ -217,7 +227,8 @@ typedef enum {
 
 /* An actor or item (the stored JSON, with its id) changed: replace every
  * embedded copy of it (actors.<i> / items.<i> whose id matches) that
- * differs from the entity as stored at the commit (read again inside it;
+ * differs from the entity as stored at the commit, as every member may
+ * read it (read again inside it, with its holder: pl_session_entity_view;
  * gone or hidden: the copies are removed), in each session that holds
  * it, as a versioned update with source "system" and the usual
  * gameState:updated. skip_sid, when not
@@ -245,14 +256,16 @@ int pl_session_entity_sync (pl_call_t *call, pl_session_kind_t kind, const cJSON
 int pl_session_entity_remove (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity);
 
 /* Read repair: every copy in state (session sid's, as the caller just
- * read it) of a stored actor or item that is not the stored entity (or of
- * one now hidden) gets its "system" update now, as pl_session_entity_sync
- * would have made it - the writer that should have died between its store
- * write and its syncs. Copies of entities not (or no longer) stored are
- * the state's own and left alone. One MGET per kind embedded when nothing
- * is out of step. Returns the number of system updates applied (the
- * caller's state is then stale: read it again), or -1 when Redis failed
- * (logged; the caller carries on with the state as it is). */
+ * read it) of a stored actor or item that is not the stored entity as
+ * members may read it (pl_session_entity_view), or of one now hidden,
+ * gets its "system" update now, as pl_session_entity_sync would have made
+ * it - the writer that should have died between its store write and its
+ * syncs. Copies of entities not (or no longer) stored are the state's own
+ * and left alone. One MGET per kind embedded (and one of the actors that
+ * hold the items) when nothing is out of step. Returns the number of
+ * system updates applied (the caller's state is then stale: read it
+ * again), or -1 when Redis failed (logged; the caller carries on with the
+ * state as it is). */
 int pl_session_entity_repair (pl_call_t *call, const char *sid, const cJSON *state);
 
 void pl_session_test (bool verbose);

@@ -64,6 +64,30 @@ pl_session__replace_ops (const cJSON *state, void *arg, char *why, size_t why_si
     return ops;
 }
 
+bool
+pl_session_entity_view (cJSON *entity, const char *holder_field, const cJSON *holder)
+{
+    assert (entity);
+    const cJSON *hid = holder_field ? cJSON_GetObjectItemCaseSensitive (entity, holder_field)
+                                    : NULL;
+    if (!cJSON_IsString (hid)
+    ||  (cJSON_IsObject (holder)
+         && !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (holder, "hidden"))))
+        return false;
+    cJSON_ReplaceItemInObjectCaseSensitive (entity, holder_field, cJSON_CreateNull ());
+    return true;
+}
+
+/* The holder of a kind's entities (pl_entity_kinds.c says the same:
+ * items are held by actors, in actorId): its key prefix and field, or
+ * NULL for a kind nothing holds. */
+static const char *
+s_holder_kind (const char *kind_name, const char **holder_field)
+{
+    *holder_field = strcmp (kind_name, "item") == 0 ? "actorId" : NULL;
+    return *holder_field ? "actor" : NULL;
+}
+
 /* What s_sync_ops reads the stored entity with. */
 typedef struct {
     pl_call_t *call;
@@ -72,9 +96,37 @@ typedef struct {
     const char *id;
 } s_sync_t;
 
+/* Make entity (stored, of kind_name) the copy a state may hold: read its
+ * holder, WATCHed with it (a flip of the holder's hidden before the EXEC
+ * makes the commit read again), and pl_session_entity_view. false when
+ * Redis failed. */
+static bool
+s_view (pl_call_t *call, const char *kind_name, cJSON *entity)
+{
+    const char *field = NULL;
+    const char *holder_kind = s_holder_kind (kind_name, &field);
+    const cJSON *hid = field ? cJSON_GetObjectItemCaseSensitive (entity, field) : NULL;
+    cJSON *holder = NULL;
+    redisReply *reply = NULL;
+    if (!cJSON_IsString (hid))
+        return true;
+    if (pl_authz_id_valid (hid->valuestring)) {
+        if (!pl_session__run (call, "WATCH pl:%s:%s", holder_kind, hid->valuestring)
+        ||  !(reply = pl_session__cmd (call, "GET pl:%s:%s", holder_kind, hid->valuestring)))
+            return false;
+        if (reply->type == REDIS_REPLY_STRING)
+            holder = cJSON_ParseWithLength (reply->str, reply->len);
+        freeReplyObject (reply);
+    }
+    pl_session_entity_view (entity, field, holder);
+    cJSON_Delete (holder);
+    return true;
+}
+
 /* Builder of a "system" sync: inside the commit, WATCH and read the
- * stored entity, and make every copy of it equal to what is stored
- * (pl_session__replace_ops). Gone, or hidden: the copies are removed. So the last sync to commit
+ * stored entity (and its holder: s_view), and make every copy of it equal
+ * to what is stored as every member may read it (pl_session__replace_ops).
+ * Gone, or hidden: the copies are removed. So the last sync to commit
  * writes the newest stored value, whoever asked for it and with what. */
 static cJSON *
 s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
@@ -96,6 +148,11 @@ s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
         if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (entity, "hidden"))) {
             cJSON_Delete (entity);
             entity = NULL;
+        }
+        else
+        if (!s_view (sync->call, sync->kind_name, entity)) {
+            snprintf (why, why_size, "storage unavailable");
+            goto cleanup;
         }
     }
     if (!(ops = pl_session_entity_ops (state, sync->key, sync->id, entity)))
@@ -303,6 +360,40 @@ cleanup:
     return reply;
 }
 
+/* The holders of the stored entities of reply (kind_name's, as MGET read
+ * them), for pl_session_entity_view: *holders (caller frees; NULL when no
+ * entity names one) and, for each entity, the index of its holder there
+ * or -1 in idx (n of them). Returns false when out of memory or Redis
+ * failed (logged). */
+static bool
+s_holders (pl_redis_t *redis, const char *kind_name, const redisReply *reply, int *idx,
+           redisReply **holders)
+{
+    const char *field = NULL;
+    const char *holder_kind = s_holder_kind (kind_name, &field);
+    cJSON *hids = cJSON_CreateArray ();
+    bool ok = false;
+    *holders = NULL;
+    if (!hids)
+        goto cleanup;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *r = reply->element[i];
+        cJSON *stored = holder_kind && r->type == REDIS_REPLY_STRING
+                      ? cJSON_ParseWithLength (r->str, r->len) : NULL;
+        const cJSON *hid = cJSON_GetObjectItemCaseSensitive (stored, field);
+        idx[i] = -1;
+        if (cJSON_IsString (hid) && pl_authz_id_valid (hid->valuestring)) {
+            idx[i] = cJSON_GetArraySize (hids);
+            cJSON_AddItemToArray (hids, cJSON_CreateString (hid->valuestring));
+        }
+        cJSON_Delete (stored);
+    }
+    ok = cJSON_GetArraySize (hids) == 0 || (*holders = s_mget (redis, holder_kind, hids));
+cleanup:
+    cJSON_Delete (hids);
+    return ok;
+}
+
 int
 pl_session_entity_repair (pl_call_t *call, const char *sid, const cJSON *state)
 {
@@ -311,8 +402,9 @@ pl_session_entity_repair (pl_call_t *call, const char *sid, const cJSON *state)
         pl_session_kind_t session_kind;
     } lists[] = { { "actors", "actor", PL_SESSION_ACTOR }, { "items", "item", PL_SESSION_ITEM } };
     int repaired = 0;
+    int *idx = NULL;
     cJSON *ids = NULL;
-    redisReply *reply = NULL;
+    redisReply *reply = NULL, *holders = NULL;
     pl_redis_t *redis = pl_call_redis (call);
     for (size_t k = 0; redis && k < sizeof lists / sizeof lists[0]; k++) {
         cJSON_Delete (ids);
@@ -321,10 +413,19 @@ pl_session_entity_repair (pl_call_t *call, const char *sid, const cJSON *state)
             continue;
         if (reply)
             freeReplyObject (reply);
-        if (!(reply = s_mget (redis, lists[k].kind, ids))) {
+        if (holders)
+            freeReplyObject (holders);
+        holders = NULL;
+        free (idx);
+        idx = NULL;
+        if (!(reply = s_mget (redis, lists[k].kind, ids))
+        ||  !(idx = calloc (reply->elements, sizeof *idx))
+        ||  !s_holders (redis, lists[k].kind, reply, idx, &holders)) {
             repaired = -1;
             goto cleanup;
         }
+        const char *field = NULL;
+        s_holder_kind (lists[k].kind, &field);
         const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, lists[k].key);
         for (size_t i = 0; i < reply->elements; i++) {
             const redisReply *r = reply->element[i];
@@ -332,6 +433,13 @@ pl_session_entity_repair (pl_call_t *call, const char *sid, const cJSON *state)
             if (r->type != REDIS_REPLY_STRING)
                 continue;                   /* never stored, or deleted: the state's own */
             cJSON *stored = cJSON_ParseWithLength (r->str, r->len);
+            /* what a member may read of it: that is what the copy must be */
+            const redisReply *hr = idx[i] >= 0 ? holders->element[idx[i]] : NULL;
+            cJSON *holder = hr && hr->type == REDIS_REPLY_STRING
+                          ? cJSON_ParseWithLength (hr->str, hr->len) : NULL;
+            if (cJSON_IsObject (stored))
+                pl_session_entity_view (stored, field, holder);
+            cJSON_Delete (holder);
             /* a stranger's copy differs too, and stays (s_sync_one) */
             if (cJSON_IsObject (stored)
             &&  s_copies_differ (list, id,
@@ -348,6 +456,9 @@ pl_session_entity_repair (pl_call_t *call, const char *sid, const cJSON *state)
 cleanup:
     if (reply)
         freeReplyObject (reply);
+    if (holders)
+        freeReplyObject (holders);
+    free (idx);
     cJSON_Delete (ids);
     return repaired;
 }

@@ -145,6 +145,28 @@ pl_session_test (bool verbose)
     cJSON_Delete (changes);
     cJSON_Delete (before);
     cJSON_Delete (after);
+
+    /* what every member may read of an item: actorId only while its actor
+     * is not hidden (and exists) */
+    cJSON *item = cJSON_Parse ("{\"id\":\"i\",\"actorId\":\"a\",\"n\":1}");
+    cJSON *shown = cJSON_Parse ("{\"id\":\"a\",\"hidden\":false}");
+    cJSON *hidden = cJSON_Parse ("{\"id\":\"a\",\"hidden\":true}");
+    cJSON *legacy = cJSON_Parse ("{\"id\":\"a\"}");
+    assert (!pl_session_entity_view (item, "actorId", shown));
+    assert (!pl_session_entity_view (item, "actorId", legacy));
+    assert (!pl_session_entity_view (item, NULL, hidden));          /* a kind nothing holds */
+    assert (cJSON_IsString (cJSON_GetObjectItem (item, "actorId")));
+    assert (pl_session_entity_view (item, "actorId", hidden));
+    assert (cJSON_IsNull (cJSON_GetObjectItem (item, "actorId")));
+    assert (cJSON_GetObjectItem (item, "n")->valueint == 1);
+    assert (!pl_session_entity_view (item, "actorId", hidden));     /* held by nobody now */
+    cJSON_ReplaceItemInObject (item, "actorId", cJSON_CreateString ("a"));
+    assert (pl_session_entity_view (item, "actorId", NULL));        /* the actor is gone */
+    assert (cJSON_IsNull (cJSON_GetObjectItem (item, "actorId")));
+    cJSON_Delete (item);
+    cJSON_Delete (shown);
+    cJSON_Delete (hidden);
+    cJSON_Delete (legacy);
     if (verbose)
         printf ("OK\n");
 }

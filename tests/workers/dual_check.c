@@ -22,7 +22,10 @@
  *      would make the actor invalid refuses the update (VALIDATION_ERROR
  *      with the operation's index); no state may embed a hidden actor:
  *      hiding it through the state is refused, and hiding it with
- *      actor:update removes its copies (a system unset);
+ *      actor:update removes its copies (a system unset); the item it holds
+ *      stays in the state with actorId null (the players' item:updated,
+ *      same version, and a system set), a GM update that names the hidden
+ *      actor in the copy is refused, and the reveal names it again;
  *    - a GM of another campaign who types the actor's id into their state
  *      changes nothing in the store, and later updates of the actor never
  *      reach that state;
@@ -70,6 +73,14 @@ s_expect (const char *room, const char *push, const char *origin)
     cJSON *payload = cJSON_DetachItemFromArray (bus.packet, 1);
     wcheck_bus_clear (&bus);
     return payload;
+}
+
+/* The value of a gameState:updated's first operation. */
+static const cJSON *
+s_op_value (const cJSON *update)
+{
+    return cJSON_GetObjectItem (cJSON_GetArrayItem (cJSON_GetObjectItem (update, "operations"), 0),
+                                "value");
 }
 
 /* Expect gameState:updated to room with version and source; returns it. */
@@ -346,10 +357,15 @@ s_state_to_entity (void)
     cJSON_Delete (err);
     wcheck_quiet (300);
     /* ... and hiding it with actor:update takes it out of the state: the
-     * players' actor:deleted, a system unset, and the reveal leaves the
-     * state alone (the GM embeds it again) */
+     * players' actor:deleted, a system unset; the item it holds stays, but
+     * the players who cannot see the actor now read its actorId as null:
+     * item:updated (same version) and a system set of the item's copy.
+     * The reveal leaves the actor out of the state (the GM embeds it
+     * again) and names it in the item's copy again. */
+    char origin[64];
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"hidden\":true}", s_actor);
     cJSON_Delete (wcheck_ok (S_ACTORS, "pl", "actor:update", body));
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
     cJSON_Delete (s_expect ("campaign:c1", "actor:deleted", NULL));
     cJSON_Delete (s_expect ("campaign:c1:gm", "actor:updated", NULL));
     cJSON_Delete (s_expect ("user:pl", "actor:updated", NULL));
@@ -357,17 +373,46 @@ s_state_to_entity (void)
     CHECK (strcmp (wcheck_str (cJSON_GetArrayItem (cJSON_GetObjectItem (u, "operations"), 0),
                                "operation"), "unset") == 0);
     cJSON_Delete (u);
+    cJSON *item = wcheck_ok (S_ITEMS, "gm", "item:get", wcheck_quote (s_item));
+    cJSON_ReplaceItemInObject (item, "actorId", cJSON_CreateNull ());
+    char *item_text = cJSON_PrintUnformatted (item);
+    wcheck_event_text ("campaign:c1", "item:updated", origin, item_text,
+                       "[\"campaign:c1:gm\",\"user:pl\"]");
+    u = s_expect_update (s_room, ++v, "system");
+    CHECK (cJSON_Compare (s_op_value (u), item, true));
+    cJSON_Delete (u);
     wcheck_quiet (300);
     wcheck_err (S_ACTORS, "pl2", "actor:get", wcheck_quote (s_actor), "NOT_FOUND");
     state = s_state ("pl2", s_sid);
     CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (state, "actors")) == 0);
     cJSON_Delete (state);
+    s_agree ("pl2", s_sid, "items", s_item);        /* null for pl2 as in the state */
+    /* the state's readers never get the hidden holder, even from the GM */
+    snprintf (body, sizeof body, "{\"id\":\"name-it\",\"sessionId\":\"%s\",\"version\":\"%ld\","
+              "\"operations\":[{\"path\":\"items.0.actorId\",\"operation\":\"set\",\"value\":\"%s\"}]}",
+              s_sid, v, s_actor);
+    err = wcheck_error (S_GAMESTATE, "gm", "gameState:update", body, "VALIDATION_ERROR");
+    CHECK (wcheck_num (err, "index") == 0);
+    cJSON_Delete (err);
+    wcheck_quiet (300);
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"hidden\":false}", s_actor);
     stored = wcheck_ok (S_ACTORS, "pl", "actor:update", body);
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
     cJSON_Delete (s_expect ("campaign:c1", "actor:created", NULL));
     cJSON_Delete (s_expect ("campaign:c1:gm", "actor:updated", NULL));
     cJSON_Delete (s_expect ("user:pl", "actor:updated", NULL));
-    wcheck_quiet (300);                             /* the state holds no copy */
+    cJSON_ReplaceItemInObject (item, "actorId", cJSON_CreateString (s_actor));
+    free (item_text);
+    item_text = cJSON_PrintUnformatted (item);
+    wcheck_event_text ("campaign:c1", "item:updated", origin, item_text,
+                       "[\"campaign:c1:gm\",\"user:pl\"]");
+    u = s_expect_update (s_room, ++v, "system");
+    CHECK (cJSON_Compare (s_op_value (u), item, true));
+    cJSON_Delete (u);
+    free (item_text);
+    cJSON_Delete (item);
+    wcheck_quiet (300);                             /* the state holds no copy of the actor */
+    s_agree ("pl2", s_sid, "items", s_item);
     text = cJSON_PrintUnformatted (stored);
     CHECK (asprintf (&ops, "[{\"path\":\"actors\",\"operation\":\"push\",\"value\":%s}]",
                      text) > 0);

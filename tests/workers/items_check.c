@@ -9,8 +9,12 @@
  *  rules in depth; this checks the item contract, the campaign rules and
  *  a hidden flip once more through the items worker, and what only items
  *  have: actorId (an actor the caller may see, in the same campaign),
- *  item:list {actorId}, the pl:actor:<aid>:items index, and an actor's
- *  delete freeing what it held (actorId null, item:updated events).
+ *  item:list {actorId}, the pl:actor:<aid>:items index, an actor's
+ *  delete freeing what it held (actorId null, item:updated events), and
+ *  the items of a hidden actor: actorId null for whoever may not see the
+ *  actor, in every read, ack and event (each event split by audience),
+ *  a write of null by such a caller keeping the holder, and the actor's
+ *  hidden flips telling exactly those players.
  *  Memberships are seeded straight into Redis.
  */
 #include "wcheck.h"
@@ -131,6 +135,16 @@ s_campaign (void)
     cJSON_Delete (i);
 }
 
+/* A copy of item with actorId null: what those who may not see its
+ * holder read (caller frees). */
+static cJSON *
+s_redacted (const cJSON *item)
+{
+    cJSON *r = cJSON_Duplicate (item, true);
+    cJSON_ReplaceItemInObject (r, "actorId", cJSON_CreateNull ());
+    return r;
+}
+
 static void
 s_held (void)
 {
@@ -205,9 +219,13 @@ s_held (void)
     wcheck_event ("campaign:c1", "item:updated", wcheck_origin (), u, NULL);
     s_index (key, 1, i2, NULL);
     cJSON_Delete (u);
+    /* to the GM's hidden actor: the players read actorId null */
     snprintf (body, sizeof body, "{\"id\":\"%s\",\"actorId\":\"%s\"}", i1id, ga);
     u = wcheck_ok (0, "gm", "item:update", body);
-    wcheck_event ("campaign:c1", "item:updated", wcheck_origin (), u, NULL);
+    cJSON *ur = s_redacted (u);
+    wcheck_event ("campaign:c1", "item:updated", wcheck_origin (), ur, s_gm_except);
+    wcheck_event ("campaign:c1:gm", "item:updated", wcheck_origin (), u, NULL);
+    cJSON_Delete (ur);
     snprintf (key, sizeof key, "pl:actor:%s:items", ga);
     s_index (key, 1, i1id, NULL);
     cJSON_Delete (u);
@@ -261,6 +279,145 @@ s_held (void)
     free (i2);
 }
 
+/* An item of a hidden actor: its id reaches only those who may see the
+ * actor - the GMs and, a player, its creator - in every read and event;
+ * to everyone else actorId reads null. The actor's hidden flips tell the
+ * players (item:updated, same version). */
+static void
+s_hidden_holder (void)
+{
+    char body[512], origin[32];
+    const char *p1_except = "[\"campaign:c1:gm\",\"user:p1\"]";
+    char *spy = s_make (S_ACTORS, "p1", "actor:create",
+                        "{\"name\":\"Spy\",\"type\":\"pc\",\"campaignId\":\"c1\",\"hidden\":true}");
+    /* p1 gives its hidden actor an item: the players other than p1 get null */
+    snprintf (body, sizeof body, "{\"name\":\"Dagger\",\"campaignId\":\"c1\",\"actorId\":\"%s\"}", spy);
+    cJSON *d = wcheck_ok (0, "p1", "item:create", body);
+    cJSON *dr = s_redacted (d);
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
+    CHECK (strcmp (wcheck_str (d, "actorId"), spy) == 0);
+    wcheck_event ("campaign:c1", "item:created", origin, dr, p1_except);
+    wcheck_event ("campaign:c1:gm", "item:created", origin, d, NULL);
+    wcheck_event ("user:p1", "item:created", origin, d, s_gm_except);
+    const char *did = wcheck_str (d, "id");
+    /* reads */
+    cJSON *got = wcheck_ok (1, "p2", "item:get", wcheck_quote (did));
+    CHECK (cJSON_Compare (got, dr, true));
+    cJSON_Delete (got);
+    got = wcheck_ok (0, "gm", "item:get", wcheck_quote (did));
+    CHECK (cJSON_Compare (got, d, true));
+    cJSON_Delete (got);
+    got = wcheck_ok (1, "p1", "item:get", wcheck_quote (did));
+    CHECK (cJSON_Compare (got, d, true));
+    cJSON_Delete (got);
+    const char *as[] = { "p2", "p1", "gm" };
+    for (int k = 0; k < 3; k++) {
+        cJSON *list = wcheck_ok (k % 2, as[k], "item:list", "{\"campaignId\":\"c1\"}");
+        const cJSON *it, *found = NULL;
+        cJSON_ArrayForEach (it, list)
+            if (strcmp (wcheck_str (it, "id"), did) == 0)
+                found = it;
+        CHECK (found && cJSON_Compare (found, k == 0 ? dr : d, true));
+        cJSON_Delete (list);
+    }
+    /* p2's own item, given to p1's hidden actor by the GM */
+    cJSON *coin = wcheck_ok (1, "p2", "item:create", "{\"name\":\"Coin\",\"campaignId\":\"c1\"}");
+    wcheck_drain (50);
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"actorId\":\"%s\"}", wcheck_str (coin, "id"), spy);
+    cJSON *u = wcheck_ok (0, "gm", "item:update", body);
+    cJSON *ur = s_redacted (u);
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
+    wcheck_event ("campaign:c1", "item:updated", origin, ur, p1_except);
+    wcheck_event ("campaign:c1:gm", "item:updated", origin, u, NULL);
+    wcheck_event ("user:p1", "item:updated", origin, u, s_gm_except);
+    cJSON_Delete (u);
+    cJSON_Delete (ur);
+    /* p2 may write it, and reads null in the ack; writing null back keeps
+     * the holder it cannot see */
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"actorId\":null,\"shiny\":true}",
+              wcheck_str (coin, "id"));
+    u = wcheck_ok (1, "p2", "item:update", body);
+    CHECK (cJSON_IsNull (cJSON_GetObjectItem (u, "actorId")) && wcheck_num (u, "version") == 3);
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
+    wcheck_event ("campaign:c1", "item:updated", origin, u, p1_except);
+    cJSON_Delete (u);
+    redisReply *r = wcheck_redis ("GET pl:item:%s", wcheck_str (coin, "id"));
+    cJSON *stored = cJSON_Parse (r->str);
+    freeReplyObject (r);
+    CHECK (strcmp (wcheck_str (stored, "actorId"), spy) == 0);
+    CHECK (cJSON_IsTrue (cJSON_GetObjectItem (stored, "shiny")));
+    wcheck_event ("campaign:c1:gm", "item:updated", origin, stored, NULL);
+    wcheck_event ("user:p1", "item:updated", origin, stored, s_gm_except);
+    wcheck_quiet (100);
+
+    /* revealed: the players who read null get the id (and only they) */
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"hidden\":false}", spy);
+    cJSON_Delete (wcheck_ok (S_ACTORS, "gm", "actor:update", body));
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
+    wcheck_event ("campaign:c1", "actor:created", origin, NULL, p1_except);
+    wcheck_event ("campaign:c1:gm", "actor:updated", origin, NULL, NULL);
+    wcheck_event ("user:p1", "actor:updated", origin, NULL, s_gm_except);
+    wcheck_event ("campaign:c1", "item:updated", origin, d, p1_except);
+    wcheck_event ("campaign:c1", "item:updated", origin, stored, p1_except);
+    wcheck_quiet (100);
+    got = wcheck_ok (1, "p2", "item:get", wcheck_quote (did));
+    CHECK (cJSON_Compare (got, d, true));
+    cJSON_Delete (got);
+    /* hidden again: null to them */
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"hidden\":true}", spy);
+    cJSON_Delete (wcheck_ok (S_ACTORS, "p1", "actor:update", body));
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
+    wcheck_event ("campaign:c1", "actor:deleted", origin, NULL, p1_except);
+    wcheck_event ("campaign:c1:gm", "actor:updated", origin, NULL, NULL);
+    wcheck_event ("user:p1", "actor:updated", origin, NULL, s_gm_except);
+    wcheck_event ("campaign:c1", "item:updated", origin, dr, p1_except);
+    cJSON *sr = s_redacted (stored);
+    wcheck_event ("campaign:c1", "item:updated", origin, sr, p1_except);
+    wcheck_quiet (100);
+    got = wcheck_ok (1, "p2", "item:get", wcheck_quote (did));
+    CHECK (cJSON_Compare (got, dr, true));
+    cJSON_Delete (got);
+
+    /* the GM's hidden item of p1's hidden actor: GMs, and p1 (who sees the
+     * actor but not the item) nothing; deleting it: ids only */
+    snprintf (body, sizeof body, "{\"name\":\"Poison\",\"campaignId\":\"c1\",\"hidden\":true,"
+                                 "\"actorId\":\"%s\"}", spy);
+    cJSON *poison = wcheck_ok (0, "gm", "item:create", body);
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
+    wcheck_event ("campaign:c1:gm", "item:created", origin, poison, NULL);
+    wcheck_event ("user:gm", "item:created", origin, poison, s_gm_except);
+    wcheck_quiet (100);
+    wcheck_err (1, "p1", "item:get", wcheck_quote (wcheck_str (poison, "id")), "NOT_FOUND");
+    /* p1's hidden item of the GM's hidden actor: p1 reads null, on its
+     * own room too */
+    char *ga = s_make (S_ACTORS, "gm", "actor:create",
+                       "{\"name\":\"Lich\",\"type\":\"npc\",\"campaignId\":\"c1\",\"hidden\":true}");
+    cJSON *note = wcheck_ok (1, "p1", "item:create",
+                             "{\"name\":\"Note\",\"campaignId\":\"c1\",\"hidden\":true}");
+    wcheck_drain (50);
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"actorId\":\"%s\"}", wcheck_str (note, "id"), ga);
+    u = wcheck_ok (0, "gm", "item:update", body);
+    ur = s_redacted (u);
+    snprintf (origin, sizeof origin, "%s", wcheck_origin ());
+    wcheck_event ("campaign:c1:gm", "item:updated", origin, u, NULL);
+    wcheck_event ("user:p1", "item:updated", origin, ur, s_gm_except);
+    wcheck_quiet (100);
+    got = wcheck_ok (1, "p1", "item:get", wcheck_quote (wcheck_str (note, "id")));
+    CHECK (cJSON_Compare (got, ur, true));
+    cJSON_Delete (got);
+    cJSON_Delete (u);
+    cJSON_Delete (ur);
+    cJSON_Delete (note);
+    cJSON_Delete (poison);
+    cJSON_Delete (sr);
+    cJSON_Delete (stored);
+    cJSON_Delete (coin);
+    cJSON_Delete (dr);
+    cJSON_Delete (d);
+    free (ga);
+    free (spy);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -295,6 +452,8 @@ main (int argc, char **argv)
     list = wcheck_ok (1, "p1", "item:list", "{\"campaignId\":\"c1\"}");
     CHECK (cJSON_GetArraySize (list) == 1);
     cJSON_Delete (list);
+    printf ("items_check: held by a hidden actor\n");
+    s_hidden_holder ();
     printf ("items_check: SIGTERM\n");
     wcheck_done ();
     return 0;

@@ -28,7 +28,11 @@
  *  version and updatedAt included), so the copy is the stored entity in
  *  the very version the ack names. A copy the store would refuse (invalid,
  *  or hidden) refuses the update: VALIDATION_ERROR with the index of the
- *  operation that touched it. At most S_WRITE_BACK_MAX copies per update.
+ *  operation that touched it. An item held by a hidden actor is in a state
+ *  with actorId null (every member reads the state, and only some may see
+ *  that actor: pl_session_entity_view), so an update whose copy names
+ *  that actor - the GM's own operation, which every member would receive
+ *  - is refused the same way. At most S_WRITE_BACK_MAX copies per update.
  *  join, requestFull and sync first bring any copy that is behind its
  *  stored entity in step (pl_session_entity_repair): a writer that died
  *  between its store write and its session syncs leaves no lasting gap.
@@ -441,6 +445,32 @@ cleanup:
     return diff;
 }
 
+/* Does list hold a copy of entity id whose field names holder? */
+static bool
+s_names (const cJSON *list, const char *id, const char *field, const char *holder)
+{
+    const cJSON *entry;
+    cJSON_ArrayForEach (entry, list) {
+        const cJSON *eid = s_get (entry, "id"), *named = s_get (entry, field);
+        if (cJSON_IsObject (entry) && cJSON_IsString (eid) && strcmp (eid->valuestring, id) == 0
+        &&  cJSON_IsString (named) && strcmp (named->valuestring, holder) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Does the update bring the name of entity id's hidden holder into the
+ * state: a copy in after that names it, where before none did? (A copy
+ * that named it already - a state written before copies were made as
+ * members read them - is the appended "set"'s to put right, and the GM's
+ * update of another field must not be refused for it.) */
+static bool
+s_names_anew (const cJSON *before, const cJSON *after, const char *id, const char *field,
+              const char *holder)
+{
+    return s_names (after, id, field, holder) && !s_names (before, id, field, holder);
+}
+
 /* Builder of gameState:update, run in the commit on the state the update
  * applies to (again on every retry): the client's operations, then - the
  * dual update, state -> store - for each embedded copy they change,
@@ -505,7 +535,19 @@ s_update_ops (const cJSON *state, void *arg, char *why, size_t why_size)
             if (rc == 0)
                 continue;                   /* a stranger's copy: the state's own */
             u->wb[u->nwb++] = wb;
-            /* every copy of it becomes what the store will hold */
+            const char *holder = pl_entity_writeback_holder (wb);
+            if (holder && s_names_anew (s_get (state, lists[k].key), list, id,
+                                        lists[k].kind->holder_field, holder)) {
+                snprintf (why, why_size, "%s %s is held by a hidden %s: a game state is seen by "
+                          "every member, so its copy cannot name it (leave %s null there)",
+                          lists[k].kind->name, id, lists[k].kind->holder,
+                          lists[k].kind->holder_field);
+                u->invalid = true;
+                u->index = s_op_index (u->ops, lists[k].key, list, id);
+                goto fail;
+            }
+            /* every copy of it becomes what the store will hold, as every
+             * member may read it */
             fix = pl_session_entity_ops (next, lists[k].key, id, pl_entity_writeback_entity (wb));
             if (!fix)
                 goto oom;

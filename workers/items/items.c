@@ -12,7 +12,9 @@
  *  actorId must name an actor the caller may see, in the item's campaign
  *  (a personal item: one of the caller's personal actors); otherwise
  *  NOT_FOUND (not visible) or VALIDATION_ERROR (another campaign).
- *  item:list {actorId} lists the visible items that actor holds.
+ *  item:list {actorId} lists the visible items that actor holds. To a
+ *  caller who may not see the actor (a hidden one), the item's actorId
+ *  reads null, in every read, ack, event and game-state copy.
  *
  *  Every handler runs on the worker loop (pl_worker.h).
  */
