@@ -27,7 +27,8 @@ main (void)
     s_gateway = pl_gateway_new (config);
     if (!s_gateway)
         goto cleanup;
-    /* SIGINT and SIGTERM are watched on the gateway's loop */
+    /* SIGINT and SIGTERM are watched on the gateway's loop, and end the
+     * process even if that loop is stuck (pl_stopguard, in the run) */
     rc = pl_gateway_run (s_gateway) == 0 ? 0 : 1;
 cleanup:
     pl_gateway_destroy (&s_gateway);

@@ -5,7 +5,8 @@
  *  backend is poll(), which walks every descriptor on every wakeup: O(n) per
  *  event is fine for a demo and ruinous at 50k connections. Debian's lws
  *  4.1.6 ships the libev plugin, so this costs no extra dependency. SIGINT
- *  and SIGTERM are libev signal watchers that end the loop.
+ *  and SIGTERM are libev signal watchers that end the loop; pl_stopguard
+ *  ends the process if the loop does not (pl_gateway_run).
  *
  *  This file holds the Socket.IO session (CONNECT and JWT, packets), the
  *  event bus (room fan-out, room controls, broker status) and the process
@@ -20,6 +21,7 @@
 #include "pl_log.h"
 #include "pl_proto.h"
 #include "pl_sio.h"
+#include "pl_stopguard.h"
 
 #include <assert.h>
 #include <ev.h>
@@ -624,7 +626,8 @@ pl_gateway_destroy (pl_gateway_t **self_p)
     }
 }
 
-/* libev watcher, gateway loop: SIGINT or SIGTERM. */
+/* libev watcher, gateway loop: SIGINT or SIGTERM, fed by the stop guard's
+ * handler (s_feed_signal). */
 static void
 s_on_signal (struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -643,20 +646,50 @@ s_on_wakeup (struct ev_loop *loop, ev_async *w, int revents)
     ev_break (loop, EVBREAK_ALL);
 }
 
+/* pl_stopguard_fn: in the stop guard's signal handler, on any thread.
+ * ev_feed_signal is libev's own handler's work (async-signal-safe): it
+ * wakes the loop, which runs s_on_signal as if libev had the signal. */
+static void
+s_feed_signal (void *arg, int signum)
+{
+    (void) arg;
+    ev_feed_signal (signum);
+}
+
+/* The stop signals nest around ev_run: libev's watchers, then the stop
+ * guard over them (its handlers replace libev's), and back out in reverse,
+ * so each puts back what it found. A loop that does not return within
+ * PARLEY_STOP_GRACE_MS of the signal (lws 4.1.6 once spun in its rxflow
+ * handling) ends the process anyway; see common/pl_stopguard.h. */
 int
 pl_gateway_run (pl_gateway_t *self)
 {
+    int rc = -1;
+    pl_stopguard_t *guard = NULL;
     ev_signal_init (&self->sigint, s_on_signal, SIGINT);
     ev_signal_init (&self->sigterm, s_on_signal, SIGTERM);
     ev_async_init (&self->wakeup, s_on_wakeup);
+    long grace = pl_config_int (self->config, PL_CFG_STOP_GRACE_MS);
+    if (grace < 1 || grace > 3600000) {
+        pl_error ("PARLEY_STOP_GRACE_MS must be 1..3600000");
+        goto cleanup;
+    }
     ev_signal_start (self->loop, &self->sigint);
     ev_signal_start (self->loop, &self->sigterm);
     ev_async_start (self->loop, &self->wakeup);
+    guard = pl_stopguard_new ("gateway", (int) grace, s_feed_signal, NULL);
+    if (!guard) {
+        pl_error ("cannot set up the stop guard");
+        goto cleanup;
+    }
     ev_run (self->loop, 0);
+    rc = 0;
+cleanup:
+    pl_stopguard_destroy (&guard);      /* the deadline can no longer fire */
     ev_signal_stop (self->loop, &self->sigint);
     ev_signal_stop (self->loop, &self->sigterm);
     ev_async_stop (self->loop, &self->wakeup);
-    return 0;
+    return rc;
 }
 
 void
