@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* ---- the event bus ---------------------------------------------------- */
@@ -402,28 +403,20 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     pl_gwconn_t *conn = (pl_gwconn_t *) user;
     switch (reason) {
         case LWS_CALLBACK_HTTP:
-            return pl_http_serve (self, conn, wsi, (const char *) in);
-        case LWS_CALLBACK_HTTP_BODY:
-            return pl_http_body (self, conn, wsi, in, len);
-        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-            return pl_http_body_done (self, conn, wsi);
-        case LWS_CALLBACK_HTTP_WRITEABLE:
-            return pl_http_write (self, conn, wsi);
-        case LWS_CALLBACK_CLOSED_HTTP:
-        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-            /* the transaction (or connection) ends: lws frees conn next, so
-             * a REST reply still on its way must no longer find it */
-            if (conn && !conn->established) {
-                pl_gateway__conn_unregister (self, conn);
-                pl_http_destroy (&conn->http);
-            }
-            return 0;
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            /* lws gets only WebSocket upgrade heads pl_h1 has checked: a
+             * plain request or another upgrade here means a client sent
+             * more than that head before its 101; close */
+            if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE
+            &&  in && strcasecmp ((const char *) in, "websocket") == 0)
+                return 0;
+            return -1;
+        case LWS_CALLBACK_RAW_ADOPT:
+            return -1;                  /* CONNECT's raw fallback: never wanted */
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             return pl_http_upgrade_allowed (wsi) ? 0 : 1;
         case LWS_CALLBACK_ESTABLISHED: {
             char sid[21];
-            pl_gateway__conn_unregister (self, conn);
-            pl_http_destroy (&conn->http);
             memset (conn, 0, sizeof *conn);
             conn->wsi = wsi;
             conn->created = pl_gateway__now_ms ();
@@ -455,6 +448,50 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             break;
     }
     return lws_callback_http_dummy (wsi, reason, user, in, len);
+}
+
+/* ---- HTTP/1.1 (pl_h1 callbacks, gateway loop) ------------------------ */
+
+static void
+s_h1_head (void *arg, pl_h1_conn_t *h1, const pl_h1_req_t *req)
+{
+    pl_http_head ((pl_gateway_t *) arg, h1, req);
+}
+
+static void
+s_h1_request (void *arg, pl_h1_conn_t *h1, const pl_h1_req_t *req)
+{
+    pl_http_request ((pl_gateway_t *) arg, h1, req);
+}
+
+static bool
+s_h1_upgrade (void *arg, const pl_h1_req_t *req)
+{
+    (void) arg;
+    return pl_http_upgrade (req);
+}
+
+/* The WebSocket upgrade goes to lws with the head pl_h1 read: lws parses
+ * it again (FILTER_PROTOCOL_CONNECTION checks it again) and answers 101. */
+static void
+s_h1_handoff (void *arg, int fd, const char *bytes, size_t len)
+{
+    pl_gateway_t *self = (pl_gateway_t *) arg;
+    if (!lws_adopt_socket_vhost_readbuf (self->vhost, fd, bytes, len))
+        pl_warn ("http: lws could not adopt a WebSocket connection");  /* it closed fd */
+}
+
+static void
+s_h1_closed (void *arg, pl_h1_conn_t *h1)
+{
+    pl_http_closed ((pl_gateway_t *) arg, h1);
+}
+
+/* pl_listen callback, gateway loop: every accepted socket starts in pl_h1. */
+static void
+s_on_accept (void *arg, int fd)
+{
+    pl_h1_adopt (((pl_gateway_t *) arg)->h1, fd);
 }
 
 /* lws log lines go through pl_log so every line has one format. */
@@ -570,10 +607,16 @@ pl_gateway_new (pl_config_t *config)
         goto fail;
     }
     self->vhost = lws_get_vhost_by_name (self->lws, "parley");
+    static const pl_h1_handlers_t h1_handlers = { s_h1_head, s_h1_request, s_h1_upgrade,
+                                                  s_h1_handoff, s_h1_closed };
+    self->h1 = pl_h1_new (self->loop, self->max_payload, &h1_handlers, self);
+    if (!self->h1)
+        goto fail;
     self->listener = pl_listen_new (self->lws, self->vhost,
                                     pl_config_str (config, PL_CFG_BIND),
                                     (int) pl_config_int (config, PL_CFG_PORT),
-                                    pl_config_int (config, PL_CFG_REUSEPORT) == 1);
+                                    pl_config_int (config, PL_CFG_REUSEPORT) == 1,
+                                    s_on_accept, self);
     if (!self->listener)
         goto fail;
     pl_bus_handlers_t handlers = { pl_gateway__on_reply, s_on_status, s_on_event, s_on_control };
@@ -607,6 +650,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
             lws_sul_cancel (&self->ping.sul);
             lws_sul_cancel (&self->pong.sul);
             pl_listen_destroy (&self->listener);
+            pl_h1_destroy (&self->h1);
             /* closes every connection (LWS_CALLBACK_CLOSED releases them) */
             lws_context_destroy (self->lws);
         }

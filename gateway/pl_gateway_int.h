@@ -60,6 +60,7 @@ typedef struct pl_gwconn {
     char *rx;                       /* fragmented message being assembled       */
     size_t rx_len, rx_cap;
     pl_http_t *http;                /* HTTP transaction (REST, /healthz)        */
+    pl_h1_conn_t *h1;               /* an HTTP connection's pl_h1 side          */
 } pl_gwconn_t;
 
 typedef struct {
@@ -73,6 +74,7 @@ struct _pl_gateway_t {
     struct lws_vhost *vhost;
     pl_bus_t *bus;                  /* broker + event bus                       */
     pl_listen_t *listener;          /* our listening socket                     */
+    pl_h1_t *h1;                    /* HTTP/1.1: every accepted connection      */
     pl_rooms_t *rooms;              /* room -> local members                    */
     char id[16];                    /* gateway id                               */
     const char *secret;             /* JWT secret                               */

@@ -1,4 +1,4 @@
-/*  pl_http - /healthz and the REST API, on the lws loop. */
+/*  pl_http - /healthz and the REST API, over pl_h1, on the gateway loop. */
 #include "pl_http.h"
 #include "pl_gateway_int.h"
 #include "pl_jwt.h"
@@ -13,106 +13,57 @@
 #include <strings.h>
 #include <time.h>
 
-#define S_QUERY_MAX 16              /* query arguments kept; more are ignored */
-
 struct _pl_http_t {
-    /* the request (REST only) */
     bool rest;                      /* a REST call                             */
     pl_rest_match_t match;          /* its route and captures                  */
     char *user;                     /* JWT sub, NUL, JWT name (or "")          */
-    char *query[S_QUERY_MAX];       /* "name=value" arguments                  */
-    size_t nquery;
-    char *body;                     /* request body being read                 */
-    size_t body_len, body_cap;
-    int early_status;               /* an error found in the headers, sent
-                                       once lws has read the body (0: none)    */
-    char *early_body;
     bool waiting;                   /* sent: the broker's reply is awaited     */
-    /* the response */
-    bool responding;                /* set: ignore further input               */
-    bool headers_sent;
-    bool close;                     /* close after it: the body was not read   */
-    int status;
     char allow[48];                 /* 405: Allow header                       */
     char retry_after[24];           /* 429: Retry-After header (seconds)       */
-    size_t len;                     /* body bytes                              */
-    unsigned char *out;             /* LWS_PRE headroom, then the body         */
 };
 
-/* How much of a refused body is read and dropped, in multiples of
- * PARLEY_MAX_PAYLOAD, before the answer goes out (see s_rest_begin). */
-#define S_DRAIN_FACTOR 4
-
-static pl_http_t *
-s_new (pl_gwconn_t *conn)
+/* Answer with a JSON body (taken; NULL: out of memory, the connection is
+ * closed) and the transaction's extra headers. */
+static void
+s_respond (pl_gwconn_t *conn, int status, char *body)
 {
-    pl_http_destroy (&conn->http);
-    conn->http = calloc (1, sizeof *conn->http);
-    return conn->http;
-}
-
-/* Set the response and ask for WRITEABLE. Takes ownership of body (NULL:
- * no body). Returns 0, or -1 on OOM (the caller closes). */
-static int
-s_respond (struct lws *wsi, pl_http_t *http, int status, char *body)
-{
-    int rc = -1;
-    size_t len = body ? strlen (body) : 0;
-    http->out = malloc (LWS_PRE + len + 1);
-    if (!http->out)
-        goto cleanup;
-    if (len)
-        memcpy (http->out + LWS_PRE, body, len);   /* a 204 has no body (NULL) */
-    http->len = len;
-    http->status = status;
-    http->responding = true;
-    http->waiting = false;
-    lws_callback_on_writable (wsi);
-    rc = 0;
-cleanup:
+    pl_http_t *http = conn->http;
+    pl_h1_extra_t extra = { NULL, NULL, false };
+    if (http && http->allow[0])
+        extra.allow = http->allow;
+    if (http && http->retry_after[0])
+        extra.retry_after = http->retry_after;
+    if (!body) {
+        extra.close = true;
+        status = 500;
+    }
+    if (http)
+        http->waiting = false;
+    pl_h1_respond (conn->h1, status, &extra, body ? body : "", body ? strlen (body) : 0);
     free (body);
-    return rc;
 }
 
 /* An error response {"error":{code, message}} with an explicit status
  * (405, 411, 413 and 415 have no code of their own: VALIDATION_ERROR). */
-static int
-s_fail (struct lws *wsi, pl_http_t *http, int status, pl_err_t err, const char *message)
+static void
+s_fail (pl_gwconn_t *conn, int status, pl_err_t err, const char *message)
 {
-    return s_respond (wsi, http, status, pl_rest_error_body (err, message));
-}
-
-static const char *
-s_method (struct lws *wsi)
-{
-    static const struct { enum lws_token_indexes token; const char *name; } methods[] = {
-        { WSI_TOKEN_GET_URI, "GET" }, { WSI_TOKEN_POST_URI, "POST" },
-        { WSI_TOKEN_PATCH_URI, "PATCH" }, { WSI_TOKEN_PUT_URI, "PUT" },
-        { WSI_TOKEN_DELETE_URI, "DELETE" }, { WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
-        { WSI_TOKEN_HEAD_URI, "HEAD" },
-    };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (lws_hdr_total_length (wsi, methods[i].token) > 0)
-            return methods[i].name;
-    return "?";
+    s_respond (conn, status, pl_rest_error_body (err, message));
 }
 
 /* Check "Authorization: Bearer <JWT>" as CONNECT checks its token. Sets
  * http->user. Returns 0, or -1 with *why. */
 static int
-s_auth (pl_gateway_t *gw, struct lws *wsi, pl_http_t *http, const char **why)
+s_auth (pl_gateway_t *gw, pl_h1_conn_t *h1, pl_http_t *http, const char **why)
 {
     int rc = -1;
-    char *header = NULL;
     pl_jwt_claims_t claims = { 0 };
-    int len = lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    const char *header = pl_h1_header (h1, "authorization");
     *why = "missing token: send Authorization: Bearer <JWT>";
-    if (len <= 0)
+    if (!header)
         goto cleanup;
     *why = "token too long";
-    if (len > PL_JWT_MAX + 16 || !(header = malloc ((size_t) len + 1)))
-        goto cleanup;
-    if (lws_hdr_copy (wsi, header, len + 1, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+    if (strlen (header) > PL_JWT_MAX + 16)
         goto cleanup;
     *why = "the Authorization scheme must be Bearer";
     if (strncasecmp (header, "Bearer ", 7) != 0)
@@ -132,7 +83,6 @@ s_auth (pl_gateway_t *gw, struct lws *wsi, pl_http_t *http, const char **why)
     rc = 0;
 cleanup:
     pl_jwt_claims_clear (&claims);
-    free (header);
     return rc;
 }
 
@@ -148,79 +98,34 @@ s_rate_wait (pl_gateway_t *gw, pl_http_t *http)
     return gw->rest_rate ? pl_ratetab_take (gw->rest_rate, http->user, pl_gateway__now_us ()) : 0;
 }
 
-/* Keep the query arguments: lws's header table is gone by the time a
- * body has been read. */
+/* The per-connection data of an HTTP connection: a pl_gwconn_t, so a REST
+ * call is registered and answered as a socket request is. */
+static pl_gwconn_t *
+s_conn (pl_h1_conn_t *h1)
+{
+    pl_gwconn_t *conn = (pl_gwconn_t *) pl_h1_user (h1);
+    if (!conn && (conn = calloc (1, sizeof *conn)) != NULL) {
+        conn->h1 = h1;
+        pl_h1_set_user (h1, conn);
+    }
+    return conn;
+}
+
+/* The head of a request under /api/: route, size, token, the user's rate
+ * limit (429 with Retry-After), content type. A refusal here is answered
+ * by pl_h1 once the body has been dropped. */
 static void
-s_keep_query (struct lws *wsi, pl_http_t *http)
+s_rest_head (pl_gateway_t *gw, pl_gwconn_t *conn, pl_http_t *http, const pl_h1_req_t *req)
 {
-    char arg[512];
-    for (int i = 0; http->nquery < S_QUERY_MAX; i++) {
-        int n = lws_hdr_copy_fragment (wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n < 0)
-            break;
-        if (n > 0 && !(http->query[http->nquery++] = strdup (arg)))
-            http->nquery--;
-    }
-}
-
-/* Send the REST call to its service. */
-static int
-s_dispatch (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, pl_http_t *http)
-{
-    char *arg = NULL;
     const char *why = NULL;
-    int rc;
-    if (pl_rest_build_arg (&http->match, (const char *const *) http->query, http->nquery,
-                           http->body, http->body_len, &arg, &why) != 0) {
-        rc = s_fail (wsi, http, 400, PL_ERR_VALIDATION_ERROR, why);
-        goto cleanup;
-    }
-    free (http->body);                      /* not needed any more */
-    http->body = NULL;
-    http->body_len = http->body_cap = 0;
-    const char *name = http->user + strlen (http->user) + 1;
-    pl_event_id_t ev = pl_routes_get (http->match.route)->event;
-    if (pl_gateway__rest_request (gw, conn, ev, http->user, name, arg,
-                                  arg ? strlen (arg) : 0, &why) != PL_ERR_NONE) {
-        rc = s_fail (wsi, http, 503, PL_ERR_SERVICE_UNAVAILABLE, why);
-        goto cleanup;
-    }
-    http->waiting = true;
-    /* the gateway's own timer answers 504 first; this only makes sure lws
-     * never holds the connection forever */
-    lws_set_timeout (wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) (gw->request_timeout / 1000) + 5);
-    rc = 0;
-cleanup:
-    free (arg);
-    return rc;
-}
-
-/* LWS_CALLBACK_HTTP for a path under /api/. */
-static int
-s_rest_begin (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, pl_http_t *http,
-              const char *path)
-{
-    const char *method = s_method (wsi);
-    const char *why = NULL;
-    char value[64], message[160];
+    char message[160];
     int status = 0;
     int64_t wait;
     pl_err_t err = PL_ERR_VALIDATION_ERROR;
+    bool body_method = !strcmp (req->method, "POST") || !strcmp (req->method, "PATCH")
+                    || !strcmp (req->method, "PUT");
     http->rest = true;
-    /* lws reads a body when there is a Content-Length, and for POST, PATCH
-     * and PUT without one until the connection ends (we refuse those) */
-    long long length = -1;
-    if (lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-        char *end = NULL;
-        if (lws_hdr_copy (wsi, value, sizeof value, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-            length = strtoll (value, &end, 10);
-        if (!end || *end || length < 0)
-            length = -2;
-    }
-    bool body_method = !strcmp (method, "POST") || !strcmp (method, "PATCH")
-                    || !strcmp (method, "PUT");
-    bool body_coming = length > 0 || (length < 0 && body_method);
-    int match = pl_rest_match (method, path, &http->match);
+    int match = pl_rest_match (req->method, req->path, &http->match);
     if (match == 404) {
         status = 404;
         err = PL_ERR_NOT_FOUND;
@@ -230,26 +135,21 @@ s_rest_begin (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, pl_http_t *h
     if (match == 405) {
         status = 405;
         snprintf (http->allow, sizeof http->allow, "%s", http->match.allow);
-        snprintf (message, sizeof message, "%s is not allowed here; allowed: %s", method,
+        snprintf (message, sizeof message, "%s is not allowed here; allowed: %s", req->method,
                   http->match.allow);
     }
     else
-    if (length == -2) {
-        status = 400;
-        snprintf (message, sizeof message, "bad Content-Length");
-    }
-    else
-    if (length == -1 && body_method) {
+    if (body_method && !req->body_coming && req->length < 0) {
         status = 411;
         snprintf (message, sizeof message, "Content-Length required");
     }
     else
-    if (length > gw->max_payload) {
+    if (req->length > gw->max_payload) {
         status = 413;
         snprintf (message, sizeof message, "body over %ld bytes", gw->max_payload);
     }
     else
-    if (s_auth (gw, wsi, http, &why) != 0) {
+    if (s_auth (gw, conn->h1, http, &why) != 0) {
         status = 401;
         err = PL_ERR_UNAUTHORIZED;
         snprintf (message, sizeof message, "unauthorized: %s", why);
@@ -269,53 +169,46 @@ s_rest_begin (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, pl_http_t *h
                   (long long) ((wait + 999) / 1000));
     }
     else
-    if (length > 0 && (lws_hdr_copy (wsi, value, sizeof value, WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0
-                       || !pl_rest_is_json (value))) {
-        status = 415;
-        snprintf (message, sizeof message, "the body must be Content-Type: application/json");
+    if (req->body_coming) {
+        const char *type = pl_h1_header (conn->h1, "content-type");
+        if (!type || !pl_rest_is_json (type)) {
+            status = 415;
+            snprintf (message, sizeof message, "the body must be Content-Type: application/json");
+        }
     }
-    if (status) {
-        /* A body is read (and dropped) before the answer, up to
-         * S_DRAIN_FACTOR times the largest we take: so the connection stays
-         * in step for keep-alive, and a client still writing its body does
-         * not meet a reset that loses the answer (closing a socket with
-         * unread input sends RST). A body of unknown size, or larger than
-         * that, is never read: answer and close. */
-        if (body_coming && (length < 0 || length > S_DRAIN_FACTOR * gw->max_payload))
-            http->close = true;
-        if (!body_coming || http->close)
-            return s_fail (wsi, http, status, err, message);
-        http->early_status = status;
-        http->early_body = pl_rest_error_body (err, message);
-        return 0;
-    }
-    s_keep_query (wsi, http);
-    if (body_coming)
-        return 0;                           /* HTTP_BODY_COMPLETION dispatches */
-    return s_dispatch (gw, conn, wsi, http);
+    if (status)
+        s_fail (conn, status, err, message);
 }
 
-int
-pl_http_serve (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, const char *path)
+void
+pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
 {
     int status = 404;
     char *body = NULL;
-    conn->wsi = wsi;
-    pl_http_t *http = s_new (conn);
-    if (!http)
-        return -1;
-    if (strncmp (path, PL_REST_PREFIX, strlen (PL_REST_PREFIX)) == 0 || strcmp (path, "/api") == 0)
-        return s_rest_begin (gw, conn, wsi, http, path);
-    if (strcmp (path, "/healthz") == 0) {
-        if (lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0)
+    pl_gwconn_t *conn = s_conn (h1);
+    if (conn)
+        pl_http_destroy (&conn->http);      /* the last request's */
+    if (!conn || !(conn->http = calloc (1, sizeof *conn->http))) {
+        pl_h1_extra_t extra = { NULL, NULL, true };
+        pl_h1_respond (h1, 500, &extra, NULL, 0);
+        return;
+    }
+    if (strncmp (req->path, PL_REST_PREFIX, strlen (PL_REST_PREFIX)) == 0
+    ||  strcmp (req->path, "/api") == 0) {
+        s_rest_head (gw, conn, conn->http, req);
+        return;
+    }
+    if (strcmp (req->path, "/healthz") == 0) {
+        if (!strcmp (req->method, "GET") || req->head)
             body = pl_gateway_health (gw, &status);
         else {
             status = 405;
+            snprintf (conn->http->allow, sizeof conn->http->allow, "GET, HEAD");
             body = pl_proto_reply_err (PL_ERR_VALIDATION_ERROR, "GET only");
         }
     }
     else
-    if (strncmp (path, "/socket.io", 10) == 0) {
+    if (strncmp (req->path, "/socket.io", 10) == 0) {
         /* what an Engine.IO server answers for a transport it lacks
          * (engine.io Server.errorMessages: "Transport unknown") */
         status = 400;
@@ -323,51 +216,35 @@ pl_http_serve (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, const char 
     }
     else
         body = pl_proto_reply_err (PL_ERR_NOT_FOUND, "no such path");
-    return s_respond (wsi, http, status, body);
+    s_respond (conn, status, body);
 }
 
-int
-pl_http_body (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi, const void *in, size_t len)
+void
+pl_http_request (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
 {
-    pl_http_t *http = conn->http;
-    if (!http || !http->rest || http->responding || http->early_status)
-        return 0;                           /* read and dropped */
-    if (http->body_len + len > (size_t) gw->max_payload) {
-        char message[64];
-        snprintf (message, sizeof message, "body over %ld bytes", gw->max_payload);
-        http->close = true;
-        return s_fail (wsi, http, 413, PL_ERR_VALIDATION_ERROR, message);
+    pl_gwconn_t *conn = s_conn (h1);
+    pl_http_t *http = conn ? conn->http : NULL;
+    char *arg = NULL;
+    const char *why = NULL;
+    assert (http && http->rest);            /* anything else was answered at its head */
+    if (pl_rest_build_arg (&http->match, req->query, req->nquery,
+                           req->body, req->body_len, &arg, &why) != 0) {
+        s_fail (conn, 400, PL_ERR_VALIDATION_ERROR, why);
+        goto cleanup;
     }
-    if (http->body_len + len > http->body_cap) {
-        size_t cap = http->body_cap ? http->body_cap : 1024;
-        while (cap < http->body_len + len)
-            cap *= 2;
-        char *body = realloc (http->body, cap);
-        if (!body)
-            return -1;
-        http->body = body;
-        http->body_cap = cap;
+    const char *name = http->user + strlen (http->user) + 1;
+    pl_event_id_t ev = pl_routes_get (http->match.route)->event;
+    if (pl_gateway__rest_request (gw, conn, ev, http->user, name, arg,
+                                  arg ? strlen (arg) : 0, &why) != PL_ERR_NONE) {
+        s_fail (conn, 503, PL_ERR_SERVICE_UNAVAILABLE, why);
+        goto cleanup;
     }
-    memcpy (http->body + http->body_len, in, len);
-    http->body_len += len;
-    return 0;
+    http->waiting = true;               /* the gateway's own timer answers 504 */
+cleanup:
+    free (arg);
 }
 
-int
-pl_http_body_done (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi)
-{
-    pl_http_t *http = conn->http;
-    if (!http || !http->rest || http->responding)
-        return 0;
-    if (http->early_status) {
-        char *body = http->early_body;
-        http->early_body = NULL;
-        return s_respond (wsi, http, http->early_status, body);
-    }
-    return s_dispatch (gw, conn, wsi, http);
-}
-
-/* The broker answered (pl_gateway_req.c, lws loop). */
+/* The broker answered (pl_gateway_req.c, gateway loop). */
 void
 pl_http_on_reply (pl_gateway_t *gw, pl_gwconn_t *conn, const char *reply, size_t len)
 {
@@ -377,11 +254,10 @@ pl_http_on_reply (pl_gateway_t *gw, pl_gwconn_t *conn, const char *reply, size_t
     pl_gateway__conn_unregister (gw, conn);     /* nothing else may answer it */
     int status = 500;
     char *body = pl_rest_response (http->match.route, reply, len, &status);
-    if (s_respond (conn->wsi, http, status, body) != 0)
-        lws_set_timeout (conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    s_respond (conn, status, body);     /* may free conn (a dead peer) */
 }
 
-/* The call failed without an answer (timeout; lws loop). */
+/* The call failed without an answer (timeout; gateway loop). */
 void
 pl_http_on_error (pl_gateway_t *gw, pl_gwconn_t *conn, pl_err_t err, const char *message)
 {
@@ -389,69 +265,66 @@ pl_http_on_error (pl_gateway_t *gw, pl_gwconn_t *conn, pl_err_t err, const char 
     if (!http || !http->waiting)
         return;
     pl_gateway__conn_unregister (gw, conn);
-    if (s_fail (conn->wsi, http, pl_proto_err_http (err), err, message) != 0)
-        lws_set_timeout (conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    s_fail (conn, pl_proto_err_http (err), err, message);     /* may free conn */
 }
 
-/* Only /socket.io/?EIO=4&transport=websocket may upgrade. */
+/* pl_h1 callback, gateway loop: the connection is going. */
+void
+pl_http_closed (pl_gateway_t *gw, pl_h1_conn_t *h1)
+{
+    pl_gwconn_t *conn = (pl_gwconn_t *) pl_h1_user (h1);
+    if (conn) {
+        pl_gateway__conn_unregister (gw, conn);     /* a late reply finds nobody */
+        pl_http_destroy (&conn->http);
+        free (conn);
+        pl_h1_set_user (h1, NULL);
+    }
+}
+
+/* Only /socket.io/?EIO=4&transport=websocket may upgrade. The other query
+ * arguments (socket.io-client's `query` option puts an app's own ones
+ * first) may be of any length the head allows and in any order. */
+bool
+pl_http_upgrade (const pl_h1_req_t *req)
+{
+    bool eio = false, websocket = false;
+    if (strcmp (req->path, "/socket.io/") != 0 && strcmp (req->path, "/socket.io") != 0)
+        return false;
+    for (size_t i = 0; i < req->nquery; i++) {
+        if (strncmp (req->query[i], "EIO=", 4) == 0)
+            eio = strcmp (req->query[i] + 4, "4") == 0;
+        else
+        if (strncmp (req->query[i], "transport=", 10) == 0)
+            websocket = strcmp (req->query[i] + 10, "websocket") == 0;
+    }
+    return eio && websocket;
+}
+
+/* The same check on the head lws parses again after the hand-off
+ * (LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION): arguments are compared by
+ * name, never copied into a small fixed buffer whole (a 32-byte one before
+ * EIO used to make lws_get_urlarg_by_name fail). */
 bool
 pl_http_upgrade_allowed (struct lws *wsi)
 {
-    char uri[256], arg[32];
+    char uri[16], arg[32];
+    bool eio = false, websocket = false;
     if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0
     ||  (strcmp (uri, "/socket.io/") != 0 && strcmp (uri, "/socket.io") != 0))
         return false;
-    const char *eio = lws_get_urlarg_by_name (wsi, "EIO=", arg, sizeof arg);
-    if (!eio || strcmp (eio, "4") != 0)
-        return false;
-    const char *transport = lws_get_urlarg_by_name (wsi, "transport=", arg, sizeof arg);
-    return transport && strcmp (transport, "websocket") == 0;
-}
-
-/* Headers on one WRITEABLE, the body on the next: one lws_write each. */
-int
-pl_http_write (pl_gateway_t *gw, pl_gwconn_t *conn, struct lws *wsi)
-{
-    (void) gw;
-    pl_http_t *http = conn->http;
-    if (!http || !http->responding)
-        return 0;                           /* still waiting for the broker */
-    if (!http->headers_sent) {
-        unsigned char headers[LWS_PRE + 512];
-        unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
-        if (lws_add_http_header_status (wsi, (unsigned int) http->status, &p, end)
-        ||  lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                          (const unsigned char *) "application/json", 16, &p, end)
-        ||  lws_add_http_header_content_length (wsi, http->len, &p, end)
-        ||  lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                          (const unsigned char *) "no-store", 8, &p, end)
-        ||  (http->allow[0]
-             && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_ALLOW,
-                                              (const unsigned char *) http->allow,
-                                              (int) strlen (http->allow), &p, end))
-        ||  (http->retry_after[0]
-             && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_RETRY_AFTER,
-                                              (const unsigned char *) http->retry_after,
-                                              (int) strlen (http->retry_after), &p, end))
-        ||  (http->close
-             && lws_add_http_header_by_token (wsi, WSI_TOKEN_CONNECTION,
-                                              (const unsigned char *) "close", 5, &p, end))
-        ||  lws_finalize_write_http_header (wsi, start, &p, end))
-            return -1;
-        http->headers_sent = true;
-        if (http->len) {
-            lws_callback_on_writable (wsi);
-            return 0;
+    for (int i = 0; ; i++) {
+        if (lws_hdr_copy_fragment (wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
+            if (lws_hdr_fragment_length (wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0)
+                continue;                   /* longer than any we look for */
+            break;                          /* no more arguments */
         }
+        if (strncmp (arg, "EIO=", 4) == 0)
+            eio = strcmp (arg + 4, "4") == 0;
+        else
+        if (strncmp (arg, "transport=", 10) == 0)
+            websocket = strcmp (arg + 10, "websocket") == 0;
     }
-    else
-    if (lws_write (wsi, http->out + LWS_PRE, http->len, LWS_WRITE_HTTP_FINAL) < (int) http->len)
-        return -1;
-    bool close = http->close;
-    pl_http_destroy (&conn->http);
-    if (close)
-        return -1;
-    return lws_http_transaction_completed (wsi) ? -1 : 0;
+    return eio && websocket;
 }
 
 void
@@ -461,11 +334,6 @@ pl_http_destroy (pl_http_t **http_p)
     pl_http_t *http = *http_p;
     if (http) {
         free (http->user);
-        for (size_t i = 0; i < http->nquery; i++)
-            free (http->query[i]);
-        free (http->body);
-        free (http->early_body);
-        free (http->out);
         free (http);
         *http_p = NULL;
     }

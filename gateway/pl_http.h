@@ -1,43 +1,38 @@
 /*  pl_http - the gateway's plain HTTP side on the WebSocket port: GET
- *  /healthz and the REST API under /api/v1 (proto/README.md, REST). Lws
- *  loop only.
+ *  /healthz and the REST API under /api/v1 (proto/README.md, REST), over
+ *  pl_h1's requests. Gateway loop only.
  *
  *  One pl_http_t per HTTP transaction, hung off the connection's
- *  per-session data. A REST call goes: headers (LWS_CALLBACK_HTTP: route,
- *  size, token, the user's rate limit (429 with Retry-After), content
- *  type), body (HTTP_BODY, bounded by
- *  PARLEY_MAX_PAYLOAD), then the same broker request as the socket event
- *  (pl_gateway__rest_request); the reply or the gateway's timeout sets
- *  the response. Every response is written on HTTP_WRITEABLE, as lws
- *  requires: headers on one callback, the body on the next, one lws_write
- *  each. Keep-alive works: lws starts the next transaction on a fresh
- *  per-session data.
+ *  pl_gwconn_t (which pl_http allocates per HTTP connection, so a REST
+ *  call is registered and answered as a socket request is). A REST call
+ *  goes: head (pl_http_head: route, size, token, the user's rate limit
+ *  (429 with Retry-After), content type; a refusal here is answered once
+ *  pl_h1 has dropped the body), then the whole request (pl_http_request:
+ *  the same broker request as the socket event,
+ *  pl_gateway__rest_request); the reply or the gateway's timeout answers
+ *  it. Keep-alive and pipelining are pl_h1's.
  */
 #ifndef PL_HTTP_H
 #define PL_HTTP_H
 
 #include <libwebsockets.h>
 #include "pl_gateway.h"
+#include "pl_h1.h"
 #include "pl_proto.h"
 
 typedef struct _pl_http_t pl_http_t;
-struct pl_gwconn;
 
-/* LWS_CALLBACK_HTTP: route path. Each returns what the callback returns
- * (-1 closes the connection). */
-int pl_http_serve (pl_gateway_t *gateway, struct pl_gwconn *conn, struct lws *wsi,
-                   const char *path);
-/* LWS_CALLBACK_HTTP_BODY and HTTP_BODY_COMPLETION. */
-int pl_http_body (pl_gateway_t *gateway, struct pl_gwconn *conn, struct lws *wsi,
-                  const void *in, size_t len);
-int pl_http_body_done (pl_gateway_t *gateway, struct pl_gwconn *conn, struct lws *wsi);
-/* LWS_CALLBACK_HTTP_WRITEABLE: write the headers, then the body, then end
- * the transaction. */
-int pl_http_write (pl_gateway_t *gateway, struct pl_gwconn *conn, struct lws *wsi);
-void pl_http_destroy (pl_http_t **http_p);
-
-/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: only
- * /socket.io/?EIO=4&transport=websocket may upgrade. */
+/* pl_h1 handlers (gateway loop). */
+void pl_http_head (pl_gateway_t *gateway, pl_h1_conn_t *h1, const pl_h1_req_t *req);
+void pl_http_request (pl_gateway_t *gateway, pl_h1_conn_t *h1, const pl_h1_req_t *req);
+void pl_http_closed (pl_gateway_t *gateway, pl_h1_conn_t *h1);
+/* Only /socket.io/?EIO=4&transport=websocket may upgrade: pl_h1's check,
+ * before the hand-off to lws ... */
+bool pl_http_upgrade (const pl_h1_req_t *req);
+/* ... and lws's (LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION), on the same
+ * head after it. */
 bool pl_http_upgrade_allowed (struct lws *wsi);
+
+void pl_http_destroy (pl_http_t **http_p);
 
 #endif

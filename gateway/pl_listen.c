@@ -1,4 +1,4 @@
-/*  pl_listen - bind, listen, accept4, lws_adopt_socket_vhost. */
+/*  pl_listen - bind, listen, accept4, hand over. */
 #include "pl_listen.h"
 #include "pl_log.h"
 
@@ -22,6 +22,8 @@ struct _pl_listen_t {
     struct lws_context *lws;        /* the loop                               */
     struct lws_vhost *vhost;        /* where accepted sockets go              */
     struct lws *wsi;                /* the adopted listening fd               */
+    pl_listen_accept_fn *accept;    /* takes accepted sockets                 */
+    void *accept_arg;
     int fd;                         /* the listening socket                   */
     int port;                       /* bound port                             */
     char name[64];                  /* bound address, for logs                */
@@ -118,10 +120,8 @@ s_accept (pl_listen_t *self)
         }
         int one = 1;
         setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (!lws_adopt_socket_vhost (self->vhost, fd))
-            pl_warn ("listen: lws could not adopt a connection");   /* it closed fd */
-        else
-            self->accepted++;
+        self->accept (self->accept_arg, fd);
+        self->accepted++;
     }
 }
 
@@ -151,13 +151,15 @@ pl_listen_callback (struct lws *wsi, enum lws_callback_reasons reason,
 
 pl_listen_t *
 pl_listen_new (struct lws_context *lws, struct lws_vhost *vhost, const char *address,
-               int port, bool reuseport)
+               int port, bool reuseport, pl_listen_accept_fn *accept, void *arg)
 {
     pl_listen_t *self = calloc (1, sizeof *self);
     if (!self)
         goto cleanup;
     self->lws = lws;
     self->vhost = vhost;
+    self->accept = accept;
+    self->accept_arg = arg;
     self->fd = s_bind (address, port, reuseport, self->name, sizeof self->name, &self->port);
     if (self->fd < 0)
         goto fail;
