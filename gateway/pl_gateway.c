@@ -501,6 +501,10 @@ s_lws_log (int level, const char *line)
     size_t n = strlen (line);
     while (n && line[n - 1] == '\n')
         n--;
+    /* lws 4.1.6 logs every readbuf adoption (each WebSocket pl_h1 hands
+     * over) at error level: routine here, not worth a line per connect */
+    if (strstr (line, "adopt_socket_readbuf: "))
+        return;
     pl_log (level == LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARN, "lws: %.*s", (int) n, line);
 }
 
@@ -593,6 +597,10 @@ pl_gateway_new (pl_config_t *config)
     static const lws_retry_bo_t no_validity = { .secs_since_valid_ping = 0,
                                                 .secs_since_valid_hangup = 0 };
     info.retry_and_idle_policy = &no_validity;
+    /* lws parses again the upgrade heads pl_h1 took (up to PL_H1_HEAD_MAX
+     * bytes): its header table must hold what pl_h1 lets through (its
+     * default is 4 KB, and a longer head was closed without a word) */
+    info.max_http_header_data = PL_H1_HEAD_MAX + 1024;
     self->loop = ev_loop_new (EVBACKEND_EPOLL | EVFLAG_NOENV);
     if (!self->loop) {
         pl_error ("cannot create the libev (epoll) loop");

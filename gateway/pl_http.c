@@ -22,8 +22,8 @@ struct _pl_http_t {
     char retry_after[24];           /* 429: Retry-After header (seconds)       */
 };
 
-/* Answer with a JSON body (taken; NULL: out of memory, the connection is
- * closed) and the transaction's extra headers. */
+/* Answer with a JSON body (taken; NULL: none, as for 204) and the
+ * transaction's extra headers. */
 static void
 s_respond (pl_gwconn_t *conn, int status, char *body)
 {
@@ -33,10 +33,6 @@ s_respond (pl_gwconn_t *conn, int status, char *body)
         extra.allow = http->allow;
     if (http && http->retry_after[0])
         extra.retry_after = http->retry_after;
-    if (!body) {
-        extra.close = true;
-        status = 500;
-    }
     if (http)
         http->waiting = false;
     pl_h1_respond (conn->h1, status, &extra, body ? body : "", body ? strlen (body) : 0);
