@@ -42,8 +42,7 @@ struct _pl_h1_t {
     void *arg;
     pl_h1_conn_t *conns;            /* every connection here (for destroy)      */
     size_t count;
-    ev_tstamp log_second;           /* refusal log lines: this second's start,  */
-    unsigned log_count, log_dropped;/* lines in it, lines left out             */
+    pl_log_limit_t log;             /* refusal lines: S_LOG_PER_S a second      */
 };
 
 struct _pl_h1_conn_t {
@@ -437,18 +436,10 @@ s_refusal (pl_h1_conn_t *c, int status, const char *why)
                       status == 408 ? "TIMEOUT" : status >= 500 ? "INTERNAL" : "VALIDATION_ERROR",
                       why);
     pl_h1_extra_t extra = { status == 405 ? s_methods_allowed : NULL, NULL, true };
-    /* at most S_LOG_PER_S lines a second: a flood must not fill the disk */
-    ev_tstamp now = ev_now (h1->loop);
-    if (now - h1->log_second >= 1.) {
-        if (h1->log_dropped)
-            pl_info ("http: %u more refusals not logged", h1->log_dropped);
-        h1->log_second = now;
-        h1->log_count = h1->log_dropped = 0;
-    }
-    if (h1->log_count++ < S_LOG_PER_S)
-        pl_info ("http: %s: %d %s", pl_h1_peer (c), status, why);
-    else
-        h1->log_dropped++;
+    /* a flood must not fill the disk */
+    pl_log_limited (&h1->log, (int64_t) (ev_now (h1->loop) * 1000), S_LOG_PER_S,
+                    "http refusal lines", PL_LOG_INFO, "http: %s: %d %s",
+                    pl_h1_peer (c), status, why);
     c->answered = false;            /* it replaces any answer not yet sent */
     c->state = S_HEAD;
     c->rlen = c->parsed = 0;

@@ -277,6 +277,23 @@ pl_http_closed (pl_gateway_t *gw, pl_h1_conn_t *h1)
     }
 }
 
+/* One query argument of an upgrade: the last EIO= and transport= win. */
+static void
+s_upgrade_arg (const char *arg, bool *eio, bool *websocket)
+{
+    if (strncmp (arg, "EIO=", 4) == 0)
+        *eio = strcmp (arg + 4, "4") == 0;
+    else
+    if (strncmp (arg, "transport=", 10) == 0)
+        *websocket = strcmp (arg + 10, "websocket") == 0;
+}
+
+static bool
+s_upgrade_path (const char *path)
+{
+    return strcmp (path, "/socket.io/") == 0 || strcmp (path, "/socket.io") == 0;
+}
+
 /* Only /socket.io/?EIO=4&transport=websocket may upgrade. The other query
  * arguments (socket.io-client's `query` option puts an app's own ones
  * first) may be of any length the head allows and in any order. */
@@ -284,15 +301,10 @@ bool
 pl_http_upgrade (const pl_h1_req_t *req)
 {
     bool eio = false, websocket = false;
-    if (strcmp (req->path, "/socket.io/") != 0 && strcmp (req->path, "/socket.io") != 0)
+    if (!s_upgrade_path (req->path))
         return false;
-    for (size_t i = 0; i < req->nquery; i++) {
-        if (strncmp (req->query[i], "EIO=", 4) == 0)
-            eio = strcmp (req->query[i] + 4, "4") == 0;
-        else
-        if (strncmp (req->query[i], "transport=", 10) == 0)
-            websocket = strcmp (req->query[i] + 10, "websocket") == 0;
-    }
+    for (size_t i = 0; i < req->nquery; i++)
+        s_upgrade_arg (req->query[i], &eio, &websocket);
     return eio && websocket;
 }
 
@@ -305,8 +317,7 @@ pl_http_upgrade_allowed (struct lws *wsi)
 {
     char uri[16], arg[32];
     bool eio = false, websocket = false;
-    if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0
-    ||  (strcmp (uri, "/socket.io/") != 0 && strcmp (uri, "/socket.io") != 0))
+    if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || !s_upgrade_path (uri))
         return false;
     for (int i = 0; ; i++) {
         if (lws_hdr_copy_fragment (wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
@@ -314,11 +325,7 @@ pl_http_upgrade_allowed (struct lws *wsi)
                 continue;                   /* longer than any we look for */
             break;                          /* no more arguments */
         }
-        if (strncmp (arg, "EIO=", 4) == 0)
-            eio = strcmp (arg + 4, "4") == 0;
-        else
-        if (strncmp (arg, "transport=", 10) == 0)
-            websocket = strcmp (arg + 10, "websocket") == 0;
+        s_upgrade_arg (arg, &eio, &websocket);
     }
     return eio && websocket;
 }
