@@ -262,7 +262,9 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
         goto cleanup;
     }
     const cJSON *token = cJSON_GetObjectItemCaseSensitive (pkt->json, "token");
-    if (!cJSON_IsString (token)
+    if (pkt->nul)
+        why = PL_PROTO_NUL_MESSAGE;     /* "<token>\u0000junk" is not that token */
+    if (pkt->nul || !cJSON_IsString (token)
     ||  pl_jwt_verify (token->valuestring, strlen (token->valuestring), self->secret,
                        time (NULL), &claims, &why) != 0) {
         char message[128];

@@ -142,6 +142,15 @@ pl_gateway__request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt
         goto cleanup;
     }
     const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) id);
+    if (pkt->nul) {
+        /* printed again for the broker, a string would end at its NUL:
+         * "p1\u0000x" would reach the service as p1. Free text cannot
+         * keep one either (a C string), so every NUL is refused. */
+        if (pkt->has_ack)
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_VALIDATION_ERROR,
+                                        PL_PROTO_NUL_MESSAGE);
+        goto cleanup;
+    }
     if (conn->inflight >= self->max_inflight) {
         if (pkt->has_ack)
             pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED,

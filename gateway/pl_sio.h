@@ -39,7 +39,11 @@ typedef struct {
     size_t data_len;
     cJSON *json;            /* parsed payload (CONNECT/EVENT/ACK), or NULL;
                                owned by the packet, freed by pl_sio_packet_clear */
-    const char *event;      /* EVENT: name, borrowed from json                */
+    bool nul;               /* the payload holds a NUL in a string or a key
+                               (pl_proto_json_has_nul): refuse it, cJSON's
+                               strings would be cut at the NUL               */
+    const char *event;      /* EVENT: name, borrowed from json; NULL when it
+                               is no string or holds a NUL (names no event)  */
     const cJSON *arg;       /* EVENT: first argument after the name, or NULL  */
 } pl_sio_packet_t;
 
