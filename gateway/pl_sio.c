@@ -215,6 +215,11 @@ pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **wh
             i++;
         pkt->nsp = buf + start;
         pkt->nsp_len = i - start;
+        /* a CONNECT_ERROR echoes it, and printf would stop at a NUL */
+        if (memchr (pkt->nsp, '\0', pkt->nsp_len)) {
+            *why = "namespace holds a NUL";
+            goto cleanup;
+        }
         if (i < len)
             i++;                        /* the comma */
     }
