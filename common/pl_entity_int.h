@@ -1,7 +1,10 @@
-/*  pl_entity_int - what pl_entity.c (rules, reads, shared helpers) and
- *  pl_entity_write.c (create, update, delete) share. Internal: only those
- *  two files include it (libuv's "uv__" convention: pl_entity__ names).
- *  Each function is documented where it is defined, in pl_entity.c.
+/*  pl_entity_int - what pl_entity.c (rules, reads, shared helpers),
+ *  pl_entity_write.c (create, update, delete) and pl_entity_held.c (the
+ *  entities a holder holds, on its delete and hidden flip) share.
+ *  Internal: only those three files include it (libuv's "uv__"
+ *  convention: pl_entity__ names). Each function is documented where it
+ *  is defined: in pl_entity.c, unless its section below names another
+ *  file.
  */
 #ifndef PL_ENTITY_INT_H
 #define PL_ENTITY_INT_H
@@ -64,5 +67,27 @@ int pl_entity__sees_holder (pl_call_t *call, const pl_entity_kind_t *kind, const
 int pl_entity__holder_view (pl_call_t *call, const pl_entity__t *e, const pl_entity__t *h,
                             pl_entity_holder_view_t *view);
 void pl_entity__abandon (pl_call_t *call, bool *watching, bool *multi);
+
+/* the sessions that embed an entity (pl_entity_write.c) */
+void pl_entity__sync_sessions (pl_call_t *call, const char *name, const cJSON *entity,
+                               const char *skip_sid);
+
+/* a holder's held entities, on its delete and hidden flip
+ * (pl_entity_held.c). pl_entity__held_t is what a holder being deleted
+ * holds: the held entities, already updated (holder field null, version
+ * + 1), their text, and for the first `events` of them whether their
+ * creator is still a member. */
+typedef struct {
+    size_t count;
+    pl_entity__t *e;                /* count of them                        */
+    char **text;                    /* count of them                        */
+    bool *member;                   /* count of them                        */
+    size_t events;                  /* how many get K:updated events        */
+} pl_entity__held_t;
+void pl_entity__held_free (pl_entity__held_t *held);
+int pl_entity__held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *owner,
+                          int budget, pl_entity__held_t *held);
+void pl_entity__held_flip (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *e,
+                           int budget);
 
 #endif

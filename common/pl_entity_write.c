@@ -1,5 +1,10 @@
 /*  pl_entity_write - create, update and delete of campaign entities
- *  (pl_entity.h); the rules, reads and shared helpers are in pl_entity.c.
+ *  (pl_entity.h), and the write-back of a game state's copy
+ *  (pl_entity_writeback_*): the writes of the one entity a call names,
+ *  and the session copies of it they sync. The rules, reads and shared
+ *  helpers are in pl_entity.c; what a holder's delete or hidden flip does
+ *  to the entities it holds is in pl_entity_held.c, which delete and update
+ *  call (pl_entity_int.h).
  *
  *  Every function runs on the worker loop inside a handler. A NULL from
  *  pl_call_command / false from pl_call_run means the runtime already
@@ -221,102 +226,14 @@ s_session_kind (const char *name, pl_session_kind_t *kind)
 /* After a write of entity: every session copy of it becomes the stored
  * entity (pl_session.h, the dual update), skip_sid aside. Logs; never
  * answers. */
-static void
-s_sync_sessions (pl_call_t *call, const char *name, const cJSON *entity, const char *skip_sid)
+void
+pl_entity__sync_sessions (pl_call_t *call, const char *name, const cJSON *entity,
+                          const char *skip_sid)
 {
     pl_session_kind_t kind;
     if (s_session_kind (name, &kind)
     &&  pl_session_entity_sync (call, kind, entity, skip_sid) < 0)
         pl_warn ("%s: cannot read the sessions that embed it; their copies are stale", name);
-}
-
-/* After holder e's hidden flipped (committed): the entities it holds did
- * not change, but who may read their holder field did. Those who cannot
- * see e while it is hidden - the players among each held entity's
- * audience: pl_entity_plan's redacted events - get K:updated of it, the
- * holder field null when e is now hidden, its id when e was revealed; the
- * GMs and e's creator saw it all along and get nothing. The version
- * stays: the entity itself did not change. Every game-state copy of each
- * follows (pl_session_entity_view, read again in each session's commit).
- * Events go as far as budget allows (the rest is logged; the copies all
- * follow, as after a delete). Runs after the commit: a failure is logged
- * and the write stands. */
-static void
-s_held_flip (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *e, int budget)
-{
-    /* only these fields of the held kind are used here */
-    const pl_entity_kind_t held_kind = { .name = kind->held, .updated = kind->held_updated,
-                                         .holder_field = kind->held_field };
-    pl_role_t role = e->role;
-    size_t n = 0, silent = 0;
-    char **argv = NULL;
-    redisReply *ids = NULL, *values = NULL;
-    if (!e->campaign)
-        goto cleanup;                       /* personal: only its creator sees either */
-    if (!e->is_creator && pl_authz_role (call, e->campaign, e->creator, &role))
-        goto cleanup;
-    if (!(ids = pl_call_command (call, "ZRANGE pl:%s:%s:%ss 0 -1", kind->name, e->id, kind->held)))
-        goto cleanup;
-    n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
-    if (n == 0 || !(argv = calloc (n + 1, sizeof *argv)))
-        goto cleanup;
-    argv[0] = "MGET";
-    for (size_t i = 0; i < n; i++)
-        if (!(argv[i + 1] = pl_entity__fmt ("pl:%s:%s", kind->held, ids->element[i]->str)))
-            goto cleanup;
-    if (!(values = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL)))
-        goto cleanup;
-    for (size_t i = 0; i < values->elements; i++) {
-        redisReply *v = values->element[i];
-        pl_entity__t x = { 0 };
-        pl_role_t creator_role = PL_ROLE_NONE;
-        if (v->type != REDIS_REPLY_STRING
-        ||  !pl_entity__view (cJSON_ParseWithLength (v->str, v->len), kind->held_field, &x)
-        ||  !x.holder || strcmp (x.holder, e->id) != 0
-        ||  !x.campaign || strcmp (x.campaign, e->campaign) != 0) {
-            pl_entity__free (&x);           /* gone, or moved on meanwhile: its own events */
-            continue;
-        }
-        /* x's creator gets x on its own room only while x is hidden */
-        if (x.hidden && pl_authz_role (call, x.campaign, x.creator, &creator_role)) {
-            pl_entity__free (&x);
-            goto cleanup;
-        }
-        pl_entity_holder_view_t view = {
-            .hidden = true,
-            .viewer = role == PL_ROLE_PLAYER ? e->creator : NULL,
-            .creator_sees = creator_role == PL_ROLE_GM
-                         || (creator_role != PL_ROLE_NONE && strcmp (x.creator, e->creator) == 0),
-        };
-        pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
-        int planned = pl_entity_plan (&held_kind, PL_ENTITY_UPDATE, x.campaign, x.creator,
-                                      creator_role != PL_ROLE_NONE, x.hidden, x.hidden, &view,
-                                      pubs);
-        int need = 0;
-        for (int j = 0; j < planned; j++)
-            need += pubs[j].redacted;
-        if (silent == 0 && need <= budget) {
-            for (int j = 0; j < planned; j++)
-                if (pubs[j].redacted)
-                    pl_entity__publish_one (call, &held_kind, &x, &pubs[j], e->hidden, true);
-            budget -= need;
-        }
-        else
-            silent++;
-        s_sync_sessions (call, kind->held, x.json, NULL);
-        pl_entity__free (&x);
-    }
-cleanup:
-    if (silent)
-        pl_info ("%s %s: %zu %ss it holds get no %s:updated event (publish budget)",
-                 kind->name, e->id, silent, kind->held, kind->held);
-    for (size_t i = 1; argv && i <= n; i++)
-        free (argv[i]);
-    free (argv);
-    if (ids)
-        freeReplyObject (ids);
-    if (values)
-        freeReplyObject (values);
 }
 
 /* ---- update --------------------------------------------------------- */
@@ -437,7 +354,7 @@ oom:
  * for the caller's EXEC: 1 means decided, with *dry filled (text NULL when
  * nothing changes). Otherwise returns 1 written (events published, the
  * sessions that embed it synced, and for a holder whose hidden flipped,
- * its held entities' events and copies too: s_held_flip) with
+ * its held entities' events and copies too: pl_entity__held_flip) with
  * *stored = the stored entity as the caller may see it (caller owns), or
  * -1 not written. */
 static int
@@ -606,9 +523,9 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
             pl_call_commit (call);
             pl_entity__publish (call, kind, PL_ENTITY_UPDATE, &e, member, old.hidden, &view,
                                 true);
-            s_sync_sessions (call, kind->name, e.json, NULL);
+            pl_entity__sync_sessions (call, kind->name, e.json, NULL);
             if (kind->held && old.hidden != e.hidden)
-                s_held_flip (call, kind, &e, PL_CALL_PUBLISH_MAX - PL_ENTITY_PUBS_MAX);
+                pl_entity__held_flip (call, kind, &e, PL_CALL_PUBLISH_MAX - PL_ENTITY_PUBS_MAX);
             if (!holder_seen)
                 pl_entity__redact (kind, e.json);
             *stored = e.json;
@@ -726,7 +643,7 @@ pl_entity_writeback_done (pl_call_t *call, const pl_entity_wb_t *wb, const char 
              pl_call_caller (call)->user, wb->kind->name, wb->e.id);
     /* never hidden (prepare refuses those), so no flip and no creator check */
     pl_entity__publish (call, wb->kind, PL_ENTITY_UPDATE, &wb->e, true, false, &wb->view, false);
-    s_sync_sessions (call, wb->kind->name, wb->e.json, skip_sid);
+    pl_entity__sync_sessions (call, wb->kind->name, wb->e.json, skip_sid);
 }
 
 void
@@ -748,128 +665,6 @@ pl_entity_writeback_destroy (pl_entity_wb_t **wb)
 
 /* ---- delete --------------------------------------------------------- */
 
-/* What a holder being deleted holds: the held entities, already updated
- * (holder field null, version + 1), their text, and for the first
- * `events` of them whether their creator is still a member. */
-typedef struct {
-    size_t count;
-    pl_entity__t *e;                  /* count of them                        */
-    char **text;                    /* count of them                        */
-    bool *member;                   /* count of them                        */
-    size_t events;                  /* how many get K:updated events        */
-} s_held_t;
-
-static void
-s_held_free (s_held_t *held)
-{
-    for (size_t i = 0; i < held->count; i++) {
-        if (held->e)
-            pl_entity__free (&held->e[i]);
-        if (held->text)
-            free (held->text[i]);
-    }
-    free (held->e);
-    free (held->text);
-    free (held->member);
-    memset (held, 0, sizeof *held);
-}
-
-/* WATCH and read what holder owner (the caller's view of it) holds, and
- * prepare their update. budget: events left for this call. Returns 0, or
- * -1 answered. */
-static int
-s_held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *owner,
-             int budget, s_held_t *held)
-{
-    int rc = -1;
-    char **argv = NULL;
-    size_t n = 0;
-    redisReply *ids = NULL, *values = NULL;
-    memset (held, 0, sizeof *held);
-    if (!pl_call_run (call, "WATCH pl:%s:%s:%ss", kind->name, owner->id, kind->held)
-    ||  !(ids = pl_call_command (call, "ZRANGE pl:%s:%s:%ss 0 -1", kind->name, owner->id,
-                                 kind->held)))
-        goto cleanup;
-    n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
-    if (n == 0) {
-        rc = 0;
-        goto cleanup;
-    }
-    /* argv[0] is WATCH, then MGET: the same keys */
-    if (!(argv = calloc (n + 1, sizeof *argv)))
-        goto oom;
-    for (size_t i = 0; i < n; i++)
-        if (!(argv[i + 1] = pl_entity__fmt ("pl:%s:%s", kind->held, ids->element[i]->str)))
-            goto oom;
-    argv[0] = "WATCH";
-    redisReply *watched = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL);
-    if (!watched)
-        goto cleanup;
-    freeReplyObject (watched);
-    argv[0] = "MGET";
-    if (!(values = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL)))
-        goto cleanup;
-    held->e = calloc (n, sizeof *held->e);
-    held->text = calloc (n, sizeof *held->text);
-    held->member = calloc (n, sizeof *held->member);
-    if (!held->e || !held->text || !held->member)
-        goto oom;
-    const char *uid = pl_call_caller (call)->user;
-    double now = (double) pl_id_wall_ms ();
-    bool counting = true;
-    for (size_t i = 0; i < values->elements && i < n; i++) {
-        redisReply *v = values->element[i];
-        pl_entity__t *e = &held->e[held->count];
-        if (v->type != REDIS_REPLY_STRING)
-            continue;                       /* deleted meanwhile: WATCH tells */
-        if (!pl_entity__view (cJSON_ParseWithLength (v->str, v->len), kind->held_field, e)) {
-            pl_error ("%s holds no valid %s", argv[i + 1], kind->held);
-            pl_entity__free (e);
-            continue;
-        }
-        held->count++;
-        double updated = pl_entity__number (e->json, "updatedAt");
-        pl_entity_set (e->json, kind->held_field, cJSON_CreateNull ());
-        double version = pl_entity__number (e->json, "version");
-        pl_entity_set (e->json, "version", cJSON_CreateNumber (version + 1));
-        pl_entity_set (e->json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
-        e->holder = NULL;
-        e->is_creator = strcmp (e->creator, uid) == 0;
-        e->role = owner->role;              /* held entities share its campaign */
-        if (!(held->text[held->count - 1] = cJSON_PrintUnformatted (e->json)))
-            goto oom;
-        /* events as far as the budget goes (pl_worker's PL_CALL_PUBLISH_MAX) */
-        pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
-        int need = pl_entity_plan (kind, PL_ENTITY_UPDATE, e->campaign, e->creator, true,
-                                   e->hidden, e->hidden, NULL, pubs);
-        if (counting && need >= 0 && need <= budget) {
-            if (e->hidden && pl_entity__creator_member (call, e, &held->member[held->count - 1]))
-                goto cleanup;
-            budget -= need;
-            held->events++;
-        }
-        else
-            counting = false;
-    }
-    if (held->events < held->count)
-        pl_info ("%s %s held %zu %ss: %zu of them get no %s:updated event (publish budget)",
-                 kind->name, owner->id, held->count, kind->held,
-                 held->count - held->events, kind->held);
-    rc = 0;
-    goto cleanup;
-oom:
-    pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
-cleanup:
-    for (size_t i = 1; argv && i <= n; i++)
-        free (argv[i]);
-    free (argv);
-    if (ids)
-        freeReplyObject (ids);
-    if (values)
-        freeReplyObject (values);
-    return rc;
-}
-
 void
 pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
 {
@@ -877,11 +672,11 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
     const char *event = pl_proto_event (pl_call_event (call))->name;
     bool watching = false, multi = false;
     pl_entity__t e = { 0 };
-    s_held_t held = { 0 };
+    pl_entity__held_t held = { 0 };
     const char *id = pl_entity__id (call, kind, arg);
     for (int attempt = 0; id && attempt < PL_ENTITY__ATTEMPTS; attempt++) {
         pl_entity__free (&e);
-        s_held_free (&held);
+        pl_entity__held_free (&held);
         watching = true;
         int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, false, &e,
                                         NULL);
@@ -902,8 +697,9 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
         int own = pl_entity_plan (kind, PL_ENTITY_DELETE, e.campaign, e.creator, member, false,
                                   e.hidden, NULL, pubs);
-        if (kind->held && s_held_load (call, kind, &e, PL_CALL_PUBLISH_MAX - (own > 0 ? own : 0),
-                                       &held))
+        if (kind->held
+        &&  pl_entity__held_load (call, kind, &e, PL_CALL_PUBLISH_MAX - (own > 0 ? own : 0),
+                                  &held))
             goto cleanup;
         multi = pl_call_run (call, "MULTI");
         if (!multi || !pl_call_run (call, "DEL pl:%s:%s", kind->name, id))
@@ -941,7 +737,7 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
             &&  pl_session_entity_remove (call, session_kind, e.json) < 0)
                 pl_warn ("%s %s: cannot read the sessions that embed it", kind->name, id);
             for (size_t i = 0; i < held.count; i++)
-                s_sync_sessions (call, kind->held, held.e[i].json, NULL);
+                pl_entity__sync_sessions (call, kind->held, held.e[i].json, NULL);
             pl_call_ok (call, NULL);
             goto cleanup;
         }
@@ -951,5 +747,5 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
 cleanup:
     pl_entity__abandon (call, &watching, &multi);
     pl_entity__free (&e);
-    s_held_free (&held);
+    pl_entity__held_free (&held);
 }
