@@ -1,6 +1,7 @@
 /*  pl_entity - campaign entities: the generic CRUD (pl_entity.h). This
  *  file holds the pure rules, the reads (list, get) and the helpers the
- *  writes share with it (pl_entity_int.h); pl_entity_write.c the writes.
+ *  writes share with it (pl_entity_int.h); pl_entity_write.c the writes,
+ *  pl_entity_held.c what a holder's delete or flip does to what it holds.
  *
  *  Every function runs on the worker loop inside a handler. A NULL from
  *  pl_call_command / false from pl_call_run means the runtime already
