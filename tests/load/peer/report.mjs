@@ -160,6 +160,59 @@ function mdTable() {
   return out.join('\n');
 }
 
+// ---- CPU and context switches per acknowledged request ------------------------
+
+// Per process, from /proc right before and right after the parley-load run
+// (bench_procs; script/bench's load()), divided by the requests that run
+// acked: CPU is utime + stime, switches are voluntary + nonvoluntary summed
+// over the threads. The window is the whole run, so the few connections'
+// setup (and state's session setup) is in it too. The worker the scenario
+// loads has its own row; the other workers, which only heartbeat, are
+// summed. SCENARIO -> that worker.
+const PER_ACK = { 'rpc-flat': 'actors', state: 'gamestate' };
+const PROC_NAME = { gateway: 'parley-gateway', broker: 'parley-broker', redis: 'redis-server', peer: 'node (the peer)' };
+
+const perAck = [];
+for (const [scenario, worker] of Object.entries(PER_ACK)) {
+  for (const target of ['parley', 'peer']) {
+    const r = find(scenario, target)?.result;
+    if (!r?.bench_procs || !(r.acked > 0)) continue;
+    const procs = r.bench_procs;
+    const own = (target === 'parley' ? ['gateway', 'broker', worker] : ['peer']).filter((n) => procs[n]);
+    const others = Object.keys(procs).filter((n) => !own.includes(n) && n !== 'redis').sort();
+    const groups = own.map((n) => [PROC_NAME[n] || `parley-${n}`, [n]]);
+    if (others.length) groups.push([`other workers (${others.join(', ')})`, others]);
+    if (procs.redis) groups.push([PROC_NAME.redis, ['redis']]);
+    groups.push(['all', Object.keys(procs)]);
+    groups.forEach(([label, names], i) => {
+      const total = (f) => names.reduce((a, n) => a + f(procs[n]), 0);
+      perAck.push({ scenario, target, acked: r.acked, first: i === 0, label,
+        cpuUs: (total((p) => p.cpu_s) * 1e6) / r.acked,
+        switches: total((p) => p.voluntary + p.nonvoluntary) / r.acked,
+        involuntary: total((p) => p.nonvoluntary) / r.acked });
+    });
+  }
+}
+
+function perAckText() {
+  const head = ['scenario', 'server', 'acked', 'process', 'CPU µs/ack', 'switches/ack', 'involuntary/ack'];
+  const body = perAck.map((r) => [r.first ? r.scenario : '', r.first ? r.target : '', r.first ? fmt(r.acked) : '',
+    r.label, fmt(r.cpuUs), fmt(r.switches), fmt(r.involuntary)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => (i >= 4 || i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function perAckMd() {
+  const out = ['| scenario | process | CPU µs per ack | context switches per ack | of which involuntary |',
+    '|---|---|--:|--:|--:|'];
+  for (const r of perAck) {
+    const scen = r.first ? `**${r.scenario}**, ${r.target === 'parley' ? 'Parley' : 'peer'}<br>${fmt(r.acked)} acks` : '';
+    out.push(`| ${scen} | ${r.label} | ${fmt(r.cpuUs)} | ${fmt(r.switches)} | ${fmt(r.involuntary)} |`);
+  }
+  return out.join('\n');
+}
+
 // ---- the checks -----------------------------------------------------------
 
 const checks = [];
@@ -177,6 +230,14 @@ for (const run of runs) {
     ['setup_failed', 'failed', 'unanswered', 'version_errors', 'lost', 'extra', 'gaps', 'out_of_order',
       'previous_errors', 'members_down', 'final_mismatch'].map((k) => `${k} ${r[k]}`).join(', ')
       + `, errors ${JSON.stringify(r.errors)}`);
+  }
+  if (PER_ACK[run.scenario] && r.ok) {
+    const want = run.target === 'parley' ? ['gateway', 'broker', PER_ACK[run.scenario], 'redis'] : ['peer', 'redis'];
+    const procs = r.bench_procs || {};
+    const switches = Object.values(procs).reduce((a, p) => a + p.voluntary + p.nonvoluntary, 0);
+    check(`${name}: CPU and context switches read for every process`,
+      want.every((n) => procs[n]) && switches > 0 && r.acked > 0,
+      `processes ${Object.keys(procs).join(' ') || 'none'}, switches ${switches}, acked ${r.acked}`);
   }
   if (!meta.quick) continue;
   if (run.scenario.includes('fanout')) {
@@ -211,6 +272,8 @@ The section below is rewritten by every full \`script/bench\` run.`;
 
 console.log(`\nParley vs peer (Node ${meta.node}, socket.io ${meta.socketio})${meta.quick ? ' - quick run, sizes too small to mean anything' : ''}\n`);
 console.log(textTable());
+console.log('\nCPU and context switches per acknowledged request, per process (whole parley-load run, from /proc)\n');
+console.log(perAckText());
 console.log('');
 for (const c of checks) if (!c.pass) console.log(`FAILED: ${c.name}${c.detail ? ` (${c.detail})` : ''}`);
 const passed = checks.filter((c) => c.pass).length;
@@ -241,6 +304,18 @@ ${mdTable()}
 
 "Parley ÷ peer" is the plain quotient: above 1 is better for Parley where
 higher is better, below 1 where lower is better.
+
+### CPU and context switches per acknowledged request
+
+Each process's CPU time (utime + stime, /proc/PID/stat) and context switches
+(voluntary + nonvoluntary, summed over /proc/PID/task/*/status), read right
+before and right after the parley-load run, divided by the requests acked in
+that run. The window includes the run's connection setup and drain (and, for
+state, the session setup: about 2% more requests than the acked updates). The
+other workers only heartbeat. "all" is every process of the target. Raw
+counts: \`bench_procs\` in the raw results.
+
+${perAckMd()}
 
 ### Commands
 
