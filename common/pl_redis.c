@@ -1,5 +1,8 @@
-/*  pl_redis - one synchronous Redis connection (hiredis 0.14, RESP2). */
+/*  pl_redis - one synchronous Redis connection (hiredis 0.14, RESP2).
+ *  The selftest is in pl_redis_test.c; the URL parser and the command-name
+ *  reader it checks are pl_redis__ internals (pl_redis_int.h). */
 #include "pl_redis.h"
+#include "pl_redis_int.h"
 
 #include <openssl/sha.h>
 #include "pl_id.h"
@@ -10,33 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/prctl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/time.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define S_HOST_MAX      256
-#define S_PATH_MAX      108     /* sun_path, NUL included                 */
-#define S_SECRET_MAX    256
 #define S_DB_MAX        1000000 /* far above any real databases setting   */
 #define S_LOG_EVERY_MS  10000   /* repeat "still unreachable" this often  */
 
-/* Where to connect, from the URL. */
-typedef struct {
-    bool is_unix;                   /* unix:// (path) or redis:// (host)  */
-    char host[S_HOST_MAX];          /* redis:// host, brackets removed    */
-    int port;                       /* redis:// port                      */
-    char path[S_PATH_MAX];          /* unix:// socket path                */
-    long db;                        /* SELECT this after connecting       */
-    char user[S_SECRET_MAX];        /* ACL user for AUTH, or ""           */
-    char password[S_SECRET_MAX];    /* AUTH password, or "" for none      */
-} s_target_t;
-
 struct _pl_redis_t {
-    s_target_t target;              /* parsed URL                          */
+    pl_redis__target_t target;      /* parsed URL                          */
     char *shown_url;                /* URL with the password masked        */
     redisContext *ctx;              /* open connection, or NULL            */
     int connect_ms;                 /* connect timeout                     */
@@ -82,8 +65,8 @@ s_copy (char *dst, size_t size, const char *p, const char *end)
 }
 
 /* Fill *t from url. Returns NULL, or why the URL is bad. */
-static const char *
-s_parse (const char *url, s_target_t *t)
+const char *
+pl_redis__parse (const char *url, pl_redis__target_t *t)
 {
     memset (t, 0, sizeof *t);
     t->port = 6379;
@@ -196,10 +179,10 @@ pl_redis_t *
 pl_redis_new (const char *url)
 {
     pl_redis_t *self = NULL;
-    s_target_t target;
+    pl_redis__target_t target;
     assert (url);
     char *shown = s_mask (url);
-    const char *why = s_parse (url, &target);
+    const char *why = pl_redis__parse (url, &target);
     if (why) {
         pl_error ("redis: bad URL \"%s\": %s", shown ? shown : "?", why);
         goto cleanup;
@@ -305,7 +288,7 @@ static int
 s_connect (pl_redis_t *self)
 {
     int rc = -1;
-    s_target_t *t = &self->target;
+    pl_redis__target_t *t = &self->target;
     int64_t started = pl_id_mono_ms ();
     if (started < self->retry_at)
         goto cleanup;                   /* too soon: fail fast, no syscall */
@@ -358,8 +341,8 @@ cleanup:
 
 /* The command name of a RESP-formatted command ("*N\r\n$L\r\nNAME\r\n"),
  * upper-cased into buf. */
-static void
-s_command_name (const char *cmd, size_t len, char *buf, size_t size)
+void
+pl_redis__command_name (const char *cmd, size_t len, char *buf, size_t size)
 {
     buf[0] = 0;
     const char *end = cmd + len;
@@ -400,7 +383,7 @@ s_exec (pl_redis_t *self, const char *cmd, size_t len)
 {
     redisReply *reply = NULL;
     char name[16];
-    s_command_name (cmd, len, name, sizeof name);
+    pl_redis__command_name (cmd, len, name, sizeof name);
     bool ends_txn = strcmp (name, "EXEC") == 0 || strcmp (name, "DISCARD") == 0
                  || strcmp (name, "UNWATCH") == 0;
     if (self->txn_lost) {
@@ -543,267 +526,4 @@ pl_redis_reset (pl_redis_t *self)
     }
     self->in_multi = false;
     self->watching = false;
-}
-
-/* --------------------------------------------------------------------- */
-
-/* Selftest helper: start a private redis-server on a unix socket in dir
- * and wait on its stdout until it is ready. Returns its pid, or -1 when
- * there is no redis-server to run (the live tests are then skipped). */
-static pid_t
-s_test_server (const char *dir, const char *sock)
-{
-    int out[2];
-    if (pipe (out))
-        return -1;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        /* die with the test, even when an assert aborts it */
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        dup2 (out[1], STDOUT_FILENO);
-        dup2 (out[1], STDERR_FILENO);
-        close (out[0]);
-        execlp ("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
-                "--dir", dir, "--save", "", "--appendonly", "no", (char *) NULL);
-        _exit (127);
-    }
-    close (out[1]);
-    char log[4096];
-    size_t n = 0;
-    bool ready = false;
-    int64_t deadline = pl_id_mono_ms () + 5000;
-    while (pid > 0 && !ready && pl_id_mono_ms () < deadline) {
-        struct pollfd pfd = { out[0], POLLIN, 0 };
-        if (poll (&pfd, 1, (int) (deadline - pl_id_mono_ms ())) <= 0)
-            break;
-        ssize_t got = read (out[0], log + n, sizeof log - n - 1);
-        if (got <= 0)
-            break;                          /* exec failed: no redis-server */
-        n += (size_t) got;
-        log[n] = 0;
-        ready = strcasestr (log, "ready to accept connections") != NULL;
-        if (n >= sizeof log - 1)
-            n = 0;
-    }
-    close (out[0]);                         /* redis ignores SIGPIPE */
-    if (pid > 0 && !ready) {
-        kill (pid, SIGKILL);
-        waitpid (pid, NULL, 0);
-        pid = -1;
-    }
-    return pid;
-}
-
-/* Selftest helper: the reply's integer, or -1. */
-static long long
-s_test_int (redisReply *reply)
-{
-    long long value = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    if (reply)
-        freeReplyObject (reply);
-    return value;
-}
-
-/* Selftest helper: true when the reply is the status or string text. */
-static bool
-s_test_is (redisReply *reply, const char *text)
-{
-    bool is = reply && (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING)
-           && strcmp (reply->str, text) == 0;
-    if (reply)
-        freeReplyObject (reply);
-    return is;
-}
-
-/* Against a real server: stale connections are retried, broken
- * transactions are not, reset cleans up, ?db= selects. */
-static void
-s_test_live (bool verbose)
-{
-    char dir[] = "/tmp/pl-redis-XXXXXX";
-    assert (mkdtemp (dir));
-    char sock[128], url[160];
-    snprintf (sock, sizeof sock, "%s/redis.sock", dir);
-    snprintf (url, sizeof url, "unix://%s", sock);
-    void (*old_pipe) (int) = signal (SIGPIPE, SIG_IGN);
-    pid_t server = s_test_server (dir, sock);
-    if (server < 0) {
-        if (verbose)
-            printf ("(no redis-server: live tests skipped) ");
-        goto cleanup;
-    }
-    pl_redis_t *r = pl_redis_new (url);
-    pl_redis_t *killer = pl_redis_new (url);
-    assert (r && killer);
-    assert (s_test_is (pl_redis_command (r, "SET %s %s", "k", "v1"), "OK"));
-    assert (pl_redis_connected (r));
-    long long id = s_test_int (pl_redis_command (r, "CLIENT ID"));
-    assert (id > 0);
-
-    /* the server drops our connection: the next command reconnects and
-     * succeeds, on a new connection */
-    assert (s_test_int (pl_redis_command (killer, "CLIENT KILL ID %lld", id)) == 1);
-    assert (s_test_is (pl_redis_command (r, "GET k"), "v1"));
-    long long id2 = s_test_int (pl_redis_command (r, "CLIENT ID"));
-    assert (id2 > 0 && id2 != id);
-
-    /* dropped inside WATCH: nothing runs until the transaction ends, so
-     * MULTI/SET/EXEC cannot replay on a new connection without the WATCH */
-    assert (s_test_is (pl_redis_command (r, "WATCH k"), "OK"));
-    assert (s_test_int (pl_redis_command (killer, "CLIENT KILL ID %lld", id2)) == 1);
-    assert (pl_redis_command (r, "GET k") == NULL);
-    assert (pl_redis_command (r, "MULTI") == NULL);
-    assert (pl_redis_command (r, "SET k %s", "lost") == NULL);
-    assert (pl_redis_command (r, "EXEC") == NULL);
-    assert (s_test_is (pl_redis_command (r, "GET k"), "v1"));     /* and back */
-
-    /* the same, ended by pl_redis_reset instead of EXEC */
-    long long id3 = s_test_int (pl_redis_command (r, "CLIENT ID"));
-    assert (s_test_is (pl_redis_command (r, "WATCH k"), "OK"));
-    assert (s_test_int (pl_redis_command (killer, "CLIENT KILL ID %lld", id3)) == 1);
-    assert (pl_redis_command (r, "GET k") == NULL);
-    pl_redis_reset (r);
-    assert (s_test_is (pl_redis_command (r, "GET k"), "v1"));
-
-    /* reset discards an open MULTI on a live connection */
-    assert (s_test_is (pl_redis_command (r, "MULTI"), "OK"));
-    assert (s_test_is (pl_redis_command (r, "SET k %s", "queued"), "QUEUED"));
-    pl_redis_reset (r);
-    assert (s_test_is (pl_redis_command (r, "GET k"), "v1"));
-
-    /* a WATCHed key changed elsewhere: EXEC is nil, not an error */
-    assert (s_test_is (pl_redis_command (r, "WATCH k"), "OK"));
-    assert (s_test_is (pl_redis_command (killer, "SET k %s", "v2"), "OK"));
-    assert (s_test_is (pl_redis_command (r, "MULTI"), "OK"));
-    assert (s_test_is (pl_redis_command (r, "SET k %s", "v3"), "QUEUED"));
-    redisReply *reply = pl_redis_command (r, "EXEC");
-    assert (reply && reply->type == REDIS_REPLY_NIL);
-    freeReplyObject (reply);
-
-    /* ?db= selects another database */
-    char db_url[180];
-    snprintf (db_url, sizeof db_url, "%s?db=3", url);
-    pl_redis_t *r3 = pl_redis_new (db_url);
-    assert (r3);
-    reply = pl_redis_command (r3, "GET k");
-    assert (reply && reply->type == REDIS_REPLY_NIL);
-    freeReplyObject (reply);
-
-    /* scripts: EVALSHA, and EVAL again after the server forgot them */
-    PL_REDIS_SCRIPT (concat, "return KEYS[1] .. ARGV[1] .. redis.call('GET', KEYS[1])");
-    const char *sargv[] = { "k", "+" };
-    assert (s_test_is (pl_redis_script (r, &concat, 1, 2, sargv, NULL), "k+v2"));
-    assert (strlen (concat.sha) == 40);
-    assert (s_test_is (pl_redis_script (r, &concat, 1, 2, sargv, NULL), "k+v2"));
-    assert (s_test_is (pl_redis_command (killer, "SCRIPT FLUSH"), "OK"));
-    assert (s_test_is (pl_redis_script (r, &concat, 1, 2, sargv, NULL), "k+v2"));
-    PL_REDIS_SCRIPT (broken, "return redis.call('NOPE')");
-    reply = pl_redis_script (r, &broken, 0, 0, NULL, NULL);
-    assert (reply && reply->type == REDIS_REPLY_ERROR);
-    freeReplyObject (reply);
-
-    /* the server goes away: NULL, not a crash; redis errors are replies */
-    reply = pl_redis_command (r, "NOSUCHCOMMAND");
-    assert (reply && reply->type == REDIS_REPLY_ERROR);
-    freeReplyObject (reply);
-    kill (server, SIGKILL);
-    waitpid (server, NULL, 0);
-    server = -1;
-    assert (pl_redis_command (r, "PING") == NULL);
-    assert (!pl_redis_connected (r));
-    pl_redis_destroy (&r3);
-    pl_redis_destroy (&killer);
-    pl_redis_destroy (&r);
-cleanup:
-    if (server > 0) {
-        kill (server, SIGKILL);
-        waitpid (server, NULL, 0);
-    }
-    signal (SIGPIPE, old_pipe);
-    unlink (sock);
-    char dump[160];
-    snprintf (dump, sizeof dump, "%s/dump.rdb", dir);
-    unlink (dump);
-    rmdir (dir);
-}
-
-void
-pl_redis_test (bool verbose)
-{
-    if (verbose)
-        printf (" * pl_redis: ");
-    s_target_t t;
-    assert (s_parse ("redis://127.0.0.1:6379/0", &t) == NULL);
-    assert (!t.is_unix && strcmp (t.host, "127.0.0.1") == 0 && t.port == 6379 && t.db == 0);
-    assert (s_parse ("redis://localhost", &t) == NULL);
-    assert (strcmp (t.host, "localhost") == 0 && t.port == 6379 && t.db == 0);
-    assert (!*t.password && !*t.user);
-    assert (s_parse ("redis://h:1234", &t) == NULL);
-    assert (strcmp (t.host, "h") == 0 && t.port == 1234 && t.db == 0);
-    assert (s_parse ("redis://h/3", &t) == NULL);
-    assert (strcmp (t.host, "h") == 0 && t.port == 6379 && t.db == 3);
-    assert (s_parse ("redis://h:7/", &t) == NULL);
-    assert (t.port == 7 && t.db == 0);
-    assert (s_parse ("redis://:s3cr@t@h:1/2", &t) == NULL);
-    assert (!*t.user && strcmp (t.password, "s3cr@t") == 0);
-    assert (strcmp (t.host, "h") == 0 && t.port == 1 && t.db == 2);
-    assert (s_parse ("redis://bob:pw@h", &t) == NULL);
-    assert (strcmp (t.user, "bob") == 0 && strcmp (t.password, "pw") == 0);
-    assert (s_parse ("redis://[::1]:7000/1", &t) == NULL);
-    assert (strcmp (t.host, "::1") == 0 && t.port == 7000 && t.db == 1);
-    assert (s_parse ("redis://[::1]", &t) == NULL);
-    assert (strcmp (t.host, "::1") == 0 && t.port == 6379);
-    assert (s_parse ("unix:///tmp/r.sock", &t) == NULL);
-    assert (t.is_unix && strcmp (t.path, "/tmp/r.sock") == 0 && t.db == 0);
-    assert (s_parse ("unix:///tmp/r.sock?db=5", &t) == NULL);
-    assert (t.is_unix && strcmp (t.path, "/tmp/r.sock") == 0 && t.db == 5);
-
-    char long_path[160] = "unix:///";
-    memset (long_path + 8, 'p', 120);
-    long_path[128] = 0;
-    const char *bad[] = {
-        "", "http://h", "redis://", "redis:///2", "redis://h:0", "redis://h:70000",
-        "redis://h:12a", "redis://h:", "redis://h/x", "redis://h/1/2", "redis://h/-1",
-        "redis://h?db=1", "redis://pw@h", "redis://:@h", "redis://[::1", "redis://[::1]x",
-        "rediss://h", "unix://rel/path", "unix://", "unix:///", "unix:///p?db=x",
-        "unix:///p?foo=1", "unix:///p?db=", long_path,
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        if (verbose && s_parse (bad[i], &t) == NULL)
-            printf ("\naccepted bad URL \"%s\"\n", bad[i]);
-        assert (s_parse (bad[i], &t) != NULL);
-    }
-
-    /* the constructor refuses what the parser refuses, and masks secrets */
-    pl_redis_t *r = pl_redis_new ("redis://h:99999");
-    assert (r == NULL);
-    r = pl_redis_new ("redis://bob:hunter2@h:1/2");
-    assert (r);
-    assert (strcmp (pl_redis_url (r), "redis://bob:***@h:1/2") == 0);
-    assert (!pl_redis_connected (r));
-    pl_redis_destroy (&r);
-    pl_redis_destroy (&r);
-    assert (r == NULL);
-
-    /* an unreachable Redis: NULL at once, no crash, no connection left */
-    r = pl_redis_new ("unix:///nonexistent-parley-dir/redis.sock");
-    assert (r);
-    redisReply *reply = pl_redis_command (r, "PING");
-    assert (reply == NULL);
-    reply = pl_redis_command (r, "SET %s %b", "k", "v", (size_t) 1);
-    assert (reply == NULL);             /* tried again: a refusal is cheap */
-    const char *argv[] = { "GET", "k" };
-    assert (pl_redis_command_argv (r, 2, argv, NULL) == NULL);
-    assert (!pl_redis_connected (r));
-    pl_redis_reset (r);
-    pl_redis_destroy (&r);
-
-    char name[16];
-    const char *cmd = "*2\r\n$5\r\nwatch\r\n$1\r\nk\r\n";
-    s_command_name (cmd, strlen (cmd), name, sizeof name);
-    assert (strcmp (name, "WATCH") == 0);
-
-    s_test_live (verbose);
-    if (verbose)
-        printf ("OK\n");
 }

@@ -1,0 +1,30 @@
+/*  pl_redis internals shared with its selftest (pl_redis_test.c). */
+#ifndef PL_REDIS_INT_H
+#define PL_REDIS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PL_REDIS__HOST_MAX      256
+#define PL_REDIS__PATH_MAX      108     /* sun_path, NUL included         */
+#define PL_REDIS__SECRET_MAX    256
+
+/* Where to connect, from the URL. */
+typedef struct {
+    bool is_unix;                           /* unix:// (path) or redis:// (host) */
+    char host[PL_REDIS__HOST_MAX];          /* redis:// host, brackets removed   */
+    int port;                               /* redis:// port                     */
+    char path[PL_REDIS__PATH_MAX];          /* unix:// socket path               */
+    long db;                                /* SELECT this after connecting      */
+    char user[PL_REDIS__SECRET_MAX];        /* ACL user for AUTH, or ""          */
+    char password[PL_REDIS__SECRET_MAX];    /* AUTH password, or "" for none     */
+} pl_redis__target_t;
+
+/* Fill *t from url. Returns NULL, or why the URL is bad. */
+const char *pl_redis__parse (const char *url, pl_redis__target_t *t);
+
+/* The command name of a RESP-formatted command ("*N\r\n$L\r\nNAME\r\n"),
+ * upper-cased into buf (size bytes; "" when cmd is not one). */
+void pl_redis__command_name (const char *cmd, size_t len, char *buf, size_t size);
+
+#endif
