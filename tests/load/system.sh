@@ -2,33 +2,49 @@
 # tests/load/system.sh - a private Parley system for load runs, in the
 # foreground (the same steps as tests/e2e/lib/system.mjs).
 #
-#   tests/load/system.sh [-p PORT] [-w WORKERS] [-b BUILD_DIR] [-n]
+#   tests/load/system.sh [-p PORT] [-w WORKERS] [-w SERVICE=N ...] [-b BUILD_DIR] [-n]
 #     -p  gateway port (default 18080)
-#     -w  actors workers (default 1; 0 for none)
+#     -w  actors workers (default 1; 0 for none); -w SERVICE=N sets another
+#         service's count (default 1), e.g. -w 4 -w gamestate=2
 #     -b  build dir with the binaries (default build/release)
 #     -n  no gateway (for parley-load broker/worker)
 #
 # Everything lives in a fresh /tmp/pl-load.XXXXXX: a private redis-server on
 # a unix socket (AOF on, like script/server), parley-broker, the workers and
 # parley-gateway on 127.0.0.1:PORT with PARLEY_ACTORS_PER_USER=1000000 (load
-# runs create many actors per user). When /healthz answers 200 it prints
+# runs create many actors per user). Logs are <dir>/<service>.log, then
+# <service>-2.log, ... for more workers of one service (as script/server).
+# When /healthz shows every worker registered it prints
 #   ready dir=<dir> port=<port> gateway_pid=<pid> broker_pid=<pid> ...
 # and the env file <dir>/env to source for the endpoints. Ctrl-C / SIGTERM
 # stops everything (children also get SIGTERM if this script dies) and
 # removes the dir. Extra PARLEY_* variables in the environment are passed on.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-port=18080 workers=1 build=$root/build/release gateway=1
+port=18080 build=$root/build/release gateway=1
+declare -A count=([actors]=1)     # service -> workers; the rest default to 1
 while getopts "p:w:b:n" opt; do
   case $opt in
     p) port=$OPTARG ;;
-    w) workers=$OPTARG ;;
+    w) case $OPTARG in
+         =*)  echo "system.sh: -w $OPTARG: no service named" >&2; exit 2 ;;
+         *=*) count[${OPTARG%%=*}]=${OPTARG#*=} ;;
+         *)   count[actors]=$OPTARG ;;
+       esac ;;
     b) build=$OPTARG ;;
     n) gateway=0 ;;
-    *) sed -n 2,20p "$0" >&2; exit 2 ;;
+    *) sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2 ;;
   esac
 done
-services=$("$build/proto/parley-proto-doc" --services 2>/dev/null) || services=actors
+services=$("$build/proto/parley-proto-doc" --services 2>/dev/null | tr '\n' ' ') || services=actors
+services=${services% }
+for svc in "${!count[@]}"; do
+  [[ " $services " == *" $svc "* ]] || { echo "system.sh: -w $svc=...: no such service (the services are: $services)" >&2; exit 2; }
+  [[ ${count[$svc]} =~ ^[0-9]{1,4}$ ]] || { echo "system.sh: -w $svc=${count[$svc]}: the count must be a whole number" >&2; exit 2; }
+  count[$svc]=$((10#${count[$svc]}))
+done
+for svc in $services; do count[$svc]=${count[$svc]:-1}; done
+want=$(for svc in $services; do echo "\"$svc\": ${count[$svc]}"; done | paste -sd, | sed 's/.*/{&}/')
 for bin in broker/parley-broker gateway/parley-gateway $(for s in $services; do echo "workers/$s/parley-$s"; done); do
   [ -x "$build/$bin" ] || { echo "system.sh: no $build/$bin; build first" >&2; exit 1; }
 done
@@ -68,10 +84,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 start broker "$build/broker/parley-broker"
-# -w counts actors workers (what the RPC benchmarks load); one of each other service
-for i in $(seq 1 "$workers"); do start "actors-$i" "$build/workers/actors/parley-actors"; done
+# count[s] workers of each service (-w: actors, what the RPC benchmarks load)
 for s in $services; do
-  [ "$s" = actors ] || start "$s" "$build/workers/$s/parley-$s"
+  for i in $(seq 1 "${count[$s]}"); do
+    if [ "$i" = 1 ]; then name=$s; else name=$s-$i; fi
+    start "$name" "$build/workers/$s/parley-$s"
+  done
 done
 {
   echo "PARLEY_RUN_DIR=$dir/run"
@@ -83,11 +101,15 @@ line="ready dir=$dir broker_pid=$broker_pid redis_pid=$redis_pid"
 if [ "$gateway" = 1 ]; then
   start gateway "$build/gateway/parley-gateway"
   ok=0
+  # every service at its count (0 included: /healthz answers 503 then, with
+  # the counts in the body all the same)
   for _ in $(seq 200); do
-    if curl -fsS "http://127.0.0.1:$port/healthz" 2>/dev/null | grep -q "\"workers\":$workers"; then ok=1; break; fi
+    if curl -sS "http://127.0.0.1:$port/healthz" 2>/dev/null | jq -e --argjson want "$want" \
+         '.broker and (. as $h | $want | to_entries | all(.value <= ($h.services[.key].workers // 0)))' \
+         >/dev/null 2>&1; then ok=1; break; fi
     sleep 0.1
   done
-  [ "$ok" = 1 ] || [ "$workers" = 0 ] || { echo "system.sh: /healthz not ready; logs in $dir" >&2; tail -n 5 "$dir"/*.log >&2; exit 1; }
+  [ "$ok" = 1 ] || { echo "system.sh: /healthz not ready; logs in $dir" >&2; tail -n 5 "$dir"/*.log >&2; exit 1; }
   line="$line port=$port gateway_pid=$gateway_pid"
 fi
 echo "$line"
