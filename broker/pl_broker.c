@@ -12,8 +12,11 @@
  *  answered VALIDATION_ERROR when it carries a request id to answer.
  *
  *  Overload: a full queue answers SERVICE_UNAVAILABLE at once; a request
- *  never waits for a worker longer than queue_timeout_ms + heartbeat_ms
- *  (expiry is checked on the heartbeat tick). A worker is never sent more
+ *  that no worker takes within queue_timeout_ms is answered
+ *  SERVICE_UNAVAILABLE at that deadline (a one-shot timer armed for the
+ *  earliest queued deadline; zloop's resolution is 1 ms), so a gateway
+ *  whose request timeout exceeds the queue timeout hears SERVICE_UNAVAILABLE
+ *  before its own TIMEOUT would fire. A worker is never sent more
  *  than its credit, and the credit (<= PL_BROKER_CREDIT_MAX) stays below
  *  the ROUTER's HWM, so the ROUTER never drops a request to a live worker.
  *  Replies to a gateway that is gone are dropped by the ROUTER. No
@@ -380,12 +383,93 @@ s_on_backend (zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+/* ---------------------------------------------------------------------
+ * Expiry of queued requests
+ *
+ * One one-shot timer for the whole broker, armed for the earliest deadline
+ * among the queued requests, rather than a timer per request: a request
+ * that goes straight to a worker (the common case) costs no timer at all,
+ * and one that queues costs a pointer compare while a timer is armed.
+ * Each service's queue is in deadline order (one timeout for all), so the
+ * earliest deadline is the earliest head. The timer is not cancelled when
+ * its request is drained to a worker: it then fires once for nothing and
+ * re-arms for the next head, if any. With nothing queued no timer is
+ * armed, so an idle broker wakes only for the heartbeat.
+ *
+ * Why not expire on the heartbeat tick alone, as the broker once did: a
+ * request was then answered up to heartbeat_ms after its deadline, and
+ * when the gateway's request timeout lay within a heartbeat of the queue
+ * timeout the phase of the tick decided whether the client heard
+ * SERVICE_UNAVAILABLE or the gateway's TIMEOUT. The tick still expires,
+ * as a safety net should arming fail.
+ */
+
+static int s_on_expiry (zloop_t *loop, int timer_id, void *arg);
+
+/* Arm the expiry timer for deadline. Returns 0, or -1 when zloop cannot
+ * (then the heartbeat tick expires the request, and tries again). */
+static int
+s_expiry_set (pl_broker_t *self, int64_t deadline)
+{
+    int64_t now = zclock_mono ();
+    size_t delay = deadline > now ? (size_t) (deadline - now) : 0;
+    self->expiry_timer = zloop_timer (self->loop, delay, 1, s_on_expiry, self);
+    if (self->expiry_timer == -1)
+        return -1;
+    self->expiry_at = deadline;
+    return 0;
+}
+
+void
+pl_broker__expiry_arm (pl_broker_t *self, int64_t deadline)
+{
+    if (!self->loop)
+        return;                 /* attach arms it (nothing queues unattached) */
+    if (self->expiry_timer != -1) {
+        assert (deadline >= self->expiry_at);
+        return;
+    }
+    s_expiry_set (self, deadline);
+}
+
+/* Answer every queued request due by now SERVICE_UNAVAILABLE, then arm the
+ * timer for the earliest deadline left, unless one is armed already. */
+static void
+s_expire_due (pl_broker_t *self, int64_t now)
+{
+    int64_t earliest = INT64_MAX;
+    for (pl_broker__service_t *svc = zhashx_first (self->services); svc;
+         svc = zhashx_next (self->services)) {
+        pl_broker__service_expire (self, svc, now);
+        if (svc->head && svc->head->deadline < earliest)
+            earliest = svc->head->deadline;
+    }
+    if (earliest != INT64_MAX && self->expiry_timer == -1 && self->loop)
+        s_expiry_set (self, earliest);
+}
+
+/* zloop one-shot timer at expiry_at; runs on the broker's loop. zloop
+ * removes a one-shot timer itself after this returns. */
+static int
+s_on_expiry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    pl_broker_t *self = arg;
+    if (timer_id == self->expiry_timer)
+        self->expiry_timer = -1;
+    s_expire_due (self, zclock_mono ());
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Heartbeat tick
+ */
+
 /* zloop timer, every heartbeat_ms; runs on the broker's loop. Sends HB to
- * every worker, declares silent workers dead, and expires queued requests.
- * Checking expiry here rather than with a timer per request keeps the
- * per-message path free of timers; the price is that a queued request is
- * answered within queue_timeout_ms + heartbeat_ms, and a dead worker is
- * noticed within heartbeat_ms * (liveness + 1). */
+ * every worker and declares silent workers dead: a dead worker is noticed
+ * within heartbeat_ms * (liveness + 1). It also drains and expires the
+ * queues, though both normally happen on their own events (a reply or a
+ * READY; the expiry timer). */
 static int
 s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -417,10 +501,9 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         zlistx_destroy (&dead);
     }
     for (pl_broker__service_t *svc = zhashx_first (self->services); svc;
-         svc = zhashx_next (self->services)) {
+         svc = zhashx_next (self->services))
         pl_broker__service_drain (self, svc);
-        pl_broker__service_expire (self, svc, now);
-    }
+    s_expire_due (self, now);
     s_warn_flush (self, now);
     return 0;
 }
@@ -459,6 +542,7 @@ pl_broker_new (const pl_broker_opts_t *opts)
     self->opts.frontend_name = strdup (opts->frontend_name ? opts->frontend_name : "frontend");
     self->opts.backend_name = strdup (opts->backend_name ? opts->backend_name : "backend");
     self->timer_id = -1;
+    self->expiry_timer = -1;
     self->services = zhashx_new ();
     self->workers = zhashx_new ();
     self->err_lost = pl_proto_reply_err (PL_ERR_TIMEOUT, "worker lost; the outcome is unknown");
@@ -552,6 +636,7 @@ pl_broker_attach (pl_broker_t *self, zloop_t *loop)
         goto cleanup;
     }
     self->loop = loop;
+    s_expire_due (self, zclock_mono ());    /* arms the timer if anything queued */
     rc = 0;
 cleanup:
     return rc;
@@ -565,8 +650,11 @@ pl_broker_detach (pl_broker_t *self)
         zloop_reader_end (self->loop, self->frontend);
         zloop_reader_end (self->loop, self->backend);
         zloop_timer_end (self->loop, self->timer_id);
+        if (self->expiry_timer != -1)
+            zloop_timer_end (self->loop, self->expiry_timer);
         self->loop = NULL;
         self->timer_id = -1;
+        self->expiry_timer = -1;
     }
 }
 

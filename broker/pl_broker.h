@@ -62,8 +62,9 @@ pl_broker_t *pl_broker_new (const pl_broker_opts_t *opts);
  * it is attached to. */
 void pl_broker_destroy (pl_broker_t **self_p);
 
-/* Register the broker's sockets and its heartbeat timer on loop. A broker
- * is attached to at most one loop. Returns 0 or -1. */
+/* Register the broker's sockets and its timers (the heartbeat, and while
+ * requests are queued a one-shot for the earliest deadline) on loop. A
+ * broker is attached to at most one loop. Returns 0 or -1. */
 int pl_broker_attach (pl_broker_t *self, zloop_t *loop);
 
 /* Remove the broker from its loop (no-op when not attached). */

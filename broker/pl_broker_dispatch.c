@@ -6,7 +6,9 @@
  *  workers has credit left. Every event that frees credit (a reply, a new
  *  worker) drains the queue, so a new request either goes straight to a
  *  worker or joins the tail of the queue, and FIFO order holds. (The tick
- *  drains too, as a safety net.)
+ *  drains too, as a safety net.) A request joining a queue makes sure the
+ *  expiry timer is armed (pl_broker.c), so it is answered at its
+ *  deadline, not at the next heartbeat tick.
  *
  *  Cost per request: a scan of the service's workers to pick one (a
  *  handful per service) and one small allocation to track it; per reply a
@@ -241,6 +243,7 @@ pl_broker__service_submit (pl_broker_t *self, pl_broker__service_t *svc, zmsg_t 
             svc->head = req;
         svc->tail = req;
         svc->queued++;
+        pl_broker__expiry_arm (self, req->deadline);
     }
     else
         pl_broker__refuse (self, msg_p, svc->err_full);

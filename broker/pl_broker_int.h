@@ -70,6 +70,8 @@ struct _pl_broker_t {
     zhashx_t *workers;          /* hex identity -> worker (owned)         */
     zloop_t *loop;              /* the loop it is attached to, or NULL    */
     int timer_id;               /* heartbeat timer on loop                */
+    int expiry_timer;           /* one-shot timer for expiry_at, or -1    */
+    int64_t expiry_at;          /* zclock_mono() ms it fires at, if armed */
     char *err_lost;             /* cached TIMEOUT: worker lost            */
     int64_t warn_window;        /* start of the current warning second    */
     int warn_count;             /* warnings logged in that second         */
@@ -103,6 +105,12 @@ void pl_broker__service_drain (pl_broker_t *self, pl_broker__service_t *svc);
 void pl_broker__service_expire (pl_broker_t *self, pl_broker__service_t *svc, int64_t now);
 /* Take the oldest queued request, or NULL. */
 pl_broker__request_t *pl_broker__service_pop (pl_broker__service_t *svc);
+
+/* Expiry (pl_broker.c). A request has just joined a queue with this
+ * deadline: make sure the loop wakes up by then. Every request gets the
+ * same queue timeout, so a deadline is never earlier than one already
+ * queued and a timer that is already armed covers it. */
+void pl_broker__expiry_arm (pl_broker_t *self, int64_t deadline);
 
 /* Workers (pl_broker_dispatch.c). */
 /* zhashx destructor of a worker; runs wherever the map is destroyed. */

@@ -20,6 +20,7 @@
 
 #define S_HB 50                 /* heartbeat_ms of the test brokers */
 #define S_WAIT 2000             /* ms to wait for something that must come */
+#define S_SLACK 500             /* ms a timer may run late on a loaded box */
 
 static const char *s_ctx = "{\"v\":1,\"gw\":\"gw-test\",\"conn\":\"1\",\"uid\":\"alice\"}";
 
@@ -73,7 +74,8 @@ s_dealer (const char *endpoint)
 }
 
 static void
-s_env_start (s_env_t *env, int64_t liveness, size_t queue_max, int64_t queue_timeout_ms)
+s_env_start_hb (s_env_t *env, int64_t heartbeat_ms, int64_t liveness, size_t queue_max,
+                int64_t queue_timeout_ms)
 {
     static int instance = 0;
     instance++;
@@ -82,12 +84,18 @@ s_env_start (s_env_t *env, int64_t liveness, size_t queue_max, int64_t queue_tim
     snprintf (env->backend, sizeof env->backend, "inproc://pl-broker-test-be-%d", instance);
     env->opts = (pl_broker_opts_t) {
         .frontend = env->frontend, .backend = env->backend,
-        .heartbeat_ms = S_HB, .liveness = liveness,
+        .heartbeat_ms = heartbeat_ms, .liveness = liveness,
         .queue_max = queue_max, .queue_timeout_ms = queue_timeout_ms
     };
     env->actor = zactor_new (s_broker_actor, &env->opts);
     assert (env->actor);
     env->client = s_dealer (env->frontend);
+}
+
+static void
+s_env_start (s_env_t *env, int64_t liveness, size_t queue_max, int64_t queue_timeout_ms)
+{
+    s_env_start_hb (env, S_HB, liveness, queue_max, queue_timeout_ms);
 }
 
 static void
@@ -571,8 +579,7 @@ s_test_credit (void)
     s_env_stop (&env);
 }
 
-/* No worker: SERVICE_UNAVAILABLE after the queue timeout, within the
- * documented bound of queue timeout + one heartbeat. Full queue:
+/* No worker: SERVICE_UNAVAILABLE after the queue timeout. Full queue:
  * SERVICE_UNAVAILABLE at once. */
 static void
 s_test_unavailable (void)
@@ -584,7 +591,7 @@ s_test_unavailable (void)
     s_expect_error (env.client, "u1", PL_ERR_SERVICE_UNAVAILABLE, "nosuch", S_WAIT);
     int64_t elapsed = zclock_mono () - start;
     assert (elapsed >= 200 - 2);
-    assert (elapsed <= 200 + S_HB + 400);      /* slack for a loaded box */
+    assert (elapsed <= 200 + S_SLACK);
     assert (s_status (env.client, "nosuch", "workers", NULL) == 0);
     assert (s_status (env.client, "nosuch", "queued", NULL) == 0);
 
@@ -602,6 +609,76 @@ s_test_unavailable (void)
     s_env_start (&env, 6, 0, 5000);
     s_request (env.client, "nosuch", "z1");
     s_expect_error (env.client, "z1", PL_ERR_SERVICE_UNAVAILABLE, "queue is full", 500);
+    s_env_stop (&env);
+}
+
+/* The SERVICE_UNAVAILABLE for request reqid, sent at sent (zclock_mono),
+ * comes at its deadline sent + timeout_ms: not before, and not a
+ * heartbeat later. */
+static void
+s_expect_expired_at (zsock_t *client, const char *reqid, int64_t sent, int64_t timeout_ms)
+{
+    /* wait well past a heartbeat tick, so that a late answer fails the
+     * bound below rather than the receive */
+    s_expect_error (client, reqid, PL_ERR_SERVICE_UNAVAILABLE, "within", 3 * 3000);
+    int64_t elapsed = zclock_mono () - sent;
+    if (elapsed < timeout_ms - 2 || elapsed > timeout_ms + S_SLACK)
+        fprintf (stderr, "pl_broker: %s answered after %lld ms, want %lld..%lld\n", reqid,
+                 (long long) elapsed, (long long) timeout_ms - 2,
+                 (long long) (timeout_ms + S_SLACK));
+    assert (elapsed >= timeout_ms - 2);
+    assert (elapsed <= timeout_ms + S_SLACK);
+}
+
+/* A queued request is answered at its deadline, not at the next heartbeat
+ * tick: with a 3 s heartbeat and a 100 ms queue timeout (the e2e "REST
+ * when the service does not answer" got the gateway's TIMEOUT instead of
+ * SERVICE_UNAVAILABLE when the tick came late). Covers the timer's paths:
+ * armed by a queued request, re-armed for the next one (another service,
+ * a later deadline), firing for a request a worker took meanwhile, and a
+ * zero queue timeout. */
+static void
+s_test_queue_deadline (void)
+{
+    const int64_t hb = 3000;
+    const int64_t timeout = 100;
+    s_env_t env;
+    s_env_start_hb (&env, hb, 3, 100, timeout);
+
+    int64_t sent = zclock_mono ();
+    s_request (env.client, "nosuch", "e1");
+    s_expect_expired_at (env.client, "e1", sent, timeout);
+
+    /* two services, deadlines 60 ms apart: each at its own */
+    int64_t sent_a = zclock_mono ();
+    s_request (env.client, "svc-a", "e2");
+    zclock_sleep (60);
+    int64_t sent_b = zclock_mono ();
+    s_request (env.client, "svc-b", "e3");
+    s_expect_expired_at (env.client, "e2", sent_a, timeout);
+    s_expect_expired_at (env.client, "e3", sent_b, timeout);
+
+    /* the timer was armed for e4, which a worker takes before its
+     * deadline; e5, queued after it, is still answered at its own */
+    s_request (env.client, "actors", "e4");
+    assert (s_status (env.client, "actors", "queued", NULL) == 1);
+    zsock_t *worker = s_worker_new (env.backend, "actors", "1");
+    zframe_t *held = s_worker_expect (worker, "e4");
+    sent = zclock_mono ();
+    s_request (env.client, "nosuch", "e5");
+    s_expect_expired_at (env.client, "e5", sent, timeout);
+    s_worker_reply (worker, &held, "e4", "{\"success\":true}");
+    char *body = s_expect_reply (env.client, "e4", 2, S_WAIT);
+    free (body);
+    assert (s_status (env.client, "actors", "queued", NULL) == 0);
+    zsock_destroy (&worker);
+    s_env_stop (&env);
+
+    /* queue timeout 0: answered at once, not at the tick */
+    s_env_start_hb (&env, hb, 3, 100, 0);
+    sent = zclock_mono ();
+    s_request (env.client, "nosuch", "e6");
+    s_expect_expired_at (env.client, "e6", sent, 0);
     s_env_stop (&env);
 }
 
@@ -799,6 +876,7 @@ pl_broker_test (bool verbose)
     s_test_balance ();
     s_test_credit ();
     s_test_unavailable ();
+    s_test_queue_deadline ();
     s_test_worker_death ();
     s_test_bye ();
     s_test_unknown_worker ();
