@@ -517,6 +517,33 @@ static const struct lws_protocols s_protocols[] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+/* How much longer than the broker's queue timeout the request timeout must
+ * be for a queued request's SERVICE_UNAVAILABLE to reach the client: the
+ * broker answers at the queue deadline, and the answer crosses two ZeroMQ
+ * hops and a loop turn on each side, well under this on one host or a LAN. */
+#define PL_GW_QUEUE_MARGIN_MS 100
+
+/* A request that no worker takes is answered SERVICE_UNAVAILABLE by the
+ * broker after PARLEY_QUEUE_TIMEOUT_MS; the gateway answers TIMEOUT after
+ * PARLEY_REQUEST_TIMEOUT_MS. With the queue timeout not well below the
+ * request timeout the client always hears TIMEOUT ("the outcome is
+ * unknown") for a request that never ran, and the broker's answer is
+ * dropped as late. Not refused: the system still works, only with the
+ * vaguer error. The queue timeout checked is the one in the gateway's own
+ * environment; the deploy files give every process the same one. */
+static void
+s_check_timeouts (pl_config_t *config, long request_timeout)
+{
+    long queue_timeout = pl_config_int (config, PL_CFG_QUEUE_TIMEOUT_MS);
+    if (queue_timeout + PL_GW_QUEUE_MARGIN_MS > request_timeout)
+        pl_warn ("PARLEY_REQUEST_TIMEOUT_MS=%ld is less than PARLEY_QUEUE_TIMEOUT_MS=%ld "
+                 "+ %d ms: a request that no worker takes will get TIMEOUT from the "
+                 "gateway before SERVICE_UNAVAILABLE from the broker; keep the request "
+                 "timeout above the queue timeout by the time a handler needs "
+                 "(defaults 5000 and 3000)", request_timeout, queue_timeout,
+                 PL_GW_QUEUE_MARGIN_MS);
+}
+
 pl_gateway_t *
 pl_gateway_new (pl_config_t *config)
 {
@@ -527,6 +554,7 @@ pl_gateway_new (pl_config_t *config)
     self->ping_interval = pl_config_int (config, PL_CFG_PING_INTERVAL_MS);
     self->ping_timeout = pl_config_int (config, PL_CFG_PING_TIMEOUT_MS);
     self->request_timeout = pl_config_int (config, PL_CFG_REQUEST_TIMEOUT_MS);
+    s_check_timeouts (config, self->request_timeout);
     self->heartbeat = pl_config_int (config, PL_CFG_HEARTBEAT_MS);
     self->max_payload = pl_config_int (config, PL_CFG_MAX_PAYLOAD);
     self->max_inflight = (uint32_t) pl_config_int (config, PL_CFG_MAX_INFLIGHT);
