@@ -8,19 +8,24 @@
  *  and SIGTERM are libev signal watchers that end the loop; pl_stopguard
  *  ends the process if the loop does not (pl_gateway_run).
  *
- *  This file holds the Socket.IO session (CONNECT and JWT, packets), the
- *  event bus (room fan-out, room controls, broker status) and the process
- *  lifecycle; pl_gateway_conn.c holds connections, sending and the
- *  Engine.IO heartbeat; pl_gateway_req.c requests to the broker, replies
- *  and presence notifications; pl_http.c the plain HTTP side (/healthz,
- *  the REST API through pl_rest).
+ *  The layers, each calling only those below it (lower ones report upward
+ *  through callback tables, never by name):
+ *    pl_gateway_conn.c   connections, sending, the Engine.IO heartbeat, the
+ *                        health body;
+ *    pl_gateway_req.c    requests to the broker, replies, presence
+ *                        notifications; a front end hears of its own
+ *                        requests through self->fronts;
+ *    pl_gateway_bus.c    room events, room controls and broker status from
+ *                        the event bus;
+ *    pl_gateway_sio.c    the Socket.IO front end;  pl_http.c the HTTP one
+ *                        (/healthz, the REST API), over pl_h1;
+ *    this file           the lws protocol callback, pl_h1's callbacks, and
+ *                        the process lifecycle.
  */
 #include "pl_gateway_int.h"
 #include "pl_http.h"
-#include "pl_jwt.h"
 #include "pl_log.h"
 #include "pl_proto.h"
-#include "pl_sio.h"
 #include "pl_stopguard.h"
 
 #include <assert.h>
@@ -32,367 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-
-/* ---- the event bus ---------------------------------------------------- */
-
-/* pl_bus callback, lws loop: a room control for every local member of
- * room_name: an eviction {"leave":[..]}, e.g. all of a user's tabs leaving
- * a campaign they were removed from, or a grant {"join":[..], "within":
- * room}, e.g. the tabs of a new GM that are in the campaign's room joining
- * its GM room. The members are collected first: leaving may remove them
- * from room_name itself, which reorders its member array. */
-static void
-s_on_control (void *arg, const char *room_name, const char *json, size_t len)
-{
-    pl_gateway_t *self = (pl_gateway_t *) arg;
-    pl_room_t *room = pl_rooms_find (self->rooms, room_name);
-    uint64_t *ids = NULL;
-    size_t count = room ? pl_room_size (room) : 0;
-    if (count == 0 || !(ids = malloc (count * sizeof *ids)))
-        return;
-    for (size_t i = 0; i < count; i++)
-        ids[i] = ((pl_gwconn_t *) pl_room_member (room, i))->id;
-    cJSON *root = pl_proto_json_parse (json, len);
-    const cJSON *leave = cJSON_GetObjectItemCaseSensitive (root, "leave");
-    const cJSON *within = cJSON_GetObjectItemCaseSensitive (root, "within");
-    const cJSON *left;
-    if (cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (root, "join"))) {
-        /* a grant: the members also in room `within` join the rooms */
-        if (!cJSON_IsString (within))
-            pl_warn ("bus: ignored a control for %s that joins without \"within\"", room_name);
-        else
-            for (size_t i = 0; i < count; i++) {
-                pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
-                if (conn && pl_rooms_in (&conn->rooms, within->valuestring)
-                &&  !pl_gateway__apply_directives (self, conn, root, true))
-                    pl_warn ("conn %llu: no room left for a grant in %s",
-                             (unsigned long long) conn->id, within->valuestring);
-            }
-        goto cleanup;
-    }
-    /* an eviction: the members leave the rooms */
-    /* a reply to a request sent before now must not join them back */
-    cJSON_ArrayForEach (left, leave)
-        if (cJSON_IsString (left)
-        &&  !pl_fence_add (self->fence, room_name, left->valuestring,
-                           pl_pending_next_id (self->pending), pl_gateway__now_ms ()))
-            pl_warn ("bus: more than %d evictions within the request timeout; "
-                     "the oldest fence is forgotten", PL_FENCE_MAX);
-    if (!cJSON_IsArray (leave))
-        pl_warn ("bus: ignored a control for %s without a leave list", room_name);
-    else
-        for (size_t i = 0; i < count; i++) {
-            pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
-            if (conn)
-                pl_gateway__apply_directives (self, conn, root, false);
-        }
-cleanup:
-    cJSON_Delete (root);
-    free (ids);
-}
-
-/* Resolve an except frame (a JSON array of room names) to the local
- * rooms it names; rooms with no local member are left out, as nobody here
- * can be in them. Returns the count, or -1 when malformed. */
-static int
-s_except_rooms (pl_gateway_t *self, const char *json, size_t len, pl_room_t **rooms)
-{
-    int n = -1;
-    cJSON *root = pl_proto_json_parse (json, len);
-    if (!cJSON_IsArray (root) || cJSON_GetArraySize (root) > PL_GW_EXCEPT_MAX)
-        goto cleanup;
-    int found = 0;
-    const cJSON *name;
-    cJSON_ArrayForEach (name, root) {
-        if (!cJSON_IsString (name) || !*name->valuestring
-        ||  strlen (name->valuestring) > PL_GW_ROOM_MAX)
-            goto cleanup;
-        pl_room_t *room = pl_rooms_find (self->rooms, name->valuestring);
-        if (room)
-            rooms[found++] = room;
-    }
-    n = found;
-cleanup:
-    cJSON_Delete (root);
-    return n;
-}
-
-/* pl_bus callback, lws loop: fan a room event out to local members. The
- * packet is not parsed: the room is the topic, and the packet is already
- * the Socket.IO EVENT data, so one shared frame serves every member. An
- * except frame (6th) leaves out members of the rooms it lists, e.g. the
- * GMs and the creator, who already had a hidden actor; it is the one thing
- * parsed, and only when present. */
-static void
-s_on_event (void *arg, const char *room_name, const char *origin, size_t origin_len,
-            const char *packet, size_t packet_len, const char *except, size_t except_len)
-{
-    pl_gateway_t *self = (pl_gateway_t *) arg;
-    pl_room_t *room = pl_rooms_find (self->rooms, room_name);
-    pl_room_t *except_rooms[PL_GW_EXCEPT_MAX];
-    int nexcept = 0;
-    self->stats.events_in++;
-    if (!room || packet_len < 2 || packet[0] != '[') {
-        self->stats.events_unrouted++;
-        return;
-    }
-    if (except && (nexcept = s_except_rooms (self, except, except_len, except_rooms)) < 0) {
-        /* it comes from our own workers: a bug, so say so and deliver
-         * nothing rather than risk sending a hidden thing to everyone */
-        pl_warn ("bus: dropped an event for %s with a malformed except frame", room_name);
-        self->stats.events_dropped++;
-        return;
-    }
-    uint64_t skip = 0;
-    size_t id_len = strlen (self->id);
-    if (origin_len > id_len + 1 && memcmp (origin, self->id, id_len) == 0
-    &&  origin[id_len] == '/') {
-        for (size_t i = id_len + 1; i < origin_len && origin[i] >= '0' && origin[i] <= '9'; i++)
-            skip = skip * 10 + (uint64_t) (origin[i] - '0');
-    }
-    pl_frame_t *f = pl_frame_new ("42", 2, packet, packet_len);
-    if (!f)
-        return;
-    size_t size = pl_room_size (room);
-    for (size_t i = 0; i < size; i++) {
-        pl_gwconn_t *conn = (pl_gwconn_t *) pl_room_member (room, i);
-        if (conn->id != skip
-        &&  !(nexcept && pl_rooms_in_any (&conn->rooms, except_rooms, (size_t) nexcept))) {
-            pl_gateway__send (self, conn, f);
-            self->stats.deliveries++;
-        }
-    }
-    pl_frame_unref (&f);
-}
-
-/* pl_bus callback, lws loop: the broker's service table. */
-static void
-s_on_status (void *arg, const char *json, size_t len)
-{
-    pl_gateway_t *self = (pl_gateway_t *) arg;
-    pl_health_update (self->health, json, len, pl_gateway__now_ms ());
-}
-
-/* lws timer, lws loop: ask the broker for its services every heartbeat.
- * This is also how the gateway notices a dead broker. */
-static void
-s_status_fire (lws_sorted_usec_list_t *sul)
-{
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, status_sul);
-    pl_bus_status (self->bus);
-    lws_sul_schedule (self->lws, 0, &self->status_sul, s_status_fire,
-                      (lws_usec_t) self->heartbeat * LWS_US_PER_MS);
-}
-
-char *
-pl_gateway_health (pl_gateway_t *self, int *status)
-{
-    cJSON *root = pl_health_report (self->health, pl_gateway__now_ms (), status);
-    cJSON_AddStringToObject (root, "gateway", self->id);
-    cJSON_AddNumberToObject (root, "connections", self->nconns);
-    cJSON_AddNumberToObject (root, "rooms", (double) pl_rooms_count (self->rooms));
-    /* counters since start, for load tests and the routing check (a
-     * gateway with no members in a room must see 0 events for it) */
-    cJSON *stats = cJSON_AddObjectToObject (root, "stats");
-    cJSON_AddNumberToObject (stats, "requests", (double) self->stats.requests);
-    cJSON_AddNumberToObject (stats, "events_in", (double) self->stats.events_in);
-    cJSON_AddNumberToObject (stats, "events_unrouted", (double) self->stats.events_unrouted);
-    cJSON_AddNumberToObject (stats, "deliveries", (double) self->stats.deliveries);
-    cJSON_AddNumberToObject (stats, "slow_disconnects", (double) self->stats.slow_disconnects);
-    cJSON_AddNumberToObject (stats, "coalesced", (double) self->stats.coalesced);
-    cJSON_AddNumberToObject (stats, "events_dropped", (double) self->stats.events_dropped);
-    cJSON_AddNumberToObject (stats, "rate_limited", (double) self->stats.rate_limited);
-    cJSON_AddNumberToObject (stats, "rest_requests", (double) self->stats.rest_requests);
-    cJSON_AddNumberToObject (stats, "rest_rate_limited", (double) self->stats.rest_rate_limited);
-    char *text = cJSON_PrintUnformatted (root);
-    cJSON_Delete (root);
-    return text;
-}
-
-/* ---- Socket.IO -------------------------------------------------------- */
-
-/* Lines a second that a peer's protocol errors may add to the log. A flood
- * of bad frames (or of connections that each send one) costs one line per
- * error up to this, then one summary line (pl_log_limited). */
-#define PL_GW_CLOSE_LOG_PER_SEC 10
-
-/* lws loop: conn breaks the protocol and is closed (the caller returns -1
- * from its callback). The close frame carries status and why (at most 123
- * bytes, RFC 6455 5.5), so the client sees the reason instead of 1006; the
- * log gets one info line with the peer address, within the budget. why is
- * NULL for a close the client asked for (Engine.IO CLOSE, DISCONNECT),
- * which is normal and logged at debug only. */
-static void
-s_close (pl_gateway_t *self, pl_gwconn_t *conn, enum lws_close_status status, const char *why)
-{
-    char peer[64] = "";
-    if (!why) {
-        lws_close_reason (conn->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-        pl_debug ("conn %llu: closed by the client", (unsigned long long) conn->id);
-        goto cleanup;
-    }
-    size_t len = strlen (why);
-    lws_close_reason (conn->wsi, status, (unsigned char *) why, len > 123 ? 123 : len);
-    if (!lws_get_peer_simple (conn->wsi, peer, sizeof peer))
-        snprintf (peer, sizeof peer, "?");
-    pl_log_limited (&self->close_log, pl_gateway__now_ms (), PL_GW_CLOSE_LOG_PER_SEC,
-                    "protocol error lines", PL_LOG_INFO,
-                    "conn %llu from %s: protocol error, closing (%d): %s",
-                    (unsigned long long) conn->id, peer, (int) status, why);
-cleanup:
-    return;
-}
-
-/* A CONNECT. Parley serves the main namespace only: a CONNECT to another
- * is answered CONNECT_ERROR "Invalid namespace" for that namespace, as the
- * reference server does (Client._connect). socket.io-client routes the
- * packet by its namespace, so an error for "/" would leave the socket of
- * io(url + "/admin") waiting for ever. The connection stays open: the
- * client may be, or may yet get, connected to "/". */
-static void
-s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
-{
-    pl_jwt_claims_t claims = { 0 };
-    const char *why = "missing token";
-    char room[300];
-    if (pkt->nsp_len != 1) {
-        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len,
-                                                                       "Invalid namespace"));
-        goto cleanup;
-    }
-    const cJSON *token = cJSON_GetObjectItemCaseSensitive (pkt->json, "token");
-    if (pkt->nul)
-        why = PL_PROTO_NUL_MESSAGE;     /* "<token>\u0000junk" is not that token */
-    if (pkt->nul || !cJSON_IsString (token)
-    ||  pl_jwt_verify (token->valuestring, strlen (token->valuestring), self->secret,
-                       time (NULL), &claims, &why) != 0) {
-        char message[128];
-        snprintf (message, sizeof message, "unauthorized: %s", why);
-        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, message));
-        goto cleanup;
-    }
-    snprintf (room, sizeof room, "user:%s", claims.sub);
-    size_t sub_len = strlen (claims.sub);
-    const char *name = claims.name ? claims.name : "";
-    conn->user = malloc (sub_len + strlen (name) + 2);
-    char sid[21];
-    if (!conn->user || pl_sio_new_sid (sid) != 0 || pl_gateway__conn_join (self, conn, room) != 0) {
-        free (conn->user);
-        conn->user = NULL;
-        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, "server error"));
-        goto cleanup;
-    }
-    memcpy (conn->user, claims.sub, sub_len + 1);
-    strcpy (conn->user + sub_len + 1, name);
-    conn->connected = true;
-    pl_gateway__send_str (self, conn, pl_sio_encode_connect (sid));
-cleanup:
-    pl_jwt_claims_clear (&claims);
-}
-
-/* Handle one complete client message. Returns -1 to close the connection
- * (s_close has set the close frame and logged why). */
-static int
-s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len)
-{
-    int rc = -1;
-    pl_sio_packet_t pkt;
-    const char *why = NULL;
-    if (pl_sio_parse (buf, len, &pkt, &why) != 0)
-        goto cleanup;
-    switch (pkt.eio) {
-        case PL_EIO_PONG:
-            if (conn->timer == PL_GWTIMER_PONG)
-                pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
-            break;
-        case PL_EIO_PING:
-            pl_gateway__send_text (self, conn, "3", 1);
-            break;
-        case PL_EIO_CLOSE:
-            goto cleanup;
-        case PL_EIO_MESSAGE:
-            if (pkt.sio == PL_SIO_CONNECT) {
-                if (conn->connected && pkt.nsp_len == 1)
-                    break;              /* a repeated CONNECT (socket.connect()
-                                           on a connecting socket): already done */
-                s_on_connect (self, conn, &pkt);
-                break;
-            }
-            /* Anything else for a namespace the client is not connected to
-             * closes the connection, as the reference server does
-             * (Client._ondecoded: "invalid state"); the spec asks a server
-             * that gets no CONNECT first to close. The close frame says why,
-             * so the client is not left waiting. */
-            if (!conn->connected) {
-                why = "no successful CONNECT before this packet";
-                goto cleanup;
-            }
-            if (pkt.nsp_len != 1) {
-                why = "packet for a namespace the client is not connected to";
-                goto cleanup;
-            }
-            if (pkt.sio == PL_SIO_DISCONNECT)
-                goto cleanup;
-            if (pkt.sio == PL_SIO_EVENT)
-                pl_gateway__request (self, conn, &pkt);
-            /* ACK: we never emit with an ack, so there is nothing to match */
-            break;
-        default:
-            break;
-    }
-    rc = 0;
-cleanup:
-    if (rc != 0)
-        s_close (self, conn, LWS_CLOSE_STATUS_PROTOCOL_ERR, why);
-    pl_sio_packet_clear (&pkt);
-    return rc;
-}
-
-/* LWS_CALLBACK_RECEIVE, lws loop: one WebSocket fragment (or a part of
- * one that is larger than the rx buffer). Returns -1 to close. */
-static int
-s_on_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, const char *in, size_t len)
-{
-    int rc = -1;
-    if (lws_frame_is_binary (wsi)) {
-        s_close (self, conn, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not supported");
-        goto cleanup;
-    }
-    bool first = lws_is_first_fragment (wsi);
-    bool final = lws_is_final_fragment (wsi);
-    if (first && final && conn->rx_len == 0) {
-        rc = s_on_message (self, conn, in, len);    /* the common case: no copy */
-        goto cleanup;
-    }
-    if (conn->rx_len + len > (size_t) self->max_payload) {
-        s_close (self, conn, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
-        goto cleanup;
-    }
-    if (conn->rx_len + len > conn->rx_cap) {
-        size_t cap = conn->rx_cap ? conn->rx_cap : PL_GW_RX_BUFFER;
-        while (cap < conn->rx_len + len)
-            cap *= 2;
-        char *rx = realloc (conn->rx, cap);
-        if (!rx) {
-            s_close (self, conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-            goto cleanup;
-        }
-        conn->rx = rx;
-        conn->rx_cap = cap;
-    }
-    memcpy (conn->rx + conn->rx_len, in, len);
-    conn->rx_len += len;
-    rc = 0;
-    if (final) {
-        rc = s_on_message (self, conn, conn->rx, conn->rx_len);
-        free (conn->rx);                /* idle connections hold no buffer */
-        conn->rx = NULL;
-        conn->rx_len = conn->rx_cap = 0;
-    }
-cleanup:
-    return rc;
-}
 
 /* The protocol callback: runs on the lws loop for every HTTP request and
  * WebSocket connection. */
@@ -417,27 +61,12 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return -1;                  /* CONNECT's raw fallback: never wanted */
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             return pl_http_upgrade_allowed (wsi) ? 0 : 1;
-        case LWS_CALLBACK_ESTABLISHED: {
-            char sid[21];
-            memset (conn, 0, sizeof *conn);
-            conn->wsi = wsi;
-            conn->created = pl_gateway__now_ms ();
-            if (pl_gateway__conn_register (self, conn) != 0)
-                return -1;
-            conn->established = true;       /* CLOSED releases it from here on */
-            self->nconns++;
-            if (pl_sio_new_sid (sid) != 0)
-                return -1;
-            pl_gateway__send_str (self, conn, pl_sio_encode_open (sid, self->ping_interval,
-                                                        self->ping_timeout,
-                                                        self->max_payload));
-            pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
-            return 0;
-        }
+        case LWS_CALLBACK_ESTABLISHED:
+            return pl_gateway__sio_open (self, conn, wsi);
         case LWS_CALLBACK_RECEIVE:
             if (conn->closing)
                 return -1;
-            return s_on_receive (self, conn, wsi, (const char *) in, len);
+            return pl_gateway__sio_receive (self, conn, wsi, (const char *) in, len);
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return pl_gateway__on_writeable (self, conn, wsi);
         case LWS_CALLBACK_CLOSED:
@@ -648,6 +277,7 @@ pl_gateway_new (pl_config_t *config)
     static const pl_h1_handlers_t h1_handlers = { s_h1_head, s_h1_request, s_h1_upgrade,
                                                   s_h1_handoff, s_h1_closed };
     self->h1 = pl_h1_new (self->loop, self->max_payload, &h1_handlers, self);
+    self->http_front = (pl_gwfront_t) { pl_http_on_reply, pl_http_on_error };
     if (!self->h1)
         goto fail;
     self->listener = pl_listen_new (self->lws, self->vhost,
@@ -657,13 +287,14 @@ pl_gateway_new (pl_config_t *config)
                                     s_on_accept, self);
     if (!self->listener)
         goto fail;
-    pl_bus_handlers_t handlers = { pl_gateway__on_reply, s_on_status, s_on_event, s_on_control };
+    pl_bus_handlers_t handlers = { pl_gateway__on_reply, pl_gateway__on_status,
+                                    pl_gateway__on_event, pl_gateway__on_control };
     self->bus = pl_bus_new (self->lws, self->vhost,
                             pl_config_str (config, PL_CFG_BROKER_FRONTEND),
                             pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self);
     if (!self->bus)
         goto fail;
-    s_status_fire (&self->status_sul);
+    pl_gateway__status_start (self);
     pl_gateway__presence_start (self);
     pl_info ("gateway %s listening on %s", self->id, pl_listen_name (self->listener));
     goto cleanup;

@@ -346,3 +346,30 @@ pl_gateway__on_writeable (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi
         lws_callback_on_writable (wsi);
     return 0;
 }
+
+/* The /healthz body: the broker's service table and this gateway's
+ * counters (pl_gateway.h). Here, below the front ends that serve it. */
+char *
+pl_gateway_health (pl_gateway_t *self, int *status)
+{
+    cJSON *root = pl_health_report (self->health, pl_gateway__now_ms (), status);
+    cJSON_AddStringToObject (root, "gateway", self->id);
+    cJSON_AddNumberToObject (root, "connections", self->nconns);
+    cJSON_AddNumberToObject (root, "rooms", (double) pl_rooms_count (self->rooms));
+    /* counters since start, for load tests and the routing check (a
+     * gateway with no members in a room must see 0 events for it) */
+    cJSON *stats = cJSON_AddObjectToObject (root, "stats");
+    cJSON_AddNumberToObject (stats, "requests", (double) self->stats.requests);
+    cJSON_AddNumberToObject (stats, "events_in", (double) self->stats.events_in);
+    cJSON_AddNumberToObject (stats, "events_unrouted", (double) self->stats.events_unrouted);
+    cJSON_AddNumberToObject (stats, "deliveries", (double) self->stats.deliveries);
+    cJSON_AddNumberToObject (stats, "slow_disconnects", (double) self->stats.slow_disconnects);
+    cJSON_AddNumberToObject (stats, "coalesced", (double) self->stats.coalesced);
+    cJSON_AddNumberToObject (stats, "events_dropped", (double) self->stats.events_dropped);
+    cJSON_AddNumberToObject (stats, "rate_limited", (double) self->stats.rate_limited);
+    cJSON_AddNumberToObject (stats, "rest_requests", (double) self->stats.rest_requests);
+    cJSON_AddNumberToObject (stats, "rest_rate_limited", (double) self->stats.rest_rate_limited);
+    char *text = cJSON_PrintUnformatted (root);
+    cJSON_Delete (root);
+    return text;
+}

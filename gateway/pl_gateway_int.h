@@ -63,6 +63,16 @@ typedef struct pl_gwconn {
     pl_h1_conn_t *h1;               /* an HTTP connection's pl_h1 side          */
 } pl_gwconn_t;
 
+/* How a front end hears of the requests it sent (pl_gateway__rest_request):
+ * the request layer calls these for them, so it never names the layer above
+ * (STYLE.md: a lower layer reports upward through a callback table). */
+typedef struct {
+    /* the broker answered the call of conn */
+    void (*reply) (pl_gateway_t *self, pl_gwconn_t *conn, const char *reply, size_t len);
+    /* it failed without an answer (the gateway's timeout) */
+    void (*error) (pl_gateway_t *self, pl_gwconn_t *conn, pl_err_t err, const char *message);
+} pl_gwfront_t;
+
 typedef struct {
     pl_gwconn_t *head, *tail;          /* FIFO by deadline                         */
     lws_sorted_usec_list_t sul;     /* armed for head->deadline                 */
@@ -75,6 +85,7 @@ struct _pl_gateway_t {
     pl_bus_t *bus;                  /* broker + event bus                       */
     pl_listen_t *listener;          /* our listening socket                     */
     pl_h1_t *h1;                    /* HTTP/1.1: every accepted connection      */
+    pl_gwfront_t http_front;        /* pl_http's replies and errors             */
     pl_rooms_t *rooms;              /* room -> local members                    */
     char id[16];                    /* gateway id                               */
     const char *secret;             /* JWT secret                               */
@@ -188,10 +199,22 @@ void pl_gateway__presence_drop (pl_gateway_t *self, pl_gwconn_t *conn);
 /* Send presence:alive now and every presence_ttl / 3. */
 void pl_gateway__presence_start (pl_gateway_t *self);
 
-/* ---- pl_http.c (REST transactions) -------------------------------------- */
+/* ---- pl_gateway_bus.c (the event bus) ---------------------------------- */
 
-/* The broker answered the REST call of conn, or it failed (timeout). */
-void pl_http_on_reply (pl_gateway_t *self, pl_gwconn_t *conn, const char *reply, size_t len);
-void pl_http_on_error (pl_gateway_t *self, pl_gwconn_t *conn, pl_err_t err, const char *message);
+/* pl_bus handlers: a room control, a room event, the broker's services. */
+void pl_gateway__on_control (void *arg, const char *room_name, const char *json, size_t len);
+void pl_gateway__on_event (void *arg, const char *room_name, const char *origin,
+                           size_t origin_len, const char *packet, size_t packet_len,
+                           const char *except, size_t except_len);
+void pl_gateway__on_status (void *arg, const char *json, size_t len);
+/* Ask the broker for its services now and every heartbeat. */
+void pl_gateway__status_start (pl_gateway_t *self);
+
+/* ---- pl_gateway_sio.c (the Socket.IO front end) -------------------------- */
+
+/* LWS_CALLBACK_ESTABLISHED and LWS_CALLBACK_RECEIVE. -1 closes. */
+int pl_gateway__sio_open (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi);
+int pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi,
+                             const char *in, size_t len);
 
 #endif

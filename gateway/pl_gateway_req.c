@@ -47,9 +47,9 @@ s_on_expired (void *arg, const pl_pending_entry_t *entry)
     pl_gwconn_t *conn = entry->kind == PL_PENDING_INTERNAL
                       ? NULL : pl_gateway__conn_lookup (self, entry->conn);
     if (entry->kind == PL_PENDING_HTTP) {
-        if (conn && !conn->established)
-            pl_http_on_error (self, conn, PL_ERR_TIMEOUT,
-                              "no answer in time; the outcome is unknown");
+        if (conn && !conn->established && self->http_front.error)
+            self->http_front.error (self, conn, PL_ERR_TIMEOUT,
+                                    "no answer in time; the outcome is unknown");
     }
     else
     if (entry->kind == PL_PENDING_SOCKET) {
@@ -343,8 +343,8 @@ pl_gateway__on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
         goto cleanup;                       /* presence: nobody waits */
     pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry.conn);
     if (entry.kind == PL_PENDING_HTTP) {
-        if (conn && !conn->established)
-            pl_http_on_reply (self, conn, reply, reply_len);
+        if (conn && !conn->established && self->http_front.reply)
+            self->http_front.reply (self, conn, reply, reply_len);
         goto cleanup;                       /* REST has no rooms */
     }
     if (directives)

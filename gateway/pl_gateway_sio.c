@@ -1,0 +1,222 @@
+/*  pl_gateway_sio - the Socket.IO front end, on the lws loop: a WebSocket
+ *  opened (the Engine.IO open packet), frames assembled into messages,
+ *  Engine.IO pings and closes, Socket.IO CONNECT (the JWT), EVENTs handed
+ *  to the request layer, and protocol errors closed with a reason and one
+ *  rate-limited log line. A front end, like pl_http.c: it calls the
+ *  request layer (pl_gateway_req.c) and the connection layer
+ *  (pl_gateway_conn.c), and only the lws callback (pl_gateway.c) calls it.
+ */
+#include "pl_gateway_int.h"
+#include "pl_jwt.h"
+#include "pl_log.h"
+#include "pl_proto.h"
+#include "pl_sio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Lines a second that a peer's protocol errors may add to the log. A flood
+ * of bad frames (or of connections that each send one) costs one line per
+ * error up to this, then one summary line (pl_log_limited). */
+#define PL_GW_CLOSE_LOG_PER_SEC 10
+
+/* lws loop: conn breaks the protocol and is closed (the caller returns -1
+ * from its callback). The close frame carries status and why (at most 123
+ * bytes, RFC 6455 5.5), so the client sees the reason instead of 1006; the
+ * log gets one info line with the peer address, within the budget. why is
+ * NULL for a close the client asked for (Engine.IO CLOSE, DISCONNECT),
+ * which is normal and logged at debug only. */
+static void
+s_close (pl_gateway_t *self, pl_gwconn_t *conn, enum lws_close_status status, const char *why)
+{
+    char peer[64] = "";
+    if (!why) {
+        lws_close_reason (conn->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        pl_debug ("conn %llu: closed by the client", (unsigned long long) conn->id);
+        goto cleanup;
+    }
+    size_t len = strlen (why);
+    lws_close_reason (conn->wsi, status, (unsigned char *) why, len > 123 ? 123 : len);
+    if (!lws_get_peer_simple (conn->wsi, peer, sizeof peer))
+        snprintf (peer, sizeof peer, "?");
+    pl_log_limited (&self->close_log, pl_gateway__now_ms (), PL_GW_CLOSE_LOG_PER_SEC,
+                    "protocol error lines", PL_LOG_INFO,
+                    "conn %llu from %s: protocol error, closing (%d): %s",
+                    (unsigned long long) conn->id, peer, (int) status, why);
+cleanup:
+    return;
+}
+
+/* A CONNECT. Parley serves the main namespace only: a CONNECT to another
+ * is answered CONNECT_ERROR "Invalid namespace" for that namespace, as the
+ * reference server does (Client._connect). socket.io-client routes the
+ * packet by its namespace, so an error for "/" would leave the socket of
+ * io(url + "/admin") waiting for ever. The connection stays open: the
+ * client may be, or may yet get, connected to "/". */
+static void
+s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
+{
+    pl_jwt_claims_t claims = { 0 };
+    const char *why = "missing token";
+    char room[300];
+    if (pkt->nsp_len != 1) {
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len,
+                                                                       "Invalid namespace"));
+        goto cleanup;
+    }
+    const cJSON *token = cJSON_GetObjectItemCaseSensitive (pkt->json, "token");
+    if (pkt->nul)
+        why = PL_PROTO_NUL_MESSAGE;     /* "<token>\u0000junk" is not that token */
+    if (pkt->nul || !cJSON_IsString (token)
+    ||  pl_jwt_verify (token->valuestring, strlen (token->valuestring), self->secret,
+                       time (NULL), &claims, &why) != 0) {
+        char message[128];
+        snprintf (message, sizeof message, "unauthorized: %s", why);
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, message));
+        goto cleanup;
+    }
+    snprintf (room, sizeof room, "user:%s", claims.sub);
+    size_t sub_len = strlen (claims.sub);
+    const char *name = claims.name ? claims.name : "";
+    conn->user = malloc (sub_len + strlen (name) + 2);
+    char sid[21];
+    if (!conn->user || pl_sio_new_sid (sid) != 0 || pl_gateway__conn_join (self, conn, room) != 0) {
+        free (conn->user);
+        conn->user = NULL;
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, "server error"));
+        goto cleanup;
+    }
+    memcpy (conn->user, claims.sub, sub_len + 1);
+    strcpy (conn->user + sub_len + 1, name);
+    conn->connected = true;
+    pl_gateway__send_str (self, conn, pl_sio_encode_connect (sid));
+cleanup:
+    pl_jwt_claims_clear (&claims);
+}
+
+/* Handle one complete client message. Returns -1 to close the connection
+ * (s_close has set the close frame and logged why). */
+static int
+s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len)
+{
+    int rc = -1;
+    pl_sio_packet_t pkt;
+    const char *why = NULL;
+    if (pl_sio_parse (buf, len, &pkt, &why) != 0)
+        goto cleanup;
+    switch (pkt.eio) {
+        case PL_EIO_PONG:
+            if (conn->timer == PL_GWTIMER_PONG)
+                pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
+            break;
+        case PL_EIO_PING:
+            pl_gateway__send_text (self, conn, "3", 1);
+            break;
+        case PL_EIO_CLOSE:
+            goto cleanup;
+        case PL_EIO_MESSAGE:
+            if (pkt.sio == PL_SIO_CONNECT) {
+                if (conn->connected && pkt.nsp_len == 1)
+                    break;              /* a repeated CONNECT (socket.connect()
+                                           on a connecting socket): already done */
+                s_on_connect (self, conn, &pkt);
+                break;
+            }
+            /* Anything else for a namespace the client is not connected to
+             * closes the connection, as the reference server does
+             * (Client._ondecoded: "invalid state"); the spec asks a server
+             * that gets no CONNECT first to close. The close frame says why,
+             * so the client is not left waiting. */
+            if (!conn->connected) {
+                why = "no successful CONNECT before this packet";
+                goto cleanup;
+            }
+            if (pkt.nsp_len != 1) {
+                why = "packet for a namespace the client is not connected to";
+                goto cleanup;
+            }
+            if (pkt.sio == PL_SIO_DISCONNECT)
+                goto cleanup;
+            if (pkt.sio == PL_SIO_EVENT)
+                pl_gateway__request (self, conn, &pkt);
+            /* ACK: we never emit with an ack, so there is nothing to match */
+            break;
+        default:
+            break;
+    }
+    rc = 0;
+cleanup:
+    if (rc != 0)
+        s_close (self, conn, LWS_CLOSE_STATUS_PROTOCOL_ERR, why);
+    pl_sio_packet_clear (&pkt);
+    return rc;
+}
+
+/* LWS_CALLBACK_RECEIVE, lws loop: one WebSocket fragment (or a part of
+ * one that is larger than the rx buffer). Returns -1 to close. */
+int
+pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, const char *in, size_t len)
+{
+    int rc = -1;
+    if (lws_frame_is_binary (wsi)) {
+        s_close (self, conn, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not supported");
+        goto cleanup;
+    }
+    bool first = lws_is_first_fragment (wsi);
+    bool final = lws_is_final_fragment (wsi);
+    if (first && final && conn->rx_len == 0) {
+        rc = s_on_message (self, conn, in, len);    /* the common case: no copy */
+        goto cleanup;
+    }
+    if (conn->rx_len + len > (size_t) self->max_payload) {
+        s_close (self, conn, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        goto cleanup;
+    }
+    if (conn->rx_len + len > conn->rx_cap) {
+        size_t cap = conn->rx_cap ? conn->rx_cap : PL_GW_RX_BUFFER;
+        while (cap < conn->rx_len + len)
+            cap *= 2;
+        char *rx = realloc (conn->rx, cap);
+        if (!rx) {
+            s_close (self, conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+            goto cleanup;
+        }
+        conn->rx = rx;
+        conn->rx_cap = cap;
+    }
+    memcpy (conn->rx + conn->rx_len, in, len);
+    conn->rx_len += len;
+    rc = 0;
+    if (final) {
+        rc = s_on_message (self, conn, conn->rx, conn->rx_len);
+        free (conn->rx);                /* idle connections hold no buffer */
+        conn->rx = NULL;
+        conn->rx_len = conn->rx_cap = 0;
+    }
+cleanup:
+    return rc;
+}
+
+/* LWS_CALLBACK_ESTABLISHED: a WebSocket is open. Engine.IO's open packet
+ * goes first, then the ping timer runs (Engine.IO v4: the server pings). */
+int
+pl_gateway__sio_open (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi)
+{
+    char sid[21];
+    memset (conn, 0, sizeof *conn);
+    conn->wsi = wsi;
+    conn->created = pl_gateway__now_ms ();
+    if (pl_gateway__conn_register (self, conn) != 0)
+        return -1;
+    conn->established = true;       /* CLOSED releases it from here on */
+    self->nconns++;
+    if (pl_sio_new_sid (sid) != 0)
+        return -1;
+    pl_gateway__send_str (self, conn, pl_sio_encode_open (sid, self->ping_interval,
+                                                          self->ping_timeout,
+                                                          self->max_payload));
+    pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
+    return 0;
+}
