@@ -27,6 +27,19 @@ const runs = fs.readFileSync(resultsPath, 'utf8').split('\n').filter(Boolean).ma
 const problems = fs.readFileSync(problemsPath, 'utf8').split('\n').filter(Boolean);
 
 const find = (scenario, target) => runs.find((r) => r.scenario === scenario && r.target === target);
+
+// The 2-worker pass (script/bench): rpc-flat and state again, with the same
+// parameters, on a fresh Parley system with 2 actors and 2 gamestate
+// workers. SCENARIO -> the 1-worker scenario it repeats.
+const TWO_WORKERS = { 'rpc-flat-2w': 'rpc-flat', 'state-2w': 'state' };
+// The scenario's name in the tables.
+const TITLE = { 'rpc-flat-2w': 'rpc-flat, 2 actors workers', 'state-2w': 'state, 2 gamestate workers' };
+const title = (scenario) => TITLE[scenario] || scenario;
+// state's ratio to rpc-flat is taken on the same system: SCENARIO -> its rpc-flat.
+const SAME_SYSTEM_RPC = { state: 'rpc-flat', 'state-2w': 'rpc-flat-2w' };
+// The worker service each scenario loads (the per-process table, and the
+// 2-worker balance check).
+const LOADED = { 'rpc-flat': 'actors', 'rpc-flat-2w': 'actors', state: 'gamestate', 'state-2w': 'gamestate' };
 const sum = (obj) => Object.values(obj || {}).reduce((a, b) => a + (Number(b) || 0), 0);
 
 // ---- the table ---------------------------------------------------------------
@@ -99,8 +112,16 @@ const METRICS = {
     ['gateway A: events received', (r) => r.a_events_in, H],
   ],
 };
-const ORDER = ['connect', 'connect-large', 'fanout-throughput', 'fanout-latency', 'rpc-flat', 'rpc-fixed',
-  'rpc-fixed-low', 'state', 'broker', 'worker', 'routing'];
+// The 2-worker pass (Parley only): the rows of the scenario it repeats,
+// with, second, its rate over that scenario's (1 worker, the same bench).
+for (const [two, one] of Object.entries(TWO_WORKERS)) {
+  const [first, ...rest] = METRICS[one];
+  METRICS[two] = [first,
+    [`${first[0]} ÷ ${one}'s (1 ${LOADED[one]} worker)`, (r, ctx) => r.rate / ctx.oneWorker?.result.rate, H],
+    ...rest];
+}
+const ORDER = ['connect', 'connect-large', 'fanout-throughput', 'fanout-latency', 'rpc-flat', 'rpc-flat-2w',
+  'rpc-fixed', 'rpc-fixed-low', 'state', 'state-2w', 'broker', 'worker', 'routing'];
 
 function fmt(v) {
   if (v === undefined || v === null || Number.isNaN(v)) return '–';
@@ -132,7 +153,8 @@ for (const scenario of ORDER) {
     const pick = (run) => {
       if (!run) return undefined;
       if (!run.result.ok && run.result.error) return undefined;
-      const context = { rpcFlat: find('rpc-flat', run.target) };
+      const context = { rpcFlat: find(SAME_SYSTEM_RPC[scenario], run.target),
+        oneWorker: find(TWO_WORKERS[scenario], run.target) };
       try { return get(run.result, context); } catch { return undefined; }
     };
     const pv = pick(p);
@@ -143,7 +165,7 @@ for (const scenario of ORDER) {
 
 function textTable() {
   const head = ['scenario', 'metric', 'Parley', 'peer', 'Parley/peer'];
-  const body = rows.map((r) => [r.scenario, r.better ? `${r.label} [${r.better} is better]` : r.label, fmt(r.parley), fmt(r.peer), r.ratio]);
+  const body = rows.map((r) => [title(r.scenario), r.better ? `${r.label} [${r.better} is better]` : r.label, fmt(r.parley), fmt(r.peer), r.ratio]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
@@ -153,7 +175,7 @@ function mdTable() {
   const out = ['| scenario | metric | Parley | peer | Parley ÷ peer |', '|---|---|--:|--:|--:|'];
   let last = '';
   for (const r of rows) {
-    const scen = r.scenario === last ? '' : `**${r.scenario}**<br>${r.desc}`;
+    const scen = r.scenario === last ? '' : `**${title(r.scenario)}**<br>${r.desc}`;
     last = r.scenario;
     out.push(`| ${scen} | ${r.better ? `${r.label} (${r.better} is better)` : r.label} | ${fmt(r.parley)} | ${fmt(r.peer)} | ${r.ratio} |`);
   }
@@ -167,36 +189,45 @@ function mdTable() {
 // acked: CPU is utime + stime, switches are voluntary + nonvoluntary summed
 // over the threads. The window is the whole run, so the few connections'
 // setup (and state's session setup) is in it too. The worker the scenario
-// loads has its own row; the other workers, which only heartbeat, are
-// summed. SCENARIO -> that worker.
-const PER_ACK = { 'rpc-flat': 'actors', state: 'gamestate' };
+// loads has its own row (with 2 of them: both together, then each); the
+// other workers, which only heartbeat, are summed. The 2-worker run comes
+// right after its 1-worker run.
+const PER_ACK = [['rpc-flat', 'parley'], ['rpc-flat-2w', 'parley'], ['rpc-flat', 'peer'],
+  ['state', 'parley'], ['state-2w', 'parley']];
 const PROC_NAME = { gateway: 'parley-gateway', broker: 'parley-broker', redis: 'redis-server', peer: 'node (the peer)' };
+// The processes of worker service SVC in a run's bench_procs: svc, svc-2, ...
+const workersOf = (procs, svc) => Object.keys(procs).filter((n) => n === svc || n.startsWith(`${svc}-`)).sort();
 
 const perAck = [];
-for (const [scenario, worker] of Object.entries(PER_ACK)) {
-  for (const target of ['parley', 'peer']) {
-    const r = find(scenario, target)?.result;
-    if (!r?.bench_procs || !(r.acked > 0)) continue;
-    const procs = r.bench_procs;
-    const own = (target === 'parley' ? ['gateway', 'broker', worker] : ['peer']).filter((n) => procs[n]);
-    const others = Object.keys(procs).filter((n) => !own.includes(n) && n !== 'redis').sort();
-    const groups = own.map((n) => [PROC_NAME[n] || `parley-${n}`, [n]]);
-    if (others.length) groups.push([`other workers (${others.join(', ')})`, others]);
-    if (procs.redis) groups.push([PROC_NAME.redis, ['redis']]);
-    groups.push(['all', Object.keys(procs)]);
-    groups.forEach(([label, names], i) => {
-      const total = (f) => names.reduce((a, n) => a + f(procs[n]), 0);
-      perAck.push({ scenario, target, acked: r.acked, first: i === 0, label,
-        cpuUs: (total((p) => p.cpu_s) * 1e6) / r.acked,
-        switches: total((p) => p.voluntary + p.nonvoluntary) / r.acked,
-        involuntary: total((p) => p.nonvoluntary) / r.acked });
-    });
+for (const [scenario, target] of PER_ACK) {
+  const r = find(scenario, target)?.result;
+  if (!r?.bench_procs || !(r.acked > 0)) continue;
+  const procs = r.bench_procs;
+  const worker = LOADED[scenario];
+  const mine = target === 'parley' ? workersOf(procs, worker) : [];
+  const own = (target === 'parley' ? ['gateway', 'broker'] : ['peer']).filter((n) => procs[n]);
+  const others = Object.keys(procs).filter((n) => !own.includes(n) && !mine.includes(n) && n !== 'redis').sort();
+  const groups = own.map((n) => [PROC_NAME[n], [n]]);
+  if (mine.length === 1) groups.push([`parley-${worker}`, mine]);
+  if (mine.length > 1) {
+    groups.push([`parley-${worker}: the ${mine.length} workers together`, mine]);
+    mine.forEach((n, i) => groups.push([`parley-${worker}: worker ${i + 1}`, [n]]));
   }
+  if (others.length) groups.push([`other workers (${others.join(', ')})`, others]);
+  if (procs.redis) groups.push([PROC_NAME.redis, ['redis']]);
+  groups.push(['all', Object.keys(procs)]);
+  groups.forEach(([label, names], i) => {
+    const total = (f) => names.reduce((a, n) => a + f(procs[n]), 0);
+    perAck.push({ scenario, target, acked: r.acked, first: i === 0, label,
+      cpuUs: (total((p) => p.cpu_s) * 1e6) / r.acked,
+      switches: total((p) => p.voluntary + p.nonvoluntary) / r.acked,
+      involuntary: total((p) => p.nonvoluntary) / r.acked });
+  });
 }
 
 function perAckText() {
   const head = ['scenario', 'server', 'acked', 'process', 'CPU µs/ack', 'switches/ack', 'involuntary/ack'];
-  const body = perAck.map((r) => [r.first ? r.scenario : '', r.first ? r.target : '', r.first ? fmt(r.acked) : '',
+  const body = perAck.map((r) => [r.first ? title(r.scenario) : '', r.first ? r.target : '', r.first ? fmt(r.acked) : '',
     r.label, fmt(r.cpuUs), fmt(r.switches), fmt(r.involuntary)]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => cells.map((c, i) => (i >= 4 || i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
@@ -207,7 +238,7 @@ function perAckMd() {
   const out = ['| scenario | process | CPU µs per ack | context switches per ack | of which involuntary |',
     '|---|---|--:|--:|--:|'];
   for (const r of perAck) {
-    const scen = r.first ? `**${r.scenario}**, ${r.target === 'parley' ? 'Parley' : 'peer'}<br>${fmt(r.acked)} acks` : '';
+    const scen = r.first ? `**${title(r.scenario)}**, ${r.target === 'parley' ? 'Parley' : 'peer'}<br>${fmt(r.acked)} acks` : '';
     out.push(`| ${scen} | ${r.label} | ${fmt(r.cpuUs)} | ${fmt(r.switches)} | ${fmt(r.involuntary)} |`);
   }
   return out.join('\n');
@@ -223,7 +254,7 @@ for (const run of runs) {
   const name = `${run.target} ${run.scenario}`;
   if (r.bench_skipped) continue;
   check(`${name}: ran (ok)`, r.ok === true, r.error || '');
-  if (run.scenario === 'state') {
+  if (run.scenario === 'state' || run.scenario === 'state-2w') {
     // correctness, not speed: checked in full runs too
     check(`${name}: every update acked in version order, delivered to every member in order, `
       + 'final state = acked count', r.correct === true && sum(r.errors) === 0,
@@ -231,13 +262,25 @@ for (const run of runs) {
       'previous_errors', 'members_down', 'final_mismatch'].map((k) => `${k} ${r[k]}`).join(', ')
       + `, errors ${JSON.stringify(r.errors)}`);
   }
-  if (PER_ACK[run.scenario] && r.ok) {
-    const want = run.target === 'parley' ? ['gateway', 'broker', PER_ACK[run.scenario], 'redis'] : ['peer', 'redis'];
+  if (LOADED[run.scenario] && r.ok) {
+    const svc = LOADED[run.scenario];
+    const loaded = TWO_WORKERS[run.scenario] ? [svc, `${svc}-2`] : [svc];
+    const want = run.target === 'parley' ? ['gateway', 'broker', ...loaded, 'redis'] : ['peer', 'redis'];
     const procs = r.bench_procs || {};
     const switches = Object.values(procs).reduce((a, p) => a + p.voluntary + p.nonvoluntary, 0);
     check(`${name}: CPU and context switches read for every process`,
       want.every((n) => procs[n]) && switches > 0 && r.acked > 0,
       `processes ${Object.keys(procs).join(' ') || 'none'}, switches ${switches}, acked ${r.acked}`);
+    if (TWO_WORKERS[run.scenario]) {
+      // The rows say "2 workers": both must have served. The broker gives a
+      // request to the worker with the fewest outstanding, so their shares
+      // are near even; one that only heartbeat would have a few switches
+      // against the other's thousands. Checked in full runs too.
+      const sw = loaded.map((n) => (procs[n] ? procs[n].voluntary + procs[n].nonvoluntary : 0));
+      check(`${name}: both ${svc} workers served (context switches of each at least 1/4 of the other's)`,
+        Math.min(...sw) * 4 >= Math.max(...sw) && Math.max(...sw) > 0,
+        `${loaded.map((n, i) => `${n} ${sw[i]}`).join(', ')}`);
+    }
   }
   if (!meta.quick) continue;
   if (run.scenario.includes('fanout')) {
@@ -293,7 +336,10 @@ if (docPath) {
 - Machine: ${meta.nproc} CPUs (${meta.cpu}), ${meta.mem} RAM, Linux ${meta.kernel}; fd limit ${meta.fds}.
 - Parley: release build; one redis-server (AOF, everysec), one parley-broker, one
   worker per service (the RPC scenarios load parley-actors), one parley-gateway;
-  \`PARLEY_ACTORS_PER_USER=1000000\`.
+  \`PARLEY_ACTORS_PER_USER=1000000\`. The "2 actors workers" and "2 gamestate
+  workers" rows (rpc-flat-2w, state-2w: the loads of rpc-flat and state) ran
+  on a second, fresh system, the same but with 2 parley-actors and 2
+  parley-gamestate workers.
 - Peer: \`tests/load/peer/server.mjs\`, Node ${meta.node}, socket.io ${meta.socketio}, ioredis;
   one Node process and one redis-server (AOF, everysec).
 - Redis ${meta.redis} for both, on a unix socket.
@@ -311,7 +357,8 @@ Each process's CPU time (utime + stime, /proc/PID/stat) and context switches
 (voluntary + nonvoluntary, summed over /proc/PID/task/*/status), read right
 before and right after the parley-load run, divided by the requests acked in
 that run. The window includes the run's connection setup and drain (and, for
-state, the session setup: about 2% more requests than the acked updates). The
+state, the session setup: about 2% more requests than the acked updates). With
+2 workers of the loaded service, its rows are both together, then each. The
 other workers only heartbeat. "all" is every process of the target. Raw
 counts: \`bench_procs\` in the raw results.
 
