@@ -273,12 +273,14 @@ for (const run of runs) {
       `processes ${Object.keys(procs).join(' ') || 'none'}, switches ${switches}, acked ${r.acked}`);
     if (TWO_WORKERS[run.scenario]) {
       // The rows say "2 workers": both must have served. The broker gives a
-      // request to the worker with the fewest outstanding, so their shares
-      // are near even; one that only heartbeat would have a few switches
-      // against the other's thousands. Checked in full runs too.
+      // request to the worker with the fewest outstanding, so a worker that
+      // gets less CPU on a busy box serves fewer (seen: down to half the
+      // other's switches in quick runs); one that only heartbeat would have
+      // a handful against the other's thousands. 1/10 tells the two apart
+      // with room on both sides. Checked in full runs too.
       const sw = loaded.map((n) => (procs[n] ? procs[n].voluntary + procs[n].nonvoluntary : 0));
-      check(`${name}: both ${svc} workers served (context switches of each at least 1/4 of the other's)`,
-        Math.min(...sw) * 4 >= Math.max(...sw) && Math.max(...sw) > 0,
+      check(`${name}: both ${svc} workers served (context switches of each at least 1/10 of the other's)`,
+        Math.min(...sw) * 10 >= Math.max(...sw) && Math.max(...sw) > 0,
         `${loaded.map((n, i) => `${n} ${sw[i]}`).join(', ')}`);
     }
   }
