@@ -1,6 +1,6 @@
 /*  parley-broker - the request broker and the event proxy, one process.
  *
- *  Configuration comes from the environment (common/config.def). The
+ *  Configuration comes from the environment (base/config.def). The
  *  broker runs on this thread's zloop; the event proxy on its own thread.
  *  SIGINT/SIGTERM are blocked in every thread and read from a signalfd on
  *  the zloop, so shutdown is an ordinary loop event: the broker answers
@@ -72,7 +72,7 @@ main (int argc, char **argv)
     pl_log_init ("broker", getenv ("PARLEY_LOG_LEVEL"));
     if (argc > 1) {
         pl_error ("parley-broker takes no arguments (got \"%s\"); it is configured "
-                  "with PARLEY_* environment variables, see common/config.def", argv[1]);
+                  "with PARLEY_* environment variables, see base/config.def", argv[1]);
         goto cleanup;
     }
     cfg = pl_config_new ();

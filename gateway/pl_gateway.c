@@ -373,7 +373,7 @@ s_feed_signal (void *arg, int signum)
  * guard over them (its handlers replace libev's), and back out in reverse,
  * so each puts back what it found. A loop that does not return within
  * PARLEY_STOP_GRACE_MS of the signal (lws 4.1.6 once spun in its rxflow
- * handling) ends the process anyway; see common/pl_stopguard.h. */
+ * handling) ends the process anyway; see base/pl_stopguard.h. */
 int
 pl_gateway_run (pl_gateway_t *self)
 {

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <zmq.h>
 
-/* Multipart messages: common/pl_zmsg.h. */
+/* Multipart messages: base/pl_zmsg.h. */
 #include "pl_zmsg.h"
 
 /* Request ids: 16 bytes, the client's sequence number and the send time

@@ -1,5 +1,5 @@
 /*  pl_config - the effective configuration of a process, from the
- *  environment, with the defaults and docs in common/config.def.
+ *  environment, with the defaults and docs in base/config.def.
  */
 #ifndef PL_CONFIG_H
 #define PL_CONFIG_H
