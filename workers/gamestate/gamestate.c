@@ -1,7 +1,7 @@
 /*  gamestate - game sessions and their versioned, GM-authoritative state
  *  (issue 5; README, Game state).
  *
- *  Storage and the commit protocol live in common/pl_session (keys listed
+ *  Storage and the commit protocol live in domain/pl_session (keys listed
  *  there), because the actors and items workers update sessions too. This
  *  file is the handlers: argument checks, who may do what, and the acks.
  *

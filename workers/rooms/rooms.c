@@ -2,7 +2,7 @@
  *  presence:list, and the gateways' internal presence:drop and
  *  presence:alive (issue 4 design, "Presence protocol").
  *
- *  Storage: the presence records of common/pl_presence.h (pl:presence:*);
+ *  Storage: the presence records of domain/pl_presence.h (pl:presence:*);
  *  it reads pl:campaign:<id>:members and pl:session:<id> (pl_authz.h).
  *
  *  Who may be in a room is pl_authz_room_access's call. A subscribe the

@@ -1,5 +1,5 @@
 /*  pl_session_int - what pl_session.c, pl_session_entity.c and the
- *  selftest share. Internal to common/: names are pl_session__*.
+ *  selftest share. Internal to domain/: names are pl_session__*.
  */
 #ifndef PL_SESSION_INT_H
 #define PL_SESSION_INT_H
