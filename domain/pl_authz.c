@@ -39,100 +39,6 @@ pl_authz_can_write (bool campaign, pl_role_t role, bool is_creator)
     return role == PL_ROLE_GM || (role == PL_ROLE_PLAYER && is_creator);
 }
 
-static bool
-s_id_valid (const char *id, const char *extra)
-{
-    size_t len = id ? strlen (id) : 0;
-    if (len == 0 || len > PL_AUTHZ_ID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || c == '_' || c == '-' || c == '.' || (extra && strchr (extra, c))))
-            return false;
-    }
-    return true;
-}
-
-bool
-pl_authz_id_valid (const char *id)
-{
-    return s_id_valid (id, NULL);
-}
-
-bool
-pl_authz_user_id_valid (const char *id)
-{
-    return s_id_valid (id, "|@+");
-}
-
-size_t
-pl_authz_code_points (const char *text)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        n += (*p & 0xC0) != 0x80;
-    return n;
-}
-
-/* Room kinds by prefix. Reserved kinds are entity rooms to come: naming
- * them now keeps "actor:7" from ever meaning something else. */
-static const struct {
-    const char *prefix;
-    pl_room_kind_t kind;
-} s_kinds[] = {
-    { "user:", PL_ROOM_USER },
-    { "campaign:", PL_ROOM_CAMPAIGN },
-    { "session:", PL_ROOM_SESSION },
-    { "actor:", PL_ROOM_RESERVED },
-    { "item:", PL_ROOM_RESERVED },
-    { "encounter:", PL_ROOM_RESERVED },
-    { "scene:", PL_ROOM_RESERVED },
-};
-
-pl_room_kind_t
-pl_authz_room_parse (const char *room, pl_room_ref_t *ref, const char **why)
-{
-    pl_room_kind_t kind = PL_ROOM_INVALID;
-    const char *why_not = "a room is \"<kind>:<id>\", kind user, campaign or session";
-    assert (ref);
-    memset (ref, 0, sizeof *ref);
-    if (!room)
-        goto cleanup;
-    for (size_t i = 0; i < sizeof s_kinds / sizeof s_kinds[0]; i++) {
-        size_t plen = strlen (s_kinds[i].prefix);
-        if (strncmp (room, s_kinds[i].prefix, plen) != 0)
-            continue;
-        const char *id = room + plen;
-        size_t len = strlen (id);
-        pl_room_kind_t k = s_kinds[i].kind;
-        if (k == PL_ROOM_CAMPAIGN && len > 3 && strcmp (id + len - 3, ":gm") == 0) {
-            k = PL_ROOM_CAMPAIGN_GM;
-            len -= 3;
-        }
-        if (len == 0 || len > PL_AUTHZ_ID_MAX) {
-            why_not = "the room's id must be 1 to 128 characters";
-            goto cleanup;
-        }
-        memcpy (ref->id, id, len);
-        ref->id[len] = 0;
-        bool ok = k == PL_ROOM_USER ? pl_authz_user_id_valid (ref->id)
-                                    : pl_authz_id_valid (ref->id);
-        if (!ok) {
-            why_not = "the room's id holds characters ids never have";
-            memset (ref, 0, sizeof *ref);
-            goto cleanup;
-        }
-        kind = ref->kind = k;
-        why_not = NULL;
-        goto cleanup;
-    }
-cleanup:
-    if (why)
-        *why = why_not;
-    return kind;
-}
-
 int
 pl_authz_role (pl_call_t *call, const char *campaign_id, const char *user, pl_role_t *role)
 {
@@ -160,7 +66,7 @@ pl_authz_room_access (pl_call_t *call, const char *room, pl_room_ref_t *ref,
     const char *user = pl_call_caller (call)->user;
     const char *campaign = NULL;
     *campaign_role = PL_ROLE_NONE;
-    switch (pl_authz_room_parse (room, ref, why)) {
+    switch (pl_wire_room_parse (room, ref, why)) {
         case PL_ROOM_INVALID:
             err = PL_ERR_VALIDATION_ERROR;
             goto cleanup;
@@ -251,48 +157,6 @@ pl_authz_test (bool verbose)
     assert (pl_authz_can_write (false, PL_ROLE_NONE, true));
     assert (!pl_authz_can_write (false, PL_ROLE_GM, false));
 
-    /* ids */
-    assert (pl_authz_id_valid ("c-1a2b_3.x"));
-    assert (!pl_authz_id_valid (""));
-    assert (!pl_authz_id_valid ("a:b"));
-    assert (!pl_authz_id_valid ("a b"));
-    assert (!pl_authz_id_valid ("a|b"));
-    assert (pl_authz_user_id_valid ("auth0|123"));
-    assert (!pl_authz_user_id_valid ("a\nb"));
-    /* code points: 1-, 2-, 3- and 4-byte characters count once each */
-    assert (pl_authz_code_points ("") == 0);
-    assert (pl_authz_code_points ("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80") == 4);
-    char big[PL_AUTHZ_ID_MAX + 2];
-    memset (big, 'a', sizeof big - 1);
-    big[sizeof big - 1] = 0;
-    assert (!pl_authz_id_valid (big));
-    big[PL_AUTHZ_ID_MAX] = 0;
-    assert (pl_authz_id_valid (big));
-
-    /* rooms */
-    pl_room_ref_t ref;
-    const char *why = NULL;
-    assert (pl_authz_room_parse ("user:alice", &ref, &why) == PL_ROOM_USER);
-    assert (strcmp (ref.id, "alice") == 0 && !why);
-    assert (pl_authz_room_parse ("campaign:c1", &ref, &why) == PL_ROOM_CAMPAIGN);
-    assert (strcmp (ref.id, "c1") == 0);
-    assert (pl_authz_room_parse ("campaign:c1:gm", &ref, &why) == PL_ROOM_CAMPAIGN_GM);
-    assert (strcmp (ref.id, "c1") == 0 && ref.kind == PL_ROOM_CAMPAIGN_GM);
-    assert (pl_authz_room_parse ("session:s9", &ref, &why) == PL_ROOM_SESSION);
-    assert (pl_authz_room_parse ("actor:a1", &ref, &why) == PL_ROOM_RESERVED);
-    assert (pl_authz_room_parse ("campaign:", &ref, &why) == PL_ROOM_INVALID && why);
-    assert (pl_authz_room_parse ("campaign::gm", &ref, &why) == PL_ROOM_INVALID);
-    assert (pl_authz_room_parse ("campaign:c1:players", &ref, &why) == PL_ROOM_INVALID);
-    assert (pl_authz_room_parse ("lobby", &ref, &why) == PL_ROOM_INVALID && why);
-    assert (pl_authz_room_parse ("", &ref, &why) == PL_ROOM_INVALID);
-    assert (pl_authz_room_parse (NULL, &ref, &why) == PL_ROOM_INVALID);
-    assert (pl_authz_room_parse ("session:a b", &ref, &why) == PL_ROOM_INVALID);
-    assert (pl_authz_room_parse ("user:x\x01", &ref, &why) == PL_ROOM_INVALID);
-    char room[PL_AUTHZ_ROOM_MAX + 8];
-    snprintf (room, sizeof room, "session:%s", big);
-    assert (pl_authz_room_parse (room, &ref, &why) == PL_ROOM_SESSION);
-    snprintf (room, sizeof room, "session:%sa", big);
-    assert (pl_authz_room_parse (room, &ref, &why) == PL_ROOM_INVALID);
     if (verbose)
         printf ("OK\n");
 }

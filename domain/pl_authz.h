@@ -11,19 +11,15 @@
  *    pl:campaign:<id>:members   hash  userId -> "gm" | "player"
  *    pl:session:<id>            hash  campaignId, name, ... (game sessions)
  *
- *  Rooms (proto/README.md, Rooms):
- *    user:<userId>        that user only; joined on CONNECT
- *    campaign:<id>        the campaign's members
- *    campaign:<id>:gm     internal: its GMs, joined along with campaign:<id>
- *    session:<id>         members of the session's campaign
- *  Other "<kind>:<id>" names are reserved for entity rooms and refused for
- *  now; anything else is not a room.
+ *  What an id and a room name may be is wire syntax (proto/pl_wire.h); who
+ *  may be in which room is decided here (pl_authz_room_access).
  */
 #ifndef PL_AUTHZ_H
 #define PL_AUTHZ_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "pl_wire.h"
 #include "pl_worker.h"
 
 typedef enum {
@@ -31,11 +27,6 @@ typedef enum {
     PL_ROLE_PLAYER,
     PL_ROLE_GM
 } pl_role_t;
-
-/* Longest id in a room name or an entity reference, in bytes. */
-#define PL_AUTHZ_ID_MAX   128
-/* Longest room name: "campaign:" + id + ":gm". */
-#define PL_AUTHZ_ROOM_MAX (PL_AUTHZ_ID_MAX + 16)
 
 /* "gm" / "player" -> role; anything else PL_ROLE_NONE. */
 pl_role_t pl_authz_role_parse (const char *text);
@@ -51,34 +42,6 @@ bool pl_authz_can_see (bool campaign, pl_role_t role, bool is_creator, bool hidd
 /* May a caller update or delete an entity it can see? Personal: the
  * creator. Campaign: a GM, or a member who created it. */
 bool pl_authz_can_write (bool campaign, pl_role_t role, bool is_creator);
-
-/* A valid id: 1..PL_AUTHZ_ID_MAX bytes of [A-Za-z0-9_.-] (user ids may
- * also hold '|' '@' '+', as identity providers use them). */
-bool pl_authz_id_valid (const char *id);
-bool pl_authz_user_id_valid (const char *id);
-/* The length of client text in code points, what its limits count (a
- * campaign name, a chat message): every byte that does not continue a
- * UTF-8 sequence (10xxxxxx) starts one. The gateway guarantees valid
- * UTF-8. */
-size_t pl_authz_code_points (const char *text);
-
-typedef enum {
-    PL_ROOM_INVALID = 0,            /* not a room name                      */
-    PL_ROOM_USER,                   /* user:<id>                            */
-    PL_ROOM_CAMPAIGN,               /* campaign:<id>                        */
-    PL_ROOM_CAMPAIGN_GM,            /* campaign:<id>:gm (internal)          */
-    PL_ROOM_SESSION,                /* session:<id>                         */
-    PL_ROOM_RESERVED                /* <kind>:<id> of a kind not yet served */
-} pl_room_kind_t;
-
-typedef struct {
-    pl_room_kind_t kind;
-    char id[PL_AUTHZ_ID_MAX + 1];   /* the id part                          */
-} pl_room_ref_t;
-
-/* Parse a room name. Returns the kind (ref->id filled for every kind but
- * PL_ROOM_INVALID); why says what is wrong with an invalid one. */
-pl_room_kind_t pl_authz_room_parse (const char *room, pl_room_ref_t *ref, const char **why);
 
 /* ---- lookups (through a handler's call) ----------------------------- */
 

@@ -10,6 +10,7 @@
 #include "pl_entity_int.h"
 #include "pl_id.h"
 #include "pl_log.h"
+#include "pl_wire.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -92,7 +93,7 @@ pl_entity_input_invalid (const pl_entity_kind_t *kind, const cJSON *old, const c
     const cJSON *holder = kind->holder_field
                         ? cJSON_GetObjectItemCaseSensitive (fields, kind->holder_field) : NULL;
     if (cid && !old && !cJSON_IsNull (cid)
-    &&  !(cJSON_IsString (cid) && pl_authz_id_valid (cid->valuestring)))
+    &&  !(cJSON_IsString (cid) && pl_wire_id_valid (cid->valuestring)))
         return "campaignId must be a campaign id or null";
     if (cid && old) {
         const char *was = s_string (old, "campaignId");
@@ -686,7 +687,7 @@ pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
     }
     if (cid) {
         pl_role_t role;
-        if (!cJSON_IsString (cid) || !pl_authz_id_valid (cid->valuestring)) {
+        if (!cJSON_IsString (cid) || !pl_wire_id_valid (cid->valuestring)) {
             pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s: campaignId must be a campaign id",
                            event);
             goto cleanup;

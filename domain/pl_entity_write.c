@@ -14,6 +14,7 @@
 #include "pl_id.h"
 #include "pl_log.h"
 #include "pl_session.h"
+#include "pl_wire.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -582,7 +583,7 @@ pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
     }
     self->kind = kind;
     self->campaign = campaign_id;
-    if (!cJSON_IsString (id) || !pl_authz_id_valid (id->valuestring))
+    if (!cJSON_IsString (id) || !pl_wire_id_valid (id->valuestring))
         goto cleanup;                       /* never stored: a stranger */
     if (s_update (kind, call, id->valuestring, copy, self, &stored) > 0) {
         *wb = self;

@@ -6,6 +6,7 @@
 #include "pl_id.h"
 #include "pl_log.h"
 #include "pl_state.h"
+#include "pl_wire.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -23,7 +24,7 @@
  * contention; past it the update is refused BUSY, not queued. */
 #define S_ATTEMPTS      32
 /* Longest Redis key we build: "pl:session:" + id + ":upd:" + update id. */
-#define S_KEY_MAX       (32 + PL_AUTHZ_ID_MAX + PL_SESSION_UPDATE_ID_MAX)
+#define S_KEY_MAX       (32 + PL_WIRE_ID_MAX + PL_SESSION_UPDATE_ID_MAX)
 
 /* ---- Redis, without answering the call ------------------------------- */
 
@@ -168,7 +169,7 @@ s_ids (const cJSON *state, const char *key, const char ***ids)
     const cJSON *entry;
     cJSON_ArrayForEach (entry, list) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive (entry, "id");
-        if (cJSON_IsString (id) && pl_authz_id_valid (id->valuestring))
+        if (cJSON_IsString (id) && pl_wire_id_valid (id->valuestring))
             out[n++] = id->valuestring;
     }
     qsort (out, (size_t) n, sizeof *out, s_strcmp_p);
@@ -226,7 +227,7 @@ s_entries (const cJSON *state, const char *key, s_entry_t **out)
     cJSON_ArrayForEach (entry, list) {
         const cJSON *id = cJSON_IsObject (entry)
                         ? cJSON_GetObjectItemCaseSensitive (entry, "id") : NULL;
-        if (cJSON_IsString (id) && pl_authz_id_valid (id->valuestring))
+        if (cJSON_IsString (id) && pl_wire_id_valid (id->valuestring))
             entries[n++] = (s_entry_t) { id->valuestring, entry };
     }
     qsort (entries, (size_t) n, sizeof *entries, s_entry_cmp);
@@ -720,7 +721,7 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     body = NULL;
     result->update = log_entry;
     log_entry = NULL;
-    char room[16 + PL_AUTHZ_ID_MAX];
+    char room[16 + PL_WIRE_ID_MAX];
     snprintf (room, sizeof room, "session:%s", sid);
     pl_call_publish (call, room, PL_PUSH_GAME_STATE_UPDATED,
                      cJSON_Duplicate (result->update, true), false);

@@ -5,6 +5,7 @@
 #include "pl_id.h"
 #include "pl_log.h"
 #include "pl_state.h"
+#include "pl_wire.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -110,7 +111,7 @@ s_view (pl_call_t *call, const char *kind_name, cJSON *entity)
     redisReply *reply = NULL;
     if (!cJSON_IsString (hid))
         return true;
-    if (pl_authz_id_valid (hid->valuestring)) {
+    if (pl_wire_id_valid (hid->valuestring)) {
         if (!pl_session__run (call, "WATCH pl:%s:%s", holder_kind, hid->valuestring)
         ||  !(reply = pl_session__cmd (call, "GET pl:%s:%s", holder_kind, hid->valuestring)))
             return false;
@@ -198,7 +199,7 @@ s_may_hold (pl_call_t *call, const char *sid, const cJSON *entity)
         goto cleanup;
     }
     rc = 0;
-    if (!cJSON_IsString (creator) || !pl_authz_user_id_valid (creator->valuestring))
+    if (!cJSON_IsString (creator) || !pl_wire_user_id_valid (creator->valuestring))
         goto cleanup;
     role = pl_session__cmd (call, "HGET pl:campaign:%s:members %s", campaign->str, creator->valuestring);
     rc = !role ? -1 : role->type == REDIS_REPLY_STRING
@@ -274,7 +275,7 @@ s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity,
     const char *id = cJSON_IsString (id_item) ? id_item->valuestring : NULL;
     const char *kind_name = kind == PL_SESSION_ACTOR ? "actor" : "item";
     redisReply *sids = NULL;
-    if (!id || !pl_authz_id_valid (id)) {
+    if (!id || !pl_wire_id_valid (id)) {
         updated = 0;                        /* never indexed */
         goto cleanup;
     }
@@ -382,7 +383,7 @@ s_holders (pl_redis_t *redis, const char *kind_name, const redisReply *reply, in
                       ? cJSON_ParseWithLength (r->str, r->len) : NULL;
         const cJSON *hid = cJSON_GetObjectItemCaseSensitive (stored, field);
         idx[i] = -1;
-        if (cJSON_IsString (hid) && pl_authz_id_valid (hid->valuestring)) {
+        if (cJSON_IsString (hid) && pl_wire_id_valid (hid->valuestring)) {
             idx[i] = cJSON_GetArraySize (hids);
             cJSON_AddItemToArray (hids, cJSON_CreateString (hid->valuestring));
         }

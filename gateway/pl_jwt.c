@@ -1,7 +1,7 @@
 /*  pl_jwt - HS256 JWT with OpenSSL HMAC. libjwt 1.10 does not check exp,
  *  and HS256 alone is a few dozen lines, so this is hand-written. */
 #include "pl_jwt.h"
-#include "pl_authz.h"
+#include "pl_wire.h"
 #include "pl_proto.h"
 #include "pl_sio.h"
 
@@ -239,7 +239,7 @@ pl_jwt_verify (const char *token, size_t len, const char *secret, time_t now,
     }
     /* the sub becomes the user id of every request, and a part of Redis
      * keys and of the room user:<sub>: it must be one (pl_authz.h) */
-    if (!pl_authz_user_id_valid (sub->valuestring)) {
+    if (!pl_wire_user_id_valid (sub->valuestring)) {
         *why = "token sub is not a valid user id";
         goto cleanup;
     }
@@ -384,7 +384,7 @@ pl_jwt_test (bool verbose)
     free (token);
 
     /* a signed token whose sub is no user id: too long, or a bad byte */
-    char sub[PL_AUTHZ_ID_MAX + 2];
+    char sub[PL_WIRE_ID_MAX + 2];
     memset (sub, 'a', sizeof sub - 1);
     sub[sizeof sub - 1] = 0;
     const char *subs[] = { sub, "a b", "a/b", "a:b", "\xc3\xa9", NULL };
@@ -395,7 +395,7 @@ pl_jwt_test (bool verbose)
         assert (strcmp (why, "token sub is not a valid user id") == 0);
         free (token);
     }
-    sub[PL_AUTHZ_ID_MAX] = 0;               /* the longest that is one */
+    sub[PL_WIRE_ID_MAX] = 0;                /* the longest that is one */
     token = pl_jwt_sign ("s3cret", sub, NULL, 1000, 0);
     assert (pl_jwt_verify (token, strlen (token), "s3cret", 1500, &claims, &why) == 0);
     pl_jwt_claims_clear (&claims);

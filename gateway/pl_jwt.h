@@ -1,8 +1,8 @@
 /*  pl_jwt - HS256 JSON Web Tokens: verify (gateway) and sign (parley-token,
  *  tests). Only HS256 is accepted; `alg: none` and every other algorithm
  *  are refused, `exp` and `nbf` are checked when present (RFC 7519 4.1.4,
- *  4.1.5), and `sub` must be a user id (pl_authz_user_id_valid: 1 to
- *  PL_AUTHZ_ID_MAX bytes of A-Z a-z 0-9 _ . - | @ +).
+ *  4.1.5), and `sub` must be a user id (pl_wire_user_id_valid: 1 to
+ *  PL_WIRE_ID_MAX bytes of A-Z a-z 0-9 _ . - | @ +).
  *
  *  A token is malformed, and refused before any claim is read, when its
  *  header or payload is not a JSON object in UTF-8, a string in it holds a

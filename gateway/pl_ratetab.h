@@ -29,7 +29,7 @@
 
 #define PL_RATETAB_SLOTS   1024     /* entries: ~150 KB a table             */
 #define PL_RATETAB_PROBE   8        /* slots a key may live in              */
-#define PL_RATETAB_KEY_MAX 128      /* longest key (PL_AUTHZ_ID_MAX)        */
+#define PL_RATETAB_KEY_MAX 128      /* longest key (PL_WIRE_ID_MAX)         */
 
 typedef struct _pl_ratetab_t pl_ratetab_t;
 

@@ -37,6 +37,7 @@
 #include "pl_id.h"
 #include "pl_log.h"
 #include "pl_presence.h"
+#include "pl_wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +85,7 @@ s_invalid (const cJSON *campaign)
     const cJSON *name = cJSON_GetObjectItemCaseSensitive (campaign, "name");
     if (!cJSON_IsString (name) || !*name->valuestring)
         return "name must be a non-empty string";
-    if (pl_authz_code_points (name->valuestring) > S_NAME_MAX)
+    if (pl_wire_code_points (name->valuestring) > S_NAME_MAX)
         return "name must be at most 200 characters";  /* S_NAME_MAX */
     return NULL;
 }
@@ -94,10 +95,10 @@ s_invalid (const cJSON *campaign)
 static const char *
 s_id (pl_call_t *call, const cJSON *item, const char *what)
 {
-    if (!cJSON_IsString (item) || !pl_authz_id_valid (item->valuestring)) {
+    if (!cJSON_IsString (item) || !pl_wire_id_valid (item->valuestring)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                        "%s: %s must be a campaign id (1 to %d of A-Z a-z 0-9 _ . -)",
-                       pl_proto_event (pl_call_event (call))->name, what, PL_AUTHZ_ID_MAX);
+                       pl_proto_event (pl_call_event (call))->name, what, PL_WIRE_ID_MAX);
         return NULL;
     }
     return item->valuestring;
@@ -223,7 +224,7 @@ s_create (pl_call_t *call, const cJSON *arg)
 {
     cJSON *campaign = NULL;
     const char *user = pl_call_caller (call)->user;
-    char id[PL_ID_UUID_SIZE], room[PL_AUTHZ_ROOM_MAX + 8];
+    char id[PL_ID_UUID_SIZE], room[PL_WIRE_ROOM_MAX + 8];
     if (!cJSON_IsObject (arg)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "campaign:create expects an object {name}");
         goto cleanup;
@@ -279,7 +280,7 @@ s_list (pl_call_t *call, const cJSON *arg)
 {
     (void) arg;                             /* takes none; ignores any */
     const char *user = pl_call_caller (call)->user;
-    char key[PL_AUTHZ_ID_MAX + 32];
+    char key[PL_WIRE_ID_MAX + 32];
     snprintf (key, sizeof key, "pl:user:%s:campaigns", user);
     const char *argv[] = { key, user };
     cJSON *list = NULL;
@@ -360,7 +361,7 @@ s_update (pl_call_t *call, const cJSON *arg)
 {
     s_members_t m = { 0 };
     cJSON *campaign = NULL;
-    char room[PL_AUTHZ_ROOM_MAX + 8];
+    char room[PL_WIRE_ROOM_MAX + 8];
     if (!cJSON_IsObject (arg)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "campaign:update expects {id, ...fields}");
         goto cleanup;
@@ -427,7 +428,7 @@ s_delete (pl_call_t *call, const cJSON *arg)
 {
     s_members_t m = { 0 };
     redisReply *sessions = NULL;
-    char room[PL_AUTHZ_ROOM_MAX + 8], gm[PL_AUTHZ_ROOM_MAX + 8];
+    char room[PL_WIRE_ROOM_MAX + 8], gm[PL_WIRE_ROOM_MAX + 8];
     const char *id = s_id (call, arg, "the argument");
     if (!id)
         goto cleanup;
@@ -546,10 +547,10 @@ s_member_arg (pl_call_t *call, const cJSON *arg, const char **id, const char **u
     if (!*id)
         return -1;
     const cJSON *uid = cJSON_GetObjectItemCaseSensitive (arg, "userId");
-    if (!cJSON_IsString (uid) || !pl_authz_user_id_valid (uid->valuestring)) {
+    if (!cJSON_IsString (uid) || !pl_wire_user_id_valid (uid->valuestring)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                        "%s: userId must be a user id (1 to %d of A-Z a-z 0-9 _ . - | @ +)",
-                       event, PL_AUTHZ_ID_MAX);
+                       event, PL_WIRE_ID_MAX);
         return -1;
     }
     *user = uid->valuestring;
@@ -562,7 +563,7 @@ s_add_member (pl_call_t *call, const cJSON *arg)
     s_members_t m = { 0 };
     cJSON *campaign = NULL;
     const char *id, *user;
-    char room[PL_AUTHZ_ROOM_MAX + 8], uroom[PL_AUTHZ_ROOM_MAX + 8], gm[PL_AUTHZ_ROOM_MAX + 8];
+    char room[PL_WIRE_ROOM_MAX + 8], uroom[PL_WIRE_ROOM_MAX + 8], gm[PL_WIRE_ROOM_MAX + 8];
     if (s_member_arg (call, arg, &id, &user) != 0)
         goto cleanup;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive (arg, "role");
@@ -644,7 +645,7 @@ s_remove_member (pl_call_t *call, const cJSON *arg)
     const char **rooms = NULL;
     char **owned = NULL;
     const char *id, *user;
-    char room[PL_AUTHZ_ROOM_MAX + 8], uroom[PL_AUTHZ_ROOM_MAX + 8], gm[PL_AUTHZ_ROOM_MAX + 8];
+    char room[PL_WIRE_ROOM_MAX + 8], uroom[PL_WIRE_ROOM_MAX + 8], gm[PL_WIRE_ROOM_MAX + 8];
     if (s_member_arg (call, arg, &id, &user) != 0)
         goto cleanup;
     bool done = false;

@@ -15,6 +15,7 @@
 #include "chat.h"
 #include "pl_authz.h"
 #include "pl_id.h"
+#include "pl_wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,7 @@ s_send (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "chat:send expects {room, text} with text a string");
         goto cleanup;
     }
-    size_t len = pl_authz_code_points (text->valuestring);
+    size_t len = pl_wire_code_points (text->valuestring);
     if (len == 0 || len > S_TEXT_MAX) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                        "text must be 1 to %d characters (got %zu)", S_TEXT_MAX, len);
@@ -93,7 +94,7 @@ s_send (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
         goto cleanup;
     }
-    char key[PL_AUTHZ_ROOM_MAX + 16], keep[16];
+    char key[PL_WIRE_ROOM_MAX + 16], keep[16];
     snprintf (key, sizeof key, "pl:chat:%s", room);
     snprintf (keep, sizeof keep, "%d", S_KEEP);
     const char *argv[] = { key, json, keep };

@@ -48,6 +48,7 @@
 #include "pl_presence.h"
 #include "pl_session.h"
 #include "pl_state.h"
+#include "pl_wire.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -72,10 +73,10 @@ s_event (pl_call_t *call)
 static const char *
 s_sid (pl_call_t *call, const cJSON *item)
 {
-    if (!cJSON_IsString (item) || !pl_authz_id_valid (item->valuestring)) {
+    if (!cJSON_IsString (item) || !pl_wire_id_valid (item->valuestring)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                        "%s expects a session id (1 to %d characters of A-Z a-z 0-9 _ . -)",
-                       s_event (call), PL_AUTHZ_ID_MAX);
+                       s_event (call), PL_WIRE_ID_MAX);
         return NULL;
     }
     return item->valuestring;
@@ -214,7 +215,7 @@ s_create (pl_call_t *call, const cJSON *arg)
     if (!s_object (call, arg))
         return;
     const cJSON *campaign = s_get (arg, "campaignId"), *name = s_get (arg, "name");
-    if (!cJSON_IsString (campaign) || !pl_authz_id_valid (campaign->valuestring)) {
+    if (!cJSON_IsString (campaign) || !pl_wire_id_valid (campaign->valuestring)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "campaignId must be a campaign id");
         return;
     }
@@ -245,7 +246,7 @@ s_create (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_CONFLICT, "campaign %s already has %d sessions",
                        campaign->valuestring, PL_SESSION_PER_CAMPAIGN);
     else {
-        char room[16 + PL_AUTHZ_ID_MAX];
+        char room[16 + PL_WIRE_ID_MAX];
         snprintf (room, sizeof room, "campaign:%s", campaign->valuestring);
         pl_call_publish (call, room, PL_PUSH_GAME_SESSION_CREATED,
                          cJSON_Duplicate (session, true), true);
@@ -259,7 +260,7 @@ s_list (pl_call_t *call, const cJSON *arg)
     if (!s_object (call, arg))
         return;
     const cJSON *campaign = s_get (arg, "campaignId");
-    if (!cJSON_IsString (campaign) || !pl_authz_id_valid (campaign->valuestring)) {
+    if (!cJSON_IsString (campaign) || !pl_wire_id_valid (campaign->valuestring)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "campaignId must be a campaign id");
         return;
     }
@@ -288,7 +289,7 @@ s_join (pl_call_t *call, const cJSON *arg)
     /* the snapshot is always current: a join never replays the log */
     if (!(state = s_state_repaired (call, sid)))
         goto cleanup;
-    char room[16 + PL_AUTHZ_ID_MAX];
+    char room[16 + PL_WIRE_ID_MAX];
     s_room (room, sizeof room, sid);
     /* joining a session is subscribing to its room: presence as subscribe
      * records it (the script re-checks membership: a removal wins) */
@@ -320,7 +321,7 @@ s_leave (pl_call_t *call, const cJSON *arg)
     if (!sid)
         return;
     /* no access check: leaving a room one is not in changes nothing */
-    char room[16 + PL_AUTHZ_ID_MAX];
+    char room[16 + PL_WIRE_ID_MAX];
     s_room (room, sizeof room, sid);
     if (pl_presence_leave (call, room, PL_CALL_PUBLISH_MAX) != 0)
         return;
@@ -784,7 +785,7 @@ s_move_ops (const cJSON *state, void *arg, char *why, size_t why_size)
 static int
 s_owns_actor (pl_call_t *call, const char *id)
 {
-    if (!pl_authz_id_valid (id))
+    if (!pl_wire_id_valid (id))
         return 0;
     redisReply *reply = pl_call_command (call, "GET pl:actor:%s", id);
     if (!reply)

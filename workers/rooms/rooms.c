@@ -24,6 +24,7 @@
 #include "pl_authz.h"
 #include "pl_log.h"
 #include "pl_presence.h"
+#include "pl_wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,12 +61,12 @@ s_ok_room (pl_call_t *call, const char *room)
 /* The campaign a campaign or session room belongs to, into cid. Returns 0,
  * 1 when a session has no campaign (any more), -1 answered. */
 static int
-s_campaign_of (pl_call_t *call, const pl_room_ref_t *ref, char cid[PL_AUTHZ_ID_MAX + 1])
+s_campaign_of (pl_call_t *call, const pl_room_ref_t *ref, char cid[PL_WIRE_ID_MAX + 1])
 {
     int rc = -1;
     redisReply *reply = NULL;
     if (ref->kind == PL_ROOM_CAMPAIGN) {
-        snprintf (cid, PL_AUTHZ_ID_MAX + 1, "%s", ref->id);
+        snprintf (cid, PL_WIRE_ID_MAX + 1, "%s", ref->id);
         rc = 0;
         goto cleanup;
     }
@@ -73,8 +74,8 @@ s_campaign_of (pl_call_t *call, const pl_room_ref_t *ref, char cid[PL_AUTHZ_ID_M
     if (!reply)
         goto cleanup;
     rc = 1;
-    if (reply->type == REDIS_REPLY_STRING && reply->len <= PL_AUTHZ_ID_MAX) {
-        snprintf (cid, PL_AUTHZ_ID_MAX + 1, "%s", reply->str);
+    if (reply->type == REDIS_REPLY_STRING && reply->len <= PL_WIRE_ID_MAX) {
+        snprintf (cid, PL_WIRE_ID_MAX + 1, "%s", reply->str);
         rc = 0;
     }
 cleanup:
@@ -92,7 +93,7 @@ s_subscribe (pl_call_t *call, const cJSON *arg)
     pl_room_ref_t ref;
     pl_role_t role = PL_ROLE_NONE;
     const char *why = NULL;
-    char cid[PL_AUTHZ_ID_MAX + 1];
+    char cid[PL_WIRE_ID_MAX + 1];
     pl_err_t err = pl_authz_room_access (call, room, &ref, &role, &why);
     if (err == PL_ERR_INTERNAL)
         return;
@@ -120,7 +121,7 @@ s_subscribe (pl_call_t *call, const cJSON *arg)
     }
     pl_call_join (call, room);
     if (ref.kind == PL_ROOM_CAMPAIGN && role == PL_ROLE_GM) {
-        char gm[PL_AUTHZ_ROOM_MAX + 1];
+        char gm[PL_WIRE_ROOM_MAX + 1];
         snprintf (gm, sizeof gm, "campaign:%s:gm", ref.id);
         pl_call_join (call, gm);
     }
@@ -135,7 +136,7 @@ s_unsubscribe (pl_call_t *call, const cJSON *arg)
         return;
     pl_room_ref_t ref;
     const char *why = NULL;
-    switch (pl_authz_room_parse (room, &ref, &why)) {
+    switch (pl_wire_room_parse (room, &ref, &why)) {
         case PL_ROOM_INVALID:
             pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s: %s", room, why);
             return;
@@ -158,7 +159,7 @@ s_unsubscribe (pl_call_t *call, const cJSON *arg)
                 return;
             pl_call_leave (call, room);
             if (ref.kind == PL_ROOM_CAMPAIGN) {
-                char gm[PL_AUTHZ_ROOM_MAX + 1];
+                char gm[PL_WIRE_ROOM_MAX + 1];
                 snprintf (gm, sizeof gm, "campaign:%s:gm", ref.id);
                 pl_call_leave (call, gm);
             }
