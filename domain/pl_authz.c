@@ -1,5 +1,6 @@
 /*  pl_authz - who may see and do what. See pl_authz.h. */
 #include "pl_authz.h"
+#include "pl_keys.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ pl_authz_role (pl_call_t *call, const char *campaign_id, const char *user, pl_ro
 {
     int rc = -1;
     *role = PL_ROLE_NONE;
-    redisReply *reply = pl_call_command (call, "HGET pl:campaign:%s:members %s",
+    redisReply *reply = pl_call_command (call, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s",
                                          campaign_id, user);
     if (!reply)
         goto cleanup;
@@ -87,7 +88,7 @@ pl_authz_room_access (pl_call_t *call, const char *room, pl_room_ref_t *ref,
             campaign = ref->id;
             break;
         case PL_ROOM_SESSION:
-            reply = pl_call_command (call, "HGET pl:session:%s campaignId", ref->id);
+            reply = pl_call_command (call, "HGET " PL_KEY_SESSION " campaignId", ref->id);
             if (!reply) {
                 err = PL_ERR_INTERNAL;
                 goto cleanup;

@@ -6,8 +6,8 @@
  *  rules themselves are pure functions (unit-tested in pl_authz_test); the
  *  lookups read Redis through the calling handler (pl_call_*).
  *
- *  Storage it reads (the campaigns worker writes it; proto/README.md,
- *  Storage):
+ *  Storage it reads (the campaigns worker writes it; the key formats are
+ *  in pl_keys.h):
  *    pl:campaign:<id>:members   hash  userId -> "gm" | "player"
  *    pl:session:<id>            hash  campaignId, name, ... (game sessions)
  *

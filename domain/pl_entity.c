@@ -11,6 +11,7 @@
 #include "pl_id.h"
 #include "pl_log.h"
 #include "pl_wire.h"
+#include "pl_keys.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -322,16 +323,16 @@ pl_entity__fetch (pl_call_t *call, const char *name, const char *holder_field,
     const char *uid = pl_call_caller (call)->user;
     redisReply *reply = NULL;
     memset (e, 0, sizeof *e);
-    if (watch && !pl_call_run (call, "WATCH pl:%s:%s", name, id))
+    if (watch && !pl_call_run (call, "WATCH " PL_KEY_ENTITY, name, id))
         goto cleanup;
-    if (!(reply = pl_call_command (call, "GET pl:%s:%s", name, id)))
+    if (!(reply = pl_call_command (call, "GET " PL_KEY_ENTITY, name, id)))
         goto cleanup;
     if (reply->type != REDIS_REPLY_STRING) {
         rc = 0;
         goto cleanup;
     }
     if (!pl_entity__view (cJSON_ParseWithLength (reply->str, reply->len), holder_field, e)) {
-        pl_error ("pl:%s:%s holds no valid %s", name, id, name);
+        pl_error (PL_KEY_ENTITY " holds no valid %s", name, id, name);
         pl_entity__say (call, quiet, PL_ERR_INTERNAL, "stored %s is corrupt", name);
         pl_entity__free (e);
         goto cleanup;
@@ -341,7 +342,7 @@ pl_entity__fetch (pl_call_t *call, const char *name, const char *holder_field,
         goto cleanup;
     }
     if (e->campaign) {
-        if (watch && !pl_call_run (call, "WATCH pl:campaign:%s:members", e->campaign))
+        if (watch && !pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN_MEMBERS, e->campaign))
             goto cleanup;
         if (pl_authz_role (call, e->campaign, uid, &e->role))
             goto cleanup;
@@ -555,7 +556,7 @@ s_redact_list (pl_call_t *call, const pl_entity_kind_t *kind, cJSON *list,
     cJSON_ArrayForEach (item, list)
         if (s_holds (kind, item)) {
             const cJSON *hid = cJSON_GetObjectItemCaseSensitive (item, kind->holder_field);
-            if (!(keys[++k] = pl_entity__fmt ("pl:%s:%s", kind->holder, hid->valuestring)))
+            if (!(keys[++k] = pl_entity__fmt (PL_KEY_ENTITY, kind->holder, hid->valuestring)))
                 goto cleanup;
         }
     if (n > 0 && !(values = pl_call_command_argv (call, n + 1, (const char **) keys, NULL)))
@@ -615,7 +616,7 @@ s_answer_list (pl_call_t *call, const pl_entity_kind_t *kind, const char *set_ke
             goto cleanup;
         keys[0] = "MGET";
         for (size_t i = 0; i < n; i++)
-            if (asprintf (&keys[i + 1], "pl:%s:%s", kind->name, ids->element[i]->str) < 0) {
+            if (asprintf (&keys[i + 1], PL_KEY_ENTITY, kind->name, ids->element[i]->str) < 0) {
                 keys[i + 1] = NULL;
                 goto cleanup;
             }
@@ -630,7 +631,8 @@ s_answer_list (pl_call_t *call, const pl_entity_kind_t *kind, const char *set_ke
         pl_entity__t e;
         cJSON *json = cJSON_ParseWithLength (values->element[i]->str, values->element[i]->len);
         if (!pl_entity__view (json, kind->holder_field, &e)) {
-            pl_error ("pl:%s:%s holds no valid %s", kind->name, ids->element[i]->str, kind->name);
+            pl_error (PL_KEY_ENTITY " holds no valid %s", kind->name, ids->element[i]->str,
+                      kind->name);
             pl_entity__free (&e);
             continue;
         }
@@ -699,7 +701,7 @@ pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
                            event, cid->valuestring);
             goto cleanup;
         }
-        if (asprintf (&set_key, "pl:campaign:%s:%ss", cid->valuestring, kind->name) < 0)
+        if (asprintf (&set_key, PL_KEY_CAMPAIGN_ENTITIES, cid->valuestring, kind->name) < 0)
             set_key = NULL;
         else
             s_answer_list (call, kind, set_key, cid->valuestring, role, false);
@@ -716,13 +718,13 @@ pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
             pl_call_error (call, PL_ERR_NOT_FOUND, "%s: no %s %s", event, kind->holder, id);
             goto cleanup;
         }
-        if (asprintf (&set_key, "pl:%s:%s:%ss", kind->holder, id, kind->name) < 0)
+        if (asprintf (&set_key, PL_KEY_HELD, kind->holder, id, kind->name) < 0)
             set_key = NULL;
         else
             s_answer_list (call, kind, set_key, h.campaign, h.role, true);
     }
     else
-    if (asprintf (&set_key, "pl:user:%s:%ss", uid, kind->name) < 0)
+    if (asprintf (&set_key, PL_KEY_USER_ENTITIES, uid, kind->name) < 0)
         set_key = NULL;
     else
         s_answer_list (call, kind, set_key, NULL, PL_ROLE_NONE, false);

@@ -6,7 +6,8 @@
  *  so a worker is a kind descriptor plus a table of one-line handlers
  *  (workers/actors/actors.c, workers/items/items.c).
  *
- *  Storage (Redis), for a kind named K ("actor", "item"):
+ *  Storage (Redis; the key formats are in pl_keys.h), for a kind named K
+ *  ("actor", "item"):
  *    pl:K:<id>                     the entity, JSON text
  *    pl:user:<uid>:Ks              zset: uid's personal entities (no
  *                                  campaignId), score createdAt

@@ -25,6 +25,7 @@
 #include "pl_entity_int.h"
 #include "pl_id.h"
 #include "pl_log.h"
+#include "pl_keys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +59,8 @@ pl_entity__held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_en
     size_t n = 0;
     redisReply *ids = NULL, *values = NULL;
     memset (held, 0, sizeof *held);
-    if (!pl_call_run (call, "WATCH pl:%s:%s:%ss", kind->name, owner->id, kind->held)
-    ||  !(ids = pl_call_command (call, "ZRANGE pl:%s:%s:%ss 0 -1", kind->name, owner->id,
+    if (!pl_call_run (call, "WATCH " PL_KEY_HELD, kind->name, owner->id, kind->held)
+    ||  !(ids = pl_call_command (call, "ZRANGE " PL_KEY_HELD " 0 -1", kind->name, owner->id,
                                  kind->held)))
         goto cleanup;
     n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
@@ -71,7 +72,7 @@ pl_entity__held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_en
     if (!(argv = calloc (n + 1, sizeof *argv)))
         goto oom;
     for (size_t i = 0; i < n; i++)
-        if (!(argv[i + 1] = pl_entity__fmt ("pl:%s:%s", kind->held, ids->element[i]->str)))
+        if (!(argv[i + 1] = pl_entity__fmt (PL_KEY_ENTITY, kind->held, ids->element[i]->str)))
             goto oom;
     argv[0] = "WATCH";
     redisReply *watched = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL);
@@ -170,14 +171,14 @@ pl_entity__held_flip (pl_call_t *call, const pl_entity_kind_t *kind, const pl_en
         goto cleanup;                       /* personal: only its creator sees either */
     if (!e->is_creator && pl_authz_role (call, e->campaign, e->creator, &role))
         goto cleanup;
-    if (!(ids = pl_call_command (call, "ZRANGE pl:%s:%s:%ss 0 -1", kind->name, e->id, kind->held)))
+    if (!(ids = pl_call_command (call, "ZRANGE " PL_KEY_HELD " 0 -1", kind->name, e->id, kind->held)))
         goto cleanup;
     n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
     if (n == 0 || !(argv = calloc (n + 1, sizeof *argv)))
         goto cleanup;
     argv[0] = "MGET";
     for (size_t i = 0; i < n; i++)
-        if (!(argv[i + 1] = pl_entity__fmt ("pl:%s:%s", kind->held, ids->element[i]->str)))
+        if (!(argv[i + 1] = pl_entity__fmt (PL_KEY_ENTITY, kind->held, ids->element[i]->str)))
             goto cleanup;
     if (!(values = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL)))
         goto cleanup;

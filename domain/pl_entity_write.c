@@ -15,6 +15,7 @@
 #include "pl_log.h"
 #include "pl_session.h"
 #include "pl_wire.h"
+#include "pl_keys.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -72,16 +73,16 @@ static bool
 s_create_keys (s_create_keys_t *k, const pl_entity_kind_t *kind, const pl_entity__t *e)
 {
     const char *name = kind->name;
-    k->key[0] = pl_entity__fmt ("pl:%s:%s", name, e->id);
-    k->key[1] = e->campaign ? pl_entity__fmt ("pl:campaign:%s:%ss", e->campaign, name)
-                            : pl_entity__fmt ("pl:user:%s:%ss", e->creator, name);
-    k->key[2] = pl_entity__fmt ("pl:user:%s:%ss", e->creator, name);
-    k->key[3] = pl_entity__fmt ("pl:user:%s:campaign-%ss", e->creator, name);
-    k->key[4] = pl_entity__fmt ("pl:campaign:%s:members", e->campaign ? e->campaign : "-");
-    k->key[5] = e->holder ? pl_entity__fmt ("pl:%s:%s", kind->holder, e->holder)
-                          : pl_entity__fmt ("pl:-");
-    k->key[6] = e->holder ? pl_entity__fmt ("pl:%s:%s:%ss", kind->holder, e->holder, name)
-                          : pl_entity__fmt ("pl:-");
+    k->key[0] = pl_entity__fmt (PL_KEY_ENTITY, name, e->id);
+    k->key[1] = e->campaign ? pl_entity__fmt (PL_KEY_CAMPAIGN_ENTITIES, e->campaign, name)
+                            : pl_entity__fmt (PL_KEY_USER_ENTITIES, e->creator, name);
+    k->key[2] = pl_entity__fmt (PL_KEY_USER_ENTITIES, e->creator, name);
+    k->key[3] = pl_entity__fmt (PL_KEY_USER_CAMPAIGN_ENTITIES, e->creator, name);
+    k->key[4] = pl_entity__fmt (PL_KEY_CAMPAIGN_MEMBERS, e->campaign ? e->campaign : "-");
+    k->key[5] = e->holder ? pl_entity__fmt (PL_KEY_ENTITY, kind->holder, e->holder)
+                          : pl_entity__fmt (PL_KEY_NONE);
+    k->key[6] = e->holder ? pl_entity__fmt (PL_KEY_HELD, kind->holder, e->holder, name)
+                          : pl_entity__fmt (PL_KEY_NONE);
     for (int i = 0; i < 7; i++)
         if (!k->key[i])
             return false;
@@ -263,10 +264,10 @@ static bool
 s_queue_write (pl_call_t *call, const pl_entity_kind_t *kind, const char *id, const char *text,
                const char *from, const char *to, const char *score)
 {
-    return pl_call_run (call, "SET pl:%s:%s %s", kind->name, id, text)
-        && (!from || pl_call_run (call, "ZREM pl:%s:%s:%ss %s", kind->holder, from,
+    return pl_call_run (call, "SET " PL_KEY_ENTITY " %s", kind->name, id, text)
+        && (!from || pl_call_run (call, "ZREM " PL_KEY_HELD " %s", kind->holder, from,
                                   kind->name, id))
-        && (!to || pl_call_run (call, "ZADD pl:%s:%s:%ss %s %s", kind->holder, to,
+        && (!to || pl_call_run (call, "ZADD " PL_KEY_HELD " %s %s", kind->holder, to,
                                 kind->name, score, id));
 }
 
@@ -703,20 +704,22 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
                                   &held))
             goto cleanup;
         multi = pl_call_run (call, "MULTI");
-        if (!multi || !pl_call_run (call, "DEL pl:%s:%s", kind->name, id))
+        if (!multi || !pl_call_run (call, "DEL " PL_KEY_ENTITY, kind->name, id))
             goto cleanup;
         if (e.campaign
-            ? !pl_call_run (call, "ZREM pl:campaign:%s:%ss %s", e.campaign, kind->name, id)
-           || !pl_call_run (call, "ZREM pl:user:%s:campaign-%ss %s", e.creator, kind->name, id)
-            : !pl_call_run (call, "ZREM pl:user:%s:%ss %s", e.creator, kind->name, id))
+            ? !pl_call_run (call, "ZREM " PL_KEY_CAMPAIGN_ENTITIES " %s", e.campaign, kind->name, id)
+           || !pl_call_run (call, "ZREM " PL_KEY_USER_CAMPAIGN_ENTITIES " %s", e.creator,
+                            kind->name, id)
+            : !pl_call_run (call, "ZREM " PL_KEY_USER_ENTITIES " %s", e.creator, kind->name, id))
             goto cleanup;
         if (e.holder
-        &&  !pl_call_run (call, "ZREM pl:%s:%s:%ss %s", kind->holder, e.holder, kind->name, id))
+        &&  !pl_call_run (call, "ZREM " PL_KEY_HELD " %s", kind->holder, e.holder, kind->name, id))
             goto cleanup;
-        if (kind->held && !pl_call_run (call, "DEL pl:%s:%s:%ss", kind->name, id, kind->held))
+        if (kind->held && !pl_call_run (call, "DEL " PL_KEY_HELD, kind->name, id, kind->held))
             goto cleanup;
         for (size_t i = 0; i < held.count; i++)
-            if (!pl_call_run (call, "SET pl:%s:%s %s", kind->held, held.e[i].id, held.text[i]))
+            if (!pl_call_run (call, "SET " PL_KEY_ENTITY " %s", kind->held, held.e[i].id,
+                              held.text[i]))
                 goto cleanup;
         int ran = pl_call_exec (call);
         watching = multi = false;

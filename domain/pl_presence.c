@@ -1,5 +1,6 @@
 /*  pl_presence - presence records and their scripts. See pl_presence.h. */
 #include "pl_presence.h"
+#include "pl_keys.h"
 #include "pl_log.h"
 
 #include <assert.h>
@@ -19,7 +20,6 @@
  *   purge  - every record of one gateway, and its boot id
  *   finish - bound the outbox, answer the inline events */
 #define S_LUA_HEAD \
-    "local P = 'pl:presence:'\n" \
     "local out, pushed = {}, false\n" \
     "local silent = ARGV[1] == 'silent'\n" \
     "local budget = silent and 0 or tonumber (ARGV[1])\n" \
@@ -28,42 +28,43 @@
     "  if #out < budget * 3 then\n" \
     "    out[#out + 1] = room; out[#out + 1] = user; out[#out + 1] = name\n" \
     "  else\n" \
-    "    redis.call ('RPUSH', P .. 'outbox', room, user, name); pushed = true\n" \
+    "    redis.call ('RPUSH', " PL_LUA_KEY_PRESENCE_OUTBOX ", room, user, name); pushed = true\n" \
     "  end\n" \
     "end\n" \
     "local function remove (gw, conn, room, user)\n" \
     "  local ck = gw .. '/' .. conn\n" \
-    "  redis.call ('HDEL', P .. 'conn:' .. ck, room)\n" \
-    "  if redis.call ('EXISTS', P .. 'conn:' .. ck) == 0 then\n" \
-    "    redis.call ('SREM', P .. 'gw:' .. gw, conn)\n" \
+    "  redis.call ('HDEL', " PL_LUA_KEY_PRESENCE_CONN ("gw", "conn") ", room)\n" \
+    "  if redis.call ('EXISTS', " PL_LUA_KEY_PRESENCE_CONN ("gw", "conn") ") == 0 then\n" \
+    "    redis.call ('SREM', " PL_LUA_KEY_PRESENCE_GW ("gw") ", conn)\n" \
     "  end\n" \
-    "  local cs = P .. 'conns:' .. room .. ':' .. user\n" \
+    "  local cs = " PL_LUA_KEY_PRESENCE_CONNS ("room", "user") "\n" \
     "  redis.call ('SREM', cs, ck)\n" \
     "  if redis.call ('SCARD', cs) == 0 then\n" \
-    "    local name = redis.call ('HGET', P .. 'users:' .. room, user)\n" \
+    "    local name = redis.call ('HGET', " PL_LUA_KEY_PRESENCE_USERS ("room") ", user)\n" \
     "    if name then\n" \
-    "      redis.call ('HDEL', P .. 'users:' .. room, user)\n" \
+    "      redis.call ('HDEL', " PL_LUA_KEY_PRESENCE_USERS ("room") ", user)\n" \
     "      emit (room, user, name)\n" \
     "    end\n" \
     "  end\n" \
     "end\n" \
     "local function drop (gw, conn)\n" \
-    "  local rec = redis.call ('HGETALL', P .. 'conn:' .. gw .. '/' .. conn)\n" \
+    "  local rec = redis.call ('HGETALL', " PL_LUA_KEY_PRESENCE_CONN ("gw", "conn") ")\n" \
     "  for i = 1, #rec, 2 do remove (gw, conn, rec[i], rec[i + 1]) end\n" \
-    "  redis.call ('DEL', P .. 'conn:' .. gw .. '/' .. conn)\n" \
-    "  redis.call ('SREM', P .. 'gw:' .. gw, conn)\n" \
+    "  redis.call ('DEL', " PL_LUA_KEY_PRESENCE_CONN ("gw", "conn") ")\n" \
+    "  redis.call ('SREM', " PL_LUA_KEY_PRESENCE_GW ("gw") ", conn)\n" \
     "end\n" \
     "local function purge (gw)\n" \
-    "  for _, conn in ipairs (redis.call ('SMEMBERS', P .. 'gw:' .. gw)) do\n" \
+    "  for _, conn in ipairs (redis.call ('SMEMBERS', " PL_LUA_KEY_PRESENCE_GW ("gw") ")) do\n" \
     "    drop (gw, conn)\n" \
     "  end\n" \
-    "  redis.call ('DEL', P .. 'gw:' .. gw, P .. 'boot:' .. gw)\n" \
+    "  redis.call ('DEL', " PL_LUA_KEY_PRESENCE_GW ("gw") ", " PL_LUA_KEY_PRESENCE_BOOT ("gw") ")\n" \
     "end\n" \
     "local function finish ()\n" \
     "  if pushed then\n" \
-    "    local n, max = redis.call ('LLEN', P .. 'outbox'), " S_STR (PL_PRESENCE_OUTBOX_MAX) " * 3\n" \
+    "    local n, max = redis.call ('LLEN', " PL_LUA_KEY_PRESENCE_OUTBOX "), " \
+             S_STR (PL_PRESENCE_OUTBOX_MAX) " * 3\n" \
     "    if n > max then\n" \
-    "      redis.call ('LTRIM', P .. 'outbox', n - max, -1)\n" \
+    "      redis.call ('LTRIM', " PL_LUA_KEY_PRESENCE_OUTBOX ", n - max, -1)\n" \
     "      redis.log (redis.LOG_WARNING, 'parley: presence outbox full, dropped ' .. (n - max) / 3 .. ' events')\n" \
     "    end\n" \
     "  end\n" \
@@ -79,20 +80,21 @@ PL_REDIS_SCRIPT (s_join_lua, S_LUA_HEAD
     "local gw, conn, user, name, room, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]\n"
     "local role = ''\n"
     "if cid ~= '' then\n"
-    "  role = redis.call ('HGET', 'pl:campaign:' .. cid .. ':members', user)\n"
+    "  role = redis.call ('HGET', " PL_LUA_KEY_CAMPAIGN_MEMBERS ("cid") ", user)\n"
     "  if not role then return {-1} end\n"
     "end\n"
     "local ck = gw .. '/' .. conn\n"
-    "redis.call ('SADD', P .. 'gateways', gw)\n"
-    "redis.call ('SET', P .. 'alive:' .. gw, '', 'PX', ARGV[8], 'NX')\n"
-    "if redis.call ('HSETNX', P .. 'conn:' .. ck, room, user) == 0 then return {0, role} end\n"
-    "redis.call ('SADD', P .. 'gw:' .. gw, conn)\n"
-    "redis.call ('SADD', P .. 'conns:' .. room .. ':' .. user, ck)\n"
-    "return {redis.call ('HSETNX', P .. 'users:' .. room, user, name), role}\n");
+    "redis.call ('SADD', " PL_LUA_KEY_PRESENCE_GATEWAYS ", gw)\n"
+    "redis.call ('SET', " PL_LUA_KEY_PRESENCE_ALIVE ("gw") ", '', 'PX', ARGV[8], 'NX')\n"
+    "if redis.call ('HSETNX', " PL_LUA_KEY_PRESENCE_CONN ("gw", "conn") ", room, user) == 0 "
+    "then return {0, role} end\n"
+    "redis.call ('SADD', " PL_LUA_KEY_PRESENCE_GW ("gw") ", conn)\n"
+    "redis.call ('SADD', " PL_LUA_KEY_PRESENCE_CONNS ("room", "user") ", ck)\n"
+    "return {redis.call ('HSETNX', " PL_LUA_KEY_PRESENCE_USERS ("room") ", user, name), role}\n");
 
 /* ARGV: budget, gw, conn, room. */
 PL_REDIS_SCRIPT (s_leave_lua, S_LUA_HEAD
-    "local user = redis.call ('HGET', P .. 'conn:' .. ARGV[2] .. '/' .. ARGV[3], ARGV[4])\n"
+    "local user = redis.call ('HGET', " PL_LUA_KEY_PRESENCE_CONN ("ARGV[2]", "ARGV[3]") ", ARGV[4])\n"
     "if user then remove (ARGV[2], ARGV[3], ARGV[4], user) end\n"
     "return finish ()\n");
 
@@ -115,17 +117,17 @@ PL_REDIS_SCRIPT (s_drop_lua, S_LUA_HEAD
  * gw's next alive is due at the latest. */
 PL_REDIS_SCRIPT (s_alive_lua, S_LUA_HEAD S_LUA_NOW
     "local gw, boot = ARGV[2], ARGV[3]\n"
-    "local old = redis.call ('GET', P .. 'boot:' .. gw)\n"
+    "local old = redis.call ('GET', " PL_LUA_KEY_PRESENCE_BOOT ("gw") ")\n"
     "if old and old ~= boot then purge (gw) end\n"
-    "redis.call ('SET', P .. 'boot:' .. gw, boot)\n"
-    "redis.call ('SET', P .. 'alive:' .. gw, boot, 'PX', ARGV[4])\n"
-    "redis.call ('SADD', P .. 'gateways', gw)\n"
-    "redis.call ('SET', P .. 'heard', now, 'PX', ARGV[4], 'NX')\n"
-    "if redis.call ('PTTL', P .. 'heard') < tonumber (ARGV[4]) then\n"
-    "  redis.call ('PEXPIRE', P .. 'heard', ARGV[4])\n"
+    "redis.call ('SET', " PL_LUA_KEY_PRESENCE_BOOT ("gw") ", boot)\n"
+    "redis.call ('SET', " PL_LUA_KEY_PRESENCE_ALIVE ("gw") ", boot, 'PX', ARGV[4])\n"
+    "redis.call ('SADD', " PL_LUA_KEY_PRESENCE_GATEWAYS ", gw)\n"
+    "redis.call ('SET', " PL_LUA_KEY_PRESENCE_HEARD ", now, 'PX', ARGV[4], 'NX')\n"
+    "if redis.call ('PTTL', " PL_LUA_KEY_PRESENCE_HEARD ") < tonumber (ARGV[4]) then\n"
+    "  redis.call ('PEXPIRE', " PL_LUA_KEY_PRESENCE_HEARD ", ARGV[4])\n"
     "end\n"
-    "redis.call ('SET', P .. 'heard_last', now)\n"
-    "redis.call ('HSET', P .. 'due', gw, now + tonumber (ARGV[4]))\n"
+    "redis.call ('SET', " PL_LUA_KEY_PRESENCE_HEARD_LAST ", now)\n"
+    "redis.call ('HSET', " PL_LUA_KEY_PRESENCE_DUE ", gw, now + tonumber (ARGV[4]))\n"
     "return finish ()\n");
 
 /* ARGV: budget, ttl ms. A gateway whose alive lapsed is swept only when
@@ -139,41 +141,41 @@ PL_REDIS_SCRIPT (s_alive_lua, S_LUA_HEAD S_LUA_NOW
 PL_REDIS_SCRIPT (s_sweep_lua, S_LUA_HEAD S_LUA_NOW
     "local take = budget\n"
     "budget = 0\n"
-    "local since = redis.call ('GET', P .. 'heard')\n"
-    "local last = tonumber (redis.call ('GET', P .. 'heard_last') or '0')\n"
+    "local since = redis.call ('GET', " PL_LUA_KEY_PRESENCE_HEARD ")\n"
+    "local last = tonumber (redis.call ('GET', " PL_LUA_KEY_PRESENCE_HEARD_LAST ") or '0')\n"
     "if since and now - tonumber (since) >= tonumber (ARGV[2]) then\n"
-    "  for _, gw in ipairs (redis.call ('SMEMBERS', P .. 'gateways')) do\n"
-    "    if redis.call ('EXISTS', P .. 'alive:' .. gw) == 0\n"
-    "    and last > tonumber (redis.call ('HGET', P .. 'due', gw) or '0') then\n"
+    "  for _, gw in ipairs (redis.call ('SMEMBERS', " PL_LUA_KEY_PRESENCE_GATEWAYS ")) do\n"
+    "    if redis.call ('EXISTS', " PL_LUA_KEY_PRESENCE_ALIVE ("gw") ") == 0\n"
+    "    and last > tonumber (redis.call ('HGET', " PL_LUA_KEY_PRESENCE_DUE ", gw) or '0') then\n"
     "      purge (gw)\n"
-    "      redis.call ('SREM', P .. 'gateways', gw)\n"
-    "      redis.call ('HDEL', P .. 'due', gw)\n"
+    "      redis.call ('SREM', " PL_LUA_KEY_PRESENCE_GATEWAYS ", gw)\n"
+    "      redis.call ('HDEL', " PL_LUA_KEY_PRESENCE_DUE ", gw)\n"
     "    end\n"
     "  end\n"
     "end\n"
     "finish ()\n"
     "if take <= 0 then return {} end\n"
-    "return redis.call ('LPOP', P .. 'outbox', take * 3) or {}\n");
+    "return redis.call ('LPOP', " PL_LUA_KEY_PRESENCE_OUTBOX ", take * 3) or {}\n");
 
 /* ARGV: budget ('silent' to forget), user ('' for every user), rooms... */
 PL_REDIS_SCRIPT (s_purge_lua, S_LUA_HEAD
     "local function purge_user (room, user)\n"
-    "  local cs = P .. 'conns:' .. room .. ':' .. user\n"
+    "  local cs = " PL_LUA_KEY_PRESENCE_CONNS ("room", "user") "\n"
     "  for _, ck in ipairs (redis.call ('SMEMBERS', cs)) do\n"
     "    local gw, conn = string.match (ck, '^([^/]*)/(.*)$')\n"
     "    if gw then remove (gw, conn, room, user) end\n"
     "  end\n"
     "  redis.call ('DEL', cs)\n"
-    "  local name = redis.call ('HGET', P .. 'users:' .. room, user)\n"
+    "  local name = redis.call ('HGET', " PL_LUA_KEY_PRESENCE_USERS ("room") ", user)\n"
     "  if name then\n"
-    "    redis.call ('HDEL', P .. 'users:' .. room, user)\n"
+    "    redis.call ('HDEL', " PL_LUA_KEY_PRESENCE_USERS ("room") ", user)\n"
     "    emit (room, user, name)\n"
     "  end\n"
     "end\n"
     "for i = 3, #ARGV do\n"
     "  if ARGV[2] ~= '' then purge_user (ARGV[i], ARGV[2])\n"
     "  else\n"
-    "    for _, user in ipairs (redis.call ('HKEYS', P .. 'users:' .. ARGV[i])) do\n"
+    "    for _, user in ipairs (redis.call ('HKEYS', " PL_LUA_KEY_PRESENCE_USERS ("ARGV[i]") ")) do\n"
     "      purge_user (ARGV[i], user)\n"
     "    end\n"
     "  end\n"
@@ -395,7 +397,7 @@ cJSON *
 pl_presence_list (pl_call_t *call, const char *room)
 {
     cJSON *list = NULL, **items = NULL;
-    redisReply *reply = pl_call_command (call, "HGETALL pl:presence:users:%s", room);
+    redisReply *reply = pl_call_command (call, "HGETALL " PL_KEY_PRESENCE_USERS, room);
     if (!reply)
         goto cleanup;
     size_t n = reply->type == REDIS_REPLY_ARRAY ? reply->elements / 2 : 0;

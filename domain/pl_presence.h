@@ -14,7 +14,8 @@
  *  sweep), and when the user is
  *  removed from the room's campaign.
  *
- *  Storage (Redis, all under pl:presence:):
+ *  Storage (Redis, all under pl:presence:; the key formats are in
+ *  pl_keys.h):
  *    conn:<gw>/<conn>      hash  room -> userId: the rooms a connection is in
  *    conns:<room>:<user>   set   "<gw>/<conn>": that user's connections in room
  *    users:<room>          hash  userId -> name: the users present in room

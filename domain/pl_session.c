@@ -7,6 +7,7 @@
 #include "pl_log.h"
 #include "pl_state.h"
 #include "pl_wire.h"
+#include "pl_keys.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -294,8 +295,8 @@ s_watch_role (pl_call_t *call, const char *campaign_id, const char *user, pl_rol
     bool ok = false;
     redisReply *reply = NULL;
     *role = PL_ROLE_NONE;
-    if (!pl_session__run (call, "WATCH pl:campaign:%s:members", campaign_id)
-    ||  !(reply = pl_session__cmd (call, "HGET pl:campaign:%s:members %s", campaign_id, user)))
+    if (!pl_session__run (call, "WATCH " PL_KEY_CAMPAIGN_MEMBERS, campaign_id)
+    ||  !(reply = pl_session__cmd (call, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s", campaign_id, user)))
         goto cleanup;
     if (reply->type == REDIS_REPLY_STRING)
         *role = pl_authz_role_parse (reply->str);
@@ -329,14 +330,14 @@ pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
          * and the creator's role so a campaign deleted (or a GM demoted)
          * before our EXEC gets no session */
         pl_role_t role;
-        if (!pl_session__run (call, "WATCH pl:campaign:%s:sessions", campaign_id)
+        if (!pl_session__run (call, "WATCH " PL_KEY_CAMPAIGN_SESSIONS, campaign_id)
         ||  !s_watch_role (call, campaign_id, created_by, &role))
             goto cleanup;
         if (role != PL_ROLE_GM) {
             rc = 2;
             goto cleanup;
         }
-        reply = pl_session__cmd (call, "SCARD pl:campaign:%s:sessions", campaign_id);
+        reply = pl_session__cmd (call, "SCARD " PL_KEY_CAMPAIGN_SESSIONS, campaign_id);
         if (!reply)
             goto cleanup;
         if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= PL_SESSION_PER_CAMPAIGN) {
@@ -346,10 +347,11 @@ pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
         freeReplyObject (reply);
         reply = NULL;
         if (!pl_session__run (call, "MULTI")
-        ||  !pl_session__run (call, "HSET pl:session:%s id %s campaignId %s name %s createdBy %s createdAt %s",
+        ||  !pl_session__run (call, "HSET " PL_KEY_SESSION " id %s campaignId %s name %s "
+                              "createdBy %s createdAt %s",
                     sid, sid, campaign_id, name, created_by, created)
-        ||  !pl_session__run (call, "SADD pl:campaign:%s:sessions %s", campaign_id, sid)
-        ||  !pl_session__run (call, "SET pl:session:%s:state %s", sid, state_text))
+        ||  !pl_session__run (call, "SADD " PL_KEY_CAMPAIGN_SESSIONS " %s", campaign_id, sid)
+        ||  !pl_session__run (call, "SET " PL_KEY_SESSION_STATE " %s", sid, state_text))
             goto cleanup;
         reply = pl_session__cmd (call, "EXEC");
         if (!reply)
@@ -381,7 +383,7 @@ int
 pl_session_get (pl_call_t *call, const char *sid, cJSON **session)
 {
     *session = NULL;
-    redisReply *reply = pl_session__cmd (call, "HGETALL pl:session:%s", sid);
+    redisReply *reply = pl_session__cmd (call, "HGETALL " PL_KEY_SESSION, sid);
     if (!reply)
         return -1;
     *session = s_session_json (reply);
@@ -417,7 +419,7 @@ pl_session_list (pl_call_t *call, const char *campaign_id, cJSON **list)
     cJSON **rows = NULL;
     size_t nrows = 0;
     redisReply *exec = NULL;
-    redisReply *ids = pl_session__cmd (call, "SMEMBERS pl:campaign:%s:sessions", campaign_id);
+    redisReply *ids = pl_session__cmd (call, "SMEMBERS " PL_KEY_CAMPAIGN_SESSIONS, campaign_id);
     if (!ids || ids->type != REDIS_REPLY_ARRAY)
         goto cleanup;
     /* one transaction: every hash as of one moment */
@@ -425,7 +427,7 @@ pl_session_list (pl_call_t *call, const char *campaign_id, cJSON **list)
         if (!pl_session__run (call, "MULTI"))
             goto cleanup;
         for (size_t i = 0; i < ids->elements; i++)
-            if (!pl_session__run (call, "HGETALL pl:session:%s", ids->element[i]->str))
+            if (!pl_session__run (call, "HGETALL " PL_KEY_SESSION, ids->element[i]->str))
                 goto cleanup;
         exec = pl_session__cmd (call, "EXEC");
         if (!exec || exec->type != REDIS_REPLY_ARRAY)
@@ -469,7 +471,7 @@ s_parse_state (const char *sid, const char *text, size_t len)
     uint64_t v;
     if (!cJSON_IsObject (state) || !cJSON_IsString (version)
     ||  !pl_session_version_parse (version->valuestring, &v)) {
-        pl_error ("pl:session:%s:state holds no valid state", sid);
+        pl_error (PL_KEY_SESSION_STATE " holds no valid state", sid);
         cJSON_Delete (state);
         state = NULL;
     }
@@ -480,7 +482,7 @@ int
 pl_session_state (pl_call_t *call, const char *sid, cJSON **state)
 {
     *state = NULL;
-    redisReply *reply = pl_session__cmd (call, "GET pl:session:%s:state", sid);
+    redisReply *reply = pl_session__cmd (call, "GET " PL_KEY_SESSION_STATE, sid);
     if (!reply)
         return -1;
     int rc = 0;
@@ -522,7 +524,7 @@ s_queue_index (pl_call_t *call, const char *command, const char *kind, const cha
             j++;
         if (j < nother && strcmp (other[j], add[i]) == 0)
             continue;
-        if (!pl_session__run (call, "%s pl:%s:%s:sessions %s", command, kind, add[i], sid))
+        if (!pl_session__run (call, "%s " PL_KEY_ENTITY_SESSIONS " %s", command, kind, add[i], sid))
             return false;
     }
     return true;
@@ -561,7 +563,7 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     const cJSON *ops = update->operations;
     result->status = PL_SESSION_FAILED;
 
-    if (!pl_session__run (call, "WATCH pl:session:%s:state", sid))
+    if (!pl_session__run (call, "WATCH " PL_KEY_SESSION_STATE, sid))
         goto cleanup;
     if (update->campaign_id) {
         /* the caller's role as of this commit: a GM demoted (or a member
@@ -580,14 +582,14 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     /* a recorded id first: a retry whose first try committed gets its ack
      * even though the version has moved on since */
     if (update->update_id) {
-        reply = pl_session__cmd (call, "GET pl:session:%s:upd:%s", sid, update_id);
+        reply = pl_session__cmd (call, "GET " PL_KEY_SESSION_UPDATE, sid, update_id);
         if (!reply)
             goto cleanup;
         if (reply->type == REDIS_REPLY_STRING) {
             body = cJSON_ParseWithLength (reply->str, reply->len);
             const cJSON *v = cJSON_GetObjectItemCaseSensitive (body, "newVersion");
             if (!cJSON_IsString (v)) {
-                pl_error ("pl:session:%s:upd:%s holds no ack", sid, update_id);
+                pl_error (PL_KEY_SESSION_UPDATE " holds no ack", sid, update_id);
                 goto cleanup;
             }
             snprintf (result->version, sizeof result->version, "%s", v->valuestring);
@@ -599,7 +601,7 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
         freeReplyObject (reply);
         reply = NULL;
     }
-    reply = pl_session__cmd (call, "GET pl:session:%s:state", sid);
+    reply = pl_session__cmd (call, "GET " PL_KEY_SESSION_STATE, sid);
     if (!reply)
         goto cleanup;
     if (reply->type != REDIS_REPLY_STRING) {
@@ -681,11 +683,11 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     if (log_max < 1)
         log_max = 1;                        /* the newest entry is always kept */
     if (!pl_session__run (call, "MULTI")
-    ||  !pl_session__run (call, "SET pl:session:%s:state %s", sid, state_text)
-    ||  !pl_session__run (call, "XADD pl:session:%s:log MAXLEN = %ld %s-0 u %s",
+    ||  !pl_session__run (call, "SET " PL_KEY_SESSION_STATE " %s", sid, state_text)
+    ||  !pl_session__run (call, "XADD " PL_KEY_SESSION_LOG " MAXLEN = %ld %s-0 u %s",
                 sid, log_max, s_version (next), log_text)
     ||  (update->update_id
-         && !pl_session__run (call, "SET pl:session:%s:upd:%s %s EX %d",
+         && !pl_session__run (call, "SET " PL_KEY_SESSION_UPDATE " %s EX %d",
                     sid, update_id, body_text, PL_SESSION_UPDATE_TTL))
     ||  !s_queue_indexes (call, sid, state, next)
     ||  (update->queue && !update->queue (call, update->build_arg)))
@@ -710,8 +712,8 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
                   sid, reply->element[1]->str, s_version (next));
         freeReplyObject (reply);
         reply = NULL;
-        if (pl_session__run (call, "DEL pl:session:%s:log", sid))
-            pl_session__run (call, "XADD pl:session:%s:log MAXLEN = %ld %s-0 u %s",
+        if (pl_session__run (call, "DEL " PL_KEY_SESSION_LOG, sid))
+            pl_session__run (call, "XADD " PL_KEY_SESSION_LOG " MAXLEN = %ld %s-0 u %s",
                    sid, log_max, s_version (next), log_text);
     }
     result->status = PL_SESSION_APPLIED;
@@ -823,8 +825,8 @@ pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out)
     if (since < UINT64_MAX)
         snprintf (from, sizeof from, "%" PRIu64 "-0", since + 1);
     if (!pl_session__run (call, "MULTI")
-    ||  !pl_session__run (call, "GET pl:session:%s:state", sid)
-    ||  !pl_session__run (call, "XRANGE pl:session:%s:log %s + COUNT %d", sid, from, S_SYNC_PAGE))
+    ||  !pl_session__run (call, "GET " PL_KEY_SESSION_STATE, sid)
+    ||  !pl_session__run (call, "XRANGE " PL_KEY_SESSION_LOG " %s + COUNT %d", sid, from, S_SYNC_PAGE))
         goto cleanup;
     exec = pl_session__cmd (call, "EXEC");
     if (!exec || exec->type != REDIS_REPLY_ARRAY || exec->elements != 2
@@ -858,7 +860,7 @@ pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out)
         while (ok && want <= current && bytes <= budget && log->elements == S_SYNC_PAGE) {
             if (page)
                 freeReplyObject (page);
-            page = pl_session__cmd (call, "XRANGE pl:session:%s:log %" PRIu64 "-0 + COUNT %d",
+            page = pl_session__cmd (call, "XRANGE " PL_KEY_SESSION_LOG " %" PRIu64 "-0 + COUNT %d",
                                     sid, want, S_SYNC_PAGE);
             if (!page || page->type != REDIS_REPLY_ARRAY)
                 goto cleanup;

@@ -5,7 +5,7 @@
  *  workers, whose updates must reach the sessions that embed the entity
  *  (issue 5, section 5: a "system" update, pl_session_entity_sync).
  *
- *  Storage (all in the worker's Redis):
+ *  Storage (all in the worker's Redis; the key formats are in pl_keys.h):
  *    pl:session:<sid>              hash {id, campaignId, name, createdBy,
  *                                  createdAt}; pl_authz reads campaignId
  *    pl:campaign:<cid>:sessions    set of the campaign's session ids

@@ -6,6 +6,7 @@
 #include "pl_log.h"
 #include "pl_state.h"
 #include "pl_wire.h"
+#include "pl_keys.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -112,8 +113,8 @@ s_view (pl_call_t *call, const char *kind_name, cJSON *entity)
     if (!cJSON_IsString (hid))
         return true;
     if (pl_wire_id_valid (hid->valuestring)) {
-        if (!pl_session__run (call, "WATCH pl:%s:%s", holder_kind, hid->valuestring)
-        ||  !(reply = pl_session__cmd (call, "GET pl:%s:%s", holder_kind, hid->valuestring)))
+        if (!pl_session__run (call, "WATCH " PL_KEY_ENTITY, holder_kind, hid->valuestring)
+        ||  !(reply = pl_session__cmd (call, "GET " PL_KEY_ENTITY, holder_kind, hid->valuestring)))
             return false;
         if (reply->type == REDIS_REPLY_STRING)
             holder = cJSON_ParseWithLength (reply->str, reply->len);
@@ -135,8 +136,8 @@ s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
     s_sync_t *sync = arg;
     cJSON *entity = NULL, *ops = NULL;
     redisReply *reply = NULL;
-    if (!pl_session__run (sync->call, "WATCH pl:%s:%s", sync->kind_name, sync->id)
-    ||  !(reply = pl_session__cmd (sync->call, "GET pl:%s:%s", sync->kind_name, sync->id))) {
+    if (!pl_session__run (sync->call, "WATCH " PL_KEY_ENTITY, sync->kind_name, sync->id)
+    ||  !(reply = pl_session__cmd (sync->call, "GET " PL_KEY_ENTITY, sync->kind_name, sync->id))) {
         snprintf (why, why_size, "storage unavailable");
         goto cleanup;
     }
@@ -188,7 +189,7 @@ s_may_hold (pl_call_t *call, const char *sid, const cJSON *entity)
     const cJSON *creator = cJSON_GetObjectItemCaseSensitive (entity, "createdBy");
     int rc = -1;
     redisReply *role = NULL;
-    redisReply *campaign = pl_session__cmd (call, "HGET pl:session:%s campaignId", sid);
+    redisReply *campaign = pl_session__cmd (call, "HGET " PL_KEY_SESSION " campaignId", sid);
     if (!campaign)
         goto cleanup;
     rc = 1;
@@ -201,7 +202,8 @@ s_may_hold (pl_call_t *call, const char *sid, const cJSON *entity)
     rc = 0;
     if (!cJSON_IsString (creator) || !pl_wire_user_id_valid (creator->valuestring))
         goto cleanup;
-    role = pl_session__cmd (call, "HGET pl:campaign:%s:members %s", campaign->str, creator->valuestring);
+    role = pl_session__cmd (call, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s", campaign->str,
+                            creator->valuestring);
     rc = !role ? -1 : role->type == REDIS_REPLY_STRING
                    && pl_authz_role_parse (role->str) == PL_ROLE_GM;
 cleanup:
@@ -250,7 +252,7 @@ s_sync_one (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, const 
             cJSON_ArrayForEach (e, ids)
                 held = held || strcmp (e->valuestring, id) == 0;
             if (!held)
-                pl_session__run (call, "SREM pl:%s:%s:sessions %s", kind_name, id, sid);
+                pl_session__run (call, "SREM " PL_KEY_ENTITY_SESSIONS " %s", kind_name, id, sid);
             cJSON_Delete (ids);
         }
         cJSON_Delete (state);
@@ -279,7 +281,7 @@ s_entity_sessions (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity,
         updated = 0;                        /* never indexed */
         goto cleanup;
     }
-    sids = pl_session__cmd (call, "SMEMBERS pl:%s:%s:sessions", kind_name, id);
+    sids = pl_session__cmd (call, "SMEMBERS " PL_KEY_ENTITY_SESSIONS, kind_name, id);
     if (!sids || sids->type != REDIS_REPLY_ARRAY)
         goto cleanup;
     updated = 0;
@@ -338,7 +340,7 @@ s_mget (pl_redis_t *redis, const char *kind, const cJSON *ids)
     argv[0] = "MGET";
     argvlen[0] = 4;
     for (int i = 0; i < n; i++) {
-        if (asprintf (&keys[i], "pl:%s:%s", kind, cJSON_GetArrayItem (ids, i)->valuestring) < 0) {
+        if (asprintf (&keys[i], PL_KEY_ENTITY, kind, cJSON_GetArrayItem (ids, i)->valuestring) < 0) {
             keys[i] = NULL;
             goto cleanup;
         }

@@ -1,7 +1,7 @@
 /*  campaigns - campaigns and their members: create, list, get, update,
  *  delete, addMember, removeMember.
  *
- *  Storage (Redis):
+ *  Storage (Redis; the key formats are in domain/pl_keys.h):
  *    pl:campaign:<id>            the campaign, JSON text {id, name, createdBy,
  *                                createdAt, updatedAt, ...client fields}
  *    pl:campaign:<id>:members    hash userId -> "gm" | "player"
@@ -38,6 +38,7 @@
 #include "pl_log.h"
 #include "pl_presence.h"
 #include "pl_wire.h"
+#include "pl_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +112,7 @@ s_load (pl_call_t *call, const char *id, bool *missing)
 {
     cJSON *campaign = NULL;
     *missing = false;
-    redisReply *reply = pl_call_command (call, "GET pl:campaign:%s", id);
+    redisReply *reply = pl_call_command (call, "GET " PL_KEY_CAMPAIGN, id);
     if (!reply)
         goto cleanup;
     if (reply->type != REDIS_REPLY_STRING) {
@@ -120,7 +121,7 @@ s_load (pl_call_t *call, const char *id, bool *missing)
     }
     campaign = cJSON_ParseWithLength (reply->str, reply->len);
     if (!cJSON_IsObject (campaign)) {
-        pl_error ("pl:campaign:%s holds no valid campaign", id);
+        pl_error (PL_KEY_CAMPAIGN " holds no valid campaign", id);
         pl_call_error (call, PL_ERR_INTERNAL, "stored campaign is corrupt");
         cJSON_Delete (campaign);
         campaign = NULL;
@@ -145,7 +146,7 @@ s_members (pl_call_t *call, const char *id, const char *target, s_members_t *m)
 {
     const char *user = pl_call_caller (call)->user;
     memset (m, 0, sizeof *m);
-    m->reply = pl_call_command (call, "HGETALL pl:campaign:%s:members", id);
+    m->reply = pl_call_command (call, "HGETALL " PL_KEY_CAMPAIGN_MEMBERS, id);
     if (!m->reply)
         return -1;
     for (size_t i = 0; m->reply->type == REDIS_REPLY_ARRAY && i + 1 < m->reply->elements; i += 2) {
@@ -199,7 +200,7 @@ s_queue_set (pl_call_t *call, const cJSON *campaign, const char *id)
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "a campaign is at most %d bytes of JSON",
                        S_CAMPAIGN_MAX);
     else
-    if (pl_call_run (call, "SET pl:campaign:%s %s", id, text))
+    if (pl_call_run (call, "SET " PL_KEY_CAMPAIGN " %s", id, text))
         rc = 0;
     free (text);
     return rc;
@@ -247,8 +248,8 @@ s_create (pl_call_t *call, const cJSON *arg)
     pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber (now));
     /* a new id: nothing to WATCH */
     if (!pl_call_run (call, "MULTI") || s_queue_set (call, campaign, id) != 0
-    ||  !pl_call_run (call, "HSET pl:campaign:%s:members %s gm", id, user)
-    ||  !pl_call_run (call, "ZADD pl:user:%s:campaigns %.0f %s", user, now, id)
+    ||  !pl_call_run (call, "HSET " PL_KEY_CAMPAIGN_MEMBERS " %s gm", id, user)
+    ||  !pl_call_run (call, "ZADD " PL_KEY_USER_CAMPAIGNS " %.0f %s", user, now, id)
     ||  pl_call_exec (call) != 1) {
         if (!pl_call_answered (call))
             pl_call_error (call, PL_ERR_INTERNAL, "storage error");
@@ -269,8 +270,8 @@ cleanup:
 PL_REDIS_SCRIPT (s_list_lua,
     "local out = {}\n"
     "for _, id in ipairs (redis.call ('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  local c = redis.call ('GET', 'pl:campaign:' .. id)\n"
-    "  local r = redis.call ('HGET', 'pl:campaign:' .. id .. ':members', ARGV[1])\n"
+    "  local c = redis.call ('GET', " PL_LUA_KEY_CAMPAIGN ("id") ")\n"
+    "  local r = redis.call ('HGET', " PL_LUA_KEY_CAMPAIGN_MEMBERS ("id") ", ARGV[1])\n"
     "  if c and r then out[#out + 1] = c; out[#out + 1] = r end\n"
     "end\n"
     "return out\n");
@@ -281,7 +282,7 @@ s_list (pl_call_t *call, const cJSON *arg)
     (void) arg;                             /* takes none; ignores any */
     const char *user = pl_call_caller (call)->user;
     char key[PL_WIRE_ID_MAX + 32];
-    snprintf (key, sizeof key, "pl:user:%s:campaigns", user);
+    snprintf (key, sizeof key, PL_KEY_USER_CAMPAIGNS, user);
     const char *argv[] = { key, user };
     cJSON *list = NULL;
     redisReply *reply = pl_call_script (call, &s_list_lua, 1, 2, argv, NULL);
@@ -374,7 +375,7 @@ s_update (pl_call_t *call, const cJSON *arg)
         s_members_clear (&m);
         cJSON_Delete (campaign);
         campaign = NULL;
-        if (!pl_call_run (call, "WATCH pl:campaign:%s pl:campaign:%s:members", id, id)
+        if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS, id, id)
         ||  s_members (call, id, NULL, &m) != 0 || s_gm_only (call, id, &m) != 0)
             goto cleanup;
         campaign = s_load (call, id, &missing);
@@ -410,12 +411,13 @@ cleanup:
     s_members_clear (&m);
 }
 
-/* Whether a key exists (run with "EXISTS <key>"): enough to know a zset or
- * set is non-empty, since Redis deletes empty collections. 0, or -1 answered. */
+/* Whether the campaign holds entities of kind: whether its index of them
+ * exists, enough to know the zset is non-empty, since Redis deletes empty
+ * collections. 0, or -1 answered. */
 static int
-s_exists (pl_call_t *call, const char *fmt, const char *id, bool *exists)
+s_exists (pl_call_t *call, const char *id, const pl_entity_kind_t *kind, bool *exists)
 {
-    redisReply *reply = pl_call_command (call, fmt, id);
+    redisReply *reply = pl_call_command (call, "EXISTS " PL_KEY_CAMPAIGN_ENTITIES, id, kind->name);
     if (!reply)
         return -1;
     *exists = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
@@ -439,34 +441,36 @@ s_delete (pl_call_t *call, const cJSON *arg)
         if (sessions)
             freeReplyObject (sessions);
         sessions = NULL;
-        if (!pl_call_run (call, "WATCH pl:campaign:%s pl:campaign:%s:members pl:campaign:%s:actors "
-                          "pl:campaign:%s:items pl:campaign:%s:sessions", id, id, id, id, id)
+        if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS " "
+                          PL_KEY_CAMPAIGN_ENTITIES " " PL_KEY_CAMPAIGN_ENTITIES " "
+                          PL_KEY_CAMPAIGN_SESSIONS, id, id, id, pl_entity_actor.name,
+                          id, pl_entity_item.name, id)
         ||  s_members (call, id, NULL, &m) != 0 || s_gm_only (call, id, &m) != 0
-        ||  s_exists (call, "EXISTS pl:campaign:%s:actors", id, &actors) != 0
-        ||  s_exists (call, "EXISTS pl:campaign:%s:items", id, &items) != 0)
+        ||  s_exists (call, id, &pl_entity_actor, &actors) != 0
+        ||  s_exists (call, id, &pl_entity_item, &items) != 0)
             goto cleanup;
         if (actors || items) {
             pl_call_error (call, PL_ERR_CONFLICT, "campaign %s still holds %s; delete them first",
                            id, actors && items ? "actors and items" : actors ? "actors" : "items");
             goto cleanup;
         }
-        sessions = pl_call_command (call, "SMEMBERS pl:campaign:%s:sessions", id);
+        sessions = pl_call_command (call, "SMEMBERS " PL_KEY_CAMPAIGN_SESSIONS, id);
         if (!sessions || !pl_call_run (call, "MULTI")
-        ||  !pl_call_run (call, "DEL pl:campaign:%s pl:campaign:%s:members pl:chat:campaign:%s",
-                          id, id, id))
+        ||  !pl_call_run (call, "DEL " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS " "
+                          PL_KEY_CHAT_CAMPAIGN, id, id, id))
             goto cleanup;
         for (size_t i = 0; i + 1 < m.reply->elements; i += 2)
-            if (!pl_call_run (call, "ZREM pl:user:%s:campaigns %s", m.reply->element[i]->str, id))
+            if (!pl_call_run (call, "ZREM " PL_KEY_USER_CAMPAIGNS " %s", m.reply->element[i]->str, id))
                 goto cleanup;
         /* its game sessions go with it (pl_session.h has the keys; update
          * id records expire by themselves) */
         for (size_t i = 0; sessions->type == REDIS_REPLY_ARRAY && i < sessions->elements; i++) {
             const char *sid = sessions->element[i]->str;
-            if (!pl_call_run (call, "DEL pl:session:%s pl:session:%s:state pl:session:%s:log "
-                              "pl:chat:session:%s", sid, sid, sid, sid))
+            if (!pl_call_run (call, "DEL " PL_KEY_SESSION " " PL_KEY_SESSION_STATE " "
+                              PL_KEY_SESSION_LOG " " PL_KEY_CHAT_SESSION, sid, sid, sid, sid))
                 goto cleanup;
         }
-        if (!pl_call_run (call, "DEL pl:campaign:%s:sessions", id))
+        if (!pl_call_run (call, "DEL " PL_KEY_CAMPAIGN_SESSIONS, id))
             goto cleanup;
         int rc = pl_call_exec (call);
         if (rc < 0)
@@ -578,7 +582,7 @@ s_add_member (pl_call_t *call, const cJSON *arg)
         s_members_clear (&m);
         cJSON_Delete (campaign);
         campaign = NULL;
-        if (!pl_call_run (call, "WATCH pl:campaign:%s pl:campaign:%s:members", id, id)
+        if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS, id, id)
         ||  s_members (call, id, user, &m) != 0 || s_gm_only (call, id, &m) != 0)
             goto cleanup;
         if (m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER && m.gms <= 1) {
@@ -593,8 +597,8 @@ s_add_member (pl_call_t *call, const cJSON *arg)
         }
         /* ZADD NX: a member whose role changes keeps their join time */
         if (!pl_call_run (call, "MULTI")
-        ||  !pl_call_run (call, "HSET pl:campaign:%s:members %s %s", id, user, role_name)
-        ||  !pl_call_run (call, "ZADD pl:user:%s:campaigns NX %lld %s", user,
+        ||  !pl_call_run (call, "HSET " PL_KEY_CAMPAIGN_MEMBERS " %s %s", id, user, role_name)
+        ||  !pl_call_run (call, "ZADD " PL_KEY_USER_CAMPAIGNS " NX %lld %s", user,
                           (long long) pl_id_wall_ms (), id))
             goto cleanup;
         int rc = pl_call_exec (call);
@@ -654,7 +658,7 @@ s_remove_member (pl_call_t *call, const cJSON *arg)
         if (sessions)
             freeReplyObject (sessions);
         sessions = NULL;
-        if (!pl_call_run (call, "WATCH pl:campaign:%s:members pl:campaign:%s:sessions", id, id)
+        if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN_MEMBERS " " PL_KEY_CAMPAIGN_SESSIONS, id, id)
         ||  s_members (call, id, user, &m) != 0 || s_gm_only (call, id, &m) != 0)
             goto cleanup;
         if (m.target == PL_ROLE_NONE) {
@@ -665,10 +669,10 @@ s_remove_member (pl_call_t *call, const cJSON *arg)
             pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
             goto cleanup;
         }
-        sessions = pl_call_command (call, "SMEMBERS pl:campaign:%s:sessions", id);
+        sessions = pl_call_command (call, "SMEMBERS " PL_KEY_CAMPAIGN_SESSIONS, id);
         if (!sessions || !pl_call_run (call, "MULTI")
-        ||  !pl_call_run (call, "HDEL pl:campaign:%s:members %s", id, user)
-        ||  !pl_call_run (call, "ZREM pl:user:%s:campaigns %s", user, id))
+        ||  !pl_call_run (call, "HDEL " PL_KEY_CAMPAIGN_MEMBERS " %s", id, user)
+        ||  !pl_call_run (call, "ZREM " PL_KEY_USER_CAMPAIGNS " %s", user, id))
             goto cleanup;
         int rc = pl_call_exec (call);
         if (rc < 0)

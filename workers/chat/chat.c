@@ -1,6 +1,6 @@
 /*  chat - messages in rooms: chat:send and chat:history.
  *
- *  Storage (Redis):
+ *  Storage (Redis; the key format is in domain/pl_keys.h):
  *    pl:chat:<room>   list of messages, JSON text, oldest first; at most
  *                     S_KEEP (100): each send appends and trims in one
  *                     script, so the list never holds more, even briefly
@@ -16,6 +16,7 @@
 #include "pl_authz.h"
 #include "pl_id.h"
 #include "pl_wire.h"
+#include "pl_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@ s_send (pl_call_t *call, const cJSON *arg)
         goto cleanup;
     }
     char key[PL_WIRE_ROOM_MAX + 16], keep[16];
-    snprintf (key, sizeof key, "pl:chat:%s", room);
+    snprintf (key, sizeof key, PL_KEY_CHAT, room);
     snprintf (keep, sizeof keep, "%d", S_KEEP);
     const char *argv[] = { key, json, keep };
     redisReply *reply = pl_call_script (call, &s_append_lua, 1, 3, argv, NULL);
@@ -131,7 +132,7 @@ s_history (pl_call_t *call, const cJSON *arg)
     const char *room = s_room (call, arg);
     if (!room)
         goto cleanup;
-    reply = pl_call_command (call, "LRANGE pl:chat:%s %ld -1", room, -limit);
+    reply = pl_call_command (call, "LRANGE " PL_KEY_CHAT " %ld -1", room, -limit);
     if (!reply)
         goto cleanup;
     list = cJSON_CreateArray ();

@@ -49,6 +49,7 @@
 #include "pl_session.h"
 #include "pl_state.h"
 #include "pl_wire.h"
+#include "pl_keys.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -121,7 +122,7 @@ s_access (pl_call_t *call, const char *sid, cJSON **session, pl_role_t *role)
     }
     const cJSON *campaign = found ? s_get (*session, "campaignId") : NULL;
     if (found && !cJSON_IsString (campaign)) {
-        pl_error ("pl:session:%s has no campaignId", sid);
+        pl_error (PL_KEY_SESSION " has no campaignId", sid);
         found = 0;
     }
     if (found && pl_authz_role (call, campaign->valuestring, pl_call_caller (call)->user, role) != 0)
@@ -787,7 +788,7 @@ s_owns_actor (pl_call_t *call, const char *id)
 {
     if (!pl_wire_id_valid (id))
         return 0;
-    redisReply *reply = pl_call_command (call, "GET pl:actor:%s", id);
+    redisReply *reply = pl_call_command (call, "GET " PL_KEY_ENTITY, pl_entity_actor.name, id);
     if (!reply)
         return -1;
     cJSON *actor = reply->type == REDIS_REPLY_STRING

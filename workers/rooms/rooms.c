@@ -25,6 +25,7 @@
 #include "pl_log.h"
 #include "pl_presence.h"
 #include "pl_wire.h"
+#include "pl_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,7 @@ s_campaign_of (pl_call_t *call, const pl_room_ref_t *ref, char cid[PL_WIRE_ID_MA
         rc = 0;
         goto cleanup;
     }
-    reply = pl_call_command (call, "HGET pl:session:%s campaignId", ref->id);
+    reply = pl_call_command (call, "HGET " PL_KEY_SESSION " campaignId", ref->id);
     if (!reply)
         goto cleanup;
     rc = 1;
