@@ -1,11 +1,9 @@
 /*  campaigns - campaigns and their members: create, list, get, update,
  *  delete, addMember, removeMember.
  *
- *  Storage (Redis; the key formats are in domain/pl_keys.h):
- *    pl:campaign:<id>            the campaign, JSON text {id, name, createdBy,
- *                                createdAt, updatedAt, ...client fields}
- *    pl:campaign:<id>:members    hash userId -> "gm" | "player"
- *    pl:user:<uid>:campaigns     sorted set of campaign ids, score = join ms
+ *  Storage: the campaign, its members and each user's index of campaigns,
+ *  read, checked and queued by domain/pl_campaign.h (key formats in
+ *  domain/pl_keys.h); this file is the handlers and their transactions.
  *  It reads (deleting a campaign) pl:campaign:<id>:actors / :items (the
  *  actors and items workers' indexes) and pl:campaign:<id>:sessions, and
  *  clears the campaign's chat (pl:chat:campaign:<id>) and presence
@@ -33,6 +31,7 @@
  */
 #include "campaigns.h"
 #include "pl_authz.h"
+#include "pl_campaign.h"
 #include "pl_entity.h"
 #include "pl_id.h"
 #include "pl_log.h"
@@ -44,8 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_NAME_MAX      200         /* characters in a campaign name       */
-#define S_CAMPAIGN_MAX  65536       /* largest stored campaign, JSON bytes */
 /* Optimistic transaction attempts; see workers/actors/actors.c. */
 #define S_ATTEMPTS      32
 /* removeMember: events besides the session evictions (2 memberRemoved, 2
@@ -54,42 +51,6 @@
  * error log (sessions per campaign are few; the game-state issue bounds
  * them). */
 #define S_REMOVE_FIXED  5
-
-/* Fields the server owns, and the decorations answers add: a client's
- * values for them are ignored. */
-static const char *s_server_fields[] = { "id", "createdBy", "createdAt", "updatedAt",
-                                         "role", "members" };
-
-static bool
-s_is_server_field (const char *key)
-{
-    for (size_t i = 0; i < sizeof s_server_fields / sizeof s_server_fields[0]; i++)
-        if (strcmp (key, s_server_fields[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Shallow-merge the client's fields, server fields skipped. */
-static void
-s_merge (cJSON *campaign, const cJSON *fields)
-{
-    const cJSON *item;
-    cJSON_ArrayForEach (item, fields)
-        if (!s_is_server_field (item->string))
-            pl_entity_set (campaign, item->string, cJSON_Duplicate (item, true));
-}
-
-/* The rules every stored campaign keeps. Returns NULL, or what is wrong. */
-static const char *
-s_invalid (const cJSON *campaign)
-{
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive (campaign, "name");
-    if (!cJSON_IsString (name) || !*name->valuestring)
-        return "name must be a non-empty string";
-    if (pl_wire_code_points (name->valuestring) > S_NAME_MAX)
-        return "name must be at most 200 characters";  /* S_NAME_MAX */
-    return NULL;
-}
 
 /* A campaign id (the argument, or a field of it). Returns it, or NULL after
  * answering VALIDATION_ERROR. */
@@ -103,107 +64,6 @@ s_id (pl_call_t *call, const cJSON *item, const char *what)
         return NULL;
     }
     return item->valuestring;
-}
-
-/* Read a campaign. Returns it; NULL with *missing set when there is none,
- * NULL with *missing false when answered (INTERNAL). */
-static cJSON *
-s_load (pl_call_t *call, const char *id, bool *missing)
-{
-    cJSON *campaign = NULL;
-    *missing = false;
-    redisReply *reply = pl_call_command (call, "GET " PL_KEY_CAMPAIGN, id);
-    if (!reply)
-        goto cleanup;
-    if (reply->type != REDIS_REPLY_STRING) {
-        *missing = true;
-        goto cleanup;
-    }
-    campaign = cJSON_ParseWithLength (reply->str, reply->len);
-    if (!cJSON_IsObject (campaign)) {
-        pl_error (PL_KEY_CAMPAIGN " holds no valid campaign", id);
-        pl_call_error (call, PL_ERR_INTERNAL, "stored campaign is corrupt");
-        cJSON_Delete (campaign);
-        campaign = NULL;
-    }
-cleanup:
-    if (reply)
-        freeReplyObject (reply);
-    return campaign;
-}
-
-/* The members of a campaign, as read by HGETALL. */
-typedef struct {
-    redisReply *reply;              /* HGETALL answer: user, role, ...      */
-    pl_role_t caller;               /* the caller's role                    */
-    pl_role_t target;               /* the role of the user acted on        */
-    int gms;                        /* GMs in the campaign                  */
-} s_members_t;
-
-/* Read the members (inside a WATCH). Returns 0, or -1 answered. */
-static int
-s_members (pl_call_t *call, const char *id, const char *target, s_members_t *m)
-{
-    const char *user = pl_call_caller (call)->user;
-    memset (m, 0, sizeof *m);
-    m->reply = pl_call_command (call, "HGETALL " PL_KEY_CAMPAIGN_MEMBERS, id);
-    if (!m->reply)
-        return -1;
-    for (size_t i = 0; m->reply->type == REDIS_REPLY_ARRAY && i + 1 < m->reply->elements; i += 2) {
-        const char *uid = m->reply->element[i]->str;
-        pl_role_t role = pl_authz_role_parse (m->reply->element[i + 1]->str);
-        m->gms += role == PL_ROLE_GM;
-        if (uid && strcmp (uid, user) == 0)
-            m->caller = role;
-        if (uid && target && strcmp (uid, target) == 0)
-            m->target = role;
-    }
-    return 0;
-}
-
-static void
-s_members_clear (s_members_t *m)
-{
-    if (m->reply)
-        freeReplyObject (m->reply);
-    m->reply = NULL;
-}
-
-/* A change only a GM may make. Returns 0 when the caller is one, or -1
- * after answering NOT_FOUND (not a member: the campaign does not exist for
- * them) or FORBIDDEN (a player). */
-static int
-s_gm_only (pl_call_t *call, const char *id, const s_members_t *m)
-{
-    if (m->caller == PL_ROLE_NONE) {
-        pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
-        return -1;
-    }
-    if (m->caller != PL_ROLE_GM) {
-        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM of campaign %s may %s", id,
-                       pl_proto_event (pl_call_event (call))->name);
-        return -1;
-    }
-    return 0;
-}
-
-/* Queue SET of the campaign in an open MULTI. Returns 0, or -1 answered. */
-static int
-s_queue_set (pl_call_t *call, const cJSON *campaign, const char *id)
-{
-    int rc = -1;
-    char *text = cJSON_PrintUnformatted (campaign);
-    if (!text)
-        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
-    else
-    if (strlen (text) > S_CAMPAIGN_MAX)
-        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "a campaign is at most %d bytes of JSON",
-                       S_CAMPAIGN_MAX);
-    else
-    if (pl_call_run (call, "SET " PL_KEY_CAMPAIGN " %s", id, text))
-        rc = 0;
-    free (text);
-    return rc;
 }
 
 /* {campaignId, userId, role, campaign}: the campaign:memberAdded payload. */
@@ -231,8 +91,8 @@ s_create (pl_call_t *call, const cJSON *arg)
         goto cleanup;
     }
     campaign = cJSON_CreateObject ();
-    s_merge (campaign, arg);
-    const char *why = s_invalid (campaign);
+    pl_campaign_merge (campaign, arg);
+    const char *why = pl_campaign_invalid (campaign);
     if (why) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", why);
         goto cleanup;
@@ -247,7 +107,7 @@ s_create (pl_call_t *call, const cJSON *arg)
     pl_entity_set (campaign, "createdAt", cJSON_CreateNumber (now));
     pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber (now));
     /* a new id: nothing to WATCH */
-    if (!pl_call_run (call, "MULTI") || s_queue_set (call, campaign, id) != 0
+    if (!pl_call_run (call, "MULTI") || pl_campaign_queue_set (call, campaign, id) != 0
     ||  !pl_call_run (call, "HSET " PL_KEY_CAMPAIGN_MEMBERS " %s gm", id, user)
     ||  !pl_call_run (call, "ZADD " PL_KEY_USER_CAMPAIGNS " %.0f %s", user, now, id)
     ||  pl_call_exec (call) != 1) {
@@ -265,67 +125,29 @@ cleanup:
     cJSON_Delete (campaign);
 }
 
-/* KEYS[1] = pl:user:<uid>:campaigns; ARGV[1] = uid. Each campaign and the
- * user's role in it, flat, in join order; stale index entries skipped. */
-PL_REDIS_SCRIPT (s_list_lua,
-    "local out = {}\n"
-    "for _, id in ipairs (redis.call ('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  local c = redis.call ('GET', " PL_LUA_KEY_CAMPAIGN ("id") ")\n"
-    "  local r = redis.call ('HGET', " PL_LUA_KEY_CAMPAIGN_MEMBERS ("id") ", ARGV[1])\n"
-    "  if c and r then out[#out + 1] = c; out[#out + 1] = r end\n"
-    "end\n"
-    "return out\n");
-
 static void
 s_list (pl_call_t *call, const cJSON *arg)
 {
     (void) arg;                             /* takes none; ignores any */
-    const char *user = pl_call_caller (call)->user;
-    char key[PL_WIRE_ID_MAX + 32];
-    snprintf (key, sizeof key, PL_KEY_USER_CAMPAIGNS, user);
-    const char *argv[] = { key, user };
-    cJSON *list = NULL;
-    redisReply *reply = pl_call_script (call, &s_list_lua, 1, 2, argv, NULL);
-    if (!reply)
-        goto cleanup;
-    list = cJSON_CreateArray ();
-    for (size_t i = 0; list && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2) {
-        redisReply *c = reply->element[i], *r = reply->element[i + 1];
-        cJSON *campaign = c->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength (c->str, c->len)
-                                                        : NULL;
-        if (!cJSON_IsObject (campaign) || r->type != REDIS_REPLY_STRING) {
-            cJSON_Delete (campaign);
-            continue;
-        }
-        cJSON_AddStringToObject (campaign, "role", r->str);
-        cJSON_AddItemToArray (list, campaign);
-    }
-    if (!list) {
-        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    pl_call_ok (call, list);
-    list = NULL;
-cleanup:
-    cJSON_Delete (list);
-    if (reply)
-        freeReplyObject (reply);
+    cJSON *list = pl_campaign_list (call, pl_call_caller (call)->user);
+    if (list)
+        pl_call_ok (call, list);
 }
 
 static void
 s_get (pl_call_t *call, const cJSON *arg)
 {
-    s_members_t m = { 0 };
+    pl_campaign_members_t m = { 0 };
     cJSON *campaign = NULL, **rows = NULL;
     bool missing;
     const char *id = s_id (call, arg, "the argument");
-    if (!id || s_members (call, id, NULL, &m) != 0)
+    if (!id || pl_campaign_members (call, id, NULL, &m) != 0)
         goto cleanup;
     if (m.caller == PL_ROLE_NONE) {
         pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
         goto cleanup;
     }
-    campaign = s_load (call, id, &missing);
+    campaign = pl_campaign_load (call, id, &missing);
     if (!campaign) {
         if (missing)
             pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
@@ -354,13 +176,13 @@ s_get (pl_call_t *call, const cJSON *arg)
 cleanup:
     free (rows);
     cJSON_Delete (campaign);
-    s_members_clear (&m);
+    pl_campaign_members_clear (&m);
 }
 
 static void
 s_update (pl_call_t *call, const cJSON *arg)
 {
-    s_members_t m = { 0 };
+    pl_campaign_members_t m = { 0 };
     cJSON *campaign = NULL;
     char room[PL_WIRE_ROOM_MAX + 8];
     if (!cJSON_IsObject (arg)) {
@@ -372,26 +194,27 @@ s_update (pl_call_t *call, const cJSON *arg)
         goto cleanup;
     for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
         bool missing;
-        s_members_clear (&m);
+        pl_campaign_members_clear (&m);
         cJSON_Delete (campaign);
         campaign = NULL;
         if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS, id, id)
-        ||  s_members (call, id, NULL, &m) != 0 || s_gm_only (call, id, &m) != 0)
+        ||  pl_campaign_members (call, id, NULL, &m) != 0
+        ||  pl_campaign_gm_only (call, id, &m) != 0)
             goto cleanup;
-        campaign = s_load (call, id, &missing);
+        campaign = pl_campaign_load (call, id, &missing);
         if (!campaign) {
             if (missing)
                 pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
             goto cleanup;
         }
-        s_merge (campaign, arg);
-        const char *why = s_invalid (campaign);
+        pl_campaign_merge (campaign, arg);
+        const char *why = pl_campaign_invalid (campaign);
         if (why) {
             pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", why);
             goto cleanup;
         }
         pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber ((double) pl_id_wall_ms ()));
-        if (!pl_call_run (call, "MULTI") || s_queue_set (call, campaign, id) != 0)
+        if (!pl_call_run (call, "MULTI") || pl_campaign_queue_set (call, campaign, id) != 0)
             goto cleanup;
         int rc = pl_call_exec (call);
         if (rc < 0)
@@ -408,27 +231,13 @@ s_update (pl_call_t *call, const cJSON *arg)
     pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
 cleanup:
     cJSON_Delete (campaign);
-    s_members_clear (&m);
-}
-
-/* Whether the campaign holds entities of kind: whether its index of them
- * exists, enough to know the zset is non-empty, since Redis deletes empty
- * collections. 0, or -1 answered. */
-static int
-s_exists (pl_call_t *call, const char *id, const pl_entity_kind_t *kind, bool *exists)
-{
-    redisReply *reply = pl_call_command (call, "EXISTS " PL_KEY_CAMPAIGN_ENTITIES, id, kind->name);
-    if (!reply)
-        return -1;
-    *exists = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
-    freeReplyObject (reply);
-    return 0;
+    pl_campaign_members_clear (&m);
 }
 
 static void
 s_delete (pl_call_t *call, const cJSON *arg)
 {
-    s_members_t m = { 0 };
+    pl_campaign_members_t m = { 0 };
     redisReply *sessions = NULL;
     char room[PL_WIRE_ROOM_MAX + 8], gm[PL_WIRE_ROOM_MAX + 8];
     const char *id = s_id (call, arg, "the argument");
@@ -437,7 +246,7 @@ s_delete (pl_call_t *call, const cJSON *arg)
     bool done = false;
     for (int attempt = 0; attempt < S_ATTEMPTS && !done; attempt++) {
         bool actors, items;
-        s_members_clear (&m);
+        pl_campaign_members_clear (&m);
         if (sessions)
             freeReplyObject (sessions);
         sessions = NULL;
@@ -445,9 +254,10 @@ s_delete (pl_call_t *call, const cJSON *arg)
                           PL_KEY_CAMPAIGN_ENTITIES " " PL_KEY_CAMPAIGN_ENTITIES " "
                           PL_KEY_CAMPAIGN_SESSIONS, id, id, id, pl_entity_actor.name,
                           id, pl_entity_item.name, id)
-        ||  s_members (call, id, NULL, &m) != 0 || s_gm_only (call, id, &m) != 0
-        ||  s_exists (call, id, &pl_entity_actor, &actors) != 0
-        ||  s_exists (call, id, &pl_entity_item, &items) != 0)
+        ||  pl_campaign_members (call, id, NULL, &m) != 0
+        ||  pl_campaign_gm_only (call, id, &m) != 0
+        ||  pl_campaign_holds (call, id, &pl_entity_actor, &actors) != 0
+        ||  pl_campaign_holds (call, id, &pl_entity_item, &items) != 0)
             goto cleanup;
         if (actors || items) {
             pl_call_error (call, PL_ERR_CONFLICT, "campaign %s still holds %s; delete them first",
@@ -533,7 +343,7 @@ s_delete (pl_call_t *call, const cJSON *arg)
 cleanup:
     if (sessions)
         freeReplyObject (sessions);
-    s_members_clear (&m);
+    pl_campaign_members_clear (&m);
 }
 
 /* {campaignId, userId[, role]}: the shared part of the member events. Sets
@@ -564,7 +374,7 @@ s_member_arg (pl_call_t *call, const cJSON *arg, const char **id, const char **u
 static void
 s_add_member (pl_call_t *call, const cJSON *arg)
 {
-    s_members_t m = { 0 };
+    pl_campaign_members_t m = { 0 };
     cJSON *campaign = NULL;
     const char *id, *user;
     char room[PL_WIRE_ROOM_MAX + 8], uroom[PL_WIRE_ROOM_MAX + 8], gm[PL_WIRE_ROOM_MAX + 8];
@@ -579,17 +389,18 @@ s_add_member (pl_call_t *call, const cJSON *arg)
     const char *role_name = pl_authz_role_name (role);
     for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
         bool missing;
-        s_members_clear (&m);
+        pl_campaign_members_clear (&m);
         cJSON_Delete (campaign);
         campaign = NULL;
         if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS, id, id)
-        ||  s_members (call, id, user, &m) != 0 || s_gm_only (call, id, &m) != 0)
+        ||  pl_campaign_members (call, id, user, &m) != 0
+        ||  pl_campaign_gm_only (call, id, &m) != 0)
             goto cleanup;
         if (m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER && m.gms <= 1) {
             pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
             goto cleanup;
         }
-        campaign = s_load (call, id, &missing);
+        campaign = pl_campaign_load (call, id, &missing);
         if (!campaign) {
             if (missing)
                 pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
@@ -629,7 +440,7 @@ s_add_member (pl_call_t *call, const cJSON *arg)
     pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
 cleanup:
     cJSON_Delete (campaign);
-    s_members_clear (&m);
+    pl_campaign_members_clear (&m);
 }
 
 static cJSON *
@@ -644,7 +455,7 @@ s_member_removed (const char *id, const char *user)
 static void
 s_remove_member (pl_call_t *call, const cJSON *arg)
 {
-    s_members_t m = { 0 };
+    pl_campaign_members_t m = { 0 };
     redisReply *sessions = NULL;
     const char **rooms = NULL;
     char **owned = NULL;
@@ -654,12 +465,13 @@ s_remove_member (pl_call_t *call, const cJSON *arg)
         goto cleanup;
     bool done = false;
     for (int attempt = 0; attempt < S_ATTEMPTS && !done; attempt++) {
-        s_members_clear (&m);
+        pl_campaign_members_clear (&m);
         if (sessions)
             freeReplyObject (sessions);
         sessions = NULL;
         if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN_MEMBERS " " PL_KEY_CAMPAIGN_SESSIONS, id, id)
-        ||  s_members (call, id, user, &m) != 0 || s_gm_only (call, id, &m) != 0)
+        ||  pl_campaign_members (call, id, user, &m) != 0
+        ||  pl_campaign_gm_only (call, id, &m) != 0)
             goto cleanup;
         if (m.target == PL_ROLE_NONE) {
             pl_call_error (call, PL_ERR_NOT_FOUND, "%s is not a member of campaign %s", user, id);
@@ -737,7 +549,7 @@ cleanup:
     free (rooms);
     if (sessions)
         freeReplyObject (sessions);
-    s_members_clear (&m);
+    pl_campaign_members_clear (&m);
 }
 
 const pl_handler_t pl_campaigns_handlers[] = {
