@@ -2,8 +2,9 @@
  *  (issue 5; README, Game state).
  *
  *  Storage and the commit protocol live in domain/pl_session (keys listed
- *  there), because the actors and items workers update sessions too. This
- *  file is the handlers: argument checks, who may do what, and the acks.
+ *  there), because the actors and items workers update sessions too, and
+ *  the commits' operations builders in domain/pl_session_ops. This file is
+ *  the handlers: argument checks, who may do what, and the acks.
  *
  *  Who may do what (pl_authz roles of the session's campaign):
  *    gameSession:create       GM of the campaign (others FORBIDDEN)
@@ -19,20 +20,11 @@
  *
  *  The dual update (pl_session.h): every embedded actor or item whose copy
  *  a gameState:update changes is written back to the store in the same
- *  Redis transaction as the state, under the rules of actor:update /
- *  item:update for the GM who sent it (the kinds' field rules come from
- *  workers/actors and workers/items, linked in). The update's operations
- *  come from a builder (s_update_ops) that, inside the commit, prepares
- *  each write-back (pl_entity_writeback_prepare, WATCHing the entity) and
- *  appends "set actors.<i>" with exactly what the store will hold (the new
- *  version and updatedAt included), so the copy is the stored entity in
- *  the very version the ack names. A copy the store would refuse (invalid,
- *  or hidden) refuses the update: VALIDATION_ERROR with the index of the
- *  operation that touched it. An item held by a hidden actor is in a state
- *  with actorId null (every member reads the state, and only some may see
- *  that actor: pl_session_entity_view), so an update whose copy names
- *  that actor - the GM's own operation, which every member would receive
- *  - is refused the same way. At most S_WRITE_BACK_MAX copies per update.
+ *  Redis transaction as the state. The update's operations come from a
+ *  builder that prepares each write-back inside the commit
+ *  (pl_session_ops_update, domain/pl_session_ops.h, which says what it
+ *  refuses and why); token:move's come from pl_session_ops_move. At most
+ *  PL_SESSION_OPS_WRITE_BACK_MAX copies per update.
  *  join, requestFull and sync first bring any copy that is behind its
  *  stored entity in step (pl_session_entity_repair): a writer that died
  *  between its store write and its session syncs leaves no lasting gap.
@@ -47,13 +39,13 @@
 #include "pl_log.h"
 #include "pl_presence.h"
 #include "pl_session.h"
+#include "pl_session_ops.h"
 #include "pl_state.h"
 #include "pl_wire.h"
 #include "pl_keys.h"
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* The room of a session. */
@@ -350,253 +342,12 @@ cleanup:
 
 /* ---- updates --------------------------------------------------------- */
 
-/* Most changed copies one update writes back: each costs a few Redis
- * round trips in the commit and one entity event plus one
- * gameState:updated per other session that embeds it, so this keeps an
- * update inside PL_CALL_PUBLISH_MAX. An update that changes more copies
- * than this is refused (VALIDATION_ERROR): split it. */
-#define S_WRITE_BACK_MAX 32
-
-/* What the builder of a gameState:update needs, and what it prepared on
- * the attempt that committed. */
-typedef struct {
-    pl_call_t *call;
-    const cJSON *ops;           /* the client's operations                 */
-    const char *campaign_id;    /* the session's campaign                  */
-    pl_entity_wb_t *wb[S_WRITE_BACK_MAX];
-    int nwb;
-    bool invalid;               /* refused as VALIDATION_ERROR (index)     */
-    int index;
-} s_update_t;
-
-static void
-s_update_reset (s_update_t *u)
-{
-    for (int i = 0; i < u->nwb; i++)
-        pl_entity_writeback_destroy (&u->wb[i]);
-    u->nwb = 0;
-    u->invalid = false;
-    u->index = -1;
-}
-
-/* The first of the client's operations that touches <key>.<at> (or the
- * whole list), for a refused copy's VALIDATION_ERROR; -1 if none does. */
-static int
-s_op_index (const cJSON *ops, const char *key, const cJSON *list, const char *id)
-{
-    size_t len = strlen (key);
-    int i = 0;
-    const cJSON *op;
-    cJSON_ArrayForEach (op, ops) {
-        const cJSON *path = s_get (op, "path");
-        const char *p = cJSON_IsString (path) ? path->valuestring : "";
-        if (strncmp (p, key, len) == 0 && (p[len] == '\0' || p[len] == '.')) {
-            if (p[len] == '\0')
-                return i;
-            const cJSON *entry = cJSON_GetArrayItem (list, atoi (p + len + 1));
-            const cJSON *eid = s_get (entry, "id");
-            if (cJSON_IsString (eid) && strcmp (eid->valuestring, id) == 0)
-                return i;
-        }
-        i++;
-    }
-    return -1;
-}
-
-/* What the update changed in an embedded copy: {id, field: new value...}
- * for every field of after that differs from the copy with its id in
- * before (a field it dropped: null), or just {id} when before held no
- * copy of it (a new embed takes the stored entity as it is). So the
- * write-back merges only the GM's own changes into the stored entity: a
- * copy that is behind the store (a sync still on its way) never writes its
- * stale fields back. NULL when out of memory. */
-static cJSON *
-s_copy_diff (const cJSON *before, const cJSON *after)
-{
-    const cJSON *id = s_get (after, "id"), *was = NULL, *entry, *field;
-    cJSON_ArrayForEach (entry, before) {
-        const cJSON *eid = s_get (entry, "id");
-        if (cJSON_IsObject (entry) && cJSON_IsString (eid)
-        &&  strcmp (eid->valuestring, id->valuestring) == 0) {
-            was = entry;
-            break;
-        }
-    }
-    cJSON *diff = cJSON_CreateObject ();
-    if (!diff || !cJSON_AddStringToObject (diff, "id", id->valuestring))
-        goto oom;
-    if (!was)
-        goto cleanup;
-    cJSON_ArrayForEach (field, after) {
-        if (strcmp (field->string, "id") == 0
-        ||  cJSON_Compare (field, s_get (was, field->string), true))
-            continue;
-        cJSON *value = cJSON_Duplicate (field, true);
-        if (!value)
-            goto oom;
-        cJSON_AddItemToObject (diff, field->string, value);
-    }
-    cJSON_ArrayForEach (field, was)
-        if (!s_get (after, field->string) && !cJSON_AddNullToObject (diff, field->string))
-            goto oom;
-    goto cleanup;
-oom:
-    cJSON_Delete (diff);
-    diff = NULL;
-cleanup:
-    return diff;
-}
-
-/* Does list hold a copy of entity id whose field names holder? */
-static bool
-s_names (const cJSON *list, const char *id, const char *field, const char *holder)
-{
-    const cJSON *entry;
-    cJSON_ArrayForEach (entry, list) {
-        const cJSON *eid = s_get (entry, "id"), *named = s_get (entry, field);
-        if (cJSON_IsObject (entry) && cJSON_IsString (eid) && strcmp (eid->valuestring, id) == 0
-        &&  cJSON_IsString (named) && strcmp (named->valuestring, holder) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Does the update bring the name of entity id's hidden holder into the
- * state: a copy in after that names it, where before none did? (A copy
- * that named it already - a state written before copies were made as
- * members read them - is the appended "set"'s to put right, and the GM's
- * update of another field must not be refused for it.) */
-static bool
-s_names_anew (const cJSON *before, const cJSON *after, const char *id, const char *field,
-              const char *holder)
-{
-    return s_names (after, id, field, holder) && !s_names (before, id, field, holder);
-}
-
-/* Builder of gameState:update, run in the commit on the state the update
- * applies to (again on every retry): the client's operations, then - the
- * dual update, state -> store - for each embedded copy they change,
- * pl_entity_writeback_prepare of what they changed in it (s_copy_diff;
- * it WATCHes the entity: a write to it before our EXEC makes the commit
- * read again), and "set <key>.<i>" of
- * every copy of it that is not exactly what the store will hold (a copy
- * that leaves out fields, or the stamps version / updatedAt). Every client
- * applies these operations as any other, so its copy is the stored
- * entity, in one version. s_update_queue then writes the store in the
- * same MULTI as the state. A copy the store refuses refuses the update
- * (u->invalid, with the index of the client's operation that touched it).
- * The client's operations keep their indexes: when they do not apply,
- * they are returned as they are and the commit reports the failing index. */
-static cJSON *
-s_update_ops (const cJSON *state, void *arg, char *why, size_t why_size)
-{
-    static const struct {
-        const char *key;
-        const pl_entity_kind_t *kind;
-    } lists[] = { { "actors", &pl_entity_actor }, { "items", &pl_entity_item } };
-    s_update_t *u = arg;
-    cJSON *next = NULL, *changes = NULL, *fix = NULL;
-    cJSON *ops = cJSON_Duplicate (u->ops, true);
-    char ignored[256];
-    int index = -1;
-    s_update_reset (u);
-    if (!ops)
-        goto oom;
-    if (pl_state_apply (state, u->ops, &next, &index, ignored, sizeof ignored) != 0)
-        goto cleanup;                       /* the commit says which one fails */
-    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
-        cJSON_Delete (changes);
-        changes = pl_session_entity_changes (state, next, lists[k].key);
-        if (!changes)
-            goto oom;
-        const cJSON *list = s_get (next, lists[k].key);
-        const cJSON *copy;
-        cJSON_ArrayForEach (copy, changes) {
-            const char *id = s_get (copy, "id")->valuestring;
-            if (u->nwb == S_WRITE_BACK_MAX) {
-                snprintf (why, why_size, "an update may change at most %d embedded actors and "
-                          "items; split it", S_WRITE_BACK_MAX);
-                u->invalid = true;
-                u->index = s_op_index (u->ops, lists[k].key, list, id);
-                goto fail;
-            }
-            pl_entity_wb_t *wb = NULL;
-            cJSON *diff = s_copy_diff (s_get (state, lists[k].key), copy);
-            if (!diff)
-                goto oom;
-            int rc = pl_entity_writeback_prepare (lists[k].kind, u->call, u->campaign_id, diff,
-                                                  &wb, why, why_size);
-            cJSON_Delete (diff);
-            if (rc < 0)
-                goto fail;                  /* answered INTERNAL */
-            if (rc == 2) {
-                u->invalid = true;
-                u->index = s_op_index (u->ops, lists[k].key, list, id);
-                goto fail;
-            }
-            if (rc == 0)
-                continue;                   /* a stranger's copy: the state's own */
-            u->wb[u->nwb++] = wb;
-            const char *holder = pl_entity_writeback_holder (wb);
-            if (holder && s_names_anew (s_get (state, lists[k].key), list, id,
-                                        lists[k].kind->holder_field, holder)) {
-                snprintf (why, why_size, "%s %s is held by a hidden %s: a game state is seen by "
-                          "every member, so its copy cannot name it (leave %s null there)",
-                          lists[k].kind->name, id, lists[k].kind->holder,
-                          lists[k].kind->holder_field);
-                u->invalid = true;
-                u->index = s_op_index (u->ops, lists[k].key, list, id);
-                goto fail;
-            }
-            /* every copy of it becomes what the store will hold, as every
-             * member may read it */
-            fix = pl_session_entity_ops (next, lists[k].key, id, pl_entity_writeback_entity (wb));
-            if (!fix)
-                goto oom;
-            if (cJSON_GetArraySize (ops) + cJSON_GetArraySize (fix) > PL_STATE_MAX_OPS) {
-                snprintf (why, why_size, "the operations and the embedded copies they "
-                          "change need more than %d operations; split the update",
-                          PL_STATE_MAX_OPS);
-                u->invalid = true;
-                u->index = -1;
-                goto fail;
-            }
-            while (cJSON_GetArraySize (fix) > 0)
-                cJSON_AddItemToArray (ops, cJSON_DetachItemFromArray (fix, 0));
-            cJSON_Delete (fix);
-            fix = NULL;
-        }
-    }
-    goto cleanup;
-oom:
-    snprintf (why, why_size, "out of memory");
-fail:
-    cJSON_Delete (ops);
-    ops = NULL;
-cleanup:
-    cJSON_Delete (next);
-    cJSON_Delete (changes);
-    cJSON_Delete (fix);
-    return ops;
-}
-
-/* Inside the commit's MULTI: the write-backs s_update_ops prepared. */
-static bool
-s_update_queue (pl_call_t *call, void *arg)
-{
-    s_update_t *u = arg;
-    for (int i = 0; i < u->nwb; i++)
-        if (!pl_entity_writeback_queue (call, u->wb[i]))
-            return false;
-    return true;
-}
-
 static void
 s_update (pl_call_t *call, const cJSON *arg)
 {
     cJSON *session = NULL;
     pl_session_result_t result = { 0 };
-    s_update_t build = { 0 };
+    pl_session_ops_update_t build = { 0 };
     if (!s_object (call, arg))
         goto cleanup;
     const cJSON *id = s_get (arg, "id"), *ops = s_get (arg, "operations");
@@ -640,15 +391,15 @@ s_update (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM may update the game state");
         goto cleanup;
     }
-    build = (s_update_t) { .call = call, .ops = ops,
+    build = (pl_session_ops_update_t) { .call = call, .ops = ops,
                            .campaign_id = s_get (session, "campaignId")->valuestring };
     pl_session_update_t update = {
-        .expected = version, .build = s_update_ops, .build_arg = &build,
+        .expected = version, .build = pl_session_ops_update, .build_arg = &build,
         .update_id = id->valuestring,
         .source = cJSON_IsString (source) ? source->valuestring : "gm",
         .timestamp = cJSON_IsNumber (timestamp) ? timestamp : NULL,
         .campaign_id = build.campaign_id, .min_role = PL_ROLE_GM,
-        .queue = s_update_queue,
+        .queue = pl_session_ops_update_queue,
     };
     pl_session_commit (call, sid, &update, &result);
     if (pl_call_answered (call))
@@ -674,7 +425,7 @@ s_update (pl_call_t *call, const cJSON *arg)
     else
         s_commit_error (call, sid, &result);
 cleanup:
-    s_update_reset (&build);
+    pl_session_ops_update_reset (&build);
     pl_session_result_clear (&result);
     cJSON_Delete (session);
 }
@@ -720,68 +471,6 @@ cleanup:
 
 /* ---- token:move ------------------------------------------------------ */
 
-typedef struct {
-    const char *token;          /* token id                               */
-    const char *actor;          /* its actorId when authorized by owning
-                                   that actor (a player), else NULL        */
-    double x, y;
-} s_move_t;
-
-/* Find token id in state.currentEncounter.tokens: its index, or -1. */
-static int
-s_token_index (const cJSON *state, const char *token, const cJSON **found)
-{
-    const cJSON *encounter = s_get (state, "currentEncounter");
-    const cJSON *tokens = cJSON_IsObject (encounter) ? s_get (encounter, "tokens") : NULL;
-    const cJSON *list = cJSON_IsArray (tokens) ? tokens : NULL;
-    int i = 0;
-    const cJSON *entry;
-    cJSON_ArrayForEach (entry, list) {
-        const cJSON *id = s_get (entry, "id");
-        if (cJSON_IsObject (entry) && cJSON_IsString (id) && strcmp (id->valuestring, token) == 0) {
-            *found = entry;
-            return i;
-        }
-        i++;
-    }
-    return -1;
-}
-
-static cJSON *
-s_move_op (int index, const char *axis, double value)
-{
-    char path[64];
-    snprintf (path, sizeof path, "currentEncounter.tokens.%d.%s", index, axis);
-    cJSON *op = cJSON_CreateObject ();
-    cJSON_AddStringToObject (op, "path", path);
-    cJSON_AddStringToObject (op, "operation", "set");
-    cJSON_AddNumberToObject (op, "value", value);
-    return op;
-}
-
-/* Builder: the token's index in the state the move applies to (a commit
- * in between may have moved it in the array, or removed it). */
-static cJSON *
-s_move_ops (const cJSON *state, void *arg, char *why, size_t why_size)
-{
-    s_move_t *move = arg;
-    const cJSON *token = NULL;
-    int index = s_token_index (state, move->token, &token);
-    if (index < 0) {
-        snprintf (why, why_size, "no token %s in the current encounter", move->token);
-        return NULL;
-    }
-    const cJSON *actor = s_get (token, "actorId");
-    if (move->actor && (!cJSON_IsString (actor) || strcmp (actor->valuestring, move->actor) != 0)) {
-        snprintf (why, why_size, "token %s changed hands", move->token);
-        return NULL;
-    }
-    cJSON *ops = cJSON_CreateArray ();
-    cJSON_AddItemToArray (ops, s_move_op (index, "x", move->x));
-    cJSON_AddItemToArray (ops, s_move_op (index, "y", move->y));
-    return ops;
-}
-
 /* Did the caller create actor id? Returns 1, 0, or -1 answered. */
 static int
 s_owns_actor (pl_call_t *call, const char *id)
@@ -825,13 +514,13 @@ s_token_move (pl_call_t *call, const cJSON *arg)
     pl_role_t role;
     if (s_access (call, sid, &session, &role) != 0)
         goto cleanup;
-    s_move_t move = { token->valuestring, NULL, x->valuedouble, y->valuedouble };
+    pl_session_ops_move_t move = { token->valuestring, NULL, x->valuedouble, y->valuedouble };
     if (role != PL_ROLE_GM) {
         /* a player: only a token of an actor they created */
         if (!(state = s_state (call, sid)))
             goto cleanup;
         const cJSON *found = NULL;
-        if (s_token_index (state, move.token, &found) < 0) {
+        if (pl_session_ops_token_index (state, move.token, &found) < 0) {
             pl_call_error (call, PL_ERR_NOT_FOUND, "no token %s in the current encounter", move.token);
             goto cleanup;
         }
@@ -847,7 +536,7 @@ s_token_move (pl_call_t *call, const cJSON *arg)
         move.actor = actor->valuestring;    /* the builder checks it still is */
     }
     pl_session_update_t update = {
-        .build = s_move_ops, .build_arg = &move, .source = "system",
+        .build = pl_session_ops_move, .build_arg = &move, .source = "system",
         .campaign_id = s_get (session, "campaignId")->valuestring,
         .min_role = move.actor ? PL_ROLE_PLAYER : PL_ROLE_GM };
     pl_session_commit (call, sid, &update, &result);
