@@ -1,5 +1,6 @@
 /*  pl_session - game sessions in Redis (see pl_session.h for the keys,
- *  the commit protocol and the contract with callers).
+ *  the commit protocol and the contract with callers). The sync, which
+ *  reads the log, is in pl_session_sync.c.
  */
 #include "pl_session_int.h"
 #include "pl_authz.h"
@@ -79,10 +80,8 @@ pl_session__run (pl_call_t *call, const char *fmt, ...)
     return ok;
 }
 
-/* Close whatever WATCH / MULTI we left open, so the caller's next command
- * (another session, the rest of an actor handler) runs outside it. */
-static void
-s_reset (pl_call_t *call)
+void
+pl_session__reset (pl_call_t *call)
 {
     if (pl_call_redis (call))
         pl_redis_reset (pl_call_redis (call));
@@ -373,7 +372,7 @@ pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
 cleanup:
     if (reply)
         freeReplyObject (reply);
-    s_reset (call);
+    pl_session__reset (call);
     cJSON_Delete (state);
     free (state_text);
     return rc;
@@ -458,13 +457,12 @@ cleanup:
         freeReplyObject (ids);
     if (exec)
         freeReplyObject (exec);
-    s_reset (call);
+    pl_session__reset (call);
     return rc;
 }
 
-/* Parse a stored state; NULL (logged) when it is not one. */
-static cJSON *
-s_parse_state (const char *sid, const char *text, size_t len)
+cJSON *
+pl_session__parse_state (const char *sid, const char *text, size_t len)
 {
     cJSON *state = cJSON_ParseWithLength (text, len);
     const cJSON *version = cJSON_GetObjectItemCaseSensitive (state, "stateVersion");
@@ -487,7 +485,7 @@ pl_session_state (pl_call_t *call, const char *sid, cJSON **state)
         return -1;
     int rc = 0;
     if (reply->type == REDIS_REPLY_STRING) {
-        *state = s_parse_state (sid, reply->str, reply->len);
+        *state = pl_session__parse_state (sid, reply->str, reply->len);
         rc = *state ? 1 : -1;
     }
     freeReplyObject (reply);
@@ -506,8 +504,8 @@ pl_session_result_clear (pl_session_result_t *result)
     memset (result, 0, sizeof *result);
 }
 
-static const char *
-s_version (const cJSON *state)
+const char *
+pl_session__version (const cJSON *state)
 {
     return cJSON_GetObjectItemCaseSensitive (state, "stateVersion")->valuestring;
 }
@@ -608,16 +606,16 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
         result->status = PL_SESSION_MISSING;
         goto cleanup;
     }
-    state = s_parse_state (sid, reply->str, reply->len);
+    state = pl_session__parse_state (sid, reply->str, reply->len);
     freeReplyObject (reply);
     reply = NULL;
     if (!state) {
         snprintf (result->why, sizeof result->why, "stored state is corrupt");
         goto cleanup;
     }
-    if (update->expected && strcmp (update->expected, s_version (state)) != 0) {
+    if (update->expected && strcmp (update->expected, pl_session__version (state)) != 0) {
         result->status = PL_SESSION_CONFLICT;
-        snprintf (result->version, sizeof result->version, "%s", s_version (state));
+        snprintf (result->version, sizeof result->version, "%s", pl_session__version (state));
         goto cleanup;
     }
     if (!ops) {
@@ -659,8 +657,8 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     log_entry = cJSON_CreateObject ();
     cJSON_AddStringToObject (log_entry, "sessionId", sid);
     cJSON_AddStringToObject (log_entry, "id", update_id);
-    cJSON_AddStringToObject (log_entry, "version", s_version (next));
-    cJSON_AddStringToObject (log_entry, "previousVersion", s_version (state));
+    cJSON_AddStringToObject (log_entry, "version", pl_session__version (next));
+    cJSON_AddStringToObject (log_entry, "previousVersion", pl_session__version (state));
     cJSON_AddItemToObject (log_entry, "operations", cJSON_Duplicate (ops, true));
     if (cJSON_IsNumber (update->timestamp))
         cJSON_AddItemToObject (log_entry, "timestamp", cJSON_Duplicate (update->timestamp, false));
@@ -673,7 +671,7 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     cJSON_AddNumberToObject (log_entry, "lastUpdated", (double) now);
     body = cJSON_CreateObject ();
     cJSON_AddTrueToObject (body, "success");
-    cJSON_AddStringToObject (body, "newVersion", s_version (next));
+    cJSON_AddStringToObject (body, "newVersion", pl_session__version (next));
     log_text = cJSON_PrintUnformatted (log_entry);
     body_text = cJSON_PrintUnformatted (body);
     if (!log_text || !body_text)
@@ -685,7 +683,7 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
     if (!pl_session__run (call, "MULTI")
     ||  !pl_session__run (call, "SET " PL_KEY_SESSION_STATE " %s", sid, state_text)
     ||  !pl_session__run (call, "XADD " PL_KEY_SESSION_LOG " MAXLEN = %ld %s-0 u %s",
-                sid, log_max, s_version (next), log_text)
+                sid, log_max, pl_session__version (next), log_text)
     ||  (update->update_id
          && !pl_session__run (call, "SET " PL_KEY_SESSION_UPDATE " %s EX %d",
                     sid, update_id, body_text, PL_SESSION_UPDATE_TTL))
@@ -709,15 +707,15 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
          * not roll back), so start the log over: sync from older versions
          * finds the gap and gets a full state, which is correct. */
         pl_error ("session %s: log append failed (%s); the log starts over at %s",
-                  sid, reply->element[1]->str, s_version (next));
+                  sid, reply->element[1]->str, pl_session__version (next));
         freeReplyObject (reply);
         reply = NULL;
         if (pl_session__run (call, "DEL " PL_KEY_SESSION_LOG, sid))
             pl_session__run (call, "XADD " PL_KEY_SESSION_LOG " MAXLEN = %ld %s-0 u %s",
-                   sid, log_max, s_version (next), log_text);
+                   sid, log_max, pl_session__version (next), log_text);
     }
     result->status = PL_SESSION_APPLIED;
-    snprintf (result->version, sizeof result->version, "%s", s_version (next));
+    snprintf (result->version, sizeof result->version, "%s", pl_session__version (next));
     cJSON_DeleteItemFromObjectCaseSensitive (body, "success");
     result->body = body;
     body = NULL;
@@ -730,7 +728,7 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
 cleanup:
     if (reply)
         freeReplyObject (reply);
-    s_reset (call);                         /* drop any WATCH / MULTI left */
+    pl_session__reset (call);               /* drop any WATCH / MULTI left */
     cJSON_Delete (state);
     cJSON_Delete (built);
     cJSON_Delete (next);
@@ -770,126 +768,4 @@ pl_session_commit (pl_call_t *call, const char *sid, const pl_session_update_t *
     snprintf (result->why, sizeof result->why,
               "session %s: %d concurrent updates won in a row; try again", sid, S_ATTEMPTS);
     pl_warn ("%s", result->why);
-}
-
-/* ---- sync ------------------------------------------------------------ */
-
-/* Log entries per XRANGE page of a sync. */
-#define S_SYNC_PAGE 100
-/* A sync answers with the updates only while they are smaller than the
- * state they lead to (or than this, for a small state): past that the
- * full state is the cheaper answer, and an answer's size stays bounded by
- * the state's (PL_SESSION_STATE_MAX) whatever the log holds. */
-#define S_SYNC_MIN_BUDGET (256 << 10)
-
-/* Append to updates the log entries of page, from version *want on, up
- * to current; *bytes counts their JSON. Returns false when the page does
- * not hold the next version where it should (a trimmed log), or an entry
- * is unreadable. */
-static bool
-s_sync_page (const redisReply *page, uint64_t *want, uint64_t current, cJSON *updates,
-             size_t *bytes)
-{
-    for (size_t i = 0; i < page->elements && *want <= current; i++, (*want)++) {
-        const redisReply *entry = page->element[i];
-        char id[PL_SESSION_VERSION_SIZE + 4];
-        snprintf (id, sizeof id, "%" PRIu64 "-0", *want);
-        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
-        ||  entry->element[0]->type != REDIS_REPLY_STRING
-        ||  strcmp (entry->element[0]->str, id) != 0
-        ||  entry->element[1]->type != REDIS_REPLY_ARRAY || entry->element[1]->elements != 2
-        ||  entry->element[1]->element[1]->type != REDIS_REPLY_STRING)
-            return false;
-        const redisReply *u = entry->element[1]->element[1];
-        cJSON *update = cJSON_ParseWithLength (u->str, u->len);
-        if (!update)
-            return false;
-        cJSON_AddItemToArray (updates, update);
-        *bytes += u->len;
-    }
-    return true;
-}
-
-int
-pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out)
-{
-    int rc = -1;
-    *out = NULL;
-    cJSON *state = NULL, *updates = NULL;
-    redisReply *exec = NULL, *page = NULL;
-    /* the state and the first page of the log as of one moment (MULTI),
-     * so the updates end exactly at the state's version; later pages are
-     * entries already written (an entry never changes; a trimmed one is
-     * noticed as a gap) */
-    char from[PL_SESSION_VERSION_SIZE + 4] = "+";
-    if (since < UINT64_MAX)
-        snprintf (from, sizeof from, "%" PRIu64 "-0", since + 1);
-    if (!pl_session__run (call, "MULTI")
-    ||  !pl_session__run (call, "GET " PL_KEY_SESSION_STATE, sid)
-    ||  !pl_session__run (call, "XRANGE " PL_KEY_SESSION_LOG " %s + COUNT %d", sid, from, S_SYNC_PAGE))
-        goto cleanup;
-    exec = pl_session__cmd (call, "EXEC");
-    if (!exec || exec->type != REDIS_REPLY_ARRAY || exec->elements != 2
-    ||  exec->element[0]->type == REDIS_REPLY_ERROR || exec->element[1]->type != REDIS_REPLY_ARRAY)
-        goto cleanup;
-    if (exec->element[0]->type != REDIS_REPLY_STRING) {
-        rc = 0;
-        goto cleanup;
-    }
-    size_t budget = exec->element[0]->len > S_SYNC_MIN_BUDGET
-                  ? exec->element[0]->len : S_SYNC_MIN_BUDGET;
-    state = s_parse_state (sid, exec->element[0]->str, exec->element[0]->len);
-    if (!state)
-        goto cleanup;
-    uint64_t current = 0;
-    if (!pl_session_version_parse (s_version (state), &current)) {
-        pl_error ("session %s: stored state has a bad stateVersion", sid);
-        goto cleanup;
-    }
-    *out = cJSON_CreateObject ();
-    if (!*out)
-        goto cleanup;
-    bool full = since > current;
-    if (!full && since < current) {
-        /* the log must hold since+1 .. current, each once, in order */
-        updates = cJSON_CreateArray ();
-        uint64_t want = since + 1;
-        size_t bytes = 0;
-        const redisReply *log = exec->element[1];
-        bool ok = updates && s_sync_page (log, &want, current, updates, &bytes);
-        while (ok && want <= current && bytes <= budget && log->elements == S_SYNC_PAGE) {
-            if (page)
-                freeReplyObject (page);
-            page = pl_session__cmd (call, "XRANGE " PL_KEY_SESSION_LOG " %" PRIu64 "-0 + COUNT %d",
-                                    sid, want, S_SYNC_PAGE);
-            if (!page || page->type != REDIS_REPLY_ARRAY)
-                goto cleanup;
-            log = page;
-            ok = s_sync_page (log, &want, current, updates, &bytes);
-        }
-        full = !ok || want != current + 1 || bytes > budget;
-    }
-    if (full) {
-        cJSON_AddTrueToObject (*out, "full");
-        cJSON_AddItemToObject (*out, "gameState", state);
-        state = NULL;
-    }
-    else {
-        cJSON_AddItemToObject (*out, "updates", updates ? updates : cJSON_CreateArray ());
-        updates = NULL;
-    }
-    rc = 1;
-cleanup:
-    if (rc < 0) {
-        cJSON_Delete (*out);
-        *out = NULL;
-    }
-    if (exec)
-        freeReplyObject (exec);
-    if (page)
-        freeReplyObject (page);
-    s_reset (call);
-    cJSON_Delete (state);
-    cJSON_Delete (updates);
-    return rc;
 }

@@ -1,5 +1,6 @@
-/*  pl_session_int - what pl_session.c, pl_session_entity.c and the
- *  selftest share. Internal to domain/: names are pl_session__*.
+/*  pl_session_int - what pl_session.c, pl_session_entity.c,
+ *  pl_session_sync.c and the selftest share. Internal to domain/: names
+ *  are pl_session__*.
  */
 #ifndef PL_SESSION_INT_H
 #define PL_SESSION_INT_H
@@ -13,6 +14,14 @@ redisReply *pl_session__cmd (pl_call_t *call, const char *fmt, ...)
 /* The same for a reply nobody needs; false on failure (logged). */
 bool pl_session__run (pl_call_t *call, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+
+/* Close whatever WATCH / MULTI we left open, so the caller's next command
+ * (another session, the rest of an actor handler) runs outside it. */
+void pl_session__reset (pl_call_t *call);
+/* Parse a stored state; NULL (logged) when it is not one. */
+cJSON *pl_session__parse_state (const char *sid, const char *text, size_t len);
+/* A parsed state's stateVersion (pl_session__parse_state checked it). */
+const char *pl_session__version (const cJSON *state);
 
 /* The dual update's operations builder (pl_session_ops_fn): replace (or,
  * entity NULL, remove) every embedded copy of one entity. */
