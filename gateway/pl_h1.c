@@ -1,5 +1,6 @@
 /*  pl_h1 - HTTP/1.1 in front of lws, on the gateway loop (pl_h1.h says
- *  why and the rules). */
+ *  why and the rules). Its pure syntax pieces (percent-decoding, methods,
+ *  reason phrases) are in pl_h1_syntax.c. */
 #include "pl_h1.h"
 #include "pl_h1_int.h"
 #include "pl_log.h"
@@ -109,42 +110,6 @@ s_deadline (pl_h1_conn_t *c, double seconds)
     ev_timer_stop (c->h1->loop, &c->timer);
     ev_timer_set (&c->timer, seconds, 0.);
     ev_timer_start (c->h1->loop, &c->timer);
-}
-
-static int
-s_hex (char ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode src[0..len) into dst, '+' as a space when plus is set.
- * Returns the length, or -1 for a bad escape or an encoded NUL (which
- * would cut the string: refused, never truncated). */
-long
-pl_h1__decode (const char *src, size_t len, char *dst, bool plus)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = src[i];
-        if (ch == '%') {
-            if (i + 2 >= len)
-                return -1;
-            int hi = s_hex (src[i + 1]), lo = s_hex (src[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            ch = (char) (hi << 4 | lo);
-            i += 2;
-        }
-        else
-        if (ch == '+' && plus)
-            ch = ' ';
-        dst[n++] = ch;
-    }
-    dst[n] = '\0';
-    return (long) n;
 }
 
 /* ---- parser callbacks (gateway loop, inside http_parser_execute) ------ */
@@ -266,18 +231,6 @@ s_target (pl_h1_conn_t *c)
     return 0;
 }
 
-bool
-pl_h1__method_allowed (unsigned method)
-{
-    switch (method) {
-        case HTTP_GET: case HTTP_HEAD: case HTTP_POST: case HTTP_PUT:
-        case HTTP_PATCH: case HTTP_DELETE: case HTTP_OPTIONS:
-            return true;
-        default:
-            return false;
-    }
-}
-
 static int
 s_on_headers_complete (http_parser *p)
 {
@@ -367,23 +320,6 @@ static const http_parser_settings s_settings = {
 };
 
 /* ---- answers ---------------------------------------------------------- */
-
-const char *
-pl_h1__reason (int status)
-{
-    switch (status) {
-        case 408: return "Request Timeout";
-        case 411: return "Length Required";
-        case 413: return "Content Too Large";
-        case 414: return "URI Too Long";
-        case 422: return "Unprocessable Content";
-        case 431: return "Request Header Fields Too Large";
-        default: {
-            const char *s = http_status_str ((enum http_status) status);
-            return s && strcmp (s, "<unknown>") != 0 ? s : "Status";
-        }
-    }
-}
 
 int
 pl_h1_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,

@@ -1,4 +1,5 @@
-/*  pl_h1 internals shared with its selftest (pl_h1_test.c). */
+/*  pl_h1 internals: the pure syntax pieces of pl_h1_syntax.c, which pl_h1.c
+ *  reads and answers with and its selftest (pl_h1_test.c) checks. */
 #ifndef PL_H1_INT_H
 #define PL_H1_INT_H
 
