@@ -238,7 +238,7 @@ pl_jwt_verify (const char *token, size_t len, const char *secret, time_t now,
         goto cleanup;
     }
     /* the sub becomes the user id of every request, and a part of Redis
-     * keys and of the room user:<sub>: it must be one (pl_authz.h) */
+     * keys and of the room user:<sub>: it must be one (pl_wire.h) */
     if (!pl_wire_user_id_valid (sub->valuestring)) {
         *why = "token sub is not a valid user id";
         goto cleanup;
