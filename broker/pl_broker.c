@@ -94,10 +94,10 @@ s_hex (const byte *data, size_t size, char *out)
 /* A frame made safe to print in a warning: up to 32 bytes, '?' for
  * anything not printable. */
 static const char *
-s_printable (zframe_t *frame, char *buf, size_t size)
+s_printable (zmq_msg_t *frame, char *buf, size_t size)
 {
-    size_t n = frame ? zframe_size (frame) : 0;
-    const byte *data = frame ? zframe_data (frame) : NULL;
+    size_t n = frame ? zmq_msg_size (frame) : 0;
+    const byte *data = frame ? zmq_msg_data (frame) : NULL;
     size_t i = 0;
     for (; i < n && i < 32 && i + 1 < size; i++)
         buf[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char) data[i] : '?';
@@ -109,11 +109,11 @@ s_printable (zframe_t *frame, char *buf, size_t size)
  * a log field and a JSON key). Copies it NUL-terminated into name.
  * Returns 0, or -1 when the frame is no valid name. */
 static int
-s_service_name (zframe_t *frame, char name[PL_BROKER_SERVICE_MAX + 1])
+s_service_name (zmq_msg_t *frame, char name[PL_BROKER_SERVICE_MAX + 1])
 {
     int rc = -1;
-    size_t size = zframe_size (frame);
-    const byte *data = zframe_data (frame);
+    size_t size = zmq_msg_size (frame);
+    const byte *data = zmq_msg_data (frame);
     if (size == 0 || size > PL_BROKER_SERVICE_MAX)
         goto cleanup;
     for (size_t i = 0; i < size; i++)
@@ -128,11 +128,11 @@ cleanup:
 
 /* A READY credit: decimal, 1..PL_BROKER_CREDIT_MAX. Returns it, or 0. */
 static size_t
-s_credit (zframe_t *frame)
+s_credit (zmq_msg_t *frame)
 {
     size_t credit = 0;
-    size_t len = zframe_size (frame);
-    const byte *data = zframe_data (frame);
+    size_t len = zmq_msg_size (frame);
+    const byte *data = zmq_msg_data (frame);
     for (size_t i = 0; i < len && credit <= PL_BROKER_CREDIT_MAX; i++) {
         if (data[i] < '0' || data[i] > '9') {
             credit = 0;
@@ -147,22 +147,28 @@ s_credit (zframe_t *frame)
  * Backend: worker -> broker
  */
 
+/* A frame's bytes compared with a C string. */
+static bool
+s_is (zmq_msg_t *frame, const char *text)
+{
+    size_t len = strlen (text);
+    return zmq_msg_size (frame) == len && memcmp (zmq_msg_data (frame), text, len) == 0;
+}
+
 /* READY from an unknown worker: identity PL01 READY service credit. */
 static void
-s_worker_ready (pl_broker_t *self, zmsg_t *msg, const char *key)
+s_worker_ready (pl_broker_t *self, pl_zmsg_t *msg, const char *key)
 {
     char name[PL_BROKER_SERVICE_MAX + 1];
     char shown[40];
-    zframe_t *identity = zmsg_first (msg);
-    zmsg_next (msg);
-    zmsg_next (msg);
-    zframe_t *service = zmsg_next (msg);
-    zframe_t *credit_frame = zmsg_next (msg);
-    if (zmsg_size (msg) != 5 || s_service_name (service, name) == -1) {
+    bool shaped = msg->count == 5 && !msg->oversize;
+    if (!shaped || s_service_name (&msg->frame[3], name) == -1) {
         s_bad_input (self, "backend: worker %s: dropped a READY with %s", key,
-                     zmsg_size (msg) != 5 ? "a wrong frame count" : "a bad service name");
+                     !shaped ? "a wrong frame count" : "a bad service name");
         goto cleanup;
     }
+    zmq_msg_t *identity = &msg->frame[0];
+    zmq_msg_t *credit_frame = &msg->frame[4];
     size_t credit = s_credit (credit_frame);
     if (credit == 0) {
         s_bad_input (self, "backend: worker %s: dropped a READY with credit \"%s\" "
@@ -181,27 +187,27 @@ s_worker_ready (pl_broker_t *self, zmsg_t *msg, const char *key)
                      key, name, PL_BROKER_SERVICES_MAX);
         goto cleanup;
     }
-    if (pl_broker__worker_add (self, identity, key, svc, credit) == -1)
+    if (pl_broker__worker_add (self, zmq_msg_data (identity), zmq_msg_size (identity),
+                               key, svc, credit) == -1)
         pl_error ("backend: worker %s: out of memory registering it", key);
 cleanup:
     return;
 }
 
 static void
-s_backend_message (pl_broker_t *self, zmsg_t **msg_p)
+s_backend_message (pl_broker_t *self, pl_zmsg_t *msg)
 {
-    zmsg_t *msg = *msg_p;
     char shown[40];
     char key[2 * PL_BROKER__IDENTITY_MAX + 1];
-    if (zmsg_size (msg) < 3) {
-        s_bad_input (self, "backend: dropped a message with %zu frames", zmsg_size (msg));
+    if (msg->count < 3) {
+        s_bad_input (self, "backend: dropped a message with %d frames", msg->count);
         goto cleanup;
     }
-    zframe_t *identity = zmsg_first (msg);
-    zframe_t *version = zmsg_next (msg);
-    zframe_t *command = zmsg_next (msg);
-    s_hex (zframe_data (identity), zframe_size (identity), key);
-    if (!zframe_streq (version, PL_PROTO_VERSION)) {
+    zmq_msg_t *identity = &msg->frame[0];
+    zmq_msg_t *version = &msg->frame[1];
+    zmq_msg_t *command = &msg->frame[2];
+    s_hex (zmq_msg_data (identity), zmq_msg_size (identity), key);
+    if (!s_is (version, PL_PROTO_VERSION)) {
         s_bad_input (self, "backend: worker %s: dropped a message of version \"%s\"",
                      key, s_printable (version, shown, sizeof shown));
         goto cleanup;
@@ -211,32 +217,33 @@ s_backend_message (pl_broker_t *self, zmsg_t **msg_p)
         /* unknown: a worker of a previous broker, or one declared dead.
          * BYE makes it reconnect and send READY; a BYE is not answered,
          * so two sides can never ping-pong. */
-        if (zframe_streq (command, PL_CMD_READY))
+        if (s_is (command, PL_CMD_READY))
             s_worker_ready (self, msg, key);
         else
-        if (!zframe_streq (command, PL_CMD_DISCONNECT))
-            pl_broker__send_command (self, identity, PL_CMD_DISCONNECT);
+        if (!s_is (command, PL_CMD_DISCONNECT))
+            pl_broker__send_command (self, zmq_msg_data (identity), zmq_msg_size (identity),
+                                     PL_CMD_DISCONNECT);
         goto cleanup;
     }
     /* any traffic proves the worker alive */
     worker->expiry = zclock_mono () + self->opts.heartbeat_ms * self->opts.liveness;
-    if (zframe_streq (command, PL_CMD_HEARTBEAT))
+    if (s_is (command, PL_CMD_HEARTBEAT))
         ;
     else
-    if (zframe_streq (command, PL_CMD_REP)) {
-        if (zmsg_size (msg) != 6 && zmsg_size (msg) != 7)     /* 7: with directives */
-            s_bad_input (self, "backend: worker %s: dropped a REP with %zu frames (want 6 or 7)",
-                         key, zmsg_size (msg));
+    if (s_is (command, PL_CMD_REP)) {
+        if ((msg->count != 6 && msg->count != 7) || msg->oversize)   /* 7: with directives */
+            s_bad_input (self, "backend: worker %s: dropped a REP with %d%s frames (want 6 or 7)",
+                         key, msg->count, msg->oversize ? "+" : "");
         else
-        if (pl_broker__worker_reply (self, worker, msg_p) == -1)
+        if (pl_broker__worker_reply (self, worker, msg) == -1)
             s_bad_input (self, "backend: worker %s: dropped a REP for a request it "
                          "does not hold", key);
     }
     else
-    if (zframe_streq (command, PL_CMD_DISCONNECT))
+    if (s_is (command, PL_CMD_DISCONNECT))
         pl_broker__worker_forget (self, worker, "left (BYE)");
     else
-    if (zframe_streq (command, PL_CMD_READY))
+    if (s_is (command, PL_CMD_READY))
         s_bad_input (self, "backend: worker %s: ignored a second READY", key);
     else
         s_bad_input (self, "backend: worker %s: dropped unknown command \"%s\"",
@@ -249,100 +256,77 @@ cleanup:
  * Frontend: client -> broker
  */
 
-static void
-s_answer_error (pl_broker_t *self, zframe_t *client, zframe_t *reqid,
-                pl_err_t err, const char *message)
-{
-    char *body = pl_proto_reply_err (err, message);
-    pl_broker__send_reply (self, zframe_data (client), zframe_size (client),
-                           zframe_data (reqid), zframe_size (reqid), body);
-    free (body);
-}
-
 /* REQ: client PL01 REQ service reqid event ctx body. */
 static void
-s_client_request (pl_broker_t *self, zmsg_t **msg_p)
+s_client_request (pl_broker_t *self, pl_zmsg_t *msg)
 {
-    zmsg_t *msg = *msg_p;
-    zframe_t *client = zmsg_first (msg);
-    zmsg_next (msg);
-    zmsg_next (msg);
-    zframe_t *service = zmsg_next (msg);
-    zframe_t *reqid = zmsg_next (msg);
+    zmq_msg_t *reqid = msg->count > PL_BROKER__REQ_ID ? &msg->frame[PL_BROKER__REQ_ID] : NULL;
     char name[PL_BROKER_SERVICE_MAX + 1];
     const char *invalid = NULL;
-    if (!reqid || zframe_size (reqid) > PL_BROKER_REQID_MAX) {
+    char *error = NULL;
+    if (!reqid || zmq_msg_size (reqid) > PL_BROKER_REQID_MAX) {
         /* no request id we could echo: nothing to answer */
         s_bad_input (self, "frontend: dropped a REQ with %s",
                      reqid ? "a request id over 32 bytes" : "too few frames");
         goto cleanup;
     }
-    if (zmsg_size (msg) != 8)
+    if (msg->count != PL_BROKER__REQ_FRAMES || msg->oversize)
         invalid = "malformed request: want PL01 REQ service id event ctx body";
     else
-    if (s_service_name (service, name) == -1)
+    if (s_service_name (&msg->frame[PL_BROKER__REQ_SERVICE], name) == -1)
         invalid = "malformed request: the service name must be 1 to 64 printable bytes";
     if (invalid) {
         s_bad_input (self, "frontend: answered VALIDATION_ERROR: %s", invalid);
-        s_answer_error (self, client, reqid, PL_ERR_VALIDATION_ERROR, invalid);
+        error = pl_proto_reply_err (PL_ERR_VALIDATION_ERROR, invalid);
+        pl_broker__refuse (self, msg, error);
         goto cleanup;
     }
     pl_broker__service_t *svc = pl_broker__service_require (self, name);
     if (!svc) {
-        s_answer_error (self, client, reqid, PL_ERR_SERVICE_UNAVAILABLE,
-                        "the broker knows too many services");
+        error = pl_proto_reply_err (PL_ERR_SERVICE_UNAVAILABLE,
+                                    "the broker knows too many services");
+        pl_broker__refuse (self, msg, error);
         goto cleanup;
     }
-    /* client PL01 REQ service reqid ... -> PL01 REQ client reqid ...
-     * (the worker form: only the worker identity is missing) */
-    zframe_t *f_client = zmsg_pop (msg);
-    zframe_t *f_version = zmsg_pop (msg);
-    zframe_t *f_command = zmsg_pop (msg);
-    zframe_t *f_service = zmsg_pop (msg);
-    zframe_destroy (&f_service);
-    zmsg_prepend (msg, &f_client);
-    zmsg_prepend (msg, &f_command);
-    zmsg_prepend (msg, &f_version);
-    pl_broker__service_submit (self, svc, msg_p);
+    pl_broker__service_submit (self, svc, msg);
 cleanup:
-    return;
+    free (error);
 }
 
 static void
-s_frontend_message (pl_broker_t *self, zmsg_t **msg_p)
+s_frontend_message (pl_broker_t *self, pl_zmsg_t *msg)
 {
-    zmsg_t *msg = *msg_p;
     char shown[40];
-    if (zmsg_size (msg) < 3) {
-        s_bad_input (self, "frontend: dropped a message with %zu frames", zmsg_size (msg));
+    if (msg->count < 3) {
+        s_bad_input (self, "frontend: dropped a message with %d frames", msg->count);
         goto cleanup;
     }
-    zframe_t *client = zmsg_first (msg);
-    zframe_t *version = zmsg_next (msg);
-    zframe_t *command = zmsg_next (msg);
-    if (!zframe_streq (version, PL_PROTO_VERSION)) {
+    zmq_msg_t *client = &msg->frame[0];
+    zmq_msg_t *version = &msg->frame[1];
+    zmq_msg_t *command = &msg->frame[2];
+    if (!s_is (version, PL_PROTO_VERSION)) {
         s_bad_input (self, "frontend: dropped a message of version \"%s\"",
                      s_printable (version, shown, sizeof shown));
         goto cleanup;
     }
-    if (zframe_streq (command, PL_CMD_REQ))
-        s_client_request (self, msg_p);
+    if (s_is (command, PL_CMD_REQ))
+        s_client_request (self, msg);
     else
-    if (zframe_streq (command, PL_CMD_STATUS) && zmsg_size (msg) == 3) {
+    if (s_is (command, PL_CMD_STATUS) && msg->count == 3 && !msg->oversize) {
         char *status = pl_broker_status (self);
         if (status) {
-            zmsg_t *answer = zmsg_new ();
-            zmsg_addmem (answer, zframe_data (client), zframe_size (client));
-            zmsg_addstr (answer, PL_PROTO_VERSION);
-            zmsg_addstr (answer, PL_CMD_STATUS);
-            zmsg_addstr (answer, status);
-            pl_broker__send (self->frontend, &answer);
+            pl_zmsg_part_t parts[] = {
+                { zmq_msg_data (client), zmq_msg_size (client) }, { PL_PROTO_VERSION, 4 },
+                { PL_CMD_STATUS, strlen (PL_CMD_STATUS) }, { status, strlen (status) },
+            };
+            pl_zmsg_send (self->frontend_handle, parts, 4);
             free (status);
         }
     }
     else
-        s_bad_input (self, "frontend: dropped command \"%s\" with %zu frames",
-                     s_printable (command, shown, sizeof shown), zmsg_size (msg));
+        s_bad_input (self, "frontend: dropped command \"%s\" with %d%s frames",
+                     s_printable (command, shown, sizeof shown), msg->count,
+                     msg->oversize ? "+" : "");
 cleanup:
     return;
 }
@@ -357,12 +341,12 @@ s_on_frontend (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     pl_broker_t *self = arg;
+    pl_zmsg_t msg;              /* on the stack: nothing allocated */
     for (int i = 0; i < S_BATCH; i++) {
-        zmsg_t *msg = zmsg_recv (sock);     /* RCVTIMEO 0: NULL when empty */
-        if (!msg)
-            break;
+        if (pl_zmsg_recv (zsock_resolve (sock), &msg) == -1)
+            break;                          /* empty */
         s_frontend_message (self, &msg);
-        zmsg_destroy (&msg);                /* no-op when it was moved on */
+        pl_zmsg_close (&msg);               /* no-op on frames moved on */
     }
     return 0;
 }
@@ -373,12 +357,12 @@ s_on_backend (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     pl_broker_t *self = arg;
+    pl_zmsg_t msg;
     for (int i = 0; i < S_BATCH; i++) {
-        zmsg_t *msg = zmsg_recv (sock);
-        if (!msg)
+        if (pl_zmsg_recv (zsock_resolve (sock), &msg) == -1)
             break;
         s_backend_message (self, &msg);
-        zmsg_destroy (&msg);
+        pl_zmsg_close (&msg);
     }
     return 0;
 }
@@ -487,7 +471,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
                 zlistx_add_end (dead, w);
         }
         else
-            pl_broker__send_command (self, w->identity, PL_CMD_HEARTBEAT);
+            pl_broker__send_command (self, w->identity, w->identity_len, PL_CMD_HEARTBEAT);
     }
     if (dead) {
         char reason[64];
@@ -495,7 +479,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
                   (long long) (self->opts.heartbeat_ms * self->opts.liveness));
         for (pl_broker__worker_t *w = zlistx_first (dead); w; w = zlistx_next (dead)) {
             /* in case it is only stalled: BYE makes it register afresh */
-            pl_broker__send_command (self, w->identity, PL_CMD_DISCONNECT);
+            pl_broker__send_command (self, w->identity, w->identity_len, PL_CMD_DISCONNECT);
             pl_broker__worker_forget (self, w, reason);
         }
         zlistx_destroy (&dead);
@@ -556,8 +540,12 @@ pl_broker_new (const pl_broker_opts_t *opts)
     self->frontend = s_router_new (self->opts.frontend, self->opts.frontend_name);
     if (self->frontend)
         self->backend = s_router_new (self->opts.backend, self->opts.backend_name);
-    if (!self->frontend || !self->backend)
+    if (!self->frontend || !self->backend) {
         pl_broker_destroy (&self);
+        goto cleanup;
+    }
+    self->frontend_handle = zsock_resolve (self->frontend);
+    self->backend_handle = zsock_resolve (self->backend);
 cleanup:
     return self;
 }
@@ -572,18 +560,17 @@ s_answer_all (pl_broker_t *self)
                                      "the broker is shutting down; the outcome is unknown");
     for (pl_broker__worker_t *w = zhashx_first (self->workers); w;
          w = zhashx_next (self->workers)) {
-        for (pl_broker__pending_t *p = zlistx_first (w->pending); p;
-             p = zlistx_next (w->pending))
+        for (pl_broker__pending_t *p = w->oldest; p; p = p->next)
             pl_broker__send_reply (self, p->client, p->client_len,
                                    p->reqid, p->reqid_len, held);
-        pl_broker__send_command (self, w->identity, PL_CMD_DISCONNECT);
+        pl_broker__send_command (self, w->identity, w->identity_len, PL_CMD_DISCONNECT);
     }
     for (pl_broker__service_t *svc = zhashx_first (self->services); svc;
          svc = zhashx_next (self->services)) {
         pl_broker__request_t *req;
         while ((req = pl_broker__service_pop (svc))) {
             pl_broker__refuse (self, &req->msg, queued);
-            free (req);
+            pl_broker__request_free (&req);
         }
     }
     free (queued);

@@ -14,9 +14,11 @@
  *  handful per service) and one small allocation to track it; per reply a
  *  scan of the worker's pending list (at most its credit, and replies
  *  mostly come back in order, so the match is near the head). Frames are
- *  moved between messages, never copied, except the worker identity (a
- *  few bytes) pushed on each request. Nothing scans the queued requests
- *  except expiry, which stops at the first one still in time.
+ *  moved from the socket they came in on to the one they go out on, never
+ *  copied, except the worker identity (a few bytes) sent ahead of each
+ *  request: no zmsg_t, zframe_t or list node is allocated per message.
+ *  Nothing scans the queued requests except expiry, which stops at the
+ *  first one still in time.
  */
 #include "pl_broker_int.h"
 #include "pl_log.h"
@@ -30,53 +32,58 @@
  * Sending
  */
 
-void
-pl_broker__send (zsock_t *sock, zmsg_t **msg_p)
+int
+pl_broker__forward (void *sock, const void *prefix, size_t prefix_len,
+                    pl_zmsg_t *msg, const int *order, int count)
 {
-    /* fails only while the context terminates: drop */
-    if (zmsg_send (msg_p, sock) == -1)
-        zmsg_destroy (msg_p);
+    int rc = -1;
+    /* A send fails only while the context terminates, or at the HWM, and
+     * then on the first part only: once that is in, ZeroMQ takes the whole
+     * message. (A ROUTER without ROUTER_MANDATORY drops at the HWM rather
+     * than fail.) */
+    if (prefix && zmq_send (sock, prefix, prefix_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        goto cleanup;
+    for (int i = 0; i < count; i++) {
+        assert (order[i] < msg->count);
+        int flags = ZMQ_DONTWAIT | (i + 1 < count ? ZMQ_SNDMORE : 0);
+        if (zmq_msg_send (&msg->frame[order[i]], sock, flags) == -1)
+            goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    return rc;
 }
 
 void
 pl_broker__send_reply (pl_broker_t *self, const void *client, size_t client_len,
                        const void *reqid, size_t reqid_len, const char *body)
 {
-    zmsg_t *msg = NULL;
     if (!body)                  /* out of memory building it */
-        goto cleanup;
-    msg = zmsg_new ();
-    zmsg_addmem (msg, client, client_len);
-    zmsg_addstr (msg, PL_PROTO_VERSION);
-    zmsg_addstr (msg, PL_CMD_REP);
-    zmsg_addmem (msg, reqid, reqid_len);
-    zmsg_addstr (msg, body);
-    pl_broker__send (self->frontend, &msg);
-cleanup:
-    return;
+        return;
+    pl_zmsg_part_t parts[] = {
+        { client, client_len }, { PL_PROTO_VERSION, 4 }, { PL_CMD_REP, 3 },
+        { reqid, reqid_len }, { body, strlen (body) },
+    };
+    pl_zmsg_send (self->frontend_handle, parts, 5);    /* fails only at exit */
 }
 
 void
-pl_broker__refuse (pl_broker_t *self, zmsg_t **msg_p, const char *body)
+pl_broker__refuse (pl_broker_t *self, pl_zmsg_t *req, const char *body)
 {
-    zmsg_t *msg = *msg_p;
-    zmsg_first (msg);
-    zmsg_next (msg);
-    zframe_t *client = zmsg_next (msg);
-    zframe_t *reqid = zmsg_next (msg);
-    pl_broker__send_reply (self, zframe_data (client), zframe_size (client),
-                           zframe_data (reqid), zframe_size (reqid), body);
-    zmsg_destroy (msg_p);
+    zmq_msg_t *client = &req->frame[PL_BROKER__REQ_CLIENT];
+    zmq_msg_t *reqid = &req->frame[PL_BROKER__REQ_ID];
+    pl_broker__send_reply (self, zmq_msg_data (client), zmq_msg_size (client),
+                           zmq_msg_data (reqid), zmq_msg_size (reqid), body);
 }
 
 void
-pl_broker__send_command (pl_broker_t *self, zframe_t *identity, const char *command)
+pl_broker__send_command (pl_broker_t *self, const void *identity, size_t identity_len,
+                         const char *command)
 {
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addmem (msg, zframe_data (identity), zframe_size (identity));
-    zmsg_addstr (msg, PL_PROTO_VERSION);
-    zmsg_addstr (msg, command);
-    pl_broker__send (self->backend, &msg);
+    pl_zmsg_part_t parts[] = {
+        { identity, identity_len }, { PL_PROTO_VERSION, 4 }, { command, strlen (command) },
+    };
+    pl_zmsg_send (self->backend_handle, parts, 3);     /* fails only at exit */
 }
 
 /* ---------------------------------------------------------------------
@@ -89,10 +96,8 @@ pl_broker__service_destroy (void **item)
     pl_broker__service_t *svc = *item;
     if (svc) {
         pl_broker__request_t *req;
-        while ((req = pl_broker__service_pop (svc))) {
-            zmsg_destroy (&req->msg);
-            free (req);
-        }
+        while ((req = pl_broker__service_pop (svc)))
+            pl_broker__request_free (&req);
         zlistx_destroy (&svc->workers);
         free (svc->err_full);
         free (svc->err_expired);
@@ -152,10 +157,9 @@ s_service_pick (pl_broker__service_t *svc)
     size_t best_load = 0;
     for (pl_broker__worker_t *w = zlistx_first (svc->workers); w;
          w = zlistx_next (svc->workers)) {
-        size_t load = zlistx_size (w->pending);
-        if (load < w->credit && (!best || load < best_load)) {
+        if (w->load < w->credit && (!best || w->load < best_load)) {
             best = w;
-            best_load = load;
+            best_load = w->load;
         }
     }
     return best;
@@ -174,79 +178,104 @@ pl_broker__service_pop (pl_broker__service_t *svc)
     return req;
 }
 
-/* zlistx destructor of a pending entry; runs on the broker's loop. */
-static void
-s_pending_free (void **item)
+void
+pl_broker__request_free (pl_broker__request_t **req_p)
 {
-    free (*item);
-    *item = NULL;
+    if (*req_p) {
+        pl_zmsg_close (&(*req_p)->msg);
+        free (*req_p);
+        *req_p = NULL;
+    }
 }
 
-/* Hand a request (worker form) to worker, remembering whom to answer
- * should the worker be lost. Takes ownership of *msg_p. */
+/* Unlink p from worker's pending list and free it. */
 static void
-s_worker_send (pl_broker_t *self, pl_broker__worker_t *worker, zmsg_t **msg_p)
+s_pending_remove (pl_broker__worker_t *worker, pl_broker__pending_t *p)
 {
-    zmsg_t *msg = *msg_p;
-    zmsg_first (msg);
-    zmsg_next (msg);
-    zframe_t *client = zmsg_next (msg);
-    zframe_t *reqid = zmsg_next (msg);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        worker->oldest = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        worker->youngest = p->prev;
+    worker->load--;
+    free (p);
+}
+
+/* Hand a request (client form) to worker, remembering whom to answer
+ * should the worker be lost. Its frames are moved out (sent). */
+static void
+s_worker_send (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *req)
+{
+    /* client PL01 REQ service reqid event ctx body
+     *   -> identity PL01 REQ client reqid event ctx body */
+    static const int order[] = {
+        PL_BROKER__REQ_VERSION, PL_BROKER__REQ_COMMAND, PL_BROKER__REQ_CLIENT,
+        PL_BROKER__REQ_ID, PL_BROKER__REQ_EVENT, PL_BROKER__REQ_CTX, PL_BROKER__REQ_BODY,
+    };
+    zmq_msg_t *client = &req->frame[PL_BROKER__REQ_CLIENT];
+    zmq_msg_t *reqid = &req->frame[PL_BROKER__REQ_ID];
     pl_broker__pending_t *pending = malloc (sizeof *pending);
-    void *handle = NULL;
-    if (pending) {
-        /* sizes were checked on the way in (reqid) or by libzmq (client) */
-        assert (zframe_size (client) <= PL_BROKER__IDENTITY_MAX);
-        assert (zframe_size (reqid) <= PL_BROKER_REQID_MAX);
-        pending->client_len = zframe_size (client);
-        pending->reqid_len = zframe_size (reqid);
-        memcpy (pending->client, zframe_data (client), pending->client_len);
-        memcpy (pending->reqid, zframe_data (reqid), pending->reqid_len);
-        handle = zlistx_add_end (worker->pending, pending);
+    if (!pending) {
+        pl_broker__refuse (self, req, worker->service->err_full);
+        return;
     }
-    if (!handle) {
-        free (pending);
-        pl_broker__refuse (self, msg_p, worker->service->err_full);
-        goto cleanup;
-    }
-    zmsg_pushmem (msg, zframe_data (worker->identity), zframe_size (worker->identity));
-    if (zmsg_send (msg_p, self->backend) == -1) {
+    /* sizes were checked on the way in (reqid) or by libzmq (client) */
+    assert (zmq_msg_size (client) <= PL_BROKER__IDENTITY_MAX);
+    assert (zmq_msg_size (reqid) <= PL_BROKER_REQID_MAX);
+    pending->client_len = zmq_msg_size (client);
+    pending->reqid_len = zmq_msg_size (reqid);
+    memcpy (pending->client, zmq_msg_data (client), pending->client_len);
+    memcpy (pending->reqid, zmq_msg_data (reqid), pending->reqid_len);
+    if (pl_broker__forward (self->backend_handle, worker->identity, worker->identity_len,
+                            req, order, (int) (sizeof order / sizeof order[0])) == -1) {
         /* only while the context terminates: answer now rather than never */
-        zmsg_destroy (msg_p);
         pl_broker__send_reply (self, pending->client, pending->client_len,
-                               pending->reqid, pending->reqid_len,
-                               worker->service->err_full);
-        zlistx_delete (worker->pending, handle);
-        goto cleanup;
+                               pending->reqid, pending->reqid_len, worker->service->err_full);
+        free (pending);
+        return;
     }
+    pending->next = NULL;
+    pending->prev = worker->youngest;
+    if (worker->youngest)
+        worker->youngest->next = pending;
+    else
+        worker->oldest = pending;
+    worker->youngest = pending;
+    worker->load++;
     zlistx_move_end (worker->service->workers, worker->handle);
-cleanup:
-    return;
 }
 
 void
-pl_broker__service_submit (pl_broker_t *self, pl_broker__service_t *svc, zmsg_t **msg_p)
+pl_broker__service_submit (pl_broker_t *self, pl_broker__service_t *svc, pl_zmsg_t *req)
 {
+    assert (req->count == PL_BROKER__REQ_FRAMES && !req->oversize);
     pl_broker__worker_t *worker = svc->head ? NULL : s_service_pick (svc);
-    pl_broker__request_t *req = NULL;
+    pl_broker__request_t *queued = NULL;
     if (worker)
-        s_worker_send (self, worker, msg_p);
+        s_worker_send (self, worker, req);
     else
-    if (svc->queued < self->opts.queue_max && (req = malloc (sizeof *req))) {
-        req->next = NULL;
-        req->msg = *msg_p;
-        req->deadline = zclock_mono () + self->opts.queue_timeout_ms;
-        *msg_p = NULL;
+    if (svc->queued < self->opts.queue_max && (queued = malloc (sizeof *queued))) {
+        queued->next = NULL;
+        queued->deadline = zclock_mono () + self->opts.queue_timeout_ms;
+        for (int i = 0; i < req->count; i++) {
+            zmq_msg_init (&queued->msg.frame[i]);
+            zmq_msg_move (&queued->msg.frame[i], &req->frame[i]);
+        }
+        queued->msg.count = req->count;
+        queued->msg.oversize = false;
         if (svc->tail)
-            svc->tail->next = req;
+            svc->tail->next = queued;
         else
-            svc->head = req;
-        svc->tail = req;
+            svc->head = queued;
+        svc->tail = queued;
         svc->queued++;
-        pl_broker__expiry_arm (self, req->deadline);
+        pl_broker__expiry_arm (self, queued->deadline);
     }
     else
-        pl_broker__refuse (self, msg_p, svc->err_full);
+        pl_broker__refuse (self, req, svc->err_full);
 }
 
 void
@@ -257,9 +286,8 @@ pl_broker__service_drain (pl_broker_t *self, pl_broker__service_t *svc)
         if (!worker)
             break;
         pl_broker__request_t *req = pl_broker__service_pop (svc);
-        zmsg_t *msg = req->msg;
-        free (req);
-        s_worker_send (self, worker, &msg);
+        s_worker_send (self, worker, &req->msg);
+        pl_broker__request_free (&req);
     }
 }
 
@@ -270,7 +298,7 @@ pl_broker__service_expire (pl_broker_t *self, pl_broker__service_t *svc, int64_t
     while (svc->head && svc->head->deadline <= now) {
         pl_broker__request_t *req = pl_broker__service_pop (svc);
         pl_broker__refuse (self, &req->msg, svc->err_expired);
-        free (req);
+        pl_broker__request_free (&req);
     }
 }
 
@@ -283,8 +311,8 @@ pl_broker__worker_destroy (void **item)
 {
     pl_broker__worker_t *worker = *item;
     if (worker) {
-        zlistx_destroy (&worker->pending);
-        zframe_destroy (&worker->identity);
+        while (worker->oldest)
+            s_pending_remove (worker, worker->oldest);
         free (worker->key);
         free (worker);
         *item = NULL;
@@ -292,8 +320,8 @@ pl_broker__worker_destroy (void **item)
 }
 
 int
-pl_broker__worker_add (pl_broker_t *self, zframe_t *identity, const char *key,
-                       pl_broker__service_t *svc, size_t credit)
+pl_broker__worker_add (pl_broker_t *self, const void *identity, size_t identity_len,
+                       const char *key, pl_broker__service_t *svc, size_t credit)
 {
     int rc = -1;
     void *item = NULL;
@@ -301,15 +329,15 @@ pl_broker__worker_add (pl_broker_t *self, zframe_t *identity, const char *key,
     if (!worker)
         goto cleanup;
     item = worker;
+    assert (identity_len <= PL_BROKER__IDENTITY_MAX);
     worker->key = strdup (key);
-    worker->identity = zframe_dup (identity);
-    worker->pending = zlistx_new ();
+    memcpy (worker->identity, identity, identity_len);
+    worker->identity_len = identity_len;
     worker->service = svc;
     worker->credit = credit;
     worker->expiry = zclock_mono () + self->opts.heartbeat_ms * self->opts.liveness;
-    if (!worker->key || !worker->identity || !worker->pending)
+    if (!worker->key)
         goto cleanup;
-    zlistx_set_destructor (worker->pending, s_pending_free);
     /* at the head: an idle newcomer is picked before its equals */
     worker->handle = zlistx_add_start (svc->workers, worker);
     if (!worker->handle)
@@ -330,9 +358,8 @@ cleanup:
 void
 pl_broker__worker_forget (pl_broker_t *self, pl_broker__worker_t *worker, const char *reason)
 {
-    size_t lost = zlistx_size (worker->pending);
-    for (pl_broker__pending_t *p = zlistx_first (worker->pending); p;
-         p = zlistx_next (worker->pending))
+    size_t lost = worker->load;
+    for (pl_broker__pending_t *p = worker->oldest; p; p = p->next)
         pl_broker__send_reply (self, p->client, p->client_len, p->reqid, p->reqid_len,
                                self->err_lost);
     pl_broker__service_t *svc = worker->service;
@@ -348,38 +375,31 @@ pl_broker__worker_forget (pl_broker_t *self, pl_broker__worker_t *worker, const 
 /* Forwarded only if the worker holds that request, so that a duplicate or
  * a reply after TIMEOUT never reaches the client: exactly one answer. */
 int
-pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, zmsg_t **msg_p)
+pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *rep)
 {
+    /* identity PL01 REP client reqid reply [directives]
+     *   -> client PL01 REP reqid reply [directives] */
+    static const int order[] = {
+        PL_BROKER__REP_CLIENT, PL_BROKER__REP_VERSION, PL_BROKER__REP_COMMAND,
+        PL_BROKER__REP_ID, PL_BROKER__REP_BODY, PL_BROKER__REP_DIRECTIVES,
+    };
     int rc = -1;
-    zmsg_t *msg = *msg_p;
-    assert (zmsg_size (msg) == 6 || zmsg_size (msg) == 7);    /* 7: directives */
-    zmsg_first (msg);
-    zmsg_next (msg);
-    zmsg_next (msg);
-    zframe_t *client = zmsg_next (msg);
-    zframe_t *reqid = zmsg_next (msg);
-    pl_broker__pending_t *p = zlistx_first (worker->pending);
-    for (; p; p = zlistx_next (worker->pending))
-        if (p->client_len == zframe_size (client)
-        &&  p->reqid_len == zframe_size (reqid)
-        &&  memcmp (p->client, zframe_data (client), p->client_len) == 0
-        &&  memcmp (p->reqid, zframe_data (reqid), p->reqid_len) == 0)
+    assert ((rep->count == 6 || rep->count == 7) && !rep->oversize);
+    zmq_msg_t *client = &rep->frame[PL_BROKER__REP_CLIENT];
+    zmq_msg_t *reqid = &rep->frame[PL_BROKER__REP_ID];
+    size_t client_len = zmq_msg_size (client);
+    size_t reqid_len = zmq_msg_size (reqid);
+    pl_broker__pending_t *p = worker->oldest;
+    for (; p; p = p->next)
+        if (p->client_len == client_len
+        &&  p->reqid_len == reqid_len
+        &&  memcmp (p->client, zmq_msg_data (client), client_len) == 0
+        &&  memcmp (p->reqid, zmq_msg_data (reqid), reqid_len) == 0)
             break;
     if (!p)
         goto cleanup;
-    zlistx_delete (worker->pending, zlistx_cursor (worker->pending));
-
-    /* identity PL01 REP client reqid reply [directives]
-     *   -> client PL01 REP reqid reply [directives] */
-    zframe_t *f_identity = zmsg_pop (msg);
-    zframe_t *f_version = zmsg_pop (msg);
-    zframe_t *f_command = zmsg_pop (msg);
-    zframe_t *f_client = zmsg_pop (msg);
-    zframe_destroy (&f_identity);
-    zmsg_prepend (msg, &f_command);
-    zmsg_prepend (msg, &f_version);
-    zmsg_prepend (msg, &f_client);
-    pl_broker__send (self->frontend, msg_p);
+    s_pending_remove (worker, p);
+    pl_broker__forward (self->frontend_handle, NULL, 0, rep, order, rep->count - 1);
     pl_broker__service_drain (self, worker->service);
     rc = 0;
 cleanup:

@@ -1,7 +1,8 @@
 /*  pl_broker_int - internals shared by the two halves of pl_broker:
  *
- *    pl_broker.c           the wire: sockets, parsing and validating
- *                          messages, the heartbeat tick, the public API;
+ *    pl_broker.c           the wire: sockets, the loop callbacks, parsing
+ *                          and validating messages, the heartbeat tick,
+ *                          the public API;
  *    pl_broker_dispatch.c  the state: services, workers, the request
  *                          queue, dispatch, and answering requests.
  *
@@ -13,29 +14,66 @@
  *              least-recently-dispatched order) and a FIFO of requests
  *              waiting for a worker (intrusive list, at most queue_max).
  *    workers   hex(identity) -> worker: its service, credit, and the
- *              requests it holds (pending: client identity + request id),
- *              so that when it dies each one is answered TIMEOUT.
+ *              requests it holds (pending: client identity + request id,
+ *              an intrusive list), so that when it dies each one is
+ *              answered TIMEOUT.
+ *
+ *  Messages are pl_zmsg_t (common/pl_zmsg.h): received into the stack
+ *  without allocating, and forwarded by moving their zmq_msg_t frames to
+ *  the other socket in the other order, so a body is never copied. A
+ *  request that has to wait moves its frames into a queue entry.
  */
 #ifndef PL_BROKER_INT_H
 #define PL_BROKER_INT_H
 
 #include "pl_broker.h"
+#include "pl_zmsg.h"
 
 /* A ROUTER identity is at most 255 bytes (ZMTP). */
 #define PL_BROKER__IDENTITY_MAX 255
+
+/* Frames of a request as the frontend ROUTER receives it ("client
+ * form"): client PL01 REQ service reqid event ctx body. It is queued in
+ * this form too; a worker gets PL01 REQ client reqid event ctx body. */
+enum {
+    PL_BROKER__REQ_CLIENT,      /* frontend ROUTER identity of the gateway */
+    PL_BROKER__REQ_VERSION,
+    PL_BROKER__REQ_COMMAND,
+    PL_BROKER__REQ_SERVICE,
+    PL_BROKER__REQ_ID,
+    PL_BROKER__REQ_EVENT,
+    PL_BROKER__REQ_CTX,
+    PL_BROKER__REQ_BODY,
+    PL_BROKER__REQ_FRAMES       /* 8 */
+};
+
+/* Frames of a reply from a worker: identity PL01 REP client reqid reply
+ * [directives]. */
+enum {
+    PL_BROKER__REP_WORKER,      /* backend ROUTER identity of the worker   */
+    PL_BROKER__REP_VERSION,
+    PL_BROKER__REP_COMMAND,
+    PL_BROKER__REP_CLIENT,
+    PL_BROKER__REP_ID,
+    PL_BROKER__REP_BODY,
+    PL_BROKER__REP_DIRECTIVES,  /* optional                                */
+};
 
 typedef struct _pl_broker__service_t pl_broker__service_t;
 
 /* A request waiting for a worker. */
 typedef struct _pl_broker__request_t {
     struct _pl_broker__request_t *next; /* next younger request          */
-    zmsg_t *msg;                /* PL01 REQ client reqid event ctx body   */
     int64_t deadline;           /* zclock_mono() ms when it expires       */
+    pl_zmsg_t msg;              /* the request in client form (owned)     */
 } pl_broker__request_t;
 
 /* A request a worker holds: whom to answer if the worker is lost. Inline
- * buffers, so tracking costs one allocation per request. */
-typedef struct {
+ * buffers, so tracking costs one allocation per request, and the worker's
+ * list is intrusive (no list node to allocate besides). */
+typedef struct _pl_broker__pending_t {
+    struct _pl_broker__pending_t *prev;     /* older, or NULL             */
+    struct _pl_broker__pending_t *next;     /* younger, or NULL           */
     size_t client_len;                      /* bytes in client            */
     size_t reqid_len;                       /* bytes in reqid             */
     byte client[PL_BROKER__IDENTITY_MAX];   /* frontend ROUTER identity   */
@@ -44,11 +82,14 @@ typedef struct {
 
 typedef struct {
     char *key;                  /* hex of identity: key in self->workers  */
-    zframe_t *identity;         /* backend ROUTER identity                */
+    size_t identity_len;        /* bytes in identity                      */
+    byte identity[PL_BROKER__IDENTITY_MAX]; /* backend ROUTER identity    */
     pl_broker__service_t *service;  /* the service it registered          */
     void *handle;               /* its node in service->workers           */
     size_t credit;              /* most requests it may hold at once      */
-    zlistx_t *pending;          /* pl_broker__pending_t, oldest first     */
+    pl_broker__pending_t *oldest;   /* requests it holds, oldest first    */
+    pl_broker__pending_t *youngest; /* ... and the last one sent to it    */
+    size_t load;                /* how many it holds (<= credit)          */
     int64_t expiry;             /* declared dead at this zclock_mono() ms */
 } pl_broker__worker_t;
 
@@ -66,6 +107,8 @@ struct _pl_broker_t {
     pl_broker_opts_t opts;      /* copy; the strings are owned            */
     zsock_t *frontend;          /* ROUTER, gateways connect               */
     zsock_t *backend;           /* ROUTER, workers connect                */
+    void *frontend_handle;      /* zsock_resolve (frontend)               */
+    void *backend_handle;       /* zsock_resolve (backend)                */
     zhashx_t *services;         /* name -> service (owned)                */
     zhashx_t *workers;          /* hex identity -> worker (owned)         */
     zloop_t *loop;              /* the loop it is attached to, or NULL    */
@@ -80,15 +123,20 @@ struct _pl_broker_t {
 
 /* Sending (pl_broker_dispatch.c). None blocks: the ROUTERs have no
  * ROUTER_MANDATORY, so a message to a peer that is gone is dropped. */
-void pl_broker__send (zsock_t *sock, zmsg_t **msg_p);
 /* client PL01 REP reqid body on the frontend; body NULL sends nothing. */
 void pl_broker__send_reply (pl_broker_t *self, const void *client, size_t client_len,
                             const void *reqid, size_t reqid_len, const char *body);
-/* Answer a request in worker form (PL01 REQ client reqid ...) with body
- * and destroy it. */
-void pl_broker__refuse (pl_broker_t *self, zmsg_t **msg_p, const char *body);
+/* Answer a request in client form with body (its frames stay the
+ * caller's to close). */
+void pl_broker__refuse (pl_broker_t *self, pl_zmsg_t *req, const char *body);
 /* identity PL01 <command> on the backend. */
-void pl_broker__send_command (pl_broker_t *self, zframe_t *identity, const char *command);
+void pl_broker__send_command (pl_broker_t *self, const void *identity, size_t identity_len,
+                              const char *command);
+/* Send frames order[0..count-1] of msg as one message on sock, after
+ * prefix (prefix_len bytes, none when NULL), moving the frames (zero
+ * copy). Returns 0, or -1 when nothing was sent. */
+int pl_broker__forward (void *sock, const void *prefix, size_t prefix_len,
+                        pl_zmsg_t *msg, const int *order, int count);
 
 /* Services (pl_broker_dispatch.c). */
 /* The service called name, created when new; NULL past
@@ -96,15 +144,19 @@ void pl_broker__send_command (pl_broker_t *self, zframe_t *identity, const char 
 pl_broker__service_t *pl_broker__service_require (pl_broker_t *self, const char *name);
 /* zhashx destructor of a service; runs wherever the map is destroyed. */
 void pl_broker__service_destroy (void **item);
-/* Route a request in worker form: to a worker, else into the queue, else
- * (queue full) SERVICE_UNAVAILABLE. Takes ownership of *msg_p. */
-void pl_broker__service_submit (pl_broker_t *self, pl_broker__service_t *svc, zmsg_t **msg_p);
+/* Route a request in client form (PL_BROKER__REQ_FRAMES frames): to a
+ * worker, else into the queue, else (queue full) SERVICE_UNAVAILABLE. Its
+ * frames are sent on or moved into the queue; the caller still closes req
+ * (a no-op on moved frames). */
+void pl_broker__service_submit (pl_broker_t *self, pl_broker__service_t *svc, pl_zmsg_t *req);
 /* Hand queued requests to workers while any has credit. */
 void pl_broker__service_drain (pl_broker_t *self, pl_broker__service_t *svc);
 /* Answer queued requests whose deadline is <= now SERVICE_UNAVAILABLE. */
 void pl_broker__service_expire (pl_broker_t *self, pl_broker__service_t *svc, int64_t now);
-/* Take the oldest queued request, or NULL. */
+/* Take the oldest queued request, or NULL. The caller frees it with
+ * pl_broker__request_free. */
 pl_broker__request_t *pl_broker__service_pop (pl_broker__service_t *svc);
+void pl_broker__request_free (pl_broker__request_t **req_p);
 
 /* Expiry (pl_broker.c). A request has just joined a queue with this
  * deadline: make sure the loop wakes up by then. Every request gets the
@@ -117,14 +169,15 @@ void pl_broker__expiry_arm (pl_broker_t *self, int64_t deadline);
 void pl_broker__worker_destroy (void **item);
 /* Register a worker of svc (the caller checked limits and input). Returns
  * 0, or -1 when out of memory. */
-int pl_broker__worker_add (pl_broker_t *self, zframe_t *identity, const char *key,
-                           pl_broker__service_t *svc, size_t credit);
+int pl_broker__worker_add (pl_broker_t *self, const void *identity, size_t identity_len,
+                           const char *key, pl_broker__service_t *svc, size_t credit);
 /* Forget a dead or departed worker, answering what it held TIMEOUT. */
 void pl_broker__worker_forget (pl_broker_t *self, pl_broker__worker_t *worker,
                                const char *reason);
-/* A 6-frame REP from worker: forward it to the client when the worker
- * holds that request, and hand the freed credit on. Returns 0, or -1 when
- * the worker does not hold the request (nothing sent). */
-int pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, zmsg_t **msg_p);
+/* A REP from worker (6 frames, or 7 with directives): forward it to the
+ * client when the worker holds that request, moving its frames, and hand
+ * the freed credit on. Returns 0, or -1 when the worker does not hold the
+ * request (nothing sent). */
+int pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *rep);
 
 #endif
