@@ -24,6 +24,7 @@ rounds=${2:-3}
 new=${NEW_BUILD_DIR:-$root/build/release}
 kinds=${KINDS:-rpc echo}     # which runs, e.g. KINDS=rpc
 rpc_rate=${RPC_RATE:-0}      # 0: flat out; else an open-loop rate (req/s)
+perf_stat=${PERF_STAT:-0}    # 1: also count the broker's system calls (perf stat)
 load=$root/build/release/tests/load/parley-load
 secret=benchsecret0123456789abcdef
 tck=$(getconf CLK_TCK)
@@ -42,10 +43,27 @@ snap() {
   echo "$cpu $sw {${threads%,}}"
 }
 
+# perf_start PID / perf_stop: the broker's system calls over the run
+perf_start() {
+  syscalls=null
+  [ "$perf_stat" = 1 ] || return 0
+  pstat=$(mktemp /tmp/ab_broker_perf.XXXXXX)
+  perf stat -x, -e raw_syscalls:sys_enter -p "$1" -o "$pstat" 2>/dev/null &
+  ppid_=$!
+  sleep 0.2
+}
+perf_stop() {
+  [ "$perf_stat" = 1 ] || return 0
+  kill -INT $ppid_; wait $ppid_ 2>/dev/null
+  syscalls=$(awk -F, '/raw_syscalls/ {print $1}' "$pstat"); syscalls=${syscalls:-null}
+  rm -f "$pstat"
+}
+
 # report WHICH ROUND KIND PID BEFORE AFTER RESULT_JSON
 report() {
   local which=$1 round=$2 kind=$3 before=$4 after=$5 r=$6
   jq -cn --arg which "$which" --argjson round "$round" --arg kind "$kind" \
+     --argjson sc "$syscalls" \
      --argjson tck "$tck" --argjson r "$r" \
      --argjson c0 "${before%% *}" --argjson c1 "${after%% *}" \
      --argjson s0 "$(echo "$before" | cut -d' ' -f2)" --argjson s1 "$(echo "$after" | cut -d' ' -f2)" \
@@ -55,6 +73,7 @@ report() {
      p50_ms: $r.p50_ms, p99_ms: $r.p99_ms, failed: $r.failed, unanswered: $r.unanswered,
      broker_us_per_ack: (if $n > 0 then (($c1 - $c0) / $tck * 1e6 / $n * 10 | round / 10) else null end),
      switches_per_ack: (if $n > 0 then (($s1 - $s0) / $n * 100 | round / 100) else null end),
+     syscalls_per_ack: (if $sc != null and $n > 0 then ($sc / $n * 100 | round / 100) else null end),
      threads: ($t1 | with_entries(.value = (if $n > 0 then
         {us_per_ack: ((.value[0] - ($t0[.key][0] // 0)) / $tck * 1e6 / $n * 10 | round / 10),
          switches_per_ack: ((.value[1] - ($t0[.key][1] // 0)) / $n * 100 | round / 100)} else null end)))}' >> "$out"
@@ -84,10 +103,12 @@ for round in $(seq 1 "$rounds"); do
     if [[ " $kinds " == *" rpc "* ]]; then
     start_system "$b" "$port"
     bpid=$(grep -o "broker_pid=[0-9]*" "$log" | cut -d= -f2)
+    perf_start "$bpid"
     before=$(snap "$bpid")
     r=$("$load" rpc --port "$port" --secret $secret --clients 64 --window 4 --rate "$rpc_rate" \
           --duration 10 --drain 5 --progress 0 2>/dev/null | tail -1)
     after=$(snap "$bpid")
+    perf_stop
     report $which "$round" rpc "$before" "$after" "$r"
     stop_system
     fi
@@ -96,11 +117,13 @@ for round in $(seq 1 "$rounds"); do
     start_system "$b" "$port" -n
     bpid=$(grep -o "broker_pid=[0-9]*" "$log" | cut -d= -f2)
     dir=$(grep -o "dir=[^ ]*" "$log" | cut -d= -f2)
+    perf_start "$bpid"
     before=$(snap "$bpid")
     r=$("$load" broker --frontend "ipc://$dir/run/broker-frontend.ipc" \
           --backend "ipc://$dir/run/broker-backend.ipc" --workers 2 --clients 16 --window 16 \
           --duration 5 --drain 5 --progress 0 2>/dev/null | tail -1)
     after=$(snap "$bpid")
+    perf_stop
     report $which "$round" echo "$before" "$after" "$r"
     stop_system
   done
@@ -109,5 +132,5 @@ done
 echo "--- medians over $rounds rounds"
 jq -s -r 'group_by(.kind + .which)[] | . as $g |
   def med(f): (map(f) | sort | .[(length - 1) / 2 | floor]);
-  "\($g[0].kind) \($g[0].which): rate \(med(.rate)), broker µs/ack \(med(.broker_us_per_ack)), switches/ack \(med(.switches_per_ack)), p99 \(med(.p99_ms)) ms"' "$out"
+  "\($g[0].kind) \($g[0].which): rate \(med(.rate)), broker µs/ack \(med(.broker_us_per_ack)), switches/ack \(med(.switches_per_ack)), syscalls/ack \(med(.syscalls_per_ack)), p99 \(med(.p99_ms)) ms"' "$out"
 cp "$out" /tmp/ab_broker.last.jsonl; rm -f "$out"
