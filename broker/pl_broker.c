@@ -26,15 +26,16 @@
 #include "pl_bind.h"
 #include "pl_log.h"
 #include "pl_proto.h"
+#include "pl_pump.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Messages read from one socket per loop wakeup before the loop polls
- * again: amortises zmq_poll under load, and bounded so one busy socket
- * cannot starve the other or the heartbeat timer for long. */
+/* Messages read from one socket per pump run before the loop turns
+ * again: bounded so one busy socket cannot starve the other or the
+ * heartbeat timer for long (pl_pump.h). */
 #define S_BATCH 256
 
 /* Warnings about bad input logged per second; the rest are counted and
@@ -335,36 +336,34 @@ cleanup:
  * Loop callbacks
  */
 
-/* zloop reader for the frontend ROUTER; runs on the broker's loop. */
+/* pl_pump drain of the frontend ROUTER; runs on the broker's loop. */
 static int
-s_on_frontend (zloop_t *loop, zsock_t *sock, void *arg)
+s_drain_frontend (void *sock, int budget, void *arg)
 {
-    (void) loop;
     pl_broker_t *self = arg;
     pl_zmsg_t msg;              /* on the stack: nothing allocated */
-    for (int i = 0; i < S_BATCH; i++) {
-        if (pl_zmsg_recv (zsock_resolve (sock), &msg) == -1)
-            break;                          /* empty */
+    int n = 0;
+    while (n < budget && pl_zmsg_recv (sock, &msg) == 0) {
+        n++;
         s_frontend_message (self, &msg);
-        pl_zmsg_close (&msg);               /* no-op on frames moved on */
+        pl_zmsg_close (&msg);   /* no-op on frames moved on */
     }
-    return 0;
+    return n;
 }
 
-/* zloop reader for the backend ROUTER; runs on the broker's loop. */
+/* pl_pump drain of the backend ROUTER; runs on the broker's loop. */
 static int
-s_on_backend (zloop_t *loop, zsock_t *sock, void *arg)
+s_drain_backend (void *sock, int budget, void *arg)
 {
-    (void) loop;
     pl_broker_t *self = arg;
     pl_zmsg_t msg;
-    for (int i = 0; i < S_BATCH; i++) {
-        if (pl_zmsg_recv (zsock_resolve (sock), &msg) == -1)
-            break;
+    int n = 0;
+    while (n < budget && pl_zmsg_recv (sock, &msg) == 0) {
+        n++;
         s_backend_message (self, &msg);
         pl_zmsg_close (&msg);
     }
-    return 0;
+    return n;
 }
 
 /* ---------------------------------------------------------------------
@@ -442,6 +441,7 @@ s_on_expiry (zloop_t *loop, int timer_id, void *arg)
     if (timer_id == self->expiry_timer)
         self->expiry_timer = -1;
     s_expire_due (self, zclock_mono ());
+    pl_pump_run (self->pump);   /* it sent: pl_pump.h, first rule */
     return 0;
 }
 
@@ -489,6 +489,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         pl_broker__service_drain (self, svc);
     s_expire_due (self, now);
     s_warn_flush (self, now);
+    pl_pump_run (self->pump);   /* it sent: pl_pump.h, first rule */
     return 0;
 }
 
@@ -546,6 +547,13 @@ pl_broker_new (const pl_broker_opts_t *opts)
     }
     self->frontend_handle = zsock_resolve (self->frontend);
     self->backend_handle = zsock_resolve (self->backend);
+    self->pump = pl_pump_new (S_BATCH);
+    if (!self->pump
+    /* either drain may send on either socket (replies and errors on the
+     * frontend; requests, BYE on the backend) */
+    ||  pl_pump_add (self->pump, self->frontend_handle, s_drain_frontend, self, 0x3) == -1
+    ||  pl_pump_add (self->pump, self->backend_handle, s_drain_backend, self, 0x3) == -1)
+        pl_broker_destroy (&self);
 cleanup:
     return self;
 }
@@ -589,6 +597,7 @@ pl_broker_destroy (pl_broker_t **self_p)
             zsock_set_linger (self->frontend, S_LINGER_MS);
             zsock_set_linger (self->backend, S_LINGER_MS);
         }
+        pl_pump_destroy (&self->pump);
         zhashx_destroy (&self->workers);    /* before the services they point to */
         zhashx_destroy (&self->services);
         zsock_destroy (&self->frontend);
@@ -608,18 +617,11 @@ pl_broker_attach (pl_broker_t *self, zloop_t *loop)
 {
     assert (self && loop && !self->loop);
     int rc = -1;
-    if (zloop_reader (loop, self->frontend, s_on_frontend, self) == -1)
+    if (pl_pump_attach (self->pump, loop) == -1)
         goto cleanup;
-    if (zloop_reader (loop, self->backend, s_on_backend, self) == -1) {
-        zloop_reader_end (loop, self->frontend);
-        goto cleanup;
-    }
-    zloop_reader_set_tolerant (loop, self->frontend);
-    zloop_reader_set_tolerant (loop, self->backend);
     self->timer_id = zloop_timer (loop, (size_t) self->opts.heartbeat_ms, 0, s_on_tick, self);
     if (self->timer_id == -1) {
-        zloop_reader_end (loop, self->frontend);
-        zloop_reader_end (loop, self->backend);
+        pl_pump_detach (self->pump);
         goto cleanup;
     }
     self->loop = loop;
@@ -634,8 +636,7 @@ pl_broker_detach (pl_broker_t *self)
 {
     assert (self);
     if (self->loop) {
-        zloop_reader_end (self->loop, self->frontend);
-        zloop_reader_end (self->loop, self->backend);
+        pl_pump_detach (self->pump);
         zloop_timer_end (self->loop, self->timer_id);
         if (self->expiry_timer != -1)
             zloop_timer_end (self->loop, self->expiry_timer);

@@ -27,6 +27,7 @@
 #define PL_BROKER_INT_H
 
 #include "pl_broker.h"
+#include "pl_pump.h"
 #include "pl_zmsg.h"
 
 /* A ROUTER identity is at most 255 bytes (ZMTP). */
@@ -109,6 +110,7 @@ struct _pl_broker_t {
     zsock_t *backend;           /* ROUTER, workers connect                */
     void *frontend_handle;      /* zsock_resolve (frontend)               */
     void *backend_handle;       /* zsock_resolve (backend)                */
+    pl_pump_t *pump;            /* drains both sockets on the loop        */
     zhashx_t *services;         /* name -> service (owned)                */
     zhashx_t *workers;          /* hex identity -> worker (owned)         */
     zloop_t *loop;              /* the loop it is attached to, or NULL    */
