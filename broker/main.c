@@ -1,10 +1,12 @@
 /*  parley-broker - the request broker and the event proxy, one process.
  *
  *  Configuration comes from the environment (base/config.def). The
- *  broker runs on this thread's zloop; the event proxy on its own thread.
- *  SIGINT/SIGTERM are blocked in every thread and read from a signalfd on
- *  the zloop, so shutdown is an ordinary loop event: the broker answers
- *  what it holds, says BYE to its workers, and the process exits 0.
+ *  broker and the event proxy run on this thread's zloop (pl_evproxy.c
+ *  says why the proxy has no thread of its own); libzmq's I/O thread does
+ *  the socket work. SIGINT/SIGTERM are blocked in every thread and read
+ *  from a signalfd on the zloop, so shutdown is an ordinary loop event:
+ *  the broker answers what it holds, says BYE to its workers, and the
+ *  process exits 0.
  */
 #include "pl_broker.h"
 #include "pl_config.h"
@@ -59,7 +61,7 @@ main (int argc, char **argv)
     pl_evproxy_t *proxy = NULL;
     zloop_t *loop = NULL;
 
-    /* before any thread exists (libzmq's I/O threads, the proxy), so that
+    /* before any thread exists (libzmq's I/O and reaper threads), so that
      * every thread inherits the mask and only the signalfd sees them */
     sigset_t mask;
     sigemptyset (&mask);
@@ -130,6 +132,7 @@ main (int argc, char **argv)
     zmq_pollitem_t signal_item = { NULL, sfd, ZMQ_POLLIN, 0 };
     if (!loop
     ||  pl_broker_attach (broker, loop) == -1
+    ||  pl_evproxy_attach (proxy, loop) == -1
     ||  zloop_poller (loop, &signal_item, s_on_signal, NULL) == -1) {
         pl_error ("cannot set up the event loop");
         goto cleanup;
@@ -139,14 +142,14 @@ main (int argc, char **argv)
     zloop_start (loop);
     rc = 0;
 cleanup:
-    pl_broker_destroy (&broker);        /* before its loop */
-    zloop_destroy (&loop);
+    pl_broker_destroy (&broker);        /* before their loop */
     pl_evproxy_destroy (&proxy);
+    zloop_destroy (&loop);
     if (sfd != -1)
         close (sfd);
     pl_config_destroy (&cfg);
     /* Terminate ZeroMQ here rather than in czmq's atexit handler: every
-     * socket is closed and the proxy thread joined by now, so this returns
+     * socket is closed by now, so this returns
      * within the sockets' linger, and "broker stopped" then means that only
      * process teardown is left (under ASan: LeakSanitizer's exit check,
      * which a SIGCONT arriving during it can hang; see broker/README.md). */

@@ -1,22 +1,23 @@
 /*  pl_evproxy - the XSUB/XPUB event proxy (proto/README.md, "Event bus").
  *
- *  Why a thread of our own rather than zproxy or the broker's zloop:
- *  - its own thread, like zproxy, so event fan-out uses the second core
- *    and never delays the broker's request path (and vice versa);
- *  - but czmq 4.2.1's zproxy neither lets us set the HWMs of its sockets
- *    nor reports a failed bind to its caller (it logs and carries on), and
- *    a broker that cannot bind its event endpoints must refuse to start.
- *  The forwarding loop is zmq_poll over the pipe and the two sockets, moving
- *  zmq_msg_t parts from one socket to the other without copying them.
+ *  Why on the broker's loop rather than a thread of its own (which it had
+ *  until the broker's CPU per request was measured, docs/BENCHMARKS.md,
+ *  "The broker's CPU per request"): under the rpc load the thread cost
+ *  about 4-5 us of CPU and 0.45 context switches per request, nearly all
+ *  of it waking up for each event on its own, and its zmq_poll asked
+ *  three sockets for ZMQ_EVENTS twice per wakeup. On the loop an event is
+ *  forwarded in the wakeup that brought it, often with the reply its
+ *  worker sent just before, and the thread, its pipe and its join are
+ *  gone. The price is that event fan-out shares a core with the request
+ *  path instead of having its own: forwarding moves zmq_msg_t parts from
+ *  one socket to the other (no copy, no parsing), at most S_BATCH
+ *  messages per run of the pump (pl_pump.h), so a flood of events holds
+ *  requests up by a fraction of a millisecond at a time.
  *
- *  Why a joinable pthread rather than a zactor: czmq detaches actor threads,
- *  and zactor_destroy returns once the actor has signalled, while its thread
- *  still has to close its end of the pipe. When main() returns in that
- *  window, czmq's atexit zsys_shutdown sees a socket still open, sleeps
- *  200 ms, then closes it from the main thread behind the actor's back (and
- *  the actor closes it a second time). pl_evproxy_destroy joins the thread,
- *  and the thread closes every socket it opened before it ends, so once
- *  destroy returns nothing of the proxy is left running or open.
+ *  Why not zproxy: czmq 4.2.1's zproxy neither lets us set the HWMs of
+ *  its sockets nor reports a failed bind to its caller (it logs and
+ *  carries on), and a broker that cannot bind its event endpoints must
+ *  refuse to start.
  *
  *  The proxy does not look inside events: the topic frame (room + NUL) is
  *  all XPUB matches on, and gateways validate the envelope.
@@ -29,57 +30,46 @@
  *  and went, filtered its next events against a stale list and lost them
  *  (found with parley-load: connect 10k then fanout). Workers now send
  *  every event once to the proxy, which is cheap on ipc, and a gateway
- *  still receives only the rooms it subscribed to.
+ *  still receives only the rooms it subscribed to. (The XPUB applies a
+ *  subscription as it arrives, when libzmq processes the socket's
+ *  commands; reading it afterwards only frees it.)
  */
 #include "pl_evproxy.h"
 #include "pl_bind.h"
 #include "pl_log.h"
 #include "pl_proto.h"
+#include "pl_pump.h"
 
-#include <czmq.h>
-#include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Messages moved per socket per wakeup before polling again, so a flood of
- * events cannot starve the subscriptions going the other way or $TERM. */
-#define S_BATCH 512
-/* The proxy thread's name (at most 15 characters). */
-#define S_THREAD_NAME "pl-evproxy"
+/* Messages moved per socket per pump run before the loop turns again, so
+ * a flood of events cannot starve the subscriptions going the other way,
+ * the broker's requests, or the loop's timers. */
+#define S_BATCH 256
 
 struct _pl_evproxy_t {
-    zsock_t *pipe;              /* our end of the PAIR pipe to the thread */
-    pthread_t thread;           /* the proxy thread                      */
-    bool started;               /* thread was started: destroy joins it  */
-    atomic_bool finished;       /* the thread's last act (selftest)      */
+    zsock_t *xsub;              /* bound; workers' PUBs connect           */
+    zsock_t *xpub;              /* bound; gateways' SUBs connect          */
+    pl_pump_t *pump;            /* drains both on the loop                */
+    zloop_t *loop;              /* attached to, or NULL                   */
 };
 
-/* Handed to the thread: what to bind, its end of the pipe, and where it
- * reports success. Lives on pl_evproxy_new's stack, which returns only
- * after the thread has signalled (or has been joined). */
-typedef struct {
-    const pl_evproxy_opts_t *opts;  /* caller's options                  */
-    zsock_t *pipe;                  /* the thread's end; the thread owns it */
-    int rc;                         /* 0 bound, -1 failed                */
-    atomic_bool *finished;          /* set as the thread's last act      */
-} s_start_t;
-
-/* Move up to S_BATCH whole messages from one socket to the other (to NULL:
- * read and drop them). A send
- * to XPUB or XSUB does not fail in practice (XPUB drops for a subscriber
- * at its HWM, XSUB queues subscriptions); should one fail anyway, the rest
- * of that message is read and dropped so the next one starts clean. */
-static void
-s_forward (void *from, void *to)
+/* Move up to budget whole messages from one socket to the other (to
+ * NULL: read and drop them). A send to XPUB does not fail in practice
+ * (XPUB drops for a subscriber at its HWM); should one fail anyway, the
+ * rest of that message is read and dropped so the next one starts clean.
+ * Returns the messages read. */
+static int
+s_forward (void *from, void *to, int budget)
 {
     zmq_msg_t part;
     zmq_msg_init (&part);
     bool dropping = false;
-    for (int n = 0; n < S_BATCH; ) {
+    int n = 0;
+    while (n < budget) {
         if (zmq_msg_recv (&part, from, ZMQ_DONTWAIT) == -1)
             break;                  /* EAGAIN: drained (parts of a message
                                      * arrive together, never half) */
@@ -95,121 +85,62 @@ s_forward (void *from, void *to)
         }
     }
     zmq_msg_close (&part);
+    return n;
 }
 
-/* The forwarding loop. Returns on $TERM from the pipe, or when the context
- * is terminated. */
-static void
-s_run (zsock_t *pipe, zsock_t *xsub, zsock_t *xpub)
+/* pl_pump drain of the XSUB: events down to the XPUB. Runs on the loop. */
+static int
+s_drain_events (void *sock, int budget, void *arg)
 {
-    zmq_pollitem_t items[] = {
-        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (xsub), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (xpub), 0, ZMQ_POLLIN, 0 },
-    };
-    while (true) {
-        if (zmq_poll (items, 3, -1) == -1) {
-            if (zmq_errno () == EINTR)
-                continue;
-            break;
-        }
-        if (items[0].revents & ZMQ_POLLIN) {
-            zmsg_t *msg = zmsg_recv (pipe);
-            bool term = !msg || zframe_streq (zmsg_first (msg), "$TERM");
-            zmsg_destroy (&msg);
-            if (term)
-                break;
-        }
-        if (items[1].revents & ZMQ_POLLIN)
-            s_forward (items[1].socket, items[2].socket);   /* events down */
-        if (items[2].revents & ZMQ_POLLIN)
-            s_forward (items[2].socket, NULL);  /* subscriptions: XPUB applied them */
-    }
+    pl_evproxy_t *self = arg;
+    return s_forward (sock, zsock_resolve (self->xpub), budget);
 }
 
-/* The proxy thread (pthread start routine). It closes every socket it
- * opened before it returns, pipe included, so that joining it is enough to
- * know the proxy holds nothing open. */
-static void *
-s_thread (void *arg)
+/* pl_pump drain of the XPUB: gateways' (un)subscriptions, already applied
+ * by the XPUB, read and dropped. Runs on the loop. */
+static int
+s_drain_subscriptions (void *sock, int budget, void *arg)
 {
-    s_start_t *start = arg;
-    const pl_evproxy_opts_t *opts = start->opts;
-    zsock_t *pipe = start->pipe;
-    int hwm = opts->hwm > 0 ? opts->hwm : PL_EVPROXY_HWM;
-    zsock_t *xsub = zsock_new (ZMQ_XSUB);
-    zsock_t *xpub = zsock_new (ZMQ_XPUB);
-    bool ok = xsub && xpub;
-    if (ok) {
-        zsock_set_rcvhwm (xsub, hwm);
-        zsock_set_sndhwm (xsub, hwm);
-        zsock_set_rcvhwm (xpub, hwm);
-        zsock_set_sndhwm (xpub, hwm);
-        ok = pl_bind (xsub, opts->xsub, opts->xsub_name ? opts->xsub_name : "XSUB") == 0
-          && pl_bind (xpub, opts->xpub, opts->xpub_name ? opts->xpub_name : "XPUB") == 0;
-    }
-    /* subscribe to everything upstream; XSUB repeats it to every publisher
-     * that connects later */
-    if (ok && zmq_send (zsock_resolve (xsub), "\x01", 1, 0) != 1)
-        ok = false;
-    start->rc = ok ? 0 : -1;
-    atomic_bool *finished = start->finished;
-    start = NULL;                   /* gone once we signal */
-    opts = NULL;
-    zsock_signal (pipe, 0);
-    if (ok)
-        s_run (pipe, xsub, xpub);
-    /* (failed: end at once; pl_evproxy_new joins us) */
-    zsock_destroy (&xsub);
-    zsock_destroy (&xpub);
-    zsock_destroy (&pipe);
-    atomic_store (finished, true);  /* destroy joined us: it outlives this */
-    return NULL;
+    (void) arg;
+    return s_forward (sock, NULL, budget);
 }
 
 pl_evproxy_t *
 pl_evproxy_new (const pl_evproxy_opts_t *opts)
 {
     assert (opts && opts->xsub && opts->xpub);
-    s_start_t start = { opts, NULL, -1, NULL };
+    int hwm = opts->hwm > 0 ? opts->hwm : PL_EVPROXY_HWM;
     pl_evproxy_t *self = calloc (1, sizeof *self);
     if (!self)
         goto cleanup;
-    atomic_init (&self->finished, false);
-    start.finished = &self->finished;
-    self->pipe = zsys_create_pipe (&start.pipe);
-    int err = pthread_create (&self->thread, NULL, s_thread, &start);
-    if (err != 0) {
-        pl_error ("event proxy: cannot start its thread: %s", strerror (err));
-        zsock_destroy (&start.pipe);
+    self->xsub = zsock_new (ZMQ_XSUB);
+    self->xpub = zsock_new (ZMQ_XPUB);
+    self->pump = pl_pump_new (S_BATCH);
+    if (!self->xsub || !self->xpub || !self->pump) {
+        pl_error ("event proxy: out of memory");
         pl_evproxy_destroy (&self);
         goto cleanup;
     }
-    /* named, so `top -H` shows it */
-    pthread_setname_np (self->thread, S_THREAD_NAME);
-    self->started = true;
-    /* The thread signals once it has bound (or failed to); on any failure
-     * destroy joins it here, so start stays valid as long as it is used. */
-    if (zsock_wait (self->pipe) == -1 || start.rc == -1)
+    zsock_set_rcvhwm (self->xsub, hwm);
+    zsock_set_sndhwm (self->xsub, hwm);
+    zsock_set_rcvhwm (self->xpub, hwm);
+    zsock_set_sndhwm (self->xpub, hwm);
+    if (pl_bind (self->xsub, opts->xsub, opts->xsub_name ? opts->xsub_name : "XSUB") == -1
+    ||  pl_bind (self->xpub, opts->xpub, opts->xpub_name ? opts->xpub_name : "XPUB") == -1) {
         pl_evproxy_destroy (&self);
+        goto cleanup;
+    }
+    /* subscribe to everything upstream; XSUB repeats it to every publisher
+     * that connects later. Events go out on the XPUB (0x2); nothing is
+     * sent on behalf of a subscription. */
+    if (zmq_send (zsock_resolve (self->xsub), "\x01", 1, 0) != 1
+    ||  pl_pump_add (self->pump, zsock_resolve (self->xsub), s_drain_events, self, 0x2) == -1
+    ||  pl_pump_add (self->pump, zsock_resolve (self->xpub), s_drain_subscriptions, self, 0x0) == -1) {
+        pl_error ("event proxy: cannot set up its sockets: %s", zmq_strerror (zmq_errno ()));
+        pl_evproxy_destroy (&self);
+    }
 cleanup:
     return self;
-}
-
-/* Stop the thread and wait for it to end. Safe twice. */
-static void
-s_stop (pl_evproxy_t *self)
-{
-    if (self->started) {
-        /* Non-blocking: the pipe carries nothing else, so it is never
-         * full; a thread that already ended (failed bind) has closed its
-         * end, and then the send fails or goes nowhere. Either way the
-         * join below returns. */
-        zsock_set_sndtimeo (self->pipe, 0);
-        zstr_send (self->pipe, "$TERM");
-        pthread_join (self->thread, NULL);
-        self->started = false;
-    }
 }
 
 void
@@ -218,16 +149,69 @@ pl_evproxy_destroy (pl_evproxy_t **self_p)
     assert (self_p);
     pl_evproxy_t *self = *self_p;
     if (self) {
-        s_stop (self);
-        zsock_destroy (&self->pipe);
+        pl_evproxy_detach (self);
+        pl_pump_destroy (&self->pump);
+        zsock_destroy (&self->xsub);
+        zsock_destroy (&self->xpub);
         free (self);
         *self_p = NULL;
+    }
+}
+
+int
+pl_evproxy_attach (pl_evproxy_t *self, zloop_t *loop)
+{
+    assert (self && loop && !self->loop);
+    int rc = pl_pump_attach (self->pump, loop);
+    if (rc == 0)
+        self->loop = loop;
+    return rc;
+}
+
+void
+pl_evproxy_detach (pl_evproxy_t *self)
+{
+    assert (self);
+    if (self->loop) {
+        pl_pump_detach (self->pump);
+        self->loop = NULL;
     }
 }
 
 /* ---------------------------------------------------------------------
  * Selftest
  */
+
+/* zloop reader on the actor pipe; runs on the test proxy's thread. Any
+ * message ($TERM) stops the loop. */
+static int
+s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void) loop;
+    (void) arg;
+    zmsg_t *msg = zmsg_recv (pipe);
+    zmsg_destroy (&msg);
+    return -1;
+}
+
+/* zactor body; runs on its own thread: a proxy on its own zloop, as the
+ * broker's main thread runs it. zactor_new returns once it forwards. */
+static void
+s_proxy_actor (zsock_t *pipe, void *arg)
+{
+    pl_evproxy_t *proxy = pl_evproxy_new ((const pl_evproxy_opts_t *) arg);
+    zloop_t *loop = zloop_new ();
+    assert (proxy && loop);
+    int rc = pl_evproxy_attach (proxy, loop);
+    assert (rc == 0);
+    rc = zloop_reader (loop, pipe, s_on_pipe, NULL);
+    assert (rc == 0);
+    zsock_signal (pipe, 0);
+    zloop_start (loop);
+    pl_evproxy_destroy (&proxy);
+    pl_evproxy_destroy (&proxy);            /* safe twice */
+    zloop_destroy (&loop);
+}
 
 /* Receive one message within timeout_ms, or NULL. */
 static zmsg_t *
@@ -331,7 +315,7 @@ pl_evproxy_test (bool verbose)
      * and none of the gateways' room subscriptions */
     pl_evproxy_opts_t opts = { .xsub = "inproc://pl-evproxy-test-in",
                                .xpub = "inproc://pl-evproxy-test-out" };
-    pl_evproxy_t *proxy = pl_evproxy_new (&opts);
+    zactor_t *proxy = zactor_new (s_proxy_actor, &opts);
     assert (proxy);
     /* the worker side: an XPUB rather than a PUB, to observe the
      * subscriptions that reach it */
@@ -361,6 +345,19 @@ pl_evproxy_test (bool verbose)
     s_expect_nothing (sub_alice, 100);
     s_expect_nothing (sub_al, 50);
 
+    /* a burst of many batches arrives whole and in order (the pump runs
+     * again after each full batch, pl_pump.h) */
+    for (int i = 0; i < 3 * S_BATCH + 7; i++) {
+        char packet[64];
+        snprintf (packet, sizeof packet, "[\"actor:deleted\",\"n%d\"]", i);
+        s_publish (publisher, "user:al", packet);
+    }
+    for (int i = 0; i < 3 * S_BATCH + 7; i++) {
+        char packet[64];
+        snprintf (packet, sizeof packet, "[\"actor:deleted\",\"n%d\"]", i);
+        s_expect_event (sub_al, "user:al", packet);
+    }
+
     /* unsubscribing stops delivery; the publisher never hears of it */
     s_subscribe (sub_al, "user:al", false);
     /* alice's probe goes out after al's unsubscribe reached the proxy */
@@ -375,30 +372,7 @@ pl_evproxy_test (bool verbose)
     zsock_destroy (&sub_al);
     zsock_destroy (&sub_alice);
     zsock_destroy (&publisher);
-    pl_evproxy_destroy (&proxy);
-    pl_evproxy_destroy (&proxy);            /* safe twice */
-    assert (proxy == NULL);
-
-    /* destroy returns only once the proxy thread has ended (and with it
-     * every socket it opened): a thread still closing its pipe when main()
-     * returns races czmq's atexit zsys_shutdown. (With a zactor, whose
-     * thread is detached, this failed within a few rounds.) */
-    /* The thread marks its very last act (after closing its sockets): a
-     * stop that returned without joining it would still see it unset. */
-    for (int round = 0; round < 20; round++) {
-        /* fresh endpoints each round: libzmq releases an inproc name only
-         * once its reaper has destroyed the socket, after close returns */
-        char in[64], out[64];
-        snprintf (in, sizeof in, "inproc://pl-evproxy-join-in-%d", round);
-        snprintf (out, sizeof out, "inproc://pl-evproxy-join-out-%d", round);
-        pl_evproxy_opts_t fresh = { .xsub = in, .xpub = out };
-        proxy = pl_evproxy_new (&fresh);
-        assert (proxy);
-        assert (!atomic_load (&proxy->finished));   /* running */
-        s_stop (proxy);
-        assert (atomic_load (&proxy->finished));
-        pl_evproxy_destroy (&proxy);
-    }
+    zactor_destroy (&proxy);
 
     /* a second proxy on the same ipc endpoints is refused, not a thief */
     char dir[] = "/tmp/pl-evproxy-XXXXXX";
@@ -410,13 +384,13 @@ pl_evproxy_test (bool verbose)
     snprintf (out2, sizeof out2, "ipc://%s/out2.ipc", dir);
     pl_evproxy_opts_t ipc = { .xsub = in, .xpub = out,
                               .xsub_name = "PARLEY_EVENTS_XSUB", .hwm = 1000 };
-    proxy = pl_evproxy_new (&ipc);
-    assert (proxy);
+    pl_evproxy_t *first = pl_evproxy_new (&ipc);
+    assert (first);
     assert (pl_bind_ipc_in_use (in));
     pl_evproxy_opts_t clash = { .xsub = in, .xpub = out2 };
     pl_evproxy_t *second = pl_evproxy_new (&clash);
     assert (second == NULL);
-    pl_evproxy_destroy (&proxy);
+    pl_evproxy_destroy (&first);
     /* (libzmq closes the listener asynchronously after destroy, so "no
      * longer in use" cannot be asserted at once) */
     unlink (in + 6);

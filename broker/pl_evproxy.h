@@ -1,15 +1,16 @@
 /*  pl_evproxy - the event bus proxy (proto/README.md, "Event bus").
  *
  *  Workers PUB change events into the XSUB; gateways SUB from the XPUB.
- *  Subscriptions travel the other way (XPUB -> XSUB -> each worker's PUB),
- *  so publishers filter at the source and a gateway receives only the rooms
- *  it subscribed to. The proxy runs on its own thread:
+ *  The XPUB filters: a gateway receives only the rooms it subscribed to
+ *  (pl_evproxy.c says why subscriptions stop there). The proxy runs on a
+ *  zloop, in the broker's process the broker's own:
  *
  *      pl_evproxy_opts_t opts = { .xsub = "ipc://.../events-in.ipc",
  *                                 .xpub = "ipc://.../events-out.ipc" };
- *      pl_evproxy_t *proxy = pl_evproxy_new (&opts);   // bound, running
- *      ...
- *      pl_evproxy_destroy (&proxy);                    // stopped, closed
+ *      pl_evproxy_t *proxy = pl_evproxy_new (&opts);   // bound
+ *      pl_evproxy_attach (proxy, loop);                // forwarding
+ *      zloop_start (loop);
+ *      pl_evproxy_destroy (&proxy);                    // detached, closed
  *
  *  Overload: delivery is at most once. When a gateway reads too slowly its
  *  XPUB pipe fills to the HWM and further events to it are dropped (the
@@ -19,6 +20,7 @@
 #ifndef PL_EVPROXY_H
 #define PL_EVPROXY_H
 
+#include <czmq.h>
 #include <stdbool.h>
 
 #define PL_EVPROXY_HWM 100000   /* default SNDHWM/RCVHWM of both sockets */
@@ -33,12 +35,19 @@ typedef struct {
 
 typedef struct _pl_evproxy_t pl_evproxy_t;
 
-/* Bind both sockets and start forwarding on a new thread. Returns NULL,
- * after logging why, when a bind fails. */
+/* Bind both sockets (on the calling thread, which then owns them).
+ * Returns NULL, after logging why, when a bind fails. */
 pl_evproxy_t *pl_evproxy_new (const pl_evproxy_opts_t *opts);
 
-/* Stop the thread and close the sockets. Safe to call twice. */
+/* Detach and close the sockets. Safe to call twice. Destroy the proxy
+ * before the loop it is attached to. */
 void pl_evproxy_destroy (pl_evproxy_t **self_p);
+
+/* Forward on loop (a proxy is attached to at most one). Returns 0 or -1. */
+int pl_evproxy_attach (pl_evproxy_t *self, zloop_t *loop);
+
+/* Stop forwarding (no-op when not attached). */
+void pl_evproxy_detach (pl_evproxy_t *self);
 
 void pl_evproxy_test (bool verbose);
 

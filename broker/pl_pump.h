@@ -1,6 +1,6 @@
 /*  pl_pump - serve a few ZeroMQ sockets from a zloop with as few system
  *  calls per wakeup as libzmq allows. Used by pl_broker (frontend and
- *  backend).
+ *  backend) and pl_evproxy (XSUB and XPUB), both on the broker's loop.
  *
  *  Why not zloop_reader: zloop polls a reader with zmq_poll, which asks
  *  every socket for ZMQ_EVENTS before and after it sleeps, and each ask
