@@ -1,303 +1,23 @@
-/*  pl_broker_test - selftest of pl_broker, kept apart from the broker
- *  itself so each file stays readable.
- *
- *  Each case starts its own broker on a zactor thread (with its own
- *  inproc:// endpoints and short timings: heartbeat 50 ms) and talks to
- *  it through raw DEALER sockets playing gateway and workers, exactly as
- *  the frames of proto/README.md say. Every receive has a timeout, so a
- *  broken broker fails an assert instead of hanging the test.
+/*  pl_broker_test - selftest of pl_broker: the cases. The harness they
+ *  use (a broker on a zactor thread, raw DEALERs playing gateway and
+ *  workers, receives with timeouts) is pl_broker_test_env.c, declared in
+ *  pl_broker_test_int.h.
  */
-#include "pl_broker.h"
+#include "pl_broker_test_int.h"
 #include "pl_bind.h"
 #include "pl_proto.h"
 
 #include <cjson/cJSON.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define S_HB 50                 /* heartbeat_ms of the test brokers */
-#define S_WAIT 2000             /* ms to wait for something that must come */
-#define S_SLACK 500             /* ms a timer may run late on a loaded box */
-
-static const char *s_ctx = "{\"v\":1,\"gw\":\"gw-test\",\"conn\":\"1\",\"uid\":\"alice\"}";
-
-typedef struct {
-    pl_broker_opts_t opts;      /* what the broker runs with           */
-    char frontend[128];         /* its endpoints                       */
-    char backend[128];
-    zactor_t *actor;            /* thread running the broker's zloop   */
-    zsock_t *client;            /* a DEALER playing the gateway        */
-} s_env_t;
-
-/* zloop reader on the actor pipe; runs on the test broker's thread. Any
- * message ($TERM) stops the loop. */
-static int
-s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
-{
-    (void) loop;
-    (void) arg;
-    zmsg_t *msg = zmsg_recv (pipe);
-    zmsg_destroy (&msg);
-    return -1;
-}
-
-/* zactor body; runs on its own thread: a broker on its own zloop, as in
- * main.c. */
-static void
-s_broker_actor (zsock_t *pipe, void *arg)
-{
-    pl_broker_t *broker = pl_broker_new ((const pl_broker_opts_t *) arg);
-    zloop_t *loop = zloop_new ();
-    assert (broker && loop);
-    int rc = pl_broker_attach (broker, loop);
-    assert (rc == 0);
-    rc = zloop_reader (loop, pipe, s_on_pipe, NULL);
-    assert (rc == 0);
-    zsock_signal (pipe, 0);
-    zloop_start (loop);
-    pl_broker_destroy (&broker);
-    zloop_destroy (&loop);
-}
-
-static zsock_t *
-s_dealer (const char *endpoint)
-{
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    assert (sock);
-    zsock_set_linger (sock, 0);
-    int rc = zsock_connect (sock, "%s", endpoint);
-    assert (rc == 0);
-    return sock;
-}
-
-static void
-s_env_start_hb (s_env_t *env, int64_t heartbeat_ms, int64_t liveness, size_t queue_max,
-                int64_t queue_timeout_ms)
-{
-    static int instance = 0;
-    instance++;
-    memset (env, 0, sizeof *env);
-    snprintf (env->frontend, sizeof env->frontend, "inproc://pl-broker-test-fe-%d", instance);
-    snprintf (env->backend, sizeof env->backend, "inproc://pl-broker-test-be-%d", instance);
-    env->opts = (pl_broker_opts_t) {
-        .frontend = env->frontend, .backend = env->backend,
-        .heartbeat_ms = heartbeat_ms, .liveness = liveness,
-        .queue_max = queue_max, .queue_timeout_ms = queue_timeout_ms
-    };
-    env->actor = zactor_new (s_broker_actor, &env->opts);
-    assert (env->actor);
-    env->client = s_dealer (env->frontend);
-}
-
-static void
-s_env_start (s_env_t *env, int64_t liveness, size_t queue_max, int64_t queue_timeout_ms)
-{
-    s_env_start_hb (env, S_HB, liveness, queue_max, queue_timeout_ms);
-}
-
-static void
-s_env_stop (s_env_t *env)
-{
-    zsock_destroy (&env->client);
-    zactor_destroy (&env->actor);
-}
-
-/* The next message on sock within timeout_ms, or NULL. */
-static zmsg_t *
-s_recv_within (zsock_t *sock, int timeout_ms)
-{
-    zmsg_t *msg = NULL;
-    zpoller_t *poller = zpoller_new (sock, NULL);
-    assert (poller);
-    if (timeout_ms < 0)
-        timeout_ms = 0;
-    if (zpoller_wait (poller, timeout_ms) == sock)
-        msg = zmsg_recv (sock);
-    zpoller_destroy (&poller);
-    return msg;
-}
-
-static void
-s_send_frames (zsock_t *sock, int count, ...)
-{
-    va_list args;
-    va_start (args, count);
-    zmsg_t *msg = zmsg_new ();
-    for (int i = 0; i < count; i++)
-        zmsg_addstr (msg, va_arg (args, const char *));
-    va_end (args);
-    int rc = zmsg_send (&msg, sock);
-    assert (rc == 0);
-}
-
-static void
-s_request (zsock_t *client, const char *service, const char *reqid)
-{
-    s_send_frames (client, 7, PL_PROTO_VERSION, PL_CMD_REQ, service, reqid,
-                   "actor:get", s_ctx, "\"a1\"");
-}
-
-/* Expect the next client message to be the REP to reqid; returns its
- * reply body (caller frees). */
-static char *
-s_expect_reply (zsock_t *client, const void *reqid, size_t reqid_len, int timeout_ms)
-{
-    zmsg_t *msg = s_recv_within (client, timeout_ms);
-    assert (msg);
-    assert (zmsg_size (msg) == 4);
-    assert (zframe_streq (zmsg_first (msg), PL_PROTO_VERSION));
-    assert (zframe_streq (zmsg_next (msg), PL_CMD_REP));
-    zframe_t *id = zmsg_next (msg);
-    assert (zframe_size (id) == reqid_len);
-    assert (memcmp (zframe_data (id), reqid, reqid_len) == 0);
-    char *body = zframe_strdup (zmsg_next (msg));
-    zmsg_destroy (&msg);
-    return body;
-}
-
-/* Expect the REP to reqid to be the error err, with message_part in its
- * message. */
-static void
-s_expect_error (zsock_t *client, const char *reqid, pl_err_t err,
-                const char *message_part, int timeout_ms)
-{
-    char *body = s_expect_reply (client, reqid, strlen (reqid), timeout_ms);
-    cJSON *json = cJSON_Parse (body);
-    assert (json);
-    assert (cJSON_IsFalse (cJSON_GetObjectItem (json, "success")));
-    cJSON *error = cJSON_GetObjectItem (json, "error");
-    const char *code = cJSON_GetStringValue (cJSON_GetObjectItem (error, "code"));
-    const char *message = cJSON_GetStringValue (cJSON_GetObjectItem (error, "message"));
-    assert (code && strcmp (code, pl_proto_err_code (err)) == 0);
-    assert (message && strstr (message, message_part));
-    cJSON_Delete (json);
-    free (body);
-}
-
-/* A value from the STATUS answer: services.<service>.<field>, or -1 when
- * the service is absent. The client must have nothing else pending. */
-static int
-s_status (zsock_t *client, const char *service, const char *field, char **text_p)
-{
-    s_send_frames (client, 2, PL_PROTO_VERSION, PL_CMD_STATUS);
-    zmsg_t *msg = s_recv_within (client, S_WAIT);
-    assert (msg);
-    assert (zmsg_size (msg) == 3);
-    assert (zframe_streq (zmsg_first (msg), PL_PROTO_VERSION));
-    assert (zframe_streq (zmsg_next (msg), PL_CMD_STATUS));
-    char *text = zframe_strdup (zmsg_next (msg));
-    cJSON *json = cJSON_Parse (text);
-    assert (cJSON_IsObject (cJSON_GetObjectItem (json, "services")));
-    cJSON *entry = cJSON_GetObjectItem (cJSON_GetObjectItem (json, "services"), service);
-    int value = entry ? (int) cJSON_GetNumberValue (cJSON_GetObjectItem (entry, field)) : -1;
-    cJSON_Delete (json);
-    zmsg_destroy (&msg);
-    if (text_p)
-        *text_p = text;
-    else
-        free (text);
-    return value;
-}
-
-/* Poll STATUS until service has count workers (READY travels on another
- * socket than the requests, so tests sync on it before sending). */
-static void
-s_wait_workers (zsock_t *client, const char *service, int count)
-{
-    int64_t deadline = zclock_mono () + S_WAIT;
-    while (s_status (client, service, "workers", NULL) != count) {
-        assert (zclock_mono () < deadline);
-        zclock_sleep (5);       /* test only: the broker gives no push */
-    }
-}
-
-static zsock_t *
-s_worker_new (const char *backend, const char *service, const char *credit)
-{
-    zsock_t *worker = s_dealer (backend);
-    s_send_frames (worker, 4, PL_PROTO_VERSION, PL_CMD_READY, service, credit);
-    return worker;
-}
-
-/* The next message to a worker that is not a heartbeat (answering those,
- * as a live worker does), or NULL after timeout_ms. */
-static zmsg_t *
-s_worker_recv (zsock_t *worker, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (true) {
-        zmsg_t *msg = s_recv_within (worker, (int) (deadline - zclock_mono ()));
-        if (!msg || zmsg_size (msg) != 2
-        ||  !zframe_streq (zmsg_last (msg), PL_CMD_HEARTBEAT))
-            return msg;
-        zmsg_destroy (&msg);
-        s_send_frames (worker, 2, PL_PROTO_VERSION, PL_CMD_HEARTBEAT);
-    }
-}
-
-/* Expect a request with id reqid; frames must be PL01 REQ client reqid
- * event ctx body. Returns the client identity frame (caller destroys). */
-static zframe_t *
-s_worker_expect (zsock_t *worker, const char *reqid)
-{
-    zmsg_t *msg = s_worker_recv (worker, S_WAIT);
-    assert (msg);
-    assert (zmsg_size (msg) == 7);
-    assert (zframe_streq (zmsg_first (msg), PL_PROTO_VERSION));
-    assert (zframe_streq (zmsg_next (msg), PL_CMD_REQ));
-    zframe_t *client = zframe_dup (zmsg_next (msg));
-    assert (zframe_size (client) > 0);
-    assert (zframe_streq (zmsg_next (msg), reqid));
-    assert (zframe_streq (zmsg_next (msg), "actor:get"));
-    assert (zframe_streq (zmsg_next (msg), s_ctx));
-    assert (zframe_streq (zmsg_next (msg), "\"a1\""));
-    zmsg_destroy (&msg);
-    return client;
-}
-
-/* Which request id a worker got next (any), its client in *client_p. */
-static char *
-s_worker_take (zsock_t *worker, zframe_t **client_p, int timeout_ms)
-{
-    zmsg_t *msg = s_worker_recv (worker, timeout_ms);
-    if (!msg)
-        return NULL;
-    assert (zmsg_size (msg) == 7);
-    zmsg_first (msg);
-    zmsg_next (msg);
-    *client_p = zframe_dup (zmsg_next (msg));
-    char *reqid = zframe_strdup (zmsg_next (msg));
-    zmsg_destroy (&msg);
-    return reqid;
-}
-
-static void
-s_worker_reply (zsock_t *worker, zframe_t **client_p, const char *reqid, const char *body)
-{
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, PL_PROTO_VERSION);
-    zmsg_addstr (msg, PL_CMD_REP);
-    zmsg_append (msg, client_p);
-    zmsg_addstr (msg, reqid);
-    zmsg_addstr (msg, body);
-    int rc = zmsg_send (&msg, worker);
-    assert (rc == 0);
-}
-
-/* Expect exactly PL01 <command> on sock (raw: heartbeats not skipped). */
-static void
-s_expect_command (zsock_t *sock, const char *command, int timeout_ms)
-{
-    zmsg_t *msg = s_recv_within (sock, timeout_ms);
-    assert (msg);
-    assert (zmsg_size (msg) == 2);
-    assert (zframe_streq (zmsg_first (msg), PL_PROTO_VERSION));
-    assert (zframe_streq (zmsg_next (msg), command));
-    zmsg_destroy (&msg);
-}
+/* The harness's timings and caller context, by short local names. */
+#define S_HB    PL_BROKER__T_HB
+#define S_WAIT  PL_BROKER__T_WAIT
+#define S_SLACK PL_BROKER__T_SLACK
+#define S_CTX   pl_broker__t_ctx
 
 /* ---------------------------------------------------------------------
  * Cases
@@ -307,12 +27,12 @@ s_expect_command (zsock_t *sock, const char *command, int timeout_ms)
 static void
 s_test_round_trip (void)
 {
-    s_env_t env;
-    s_env_start (&env, 6, 100, 1000);
-    zsock_t *worker = s_worker_new (env.backend, "actors", "2");
-    s_wait_workers (env.client, "actors", 1);
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, 6, 100, 1000);
+    zsock_t *worker = pl_broker__t_worker_new (env.backend, "actors", "2");
+    pl_broker__t_wait_workers (env.client, "actors", 1);
     char *status = NULL;
-    s_status (env.client, "actors", "workers", &status);
+    pl_broker__t_status (env.client, "actors", "workers", &status);
     assert (strcmp (status, "{\"services\":{\"actors\":{\"workers\":1,\"queued\":0}}}") == 0);
     free (status);
 
@@ -324,11 +44,11 @@ s_test_round_trip (void)
     zmsg_addstr (msg, "actors");
     zmsg_addmem (msg, reqid, sizeof reqid);
     zmsg_addstr (msg, "actor:list");
-    zmsg_addstr (msg, s_ctx);
+    zmsg_addstr (msg, S_CTX);
     zmsg_addmem (msg, NULL, 0);
     int rc = zmsg_send (&msg, env.client);
     assert (rc == 0);
-    msg = s_worker_recv (worker, S_WAIT);
+    msg = pl_broker__t_worker_recv (worker, S_WAIT);
     assert (msg && zmsg_size (msg) == 7);
     assert (zframe_streq (zmsg_first (msg), PL_PROTO_VERSION));
     assert (zframe_streq (zmsg_next (msg), PL_CMD_REQ));
@@ -336,7 +56,7 @@ s_test_round_trip (void)
     zframe_t *id = zmsg_next (msg);
     assert (zframe_size (id) == sizeof reqid && memcmp (zframe_data (id), reqid, sizeof reqid) == 0);
     assert (zframe_streq (zmsg_next (msg), "actor:list"));
-    assert (zframe_streq (zmsg_next (msg), s_ctx));
+    assert (zframe_streq (zmsg_next (msg), S_CTX));
     assert (zframe_size (zmsg_next (msg)) == 0);
     zmsg_destroy (&msg);
     msg = zmsg_new ();
@@ -347,14 +67,14 @@ s_test_round_trip (void)
     zmsg_addstr (msg, "{\"success\":true,\"data\":[]}");
     rc = zmsg_send (&msg, worker);
     assert (rc == 0);
-    char *body = s_expect_reply (env.client, reqid, sizeof reqid, S_WAIT);
+    char *body = pl_broker__t_expect_reply (env.client, reqid, sizeof reqid, S_WAIT);
     assert (strcmp (body, "{\"success\":true,\"data\":[]}") == 0);
     free (body);
 
     /* a reply with directives (proto/README.md) keeps its 5th frame */
-    s_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "actors", "r-dir",
-                   "actor:list", s_ctx, "");
-    msg = s_worker_recv (worker, S_WAIT);
+    pl_broker__t_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "actors", "r-dir",
+                              "actor:list", S_CTX, "");
+    msg = pl_broker__t_worker_recv (worker, S_WAIT);
     assert (msg && zmsg_size (msg) == 7);
     zmsg_first (msg);
     zmsg_next (msg);
@@ -369,7 +89,7 @@ s_test_round_trip (void)
     zmsg_addstr (msg, "{\"join\":[\"campaign:1\"]}");
     rc = zmsg_send (&msg, worker);
     assert (rc == 0);
-    msg = s_recv_within (env.client, S_WAIT);
+    msg = pl_broker__t_recv_within (env.client, S_WAIT);
     assert (msg && zmsg_size (msg) == 5);
     assert (zframe_streq (zmsg_first (msg), PL_PROTO_VERSION));
     assert (zframe_streq (zmsg_next (msg), PL_CMD_REP));
@@ -379,27 +99,28 @@ s_test_round_trip (void)
     zmsg_destroy (&msg);
 
     /* a plain one too, with the usual helpers */
-    s_request (env.client, "actors", "r2");
-    client = s_worker_expect (worker, "r2");
+    pl_broker__t_request (env.client, "actors", "r2");
+    client = pl_broker__t_worker_expect (worker, "r2");
     zframe_t *again = zframe_dup (client);
-    s_worker_reply (worker, &client, "r2", "{\"success\":true,\"data\":{\"id\":\"a1\"}}");
-    body = s_expect_reply (env.client, "r2", 2, S_WAIT);
+    pl_broker__t_worker_reply (worker, &client, "r2",
+                               "{\"success\":true,\"data\":{\"id\":\"a1\"}}");
+    body = pl_broker__t_expect_reply (env.client, "r2", 2, S_WAIT);
     assert (strcmp (body, "{\"success\":true,\"data\":{\"id\":\"a1\"}}") == 0);
     free (body);
 
     /* the broker heartbeats an idle worker */
-    s_expect_command (worker, PL_CMD_HEARTBEAT, 4 * S_HB + 500);
+    pl_broker__t_expect_command (worker, PL_CMD_HEARTBEAT, 4 * S_HB + 500);
 
     /* a second reply to the same request is not forwarded: exactly once */
-    s_worker_reply (worker, &again, "r2", "{\"success\":true}");
-    s_request (env.client, "actors", "r3");
-    client = s_worker_expect (worker, "r3");
-    s_worker_reply (worker, &client, "r3", "{\"success\":true}");
-    body = s_expect_reply (env.client, "r3", 2, S_WAIT);     /* not r2 again */
+    pl_broker__t_worker_reply (worker, &again, "r2", "{\"success\":true}");
+    pl_broker__t_request (env.client, "actors", "r3");
+    client = pl_broker__t_worker_expect (worker, "r3");
+    pl_broker__t_worker_reply (worker, &client, "r3", "{\"success\":true}");
+    body = pl_broker__t_expect_reply (env.client, "r3", 2, S_WAIT);     /* not r2 again */
     free (body);
 
     zsock_destroy (&worker);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 }
 
 /* Malformed input is dropped or answered VALIDATION_ERROR, and the broker
@@ -409,10 +130,10 @@ s_test_round_trip (void)
 static void
 s_test_malformed (void)
 {
-    s_env_t env;
-    s_env_start (&env, 6, 100, 5000);     /* v5 below must not expire */
-    zsock_t *worker = s_worker_new (env.backend, "actors", "4");
-    s_wait_workers (env.client, "actors", 1);
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, 6, 100, 5000);     /* v5 below must not expire */
+    zsock_t *worker = pl_broker__t_worker_new (env.backend, "actors", "4");
+    pl_broker__t_wait_workers (env.client, "actors", 1);
 
     char long_id[PL_BROKER_REQID_MAX + 2];
     memset (long_id, 'i', sizeof long_id - 1);
@@ -421,95 +142,98 @@ s_test_malformed (void)
     memset (long_service, 's', sizeof long_service - 1);
     long_service[sizeof long_service - 1] = 0;
 
-    s_send_frames (env.client, 7, "PL02", PL_CMD_REQ, "actors", "x1", "actor:get", s_ctx, "");
-    s_send_frames (env.client, 1, PL_PROTO_VERSION);
-    s_send_frames (env.client, 1, "");
-    s_send_frames (env.client, 3, PL_PROTO_VERSION, PL_CMD_REQ, "actors");
-    s_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "actors", long_id,
-                   "actor:get", s_ctx, "");
-    s_send_frames (env.client, 2, PL_PROTO_VERSION, "NOPE");
-    s_send_frames (env.client, 3, PL_PROTO_VERSION, PL_CMD_STATUS, "extra");
-    s_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "", "v1", "actor:get", s_ctx, "");
-    s_expect_error (env.client, "v1", PL_ERR_VALIDATION_ERROR, "service", S_WAIT);
-    s_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, long_service, "v2",
-                   "actor:get", s_ctx, "");
-    s_expect_error (env.client, "v2", PL_ERR_VALIDATION_ERROR, "service", S_WAIT);
-    s_send_frames (env.client, 6, PL_PROTO_VERSION, PL_CMD_REQ, "actors", "v3", "actor:get", s_ctx);
-    s_expect_error (env.client, "v3", PL_ERR_VALIDATION_ERROR, "malformed", S_WAIT);
-    s_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "act\nors", "v4",
-                   "actor:get", s_ctx, "");
-    s_expect_error (env.client, "v4", PL_ERR_VALIDATION_ERROR, "service", S_WAIT);
+    pl_broker__t_send_frames (env.client, 7, "PL02", PL_CMD_REQ, "actors", "x1", "actor:get",
+                              S_CTX, "");
+    pl_broker__t_send_frames (env.client, 1, PL_PROTO_VERSION);
+    pl_broker__t_send_frames (env.client, 1, "");
+    pl_broker__t_send_frames (env.client, 3, PL_PROTO_VERSION, PL_CMD_REQ, "actors");
+    pl_broker__t_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "actors", long_id,
+                              "actor:get", S_CTX, "");
+    pl_broker__t_send_frames (env.client, 2, PL_PROTO_VERSION, "NOPE");
+    pl_broker__t_send_frames (env.client, 3, PL_PROTO_VERSION, PL_CMD_STATUS, "extra");
+    pl_broker__t_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "", "v1", "actor:get",
+                              S_CTX, "");
+    pl_broker__t_expect_error (env.client, "v1", PL_ERR_VALIDATION_ERROR, "service", S_WAIT);
+    pl_broker__t_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, long_service, "v2",
+                              "actor:get", S_CTX, "");
+    pl_broker__t_expect_error (env.client, "v2", PL_ERR_VALIDATION_ERROR, "service", S_WAIT);
+    pl_broker__t_send_frames (env.client, 6, PL_PROTO_VERSION, PL_CMD_REQ, "actors", "v3",
+                              "actor:get", S_CTX);
+    pl_broker__t_expect_error (env.client, "v3", PL_ERR_VALIDATION_ERROR, "malformed", S_WAIT);
+    pl_broker__t_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "act\nors", "v4",
+                              "actor:get", S_CTX, "");
+    pl_broker__t_expect_error (env.client, "v4", PL_ERR_VALIDATION_ERROR, "service", S_WAIT);
     /* a 64-byte service name is fine: it queues (no worker), STATUS shows it */
     long_service[PL_BROKER_SERVICE_MAX] = 0;
-    s_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, long_service, "v5",
-                   "actor:get", s_ctx, "");
-    assert (s_status (env.client, long_service, "queued", NULL) == 1);
+    pl_broker__t_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, long_service, "v5",
+                              "actor:get", S_CTX, "");
+    assert (pl_broker__t_status (env.client, long_service, "queued", NULL) == 1);
 
     /* junk from a registered worker */
-    s_send_frames (worker, 1, PL_PROTO_VERSION);
-    s_send_frames (worker, 2, "XX01", PL_CMD_HEARTBEAT);
-    s_send_frames (worker, 3, PL_PROTO_VERSION, PL_CMD_REP, "onlyclient");
-    s_send_frames (worker, 2, PL_PROTO_VERSION, "WHAT");
-    s_send_frames (worker, 4, PL_PROTO_VERSION, PL_CMD_READY, "actors", "7");
+    pl_broker__t_send_frames (worker, 1, PL_PROTO_VERSION);
+    pl_broker__t_send_frames (worker, 2, "XX01", PL_CMD_HEARTBEAT);
+    pl_broker__t_send_frames (worker, 3, PL_PROTO_VERSION, PL_CMD_REP, "onlyclient");
+    pl_broker__t_send_frames (worker, 2, PL_PROTO_VERSION, "WHAT");
+    pl_broker__t_send_frames (worker, 4, PL_PROTO_VERSION, PL_CMD_READY, "actors", "7");
     /* bad READYs from newcomers register nothing */
     const char *bad_credit[] = { "", "abc", "0", "-1", "99999999", "5x" };
     zsock_t *strangers[7];
     for (int i = 0; i < 6; i++)
-        strangers[i] = s_worker_new (env.backend, "actors", bad_credit[i]);
-    strangers[6] = s_dealer (env.backend);
-    s_send_frames (strangers[6], 4, PL_PROTO_VERSION, PL_CMD_READY, "", "5");
+        strangers[i] = pl_broker__t_worker_new (env.backend, "actors", bad_credit[i]);
+    strangers[6] = pl_broker__t_dealer (env.backend);
+    pl_broker__t_send_frames (strangers[6], 4, PL_PROTO_VERSION, PL_CMD_READY, "", "5");
     /* and the broker still serves */
-    s_request (env.client, "actors", "ok1");
-    zframe_t *client = s_worker_expect (worker, "ok1");
+    pl_broker__t_request (env.client, "actors", "ok1");
+    zframe_t *client = pl_broker__t_worker_expect (worker, "ok1");
     /* a reply naming the right client but a request id it does not hold
      * is dropped, and does not use up the real one */
     zframe_t *same = zframe_dup (client);
-    s_worker_reply (worker, &same, "nope", "{\"success\":true}");
-    s_worker_reply (worker, &client, "ok1", "{\"success\":true}");
-    char *body = s_expect_reply (env.client, "ok1", 3, S_WAIT);
+    pl_broker__t_worker_reply (worker, &same, "nope", "{\"success\":true}");
+    pl_broker__t_worker_reply (worker, &client, "ok1", "{\"success\":true}");
+    char *body = pl_broker__t_expect_reply (env.client, "ok1", 3, S_WAIT);
     free (body);
-    assert (s_status (env.client, "actors", "workers", NULL) == 1);
+    assert (pl_broker__t_status (env.client, "actors", "workers", NULL) == 1);
     for (int i = 0; i < 7; i++)
         zsock_destroy (&strangers[i]);
 
     zsock_destroy (&worker);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 }
 
 /* Fewest outstanding first, round robin among equals. */
 static void
 s_test_balance (void)
 {
-    s_env_t env;
+    pl_broker__tenv_t env;
     /* the test's workers send no heartbeats: a 50 ms x 6 liveness window
      * declared them dead when the box was busy (a flaky run); balancing
      * needs no fast heartbeat, so give them seconds */
-    s_env_start_hb (&env, 1000, 6, 100, 1000);
-    zsock_t *w1 = s_worker_new (env.backend, "actors", "10");
-    zsock_t *w2 = s_worker_new (env.backend, "actors", "10");
-    s_wait_workers (env.client, "actors", 2);
-    s_request (env.client, "actors", "b1");
-    s_request (env.client, "actors", "b2");
-    s_request (env.client, "actors", "b3");
-    s_request (env.client, "actors", "b4");
+    pl_broker__t_env_start_hb (&env, 1000, 6, 100, 1000);
+    zsock_t *w1 = pl_broker__t_worker_new (env.backend, "actors", "10");
+    zsock_t *w2 = pl_broker__t_worker_new (env.backend, "actors", "10");
+    pl_broker__t_wait_workers (env.client, "actors", 2);
+    pl_broker__t_request (env.client, "actors", "b1");
+    pl_broker__t_request (env.client, "actors", "b2");
+    pl_broker__t_request (env.client, "actors", "b3");
+    pl_broker__t_request (env.client, "actors", "b4");
     zframe_t *c1[2], *c2[2];
     char *ids1[2], *ids2[2];
     for (int i = 0; i < 2; i++) {
-        ids1[i] = s_worker_take (w1, &c1[i], S_WAIT);
-        ids2[i] = s_worker_take (w2, &c2[i], S_WAIT);
+        ids1[i] = pl_broker__t_worker_take (w1, &c1[i], S_WAIT);
+        ids2[i] = pl_broker__t_worker_take (w2, &c2[i], S_WAIT);
         assert (ids1[i] && ids2[i]);
     }
     zframe_t *extra = NULL;
-    assert (s_worker_take (w1, &extra, 100) == NULL);
-    assert (s_worker_take (w2, &extra, 10) == NULL);
+    assert (pl_broker__t_worker_take (w1, &extra, 100) == NULL);
+    assert (pl_broker__t_worker_take (w2, &extra, 10) == NULL);
     for (int i = 0; i < 2; i++) {
-        s_worker_reply (w1, &c1[i], ids1[i], "{\"success\":true}");
-        s_worker_reply (w2, &c2[i], ids2[i], "{\"success\":true}");
+        pl_broker__t_worker_reply (w1, &c1[i], ids1[i], "{\"success\":true}");
+        pl_broker__t_worker_reply (w2, &c2[i], ids2[i], "{\"success\":true}");
     }
     /* all four answered, each once */
     int seen = 0;
     for (int i = 0; i < 4; i++) {
-        zmsg_t *msg = s_recv_within (env.client, S_WAIT);
+        zmsg_t *msg = pl_broker__t_recv_within (env.client, S_WAIT);
         assert (msg && zmsg_size (msg) == 4);
         zmsg_first (msg);
         zmsg_next (msg);
@@ -531,55 +255,55 @@ s_test_balance (void)
     for (int i = 0; i < 4; i++) {
         char id[8];
         snprintf (id, sizeof id, "s%d", i);
-        s_request (env.client, "actors", id);
+        pl_broker__t_request (env.client, "actors", id);
         zframe_t *client = NULL;
         zsock_t *got = w1;
-        char *taken = s_worker_take (w1, &client, 100);
+        char *taken = pl_broker__t_worker_take (w1, &client, 100);
         if (!taken) {
             got = w2;
-            taken = s_worker_take (w2, &client, S_WAIT);
+            taken = pl_broker__t_worker_take (w2, &client, S_WAIT);
         }
         assert (taken && strcmp (taken, id) == 0);
         assert (got != last);
         last = got;
-        s_worker_reply (got, &client, taken, "{\"success\":true}");
-        char *body = s_expect_reply (env.client, id, strlen (id), S_WAIT);
+        pl_broker__t_worker_reply (got, &client, taken, "{\"success\":true}");
+        char *body = pl_broker__t_expect_reply (env.client, id, strlen (id), S_WAIT);
         free (body);
         free (taken);
     }
     zsock_destroy (&w1);
     zsock_destroy (&w2);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 }
 
 /* A worker never holds more than its credit; the rest queue, FIFO. */
 static void
 s_test_credit (void)
 {
-    s_env_t env;
-    s_env_start (&env, 6, 100, 2000);
-    zsock_t *worker = s_worker_new (env.backend, "actors", "1");
-    s_wait_workers (env.client, "actors", 1);
-    s_request (env.client, "actors", "c1");
-    s_request (env.client, "actors", "c2");
-    s_request (env.client, "actors", "c3");
-    zframe_t *client = s_worker_expect (worker, "c1");
-    zmsg_t *msg = s_worker_recv (worker, 150);
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, 6, 100, 2000);
+    zsock_t *worker = pl_broker__t_worker_new (env.backend, "actors", "1");
+    pl_broker__t_wait_workers (env.client, "actors", 1);
+    pl_broker__t_request (env.client, "actors", "c1");
+    pl_broker__t_request (env.client, "actors", "c2");
+    pl_broker__t_request (env.client, "actors", "c3");
+    zframe_t *client = pl_broker__t_worker_expect (worker, "c1");
+    zmsg_t *msg = pl_broker__t_worker_recv (worker, 150);
     assert (msg == NULL);
-    assert (s_status (env.client, "actors", "queued", NULL) == 2);
-    s_worker_reply (worker, &client, "c1", "{\"success\":true}");
-    client = s_worker_expect (worker, "c2");
-    s_worker_reply (worker, &client, "c2", "{\"success\":true}");
-    client = s_worker_expect (worker, "c3");
-    s_worker_reply (worker, &client, "c3", "{\"success\":true}");
+    assert (pl_broker__t_status (env.client, "actors", "queued", NULL) == 2);
+    pl_broker__t_worker_reply (worker, &client, "c1", "{\"success\":true}");
+    client = pl_broker__t_worker_expect (worker, "c2");
+    pl_broker__t_worker_reply (worker, &client, "c2", "{\"success\":true}");
+    client = pl_broker__t_worker_expect (worker, "c3");
+    pl_broker__t_worker_reply (worker, &client, "c3", "{\"success\":true}");
     const char *ids[] = { "c1", "c2", "c3" };
     for (int i = 0; i < 3; i++) {
-        char *body = s_expect_reply (env.client, ids[i], 2, S_WAIT);
+        char *body = pl_broker__t_expect_reply (env.client, ids[i], 2, S_WAIT);
         free (body);
     }
-    assert (s_status (env.client, "actors", "queued", NULL) == 0);
+    assert (pl_broker__t_status (env.client, "actors", "queued", NULL) == 0);
     zsock_destroy (&worker);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 }
 
 /* No worker: SERVICE_UNAVAILABLE after the queue timeout. Full queue:
@@ -587,32 +311,33 @@ s_test_credit (void)
 static void
 s_test_unavailable (void)
 {
-    s_env_t env;
-    s_env_start (&env, 6, 2, 200);
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, 6, 2, 200);
     int64_t start = zclock_mono ();
-    s_request (env.client, "nosuch", "u1");
-    s_expect_error (env.client, "u1", PL_ERR_SERVICE_UNAVAILABLE, "nosuch", S_WAIT);
+    pl_broker__t_request (env.client, "nosuch", "u1");
+    pl_broker__t_expect_error (env.client, "u1", PL_ERR_SERVICE_UNAVAILABLE, "nosuch", S_WAIT);
     int64_t elapsed = zclock_mono () - start;
     assert (elapsed >= 200 - 2);
     assert (elapsed <= 200 + S_SLACK);
-    assert (s_status (env.client, "nosuch", "workers", NULL) == 0);
-    assert (s_status (env.client, "nosuch", "queued", NULL) == 0);
+    assert (pl_broker__t_status (env.client, "nosuch", "workers", NULL) == 0);
+    assert (pl_broker__t_status (env.client, "nosuch", "queued", NULL) == 0);
 
     start = zclock_mono ();
-    s_request (env.client, "busy", "q1");
-    s_request (env.client, "busy", "q2");
-    s_request (env.client, "busy", "q3");
-    s_expect_error (env.client, "q3", PL_ERR_SERVICE_UNAVAILABLE, "queue is full", S_WAIT);
+    pl_broker__t_request (env.client, "busy", "q1");
+    pl_broker__t_request (env.client, "busy", "q2");
+    pl_broker__t_request (env.client, "busy", "q3");
+    pl_broker__t_expect_error (env.client, "q3", PL_ERR_SERVICE_UNAVAILABLE, "queue is full",
+                               S_WAIT);
     assert (zclock_mono () - start < 150);
-    s_expect_error (env.client, "q1", PL_ERR_SERVICE_UNAVAILABLE, "within", S_WAIT);
-    s_expect_error (env.client, "q2", PL_ERR_SERVICE_UNAVAILABLE, "within", S_WAIT);
-    s_env_stop (&env);
+    pl_broker__t_expect_error (env.client, "q1", PL_ERR_SERVICE_UNAVAILABLE, "within", S_WAIT);
+    pl_broker__t_expect_error (env.client, "q2", PL_ERR_SERVICE_UNAVAILABLE, "within", S_WAIT);
+    pl_broker__t_env_stop (&env);
 
     /* queue_max 0: nothing waits */
-    s_env_start (&env, 6, 0, 5000);
-    s_request (env.client, "nosuch", "z1");
-    s_expect_error (env.client, "z1", PL_ERR_SERVICE_UNAVAILABLE, "queue is full", 500);
-    s_env_stop (&env);
+    pl_broker__t_env_start (&env, 6, 0, 5000);
+    pl_broker__t_request (env.client, "nosuch", "z1");
+    pl_broker__t_expect_error (env.client, "z1", PL_ERR_SERVICE_UNAVAILABLE, "queue is full", 500);
+    pl_broker__t_env_stop (&env);
 }
 
 /* The SERVICE_UNAVAILABLE for request reqid, sent at sent (zclock_mono),
@@ -623,7 +348,7 @@ s_expect_expired_at (zsock_t *client, const char *reqid, int64_t sent, int64_t t
 {
     /* wait well past a heartbeat tick, so that a late answer fails the
      * bound below rather than the receive */
-    s_expect_error (client, reqid, PL_ERR_SERVICE_UNAVAILABLE, "within", 3 * 3000);
+    pl_broker__t_expect_error (client, reqid, PL_ERR_SERVICE_UNAVAILABLE, "within", 3 * 3000);
     int64_t elapsed = zclock_mono () - sent;
     if (elapsed < timeout_ms - 2 || elapsed > timeout_ms + S_SLACK)
         fprintf (stderr, "pl_broker: %s answered after %lld ms, want %lld..%lld\n", reqid,
@@ -645,44 +370,44 @@ s_test_queue_deadline (void)
 {
     const int64_t hb = 3000;
     const int64_t timeout = 100;
-    s_env_t env;
-    s_env_start_hb (&env, hb, 3, 100, timeout);
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start_hb (&env, hb, 3, 100, timeout);
 
     int64_t sent = zclock_mono ();
-    s_request (env.client, "nosuch", "e1");
+    pl_broker__t_request (env.client, "nosuch", "e1");
     s_expect_expired_at (env.client, "e1", sent, timeout);
 
     /* two services, deadlines 60 ms apart: each at its own */
     int64_t sent_a = zclock_mono ();
-    s_request (env.client, "svc-a", "e2");
+    pl_broker__t_request (env.client, "svc-a", "e2");
     zclock_sleep (60);
     int64_t sent_b = zclock_mono ();
-    s_request (env.client, "svc-b", "e3");
+    pl_broker__t_request (env.client, "svc-b", "e3");
     s_expect_expired_at (env.client, "e2", sent_a, timeout);
     s_expect_expired_at (env.client, "e3", sent_b, timeout);
 
     /* the timer was armed for e4, which a worker takes before its
      * deadline; e5, queued after it, is still answered at its own */
-    s_request (env.client, "actors", "e4");
-    assert (s_status (env.client, "actors", "queued", NULL) == 1);
-    zsock_t *worker = s_worker_new (env.backend, "actors", "1");
-    zframe_t *held = s_worker_expect (worker, "e4");
+    pl_broker__t_request (env.client, "actors", "e4");
+    assert (pl_broker__t_status (env.client, "actors", "queued", NULL) == 1);
+    zsock_t *worker = pl_broker__t_worker_new (env.backend, "actors", "1");
+    zframe_t *held = pl_broker__t_worker_expect (worker, "e4");
     sent = zclock_mono ();
-    s_request (env.client, "nosuch", "e5");
+    pl_broker__t_request (env.client, "nosuch", "e5");
     s_expect_expired_at (env.client, "e5", sent, timeout);
-    s_worker_reply (worker, &held, "e4", "{\"success\":true}");
-    char *body = s_expect_reply (env.client, "e4", 2, S_WAIT);
+    pl_broker__t_worker_reply (worker, &held, "e4", "{\"success\":true}");
+    char *body = pl_broker__t_expect_reply (env.client, "e4", 2, S_WAIT);
     free (body);
-    assert (s_status (env.client, "actors", "queued", NULL) == 0);
+    assert (pl_broker__t_status (env.client, "actors", "queued", NULL) == 0);
     zsock_destroy (&worker);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 
     /* queue timeout 0: answered at once, not at the tick */
-    s_env_start_hb (&env, hb, 3, 100, 0);
+    pl_broker__t_env_start_hb (&env, hb, 3, 100, 0);
     sent = zclock_mono ();
-    s_request (env.client, "nosuch", "e6");
+    pl_broker__t_request (env.client, "nosuch", "e6");
     s_expect_expired_at (env.client, "e6", sent, 0);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 }
 
 /* A silent worker is declared dead: what it held is answered TIMEOUT (not
@@ -690,46 +415,46 @@ s_test_queue_deadline (void)
 static void
 s_test_worker_death (void)
 {
-    s_env_t env;
-    s_env_start (&env, 3, 100, 1000);
-    zsock_t *worker = s_worker_new (env.backend, "actors", "2");
-    zsock_t *other = s_worker_new (env.backend, "other", "2");
-    s_wait_workers (env.client, "actors", 1);
-    s_wait_workers (env.client, "other", 1);
-    s_request (env.client, "actors", "d1");
-    zframe_t *client = s_worker_expect (worker, "d1");
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, 3, 100, 1000);
+    zsock_t *worker = pl_broker__t_worker_new (env.backend, "actors", "2");
+    zsock_t *other = pl_broker__t_worker_new (env.backend, "other", "2");
+    pl_broker__t_wait_workers (env.client, "actors", 1);
+    pl_broker__t_wait_workers (env.client, "other", 1);
+    pl_broker__t_request (env.client, "actors", "d1");
+    zframe_t *client = pl_broker__t_worker_expect (worker, "d1");
     zframe_destroy (&client);
     int64_t start = zclock_mono ();
     /* both go silent now; liveness 3 x 50 ms */
-    s_expect_error (env.client, "d1", PL_ERR_TIMEOUT,
-                    "worker lost; the outcome is unknown", S_WAIT);
+    pl_broker__t_expect_error (env.client, "d1", PL_ERR_TIMEOUT,
+                               "worker lost; the outcome is unknown", S_WAIT);
     int64_t elapsed = zclock_mono () - start;
     assert (elapsed >= 2 * S_HB);     /* its last HB was a moment before */
     assert (elapsed <= 4 * S_HB + 500);
-    assert (s_status (env.client, "actors", "workers", NULL) == 0);
-    s_wait_workers (env.client, "other", 0);   /* silent since READY: dies too */
+    assert (pl_broker__t_status (env.client, "actors", "workers", NULL) == 0);
+    pl_broker__t_wait_workers (env.client, "other", 0);   /* silent since READY: dies too */
     /* it got heartbeats and then a BYE; after that, silence */
     bool bye = false;
     zmsg_t *msg;
-    while ((msg = s_recv_within (worker, 100))) {
+    while ((msg = pl_broker__t_recv_within (worker, 100))) {
         bye = zframe_streq (zmsg_last (msg), PL_CMD_DISCONNECT);
         zmsg_destroy (&msg);
     }
     assert (bye);
     /* a forgotten worker speaking up is told BYE */
-    s_send_frames (worker, 2, PL_PROTO_VERSION, PL_CMD_HEARTBEAT);
-    s_expect_command (worker, PL_CMD_DISCONNECT, S_WAIT);
+    pl_broker__t_send_frames (worker, 2, PL_PROTO_VERSION, PL_CMD_HEARTBEAT);
+    pl_broker__t_expect_command (worker, PL_CMD_DISCONNECT, S_WAIT);
     /* and re-registers with READY like a new worker */
-    s_send_frames (worker, 4, PL_PROTO_VERSION, PL_CMD_READY, "actors", "2");
-    s_wait_workers (env.client, "actors", 1);
-    s_request (env.client, "actors", "d2");
-    client = s_worker_expect (worker, "d2");
-    s_worker_reply (worker, &client, "d2", "{\"success\":true}");
-    char *body = s_expect_reply (env.client, "d2", 2, S_WAIT);
+    pl_broker__t_send_frames (worker, 4, PL_PROTO_VERSION, PL_CMD_READY, "actors", "2");
+    pl_broker__t_wait_workers (env.client, "actors", 1);
+    pl_broker__t_request (env.client, "actors", "d2");
+    client = pl_broker__t_worker_expect (worker, "d2");
+    pl_broker__t_worker_reply (worker, &client, "d2", "{\"success\":true}");
+    char *body = pl_broker__t_expect_reply (env.client, "d2", 2, S_WAIT);
     free (body);
     zsock_destroy (&other);
     zsock_destroy (&worker);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 }
 
 /* BYE: the worker is forgotten at once, what it held is answered TIMEOUT.
@@ -737,29 +462,29 @@ s_test_worker_death (void)
 static void
 s_test_bye (void)
 {
-    s_env_t env;
-    s_env_start (&env, 20, 100, 3000);
-    zsock_t *worker = s_worker_new (env.backend, "actors", "2");
-    s_wait_workers (env.client, "actors", 1);
-    s_request (env.client, "actors", "y1");
-    zframe_t *client = s_worker_expect (worker, "y1");
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, 20, 100, 3000);
+    zsock_t *worker = pl_broker__t_worker_new (env.backend, "actors", "2");
+    pl_broker__t_wait_workers (env.client, "actors", 1);
+    pl_broker__t_request (env.client, "actors", "y1");
+    zframe_t *client = pl_broker__t_worker_expect (worker, "y1");
     zframe_destroy (&client);
     int64_t start = zclock_mono ();
-    s_send_frames (worker, 2, PL_PROTO_VERSION, PL_CMD_DISCONNECT);
-    s_expect_error (env.client, "y1", PL_ERR_TIMEOUT, "worker lost", S_WAIT);
+    pl_broker__t_send_frames (worker, 2, PL_PROTO_VERSION, PL_CMD_DISCONNECT);
+    pl_broker__t_expect_error (env.client, "y1", PL_ERR_TIMEOUT, "worker lost", S_WAIT);
     assert (zclock_mono () - start < 20 * S_HB);  /* not by silence */
-    assert (s_status (env.client, "actors", "workers", NULL) == 0);
+    assert (pl_broker__t_status (env.client, "actors", "workers", NULL) == 0);
     zsock_destroy (&worker);
 
-    s_request (env.client, "actors", "y2");
-    assert (s_status (env.client, "actors", "queued", NULL) == 1);
-    worker = s_worker_new (env.backend, "actors", "1");
-    client = s_worker_expect (worker, "y2");
-    s_worker_reply (worker, &client, "y2", "{\"success\":true}");
-    char *body = s_expect_reply (env.client, "y2", 2, S_WAIT);
+    pl_broker__t_request (env.client, "actors", "y2");
+    assert (pl_broker__t_status (env.client, "actors", "queued", NULL) == 1);
+    worker = pl_broker__t_worker_new (env.backend, "actors", "1");
+    client = pl_broker__t_worker_expect (worker, "y2");
+    pl_broker__t_worker_reply (worker, &client, "y2", "{\"success\":true}");
+    char *body = pl_broker__t_expect_reply (env.client, "y2", 2, S_WAIT);
     free (body);
     zsock_destroy (&worker);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 }
 
 /* A worker the broker does not know gets BYE for anything but READY (and
@@ -767,43 +492,43 @@ s_test_bye (void)
 static void
 s_test_unknown_worker (void)
 {
-    s_env_t env;
-    s_env_start (&env, 6, 100, 1000);
-    zsock_t *stranger = s_dealer (env.backend);
-    s_send_frames (stranger, 2, PL_PROTO_VERSION, PL_CMD_HEARTBEAT);
-    s_expect_command (stranger, PL_CMD_DISCONNECT, S_WAIT);
-    s_send_frames (stranger, 5, PL_PROTO_VERSION, PL_CMD_REP, "c", "r", "{}");
-    s_expect_command (stranger, PL_CMD_DISCONNECT, S_WAIT);
-    s_send_frames (stranger, 2, PL_PROTO_VERSION, PL_CMD_DISCONNECT);
-    zmsg_t *msg = s_recv_within (stranger, 100);
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, 6, 100, 1000);
+    zsock_t *stranger = pl_broker__t_dealer (env.backend);
+    pl_broker__t_send_frames (stranger, 2, PL_PROTO_VERSION, PL_CMD_HEARTBEAT);
+    pl_broker__t_expect_command (stranger, PL_CMD_DISCONNECT, S_WAIT);
+    pl_broker__t_send_frames (stranger, 5, PL_PROTO_VERSION, PL_CMD_REP, "c", "r", "{}");
+    pl_broker__t_expect_command (stranger, PL_CMD_DISCONNECT, S_WAIT);
+    pl_broker__t_send_frames (stranger, 2, PL_PROTO_VERSION, PL_CMD_DISCONNECT);
+    zmsg_t *msg = pl_broker__t_recv_within (stranger, 100);
     assert (msg == NULL);
-    assert (s_status (env.client, "actors", "workers", NULL) == -1);
+    assert (pl_broker__t_status (env.client, "actors", "workers", NULL) == -1);
     zsock_destroy (&stranger);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
 }
 
 /* Stopping the broker answers everything it holds and says BYE. */
 static void
 s_test_shutdown (void)
 {
-    s_env_t env;
-    s_env_start (&env, 20, 100, 5000);
-    zsock_t *worker = s_worker_new (env.backend, "actors", "1");
-    s_wait_workers (env.client, "actors", 1);
-    s_request (env.client, "actors", "h1");
-    s_request (env.client, "actors", "h2");
-    zframe_t *client = s_worker_expect (worker, "h1");
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, 20, 100, 5000);
+    zsock_t *worker = pl_broker__t_worker_new (env.backend, "actors", "1");
+    pl_broker__t_wait_workers (env.client, "actors", 1);
+    pl_broker__t_request (env.client, "actors", "h1");
+    pl_broker__t_request (env.client, "actors", "h2");
+    zframe_t *client = pl_broker__t_worker_expect (worker, "h1");
     zframe_destroy (&client);
     /* h2 has been read (it waits in the queue) before the stop: a request
      * still unread when the loop ends is not the broker's to answer, and
      * zloop may see the stop first when both come in one wakeup */
-    assert (s_status (env.client, "actors", "queued", NULL) == 1);
+    assert (pl_broker__t_status (env.client, "actors", "queued", NULL) == 1);
     zsock_t *gateway = env.client;
     env.client = NULL;                  /* keep it across the stop */
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
     /* both answered, each with its own error; which first is not specified */
     for (int i = 0; i < 2; i++) {
-        zmsg_t *msg = s_recv_within (gateway, S_WAIT);
+        zmsg_t *msg = pl_broker__t_recv_within (gateway, S_WAIT);
         assert (msg && zmsg_size (msg) == 4);
         zmsg_first (msg);
         zmsg_next (msg);
@@ -816,7 +541,7 @@ s_test_shutdown (void)
         free (body);
         zmsg_destroy (&msg);
     }
-    zmsg_t *msg = s_worker_recv (worker, S_WAIT);
+    zmsg_t *msg = pl_broker__t_worker_recv (worker, S_WAIT);
     assert (msg && zframe_streq (zmsg_last (msg), PL_CMD_DISCONNECT));
     zmsg_destroy (&msg);
     zsock_destroy (&gateway);
@@ -831,7 +556,7 @@ s_test_ipc (void)
     char dir[] = "/tmp/pl-broker-XXXXXX";
     char *made = mkdtemp (dir);
     assert (made);
-    s_env_t env;
+    pl_broker__tenv_t env;
     memset (&env, 0, sizeof env);
     snprintf (env.frontend, sizeof env.frontend, "ipc://%s/fe.ipc", dir);
     snprintf (env.backend, sizeof env.backend, "ipc://%s/be.ipc", dir);
@@ -840,9 +565,7 @@ s_test_ipc (void)
         .frontend_name = "PARLEY_BROKER_FRONTEND", .backend_name = "PARLEY_BROKER_BACKEND",
         .heartbeat_ms = S_HB, .liveness = 6, .queue_max = 10, .queue_timeout_ms = 1000
     };
-    env.actor = zactor_new (s_broker_actor, &env.opts);
-    assert (env.actor);
-    env.client = s_dealer (env.frontend);
+    pl_broker__t_env_run (&env);
     assert (pl_bind_ipc_in_use (env.frontend));
 
     char other[160];
@@ -856,15 +579,15 @@ s_test_ipc (void)
     second = pl_broker_new (&clash);
     assert (second == NULL);
 
-    zsock_t *worker = s_worker_new (env.backend, "actors", "3");
-    s_request (env.client, "actors", "i1");   /* may queue until READY lands */
-    zframe_t *client = s_worker_expect (worker, "i1");
-    s_worker_reply (worker, &client, "i1", "{\"success\":true}");
-    char *body = s_expect_reply (env.client, "i1", 2, S_WAIT);
+    zsock_t *worker = pl_broker__t_worker_new (env.backend, "actors", "3");
+    pl_broker__t_request (env.client, "actors", "i1");   /* may queue until READY lands */
+    zframe_t *client = pl_broker__t_worker_expect (worker, "i1");
+    pl_broker__t_worker_reply (worker, &client, "i1", "{\"success\":true}");
+    char *body = pl_broker__t_expect_reply (env.client, "i1", 2, S_WAIT);
     assert (strcmp (body, "{\"success\":true}") == 0);
     free (body);
     zsock_destroy (&worker);
-    s_env_stop (&env);
+    pl_broker__t_env_stop (&env);
     unlink (env.frontend + 6);
     unlink (env.backend + 6);
     unlink (other + 6);
