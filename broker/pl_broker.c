@@ -7,6 +7,13 @@
  *  and decides where a request goes. Everything runs on the one zloop the
  *  broker is attached to: single-threaded, no locks.
  *
+ *  Cost per message: the sockets are read through a pl_pump (their ZMQ_FD
+ *  on the loop, drained in batches), each message into a pl_zmsg_t on the
+ *  stack, and forwarded by moving its frames: no allocation but the one
+ *  that tracks a request a worker holds. What a request costs the broker
+ *  beyond that is libzmq's: its I/O thread and the wakeups between it and
+ *  this loop (docs/BENCHMARKS.md, "The broker's CPU per request").
+ *
  *  Bad input never crashes the broker and never asserts: a message with a
  *  wrong version or shape is dropped with a (rate-limited) warning, or
  *  answered VALIDATION_ERROR when it carries a request id to answer.
@@ -320,7 +327,7 @@ s_frontend_message (pl_broker_t *self, pl_zmsg_t *msg)
                 { zmq_msg_data (client), zmq_msg_size (client) }, { PL_PROTO_VERSION, 4 },
                 { PL_CMD_STATUS, strlen (PL_CMD_STATUS) }, { status, strlen (status) },
             };
-            pl_zmsg_send (self->frontend_handle, parts, 4);
+            pl_zmsg_send (pl_broker__sending (self, PL_BROKER__FRONTEND), parts, 4);
             free (status);
         }
     }
@@ -338,31 +345,35 @@ cleanup:
 
 /* pl_pump drain of the frontend ROUTER; runs on the broker's loop. */
 static int
-s_drain_frontend (void *sock, int budget, void *arg)
+s_drain_frontend (void *sock, int budget, void *arg, unsigned *sent)
 {
     pl_broker_t *self = arg;
     pl_zmsg_t msg;              /* on the stack: nothing allocated */
     int n = 0;
+    self->sent = 0;
     while (n < budget && pl_zmsg_recv (sock, &msg) == 0) {
         n++;
         s_frontend_message (self, &msg);
         pl_zmsg_close (&msg);   /* no-op on frames moved on */
     }
+    *sent = self->sent;
     return n;
 }
 
 /* pl_pump drain of the backend ROUTER; runs on the broker's loop. */
 static int
-s_drain_backend (void *sock, int budget, void *arg)
+s_drain_backend (void *sock, int budget, void *arg, unsigned *sent)
 {
     pl_broker_t *self = arg;
     pl_zmsg_t msg;
     int n = 0;
+    self->sent = 0;
     while (n < budget && pl_zmsg_recv (sock, &msg) == 0) {
         n++;
         s_backend_message (self, &msg);
         pl_zmsg_close (&msg);
     }
+    *sent = self->sent;
     return n;
 }
 
@@ -549,10 +560,9 @@ pl_broker_new (const pl_broker_opts_t *opts)
     self->backend_handle = zsock_resolve (self->backend);
     self->pump = pl_pump_new (S_BATCH);
     if (!self->pump
-    /* either drain may send on either socket (replies and errors on the
-     * frontend; requests, BYE on the backend) */
-    ||  pl_pump_add (self->pump, self->frontend_handle, s_drain_frontend, self, 0x3) == -1
-    ||  pl_pump_add (self->pump, self->backend_handle, s_drain_backend, self, 0x3) == -1)
+    /* in this order: PL_BROKER__FRONTEND, PL_BROKER__BACKEND */
+    ||  pl_pump_add (self->pump, self->frontend_handle, s_drain_frontend, self) == -1
+    ||  pl_pump_add (self->pump, self->backend_handle, s_drain_backend, self) == -1)
         pl_broker_destroy (&self);
 cleanup:
     return self;

@@ -64,7 +64,8 @@ pl_broker__send_reply (pl_broker_t *self, const void *client, size_t client_len,
         { client, client_len }, { PL_PROTO_VERSION, 4 }, { PL_CMD_REP, 3 },
         { reqid, reqid_len }, { body, strlen (body) },
     };
-    pl_zmsg_send (self->frontend_handle, parts, 5);    /* fails only at exit */
+    /* fails only at exit */
+    pl_zmsg_send (pl_broker__sending (self, PL_BROKER__FRONTEND), parts, 5);
 }
 
 void
@@ -83,7 +84,8 @@ pl_broker__send_command (pl_broker_t *self, const void *identity, size_t identit
     pl_zmsg_part_t parts[] = {
         { identity, identity_len }, { PL_PROTO_VERSION, 4 }, { command, strlen (command) },
     };
-    pl_zmsg_send (self->backend_handle, parts, 3);     /* fails only at exit */
+    /* fails only at exit */
+    pl_zmsg_send (pl_broker__sending (self, PL_BROKER__BACKEND), parts, 3);
 }
 
 /* ---------------------------------------------------------------------
@@ -229,7 +231,8 @@ s_worker_send (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *req)
     pending->reqid_len = zmq_msg_size (reqid);
     memcpy (pending->client, zmq_msg_data (client), pending->client_len);
     memcpy (pending->reqid, zmq_msg_data (reqid), pending->reqid_len);
-    if (pl_broker__forward (self->backend_handle, worker->identity, worker->identity_len,
+    if (pl_broker__forward (pl_broker__sending (self, PL_BROKER__BACKEND),
+                            worker->identity, worker->identity_len,
                             req, order, (int) (sizeof order / sizeof order[0])) == -1) {
         /* only while the context terminates: answer now rather than never */
         pl_broker__send_reply (self, pending->client, pending->client_len,
@@ -399,7 +402,8 @@ pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg
     if (!p)
         goto cleanup;
     s_pending_remove (worker, p);
-    pl_broker__forward (self->frontend_handle, NULL, 0, rep, order, rep->count - 1);
+    pl_broker__forward (pl_broker__sending (self, PL_BROKER__FRONTEND), NULL, 0,
+                        rep, order, rep->count - 1);
     pl_broker__service_drain (self, worker->service);
     rc = 0;
 cleanup:

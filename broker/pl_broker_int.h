@@ -111,6 +111,7 @@ struct _pl_broker_t {
     void *frontend_handle;      /* zsock_resolve (frontend)               */
     void *backend_handle;       /* zsock_resolve (backend)                */
     pl_pump_t *pump;            /* drains both sockets on the loop        */
+    unsigned sent;              /* PL_BROKER__FRONTEND/BACKEND sent on    */
     zhashx_t *services;         /* name -> service (owned)                */
     zhashx_t *workers;          /* hex identity -> worker (owned)         */
     zloop_t *loop;              /* the loop it is attached to, or NULL    */
@@ -122,6 +123,21 @@ struct _pl_broker_t {
     int warn_count;             /* warnings logged in that second         */
     size_t warn_suppressed;     /* warnings not logged in that second     */
 };
+
+/* The broker's sockets, as its pump numbers them (pl_pump.h). */
+#define PL_BROKER__FRONTEND 0x1u
+#define PL_BROKER__BACKEND  0x2u
+
+/* The socket to send on, PL_BROKER__FRONTEND or PL_BROKER__BACKEND,
+ * marked in self->sent: the drain in progress tells the pump, which then
+ * looks at that socket again (a send may take in its wakeup). Every send
+ * goes through here. */
+static inline void *
+pl_broker__sending (pl_broker_t *self, unsigned which)
+{
+    self->sent |= which;
+    return which == PL_BROKER__FRONTEND ? self->frontend_handle : self->backend_handle;
+}
 
 /* Sending (pl_broker_dispatch.c). None blocks: the ROUTERs have no
  * ROUTER_MANDATORY, so a message to a peer that is gone is dropped. */

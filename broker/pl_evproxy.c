@@ -88,20 +88,28 @@ s_forward (void *from, void *to, int budget)
     return n;
 }
 
+/* The proxy's sockets, as its pump numbers them (pl_pump.h). */
+#define S_XSUB 0x1u
+#define S_XPUB 0x2u
+
 /* pl_pump drain of the XSUB: events down to the XPUB. Runs on the loop. */
 static int
-s_drain_events (void *sock, int budget, void *arg)
+s_drain_events (void *sock, int budget, void *arg, unsigned *sent)
 {
     pl_evproxy_t *self = arg;
-    return s_forward (sock, zsock_resolve (self->xpub), budget);
+    int n = s_forward (sock, zsock_resolve (self->xpub), budget);
+    if (n > 0)
+        *sent |= S_XPUB;
+    return n;
 }
 
 /* pl_pump drain of the XPUB: gateways' (un)subscriptions, already applied
- * by the XPUB, read and dropped. Runs on the loop. */
+ * by the XPUB, read and dropped; nothing is sent. Runs on the loop. */
 static int
-s_drain_subscriptions (void *sock, int budget, void *arg)
+s_drain_subscriptions (void *sock, int budget, void *arg, unsigned *sent)
 {
     (void) arg;
+    (void) sent;
     return s_forward (sock, NULL, budget);
 }
 
@@ -131,11 +139,10 @@ pl_evproxy_new (const pl_evproxy_opts_t *opts)
         goto cleanup;
     }
     /* subscribe to everything upstream; XSUB repeats it to every publisher
-     * that connects later. Events go out on the XPUB (0x2); nothing is
-     * sent on behalf of a subscription. */
+     * that connects later. The pump's sockets in this order: S_XSUB, S_XPUB */
     if (zmq_send (zsock_resolve (self->xsub), "\x01", 1, 0) != 1
-    ||  pl_pump_add (self->pump, zsock_resolve (self->xsub), s_drain_events, self, 0x2) == -1
-    ||  pl_pump_add (self->pump, zsock_resolve (self->xpub), s_drain_subscriptions, self, 0x0) == -1) {
+    ||  pl_pump_add (self->pump, zsock_resolve (self->xsub), s_drain_events, self) == -1
+    ||  pl_pump_add (self->pump, zsock_resolve (self->xpub), s_drain_subscriptions, self) == -1) {
         pl_error ("event proxy: cannot set up its sockets: %s", zmq_strerror (zmq_errno ()));
         pl_evproxy_destroy (&self);
     }

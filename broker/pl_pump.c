@@ -12,7 +12,6 @@ typedef struct {
     zmq_pollitem_t item;        /* its ZMQ_FD, as the loop polls it       */
     pl_pump_drain_fn *drain;    /* reads and handles its messages         */
     void *arg;                  /* for drain                              */
-    unsigned sends_on;          /* sockets drain may send on (bit i: i-th) */
     struct _pl_pump_t *pump;    /* the pump it belongs to                 */
     int index;                  /* its place in pump->socket              */
 } s_socket_t;
@@ -52,11 +51,9 @@ pl_pump_destroy (pl_pump_t **self_p)
 }
 
 int
-pl_pump_add (pl_pump_t *self, void *sock, pl_pump_drain_fn *drain, void *arg,
-             unsigned sends_on)
+pl_pump_add (pl_pump_t *self, void *sock, pl_pump_drain_fn *drain, void *arg)
 {
     assert (self && sock && drain && !self->loop);
-    assert (sends_on < (1u << PL_PUMP_SOCKETS));
     int rc = -1;
     int fd;
     size_t size = sizeof fd;
@@ -67,7 +64,6 @@ pl_pump_add (pl_pump_t *self, void *sock, pl_pump_drain_fn *drain, void *arg,
     s->item = (zmq_pollitem_t) { NULL, fd, ZMQ_POLLIN, 0 };
     s->drain = drain;
     s->arg = arg;
-    s->sends_on = sends_on;
     s->pump = self;
     s->index = self->count - 1;
     rc = 0;
@@ -77,7 +73,7 @@ cleanup:
 
 /* Drain the sockets marked in dirty (bit i: the i-th) until none is:
  * a socket is clean once its drain found it empty, and dirty again when a
- * drain that may send on it read something (and so may have sent). */
+ * drain sends on it. */
 static void
 s_run (pl_pump_t *self, unsigned dirty)
 {
@@ -92,12 +88,13 @@ s_run (pl_pump_t *self, unsigned dirty)
             if (!(dirty & bit))
                 continue;
             s_socket_t *s = &self->socket[i];
-            int n = s->drain (s->sock, left[i], s->arg);
+            unsigned sent = 0;
+            int n = s->drain (s->sock, left[i], s->arg, &sent);
             assert (n >= 0 && n <= left[i]);
+            assert (sent < (1u << self->count));
             left[i] -= n;
             dirty &= ~bit;
-            if (n > 0)
-                dirty |= s->sends_on;
+            dirty |= sent;
             if (left[i] == 0)
                 spent |= bit;
             dirty &= ~spent;    /* those wait for the next run */
@@ -192,12 +189,13 @@ typedef struct {
     int read;                   /* messages read                          */
     int calls;                  /* drain calls                            */
     void *send_on;              /* a socket to send on per message, or NULL */
+    unsigned send_bit;          /* its bit in the pump                    */
 } s_count_t;
 
 /* drain for the selftest: counts, and optionally sends on another socket
  * for each message (as the broker answers on the other ROUTER). */
 static int
-s_drain_count (void *sock, int budget, void *arg)
+s_drain_count (void *sock, int budget, void *arg, unsigned *sent)
 {
     s_count_t *count = arg;
     count->calls++;
@@ -210,8 +208,10 @@ s_drain_count (void *sock, int budget, void *arg)
         if (rc == -1)
             break;
         n++;
-        if (count->send_on)
+        if (count->send_on) {
             zmq_send (count->send_on, "x", 1, ZMQ_DONTWAIT);
+            *sent |= count->send_bit;
+        }
     }
     count->read += n;
     return n;
@@ -280,10 +280,9 @@ pl_pump_test (bool verbose)
     s_count_t count_a = { 0 }, count_b = { 0 };
     pl_pump_t *pump = pl_pump_new (8);
     assert (pump);
-    /* each drain may send on both (as the broker's do) */
-    assert (pl_pump_add (pump, a, s_drain_count, &count_a, 3) == 0);
-    assert (pl_pump_add (pump, b, s_drain_count, &count_b, 3) == 0);
-    assert (pl_pump_add (pump, a, s_drain_count, &count_a, 3) == -1); /* full */
+    assert (pl_pump_add (pump, a, s_drain_count, &count_a) == 0);
+    assert (pl_pump_add (pump, b, s_drain_count, &count_b) == 0);
+    assert (pl_pump_add (pump, a, s_drain_count, &count_a) == -1);    /* full */
 
     /* unattached, one run: at most a batch from the flooded socket, all of
      * the other, and nothing left readable on the one that was emptied */
@@ -301,6 +300,7 @@ pl_pump_test (bool verbose)
     zmq_send (b_peer, "m", 1, 0);
     zclock_sleep (10);
     count_a.send_on = b;
+    count_a.send_bit = 0x2;
     pl_pump_run (pump);
     count_a.send_on = NULL;
     assert (count_a.read == 16 && count_b.read == 4);
@@ -310,18 +310,38 @@ pl_pump_test (bool verbose)
         assert (zmq_recv (b_peer, buf, sizeof buf, ZMQ_DONTWAIT) == 1);
     }
 
-    /* a drain that sends on nothing needs no second look at its socket:
-     * one call each when only a's drain may send (on b) */
+    /* only a socket sent on gets a second look: a's drain sends on b
+     * before b's first look, so one call each */
     pl_pump_t *tight = pl_pump_new (8);
     assert (tight);
-    s_count_t tight_a = { 0 }, tight_b = { 0 };
-    assert (pl_pump_add (tight, a, s_drain_count, &tight_a, 0x2) == 0);
-    assert (pl_pump_add (tight, b, s_drain_count, &tight_b, 0x0) == 0);
+    s_count_t tight_a = { 0, 0, b, 0x2 }, tight_b = { 0 };
+    assert (pl_pump_add (tight, a, s_drain_count, &tight_a) == 0);
+    assert (pl_pump_add (tight, b, s_drain_count, &tight_b) == 0);
     pl_pump_run (tight);                    /* a still has 34 from above */
     assert (tight_a.read == 8 && tight_a.calls == 1);
     assert (tight_b.read == 0 && tight_b.calls == 1);
     pl_pump_destroy (&tight);
-    count_a.read += 8;                      /* as if the pump below had */
+    for (int i = 0; i < 8; i++) {           /* what a's drain sent on b */
+        char buf[4];
+        assert (zmq_recv (b_peer, buf, sizeof buf, ZMQ_DONTWAIT) == 1);
+    }
+    /* ... and b's drain sending on a, after a was found empty, gets a
+     * its second look */
+    pl_pump_t *wide = pl_pump_new (100);
+    assert (wide);
+    s_count_t wide_a = { 0 }, wide_b = { 0, 0, a, 0x1 };
+    assert (pl_pump_add (wide, a, s_drain_count, &wide_a) == 0);
+    assert (pl_pump_add (wide, b, s_drain_count, &wide_b) == 0);
+    zmq_send (b_peer, "m", 1, 0);
+    pl_pump_run (wide);
+    assert (wide_a.read == 26 && wide_a.calls == 2);
+    assert (wide_b.read == 1 && wide_b.calls == 1);
+    pl_pump_destroy (&wide);
+    char buf[4];
+    assert (zmq_recv (a_peer, buf, sizeof buf, ZMQ_DONTWAIT) == 1);
+    count_a.read += 8 + 26;                 /* a's 50 are all read now */
+    for (int i = 0; i < 30; i++)            /* for the loop's first turn */
+        zmq_send (a_peer, "m", 1, 0);
 
     /* attached: what waited before the loop started is read on its first
      * turn, batch after batch (the zero-delay timer), and a message sent
@@ -329,13 +349,13 @@ pl_pump_test (bool verbose)
     zloop_t *loop = zloop_new ();
     assert (loop);
     assert (pl_pump_attach (pump, loop) == 0);
-    s_watch_t watch = { &count_a, 50 + 1, a_peer, 0 };
+    s_watch_t watch = { &count_a, 50 + 30 + 1, a_peer, 0 };
     int watch_timer = zloop_timer (loop, 20, 0, s_on_watch, &watch);
     int guard = zloop_timer (loop, 3000, 1, s_on_stop, NULL);
     assert (watch_timer != -1 && guard != -1);
     int64_t start = zclock_mono ();
     zloop_start (loop);
-    assert (count_a.read == 51);            /* 26 left + "late" */
+    assert (count_a.read == 81);            /* the 30 + "late" */
     assert (zclock_mono () - start < 2000);
     zloop_timer_end (loop, watch_timer);
     zloop_timer_end (loop, guard);

@@ -8,11 +8,11 @@
  *  calls per wakeup with four sockets on the loop, before a single message
  *  is read. A pump instead polls each socket's ZMQ_FD (a plain fd, one
  *  poll for all) and, when one fires, drains that socket, then the ones
- *  its drain may have sent on:
+ *  its drain sent on:
  *
  *      pl_pump_t *pump = pl_pump_new (256);
- *      pl_pump_add (pump, zsock_resolve (a), s_drain_a, self, 0x2);  // a's sends go to b
- *      pl_pump_add (pump, zsock_resolve (b), s_drain_b, self, 0x0);  // b's to nobody
+ *      pl_pump_add (pump, zsock_resolve (a), s_drain_a, self);     // socket bit 0x1
+ *      pl_pump_add (pump, zsock_resolve (b), s_drain_b, self);     // socket bit 0x2
  *      pl_pump_attach (pump, loop);
  *      ...                                 // timers that send: pl_pump_run
  *      pl_pump_destroy (&pump);            // detaches; the sockets stay the caller's
@@ -23,11 +23,12 @@
  *  a send now and then (libzmq processes commands on send at most every
  *  ~1 ms). So a socket may hold messages while its fd is quiet: after a
  *  send on it, or after a drain stopped at its batch. Hence the two rules:
- *    - a run drains a socket again whenever a drain that may send on it
- *      has read something since it was last found empty, until none is
- *      left: the last receive on each socket then came after the last
- *      send on it, and found it empty (a drain sends only while handling
- *      a message it read, so one that read nothing sent nothing);
+ *    - a run drains a socket again whenever a drain has sent on it since
+ *      it was last found empty, until none is left: the last receive on
+ *      each socket then came after the last send on it, and found it
+ *      empty. (Each such look costs a getpid and a poll inside libzmq,
+ *      so a drain reports the sockets it did send on, not those it
+ *      might have.)
  *    - a socket that used up its batch (at most batch messages per socket
  *      per run, so one flooded socket cannot starve the others or the
  *      timers) gets a zero-delay one-shot timer that runs the pump again
@@ -50,9 +51,10 @@ typedef struct _pl_pump_t pl_pump_t;
 
 /* Read and handle at most budget (> 0) messages from sock without
  * blocking. Returns how many it read: fewer than budget only when sock
- * was found empty. It may send (on the sockets it was added with) only
- * while handling a message. Runs on the pump's loop. */
-typedef int (pl_pump_drain_fn) (void *sock, int budget, void *arg);
+ * was found empty. Sets in *sent (0 on entry) the bit of every socket of
+ * the pump it sent on, itself included: bit i for the i-th added. Runs on
+ * the pump's loop. */
+typedef int (pl_pump_drain_fn) (void *sock, int budget, void *arg, unsigned *sent);
 
 /* A pump reading at most batch (> 0) messages per socket per run. NULL
  * when out of memory. */
@@ -62,11 +64,9 @@ pl_pump_t *pl_pump_new (int batch);
 void pl_pump_destroy (pl_pump_t **self_p);
 
 /* Serve sock (a libzmq socket handle: zsock_resolve) with drain, before
- * attaching. sends_on: the sockets of this pump drain may send on, bit i
- * for the i-th added (0-based; itself included). Returns 0, or -1 past
- * PL_PUMP_SOCKETS or when its ZMQ_FD cannot be read. */
-int pl_pump_add (pl_pump_t *self, void *sock, pl_pump_drain_fn *drain, void *arg,
-                 unsigned sends_on);
+ * attaching; it is socket bit 1 << (sockets added before it). Returns 0,
+ * or -1 past PL_PUMP_SOCKETS or when its ZMQ_FD cannot be read. */
+int pl_pump_add (pl_pump_t *self, void *sock, pl_pump_drain_fn *drain, void *arg);
 
 /* Poll the sockets' fds on loop, and run once on the loop's first turn
  * (messages may be waiting already). Returns 0 or -1. */

@@ -9,7 +9,8 @@
 #
 # Per round and build:
 #   rpc:  tests/load/system.sh (gateway, broker, one worker per service),
-#         parley-load rpc --clients 64 --window 4 --duration 10; the
+#         parley-load rpc --clients 64 --window 4 --duration 10 (or
+#         RPC_CLIENTS, RPC_WINDOW, RPC_RATE); the
 #         broker's utime+stime (/proc/PID/stat, and per thread from
 #         /proc/PID/task/*/stat) and voluntary+nonvoluntary switches
 #         (/proc/PID/task/*/status) right before and after, per ack;
@@ -24,6 +25,8 @@ rounds=${2:-3}
 new=${NEW_BUILD_DIR:-$root/build/release}
 kinds=${KINDS:-rpc echo}     # which runs, e.g. KINDS=rpc
 rpc_rate=${RPC_RATE:-0}      # 0: flat out; else an open-loop rate (req/s)
+rpc_clients=${RPC_CLIENTS:-64}
+rpc_window=${RPC_WINDOW:-4}
 perf_stat=${PERF_STAT:-0}    # 1: also count the broker's system calls (perf stat)
 load=$root/build/release/tests/load/parley-load
 secret=benchsecret0123456789abcdef
@@ -105,7 +108,7 @@ for round in $(seq 1 "$rounds"); do
     bpid=$(grep -o "broker_pid=[0-9]*" "$log" | cut -d= -f2)
     perf_start "$bpid"
     before=$(snap "$bpid")
-    r=$("$load" rpc --port "$port" --secret $secret --clients 64 --window 4 --rate "$rpc_rate" \
+    r=$("$load" rpc --port "$port" --secret $secret --clients "$rpc_clients" --window "$rpc_window" --rate "$rpc_rate" \
           --duration 10 --drain 5 --progress 0 2>/dev/null | tail -1)
     after=$(snap "$bpid")
     perf_stop
