@@ -10,14 +10,18 @@
 # Per round and build:
 #   rpc:  tests/load/system.sh (gateway, broker, one worker per service),
 #         parley-load rpc --clients 64 --window 4 --duration 10 (or
-#         RPC_CLIENTS, RPC_WINDOW, RPC_RATE); the
-#         broker's utime+stime (/proc/PID/stat, and per thread from
-#         /proc/PID/task/*/stat) and voluntary+nonvoluntary switches
-#         (/proc/PID/task/*/status) right before and after, per ack;
+#         RPC_CLIENTS, RPC_WINDOW, RPC_RATE); the broker's utime+stime
+#         (/proc/PID/stat, and per thread from /proc/PID/task/*/stat) and
+#         voluntary+nonvoluntary switches (/proc/PID/task/*/status) right
+#         before and after, per ack; with PERF_STAT=1 also its system calls
+#         per ack, in all and per thread (perf stat, which adds a little
+#         CPU of its own);
 #   echo: tests/load/system.sh -n, parley-load broker --workers 2
 #         --clients 16 --window 16 --duration 5: replies/s, and the
 #         broker's CPU and switches per reply.
-# One JSON line per run on stdout; a summary table at the end.
+# KINDS=rpc or KINDS=echo runs one of the two. One JSON line per run on
+# stdout (also kept in /tmp/ab_broker.last.jsonl); medians at the end.
+# Used for docs/BENCHMARKS.md, "The broker's CPU per request".
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 base=${1:?usage: tests/load/ab_broker.sh BASE_BUILD_DIR [ROUNDS]}
@@ -46,19 +50,22 @@ snap() {
   echo "$cpu $sw {${threads%,}}"
 }
 
-# perf_start PID / perf_stop: the broker's system calls over the run
+# perf_start PID / perf_stop: the broker's system calls over the run, in
+# all and per thread (perf stat --per-thread; its name without the tid)
 perf_start() {
-  syscalls=null
+  syscalls=null thread_syscalls='{}'
   [ "$perf_stat" = 1 ] || return 0
   pstat=$(mktemp /tmp/ab_broker_perf.XXXXXX)
-  perf stat -x, -e raw_syscalls:sys_enter -p "$1" -o "$pstat" 2>/dev/null &
+  perf stat --per-thread -x, -e raw_syscalls:sys_enter -p "$1" -o "$pstat" 2>/dev/null &
   ppid_=$!
   sleep 0.2
 }
 perf_stop() {
   [ "$perf_stat" = 1 ] || return 0
   kill -INT $ppid_; wait $ppid_ 2>/dev/null
-  syscalls=$(awk -F, '/raw_syscalls/ {print $1}' "$pstat"); syscalls=${syscalls:-null}
+  syscalls=$(awk -F, '/raw_syscalls/ {s += $2} END {print s + 0}' "$pstat")
+  thread_syscalls=$(awk -F, '/raw_syscalls/ && $2 > 0 {n = $1; sub(/-[0-9]+$/, "", n);
+      printf "%s\"%s\":%d", (k++ ? "," : "{"), n, $2} END {print (k ? "}" : "{}")}' "$pstat")
   rm -f "$pstat"
 }
 
@@ -66,7 +73,7 @@ perf_stop() {
 report() {
   local which=$1 round=$2 kind=$3 before=$4 after=$5 r=$6
   jq -cn --arg which "$which" --argjson round "$round" --arg kind "$kind" \
-     --argjson sc "$syscalls" \
+     --argjson sc "$syscalls" --argjson tsc "$thread_syscalls" \
      --argjson tck "$tck" --argjson r "$r" \
      --argjson c0 "${before%% *}" --argjson c1 "${after%% *}" \
      --argjson s0 "$(echo "$before" | cut -d' ' -f2)" --argjson s1 "$(echo "$after" | cut -d' ' -f2)" \
@@ -77,6 +84,7 @@ report() {
      broker_us_per_ack: (if $n > 0 then (($c1 - $c0) / $tck * 1e6 / $n * 10 | round / 10) else null end),
      switches_per_ack: (if $n > 0 then (($s1 - $s0) / $n * 100 | round / 100) else null end),
      syscalls_per_ack: (if $sc != null and $n > 0 then ($sc / $n * 100 | round / 100) else null end),
+     thread_syscalls_per_ack: ($tsc | map_values(if $n > 0 then (. / $n * 100 | round / 100) else null end)),
      threads: ($t1 | with_entries(.value = (if $n > 0 then
         {us_per_ack: ((.value[0] - ($t0[.key][0] // 0)) / $tck * 1e6 / $n * 10 | round / 10),
          switches_per_ack: ((.value[1] - ($t0[.key][1] // 0)) / $n * 100 | round / 100)} else null end)))}' >> "$out"
