@@ -18,7 +18,7 @@
  *              an intrusive list), so that when it dies each one is
  *              answered TIMEOUT.
  *
- *  Messages are pl_zmsg_t (common/pl_zmsg.h): received into the stack
+ *  Messages are pl_zmsg_t (base/pl_zmsg.h): received into the stack
  *  without allocating, and forwarded by moving their zmq_msg_t frames to
  *  the other socket in the other order, so a body is never copied. A
  *  request that has to wait moves its frames into a queue entry.
