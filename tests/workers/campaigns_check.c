@@ -390,9 +390,8 @@ main (int argc, char **argv)
         return 2;
     }
     wcheck_init ("campaigns_check", strcmp (argv[argc - 1], "-v") == 0);
-    const char *env[] = { "PARLEY_HEARTBEAT_LIVENESS=5", NULL };     /* 1 s */
-    wcheck_worker (C, argv[1], "campaigns", env);
-    wcheck_worker (R, argv[2], "rooms", env);
+    wcheck_worker (C, argv[1], "campaigns", NULL);
+    wcheck_worker (R, argv[2], "rooms", NULL);
     s_probe ();
     wcheck_who_t gw = { "gw-a", "0", "-", NULL };
     cJSON *d = wcheck_ok_as (R, &gw, "presence:alive", "{\"boot\":\"a\",\"ttlMs\":60000}");

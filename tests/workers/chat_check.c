@@ -187,8 +187,7 @@ main (int argc, char **argv)
         return 2;
     }
     wcheck_init ("chat_check", strcmp (argv[argc - 1], "-v") == 0);
-    const char *env[] = { "PARLEY_HEARTBEAT_LIVENESS=5", NULL };     /* 1 s */
-    wcheck_worker (0, argv[1], "chat", env);
+    wcheck_worker (0, argv[1], "chat", NULL);
     freeReplyObject (wcheck_redis ("HSET pl:campaign:c1:members gm1 gm p1 player p2 player"));
     freeReplyObject (wcheck_redis ("HSET pl:campaign:c2:members p1 player"));
     freeReplyObject (wcheck_redis ("HSET pl:campaign:c3:members p1 player p2 gm"));

@@ -352,7 +352,7 @@ main (int argc, char **argv)
         return 2;
     }
     wcheck_init ("rooms_check", strcmp (argv[argc - 1], "-v") == 0);
-    const char *env[] = { "PARLEY_PRESENCE_TTL_MS=600", "PARLEY_HEARTBEAT_LIVENESS=5", NULL };
+    const char *env[] = { "PARLEY_PRESENCE_TTL_MS=600", NULL };
     wcheck_worker (0, argv[1], "rooms", env);
     wcheck_worker (1, argv[1], "rooms", env);
     s_seed ();

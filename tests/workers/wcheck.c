@@ -256,8 +256,11 @@ wcheck_worker (int index, const char *bin, const char *service, const char *cons
         setenv ("PARLEY_BROKER_BACKEND", s_env.backend, 1);
         setenv ("PARLEY_EVENTS_XSUB", s_env.events, 1);
         setenv ("PARLEY_DATA_DIR", s_env.dir, 1);
-        setenv ("PARLEY_HEARTBEAT_MS", "200", 1);
-        setenv ("PARLEY_HEARTBEAT_LIVENESS", "3", 1);
+        char hb[16], liveness[16];
+        snprintf (hb, sizeof hb, "%d", WCHECK_HEARTBEAT_MS);
+        snprintf (liveness, sizeof liveness, "%d", WCHECK_LIVENESS);
+        setenv ("PARLEY_HEARTBEAT_MS", hb, 1);
+        setenv ("PARLEY_HEARTBEAT_LIVENESS", liveness, 1);
         setenv ("PARLEY_WORKER_CREDIT", "16", 1);
         setenv ("PARLEY_LOG_LEVEL", "info", 1);
         for (int i = 0; env && env[i]; i++)

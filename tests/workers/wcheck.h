@@ -26,6 +26,17 @@
 #include <hiredis/hiredis.h>
 
 #define WCHECK_WORKERS_MAX 4
+/* The workers' heartbeat and liveness (PARLEY_HEARTBEAT_MS, _LIVENESS):
+ * a worker registers again when the harness has said nothing for
+ * WCHECK_WINDOW_MS. The harness answers heartbeats only while it waits,
+ * and a busy box can keep it (or a worker) off the CPU for most of a
+ * second: with a window of 600 ms the workers then re-registered in the
+ * middle of a check, and the next request went to an identity that no
+ * longer existed. No check is about a short window (the worker runtime's
+ * selftest is), so it is seconds long, as in the broker's selftest. */
+#define WCHECK_HEARTBEAT_MS 200
+#define WCHECK_LIVENESS 30
+#define WCHECK_WINDOW_MS (WCHECK_HEARTBEAT_MS * WCHECK_LIVENESS)
 /* wcheck_probe's callers are the users probe0 .. probe<WCHECK_PROBES - 1>
  * (one each: no per-user limit is hit). */
 #define WCHECK_PROBES 50
@@ -35,10 +46,11 @@
 /* Set up the dir, sockets and redis-server. name prefixes messages. */
 void wcheck_init (const char *name, bool verbose);
 /* Start worker index (the next one: 0, 1, ...) running bin, serving
- * service, and wait for its READY. The workers get a heartbeat of 200 ms,
- * a liveness of 3 (600 ms), a credit of 16 and info logs; env (NULL, or a
- * NULL-terminated list of "NAME=value") adds to or overrides that. READY
- * must name service and the credit in effect. */
+ * service, and wait for its READY. The workers get a heartbeat of
+ * WCHECK_HEARTBEAT_MS, a liveness of WCHECK_LIVENESS, a credit of 16 and
+ * info logs; env (NULL, or a NULL-terminated list of "NAME=value") adds
+ * to or overrides that. READY must name service and the credit in
+ * effect. */
 void wcheck_worker (int index, const char *bin, const char *service, const char *const *env);
 /* Make sure worker index's events reach us: call event/body as the users
  * probe0, probe1 ... until an event is heard (a PUB drops until it has our
