@@ -673,7 +673,13 @@ wcheck_drain (int ms)
 /* A new ROUTER that does not know the workers answers their first message
  * BYE, and they register again - or, when it was down past their
  * liveness window, they have new sockets that send READY as soon as they
- * connect. Either way exactly once each. */
+ * connect. Either way exactly once each.
+ *
+ * Like the broker, it tells BYE only to a worker it does not know: one
+ * that has registered again is answered as usual while the others take
+ * their time. (Told BYE for the heartbeat its new socket sends a beat
+ * after READY, a worker registered a second time whenever another was
+ * slower than that, as on a busy box.) */
 void
 wcheck_broker_restart (int down_ms)
 {
@@ -703,10 +709,17 @@ wcheck_broker_restart (int down_ms)
                 registered++;
             }
             else {
-                pl_zmsg_part_t bye[] = {
+                bool known = false;
+                for (int w = 0; w < s_env.workers && !known; w++)
+                    known = s_env.id_len[w] == zmq_msg_size (&msg.frame[0])
+                         && memcmp (s_env.id[w], zmq_msg_data (&msg.frame[0]),
+                                    s_env.id_len[w]) == 0;
+                const char *answer = known ? "HB" : "BYE";
+                pl_zmsg_part_t reply[] = {
                     { zmq_msg_data (&msg.frame[0]), zmq_msg_size (&msg.frame[0]) },
-                    { "PL01", 4 }, { "BYE", 3 } };
-                pl_zmsg_send (s_env.router, bye, 3);
+                    { "PL01", 4 }, { answer, strlen (answer) } };
+                if (!known || pl_zmsg_is (&msg, 2, "HB"))
+                    pl_zmsg_send (s_env.router, reply, 3);
             }
             pl_zmsg_close (&msg);
         }
