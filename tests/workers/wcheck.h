@@ -54,7 +54,9 @@ void wcheck_init (const char *name, bool verbose);
 void wcheck_worker (int index, const char *bin, const char *service, const char *const *env);
 /* Make sure worker index's events reach us: call event/body as the users
  * probe0, probe1 ... until an event is heard (a PUB drops until it has our
- * subscription), then drain the bus. */
+ * subscription), then once more, dropping every bus message up to that
+ * last call's event. The call must publish one event, with the caller's
+ * connection as its origin (as a create does). */
 void wcheck_probe (int index, const char *event, const char *body);
 /* SIGTERM every worker still running: each says BYE and exits 0 (within
  * 5 s; under ASan a leak fails it). */
