@@ -206,6 +206,25 @@ s_frame_eq (pl_zmsg_t *msg, int i, const void *data, size_t size)
         && memcmp (zmq_msg_data (&msg->frame[i]), data, size) == 0;
 }
 
+/* The next bus message that is not a probe's (topic "probe"): the
+ * probes' events may still be on their way after the subscription is
+ * known to be in place, and a wait on a quiet gap would not prove
+ * otherwise on a busy box. Returns false after timeout_ms. */
+static bool
+s_wait_event (s_fake_t *f, pl_zmsg_t *msg, int timeout_ms)
+{
+    int64_t deadline = pl_id_mono_ms () + timeout_ms;
+    int64_t left;
+    while ((left = deadline - pl_id_mono_ms ()) > 0) {
+        if (!s_wait (f, NULL, true, msg, (int) left))
+            return false;
+        if (!s_frame_eq (msg, 0, "probe\0", 6))
+            return true;
+        pl_zmsg_close (msg);
+    }
+    return false;
+}
+
 #define S_CTX "{\"v\":1,\"gw\":\"gw-t\",\"conn\":\"7\",\"uid\":\"alice\",\"name\":\"Alice\"}"
 
 void
@@ -255,11 +274,16 @@ pl_worker_test (bool verbose)
     int sfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     assert (sfd >= 0);
 
+    /* Heartbeats every 100 ms, but a liveness window of 6 s: the fake
+     * broker answers only while this thread pumps it, so a window of a few
+     * hundred ms made a busy box's scheduling pause look like a dead broker
+     * (the worker registered again mid-test and a request went to its old
+     * identity). The short window has a test of its own, at the end. */
     pl_worker_opts_t opts = {
         .service = "actors", .handlers = s_handlers, .count = 5,
         .broker_endpoint = backend, .events_endpoint = events,
         .redis_url = "unix:///nonexistent-parley-dir/redis.sock",
-        .heartbeat_ms = 100, .liveness = 3, .credit = 7, .signal_fd = sfd,
+        .heartbeat_ms = 100, .liveness = 60, .credit = 7, .signal_fd = sfd,
     };
     /* bad options are refused, not crashed on */
     pl_worker_opts_t bad = opts;
@@ -376,8 +400,6 @@ pl_worker_test (bool verbose)
             pl_zmsg_close (&msg);
     }
     assert (joined);
-    while (s_wait (&f, NULL, true, &msg, 50))          /* the rest of the probes */
-        pl_zmsg_close (&msg);
     reply = s_call (&f, "actor:update", S_CTX, "");     /* publishes, then fails */
     assert (strcmp (s_code (reply), "NOT_FOUND") == 0);
     cJSON_Delete (reply);
@@ -385,7 +407,7 @@ pl_worker_test (bool verbose)
     reply = s_call (&f, "actor:get", S_CTX, "\"user:alice\"");
     assert (strcmp (s_code (reply), "") == 0);
     cJSON_Delete (reply);
-    assert (s_wait (&f, NULL, true, &msg, 2000));
+    assert (s_wait_event (&f, &msg, 2000));             /* past the rest of the probes */
     /* the failed call's event would have come first on this one PUB */
     assert (msg.count == 5 && !msg.oversize);
     assert (s_frame_eq (&msg, 0, "user:alice\0", 11));
@@ -418,7 +440,7 @@ pl_worker_test (bool verbose)
 
     /* heartbeats go out when the line is quiet */
     int hbs = f.hbs;
-    assert (s_wait (&f, "HB", false, &msg, 1000));
+    assert (s_wait (&f, "HB", false, &msg, 2000));
     pl_zmsg_close (&msg);
     assert (f.hbs > hbs && pl_worker_stats (f.worker).heartbeats_sent > 0);
 
@@ -433,16 +455,6 @@ pl_worker_test (bool verbose)
     assert (strcmp (s_code (reply), "") == 0);
     cJSON_Delete (reply);
 
-    /* a silent broker: after liveness x heartbeat (300 ms) it registers again */
-    f.answer_hb = false;
-    int64_t silent_since = pl_id_mono_ms ();
-    assert (s_wait (&f, "READY", false, &msg, 3000));
-    pl_zmsg_close (&msg);
-    int64_t took = pl_id_mono_ms () - silent_since;
-    assert (took >= 250 && took < 2000);
-    assert (pl_worker_stats (f.worker).registrations == 3);
-    f.answer_hb = true;
-
     /* a signal stops the loop promptly */
     int64_t start = pl_id_mono_ms ();
     assert (pl_worker_run (f.worker, 0) == 0);
@@ -456,9 +468,31 @@ pl_worker_test (bool verbose)
     assert (s_wait (&f, "BYE", false, &msg, 2000));
     pl_zmsg_close (&msg);
 
-    /* pl_worker_stop also stops the loop */
-    f.worker = pl_worker_new (&opts);
+    /* a silent broker: after liveness x heartbeat (3 x 100 ms) without a
+     * word from it, the worker registers again on a new socket. A worker
+     * of its own, never answered: its window opens when it sends READY,
+     * which is after `silent_since`, so the second READY cannot come
+     * sooner than the window after it, however this thread is scheduled
+     * (measured from the first READY's arrival instead, a late arrival
+     * would shorten it) */
+    pl_worker_opts_t quick = opts;
+    quick.liveness = 3;
+    f.answer_hb = false;
+    int64_t silent_since = pl_id_mono_ms ();
+    f.worker = pl_worker_new (&quick);
     assert (f.worker);
+    assert (s_wait (&f, "READY", false, &msg, 2000));
+    pl_zmsg_close (&msg);
+    first_id_len = f.id_len;
+    memcpy (first_id, f.id, f.id_len);
+    assert (s_wait (&f, "READY", false, &msg, 3000));
+    pl_zmsg_close (&msg);
+    int64_t took = pl_id_mono_ms () - silent_since;
+    assert (took >= 300);
+    assert (f.id_len != first_id_len || memcmp (f.id, first_id, f.id_len) != 0);
+    assert (pl_worker_stats (f.worker).registrations == 2);
+
+    /* pl_worker_stop also stops the loop */
     pl_worker_stop (f.worker);
     assert (pl_worker_run (f.worker, 3000) == 1);
     pl_worker_destroy (&f.worker);
