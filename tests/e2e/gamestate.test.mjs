@@ -438,7 +438,14 @@ h.test('a gamestate worker SIGKILLed mid-stream loses no acknowledged update', {
   // each id applied exactly once, whatever the retries
   assert.equal(state.pluginData.count, 120);
   assert.equal(new Set(state.pluginData.log).size, 120);
-  // back to two workers (registered, so the final SIGTERM finds it ready)
+  // back to two workers, the new one registered, so the final SIGTERM finds
+  // it ready. /healthz alone cannot tell: right after the kill the broker
+  // still counts the dead worker until its liveness runs out, so "2" can
+  // be the live one and the dead one while the new process is still
+  // starting (and a SIGTERM then kills it before it blocks signals; seen
+  // in a clean-clone run). Its own log line, by its pid, can tell.
   await sys.start('gamestate-2');
+  const pid = sys.proc('gamestate-2').child.pid;
+  await sys.proc('gamestate-2').waitOutput(new RegExp(`\\[${pid}\\] INFO registered with broker`), 10000);
   await sys.waitHealth({ pred: (b) => b?.services?.gamestate?.workers === 2 });
 });
