@@ -212,6 +212,79 @@ pl_call_run (pl_call_t *call, const char *fmt, ...)
     return reply != NULL;
 }
 
+bool
+pl_call_batch (pl_call_t *call, pl_redis_batch_t *b)
+{
+    assert (call && b);
+    pl_redis_t *redis = call->worker->redis;
+    bool ok = false;
+    if (!redis || pl_redis_batch_run (redis, b)) {
+        s_call_fail (call, PL_ERR_INTERNAL, "storage unavailable");
+        goto cleanup;
+    }
+    for (int i = 0; i < b->count; i++)
+        if (b->reply[i]->type == REDIS_REPLY_ERROR) {
+            pl_error ("redis error on %s: %s", s_call_name (call), b->reply[i]->str);
+            s_call_fail (call, PL_ERR_INTERNAL, "storage error");
+            goto cleanup;
+        }
+    ok = true;
+cleanup:
+    return ok;
+}
+
+void
+pl_call_conflict (pl_call_t *call)
+{
+    assert (call);
+    assert (!call->reply);                  /* a retried call has not answered */
+    call->conflict = true;
+}
+
+int
+pl_call_attempt (pl_call_t *call)
+{
+    assert (call);
+    return call->attempt;
+}
+
+void
+pl_worker__call_drop_events (pl_call_t *call)
+{
+    for (size_t i = 0; i < call->npub; i++) {
+        free (call->pub[i].room);
+        free (call->pub[i].origin);
+        free (call->pub[i].packet);
+        free (call->pub[i].except);
+    }
+    call->npub = 0;
+}
+
+bool
+pl_worker__call_retry (pl_call_t *call)
+{
+    bool again = false;
+    if (!call->conflict || call->reply)
+        goto cleanup;                       /* done, or answered anyway */
+    call->conflict = false;
+    call->committed = false;
+    pl_worker__call_drop_events (call);
+    cJSON_Delete (call->directives);
+    call->directives = NULL;
+    if (call->attempt == PL_CALL_RETRY_MAX) {
+        pl_warn ("%s: still conflicting after %d retries; answered CONFLICT",
+                 s_call_name (call), PL_CALL_RETRY_MAX);
+        pl_call_error (call, PL_ERR_CONFLICT,
+                       "busy: what this request read kept changing under it; "
+                       "nothing was written, try again");
+        goto cleanup;
+    }
+    call->attempt++;
+    again = true;
+cleanup:
+    return again;
+}
+
 int
 pl_call_exec (pl_call_t *call)
 {

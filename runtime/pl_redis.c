@@ -513,6 +513,115 @@ cleanup:
 }
 
 void
+pl_redis_batch_vadd (pl_redis_batch_t *b, const char *fmt, va_list ap)
+{
+    assert (b && fmt);
+    if (b->failed || b->count == PL_REDIS_BATCH_MAX) {
+        b->failed = true;
+        return;
+    }
+    char *cmd = NULL;
+    int len = redisvFormatCommand (&cmd, fmt, ap);
+    if (len <= 0) {
+        b->failed = true;               /* out of memory (a bad format is a bug) */
+        return;
+    }
+    b->cmd[b->count] = cmd;
+    b->len[b->count] = (size_t) len;
+    b->reply[b->count] = NULL;
+    b->count++;
+}
+
+void
+pl_redis_batch_add (pl_redis_batch_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    pl_redis_batch_vadd (b, fmt, ap);
+    va_end (ap);
+}
+
+void
+pl_redis_batch_add_argv (pl_redis_batch_t *b, int argc, const char **argv,
+                         const size_t *argvlen)
+{
+    assert (b && argc > 0 && argv);
+    if (b->failed || b->count == PL_REDIS_BATCH_MAX) {
+        b->failed = true;
+        return;
+    }
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv (&cmd, argc, argv, argvlen);
+    if (len <= 0) {
+        b->failed = true;
+        return;
+    }
+    b->cmd[b->count] = cmd;
+    b->len[b->count] = (size_t) len;
+    b->reply[b->count] = NULL;
+    b->count++;
+}
+
+void
+pl_redis_batch_clear (pl_redis_batch_t *b)
+{
+    assert (b);
+    for (int i = 0; i < b->count; i++) {
+        redisFreeCommand (b->cmd[i]);
+        if (b->reply[i])
+            freeReplyObject (b->reply[i]);
+    }
+    memset (b, 0, sizeof *b);
+}
+
+int
+pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b)
+{
+    assert (self && b);
+    int rc = -1;
+    int got = 0;
+    /* a pipeline inside a transaction would make its commands part of it */
+    assert (!self->watching && !self->in_multi);
+    if (b->failed || self->txn_lost)
+        goto cleanup;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = false;
+        if (!self->ctx) {
+            if (s_connect (self))
+                goto cleanup;
+            fresh = true;
+        }
+        bool appended = true;
+        for (int i = 0; i < b->count && appended; i++)
+            appended = redisAppendFormattedCommand (self->ctx, b->cmd[i], b->len[i]) == REDIS_OK;
+        while (appended && got < b->count) {
+            void *raw = NULL;
+            if (redisGetReply (self->ctx, &raw) != REDIS_OK || !raw)
+                break;
+            b->reply[got++] = raw;
+        }
+        if (got == b->count) {
+            rc = 0;
+            goto cleanup;
+        }
+        int saved_errno = errno;
+        int err = self->ctx->err;
+        char detail[160];
+        snprintf (detail, sizeof detail, "a batch of %d failed: %s", b->count, self->ctx->errstr);
+        s_drop (self);
+        s_failed (self, "lost connection to", detail);
+        /* as s_exec: only a stale connection, and only when nothing was
+         * answered (then nothing ran) */
+        bool stale = err == REDIS_ERR_EOF
+                  || (err == REDIS_ERR_IO && (saved_errno == EPIPE || saved_errno == ECONNRESET));
+        if (fresh || !stale || got > 0)
+            goto cleanup;
+    }
+cleanup:
+    return rc;
+}
+
+void
 pl_redis_reset (pl_redis_t *self)
 {
     assert (self);

@@ -73,6 +73,42 @@ typedef struct {
 redisReply *pl_redis_script (pl_redis_t *self, pl_redis_script_t *script, int numkeys,
                              int argc, const char **argv, const size_t *argvlen);
 
+/* Several commands sent together and answered together: one write and one
+ * read (one round trip; in the batched runtime, one round shared with the
+ * other handlers'). For reads that do not depend on each other, e.g. an
+ * entity, its holder and the caller's role. Not inside WATCH or MULTI.
+ *
+ *     pl_redis_batch_t b = { 0 };
+ *     pl_redis_batch_add (&b, "GET " PL_KEY_ENTITY, "actor", id);
+ *     pl_redis_batch_add (&b, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s", cid, uid);
+ *     if (pl_redis_batch_run (redis, &b) == 0) ... b.reply[0], b.reply[1] ...
+ *     pl_redis_batch_clear (&b);
+ *
+ * At most PL_REDIS_BATCH_MAX commands; adding past it, or running out of
+ * memory while formatting, marks the batch failed and run refuses it. */
+#define PL_REDIS_BATCH_MAX 64
+typedef struct {
+    int count;                              /* commands added              */
+    bool failed;                            /* too many, or out of memory  */
+    char *cmd[PL_REDIS_BATCH_MAX];          /* RESP-formatted, owned       */
+    size_t len[PL_REDIS_BATCH_MAX];
+    redisReply *reply[PL_REDIS_BATCH_MAX];  /* after run; NULL: none       */
+} pl_redis_batch_t;
+
+void pl_redis_batch_add (pl_redis_batch_t *b, const char *fmt, ...);
+void pl_redis_batch_vadd (pl_redis_batch_t *b, const char *fmt, va_list ap);
+void pl_redis_batch_add_argv (pl_redis_batch_t *b, int argc, const char **argv,
+                              const size_t *argvlen);
+/* Send every command, then read every reply into b->reply. Returns 0 when
+ * all replies arrived (Redis error replies included, as for any command),
+ * -1 when the batch was failed, Redis is unreachable or the connection
+ * broke (the replies read before stand, the rest are NULL). A stale
+ * connection is remade and the batch sent again only when no reply had
+ * been read. */
+int pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b);
+/* Free the commands and the replies; b can be reused. */
+void pl_redis_batch_clear (pl_redis_batch_t *b);
+
 /* True when a connection is currently open (it may still be stale). */
 bool pl_redis_connected (pl_redis_t *self);
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define PL_REDIS__HOST_MAX      256
 #define PL_REDIS__PATH_MAX      108     /* sun_path, NUL included         */
@@ -26,5 +27,12 @@ const char *pl_redis__parse (const char *url, pl_redis__target_t *t);
 /* The command name of a RESP-formatted command ("*N\r\n$L\r\nNAME\r\n"),
  * upper-cased into buf (size bytes; "" when cmd is not one). */
 void pl_redis__command_name (const char *cmd, size_t len, char *buf, size_t size);
+
+/* Selftest helper (pl_redis_test.c; other runtime selftests use it):
+ * start a private redis-server on unix socket sock with its files in dir,
+ * and wait on its stdout until it is ready. It dies with the test
+ * process. Returns its pid, or -1 when there is no redis-server to run
+ * (the live tests are then skipped). */
+pid_t pl_redis__test_server (const char *dir, const char *sock);
 
 #endif

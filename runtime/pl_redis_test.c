@@ -16,11 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Selftest helper: start a private redis-server on a unix socket in dir
- * and wait on its stdout until it is ready. Returns its pid, or -1 when
- * there is no redis-server to run (the live tests are then skipped). */
-static pid_t
-s_test_server (const char *dir, const char *sock)
+pid_t
+pl_redis__test_server (const char *dir, const char *sock)
 {
     int out[2];
     if (pipe (out))
@@ -95,7 +92,7 @@ s_test_live (bool verbose)
     snprintf (sock, sizeof sock, "%s/redis.sock", dir);
     snprintf (url, sizeof url, "unix://%s", sock);
     void (*old_pipe) (int) = signal (SIGPIPE, SIG_IGN);
-    pid_t server = s_test_server (dir, sock);
+    pid_t server = pl_redis__test_server (dir, sock);
     if (server < 0) {
         if (verbose)
             printf ("(no redis-server: live tests skipped) ");
@@ -171,6 +168,31 @@ s_test_live (bool verbose)
     assert (reply && reply->type == REDIS_REPLY_ERROR);
     freeReplyObject (reply);
 
+    /* a batch: one write, every reply in order, an error reply is one
+     * command's; a stale connection is remade before anything is read */
+    pl_redis_batch_t b = { 0 };
+    pl_redis_batch_add (&b, "SET %s %b", "bk", "a\0b", (size_t) 3);
+    pl_redis_batch_add (&b, "GET %s", "bk");
+    pl_redis_batch_add (&b, "HGET %s %s", "bk", "f");                /* WRONGTYPE */
+    const char *bargv[] = { "STRLEN", "bk" };
+    pl_redis_batch_add_argv (&b, 2, bargv, NULL);
+    long long id4 = s_test_int (pl_redis_command (r, "CLIENT ID"));
+    assert (s_test_int (pl_redis_command (killer, "CLIENT KILL ID %lld", id4)) == 1);
+    assert (pl_redis_batch_run (r, &b) == 0);
+    assert (b.reply[0]->type == REDIS_REPLY_STATUS);
+    assert (b.reply[1]->type == REDIS_REPLY_STRING && b.reply[1]->len == 3
+         && memcmp (b.reply[1]->str, "a\0b", 3) == 0);
+    assert (b.reply[2]->type == REDIS_REPLY_ERROR);
+    assert (b.reply[3]->type == REDIS_REPLY_INTEGER && b.reply[3]->integer == 3);
+    pl_redis_batch_clear (&b);
+    assert (b.count == 0 && !b.failed);
+    for (int i = 0; i <= PL_REDIS_BATCH_MAX; i++)
+        pl_redis_batch_add (&b, "PING");
+    assert (b.failed && b.count == PL_REDIS_BATCH_MAX);
+    assert (pl_redis_batch_run (r, &b) == -1);              /* refused, unsent */
+    assert (b.reply[0] == NULL);
+    pl_redis_batch_clear (&b);
+
     /* the server goes away: NULL, not a crash; redis errors are replies */
     reply = pl_redis_command (r, "NOSUCHCOMMAND");
     assert (reply && reply->type == REDIS_REPLY_ERROR);
@@ -180,6 +202,9 @@ s_test_live (bool verbose)
     server = -1;
     assert (pl_redis_command (r, "PING") == NULL);
     assert (!pl_redis_connected (r));
+    pl_redis_batch_add (&b, "PING");
+    assert (pl_redis_batch_run (r, &b) == -1 && b.reply[0] == NULL);
+    pl_redis_batch_clear (&b);
     pl_redis_destroy (&r3);
     pl_redis_destroy (&killer);
     pl_redis_destroy (&r);

@@ -208,9 +208,13 @@ s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
         }
     }
     int64_t started = pl_id_mono_ms ();
-    self->handler[id] (&call, arg);
-    if (self->redis)
-        pl_redis_reset (self->redis);   /* nothing a handler left open survives it */
+    do {
+        if (call.attempt)
+            self->stats.retries++;
+        self->handler[id] (&call, arg);
+        if (self->redis)
+            pl_redis_reset (self->redis);   /* nothing a handler left open survives it */
+    } while (pl_worker__call_retry (&call));
     if (!call.reply) {
         pl_error ("%s: handler returned without answering", event);
         pl_call_error (&call, PL_ERR_INTERNAL, "the handler did not answer");
@@ -401,9 +405,13 @@ static void
 s_run_tick (pl_worker_t *self)
 {
     pl_call_t call = { .worker = self, .task = true };
-    self->tick (&call);
-    if (self->redis)
-        pl_redis_reset (self->redis);
+    do {
+        if (call.attempt)
+            self->stats.retries++;
+        self->tick (&call);
+        if (self->redis)
+            pl_redis_reset (self->redis);
+    } while (pl_worker__call_retry (&call));
     if (call.directives)
         pl_error ("periodic task: room directives need a request; dropped");
     s_call_flush_events (&call);

@@ -117,6 +117,7 @@ typedef struct {
     uint64_t heartbeats_sent;               /* HBs sent                       */
     uint64_t dropped;                       /* malformed messages dropped     */
     uint64_t published;                     /* events sent on the bus         */
+    uint64_t retries;                       /* handler runs again after a conflict */
 } pl_worker_stats_t;
 pl_worker_stats_t pl_worker_stats (pl_worker_t *self);
 
@@ -160,6 +161,11 @@ redisReply *pl_call_command_argv (pl_call_t *call, int argc, const char **argv,
 /* pl_call_command for a reply the handler does not need (MULTI, a queued
  * SET...). Returns true on success; false means answered INTERNAL. */
 bool pl_call_run (pl_call_t *call, const char *fmt, ...);
+/* Run a batch of commands (pl_redis_batch_t) for the handler: one round
+ * trip for all. Returns true when every reply arrived and none is an error
+ * (they are in b->reply; the handler calls pl_redis_batch_clear). False
+ * means the call has been answered INTERNAL, as for pl_call_command. */
+bool pl_call_batch (pl_call_t *call, pl_redis_batch_t *b);
 /* EXEC the handler's MULTI. Returns 1 when it ran, 0 when a WATCHed key
  * changed (a nil reply: try again), -1 when it failed (answered INTERNAL). */
 int pl_call_exec (pl_call_t *call);
@@ -179,6 +185,19 @@ redisReply *pl_call_script (pl_call_t *call, pl_redis_script_t *script, int numk
  * after an INTERNAL answer would find the change made and announce
  * nothing (e.g. a removed member never evicted). */
 void pl_call_commit (pl_call_t *call);
+
+/* Say the handler's optimistic write lost a race: what it read changed
+ * before its compare-and-set commit (pl_txn_commit says so and calls this
+ * itself). The handler returns without answering; the runtime drops what
+ * the attempt held (events, room directives) and runs the handler again
+ * from the start, with the same argument, up to PL_CALL_RETRY_MAX more
+ * times. Past that the call is answered CONFLICT ("busy: try again"), and
+ * nothing was written. Handlers never write retry loops themselves. */
+#define PL_CALL_RETRY_MAX 16
+void pl_call_conflict (pl_call_t *call);
+/* How many times this call has been run again after a conflict (0 on the
+ * first run). */
+int pl_call_attempt (pl_call_t *call);
 
 /* Answer success. Takes ownership of data (NULL: no data). */
 void pl_call_ok (pl_call_t *call, cJSON *data);

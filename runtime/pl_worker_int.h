@@ -26,6 +26,8 @@ struct _pl_call_t {
     char *reply;                    /* ack body once answered, else NULL   */
     bool failed;                    /* answered with an error              */
     bool committed;                 /* pl_call_commit: the write is done   */
+    bool conflict;                  /* pl_call_conflict: run it again      */
+    int attempt;                    /* runs after a conflict so far        */
     cJSON *directives;              /* {"join":[..],"leave":[..]} or NULL  */
     size_t npub;                    /* events held in pub                  */
     pl_worker__pub_t pub[PL_CALL_PUBLISH_MAX];   /* sent after the reply, in order  */
@@ -57,5 +59,12 @@ struct _pl_worker_t {
     int64_t tick_at;                /* mono ms: run it next                */
     pl_worker_stats_t stats;        /* counters                            */
 };
+
+/* After a handler (or task) has run: when it called pl_call_conflict and
+ * did not answer, drop what the attempt held and say whether to run it
+ * again; past PL_CALL_RETRY_MAX retries it answers CONFLICT (pl_call.c). */
+bool pl_worker__call_retry (pl_call_t *call);
+/* Free the events a call holds, unsent. */
+void pl_worker__call_drop_events (pl_call_t *call);
 
 #endif

@@ -54,12 +54,30 @@ s_publish (pl_call_t *call, const cJSON *arg)
     pl_call_ok (call, NULL);
 }
 
-/* actor:create - forget to answer */
+/* actor:create - forget to answer; or, with "conflict:N" ("conflict:always"),
+ * hold an event and a join, then say pl_call_conflict on every run before
+ * run N; run N publishes {"attempt":N} to user:alice, joins "won" and
+ * answers {"attempt":N}. s_runs counts the runs. */
+static int s_runs;
 static void
 s_silent (pl_call_t *call, const cJSON *arg)
 {
-    (void) call;
-    (void) arg;
+    if (!cJSON_IsString (arg) || strncmp (arg->valuestring, "conflict:", 9) != 0)
+        return;
+    s_runs++;
+    int attempt = pl_call_attempt (call);
+    int wins = strcmp (arg->valuestring + 9, "always") == 0 ? -1 : atoi (arg->valuestring + 9);
+    if (attempt != wins) {
+        pl_call_publish (call, "user:alice", PL_PUSH_ACTOR_DELETED, cJSON_CreateString ("lost"), false);
+        pl_call_join (call, "lost");
+        pl_call_conflict (call);
+        return;
+    }
+    cJSON *data = cJSON_CreateObject ();
+    cJSON_AddNumberToObject (data, "attempt", attempt);
+    pl_call_publish (call, "user:alice", PL_PUSH_ACTOR_UPDATED, cJSON_Duplicate (data, 1), false);
+    pl_call_join (call, "won");
+    pl_call_ok (call, data);
 }
 
 /* actor:update - publish, then fail: the event must not go out */
@@ -423,6 +441,36 @@ pl_worker_test (bool verbose)
     assert (pl_zmsg_is (&msg, 4, "[\"actor:deleted\",\"x\"]"));
     pl_zmsg_close (&msg);
     assert (pl_worker_stats (f.worker).published == published + 2);
+
+    /* a conflict runs the handler again from the start: only the winning
+     * run's event and directive go out */
+    uint64_t retries = pl_worker_stats (f.worker).retries;
+    s_runs = 0;
+    s_request (&f, "r-cas", "actor:create", S_CTX, "\"conflict:3\"");
+    assert (s_wait (&f, "REP", false, &msg, 2000));
+    assert (msg.count == 7 && pl_zmsg_is (&msg, 4, "r-cas"));
+    assert (pl_zmsg_is (&msg, 5, "{\"success\":true,\"data\":{\"attempt\":3}}"));
+    assert (pl_zmsg_is (&msg, 6, "{\"join\":[\"won\"]}"));
+    pl_zmsg_close (&msg);
+    assert (s_runs == 4 && pl_worker_stats (f.worker).retries == retries + 3);
+    assert (s_wait (&f, NULL, true, &msg, 2000));
+    assert (pl_zmsg_is (&msg, 4, "[\"actor:updated\",{\"attempt\":3}]"));
+    pl_zmsg_close (&msg);
+    /* past the bound: CONFLICT, after exactly 1 + PL_CALL_RETRY_MAX runs,
+     * and nothing held goes out (the next event is the marker's) */
+    s_runs = 0;
+    reply = s_call (&f, "actor:create", S_CTX, "\"conflict:always\"");
+    assert (strcmp (s_code (reply), "CONFLICT") == 0);
+    cJSON_Delete (reply);
+    assert (s_runs == 1 + PL_CALL_RETRY_MAX);
+    assert (pl_worker_stats (f.worker).retries == retries + 3 + PL_CALL_RETRY_MAX);
+    cJSON_Delete (s_call (&f, "actor:get", S_CTX, "\"user:alice\""));
+    assert (s_wait (&f, NULL, true, &msg, 2000));
+    assert (pl_zmsg_is (&msg, 4, "[\"actor:updated\",{\"n\":1}]"));
+    pl_zmsg_close (&msg);
+    assert (s_wait (&f, NULL, true, &msg, 2000));
+    assert (pl_zmsg_is (&msg, 4, "[\"actor:deleted\",\"x\"]"));
+    pl_zmsg_close (&msg);
 
     /* directives: a 7th REP frame; evictions: CTL on the bus */
     s_request (&f, "r-rooms", "actor:get", S_CTX, "\"rooms\"");
