@@ -144,20 +144,23 @@ pl_broker__t_expect_reply (zsock_t *client, const void *reqid, size_t reqid_len,
     assert (zframe_streq (zmsg_first (msg), PL_PROTO_VERSION));
     assert (zframe_streq (zmsg_next (msg), PL_CMD_REP));
     zframe_t *id = zmsg_next (msg);
+    char *body = zframe_strdup (zmsg_next (msg));
+    if (zframe_size (id) != reqid_len || memcmp (zframe_data (id), reqid, reqid_len) != 0) {
+        char *got = zframe_strdup (id);
+        fprintf (stderr, "pl_broker: a reply to %s (%s) came first\n", got, body);
+        free (got);
+    }
     assert (zframe_size (id) == reqid_len);
     assert (memcmp (zframe_data (id), reqid, reqid_len) == 0);
-    char *body = zframe_strdup (zmsg_next (msg));
     zmsg_destroy (&msg);
     return body;
 }
 
-/* Expect the REP to reqid to be the error err, with message_part in its
+/* The reply body must be the error err, with message_part in its
  * message. */
 void
-pl_broker__t_expect_error (zsock_t *client, const char *reqid, pl_err_t err,
-                           const char *message_part, int timeout_ms)
+pl_broker__t_error_is (const char *body, pl_err_t err, const char *message_part)
 {
-    char *body = pl_broker__t_expect_reply (client, reqid, strlen (reqid), timeout_ms);
     cJSON *json = cJSON_Parse (body);
     assert (json);
     assert (cJSON_IsFalse (cJSON_GetObjectItem (json, "success")));
@@ -167,6 +170,16 @@ pl_broker__t_expect_error (zsock_t *client, const char *reqid, pl_err_t err,
     assert (code && strcmp (code, pl_proto_err_code (err)) == 0);
     assert (message && strstr (message, message_part));
     cJSON_Delete (json);
+}
+
+/* Expect the REP to reqid to be the error err, with message_part in its
+ * message. */
+void
+pl_broker__t_expect_error (zsock_t *client, const char *reqid, pl_err_t err,
+                           const char *message_part, int timeout_ms)
+{
+    char *body = pl_broker__t_expect_reply (client, reqid, strlen (reqid), timeout_ms);
+    pl_broker__t_error_is (body, err, message_part);
     free (body);
 }
 
