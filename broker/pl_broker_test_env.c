@@ -280,6 +280,28 @@ pl_broker__t_worker_take (zsock_t *worker, zframe_t **client_p, int timeout_ms)
     return reqid;
 }
 
+/* Which of two workers gets the next request (heartbeats answered
+ * meanwhile): its id, that worker in *got_p, its client in *client_p. */
+char *
+pl_broker__t_worker_take_either (zsock_t *w1, zsock_t *w2, zsock_t **got_p,
+                                 zframe_t **client_p, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    zpoller_t *poller = zpoller_new (w1, w2, NULL);
+    assert (poller);
+    char *reqid = NULL;
+    int64_t left;
+    while (!reqid && (left = deadline - zclock_mono ()) > 0) {
+        zsock_t *ready = zpoller_wait (poller, (int) left);
+        if (!ready)
+            break;
+        reqid = pl_broker__t_worker_take (ready, client_p, 0);   /* NULL: a heartbeat */
+        *got_p = ready;
+    }
+    zpoller_destroy (&poller);
+    return reqid;
+}
+
 void
 pl_broker__t_worker_reply (zsock_t *worker, zframe_t **client_p, const char *reqid,
                            const char *body)

@@ -93,6 +93,11 @@ zframe_t *pl_broker__t_worker_expect (zsock_t *worker, const char *reqid);
 /* Which request id a worker got next (any; caller frees), its client in
  * *client_p; NULL when nothing came within timeout_ms. */
 char *pl_broker__t_worker_take (zsock_t *worker, zframe_t **client_p, int timeout_ms);
+/* Which of two workers gets the next request (heartbeats answered
+ * meanwhile): its id (caller frees), that worker in *got_p, its client in
+ * *client_p; NULL after timeout_ms. */
+char *pl_broker__t_worker_take_either (zsock_t *w1, zsock_t *w2, zsock_t **got_p,
+                                       zframe_t **client_p, int timeout_ms);
 /* REP client reqid body; takes the client frame. */
 void pl_broker__t_worker_reply (zsock_t *worker, zframe_t **client_p, const char *reqid,
                                 const char *body);
