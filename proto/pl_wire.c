@@ -100,6 +100,24 @@ cleanup:
 }
 
 void
+pl_wire_merge (cJSON *obj, const cJSON *fields, const char *const *owned)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach (item, fields) {
+        bool skip = false;
+        for (size_t i = 0; owned && owned[i] && !skip; i++)
+            skip = strcmp (item->string, owned[i]) == 0;
+        if (skip)
+            continue;
+        cJSON *copy = cJSON_Duplicate (item, true);
+        if (cJSON_GetObjectItemCaseSensitive (obj, item->string))
+            cJSON_ReplaceItemInObjectCaseSensitive (obj, item->string, copy);
+        else
+            cJSON_AddItemToObject (obj, item->string, copy);
+    }
+}
+
+void
 pl_wire_test (bool verbose)
 {
     if (verbose)
@@ -146,6 +164,19 @@ pl_wire_test (bool verbose)
     assert (pl_wire_room_parse (room, &ref, &why) == PL_ROOM_SESSION);
     snprintf (room, sizeof room, "session:%sa", big);
     assert (pl_wire_room_parse (room, &ref, &why) == PL_ROOM_INVALID);
+
+    /* merge: the client's fields replace or add, the owned ones are kept */
+    const char *owned[] = { "id", "version", NULL };
+    cJSON *obj = cJSON_Parse ("{\"id\":\"a\",\"name\":\"Old\",\"version\":3}");
+    cJSON *fields = cJSON_Parse ("{\"id\":\"b\",\"name\":\"New\",\"version\":9,\"hp\":[1]}");
+    pl_wire_merge (obj, fields, owned);
+    cJSON *want = cJSON_Parse ("{\"id\":\"a\",\"name\":\"New\",\"version\":3,\"hp\":[1]}");
+    assert (cJSON_Compare (obj, want, true));
+    pl_wire_merge (obj, fields, NULL);              /* nothing owned: all of it */
+    assert (strcmp (cJSON_GetObjectItem (obj, "id")->valuestring, "b") == 0);
+    cJSON_Delete (want);
+    cJSON_Delete (fields);
+    cJSON_Delete (obj);
     if (verbose)
         printf ("OK\n");
 }

@@ -6,6 +6,10 @@
  *  room names with them. So they live in proto/, which the gateway links
  *  without the worker runtime or hiredis. All of it is pure.
  *
+ *  Client objects (a campaign, an entity) are shallow-merged into what is
+ *  stored, except the fields the server owns (pl_wire_merge): each service
+ *  lists its own, the rule of ignoring them is one.
+ *
  *  Rooms (proto/README.md, Rooms):
  *    user:<userId>        that user only; joined on CONNECT
  *    campaign:<id>        the campaign's members
@@ -20,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <cjson/cJSON.h>
 
 /* Longest id in a room name or an entity reference, in bytes. */
 #define PL_WIRE_ID_MAX   128
@@ -53,6 +58,13 @@ typedef struct {
 /* Parse a room name. Returns the kind (ref->id filled for every kind but
  * PL_ROOM_INVALID); why says what is wrong with an invalid one. */
 pl_room_kind_t pl_wire_room_parse (const char *room, pl_room_ref_t *ref, const char **why);
+
+/* Shallow-merge the client's fields into obj: each member replaces obj's
+ * member of that name or is added, except the names in owned (a
+ * NULL-terminated list: the fields the server owns and the decorations its
+ * answers add), whose client values are ignored. fields is borrowed (its
+ * members are copied). */
+void pl_wire_merge (cJSON *obj, const cJSON *fields, const char *const *owned);
 
 void pl_wire_test (bool verbose);
 
