@@ -1,7 +1,8 @@
 /*  pl_campaign - campaigns in Redis: the stored campaign and its rules, its
  *  members, and the user's index of campaigns. The campaigns worker's
  *  handlers (workers/campaigns) decide, answer and run the transactions;
- *  this module reads, checks and queues for them.
+ *  this module reads, checks, and builds their commits' expectations and
+ *  writes (pl_txn.h).
  *
  *  Storage (Redis; the key formats are in pl_keys.h):
  *    pl:campaign:<id>            the campaign, JSON text {id, name, createdBy,
@@ -21,6 +22,7 @@
 #include <cjson/cJSON.h>
 #include "pl_authz.h"
 #include "pl_entity.h"
+#include "pl_txn.h"
 #include "pl_worker.h"
 
 #define PL_CAMPAIGN_NAME_MAX 200        /* characters in a campaign name       */
@@ -33,40 +35,73 @@ void pl_campaign_merge (cJSON *campaign, const cJSON *fields);
 /* The rules every stored campaign keeps. Returns NULL, or what is wrong. */
 const char *pl_campaign_invalid (const cJSON *campaign);
 
-/* Read a campaign. Returns it; NULL with *missing set when there is none,
- * NULL with *missing false when answered (INTERNAL). */
-cJSON *pl_campaign_load (pl_call_t *call, const char *id, bool *missing);
-/* Queue SET of the campaign in an open MULTI. Returns 0, or -1 answered
- * (VALIDATION_ERROR past PL_CAMPAIGN_MAX). */
-int pl_campaign_queue_set (pl_call_t *call, const cJSON *campaign, const char *id);
 /* The user's campaigns, in join order, each with "role" (theirs) added;
  * index entries whose campaign or membership is gone are skipped. Returns
  * the list (caller owns), or NULL answered. One script: one round trip. */
 cJSON *pl_campaign_list (pl_call_t *call, const char *user);
-/* Whether the campaign holds entities of kind: whether its index of them
- * exists, enough to know the zset is non-empty, since Redis deletes empty
- * collections. 0, or -1 answered. */
-int pl_campaign_holds (pl_call_t *call, const char *id, const pl_entity_kind_t *kind,
-                       bool *exists);
 
-/* The members of a campaign, as read by HGETALL. */
+/* ---- read, decide, commit (pl_txn.h) --------------------------------
+ *
+ * A writing handler reads what its decision needs with pl_campaign_read
+ * (one round trip), decides, then commits one pl_txn holding
+ * pl_campaign_expect's expectations (what the decision was based on) and
+ * its writes. A concurrent change to any of it makes the commit conflict,
+ * and the runtime runs the handler again, which decides again. */
+
+/* What a handler read of one campaign. */
 typedef struct {
-    redisReply *reply;              /* HGETALL answer: user, role, ...      */
-    pl_role_t caller;               /* the caller's role                    */
-    pl_role_t target;               /* the role of the user acted on        */
-    int gms;                        /* GMs in the campaign                  */
-} pl_campaign_members_t;
+    redisReply *members;            /* HGETALL: user, role, ...                */
+    redisReply *text;               /* GET of the campaign (NIL: none), or NULL */
+    redisReply *sessions;           /* SMEMBERS of its sessions, or NULL       */
+    long long actors, items;        /* ZCARD of its entity indexes, when read  */
+    const char *caller_id;          /* the caller's user id (borrowed)         */
+    const char *target_id;          /* the user acted on, or NULL (borrowed)   */
+    pl_role_t caller;               /* the caller's role                       */
+    pl_role_t target;               /* the role of the user acted on           */
+    int gms;                        /* GMs in the campaign                     */
+} pl_campaign_read_t;
 
-/* Read the members (inside a WATCH), and the roles of the caller and of
- * target (NULL: none). Returns 0, or -1 answered. */
-int pl_campaign_members (pl_call_t *call, const char *id, const char *target,
-                         pl_campaign_members_t *m);
-/* Free what pl_campaign_members read. Safe twice. */
-void pl_campaign_members_clear (pl_campaign_members_t *m);
+/* What pl_campaign_read reads besides the members. */
+#define PL_CAMPAIGN_TEXT      0x1u  /* the stored campaign                     */
+#define PL_CAMPAIGN_SESSIONS  0x2u  /* its game sessions                       */
+#define PL_CAMPAIGN_HOLDINGS  0x4u  /* how many actors and items it holds      */
+
+/* Read the members, the roles of the caller and of target (NULL: none),
+ * and what `what` asks for, in one round trip. Returns 0, or -1
+ * answered. */
+int pl_campaign_read (pl_call_t *call, const char *id, const char *target, unsigned what,
+                      pl_campaign_read_t *r);
+/* Free what pl_campaign_read read. Safe twice. */
+void pl_campaign_read_clear (pl_campaign_read_t *r);
+/* The campaign read with PL_CAMPAIGN_TEXT. Returns it (caller owns), or
+ * NULL answered: NOT_FOUND when there is none, INTERNAL when corrupt. */
+cJSON *pl_campaign_parse (pl_call_t *call, const char *id, const pl_campaign_read_t *r);
 /* A change only a GM may make. Returns 0 when the caller is one, or -1
  * after answering NOT_FOUND (not a member: the campaign does not exist for
  * them) or FORBIDDEN (a player). */
-int pl_campaign_gm_only (pl_call_t *call, const char *id, const pl_campaign_members_t *m);
+int pl_campaign_gm_only (pl_call_t *call, const char *id, const pl_campaign_read_t *r);
+
+/* What a commit expects to be as r read it. */
+#define PL_CAMPAIGN_EXPECT_CALLER   0x01u   /* the caller's role                  */
+#define PL_CAMPAIGN_EXPECT_TARGET   0x02u   /* the target's role, or not a member */
+#define PL_CAMPAIGN_EXPECT_GMS      0x04u   /* every GM still one: what the
+                                               last-GM rule counted               */
+#define PL_CAMPAIGN_EXPECT_MEMBERS  0x08u   /* every member's role, and how many  */
+#define PL_CAMPAIGN_EXPECT_TEXT     0x10u   /* the stored campaign, byte for byte */
+#define PL_CAMPAIGN_EXPECT_SESSIONS 0x20u   /* its sessions: each, and how many   */
+#define PL_CAMPAIGN_EXPECT_EMPTY    0x40u   /* it holds no actors and no items    */
+/* Add the expectations `what` asks for (each field once). */
+void pl_campaign_expect (pl_txn_t *txn, const char *id, const pl_campaign_read_t *r,
+                         unsigned what);
+/* Add the SET of the campaign. Returns 0, or -1 answered
+ * (VALIDATION_ERROR past PL_CAMPAIGN_MAX; INTERNAL out of memory). */
+int pl_campaign_write_set (pl_call_t *call, pl_txn_t *txn, const cJSON *campaign,
+                           const char *id);
+/* Add the writes that delete the campaign as r read it (with
+ * PL_CAMPAIGN_SESSIONS): it, its members and their index entries, its
+ * chat, and its game sessions with their keys (pl_session.h; update id
+ * records expire by themselves). */
+void pl_campaign_write_delete (pl_txn_t *txn, const char *id, const pl_campaign_read_t *r);
 
 void pl_campaign_test (bool verbose);
 

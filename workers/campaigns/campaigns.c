@@ -13,10 +13,16 @@
  *  gets NOT_FOUND; changing it (update, delete, members) is for GMs, a
  *  player gets FORBIDDEN; a campaign always keeps one GM (CONFLICT).
  *
- *  Writes are optimistic transactions (WATCH what the decision read, MULTI
- *  ... EXEC, start over when EXEC is nil), so two GMs demoting each other
- *  at once cannot leave the campaign without one. The ack and the pushes go
- *  only after EXEC confirmed the write.
+ *  Writes are optimistic (pl_txn.h): a handler reads what its decision
+ *  needs in one round trip (pl_campaign_read), decides, and commits one
+ *  compare-and-set script that expects what the decision was based on and
+ *  holds every write. The rules that count expect what they counted: a
+ *  demotion or removal of a GM expects every GM it counted to still be
+ *  one, a delete expects the members, sessions and empty entity indexes it
+ *  saw. So two GMs demoting themselves at once cannot leave the campaign
+ *  without one: the second commit conflicts, the runtime runs the handler
+ *  again (pl_call_conflict), and it answers CONFLICT (the last GM). The ack
+ *  and the pushes go only after the commit.
  *
  *  A removed member loses access at once: the write commits, then their
  *  connections get campaign:memberRemoved and are evicted from the
@@ -25,9 +31,10 @@
  *  demoted GM is evicted from campaign:<id>:gm; a promoted player's
  *  connections in campaign:<id> are granted it (pl_call_grant).
  *
- *  Every handler runs on the worker loop (pl_worker.h); a NULL from
- *  pl_call_command / false from pl_call_run means the runtime has already
- *  answered INTERNAL, so the handler just cleans up.
+ *  Every handler runs on the worker loop (pl_worker.h); a -1 from the
+ *  pl_campaign functions or pl_txn_commit means the call has been
+ *  answered, and a 0 from pl_txn_commit that it will run again: either
+ *  way the handler just cleans up.
  */
 #include "campaigns.h"
 #include "pl_authz.h"
@@ -36,6 +43,7 @@
 #include "pl_id.h"
 #include "pl_log.h"
 #include "pl_presence.h"
+#include "pl_txn.h"
 #include "pl_wire.h"
 #include "pl_keys.h"
 
@@ -43,8 +51,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Optimistic transaction attempts; see workers/actors/actors.c. */
-#define S_ATTEMPTS      32
 /* removeMember: events besides the session evictions (2 memberRemoved, 2
  * evictions, 1 presence:left); the rest of PL_CALL_PUBLISH_MAX is for the
  * campaign's sessions. Past it a session room eviction is dropped with an
@@ -78,12 +84,23 @@ s_member_added (const char *id, const char *user, const char *role, const cJSON 
     return payload;
 }
 
+/* A new commit. Returns it, or NULL after answering INTERNAL. */
+static pl_txn_t *
+s_txn (pl_call_t *call)
+{
+    pl_txn_t *txn = pl_txn_new ();
+    if (!txn)
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+    return txn;
+}
+
 /* -------------------------------------------------------------------- */
 
 static void
 s_create (pl_call_t *call, const cJSON *arg)
 {
     cJSON *campaign = NULL;
+    pl_txn_t *txn = NULL;
     const char *user = pl_call_caller (call)->user;
     char id[PL_ID_UUID_SIZE], room[PL_WIRE_ROOM_MAX + 8];
     if (!cJSON_IsObject (arg)) {
@@ -106,15 +123,18 @@ s_create (pl_call_t *call, const cJSON *arg)
     pl_entity_set (campaign, "createdBy", cJSON_CreateString (user));
     pl_entity_set (campaign, "createdAt", cJSON_CreateNumber (now));
     pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber (now));
-    /* a new id: nothing to WATCH */
-    if (!pl_call_run (call, "MULTI") || pl_campaign_queue_set (call, campaign, id) != 0
-    ||  !pl_call_run (call, "HSET " PL_KEY_CAMPAIGN_MEMBERS " %s gm", id, user)
-    ||  !pl_call_run (call, "ZADD " PL_KEY_USER_CAMPAIGNS " %.0f %s", user, now, id)
-    ||  pl_call_exec (call) != 1) {
-        if (!pl_call_answered (call))
-            pl_call_error (call, PL_ERR_INTERNAL, "storage error");
+    /* a new id: all the decision assumed is that it is new (a collision
+     * conflicts, and the run again draws another) */
+    txn = s_txn (call);
+    if (!txn)
         goto cleanup;
-    }
+    pl_txn_expect_value (txn, NULL, 0, PL_KEY_CAMPAIGN, id);
+    if (pl_campaign_write_set (call, txn, campaign, id) != 0)
+        goto cleanup;
+    pl_txn_write (txn, "HSET " PL_KEY_CAMPAIGN_MEMBERS " %s gm", id, user);
+    pl_txn_write (txn, "ZADD " PL_KEY_USER_CAMPAIGNS " %.0f %s", user, now, id);
+    if (pl_txn_commit (txn, call) != 1)
+        goto cleanup;
     snprintf (room, sizeof room, "user:%s", user);
     pl_call_publish (call, room, PL_PUSH_CAMPAIGN_MEMBER_ADDED,
                      s_member_added (id, user, "gm", campaign), true);
@@ -122,6 +142,7 @@ s_create (pl_call_t *call, const cJSON *arg)
     pl_call_ok (call, campaign);
     campaign = NULL;
 cleanup:
+    pl_txn_destroy (&txn);
     cJSON_Delete (campaign);
 }
 
@@ -137,23 +158,19 @@ s_list (pl_call_t *call, const cJSON *arg)
 static void
 s_get (pl_call_t *call, const cJSON *arg)
 {
-    pl_campaign_members_t m = { 0 };
+    pl_campaign_read_t m = { 0 };
     cJSON *campaign = NULL, **rows = NULL;
-    bool missing;
     const char *id = s_id (call, arg, "the argument");
-    if (!id || pl_campaign_members (call, id, NULL, &m) != 0)
+    if (!id || pl_campaign_read (call, id, NULL, PL_CAMPAIGN_TEXT, &m) != 0)
         goto cleanup;
     if (m.caller == PL_ROLE_NONE) {
         pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
         goto cleanup;
     }
-    campaign = pl_campaign_load (call, id, &missing);
-    if (!campaign) {
-        if (missing)
-            pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
+    campaign = pl_campaign_parse (call, id, &m);
+    if (!campaign)
         goto cleanup;
-    }
-    size_t n = m.reply->elements / 2;
+    size_t n = m.members->elements / 2;
     rows = calloc (n + 1, sizeof *rows);
     cJSON *members = cJSON_CreateArray ();
     if (!rows || !members) {
@@ -163,8 +180,8 @@ s_get (pl_call_t *call, const cJSON *arg)
     }
     for (size_t i = 0; i < n; i++) {
         rows[i] = cJSON_CreateObject ();
-        cJSON_AddStringToObject (rows[i], "userId", m.reply->element[2 * i]->str);
-        cJSON_AddStringToObject (rows[i], "role", m.reply->element[2 * i + 1]->str);
+        cJSON_AddStringToObject (rows[i], "userId", m.members->element[2 * i]->str);
+        cJSON_AddStringToObject (rows[i], "role", m.members->element[2 * i + 1]->str);
     }
     qsort (rows, n, sizeof *rows, pl_presence_by_user);
     for (size_t i = 0; i < n; i++)
@@ -176,13 +193,14 @@ s_get (pl_call_t *call, const cJSON *arg)
 cleanup:
     free (rows);
     cJSON_Delete (campaign);
-    pl_campaign_members_clear (&m);
+    pl_campaign_read_clear (&m);
 }
 
 static void
 s_update (pl_call_t *call, const cJSON *arg)
 {
-    pl_campaign_members_t m = { 0 };
+    pl_campaign_read_t m = { 0 };
+    pl_txn_t *txn = NULL;
     cJSON *campaign = NULL;
     char room[PL_WIRE_ROOM_MAX + 8];
     if (!cJSON_IsObject (arg)) {
@@ -190,110 +208,69 @@ s_update (pl_call_t *call, const cJSON *arg)
         goto cleanup;
     }
     const char *id = s_id (call, cJSON_GetObjectItemCaseSensitive (arg, "id"), "id");
-    if (!id)
+    if (!id || pl_campaign_read (call, id, NULL, PL_CAMPAIGN_TEXT, &m) != 0
+    ||  pl_campaign_gm_only (call, id, &m) != 0)
         goto cleanup;
-    for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
-        bool missing;
-        pl_campaign_members_clear (&m);
-        cJSON_Delete (campaign);
-        campaign = NULL;
-        if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS, id, id)
-        ||  pl_campaign_members (call, id, NULL, &m) != 0
-        ||  pl_campaign_gm_only (call, id, &m) != 0)
-            goto cleanup;
-        campaign = pl_campaign_load (call, id, &missing);
-        if (!campaign) {
-            if (missing)
-                pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
-            goto cleanup;
-        }
-        pl_campaign_merge (campaign, arg);
-        const char *why = pl_campaign_invalid (campaign);
-        if (why) {
-            pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", why);
-            goto cleanup;
-        }
-        pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber ((double) pl_id_wall_ms ()));
-        if (!pl_call_run (call, "MULTI") || pl_campaign_queue_set (call, campaign, id) != 0)
-            goto cleanup;
-        int rc = pl_call_exec (call);
-        if (rc < 0)
-            goto cleanup;
-        if (rc == 1) {
-            snprintf (room, sizeof room, "campaign:%s", id);
-            pl_call_publish (call, room, PL_PUSH_CAMPAIGN_UPDATED,
-                             cJSON_Duplicate (campaign, true), true);
-            pl_call_ok (call, campaign);
-            campaign = NULL;
-            goto cleanup;
-        }
+    campaign = pl_campaign_parse (call, id, &m);
+    if (!campaign)
+        goto cleanup;
+    pl_campaign_merge (campaign, arg);
+    const char *why = pl_campaign_invalid (campaign);
+    if (why) {
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", why);
+        goto cleanup;
     }
-    pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
+    pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber ((double) pl_id_wall_ms ()));
+    /* the text merged into, and the caller still a GM: a concurrent update
+     * conflicts and this one merges again into its result */
+    txn = s_txn (call);
+    if (!txn)
+        goto cleanup;
+    pl_campaign_expect (txn, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TEXT);
+    if (pl_campaign_write_set (call, txn, campaign, id) != 0 || pl_txn_commit (txn, call) != 1)
+        goto cleanup;
+    snprintf (room, sizeof room, "campaign:%s", id);
+    pl_call_publish (call, room, PL_PUSH_CAMPAIGN_UPDATED, cJSON_Duplicate (campaign, true), true);
+    pl_call_ok (call, campaign);
+    campaign = NULL;
 cleanup:
+    pl_txn_destroy (&txn);
     cJSON_Delete (campaign);
-    pl_campaign_members_clear (&m);
+    pl_campaign_read_clear (&m);
 }
 
 static void
 s_delete (pl_call_t *call, const cJSON *arg)
 {
-    pl_campaign_members_t m = { 0 };
-    redisReply *sessions = NULL;
+    pl_campaign_read_t m = { 0 };
+    pl_txn_t *txn = NULL;
     char room[PL_WIRE_ROOM_MAX + 8], gm[PL_WIRE_ROOM_MAX + 8];
     const char *id = s_id (call, arg, "the argument");
     if (!id)
         goto cleanup;
-    bool done = false;
-    for (int attempt = 0; attempt < S_ATTEMPTS && !done; attempt++) {
-        bool actors, items;
-        pl_campaign_members_clear (&m);
-        if (sessions)
-            freeReplyObject (sessions);
-        sessions = NULL;
-        if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS " "
-                          PL_KEY_CAMPAIGN_ENTITIES " " PL_KEY_CAMPAIGN_ENTITIES " "
-                          PL_KEY_CAMPAIGN_SESSIONS, id, id, id, pl_entity_actor.name,
-                          id, pl_entity_item.name, id)
-        ||  pl_campaign_members (call, id, NULL, &m) != 0
-        ||  pl_campaign_gm_only (call, id, &m) != 0
-        ||  pl_campaign_holds (call, id, &pl_entity_actor, &actors) != 0
-        ||  pl_campaign_holds (call, id, &pl_entity_item, &items) != 0)
-            goto cleanup;
-        if (actors || items) {
-            pl_call_error (call, PL_ERR_CONFLICT, "campaign %s still holds %s; delete them first",
-                           id, actors && items ? "actors and items" : actors ? "actors" : "items");
-            goto cleanup;
-        }
-        sessions = pl_call_command (call, "SMEMBERS " PL_KEY_CAMPAIGN_SESSIONS, id);
-        if (!sessions || !pl_call_run (call, "MULTI")
-        ||  !pl_call_run (call, "DEL " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS " "
-                          PL_KEY_CHAT_CAMPAIGN, id, id, id))
-            goto cleanup;
-        for (size_t i = 0; i + 1 < m.reply->elements; i += 2)
-            if (!pl_call_run (call, "ZREM " PL_KEY_USER_CAMPAIGNS " %s", m.reply->element[i]->str, id))
-                goto cleanup;
-        /* its game sessions go with it (pl_session.h has the keys; update
-         * id records expire by themselves) */
-        for (size_t i = 0; sessions->type == REDIS_REPLY_ARRAY && i < sessions->elements; i++) {
-            const char *sid = sessions->element[i]->str;
-            if (!pl_call_run (call, "DEL " PL_KEY_SESSION " " PL_KEY_SESSION_STATE " "
-                              PL_KEY_SESSION_LOG " " PL_KEY_CHAT_SESSION, sid, sid, sid, sid))
-                goto cleanup;
-        }
-        if (!pl_call_run (call, "DEL " PL_KEY_CAMPAIGN_SESSIONS, id))
-            goto cleanup;
-        int rc = pl_call_exec (call);
-        if (rc < 0)
-            goto cleanup;
-        done = rc == 1;
-    }
-    if (!done) {
-        pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
+    if (pl_campaign_read (call, id, NULL, PL_CAMPAIGN_SESSIONS | PL_CAMPAIGN_HOLDINGS, &m) != 0
+    ||  pl_campaign_gm_only (call, id, &m) != 0)
+        goto cleanup;
+    if (m.actors || m.items) {
+        pl_call_error (call, PL_ERR_CONFLICT, "campaign %s still holds %s; delete them first",
+                       id, m.actors && m.items ? "actors and items" : m.actors ? "actors" : "items");
         goto cleanup;
     }
-    /* committed: from here nothing may turn into an error answer that
-     * drops the push and the evictions (a retry would find no campaign) */
-    pl_call_commit (call);
+    /* everything the writes are built from: every member (each one's index
+     * entry goes), every session (each one's keys go), and still no actor
+     * or item (a campaign that holds some is not deleted) */
+    txn = s_txn (call);
+    if (!txn)
+        goto cleanup;
+    pl_campaign_expect (txn, id, &m, PL_CAMPAIGN_EXPECT_MEMBERS | PL_CAMPAIGN_EXPECT_SESSIONS
+                                   | PL_CAMPAIGN_EXPECT_EMPTY);
+    pl_campaign_write_delete (txn, id, &m);
+    if (pl_txn_commit (txn, call) != 1)
+        goto cleanup;
+    /* committed (pl_txn_commit said pl_call_commit): from here nothing may
+     * turn into an error answer that drops the push and the evictions, nor
+     * into a conflict (a run again would find no campaign) */
+    const redisReply *sessions = m.sessions;
     snprintf (room, sizeof room, "campaign:%s", id);
     snprintf (gm, sizeof gm, "campaign:%s:gm", id);
     cJSON *payload = cJSON_CreateObject ();
@@ -341,9 +318,8 @@ s_delete (pl_call_t *call, const cJSON *arg)
     free (owned);
     free (rooms);
 cleanup:
-    if (sessions)
-        freeReplyObject (sessions);
-    pl_campaign_members_clear (&m);
+    pl_txn_destroy (&txn);
+    pl_campaign_read_clear (&m);
 }
 
 /* {campaignId, userId[, role]}: the shared part of the member events. Sets
@@ -374,7 +350,8 @@ s_member_arg (pl_call_t *call, const cJSON *arg, const char **id, const char **u
 static void
 s_add_member (pl_call_t *call, const cJSON *arg)
 {
-    pl_campaign_members_t m = { 0 };
+    pl_campaign_read_t m = { 0 };
+    pl_txn_t *txn = NULL;
     cJSON *campaign = NULL;
     const char *id, *user;
     char room[PL_WIRE_ROOM_MAX + 8], uroom[PL_WIRE_ROOM_MAX + 8], gm[PL_WIRE_ROOM_MAX + 8];
@@ -387,60 +364,55 @@ s_add_member (pl_call_t *call, const cJSON *arg)
         goto cleanup;
     }
     const char *role_name = pl_authz_role_name (role);
-    for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
-        bool missing;
-        pl_campaign_members_clear (&m);
-        cJSON_Delete (campaign);
-        campaign = NULL;
-        if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN " " PL_KEY_CAMPAIGN_MEMBERS, id, id)
-        ||  pl_campaign_members (call, id, user, &m) != 0
-        ||  pl_campaign_gm_only (call, id, &m) != 0)
-            goto cleanup;
-        if (m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER && m.gms <= 1) {
-            pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
-            goto cleanup;
-        }
-        campaign = pl_campaign_load (call, id, &missing);
-        if (!campaign) {
-            if (missing)
-                pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", id);
-            goto cleanup;
-        }
-        /* ZADD NX: a member whose role changes keeps their join time */
-        if (!pl_call_run (call, "MULTI")
-        ||  !pl_call_run (call, "HSET " PL_KEY_CAMPAIGN_MEMBERS " %s %s", id, user, role_name)
-        ||  !pl_call_run (call, "ZADD " PL_KEY_USER_CAMPAIGNS " NX %lld %s", user,
-                          (long long) pl_id_wall_ms (), id))
-            goto cleanup;
-        int rc = pl_call_exec (call);
-        if (rc < 0)
-            goto cleanup;
-        if (rc == 1) {
-            snprintf (room, sizeof room, "campaign:%s", id);
-            snprintf (uroom, sizeof uroom, "user:%s", user);
-            snprintf (gm, sizeof gm, "campaign:%s:gm", id);
-            pl_call_publish (call, room, PL_PUSH_CAMPAIGN_MEMBER_ADDED,
-                             s_member_added (id, user, role_name, campaign), true);
-            /* the user's connections not in the campaign room: nobody twice */
-            const char *except[] = { room, NULL };
-            pl_call_publish_except (call, uroom, PL_PUSH_CAMPAIGN_MEMBER_ADDED,
-                                    s_member_added (id, user, role_name, campaign), true, except);
-            if (m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER)
-                pl_call_evict (call, uroom, gm);
-            if (m.target == PL_ROLE_PLAYER && role == PL_ROLE_GM)
-                pl_call_grant (call, uroom, room, gm);  /* subscribed tabs hear the GMs */
-            cJSON *data = cJSON_CreateObject ();
-            cJSON_AddStringToObject (data, "campaignId", id);
-            cJSON_AddStringToObject (data, "userId", user);
-            cJSON_AddStringToObject (data, "role", role_name);
-            pl_call_ok (call, data);
-            goto cleanup;
-        }
+    if (pl_campaign_read (call, id, user, PL_CAMPAIGN_TEXT, &m) != 0
+    ||  pl_campaign_gm_only (call, id, &m) != 0)
+        goto cleanup;
+    bool demote = m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER;
+    if (demote && m.gms <= 1) {
+        pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
+        goto cleanup;
     }
-    pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
+    campaign = pl_campaign_parse (call, id, &m);
+    if (!campaign)
+        goto cleanup;
+    /* the caller a GM, the target's role (what the pushes and grants follow
+     * from), the campaign the push carries, and for a demotion every GM
+     * counted: a GM demoted meanwhile conflicts, and the run again counts
+     * again */
+    txn = s_txn (call);
+    if (!txn)
+        goto cleanup;
+    pl_campaign_expect (txn, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TARGET
+                                   | PL_CAMPAIGN_EXPECT_TEXT
+                                   | (demote ? PL_CAMPAIGN_EXPECT_GMS : 0));
+    /* ZADD NX: a member whose role changes keeps their join time */
+    pl_txn_write (txn, "HSET " PL_KEY_CAMPAIGN_MEMBERS " %s %s", id, user, role_name);
+    pl_txn_write (txn, "ZADD " PL_KEY_USER_CAMPAIGNS " NX %lld %s", user,
+                  (long long) pl_id_wall_ms (), id);
+    if (pl_txn_commit (txn, call) != 1)
+        goto cleanup;
+    snprintf (room, sizeof room, "campaign:%s", id);
+    snprintf (uroom, sizeof uroom, "user:%s", user);
+    snprintf (gm, sizeof gm, "campaign:%s:gm", id);
+    pl_call_publish (call, room, PL_PUSH_CAMPAIGN_MEMBER_ADDED,
+                     s_member_added (id, user, role_name, campaign), true);
+    /* the user's connections not in the campaign room: nobody twice */
+    const char *except[] = { room, NULL };
+    pl_call_publish_except (call, uroom, PL_PUSH_CAMPAIGN_MEMBER_ADDED,
+                            s_member_added (id, user, role_name, campaign), true, except);
+    if (demote)
+        pl_call_evict (call, uroom, gm);
+    if (m.target == PL_ROLE_PLAYER && role == PL_ROLE_GM)
+        pl_call_grant (call, uroom, room, gm);  /* subscribed tabs hear the GMs */
+    cJSON *data = cJSON_CreateObject ();
+    cJSON_AddStringToObject (data, "campaignId", id);
+    cJSON_AddStringToObject (data, "userId", user);
+    cJSON_AddStringToObject (data, "role", role_name);
+    pl_call_ok (call, data);
 cleanup:
+    pl_txn_destroy (&txn);
     cJSON_Delete (campaign);
-    pl_campaign_members_clear (&m);
+    pl_campaign_read_clear (&m);
 }
 
 static cJSON *
@@ -455,49 +427,42 @@ s_member_removed (const char *id, const char *user)
 static void
 s_remove_member (pl_call_t *call, const cJSON *arg)
 {
-    pl_campaign_members_t m = { 0 };
-    redisReply *sessions = NULL;
+    pl_campaign_read_t m = { 0 };
+    pl_txn_t *txn = NULL;
+    const redisReply *sessions = NULL;
     const char **rooms = NULL;
     char **owned = NULL;
     const char *id, *user;
     char room[PL_WIRE_ROOM_MAX + 8], uroom[PL_WIRE_ROOM_MAX + 8], gm[PL_WIRE_ROOM_MAX + 8];
     if (s_member_arg (call, arg, &id, &user) != 0)
         goto cleanup;
-    bool done = false;
-    for (int attempt = 0; attempt < S_ATTEMPTS && !done; attempt++) {
-        pl_campaign_members_clear (&m);
-        if (sessions)
-            freeReplyObject (sessions);
-        sessions = NULL;
-        if (!pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN_MEMBERS " " PL_KEY_CAMPAIGN_SESSIONS, id, id)
-        ||  pl_campaign_members (call, id, user, &m) != 0
-        ||  pl_campaign_gm_only (call, id, &m) != 0)
-            goto cleanup;
-        if (m.target == PL_ROLE_NONE) {
-            pl_call_error (call, PL_ERR_NOT_FOUND, "%s is not a member of campaign %s", user, id);
-            goto cleanup;
-        }
-        if (m.target == PL_ROLE_GM && m.gms <= 1) {
-            pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
-            goto cleanup;
-        }
-        sessions = pl_call_command (call, "SMEMBERS " PL_KEY_CAMPAIGN_SESSIONS, id);
-        if (!sessions || !pl_call_run (call, "MULTI")
-        ||  !pl_call_run (call, "HDEL " PL_KEY_CAMPAIGN_MEMBERS " %s", id, user)
-        ||  !pl_call_run (call, "ZREM " PL_KEY_USER_CAMPAIGNS " %s", user, id))
-            goto cleanup;
-        int rc = pl_call_exec (call);
-        if (rc < 0)
-            goto cleanup;
-        done = rc == 1;
-    }
-    if (!done) {
-        pl_call_error (call, PL_ERR_INTERNAL, "campaign %s is too busy; try again", id);
+    if (pl_campaign_read (call, id, user, PL_CAMPAIGN_SESSIONS, &m) != 0
+    ||  pl_campaign_gm_only (call, id, &m) != 0)
+        goto cleanup;
+    if (m.target == PL_ROLE_NONE) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "%s is not a member of campaign %s", user, id);
         goto cleanup;
     }
-    /* committed: from here nothing may turn into an error answer that
-     * drops the pushes and evictions (a retry would answer NOT_FOUND) */
-    pl_call_commit (call);
+    if (m.target == PL_ROLE_GM && m.gms <= 1) {
+        pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
+        goto cleanup;
+    }
+    /* the caller a GM, the target's role, the sessions evicted from after,
+     * and for a GM every GM counted (the last-GM rule) */
+    txn = s_txn (call);
+    if (!txn)
+        goto cleanup;
+    pl_campaign_expect (txn, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TARGET
+                                   | PL_CAMPAIGN_EXPECT_SESSIONS
+                                   | (m.target == PL_ROLE_GM ? PL_CAMPAIGN_EXPECT_GMS : 0));
+    pl_txn_write (txn, "HDEL " PL_KEY_CAMPAIGN_MEMBERS " %s", id, user);
+    pl_txn_write (txn, "ZREM " PL_KEY_USER_CAMPAIGNS " %s", user, id);
+    if (pl_txn_commit (txn, call) != 1)
+        goto cleanup;
+    /* committed (pl_txn_commit said pl_call_commit): from here nothing may
+     * turn into an error answer that drops the pushes and evictions, nor
+     * into a conflict (a run again would answer NOT_FOUND) */
+    sessions = m.sessions;
     snprintf (room, sizeof room, "campaign:%s", id);
     snprintf (uroom, sizeof uroom, "user:%s", user);
     snprintf (gm, sizeof gm, "campaign:%s:gm", id);
@@ -547,9 +512,8 @@ cleanup:
         free (owned[i]);
     free (owned);
     free (rooms);
-    if (sessions)
-        freeReplyObject (sessions);
-    pl_campaign_members_clear (&m);
+    pl_txn_destroy (&txn);
+    pl_campaign_read_clear (&m);
 }
 
 const pl_handler_t pl_campaigns_handlers[] = {
