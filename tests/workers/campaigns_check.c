@@ -10,7 +10,10 @@
  *  and presence:left in order, and delete (CONFLICT while it holds
  *  entities; then everything is gone and everyone evicted); both still
  *  succeed, pushes and evictions included, when the presence step after
- *  their commit fails.
+ *  their commit fails. Races, with a second campaigns worker: two writes
+ *  that both read before either commits (s_race) end as if run one after
+ *  the other - never zero GMs, a member added to a campaign being deleted
+ *  leaves nothing behind, and both of two updates stick.
  */
 #include "wcheck.h"
 #include "pl_id.h"
@@ -22,6 +25,7 @@
 
 #define C 0                             /* the campaigns worker */
 #define R 1                             /* the rooms worker     */
+#define C2 2                            /* a second campaigns worker, for races */
 
 static const wcheck_who_t s_gm  = { "gw-a", "1", "gm1", "Gm One" };
 static const wcheck_who_t s_p1  = { "gw-a", "2", "p1", NULL };
@@ -382,6 +386,207 @@ s_follow_up_fails (void)
     freeReplyObject (wcheck_redis ("DEL pl:presence:users:%s", room));
 }
 
+/* ---- races ---------------------------------------------------------- */
+
+/* Redis's count of clients held by CLIENT PAUSE (or otherwise blocked). */
+static long
+s_blocked (void)
+{
+    redisReply *info = wcheck_redis ("INFO clients");
+    const char *at = strstr (info->str, "blocked_clients:");
+    long n = at ? atol (at + strlen ("blocked_clients:")) : -1;
+    freeReplyObject (info);
+    return n;
+}
+
+/* Wait until Redis holds n clients; false if that took past the budget.
+ * Redis says nothing when it holds a client, so this polls, bounded. */
+static bool
+s_held (long n)
+{
+    for (int i = 0; i < 60; i++) {
+        if (s_blocked () >= n)
+            return true;
+        wcheck_pause (10);
+    }
+    return false;
+}
+
+/* Request a (on worker C) and request b (on worker C2) both read before
+ * either commits: Redis holds every write (CLIENT PAUSE WRITE; a script is
+ * one), a is sent and held on its commit, then b, then both go, a first
+ * (Redis resumes held clients in order). So b's commit meets a's writes:
+ * if it expected what a changed, it conflicts and its handler runs again,
+ * deciding on what a left. The pause ends by itself after 800 ms, inside
+ * the workers' 1 s command timeout. The replies are returned as *ra, *rb. */
+static void
+s_race (const wcheck_who_t *wa, const char *ea, const char *ba,
+        const wcheck_who_t *wb, const char *eb, const char *bb, cJSON **ra, cJSON **rb)
+{
+    CHECK (s_blocked () == 0);
+    freeReplyObject (wcheck_redis ("CLIENT PAUSE 800 WRITE"));
+    int sa = wcheck_send_as (C, wa, ea, ba);
+    bool held = s_held (1);
+    int sb = wcheck_send_as (C2, wb, eb, bb);
+    held = held && s_held (2);
+    freeReplyObject (wcheck_redis ("CLIENT UNPAUSE"));
+    CHECK (held);                           /* the race did happen */
+    *ra = *rb = NULL;
+    for (int i = 0; i < 2; i++) {
+        int seq;
+        cJSON *reply = wcheck_reply (&seq, NULL);
+        CHECK (seq == sa || seq == sb);
+        *(seq == sa ? ra : rb) = reply;
+    }
+    CHECK (*ra && *rb);
+    wcheck_drain (100);
+}
+
+/* How many GMs campaign id has. */
+static int
+s_gms (const char *id)
+{
+    redisReply *all = wcheck_redis ("HGETALL pl:campaign:%s:members", id);
+    int gms = 0;
+    for (size_t i = 0; i + 1 < all->elements; i += 2)
+        gms += strcmp (all->element[i + 1]->str, "gm") == 0;
+    freeReplyObject (all);
+    return gms;
+}
+
+static const char *
+s_role (const char *id, const char *user, char *buf, size_t size)
+{
+    redisReply *r = wcheck_redis ("HGET pl:campaign:%s:members %s", id, user);
+    snprintf (buf, size, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject (r);
+    return buf;
+}
+
+/* ga and gb, both GMs: demoting each other, each themselves, removing
+ * themselves at once. The last-GM rule holds every time: the loser
+ * decides again on what the winner left. */
+static void
+s_race_gms (void)
+{
+    const wcheck_who_t ga = { "gw-a", "11", "ga", NULL }, gb = { "gw-a", "12", "gb", NULL };
+    char id[64], a[256], b[256], role[16];
+    cJSON *c = wcheck_ok_as (C, &ga, "campaign:create", "{\"name\":\"Race\"}");
+    snprintf (id, sizeof id, "%s", wcheck_str (c, "id"));
+    cJSON_Delete (c);
+    c = wcheck_ok_as (C, &ga, "campaign:addMember",
+                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"gb\",\"role\":\"gm\"}", id));
+    cJSON_Delete (c);
+    wcheck_drain (100);
+
+    /* each demotes the other: a wins; b's caller is a player by then */
+    cJSON *ra, *rb;
+    snprintf (a, sizeof a, "{\"campaignId\":\"%s\",\"userId\":\"gb\",\"role\":\"player\"}", id);
+    snprintf (b, sizeof b, "{\"campaignId\":\"%s\",\"userId\":\"ga\",\"role\":\"player\"}", id);
+    s_race (&ga, "campaign:addMember", a, &gb, "campaign:addMember", b, &ra, &rb);
+    CHECK (strcmp (wcheck_code (ra), "") == 0);
+    CHECK (strcmp (wcheck_code (rb), "FORBIDDEN") == 0);
+    CHECK (s_gms (id) == 1);
+    CHECK (strcmp (s_role (id, "ga", role, sizeof role), "gm") == 0);
+    cJSON_Delete (ra);
+    cJSON_Delete (rb);
+
+    /* each demotes themselves: both callers stay GMs until their own
+     * write, so only the expectation on every GM counted stops b */
+    c = wcheck_ok_as (C, &ga, "campaign:addMember",
+                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"gb\",\"role\":\"gm\"}", id));
+    cJSON_Delete (c);
+    wcheck_drain (100);
+    snprintf (a, sizeof a, "{\"campaignId\":\"%s\",\"userId\":\"ga\",\"role\":\"player\"}", id);
+    snprintf (b, sizeof b, "{\"campaignId\":\"%s\",\"userId\":\"gb\",\"role\":\"player\"}", id);
+    s_race (&ga, "campaign:addMember", a, &gb, "campaign:addMember", b, &ra, &rb);
+    CHECK (strcmp (wcheck_code (ra), "") == 0);
+    CHECK (strcmp (wcheck_code (rb), "CONFLICT") == 0);     /* the last GM, truthfully */
+    CHECK (s_gms (id) == 1);
+    CHECK (strcmp (s_role (id, "gb", role, sizeof role), "gm") == 0);
+    cJSON_Delete (ra);
+    cJSON_Delete (rb);
+
+    /* each removes themselves */
+    c = wcheck_ok_as (C, &gb, "campaign:addMember",
+                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"ga\",\"role\":\"gm\"}", id));
+    cJSON_Delete (c);
+    wcheck_drain (100);
+    snprintf (a, sizeof a, "{\"campaignId\":\"%s\",\"userId\":\"gb\"}", id);
+    snprintf (b, sizeof b, "{\"campaignId\":\"%s\",\"userId\":\"ga\"}", id);
+    s_race (&gb, "campaign:removeMember", a, &ga, "campaign:removeMember", b, &ra, &rb);
+    CHECK (strcmp (wcheck_code (ra), "") == 0);
+    CHECK (strcmp (wcheck_code (rb), "CONFLICT") == 0);
+    CHECK (s_gms (id) == 1);
+    CHECK (strcmp (s_role (id, "ga", role, sizeof role), "gm") == 0);
+    CHECK (strcmp (s_role (id, "gb", role, sizeof role), "") == 0);
+    redisReply *k = wcheck_redis ("ZSCORE pl:user:gb:campaigns %s", id);
+    CHECK (k->type == REDIS_REPLY_NIL);
+    freeReplyObject (k);
+    cJSON_Delete (ra);
+    cJSON_Delete (rb);
+}
+
+/* A campaign deleted while a member is added, both orders: the add
+ * first, and the delete (run again) takes the new member's index entry
+ * too; the delete first, and the add (run again) finds no campaign. */
+static void
+s_race_delete (void)
+{
+    const wcheck_who_t g1 = { "gw-a", "21", "gd", NULL }, g2 = { "gw-b", "22", "gd", NULL };
+    for (int order = 0; order < 2; order++) {
+        char id[64], add[256], del[96];
+        cJSON *c = wcheck_ok_as (C, &g1, "campaign:create", "{\"name\":\"Doomed\"}");
+        snprintf (id, sizeof id, "%s", wcheck_str (c, "id"));
+        cJSON_Delete (c);
+        wcheck_drain (100);
+        snprintf (add, sizeof add, "{\"campaignId\":\"%s\",\"userId\":\"p5\",\"role\":\"player\"}", id);
+        snprintf (del, sizeof del, "\"%s\"", id);
+        cJSON *radd, *rdel;
+        if (order == 0)
+            s_race (&g1, "campaign:addMember", add, &g2, "campaign:delete", del, &radd, &rdel);
+        else
+            s_race (&g1, "campaign:delete", del, &g2, "campaign:addMember", add, &rdel, &radd);
+        CHECK (strcmp (wcheck_code (rdel), "") == 0);
+        CHECK (strcmp (wcheck_code (radd), order == 0 ? "" : "NOT_FOUND") == 0);
+        redisReply *k = wcheck_redis ("EXISTS pl:campaign:%s pl:campaign:%s:members", id, id);
+        CHECK (k->integer == 0);
+        freeReplyObject (k);
+        k = wcheck_redis ("ZSCORE pl:user:p5:campaigns %s", id);
+        CHECK (k->type == REDIS_REPLY_NIL);         /* no stale index entry */
+        freeReplyObject (k);
+        cJSON_Delete (radd);
+        cJSON_Delete (rdel);
+    }
+}
+
+/* Two updates of different fields at once: both acked, both stick. */
+static void
+s_race_update (void)
+{
+    const wcheck_who_t g1 = { "gw-a", "31", "gu", NULL }, g2 = { "gw-b", "32", "gu", NULL };
+    char id[64], a[256], b[256];
+    cJSON *c = wcheck_ok_as (C, &g1, "campaign:create", "{\"name\":\"Twice\"}");
+    snprintf (id, sizeof id, "%s", wcheck_str (c, "id"));
+    cJSON_Delete (c);
+    wcheck_drain (100);
+    snprintf (a, sizeof a, "{\"id\":\"%s\",\"name\":\"Thrice\"}", id);
+    snprintf (b, sizeof b, "{\"id\":\"%s\",\"setting\":\"Moon\"}", id);
+    cJSON *ra, *rb;
+    s_race (&g1, "campaign:update", a, &g2, "campaign:update", b, &ra, &rb);
+    CHECK (strcmp (wcheck_code (ra), "") == 0 && strcmp (wcheck_code (rb), "") == 0);
+    /* b, run again on a's result, answers both */
+    cJSON *data = cJSON_GetObjectItem (rb, "data");
+    CHECK (strcmp (wcheck_str (data, "name"), "Thrice") == 0);
+    CHECK (strcmp (wcheck_str (data, "setting"), "Moon") == 0);
+    cJSON_Delete (ra);
+    cJSON_Delete (rb);
+    cJSON *g = wcheck_ok_as (C, &g1, "campaign:get", s_fmt ("\"%s\"", id));
+    CHECK (strcmp (wcheck_str (g, "name"), "Thrice") == 0);
+    CHECK (strcmp (wcheck_str (g, "setting"), "Moon") == 0);
+    cJSON_Delete (g);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -392,6 +597,7 @@ main (int argc, char **argv)
     wcheck_init ("campaigns_check", strcmp (argv[argc - 1], "-v") == 0);
     wcheck_worker (C, argv[1], "campaigns", NULL);
     wcheck_worker (R, argv[2], "rooms", NULL);
+    wcheck_worker (C2, argv[1], "campaigns", NULL);
     s_probe ();
     wcheck_who_t gw = { "gw-a", "0", "-", NULL };
     cJSON *d = wcheck_ok_as (R, &gw, "presence:alive", "{\"boot\":\"a\",\"ttlMs\":60000}");
@@ -409,6 +615,10 @@ main (int argc, char **argv)
     s_delete ();
     printf ("campaigns_check: a failing follow-up after the commit\n");
     s_follow_up_fails ();
+    printf ("campaigns_check: races\n");
+    s_race_gms ();
+    s_race_delete ();
+    s_race_update ();
     wcheck_done ();
     return 0;
 }
