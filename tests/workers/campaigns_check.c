@@ -442,6 +442,16 @@ s_race (const wcheck_who_t *wa, const char *ea, const char *ba,
     wcheck_drain (100);
 }
 
+/* A new campaign named name, created by who; its id in id. */
+static void
+s_new_campaign (const wcheck_who_t *who, const char *name, char *id, size_t size)
+{
+    cJSON *c = wcheck_ok_as (C, who, "campaign:create", s_fmt ("{\"name\":\"%s\"}", name));
+    snprintf (id, size, "%s", wcheck_str (c, "id"));
+    cJSON_Delete (c);
+    wcheck_drain (100);
+}
+
 /* How many GMs campaign id has. */
 static int
 s_gms (const char *id)
@@ -463,6 +473,29 @@ s_role (const char *id, const char *user, char *buf, size_t size)
     return buf;
 }
 
+/* One race of s_race_gms: wa acts on ua while wb acts on ub, with
+ * addMember to role, or removeMember when role is NULL. a succeeds, b
+ * answers code_b, and survivor is the one GM left. */
+static void
+s_gm_race (const char *id, const wcheck_who_t *wa, const char *ua, const wcheck_who_t *wb,
+           const char *ub, const char *role, const char *code_b, const char *survivor)
+{
+    const char *event = role ? "campaign:addMember" : "campaign:removeMember";
+    char a[256], b[256], got[16];
+    snprintf (a, sizeof a, "{\"campaignId\":\"%s\",\"userId\":\"%s\"%s%s%s}", id, ua,
+              role ? ",\"role\":\"" : "", role ? role : "", role ? "\"" : "");
+    snprintf (b, sizeof b, "{\"campaignId\":\"%s\",\"userId\":\"%s\"%s%s%s}", id, ub,
+              role ? ",\"role\":\"" : "", role ? role : "", role ? "\"" : "");
+    cJSON *ra, *rb;
+    s_race (wa, event, a, wb, event, b, &ra, &rb);
+    CHECK (strcmp (wcheck_code (ra), "") == 0);
+    CHECK (strcmp (wcheck_code (rb), code_b) == 0);
+    CHECK (s_gms (id) == 1);                            /* never zero */
+    CHECK (strcmp (s_role (id, survivor, got, sizeof got), "gm") == 0);
+    cJSON_Delete (ra);
+    cJSON_Delete (rb);
+}
+
 /* ga and gb, both GMs: demoting each other, each themselves, removing
  * themselves at once. The last-GM rule holds every time: the loser
  * decides again on what the winner left. */
@@ -470,61 +503,31 @@ static void
 s_race_gms (void)
 {
     const wcheck_who_t ga = { "gw-a", "11", "ga", NULL }, gb = { "gw-a", "12", "gb", NULL };
-    char id[64], a[256], b[256], role[16];
-    cJSON *c = wcheck_ok_as (C, &ga, "campaign:create", "{\"name\":\"Race\"}");
-    snprintf (id, sizeof id, "%s", wcheck_str (c, "id"));
-    cJSON_Delete (c);
-    c = wcheck_ok_as (C, &ga, "campaign:addMember",
-                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"gb\",\"role\":\"gm\"}", id));
+    char id[64], role[16];
+    s_new_campaign (&ga, "Race", id, sizeof id);
+    cJSON *c;
+    const char *promote = "{\"campaignId\":\"%s\",\"userId\":\"%s\",\"role\":\"gm\"}";
+    c = wcheck_ok_as (C, &ga, "campaign:addMember", s_fmt (promote, id, "gb"));
     cJSON_Delete (c);
     wcheck_drain (100);
-
     /* each demotes the other: a wins; b's caller is a player by then */
-    cJSON *ra, *rb;
-    snprintf (a, sizeof a, "{\"campaignId\":\"%s\",\"userId\":\"gb\",\"role\":\"player\"}", id);
-    snprintf (b, sizeof b, "{\"campaignId\":\"%s\",\"userId\":\"ga\",\"role\":\"player\"}", id);
-    s_race (&ga, "campaign:addMember", a, &gb, "campaign:addMember", b, &ra, &rb);
-    CHECK (strcmp (wcheck_code (ra), "") == 0);
-    CHECK (strcmp (wcheck_code (rb), "FORBIDDEN") == 0);
-    CHECK (s_gms (id) == 1);
-    CHECK (strcmp (s_role (id, "ga", role, sizeof role), "gm") == 0);
-    cJSON_Delete (ra);
-    cJSON_Delete (rb);
-
+    s_gm_race (id, &ga, "gb", &gb, "ga", "player", "FORBIDDEN", "ga");
     /* each demotes themselves: both callers stay GMs until their own
-     * write, so only the expectation on every GM counted stops b */
-    c = wcheck_ok_as (C, &ga, "campaign:addMember",
-                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"gb\",\"role\":\"gm\"}", id));
+     * write, so only the expectation on every GM counted stops b, which
+     * runs again and answers the truth: the last GM */
+    c = wcheck_ok_as (C, &ga, "campaign:addMember", s_fmt (promote, id, "gb"));
     cJSON_Delete (c);
     wcheck_drain (100);
-    snprintf (a, sizeof a, "{\"campaignId\":\"%s\",\"userId\":\"ga\",\"role\":\"player\"}", id);
-    snprintf (b, sizeof b, "{\"campaignId\":\"%s\",\"userId\":\"gb\",\"role\":\"player\"}", id);
-    s_race (&ga, "campaign:addMember", a, &gb, "campaign:addMember", b, &ra, &rb);
-    CHECK (strcmp (wcheck_code (ra), "") == 0);
-    CHECK (strcmp (wcheck_code (rb), "CONFLICT") == 0);     /* the last GM, truthfully */
-    CHECK (s_gms (id) == 1);
-    CHECK (strcmp (s_role (id, "gb", role, sizeof role), "gm") == 0);
-    cJSON_Delete (ra);
-    cJSON_Delete (rb);
-
+    s_gm_race (id, &ga, "ga", &gb, "gb", "player", "CONFLICT", "gb");
     /* each removes themselves */
-    c = wcheck_ok_as (C, &gb, "campaign:addMember",
-                      s_fmt ("{\"campaignId\":\"%s\",\"userId\":\"ga\",\"role\":\"gm\"}", id));
+    c = wcheck_ok_as (C, &gb, "campaign:addMember", s_fmt (promote, id, "ga"));
     cJSON_Delete (c);
     wcheck_drain (100);
-    snprintf (a, sizeof a, "{\"campaignId\":\"%s\",\"userId\":\"gb\"}", id);
-    snprintf (b, sizeof b, "{\"campaignId\":\"%s\",\"userId\":\"ga\"}", id);
-    s_race (&gb, "campaign:removeMember", a, &ga, "campaign:removeMember", b, &ra, &rb);
-    CHECK (strcmp (wcheck_code (ra), "") == 0);
-    CHECK (strcmp (wcheck_code (rb), "CONFLICT") == 0);
-    CHECK (s_gms (id) == 1);
-    CHECK (strcmp (s_role (id, "ga", role, sizeof role), "gm") == 0);
+    s_gm_race (id, &gb, "gb", &ga, "ga", NULL, "CONFLICT", "ga");
     CHECK (strcmp (s_role (id, "gb", role, sizeof role), "") == 0);
     redisReply *k = wcheck_redis ("ZSCORE pl:user:gb:campaigns %s", id);
     CHECK (k->type == REDIS_REPLY_NIL);
     freeReplyObject (k);
-    cJSON_Delete (ra);
-    cJSON_Delete (rb);
 }
 
 /* A campaign deleted while a member is added, both orders: the add
@@ -536,10 +539,7 @@ s_race_delete (void)
     const wcheck_who_t g1 = { "gw-a", "21", "gd", NULL }, g2 = { "gw-b", "22", "gd", NULL };
     for (int order = 0; order < 2; order++) {
         char id[64], add[256], del[96];
-        cJSON *c = wcheck_ok_as (C, &g1, "campaign:create", "{\"name\":\"Doomed\"}");
-        snprintf (id, sizeof id, "%s", wcheck_str (c, "id"));
-        cJSON_Delete (c);
-        wcheck_drain (100);
+        s_new_campaign (&g1, "Doomed", id, sizeof id);
         snprintf (add, sizeof add, "{\"campaignId\":\"%s\",\"userId\":\"p5\",\"role\":\"player\"}", id);
         snprintf (del, sizeof del, "\"%s\"", id);
         cJSON *radd, *rdel;
@@ -566,10 +566,7 @@ s_race_update (void)
 {
     const wcheck_who_t g1 = { "gw-a", "31", "gu", NULL }, g2 = { "gw-b", "32", "gu", NULL };
     char id[64], a[256], b[256];
-    cJSON *c = wcheck_ok_as (C, &g1, "campaign:create", "{\"name\":\"Twice\"}");
-    snprintf (id, sizeof id, "%s", wcheck_str (c, "id"));
-    cJSON_Delete (c);
-    wcheck_drain (100);
+    s_new_campaign (&g1, "Twice", id, sizeof id);
     snprintf (a, sizeof a, "{\"id\":\"%s\",\"name\":\"Thrice\"}", id);
     snprintf (b, sizeof b, "{\"id\":\"%s\",\"setting\":\"Moon\"}", id);
     cJSON *ra, *rb;

@@ -84,14 +84,31 @@ s_member_added (const char *id, const char *user, const char *role, const cJSON 
     return payload;
 }
 
-/* A new commit. Returns it, or NULL after answering INTERNAL. */
+/* A new commit expecting `what` of m as read (pl_campaign_expect; m NULL:
+ * nothing yet). Returns it, or NULL after answering INTERNAL. */
 static pl_txn_t *
-s_txn (pl_call_t *call)
+s_txn (pl_call_t *call, const char *id, const pl_campaign_read_t *m, unsigned what)
 {
     pl_txn_t *txn = pl_txn_new ();
     if (!txn)
         pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+    else
+    if (m)
+        pl_campaign_expect (txn, id, m, what);
     return txn;
+}
+
+/* The last-GM rule: a GM who stops being one (demoted, removed) must leave
+ * another. Returns 0, or -1 after answering CONFLICT. What it counted is
+ * what the commit must expect: PL_CAMPAIGN_EXPECT_GMS when *loses. */
+static int
+s_keeps_a_gm (pl_call_t *call, const char *id, const char *user, const pl_campaign_read_t *m,
+              bool loses)
+{
+    if (!loses || m->gms > 1)
+        return 0;
+    pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
+    return -1;
 }
 
 /* -------------------------------------------------------------------- */
@@ -125,7 +142,7 @@ s_create (pl_call_t *call, const cJSON *arg)
     pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber (now));
     /* a new id: all the decision assumed is that it is new (a collision
      * conflicts, and the run again draws another) */
-    txn = s_txn (call);
+    txn = s_txn (call, id, NULL, 0);
     if (!txn)
         goto cleanup;
     pl_txn_expect_value (txn, NULL, 0, PL_KEY_CAMPAIGN, id);
@@ -223,11 +240,8 @@ s_update (pl_call_t *call, const cJSON *arg)
     pl_entity_set (campaign, "updatedAt", cJSON_CreateNumber ((double) pl_id_wall_ms ()));
     /* the text merged into, and the caller still a GM: a concurrent update
      * conflicts and this one merges again into its result */
-    txn = s_txn (call);
-    if (!txn)
-        goto cleanup;
-    pl_campaign_expect (txn, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TEXT);
-    if (pl_campaign_write_set (call, txn, campaign, id) != 0 || pl_txn_commit (txn, call) != 1)
+    txn = s_txn (call, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TEXT);
+    if (!txn || pl_campaign_write_set (call, txn, campaign, id) != 0 || pl_txn_commit (txn, call) != 1)
         goto cleanup;
     snprintf (room, sizeof room, "campaign:%s", id);
     pl_call_publish (call, room, PL_PUSH_CAMPAIGN_UPDATED, cJSON_Duplicate (campaign, true), true);
@@ -259,11 +273,10 @@ s_delete (pl_call_t *call, const cJSON *arg)
     /* everything the writes are built from: every member (each one's index
      * entry goes), every session (each one's keys go), and still no actor
      * or item (a campaign that holds some is not deleted) */
-    txn = s_txn (call);
+    txn = s_txn (call, id, &m, PL_CAMPAIGN_EXPECT_MEMBERS | PL_CAMPAIGN_EXPECT_SESSIONS
+                               | PL_CAMPAIGN_EXPECT_EMPTY);
     if (!txn)
         goto cleanup;
-    pl_campaign_expect (txn, id, &m, PL_CAMPAIGN_EXPECT_MEMBERS | PL_CAMPAIGN_EXPECT_SESSIONS
-                                   | PL_CAMPAIGN_EXPECT_EMPTY);
     pl_campaign_write_delete (txn, id, &m);
     if (pl_txn_commit (txn, call) != 1)
         goto cleanup;
@@ -368,10 +381,8 @@ s_add_member (pl_call_t *call, const cJSON *arg)
     ||  pl_campaign_gm_only (call, id, &m) != 0)
         goto cleanup;
     bool demote = m.target == PL_ROLE_GM && role == PL_ROLE_PLAYER;
-    if (demote && m.gms <= 1) {
-        pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
+    if (s_keeps_a_gm (call, id, user, &m, demote) != 0)
         goto cleanup;
-    }
     campaign = pl_campaign_parse (call, id, &m);
     if (!campaign)
         goto cleanup;
@@ -379,12 +390,10 @@ s_add_member (pl_call_t *call, const cJSON *arg)
      * from), the campaign the push carries, and for a demotion every GM
      * counted: a GM demoted meanwhile conflicts, and the run again counts
      * again */
-    txn = s_txn (call);
+    txn = s_txn (call, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TARGET
+                             | PL_CAMPAIGN_EXPECT_TEXT | (demote ? PL_CAMPAIGN_EXPECT_GMS : 0));
     if (!txn)
         goto cleanup;
-    pl_campaign_expect (txn, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TARGET
-                                   | PL_CAMPAIGN_EXPECT_TEXT
-                                   | (demote ? PL_CAMPAIGN_EXPECT_GMS : 0));
     /* ZADD NX: a member whose role changes keeps their join time */
     pl_txn_write (txn, "HSET " PL_KEY_CAMPAIGN_MEMBERS " %s %s", id, user, role_name);
     pl_txn_write (txn, "ZADD " PL_KEY_USER_CAMPAIGNS " NX %lld %s", user,
@@ -443,18 +452,15 @@ s_remove_member (pl_call_t *call, const cJSON *arg)
         pl_call_error (call, PL_ERR_NOT_FOUND, "%s is not a member of campaign %s", user, id);
         goto cleanup;
     }
-    if (m.target == PL_ROLE_GM && m.gms <= 1) {
-        pl_call_error (call, PL_ERR_CONFLICT, "%s is the last GM of campaign %s", user, id);
+    bool losing_gm = m.target == PL_ROLE_GM;
+    if (s_keeps_a_gm (call, id, user, &m, losing_gm) != 0)
         goto cleanup;
-    }
     /* the caller a GM, the target's role, the sessions evicted from after,
      * and for a GM every GM counted (the last-GM rule) */
-    txn = s_txn (call);
+    txn = s_txn (call, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TARGET
+                             | PL_CAMPAIGN_EXPECT_SESSIONS | (losing_gm ? PL_CAMPAIGN_EXPECT_GMS : 0));
     if (!txn)
         goto cleanup;
-    pl_campaign_expect (txn, id, &m, PL_CAMPAIGN_EXPECT_CALLER | PL_CAMPAIGN_EXPECT_TARGET
-                                   | PL_CAMPAIGN_EXPECT_SESSIONS
-                                   | (m.target == PL_ROLE_GM ? PL_CAMPAIGN_EXPECT_GMS : 0));
     pl_txn_write (txn, "HDEL " PL_KEY_CAMPAIGN_MEMBERS " %s", id, user);
     pl_txn_write (txn, "ZREM " PL_KEY_USER_CAMPAIGNS " %s", user, id);
     if (pl_txn_commit (txn, call) != 1)
