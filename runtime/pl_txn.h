@@ -43,8 +43,11 @@ typedef struct _pl_txn_t pl_txn_t;
 
 /* Most expectations plus writes in one commit, and most arguments of one
  * write (Lua's unpack limit is near 8000). Past them the commit fails
- * INTERNAL before anything is sent: split the work. */
-#define PL_TXN_OPS_MAX   1024
+ * INTERNAL before anything is sent: split the work. The first bound is a
+ * guard against a runaway build, not a product limit: a campaign delete
+ * takes about 2 per member and 6 per game session. A script runs alone on
+ * Redis, so 65,536 operations hold it for some tens of ms. */
+#define PL_TXN_OPS_MAX   65536
 #define PL_TXN_ARGC_MAX  4096
 
 pl_txn_t *pl_txn_new (void);
