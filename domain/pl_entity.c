@@ -310,43 +310,48 @@ pl_entity__free (pl_entity__t *e)
     memset (e, 0, sizeof *e);
 }
 
-/* Read pl:<name>:<id> and the caller's role in its campaign, WATCHing both
- * when watch. Returns 1 when the caller may see it, 0 when not (or it does
- * not exist: nothing answered), -1 when answered (INTERNAL; a corrupt
- * entity when quiet: only logged). raw, when given, gets a copy of the
- * stored text. */
+/* Read pl:<name>:<id> and the caller's role in its campaign, through
+ * reads (NULL: not kept). Returns 1 when the caller may see it, 0 when
+ * not (or it does not exist: nothing answered), -1 when answered
+ * (INTERNAL; a corrupt entity when quiet: only logged). raw, when given,
+ * gets a copy of the stored text. */
 int
-pl_entity__fetch (pl_call_t *call, const char *name, const char *holder_field,
-                  const char *id, bool watch, bool quiet, pl_entity__t *e, char **raw)
+pl_entity__fetch (pl_call_t *call, pl_entity__reads_t *reads, const char *name,
+                  const char *holder_field, const char *id, bool quiet, pl_entity__t *e,
+                  char **raw)
 {
     int rc = -1;
     const char *uid = pl_call_caller (call)->user;
+    const char *text = NULL;
+    size_t len = 0;
     redisReply *reply = NULL;
     memset (e, 0, sizeof *e);
-    if (watch && !pl_call_run (call, "WATCH " PL_KEY_ENTITY, name, id))
-        goto cleanup;
-    if (!(reply = pl_call_command (call, "GET " PL_KEY_ENTITY, name, id)))
-        goto cleanup;
-    if (reply->type != REDIS_REPLY_STRING) {
+    if (reads) {
+        if (pl_entity__reads_get (reads, call, NULL, &text, &len, PL_KEY_ENTITY, name, id))
+            goto cleanup;
+    }
+    else {
+        if (!(reply = pl_call_command (call, "GET " PL_KEY_ENTITY, name, id)))
+            goto cleanup;
+        text = reply->type == REDIS_REPLY_STRING ? reply->str : NULL;
+        len = reply->len;
+    }
+    if (!text) {
         rc = 0;
         goto cleanup;
     }
-    if (!pl_entity__view (cJSON_ParseWithLength (reply->str, reply->len), holder_field, e)) {
+    if (!pl_entity__view (cJSON_ParseWithLength (text, len), holder_field, e)) {
         pl_error (PL_KEY_ENTITY " holds no valid %s", name, id, name);
         pl_entity__say (call, quiet, PL_ERR_INTERNAL, "stored %s is corrupt", name);
         pl_entity__free (e);
         goto cleanup;
     }
-    if (raw && !(*raw = strndup (reply->str, reply->len))) {
+    if (raw && !(*raw = strndup (text, len))) {
         pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
         goto cleanup;
     }
-    if (e->campaign) {
-        if (watch && !pl_call_run (call, "WATCH " PL_KEY_CAMPAIGN_MEMBERS, e->campaign))
-            goto cleanup;
-        if (pl_authz_role (call, e->campaign, uid, &e->role))
-            goto cleanup;
-    }
+    if (e->campaign && pl_entity__role (call, reads, e->campaign, uid, &e->role))
+        goto cleanup;
     e->is_creator = strcmp (e->creator, uid) == 0;
     rc = pl_authz_can_see (e->campaign != NULL, e->role, e->is_creator, e->hidden) ? 1 : 0;
 cleanup:
@@ -357,13 +362,14 @@ cleanup:
 
 /* Is e's creator still a member of its campaign? 0, or -1 answered. */
 int
-pl_entity__creator_member (pl_call_t *call, const pl_entity__t *e, bool *member)
+pl_entity__creator_member (pl_call_t *call, pl_entity__reads_t *reads, const pl_entity__t *e,
+                           bool *member)
 {
     pl_role_t role = e->role;
     *member = true;
     if (!e->campaign)
         return 0;
-    if (!e->is_creator && pl_authz_role (call, e->campaign, e->creator, &role))
+    if (!e->is_creator && pl_entity__role (call, reads, e->campaign, e->creator, &role))
         return -1;
     *member = role != PL_ROLE_NONE;
     return 0;
@@ -416,19 +422,19 @@ pl_entity__publish (pl_call_t *call, const pl_entity_kind_t *kind, pl_entity_op_
         pl_entity__publish_one (call, kind, e, &pubs[i], pubs[i].redacted, exclude_origin);
 }
 
-/* Read e's holder into h (caller frees; WATCHed when watch) and say
+/* Read e's holder into h (caller frees; through reads) and say
  * whether the caller may see it: pl_authz_can_see, as pl_entity__fetch
  * decides it; a holder that is gone (or corrupt) only a GM of e's
  * campaign (e->role). Returns 1 (no holder: 1), 0 (e's holder field must
  * read null for the caller), or -1 when answered (Redis failed). */
 int
-pl_entity__sees_holder (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *e,
-                        bool watch, pl_entity__t *h)
+pl_entity__sees_holder (pl_call_t *call, pl_entity__reads_t *reads, const pl_entity_kind_t *kind,
+                        const pl_entity__t *e, pl_entity__t *h)
 {
     memset (h, 0, sizeof *h);
     if (!kind->holder || !e->holder)
         return 1;
-    int visible = pl_entity__fetch (call, kind->holder, NULL, e->holder, watch, true, h, NULL);
+    int visible = pl_entity__fetch (call, reads, kind->holder, NULL, e->holder, true, h, NULL);
     if (visible < 0)
         return pl_call_answered (call) ? -1 : e->role == PL_ROLE_GM;
     return h->json ? visible : e->role == PL_ROLE_GM;
@@ -438,8 +444,8 @@ pl_entity__sees_holder (pl_call_t *call, const pl_entity_kind_t *kind, const pl_
  * entity after the write), for e's events. Returns 0, or -1 when Redis
  * failed (answered). */
 int
-pl_entity__holder_view (pl_call_t *call, const pl_entity__t *e, const pl_entity__t *h,
-                        pl_entity_holder_view_t *view)
+pl_entity__holder_view (pl_call_t *call, pl_entity__reads_t *reads, const pl_entity__t *e,
+                        const pl_entity__t *h, pl_entity_holder_view_t *view)
 {
     pl_role_t holder_role = PL_ROLE_NONE, creator_role = e->role;
     memset (view, 0, sizeof *view);
@@ -448,14 +454,15 @@ pl_entity__holder_view (pl_call_t *call, const pl_entity__t *e, const pl_entity_
     view->hidden = true;
     if (h->json) {
         holder_role = h->role;              /* the caller's, in the same campaign */
-        if (!h->is_creator && pl_authz_role (call, e->campaign, h->creator, &holder_role))
+        if (!h->is_creator
+        &&  pl_entity__role (call, reads, e->campaign, h->creator, &holder_role))
             return -1;
         if (holder_role == PL_ROLE_PLAYER)
             view->viewer = h->creator;
     }
     /* e's creator matters only where it gets e on its own room (hidden e) */
-    if (e->hidden && !e->is_creator && pl_authz_role (call, e->campaign, e->creator,
-                                                      &creator_role))
+    if (e->hidden && !e->is_creator
+    &&  pl_entity__role (call, reads, e->campaign, e->creator, &creator_role))
         return -1;
     view->creator_sees = creator_role == PL_ROLE_GM
                       || (creator_role != PL_ROLE_NONE && h->json
@@ -517,18 +524,6 @@ pl_entity__holder_ok (pl_call_t *call, bool quiet, const pl_entity_kind_t *kind,
         return -1;
     }
     return 0;
-}
-
-/* Drop the WATCHes (and an open MULTI) of a transaction given up. */
-void
-pl_entity__abandon (pl_call_t *call, bool *watching, bool *multi)
-{
-    if (*multi)
-        pl_call_run (call, "DISCARD");
-    else
-    if (*watching)
-        pl_call_run (call, "UNWATCH");
-    *watching = *multi = false;
 }
 
 /* ---- reads ---------------------------------------------------------- */
@@ -711,7 +706,7 @@ pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
         const char *id = pl_entity__id (call, kind, hid);
         if (!id)
             goto cleanup;
-        int visible = pl_entity__fetch (call, kind->holder, NULL, id, false, false, &h, NULL);
+        int visible = pl_entity__fetch (call, NULL, kind->holder, NULL, id, false, &h, NULL);
         if (visible < 0)
             goto cleanup;
         if (!visible) {
@@ -741,14 +736,14 @@ pl_entity_get (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
     assert (kind && call);
     pl_entity__t e = { 0 }, h = { 0 };
     const char *id = pl_entity__id (call, kind, arg);
-    int visible = id ? pl_entity__fetch (call, kind->name, kind->holder_field, id, false, false,
-                                         &e, NULL)
+    int visible = id ? pl_entity__fetch (call, NULL, kind->name, kind->holder_field, id, false, &e,
+                                         NULL)
                      : -1;
     if (visible == 0)
         pl_call_error (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
     else
     if (visible == 1) {
-        int sees = pl_entity__sees_holder (call, kind, &e, false, &h);
+        int sees = pl_entity__sees_holder (call, NULL, kind, &e, &h);
         if (sees < 0)
             goto cleanup;
         if (!sees)

@@ -59,14 +59,18 @@
  *  A caller who may not see the holder and writes the holder field null
  *  changes nothing: for it the field is null already.
  *
- *  Writes: create is one Lua script that re-checks what the decision read
- *  (the caller's role, the holder's JSON) and answers STALE when it
- *  changed; update and delete are WATCH / MULTI / EXEC. Both retry a
- *  bounded number of times. The ack goes only after the write committed,
- *  and events only with a successful ack (pl_worker).
+ *  Writes read what the decision needs (independent reads sent together,
+ *  pl_call_batch), decide in C, and commit with one compare-and-set
+ *  script: create with its own (it also keeps the per-user limit and the
+ *  creation order), update and delete with one pl_txn whose expectations
+ *  are everything the decision read (pl_entity_reads.c). When any of it
+ *  changed before the commit, nothing is written and the runtime runs the
+ *  handler again (pl_call_conflict; past PL_CALL_RETRY_MAX: CONFLICT).
+ *  The ack goes only after the write committed, and events only with it
+ *  (pl_worker).
  *
  *  Deleting a holder (an actor) sets the holder field of everything it
- *  held to null (version + 1) in the same MULTI/EXEC, and sends their
+ *  held to null (version + 1) in the same commit, and sends their
  *  K:updated events as far as the per-call publish budget
  *  (PL_CALL_PUBLISH_MAX) allows; past it, the held entities are still
  *  updated but their events are left out (logged).
@@ -90,6 +94,7 @@
 #include <cjson/cJSON.h>
 #include "pl_authz.h"
 #include "pl_worker.h"
+#include "pl_txn.h"
 
 typedef struct {
     const char *name;               /* "actor": key prefix, event names     */
@@ -128,15 +133,16 @@ void pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSO
  * changes nothing.
  *
  * pl_entity_writeback_prepare reads the entity and what the decision
- * needs, WATCHing them (a write to any before the caller's EXEC makes the
- * commit read again), and writes, publishes and answers nothing. Returns
+ * needs - it only reads: no WATCH - and keeps in *wb what the decision
+ * read. It writes, publishes and answers nothing. Returns
  *   1  *wb: pl_entity_writeback_entity is what the state may hold of the
  *      entity after the commit: what the store holds, as every member may
  *      read it (pl_session_entity_view: the holder field null when the
  *      holder is hidden); the builder makes every copy of it in the state
  *      exactly that. pl_entity_writeback_holder is that hidden holder's
- *      id, or NULL. pl_entity_writeback_queue adds its writes to the caller's
- *      MULTI; after EXEC, pl_entity_writeback_done announces it;
+ *      id, or NULL. pl_entity_writeback_add puts its expectations and
+ *      writes into the caller's pl_txn; after that commit,
+ *      pl_entity_writeback_done announces it;
  *   0  a stranger's copy: no such entity, or not one this caller may write
  *      from this campaign's session. The store is not touched and the
  *      copy is the state's own business (logged at debug);
@@ -158,10 +164,26 @@ const cJSON *pl_entity_writeback_entity (const pl_entity_wb_t *wb);
  * or gone), else NULL. A copy that names it would show every member what
  * K:get refuses them: the caller refuses such an update. */
 const char *pl_entity_writeback_holder (const pl_entity_wb_t *wb);
-/* Queue the write (nothing when the copy changed nothing) inside the
- * caller's MULTI. Returns false when Redis failed (answered INTERNAL). */
+/* Add to the caller's txn what the write-back's decision read, as
+ * expectations - the stored entity's text, the caller's role in the
+ * entity's campaign, the holder's text and its creator's role when read
+ * - and its writes: the entity, and its holder sets when its holder
+ * changes (no write when the copy changed nothing; the expectations still
+ * hold the state's copy to what the store holds). A conflict on any of
+ * them is the caller's commit's conflict (pl_call_conflict: the whole
+ * handler runs again). Returns false only when it cannot build them (out
+ * of memory); a build failure inside txn fails its commit (INTERNAL). */
+bool pl_entity_writeback_add (pl_txn_t *txn, const pl_entity_wb_t *wb);
+/* COMPAT, until the game-state commit (pl_session.c) is a pl_txn (branch
+ * i10-gs), then removed: prepare inside the caller's WATCH, WATCHing
+ * every key it reads (one command at a time: no batch inside WATCH), and
+ * queue the writes inside the caller's MULTI. Returns false when Redis
+ * failed (answered INTERNAL). */
+int pl_entity_writeback_prepare_watch (const pl_entity_kind_t *kind, pl_call_t *call,
+                                       const char *campaign_id, const cJSON *copy,
+                                       pl_entity_wb_t **wb, char *why, size_t why_size);
 bool pl_entity_writeback_queue (pl_call_t *call, const pl_entity_wb_t *wb);
-/* After the caller's EXEC committed: K:updated (the caller's own
+/* After the caller's commit: K:updated (the caller's own
  * connection included: its ack was gameState:update's) and the "system"
  * update of every OTHER session that embeds the entity (skip_sid aside,
  * pl_session_entity_sync). Nothing when the copy changed nothing. */

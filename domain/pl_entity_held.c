@@ -9,10 +9,12 @@
  *  the call names, with the events left in the call's publish budget;
  *  only a kind with held entities (pl_entity_kind_t.held) reaches it.
  *
- *    delete: pl_entity__held_load WATCHes and reads what the holder holds
- *            and prepares each one's update (holder field null, version +
- *            1); pl_entity_delete writes them in its MULTI, then announces
- *            them and syncs their session copies.
+ *    delete: pl_entity__held_load reads what the holder holds and
+ *            prepares each one's update (holder field null, version + 1);
+ *            pl_entity__held_commit adds to pl_entity_delete's pl_txn that
+ *            the set and each of them are as read, and their writes;
+ *            after the commit, delete announces them and syncs their
+ *            session copies.
  *    flip:   after an update that hid or revealed the holder has
  *            committed, pl_entity__held_flip tells the players whose view
  *            of each held entity's holder field changed, and syncs the
@@ -44,44 +46,43 @@ pl_entity__held_free (pl_entity__held_t *held)
     free (held->e);
     free (held->text);
     free (held->member);
+    if (held->ids)
+        freeReplyObject (held->ids);
+    if (held->values)
+        freeReplyObject (held->values);
     memset (held, 0, sizeof *held);
 }
 
-/* WATCH and read what holder owner (the caller's view of it) holds, and
- * prepare their update. budget: events left for this call. Returns 0, or
- * -1 answered. */
+/* Read what holder owner (the caller's view of it) holds, and prepare
+ * their update; the roles it reads go through reads. budget: events left
+ * for this call. Returns 0, or -1 answered. */
 int
-pl_entity__held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *owner,
-                      int budget, pl_entity__held_t *held)
+pl_entity__held_load (pl_call_t *call, pl_entity__reads_t *reads, const pl_entity_kind_t *kind,
+                      const pl_entity__t *owner, int budget, pl_entity__held_t *held)
 {
     int rc = -1;
     char **argv = NULL;
     size_t n = 0;
-    redisReply *ids = NULL, *values = NULL;
     memset (held, 0, sizeof *held);
-    if (!pl_call_run (call, "WATCH " PL_KEY_HELD, kind->name, owner->id, kind->held)
-    ||  !(ids = pl_call_command (call, "ZRANGE " PL_KEY_HELD " 0 -1", kind->name, owner->id,
-                                 kind->held)))
+    if (!(held->ids = pl_call_command (call, "ZRANGE " PL_KEY_HELD " 0 -1", kind->name,
+                                       owner->id, kind->held)))
         goto cleanup;
-    n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
+    n = held->ids->type == REDIS_REPLY_ARRAY ? held->ids->elements : 0;
     if (n == 0) {
         rc = 0;
         goto cleanup;
     }
-    /* argv[0] is WATCH, then MGET: the same keys */
+    /* argv[0] is MGET, then the keys */
     if (!(argv = calloc (n + 1, sizeof *argv)))
         goto oom;
     for (size_t i = 0; i < n; i++)
-        if (!(argv[i + 1] = pl_entity__fmt (PL_KEY_ENTITY, kind->held, ids->element[i]->str)))
+        if (!(argv[i + 1] = pl_entity__fmt (PL_KEY_ENTITY, kind->held,
+                                            held->ids->element[i]->str)))
             goto oom;
-    argv[0] = "WATCH";
-    redisReply *watched = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL);
-    if (!watched)
-        goto cleanup;
-    freeReplyObject (watched);
     argv[0] = "MGET";
-    if (!(values = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL)))
+    if (!(held->values = pl_call_command_argv (call, (int) n + 1, (const char **) argv, NULL)))
         goto cleanup;
+    redisReply *values = held->values;
     held->e = calloc (n, sizeof *held->e);
     held->text = calloc (n, sizeof *held->text);
     held->member = calloc (n, sizeof *held->member);
@@ -94,7 +95,7 @@ pl_entity__held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_en
         redisReply *v = values->element[i];
         pl_entity__t *e = &held->e[held->count];
         if (v->type != REDIS_REPLY_STRING)
-            continue;                       /* deleted meanwhile: WATCH tells */
+            continue;                       /* gone: its key is expected absent */
         if (!pl_entity__view (cJSON_ParseWithLength (v->str, v->len), kind->held_field, e)) {
             pl_error ("%s holds no valid %s", argv[i + 1], kind->held);
             pl_entity__free (e);
@@ -116,7 +117,8 @@ pl_entity__held_load (pl_call_t *call, const pl_entity_kind_t *kind, const pl_en
         int need = pl_entity_plan (kind, PL_ENTITY_UPDATE, e->campaign, e->creator, true,
                                    e->hidden, e->hidden, NULL, pubs);
         if (counting && need >= 0 && need <= budget) {
-            if (e->hidden && pl_entity__creator_member (call, e, &held->member[held->count - 1]))
+            if (e->hidden && pl_entity__creator_member (call, reads, e,
+                                                        &held->member[held->count - 1]))
                 goto cleanup;
             budget -= need;
             held->events++;
@@ -136,11 +138,30 @@ cleanup:
     for (size_t i = 1; argv && i <= n; i++)
         free (argv[i]);
     free (argv);
-    if (ids)
-        freeReplyObject (ids);
-    if (values)
-        freeReplyObject (values);
     return rc;
+}
+
+/* Add to a delete of holder owner what held_load read of what it holds -
+ * its set has as many members as then, and each of them is the text it
+ * read (or still absent) - and the writes of their updates. The count and
+ * the texts together pin the set: a member cannot leave it without its
+ * text changing (its holder field) or going (a delete). */
+void
+pl_entity__held_commit (pl_txn_t *txn, const pl_entity_kind_t *kind, const pl_entity__t *owner,
+                        const pl_entity__held_t *held)
+{
+    size_t n = held->ids && held->ids->type == REDIS_REPLY_ARRAY ? held->ids->elements : 0;
+    pl_txn_expect_count (txn, PL_TXN_ZSET, (long long) n, PL_KEY_HELD, kind->name, owner->id,
+                         kind->held);
+    for (size_t i = 0; held->values && i < n && i < held->values->elements; i++) {
+        const redisReply *v = held->values->element[i];
+        bool text = v->type == REDIS_REPLY_STRING;
+        pl_txn_expect_value (txn, text ? v->str : NULL, text ? v->len : 0, PL_KEY_ENTITY,
+                             kind->held, held->ids->element[i]->str);
+    }
+    pl_txn_write (txn, "DEL " PL_KEY_HELD, kind->name, owner->id, kind->held);
+    for (size_t i = 0; i < held->count; i++)
+        pl_txn_write (txn, "SET " PL_KEY_ENTITY " %s", kind->held, held->e[i].id, held->text[i]);
 }
 
 /* ---- a holder hidden or revealed ----------------------------------- */

@@ -29,11 +29,11 @@
  * per-user limit and the creation order are decided and written together
  * without WATCH; it re-checks what the handler's decision read (the
  * caller's role in the campaign, the holder's stored text) and answers
- * STALE when either changed, and the handler decides again. createdAt is
- * strictly after the newest entity of the set it is listed in, so "oldest
- * first" is creation order even within one millisecond: when our clock is
- * not past it, the script writes nothing and answers LATER with the next
- * free millisecond.
+ * STALE when either changed: the runtime runs the handler again
+ * (pl_call_conflict). createdAt is strictly after the newest entity of
+ * the set it is listed in, so "oldest first" is creation order even within
+ * one millisecond: when our clock is not past it, the script writes
+ * nothing and answers LATER with the next free millisecond.
  *   KEYS: 1 entity, 2 the set it is listed in (personal or campaign),
  *         3 the creator's personal set, 4 the creator's campaign set,
  *         5 the campaign's members, 6 the holder, 7 the holder's set
@@ -136,30 +136,31 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
     char limit[24], at[24];
     snprintf (limit, sizeof limit, "%ld", pl_config_int (pl_call_config (call),
                                                          PL_CFG_ACTORS_PER_USER));
-    double now = (double) pl_id_wall_ms ();
-    for (int attempt = 0; attempt < PL_ENTITY__ATTEMPTS; attempt++) {
-        /* decide: membership, then the holder, read afresh each attempt */
-        if (e.campaign) {
-            if (pl_authz_role (call, e.campaign, uid, &e.role))
-                goto cleanup;
-            if (e.role == PL_ROLE_NONE) {
-                pl_call_error (call, PL_ERR_FORBIDDEN, "%s: you are not a member of campaign %s",
-                               event, e.campaign);
-                goto cleanup;
-            }
-        }
-        if (e.holder) {
-            pl_entity__free (&h);
-            free (holder_raw);
-            holder_raw = NULL;
-            int visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, false, false, &h,
-                                            &holder_raw);
-            if (pl_entity__holder_ok (call, false, kind, e.holder, visible, &h, e.campaign))
-                goto cleanup;
-        }
-        /* who may see the holder, for the events (the script re-checks h) */
-        if (pl_entity__holder_view (call, &e, &h, &view))
+    /* decide: membership, then the holder */
+    if (e.campaign) {
+        if (pl_authz_role (call, e.campaign, uid, &e.role))
             goto cleanup;
+        if (e.role == PL_ROLE_NONE) {
+            pl_call_error (call, PL_ERR_FORBIDDEN, "%s: you are not a member of campaign %s",
+                           event, e.campaign);
+            goto cleanup;
+        }
+    }
+    if (e.holder) {
+        int visible = pl_entity__fetch (call, NULL, kind->holder, NULL, e.holder, false, &h,
+                                        &holder_raw);
+        if (pl_entity__holder_ok (call, false, kind, e.holder, visible, &h, e.campaign))
+            goto cleanup;
+    }
+    /* who may see the holder, for the events (the script re-checks h) */
+    if (pl_entity__holder_view (call, NULL, &e, &h, &view))
+        goto cleanup;
+    /* LATER is no conflict: nothing the decision read changed, only the
+     * createdAt it may take, and the script names the next free one. So
+     * it is recomputed here, once; a second LATER (another create took
+     * that one too) goes round the runtime like a conflict. */
+    double now = (double) pl_id_wall_ms ();
+    for (int later = 0; later < 2; later++) {
         pl_entity_set (e.json, "createdAt", cJSON_CreateNumber (now));
         pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now));
         pl_entity_set (e.json, "version", cJSON_CreateNumber (1));
@@ -171,8 +172,9 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
             keys.key[0], keys.key[1], keys.key[2], keys.key[3], keys.key[4], keys.key[5],
             keys.key[6], limit, at, id, text, uid,
             e.campaign ? pl_authz_role_name (e.role) : "", holder_raw ? holder_raw : "" };
-        reply = pl_call_script (call, &s_create_lua, 7, 14, argv, NULL);
-        if (!reply)
+        if (reply)
+            freeReplyObject (reply);
+        if (!(reply = pl_call_script (call, &s_create_lua, 7, 14, argv, NULL)))
             goto cleanup;
         const char *verdict = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
                             ? reply->element[0]->str : NULL;
@@ -187,17 +189,15 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
                            event, reply->element[1]->integer, kind->name);
             goto cleanup;
         }
-        if (verdict && strcmp (verdict, "LATER") == 0 && reply->elements == 2)
-            now = (double) reply->element[1]->integer;  /* the next free ms */
-        else
-        if (!verdict || strcmp (verdict, "STALE") != 0) {
+        if (verdict && strcmp (verdict, "STALE") == 0)
+            break;                          /* the role or the holder changed */
+        if (!verdict || strcmp (verdict, "LATER") != 0 || reply->elements != 2) {
             pl_call_error (call, PL_ERR_INTERNAL, "unexpected answer from storage");
             goto cleanup;
         }
-        freeReplyObject (reply);
-        reply = NULL;
+        now = (double) reply->element[1]->integer;  /* the next free ms */
     }
-    pl_call_error (call, PL_ERR_INTERNAL, "too many concurrent changes; try again");
+    pl_call_conflict (call);                /* decide again, from the start */
 cleanup:
     if (reply)
         freeReplyObject (reply);
@@ -244,6 +244,7 @@ pl_entity__sync_sessions (pl_call_t *call, const char *name, const cJSON *entity
 struct _pl_entity_wb_t {
     const pl_entity_kind_t *kind;
     const char *campaign;           /* the session's campaign (borrowed)    */
+    pl_entity__reads_t *reads;      /* what the decision read: its expectations */
     pl_entity__t e;                 /* the entity after the commit          */
     cJSON *copy;                    /* e as the state may hold it           */
     char *hidden_holder;            /* e's holder, when copy may not name it */
@@ -257,18 +258,18 @@ struct _pl_entity_wb_t {
     char why[256];                  /* ... and what it says                 */
 };
 
-/* Queue (inside MULTI) the write of entity id of kind as text, moving it
- * from holder from's set to holder to's (either NULL: none), ranked by
- * score. false when Redis failed (answered INTERNAL). */
-static bool
-s_queue_write (pl_call_t *call, const pl_entity_kind_t *kind, const char *id, const char *text,
-               const char *from, const char *to, const char *score)
+/* Add to txn the write of entity id of kind as text, moving it from
+ * holder from's set to holder to's (either NULL: none), ranked by
+ * score. */
+static void
+s_txn_write (pl_txn_t *txn, const pl_entity_kind_t *kind, const char *id, const char *text,
+             const char *from, const char *to, const char *score)
 {
-    return pl_call_run (call, "SET " PL_KEY_ENTITY " %s", kind->name, id, text)
-        && (!from || pl_call_run (call, "ZREM " PL_KEY_HELD " %s", kind->holder, from,
-                                  kind->name, id))
-        && (!to || pl_call_run (call, "ZADD " PL_KEY_HELD " %s %s", kind->holder, to,
-                                kind->name, score, id));
+    pl_txn_write (txn, "SET " PL_KEY_ENTITY " %s", kind->name, id, text);
+    if (from)
+        pl_txn_write (txn, "ZREM " PL_KEY_HELD " %s", kind->holder, from, kind->name, id);
+    if (to)
+        pl_txn_write (txn, "ZADD " PL_KEY_HELD " %s %s", kind->holder, to, kind->name, score, id);
 }
 
 /* Refuse: answer err, or on a dry run (dry not NULL) only note it in dry
@@ -300,8 +301,8 @@ s_no (pl_call_t *call, pl_entity_wb_t *dry, pl_err_t err, const char *fmt, ...)
  * fields, or a copy of them without the holder field (*mine, caller
  * frees), or NULL when answered (Redis failed, out of memory). */
 static const cJSON *
-s_own_fields (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t *old,
-              const cJSON *fields, cJSON **mine)
+s_own_fields (pl_call_t *call, pl_entity__reads_t *reads, const pl_entity_kind_t *kind,
+              const pl_entity__t *old, const cJSON *fields, cJSON **mine)
 {
     pl_entity__t h;
     *mine = NULL;
@@ -309,7 +310,7 @@ s_own_fields (pl_call_t *call, const pl_entity_kind_t *kind, const pl_entity__t 
                         ? cJSON_GetObjectItemCaseSensitive (fields, kind->holder_field) : NULL;
     if (!old->holder || !cJSON_IsNull (holder))
         return fields;
-    int sees = pl_entity__sees_holder (call, kind, old, true, &h);
+    int sees = pl_entity__sees_holder (call, reads, kind, old, &h);
     pl_entity__free (&h);
     if (sees < 0)
         return NULL;
@@ -346,201 +347,227 @@ oom:
     return false;
 }
 
+/* The reads an update's decision makes once old is known, sent together
+ * (pl_entity__reads_run): the holder before and after, and old's
+ * creator's role when who hears of a hidden entity depends on it. The
+ * holder's creator's role depends on the holder and is read when asked. */
+static int
+s_update_reads (pl_call_t *call, pl_entity__reads_t *reads, const pl_entity_kind_t *kind,
+                const pl_entity__t *old, const cJSON *fields)
+{
+    const cJSON *holder = kind->holder_field
+                        ? cJSON_GetObjectItemCaseSensitive (fields, kind->holder_field) : NULL;
+    if (old->holder)
+        pl_entity__reads_want (reads, NULL, PL_KEY_ENTITY, kind->holder, old->holder);
+    if (cJSON_IsString (holder))
+        pl_entity__reads_want (reads, NULL, PL_KEY_ENTITY, kind->holder, holder->valuestring);
+    if (old->campaign && !old->is_creator
+    &&  (old->hidden || cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (fields, "hidden"))))
+        pl_entity__reads_want (reads, old->creator, PL_KEY_CAMPAIGN_MEMBERS, old->campaign);
+    return pl_entity__reads_run (reads, call);
+}
+
 /* Update entity id with fields, as the caller: the whole of actor:update
  * after its argument checks (dry NULL), and the decision of a write-back
  * (dry not NULL, pl_entity_writeback_prepare). Refusals go through s_no.
  * On a dry run fields are a copy in a session of campaign dry->campaign -
  * a campaign entity must be of it, a hidden entity may not be embedded,
  * and a merge that changes nothing writes nothing.
- * A dry run writes, publishes and answers nothing, and leaves its WATCHes
- * for the caller's EXEC: 1 means decided, with *dry filled (text NULL when
- * nothing changes). Otherwise returns 1 written (events published, the
- * sessions that embed it synced, and for a holder whose hidden flipped,
- * its held entities' events and copies too: pl_entity__held_flip) with
- * *stored = the stored entity as the caller may see it (caller owns), or
- * -1 not written. */
+ * Everything the decision reads goes through one pl_entity__reads_t
+ * (WATCHing each key when watch). A dry run writes, publishes and answers
+ * nothing: 1 means decided, with *dry filled (text NULL when nothing
+ * changes) and dry->reads what it read, for the caller's commit.
+ * Otherwise the write is one pl_txn expecting all that was read; returns
+ * 1 written (events published, the sessions that embed it synced, and
+ * for a holder whose hidden flipped, its held entities' events and
+ * copies too: pl_entity__held_flip) with *stored = the stored entity as
+ * the caller may see it (caller owns), or -1 not written: answered, or a
+ * conflict the runtime runs the handler again for (pl_call_conflict). */
 static int
 s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const cJSON *fields,
-          pl_entity_wb_t *dry, cJSON **stored)
+          pl_entity_wb_t *dry, bool watch, cJSON **stored)
 {
     const char *copy_campaign = dry ? dry->campaign : NULL;
     const char *event = pl_proto_event (pl_call_event (call))->name;
     const char *why = NULL;
     const bool quiet = dry != NULL;
-    bool watching = false, multi = false;
     char *text = NULL;
     int rc = -1;
     pl_entity__t old = { 0 }, e = { 0 }, h = { 0 };
     cJSON *mine = NULL;
+    pl_txn_t *txn = NULL;
+    pl_entity__reads_t *reads = pl_entity__reads_new (watch);
     *stored = NULL;
     assert (!dry || copy_campaign);
-    for (int attempt = 0; attempt < PL_ENTITY__ATTEMPTS; attempt++) {
-        pl_entity__free (&old);
-        pl_entity__free (&e);
-        pl_entity__free (&h);
-        free (text);
-        text = NULL;
-        cJSON_Delete (mine);
-        mine = NULL;
-        watching = true;
-        int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, quiet,
-                                        &old, NULL);
-        if (visible < 0) {
+    if (!reads) {
+        s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    /* the entity; for a write-back, the caller's role in the session's
+     * campaign with it (the entity's campaign, unless it is a stranger) */
+    pl_entity__reads_want (reads, NULL, PL_KEY_ENTITY, kind->name, id);
+    if (copy_campaign)
+        pl_entity__reads_want (reads, pl_call_caller (call)->user, PL_KEY_CAMPAIGN_MEMBERS,
+                               copy_campaign);
+    int visible = pl_entity__reads_run (reads, call);
+    if (visible == 0)
+        visible = pl_entity__fetch (call, reads, kind->name, kind->holder_field, id, quiet, &old,
+                                    NULL);
+    if (visible < 0) {
+        if (dry)
+            s_no (call, dry, PL_ERR_INTERNAL, "stored %s %s is unreadable", kind->name, id);
+        goto cleanup;
+    }
+    if (!visible) {
+        s_no (call, dry, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
+        goto cleanup;
+    }
+    if (!pl_authz_can_write (old.campaign != NULL, old.role, old.is_creator)) {
+        s_no (call, dry, PL_ERR_FORBIDDEN, "%s: only its creator or a GM may change %s %s",
+              event, kind->name, id);
+        goto cleanup;
+    }
+    if (copy_campaign && old.campaign && strcmp (old.campaign, copy_campaign) != 0) {
+        /* a GM of both campaigns: still not this session's to change */
+        s_no (call, dry, PL_ERR_FORBIDDEN, "%s: %s %s is not in campaign %s",
+              event, kind->name, id, copy_campaign);
+        goto cleanup;
+    }
+    if ((why = pl_entity_input_invalid (kind, old.json, fields))) {
+        s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s: %s", dry ? id : event, why);
+        goto cleanup;
+    }
+    if (s_update_reads (call, reads, kind, &old, fields)) {
+        if (dry)
+            s_no (call, dry, PL_ERR_INTERNAL, "storage unavailable");
+        goto cleanup;
+    }
+    const cJSON *merged = s_own_fields (call, reads, kind, &old, fields, &mine);
+    if (!merged) {
+        if (dry)
+            s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    cJSON *json = cJSON_Duplicate (old.json, true);
+    if (json) {
+        pl_entity_merge (json, merged);
+        /* entities stored before campaigns get the fields now */
+        pl_entity__default (json, "campaignId", cJSON_CreateNull ());
+        pl_entity__default (json, "hidden", cJSON_CreateFalse ());
+        if (kind->holder_field)
+            pl_entity__default (json, kind->holder_field, cJSON_CreateNull ());
+    }
+    if (!json || !pl_entity__view (json, kind->holder_field, &e)) {
+        s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    e.role = old.role;
+    e.is_creator = old.is_creator;
+    if (kind->invalid && (why = kind->invalid (e.json))) {
+        s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s: %s", dry ? id : event, why);
+        goto cleanup;
+    }
+    if (copy_campaign && (old.hidden || e.hidden)) {
+        /* every member reads the state: a hidden entity in it would
+         * show players what K:get refuses them */
+        s_no (call, dry, PL_ERR_VALIDATION_ERROR,
+              "%s %s is hidden: a game state is seen by every member, so it cannot embed it",
+              kind->name, id);
+        goto cleanup;
+    }
+    /* the holder after the write: who may see it decides the events, the
+     * ack and a state's copy; a new one must be visible */
+    bool moved = (e.holder || old.holder)
+              && (!e.holder || !old.holder || strcmp (e.holder, old.holder) != 0);
+    bool holder_seen = true;
+    if (e.holder) {
+        visible = pl_entity__fetch (call, reads, kind->holder, NULL, e.holder, quiet || !moved,
+                                    &h, NULL);
+        if (moved && pl_entity__holder_ok (call, quiet, kind, e.holder, visible, &h,
+                                           e.campaign)) {
             if (dry)
-                s_no (call, dry, PL_ERR_INTERNAL, "stored %s %s is unreadable", kind->name, id);
+                s_no (call, dry, visible < 0 ? PL_ERR_INTERNAL : PL_ERR_VALIDATION_ERROR,
+                      "%s %s: %s %s cannot hold it", kind->name, id, kind->holder, e.holder);
             goto cleanup;
         }
-        if (!visible) {
-            s_no (call, dry, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
+        if (visible < 0 && pl_call_answered (call))
+            goto cleanup;                   /* Redis failed */
+        /* a holder gone (or corrupt): only GMs keep its id */
+        holder_seen = h.json ? visible == 1 : e.role == PL_ROLE_GM;
+    }
+    pl_entity_holder_view_t view;
+    if (pl_entity__holder_view (call, reads, &e, &h, &view)) {
+        if (dry)
+            s_no (call, dry, PL_ERR_INTERNAL, "storage unavailable");
+        goto cleanup;
+    }
+    if (copy_campaign && cJSON_Compare (e.json, old.json, true)) {
+        /* the copy says nothing new */
+        if (!s_dry_copy (call, kind, dry, &old, &h, &view))
             goto cleanup;
-        }
-        if (!pl_authz_can_write (old.campaign != NULL, old.role, old.is_creator)) {
-            s_no (call, dry, PL_ERR_FORBIDDEN, "%s: only its creator or a GM may change %s %s",
-                  event, kind->name, id);
-            goto cleanup;
-        }
-        if (copy_campaign && old.campaign && strcmp (old.campaign, copy_campaign) != 0) {
-            /* a GM of both campaigns: still not this session's to change */
-            s_no (call, dry, PL_ERR_FORBIDDEN, "%s: %s %s is not in campaign %s",
-                  event, kind->name, id, copy_campaign);
-            goto cleanup;
-        }
-        if ((why = pl_entity_input_invalid (kind, old.json, fields))) {
-            s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s: %s", dry ? id : event, why);
-            goto cleanup;
-        }
-        const cJSON *merged = s_own_fields (call, kind, &old, fields, &mine);
-        if (!merged) {
-            if (dry)
-                s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        cJSON *json = cJSON_Duplicate (old.json, true);
-        if (json) {
-            pl_entity_merge (json, merged);
-            /* entities stored before campaigns get the fields now */
-            pl_entity__default (json, "campaignId", cJSON_CreateNull ());
-            pl_entity__default (json, "hidden", cJSON_CreateFalse ());
-            if (kind->holder_field)
-                pl_entity__default (json, kind->holder_field, cJSON_CreateNull ());
-        }
-        if (!json || !pl_entity__view (json, kind->holder_field, &e)) {
+        dry->e = old;
+        memset (&old, 0, sizeof old);
+        dry->reads = reads;
+        reads = NULL;
+        rc = 1;
+        goto cleanup;
+    }
+    bool member = true;
+    if ((old.hidden || e.hidden) && pl_entity__creator_member (call, reads, &e, &member))
+        goto cleanup;
+    double updated = pl_entity__number (old.json, "updatedAt");
+    double now = (double) pl_id_wall_ms ();
+    double version = pl_entity__number (old.json, "version") + 1;
+    pl_entity_set (e.json, "version", cJSON_CreateNumber (version));
+    pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
+    if (!(text = pl_entity__text (call, quiet, kind, e.json))) {
+        if (dry)
+            s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s %s is too large or out of memory",
+                  kind->name, id);
+        goto cleanup;
+    }
+    char score[32];
+    snprintf (score, sizeof score, "%.0f", pl_entity__number (e.json, "createdAt"));
+    if (dry) {
+        dry->moved = moved;
+        if (moved && old.holder && !(dry->old_holder = strdup (old.holder))) {
             s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
             goto cleanup;
         }
-        e.role = old.role;
-        e.is_creator = old.is_creator;
-        if (kind->invalid && (why = kind->invalid (e.json))) {
-            s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s: %s", dry ? id : event, why);
+        if (!s_dry_copy (call, kind, dry, &e, &h, &view))
             goto cleanup;
-        }
-        if (copy_campaign && (old.hidden || e.hidden)) {
-            /* every member reads the state: a hidden entity in it would
-             * show players what K:get refuses them */
-            s_no (call, dry, PL_ERR_VALIDATION_ERROR,
-                  "%s %s is hidden: a game state is seen by every member, so it cannot embed it",
-                  kind->name, id);
-            goto cleanup;
-        }
-        /* the holder after the write, WATCHed: who may see it decides the
-         * events, the ack and a state's copy; a new one must be visible */
-        bool moved = (e.holder || old.holder)
-                  && (!e.holder || !old.holder || strcmp (e.holder, old.holder) != 0);
-        bool holder_seen = true;
-        if (e.holder) {
-            visible = pl_entity__fetch (call, kind->holder, NULL, e.holder, true,
-                                        quiet || !moved, &h, NULL);
-            if (moved && pl_entity__holder_ok (call, quiet, kind, e.holder, visible, &h,
-                                               e.campaign)) {
-                if (dry)
-                    s_no (call, dry, visible < 0 ? PL_ERR_INTERNAL : PL_ERR_VALIDATION_ERROR,
-                          "%s %s: %s %s cannot hold it", kind->name, id, kind->holder, e.holder);
-                goto cleanup;
-            }
-            if (visible < 0 && pl_call_answered (call))
-                goto cleanup;               /* Redis failed */
-            /* a holder gone (or corrupt): only GMs keep its id */
-            holder_seen = h.json ? visible == 1 : e.role == PL_ROLE_GM;
-        }
-        pl_entity_holder_view_t view;
-        if (pl_entity__holder_view (call, &e, &h, &view)) {
-            if (dry)
-                s_no (call, dry, PL_ERR_INTERNAL, "storage unavailable");
-            goto cleanup;
-        }
-        if (copy_campaign && cJSON_Compare (e.json, old.json, true)) {
-            /* the copy says nothing new */
-            if (!s_dry_copy (call, kind, dry, &old, &h, &view))
-                goto cleanup;
-            dry->e = old;
-            memset (&old, 0, sizeof old);
-            rc = 1;
-            goto cleanup;
-        }
-        bool member = true;
-        if ((old.hidden || e.hidden) && pl_entity__creator_member (call, &e, &member))
-            goto cleanup;
-        double updated = pl_entity__number (old.json, "updatedAt");
-        double now = (double) pl_id_wall_ms ();
-        double version = pl_entity__number (old.json, "version") + 1;
-        pl_entity_set (e.json, "version", cJSON_CreateNumber (version));
-        pl_entity_set (e.json, "updatedAt", cJSON_CreateNumber (now > updated ? now : updated));
-        if (!(text = pl_entity__text (call, quiet, kind, e.json))) {
-            if (dry)
-                s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s %s is too large or out of memory",
-                      kind->name, id);
-            goto cleanup;
-        }
-        char score[32];
-        snprintf (score, sizeof score, "%.0f", pl_entity__number (e.json, "createdAt"));
-        if (dry) {
-            dry->moved = moved;
-            if (moved && old.holder && !(dry->old_holder = strdup (old.holder))) {
-                s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
-                goto cleanup;
-            }
-            if (!s_dry_copy (call, kind, dry, &e, &h, &view))
-                goto cleanup;
-            snprintf (dry->score, sizeof dry->score, "%s", score);
-            dry->text = text;
-            text = NULL;
-            dry->e = e;
-            memset (&e, 0, sizeof e);
-            rc = 1;
-            goto cleanup;
-        }
-        /* the write: nothing below can fail for a reason of ours, so an
-         * open MULTI ends in EXEC or in pl_entity__abandon's DISCARD */
-        multi = pl_call_run (call, "MULTI");
-        if (!multi
-        ||  !s_queue_write (call, kind, id, text, moved ? old.holder : NULL,
-                            moved ? e.holder : NULL, score))
-            goto cleanup;
-        int ran = pl_call_exec (call);
-        watching = multi = false;           /* EXEC ends both, whatever it says */
-        if (ran < 0)
-            goto cleanup;
-        if (ran) {
-            /* what follows reads, publishes and syncs; it cannot undo this */
-            pl_call_commit (call);
-            pl_entity__publish (call, kind, PL_ENTITY_UPDATE, &e, member, old.hidden, &view,
-                                true);
-            pl_entity__sync_sessions (call, kind->name, e.json, NULL);
-            if (kind->held && old.hidden != e.hidden)
-                pl_entity__held_flip (call, kind, &e, PL_CALL_PUBLISH_MAX - PL_ENTITY_PUBS_MAX);
-            if (!holder_seen)
-                pl_entity__redact (kind, e.json);
-            *stored = e.json;
-            e.json = NULL;
-            rc = 1;
-            goto cleanup;
-        }
+        snprintf (dry->score, sizeof dry->score, "%s", score);
+        dry->text = text;
+        text = NULL;
+        dry->e = e;
+        memset (&e, 0, sizeof e);
+        dry->reads = reads;
+        reads = NULL;
+        rc = 1;
+        goto cleanup;
     }
-    s_no (call, dry, PL_ERR_INTERNAL, "too many concurrent changes; try again");
+    /* the commit: all the decision read is as it was, then the write */
+    if (!(txn = pl_txn_new ())) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    pl_entity__reads_expect (reads, txn);
+    s_txn_write (txn, kind, id, text, moved ? old.holder : NULL, moved ? e.holder : NULL, score);
+    if (pl_txn_commit (txn, call) != 1)
+        goto cleanup;                       /* answered, or run again */
+    /* what follows reads, publishes and syncs; it cannot undo this */
+    pl_entity__publish (call, kind, PL_ENTITY_UPDATE, &e, member, old.hidden, &view, true);
+    pl_entity__sync_sessions (call, kind->name, e.json, NULL);
+    if (kind->held && old.hidden != e.hidden)
+        pl_entity__held_flip (call, kind, &e, PL_CALL_PUBLISH_MAX - PL_ENTITY_PUBS_MAX);
+    if (!holder_seen)
+        pl_entity__redact (kind, e.json);
+    *stored = e.json;
+    e.json = NULL;
+    rc = 1;
 cleanup:
-    if (dry)
-        watching = false;                   /* the caller's EXEC ends them */
-    pl_entity__abandon (call, &watching, &multi);
+    pl_txn_destroy (&txn);
+    pl_entity__reads_destroy (&reads);
     free (text);
     cJSON_Delete (mine);
     pl_entity__free (&old);
@@ -561,15 +588,15 @@ pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         return;
     }
     if (!(id = pl_entity__id (call, kind, cJSON_GetObjectItemCaseSensitive (arg, "id")))
-    ||  s_update (kind, call, id, arg, NULL, &stored) < 0)
+    ||  s_update (kind, call, id, arg, NULL, false, &stored) < 0)
         return;
     pl_call_ok (call, stored);
 }
 
-int
-pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
-                             const char *campaign_id, const cJSON *copy,
-                             pl_entity_wb_t **wb, char *why, size_t why_size)
+/* pl_entity_writeback_prepare; watch: WATCH what it reads (the compat). */
+static int
+s_prepare (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
+           const cJSON *copy, bool watch, pl_entity_wb_t **wb, char *why, size_t why_size)
 {
     assert (kind && call && campaign_id && wb && !pl_call_answered (call));
     const cJSON *id = cJSON_IsObject (copy) ? cJSON_GetObjectItemCaseSensitive (copy, "id") : NULL;
@@ -586,7 +613,7 @@ pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
     self->campaign = campaign_id;
     if (!cJSON_IsString (id) || !pl_wire_id_valid (id->valuestring))
         goto cleanup;                       /* never stored: a stranger */
-    if (s_update (kind, call, id->valuestring, copy, self, &stored) > 0) {
+    if (s_update (kind, call, id->valuestring, copy, self, watch, &stored) > 0) {
         *wb = self;
         self = NULL;
         rc = 1;
@@ -611,6 +638,22 @@ cleanup:
     return rc;
 }
 
+int
+pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
+                             const char *campaign_id, const cJSON *copy,
+                             pl_entity_wb_t **wb, char *why, size_t why_size)
+{
+    return s_prepare (kind, call, campaign_id, copy, false, wb, why, why_size);
+}
+
+int
+pl_entity_writeback_prepare_watch (const pl_entity_kind_t *kind, pl_call_t *call,
+                                   const char *campaign_id, const cJSON *copy,
+                                   pl_entity_wb_t **wb, char *why, size_t why_size)
+{
+    return s_prepare (kind, call, campaign_id, copy, true, wb, why, why_size);
+}
+
 const cJSON *
 pl_entity_writeback_entity (const pl_entity_wb_t *wb)
 {
@@ -626,13 +669,29 @@ pl_entity_writeback_holder (const pl_entity_wb_t *wb)
 }
 
 bool
+pl_entity_writeback_add (pl_txn_t *txn, const pl_entity_wb_t *wb)
+{
+    assert (txn && wb && wb->reads);
+    pl_entity__reads_expect (wb->reads, txn);
+    if (wb->text)
+        s_txn_write (txn, wb->kind, wb->e.id, wb->text, wb->moved ? wb->old_holder : NULL,
+                     wb->moved ? wb->e.holder : NULL, wb->score);
+    return true;
+}
+
+bool
 pl_entity_writeback_queue (pl_call_t *call, const pl_entity_wb_t *wb)
 {
     assert (call && wb);
     const pl_entity_kind_t *kind = wb->kind;
+    const char *id = wb->e.id, *from = wb->moved ? wb->old_holder : NULL;
+    const char *to = wb->moved ? wb->e.holder : NULL;
     return !wb->text
-        || s_queue_write (call, kind, wb->e.id, wb->text, wb->moved ? wb->old_holder : NULL,
-                          wb->moved ? wb->e.holder : NULL, wb->score);
+        || (pl_call_run (call, "SET " PL_KEY_ENTITY " %s", kind->name, id, wb->text)
+            && (!from || pl_call_run (call, "ZREM " PL_KEY_HELD " %s", kind->holder, from,
+                                      kind->name, id))
+            && (!to || pl_call_run (call, "ZADD " PL_KEY_HELD " %s %s", kind->holder, to,
+                                    kind->name, wb->score, id)));
 }
 
 void
@@ -655,6 +714,7 @@ pl_entity_writeback_destroy (pl_entity_wb_t **wb)
     pl_entity_wb_t *self = *wb;
     if (!self)
         return;
+    pl_entity__reads_destroy (&self->reads);
     pl_entity__free (&self->e);
     cJSON_Delete (self->copy);
     free (self->hidden_holder);
@@ -672,84 +732,78 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
 {
     assert (kind && call);
     const char *event = pl_proto_event (pl_call_event (call))->name;
-    bool watching = false, multi = false;
     pl_entity__t e = { 0 };
     pl_entity__held_t held = { 0 };
+    pl_txn_t *txn = NULL;
+    pl_entity__reads_t *reads = NULL;
     const char *id = pl_entity__id (call, kind, arg);
-    for (int attempt = 0; id && attempt < PL_ENTITY__ATTEMPTS; attempt++) {
-        pl_entity__free (&e);
-        pl_entity__held_free (&held);
-        watching = true;
-        int visible = pl_entity__fetch (call, kind->name, kind->holder_field, id, true, false, &e,
-                                        NULL);
-        if (visible < 0)
-            goto cleanup;
-        if (!visible) {
-            pl_call_error (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
-            goto cleanup;
-        }
-        if (!pl_authz_can_write (e.campaign != NULL, e.role, e.is_creator)) {
-            pl_call_error (call, PL_ERR_FORBIDDEN, "%s: only its creator or a GM may delete %s %s",
-                           event, kind->name, id);
-            goto cleanup;
-        }
-        bool member = true;
-        if (e.hidden && pl_entity__creator_member (call, &e, &member))
-            goto cleanup;
-        pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
-        int own = pl_entity_plan (kind, PL_ENTITY_DELETE, e.campaign, e.creator, member, false,
-                                  e.hidden, NULL, pubs);
-        if (kind->held
-        &&  pl_entity__held_load (call, kind, &e, PL_CALL_PUBLISH_MAX - (own > 0 ? own : 0),
-                                  &held))
-            goto cleanup;
-        multi = pl_call_run (call, "MULTI");
-        if (!multi || !pl_call_run (call, "DEL " PL_KEY_ENTITY, kind->name, id))
-            goto cleanup;
-        if (e.campaign
-            ? !pl_call_run (call, "ZREM " PL_KEY_CAMPAIGN_ENTITIES " %s", e.campaign, kind->name, id)
-           || !pl_call_run (call, "ZREM " PL_KEY_USER_CAMPAIGN_ENTITIES " %s", e.creator,
-                            kind->name, id)
-            : !pl_call_run (call, "ZREM " PL_KEY_USER_ENTITIES " %s", e.creator, kind->name, id))
-            goto cleanup;
-        if (e.holder
-        &&  !pl_call_run (call, "ZREM " PL_KEY_HELD " %s", kind->holder, e.holder, kind->name, id))
-            goto cleanup;
-        if (kind->held && !pl_call_run (call, "DEL " PL_KEY_HELD, kind->name, id, kind->held))
-            goto cleanup;
-        for (size_t i = 0; i < held.count; i++)
-            if (!pl_call_run (call, "SET " PL_KEY_ENTITY " %s", kind->held, held.e[i].id,
-                              held.text[i]))
-                goto cleanup;
-        int ran = pl_call_exec (call);
-        watching = multi = false;
-        if (ran < 0)
-            goto cleanup;
-        if (ran) {
-            pl_entity__publish (call, kind, PL_ENTITY_DELETE, &e, member, e.hidden, NULL, true);
-            /* the held entities' K:updated; only .updated of this kind is used */
-            pl_entity_kind_t held_kind = { .name = kind->held, .updated = kind->held_updated };
-            for (size_t i = 0; i < held.events; i++)
-                pl_entity__publish (call, &held_kind, PL_ENTITY_UPDATE, &held.e[i], held.member[i],
-                           held.e[i].hidden, NULL, true);
-            /* the dual update: copies of it leave every session state, and
-             * the copies of what it held get actorId null (every one of
-             * them, past the event budget too: state updates are ordered,
-             * so a client that misses one syncs) */
-            pl_session_kind_t session_kind;
-            if (s_session_kind (kind->name, &session_kind)
-            &&  pl_session_entity_remove (call, session_kind, e.json) < 0)
-                pl_warn ("%s %s: cannot read the sessions that embed it", kind->name, id);
-            for (size_t i = 0; i < held.count; i++)
-                pl_entity__sync_sessions (call, kind->held, held.e[i].json, NULL);
-            pl_call_ok (call, NULL);
-            goto cleanup;
-        }
+    if (!id)
+        goto cleanup;
+    if (!(reads = pl_entity__reads_new (false)) || !(txn = pl_txn_new ())) {
+        pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
+        goto cleanup;
     }
-    if (id)
-        pl_call_error (call, PL_ERR_INTERNAL, "too many concurrent changes; try again");
+    int visible = pl_entity__fetch (call, reads, kind->name, kind->holder_field, id, false, &e,
+                                    NULL);
+    if (visible < 0)
+        goto cleanup;
+    if (!visible) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no %s %s", kind->name, id);
+        goto cleanup;
+    }
+    if (!pl_authz_can_write (e.campaign != NULL, e.role, e.is_creator)) {
+        pl_call_error (call, PL_ERR_FORBIDDEN, "%s: only its creator or a GM may delete %s %s",
+                       event, kind->name, id);
+        goto cleanup;
+    }
+    bool member = true;
+    if (e.hidden && pl_entity__creator_member (call, reads, &e, &member))
+        goto cleanup;
+    pl_entity_pub_t pubs[PL_ENTITY_PUBS_MAX];
+    int own = pl_entity_plan (kind, PL_ENTITY_DELETE, e.campaign, e.creator, member, false,
+                              e.hidden, NULL, pubs);
+    if (kind->held
+    &&  pl_entity__held_load (call, reads, kind, &e, PL_CALL_PUBLISH_MAX - (own > 0 ? own : 0),
+                              &held))
+        goto cleanup;
+    /* the commit: what was read is as it was (the entity, the roles, what
+     * it holds), then the entity leaves its sets and what it held is
+     * held by nobody */
+    pl_entity__reads_expect (reads, txn);
+    pl_txn_write (txn, "DEL " PL_KEY_ENTITY, kind->name, id);
+    if (e.campaign) {
+        pl_txn_write (txn, "ZREM " PL_KEY_CAMPAIGN_ENTITIES " %s", e.campaign, kind->name, id);
+        pl_txn_write (txn, "ZREM " PL_KEY_USER_CAMPAIGN_ENTITIES " %s", e.creator, kind->name,
+                      id);
+    }
+    else
+        pl_txn_write (txn, "ZREM " PL_KEY_USER_ENTITIES " %s", e.creator, kind->name, id);
+    if (e.holder)
+        pl_txn_write (txn, "ZREM " PL_KEY_HELD " %s", kind->holder, e.holder, kind->name, id);
+    if (kind->held)
+        pl_entity__held_commit (txn, kind, &e, &held);
+    if (pl_txn_commit (txn, call) != 1)
+        goto cleanup;                       /* answered, or run again */
+    pl_entity__publish (call, kind, PL_ENTITY_DELETE, &e, member, e.hidden, NULL, true);
+    /* the held entities' K:updated; only .updated of this kind is used */
+    pl_entity_kind_t held_kind = { .name = kind->held, .updated = kind->held_updated };
+    for (size_t i = 0; i < held.events; i++)
+        pl_entity__publish (call, &held_kind, PL_ENTITY_UPDATE, &held.e[i], held.member[i],
+                            held.e[i].hidden, NULL, true);
+    /* the dual update: copies of it leave every session state, and the
+     * copies of what it held get actorId null (every one of them, past
+     * the event budget too: state updates are ordered, so a client that
+     * misses one syncs) */
+    pl_session_kind_t session_kind;
+    if (s_session_kind (kind->name, &session_kind)
+    &&  pl_session_entity_remove (call, session_kind, e.json) < 0)
+        pl_warn ("%s %s: cannot read the sessions that embed it", kind->name, id);
+    for (size_t i = 0; i < held.count; i++)
+        pl_entity__sync_sessions (call, kind->held, held.e[i].json, NULL);
+    pl_call_ok (call, NULL);
 cleanup:
-    pl_entity__abandon (call, &watching, &multi);
+    pl_txn_destroy (&txn);
+    pl_entity__reads_destroy (&reads);
     pl_entity__free (&e);
     pl_entity__held_free (&held);
 }
