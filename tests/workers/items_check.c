@@ -418,6 +418,84 @@ s_hidden_holder (void)
     free (spy);
 }
 
+/* An actor's delete racing writes of what it holds, on three workers:
+ * updates of an item it holds, and creates of items naming it. Every
+ * update is acked (it reruns past the delete: still found) and lands -
+ * the item's version is 1 + updates + 1 (the delete's actorId null) and
+ * actorId is null, whichever committed first; every create is acked
+ * before the delete (then the delete frees it) or is NOT_FOUND (its
+ * actor is gone); nothing is left in the actor's index. */
+static void
+s_held_races (void)
+{
+    enum { ROUNDS = 4, N = 6 };
+    int made = 0, refused = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        char *aid = s_make (S_ACTORS, "racer", "actor:create", "{\"name\":\"h\",\"type\":\"npc\"}");
+        char body[200];
+        snprintf (body, sizeof body, "{\"name\":\"held\",\"actorId\":\"%s\"}", aid);
+        char *iid = s_make (0, "racer", "item:create", body);
+        int creates[N], ncreates = 0;
+        for (int i = 0; i < N; i++) {
+            if (i == 1 + r % 3)
+                wcheck_send (S_ACTORS, "racer", "actor:delete", wcheck_quote (aid));
+            snprintf (body, sizeof body, "{\"id\":\"%s\",\"n%d\":%d}", iid, i, i);
+            wcheck_send (0, "racer", "item:update", body);
+            snprintf (body, sizeof body, "{\"name\":\"new\",\"actorId\":\"%s\"}", aid);
+            creates[ncreates++] = wcheck_send (1, "racer", "item:create", body);
+        }
+        char *made_ids[N];
+        int nmade = 0;
+        for (int i = 0; i < 2 * N + 1; i++) {
+            int seq;
+            cJSON *reply = wcheck_reply (&seq, NULL);
+            const char *code = wcheck_code (reply);
+            bool create = false;
+            for (int j = 0; j < ncreates; j++)
+                create |= creates[j] == seq;
+            if (create && strcmp (code, "") == 0) {
+                const cJSON *data = cJSON_GetObjectItemCaseSensitive (reply, "data");
+                made_ids[nmade++] = strdup (wcheck_str (data, "id"));
+            }
+            else
+            if (create) {
+                CHECK (strcmp (code, "NOT_FOUND") == 0);
+                refused++;
+            }
+            else
+                CHECK (strcmp (code, "") == 0);  /* the delete, and every update */
+            cJSON_Delete (reply);
+        }
+        cJSON *item = wcheck_ok (0, "racer", "item:get", wcheck_quote (iid));
+        CHECK (wcheck_num (item, "version") == 1 + N + 1);
+        CHECK (cJSON_IsNull (cJSON_GetObjectItemCaseSensitive (item, "actorId")));
+        for (int i = 0; i < N; i++) {
+            char field[16];
+            snprintf (field, sizeof field, "n%d", i);
+            CHECK (cJSON_IsNumber (cJSON_GetObjectItemCaseSensitive (item, field)));
+        }
+        cJSON_Delete (item);
+        for (int i = 0; i < nmade; i++) {
+            item = wcheck_ok (1, "racer", "item:get", wcheck_quote (made_ids[i]));
+            CHECK (cJSON_IsNull (cJSON_GetObjectItemCaseSensitive (item, "actorId")));
+            CHECK (wcheck_num (item, "version") == 2);
+            cJSON_Delete (item);
+            free (made_ids[i]);
+        }
+        made += nmade;
+        redisReply *left = wcheck_redis ("EXISTS pl:actor:%s:items", aid);
+        CHECK (left->type == REDIS_REPLY_INTEGER && left->integer == 0);
+        freeReplyObject (left);
+        wcheck_err (S_ACTORS, "racer", "actor:get", wcheck_quote (aid), "NOT_FOUND");
+        free (iid);
+        free (aid);
+        wcheck_drain (100);
+    }
+    if (wcheck_verbose ())
+        printf ("  held races: %d creates before the delete, %d after\n", made, refused);
+    CHECK (made + refused == ROUNDS * N);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -454,6 +532,8 @@ main (int argc, char **argv)
     cJSON_Delete (list);
     printf ("items_check: held by a hidden actor\n");
     s_hidden_holder ();
+    printf ("items_check: held races\n");
+    s_held_races ();
     printf ("items_check: SIGTERM\n");
     wcheck_done ();
     return 0;
