@@ -112,13 +112,20 @@ pl_entity_input_invalid (const pl_entity_kind_t *kind, const cJSON *old, const c
 
 /* printf into a new string (caller frees); NULL when out of memory. */
 char *
-pl_entity__fmt (const char *fmt, ...)
+pl_entity__vfmt (const char *fmt, va_list ap)
 {
     char *text = NULL;
-    va_list ap;
-    va_start (ap, fmt);
     if (vasprintf (&text, fmt, ap) < 0)
         text = NULL;
+    return text;
+}
+
+char *
+pl_entity__fmt (const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    char *text = pl_entity__vfmt (fmt, ap);
     va_end (ap);
     return text;
 }

@@ -187,13 +187,20 @@ pl_entity__held_flip (pl_call_t *call, const pl_entity_kind_t *kind, const pl_en
     pl_role_t role = e->role;
     size_t n = 0, silent = 0;
     char **argv = NULL;
-    redisReply *ids = NULL, *values = NULL;
+    redisReply *values = NULL;
+    pl_redis_batch_t b = { 0 };
     if (!e->campaign)
         goto cleanup;                       /* personal: only its creator sees either */
-    if (!e->is_creator && pl_authz_role (call, e->campaign, e->creator, &role))
+    /* what it holds, and its creator's role: one round trip */
+    pl_redis_batch_add (&b, "ZRANGE " PL_KEY_HELD " 0 -1", kind->name, e->id, kind->held);
+    if (!e->is_creator)
+        pl_redis_batch_add (&b, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s", e->campaign, e->creator);
+    if (!pl_call_batch (call, &b))
         goto cleanup;
-    if (!(ids = pl_call_command (call, "ZRANGE " PL_KEY_HELD " 0 -1", kind->name, e->id, kind->held)))
-        goto cleanup;
+    const redisReply *ids = b.reply[0];
+    if (!e->is_creator)
+        role = b.reply[1]->type == REDIS_REPLY_STRING ? pl_authz_role_parse (b.reply[1]->str)
+                                                      : PL_ROLE_NONE;
     n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
     if (n == 0 || !(argv = calloc (n + 1, sizeof *argv)))
         goto cleanup;
@@ -250,8 +257,7 @@ cleanup:
     for (size_t i = 1; argv && i <= n; i++)
         free (argv[i]);
     free (argv);
-    if (ids)
-        freeReplyObject (ids);
+    pl_redis_batch_clear (&b);
     if (values)
         freeReplyObject (values);
 }

@@ -1,8 +1,8 @@
 /*  pl_entity_int - what pl_entity.c (rules, reads, shared helpers),
- *  pl_entity_write.c (create, update, delete), pl_entity_held.c (the
- *  entities a holder holds, on its delete and hidden flip) and
- *  pl_entity_reads.c (what a write's decision read) share.
- *  Internal: only those three files include it (libuv's "uv__"
+ *  pl_entity_create.c (create), pl_entity_write.c (update, delete),
+ *  pl_entity_held.c (the entities a holder holds, on its delete and
+ *  hidden flip) and pl_entity_reads.c (what a write's decision read)
+ *  share. Internal: only those files include it (libuv's "uv__"
  *  convention: pl_entity__ names). Each function is documented where it
  *  is defined: in pl_entity.c, unless its section below names another
  *  file.
@@ -10,6 +10,7 @@
 #ifndef PL_ENTITY_INT_H
 #define PL_ENTITY_INT_H
 
+#include <stdarg.h>
 #include "pl_entity.h"
 #include "pl_txn.h"
 
@@ -30,6 +31,7 @@ typedef struct {
 void pl_entity__default (cJSON *obj, const char *key, cJSON *value);
 double pl_entity__number (const cJSON *obj, const char *key);
 char *pl_entity__fmt (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+char *pl_entity__vfmt (const char *fmt, va_list ap) __attribute__ ((format (printf, 1, 0)));
 void pl_entity__refuse (pl_call_t *call, pl_err_t err, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 void pl_entity__say (pl_call_t *call, bool quiet, pl_err_t err, const char *fmt, ...)

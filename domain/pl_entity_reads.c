@@ -141,11 +141,9 @@ void
 pl_entity__reads_want (pl_entity__reads_t *self, const char *field, const char *keyfmt, ...)
 {
     assert (self && keyfmt);
-    char *key = NULL;
     va_list ap;
     va_start (ap, keyfmt);
-    if (vasprintf (&key, keyfmt, ap) < 0)
-        key = NULL;
+    char *key = pl_entity__vfmt (keyfmt, ap);
     va_end (ap);
     if (!key)
         self->failed = true;
@@ -198,12 +196,10 @@ pl_entity__reads_get (pl_entity__reads_t *self, pl_call_t *call, const char *fie
 {
     assert (self && call && value && keyfmt);
     int rc = -1;
-    char *key = NULL;
     redisReply *reply = NULL;
     va_list ap;
     va_start (ap, keyfmt);
-    if (vasprintf (&key, keyfmt, ap) < 0)
-        key = NULL;
+    char *key = pl_entity__vfmt (keyfmt, ap);
     va_end (ap);
     s_read_t *read = key ? s_entry (self, key, field) : NULL;
     if (!read)
