@@ -312,14 +312,25 @@ pl_txn_writes (pl_txn_t *self)
     return self->nwrites;
 }
 
-int
-pl_txn_commit (pl_txn_t *self, pl_call_t *call)
+/* A failure of a commit: answered INTERNAL for the call's own commit
+ * (unless answered already), only logged for a follow-up. */
+static void
+s_fail (pl_call_t *call, bool follow_up, const char *message)
+{
+    if (!follow_up && !pl_call_answered (call))
+        pl_call_error (call, PL_ERR_INTERNAL, "%s", message);
+}
+
+/* pl_txn_commit and pl_txn_commit_follow_up. */
+static int
+s_commit (pl_txn_t *self, pl_call_t *call, bool follow_up)
 {
     assert (self && call);
     int rc = -1;
     const char **argv = NULL;
     size_t *lens = NULL;
     redisReply *reply = NULL;
+    const char *name = pl_proto_event (pl_call_event (call))->name;
     if (self->result)
         freeReplyObject (self->result);
     self->result = NULL;
@@ -331,9 +342,8 @@ pl_txn_commit (pl_txn_t *self, pl_call_t *call)
     }
     if (!argv || !lens) {
         pl_error ("a commit of %s: out of memory or past its bounds (%zu checks, %zu writes)",
-                  pl_proto_event (pl_call_event (call))->name, self->nexp, self->nwrites);
-        if (!pl_call_answered (call))
-            pl_call_error (call, PL_ERR_INTERNAL, "the change is too large to commit");
+                  name, self->nexp, self->nwrites);
+        s_fail (call, follow_up, "the change is too large to commit");
         goto cleanup;
     }
     char nexp[24], nwrites[24];
@@ -357,17 +367,31 @@ pl_txn_commit (pl_txn_t *self, pl_call_t *call)
         lens[k] = self->writes.v[i].len;
     }
     assert (k == argc);
-    reply = pl_call_script (call, &s_cas, (int) self->keys.n, (int) argc, argv, lens);
-    if (!reply)
-        goto cleanup;                       /* answered INTERNAL */
+    if (!follow_up) {
+        reply = pl_call_script (call, &s_cas, (int) self->keys.n, (int) argc, argv, lens);
+        if (!reply)
+            goto cleanup;                   /* answered INTERNAL */
+    }
+    else {
+        /* not through pl_call_script, which would answer the call */
+        pl_redis_t *redis = pl_call_redis (call);
+        reply = redis ? pl_redis_script (redis, &s_cas, (int) self->keys.n, (int) argc,
+                                         argv, lens) : NULL;
+        if (!reply || reply->type == REDIS_REPLY_ERROR) {
+            pl_warn ("a follow-up commit of %s: %s", name,
+                     reply ? reply->str : "storage unavailable");
+            goto cleanup;
+        }
+    }
     bool shaped = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1
                && reply->element[0]->type == REDIS_REPLY_INTEGER;
     if (shaped && reply->element[0]->integer == 0 && reply->elements == 2
     &&  reply->element[1]->type == REDIS_REPLY_INTEGER) {
         self->conflict_at = (int) reply->element[1]->integer - 1;
-        pl_debug ("%s: check %d of its commit failed; running it again",
-                  pl_proto_event (pl_call_event (call))->name, self->conflict_at);
-        pl_call_conflict (call);
+        pl_debug ("%s: check %d of its %scommit failed%s", name, self->conflict_at,
+                  follow_up ? "follow-up " : "", follow_up ? "" : "; running it again");
+        if (!follow_up)
+            pl_call_conflict (call);
         rc = 0;
     }
     else
@@ -378,10 +402,8 @@ pl_txn_commit (pl_txn_t *self, pl_call_t *call)
         rc = 1;
     }
     else {
-        pl_error ("a commit of %s: unexpected reply from its script",
-                  pl_proto_event (pl_call_event (call))->name);
-        if (!pl_call_answered (call))
-            pl_call_error (call, PL_ERR_INTERNAL, "storage error");
+        pl_error ("a commit of %s: unexpected reply from its script", name);
+        s_fail (call, follow_up, "storage error");
     }
 cleanup:
     if (reply)
@@ -389,6 +411,18 @@ cleanup:
     free (argv);
     free (lens);
     return rc;
+}
+
+int
+pl_txn_commit (pl_txn_t *self, pl_call_t *call)
+{
+    return s_commit (self, call, false);
+}
+
+int
+pl_txn_commit_follow_up (pl_txn_t *self, pl_call_t *call)
+{
+    return s_commit (self, call, true);
 }
 
 const redisReply *

@@ -91,6 +91,17 @@ size_t pl_txn_writes (pl_txn_t *self);
  * A commit with no writes checks the expectations only (a consistent
  * read). */
 int pl_txn_commit (pl_txn_t *self, pl_call_t *call);
+/* A follow-up commit: work a handler does AFTER its own write committed
+ * (pl_call_commit), e.g. the "system" updates of the sessions that embed
+ * an entity it changed. A rerun of the handler would redo that committed
+ * write, so here a conflict does NOT call pl_call_conflict: it returns 0
+ * and the caller reads again and retries itself, bounded (or gives up,
+ * logged). Nor does a failure answer the call: it returns -1, logged, and
+ * the handler's answer stands. On success (1) it calls pl_call_commit, so
+ * the events of the write go out whatever the call answers. Usable in a
+ * call that has not committed yet too (a read handler's repair): the same
+ * contract. */
+int pl_txn_commit_follow_up (pl_txn_t *self, pl_call_t *call);
 /* The reply of write i (0-based) of the last successful commit, borrowed;
  * NULL when there is none. */
 const redisReply *pl_txn_result (pl_txn_t *self, size_t i);

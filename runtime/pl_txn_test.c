@@ -164,6 +164,30 @@ s_test_live (bool verbose)
     s_expect_conflict (&w, txn, 0);
     freeReplyObject (before);
 
+    /* a follow-up commit (after the call's own): a conflict leaves the
+     * call alone (no rerun; the caller retries), a success commits */
+    s_call (&call, &w);
+    call.committed = true;                  /* its own write is done */
+    pl_txn_expect_value (txn, "not-k", 5, "%s", "k");
+    pl_txn_write (txn, "SET %s %s", "never", "written");
+    assert (pl_txn_commit_follow_up (txn, &call) == 0);
+    assert (pl_txn_conflict_at (txn) == 0 && !call.conflict && !call.reply);
+    assert (strcmp (s_get (r, "never", buf, sizeof buf), "") == 0);
+    pl_txn_reset (txn);
+    s_call (&call, &w);
+    pl_txn_expect_value (txn, "changed", 7, "%s", "k");
+    pl_txn_write (txn, "SET %s %s", "follow", "up");
+    assert (pl_txn_commit_follow_up (txn, &call) == 1);
+    assert (call.committed && !call.conflict && !call.reply);
+    assert (strcmp (s_get (r, "follow", buf, sizeof buf), "up") == 0);
+    pl_txn_reset (txn);
+    /* ... and a failure is logged, not answered */
+    s_call (&call, &w);
+    pl_txn_write (txn, "HSET %s %s %s", "k", "f", "v");           /* k is a string */
+    assert (pl_txn_commit_follow_up (txn, &call) == -1);
+    assert (!call.reply && !call.failed && !call.conflict);
+    pl_txn_reset (txn);
+
     /* a write past the argument bound: refused before anything is sent */
     s_call (&call, &w);
     int argc = PL_TXN_ARGC_MAX + 1;
@@ -198,6 +222,10 @@ s_test_live (bool verbose)
     pl_txn_write (txn, "SET %s %s", "k", "y");
     assert (pl_txn_commit (txn, &call) == -1);
     assert (call.failed && strstr (call.reply, "storage unavailable"));
+    s_call (&call, &w);
+    pl_txn_write (txn, "SET %s %s", "k", "y");
+    assert (pl_txn_commit_follow_up (txn, &call) == -1 && !call.reply);
+    pl_txn_reset (txn);
     s_call (&call, &w);                     /* frees the reply */
     pl_txn_destroy (&txn);
     assert (txn == NULL);
