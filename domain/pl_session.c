@@ -9,6 +9,7 @@
 #include "pl_state.h"
 #include "pl_wire.h"
 #include "pl_keys.h"
+#include "pl_txn.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -18,22 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Optimistic transaction attempts per commit. An attempt fails only when
- * another commit to the same session won in between; with an expected
- * version the second attempt ends in CONFLICT, so only version-less
- * (system, token:move) commits ever loop, and then as often as commits
- * race them. 32 attempts (~7 round trips each) is far above any real
- * contention; past it the update is refused BUSY, not queued. */
-#define S_ATTEMPTS      32
-/* Longest Redis key we build: "pl:session:" + id + ":upd:" + update id. */
-#define S_KEY_MAX       (32 + PL_WIRE_ID_MAX + PL_SESSION_UPDATE_ID_MAX)
 
 /* ---- Redis, without answering the call ------------------------------- */
 
 /* Run a command on the call's Redis. Returns the reply, or NULL after
- * logging when Redis is unreachable or answered an error. A nil EXEC is a
- * normal REDIS_REPLY_NIL; an EXEC holding errors is returned as it is
- * (the caller decides which errors matter). */
+ * logging when Redis is unreachable or answered an error. */
 redisReply *
 pl_session__cmd (pl_call_t *call, const char *fmt, ...)
 {
@@ -59,32 +49,19 @@ cleanup:
     return reply;
 }
 
-/* A command whose reply we do not need (MULTI, a queued write). */
 bool
-pl_session__run (pl_call_t *call, const char *fmt, ...)
+pl_session__batch (pl_call_t *call, pl_redis_batch_t *b)
 {
     pl_redis_t *redis = pl_call_redis (call);
-    if (!redis)
-        return false;
-    va_list ap;
-    va_start (ap, fmt);
-    redisReply *reply = pl_redis_vcommand (redis, fmt, ap);
-    va_end (ap);
-    bool ok = reply && reply->type != REDIS_REPLY_ERROR;
-    if (reply && !ok)
-        pl_error ("session: redis error: %s", reply->str);
-    if (!reply)
+    bool ok = redis && pl_redis_batch_run (redis, b) == 0;
+    if (!ok)
         pl_warn ("session: storage unavailable");
-    if (reply)
-        freeReplyObject (reply);
+    for (int i = 0; ok && i < b->count; i++)
+        if (b->reply[i]->type == REDIS_REPLY_ERROR) {
+            pl_error ("session: redis error: %s", b->reply[i]->str);
+            ok = false;
+        }
     return ok;
-}
-
-void
-pl_session__reset (pl_call_t *call)
-{
-    if (pl_call_redis (call))
-        pl_redis_reset (pl_call_redis (call));
 }
 
 /* ---- pure helpers ---------------------------------------------------- */
@@ -151,11 +128,8 @@ s_strcmp_p (const void *a, const void *b)
     return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
-/* The valid ids at <key>.<i>.id of state, sorted, without duplicates:
- * pointers into state (borrowed). Returns the count, or -1 when out of
- * memory; *ids is NULL when the count is 0. */
-static int
-s_ids (const cJSON *state, const char *key, const char ***ids)
+int
+pl_session__ids (const cJSON *state, const char *key, const char ***ids)
 {
     *ids = NULL;
     const cJSON *list = cJSON_GetObjectItemCaseSensitive (state, key);
@@ -189,7 +163,7 @@ cJSON *
 pl_session_entity_ids (const cJSON *state, const char *key)
 {
     const char **ids = NULL;
-    int n = s_ids (state, key, &ids);
+    int n = pl_session__ids (state, key, &ids);
     cJSON *out = n >= 0 ? cJSON_CreateArray () : NULL;
     for (int i = 0; out && i < n; i++)
         cJSON_AddItemToArray (out, cJSON_CreateString (ids[i]));
@@ -284,26 +258,17 @@ s_session_json (const redisReply *hash)
     return session;
 }
 
-/* WATCH campaign_id's members and read user's role in it (PL_ROLE_NONE:
- * not a member, or no such campaign), inside a commit: a role change
- * before the caller's EXEC makes it fail. false when Redis failed
- * (logged). */
-static bool
-s_watch_role (pl_call_t *call, const char *campaign_id, const char *user, pl_role_t *role)
+pl_role_t
+pl_session__role (const redisReply *reply)
 {
-    bool ok = false;
-    redisReply *reply = NULL;
-    *role = PL_ROLE_NONE;
-    if (!pl_session__run (call, "WATCH " PL_KEY_CAMPAIGN_MEMBERS, campaign_id)
-    ||  !(reply = pl_session__cmd (call, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s", campaign_id, user)))
-        goto cleanup;
-    if (reply->type == REDIS_REPLY_STRING)
-        *role = pl_authz_role_parse (reply->str);
-    ok = true;
-cleanup:
-    if (reply)
-        freeReplyObject (reply);
-    return ok;
+    return reply->type == REDIS_REPLY_STRING ? pl_authz_role_parse (reply->str) : PL_ROLE_NONE;
+}
+
+void
+pl_session__expect_role (pl_txn_t *txn, const char *campaign_id, const char *user, const redisReply *reply)
+{
+    pl_txn_expect_field (txn, user, reply->type == REDIS_REPLY_STRING ? reply->str : NULL,
+                         PL_KEY_CAMPAIGN_MEMBERS, campaign_id);
 }
 
 int
@@ -315,64 +280,55 @@ pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
     char sid[PL_ID_UUID_SIZE], created[24];
     char *state_text = NULL;
     cJSON *state = NULL;
-    redisReply *reply = NULL;
+    pl_txn_t *txn = NULL;
+    pl_redis_batch_t b = { 0 };
     int64_t now = pl_id_wall_ms ();
     if (pl_id_uuid4 (sid) != 0)
         goto cleanup;
     snprintf (created, sizeof created, "%" PRId64, now);
     state = pl_state_new (now);
     state_text = state ? cJSON_PrintUnformatted (state) : NULL;
-    if (!state_text)
+    if (!state_text || !(txn = pl_txn_new ()))
         goto cleanup;
-    for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
-        /* WATCH the set so the per-campaign bound holds across workers,
-         * and the creator's role so a campaign deleted (or a GM demoted)
-         * before our EXEC gets no session */
-        pl_role_t role;
-        if (!pl_session__run (call, "WATCH " PL_KEY_CAMPAIGN_SESSIONS, campaign_id)
-        ||  !s_watch_role (call, campaign_id, created_by, &role))
-            goto cleanup;
-        if (role != PL_ROLE_GM) {
-            rc = 2;
-            goto cleanup;
-        }
-        reply = pl_session__cmd (call, "SCARD " PL_KEY_CAMPAIGN_SESSIONS, campaign_id);
-        if (!reply)
-            goto cleanup;
-        if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= PL_SESSION_PER_CAMPAIGN) {
-            rc = 1;
-            goto cleanup;
-        }
-        freeReplyObject (reply);
-        reply = NULL;
-        if (!pl_session__run (call, "MULTI")
-        ||  !pl_session__run (call, "HSET " PL_KEY_SESSION " id %s campaignId %s name %s "
-                              "createdBy %s createdAt %s",
-                    sid, sid, campaign_id, name, created_by, created)
-        ||  !pl_session__run (call, "SADD " PL_KEY_CAMPAIGN_SESSIONS " %s", campaign_id, sid)
-        ||  !pl_session__run (call, "SET " PL_KEY_SESSION_STATE " %s", sid, state_text))
-            goto cleanup;
-        reply = pl_session__cmd (call, "EXEC");
-        if (!reply)
-            goto cleanup;
-        if (reply->type == REDIS_REPLY_ARRAY) {
-            *session = cJSON_CreateObject ();
-            cJSON_AddStringToObject (*session, "id", sid);
-            cJSON_AddStringToObject (*session, "campaignId", campaign_id);
-            cJSON_AddStringToObject (*session, "name", name);
-            cJSON_AddStringToObject (*session, "createdBy", created_by);
-            cJSON_AddNumberToObject (*session, "createdAt", (double) now);
-            rc = *session ? 0 : -1;
-            goto cleanup;
-        }
-        freeReplyObject (reply);            /* nil: a create raced us */
-        reply = NULL;
+    /* read the creator's role and the campaign's session count; commit
+     * only if both are still so, so the per-campaign bound holds across
+     * workers and a campaign deleted (or a GM demoted) since gets no
+     * session */
+    pl_redis_batch_add (&b, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s", campaign_id, created_by);
+    pl_redis_batch_add (&b, "SCARD " PL_KEY_CAMPAIGN_SESSIONS, campaign_id);
+    if (!pl_session__batch (call, &b))
+        goto cleanup;
+    if (pl_session__role (b.reply[0]) != PL_ROLE_GM) {
+        rc = 2;
+        goto cleanup;
     }
-    pl_warn ("session: create in campaign %s lost %d races", campaign_id, S_ATTEMPTS);
+    long long count = b.reply[1]->type == REDIS_REPLY_INTEGER ? b.reply[1]->integer : 0;
+    if (count >= PL_SESSION_PER_CAMPAIGN) {
+        rc = 1;
+        goto cleanup;
+    }
+    pl_session__expect_role (txn, campaign_id, created_by, b.reply[0]);
+    pl_txn_expect_count (txn, PL_TXN_SET, count, PL_KEY_CAMPAIGN_SESSIONS, campaign_id);
+    pl_txn_write (txn, "HSET " PL_KEY_SESSION " id %s campaignId %s name %s "
+                  "createdBy %s createdAt %s",
+                  sid, sid, campaign_id, name, created_by, created);
+    pl_txn_write (txn, "SADD " PL_KEY_CAMPAIGN_SESSIONS " %s", campaign_id, sid);
+    pl_txn_write (txn, "SET " PL_KEY_SESSION_STATE " %s", sid, state_text);
+    int committed = pl_txn_commit (txn, call);
+    if (committed <= 0) {
+        rc = committed == 0 ? 3 : -1;       /* 0: the runtime runs it again */
+        goto cleanup;
+    }
+    *session = cJSON_CreateObject ();
+    cJSON_AddStringToObject (*session, "id", sid);
+    cJSON_AddStringToObject (*session, "campaignId", campaign_id);
+    cJSON_AddStringToObject (*session, "name", name);
+    cJSON_AddStringToObject (*session, "createdBy", created_by);
+    cJSON_AddNumberToObject (*session, "createdAt", (double) now);
+    rc = *session ? 0 : -1;
 cleanup:
-    if (reply)
-        freeReplyObject (reply);
-    pl_session__reset (call);
+    pl_redis_batch_clear (&b);
+    pl_txn_destroy (&txn);
     cJSON_Delete (state);
     free (state_text);
     return rc;
@@ -417,30 +373,30 @@ pl_session_list (pl_call_t *call, const char *campaign_id, cJSON **list)
     *list = NULL;
     cJSON **rows = NULL;
     size_t nrows = 0;
-    redisReply *exec = NULL;
+    pl_redis_batch_t b = { 0 };
     redisReply *ids = pl_session__cmd (call, "SMEMBERS " PL_KEY_CAMPAIGN_SESSIONS, campaign_id);
     if (!ids || ids->type != REDIS_REPLY_ARRAY)
         goto cleanup;
-    /* one transaction: every hash as of one moment */
-    if (ids->elements > 0) {
-        if (!pl_session__run (call, "MULTI"))
+    rows = ids->elements ? calloc (ids->elements, sizeof *rows) : NULL;
+    if (ids->elements && !rows)
+        goto cleanup;
+    /* the hashes, PL_REDIS_BATCH_MAX a round trip; a session's hash never
+     * changes once written, so rounds apart read the same thing as one
+     * moment would (a session deleted meanwhile is just not listed) */
+    for (size_t i = 0; i < ids->elements; i += PL_REDIS_BATCH_MAX) {
+        pl_redis_batch_clear (&b);
+        for (size_t j = i; j < ids->elements && j < i + PL_REDIS_BATCH_MAX; j++)
+            pl_redis_batch_add (&b, "HGETALL " PL_KEY_SESSION, ids->element[j]->str);
+        if (!pl_session__batch (call, &b))
             goto cleanup;
-        for (size_t i = 0; i < ids->elements; i++)
-            if (!pl_session__run (call, "HGETALL " PL_KEY_SESSION, ids->element[i]->str))
-                goto cleanup;
-        exec = pl_session__cmd (call, "EXEC");
-        if (!exec || exec->type != REDIS_REPLY_ARRAY)
-            goto cleanup;
-        rows = calloc (exec->elements, sizeof *rows);
-        if (!rows)
-            goto cleanup;
-        for (size_t i = 0; i < exec->elements; i++) {
-            cJSON *session = s_session_json (exec->element[i]);
+        for (int j = 0; j < b.count; j++) {
+            cJSON *session = s_session_json (b.reply[j]);
             if (session)                    /* a stale id: not listed */
                 rows[nrows++] = session;
         }
-        qsort (rows, nrows, sizeof *rows, s_by_created);
     }
+    if (nrows > 1)
+        qsort (rows, nrows, sizeof *rows, s_by_created);
     *list = cJSON_CreateArray ();
     if (!*list)
         goto cleanup;
@@ -455,9 +411,7 @@ cleanup:
     free (rows);
     if (ids)
         freeReplyObject (ids);
-    if (exec)
-        freeReplyObject (exec);
-    pl_session__reset (call);
+    pl_redis_batch_clear (&b);
     return rc;
 }
 
@@ -492,280 +446,3 @@ pl_session_state (pl_call_t *call, const char *sid, cJSON **state)
     return rc;
 }
 
-/* ---- the commit ------------------------------------------------------ */
-
-void
-pl_session_result_clear (pl_session_result_t *result)
-{
-    if (!result)
-        return;
-    cJSON_Delete (result->body);
-    cJSON_Delete (result->update);
-    memset (result, 0, sizeof *result);
-}
-
-const char *
-pl_session__version (const cJSON *state)
-{
-    return cJSON_GetObjectItemCaseSensitive (state, "stateVersion")->valuestring;
-}
-
-/* Queue SADD or SREM of sid in pl:<kind>:<id>:sessions for every id of
- * add that is not in other (both sorted). Returns false on failure. */
-static bool
-s_queue_index (pl_call_t *call, const char *command, const char *kind, const char *sid,
-               const char **add, int nadd, const char **other, int nother)
-{
-    int j = 0;
-    for (int i = 0; i < nadd; i++) {
-        while (j < nother && strcmp (other[j], add[i]) < 0)
-            j++;
-        if (j < nother && strcmp (other[j], add[i]) == 0)
-            continue;
-        if (!pl_session__run (call, "%s " PL_KEY_ENTITY_SESSIONS " %s", command, kind, add[i], sid))
-            return false;
-    }
-    return true;
-}
-
-/* Queue the index changes between old and next (inside MULTI). */
-static bool
-s_queue_indexes (pl_call_t *call, const char *sid, const cJSON *old, const cJSON *next)
-{
-    static const struct { const char *key, *kind; } lists[] = {
-        { "actors", "actor" }, { "items", "item" } };
-    bool ok = true;
-    for (size_t k = 0; ok && k < 2; k++) {
-        const char **before = NULL, **after = NULL;
-        int nb = s_ids (old, lists[k].key, &before);
-        int na = s_ids (next, lists[k].key, &after);
-        ok = nb >= 0 && na >= 0
-          && s_queue_index (call, "SADD", lists[k].kind, sid, after, na, before, nb)
-          && s_queue_index (call, "SREM", lists[k].kind, sid, before, nb, after, na);
-        free (before);
-        free (after);
-    }
-    return ok;
-}
-
-/* One attempt. Returns 1 to try again (a concurrent commit won), 0 when
- * result holds the outcome. */
-static int
-s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
-           const char *update_id, pl_session_result_t *result)
-{
-    int rc = 0;
-    cJSON *state = NULL, *built = NULL, *next = NULL, *log_entry = NULL, *body = NULL;
-    char *state_text = NULL, *log_text = NULL, *body_text = NULL;
-    redisReply *reply = NULL;
-    const cJSON *ops = update->operations;
-    result->status = PL_SESSION_FAILED;
-
-    if (!pl_session__run (call, "WATCH " PL_KEY_SESSION_STATE, sid))
-        goto cleanup;
-    if (update->campaign_id) {
-        /* the caller's role as of this commit: a GM demoted (or a member
-         * removed) since the handler's check commits nothing */
-        pl_role_t role;
-        if (!s_watch_role (call, update->campaign_id, pl_call_caller (call)->user, &role))
-            goto cleanup;
-        if (role < update->min_role) {
-            result->status = PL_SESSION_FORBIDDEN;
-            snprintf (result->why, sizeof result->why, "%s",
-                      role == PL_ROLE_NONE ? "not a member of the session's campaign"
-                                           : "no longer a GM of the session's campaign");
-            goto cleanup;
-        }
-    }
-    /* a recorded id first: a retry whose first try committed gets its ack
-     * even though the version has moved on since */
-    if (update->update_id) {
-        reply = pl_session__cmd (call, "GET " PL_KEY_SESSION_UPDATE, sid, update_id);
-        if (!reply)
-            goto cleanup;
-        if (reply->type == REDIS_REPLY_STRING) {
-            body = cJSON_ParseWithLength (reply->str, reply->len);
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive (body, "newVersion");
-            if (!cJSON_IsString (v)) {
-                pl_error (PL_KEY_SESSION_UPDATE " holds no ack", sid, update_id);
-                goto cleanup;
-            }
-            snprintf (result->version, sizeof result->version, "%s", v->valuestring);
-            result->status = PL_SESSION_REPLAYED;
-            result->body = body;
-            body = NULL;
-            goto cleanup;
-        }
-        freeReplyObject (reply);
-        reply = NULL;
-    }
-    reply = pl_session__cmd (call, "GET " PL_KEY_SESSION_STATE, sid);
-    if (!reply)
-        goto cleanup;
-    if (reply->type != REDIS_REPLY_STRING) {
-        result->status = PL_SESSION_MISSING;
-        goto cleanup;
-    }
-    state = pl_session__parse_state (sid, reply->str, reply->len);
-    freeReplyObject (reply);
-    reply = NULL;
-    if (!state) {
-        snprintf (result->why, sizeof result->why, "stored state is corrupt");
-        goto cleanup;
-    }
-    if (update->expected && strcmp (update->expected, pl_session__version (state)) != 0) {
-        result->status = PL_SESSION_CONFLICT;
-        snprintf (result->version, sizeof result->version, "%s", pl_session__version (state));
-        goto cleanup;
-    }
-    if (!ops) {
-        built = update->build (state, update->build_arg, result->why, sizeof result->why);
-        if (!built) {
-            result->status = PL_SESSION_REFUSED;
-            goto cleanup;
-        }
-        if (cJSON_GetArraySize (built) == 0) {
-            result->status = PL_SESSION_NOOP;
-            goto cleanup;
-        }
-        ops = built;
-    }
-    int index = -1;
-    if (pl_state_apply (state, ops, &next, &index, result->why, sizeof result->why) != 0) {
-        if (strcmp (result->why, "out of memory") == 0)
-            goto cleanup;
-        result->status = PL_SESSION_INVALID;
-        result->index = index;
-        goto cleanup;
-    }
-    int64_t now = pl_id_wall_ms ();
-    if (pl_state_bump (next, now) != 0) {
-        snprintf (result->why, sizeof result->why, "the version cannot go higher");
-        goto cleanup;
-    }
-    state_text = cJSON_PrintUnformatted (next);
-    if (!state_text)
-        goto cleanup;
-    if (strlen (state_text) > PL_SESSION_STATE_MAX) {
-        result->status = PL_SESSION_INVALID;
-        result->index = -1;
-        snprintf (result->why, sizeof result->why,
-                  "the state would exceed %d bytes of JSON", PL_SESSION_STATE_MAX);
-        goto cleanup;
-    }
-    /* the gameState:updated payload, which is also the log entry */
-    log_entry = cJSON_CreateObject ();
-    cJSON_AddStringToObject (log_entry, "sessionId", sid);
-    cJSON_AddStringToObject (log_entry, "id", update_id);
-    cJSON_AddStringToObject (log_entry, "version", pl_session__version (next));
-    cJSON_AddStringToObject (log_entry, "previousVersion", pl_session__version (state));
-    cJSON_AddItemToObject (log_entry, "operations", cJSON_Duplicate (ops, true));
-    if (cJSON_IsNumber (update->timestamp))
-        cJSON_AddItemToObject (log_entry, "timestamp", cJSON_Duplicate (update->timestamp, false));
-    else
-        cJSON_AddNumberToObject (log_entry, "timestamp", (double) now);
-    cJSON_AddStringToObject (log_entry, "source", update->source ? update->source : "gm");
-    /* the state's new lastUpdated, so a client that applies the updates
-     * (stateVersion = version, lastUpdated = this) holds the very state
-     * the server does, byte for byte */
-    cJSON_AddNumberToObject (log_entry, "lastUpdated", (double) now);
-    body = cJSON_CreateObject ();
-    cJSON_AddTrueToObject (body, "success");
-    cJSON_AddStringToObject (body, "newVersion", pl_session__version (next));
-    log_text = cJSON_PrintUnformatted (log_entry);
-    body_text = cJSON_PrintUnformatted (body);
-    if (!log_text || !body_text)
-        goto cleanup;
-
-    long log_max = pl_config_int (pl_call_config (call), PL_CFG_SESSION_LOG_MAX);
-    if (log_max < 1)
-        log_max = 1;                        /* the newest entry is always kept */
-    if (!pl_session__run (call, "MULTI")
-    ||  !pl_session__run (call, "SET " PL_KEY_SESSION_STATE " %s", sid, state_text)
-    ||  !pl_session__run (call, "XADD " PL_KEY_SESSION_LOG " MAXLEN = %ld %s-0 u %s",
-                sid, log_max, pl_session__version (next), log_text)
-    ||  (update->update_id
-         && !pl_session__run (call, "SET " PL_KEY_SESSION_UPDATE " %s EX %d",
-                    sid, update_id, body_text, PL_SESSION_UPDATE_TTL))
-    ||  !s_queue_indexes (call, sid, state, next)
-    ||  (update->queue && !update->queue (call, update->build_arg)))
-        goto cleanup;
-    reply = pl_session__cmd (call, "EXEC");
-    if (!reply)
-        goto cleanup;
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        rc = 1;                             /* nil: a commit won; read again */
-        goto cleanup;
-    }
-    if (reply->elements < 2 || reply->element[0]->type == REDIS_REPLY_ERROR) {
-        pl_error ("session %s: the state write failed", sid);
-        goto cleanup;
-    }
-    if (reply->element[1]->type == REDIS_REPLY_ERROR) {
-        /* The log's last id is not below the new version: only a log that
-         * outlived its state can do that. The state is written (EXEC does
-         * not roll back), so start the log over: sync from older versions
-         * finds the gap and gets a full state, which is correct. */
-        pl_error ("session %s: log append failed (%s); the log starts over at %s",
-                  sid, reply->element[1]->str, pl_session__version (next));
-        freeReplyObject (reply);
-        reply = NULL;
-        if (pl_session__run (call, "DEL " PL_KEY_SESSION_LOG, sid))
-            pl_session__run (call, "XADD " PL_KEY_SESSION_LOG " MAXLEN = %ld %s-0 u %s",
-                   sid, log_max, pl_session__version (next), log_text);
-    }
-    result->status = PL_SESSION_APPLIED;
-    snprintf (result->version, sizeof result->version, "%s", pl_session__version (next));
-    cJSON_DeleteItemFromObjectCaseSensitive (body, "success");
-    result->body = body;
-    body = NULL;
-    result->update = log_entry;
-    log_entry = NULL;
-    char room[16 + PL_WIRE_ID_MAX];
-    snprintf (room, sizeof room, "session:%s", sid);
-    pl_call_publish (call, room, PL_PUSH_GAME_STATE_UPDATED,
-                     cJSON_Duplicate (result->update, true), false);
-cleanup:
-    if (reply)
-        freeReplyObject (reply);
-    pl_session__reset (call);               /* drop any WATCH / MULTI left */
-    cJSON_Delete (state);
-    cJSON_Delete (built);
-    cJSON_Delete (next);
-    cJSON_Delete (log_entry);
-    cJSON_Delete (body);
-    free (state_text);
-    free (log_text);
-    free (body_text);
-    return rc;
-}
-
-void
-pl_session_commit (pl_call_t *call, const char *sid, const pl_session_update_t *update,
-                   pl_session_result_t *result)
-{
-    assert (call && sid && update && result);
-    assert (update->operations || update->build);
-    memset (result, 0, sizeof *result);
-    result->index = -1;
-    char server_id[PL_ID_UUID_SIZE];
-    const char *update_id = update->update_id;
-    if (!update_id) {
-        if (pl_id_uuid4 (server_id) != 0) {
-            result->status = PL_SESSION_FAILED;
-            snprintf (result->why, sizeof result->why, "no random id");
-            return;
-        }
-        update_id = server_id;
-    }
-    for (int attempt = 0; attempt < S_ATTEMPTS; attempt++) {
-        cJSON_Delete (result->body);
-        result->body = NULL;
-        if (s_attempt (call, sid, update, update_id, result) == 0)
-            return;
-    }
-    result->status = PL_SESSION_BUSY;
-    snprintf (result->why, sizeof result->why,
-              "session %s: %d concurrent updates won in a row; try again", sid, S_ATTEMPTS);
-    pl_warn ("%s", result->why);
-}

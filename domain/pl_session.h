@@ -21,21 +21,36 @@
  *    pl:actor:<id>:sessions        set of session ids whose state holds
  *    pl:item:<id>:sessions         actors.<i> / items.<i> with that id
  *
- *  The commit is an optimistic transaction: WATCH the state, read it,
- *  apply the operations in C (pl_state), then MULTI: SET state, XADD log,
- *  SET the idempotency record, move the entity index; EXEC. A nil EXEC
- *  means another commit won meanwhile (any worker, any process), so we
- *  read again: with an expected version that retry answers CONFLICT, and
- *  updates of one session are strictly serialized. The state, its log
- *  entry, the update id record and the index change together or not at all.
+ *  The commit (pl_session_commit.c) reads, decides in C and commits with
+ *  one compare-and-set script (pl_txn): one pipelined read of the state,
+ *  the log's tail, the update id's record and the caller's role; the
+ *  operations applied in C (pl_state); then one commit that expects the
+ *  state text, the role field and the record's absence (and whatever the
+ *  builder read: the embedded entities) unchanged, and writes the log
+ *  entry, the state, the idempotency record, the entity index moves and
+ *  the caller's own writes (the dual update's write-backs), or nothing.
+ *  Updates of one session are strictly serialized: any commit in between
+ *  (any worker, any process) changes the state text, so a commit based on
+ *  the old one conflicts and is decided again on the new one - with an
+ *  expected version, that is a VERSION_CONFLICT.
  *
- *  Contract for callers: nothing here answers the call. Every function
- *  reports an outcome and the caller picks the ack (or, inside another
- *  service's handler, just logs). A Redis failure is logged here and comes
- *  back as PL_SESSION_FAILED / -1; any WATCH or MULTI we opened is closed
- *  before we return, so a caller may go on using Redis. Events are
- *  published through the call (pl_call_publish), so they go out after the
- *  reply, and only when the call succeeds.
+ *  Who decides again after a conflict:
+ *    - a handler's own commit (gameState:update, token:move, create):
+ *      the runtime, which reruns the whole handler (pl_call_conflict,
+ *      called by pl_txn_commit); the outcome is PL_SESSION_RETRY and the
+ *      handler returns without answering;
+ *    - a follow-up commit (update->follow_up: the "system" syncs, made
+ *      after the call's own write has committed): pl_session itself,
+ *      bounded (then PL_SESSION_BUSY, logged), since a rerun of the
+ *      handler would redo its committed write.
+ *
+ *  Contract for callers: nothing here answers the call, except a failed
+ *  handler's own commit (pl_txn_commit answers INTERNAL: check
+ *  pl_call_answered). Every function reports an outcome and the caller
+ *  picks the ack (or, inside another service's handler, just logs). A
+ *  Redis failure is logged here and comes back as PL_SESSION_FAILED / -1.
+ *  Events are published through the call (pl_call_publish), so they go
+ *  out after the reply, and only when the call succeeds or has committed.
  *
  *  Every function runs on the worker loop of the calling handler.
  */
@@ -48,6 +63,7 @@
 #include <cjson/cJSON.h>
 #include "pl_worker.h"
 #include "pl_authz.h"
+#include "pl_txn.h"
 
 /* Longest update id, in bytes. */
 #define PL_SESSION_UPDATE_ID_MAX  128
@@ -72,7 +88,9 @@ typedef enum {
     PL_SESSION_CONFLICT,        /* expected version != current (current)   */
     PL_SESSION_INVALID,         /* an operation is invalid (index, why)    */
     PL_SESSION_REFUSED,         /* the builder refused (why)               */
-    PL_SESSION_BUSY,            /* lost the race too many times in a row   */
+    PL_SESSION_BUSY,            /* a follow-up lost the race too many times */
+    PL_SESSION_RETRY,           /* lost the race: the runtime reruns the
+                                   handler, which returns unanswered      */
     PL_SESSION_FORBIDDEN,       /* the caller lacks min_role (why)          */
     PL_SESSION_FAILED           /* Redis failed or out of memory (logged)  */
 } pl_session_status_t;
@@ -83,6 +101,7 @@ typedef struct {
     char version[PL_SESSION_VERSION_SIZE];  /* APPLIED/REPLAYED: new version;
                                                CONFLICT: the current one  */
     int index;                  /* INVALID: failing operation, -1: the list */
+    pl_role_t role;             /* FORBIDDEN: the caller's role read        */
     char why[256];              /* INVALID/REFUSED/FAILED: a message        */
     cJSON *body;                /* APPLIED/REPLAYED: the ack body
                                    {newVersion}, owned by the result        */
@@ -90,10 +109,11 @@ typedef struct {
                                    owned by the result                      */
 } pl_session_result_t;
 
-/* An operations builder: called with the current state inside the
- * transaction (again on every retry), so operations that depend on the
- * state - an array index found by id - are computed from the state they
- * will be applied to. Returns the operations (owned by the caller; an
+/* An operations builder: called with the state the commit read (again
+ * on every attempt), so operations that depend on the state - an array
+ * index found by id - are computed from the state they will be applied
+ * to. What else it reads, it must have expected unchanged by the commit
+ * (the queue adds those expectations). Returns the operations (owned by the caller; an
  * empty array: nothing to do, PL_SESSION_NOOP), or NULL with why filled
  * (PL_SESSION_REFUSED). */
 typedef cJSON *(pl_session_ops_fn) (const cJSON *state, void *arg, char *why, size_t why_size);
@@ -108,16 +128,20 @@ typedef struct {
     const char *source;         /* "gm", "system", ...                       */
     const cJSON *timestamp;     /* a number, or NULL: server time, ms       */
     /* When not NULL, the session's campaign: the caller must hold at least
-     * min_role in it as of the commit (read and WATCHed inside it), else
-     * PL_SESSION_FORBIDDEN - a check made before the commit could be
-     * stale by the time it lands. */
+     * min_role in it as of the commit (read with the state, and expected
+     * unchanged by the commit), else PL_SESSION_FORBIDDEN - a check made
+     * before the commit could be stale by the time it lands. */
     const char *campaign_id;
     pl_role_t min_role;
-    /* Writes of the caller's own to commit with the state, or NULL: called
-     * inside the MULTI of every attempt that gets that far, after the
-     * state's writes, with build_arg (what the builder prepared). Returns
-     * false when Redis failed (the call is answered INTERNAL). */
-    bool (*queue) (pl_call_t *call, void *arg);
+    /* Expectations and writes of the caller's own to commit with the
+     * state, or NULL: called on every attempt that gets that far, after
+     * the state's writes are added, with build_arg (what the builder
+     * read and prepared). Returns false when out of memory. */
+    bool (*queue) (pl_txn_t *txn, void *arg);
+    /* A follow-up commit, made after the call's own write (a "system"
+     * sync): a lost race reads again here (bounded), never the runtime's
+     * rerun, and a failure answers nothing (pl_txn_commit_follow_up). */
+    bool follow_up;
 } pl_session_update_t;
 
 /* ---- pure helpers (unit-tested) ------------------------------------- */
@@ -162,7 +186,9 @@ bool pl_session_entity_view (cJSON *entity, const char *holder_field, const cJSO
  * campaignId, name, createdBy, createdAt}, caller owns), 1 when the
  * campaign already has PL_SESSION_PER_CAMPAIGN sessions, 2 when created_by
  * is no GM of it (any more: a campaign deleted meanwhile has no members),
- * -1 on failure (logged). */
+ * 3 when the role or the session count changed before the commit (the
+ * runtime reruns the handler: return without answering), -1 on failure
+ * (logged; answered INTERNAL when the commit itself failed). */
 int pl_session_create (pl_call_t *call, const char *campaign_id, const char *name,
                        const char *created_by, cJSON **session);
 
@@ -201,18 +227,20 @@ int pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **o
  *     stored entity (pl_entity_writeback_*, under the rules of K:update),
  *     and the builder sets every copy of it in this state to exactly what
  *     the store will hold, so the update is one version and the copy and
- *     the store cannot part, even if the worker dies right after EXEC. A
+ *     the store cannot part, even if the worker dies right after it. A
  *     copy that the store would refuse (invalid, hidden) refuses the
  *     update. Other sessions that embed the entity get their "system"
  *     update after the commit, as after K:update.
- * A sync reads the stored entity inside each session's commit (WATCHed),
- * so whichever sync commits last writes the newest stored value: syncs
+ * A sync reads the stored entity in each session's commit, which expects
+ * it unchanged, so whichever sync commits last writes the newest stored
+ * value (a sync that lost a race reads again, bounded): syncs
  * of two writers cannot leave a session with the older one. A stored
  * entity that is hidden counts as gone: its copies are removed (a hidden
  * entity is not for every member's eyes, and every member reads the
  * state); for the same reason a copy never names a hidden holder
  * (pl_session_entity_view: the item's actorId reads null, and the holder
- * is read and WATCHed with the item). A worker that dies between its entity write and the syncs
+ * is read and expected unchanged with the item). A worker that dies
+ * between its entity write and the syncs
  * leaves those sessions' copies behind the store: the next join,
  * requestFull or sync of such a session repairs them first
  * (pl_session_entity_repair), as does the entity's next write. (A delete

@@ -7,6 +7,7 @@
 #include "pl_state.h"
 #include "pl_wire.h"
 #include "pl_keys.h"
+#include "pl_txn.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -90,59 +91,108 @@ s_holder_kind (const char *kind_name, const char **holder_field)
     return *holder_field ? "actor" : NULL;
 }
 
-/* What s_sync_ops reads the stored entity with. */
+/* What s_sync_ops reads the stored entity with, and what it and
+ * s_may_hold read, for s_sync_queue to expect unchanged by the commit. */
 typedef struct {
     pl_call_t *call;
     const char *kind_name;      /* "actor" / "item": pl:<kind_name>:<id>   */
     const char *key;            /* "actors" / "items"                      */
     const char *id;
+    redisReply *entity;         /* GET of the stored entity, or NULL       */
+    const char *holder_kind;    /* its holder's kind, when it names one    */
+    char holder_id[PL_WIRE_ID_MAX + 1];
+    redisReply *holder;         /* GET of that holder, or NULL             */
+    const char *campaign;       /* a personal entity: the session's
+                                   campaign, where ...                      */
+    const char *creator;        /* ... its creator's role ...             */
+    redisReply *role;           /* ... was read (HGET), or NULL            */
 } s_sync_t;
 
-/* Make entity (stored, of kind_name) the copy a state may hold: read its
- * holder, WATCHed with it (a flip of the holder's hidden before the EXEC
- * makes the commit read again), and pl_session_entity_view. false when
- * Redis failed. */
+/* Forget what the builder read (before it reads again). */
+static void
+s_sync_forget (s_sync_t *sync)
+{
+    if (sync->entity)
+        freeReplyObject (sync->entity);
+    if (sync->holder)
+        freeReplyObject (sync->holder);
+    sync->entity = sync->holder = NULL;
+    sync->holder_kind = NULL;
+}
+
+/* Expect, in txn, that pl:<kind>:<id> is still what reply (a GET) read. */
+static void
+s_expect_read (pl_txn_t *txn, const redisReply *reply, const char *kind, const char *id)
+{
+    bool found = reply->type == REDIS_REPLY_STRING;
+    pl_txn_expect_value (txn, found ? reply->str : NULL, found ? reply->len : 0,
+                         PL_KEY_ENTITY, kind, id);
+}
+
+/* The sync's queue: what its decision read must still be so at the
+ * commit - the stored entity and its holder (a write to either, or a
+ * flip of the holder's hidden, makes the commit read again), and, for a
+ * personal entity, its creator's role in the session's campaign (s_may_hold:
+ * a creator no longer GM there must not have it synced in). */
 static bool
-s_view (pl_call_t *call, const char *kind_name, cJSON *entity)
+s_sync_queue (pl_txn_t *txn, void *arg)
+{
+    s_sync_t *sync = arg;
+    if (sync->entity)
+        s_expect_read (txn, sync->entity, sync->kind_name, sync->id);
+    if (sync->holder)
+        s_expect_read (txn, sync->holder, sync->holder_kind, sync->holder_id);
+    if (sync->role)
+        pl_session__expect_role (txn, sync->campaign, sync->creator, sync->role);
+    return true;
+}
+
+/* Make entity (stored, of kind_name) the copy a state may hold: read its
+ * holder (kept in sync for s_sync_queue) and pl_session_entity_view.
+ * false when Redis failed. */
+static bool
+s_view (s_sync_t *sync, cJSON *entity)
 {
     const char *field = NULL;
-    const char *holder_kind = s_holder_kind (kind_name, &field);
+    const char *holder_kind = s_holder_kind (sync->kind_name, &field);
     const cJSON *hid = field ? cJSON_GetObjectItemCaseSensitive (entity, field) : NULL;
     cJSON *holder = NULL;
-    redisReply *reply = NULL;
     if (!cJSON_IsString (hid))
         return true;
     if (pl_wire_id_valid (hid->valuestring)) {
-        if (!pl_session__run (call, "WATCH " PL_KEY_ENTITY, holder_kind, hid->valuestring)
-        ||  !(reply = pl_session__cmd (call, "GET " PL_KEY_ENTITY, holder_kind, hid->valuestring)))
+        sync->holder_kind = holder_kind;
+        snprintf (sync->holder_id, sizeof sync->holder_id, "%s", hid->valuestring);
+        sync->holder = pl_session__cmd (sync->call, "GET " PL_KEY_ENTITY, holder_kind,
+                                        hid->valuestring);
+        if (!sync->holder)
             return false;
-        if (reply->type == REDIS_REPLY_STRING)
-            holder = cJSON_ParseWithLength (reply->str, reply->len);
-        freeReplyObject (reply);
+        if (sync->holder->type == REDIS_REPLY_STRING)
+            holder = cJSON_ParseWithLength (sync->holder->str, sync->holder->len);
     }
     pl_session_entity_view (entity, field, holder);
     cJSON_Delete (holder);
     return true;
 }
 
-/* Builder of a "system" sync: inside the commit, WATCH and read the
- * stored entity (and its holder: s_view), and make every copy of it equal
- * to what is stored as every member may read it (pl_session__replace_ops).
- * Gone, or hidden: the copies are removed. So the last sync to commit
- * writes the newest stored value, whoever asked for it and with what. */
+/* Builder of a "system" sync: read the stored entity (and its holder:
+ * s_view), and make every copy of it equal to what is stored as every
+ * member may read it (pl_session__replace_ops). Gone, or hidden: the
+ * copies are removed. What it read is expected unchanged by the commit
+ * (s_sync_queue), so the last sync to commit writes the newest stored
+ * value, whoever asked for it and with what. */
 static cJSON *
 s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
 {
     s_sync_t *sync = arg;
     cJSON *entity = NULL, *ops = NULL;
-    redisReply *reply = NULL;
-    if (!pl_session__run (sync->call, "WATCH " PL_KEY_ENTITY, sync->kind_name, sync->id)
-    ||  !(reply = pl_session__cmd (sync->call, "GET " PL_KEY_ENTITY, sync->kind_name, sync->id))) {
+    s_sync_forget (sync);
+    sync->entity = pl_session__cmd (sync->call, "GET " PL_KEY_ENTITY, sync->kind_name, sync->id);
+    if (!sync->entity) {
         snprintf (why, why_size, "storage unavailable");
         goto cleanup;
     }
-    if (reply->type == REDIS_REPLY_STRING) {
-        entity = cJSON_ParseWithLength (reply->str, reply->len);
+    if (sync->entity->type == REDIS_REPLY_STRING) {
+        entity = cJSON_ParseWithLength (sync->entity->str, sync->entity->len);
         if (!cJSON_IsObject (entity)) {
             snprintf (why, why_size, "stored %s %s is corrupt", sync->kind_name, sync->id);
             goto cleanup;
@@ -152,7 +202,7 @@ s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
             entity = NULL;
         }
         else
-        if (!s_view (sync->call, sync->kind_name, entity)) {
+        if (!s_view (sync, entity)) {
             snprintf (why, why_size, "storage unavailable");
             goto cleanup;
         }
@@ -160,8 +210,6 @@ s_sync_ops (const cJSON *state, void *arg, char *why, size_t why_size)
     if (!(ops = pl_session_entity_ops (state, sync->key, sync->id, entity)))
         snprintf (why, why_size, "out of memory");
 cleanup:
-    if (reply)
-        freeReplyObject (reply);
     cJSON_Delete (entity);
     return ops;
 }
@@ -178,47 +226,87 @@ pl_session_entity_ops (const cJSON *state, const char *key, const char *id, cons
 /* May session sid hold entity's copy, kept in step with the store? Only
  * where its campaign could embed it: a campaign entity in a session of
  * that campaign, a personal one in a session whose campaign its creator is
- * a GM of. Anywhere else the copy is a stranger's (any GM may type any id
- * into a state) and syncing it would leak the entity. Returns 1, 0, or -1
- * when Redis failed (logged); a session that is gone is 1, so the commit
- * finds it missing and the index drops it. */
+ * a GM of (the role read is kept in sync, for the commit to expect).
+ * Anywhere else the copy is a stranger's (any GM may type any id into a
+ * state) and syncing it would leak the entity. Returns 1, 0, or -1 when
+ * Redis failed (logged); a session that is gone is 1, so the commit
+ * finds it missing and the index drops it. *campaign (caller frees) is
+ * the session's campaignId reply. */
 static int
-s_may_hold (pl_call_t *call, const char *sid, const cJSON *entity)
+s_may_hold (s_sync_t *sync, const char *sid, const cJSON *entity, redisReply **campaign)
 {
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive (entity, "campaignId");
     const cJSON *creator = cJSON_GetObjectItemCaseSensitive (entity, "createdBy");
     int rc = -1;
-    redisReply *role = NULL;
-    redisReply *campaign = pl_session__cmd (call, "HGET " PL_KEY_SESSION " campaignId", sid);
-    if (!campaign)
+    *campaign = pl_session__cmd (sync->call, "HGET " PL_KEY_SESSION " campaignId", sid);
+    if (!*campaign)
         goto cleanup;
     rc = 1;
-    if (campaign->type != REDIS_REPLY_STRING)
+    if ((*campaign)->type != REDIS_REPLY_STRING)
         goto cleanup;
     if (cJSON_IsString (cid)) {
-        rc = strcmp (cid->valuestring, campaign->str) == 0;
+        rc = strcmp (cid->valuestring, (*campaign)->str) == 0;
         goto cleanup;
     }
     rc = 0;
     if (!cJSON_IsString (creator) || !pl_wire_user_id_valid (creator->valuestring))
         goto cleanup;
-    role = pl_session__cmd (call, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s", campaign->str,
-                            creator->valuestring);
-    rc = !role ? -1 : role->type == REDIS_REPLY_STRING
-                   && pl_authz_role_parse (role->str) == PL_ROLE_GM;
+    sync->campaign = (*campaign)->str;
+    sync->creator = creator->valuestring;
+    sync->role = pl_session__cmd (sync->call, "HGET " PL_KEY_CAMPAIGN_MEMBERS " %s",
+                                  sync->campaign, sync->creator);
+    rc = !sync->role ? -1 : pl_session__role (sync->role) == PL_ROLE_GM;
 cleanup:
-    if (campaign)
-        freeReplyObject (campaign);
-    if (role)
-        freeReplyObject (role);
     return rc;
+}
+
+/* The index says session sid holds a copy of kind_name id, and a sync
+ * found none to change: when its state (read again) holds none indeed,
+ * drop sid from the index, if the state is still that one at the commit
+ * (a commit in between moved the index itself). One attempt, logged. */
+static void
+s_unindex (pl_call_t *call, const char *kind_name, const char *key, const char *id,
+           const char *sid)
+{
+    cJSON *state = NULL, *ids = NULL;
+    pl_txn_t *txn = NULL;
+    redisReply *stored = pl_session__cmd (call, "GET " PL_KEY_SESSION_STATE, sid);
+    if (!stored)
+        goto cleanup;
+    if (stored->type == REDIS_REPLY_STRING) {
+        state = pl_session__parse_state (sid, stored->str, stored->len);
+        ids = state ? pl_session_entity_ids (state, key) : NULL;
+        if (!ids)
+            goto cleanup;
+        const cJSON *e;
+        cJSON_ArrayForEach (e, ids)
+            if (strcmp (e->valuestring, id) == 0)
+                goto cleanup;               /* held: the index is right */
+    }
+    if (!(txn = pl_txn_new ()))
+        goto cleanup;
+    bool found = stored->type == REDIS_REPLY_STRING;
+    pl_txn_expect_value (txn, found ? stored->str : NULL, found ? stored->len : 0,
+                         PL_KEY_SESSION_STATE, sid);
+    pl_txn_write (txn, "SREM " PL_KEY_ENTITY_SESSIONS " %s", kind_name, id, sid);
+    if (pl_txn_commit_follow_up (txn, call) == 0)
+        pl_debug ("session %s changed while unindexing %s %s: left to its commit",
+                  sid, kind_name, id);
+cleanup:
+    if (stored)
+        freeReplyObject (stored);
+    pl_txn_destroy (&txn);
+    cJSON_Delete (ids);
+    cJSON_Delete (state);
 }
 
 /* Bring entity's copies in session sid in step with the store (s_sync_ops)
  * if sid may hold it (s_may_hold; entity is the caller's snapshot, which
- * says whose it is). remove only words the log (a delete). Returns 1 when
- * a system update was applied, 0 when none was needed or it failed
- * (logged). */
+ * says whose it is). remove only words the log (a delete). A follow-up
+ * commit: it may run after the call's own write committed, so a lost
+ * race is retried by pl_session_commit, never by a rerun of the handler.
+ * Returns 1 when a system update was applied, 0 when none was needed or
+ * it failed (logged). */
 static int
 s_sync_one (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, const char *sid,
             bool remove)
@@ -227,10 +315,12 @@ s_sync_one (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, const 
     const char *key = kind == PL_SESSION_ACTOR ? "actors" : "items";
     const char *kind_name = kind == PL_SESSION_ACTOR ? "actor" : "item";
     int applied = 0;
-    s_sync_t sync = { call, kind_name, key, id };
-    pl_session_update_t update = { .build = s_sync_ops, .build_arg = &sync, .source = "system" };
+    redisReply *campaign = NULL;
+    s_sync_t sync = { .call = call, .kind_name = kind_name, .key = key, .id = id };
+    pl_session_update_t update = { .build = s_sync_ops, .build_arg = &sync, .source = "system",
+                                   .queue = s_sync_queue, .follow_up = true };
     pl_session_result_t result = { 0 };
-    int may = s_may_hold (call, sid, entity);
+    int may = s_may_hold (&sync, sid, entity, &campaign);
     if (may <= 0) {
         if (may == 0)
             pl_debug ("session %s holds a copy of %s %s it may not hold: left alone",
@@ -241,28 +331,21 @@ s_sync_one (pl_call_t *call, pl_session_kind_t kind, const cJSON *entity, const 
     if (result.status == PL_SESSION_APPLIED)
         applied = 1;
     else
-    if (result.status == PL_SESSION_NOOP || result.status == PL_SESSION_MISSING) {
+    if (result.status == PL_SESSION_NOOP || result.status == PL_SESSION_MISSING)
         /* NOOP: nothing differs, or the index is stale (no copy left:
          * drop it; a copy re-added later re-indexes it) */
-        cJSON *state = NULL;
-        if (result.status == PL_SESSION_MISSING || pl_session_state (call, sid, &state) == 1) {
-            cJSON *ids = state ? pl_session_entity_ids (state, key) : NULL;
-            bool held = false;
-            const cJSON *e;
-            cJSON_ArrayForEach (e, ids)
-                held = held || strcmp (e->valuestring, id) == 0;
-            if (!held)
-                pl_session__run (call, "SREM " PL_KEY_ENTITY_SESSIONS " %s", kind_name, id, sid);
-            cJSON_Delete (ids);
-        }
-        cJSON_Delete (state);
-    }
+        s_unindex (call, kind_name, key, id, sid);
     else
         pl_warn ("session %s: system %s of %s %s not applied (%d: %s)",
                  sid, remove ? "removal" : "update", kind_name, id,
                  (int) result.status, result.why);
 cleanup:
     pl_session_result_clear (&result);
+    s_sync_forget (&sync);
+    if (sync.role)
+        freeReplyObject (sync.role);
+    if (campaign)
+        freeReplyObject (campaign);
     return applied;
 }
 

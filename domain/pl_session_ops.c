@@ -158,8 +158,8 @@ pl_session_ops_update (const cJSON *state, void *arg, char *why, size_t why_size
             cJSON *diff = s_copy_diff (s_get (state, lists[k].key), copy);
             if (!diff)
                 goto oom;
-            int rc = pl_entity_writeback_prepare_watch (lists[k].kind, u->call, u->campaign_id,
-                                                        diff, &wb, why, why_size);
+            int rc = pl_entity_writeback_prepare (lists[k].kind, u->call, u->campaign_id,
+                                                  diff, &wb, why, why_size);
             cJSON_Delete (diff);
             if (rc < 0)
                 goto fail;                  /* answered INTERNAL */
@@ -215,11 +215,11 @@ cleanup:
 }
 
 bool
-pl_session_ops_update_queue (pl_call_t *call, void *arg)
+pl_session_ops_update_queue (pl_txn_t *txn, void *arg)
 {
     pl_session_ops_update_t *u = arg;
     for (int i = 0; i < u->nwb; i++)
-        if (!pl_entity_writeback_queue (call, u->wb[i]))
+        if (!pl_entity_writeback_add (txn, u->wb[i]))
             return false;
     return true;
 }

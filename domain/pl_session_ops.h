@@ -11,8 +11,8 @@
  *  gameState:update changes is written back to the store in the same Redis
  *  transaction as the state, under the rules of actor:update / item:update
  *  for the GM who sent it (the kinds' field rules: pl_entity_kinds.c). The
- *  builder prepares each write-back (pl_entity_writeback_prepare, WATCHing
- *  the entity) and appends "set actors.<i>" with exactly what the store
+ *  builder prepares each write-back (pl_entity_writeback_prepare, which
+ *  reads the entity and what its decision needs) and appends "set actors.<i>" with exactly what the store
  *  will hold (the new version and updatedAt included), so the copy is the
  *  stored entity in the very version the ack names. A copy the store would
  *  refuse (invalid, or hidden) refuses the update: VALIDATION_ERROR with
@@ -34,7 +34,7 @@
 #include "pl_session.h"
 
 /* Most changed copies one update writes back: each costs a few Redis
- * round trips in the commit and one entity event plus one
+ * reads before the commit and one entity event plus one
  * gameState:updated per other session that embeds it, so this keeps an
  * update inside PL_CALL_PUBLISH_MAX. An update that changes more copies
  * than this is refused (VALIDATION_ERROR): split it. */
@@ -55,20 +55,22 @@ typedef struct {
 /* Builder of gameState:update (arg: a pl_session_ops_update_t): the
  * client's operations, then - the dual update, state -> store - for each
  * embedded copy they change, pl_entity_writeback_prepare of what they
- * changed in it (it WATCHes the entity: a write to it before our EXEC makes
- * the commit read again), and "set <key>.<i>" of every copy of it that is
+ * changed in it (it reads the entity; the commit expects what it read
+ * unchanged, so a write to it before the commit makes the commit lose
+ * and the handler run again), and "set <key>.<i>" of every copy of it that is
  * not exactly what the store will hold (a copy that leaves out fields, or
  * the stamps version / updatedAt). Every client applies these operations
  * as any other, so its copy is the stored entity, in one version.
- * pl_session_ops_update_queue then writes the store in the same MULTI as
- * the state. A copy the store refuses refuses the update (u->invalid, with
+ * pl_session_ops_update_queue then adds the store's write to the state's
+ * own commit. A copy the store refuses refuses the update (u->invalid, with
  * the index of the client's operation that touched it). The client's
  * operations keep their indexes: when they do not apply, they are returned
  * as they are and the commit reports the failing index. */
 cJSON *pl_session_ops_update (const cJSON *state, void *arg, char *why, size_t why_size);
-/* The commit's queue (arg: the same pl_session_ops_update_t), inside its
- * MULTI: the write-backs pl_session_ops_update prepared. */
-bool pl_session_ops_update_queue (pl_call_t *call, void *arg);
+/* The commit's queue (arg: the same pl_session_ops_update_t): the
+ * expectations and writes of the write-backs pl_session_ops_update
+ * prepared (pl_entity_writeback_add), into the state's commit. */
+bool pl_session_ops_update_queue (pl_txn_t *txn, void *arg);
 /* Free the write-backs and forget the refusal: before each attempt, and
  * once the handler is done with them. */
 void pl_session_ops_update_reset (pl_session_ops_update_t *u);

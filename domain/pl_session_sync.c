@@ -52,29 +52,30 @@ pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out)
     int rc = -1;
     *out = NULL;
     cJSON *state = NULL, *updates = NULL;
-    redisReply *exec = NULL, *page = NULL;
-    /* the state and the first page of the log as of one moment (MULTI),
-     * so the updates end exactly at the state's version; later pages are
-     * entries already written (an entry never changes; a trimmed one is
-     * noticed as a gap) */
+    redisReply *page = NULL;
+    pl_redis_batch_t b = { 0 };
+    /* the state, then the first page of the log, in one round trip: every
+     * entry up to the state's version was written with (before) that
+     * state, so the log read after it holds them, or a gap if trimmed
+     * meanwhile (then the full state). Entries past the state's version
+     * (commits that landed in between) are left out: the updates end
+     * exactly at the state's version. Later pages are entries already
+     * written (an entry never changes; a trimmed one is noticed as a
+     * gap). */
     char from[PL_SESSION_VERSION_SIZE + 4] = "+";
     if (since < UINT64_MAX)
         snprintf (from, sizeof from, "%" PRIu64 "-0", since + 1);
-    if (!pl_session__run (call, "MULTI")
-    ||  !pl_session__run (call, "GET " PL_KEY_SESSION_STATE, sid)
-    ||  !pl_session__run (call, "XRANGE " PL_KEY_SESSION_LOG " %s + COUNT %d", sid, from, S_SYNC_PAGE))
+    pl_redis_batch_add (&b, "GET " PL_KEY_SESSION_STATE, sid);
+    pl_redis_batch_add (&b, "XRANGE " PL_KEY_SESSION_LOG " %s + COUNT %d", sid, from, S_SYNC_PAGE);
+    if (!pl_session__batch (call, &b) || b.reply[1]->type != REDIS_REPLY_ARRAY)
         goto cleanup;
-    exec = pl_session__cmd (call, "EXEC");
-    if (!exec || exec->type != REDIS_REPLY_ARRAY || exec->elements != 2
-    ||  exec->element[0]->type == REDIS_REPLY_ERROR || exec->element[1]->type != REDIS_REPLY_ARRAY)
-        goto cleanup;
-    if (exec->element[0]->type != REDIS_REPLY_STRING) {
+    const redisReply *stored = b.reply[0];
+    if (stored->type != REDIS_REPLY_STRING) {
         rc = 0;
         goto cleanup;
     }
-    size_t budget = exec->element[0]->len > S_SYNC_MIN_BUDGET
-                  ? exec->element[0]->len : S_SYNC_MIN_BUDGET;
-    state = pl_session__parse_state (sid, exec->element[0]->str, exec->element[0]->len);
+    size_t budget = stored->len > S_SYNC_MIN_BUDGET ? stored->len : S_SYNC_MIN_BUDGET;
+    state = pl_session__parse_state (sid, stored->str, stored->len);
     if (!state)
         goto cleanup;
     uint64_t current = 0;
@@ -91,7 +92,7 @@ pl_session_sync (pl_call_t *call, const char *sid, uint64_t since, cJSON **out)
         updates = cJSON_CreateArray ();
         uint64_t want = since + 1;
         size_t bytes = 0;
-        const redisReply *log = exec->element[1];
+        const redisReply *log = b.reply[1];
         bool ok = updates && s_sync_page (log, &want, current, updates, &bytes);
         while (ok && want <= current && bytes <= budget && log->elements == S_SYNC_PAGE) {
             if (page)
@@ -120,11 +121,9 @@ cleanup:
         cJSON_Delete (*out);
         *out = NULL;
     }
-    if (exec)
-        freeReplyObject (exec);
+    pl_redis_batch_clear (&b);
     if (page)
         freeReplyObject (page);
-    pl_session__reset (call);
     cJSON_Delete (state);
     cJSON_Delete (updates);
     return rc;

@@ -18,9 +18,18 @@
  *  replay gets the first ack), the version (VERSION_CONFLICT), the
  *  operations (VALIDATION_ERROR with index).
  *
+ *  Writes read, decide in C and commit with one compare-and-set script
+ *  (pl_session_commit, pl_txn). A commit that lost a race (the state, the
+ *  caller's role, the update id's record or an embedded entity changed
+ *  since it was read) writes nothing and comes back PL_SESSION_RETRY: the
+ *  handler returns without answering and the runtime runs it again from
+ *  the start (pl_call_conflict), so every check is made again on what is
+ *  current - a GM demoted meanwhile gets FORBIDDEN, a retried update id
+ *  that committed meanwhile gets its first ack.
+ *
  *  The dual update (pl_session.h): every embedded actor or item whose copy
  *  a gameState:update changes is written back to the store in the same
- *  Redis transaction as the state. The update's operations come from a
+ *  commit as the state. The update's operations come from a
  *  builder that prepares each write-back inside the commit
  *  (pl_session_ops_update, domain/pl_session_ops.h, which says what it
  *  refuses and why); token:move's come from pl_session_ops_move. At most
@@ -162,10 +171,14 @@ static void
 s_commit_error (pl_call_t *call, const char *sid, pl_session_result_t *result)
 {
     cJSON *fields = NULL;
+    if (pl_call_answered (call))
+        return;                             /* the commit failed: INTERNAL */
     switch (result->status) {
         case PL_SESSION_APPLIED:
         case PL_SESSION_REPLAYED:
             break;                          /* not errors; asserted below */
+        case PL_SESSION_RETRY:
+            return;                         /* the runtime runs it again */
         case PL_SESSION_MISSING:
             pl_call_error (call, PL_ERR_NOT_FOUND, "no session %s", sid);
             return;
@@ -218,21 +231,17 @@ s_create (pl_call_t *call, const cJSON *arg)
                        PL_SESSION_NAME_MAX);
         return;
     }
-    pl_role_t role;
-    if (pl_authz_role (call, campaign->valuestring, pl_call_caller (call)->user, &role) != 0)
-        return;
-    if (role != PL_ROLE_GM) {
-        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM of campaign %s may create sessions",
-                       campaign->valuestring);
-        return;
-    }
+    /* the creator's role is read and checked by the commit, which
+     * expects it unchanged */
     int rc = pl_session_create (call, campaign->valuestring, name->valuestring,
                                 pl_call_caller (call)->user, &session);
+    if (rc == 3)
+        return;                             /* lost a race: run again */
     if (rc < 0)
         s_storage_error (call);
     else
     if (rc == 2)
-        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM of campaign %s may create its sessions",
+        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM of campaign %s may create sessions",
                        campaign->valuestring);
     else
     if (rc > 0)
@@ -384,11 +393,18 @@ s_update (pl_call_t *call, const cJSON *arg)
                        "source must be a string of 1 to 32 characters other than \"system\"");
         goto cleanup;
     }
-    pl_role_t role;
-    if (s_access (call, sid, &session, &role) != 0)
+    /* the session, then one read round of the commit: the caller's role
+     * (not a member: NOT_FOUND, a player: FORBIDDEN, as s_access would
+     * say), the update id's record, the state */
+    int found = pl_session_get (call, sid, &session);
+    if (found < 0) {
+        s_storage_error (call);
         goto cleanup;
-    if (role != PL_ROLE_GM) {
-        pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM may update the game state");
+    }
+    if (found == 0 || !cJSON_IsString (s_get (session, "campaignId"))) {
+        if (found)
+            pl_error (PL_KEY_SESSION " has no campaignId", sid);
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no session %s", sid);
         goto cleanup;
     }
     build = (pl_session_ops_update_t) { .call = call, .ops = ops,
@@ -402,8 +418,15 @@ s_update (pl_call_t *call, const cJSON *arg)
         .queue = pl_session_ops_update_queue,
     };
     pl_session_commit (call, sid, &update, &result);
-    if (pl_call_answered (call))
-        goto cleanup;                       /* the builder's read failed */
+    if (pl_call_answered (call) || result.status == PL_SESSION_RETRY)
+        goto cleanup;                       /* answered INTERNAL, or run again */
+    if (result.status == PL_SESSION_FORBIDDEN) {
+        if (result.role == PL_ROLE_NONE)
+            pl_call_error (call, PL_ERR_NOT_FOUND, "no session %s", sid);
+        else
+            pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM may update the game state");
+        goto cleanup;
+    }
     if (result.status == PL_SESSION_NOOP) {
         /* the builder returns at least the client's operations: none */
         result.status = PL_SESSION_INVALID;
