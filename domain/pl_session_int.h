@@ -44,4 +44,7 @@ typedef struct {
 } pl_session__replace_t;
 cJSON *pl_session__replace_ops (const cJSON *state, void *arg, char *why, size_t why_size);
 
+/* The selftest's part against a private redis-server (pl_session_txn_test.c). */
+void pl_session__test_live (bool verbose);
+
 #endif

@@ -1,4 +1,5 @@
-/*  pl_session_test - the selftest of pl_session (pure parts). */
+/*  pl_session_test - the selftest of pl_session: the pure parts here, the
+ *  commit against a private redis-server in pl_session_txn_test.c. */
 #include "pl_session_int.h"
 #include "pl_authz.h"
 #include "pl_id.h"
@@ -167,6 +168,7 @@ pl_session_test (bool verbose)
     cJSON_Delete (shown);
     cJSON_Delete (hidden);
     cJSON_Delete (legacy);
+    pl_session__test_live (verbose);
     if (verbose)
         printf ("OK\n");
 }
