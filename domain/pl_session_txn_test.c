@@ -13,12 +13,9 @@
 #include "pl_keys.h"
 
 #include <assert.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /* What the racing builder does before it returns its operations. */
 typedef enum {
@@ -236,19 +233,10 @@ s_log_ahead (pl_worker_t *w, const char *sid)
 void
 pl_session__test_live (bool verbose)
 {
-    char dir[] = "/tmp/pl-session-XXXXXX";
-    assert (mkdtemp (dir));
-    char sock[128], url[160];
-    snprintf (sock, sizeof sock, "%s/redis.sock", dir);
-    snprintf (url, sizeof url, "unix://%s", sock);
-    void (*old_pipe) (int) = signal (SIGPIPE, SIG_IGN);
-    pid_t server = pl_redis__test_server (dir, sock);
-    if (server < 0) {
-        if (verbose)
-            printf ("(no redis-server: live tests skipped) ");
+    pl_redis__test_t server;
+    if (!pl_redis__test_start (&server, "session", verbose))
         goto cleanup;
-    }
-    pl_worker_t w = { .redis = pl_redis_new (url), .config = pl_config_new () };
+    pl_worker_t w = { .redis = pl_redis_new (server.url), .config = pl_config_new () };
     assert (w.redis && w.config);
     redisReply *r = pl_redis_command (w.redis, "HSET " PL_KEY_CAMPAIGN_MEMBERS " gm1 gm", "c1");
     assert (r && r->type == REDIS_REPLY_INTEGER);
@@ -276,14 +264,5 @@ pl_session__test_live (bool verbose)
     pl_redis_destroy (&w.redis);
     pl_config_destroy (&w.config);
 cleanup:
-    if (server > 0) {
-        kill (server, SIGKILL);
-        waitpid (server, NULL, 0);
-    }
-    signal (SIGPIPE, old_pipe);
-    unlink (sock);
-    char dump[160];
-    snprintf (dump, sizeof dump, "%s/dump.rdb", dir);
-    unlink (dump);
-    rmdir (dir);
+    pl_redis__test_stop (&server);
 }

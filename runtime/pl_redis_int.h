@@ -34,5 +34,20 @@ void pl_redis__command_name (const char *cmd, size_t len, char *buf, size_t size
  * process. Returns its pid, or -1 when there is no redis-server to run
  * (the live tests are then skipped). */
 pid_t pl_redis__test_server (const char *dir, const char *sock);
+/* A live selftest's private redis-server (pl_redis__test_start). */
+typedef struct {
+    char dir[64];                   /* its fresh /tmp directory            */
+    char sock[128];                 /* its unix socket there               */
+    char url[160];                  /* "unix://<sock>"                     */
+    pid_t pid;                      /* -1: none (the live tests are skipped) */
+    void (*old_pipe) (int);         /* SIGPIPE's handler before            */
+} pl_redis__test_t;
+/* Make /tmp/pl-<name>-XXXXXX, ignore SIGPIPE, and start the server there.
+ * Returns true when it runs; false (said when verbose) when there is no
+ * redis-server: skip the live tests, and still call pl_redis__test_stop. */
+bool pl_redis__test_start (pl_redis__test_t *t, const char *name, bool verbose);
+/* Kill the server unless pid is -1 already, restore SIGPIPE, and remove
+ * the files and the directory. */
+void pl_redis__test_stop (pl_redis__test_t *t);
 
 #endif

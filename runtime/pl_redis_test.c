@@ -60,6 +60,37 @@ pl_redis__test_server (const char *dir, const char *sock)
     return pid;
 }
 
+bool
+pl_redis__test_start (pl_redis__test_t *t, const char *name, bool verbose)
+{
+    memset (t, 0, sizeof *t);
+    snprintf (t->dir, sizeof t->dir, "/tmp/pl-%s-XXXXXX", name);
+    assert (mkdtemp (t->dir));
+    snprintf (t->sock, sizeof t->sock, "%s/redis.sock", t->dir);
+    snprintf (t->url, sizeof t->url, "unix://%s", t->sock);
+    t->old_pipe = signal (SIGPIPE, SIG_IGN);
+    t->pid = pl_redis__test_server (t->dir, t->sock);
+    if (t->pid < 0 && verbose)
+        printf ("(no redis-server: live tests skipped) ");
+    return t->pid > 0;
+}
+
+void
+pl_redis__test_stop (pl_redis__test_t *t)
+{
+    if (t->pid > 0) {
+        kill (t->pid, SIGKILL);
+        waitpid (t->pid, NULL, 0);
+    }
+    t->pid = -1;
+    signal (SIGPIPE, t->old_pipe);
+    unlink (t->sock);
+    char dump[96];
+    snprintf (dump, sizeof dump, "%s/dump.rdb", t->dir);
+    unlink (dump);
+    rmdir (t->dir);
+}
+
 /* Selftest helper: the reply's integer, or -1. */
 static long long
 s_test_int (redisReply *reply)

@@ -67,19 +67,11 @@ s_expect_conflict (pl_worker_t *w, pl_txn_t *txn, int index)
 static void
 s_test_live (bool verbose)
 {
-    char dir[] = "/tmp/pl-txn-XXXXXX";
-    assert (mkdtemp (dir));
-    char sock[128], url[160], buf[64];
-    snprintf (sock, sizeof sock, "%s/redis.sock", dir);
-    snprintf (url, sizeof url, "unix://%s", sock);
-    void (*old_pipe) (int) = signal (SIGPIPE, SIG_IGN);
-    pid_t server = pl_redis__test_server (dir, sock);
-    if (server < 0) {
-        if (verbose)
-            printf ("(no redis-server: live tests skipped) ");
+    char buf[64];
+    pl_redis__test_t server;
+    if (!pl_redis__test_start (&server, "txn", verbose))
         goto cleanup;
-    }
-    pl_worker_t w = { .redis = pl_redis_new (url) };
+    pl_worker_t w = { .redis = pl_redis_new (server.url) };
     assert (w.redis);
     pl_redis_t *r = w.redis;
     redisReply *set = pl_redis_command (r, "SET k %b", "v\0one", (size_t) 5);
@@ -214,9 +206,9 @@ s_test_live (bool verbose)
     pl_txn_reset (txn);
 
     /* Redis gone: -1, answered INTERNAL, not a crash */
-    kill (server, SIGKILL);
-    waitpid (server, NULL, 0);
-    server = -1;
+    kill (server.pid, SIGKILL);
+    waitpid (server.pid, NULL, 0);
+    server.pid = -1;
     s_call (&call, &w);
     pl_txn_expect_value (txn, "x", 1, "%s", "k");
     pl_txn_write (txn, "SET %s %s", "k", "y");
@@ -232,16 +224,7 @@ s_test_live (bool verbose)
     pl_txn_destroy (&txn);
     pl_redis_destroy (&w.redis);
 cleanup:
-    if (server > 0) {
-        kill (server, SIGKILL);
-        waitpid (server, NULL, 0);
-    }
-    signal (SIGPIPE, old_pipe);
-    unlink (sock);
-    char dump[160];
-    snprintf (dump, sizeof dump, "%s/dump.rdb", dir);
-    unlink (dump);
-    rmdir (dir);
+    pl_redis__test_stop (&server);
 }
 
 void
