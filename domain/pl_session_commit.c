@@ -167,7 +167,7 @@ s_attempt (pl_call_t *call, const char *sid, const pl_session_update_t *update,
             goto cleanup;
         }
         pl_session__expect_role (txn, update->campaign_id, pl_call_caller (call)->user,
-                       b.reply[at[S_READ_ROLE]]);
+                                 b.reply[at[S_READ_ROLE]]);
     }
     /* a recorded id first: a retry whose first try committed gets its ack
      * even though the version has moved on since */

@@ -16,7 +16,8 @@
  *  gameState:update checks, in order: the argument's shape, the session
  *  and membership (NOT_FOUND), GM (FORBIDDEN), the update id's record (a
  *  replay gets the first ack), the version (VERSION_CONFLICT), the
- *  operations (VALIDATION_ERROR with index).
+ *  operations (VALIDATION_ERROR with index). After the session's hash,
+ *  the role, the record and the state are one read round of the commit.
  *
  *  Writes read, decide in C and commit with one compare-and-set script
  *  (pl_session_commit, pl_txn). A commit that lost a race (the state, the
