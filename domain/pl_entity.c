@@ -23,18 +23,11 @@
 #define S_ENTITY_MAX        65536       /* largest stored entity, JSON bytes   */
 
 /* Fields the server owns: a client's values for them are ignored. */
-static const char *s_server_fields[] = { "id", "createdBy", "createdAt", "updatedAt", "version" };
+static const char *const s_server_fields[] = {
+    "id", "createdBy", "createdAt", "updatedAt", "version", NULL
+};
 
 /* ---- pure helpers --------------------------------------------------- */
-
-static bool
-s_is_server_field (const char *key)
-{
-    for (size_t i = 0; i < sizeof s_server_fields / sizeof s_server_fields[0]; i++)
-        if (strcmp (key, s_server_fields[i]) == 0)
-            return true;
-    return false;
-}
 
 void
 pl_entity_set (cJSON *obj, const char *key, cJSON *value)
@@ -58,10 +51,7 @@ pl_entity__default (cJSON *obj, const char *key, cJSON *value)
 void
 pl_entity_merge (cJSON *entity, const cJSON *fields)
 {
-    const cJSON *item;
-    cJSON_ArrayForEach (item, fields)
-        if (!s_is_server_field (item->string))
-            pl_entity_set (entity, item->string, cJSON_Duplicate (item, true));
+    pl_wire_merge (entity, fields, s_server_fields);
 }
 
 double

@@ -174,15 +174,6 @@ const char *pl_entity_writeback_holder (const pl_entity_wb_t *wb);
  * handler runs again). Returns false only when it cannot build them (out
  * of memory); a build failure inside txn fails its commit (INTERNAL). */
 bool pl_entity_writeback_add (pl_txn_t *txn, const pl_entity_wb_t *wb);
-/* COMPAT, until the game-state commit (pl_session.c) is a pl_txn (branch
- * i10-gs), then removed: prepare inside the caller's WATCH, WATCHing
- * every key it reads (one command at a time: no batch inside WATCH), and
- * queue the writes inside the caller's MULTI. Returns false when Redis
- * failed (answered INTERNAL). */
-int pl_entity_writeback_prepare_watch (const pl_entity_kind_t *kind, pl_call_t *call,
-                                       const char *campaign_id, const cJSON *copy,
-                                       pl_entity_wb_t **wb, char *why, size_t why_size);
-bool pl_entity_writeback_queue (pl_call_t *call, const pl_entity_wb_t *wb);
 /* After the caller's commit: K:updated (the caller's own
  * connection included: its ack was gameState:update's) and the "system"
  * update of every OTHER session that embeds the entity (skip_sid aside,

@@ -41,7 +41,7 @@ void pl_entity__say (pl_call_t *call, bool quiet, pl_err_t err, const char *fmt,
  * (pl_entity_reads.c). A NULL reads, where a function takes one, reads
  * without keeping anything (a read-only handler, create's own script). */
 typedef struct _pl_entity__reads_t pl_entity__reads_t;
-pl_entity__reads_t *pl_entity__reads_new (bool watch);
+pl_entity__reads_t *pl_entity__reads_new (void);
 void pl_entity__reads_destroy (pl_entity__reads_t **self_p);
 void pl_entity__reads_want (pl_entity__reads_t *self, const char *field, const char *keyfmt, ...)
     __attribute__ ((format (printf, 3, 4)));

@@ -15,10 +15,6 @@
  *  pl_call_batch (one round trip); a read not wanted before is sent on
  *  its own when it is asked for.
  *
- *  watch (pl_entity_writeback_prepare_watched, until the game-state
- *  commit is a pl_txn): every read is a WATCH of its key then the read,
- *  one at a time (a batch is refused inside WATCH), for the caller's EXEC.
- *
  *  Every function runs on the worker loop inside a handler.
  */
 #include "pl_entity_int.h"
@@ -44,19 +40,15 @@ typedef struct {
 #define S_READS_MAX 1024
 
 struct _pl_entity__reads_t {
-    bool watch;                     /* WATCH each key before reading it     */
     bool failed;                    /* out of memory, or past S_READS_MAX   */
     size_t count, cap;
     s_read_t *v;                    /* count of them                        */
 };
 
 pl_entity__reads_t *
-pl_entity__reads_new (bool watch)
+pl_entity__reads_new (void)
 {
-    pl_entity__reads_t *self = calloc (1, sizeof *self);
-    if (self)
-        self->watch = watch;
-    return self;
+    return calloc (1, sizeof (pl_entity__reads_t));
 }
 
 void
@@ -162,10 +154,6 @@ pl_entity__reads_run (pl_entity__reads_t *self, pl_call_t *call)
     int n = 0;
     if (self->failed)
         goto oom;
-    if (self->watch) {
-        rc = 0;                             /* each is read when asked for */
-        goto cleanup;
-    }
     for (size_t i = 0; i < self->count; i++) {
         s_read_t *read = &self->v[i];
         if (read->fetched || n == PL_REDIS_BATCH_MAX)
@@ -205,8 +193,6 @@ pl_entity__reads_get (pl_entity__reads_t *self, pl_call_t *call, const char *fie
     if (!read)
         goto oom;
     if (!read->fetched) {
-        if (self->watch && !pl_call_run (call, "WATCH %s", key))
-            goto cleanup;
         reply = field ? pl_call_command (call, "HGET %s %s", key, field)
                       : pl_call_command (call, "GET %s", key);
         if (!reply)

@@ -206,7 +206,7 @@ s_update_reads (pl_call_t *call, pl_entity__reads_t *reads, const pl_entity_kind
  * a campaign entity must be of it, a hidden entity may not be embedded,
  * and a merge that changes nothing writes nothing.
  * Everything the decision reads goes through one pl_entity__reads_t
- * (WATCHing each key when watch). A dry run writes, publishes and answers
+ * A dry run writes, publishes and answers
  * nothing: 1 means decided, with *dry filled (text NULL when nothing
  * changes) and dry->reads what it read, for the caller's commit.
  * Otherwise the write is one pl_txn expecting all that was read; returns
@@ -217,7 +217,7 @@ s_update_reads (pl_call_t *call, pl_entity__reads_t *reads, const pl_entity_kind
  * conflict the runtime runs the handler again for (pl_call_conflict). */
 static int
 s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const cJSON *fields,
-          pl_entity_wb_t *dry, bool watch, cJSON **stored)
+          pl_entity_wb_t *dry, cJSON **stored)
 {
     const char *copy_campaign = dry ? dry->campaign : NULL;
     const char *event = pl_proto_event (pl_call_event (call))->name;
@@ -228,7 +228,7 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
     pl_entity__t old = { 0 }, e = { 0 }, h = { 0 };
     cJSON *mine = NULL;
     pl_txn_t *txn = NULL;
-    pl_entity__reads_t *reads = pl_entity__reads_new (watch);
+    pl_entity__reads_t *reads = pl_entity__reads_new ();
     *stored = NULL;
     assert (!dry || copy_campaign);
     if (!reads) {
@@ -408,15 +408,15 @@ pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
         return;
     }
     if (!(id = pl_entity__id (call, kind, cJSON_GetObjectItemCaseSensitive (arg, "id")))
-    ||  s_update (kind, call, id, arg, NULL, false, &stored) < 0)
+    ||  s_update (kind, call, id, arg, NULL, &stored) < 0)
         return;
     pl_call_ok (call, stored);
 }
 
-/* pl_entity_writeback_prepare; watch: WATCH what it reads (the compat). */
-static int
-s_prepare (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
-           const cJSON *copy, bool watch, pl_entity_wb_t **wb, char *why, size_t why_size)
+int
+pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
+                             const char *campaign_id, const cJSON *copy,
+                             pl_entity_wb_t **wb, char *why, size_t why_size)
 {
     assert (kind && call && campaign_id && wb && !pl_call_answered (call));
     const cJSON *id = cJSON_IsObject (copy) ? cJSON_GetObjectItemCaseSensitive (copy, "id") : NULL;
@@ -433,7 +433,7 @@ s_prepare (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_i
     self->campaign = campaign_id;
     if (!cJSON_IsString (id) || !pl_wire_id_valid (id->valuestring))
         goto cleanup;                       /* never stored: a stranger */
-    if (s_update (kind, call, id->valuestring, copy, self, watch, &stored) > 0) {
+    if (s_update (kind, call, id->valuestring, copy, self, &stored) > 0) {
         *wb = self;
         self = NULL;
         rc = 1;
@@ -456,22 +456,6 @@ cleanup:
     cJSON_Delete (stored);
     pl_entity_writeback_destroy (&self);
     return rc;
-}
-
-int
-pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
-                             const char *campaign_id, const cJSON *copy,
-                             pl_entity_wb_t **wb, char *why, size_t why_size)
-{
-    return s_prepare (kind, call, campaign_id, copy, false, wb, why, why_size);
-}
-
-int
-pl_entity_writeback_prepare_watch (const pl_entity_kind_t *kind, pl_call_t *call,
-                                   const char *campaign_id, const cJSON *copy,
-                                   pl_entity_wb_t **wb, char *why, size_t why_size)
-{
-    return s_prepare (kind, call, campaign_id, copy, true, wb, why, why_size);
 }
 
 const cJSON *
@@ -497,21 +481,6 @@ pl_entity_writeback_add (pl_txn_t *txn, const pl_entity_wb_t *wb)
         s_txn_write (txn, wb->kind, wb->e.id, wb->text, wb->moved ? wb->old_holder : NULL,
                      wb->moved ? wb->e.holder : NULL, wb->score);
     return true;
-}
-
-bool
-pl_entity_writeback_queue (pl_call_t *call, const pl_entity_wb_t *wb)
-{
-    assert (call && wb);
-    const pl_entity_kind_t *kind = wb->kind;
-    const char *id = wb->e.id, *from = wb->moved ? wb->old_holder : NULL;
-    const char *to = wb->moved ? wb->e.holder : NULL;
-    return !wb->text
-        || (pl_call_run (call, "SET " PL_KEY_ENTITY " %s", kind->name, id, wb->text)
-            && (!from || pl_call_run (call, "ZREM " PL_KEY_HELD " %s", kind->holder, from,
-                                      kind->name, id))
-            && (!to || pl_call_run (call, "ZADD " PL_KEY_HELD " %s %s", kind->holder, to,
-                                    kind->name, wb->score, id)));
 }
 
 void
@@ -559,7 +528,7 @@ pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
     const char *id = pl_entity__id (call, kind, arg);
     if (!id)
         goto cleanup;
-    if (!(reads = pl_entity__reads_new (false)) || !(txn = pl_txn_new ())) {
+    if (!(reads = pl_entity__reads_new ()) || !(txn = pl_txn_new ())) {
         pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
         goto cleanup;
     }
