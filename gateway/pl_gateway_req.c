@@ -151,6 +151,14 @@ pl_gateway__request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt
                                         PL_PROTO_NUL_MESSAGE);
         goto cleanup;
     }
+    if (pkt->deep) {
+        /* the workers refuse it too: the nesting limit bounds the stack
+         * their handlers need (pl_proto.h) */
+        if (pkt->has_ack)
+            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_VALIDATION_ERROR,
+                                        PL_PROTO_DEPTH_MESSAGE);
+        goto cleanup;
+    }
     if (conn->inflight >= self->max_inflight) {
         if (pkt->has_ack)
             pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED,

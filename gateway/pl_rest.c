@@ -173,6 +173,10 @@ pl_rest_build_arg (const pl_rest_match_t *m, const char *const *query, size_t nq
                 *why = PL_PROTO_NUL_MESSAGE;
                 goto cleanup;
             }
+            if (pl_proto_json_depth (body, body_len) > PL_PROTO_JSON_DEPTH_MAX) {
+                *why = PL_PROTO_DEPTH_MESSAGE;
+                goto cleanup;
+            }
             root = pl_proto_json_parse (body, body_len);
             if (!root) {
                 *why = "the body is not valid JSON";

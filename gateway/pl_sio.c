@@ -57,7 +57,12 @@ s_check_payload (pl_sio_packet_t *pkt, const char **why)
         *why = "DISCONNECT carries no payload";
         goto cleanup;
     }
-    pkt->json = pl_proto_json_parse (pkt->data, pkt->data_len);
+    /* parsed with cJSON's own nesting limit, so that a packet whose
+     * argument nests too deep for the workers is still an event the
+     * gateway can answer (pl_proto.h, PL_PROTO_JSON_DEPTH_MAX; the packet
+     * is one level around its arguments) */
+    pkt->deep = pl_proto_json_depth (pkt->data, pkt->data_len) > PL_PROTO_JSON_DEPTH_MAX + 1;
+    pkt->json = pl_proto_json_parse_depth (pkt->data, pkt->data_len, CJSON_NESTING_LIMIT);
     if (!pkt->json) {
         *why = "payload is not valid JSON";
         goto cleanup;
@@ -254,6 +259,7 @@ pl_sio_packet_clear (pl_sio_packet_t *pkt)
     cJSON_Delete (pkt->json);
     pkt->json = NULL;
     pkt->nul = false;
+    pkt->deep = false;
     pkt->event = NULL;
     pkt->arg = NULL;
 }

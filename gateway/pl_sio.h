@@ -42,6 +42,10 @@ typedef struct {
     bool nul;               /* the payload holds a NUL in a string or a key
                                (pl_proto_json_has_nul): refuse it, cJSON's
                                strings would be cut at the NUL               */
+    bool deep;              /* an argument nests deeper than
+                               PL_PROTO_JSON_DEPTH_MAX: refuse it with an
+                               error ack (the packet itself was parsed
+                               with cJSON's own limit)                   */
     const char *event;      /* EVENT: name, borrowed from json; NULL when it
                                is no string or holds a NUL (names no event)  */
     const cJSON *arg;       /* EVENT: first argument after the name, or NULL  */

@@ -172,11 +172,49 @@ cleanup:
     return text;
 }
 
+size_t
+pl_proto_json_depth (const char *text, size_t len)
+{
+    size_t depth = 0, deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;                        /* the escaped byte is no quote */
+            else
+            if (c == '"')
+                in_string = false;
+        }
+        else
+        if (c == '"')
+            in_string = true;
+        else
+        if (c == '[' || c == '{') {
+            if (++depth > deepest)
+                deepest = depth;
+        }
+        else
+        if ((c == ']' || c == '}') && depth > 0)
+            depth--;
+    }
+    return deepest;
+}
+
 cJSON *
 pl_proto_json_parse (const char *text, size_t len)
 {
+    return pl_proto_json_parse_depth (text, len, PL_PROTO_JSON_DEPTH_MAX);
+}
+
+cJSON *
+pl_proto_json_parse_depth (const char *text, size_t len, size_t max_depth)
+{
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts (text, len, &end, 0);
+    cJSON *root = NULL;
+    if (pl_proto_json_depth (text, len) > max_depth)
+        goto cleanup;                       /* before cJSON recurses into it */
+    root = cJSON_ParseWithLengthOpts (text, len, &end, 0);
     while (root && end < text + len) {
         if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
             cJSON_Delete (root);
@@ -184,6 +222,7 @@ pl_proto_json_parse (const char *text, size_t len)
         }
         end++;
     }
+cleanup:
     return root;
 }
 
@@ -418,6 +457,29 @@ pl_proto_test (bool verbose)
     j = pl_proto_json_parse ("\"p1\\u0000x\"", 11);
     assert (cJSON_IsString (j) && strcmp (j->valuestring, "p1") == 0);
     cJSON_Delete (j);
+
+    /* nesting: brackets in strings do not count, the limit is 64 */
+    assert (pl_proto_json_depth ("1", 1) == 0);
+    assert (pl_proto_json_depth ("[]", 2) == 1);
+    assert (pl_proto_json_depth ("[{\"a\":[1]},[]]", 14) == 3);
+    assert (pl_proto_json_depth ("[\"[[[\\\"[[\"]", 11) == 1);
+    assert (pl_proto_json_depth ("[[[", 2) == 2);           /* len honoured */
+    {
+        char deep[2 * 1000 + 1];
+        for (size_t d = 63; d <= 66; d++) {
+            for (size_t k = 0; k < d; k++) {
+                deep[k] = '[';
+                deep[2 * d - 1 - k] = ']';
+            }
+            assert (pl_proto_json_depth (deep, 2 * d) == d);
+            j = pl_proto_json_parse (deep, 2 * d);
+            assert ((j != NULL) == (d <= PL_PROTO_JSON_DEPTH_MAX));
+            cJSON_Delete (j);
+            j = pl_proto_json_parse_depth (deep, 2 * d, PL_PROTO_JSON_DEPTH_MAX + 1);
+            assert ((j != NULL) == (d <= PL_PROTO_JSON_DEPTH_MAX + 1));
+            cJSON_Delete (j);
+        }
+    }
 
     char origin[64];
     pl_proto_origin (origin, sizeof origin, "gw-1", "9");

@@ -122,10 +122,30 @@ void pl_proto_ctx_clear (pl_caller_t *caller);
  * snprintf-style length. */
 int pl_proto_origin (char *buf, size_t size, const char *gateway, const char *conn);
 
+/* The nesting limit for JSON that crosses the wire: arrays and objects
+ * at most 64 deep (a request's argument; a socket.io packet adds one
+ * level around it). cJSON's own limit is 1000, and its parse, duplicate
+ * and print recurse once per level: a 1000-deep argument used about
+ * 128 KB of a worker handler's coroutine stack (docs/experiments/
+ * i10-coro.md). With the limit, the stack a handler needs is bounded by
+ * code, not by what a client sends. No Parley message comes near it. */
+#define PL_PROTO_JSON_DEPTH_MAX 64
+#define PL_PROTO_DEPTH_MESSAGE "JSON nested deeper than 64 levels is refused"
+
 /* Parse exactly len bytes of JSON text (need not be NUL-terminated).
  * Trailing garbage other than whitespace fails, unlike a bare
- * cJSON_ParseWithLength. Returns NULL on any error. */
+ * cJSON_ParseWithLength, and so does text nested deeper than
+ * PL_PROTO_JSON_DEPTH_MAX. Returns NULL on any error. */
 cJSON *pl_proto_json_parse (const char *text, size_t len);
+/* The same with another nesting limit (at most cJSON's 1000): for the
+ * gateway's socket.io packets, which it parses whole to answer an
+ * argument too deep with an error ack (pl_proto_json_depth). */
+cJSON *pl_proto_json_parse_depth (const char *text, size_t len, size_t max_depth);
+/* How deep arrays and objects nest in JSON text (len bytes): 0 for a
+ * scalar, 1 for [] or {}, ... A scan, not a parse (brackets inside
+ * strings do not count; escapes are stepped over whole); never reads past
+ * len. */
+size_t pl_proto_json_depth (const char *text, size_t len);
 
 /* Does JSON text (len bytes) hold a NUL: a raw 0x00 byte anywhere, or
  * the escape \u0000 in a string or a key? cJSON decodes \u0000 into a 0
