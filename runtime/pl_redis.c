@@ -32,6 +32,8 @@ struct _pl_redis_t {
     bool watching;                  /* WATCH active on ctx                 */
     bool in_multi;                  /* MULTI open on ctx                   */
     bool txn_lost;                  /* ctx broke inside WATCH/MULTI        */
+    pl_redis_defer_fn *defer;       /* takes commands instead (coroutines) */
+    void *defer_arg;                /* its argument                        */
 };
 
 /* --------------------------------------------------------------------- */
@@ -393,6 +395,14 @@ s_exec (pl_redis_t *self, const char *cmd, size_t len)
             self->txn_lost = false;
         goto cleanup;
     }
+    if (self->defer) {
+        pl_redis_cmd_t one = { cmd, len, NULL };
+        pl_redis_cmd_t *list[1] = { &one };
+        if (self->defer (self->defer_arg, list, 1)) {
+            reply = one.reply;              /* it rode in a round */
+            goto cleanup;
+        }
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = false;
         if (!self->ctx) {
@@ -584,6 +594,28 @@ pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b)
     assert (!self->watching && !self->in_multi);
     if (b->failed || self->txn_lost)
         goto cleanup;
+    if (b->count == 0) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (self->defer) {
+        /* in a coroutine: every command parked at once, one yield, one
+         * round shared with the other handlers' */
+        pl_redis_cmd_t cmds[PL_REDIS_BATCH_MAX];
+        pl_redis_cmd_t *list[PL_REDIS_BATCH_MAX];
+        for (int i = 0; i < b->count; i++) {
+            cmds[i] = (pl_redis_cmd_t) { b->cmd[i], b->len[i], NULL };
+            list[i] = &cmds[i];
+        }
+        if (self->defer (self->defer_arg, list, (size_t) b->count)) {
+            for (int i = 0; i < b->count; i++) {
+                b->reply[i] = cmds[i].reply;
+                got += cmds[i].reply != NULL;
+            }
+            rc = got == b->count ? 0 : -1;
+            goto cleanup;
+        }
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = false;
         if (!self->ctx) {
@@ -635,4 +667,142 @@ pl_redis_reset (pl_redis_t *self)
     }
     self->in_multi = false;
     self->watching = false;
+}
+
+/* --------------------------------------------------------------------- */
+/* Pipelining: the coroutine worker runtime's rounds (pl_worker_sched.c)  */
+
+void
+pl_redis_set_defer (pl_redis_t *self, pl_redis_defer_fn *fn, void *arg)
+{
+    assert (self);
+    self->defer = fn;
+    self->defer_arg = arg;
+}
+
+bool
+pl_redis_in_txn (pl_redis_t *self)
+{
+    assert (self);
+    return self->watching || self->in_multi || self->txn_lost;
+}
+
+bool
+pl_redis_starts_txn (const char *cmd, size_t len)
+{
+    char name[16];
+    pl_redis__command_name (cmd, len, name, sizeof name);
+    return strcmp (name, "WATCH") == 0 || strcmp (name, "MULTI") == 0;
+}
+
+int
+pl_redis_fd (pl_redis_t *self)
+{
+    assert (self);
+    return self->ctx ? self->ctx->fd : -1;
+}
+
+int
+pl_redis_command_ms (pl_redis_t *self)
+{
+    assert (self);
+    return self->command_ms;
+}
+
+/* The connection broke with commands in flight: a transaction it held is
+ * lost (every command fails until it ends, as in s_exec). */
+static void
+s_broke (pl_redis_t *self, const char *detail)
+{
+    bool in_txn = self->watching || self->in_multi;
+    s_drop (self);
+    s_failed (self, "lost connection to", detail);
+    if (in_txn)
+        self->txn_lost = true;
+}
+
+int
+pl_redis_send (pl_redis_t *self, pl_redis_cmd_t *const *cmds, size_t n, bool idle)
+{
+    assert (self && cmds && n > 0);
+    int rc = -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = false;
+        if (!self->ctx) {
+            if (s_connect (self))
+                goto cleanup;
+            fresh = true;
+        }
+        bool in_txn = self->watching || self->in_multi;
+        int done = 0, wrc = REDIS_OK;
+        for (size_t i = 0; i < n && wrc == REDIS_OK; i++)
+            wrc = redisAppendFormattedCommand (self->ctx, cmds[i]->cmd, cmds[i]->len);
+        /* one write, unless the socket buffer is full: then it blocks for
+         * at most the command timeout (a pipeline of small commands fits) */
+        while (wrc == REDIS_OK && !done)
+            wrc = redisBufferWrite (self->ctx, &done);
+        if (wrc == REDIS_OK) {
+            rc = 0;
+            goto cleanup;
+        }
+        int saved_errno = errno;
+        int err = self->ctx->err;
+        char detail[200];
+        snprintf (detail, sizeof detail, "writing a pipeline of %zu: %s", n, self->ctx->errstr);
+        s_broke (self, detail);
+        /* a stale connection (Redis restarted while we were idle) is made
+         * again once, as in s_exec; with commands in flight it is not */
+        bool stale = err == REDIS_ERR_IO && (saved_errno == EPIPE || saved_errno == ECONNRESET);
+        if (!idle || fresh || !stale || in_txn)
+            goto cleanup;
+        self->txn_lost = false;             /* nothing was open */
+    }
+cleanup:
+    return rc;
+}
+
+long
+pl_redis_recv (pl_redis_t *self, pl_redis_cmd_t *const *inflight, size_t n, bool *stale)
+{
+    assert (self && stale);
+    long got = -1;
+    char name[16];
+    *stale = false;
+    if (!self->ctx)
+        goto cleanup;
+    if (redisBufferRead (self->ctx) != REDIS_OK) {
+        int saved_errno = errno;
+        int err = self->ctx->err;
+        *stale = err == REDIS_ERR_EOF
+              || (err == REDIS_ERR_IO && saved_errno == ECONNRESET);
+        char detail[200];
+        snprintf (detail, sizeof detail, "reading, %zu in flight: %s", n, self->ctx->errstr);
+        s_broke (self, detail);
+        goto cleanup;
+    }
+    size_t count = 0;
+    while (count < n) {
+        void *raw = NULL;
+        if (redisGetReplyFromReader (self->ctx, &raw) != REDIS_OK) {
+            s_broke (self, self->ctx->errstr);      /* a protocol error */
+            goto cleanup;
+        }
+        if (!raw)
+            break;
+        inflight[count]->reply = raw;
+        pl_redis__command_name (inflight[count]->cmd, inflight[count]->len, name, sizeof name);
+        s_track (self, name, raw);
+        count++;
+    }
+    got = (long) count;
+cleanup:
+    return got;
+}
+
+void
+pl_redis_abort (pl_redis_t *self, const char *why)
+{
+    assert (self);
+    if (self->ctx)
+        s_broke (self, why);
 }

@@ -1,8 +1,12 @@
-/*  pl_redis - one synchronous Redis connection for a worker (hiredis).
+/*  pl_redis - one Redis connection for a worker (hiredis).
  *
- *  A worker handles one request at a time, so a blocking connection is the
- *  simplest thing that works; the command timeout keeps a stuck Redis from
- *  stalling the worker past the broker's liveness window.
+ *  Seen from a handler, every command is synchronous: it returns the
+ *  reply. In the coroutine runtime (pl_worker_sched.c) the command is
+ *  really handed to a defer hook, which parks the handler's coroutine
+ *  until a round - one pipeline carrying the commands of every handler
+ *  running - has brought its reply (pl_redis_send / pl_redis_recv, on the
+ *  worker's poll loop). Outside a coroutine (PARLEY_WORKER_BATCH=0, the
+ *  selftests) it blocks, bounded by the command timeout.
  *
  *  The connection is made lazily and remade when it breaks: a command on a
  *  stale connection (Redis restarted) reconnects once and is retried. A
@@ -74,8 +78,8 @@ redisReply *pl_redis_script (pl_redis_t *self, pl_redis_script_t *script, int nu
                              int argc, const char **argv, const size_t *argvlen);
 
 /* Several commands sent together and answered together: one write and one
- * read (one round trip; in the batched runtime, one round shared with the
- * other handlers'). For reads that do not depend on each other, e.g. an
+ * read (one round trip; in the coroutine runtime, the handler parks once
+ * and they ride in one round shared with the other handlers'). For reads that do not depend on each other, e.g. an
  * entity, its holder and the caller's role. Not inside WATCH or MULTI.
  *
  *     pl_redis_batch_t b = { 0 };
@@ -108,6 +112,53 @@ void pl_redis_batch_add_argv (pl_redis_batch_t *b, int argc, const char **argv,
 int pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b);
 /* Free the commands and the replies; b can be reused. */
 void pl_redis_batch_clear (pl_redis_batch_t *b);
+
+/* ---- pipelining ------------------------------------------------------- */
+
+/* One command of a pipeline: its RESP text in, its reply out. */
+typedef struct {
+    const char *cmd;                /* formatted command (borrowed)        */
+    size_t len;                     /* its length                          */
+    redisReply *reply;              /* set once read; NULL: failed         */
+} pl_redis_cmd_t;
+
+/* The defer hook: when set, each command (pl_redis_command..., scripts,
+ * a whole pl_redis_batch_run at once; not pl_redis_reset) is first offered to it,
+ * formatted. If it returns true it has set every cmds[i]->reply (NULL:
+ * failed) and nothing else is done: the worker parks the calling
+ * coroutine there until a round has carried the commands. If it returns
+ * false (not in a coroutine) they run now, synchronously. */
+typedef bool (pl_redis_defer_fn) (void *arg, pl_redis_cmd_t *const *cmds, size_t n);
+void pl_redis_set_defer (pl_redis_t *self, pl_redis_defer_fn *fn, void *arg);
+
+/* True while the connection holds a WATCH or a MULTI, or lost one (every
+ * command fails until it ends). */
+bool pl_redis_in_txn (pl_redis_t *self);
+/* True when the formatted command is WATCH or MULTI: it begins a
+ * transaction when the connection holds none. */
+bool pl_redis_starts_txn (const char *cmd, size_t len);
+
+/* Rounds without waiting: the worker keeps rounds in flight and polls the
+ * connection's fd in its own loop. */
+/* The connection's fd, or -1 when there is none. */
+int pl_redis_fd (pl_redis_t *self);
+/* Connect when there is no connection, then write n commands (one write;
+ * their replies come through pl_redis_recv). idle: nothing else is in
+ * flight, so a stale connection may be replaced and the write made again.
+ * Returns 0, or -1 when they could not be sent: no connection, or it
+ * broke (logged), and then every command in flight on it is lost too. */
+int pl_redis_send (pl_redis_t *self, pl_redis_cmd_t *const *cmds, size_t n, bool idle);
+/* Read what has arrived (call it when the fd is readable): the replies of
+ * the first commands of inflight (the caller's FIFO of the n commands in
+ * flight, oldest first), tracking transactions. Returns how many were
+ * filled, or -1 when the connection broke (logged and dropped: the caller
+ * fails what is in flight); *stale says it broke the way a connection
+ * closed before it read anything does (EOF, ECONNRESET). */
+long pl_redis_recv (pl_redis_t *self, pl_redis_cmd_t *const *inflight, size_t n, bool *stale);
+/* Drop the connection (a reply overdue): logged; what is in flight is lost. */
+void pl_redis_abort (pl_redis_t *self, const char *why);
+/* The command timeout in ms (pl_redis_set_timeouts). */
+int pl_redis_command_ms (pl_redis_t *self);
 
 /* True when a connection is currently open (it may still be stale). */
 bool pl_redis_connected (pl_redis_t *self);

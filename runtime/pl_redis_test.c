@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +116,19 @@ s_test_is (redisReply *reply, const char *text)
 
 /* Against a real server: stale connections are retried, broken
  * transactions are not, reset cleans up, ?db= selects. */
+/* A defer hook: counts, and takes the commands (failing them) when arg
+ * is set, else lets them run. */
+static int s_deferred, s_deferred_n;
+static bool
+s_test_defer (void *arg, pl_redis_cmd_t *const *cmds, size_t n)
+{
+    s_deferred++;
+    s_deferred_n = (int) n;
+    for (size_t i = 0; arg && i < n; i++)
+        cmds[i]->reply = NULL;
+    return arg != NULL;
+}
+
 static void
 s_test_live (bool verbose)
 {
@@ -176,6 +191,78 @@ s_test_live (bool verbose)
     redisReply *reply = pl_redis_command (r, "EXEC");
     assert (reply && reply->type == REDIS_REPLY_NIL);
     freeReplyObject (reply);
+
+    /* a batch: one write, replies in order, an error reply its own
+     * command's */
+    {
+        pl_redis_batch_t b = { 0 };
+        pl_redis_batch_add (&b, "SET %s %s", "p", "1");
+        pl_redis_batch_add (&b, "INCR %s", "p");
+        pl_redis_batch_add (&b, "HGET %s %s", "p", "x");          /* WRONGTYPE */
+        pl_redis_batch_add (&b, "GET %s", "p");
+        assert (pl_redis_batch_run (r, &b) == 0);
+        assert (b.reply[0]->type == REDIS_REPLY_STATUS && b.reply[1]->integer == 2);
+        assert (b.reply[2]->type == REDIS_REPLY_ERROR);            /* its own */
+        assert (strcmp (b.reply[3]->str, "2") == 0);
+        pl_redis_batch_clear (&b);
+    }
+    /* without waiting: written, then read as the fd says, transactions
+     * tracked */
+    {
+        char *c[5];
+        int len[5];
+        len[0] = redisFormatCommand (&c[0], "SET %s %s", "p", "1");
+        len[1] = redisFormatCommand (&c[1], "INCR %s", "p");
+        len[2] = redisFormatCommand (&c[2], "HGET %s %s", "p", "x");   /* WRONGTYPE */
+        len[3] = redisFormatCommand (&c[3], "WATCH %s", "p");
+        len[4] = redisFormatCommand (&c[4], "GET %s", "p");
+        pl_redis_cmd_t cmds[5];
+        pl_redis_cmd_t *list[5];
+        for (int i = 0; i < 5; i++) {
+            cmds[i] = (pl_redis_cmd_t) { c[i], (size_t) len[i], NULL };
+            list[i] = &cmds[i];
+        }
+        assert (pl_redis_starts_txn (c[3], (size_t) len[3]));
+        assert (!pl_redis_starts_txn (c[4], (size_t) len[4]));
+        assert (!pl_redis_in_txn (r));
+        assert (pl_redis_send (r, list, 5, true) == 0);
+        long got = 0;
+        bool stale = false;
+        while (got < 5) {
+            struct pollfd pfd = { pl_redis_fd (r), POLLIN, 0 };
+            assert (poll (&pfd, 1, 1000) == 1);
+            long more = pl_redis_recv (r, list + got, (size_t) (5 - got), &stale);
+            assert (more >= 0);
+            got += more;
+        }
+        assert (cmds[1].reply->integer == 2 && strcmp (cmds[4].reply->str, "2") == 0);
+        assert (cmds[2].reply->type == REDIS_REPLY_ERROR);
+        assert (pl_redis_in_txn (r));       /* the WATCH */
+        pl_redis_reset (r);
+        assert (!pl_redis_in_txn (r));
+        for (int i = 0; i < 5; i++) {
+            freeReplyObject (cmds[i].reply);
+            redisFreeCommand (c[i]);
+        }
+    }
+
+    /* the defer hook takes commands, one or a whole pipeline at once */
+    {
+        s_deferred = 0;
+        pl_redis_set_defer (r, s_test_defer, (void *) "take");
+        assert (pl_redis_command (r, "GET %s", "p") == NULL);
+        assert (s_deferred == 1 && s_deferred_n == 1);
+        pl_redis_batch_t two = { 0 };
+        pl_redis_batch_add (&two, "PING");
+        pl_redis_batch_add (&two, "PING");
+        assert (pl_redis_batch_run (r, &two) == -1);            /* taken, failed */
+        assert (s_deferred == 2 && s_deferred_n == 2 && !two.reply[0] && !two.reply[1]);
+        pl_redis_batch_clear (&two);
+        pl_redis_set_defer (r, s_test_defer, NULL);     /* declines: runs now */
+        assert (s_test_is (pl_redis_command (r, "GET %s", "p"), "2"));
+        assert (s_deferred == 3);
+        pl_redis_set_defer (r, NULL, NULL);
+    }
 
     /* ?db= selects another database */
     char db_url[180];
@@ -249,6 +336,136 @@ cleanup:
     char dump[160];
     snprintf (dump, sizeof dump, "%s/dump.rdb", dir);
     unlink (dump);
+    rmdir (dir);
+}
+
+/* A fake Redis on a unix socket, in a child: for each connection in turn
+ * it reads until it has seen want[i] commands "*1\r\n" (PING), answers the
+ * first give[i] of them "+PONG" and closes. */
+static pid_t
+s_fake_server (const char *sock, const int *want, const int *give, int conns)
+{
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    assert (strlen (sock) < sizeof addr.sun_path);
+    memcpy (addr.sun_path, sock, strlen (sock) + 1);
+    unlink (sock);
+    assert (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0);
+    assert (listen (fd, 4) == 0);
+    pid_t pid = fork ();
+    assert (pid >= 0);
+    if (pid > 0) {
+        close (fd);
+        return pid;
+    }
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    for (int i = 0; i < conns; i++) {
+        int c = accept (fd, NULL, NULL);
+        if (c < 0)
+            _exit (1);
+        char buf[4096];
+        size_t got = 0;
+        int seen = 0;
+        while (seen < want[i]) {
+            ssize_t n = read (c, buf + got, sizeof buf - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t) n;
+            buf[got] = 0;
+            seen = 0;
+            for (const char *p = buf; (p = strstr (p, "*1\r\n")); p++)
+                seen++;
+        }
+        for (int k = 0; k < give[i]; k++)
+            if (write (c, "+PONG\r\n", 7) != 7)
+                _exit (1);
+        close (c);
+    }
+    _exit (0);
+}
+
+/* Batches when the connection breaks: mid-way, the replies read stand
+ * and the rest are NULL (not sent again: they may have run), both
+ * waiting (pl_redis_batch_run) and not (pl_redis_send / _recv); a stale
+ * connection (closed before it read anything) is replaced and the whole
+ * batch sent again, once. */
+static void
+s_test_pipeline_breaks (void)
+{
+    char dir[] = "/tmp/pl-redis-XXXXXX";
+    assert (mkdtemp (dir));
+    char sock[128], url[160];
+    snprintf (sock, sizeof sock, "%s/fake.sock", dir);
+    snprintf (url, sizeof url, "unix://%s", sock);
+    void (*old_pipe) (int) = signal (SIGPIPE, SIG_IGN);
+    char *ping;
+    int len = redisFormatCommand (&ping, "PING");
+    pl_redis_cmd_t cmds[4];
+    pl_redis_cmd_t *list[4];
+    for (int i = 0; i < 4; i++) {
+        cmds[i] = (pl_redis_cmd_t) { ping, (size_t) len, NULL };
+        list[i] = &cmds[i];
+    }
+
+    /* 1: two of four answered, then the connection closes */
+    int want1[] = { 4 }, give1[] = { 2 };
+    pid_t fake = s_fake_server (sock, want1, give1, 1);
+    pl_redis_t *r = pl_redis_new (url);
+    assert (r);
+    pl_redis_batch_t b = { 0 };
+    for (int i = 0; i < 4; i++)
+        pl_redis_batch_add (&b, "PING");
+    assert (pl_redis_batch_run (r, &b) == -1);
+    assert (b.reply[0] && b.reply[1] && !b.reply[2] && !b.reply[3]);
+    pl_redis_batch_clear (&b);
+    waitpid (fake, NULL, 0);
+    pl_redis_destroy (&r);
+
+    /* 2: the same, not waiting: 2 replies, then the break */
+    fake = s_fake_server (sock, want1, give1, 1);
+    r = pl_redis_new (url);
+    for (int i = 0; i < 4; i++)
+        cmds[i].reply = NULL;
+    assert (pl_redis_send (r, list, 4, true) == 0);
+    long got = 0, more = 0;
+    bool stale = false;
+    while (more >= 0) {
+        struct pollfd pfd = { pl_redis_fd (r), POLLIN, 0 };
+        assert (poll (&pfd, 1, 2000) == 1);
+        more = pl_redis_recv (r, list + got, (size_t) (4 - got), &stale);
+        got += more > 0 ? more : 0;
+    }
+    assert (got == 2 && cmds[0].reply && cmds[1].reply && !cmds[2].reply);
+    assert (!pl_redis_connected (r) && pl_redis_fd (r) == -1);
+    freeReplyObject (cmds[0].reply);
+    freeReplyObject (cmds[1].reply);
+    waitpid (fake, NULL, 0);
+    pl_redis_destroy (&r);
+
+    /* 3: one pipeline served whole; the server then closes the idle
+     * connection (a restart): the next one is sent again, on a second
+     * connection, and served */
+    int want2[] = { 1, 4 }, give2[] = { 1, 4 };
+    fake = s_fake_server (sock, want2, give2, 2);
+    r = pl_redis_new (url);
+    pl_redis_batch_add (&b, "PING");
+    assert (pl_redis_batch_run (r, &b) == 0);
+    pl_redis_batch_clear (&b);
+    /* wait until the fake has closed it (the fd reads EOF), on the
+     * socket itself, not on a timer */
+    struct pollfd pfd = { pl_redis_fd (r), POLLIN, 0 };
+    assert (poll (&pfd, 1, 2000) == 1);
+    for (int i = 0; i < 4; i++)
+        pl_redis_batch_add (&b, "PING");
+    assert (pl_redis_batch_run (r, &b) == 0);
+    for (int i = 0; i < 4; i++)
+        assert (b.reply[i] && strcmp (b.reply[i]->str, "PONG") == 0);
+    pl_redis_batch_clear (&b);
+    waitpid (fake, NULL, 0);
+    pl_redis_destroy (&r);
+    redisFreeCommand (ping);
+    signal (SIGPIPE, old_pipe);
+    unlink (sock);
     rmdir (dir);
 }
 
@@ -329,6 +546,7 @@ pl_redis_test (bool verbose)
     assert (strcmp (name, "WATCH") == 0);
 
     s_test_live (verbose);
+    s_test_pipeline_breaks ();
     if (verbose)
         printf ("OK\n");
 }
