@@ -1,9 +1,12 @@
 /*  pl_worker - the worker runtime: broker protocol, dispatch, event bus.
  *
  *  Wire format: proto/README.md, sections "Backend: worker <-> broker" and
- *  "Event bus". One thread, one zmq_poll loop (pl_worker_run); handlers run
- *  inside it, one request at a time. What a handler calls (pl_call_*) is in
- *  pl_call.c; the selftest is in pl_worker_test.c.
+ *  "Event bus". One thread, one zmq_poll loop (pl_worker_run) over the
+ *  broker socket, the stop signal and the Redis fd; handlers run inside
+ *  it, as coroutines whose Redis commands share pipelined rounds
+ *  (pl_worker_sched.c), or one request at a time (PARLEY_WORKER_BATCH=0).
+ *  What a handler calls (pl_call_*) is in pl_call.c; the selftest is in
+ *  pl_worker_test.c.
  */
 #include "pl_worker_int.h"
 #include "pl_config.h"
@@ -13,6 +16,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,98 +167,157 @@ s_printable (char *buf, size_t size, zmq_msg_t *frame)
 }
 
 /* REQ: PL01 · REQ · client identity · request id · event · ctx · body.
- * Runs on the worker loop; the handler runs inside it, synchronously.
- * Every well-shaped REQ is answered, even a bad one: the broker counts our
- * credit by replies, so a silent drop would leak a credit slot. */
-static void
-s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
+ * Runs on the worker loop. Every well-shaped REQ is answered, even a bad
+ * one: the broker counts our credit by replies, so a silent drop would
+ * leak a credit slot. prepare checks it and says whether its handler must
+ * run; the handler runs (in s_on_request, synchronously, or in a
+ * coroutine: pl_worker_sched.c); after checks that it answered; send
+ * replies and publishes. */
+bool
+pl_worker__req_prepare (pl_worker_t *self, pl_worker__slot_t *slot)
 {
-    pl_call_t call = { .worker = self };
-    cJSON *arg = NULL;
-    char event[72];
+    pl_zmsg_t *msg = slot->msg;
+    pl_call_t *call = &slot->call;
+    bool run = false;
+    memset (call, 0, offsetof (pl_call_t, pub));    /* pub is filled as used */
+    call->worker = self;
+    slot->arg = NULL;
+    slot->event[0] = 0;
     if (msg->count != 7 || msg->oversize) {
         pl_warn ("dropped a REQ of %d frames (expected 7)", msg->count);
         self->stats.dropped++;
-        return;
+        goto cleanup;
     }
     self->stats.requests++;
-    s_printable (event, sizeof event, &msg->frame[4]);
+    s_printable (slot->event, sizeof slot->event, &msg->frame[4]);
+    const char *event = slot->event;
     int id = pl_proto_event_lookup (zmq_msg_data (&msg->frame[4]), zmq_msg_size (&msg->frame[4]));
     if (id < 0 || !self->handler[id]) {
-        pl_call_error (&call, PL_ERR_UNKNOWN_EVENT, "%s \"%s\"",
+        pl_call_error (call, PL_ERR_UNKNOWN_EVENT, "%s \"%s\"",
                        id < 0 ? "unknown event" : "this service does not handle", event);
-        goto reply;
+        goto cleanup;
     }
-    call.event = (pl_event_id_t) id;
+    call->event = (pl_event_id_t) id;
     if (pl_proto_ctx_decode (zmq_msg_data (&msg->frame[5]), zmq_msg_size (&msg->frame[5]),
-                             &call.caller)) {
+                             &call->caller)) {
         pl_warn ("%s: malformed caller context", event);
-        pl_call_error (&call, PL_ERR_VALIDATION_ERROR, "malformed caller context");
-        goto reply;
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "malformed caller context");
+        goto cleanup;
     }
     size_t body_len = zmq_msg_size (&msg->frame[6]);
     /* the gateway refuses a NUL already; this is the defence in depth for
      * any other client of the broker: no handler ever sees a string cJSON
      * cut short (pl_proto.h, pl_proto_json_has_nul) */
     if (pl_proto_json_has_nul (zmq_msg_data (&msg->frame[6]), body_len)) {
-        pl_call_error (&call, PL_ERR_VALIDATION_ERROR, "%s", PL_PROTO_NUL_MESSAGE);
-        goto reply;
+        pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", PL_PROTO_NUL_MESSAGE);
+        goto cleanup;
     }
     if (body_len > 0) {
-        arg = pl_proto_json_parse (zmq_msg_data (&msg->frame[6]), body_len);
-        if (!arg) {
-            pl_call_error (&call, PL_ERR_VALIDATION_ERROR, "%s: the argument is not valid JSON", event);
-            goto reply;
+        /* the nesting limit bounds the stack a handler's recursion over
+         * its argument needs (cJSON's parse, duplicate and print recurse):
+         * the gateway refuses deeper input already (pl_proto.h) */
+        if (pl_proto_json_depth (zmq_msg_data (&msg->frame[6]), body_len)
+            > PL_PROTO_JSON_DEPTH_MAX) {
+            pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s", PL_PROTO_DEPTH_MESSAGE);
+            goto cleanup;
+        }
+        slot->arg = pl_proto_json_parse (zmq_msg_data (&msg->frame[6]), body_len);
+        if (!slot->arg) {
+            pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s: the argument is not valid JSON",
+                           event);
+            goto cleanup;
         }
     }
-    int64_t started = pl_id_mono_ms ();
-    do {
-        if (call.attempt)
-            self->stats.retries++;
-        self->handler[id] (&call, arg);
-        if (self->redis)
-            pl_redis_reset (self->redis);   /* nothing a handler left open survives it */
-    } while (pl_worker__call_retry (&call));
-    if (!call.reply) {
-        pl_error ("%s: handler returned without answering", event);
-        pl_call_error (&call, PL_ERR_INTERNAL, "the handler did not answer");
-    }
-    pl_debug ("%s from %s: %s in %lld ms", event, call.caller.user,
-              call.failed ? "failed" : "ok", (long long) (pl_id_mono_ms () - started));
-reply:;
-    /* REP: PL01 · REP · client identity · request id · reply · [directives];
-     * only a successful call moves its connection between rooms */
-    char *directives = call.directives && !call.failed
-                     ? cJSON_PrintUnformatted (call.directives) : NULL;
-    pl_zmsg_part_t extra[] = {
-        { zmq_msg_data (&msg->frame[2]), zmq_msg_size (&msg->frame[2]) },
-        { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
-        { call.reply, strlen (call.reply) },
-        { directives, directives ? strlen (directives) : 0 },
-    };
-    s_send_broker (self, extra, directives ? 4 : 3, PL_CMD_REP);
-    s_call_flush_events (&call);            /* after the reply, by contract */
-    free (directives);
-    cJSON_Delete (call.directives);
-    free (call.reply);
-    cJSON_Delete (arg);
-    pl_proto_ctx_clear (&call.caller);
+    slot->started = pl_id_mono_ms ();
+    run = true;
+cleanup:
+    return run;
 }
 
-/* One message from the broker. Runs on the worker loop. */
+void
+pl_worker__req_after (pl_worker_t *self, pl_worker__slot_t *slot)
+{
+    (void) self;
+    pl_call_t *call = &slot->call;
+    if (!call->reply) {
+        pl_error ("%s: handler returned without answering", slot->event);
+        pl_call_error (call, PL_ERR_INTERNAL, "the handler did not answer");
+    }
+    pl_debug ("%s from %s: %s in %lld ms", slot->event, call->caller.user,
+              call->failed ? "failed" : "ok", (long long) (pl_id_mono_ms () - slot->started));
+}
+
+void
+pl_worker__req_send (pl_worker_t *self, pl_worker__slot_t *slot)
+{
+    pl_zmsg_t *msg = slot->msg;
+    pl_call_t *call = &slot->call;
+    if (call->reply) {
+        /* REP: PL01 · REP · client identity · request id · reply · [directives];
+         * only a successful call moves its connection between rooms */
+        char *directives = call->directives && !call->failed
+                         ? cJSON_PrintUnformatted (call->directives) : NULL;
+        pl_zmsg_part_t extra[] = {
+            { zmq_msg_data (&msg->frame[2]), zmq_msg_size (&msg->frame[2]) },
+            { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
+            { call->reply, strlen (call->reply) },
+            { directives, directives ? strlen (directives) : 0 },
+        };
+        s_send_broker (self, extra, directives ? 4 : 3, PL_CMD_REP);
+        s_call_flush_events (call);         /* after the reply, by contract */
+        free (directives);
+    }
+    else {
+        call->failed = true;                /* never answered: nothing goes out */
+        call->committed = false;
+        s_call_flush_events (call);         /* frees them */
+    }
+    cJSON_Delete (call->directives);
+    call->directives = NULL;
+    free (call->reply);
+    call->reply = NULL;
+    cJSON_Delete (slot->arg);
+    slot->arg = NULL;
+    pl_proto_ctx_clear (&call->caller);
+}
+
+/* A REQ, one at a time (PARLEY_WORKER_BATCH=0): the handler runs here,
+ * synchronously, on the worker loop. */
 static void
+s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
+{
+    pl_worker__slot_t slot;
+    slot.msg = msg;
+    if (pl_worker__req_prepare (self, &slot)) {
+        do {
+            if (slot.call.attempt)
+                self->stats.retries++;
+            self->handler[slot.call.event] (&slot.call, slot.arg);
+            if (self->redis)
+                pl_redis_reset (self->redis);   /* nothing a handler left open survives it */
+        } while (pl_worker__call_retry (&slot.call));
+        pl_worker__req_after (self, &slot);
+    }
+    pl_worker__req_send (self, &slot);
+}
+
+/* One message from the broker. Runs on the worker loop. Returns true when
+ * the coroutine runtime kept it (a REQ it runs from its slot), false when
+ * it is done with and the caller closes it. */
+static bool
 s_on_broker (pl_worker_t *self, pl_zmsg_t *msg)
 {
+    bool kept = false;
     if (!pl_zmsg_is (msg, 0, PL_PROTO_VERSION) || msg->count < 2) {
         pl_warn ("dropped a broker message that is not " PL_PROTO_VERSION);
         self->stats.dropped++;
-        return;
+        goto cleanup;
     }
     /* any well-formed message proves the broker alive */
     self->broker_expiry = pl_id_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
     if (pl_zmsg_is (msg, 1, PL_CMD_DISCONNECT)) {
         s_broker_reconnect (self, "it said BYE");
-        return;
+        goto cleanup;
     }
     if (!self->registered) {
         pl_info ("registered with broker %s as \"%s\" (credit %d)",
@@ -262,8 +325,15 @@ s_on_broker (pl_worker_t *self, pl_zmsg_t *msg)
         self->registered = true;
         self->lost_logged = false;
     }
-    if (pl_zmsg_is (msg, 1, PL_CMD_REQ))
-        s_on_request (self, msg);
+    if (pl_zmsg_is (msg, 1, PL_CMD_REQ)) {
+        if (self->sched) {
+            assert (msg == pl_worker__sched_buffer (self->sched));
+            pl_worker__sched_take (self->sched);
+            kept = true;
+        }
+        else
+            s_on_request (self, msg);
+    }
     else
     if (!pl_zmsg_is (msg, 1, PL_CMD_HEARTBEAT)) {
         char cmd[16];
@@ -271,6 +341,8 @@ s_on_broker (pl_worker_t *self, pl_zmsg_t *msg)
         pl_warn ("dropped unexpected broker command \"%s\"", cmd);
         self->stats.dropped++;
     }
+cleanup:
+    return kept;
 }
 
 /* --------------------------------------------------------------------- */
@@ -345,6 +417,15 @@ pl_worker_new (const pl_worker_opts_t *opts)
                   zmq_strerror (errno));
         goto fail;
     }
+    /* handlers as coroutines over one Redis pipeline, unless
+     * PARLEY_WORKER_BATCH=0 asks for one request at a time */
+    if (pl_config_int (self->config, PL_CFG_WORKER_BATCH) != 0) {
+        self->sched = pl_worker__sched_new (self, (size_t) self->credit);
+        if (!self->sched)
+            goto fail;
+    }
+    else
+        pl_info ("one request at a time (PARLEY_WORKER_BATCH=0)");
     s_broker_connect (self);
     if (!self->broker)
         goto fail;
@@ -362,6 +443,13 @@ pl_worker_destroy (pl_worker_t **self_p)
     pl_worker_t *self = *self_p;
     if (!self)
         return;
+    if (self->sched) {
+        /* what has started finishes, and its replies go out before BYE */
+        pl_worker__sched_drain (self->sched, 2 * (self->redis ? pl_redis_command_ms (self->redis)
+                                                              : 1000));
+        pl_worker__sched_log (self->sched);
+    }
+    pl_worker__sched_destroy (&self->sched);
     if (self->broker) {
         /* BYE so the broker forgets us now, not after a liveness window
          * (unless it never heard our READY) */
@@ -398,12 +486,32 @@ pl_worker_stats (pl_worker_t *self)
     return self->stats;
 }
 
+/* The periodic task has returned: publish its events unless it failed
+ * (pl_call_error, or a Redis failure), and free its call. Worker loop. */
+void
+pl_worker__task_end (pl_worker_t *self, pl_call_t *call)
+{
+    (void) self;
+    if (call->directives)
+        pl_error ("periodic task: room directives need a request; dropped");
+    s_call_flush_events (call);
+    cJSON_Delete (call->directives);
+    call->directives = NULL;
+    free (call->reply);
+    call->reply = NULL;
+}
+
 /* The periodic task, as a call that answers nobody: its Redis commands
- * go through pl_call_*, and its events are published when it returns
- * unless it failed (pl_call_error, or a Redis failure). Worker loop. */
+ * go through pl_call_*. In the coroutine runtime it is a coroutine of its
+ * own (it shares rounds with the handlers, and load cannot starve it);
+ * one request at a time, it runs here, synchronously. Worker loop. */
 static void
 s_run_tick (pl_worker_t *self)
 {
+    if (self->sched) {
+        pl_worker__sched_tick (self->sched);
+        return;
+    }
     pl_call_t call = { .worker = self, .task = true };
     do {
         if (call.attempt)
@@ -412,15 +520,12 @@ s_run_tick (pl_worker_t *self)
         if (self->redis)
             pl_redis_reset (self->redis);
     } while (pl_worker__call_retry (&call));
-    if (call.directives)
-        pl_error ("periodic task: room directives need a request; dropped");
-    s_call_flush_events (&call);
-    cJSON_Delete (call.directives);
-    free (call.reply);
+    pl_worker__task_end (self, &call);
 }
 
 /* Timers: heartbeat when we have been quiet, reconnect when the broker has,
- * the periodic task when due. Runs on the worker loop, before each poll. */
+ * the periodic task when due, an overdue Redis reply. Runs on the worker
+ * loop, before each poll. */
 static void
 s_on_timers (pl_worker_t *self, int64_t now)
 {
@@ -428,6 +533,11 @@ s_on_timers (pl_worker_t *self, int64_t now)
         s_run_tick (self);
         now = pl_id_mono_ms ();
         self->tick_at = now + self->tick_ms;
+    }
+    if (self->sched) {
+        pl_worker__sched_on_timer (self->sched, now);
+        pl_worker__sched_step (self->sched);    /* a task just started, say */
+        now = pl_id_mono_ms ();
     }
     if (now >= self->broker_expiry) {
         char why[64];
@@ -467,19 +577,32 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
             next = self->tick_at;
         if (deadline < next)
             next = deadline;
-        zmq_pollitem_t items[2];
+        if (self->sched && pl_worker__sched_deadline (self->sched) < next)
+            next = pl_worker__sched_deadline (self->sched);
+        zmq_pollitem_t items[3];
         int nitems = 0;
-        int broker_at = -1, signal_at = -1;
+        int broker_at = -1, signal_at = -1, redis_at = -1;
         if (self->broker) {
             /* POLLOUT only while waiting to connect: a connected DEALER
              * is always writable, and polling for it would spin */
             short events = ZMQ_POLLIN | (self->ready_pending ? ZMQ_POLLOUT : 0);
+            /* every slot busy: the broker sends no more than our credit,
+             * so what waits is a heartbeat at most, read once a handler
+             * has answered (within the Redis command timeout); polling
+             * for it now would spin */
+            if (self->sched && !pl_worker__sched_buffer (self->sched))
+                events &= (short) ~ZMQ_POLLIN;
             items[nitems] = (zmq_pollitem_t) { self->broker, 0, events, 0 };
             broker_at = nitems++;
         }
         if (self->signal_fd >= 0) {
             items[nitems] = (zmq_pollitem_t) { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
             signal_at = nitems++;
+        }
+        if (self->sched && pl_worker__sched_fd (self->sched) >= 0) {
+            items[nitems] = (zmq_pollitem_t) { NULL, pl_worker__sched_fd (self->sched),
+                                               ZMQ_POLLIN, 0 };
+            redis_at = nitems++;
         }
         long wait = next > now ? (long) (next - now) : 0;
         int rc = zmq_poll (items, nitems, wait);
@@ -492,14 +615,22 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
         if (rc > 0 && broker_at >= 0 && self->ready_pending
         &&  (items[broker_at].revents & ZMQ_POLLOUT))
             s_send_ready (self);
+        /* replies first (they free handlers), then new requests (into
+         * free slots), then everything that can move */
+        if (rc > 0 && redis_at >= 0 && (items[redis_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+            pl_worker__sched_on_redis (self->sched);
         if (rc > 0 && broker_at >= 0 && (items[broker_at].revents & ZMQ_POLLIN)) {
-            pl_zmsg_t msg;
-            for (int i = 0; i < S_BATCH_MAX && !self->stopped && self->broker
-                        && pl_zmsg_recv (self->broker, &msg) == 0; i++) {
-                s_on_broker (self, &msg);
-                pl_zmsg_close (&msg);
+            pl_zmsg_t local;
+            for (int i = 0; i < S_BATCH_MAX && !self->stopped && self->broker; i++) {
+                pl_zmsg_t *msg = self->sched ? pl_worker__sched_buffer (self->sched) : &local;
+                if (!msg || pl_zmsg_recv (self->broker, msg) != 0)
+                    break;
+                if (!s_on_broker (self, msg))
+                    pl_zmsg_close (msg);
             }
         }
+        if (self->sched)
+            pl_worker__sched_step (self->sched);
         now = pl_id_mono_ms ();
     }
     return self->stopped ? 1 : 0;

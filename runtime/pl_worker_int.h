@@ -1,11 +1,14 @@
-/*  pl_worker_int - what the worker loop (pl_worker.c) and the in-handler
- *  call API (pl_call.c) share: the worker and the call. Internal to
- *  runtime/: names are pl_worker__*.
+/*  pl_worker_int - what the worker loop (pl_worker.c), the coroutine
+ *  scheduler (pl_worker_sched.c) and the in-handler call API (pl_call.c)
+ *  share: the worker, the call and a request's slot. Internal to runtime/:
+ *  names are pl_worker__*.
  */
 #ifndef PL_WORKER_INT_H
 #define PL_WORKER_INT_H
 
 #include "pl_worker.h"
+#include "pl_coro.h"
+#include "pl_zmsg.h"
 
 /* One published event, held until the reply has gone. */
 typedef struct {
@@ -33,6 +36,8 @@ struct _pl_call_t {
     pl_worker__pub_t pub[PL_CALL_PUBLISH_MAX];   /* sent after the reply, in order  */
 };
 
+typedef struct _pl_worker__sched_t pl_worker__sched_t;
+
 struct _pl_worker_t {
     char *service;                  /* broker service name                 */
     pl_handler_fn *handler[PL_EV_COUNT];    /* by event; NULL: not ours    */
@@ -58,6 +63,8 @@ struct _pl_worker_t {
     int tick_ms;                    /* its period                          */
     int64_t tick_at;                /* mono ms: run it next                */
     pl_worker_stats_t stats;        /* counters                            */
+    pl_worker__sched_t *sched;      /* the coroutine scheduler, or NULL:
+                                       one request at a time (PARLEY_WORKER_BATCH=0) */
 };
 
 /* After a handler (or task) has run: when it called pl_call_conflict and
@@ -66,5 +73,75 @@ struct _pl_worker_t {
 bool pl_worker__call_retry (pl_call_t *call);
 /* Free the events a call holds, unsent. */
 void pl_worker__call_drop_events (pl_call_t *call);
+
+/* Where a slot's handler is. */
+typedef enum {
+    PL_SLOT_HELD,                   /* received, not started (its connection
+                                       has an earlier request unanswered)  */
+    PL_SLOT_RUNNABLE,               /* to (re)start: new, or its replies came */
+    PL_SLOT_WAITING,                /* parked on Redis commands            */
+    PL_SLOT_DONE,                   /* answered (or never needed a handler) */
+} pl_worker__slot_state_t;
+
+/* A request from its REQ to its REP (or the periodic task's run). */
+typedef struct {
+    pl_zmsg_t *msg;                 /* the REQ (frames 2, 3 go in the REP);
+                                       NULL for the periodic task          */
+    pl_zmsg_t own;                  /* where the scheduler keeps the REQ   */
+    pl_call_t call;                 /* the handler's call                  */
+    cJSON *arg;                     /* the parsed body, or NULL            */
+    char event[72];                 /* printable event name, for logs      */
+    int64_t started;                /* mono ms, for the debug line         */
+    /* the scheduler's */
+    pl_worker__slot_state_t state;  /* where it is                         */
+    pl_coro_t *co;                  /* its handler's coroutine, or NULL    */
+    pl_redis_cmd_t *const *cmds;    /* the commands it is parked on ...    */
+    size_t ncmds;                   /* ... how many ...                    */
+    size_t unread;                  /* ... and how many still without reply */
+    bool sent;                      /* its commands are written            */
+} pl_worker__slot_t;
+
+/* pl_worker.c: a REQ's life without the scheduling. prepare decodes and
+ * checks slot->msg and says whether the handler must run (false: it was
+ * answered already, or dropped: then slot->call.reply is NULL and nothing
+ * is sent); after is the check once the handler returned; send sends the
+ * REP then the events, and frees what the slot holds (not its msg).
+ * task_end publishes a periodic task's events and frees its call. All run
+ * on the worker loop. */
+bool pl_worker__req_prepare (pl_worker_t *self, pl_worker__slot_t *slot);
+void pl_worker__req_after (pl_worker_t *self, pl_worker__slot_t *slot);
+void pl_worker__req_send (pl_worker_t *self, pl_worker__slot_t *slot);
+void pl_worker__task_end (pl_worker_t *self, pl_call_t *call);
+
+/* pl_worker_sched.c: handlers as coroutines over one Redis pipeline.
+ * Everything runs on the worker loop (pl_worker_run), which polls the
+ * broker socket, the Redis fd (pl_worker__sched_fd) and the timers. */
+/* cap: the requests held at once (the credit); one more slot is the
+ * periodic task's. NULL when out of memory. */
+pl_worker__sched_t *pl_worker__sched_new (pl_worker_t *worker, size_t cap);
+/* Held requests are dropped unanswered (the broker times them out). */
+void pl_worker__sched_destroy (pl_worker__sched_t **self_p);
+/* A message buffer to receive a REQ into, or NULL when every slot is held. */
+pl_zmsg_t *pl_worker__sched_buffer (pl_worker__sched_t *self);
+/* Keep the REQ just received into pl_worker__sched_buffer's buffer. */
+void pl_worker__sched_take (pl_worker__sched_t *self);
+/* Start the periodic task as a coroutine, unless it still runs from its
+ * last turn (then false: it is not due twice). */
+bool pl_worker__sched_tick (pl_worker__sched_t *self);
+/* The Redis fd to poll for replies, or -1 when nothing is in flight. */
+int pl_worker__sched_fd (pl_worker__sched_t *self);
+/* Mono ms by which the oldest reply in flight must come, or INT64_MAX. */
+int64_t pl_worker__sched_deadline (pl_worker__sched_t *self);
+/* The fd is readable / the deadline passed (now: mono ms). */
+void pl_worker__sched_on_redis (pl_worker__sched_t *self);
+void pl_worker__sched_on_timer (pl_worker__sched_t *self, int64_t now);
+/* Start what may start, resume what has its replies, send the replies of
+ * what ended and write the next round, until nothing more can move. */
+void pl_worker__sched_step (pl_worker__sched_t *self);
+/* At exit: finish what has started (replies go out), waiting on the Redis
+ * fd for at most timeout_ms. */
+void pl_worker__sched_drain (pl_worker__sched_t *self, int timeout_ms);
+/* One log line of counters. */
+void pl_worker__sched_log (pl_worker__sched_t *self);
 
 #endif

@@ -192,6 +192,24 @@ wcheck_redis_stop (void)
     s_env.redis = 0;
 }
 
+pid_t
+wcheck_redis_pid (void)
+{
+    CHECK (s_env.redis > 0);
+    return s_env.redis;
+}
+
+void
+wcheck_redis_kill (void)
+{
+    redisFree (s_env.rc);
+    s_env.rc = NULL;
+    kill (s_env.redis, SIGKILL);
+    int status;
+    CHECK (waitpid (s_env.redis, &status, 0) == s_env.redis);
+    s_env.redis = 0;
+}
+
 redisReply *
 wcheck_redis (const char *fmt, ...)
 {
@@ -280,6 +298,13 @@ wcheck_worker (int index, const char *bin, const char *service, const char *cons
     CHECK (s_env.id_len[index] <= sizeof s_env.id[index]);
     memcpy (s_env.id[index], zmq_msg_data (&msg.frame[0]), s_env.id_len[index]);
     pl_zmsg_close (&msg);
+}
+
+pid_t
+wcheck_worker_pid (int index)
+{
+    CHECK (index >= 0 && index < s_env.workers);
+    return s_env.worker[index];
 }
 
 void

@@ -22,6 +22,7 @@
 #define WCHECK_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
@@ -65,6 +66,10 @@ void wcheck_stop_workers (void);
  * the dir and print "<name>: OK". */
 void wcheck_done (void);
 
+/* The pid of worker index (a check may stop it, SIGSTOP, so that the
+ * requests sent meanwhile wait for it together). */
+pid_t wcheck_worker_pid (int index);
+
 /* ---- failing --------------------------------------------------------- */
 
 void wcheck_fail (int line, const char *what);
@@ -81,6 +86,11 @@ bool wcheck_verbose (void);
 redisReply *wcheck_redis (const char *fmt, ...);
 /* The server stopped (its data goes with it) / started again. */
 void wcheck_redis_stop (void);
+/* The server killed (SIGKILL: no goodbye to its clients); start it again
+ * with wcheck_redis_start. */
+void wcheck_redis_kill (void);
+/* The redis-server's pid (a check may SIGSTOP it: a stall). */
+pid_t wcheck_redis_pid (void);
 void wcheck_redis_start (void);
 /* Seed a membership as the campaigns worker writes it: user is role
  * ("gm", "player") in campaign; role NULL removes user. */
