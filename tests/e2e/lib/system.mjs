@@ -308,6 +308,23 @@ class Proc {
 
 // ---- a whole system ------------------------------------------------------
 
+/**
+ * PARLEY_E2E_ENV: extra PARLEY_* settings for every process of every test,
+ * space-separated NAME=value pairs (a test's own env wins), e.g.
+ * PARLEY_E2E_ENV='PARLEY_WORKER_BATCH=0' to run the suite against the
+ * one-at-a-time worker loop. The harness passes no other PARLEY_* of its
+ * own environment through, so that a developer's shell cannot change a run.
+ */
+function e2eEnv() {
+  const extra = {};
+  for (const pair of (process.env.PARLEY_E2E_ENV || '').split(/\s+/).filter(Boolean)) {
+    const m = /^(PARLEY_[A-Z0-9_]+)=(.*)$/.exec(pair);
+    if (!m) throw new Error(`PARLEY_E2E_ENV: "${pair}" is not PARLEY_NAME=value`);
+    extra[m[1]] = m[2];
+  }
+  return extra;
+}
+
 export class System {
   /**
    * opts:
@@ -350,6 +367,7 @@ export class System {
       PARLEY_DATA_DIR: this.dataDir,
       PARLEY_RUN_DIR: this.runDir,
       PARLEY_LOG_LEVEL: process.env.PARLEY_E2E_LOG_LEVEL || 'info',
+      ...e2eEnv(),
       ...this.opts.env,
     };
 
