@@ -11,6 +11,16 @@
  *
  *  Only the first worker to say READY is driven; a second one is ignored
  *  (and counted), since the point is one worker's ceiling.
+ *
+ *  --reads P makes P% of the requests reads: first, unmeasured, every
+ *  reader (users wr-<nonce>-<k % --users>, their own connections) creates
+ *  S_READER_ACTORS actors; then request k with k % 100 < P is a read of
+ *  reader k % --users, actor:get of one of its actors when k is even,
+ *  actor:list (ZRANGE, then MGET: two dependent reads) when odd. Readers
+ *  never create during the run, so a list stays S_READER_ACTORS long.
+ *  --writes W makes the next W% (k % 100 in [P, P + W)) actor:update of
+ *  one of the reader's actors by the reader ({id, hp: k}): a WATCH / MULTI
+ *  / EXEC transaction in the worker.
  */
 #include "pl_loadmodes.h"
 #include "pl_loadrun.h"
@@ -26,6 +36,8 @@
 #define S_EVENT  "actor:create"
 #define S_BODY   "{\"name\":\"load\",\"type\":\"bench\",\"hp\":10}"
 #define S_CLIENT "parley-load"      /* the "client identity" frame we echo */
+#define S_READER_ACTORS 5           /* actors each reader owns (--reads)    */
+#define S_ID_MAX 64                 /* longest actor id we keep             */
 
 typedef struct {
     pl_loadrun_t run;
@@ -35,7 +47,11 @@ typedef struct {
     char service[72];               /* what it registered                   */
     uint32_t credit;                /* what it announced                    */
     char **ctx;                     /* one caller context per user          */
-    uint32_t users;
+    char **rctx;                    /* one per reader (--reads)             */
+    char (*ids)[S_ID_MAX + 1];      /* reader u's actor j: ids[u * N + j]   */
+    uint32_t users, reads, writes;
+    bool setup;                     /* creating the readers' actors         */
+    uint64_t setup_ok, setup_failed, creates, gets, lists, updates;
     pl_loadhist_t *latency;
     pl_loadrun_codes_t errors;
     bool running;
@@ -60,12 +76,45 @@ static void
 s_send_req (s_worker_t *w, int64_t now)
 {
     uint8_t rid[PL_LOADZMQ_RID];
-    const char *ctx = w->ctx[w->seq % w->users];
+    uint64_t k = w->seq;
+    const char *ctx = w->ctx[k % w->users];
+    const char *event = S_EVENT, *body = S_BODY;
+    char arg[S_ID_MAX + 64];
+    if (w->setup)
+        ctx = w->rctx[k % w->users];        /* reader k % users, actor k / users */
+    else
+    if (k % 100 < w->reads) {
+        uint32_t u = (uint32_t) (k % w->users);
+        ctx = w->rctx[u];
+        if (k % 2 == 0) {
+            event = "actor:get";
+            snprintf (arg, sizeof arg, "\"%s\"", w->ids[u * S_READER_ACTORS + k / 2 % S_READER_ACTORS]);
+            body = arg;
+            w->gets++;
+        }
+        else {
+            event = "actor:list";
+            body = "";
+            w->lists++;
+        }
+    }
+    else
+    if (k % 100 < w->reads + w->writes) {
+        uint32_t u = (uint32_t) (k % w->users);
+        ctx = w->rctx[u];
+        event = "actor:update";
+        snprintf (arg, sizeof arg, "{\"id\":\"%s\",\"hp\":%llu}",
+                  w->ids[u * S_READER_ACTORS + k / 2 % S_READER_ACTORS], (unsigned long long) k);
+        body = arg;
+        w->updates++;
+    }
+    else
+        w->creates++;
     pl_loadzmq_rid (rid, w->seq++, now);
     pl_zmsg_part_t parts[] = {
         { PL_PROTO_VERSION, 4 }, { PL_CMD_REQ, 3 }, { S_CLIENT, sizeof S_CLIENT - 1 },
-        { rid, sizeof rid }, { S_EVENT, sizeof S_EVENT - 1 }, { ctx, strlen (ctx) },
-        { S_BODY, sizeof S_BODY - 1 },
+        { rid, sizeof rid }, { event, strlen (event) }, { ctx, strlen (ctx) },
+        { body, strlen (body) },
     };
     if (s_send_to_worker (w, parts, 7) != 0) {
         w->send_failed++;
@@ -124,6 +173,24 @@ s_on_router (s_worker_t *w)
             const void *rid = pl_zmsg_data (&msg, 4, &rlen);
             const char *body = pl_zmsg_data (&msg, 5, &blen);
             int64_t sent = pl_loadzmq_rid_sent (rid, rlen);
+            if (sent >= 0 && w->inflight > 0 && w->setup) {
+                /* a reader's actor: keep its id */
+                w->inflight--;
+                uint64_t k;
+                memcpy (&k, rid, 8);
+                const char *id = memmem (body, blen, "\"id\":\"", 6);
+                const char *end = id ? memchr (id + 6, '"', blen - (size_t) (id + 6 - body)) : NULL;
+                if (id && end && end - id - 6 <= S_ID_MAX && k < (uint64_t) w->users * S_READER_ACTORS) {
+                    uint32_t u = (uint32_t) (k % w->users), j = (uint32_t) (k / w->users);
+                    memcpy (w->ids[u * S_READER_ACTORS + j], id + 6, (size_t) (end - id - 6));
+                    w->setup_ok++;
+                }
+                else
+                    w->setup_failed++;
+                if (w->seq < (uint64_t) w->users * S_READER_ACTORS)
+                    s_send_req (w, now);
+            }
+            else
             if (sent >= 0 && w->inflight > 0) {
                 w->inflight--;
                 pl_loadhist_record (w->latency, now > sent ? (uint64_t) (now - sent) : 0);
@@ -194,10 +261,14 @@ pl_load_worker (const pl_loadopt_t *o)
     w.hb_ns = (int64_t) o->heartbeat_ms * 1000000;
     w.end = INT64_MAX;
     w.users = o->users;
+    w.reads = o->reads;
+    w.writes = o->writes;
     w.zctx = zmq_ctx_new ();
     w.latency = pl_loadhist_new ();
     w.ctx = calloc (w.users, sizeof *w.ctx);
-    if (!w.zctx || !w.latency || !w.ctx)
+    w.rctx = calloc (w.users, sizeof *w.rctx);
+    w.ids = calloc ((size_t) w.users * S_READER_ACTORS, sizeof *w.ids);
+    if (!w.zctx || !w.latency || !w.ctx || !w.rctx || !w.ids)
         goto cleanup;
     char gw[64];
     snprintf (gw, sizeof gw, "gw-load-%s", w.run.nonce);
@@ -206,7 +277,10 @@ pl_load_worker (const pl_loadopt_t *o)
         snprintf (user, sizeof user, "wk-%s-%u", w.run.nonce, u);
         snprintf (conn, sizeof conn, "%u", u + 1);
         w.ctx[u] = pl_proto_ctx_encode (gw, conn, user, NULL);
-        if (!w.ctx[u])
+        snprintf (user, sizeof user, "wr-%s-%u", w.run.nonce, u);
+        snprintf (conn, sizeof conn, "r%u", u + 1);
+        w.rctx[u] = pl_proto_ctx_encode (gw, conn, user, NULL);
+        if (!w.ctx[u] || !w.rctx[u])
             goto cleanup;
     }
     int hwm = 100000, linger = 0, mandatory = 1;
@@ -230,8 +304,28 @@ pl_load_worker (const pl_loadopt_t *o)
         fprintf (stderr, "parley-load: %s\n", error);
         goto cleanup;
     }
-    fprintf (stderr, "parley-load worker: service \"%s\", credit %u; sending %s\n",
-             w.service, w.credit, S_EVENT);
+    if (w.reads || w.writes) {
+        /* unmeasured: the readers' actors, credit in flight */
+        uint64_t want = (uint64_t) w.users * S_READER_ACTORS;
+        int64_t until = pl_loadnet_now () + (int64_t) (o->timeout * 1e9);
+        w.setup = true;
+        for (uint32_t k = 0; k < w.credit && w.seq < want; k++)
+            s_send_req (&w, pl_loadnet_now ());
+        while (w.setup_ok + w.setup_failed < want && pl_loadnet_now () < until
+               && !pl_loadrun_interrupted (&w.run))
+            s_poll (&w, until);
+        w.setup = false;
+        if (w.setup_ok < want) {
+            error = "the readers' actors could not be created";
+            fprintf (stderr, "parley-load: %s (%llu of %llu)\n", error,
+                     (unsigned long long) w.setup_ok, (unsigned long long) want);
+            goto cleanup;
+        }
+        w.seq = w.sent = 0;
+        w.creates = w.gets = w.lists = w.updates = 0;
+    }
+    fprintf (stderr, "parley-load worker: service \"%s\", credit %u; sending %s%s\n",
+             w.service, w.credit, S_EVENT, w.reads ? " and reads" : "");
 
     int64_t start = pl_loadnet_now ();
     w.end = start + (int64_t) (o->duration * 1e9);
@@ -281,6 +375,12 @@ pl_load_worker (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "worker_heartbeats", (double) w.heartbeats);
     cJSON_AddNumberToObject (sum, "worker_byes", (double) w.byes);
     cJSON_AddNumberToObject (sum, "ignored", (double) w.others);
+    cJSON_AddNumberToObject (sum, "reads_pct", w.reads);
+    cJSON_AddNumberToObject (sum, "creates", (double) w.creates);
+    cJSON_AddNumberToObject (sum, "gets", (double) w.gets);
+    cJSON_AddNumberToObject (sum, "lists", (double) w.lists);
+    cJSON_AddNumberToObject (sum, "writes_pct", w.writes);
+    cJSON_AddNumberToObject (sum, "updates", (double) w.updates);
     double rate_v = secs > 0 ? (double) w.in_window / secs : 0;
     cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
     cJSON_AddStringToObject (sum, "rate_unit", "replies/s");
@@ -300,7 +400,11 @@ cleanup:
         zmq_ctx_term (w.zctx);
     for (uint32_t u = 0; w.ctx && u < w.users; u++)
         free (w.ctx[u]);
+    for (uint32_t u = 0; w.rctx && u < w.users; u++)
+        free (w.rctx[u]);
     free (w.ctx);
+    free (w.rctx);
+    free (w.ids);
     pl_loadhist_destroy (&w.latency);
     pl_loadrun_fini (&w.run);
     return rc;

@@ -64,6 +64,8 @@ static const s_opt_t s_opts[] = {
     { "frontend",     T_STR, O (frontend),     M_BROKER, 0, 0 },
     { "backend",      T_STR, O (backend),      M_BROKER, 0, 0 },
     { "bind",         T_STR, O (bind),         M_WORKER, 0, 0 },
+    { "reads",        T_U32, O (reads),        M_WORKER, 0, 100 },
+    { "writes",       T_U32, O (writes),       M_WORKER, 0, 100 },
 };
 #undef O
 
@@ -85,7 +87,9 @@ pl_loadopt_usage (void)
 "  broker   ZeroMQ straight to parley-broker: --workers echo workers on\n"
 "           --backend, --clients DEALERs on --frontend, --window each\n"
 "  worker   bind a ROUTER at --bind, wait for a worker's READY, send it\n"
-"           actor:create within its credit; that tier's ceiling\n"
+"           actor:create within its credit; that tier's ceiling. --reads P:\n"
+"           P% of the requests are reads instead (actor:get and actor:list,\n"
+"           alternating, of readers that own 5 actors each)\n"
 "  state    --sessions game sessions, each a GM sending gameState:update back\n"
 "           to back (--updates in all, within --duration s) and --receivers\n"
 "           more members; acks/s, latency, deliveries, every version checked\n"
@@ -100,6 +104,7 @@ pl_loadopt_usage (void)
 "  --progress S [1, 0 = off]  --heartbeat-ms MS [1000]\n"
 "  --gateway-pid PID  the server's pid: its CPU time (and for connect its RSS)\n"
 "  --workers K [1]  --credit C [32]  --frontend EP  --backend EP  --bind EP\n"
+"  --reads P [0] worker: percent of reads; --writes W [0]: of actor:update\n"
 "  --sessions S [10]  --receivers R [0]  --updates N [0 = until --duration]\n"
 "exit status: 0 run done (however slow), 1 run failed (nothing connected...),\n"
 "2 bad usage\n", stderr);
@@ -325,6 +330,10 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
             }
             if (!pl_loadopt_local_endpoint (o->bind)) {
                 snprintf (err, err_size, "--bind must be ipc:// or tcp:// on a loopback address");
+                goto cleanup;
+            }
+            if (o->reads + o->writes > 100) {
+                snprintf (err, err_size, "--reads + --writes is more than 100%%");
                 goto cleanup;
             }
             break;

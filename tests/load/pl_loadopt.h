@@ -58,6 +58,8 @@ typedef struct {
     const char *frontend;           /* --frontend: broker                      */
     const char *backend;            /* --backend: broker                       */
     const char *bind;               /* --bind: worker                          */
+    uint32_t reads;                 /* --reads: worker, percent of reads (0)   */
+    uint32_t writes;                /* --writes: worker, percent of updates (0) */
 } pl_loadopt_t;
 
 /* Parse argv (argv[1] is the mode). Returns 0, or -1 with a message in
