@@ -7,12 +7,26 @@
  *  reply, publishes the handler's events on the event bus (proto/README.md,
  *  Event bus) after the reply, and owns the Redis connection.
  *
- *  Handlers run on the worker's only thread, one request at a time, inside
- *  pl_worker_run's loop. A handler must answer exactly once with
- *  pl_call_ok or pl_call_error (a handler that returns without answering
- *  gets INTERNAL; answering twice is an assert). It must not block for
- *  long: while it runs no heartbeat goes out, and the broker declares the
- *  worker dead after PARLEY_HEARTBEAT_LIVENESS intervals.
+ *  Handlers run on the worker's only thread, inside pl_worker_run's loop,
+ *  up to the credit of them at once: each in a coroutine of its own
+ *  (pl_worker_sched.c). A handler is plain synchronous C, but every Redis
+ *  command it issues (pl_call_command, pl_call_script, a pl_redis_* call
+ *  on pl_call_redis) yields: the handler is parked, and the commands of
+ *  every parked handler go to Redis as one pipelined round while the loop
+ *  keeps polling. So between two of its Redis calls other handlers run,
+ *  and what it read may have changed: a read-decide-write must commit
+ *  with a compare-and-set script, or WATCH what it read (a handler in
+ *  WATCH/MULTI has the connection to itself until its transaction ends).
+ *  Two requests of one client connection never overlap: the later starts
+ *  once the earlier has been answered. Replies go out as handlers end.
+ *  PARLEY_WORKER_BATCH=0 runs one request at a time instead.
+ *
+ *  A handler must answer exactly once with pl_call_ok or pl_call_error (a
+ *  handler that returns without answering gets INTERNAL; answering twice
+ *  is an assert). It must never block (no sleep, no blocking I/O of its
+ *  own): between its Redis calls it holds the only thread, and while it
+ *  runs no heartbeat goes out and nobody else moves. Its stack is 256 KB
+ *  (no deep recursion; arguments nest at most 64 levels).
  *
  *      static void
  *      s_ping (pl_call_t *call, const cJSON *arg)
@@ -46,8 +60,9 @@ typedef struct {
     pl_handler_fn *fn;                      /* its handler               */
 } pl_handler_t;
 
-/* A periodic task (pl_worker_main_tick): runs on the worker loop between
- * requests, every tick_ms. It gets a call that answers nobody: pl_call_redis,
+/* A periodic task (pl_worker_main_tick): runs on the worker loop every
+ * tick_ms, as a coroutine beside the handlers (its Redis commands share
+ * their rounds; a turn is skipped while the last one still runs). It gets a call that answers nobody: pl_call_redis,
  * pl_call_command... and pl_call_publish work as in a handler, and its
  * events go out when it returns unless it called pl_call_error or a Redis
  * command failed (before any pl_call_commit). pl_call_caller is empty;
