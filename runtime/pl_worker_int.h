@@ -99,6 +99,8 @@ typedef struct {
     size_t ncmds;                   /* ... how many ...                    */
     size_t unread;                  /* ... and how many still without reply */
     bool sent;                      /* its commands are written            */
+    bool waited;                    /* was held behind its connection's
+                                       earlier request (counted once)      */
 } pl_worker__slot_t;
 
 /* pl_worker.c: a REQ's life without the scheduling. prepare decodes and

@@ -253,6 +253,7 @@ pl_worker__sched_take (pl_worker__sched_t *self)
     slot->cmds = NULL;
     slot->ncmds = slot->unread = 0;
     slot->sent = false;
+    slot->waited = false;
     self->order[self->count++] = slot;
     self->requests++;
 cleanup:
@@ -282,6 +283,7 @@ pl_worker__sched_tick (pl_worker__sched_t *self)
     slot->cmds = NULL;
     slot->ncmds = slot->unread = 0;
     slot->sent = false;
+    slot->waited = false;
     self->order[self->count++] = slot;
     self->ticks++;
     started = true;
@@ -519,7 +521,9 @@ s_start (pl_worker__sched_t *self)
         if (slot->state != PL_SLOT_HELD)
             continue;
         if (s_connection_busy (self, i)) {
-            self->held_back++;
+            if (!slot->waited)
+                self->held_back++;
+            slot->waited = true;
             continue;
         }
         moved = true;
