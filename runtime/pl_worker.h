@@ -133,6 +133,8 @@ typedef struct {
     uint64_t dropped;                       /* malformed messages dropped     */
     uint64_t published;                     /* events sent on the bus         */
     uint64_t retries;                       /* handler runs again after a conflict */
+    uint64_t rounds;                        /* Redis rounds written (coroutine runtime) */
+    uint64_t round_commands;                /* commands those rounds carried  */
 } pl_worker_stats_t;
 pl_worker_stats_t pl_worker_stats (pl_worker_t *self);
 

@@ -504,6 +504,8 @@ s_write_round (pl_worker__sched_t *self)
     }
     self->rounds++;
     self->commands += n;
+    self->worker->stats.rounds++;
+    self->worker->stats.round_commands += n;
     if (self->owner && !starter)
         self->alone_rounds++;
 cleanup:

@@ -7,6 +7,7 @@
 #include "pl_worker.h"
 #include "pl_id.h"
 #include "pl_zmsg.h"
+#include "pl_redis_int.h"
 
 #include <assert.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -91,11 +93,37 @@ s_fail (pl_call_t *call, const cJSON *arg)
     pl_call_error (call, PL_ERR_NOT_FOUND, "no actor %s", "y");
 }
 
-/* actor:delete - use Redis, which the test makes unreachable */
+/* actor:delete - use Redis. The main worker's is unreachable: a PING fails.
+ * Against a live one (s_test_live): "batch:K" INCRs K three times in one
+ * pl_call_batch and answers the three values; "cas:K" WATCHes K and says
+ * pl_call_conflict on its first run, and on the second answers whether
+ * the connection still held a transaction (it must not). */
 static void
 s_storage (pl_call_t *call, const cJSON *arg)
 {
-    (void) arg;
+    const char *what = cJSON_IsString (arg) ? arg->valuestring : "";
+    if (strncmp (what, "batch:", 6) == 0) {
+        pl_redis_batch_t b = { 0 };
+        for (int i = 0; i < 3; i++)
+            pl_redis_batch_add (&b, "INCR %s", what + 6);
+        if (pl_call_batch (call, &b)) {
+            cJSON *data = cJSON_CreateArray ();
+            for (int i = 0; i < 3; i++)
+                cJSON_AddItemToArray (data, cJSON_CreateNumber ((double) b.reply[i]->integer));
+            pl_call_ok (call, data);
+        }
+        pl_redis_batch_clear (&b);
+        return;
+    }
+    if (strncmp (what, "cas:", 4) == 0) {
+        if (pl_call_attempt (call) == 0) {
+            if (pl_call_run (call, "WATCH %s", what + 4))
+                pl_call_conflict (call);
+            return;
+        }
+        pl_call_ok (call, cJSON_CreateBool (pl_redis_in_txn (pl_call_redis (call))));
+        return;
+    }
     redisReply *reply = pl_call_command (call, "PING");
     assert (reply == NULL && pl_call_answered (call));
 }
@@ -244,6 +272,65 @@ s_wait_event (s_fake_t *f, pl_zmsg_t *msg, int timeout_ms)
 }
 
 #define S_CTX "{\"v\":1,\"gw\":\"gw-t\",\"conn\":\"7\",\"uid\":\"alice\",\"name\":\"Alice\"}"
+
+/* The coroutine runtime over a live Redis (skipped without redis-server):
+ * a handler's pl_call_batch parks its three commands at once - one round,
+ * three commands - and a handler rerun after pl_call_conflict starts with
+ * nothing left open on the connection (its WATCH is gone). */
+static void
+s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
+{
+    char sock[160], url[180];
+    snprintf (sock, sizeof sock, "%s/redis.sock", dir);
+    snprintf (url, sizeof url, "unix://%s", sock);
+    pid_t server = pl_redis__test_server (dir, sock);
+    if (server < 0) {
+        if (verbose)
+            printf ("(no redis-server: live runtime test skipped) ");
+        return;
+    }
+    opts.redis_url = url;
+    f->answer_hb = true;
+    f->worker = pl_worker_new (&opts);
+    assert (f->worker);
+    pl_zmsg_t msg;
+    assert (s_wait (f, "READY", false, &msg, 2000));
+    pl_zmsg_close (&msg);
+    cJSON *reply = s_call (f, "actor:delete", S_CTX, "\"batch:warm\"");  /* connects */
+    assert (strcmp (s_code (reply), "") == 0);
+    cJSON_Delete (reply);
+
+    pl_worker_stats_t before = pl_worker_stats (f->worker);
+    reply = s_call (f, "actor:delete", S_CTX, "\"batch:k\"");
+    const cJSON *data = cJSON_GetObjectItem (reply, "data");
+    assert (cJSON_GetArraySize (data) == 3);
+    for (int i = 0; i < 3; i++)
+        assert (cJSON_GetArrayItem (data, i)->valuedouble == i + 1);
+    cJSON_Delete (reply);
+    pl_worker_stats_t after = pl_worker_stats (f->worker);
+    const char *batch = getenv ("PARLEY_WORKER_BATCH");    /* the runtime under test */
+    if (!batch || strcmp (batch, "0") != 0)
+        assert (after.rounds == before.rounds + 1
+                && after.round_commands == before.round_commands + 3);
+
+    reply = s_call (f, "actor:delete", S_CTX, "\"cas:k\"");
+    assert (strcmp (s_code (reply), "") == 0);
+    assert (cJSON_IsFalse (cJSON_GetObjectItem (reply, "data")));
+    cJSON_Delete (reply);
+    assert (pl_worker_stats (f->worker).retries == after.retries + 1);
+
+    pl_worker_destroy (&f->worker);
+    assert (s_wait (f, "BYE", false, &msg, 2000));
+    pl_zmsg_close (&msg);
+    kill (server, SIGKILL);
+    waitpid (server, NULL, 0);
+    char path[200];
+    snprintf (path, sizeof path, "%s/appendonly.aof", dir);
+    unlink (path);
+    snprintf (path, sizeof path, "%s/dump.rdb", dir);
+    unlink (path);
+    unlink (sock);
+}
 
 void
 pl_worker_test (bool verbose)
@@ -544,6 +631,8 @@ pl_worker_test (bool verbose)
     pl_worker_stop (f.worker);
     assert (pl_worker_run (f.worker, 3000) == 1);
     pl_worker_destroy (&f.worker);
+
+    s_test_live (&f, opts, dir, verbose);
 
     close (sfd);
     assert (sigprocmask (SIG_SETMASK, &old_mask, NULL) == 0);
