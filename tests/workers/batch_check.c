@@ -215,6 +215,21 @@ s_order (void)
     cJSON *a = wcheck_ok (0, "o", "actor:get", wcheck_quote (id));
     CHECK (wcheck_num (a, "n") == 3 && wcheck_num (a, "version") == 4);
     cJSON_Delete (a);
+    /* a slow request (actor:list: ZRANGE, then MGET, two rounds) then a
+     * fast one (actor:get, one round) on one connection: the fast one
+     * waits for the slow one's answer instead of overtaking it */
+    s_hold ();
+    int slow = wcheck_send_as (0, &me, "actor:list", NULL);
+    int fast = wcheck_send_as (0, &me, "actor:get", wcheck_quote (id));
+    s_release ();
+    int seq;
+    cJSON *r1 = wcheck_reply (&seq, NULL);
+    CHECK (seq == slow && strcmp (wcheck_code (r1), "") == 0);
+    CHECK (cJSON_GetArraySize (cJSON_GetObjectItem (r1, "data")) == 1);
+    cJSON *r2 = wcheck_reply (&seq, NULL);
+    CHECK (seq == fast && strcmp (wcheck_code (r2), "") == 0);
+    cJSON_Delete (r1);
+    cJSON_Delete (r2);
     free (id);
     free (other);
     wcheck_drain (100);
