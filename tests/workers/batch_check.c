@@ -13,7 +13,8 @@
  *  connections at once, none lost; the order of one connection's
  *  requests, replies and events; arguments nested too deep refused and
  *  ones within the limit stored; Redis stalling with a round in flight
- *  (the overdue replies fail, the worker carries on); Redis killed with a
+ *  (the overdue replies fail, heartbeats go on meanwhile, the worker
+ *  carries on); Redis killed with a
  *  round in flight (every request answered "storage unavailable", none
  *  hangs, and the worker recovers when Redis is back).
  *
@@ -304,10 +305,19 @@ s_stall (void)
     }
     CHECK (kill (wcheck_redis_pid (), SIGSTOP) == 0);
     s_release ();
+    int beats = wcheck_heartbeats ();
+    int64_t stalled_at = pl_id_mono_ms ();
     int seq;
     cJSON *reply = wcheck_reply (&seq, NULL);
     CHECK (strcmp (wcheck_code (reply), "INTERNAL") == 0);
     cJSON_Delete (reply);
+    /* the worker loop kept turning: heartbeats (every 200 ms when the
+     * worker says nothing else) went on through the 1 s stall. The old
+     * loop blocks in the command instead (PARLEY_WORKER_BATCH=0). */
+    const char *batch = getenv ("PARLEY_WORKER_BATCH");
+    CHECK (pl_id_mono_ms () - stalled_at >= 900);
+    if (!batch || strcmp (batch, "0") != 0)
+        CHECK (wcheck_heartbeats () - beats >= 2);
     CHECK (kill (wcheck_redis_pid (), SIGCONT) == 0);
     for (int i = 1; i < 6; i++) {
         reply = wcheck_reply (&seq, NULL);

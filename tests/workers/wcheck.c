@@ -35,6 +35,7 @@ typedef struct {
     size_t id_len[WCHECK_WORKERS_MAX];
     int seq;                            /* request ids                     */
     char origin[160];                   /* of the last request             */
+    int heartbeats;                     /* HBs heard from the workers      */
 } s_env_t;
 
 static s_env_t s_env;
@@ -111,6 +112,7 @@ s_next (const char *cmd, pl_zmsg_t *msg, int timeout_ms)
         while (pl_zmsg_recv (s_env.router, msg) == 0) {
             CHECK (msg->count >= 3 && pl_zmsg_is (msg, 1, "PL01"));
             if (pl_zmsg_is (msg, 2, "HB")) {
+                s_env.heartbeats++;
                 pl_zmsg_part_t hb[] = {
                     { zmq_msg_data (&msg->frame[0]), zmq_msg_size (&msg->frame[0]) },
                     { "PL01", 4 }, { "HB", 2 } };
@@ -181,16 +183,20 @@ wcheck_redis_start (void)
     CHECK (s_env.rc && !s_env.rc->err);
 }
 
-void
-wcheck_redis_stop (void)
+/* The server gone by signal sig (SIGTERM: stopped; SIGKILL: no goodbye). */
+static void
+s_redis_end (int sig)
 {
     redisFree (s_env.rc);
     s_env.rc = NULL;
-    kill (s_env.redis, SIGTERM);
+    kill (s_env.redis, sig);
     int status;
     CHECK (waitpid (s_env.redis, &status, 0) == s_env.redis);
     s_env.redis = 0;
 }
+
+void wcheck_redis_stop (void) { s_redis_end (SIGTERM); }
+void wcheck_redis_kill (void) { s_redis_end (SIGKILL); }
 
 pid_t
 wcheck_redis_pid (void)
@@ -199,15 +205,10 @@ wcheck_redis_pid (void)
     return s_env.redis;
 }
 
-void
-wcheck_redis_kill (void)
+int
+wcheck_heartbeats (void)
 {
-    redisFree (s_env.rc);
-    s_env.rc = NULL;
-    kill (s_env.redis, SIGKILL);
-    int status;
-    CHECK (waitpid (s_env.redis, &status, 0) == s_env.redis);
-    s_env.redis = 0;
+    return s_env.heartbeats;
 }
 
 redisReply *

@@ -91,6 +91,8 @@ void wcheck_redis_stop (void);
 void wcheck_redis_kill (void);
 /* The redis-server's pid (a check may SIGSTOP it: a stall). */
 pid_t wcheck_redis_pid (void);
+/* Heartbeats heard from the workers so far (while the harness waits). */
+int wcheck_heartbeats (void);
 void wcheck_redis_start (void);
 /* Seed a membership as the campaigns worker writes it: user is role
  * ("gm", "player") in campaign; role NULL removes user. */
