@@ -1,6 +1,7 @@
-/*  pl_redis - one synchronous Redis connection (hiredis 0.14, RESP2).
- *  The selftest is in pl_redis_test.c; the URL parser and the command-name
- *  reader it checks are pl_redis__ internals (pl_redis_int.h). */
+/*  pl_redis - one Redis connection (hiredis 0.14, RESP2): URL, connect,
+ *  commands, scripts, batches. The rounds the coroutine runtime writes and
+ *  reads without waiting are in pl_redis_round.c; the selftest is in
+ *  pl_redis_test.c; what they share is pl_redis_int.h. */
 #include "pl_redis.h"
 #include "pl_redis_int.h"
 
@@ -18,23 +19,6 @@
 #define S_DB_MAX        1000000 /* far above any real databases setting   */
 #define S_LOG_EVERY_MS  10000   /* repeat "still unreachable" this often  */
 
-struct _pl_redis_t {
-    pl_redis__target_t target;      /* parsed URL                          */
-    char *shown_url;                /* URL with the password masked        */
-    redisContext *ctx;              /* open connection, or NULL            */
-    int connect_ms;                 /* connect timeout                     */
-    int command_ms;                 /* per-command socket timeout          */
-    int64_t retry_at;               /* mono ms: no connect attempt before  */
-    bool ever_connected;            /* to say "connected" vs "reconnected" */
-    bool down;                      /* the outage has been logged          */
-    int64_t down_logged_at;         /* mono ms of the last outage log line */
-    unsigned long failures;         /* failed attempts since the outage    */
-    bool watching;                  /* WATCH active on ctx                 */
-    bool in_multi;                  /* MULTI open on ctx                   */
-    bool txn_lost;                  /* ctx broke inside WATCH/MULTI        */
-    pl_redis_defer_fn *defer;       /* takes commands instead (coroutines) */
-    void *defer_arg;                /* its argument                        */
-};
 
 /* --------------------------------------------------------------------- */
 /* URL parsing                                                           */
@@ -241,8 +225,8 @@ pl_redis_url (pl_redis_t *self)
 }
 
 /* Log a failure: the first of an outage at once, then every 10 s. */
-static void
-s_failed (pl_redis_t *self, const char *what, const char *detail)
+void
+pl_redis__failed (pl_redis_t *self, const char *what, const char *detail)
 {
     int64_t now = pl_id_mono_ms ();
     self->failures++;
@@ -261,8 +245,8 @@ s_tv (int ms)
     return tv;
 }
 
-static void
-s_drop (pl_redis_t *self)
+void
+pl_redis__drop (pl_redis_t *self)
 {
     if (self->ctx)
         redisFree (self->ctx);
@@ -277,7 +261,7 @@ s_setup (pl_redis_t *self, const char *what, redisReply *reply)
 {
     int rc = 0;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        s_failed (self, what, reply ? reply->str : self->ctx->errstr);
+        pl_redis__failed (self, what, reply ? reply->str : self->ctx->errstr);
         rc = -1;
     }
     if (reply)
@@ -286,8 +270,8 @@ s_setup (pl_redis_t *self, const char *what, redisReply *reply)
 }
 
 /* Open the connection, authenticate, select the db. Returns 0 or -1. */
-static int
-s_connect (pl_redis_t *self)
+int
+pl_redis__connect (pl_redis_t *self)
 {
     int rc = -1;
     pl_redis__target_t *t = &self->target;
@@ -299,11 +283,11 @@ s_connect (pl_redis_t *self)
     else
         self->ctx = redisConnectWithTimeout (t->host, t->port, s_tv (self->connect_ms));
     if (!self->ctx || self->ctx->err) {
-        s_failed (self, "cannot connect to", self->ctx ? self->ctx->errstr : "out of memory");
+        pl_redis__failed (self, "cannot connect to", self->ctx ? self->ctx->errstr : "out of memory");
         goto cleanup;
     }
     if (redisSetTimeout (self->ctx, s_tv (self->command_ms)) != REDIS_OK) {
-        s_failed (self, "cannot set timeout on", self->ctx->errstr);
+        pl_redis__failed (self, "cannot set timeout on", self->ctx->errstr);
         goto cleanup;
     }
     if (!t->is_unix)
@@ -337,7 +321,7 @@ cleanup:
         self->retry_at = now + (now - started);
     }
     if (rc)
-        s_drop (self);
+        pl_redis__drop (self);
     return rc;
 }
 
@@ -359,8 +343,8 @@ pl_redis__command_name (const char *cmd, size_t len, char *buf, size_t size)
 }
 
 /* Track WATCH/MULTI so a broken connection inside them is not retried. */
-static void
-s_track (pl_redis_t *self, const char *name, const redisReply *reply)
+void
+pl_redis__track (pl_redis_t *self, const char *name, const redisReply *reply)
 {
     bool ok = reply->type != REDIS_REPLY_ERROR;
     if (strcmp (name, "WATCH") == 0 && ok)
@@ -406,7 +390,7 @@ s_exec (pl_redis_t *self, const char *cmd, size_t len)
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = false;
         if (!self->ctx) {
-            if (s_connect (self))
+            if (pl_redis__connect (self))
                 goto cleanup;
             fresh = true;
         }
@@ -414,7 +398,7 @@ s_exec (pl_redis_t *self, const char *cmd, size_t len)
         if (redisAppendFormattedCommand (self->ctx, cmd, len) == REDIS_OK
         &&  redisGetReply (self->ctx, &raw) == REDIS_OK && raw) {
             reply = raw;
-            s_track (self, name, reply);
+            pl_redis__track (self, name, reply);
             goto cleanup;
         }
         int saved_errno = errno;
@@ -422,8 +406,8 @@ s_exec (pl_redis_t *self, const char *cmd, size_t len)
         char detail[160];
         snprintf (detail, sizeof detail, "%s failed: %s", name, self->ctx->errstr);
         bool in_txn = self->watching || self->in_multi;
-        s_drop (self);
-        s_failed (self, "lost connection to", detail);
+        pl_redis__drop (self);
+        pl_redis__failed (self, "lost connection to", detail);
         if (in_txn && !ends_txn) {
             self->txn_lost = true;
             goto cleanup;
@@ -619,7 +603,7 @@ pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b)
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = false;
         if (!self->ctx) {
-            if (s_connect (self))
+            if (pl_redis__connect (self))
                 goto cleanup;
             fresh = true;
         }
@@ -640,8 +624,8 @@ pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b)
         int err = self->ctx->err;
         char detail[160];
         snprintf (detail, sizeof detail, "a batch of %d failed: %s", b->count, self->ctx->errstr);
-        s_drop (self);
-        s_failed (self, "lost connection to", detail);
+        pl_redis__drop (self);
+        pl_redis__failed (self, "lost connection to", detail);
         /* as s_exec: only a stale connection, and only when nothing was
          * answered (then nothing ran) */
         bool stale = err == REDIS_ERR_EOF
@@ -661,148 +645,10 @@ pl_redis_reset (pl_redis_t *self)
     if (self->ctx && (self->in_multi || self->watching)) {
         redisReply *reply = redisCommand (self->ctx, self->in_multi ? "DISCARD" : "UNWATCH");
         if (!reply || reply->type == REDIS_REPLY_ERROR)
-            s_drop (self);              /* unsure of its state: start over */
+            pl_redis__drop (self);              /* unsure of its state: start over */
         if (reply)
             freeReplyObject (reply);
     }
     self->in_multi = false;
     self->watching = false;
-}
-
-/* --------------------------------------------------------------------- */
-/* Pipelining: the coroutine worker runtime's rounds (pl_worker_sched.c)  */
-
-void
-pl_redis_set_defer (pl_redis_t *self, pl_redis_defer_fn *fn, void *arg)
-{
-    assert (self);
-    self->defer = fn;
-    self->defer_arg = arg;
-}
-
-bool
-pl_redis_in_txn (pl_redis_t *self)
-{
-    assert (self);
-    return self->watching || self->in_multi || self->txn_lost;
-}
-
-bool
-pl_redis_starts_txn (const char *cmd, size_t len)
-{
-    char name[16];
-    pl_redis__command_name (cmd, len, name, sizeof name);
-    return strcmp (name, "WATCH") == 0 || strcmp (name, "MULTI") == 0;
-}
-
-int
-pl_redis_fd (pl_redis_t *self)
-{
-    assert (self);
-    return self->ctx ? self->ctx->fd : -1;
-}
-
-int
-pl_redis_command_ms (pl_redis_t *self)
-{
-    assert (self);
-    return self->command_ms;
-}
-
-/* The connection broke with commands in flight: a transaction it held is
- * lost (every command fails until it ends, as in s_exec). */
-static void
-s_broke (pl_redis_t *self, const char *detail)
-{
-    bool in_txn = self->watching || self->in_multi;
-    s_drop (self);
-    s_failed (self, "lost connection to", detail);
-    if (in_txn)
-        self->txn_lost = true;
-}
-
-int
-pl_redis_send (pl_redis_t *self, pl_redis_cmd_t *const *cmds, size_t n, bool idle)
-{
-    assert (self && cmds && n > 0);
-    int rc = -1;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        bool fresh = false;
-        if (!self->ctx) {
-            if (s_connect (self))
-                goto cleanup;
-            fresh = true;
-        }
-        bool in_txn = self->watching || self->in_multi;
-        int done = 0, wrc = REDIS_OK;
-        for (size_t i = 0; i < n && wrc == REDIS_OK; i++)
-            wrc = redisAppendFormattedCommand (self->ctx, cmds[i]->cmd, cmds[i]->len);
-        /* one write, unless the socket buffer is full: then it blocks for
-         * at most the command timeout (a pipeline of small commands fits) */
-        while (wrc == REDIS_OK && !done)
-            wrc = redisBufferWrite (self->ctx, &done);
-        if (wrc == REDIS_OK) {
-            rc = 0;
-            goto cleanup;
-        }
-        int saved_errno = errno;
-        int err = self->ctx->err;
-        char detail[200];
-        snprintf (detail, sizeof detail, "writing a pipeline of %zu: %s", n, self->ctx->errstr);
-        s_broke (self, detail);
-        /* a stale connection (Redis restarted while we were idle) is made
-         * again once, as in s_exec; with commands in flight it is not */
-        bool stale = err == REDIS_ERR_IO && (saved_errno == EPIPE || saved_errno == ECONNRESET);
-        if (!idle || fresh || !stale || in_txn)
-            goto cleanup;
-        self->txn_lost = false;             /* nothing was open */
-    }
-cleanup:
-    return rc;
-}
-
-long
-pl_redis_recv (pl_redis_t *self, pl_redis_cmd_t *const *inflight, size_t n, bool *stale)
-{
-    assert (self && stale);
-    long got = -1;
-    char name[16];
-    *stale = false;
-    if (!self->ctx)
-        goto cleanup;
-    if (redisBufferRead (self->ctx) != REDIS_OK) {
-        int saved_errno = errno;
-        int err = self->ctx->err;
-        *stale = err == REDIS_ERR_EOF
-              || (err == REDIS_ERR_IO && saved_errno == ECONNRESET);
-        char detail[200];
-        snprintf (detail, sizeof detail, "reading, %zu in flight: %s", n, self->ctx->errstr);
-        s_broke (self, detail);
-        goto cleanup;
-    }
-    size_t count = 0;
-    while (count < n) {
-        void *raw = NULL;
-        if (redisGetReplyFromReader (self->ctx, &raw) != REDIS_OK) {
-            s_broke (self, self->ctx->errstr);      /* a protocol error */
-            goto cleanup;
-        }
-        if (!raw)
-            break;
-        inflight[count]->reply = raw;
-        pl_redis__command_name (inflight[count]->cmd, inflight[count]->len, name, sizeof name);
-        s_track (self, name, raw);
-        count++;
-    }
-    got = (long) count;
-cleanup:
-    return got;
-}
-
-void
-pl_redis_abort (pl_redis_t *self, const char *why)
-{
-    assert (self);
-    if (self->ctx)
-        s_broke (self, why);
 }

@@ -1,10 +1,13 @@
-/*  pl_redis internals shared with its selftest (pl_redis_test.c). */
+/*  pl_redis internals shared by pl_redis.c, pl_redis_round.c and the
+ *  selftests (pl_redis_test.c). */
 #ifndef PL_REDIS_INT_H
 #define PL_REDIS_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include "pl_redis.h"
 
 #define PL_REDIS__HOST_MAX      256
 #define PL_REDIS__PATH_MAX      108     /* sun_path, NUL included         */
@@ -20,6 +23,34 @@ typedef struct {
     char user[PL_REDIS__SECRET_MAX];        /* ACL user for AUTH, or ""          */
     char password[PL_REDIS__SECRET_MAX];    /* AUTH password, or "" for none     */
 } pl_redis__target_t;
+
+/* One connection (pl_redis.h). */
+struct _pl_redis_t {
+    pl_redis__target_t target;      /* parsed URL                          */
+    char *shown_url;                /* URL with the password masked        */
+    redisContext *ctx;              /* open connection, or NULL            */
+    int connect_ms;                 /* connect timeout                     */
+    int command_ms;                 /* per-command socket timeout          */
+    int64_t retry_at;               /* mono ms: no connect attempt before  */
+    bool ever_connected;            /* to say "connected" vs "reconnected" */
+    bool down;                      /* the outage has been logged          */
+    int64_t down_logged_at;         /* mono ms of the last outage log line */
+    unsigned long failures;         /* failed attempts since the outage    */
+    bool watching;                  /* WATCH active on ctx                 */
+    bool in_multi;                  /* MULTI open on ctx                   */
+    bool txn_lost;                  /* ctx broke inside WATCH/MULTI        */
+    pl_redis_defer_fn *defer;       /* takes commands instead (coroutines) */
+    void *defer_arg;                /* its argument                        */
+};
+
+/* Open the connection, authenticate, select the db. Returns 0 or -1. */
+int pl_redis__connect (pl_redis_t *self);
+/* Close it: no transaction survives. */
+void pl_redis__drop (pl_redis_t *self);
+/* Log a failure: the first of an outage at once, then every 10 s. */
+void pl_redis__failed (pl_redis_t *self, const char *what, const char *detail);
+/* Track WATCH / MULTI / EXEC from a command's name and reply. */
+void pl_redis__track (pl_redis_t *self, const char *name, const redisReply *reply);
 
 /* Fill *t from url. Returns NULL, or why the URL is bad. */
 const char *pl_redis__parse (const char *url, pl_redis__target_t *t);
