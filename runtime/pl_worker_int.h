@@ -101,6 +101,8 @@ typedef struct {
     bool sent;                      /* its commands are written            */
     bool waited;                    /* was held behind its connection's
                                        earlier request (counted once)      */
+    bool alone;                     /* a rerun after a conflict: runs alone
+                                       until its handler returns           */
 } pl_worker__slot_t;
 
 /* pl_worker.c: a REQ's life without the scheduling. prepare decodes and

@@ -27,7 +27,9 @@
  *  connection to itself, exactly as with one request at a time; direct
  *  pl_redis_reset calls keep working. Correct by construction, at the
  *  price of a round trip per command for everyone meanwhile; the
- *  compare-and-set scripts (pl_txn) make it rare.
+ *  compare-and-set scripts (pl_txn) make it rare. A handler rerun after
+ *  a lost compare-and-set (pl_call_conflict) runs alone the same way (see
+ *  s_main).
  *
  *  Order. Two requests of one client connection (gateway + connection in
  *  the ctx) never overtake each other: a request whose connection has an
@@ -114,7 +116,12 @@ cleanup:
 /* A slot's coroutine: the handler, or the periodic task, run again inside
  * the same coroutine after a lost compare-and-set (pl_call_conflict) with
  * a fresh call state (pl_worker__call_retry) and nothing left open on the
- * connection. Runs inside the coroutine, on the worker loop. The reset
+ * connection. The rerun runs alone, as a transaction's owner does, until
+ * its handler returns: nothing else of this worker can commit between its
+ * read and its commit, so it loses again only to another process. Run
+ * side by side instead, N handlers racing on one key would each rerun N
+ * times in the worst case, and past PL_CALL_RETRY_MAX they answer
+ * CONFLICT (actors_check "races, every field" did, with 15 at once). Runs inside the coroutine, on the worker loop. The reset
  * may talk to Redis synchronously: only a transaction's owner can have
  * anything open, and the owner has the connection to itself. */
 static void
@@ -123,8 +130,10 @@ s_main (void *arg)
     pl_worker__slot_t *slot = arg;
     pl_worker_t *worker = slot->call.worker;
     do {
-        if (slot->call.attempt)
+        if (slot->call.attempt) {
             worker->stats.retries++;
+            slot->alone = true;             /* s_write_round: the rerun runs alone */
+        }
         if (slot->call.task)
             worker->tick (&slot->call);
         else
@@ -254,6 +263,7 @@ pl_worker__sched_take (pl_worker__sched_t *self)
     slot->ncmds = slot->unread = 0;
     slot->sent = false;
     slot->waited = false;
+    slot->alone = false;
     self->order[self->count++] = slot;
     self->requests++;
 cleanup:
@@ -284,6 +294,7 @@ pl_worker__sched_tick (pl_worker__sched_t *self)
     slot->ncmds = slot->unread = 0;
     slot->sent = false;
     slot->waited = false;
+    slot->alone = false;
     self->order[self->count++] = slot;
     self->ticks++;
     started = true;
@@ -314,7 +325,7 @@ static void
 s_check_owner (pl_worker__sched_t *self)
 {
     pl_redis_t *redis = self->worker->redis;
-    if (self->owner && !(self->owner->sent && self->owner->unread)
+    if (self->owner && !self->owner->alone && !(self->owner->sent && self->owner->unread)
     &&  (!redis || !pl_redis_in_txn (redis)))
         self->owner = NULL;
 }
@@ -476,7 +487,7 @@ s_write_round (pl_worker__sched_t *self)
         if (slot->state != PL_SLOT_WAITING || slot->sent
         ||  (self->owner && self->owner != slot))
             continue;
-        if (!self->owner && s_starts_txn (slot)) {
+        if (!self->owner && (slot->alone || s_starts_txn (slot))) {
             starter = starter ? starter : slot;     /* the others wait their turn */
             continue;
         }
