@@ -509,8 +509,8 @@ static void
 s_run_tick (pl_worker_t *self)
 {
     if (self->sched) {
-        pl_worker__sched_tick (self->sched);
-        return;
+        pl_worker__sched_tick (self->sched);    /* skipped while the last runs */
+        goto cleanup;
     }
     pl_call_t call = { .worker = self, .task = true };
     do {
@@ -521,6 +521,8 @@ s_run_tick (pl_worker_t *self)
             pl_redis_reset (self->redis);
     } while (pl_worker__call_retry (&call));
     pl_worker__task_end (self, &call);
+cleanup:
+    return;
 }
 
 /* Timers: heartbeat when we have been quiet, reconnect when the broker has,
