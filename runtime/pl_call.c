@@ -268,6 +268,7 @@ pl_worker__call_retry (pl_call_t *call)
         goto cleanup;                       /* done, or answered anyway */
     call->conflict = false;
     call->committed = false;
+    call->commit_pos = 0;
     pl_worker__call_drop_events (call);
     cJSON_Delete (call->directives);
     call->directives = NULL;
@@ -299,6 +300,8 @@ void
 pl_call_commit (pl_call_t *call)
 {
     assert (call);
+    if (!call->committed)
+        call->commit_pos = call->reply_pos;
     call->committed = true;
 }
 

@@ -123,34 +123,92 @@ s_broker_reconnect (pl_worker_t *self, const char *why)
     s_broker_connect (self);
 }
 
-/* Send the held events: topic "room\0" · PL01 · EV · origin · packet.
- * PUB never blocks: past its high-water mark ZeroMQ drops, which is the
- * bus's at-most-once contract (README, Event bus). */
+/* Send one event: topic "room\0" · PL01 · EV · origin · packet, and free
+ * it. PUB never blocks: past its high-water mark ZeroMQ drops, which is
+ * the bus's at-most-once contract (README, Event bus). */
+static void
+s_publish (pl_worker_t *self, pl_worker__pub_t *pub, bool send)
+{
+    if (send) {
+        pl_zmsg_part_t parts[] = {
+            { pub->room, strlen (pub->room) + 1 },          /* with its NUL */
+            { PL_PROTO_VERSION, 4 },
+            { pub->kind, strlen (pub->kind) },
+            { pub->origin, strlen (pub->origin) },
+            { pub->packet, strlen (pub->packet) },
+            { pub->except, pub->except ? strlen (pub->except) : 0 },
+        };
+        if (pl_zmsg_send (self->events, parts, pub->except ? 6 : 5) == 0)
+            self->stats.published++;
+        else
+            pl_warn ("cannot publish to %s: %s", pub->room, zmq_strerror (errno));
+    }
+    free (pub->room);
+    free (pub->origin);
+    free (pub->packet);
+    free (pub->except);
+}
+
+/* Hold a committed call's events (the coroutine runtime: calls end out of
+ * commit order) in commit order. False when out of memory: the caller
+ * publishes them now. */
+static bool
+s_hold_events (pl_worker_t *self, pl_call_t *call)
+{
+    bool held = false;
+    pl_worker__pub_t *pub = NULL;
+    if (self->nheld == self->held_cap) {
+        size_t cap = self->held_cap ? self->held_cap * 2 : 16;
+        pl_worker__held_t *more = realloc (self->held, cap * sizeof *more);
+        if (!more)
+            goto cleanup;
+        self->held = more;
+        self->held_cap = cap;
+    }
+    pub = malloc (call->npub * sizeof *pub);
+    if (!pub)
+        goto cleanup;
+    memcpy (pub, call->pub, call->npub * sizeof *pub);
+    size_t at = self->nheld;
+    while (at > 0 && self->held[at - 1].pos > call->commit_pos)
+        at--;
+    memmove (self->held + at + 1, self->held + at, (self->nheld - at) * sizeof *self->held);
+    self->held[at] = (pl_worker__held_t) { call->commit_pos, call->npub, pub };
+    self->nheld++;
+    call->npub = 0;
+    held = true;
+cleanup:
+    return held;
+}
+
+void
+pl_worker__events_release (pl_worker_t *self, uint64_t before)
+{
+    size_t done = 0;
+    while (done < self->nheld && (before == 0 || self->held[done].pos < before)) {
+        pl_worker__held_t *held = &self->held[done++];
+        for (size_t i = 0; i < held->npub; i++)
+            s_publish (self, &held->pub[i], true);
+        free (held->pub);
+    }
+    if (done > 0) {
+        memmove (self->held, self->held + done, (self->nheld - done) * sizeof *self->held);
+        self->nheld -= done;
+    }
+}
+
+/* Send the call's events after its reply, or hold them for commit order
+ * (pl_worker__events_release); drop them when it failed without
+ * committing. */
 static void
 s_call_flush_events (pl_call_t *call)
 {
     pl_worker_t *self = call->worker;
-    for (size_t i = 0; i < call->npub; i++) {
-        pl_worker__pub_t *pub = &call->pub[i];
-        if (!call->failed || call->committed) {
-            pl_zmsg_part_t parts[] = {
-                { pub->room, strlen (pub->room) + 1 },      /* with its NUL */
-                { PL_PROTO_VERSION, 4 },
-                { pub->kind, strlen (pub->kind) },
-                { pub->origin, strlen (pub->origin) },
-                { pub->packet, strlen (pub->packet) },
-                { pub->except, pub->except ? strlen (pub->except) : 0 },
-            };
-            if (pl_zmsg_send (self->events, parts, pub->except ? 6 : 5) == 0)
-                self->stats.published++;
-            else
-                pl_warn ("cannot publish to %s: %s", pub->room, zmq_strerror (errno));
-        }
-        free (pub->room);
-        free (pub->origin);
-        free (pub->packet);
-        free (pub->except);
-    }
+    bool send = !call->failed || call->committed;
+    if (send && call->npub && call->commit_pos && self->sched && s_hold_events (self, call))
+        return;
+    for (size_t i = 0; i < call->npub; i++)
+        s_publish (self, &call->pub[i], send);
     call->npub = 0;
 }
 
@@ -450,6 +508,9 @@ pl_worker_destroy (pl_worker_t **self_p)
         pl_worker__sched_log (self->sched);
     }
     pl_worker__sched_destroy (&self->sched);
+    pl_worker__events_release (self, 0);    /* whatever still waited its turn */
+    free (self->held);
+    self->held = NULL;
     if (self->broker) {
         /* BYE so the broker forgets us now, not after a liveness window
          * (unless it never heard our READY) */

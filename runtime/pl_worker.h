@@ -18,8 +18,11 @@
  *  with a compare-and-set script, or WATCH what it read (a handler in
  *  WATCH/MULTI has the connection to itself until its transaction ends).
  *  Two requests of one client connection never overlap: the later starts
- *  once the earlier has been answered. Replies go out as handlers end.
- *  PARLEY_WORKER_BATCH=0 runs one request at a time instead.
+ *  once the earlier has been answered. Replies go out as handlers end;
+ *  the events of calls that committed (pl_call_commit, which pl_txn_commit
+ *  calls) go out in the order their writes committed, so two updates of
+ *  one entity are announced in version order whichever handler ends
+ *  first. PARLEY_WORKER_BATCH=0 runs one request at a time instead.
  *
  *  A handler must answer exactly once with pl_call_ok or pl_call_error (a
  *  handler that returns without answering gets INTERNAL; answering twice

@@ -31,12 +31,26 @@ struct _pl_call_t {
     bool committed;                 /* pl_call_commit: the write is done   */
     bool conflict;                  /* pl_call_conflict: run it again      */
     int attempt;                    /* runs after a conflict so far        */
+    uint64_t reply_pos;             /* position on the Redis connection of
+                                       the last reply it got (the coroutine
+                                       runtime counts them; 0: not counted) */
+    uint64_t commit_pos;            /* reply_pos at its first pl_call_commit:
+                                       where its write committed; its events
+                                       go out in that order (0: unordered) */
     cJSON *directives;              /* {"join":[..],"leave":[..]} or NULL  */
     size_t npub;                    /* events held in pub                  */
     pl_worker__pub_t pub[PL_CALL_PUBLISH_MAX];   /* sent after the reply, in order  */
 };
 
 typedef struct _pl_worker__sched_t pl_worker__sched_t;
+
+/* Events of a committed call held back until every call that committed
+ * before it has published (pl_worker__events_release). */
+typedef struct {
+    uint64_t pos;                   /* the call's commit_pos               */
+    size_t npub;
+    pl_worker__pub_t *pub;          /* owned                               */
+} pl_worker__held_t;
 
 struct _pl_worker_t {
     char *service;                  /* broker service name                 */
@@ -65,6 +79,9 @@ struct _pl_worker_t {
     pl_worker_stats_t stats;        /* counters                            */
     pl_worker__sched_t *sched;      /* the coroutine scheduler, or NULL:
                                        one request at a time (PARLEY_WORKER_BATCH=0) */
+    pl_worker__held_t *held;        /* committed calls' events waiting for
+                                       an earlier commit's, by pos         */
+    size_t nheld, held_cap;
 };
 
 /* After a handler (or task) has run: when it called pl_call_conflict and
@@ -116,6 +133,10 @@ bool pl_worker__req_prepare (pl_worker_t *self, pl_worker__slot_t *slot);
 void pl_worker__req_after (pl_worker_t *self, pl_worker__slot_t *slot);
 void pl_worker__req_send (pl_worker_t *self, pl_worker__slot_t *slot);
 void pl_worker__task_end (pl_worker_t *self, pl_call_t *call);
+/* Publish the held events of commits before position before (0: all), in
+ * commit order. The scheduler calls it once calls have ended, with the
+ * earliest commit position of a call still running. */
+void pl_worker__events_release (pl_worker_t *self, uint64_t before);
 
 /* pl_worker_sched.c: handlers as coroutines over one Redis pipeline.
  * Everything runs on the worker loop (pl_worker_run), which polls the

@@ -34,7 +34,10 @@
  *  Order. Two requests of one client connection (gateway + connection in
  *  the ctx) never overtake each other: a request whose connection has an
  *  earlier one unanswered stays held until that one has been answered.
- *  Replies (and each one's events, after it) go out as handlers end.
+ *  Replies go out as handlers end. Events go out after their reply, and
+ *  the events of calls that committed a write (pl_call_commit) go out in
+ *  commit order - the position of the commit's reply on the connection -
+ *  even when the calls end in another order (s_release_events).
  *
  *  Isolation. A Redis error reply is the reply of one command: only its
  *  handler sees it. A connection that breaks with commands in flight
@@ -82,6 +85,8 @@ struct _pl_worker__sched_t {
                                        replaced and they written again     */
     int64_t fly_progress;           /* mono ms of the last write to an idle
                                        connection, or of the last reply    */
+    uint64_t reply_pos;             /* replies read on the connection, ever:
+                                       a reply's position is commit order  */
     /* counters, for the log line at the end */
     uint64_t requests, rounds, commands, alone_rounds, held_back, ticks, ticks_skipped;
     size_t deepest_fly;             /* most commands in flight             */
@@ -416,6 +421,7 @@ pl_worker__sched_on_redis (pl_worker__sched_t *self)
     }
     for (long i = 0; i < got; i++) {
         pl_worker__slot_t *slot = self->fly_slot[i];
+        slot->call.reply_pos = ++self->reply_pos;
         assert (slot->unread > 0);
         if (--slot->unread == 0)
             slot->state = PL_SLOT_RUNNABLE;
@@ -556,6 +562,25 @@ s_start (pl_worker__sched_t *self)
     return moved;
 }
 
+/* Publish the held events of the calls that committed before every call
+ * still running that has committed. Calls end out of commit order (one
+ * has follow-up rounds after its commit, another reruns after losing to
+ * it and ends first), but their events must tell the change in the order
+ * it happened. After a pass every call whose commit reply was read has
+ * been resumed and has said so (pl_call_commit), and a call that has not
+ * committed yet will commit later than every reply read so far. */
+static void
+s_release_events (pl_worker__sched_t *self)
+{
+    uint64_t before = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        uint64_t pos = self->order[i]->call.commit_pos;
+        if (pos && (before == 0 || pos < before))
+            before = pos;
+    }
+    pl_worker__events_release (self->worker, before);
+}
+
 void
 pl_worker__sched_step (pl_worker__sched_t *self)
 {
@@ -592,6 +617,7 @@ pl_worker__sched_step (pl_worker__sched_t *self)
             moved = true;                   /* a held one may start now */
         }
         self->count = kept;
+        s_release_events (self);
         moved |= s_write_round (self);
     }
 }

@@ -156,6 +156,27 @@ s_one_actor (void)
         CHECK (strcmp (wcheck_code (by_seq[i]), "") == 0);
         cJSON_Delete (by_seq[i]);
     }
+    /* announced in the order they committed: versions 2..11, each once
+     * (a rerun after a lost race commits later than the winner, whose
+     * follow-up rounds may still be running: its event must wait) */
+    int version = 1;
+    wcheck_bus_t bus;
+    while (version < 11 && wcheck_bus_next (&bus, 2000)) {
+        const cJSON *payload = cJSON_GetArrayItem (bus.packet, 1);
+        const cJSON *pid = cJSON_GetObjectItem (payload, "id");
+        const cJSON *push = cJSON_GetArrayItem (bus.packet, 0);
+        if (strcmp (bus.room, "user:x") == 0 && cJSON_IsString (pid)
+        &&  strcmp (pid->valuestring, id) == 0 && cJSON_IsString (push)
+        &&  strcmp (push->valuestring, "actor:updated") == 0) {
+            if (wcheck_num (payload, "version") != version + 1)
+                fprintf (stderr, "actor:updated version %.0f after %d\n",
+                         wcheck_num (payload, "version"), version);
+            CHECK (wcheck_num (payload, "version") == version + 1);
+            version++;
+        }
+        wcheck_bus_clear (&bus);
+    }
+    CHECK (version == 11);
     cJSON *a = wcheck_ok (0, "x", "actor:get", wcheck_quote (id));
     CHECK (wcheck_num (a, "version") == 11);
     cJSON_Delete (a);
