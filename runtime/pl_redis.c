@@ -362,6 +362,16 @@ pl_redis__track (pl_redis_t *self, const char *name, const redisReply *reply)
         self->watching = false;
 }
 
+/* Did a command fail on a stale connection - one the server closed
+ * before reading it (a restart)? err is the context's error, saved_errno
+ * errno right after the failure. Only then may it be sent again. */
+static bool
+s_stale (int err, int saved_errno)
+{
+    return err == REDIS_ERR_EOF
+        || (err == REDIS_ERR_IO && (saved_errno == EPIPE || saved_errno == ECONNRESET));
+}
+
 /* Send one formatted command and read its reply, reconnecting once when
  * the connection turns out to be stale. */
 static redisReply *
@@ -415,9 +425,7 @@ s_exec (pl_redis_t *self, const char *cmd, size_t len)
         /* Retry only when the connection was stale - the server closed it
          * before reading our command (a restart). A timeout or any other
          * error means the command may have run: do not run it twice. */
-        bool stale = err == REDIS_ERR_EOF
-                  || (err == REDIS_ERR_IO && (saved_errno == EPIPE || saved_errno == ECONNRESET));
-        if (fresh || !stale || in_txn)
+        if (fresh || !s_stale (err, saved_errno) || in_txn)
             goto cleanup;
     }
 cleanup:
@@ -506,6 +514,21 @@ cleanup:
     return reply;
 }
 
+/* Keep a command formatted for batch b (len <= 0: formatting ran out of
+ * memory, and a bad format is a bug): the batch fails instead. */
+static void
+s_batch_take (pl_redis_batch_t *b, char *cmd, int len)
+{
+    if (len <= 0) {
+        b->failed = true;
+        return;
+    }
+    b->cmd[b->count] = cmd;
+    b->len[b->count] = (size_t) len;
+    b->reply[b->count] = NULL;
+    b->count++;
+}
+
 void
 pl_redis_batch_vadd (pl_redis_batch_t *b, const char *fmt, va_list ap)
 {
@@ -516,14 +539,7 @@ pl_redis_batch_vadd (pl_redis_batch_t *b, const char *fmt, va_list ap)
     }
     char *cmd = NULL;
     int len = redisvFormatCommand (&cmd, fmt, ap);
-    if (len <= 0) {
-        b->failed = true;               /* out of memory (a bad format is a bug) */
-        return;
-    }
-    b->cmd[b->count] = cmd;
-    b->len[b->count] = (size_t) len;
-    b->reply[b->count] = NULL;
-    b->count++;
+    s_batch_take (b, cmd, len);
 }
 
 void
@@ -546,14 +562,7 @@ pl_redis_batch_add_argv (pl_redis_batch_t *b, int argc, const char **argv,
     }
     char *cmd = NULL;
     int len = redisFormatCommandArgv (&cmd, argc, argv, argvlen);
-    if (len <= 0) {
-        b->failed = true;
-        return;
-    }
-    b->cmd[b->count] = cmd;
-    b->len[b->count] = (size_t) len;
-    b->reply[b->count] = NULL;
-    b->count++;
+    s_batch_take (b, cmd, len);
 }
 
 void
@@ -628,9 +637,7 @@ pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b)
         pl_redis__failed (self, "lost connection to", detail);
         /* as s_exec: only a stale connection, and only when nothing was
          * answered (then nothing ran) */
-        bool stale = err == REDIS_ERR_EOF
-                  || (err == REDIS_ERR_IO && (saved_errno == EPIPE || saved_errno == ECONNRESET));
-        if (fresh || !stale || got > 0)
+        if (fresh || !s_stale (err, saved_errno) || got > 0)
             goto cleanup;
     }
 cleanup:

@@ -238,6 +238,21 @@ pl_worker__sched_log (pl_worker__sched_t *self)
              self->pool ? pl_coro_pool_stack_size (self->pool) : 0);
 }
 
+/* Put slot, its call set up, last in arrival order, held until its
+ * connection's earlier requests have been answered (s_start). */
+static void
+s_enlist (pl_worker__sched_t *self, pl_worker__slot_t *slot)
+{
+    slot->state = PL_SLOT_HELD;
+    slot->co = NULL;
+    slot->cmds = NULL;
+    slot->ncmds = slot->unread = 0;
+    slot->sent = false;
+    slot->waited = false;
+    slot->alone = false;
+    self->order[self->count++] = slot;
+}
+
 pl_zmsg_t *
 pl_worker__sched_buffer (pl_worker__sched_t *self)
 {
@@ -262,14 +277,7 @@ pl_worker__sched_take (pl_worker__sched_t *self)
     }
     /* answered already (a bad request) or to run: either way it waits for
      * its connection's earlier requests */
-    slot->state = PL_SLOT_HELD;
-    slot->co = NULL;
-    slot->cmds = NULL;
-    slot->ncmds = slot->unread = 0;
-    slot->sent = false;
-    slot->waited = false;
-    slot->alone = false;
-    self->order[self->count++] = slot;
+    s_enlist (self, slot);
     self->requests++;
 cleanup:
     return;
@@ -293,14 +301,7 @@ pl_worker__sched_tick (pl_worker__sched_t *self)
     slot->arg = NULL;
     snprintf (slot->event, sizeof slot->event, "periodic task");
     slot->started = pl_id_mono_ms ();
-    slot->state = PL_SLOT_HELD;             /* no connection: starts at once */
-    slot->co = NULL;
-    slot->cmds = NULL;
-    slot->ncmds = slot->unread = 0;
-    slot->sent = false;
-    slot->waited = false;
-    slot->alone = false;
-    self->order[self->count++] = slot;
+    s_enlist (self, slot);                  /* no connection: starts at once */
     self->ticks++;
     started = true;
 cleanup:
