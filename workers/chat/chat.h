@@ -1,7 +1,7 @@
 /*  chat - the chat service's handlers (proto/events.def, "chat").
  *  main.c hands them to the worker runtime; a test may link them directly. */
-#ifndef PL_CHAT_H
-#define PL_CHAT_H
+#ifndef PL_WORKER_CHAT_H
+#define PL_WORKER_CHAT_H
 
 #include "pl_worker.h"
 
