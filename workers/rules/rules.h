@@ -1,0 +1,15 @@
+/*  rules - the rules service's handlers (proto/events.def, "rules"), one
+ *  file per concern: dice.c (roll). main.c puts them in the table it hands
+ *  to the worker runtime; a test may link them directly.
+ *
+ *  Handlers run on the worker loop (pl_worker.h).
+ */
+#ifndef PL_WORKER_RULES_H
+#define PL_WORKER_RULES_H
+
+#include "pl_worker.h"
+
+/* dice.c */
+pl_handler_fn pl_rules_roll;
+
+#endif
