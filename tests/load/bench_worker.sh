@@ -4,6 +4,8 @@
 # To compare worker runtimes in one session (PARLEY_WORKER_BATCH=0 and 1).
 #
 #   tests/load/bench_worker.sh WORKER_BIN LABEL [parley-load worker options...]
+#   LOAD_MODE=roll tests/load/bench_worker.sh build/release/workers/rules/parley-rules roll
+#       the same with `parley-load roll` (rolls/s of one rules worker)
 #
 # A fresh private redis-server (unix socket, AOF on as system.sh) per run,
 # so runs do not see each other's data. Environment PARLEY_* is passed on
@@ -38,7 +40,7 @@ pids+=($!); wpid=$!
 sleep 0.2
 w0=$(cpu $wpid) r0=$(cpu $rpid) s0=$(csw $wpid)
 la0=$(cut -d' ' -f1 /proc/loadavg)
-out=$(/usr/bin/time -f '%U %S' -o "$dir/time" "$load" worker --bind "$ep" --progress 0 "$@" 2>"$dir/load.log") || true
+out=$(/usr/bin/time -f '%U %S' -o "$dir/time" "$load" "${LOAD_MODE:-worker}" --bind "$ep" --progress 0 "$@" 2>"$dir/load.log") || true
 w1=$(cpu $wpid) r1=$(cpu $rpid) s1=$(csw $wpid)
 la1=$(cut -d' ' -f1 /proc/loadavg)
 tool=$(awk '{print ($1 + $2) * 1e6}' "$dir/time")
@@ -47,7 +49,7 @@ echo "$out" | jq -c --arg lbl "$label" --argjson w "$((w1 - w0))" --argjson r "$
   --argjson hz "$hz" --arg s0 "$s0" --arg s1 "$s1" --argjson tool "$tool" --arg la "$la0/$la1" '
   ($s0 | split(" ") | map(tonumber)) as $a | ($s1 | split(" ") | map(tonumber)) as $b |
   (.acked + .failed) as $n |
-  {"label": $lbl, rate, acked, failed, unanswered, p50_ms, p99_ms, credit, reads_pct, errors,
+  {"label": $lbl, rate, rate_unit, acked, failed, unanswered, p50_ms, p99_ms, credit, reads_pct, errors,
    worker_cpu_us_per_req: (if $n > 0 then ($w / $hz * 1e6 / $n | . * 10 | round / 10) else null end),
    redis_cpu_us_per_req:  (if $n > 0 then ($r / $hz * 1e6 / $n | . * 10 | round / 10) else null end),
    tool_cpu_us_per_req: (if $n > 0 then ($tool / $n | . * 10 | round / 10) else null end),

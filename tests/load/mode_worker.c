@@ -21,6 +21,13 @@
  *  --writes W makes the next W% (k % 100 in [P, P + W)) actor:update of
  *  one of the reader's actors by the reader ({id, hp: k}): a WATCH / MULTI
  *  / EXEC transaction in the worker.
+ *
+ *  Mode roll is the same against a parley-rules: every request is
+ *  roll {room: "user:<its user>", expression: --expression}, so rolls/s
+ *  on one worker. A user room needs no Redis read to authorize (a
+ *  campaign room would add one HGET of the member's role); each roll then
+ *  parses, draws its faces from getrandom, appends to the room's chat
+ *  history (one script) and publishes roll:result.
  */
 #include "pl_loadmodes.h"
 #include "pl_loadrun.h"
@@ -48,6 +55,7 @@ typedef struct {
     uint32_t credit;                /* what it announced                    */
     char **ctx;                     /* one caller context per user          */
     char **rctx;                    /* one per reader (--reads)             */
+    char **roll;                    /* roll mode: one roll body per user    */
     char (*ids)[S_ID_MAX + 1];      /* reader u's actor j: ids[u * N + j]   */
     uint32_t users, reads, writes;
     bool setup;                     /* creating the readers' actors         */
@@ -80,6 +88,11 @@ s_send_req (s_worker_t *w, int64_t now)
     const char *ctx = w->ctx[k % w->users];
     const char *event = S_EVENT, *body = S_BODY;
     char arg[S_ID_MAX + 64];
+    if (w->roll) {
+        event = "roll";
+        body = w->roll[k % w->users];
+    }
+    else
     if (w->setup)
         ctx = w->rctx[k % w->users];        /* reader k % users, actor k / users */
     else
@@ -267,6 +280,8 @@ pl_load_worker (const pl_loadopt_t *o)
     w.latency = pl_loadhist_new ();
     w.ctx = calloc (w.users, sizeof *w.ctx);
     w.rctx = calloc (w.users, sizeof *w.rctx);
+    if (o->mode == PL_LMODE_ROLL && !(w.roll = calloc (w.users, sizeof *w.roll)))
+        goto cleanup;
     w.ids = calloc ((size_t) w.users * S_READER_ACTORS, sizeof *w.ids);
     if (!w.zctx || !w.latency || !w.ctx || !w.rctx || !w.ids)
         goto cleanup;
@@ -282,6 +297,18 @@ pl_load_worker (const pl_loadopt_t *o)
         w.rctx[u] = pl_proto_ctx_encode (gw, conn, user, NULL);
         if (!w.ctx[u] || !w.rctx[u])
             goto cleanup;
+        if (w.roll) {
+            /* cJSON writes the expression as a JSON string, whatever it holds */
+            char room[80];
+            snprintf (room, sizeof room, "user:wk-%s-%u", w.run.nonce, u);
+            cJSON *arg = cJSON_CreateObject ();
+            if (arg && cJSON_AddStringToObject (arg, "room", room)
+            &&  cJSON_AddStringToObject (arg, "expression", o->expression))
+                w.roll[u] = cJSON_PrintUnformatted (arg);
+            cJSON_Delete (arg);
+            if (!w.roll[u])
+                goto cleanup;
+        }
     }
     int hwm = 100000, linger = 0, mandatory = 1;
     w.router = zmq_socket (w.zctx, ZMQ_ROUTER);
@@ -324,8 +351,9 @@ pl_load_worker (const pl_loadopt_t *o)
         w.seq = w.sent = 0;
         w.creates = w.gets = w.lists = w.updates = 0;
     }
-    fprintf (stderr, "parley-load worker: service \"%s\", credit %u; sending %s%s\n",
-             w.service, w.credit, S_EVENT, w.reads ? " and reads" : "");
+    fprintf (stderr, "parley-load %s: service \"%s\", credit %u; sending %s%s\n",
+             o->mode_name, w.service, w.credit, w.roll ? "roll" : S_EVENT,
+             w.reads ? " and reads" : "");
 
     int64_t start = pl_loadnet_now ();
     w.end = start + (int64_t) (o->duration * 1e9);
@@ -381,9 +409,13 @@ pl_load_worker (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "lists", (double) w.lists);
     cJSON_AddNumberToObject (sum, "writes_pct", w.writes);
     cJSON_AddNumberToObject (sum, "updates", (double) w.updates);
+    if (w.roll) {
+        cJSON_AddStringToObject (sum, "event", "roll");
+        cJSON_AddStringToObject (sum, "expression", o->expression);
+    }
     double rate_v = secs > 0 ? (double) w.in_window / secs : 0;
     cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
-    cJSON_AddStringToObject (sum, "rate_unit", "replies/s");
+    cJSON_AddStringToObject (sum, "rate_unit", w.roll ? "rolls/s" : "replies/s");
     pl_loadrun_add_latency (sum, w.latency, "");
     pl_loadrun_add_codes (sum, &w.errors);
     bool ok = w.ok + w.failed > 0;
@@ -402,8 +434,11 @@ cleanup:
         free (w.ctx[u]);
     for (uint32_t u = 0; w.rctx && u < w.users; u++)
         free (w.rctx[u]);
+    for (uint32_t u = 0; w.roll && u < w.users; u++)
+        free (w.roll[u]);
     free (w.ctx);
     free (w.rctx);
+    free (w.roll);
     free (w.ids);
     pl_loadhist_destroy (&w.latency);
     pl_loadrun_fini (&w.run);

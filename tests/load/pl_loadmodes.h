@@ -12,7 +12,7 @@ int pl_load_connect (const pl_loadopt_t *opts);     /* mode_connect.c */
 int pl_load_fanout (const pl_loadopt_t *opts);      /* mode_fanout.c  */
 int pl_load_rpc (const pl_loadopt_t *opts);         /* mode_rpc.c     */
 int pl_load_broker (const pl_loadopt_t *opts);      /* mode_broker.c  */
-int pl_load_worker (const pl_loadopt_t *opts);      /* mode_worker.c  */
+int pl_load_worker (const pl_loadopt_t *opts);      /* mode_worker.c: worker, roll */
 int pl_load_state (const pl_loadopt_t *opts);       /* mode_state.c   */
 
 #endif

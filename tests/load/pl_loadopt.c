@@ -17,12 +17,13 @@
 #define M_BROKER  (1u << PL_LMODE_BROKER)
 #define M_WORKER  (1u << PL_LMODE_WORKER)
 #define M_STATE   (1u << PL_LMODE_STATE)
+#define M_ROLL    (1u << PL_LMODE_ROLL)
 #define M_WS      (M_CONNECT | M_FANOUT | M_RPC | M_STATE)
-#define M_ZMQ     (M_BROKER | M_WORKER)
+#define M_ZMQ     (M_BROKER | M_WORKER | M_ROLL)
 #define M_ALL     (M_WS | M_ZMQ)
 
 static const char *s_modes[PL_LMODE_COUNT] = { "connect", "fanout", "rpc", "broker", "worker",
-                                                "state" };
+                                                "state", "roll" };
 
 typedef enum { T_STR, T_U32, T_INT, T_DBL } s_type_t;
 
@@ -41,7 +42,7 @@ static const s_opt_t s_opts[] = {
     { "path",         T_STR, O (path),         M_WS,     0, 0 },
     { "secret",       T_STR, O (secret),       M_WS,     0, 0 },
     { "conns",        T_U32, O (conns),        M_CONNECT | M_FANOUT, 1, PL_LOADOPT_CONNS_MAX },
-    { "users",        T_U32, O (users),        M_CONNECT | M_WORKER, 1, PL_LOADOPT_CONNS_MAX },
+    { "users",        T_U32, O (users),        M_CONNECT | M_WORKER | M_ROLL, 1, PL_LOADOPT_CONNS_MAX },
     { "rooms",        T_U32, O (rooms),        M_FANOUT, 1, 100000 },
     { "clients",      T_U32, O (clients),      M_RPC | M_BROKER, 1, 100000 },
     { "window",       T_U32, O (window),       M_FANOUT | M_RPC | M_BROKER, 1, PL_LOADOPT_WINDOW_MAX },
@@ -63,9 +64,10 @@ static const s_opt_t s_opts[] = {
     { "heartbeat-ms", T_INT, O (heartbeat_ms), M_ZMQ,    10, 3600000 },
     { "frontend",     T_STR, O (frontend),     M_BROKER, 0, 0 },
     { "backend",      T_STR, O (backend),      M_BROKER, 0, 0 },
-    { "bind",         T_STR, O (bind),         M_WORKER, 0, 0 },
+    { "bind",         T_STR, O (bind),         M_WORKER | M_ROLL, 0, 0 },
     { "reads",        T_U32, O (reads),        M_WORKER, 0, 100 },
     { "writes",       T_U32, O (writes),       M_WORKER, 0, 100 },
+    { "expression",   T_STR, O (expression),   M_ROLL,   0, 0 },
 };
 #undef O
 
@@ -90,6 +92,8 @@ pl_loadopt_usage (void)
 "           actor:create within its credit; that tier's ceiling. --reads P:\n"
 "           P% of the requests are reads instead (actor:get and actor:list,\n"
 "           alternating, of readers that own 5 actors each)\n"
+"  roll     as worker, for a parley-rules: roll {room: user:<own id>,\n"
+"           expression: --expression} within its credit; rolls/s on one worker\n"
 "  state    --sessions game sessions, each a GM sending gameState:update back\n"
 "           to back (--updates in all, within --duration s) and --receivers\n"
 "           more members; acks/s, latency, deliveries, every version checked\n"
@@ -106,6 +110,7 @@ pl_loadopt_usage (void)
 "  --workers K [1]  --credit C [32]  --frontend EP  --backend EP  --bind EP\n"
 "  --reads P [0] worker: percent of reads; --writes W [0]: of actor:update\n"
 "  --sessions S [10]  --receivers R [0]  --updates N [0 = until --duration]\n"
+"  --expression E [4d6kh3+1d20+2] roll: the dice of every roll\n"
 "exit status: 0 run done (however slow), 1 run failed (nothing connected...),\n"
 "2 bad usage\n", stderr);
 }
@@ -194,6 +199,7 @@ s_defaults (pl_loadopt_t *o)
     o->sessions = 10;
     o->heartbeat_ms = 1000;
     o->rate = -1;                   /* per-mode default below */
+    o->expression = "4d6kh3+1d20+2";
 }
 
 int
@@ -204,7 +210,7 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
     *help = false;
     s_defaults (o);
     if (argc < 2) {
-        snprintf (err, err_size, "missing MODE (connect, fanout, rpc, broker, worker, state)");
+        snprintf (err, err_size, "missing MODE (connect, fanout, rpc, broker, worker, state, roll)");
         goto cleanup;
     }
     if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
@@ -218,7 +224,7 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
             mode = m;
     if (mode < 0) {
         snprintf (err, err_size, "unknown mode '%s' (connect, fanout, rpc, broker, worker, "
-                  "state)", argv[1]);
+                  "state, roll)", argv[1]);
         goto cleanup;
     }
     o->mode = (pl_lmode_t) mode;
@@ -296,7 +302,7 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
     if (!seen_clients)
         o->clients = o->mode == PL_LMODE_BROKER ? 1 : 10;
     if (!seen_users)
-        o->users = o->mode == PL_LMODE_WORKER ? 100 : o->conns;
+        o->users = o->mode == PL_LMODE_WORKER || o->mode == PL_LMODE_ROLL ? 100 : o->conns;
     if (o->rate < 0)
         o->rate = o->mode == PL_LMODE_FANOUT ? 100 : 0;
     /* cross-checks */
@@ -323,9 +329,9 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
                 goto cleanup;
             }
             break;
-        case PL_LMODE_WORKER:
+        case PL_LMODE_WORKER: case PL_LMODE_ROLL:
             if (!o->bind) {
-                snprintf (err, err_size, "worker mode needs --bind");
+                snprintf (err, err_size, "%s mode needs --bind", o->mode_name);
                 goto cleanup;
             }
             if (!pl_loadopt_local_endpoint (o->bind)) {
@@ -449,6 +455,13 @@ pl_loadopt_test (bool verbose)
     assert (s_parse (&o, "worker --bind tcp://127.0.0.1:7000") == 0 && o.users == 100);
     assert (s_parse (&o, "worker --bind tcp://*:7000") == -1);
     assert (s_parse (&o, "worker") == -1);
+    assert (s_parse (&o, "roll --bind ipc:///tmp/x.ipc") == 0);
+    assert (o.mode == PL_LMODE_ROLL && o.users == 100 && strcmp (o.expression, "4d6kh3+1d20+2") == 0);
+    assert (s_parse (&o, "roll --bind ipc:///tmp/x.ipc --expression 1d20 --users 3") == 0);
+    assert (strcmp (o.expression, "1d20") == 0 && o.users == 3);
+    assert (s_parse (&o, "roll") == -1);
+    assert (s_parse (&o, "roll --bind ipc:///tmp/x.ipc --reads 5") == -1);
+    assert (s_parse (&o, "worker --bind ipc:///tmp/x.ipc --expression 1d6") == -1);
     assert (s_parse (&o, "state") == 0);
     assert (o.mode == PL_LMODE_STATE && o.sessions == 10 && o.receivers == 0 && o.updates == 0);
     assert (s_parse (&o, "state --sessions 4 --receivers 2 --updates 400 --threads 8") == 0);
