@@ -75,7 +75,7 @@
 /* () a key nothing writes: fills a script's KEYS slot it does not use */
 #define PL_KEY_NONE                     "pl:-"
 
-/* ---- chat (workers/chat) ---------------------------------------------- */
+/* ---- chat (pl_chat.h: workers/chat, and workers/rules' rolls) ------- */
 
 /* (room) list: the room's last messages, JSON text, oldest first */
 #define PL_KEY_CHAT                     "pl:chat:%s"
