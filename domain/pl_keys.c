@@ -47,6 +47,10 @@ pl_keys_test (bool verbose)
     /* every Lua form spells its key */
     s_check (PL_KEY_CAMPAIGN, PL_LUA_KEY_CAMPAIGN ("id"));
     s_check (PL_KEY_CAMPAIGN_MEMBERS, PL_LUA_KEY_CAMPAIGN_MEMBERS ("id"));
+    s_check (PL_KEY_SCHED_CAMPAIGN, PL_LUA_KEY_SCHED_CAMPAIGN ("cid"));
+    s_check (PL_KEY_SCHED_WORLD, PL_LUA_KEY_SCHED_WORLD ("cid"));
+    s_check (PL_KEY_TIMER, PL_LUA_KEY_TIMER ("sid"));
+    s_check (PL_KEY_TIME, PL_LUA_KEY_TIME ("cid"));
     s_check (PL_KEY_PRESENCE_CONN, PL_LUA_KEY_PRESENCE_CONN ("gw", "conn"));
     s_check (PL_KEY_PRESENCE_CONNS, PL_LUA_KEY_PRESENCE_CONNS ("room", "user"));
     s_check (PL_KEY_PRESENCE_USERS, PL_LUA_KEY_PRESENCE_USERS ("room"));

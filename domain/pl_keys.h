@@ -123,6 +123,35 @@
 #define PL_KEY_PRESENCE_OUTBOX              "pl:presence:outbox"
 #define PL_LUA_KEY_PRESENCE_OUTBOX          "'pl:presence:outbox'"
 
+/* ---- world time, scheduled events, turn timers (pl_sched.h) ----------- */
+
+/* (cid) string: the campaign's world time, integer seconds (none: 0) */
+#define PL_KEY_TIME                     "pl:time:%s"
+#define PL_LUA_KEY_TIME(cid)            "'pl:time:' .. " cid
+/* () string: INCR, the creation order of scheduled events */
+#define PL_KEY_SCHED_SEQ                "pl:sched:seq"
+/* () hash: entry id -> the entry, JSON text (pending ones only) */
+#define PL_KEY_SCHED_ENTRIES            "pl:sched:entries"
+/* () hash: entry id -> its member in its zset, "<seq, 20 digits>:<id>:<cid>" */
+#define PL_KEY_SCHED_MEMBERS            "pl:sched:members"
+/* (cid) set: the campaign's pending entry ids (schedule:list, the cap) */
+#define PL_KEY_SCHED_CAMPAIGN           "pl:sched:campaign:%s"
+#define PL_LUA_KEY_SCHED_CAMPAIGN(cid)  "'pl:sched:campaign:' .. " cid
+/* () zset: the real-time entries' members, score = due ms (Redis TIME) */
+#define PL_KEY_SCHED_REAL               "pl:sched:real"
+/* (cid) zset: the campaign's world-time entries' members, score = at */
+#define PL_KEY_SCHED_WORLD              "pl:sched:world:%s"
+#define PL_LUA_KEY_SCHED_WORLD(cid)     "'pl:sched:world:' .. " cid
+/* () set: campaign ids whose world time passed more entries than one
+ * call fires; the scheduler's periodic task fires the rest */
+#define PL_KEY_SCHED_BACKLOG            "pl:sched:backlog"
+/* (sid) hash: the session's turn timer {startedAt (ms), seconds, label,
+ * campaignId} */
+#define PL_KEY_TIMER                    "pl:timer:%s"
+#define PL_LUA_KEY_TIMER(sid)           "'pl:timer:' .. " sid
+/* () zset: session ids with a running timer, score = ms of its next tick */
+#define PL_KEY_TIMERS                   "pl:timers"
+
 void pl_keys_test (bool verbose);
 
 #endif

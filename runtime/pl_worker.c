@@ -458,6 +458,7 @@ pl_worker_new (const pl_worker_opts_t *opts)
     self->tick = opts->tick;
     self->tick_ms = opts->tick_ms > 0 ? opts->tick_ms : 1000;
     self->tick_at = pl_id_mono_ms () + self->tick_ms;
+    self->wake_at = INT64_MAX;
     self->zctx = zmq_ctx_new ();
     if (!self->service || !self->broker_endpoint || !self->events_endpoint || !self->zctx)
         goto fail;
@@ -552,10 +553,10 @@ pl_worker_stats (pl_worker_t *self)
 void
 pl_worker__task_end (pl_worker_t *self, pl_call_t *call)
 {
-    (void) self;
     if (call->directives)
         pl_error ("periodic task: room directives need a request; dropped");
     s_call_flush_events (call);
+    pl_worker__wake_end (self);
     cJSON_Delete (call->directives);
     call->directives = NULL;
     free (call->reply);
@@ -566,13 +567,17 @@ pl_worker__task_end (pl_worker_t *self, pl_call_t *call)
  * go through pl_call_*. In the coroutine runtime it is a coroutine of its
  * own (it shares rounds with the handlers, and load cannot starve it);
  * one request at a time, it runs here, synchronously. Worker loop. */
-static void
+static bool
 s_run_tick (pl_worker_t *self)
 {
+    bool started = true;
     if (self->sched) {
-        pl_worker__sched_tick (self->sched);    /* skipped while the last runs */
+        started = pl_worker__sched_tick (self->sched);  /* skipped while the last runs */
+        if (started)
+            self->task_running = true;      /* it runs at the next step */
         goto cleanup;
     }
+    self->task_running = true;
     pl_call_t call = { .worker = self, .task = true };
     do {
         if (call.attempt)
@@ -583,7 +588,7 @@ s_run_tick (pl_worker_t *self)
     } while (pl_worker__call_retry (&call));
     pl_worker__task_end (self, &call);
 cleanup:
-    return;
+    return started;
 }
 
 /* Timers: heartbeat when we have been quiet, reconnect when the broker has,
@@ -592,8 +597,10 @@ cleanup:
 static void
 s_on_timers (pl_worker_t *self, int64_t now)
 {
-    if (self->tick && now >= self->tick_at) {
-        s_run_tick (self);
+    if (self->tick && now >= pl_worker__wake_next (self)) {
+        bool woken = pl_worker__wake_start (self, now);
+        if (!s_run_tick (self) && woken)
+            self->wake_after_task = true;   /* when the running turn ends */
         now = pl_id_mono_ms ();
         self->tick_at = now + self->tick_ms;
     }
@@ -636,8 +643,8 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
         int64_t next = self->broker_expiry;
         if (self->broker && !self->ready_pending && self->heartbeat_at < next)
             next = self->heartbeat_at;
-        if (self->tick && self->tick_at < next)
-            next = self->tick_at;
+        if (self->tick && pl_worker__wake_next (self) < next)
+            next = pl_worker__wake_next (self);
         if (deadline < next)
             next = deadline;
         if (self->sched && pl_worker__sched_deadline (self->sched) < next)

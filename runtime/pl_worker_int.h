@@ -76,6 +76,11 @@ struct _pl_worker_t {
     pl_task_fn *tick;               /* periodic task, or NULL              */
     int tick_ms;                    /* its period                          */
     int64_t tick_at;                /* mono ms: run it next                */
+    int64_t wake_at;                /* mono ms: run it by then too
+                                       (pl_call_wake_at), or INT64_MAX     */
+    bool task_running;              /* it has started and not yet ended    */
+    bool wake_after_task;           /* a wake came while it ran: run it
+                                       again as soon as it ends            */
     pl_worker_stats_t stats;        /* counters                            */
     pl_worker__sched_t *sched;      /* the coroutine scheduler, or NULL:
                                        one request at a time (PARLEY_WORKER_BATCH=0) */
@@ -133,6 +138,15 @@ bool pl_worker__req_prepare (pl_worker_t *self, pl_worker__slot_t *slot);
 void pl_worker__req_after (pl_worker_t *self, pl_worker__slot_t *slot);
 void pl_worker__req_send (pl_worker_t *self, pl_worker__slot_t *slot);
 void pl_worker__task_end (pl_worker_t *self, pl_call_t *call);
+/* pl_worker_wake.c: the periodic task's wake-ups (pl_call_wake_at), all
+ * on the worker loop. next: mono ms when the task is due (its tick or an
+ * earlier wake). start: the task is due now and about to run; the wake is
+ * spent (the turn asks for its next); true when it was a wake that fell
+ * due (if the turn cannot start, set wake_after_task). end: a turn has
+ * ended. */
+int64_t pl_worker__wake_next (pl_worker_t *self);
+bool pl_worker__wake_start (pl_worker_t *self, int64_t now);
+void pl_worker__wake_end (pl_worker_t *self);
 /* Publish the held events of commits before position before (0: all), in
  * commit order. The scheduler calls it once calls have ended, with the
  * earliest commit position of a call still running. */

@@ -1,0 +1,109 @@
+/*  pl_sched - world time, scheduled events and turn timers in Redis: the
+ *  storage and the rules the scheduler worker (workers/scheduler) runs.
+ *
+ *  World time: per campaign, integer seconds (PL_KEY_TIME), changed only
+ *  by one script (pl_sched_time_change) that also claims the world-time
+ *  events it passes, so an advance and the events it fires are one atomic
+ *  step: concurrent advances add up, and no event fires twice.
+ *
+ *  Scheduled events: an entry (JSON text in PL_KEY_SCHED_ENTRIES) with a
+ *  member in one sorted set: PL_KEY_SCHED_REAL (score = due ms by Redis's
+ *  clock) or PL_KEY_SCHED_WORLD of its campaign (score = at). The member
+ *  starts with a 20-digit creation sequence (PL_KEY_SCHED_SEQ), so equal
+ *  scores sort by creation: ZRANGEBYSCORE gives due order, then creation.
+ *  Firing is a claim: one script removes the due members and their entries
+ *  and returns the entries, so of two schedulers exactly one gets each.
+ *  The claimer publishes what it got after the script returns; a process
+ *  that dies between Redis's reply and its zmq send loses those events
+ *  (at-most-once on that window; the bus itself is at-most-once too).
+ *
+ *  Turn timers: PL_KEY_TIMER per session and PL_KEY_TIMERS scored by the
+ *  next tick's ms. Each tick is claimed by the same script (the score moves
+ *  to the following second), so two schedulers never both send one; a tick
+ *  that fell due while no scheduler ran is skipped, not sent late in a
+ *  burst; expiry deletes the timer in the claim, so it is sent once.
+ *
+ *  Every function takes a handler's (or the periodic task's) call: a
+ *  Redis failure has answered INTERNAL (see pl_call_command).
+ */
+#ifndef PL_SCHED_H
+#define PL_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "pl_worker.h"
+
+#define PL_SCHED_EVENT_MAX      64              /* bytes of an event name     */
+#define PL_SCHED_PAYLOAD_MAX    16384           /* bytes of payload JSON text */
+#define PL_SCHED_PENDING_MAX    1000            /* pending entries per campaign */
+#define PL_SCHED_AFTER_MAX      31536000000LL   /* afterMs: one year          */
+#define PL_SCHED_ADVANCE_MAX    315360000LL     /* seconds: ten years         */
+#define PL_SCHED_TIME_MAX       9007199254740991LL  /* 2^53 - 1: exact in JSON */
+#define PL_SCHED_FIRE_MAX       200             /* entries one claim fires: a
+                                                   call publishes at most
+                                                   PL_CALL_PUBLISH_MAX events */
+#define PL_SCHED_TIMER_MAX_S    86400           /* a turn timer's seconds     */
+#define PL_SCHED_TICKS_MAX      40              /* timer ticks per claim      */
+#define PL_SCHED_LABEL_MAX      200             /* characters of a label      */
+
+/* An event name: 1..PL_SCHED_EVENT_MAX bytes of [A-Za-z0-9:_.-]. */
+bool pl_sched_event_valid (const char *name);
+/* item is a JSON number with an integer value in [min, max]: *out. */
+bool pl_sched_int (const cJSON *item, int64_t min, int64_t max, int64_t *out);
+
+/* The campaign's world time. 0 and *world, -1 (answered). */
+int pl_sched_time_get (pl_call_t *call, const char *cid, int64_t *world);
+
+/* Advance the world time by value (set false) or set it to value, and
+ * claim the world-time entries it passes (at <= the new time), at most
+ * PL_SCHED_FIRE_MAX: *fired is an array of the entries (owned), in order;
+ * more are left to the periodic task (PL_KEY_SCHED_BACKLOG) when *more.
+ * Returns 0, 1 when an advance would pass PL_SCHED_TIME_MAX (nothing
+ * changed), -1 (answered). */
+int pl_sched_time_change (pl_call_t *call, const char *cid, bool set, int64_t value,
+                          int64_t *previous, int64_t *now, cJSON **fired, bool *more);
+
+/* Store entry (an object: id, campaignId, event, payload, room, createdBy;
+ * this adds createdAt and dueAt from Redis's clock when after_ms > 0, else
+ * it must hold at). Returns 0, 1 when the campaign has
+ * PL_SCHED_PENDING_MAX pending, 2 when at is not after the current world
+ * time (*world says it), -1 (answered). */
+int pl_sched_create (pl_call_t *call, cJSON *entry, int64_t after_ms, int64_t *world);
+
+/* The campaign's pending entries, in order of creation. 0, -1 (answered). */
+int pl_sched_list (pl_call_t *call, const char *cid, cJSON **list);
+
+/* Cancel a pending entry of the campaign. 1 cancelled, 0 none such (or
+ * fired already), -1 (answered). */
+int pl_sched_cancel (pl_call_t *call, const char *cid, const char *id);
+
+/* Start (replace) the session's timer: *timer {sessionId, campaignId,
+ * seconds, label, startedAt, endsAt} (owned). 0, -1 (answered). label may
+ * be NULL. */
+int pl_sched_timer_start (pl_call_t *call, const char *sid, const char *cid, int64_t seconds,
+                          const char *label, cJSON **timer);
+/* 1 stopped, 0 none ran, -1 (answered). */
+int pl_sched_timer_cancel (pl_call_t *call, const char *sid);
+
+/* What one claim pass found due. */
+typedef struct {
+    cJSON *fired;                   /* entries, in firing order (owned)     */
+    cJSON *ticks;                   /* [{sessionId, remaining, label}], remaining
+                                       0 = expired (owned)                  */
+    int64_t wait_ms;                /* until the next due thing; -1: none;
+                                       0: more is due now (a budget ran out) */
+    int64_t now_ms;                 /* Redis's clock at the claim           */
+} pl_sched_due_t;
+
+/* Claim the due real-time entries, backlogged world-time entries and timer
+ * ticks. 0 and *due (pl_sched_due_clear frees it), -1 (failed). */
+int pl_sched_claim (pl_call_t *call, pl_sched_due_t *due);
+void pl_sched_due_clear (pl_sched_due_t *due);
+
+/* Publish schedule:fired for an entry to its room (fired_at ms). */
+void pl_sched_publish_fired (pl_call_t *call, const cJSON *entry, int64_t fired_at);
+
+void pl_sched_test (bool verbose);
+
+#endif
