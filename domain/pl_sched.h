@@ -39,7 +39,11 @@
 #define PL_SCHED_PENDING_MAX    1000            /* pending entries per campaign */
 #define PL_SCHED_AFTER_MAX      31536000000LL   /* afterMs: one year          */
 #define PL_SCHED_ADVANCE_MAX    315360000LL     /* seconds: ten years         */
-#define PL_SCHED_TIME_MAX       9007199254740991LL  /* 2^53 - 1: exact in JSON */
+/* The largest world time: 10^15 - 1, not 2^53 - 1. cJSON prints a number
+ * with 15 significant digits whenever that reads back within its relative
+ * epsilon, so 2^53 - 1 would cross the wire as 9007199254740990; every
+ * integer below 10^15 is exact (about 31.7 million years of seconds). */
+#define PL_SCHED_TIME_MAX       999999999999999LL
 #define PL_SCHED_FIRE_MAX       200             /* entries one claim fires: a
                                                    call publishes at most
                                                    PL_CALL_PUBLISH_MAX events */
