@@ -147,6 +147,8 @@ void pl_worker__task_end (pl_worker_t *self, pl_call_t *call);
 int64_t pl_worker__wake_next (pl_worker_t *self);
 bool pl_worker__wake_start (pl_worker_t *self, int64_t now);
 void pl_worker__wake_end (pl_worker_t *self);
+/* Its selftest (pl_worker_wake_test.c). */
+void pl_worker_wake_test (bool verbose);
 /* Publish the held events of commits before position before (0: all), in
  * commit order. The scheduler calls it once calls have ended, with the
  * earliest commit position of a call still running. */
