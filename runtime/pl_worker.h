@@ -72,15 +72,6 @@ typedef struct {
  * rooms directives are refused. */
 typedef void (pl_task_fn) (pl_call_t *call);
 
-/* Run the periodic task no later than mono_ms (pl_id_mono_ms's clock),
- * then again every tick_ms: the earliest wake asked for wins, and tick_ms
- * stays the cap on how long it sleeps. A handler calls it when it stored
- * work that falls due before the task's next turn (a scheduled event); the
- * task calls it for its next due work. A wake asked for by a handler while
- * the task runs makes it run again as soon as it ends (what the running
- * turn read may predate the handler's write). No periodic task: no-op. */
-void pl_call_wake_at (pl_call_t *call, int64_t mono_ms);
-
 /* Most rooms one pl_call_publish_except may leave out. */
 #define PL_CALL_EXCEPT_MAX 8
 
@@ -257,6 +248,15 @@ void pl_call_publish (pl_call_t *call, const char *room, pl_push_id_t push,
 void pl_call_publish_except (pl_call_t *call, const char *room, pl_push_id_t push,
                              cJSON *payload, bool exclude_origin,
                              const char *const *except);
+
+/* Run the periodic task no later than mono_ms (pl_id_mono_ms's clock),
+ * then again every tick_ms: the earliest wake asked for wins, and tick_ms
+ * stays the cap on how long it sleeps. A handler calls it when it stored
+ * work that falls due before the task's next turn (a scheduled event); the
+ * task calls it for its next due work. A wake asked for by a handler while
+ * the task runs makes it run again as soon as it ends (what the running
+ * turn read may predate the handler's write). No periodic task: no-op. */
+void pl_call_wake_at (pl_call_t *call, int64_t mono_ms);
 
 void pl_worker_test (bool verbose);
 
