@@ -125,6 +125,30 @@ h.test('scheduled events: world-time ones fire in order of at, then creation, ex
   c.close();
 });
 
+h.test('an advance past more events than one call fires: the scheduler fires the rest, in order, once', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'sb' });
+  const { gm, p1 } = c;
+  const made = [];
+  for (let i = 0; i < 450; i += 50) {
+    const acks = await Promise.all(Array.from({ length: 50 }, (_, j) =>
+      emitAck(gm.s, 'schedule:create', { campaignId: c.id, event: 'many', payload: i + j, room: c.room, at: 1 + ((i + j) % 90) })));
+    made.push(...acks.map(expectOk));
+  }
+  // schedule:list is in creation order: the firing order is it, stably sorted by at
+  const created = expectOk(await emitAck(gm.s, 'schedule:list', { campaignId: c.id }));
+  assert.equal(created.length, 450);
+  const want = created.map((m, i) => ({ m, i })).sort((p, q) => p.m.at - q.m.at || p.i - q.i).map((p) => p.m.id);
+  expectOk(await emitAck(gm.s, 'time:advance', { campaignId: c.id, seconds: 100 }));
+  await p1.rec.waitFor('schedule:fired', () => p1.rec.count('schedule:fired') >= 450, 8000).catch(() => {});
+  await quiet();
+  const got = p1.rec.data('schedule:fired').map((x) => x.id);
+  assert.equal(got.length, 450, 'every one');
+  assert.equal(new Set(got).size, 450, 'once');
+  assert.deepEqual(got, want, 'in order of at, then creation, across the advance and the passes after it');
+  assert.deepEqual(expectOk(await emitAck(gm.s, 'schedule:list', { campaignId: c.id })), []);
+  c.close();
+});
+
 h.test('scheduled events: real-time ones fire in order of due time, then creation', async (t, sys) => {
   const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'sr' });
   const { gm, p1 } = c;
@@ -160,6 +184,8 @@ h.test('schedule:create refuses bad input, non-GMs and rooms of other campaigns;
     [{ afterMs: 0 }, /afterMs/], [{ afterMs: 31536000001 }, /afterMs/], [{ afterMs: 1.5 }, /afterMs/],
     [{ afterMs: undefined }, /exactly one/], [{ at: 10 }, /exactly one/],
     [{ payload: { big: 'x'.repeat(16400) } }, /payload/],
+    [{ event: 'a\u0000b' }, /NUL/], [{ payload: { k: 'v\u0000' } }, /NUL/], [{ room: `${c.room}\u0000` }, /NUL/],
+    [{ campaignId: `${c.id}\u0000x` }, /NUL/],
   ];
   for (const [patch, re] of cases) {
     const arg = { ...ok, ...patch };
