@@ -343,7 +343,7 @@ h.test('a running timer survives a scheduler SIGKILL and restart: no tick twice,
   c.close();
 });
 
-h.test('REST: world time and schedules', async (t, sys) => {
+h.test('REST: world time, schedules and timers', async (t, sys) => {
   const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'rs' });
   const { gm, p1 } = c;
   const gmTok = sys.token({ sub: gm.id, name: gm.name });
@@ -371,6 +371,18 @@ h.test('REST: world time and schedules', async (t, sys) => {
   r = await rest(sys, gmTok, 'DELETE', `/campaigns/${c.id}/schedules/${id}`);
   assert.equal(r.status, 204);
   r = await rest(sys, gmTok, 'DELETE', `/campaigns/${c.id}/schedules/${id}`);
+  assert.equal(r.status, 404);
+  const s = await session(c, [gm, p1]);
+  r = await rest(sys, pTok, 'POST', `/sessions/${s.id}/timer`, { seconds: 30 });
+  assert.equal(r.status, 403);
+  r = await rest(sys, gmTok, 'POST', `/sessions/${s.id}/timer`, { seconds: 30, label: 'REST' });
+  assert.equal(r.status, 201);
+  assert.equal(r.body.sessionId, s.id);
+  assert.equal(r.body.seconds, 30);
+  await p1.rec.waitFor('timer:tick', (x) => x.remaining === 30 && x.label === 'REST');
+  r = await rest(sys, gmTok, 'DELETE', `/sessions/${s.id}/timer`);
+  assert.equal(r.status, 204);
+  r = await rest(sys, gmTok, 'DELETE', `/sessions/${s.id}/timer`);
   assert.equal(r.status, 404);
   c.close();
 });
