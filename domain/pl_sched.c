@@ -522,7 +522,7 @@ pl_sched_publish_fired (pl_call_t *call, const cJSON *entry, int64_t fired_at)
 {
     const cJSON *room = cJSON_GetObjectItemCaseSensitive (entry, "room");
     if (!cJSON_IsString (room))
-        return;                             /* not ours: nothing to say */
+        goto cleanup;                       /* not ours: nothing to say */
     cJSON *ev = cJSON_CreateObject ();
     const char *const copy[] = { "id", "campaignId", "event", "payload" };
     for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
@@ -532,6 +532,8 @@ pl_sched_publish_fired (pl_call_t *call, const cJSON *entry, int64_t fired_at)
     }
     cJSON_AddNumberToObject (ev, "firedAt", (double) fired_at);
     pl_call_publish (call, room->valuestring, PL_PUSH_SCHEDULE_FIRED, ev, false);
+cleanup:
+    return;
 }
 
 /* --------------------------------------------------------------------- */

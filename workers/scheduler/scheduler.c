@@ -71,11 +71,13 @@ s_time_get (pl_call_t *call, const cJSON *arg)
     const char *cid = s_campaign (call, arg, false);
     int64_t world;
     if (!cid || pl_sched_time_get (call, cid, &world) != 0)
-        return;
+        goto cleanup;                       /* answered */
     cJSON *data = cJSON_CreateObject ();
     cJSON_AddStringToObject (data, "campaignId", cid);
     cJSON_AddNumberToObject (data, "worldTime", (double) world);
     pl_call_ok (call, data);
+cleanup:
+    return;
 }
 
 /* time:advance and time:set: one script changes the time and claims the
@@ -257,23 +259,23 @@ s_schedule_cancel (pl_call_t *call, const cJSON *arg)
     if (!cJSON_IsString (id) || !pl_wire_id_valid (id->valuestring)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                        "schedule:cancel expects {campaignId, id} with id a valid id");
-        return;
+        goto cleanup;
     }
     const char *cid = s_campaign (call, arg, true);
-    if (!cid)
-        return;
-    int rc = pl_sched_cancel (call, cid, id->valuestring);
+    int rc = cid ? pl_sched_cancel (call, cid, id->valuestring) : -1;
     if (rc < 0)
-        return;
+        goto cleanup;                       /* answered */
     if (rc == 0) {
         pl_call_error (call, PL_ERR_NOT_FOUND, "no pending scheduled event %s in campaign %s",
                        id->valuestring, cid);
-        return;
+        goto cleanup;
     }
     cJSON *data = cJSON_CreateObject ();
     cJSON_AddStringToObject (data, "campaignId", cid);
     cJSON_AddStringToObject (data, "id", id->valuestring);
     pl_call_ok (call, data);
+cleanup:
+    return;
 }
 
 /* ---- the periodic task ------------------------------------------------ */
@@ -283,7 +285,7 @@ pl_scheduler_tick (pl_call_t *call)
 {
     pl_sched_due_t due;
     if (pl_sched_claim (call, &due) != 0)
-        return;                             /* logged; the cap runs it again */
+        goto cleanup;                       /* logged; the cap runs it again */
     const cJSON *item;
     cJSON_ArrayForEach (item, due.fired)
         pl_sched_publish_fired (call, item, due.now_ms);
@@ -303,6 +305,8 @@ pl_scheduler_tick (pl_call_t *call)
     if (due.wait_ms >= 0)
         pl_call_wake_at (call, pl_id_mono_ms () + due.wait_ms);
     pl_sched_due_clear (&due);
+cleanup:
+    return;
 }
 
 const pl_handler_t pl_scheduler_handlers[] = {

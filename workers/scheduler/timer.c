@@ -60,39 +60,43 @@ cleanup:
 void
 pl_scheduler_timer_start (pl_call_t *call, const cJSON *arg)
 {
+    cJSON *timer = NULL;
     const cJSON *label = cJSON_GetObjectItemCaseSensitive (arg, "label");
     int64_t seconds;
     if (!pl_sched_int (cJSON_GetObjectItemCaseSensitive (arg, "seconds"), 1,
                        PL_SCHED_TIMER_MAX_S, &seconds)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "seconds must be an integer from 1 to %d",
                        PL_SCHED_TIMER_MAX_S);
-        return;
+        goto cleanup;
     }
     if (label && !cJSON_IsNull (label)
     &&  (!cJSON_IsString (label) || pl_wire_code_points (label->valuestring) < 1
          || pl_wire_code_points (label->valuestring) > PL_SCHED_LABEL_MAX)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "label must be a string of 1 to %d "
                        "characters, or null", PL_SCHED_LABEL_MAX);
-        return;
+        goto cleanup;
     }
     char cid[PL_WIRE_ID_MAX + 1];
     const char *sid = s_session (call, arg, cid);
     if (!sid)
-        return;
-    cJSON *timer = NULL;
+        goto cleanup;                       /* answered */
     int64_t mono = pl_id_mono_ms ();
     if (pl_sched_timer_start (call, sid, cid, seconds,
                               cJSON_IsString (label) ? label->valuestring : NULL, &timer) != 0)
-        return;
+        goto cleanup;                       /* answered */
     char room[PL_WIRE_ROOM_MAX + 1];
     snprintf (room, sizeof room, "session:%s", sid);
     cJSON *tick = cJSON_CreateObject ();
     cJSON_AddStringToObject (tick, "sessionId", sid);
     cJSON_AddNumberToObject (tick, "remaining", (double) seconds);
-    cJSON_AddItemToObject (tick, "label", cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (timer, "label"), true));
+    cJSON_AddItemToObject (tick, "label",
+                           cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (timer, "label"), true));
     pl_call_publish (call, room, PL_PUSH_TIMER_TICK, tick, false);
     pl_call_wake_at (call, mono + 1000);
     pl_call_ok (call, timer);
+    timer = NULL;
+cleanup:
+    cJSON_Delete (timer);
 }
 
 void
@@ -100,16 +104,16 @@ pl_scheduler_timer_cancel (pl_call_t *call, const cJSON *arg)
 {
     char cid[PL_WIRE_ID_MAX + 1];
     const char *sid = s_session (call, arg, cid);
-    if (!sid)
-        return;
-    int rc = pl_sched_timer_cancel (call, sid);
+    int rc = sid ? pl_sched_timer_cancel (call, sid) : -1;
     if (rc < 0)
-        return;
+        goto cleanup;                       /* answered */
     if (rc == 0) {
         pl_call_error (call, PL_ERR_NOT_FOUND, "no timer runs in session %s", sid);
-        return;
+        goto cleanup;
     }
     cJSON *data = cJSON_CreateObject ();
     cJSON_AddStringToObject (data, "sessionId", sid);
     pl_call_ok (call, data);
+cleanup:
+    return;
 }
