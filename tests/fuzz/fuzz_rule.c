@@ -25,6 +25,7 @@ static const char *s_fixed_text =
     "\"tokens\":[{\"x\":3,\"y\":4},{\"x\":5}],\"byIndex\":{\"0\":\"zero\"},"
     "\"a\":[1,[2,{\"x\":3,\"y\":[]}]],\"b\":[1,[2,{\"y\":[],\"x\":3}]],"
     "\"o\":{\"k\":1,\"l\":2},\"flags\":{\"not\":true},\"empty\":\"\",\"nil\":null,\"yes\":true,"
+    "\"c\":[\"a\",null,true,false,1.5,{\"k\":\"v\"}],\"d\":[\"a\",null,true,false,1.5,{\"k\":\"w\"}],"
     "\"e\":\"\\u00e9\",\"n\":-1.5e3}";
 
 static cJSON *s_fixed[3];
