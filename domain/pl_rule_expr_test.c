@@ -7,6 +7,7 @@
 #include "pl_rule_expr.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +507,44 @@ s_example (void)
     pl_rule_expr_destroy (&rule);
 }
 
+/* The fuzz seeds (tests/corpus/rule, see the README there): a file named
+ * bad-* is refused, any other parses. The condition is what comes before
+ * the first "\n\x1e" (a document follows it). Returns the files read. */
+static int
+s_corpus (void)
+{
+    char dir[512];
+    snprintf (dir, sizeof dir, "%s/tests/corpus/rule", PL_SOURCE_DIR);
+    DIR *d = opendir (dir);
+    assert (d);
+    struct dirent *entry;
+    int files = 0;
+    while ((entry = readdir (d)) != NULL) {
+        if (!strstr (entry->d_name, ".txt"))
+            continue;
+        char path[800], err[128];
+        snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
+        FILE *f = fopen (path, "rb");
+        assert (f);
+        static char data[1 << 16];
+        size_t len = fread (data, 1, sizeof data, f);
+        fclose (f);
+        const char *sep = memmem (data, len, "\n\x1e", 2);
+        if (sep)
+            len = (size_t) (sep - data);
+        bool bad = strncmp (entry->d_name, "bad-", 4) == 0;
+        pl_rule_expr_t *e = pl_rule_expr_new (data, len, err, sizeof err);
+        if (!e != bad)
+            fprintf (stderr, "\npl_rule_expr: corpus %s: %s\n", entry->d_name, e ? "parsed" : err);
+        assert (!e == bad);
+        pl_rule_expr_destroy (&e);
+        files++;
+    }
+    closedir (d);
+    assert (files >= 40);
+    return files;
+}
+
 void
 pl_rule_expr_test (bool verbose)
 {
@@ -522,8 +561,9 @@ pl_rule_expr_test (bool verbose)
     s_bounds ();
     s_paths ();
     s_example ();
+    int files = s_corpus ();
     cJSON_Delete (s_doc);
     s_doc = NULL;
     if (verbose)
-        printf ("OK\n");
+        printf ("OK (%d corpus files)\n", files);
 }
