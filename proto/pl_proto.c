@@ -66,6 +66,20 @@ pl_proto_event_lookup (const char *name, size_t len)
     return found;
 }
 
+int
+pl_proto_push_lookup (const char *name, size_t len)
+{
+    int found = -1;
+    for (int i = 0; i < PL_PUSH_COUNT; i++) {
+        if (strlen (s_pushes[i].name) == len
+        &&  memcmp (s_pushes[i].name, name, len) == 0) {
+            found = i;
+            break;
+        }
+    }
+    return found;
+}
+
 size_t
 pl_proto_services (const char *const **list)
 {
@@ -345,6 +359,9 @@ pl_proto_test (bool verbose)
     assert (pl_proto_event_lookup ("actor:create", 11) == -1);
     assert (pl_proto_event_lookup ("actor:nope", 10) == -1);
     assert (strcmp (pl_proto_push_name (PL_PUSH_ACTOR_DELETED), "actor:deleted") == 0);
+    assert (pl_proto_push_lookup ("actor:updated", 13) == PL_PUSH_ACTOR_UPDATED);
+    assert (pl_proto_push_lookup ("actor:updated", 12) == -1);
+    assert (pl_proto_push_lookup ("actor:update", 12) == -1);
 
     const char *const *services;
     size_t count = pl_proto_services (&services);

@@ -82,6 +82,9 @@ const char *pl_proto_push_name (pl_push_id_t id);
 /* Look an event up by its wire name (not NUL-terminated). Returns the id,
  * or -1 when the table does not know it. */
 int pl_proto_event_lookup (const char *name, size_t len);
+/* The same for a push (what a worker hears on the event bus): the id, or
+ * -1 when the table does not know it. */
+int pl_proto_push_lookup (const char *name, size_t len);
 
 /* The distinct services named in the table, in table order. Returns the
  * count; *list is a static array. */

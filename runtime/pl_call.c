@@ -16,7 +16,8 @@
 static const char *
 s_call_name (const pl_call_t *call)
 {
-    return call->task ? "periodic task" : pl_proto_event (call->event)->name;
+    return call->bus ? "bus call" : call->task ? "periodic task"
+                                               : pl_proto_event (call->event)->name;
 }
 
 const pl_caller_t *

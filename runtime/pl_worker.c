@@ -476,6 +476,8 @@ pl_worker_new (const pl_worker_opts_t *opts)
                   zmq_strerror (errno));
         goto fail;
     }
+    if (pl_worker__sub_open (self, opts))
+        goto fail;
     /* handlers as coroutines over one Redis pipeline, unless
      * PARLEY_WORKER_BATCH=0 asks for one request at a time */
     if (pl_config_int (self->config, PL_CFG_WORKER_BATCH) != 0) {
@@ -523,6 +525,7 @@ pl_worker_destroy (pl_worker_t **self_p)
     }
     if (self->events)
         zmq_close (self->events);
+    pl_worker__sub_close (self);
     if (self->zctx)
         zmq_ctx_term (self->zctx);      /* waits at most S_LINGER_MS */
     pl_redis_destroy (&self->redis);
@@ -649,9 +652,9 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
             next = deadline;
         if (self->sched && pl_worker__sched_deadline (self->sched) < next)
             next = pl_worker__sched_deadline (self->sched);
-        zmq_pollitem_t items[3];
+        zmq_pollitem_t items[4];
         int nitems = 0;
-        int broker_at = -1, signal_at = -1, redis_at = -1;
+        int broker_at = -1, signal_at = -1, redis_at = -1, bus_at = -1;
         if (self->broker) {
             /* POLLOUT only while waiting to connect: a connected DEALER
              * is always writable, and polling for it would spin */
@@ -673,6 +676,11 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
             items[nitems] = (zmq_pollitem_t) { NULL, pl_worker__sched_fd (self->sched),
                                                ZMQ_POLLIN, 0 };
             redis_at = nitems++;
+        }
+        if (pl_worker__sub_wants (self)) {
+            /* not while every bus slot is busy (pl_worker_sub.c) */
+            items[nitems] = (zmq_pollitem_t) { self->bus, 0, ZMQ_POLLIN, 0 };
+            bus_at = nitems++;
         }
         long wait = next > now ? (long) (next - now) : 0;
         int rc = zmq_poll (items, nitems, wait);
@@ -699,6 +707,8 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
                     pl_zmsg_close (msg);
             }
         }
+        if (rc > 0 && bus_at >= 0 && (items[bus_at].revents & ZMQ_POLLIN))
+            pl_worker__sub_read (self);
         if (self->sched)
             pl_worker__sched_step (self->sched);
         now = pl_id_mono_ms ();
@@ -718,6 +728,15 @@ int
 pl_worker_main_tick (const char *service, const pl_handler_t *handlers, size_t count,
                      pl_task_fn *tick, int tick_ms)
 {
+    pl_worker_extra_t extra = { .tick = tick, .tick_ms = tick_ms };
+    return pl_worker_main_opts (service, handlers, count, &extra);
+}
+
+int
+pl_worker_main_opts (const char *service, const pl_handler_t *handlers, size_t count,
+                     const pl_worker_extra_t *extra)
+{
+    assert (extra);
     int code = 1;
     int sfd = -1;
     pl_worker_t *worker = NULL;
@@ -756,8 +775,11 @@ pl_worker_main_tick (const char *service, const pl_handler_t *handlers, size_t c
         .credit = (int) pl_config_int (cfg, PL_CFG_WORKER_CREDIT),
         .signal_fd = sfd,
         .config = cfg,
-        .tick = tick,
-        .tick_ms = tick_ms,
+        .tick = extra->tick,
+        .tick_ms = extra->tick_ms,
+        .bus_endpoint = pl_config_str (cfg, PL_CFG_EVENTS_XPUB),
+        .subscribe = extra->subscribe,
+        .on_bus = extra->on_bus,
     };
     worker = pl_worker_new (&opts);
     if (!worker)

@@ -38,6 +38,23 @@
  *      }
  *      static const pl_handler_t s_handlers[] = { { PL_EV_PING, s_ping } };
  *      int main (void) { return pl_worker_main ("ping", s_handlers, 1); }
+ *
+ *  A worker may also listen to the event bus (pl_worker_main_opts with
+ *  subscribe and on_bus; pl_worker_sub.c): each event published to a room
+ *  whose name starts with one of its prefixes runs on_bus, as a call that
+ *  answers nobody, beside the handlers. The bus is lossy (see pl_bus_fn):
+ *  use it to learn that something changed, and read the truth from Redis.
+ *
+ *      static void
+ *      s_heard (pl_call_t *call, const char *room, pl_push_id_t push,
+ *               const cJSON *payload)
+ *      {
+ *          if (push == PL_PUSH_ACTOR_UPDATED)
+ *              ... re-read the actor, decide, pl_txn_commit ...
+ *      }
+ *      static const char *const s_prefixes[] = { "campaign:", NULL };
+ *      pl_worker_extra_t extra = { .subscribe = s_prefixes, .on_bus = s_heard };
+ *      return pl_worker_main_opts ("rules", s_handlers, n, &extra);
  */
 #ifndef PL_WORKER_H
 #define PL_WORKER_H
@@ -72,6 +89,32 @@ typedef struct {
  * rooms directives are refused. */
 typedef void (pl_task_fn) (pl_call_t *call);
 
+/* An event heard on the event bus: a worker's subscription (the
+ * subscribe prefixes of pl_worker_extra_t / pl_worker_opts_t). Runs on
+ * the worker loop as a coroutine call that answers nobody, like the
+ * periodic task: pl_call_command, pl_call_script, pl_txn_commit (with its
+ * conflict reruns) and pl_call_publish work, and its events go out when
+ * it returns unless it failed before committing; pl_call_caller is empty,
+ * pl_call_event means nothing, room directives are refused. room is the
+ * topic without its trailing NUL (it holds no NUL: a topic with one is
+ * dropped), push the push's row of proto/events.def (a name the table
+ * does not know is dropped), payload its data (borrowed for the call;
+ * never NULL: a packet without data gives a JSON null).
+ *
+ * Delivery is at most once and lossy by design: the bus is PUB/SUB, so an
+ * event published while the worker was not connected (starting, or the
+ * broker restarting) is never heard, and when the worker falls behind
+ * its bus calls are capped (pl_worker_opts_t.bus_max, the credit by
+ * default): while every bus slot is busy it stops reading its SUB socket, ZeroMQ
+ * queues up to the high-water mark (1000 messages at each end) and the
+ * event proxy then drops what this subscriber cannot take. A handler of
+ * the bus must therefore treat an event as a hint ("this entity changed,
+ * go and look"), re-read what it needs from Redis and be idempotent
+ * (the same event may also arrive twice: e.g. one update announced to
+ * campaign:<id> and to campaign:<id>:gm). */
+typedef void (pl_bus_fn) (pl_call_t *call, const char *room, pl_push_id_t push,
+                          const cJSON *payload);
+
 /* Most rooms one pl_call_publish_except may leave out. */
 #define PL_CALL_EXCEPT_MAX 8
 
@@ -91,6 +134,22 @@ int pl_worker_main (const char *service, const pl_handler_t *handlers, size_t co
 int pl_worker_main_tick (const char *service, const pl_handler_t *handlers, size_t count,
                          pl_task_fn *tick, int tick_ms);
 
+/* What a worker may have besides its handlers (pl_worker_main_opts).
+ * Zero-initialise it and set what you use. */
+typedef struct {
+    pl_task_fn *tick;                       /* periodic task, or NULL         */
+    int tick_ms;                            /* its period (<= 0: 1000)        */
+    const char *const *subscribe;           /* NULL-terminated topic prefixes
+                                               to hear on the event bus (e.g.
+                                               "campaign:"), or NULL: none   */
+    pl_bus_fn *on_bus;                      /* called for each event heard   */
+} pl_worker_extra_t;
+
+/* pl_worker_main with extras: a periodic task, a subscription to the event
+ * bus (the proxy's XPUB, PARLEY_EVENTS_XPUB, the gateways' side). */
+int pl_worker_main_opts (const char *service, const pl_handler_t *handlers, size_t count,
+                         const pl_worker_extra_t *extra);
+
 /* ---- the worker object (pl_worker_main uses it; tests drive it) ----- */
 
 typedef struct {
@@ -108,6 +167,14 @@ typedef struct {
                                                NULL: the worker reads the environment */
     pl_task_fn *tick;                       /* periodic task, or NULL         */
     int tick_ms;                            /* its period (<= 0: 1000)        */
+    const char *bus_endpoint;               /* event proxy XPUB; needed only
+                                               with subscribe                 */
+    const char *const *subscribe;           /* topic prefixes, NULL-terminated,
+                                               each 1..255 bytes, or NULL     */
+    pl_bus_fn *on_bus;                      /* required with subscribe        */
+    int bus_max;                            /* bus calls at once (<= 0: the
+                                               credit); past it the SUB is not
+                                               read (pl_bus_fn: lossy)         */
 } pl_worker_opts_t;
 
 /* True when handlers cover every event of service in proto/events.def,
@@ -138,6 +205,8 @@ typedef struct {
     uint64_t retries;                       /* handler runs again after a conflict */
     uint64_t rounds;                        /* Redis rounds written (coroutine runtime) */
     uint64_t round_commands;                /* commands those rounds carried  */
+    uint64_t bus_heard;                     /* bus events given to on_bus     */
+    uint64_t bus_dropped;                   /* malformed / unknown bus events */
 } pl_worker_stats_t;
 pl_worker_stats_t pl_worker_stats (pl_worker_t *self);
 

@@ -25,6 +25,7 @@ struct _pl_call_t {
     pl_worker_t *worker;            /* whose handler runs                  */
     pl_event_id_t event;            /* the event being handled             */
     bool task;                      /* a periodic task, not a request      */
+    bool bus;                       /* an event heard on the bus (task too) */
     pl_caller_t caller;             /* decoded ctx frame                   */
     char *reply;                    /* ack body once answered, else NULL   */
     bool failed;                    /* answered with an error              */
@@ -87,6 +88,10 @@ struct _pl_worker_t {
     pl_worker__held_t *held;        /* committed calls' events waiting for
                                        an earlier commit's, by pos         */
     size_t nheld, held_cap;
+    /* the bus subscription (pl_worker_sub.c) */
+    void *bus;                      /* SUB to the event proxy's XPUB, or NULL */
+    pl_bus_fn *on_bus;              /* its handler                         */
+    int bus_max;                    /* bus calls at once                   */
 };
 
 /* After a handler (or task) has run: when it called pl_call_conflict and
@@ -125,6 +130,9 @@ typedef struct {
                                        earlier request (counted once)      */
     bool alone;                     /* a rerun after a conflict: runs alone
                                        until its handler returns           */
+    /* a bus call's (pl_worker_sub.c): arg holds its packet */
+    char *room;                     /* the topic, without its NUL          */
+    pl_push_id_t push;              /* the event heard                     */
 } pl_worker__slot_t;
 
 /* pl_worker.c: a REQ's life without the scheduling. prepare decodes and
@@ -184,5 +192,25 @@ void pl_worker__sched_step (pl_worker__sched_t *self);
 void pl_worker__sched_drain (pl_worker__sched_t *self, int timeout_ms);
 /* One log line of counters. */
 void pl_worker__sched_log (pl_worker__sched_t *self);
+/* A free bus slot to fill (room, push, arg) and pass to sched_bus, or
+ * NULL when worker->bus_max bus calls are running. */
+pl_worker__slot_t *pl_worker__sched_bus_slot (pl_worker__sched_t *self);
+/* Start the bus call of that slot (it starts at once, beside the rest). */
+void pl_worker__sched_bus (pl_worker__sched_t *self, pl_worker__slot_t *slot);
+
+/* pl_worker_sub.c: the bus subscription. All run on the worker loop. */
+/* Open the SUB socket to opts->bus_endpoint with opts' prefixes. 0, or -1
+ * (logged) on a bad endpoint or prefix. Nothing to do without subscribe. */
+int pl_worker__sub_open (pl_worker_t *self, const pl_worker_opts_t *opts);
+void pl_worker__sub_close (pl_worker_t *self);
+/* Whether the loop should poll the SUB for input now (a bus slot is free). */
+bool pl_worker__sub_wants (pl_worker_t *self);
+/* The SUB is readable: take what the free bus slots hold. */
+void pl_worker__sub_read (pl_worker_t *self);
+/* A bus call's on_bus run (from the slot's coroutine, or synchronously
+ * one request at a time), and its end: publish its events, free what the
+ * slot holds. */
+void pl_worker__bus_run (pl_worker_t *self, pl_worker__slot_t *slot);
+void pl_worker__bus_end (pl_worker_t *self, pl_worker__slot_t *slot);
 
 #endif

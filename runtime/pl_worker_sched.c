@@ -72,6 +72,10 @@ struct _pl_worker__sched_t {
     size_t count;                   /* live                                */
     pl_worker__slot_t **free;       /* a stack of free request slots       */
     size_t nfree;                   /* how many                            */
+    size_t bus_cap;                 /* bus call slots (worker->bus_max), after
+                                       the task's: pl_worker_sub.c          */
+    pl_worker__slot_t **bus_free;   /* a stack of free bus slots ...       */
+    size_t nbus_free;               /* ... and how many                    */
     pl_worker__slot_t *running;     /* the one whose coroutine runs now    */
     pl_worker__slot_t *owner;       /* the one whose transaction holds the
                                        connection, or NULL                 */
@@ -139,6 +143,9 @@ s_main (void *arg)
             worker->stats.retries++;
             slot->alone = true;             /* s_write_round: the rerun runs alone */
         }
+        if (slot->call.bus)
+            pl_worker__bus_run (worker, slot);
+        else
         if (slot->call.task)
             worker->tick (&slot->call);
         else
@@ -157,20 +164,25 @@ pl_worker__sched_new (pl_worker_t *worker, size_t cap)
         goto cleanup;
     self->worker = worker;
     self->cap = cap;
-    self->fly_cap = (cap + 1) * PL_REDIS_BATCH_MAX;
-    self->slots = calloc (cap + 1, sizeof *self->slots);
-    self->order = calloc (cap + 1, sizeof *self->order);
+    self->bus_cap = worker->bus ? (size_t) worker->bus_max : 0;
+    size_t all = cap + 1 + self->bus_cap;
+    self->fly_cap = all * PL_REDIS_BATCH_MAX;
+    self->slots = calloc (all, sizeof *self->slots);
+    self->order = calloc (all, sizeof *self->order);
     self->free = calloc (cap, sizeof *self->free);
+    self->bus_free = calloc (self->bus_cap + 1, sizeof *self->bus_free);
     self->fly = calloc (self->fly_cap, sizeof *self->fly);
     self->fly_slot = calloc (self->fly_cap, sizeof *self->fly_slot);
-    self->pool = pl_coro_pool_new (PL_CORO_STACK_DEFAULT, cap + 1);
-    if (!self->slots || !self->order || !self->free || !self->fly || !self->fly_slot
-    ||  !self->pool) {
+    self->pool = pl_coro_pool_new (PL_CORO_STACK_DEFAULT, all);
+    if (!self->slots || !self->order || !self->free || !self->bus_free || !self->fly
+    ||  !self->fly_slot || !self->pool) {
         pl_worker__sched_destroy (&self);
         goto cleanup;
     }
     for (size_t i = 0; i < cap; i++)
         self->free[self->nfree++] = &self->slots[cap - 1 - i];
+    for (size_t i = 0; i < self->bus_cap; i++)
+        self->bus_free[self->nbus_free++] = &self->slots[all - 1 - i];
     if (worker->redis)
         pl_redis_set_defer (worker->redis, s_defer, self);
     pl_info ("coroutine runtime: up to %zu requests at once, stacks of %zu KB, "
@@ -199,6 +211,9 @@ pl_worker__sched_destroy (pl_worker__sched_t **self_p)
             pl_zmsg_close (slot->msg);
         }
         else
+        if (slot->call.bus)
+            pl_worker__bus_end (self->worker, slot);
+        else
             pl_worker__task_end (self->worker, &slot->call);
     }
     if (self->worker->redis)
@@ -213,6 +228,7 @@ pl_worker__sched_destroy (pl_worker__sched_t **self_p)
     free (self->slots);
     free (self->order);
     free (self->free);
+    free (self->bus_free);
     free (self->fly);
     free (self->fly_slot);
     free (self);
@@ -306,6 +322,21 @@ pl_worker__sched_tick (pl_worker__sched_t *self)
     started = true;
 cleanup:
     return started;
+}
+
+pl_worker__slot_t *
+pl_worker__sched_bus_slot (pl_worker__sched_t *self)
+{
+    assert (self);
+    return self->nbus_free ? self->bus_free[self->nbus_free - 1] : NULL;
+}
+
+void
+pl_worker__sched_bus (pl_worker__sched_t *self, pl_worker__slot_t *slot)
+{
+    assert (self && self->nbus_free && slot == self->bus_free[self->nbus_free - 1]);
+    self->nbus_free--;
+    s_enlist (self, slot);                  /* no connection: starts at once */
 }
 
 /* Does a request live before index i come from the same connection? */
@@ -612,6 +643,11 @@ pl_worker__sched_step (pl_worker__sched_t *self)
                 pl_zmsg_close (slot->msg);
                 slot->msg = NULL;
                 self->free[self->nfree++] = slot;
+            }
+            else
+            if (slot->call.bus) {
+                pl_worker__bus_end (worker, slot);
+                self->bus_free[self->nbus_free++] = slot;
             }
             else
                 pl_worker__task_end (worker, &slot->call);
