@@ -157,6 +157,25 @@ typedef struct _pl_entity_wb_t pl_entity_wb_t;
 int pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
                                  const char *campaign_id, const cJSON *copy,
                                  pl_entity_wb_t **wb, char *why, size_t why_size);
+/* A rule's write (workers/rules, source "rules"): fields (with the id)
+ * shallow-merged into the stored entity of campaign campaign_id under the
+ * rules of K:update, as the call's caller (pl_call_act_as: the rule's
+ * GM), decided exactly as pl_entity_writeback_prepare decides a copy -
+ * the same reads, validation, version bump, and the same
+ * pl_entity_writeback_add / _done for the commit and its events and
+ * session syncs - except that a hidden entity may be written (its events
+ * go where a hidden entity's go). fields must not change hidden (nor
+ * anything the server owns: ignored as in K:update). Returns as
+ * pl_entity_writeback_prepare; on 0 (gone, not of the campaign, or the
+ * caller may not write it) why says which. */
+int pl_entity_rule_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
+                            const char *campaign_id, const cJSON *fields,
+                            pl_entity_wb_t **wb, char *why, size_t why_size);
+/* Whether the prepared write changes the stored entity (false: the merge
+ * changed nothing, and _add writes nothing). */
+bool pl_entity_writeback_changes (const pl_entity_wb_t *wb);
+/* Whether the entity is hidden (its events go to the GMs' room). */
+bool pl_entity_writeback_hidden (const pl_entity_wb_t *wb);
 /* The copy the state holds once the commit is through: the stored entity
  * as every member may read it. */
 const cJSON *pl_entity_writeback_entity (const pl_entity_wb_t *wb);

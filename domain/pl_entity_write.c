@@ -71,6 +71,10 @@ struct _pl_entity_wb_t {
     char score[32];                 /* createdAt, its rank in holder sets   */
     pl_err_t err;                   /* a dry run's refusal ...              */
     char why[256];                  /* ... and what it says                 */
+    bool rule;                      /* a rule's write (pl_entity_rule_prepare):
+                                       a hidden entity may be written      */
+    bool member;                    /* e's creator is still a member (for
+                                       the events of a hidden entity)      */
 };
 
 /* Add to txn the write of entity id of kind as text, moving it from
@@ -299,7 +303,7 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
         s_no (call, dry, PL_ERR_VALIDATION_ERROR, "%s: %s", dry ? id : event, why);
         goto cleanup;
     }
-    if (copy_campaign && (old.hidden || e.hidden)) {
+    if (copy_campaign && !dry->rule && (old.hidden || e.hidden)) {
         /* every member reads the state: a hidden entity in it would
          * show players what K:get refuses them */
         s_no (call, dry, PL_ERR_VALIDATION_ERROR,
@@ -355,6 +359,7 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
     char score[32];
     snprintf (score, sizeof score, "%.0f", pl_entity__number (e.json, "createdAt"));
     if (dry) {
+        dry->member = member;
         dry->moved = moved;
         if (moved && old.holder && !(dry->old_holder = strdup (old.holder))) {
             s_no (call, dry, PL_ERR_INTERNAL, "out of memory");
@@ -413,10 +418,10 @@ pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
     pl_call_ok (call, stored);
 }
 
-int
-pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
-                             const char *campaign_id, const cJSON *copy,
-                             pl_entity_wb_t **wb, char *why, size_t why_size)
+/* pl_entity_writeback_prepare, and with rule pl_entity_rule_prepare. */
+static int
+s_prepare (const pl_entity_kind_t *kind, pl_call_t *call, const char *campaign_id,
+           const cJSON *copy, bool rule, pl_entity_wb_t **wb, char *why, size_t why_size)
 {
     assert (kind && call && campaign_id && wb && !pl_call_answered (call));
     const cJSON *id = cJSON_IsObject (copy) ? cJSON_GetObjectItemCaseSensitive (copy, "id") : NULL;
@@ -431,6 +436,8 @@ pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
     }
     self->kind = kind;
     self->campaign = campaign_id;
+    self->rule = rule;
+    self->member = true;
     if (!cJSON_IsString (id) || !pl_wire_id_valid (id->valuestring))
         goto cleanup;                       /* never stored: a stranger */
     if (s_update (kind, call, id->valuestring, copy, self, &stored) > 0) {
@@ -447,6 +454,10 @@ pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
         rc = 2;
     }
     else
+    if (rule && self->err != PL_ERR_NONE && !(self->err == PL_ERR_INTERNAL
+                                              && strcmp (self->why, "out of memory") == 0))
+        snprintf (why, why_size, "%s", self->why);     /* gone, or no authority */
+    else
     if (self->err == PL_ERR_INTERNAL && strcmp (self->why, "out of memory") == 0) {
         pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
         rc = -1;
@@ -456,6 +467,36 @@ cleanup:
     cJSON_Delete (stored);
     pl_entity_writeback_destroy (&self);
     return rc;
+}
+
+int
+pl_entity_writeback_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
+                             const char *campaign_id, const cJSON *copy,
+                             pl_entity_wb_t **wb, char *why, size_t why_size)
+{
+    return s_prepare (kind, call, campaign_id, copy, false, wb, why, why_size);
+}
+
+int
+pl_entity_rule_prepare (const pl_entity_kind_t *kind, pl_call_t *call,
+                        const char *campaign_id, const cJSON *fields,
+                        pl_entity_wb_t **wb, char *why, size_t why_size)
+{
+    return s_prepare (kind, call, campaign_id, fields, true, wb, why, why_size);
+}
+
+bool
+pl_entity_writeback_changes (const pl_entity_wb_t *wb)
+{
+    assert (wb);
+    return wb->text != NULL;
+}
+
+bool
+pl_entity_writeback_hidden (const pl_entity_wb_t *wb)
+{
+    assert (wb);
+    return wb->e.hidden;
 }
 
 const cJSON *
@@ -489,10 +530,12 @@ pl_entity_writeback_done (pl_call_t *call, const pl_entity_wb_t *wb, const char 
     assert (call && wb);
     if (!wb->text)
         return;
-    pl_info ("%s by %s: %s %s written back", pl_proto_event (pl_call_event (call))->name,
+    pl_info ("%s by %s: %s %s written back",
+             wb->rule ? "a rule" : pl_proto_event (pl_call_event (call))->name,
              pl_call_caller (call)->user, wb->kind->name, wb->e.id);
-    /* never hidden (prepare refuses those), so no flip and no creator check */
-    pl_entity__publish (call, wb->kind, PL_ENTITY_UPDATE, &wb->e, true, false, &wb->view, false);
+    /* hidden only for a rule's write, which never changes hidden: no flip */
+    pl_entity__publish (call, wb->kind, PL_ENTITY_UPDATE, &wb->e, wb->member, wb->e.hidden,
+                        &wb->view, false);
     pl_entity__sync_sessions (call, wb->kind->name, wb->e.json, skip_sid);
 }
 

@@ -75,6 +75,17 @@
 /* () a key nothing writes: fills a script's KEYS slot it does not use */
 #define PL_KEY_NONE                     "pl:-"
 
+/* ---- rules (workers/rules; pl_rule.h) --------------------------------- */
+
+/* (cid) hash: rule id -> the rule, JSON text */
+#define PL_KEY_CAMPAIGN_RULES           "pl:campaign:%s:rules"
+/* (kind, id) hash: the rules' record of one watched thing - kind "actor"
+ * or "item" with the entity id, "gameState" with the session id: "seen"
+ * (the last version evaluated), "dv"/"dd" (the version the last rule write
+ * made and its chain depth), "m:<rule id>" (set while that rule's when was
+ * true at "seen": it fires once per transition) */
+#define PL_KEY_RULES_MARKS              "pl:rules:%s:%s"
+
 /* ---- chat (pl_chat.h: workers/chat, and workers/rules' rolls) ------- */
 
 /* (room) list: the room's last messages, JSON text, oldest first */

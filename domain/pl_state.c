@@ -93,9 +93,10 @@ cleanup:
     return rc;
 }
 
-/* Split and check a path (everything pl_state_path_check promises). */
+/* Split and check a path (everything pl_state_path_check promises; with
+ * shape false, what pl_state_doc_path_check promises: no top-level rule). */
 static int
-s_path_parse (const char *path, s_path_t *p, char *why, size_t why_size)
+s_path_parse (const char *path, s_path_t *p, bool shape, char *why, size_t why_size)
 {
     int rc = -1;
     p->count = 0;
@@ -130,6 +131,10 @@ s_path_parse (const char *path, s_path_t *p, char *why, size_t why_size)
         if (!dot)
             break;
         start = dot + 1;
+    }
+    if (!shape) {
+        rc = 0;
+        goto cleanup;
     }
     for (size_t i = 0; i < sizeof s_server_owned / sizeof s_server_owned[0]; i++)
         if (strcmp (p->seg[0], s_server_owned[i]) == 0) {
@@ -254,10 +259,11 @@ cleanup:
     return rc;
 }
 
-/* Apply one operation to root (the working copy). On failure root is
- * unchanged and why holds the reason, without the "operation N: " prefix. */
+/* Apply one operation to root (the working copy); shape: root is a game
+ * state, whose top-level rules apply. On failure root is unchanged and why
+ * holds the reason, without the "operation N: " prefix. */
 static int
-s_apply_one (cJSON *root, const cJSON *op, char *why, size_t why_size)
+s_apply_one (cJSON *root, const cJSON *op, bool shape, char *why, size_t why_size)
 {
     int rc = -1;
     s_path_t path;
@@ -288,7 +294,7 @@ s_apply_one (cJSON *root, const cJSON *op, char *why, size_t why_size)
         goto cleanup;
     }
     const char *name = s_op_names[kind];
-    if (s_path_parse (jpath->valuestring, &path, reason, sizeof reason)) {
+    if (s_path_parse (jpath->valuestring, &path, shape, reason, sizeof reason)) {
         s_why (why, why_size, "%s: %s", name, reason);
         goto cleanup;
     }
@@ -352,7 +358,7 @@ s_apply_one (cJSON *root, const cJSON *op, char *why, size_t why_size)
     }
 
     /* The top-level keys keep their type (pl_state.h). */
-    if (path.count == 1) {
+    if (shape && path.count == 1) {
         int top;
         for (top = 0; strcmp (s_top[top].key, key) != 0; top++)
             ;                                   /* s_path_parse found it */
@@ -478,9 +484,10 @@ cleanup:
     return result;
 }
 
-int
-pl_state_apply (const cJSON *state, const cJSON *operations, cJSON **out,
-                int *failed_index, char *why, size_t why_size)
+/* pl_state_apply and pl_state_doc_apply. */
+static int
+s_apply (const cJSON *state, const cJSON *operations, bool shape, cJSON **out,
+         int *failed_index, char *why, size_t why_size)
 {
     assert (cJSON_IsObject (state));
     assert (out && failed_index);
@@ -511,7 +518,7 @@ pl_state_apply (const cJSON *state, const cJSON *operations, cJSON **out,
     }
     int i = 0;
     for (const cJSON *op = operations->child; op; op = op->next, i++)
-        if (s_apply_one (work, op, reason, sizeof reason)) {
+        if (s_apply_one (work, op, shape, reason, sizeof reason)) {
             *failed_index = i;
             s_why (why, why_size, "operation %d: %s", i, reason);
             goto cleanup;
@@ -525,10 +532,38 @@ cleanup:
 }
 
 int
+pl_state_apply (const cJSON *state, const cJSON *operations, cJSON **out,
+                int *failed_index, char *why, size_t why_size)
+{
+    return s_apply (state, operations, true, out, failed_index, why, why_size);
+}
+
+int
+pl_state_doc_apply (const cJSON *doc, const cJSON *operations, cJSON **out,
+                    int *failed_index, char *why, size_t why_size)
+{
+    return s_apply (doc, operations, false, out, failed_index, why, why_size);
+}
+
+int
 pl_state_path_check (const char *path, char *why, size_t why_size)
 {
     s_path_t parsed;
-    return s_path_parse (path, &parsed, why, why_size);
+    return s_path_parse (path, &parsed, true, why, why_size);
+}
+
+int
+pl_state_value_check (const cJSON *value, char *why, size_t why_size)
+{
+    int depth = 0;
+    return s_value_check (value, 1, &depth, why, why_size);
+}
+
+int
+pl_state_doc_path_check (const char *path, char *why, size_t why_size)
+{
+    s_path_t parsed;
+    return s_path_parse (path, &parsed, false, why, why_size);
 }
 
 int

@@ -95,6 +95,18 @@ int pl_state_apply (const cJSON *state, const cJSON *operations, cJSON **out,
  * the top-level rules above, without any state. Returns 0, or -1 with why. */
 int pl_state_path_check (const char *path, char *why, size_t why_size);
 
+/* The same operations, rules and limits on any JSON object doc (an
+ * actor, an item: the rules worker's `then`), without the game state's
+ * top-level rules: any first segment (still no reserved or empty one),
+ * and a top-level member may be unset or set to any type. */
+int pl_state_doc_apply (const cJSON *doc, const cJSON *operations, cJSON **out,
+                        int *failed_index, char *why, size_t why_size);
+/* pl_state_path_check without the top-level rules, for such a doc. */
+int pl_state_doc_path_check (const char *path, char *why, size_t why_size);
+/* Check an operation's value as apply does (nesting, keys, duplicate
+ * keys, finite numbers), without a document. 0, or -1 with why. */
+int pl_state_value_check (const cJSON *value, char *why, size_t why_size);
+
 /* Stamp a new state: stateVersion + 1 (a decimal string of a uint64) and
  * lastUpdated = now_ms. Returns 0, or -1 (state untouched) when
  * stateVersion is missing, not canonical decimal, or at UINT64_MAX. */

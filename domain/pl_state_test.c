@@ -416,6 +416,33 @@ pl_state_test (bool verbose)
     assert (pl_state_bump (state, 46) == -1);
 
     cJSON_Delete (state);
+
+    /* any object (an entity): the same operations and limits, no
+     * top-level rules */
+    {
+        char why[256];
+        int index;
+        cJSON *out = NULL;
+        cJSON *doc = cJSON_Parse ("{\"hp\":3,\"conditions\":[],\"stateVersion\":1}");
+        cJSON *ops = cJSON_Parse ("[{\"operation\":\"inc\",\"path\":\"hp\",\"value\":-3},"
+                                  "{\"operation\":\"push\",\"path\":\"conditions\",\"value\":\"down\"},"
+                                  "{\"operation\":\"unset\",\"path\":\"stateVersion\"},"
+                                  "{\"operation\":\"set\",\"path\":\"a\",\"value\":{\"b\":1}}]");
+        assert (pl_state_apply (doc, ops, &out, &index, why, sizeof why) == -1 && index == 0);
+        assert (pl_state_doc_apply (doc, ops, &out, &index, why, sizeof why) == 0);
+        char *text = cJSON_PrintUnformatted (out);
+        assert (strcmp (text, "{\"hp\":0,\"conditions\":[\"down\"],\"a\":{\"b\":1}}") == 0);
+        free (text);
+        cJSON_Delete (out);
+        cJSON_Delete (ops);
+        ops = cJSON_Parse ("[{\"operation\":\"set\",\"path\":\"__proto__.x\",\"value\":1}]");
+        assert (pl_state_doc_apply (doc, ops, &out, &index, why, sizeof why) == -1 && !out);
+        cJSON_Delete (ops);
+        assert (pl_state_doc_path_check ("system.hp.value", why, sizeof why) == 0);
+        assert (pl_state_path_check ("system.hp.value", why, sizeof why) == -1);
+        assert (pl_state_doc_path_check ("a..b", why, sizeof why) == -1);
+        cJSON_Delete (doc);
+    }
     if (verbose)
         printf ("OK\n");
 }

@@ -27,6 +27,24 @@ pl_call_caller (pl_call_t *call)
     return &call->caller;
 }
 
+bool
+pl_call_act_as (pl_call_t *call, const char *user, const char *name)
+{
+    assert (call && call->task && user);
+    char *u = strdup (user);
+    char *n = name ? strdup (name) : NULL;
+    if (!u || (name && !n)) {
+        free (u);
+        free (n);
+        return false;
+    }
+    free (call->caller.user);
+    free (call->caller.name);
+    call->caller.user = u;
+    call->caller.name = n;
+    return true;
+}
+
 pl_event_id_t
 pl_call_event (pl_call_t *call)
 {

@@ -564,6 +564,7 @@ pl_worker__task_end (pl_worker_t *self, pl_call_t *call)
     call->directives = NULL;
     free (call->reply);
     call->reply = NULL;
+    pl_proto_ctx_clear (&call->caller);     /* pl_call_act_as */
 }
 
 /* The periodic task, as a call that answers nobody: its Redis commands

@@ -214,6 +214,15 @@ pl_worker_stats_t pl_worker_stats (pl_worker_t *self);
 
 /* Who sent the request (user id, name, gateway, connection). Borrowed. */
 const pl_caller_t *pl_call_caller (pl_call_t *call);
+/* Act as user (name: a display name, or NULL) for the rest of a call that
+ * answers nobody (the periodic task, a bus call): pl_call_caller names
+ * them from now on, so the domain's rules of who may do what apply to
+ * this user exactly as to a request of theirs (e.g. the rules worker
+ * applies a rule with the authority of the GM who made it). The call has
+ * no connection: nothing is left out as its origin. Asserts on a request
+ * (a request's caller is its sender). Copies both strings; false when
+ * out of memory. */
+bool pl_call_act_as (pl_call_t *call, const char *user, const char *name);
 /* The event being handled. */
 pl_event_id_t pl_call_event (pl_call_t *call);
 /* The process configuration, for handler limits (never NULL). */

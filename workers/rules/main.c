@@ -1,13 +1,23 @@
-/*  parley-rules - the rules worker process: server-side dice (dice.c).
+/*  parley-rules - the rules worker process: server-side dice (dice.c) and
+ *  the campaigns' declarative rules (rule.c).
  *  A new handler is one row here and its file (rules.h declares them). */
 #include "rules.h"
 
 static const pl_handler_t s_handlers[] = {
     { PL_EV_ROLL, pl_rules_roll },                  /* dice.c */
+    { PL_EV_RULE_CREATE, pl_rules_rule_create },    /* rule.c */
+    { PL_EV_RULE_LIST, pl_rules_rule_list },
+    { PL_EV_RULE_DELETE, pl_rules_rule_delete },
+    { PL_EV_RULE_TEST, pl_rules_rule_test },
 };
+
+/* The rules watch what changes in campaigns and sessions (rule.c) */
+static const char *const s_subscribe[] = { "campaign:", "session:", NULL };
 
 int
 main (void)
 {
-    return pl_worker_main ("rules", s_handlers, sizeof s_handlers / sizeof s_handlers[0]);
+    pl_worker_extra_t extra = { .subscribe = s_subscribe, .on_bus = pl_rules_heard };
+    return pl_worker_main_opts ("rules", s_handlers, sizeof s_handlers / sizeof s_handlers[0],
+                                &extra);
 }
