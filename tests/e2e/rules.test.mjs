@@ -1,0 +1,286 @@
+// Declarative rules end to end (issue 11, section 2): rule:create/list/
+// delete/test through the gateway and parley-rules, and the runner on the
+// event bus - a rule fires once per transition (hp falling to 0 adds
+// "unconscious" exactly once, and state_invalidated arrives), rules that
+// trigger each other stop at depth 8 with reason "depth", and a burst of
+// game-state updates with the rules worker SIGKILLed and restarted in the
+// middle, or two rules workers at once, applies no effect twice (checked
+// against the session's log, every update in order).
+//
+// "The runner has caught up" is never a sleep: a probe rule fires on a
+// marker written last, and its state_invalidated says the runner has
+// evaluated a version holding every write before it.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { useSystem, emitAck, expectOk, expectError } from './lib/system.mjs';
+import { setupCampaign, rest, expectRestError } from './lib/campaign.mjs';
+
+const h = useSystem({ workers: 1 });
+
+const DOWN = 'hp <= 0 and not (conditions contains "unconscious")';
+
+async function createRule(socket, campaignId, rule) {
+  const r = expectOk(await emitAck(socket, 'rule:create', { campaignId, ...rule }));
+  assert.equal(typeof r.id, 'string');
+  assert.equal(r.campaignId, campaignId);
+  return r;
+}
+
+const invalidated = (rec, pred, ms = 10000) => rec.waitFor('state_invalidated', pred, ms);
+
+h.test('rule:create/list/delete/test: GMs only, refusals name the problem, nothing stored on a refusal', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: true, prefix: 'rc' });
+  t.after(c.close);
+  const def = { name: 'Down', on: 'actor', when: DOWN, then: [{ operation: 'push', path: 'conditions', value: 'unconscious' }] };
+  // players and outsiders may not manage (nor read) rules
+  for (const u of [c.p1, c.out]) {
+    for (const [ev, arg] of [['rule:create', { campaignId: c.id, ...def }], ['rule:list', { campaignId: c.id }],
+      ['rule:delete', { campaignId: c.id, id: 'r1' }], ['rule:test', { campaignId: c.id, rule: def, entity: {} }]]) {
+      expectError(await emitAck(u.s, ev, arg), 'FORBIDDEN');
+    }
+  }
+  // refusals
+  const bad = async (rule, needle) => {
+    const err = expectError(await emitAck(c.gm.s, 'rule:create', { campaignId: c.id, ...rule }), 'VALIDATION_ERROR');
+    assert.match(err.message, needle);
+  };
+  await bad({ ...def, when: 'hp <= ' }, /when: position 7/);
+  await bad({ ...def, when: 'hp <= 0 and' }, /when: position \d+/);
+  await bad({ ...def, on: 'scene' }, /on must be/);
+  await bad({ ...def, name: '' }, /name must be/);
+  await bad({ ...def, name: 'x'.repeat(201) }, /name must be/);
+  await bad({ ...def, then: [] }, /1 to 16/);
+  await bad({ ...def, then: Array(17).fill({ operation: 'unset', path: 'x' }) }, /1 to 16/);
+  await bad({ ...def, then: [{ operation: 'set', path: 'version', value: 3 }] }, /may not change version/);
+  await bad({ ...def, then: [{ operation: 'set', path: 'hidden', value: true }] }, /may not change hidden/);
+  await bad({ ...def, then: [{ operation: 'inc', path: 'hp', value: 'x' }] }, /finite number/);
+  await bad({ ...def, then: [{ operation: 'set', path: 'a..b', value: 1 }] }, /then\.0: path segment 1 is empty/);
+  await bad({ ...def, on: 'gameState', then: [{ operation: 'set', path: 'hp', value: 1 }] }, /unknown top-level key/);
+  await bad({ ...def, when: 'x'.repeat(1001) }, /when: /);
+  expectError(await emitAck(c.gm.s, 'rule:create', { campaignId: 'bad id', ...def }), 'VALIDATION_ERROR');
+  assert.deepEqual(expectOk(await emitAck(c.gm.s, 'rule:list', { campaignId: c.id })), [], 'nothing stored');
+
+  // create, list, test, delete
+  const r = await createRule(c.gm.s, c.id, def);
+  assert.equal(r.createdBy, c.gm.id);
+  assert.deepEqual(Object.keys(r).sort(), ['campaignId', 'createdAt', 'createdBy', 'id', 'name', 'on', 'then', 'when']);
+  assert.deepEqual(expectOk(await emitAck(c.gm.s, 'rule:list', { campaignId: c.id })), [r]);
+  const fires = expectOk(await emitAck(c.gm.s, 'rule:test', { campaignId: c.id, rule: def, entity: { hp: 0, conditions: ['prone'] } }));
+  assert.deepEqual(fires, { fires: true, operations: def.then, result: { hp: 0, conditions: ['prone', 'unconscious'] } });
+  const not = expectOk(await emitAck(c.gm.s, 'rule:test', { campaignId: c.id, rule: def, entity: { hp: 0, conditions: ['unconscious'] } }));
+  assert.deepEqual(not, { fires: false, operations: def.then, result: null });
+  expectError(await emitAck(c.gm.s, 'rule:test', { campaignId: c.id, rule: { ...def, when: '(' }, entity: {} }), 'VALIDATION_ERROR');
+  expectError(await emitAck(c.gm.s, 'rule:test', { campaignId: c.id, rule: def, entity: 3 }), 'VALIDATION_ERROR');
+  const inapplicable = expectError(await emitAck(c.gm.s, 'rule:test', { campaignId: c.id, rule: def, entity: { hp: 0 } }), 'VALIDATION_ERROR');
+  assert.match(inapplicable.message, /push at conditions: no such target/);
+  expectOk(await emitAck(c.gm.s, 'rule:delete', { campaignId: c.id, id: r.id }));
+  expectError(await emitAck(c.gm.s, 'rule:delete', { campaignId: c.id, id: r.id }), 'NOT_FOUND');
+  assert.deepEqual(expectOk(await emitAck(c.gm.s, 'rule:list', { campaignId: c.id })), []);
+
+  // at most 100 per campaign
+  for (let i = 0; i < 100; i++) expectOk(await emitAck(c.gm.s, 'rule:create', { campaignId: c.id, ...def, name: `r${i}` }));
+  expectError(await emitAck(c.gm.s, 'rule:create', { campaignId: c.id, ...def, name: 'r100' }), 'CONFLICT');
+  const list = expectOk(await emitAck(c.gm.s, 'rule:list', { campaignId: c.id }));
+  assert.equal(list.length, 100);
+  assert.ok(list.every((x, i) => i === 0 || list[i - 1].createdAt <= x.createdAt), 'oldest first');
+});
+
+h.test('hp falling to 0 adds "unconscious" exactly once; a transition fires once; state_invalidated arrives', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'rd' });
+  t.after(c.close);
+  const down = await createRule(c.gm.s, c.id, { name: 'Down', on: 'actor', when: DOWN,
+    then: [{ operation: 'push', path: 'conditions', value: 'unconscious' }] });
+  // no guard: only the once-per-transition mark keeps it from counting twice
+  const falls = await createRule(c.gm.s, c.id, { name: 'Falls', on: 'actor', when: 'hp <= 0',
+    then: [{ operation: 'inc', path: 'falls', value: 1 }] });
+  const probe = await createRule(c.gm.s, c.id, { name: 'Probe', on: 'actor', when: 'probe > 0',
+    then: [{ operation: 'set', path: 'probed', value: true }] });
+  const actor = expectOk(await emitAck(c.p1.s, 'actor:create', { campaignId: c.id, name: 'Hero', type: 'pc', hp: 5, conditions: [], falls: 0 }));
+  let probes = 0;
+  // the runner has evaluated every write before this (see the header)
+  const caughtUp = async () => {
+    probes += 1;
+    const n = probes;
+    expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, probe: n }));
+    await invalidated(c.gm.rec, (e) => e.rule === probe.id && e.id === actor.id
+      && c.gm.rec.count('state_invalidated', (x) => x.rule === probe.id) >= n);
+    expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, probe: 0 }));
+  };
+
+  expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, hp: 0 }));
+  const inv = await invalidated(c.gm.rec, (e) => e.rule === down.id);
+  assert.deepEqual(inv, { campaignId: c.id, entity: 'actor', id: actor.id, reason: 'rule', rule: down.id });
+  // the player sees it too, and the change arrives as a normal actor:updated
+  await invalidated(c.p1.rec, (e) => e.rule === down.id);
+  await c.p1.rec.waitFor('actor:updated', (a) => a.id === actor.id && a.conditions.includes('unconscious'));
+  // more updates keeping hp at 0 add nothing
+  for (let i = 0; i < 5; i++) expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, name: `Hero ${i}`, hp: -i }));
+  await caughtUp();
+  let a = expectOk(await emitAck(c.p1.s, 'actor:get', actor.id));
+  assert.deepEqual(a.conditions, ['unconscious']);
+  assert.equal(a.falls, 1);
+  assert.equal(c.gm.rec.count('state_invalidated', (e) => e.rule === down.id), 1);
+  assert.equal(c.gm.rec.count('state_invalidated', (e) => e.rule === falls.id), 1);
+  // up again, and down again: a new transition
+  expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, hp: 3 }));
+  await caughtUp();
+  expectOk(await emitAck(c.p1.s, 'actor:update', { id: actor.id, hp: 0 }));
+  await invalidated(c.gm.rec, (e) => e.rule === falls.id && c.gm.rec.count('state_invalidated', (x) => x.rule === falls.id) === 2);
+  await caughtUp();
+  a = expectOk(await emitAck(c.p1.s, 'actor:get', actor.id));
+  assert.equal(a.falls, 2);
+  assert.deepEqual(a.conditions, ['unconscious'], 'the guard holds: still once');
+  assert.equal(c.gm.rec.count('state_invalidated', (e) => e.rule === down.id), 1);
+
+  // a hidden actor's rule: its state_invalidated reaches the GMs only
+  const npc = expectOk(await emitAck(c.gm.s, 'actor:create', { campaignId: c.id, name: 'Orc', type: 'npc', hidden: true, hp: 4, conditions: [] }));
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: npc.id, hp: 0 }));
+  await invalidated(c.gm.rec, (e) => e.rule === down.id && e.id === npc.id);
+  const stored = expectOk(await emitAck(c.gm.s, 'actor:get', npc.id));
+  assert.deepEqual(stored.conditions, ['unconscious']);
+  assert.equal(stored.hidden, true);
+  await caughtUp();
+  assert.equal(c.p1.rec.count('state_invalidated', (e) => e.id === npc.id), 0, 'the player hears nothing of the hidden orc');
+
+  // a player demoted... no: the rule's GM leaves the GMs: its rules stop
+  // (the rule acts with its creator's authority). Another GM keeps them.
+});
+
+h.test('two rules triggering each other stop at depth 8 with reason "depth"', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'rn' });
+  t.after(c.close);
+  const even = await createRule(c.gm.s, c.id, { name: 'Even', on: 'item', when: 'n % 2 == 0', then: [{ operation: 'inc', path: 'n', value: 1 }] });
+  const odd = await createRule(c.gm.s, c.id, { name: 'Odd', on: 'item', when: 'n % 2 == 1', then: [{ operation: 'inc', path: 'n', value: 1 }] });
+  const item = expectOk(await emitAck(c.gm.s, 'item:create', { campaignId: c.id, name: 'Ping', type: 'gear', n: 1 }));
+  const stop = await invalidated(c.gm.rec, (e) => e.reason === 'depth' && e.id === item.id, 15000);
+  // 1 (odd) -> odd fires -> 2 -> even fires -> ... -> 9 (depth 8): odd would fire
+  assert.deepEqual(stop, { campaignId: c.id, entity: 'item', id: item.id, reason: 'depth', rule: odd.id });
+  const got = expectOk(await emitAck(c.gm.s, 'item:get', item.id));
+  assert.equal(got.n, 9, 'eight rule writes: 1 -> 9');
+  assert.equal(got.version, 9);
+  const fired = c.gm.rec.data('state_invalidated', (e) => e.id === item.id && e.reason === 'rule');
+  assert.equal(fired.length, 8);
+  assert.deepEqual(fired.map((e) => e.rule), [odd.id, even.id, odd.id, even.id, odd.id, even.id, odd.id, even.id]);
+  // a client's write starts a new chain (depth 0 again)
+  expectOk(await emitAck(c.gm.s, 'item:update', { id: item.id, n: 100 }));
+  await invalidated(c.gm.rec, (e) => e.reason === 'depth' && e.id === item.id
+    && c.gm.rec.count('state_invalidated', (x) => x.reason === 'depth' && x.id === item.id) === 2, 15000);
+  assert.equal(expectOk(await emitAck(c.gm.s, 'item:get', item.id)).n, 108);
+});
+
+// ---- a burst of game-state updates with the rules worker dying -------------
+
+const HP = 'pluginData.hp';
+
+// A GM's writer of one session that follows the version (rules write too).
+function writer(socket, sessionId) {
+  let version = '0';
+  return async (operations) => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const ack = await emitAck(socket, 'gameState:update', {
+        id: crypto.randomUUID(), sessionId, version, operations, timestamp: Date.now(),
+      }, 10000);
+      if (ack.success) { version = ack.newVersion; return version; }
+      const err = expectError(ack, 'VERSION_CONFLICT');
+      version = err.currentVersion;
+    }
+    throw new Error('50 version conflicts in a row');
+  };
+}
+
+// Every applied update of the session, in order (the log holds them all).
+async function history(socket, sessionId) {
+  const sync = expectOk(await emitAck(socket, 'gameState:sync', { sessionId, sinceVersion: '0' }));
+  assert.equal(sync.full, undefined, 'the log holds every update');
+  return sync.updates;
+}
+
+// Replay the log: every rules update must be justified - its rule's when
+// was true at the version it was based on, and false at some version
+// between the previous application and it (the mark was cleared). A
+// duplicated or restarted runner applying one transition twice breaks it.
+function checkOnce(updates, t) {
+  let hp = null;
+  const hpAt = new Map([[0, null]]);
+  let rulesApplied = 0, lastApplied = -1, falseSince = true;
+  const falseAt = [];
+  for (const u of updates) {
+    const v = Number(u.version);
+    assert.equal(Number(u.previousVersion), v - 1, 'versions follow each other');
+    if (u.source === 'rules' && u.operations[0].path !== 'pluginData.probed') {
+      assert.deepEqual(u.operations, [{ operation: 'inc', path: 'pluginData.downs', value: 1 }]);
+      const base = v - 1;
+      assert.ok(hpAt.get(base) !== null && hpAt.get(base) <= 0, `rules update ${v}: when was true at ${base}`);
+      assert.ok(falseSince, `rules update ${v}: no version with hp > 0 since the last application at ${lastApplied}: applied twice`);
+      rulesApplied += 1;
+      lastApplied = v;
+      falseSince = false;
+    }
+    for (const op of u.operations) if (op.path === HP) hp = op.value;
+    hpAt.set(v, hp);
+    if (hp !== null && hp > 0) { falseSince = true; falseAt.push(v); }
+  }
+  t.diagnostic(`${updates.length} updates, ${rulesApplied} by the rules, ${falseAt.length} versions with hp > 0`);
+  return rulesApplied;
+}
+
+async function burst(t, sys, c, { kill }) {
+  const rule = await createRule(c.gm.s, c.id, { name: 'Downs', on: 'gameState', when: `${HP} <= 0`,
+    then: [{ operation: 'inc', path: 'pluginData.downs', value: 1 }] });
+  const probe = await createRule(c.gm.s, c.id, { name: 'Probe', on: 'gameState', when: 'pluginData.probe == 1',
+    then: [{ operation: 'set', path: 'pluginData.probed', value: true }] });
+  const session = expectOk(await emitAck(c.gm.s, 'gameSession:create', { campaignId: c.id, name: 'Burst' }));
+  const write = writer(c.gm.s, session.id);
+  await write([{ operation: 'set', path: HP, value: 5 }, { operation: 'set', path: 'pluginData.downs', value: 0 }]);
+  for (let i = 0; i < 200; i++) {
+    if (kill && i === 80) await sys.kill('rules', 'SIGKILL');
+    if (kill && i === 110) await sys.start('rules');
+    await write([{ operation: 'set', path: HP, value: i % 2 === 0 ? 0 : 5 }]);
+  }
+  // the runner (a new one after the kill) has evaluated the last write
+  await write([{ operation: 'set', path: 'pluginData.probe', value: 1 }]);
+  await invalidated(c.gm.rec, (e) => e.rule === probe.id && e.id === session.id, 15000);
+  const updates = await history(c.gm.s, session.id);
+  const applied = checkOnce(updates, t);
+  assert.ok(applied >= 1, 'the rule applied');
+  const state = expectOk(await emitAck(c.gm.s, 'gameState:requestFull', session.id)).gameState;
+  assert.equal(state.pluginData.downs, applied, 'each application counted once');
+  assert.equal(state.pluginData.probed, true);
+  assert.ok(c.gm.rec.count('state_invalidated', (e) => e.rule === rule.id) <= applied,
+    'no state_invalidated without its application');
+}
+
+h.test('SIGKILL the rules worker in the middle of a burst of 200 updates, start a new one: no effect applied twice', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'rk' });
+  t.after(c.close);
+  await burst(t, sys, c, { kill: true });
+});
+
+h.test('two rules workers at once apply each transition once', async (t, sys) => {
+  await sys.start('rules-2');
+  await sys.waitHealth({ status: 200, pred: (b) => b?.services?.rules?.workers === 2 });
+  const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'r2' });
+  t.after(c.close);
+  await burst(t, sys, c, { kill: false });
+});
+
+h.test('REST: rules of a campaign (create, list, test, delete) for its GMs', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'rr' });
+  t.after(c.close);
+  const gm = sys.token({ sub: c.gm.id });
+  const def = { name: 'Down', on: 'actor', when: DOWN, then: [{ operation: 'push', path: 'conditions', value: 'unconscious' }] };
+  const made = await rest(sys, gm, 'POST', `/campaigns/${c.id}/rules`, def);
+  assert.equal(made.status, 201, made.text);
+  assert.equal(made.body.name, 'Down');
+  const listed = await rest(sys, gm, 'GET', `/campaigns/${c.id}/rules`);
+  assert.equal(listed.status, 200);
+  assert.deepEqual(listed.body, [made.body]);
+  const tested = await rest(sys, gm, 'POST', `/campaigns/${c.id}/rules/test`, { rule: def, entity: { hp: 0, conditions: [] } });
+  assert.equal(tested.status, 200, tested.text);
+  assert.equal(tested.body.fires, true);
+  expectRestError(await rest(sys, sys.token({ sub: c.p1.id }), 'GET', `/campaigns/${c.id}/rules`), 403, 'FORBIDDEN');
+  expectRestError(await rest(sys, gm, 'POST', `/campaigns/${c.id}/rules`, { ...def, when: 'hp <' }), 400, 'VALIDATION_ERROR');
+  const del = await rest(sys, gm, 'DELETE', `/campaigns/${c.id}/rules/${made.body.id}`);
+  assert.ok(del.status === 200 || del.status === 204, del.text);
+  expectRestError(await rest(sys, gm, 'DELETE', `/campaigns/${c.id}/rules/${made.body.id}`), 404, 'NOT_FOUND');
+});
