@@ -235,7 +235,10 @@ async function burst(t, sys, c, { kill }) {
   for (let i = 0; i < 200; i++) {
     if (kill && i === 80) await sys.kill('rules', 'SIGKILL');
     if (kill && i === 110) await sys.start('rules');
-    await write([{ operation: 'set', path: HP, value: i % 2 === 0 ? 0 : 5 }]);
+    // hp stays at 0 for three writes, then 5 for one: a runner that fired
+    // again while the when stays true would apply twice in a row
+    await write([{ operation: 'set', path: HP, value: i % 4 === 3 ? 5 : 0 },
+      { operation: 'set', path: 'pluginData.tick', value: i }]);
   }
   // the runner (a new one after the kill) has evaluated the last write
   await write([{ operation: 'set', path: 'pluginData.probe', value: 1 }]);
