@@ -42,6 +42,7 @@ main (int argc, char **argv)
         case PL_LMODE_WORKER:  return pl_load_worker (&opts);
         case PL_LMODE_STATE:   return pl_load_state (&opts);
         case PL_LMODE_ROLL:    return pl_load_worker (&opts);   /* mode_worker.c */
+        case PL_LMODE_RULES:   return pl_load_rules (&opts);
         default:               return 2;
     }
 }

@@ -14,5 +14,6 @@ int pl_load_rpc (const pl_loadopt_t *opts);         /* mode_rpc.c     */
 int pl_load_broker (const pl_loadopt_t *opts);      /* mode_broker.c  */
 int pl_load_worker (const pl_loadopt_t *opts);      /* mode_worker.c: worker, roll */
 int pl_load_state (const pl_loadopt_t *opts);       /* mode_state.c   */
+int pl_load_rules (const pl_loadopt_t *opts);       /* mode_rules.c   */
 
 #endif

@@ -18,12 +18,13 @@
 #define M_WORKER  (1u << PL_LMODE_WORKER)
 #define M_STATE   (1u << PL_LMODE_STATE)
 #define M_ROLL    (1u << PL_LMODE_ROLL)
+#define M_RULES   (1u << PL_LMODE_RULES)
 #define M_WS      (M_CONNECT | M_FANOUT | M_RPC | M_STATE)
-#define M_ZMQ     (M_BROKER | M_WORKER | M_ROLL)
+#define M_ZMQ     (M_BROKER | M_WORKER | M_ROLL | M_RULES)
 #define M_ALL     (M_WS | M_ZMQ)
 
 static const char *s_modes[PL_LMODE_COUNT] = { "connect", "fanout", "rpc", "broker", "worker",
-                                                "state", "roll" };
+                                                "state", "roll", "rules" };
 
 typedef enum { T_STR, T_U32, T_INT, T_DBL } s_type_t;
 
@@ -42,7 +43,7 @@ static const s_opt_t s_opts[] = {
     { "path",         T_STR, O (path),         M_WS,     0, 0 },
     { "secret",       T_STR, O (secret),       M_WS,     0, 0 },
     { "conns",        T_U32, O (conns),        M_CONNECT | M_FANOUT, 1, PL_LOADOPT_CONNS_MAX },
-    { "users",        T_U32, O (users),        M_CONNECT | M_WORKER | M_ROLL, 1, PL_LOADOPT_CONNS_MAX },
+    { "users",        T_U32, O (users),        M_CONNECT | M_WORKER | M_ROLL | M_RULES, 1, PL_LOADOPT_CONNS_MAX },
     { "rooms",        T_U32, O (rooms),        M_FANOUT, 1, 100000 },
     { "clients",      T_U32, O (clients),      M_RPC | M_BROKER, 1, 100000 },
     { "window",       T_U32, O (window),       M_FANOUT | M_RPC | M_BROKER, 1, PL_LOADOPT_WINDOW_MAX },
@@ -68,6 +69,10 @@ static const s_opt_t s_opts[] = {
     { "reads",        T_U32, O (reads),        M_WORKER, 0, 100 },
     { "writes",       T_U32, O (writes),       M_WORKER, 0, 100 },
     { "expression",   T_STR, O (expression),   M_ROLL,   0, 0 },
+    { "events-in",    T_STR, O (events_in),    M_RULES,  0, 0 },
+    { "events-out",   T_STR, O (events_out),   M_RULES,  0, 0 },
+    { "redis",        T_STR, O (redis),        M_RULES,  0, 0 },
+    { "rules",        T_U32, O (rules),        M_RULES,  2, 100 },
 };
 #undef O
 
@@ -94,6 +99,10 @@ pl_loadopt_usage (void)
 "           alternating, of readers that own 5 actors each)\n"
 "  roll     as worker, for a parley-rules: roll {room: user:<own id>,\n"
 "           expression: --expression} within its credit; rolls/s on one worker\n"
+"  rules    one parley-rules on a bus of its own (binds --events-in, the\n"
+"           XSUB it publishes to, and --events-out, the XPUB it listens on;\n"
+"           writes --users actors and --rules rules to --redis), each actor\n"
+"           changed and announced again once its rule has fired: rule runs/s\n"
 "  state    --sessions game sessions, each a GM sending gameState:update back\n"
 "           to back (--updates in all, within --duration s) and --receivers\n"
 "           more members; acks/s, latency, deliveries, every version checked\n"
@@ -111,6 +120,7 @@ pl_loadopt_usage (void)
 "  --reads P [0] worker: percent of reads; --writes W [0]: of actor:update\n"
 "  --sessions S [10]  --receivers R [0]  --updates N [0 = until --duration]\n"
 "  --expression E [4d6kh3+1d20+2] roll: the dice of every roll\n"
+"  --events-in EP  --events-out EP  --redis URL  --rules R [10]: rules\n"
 "exit status: 0 run done (however slow), 1 run failed (nothing connected...),\n"
 "2 bad usage\n", stderr);
 }
@@ -200,6 +210,7 @@ s_defaults (pl_loadopt_t *o)
     o->heartbeat_ms = 1000;
     o->rate = -1;                   /* per-mode default below */
     o->expression = "4d6kh3+1d20+2";
+    o->rules = 10;
 }
 
 int
@@ -210,7 +221,7 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
     *help = false;
     s_defaults (o);
     if (argc < 2) {
-        snprintf (err, err_size, "missing MODE (connect, fanout, rpc, broker, worker, state, roll)");
+        snprintf (err, err_size, "missing MODE (connect, fanout, rpc, broker, worker, state, roll, rules)");
         goto cleanup;
     }
     if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
@@ -224,7 +235,7 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
             mode = m;
     if (mode < 0) {
         snprintf (err, err_size, "unknown mode '%s' (connect, fanout, rpc, broker, worker, "
-                  "state, roll)", argv[1]);
+                  "state, roll, rules)", argv[1]);
         goto cleanup;
     }
     o->mode = (pl_lmode_t) mode;
@@ -302,7 +313,8 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
     if (!seen_clients)
         o->clients = o->mode == PL_LMODE_BROKER ? 1 : 10;
     if (!seen_users)
-        o->users = o->mode == PL_LMODE_WORKER || o->mode == PL_LMODE_ROLL ? 100 : o->conns;
+        o->users = o->mode == PL_LMODE_WORKER || o->mode == PL_LMODE_ROLL
+                 || o->mode == PL_LMODE_RULES ? 100 : o->conns;
     if (o->rate < 0)
         o->rate = o->mode == PL_LMODE_FANOUT ? 100 : 0;
     /* cross-checks */
@@ -340,6 +352,18 @@ pl_loadopt_parse (pl_loadopt_t *o, int argc, char **argv, bool *help,
             }
             if (o->reads + o->writes > 100) {
                 snprintf (err, err_size, "--reads + --writes is more than 100%%");
+                goto cleanup;
+            }
+            break;
+        case PL_LMODE_RULES:
+            if (!o->events_in || !o->events_out || !o->redis) {
+                snprintf (err, err_size, "rules mode needs --events-in, --events-out and --redis");
+                goto cleanup;
+            }
+            if (!pl_loadopt_local_endpoint (o->events_in)
+            ||  !pl_loadopt_local_endpoint (o->events_out)) {
+                snprintf (err, err_size, "--events-in/--events-out must be ipc:// or tcp:// on a "
+                          "loopback address");
                 goto cleanup;
             }
             break;
@@ -462,6 +486,12 @@ pl_loadopt_test (bool verbose)
     assert (s_parse (&o, "roll") == -1);
     assert (s_parse (&o, "roll --bind ipc:///tmp/x.ipc --reads 5") == -1);
     assert (s_parse (&o, "worker --bind ipc:///tmp/x.ipc --expression 1d6") == -1);
+    assert (s_parse (&o, "rules --events-in ipc:///tmp/i.ipc --events-out ipc:///tmp/o.ipc "
+                         "--redis unix:///tmp/r.sock") == 0);
+    assert (o.mode == PL_LMODE_RULES && o.users == 100 && o.rules == 10);
+    assert (s_parse (&o, "rules --events-in ipc:///tmp/i.ipc --events-out ipc:///tmp/o.ipc") == -1);
+    assert (s_parse (&o, "rules --events-in ipc:///tmp/i.ipc --events-out ipc:///tmp/o.ipc "
+                         "--redis unix:///tmp/r.sock --rules 1") == -1);
     assert (s_parse (&o, "state") == 0);
     assert (o.mode == PL_LMODE_STATE && o.sessions == 10 && o.receivers == 0 && o.updates == 0);
     assert (s_parse (&o, "state --sessions 4 --receivers 2 --updates 400 --threads 8") == 0);

@@ -12,7 +12,7 @@
 
 typedef enum {
     PL_LMODE_CONNECT, PL_LMODE_FANOUT, PL_LMODE_RPC, PL_LMODE_BROKER, PL_LMODE_WORKER,
-    PL_LMODE_STATE, PL_LMODE_ROLL,
+    PL_LMODE_STATE, PL_LMODE_ROLL, PL_LMODE_RULES,
     PL_LMODE_COUNT
 } pl_lmode_t;
 
@@ -61,6 +61,10 @@ typedef struct {
     uint32_t reads;                 /* --reads: worker, percent of reads (0)   */
     uint32_t writes;                /* --writes: worker, percent of updates (0) */
     const char *expression;         /* --expression: roll's dice (4d6kh3+1d20+2) */
+    const char *events_in;          /* --events-in: rules, the bus XSUB to bind */
+    const char *events_out;         /* --events-out: rules, the bus XPUB to bind */
+    const char *redis;              /* --redis: rules, the worker's Redis URL  */
+    uint32_t rules;                 /* --rules: rules, rules in the campaign (10) */
 } pl_loadopt_t;
 
 /* Parse argv (argv[1] is the mode). Returns 0, or -1 with a message in
