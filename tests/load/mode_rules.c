@@ -383,6 +383,7 @@ pl_load_rules (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "runs_total", (double) r.runs);     /* warm-up, drain too */
     cJSON_AddNumberToObject (sum, "acked", (double) r.in_window);
     cJSON_AddNumberToObject (sum, "failed", 0);
+    cJSON_AddObjectToObject (sum, "errors");
     cJSON_AddNumberToObject (sum, "unanswered", inflight);
     cJSON_AddNumberToObject (sum, "rekicks", (double) r.rekicks);
     cJSON_AddNumberToObject (sum, "lost_writes", (double) r.lost_writes);

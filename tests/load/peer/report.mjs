@@ -114,6 +114,12 @@ const METRICS = {
     ['rolls/s ÷ worker replies/s (actor:create), same run', (r) => r.rate / find('worker', 'parley')?.result.rate, H],
     ...latency(['p50_ms', 'p99_ms']),
   ],
+  // One parley-rules alone on its bus (parley-load rules): the runner.
+  rules: [
+    ['rule runs/s (10 rules each)', (r) => r.rate, H],
+    ['rule evaluations/s', (r) => r.rule_evaluations_per_s, H],
+    ...latency(['p50_ms', 'p99_ms']),
+  ],
   routing: [
     ['gateway B: events received (must be 0)', (r) => r.b_events_in, L],
     ['gateway A: events received', (r) => r.a_events_in, H],
@@ -128,7 +134,7 @@ for (const [two, one] of Object.entries(TWO_WORKERS)) {
     ...rest];
 }
 const ORDER = ['connect', 'connect-large', 'fanout-throughput', 'fanout-latency', 'rpc-flat', 'rpc-flat-2w',
-  'rpc-fixed', 'rpc-fixed-low', 'state', 'state-2w', 'broker', 'worker', 'roll', 'routing'];
+  'rpc-fixed', 'rpc-fixed-low', 'state', 'state-2w', 'broker', 'worker', 'roll', 'rules', 'routing'];
 
 function fmt(v) {
   if (v === undefined || v === null || Number.isNaN(v)) return '–';
@@ -296,7 +302,7 @@ for (const run of runs) {
     check(`${name}: nothing lost`, r.lost === 0 && r.extra === 0 && r.create_failed === 0 && sum(r.errors) === 0,
       `lost ${r.lost}, extra ${r.extra}, create_failed ${r.create_failed}, errors ${JSON.stringify(r.errors)}`);
   } else if (run.scenario.startsWith('rpc') || run.scenario === 'broker' || run.scenario === 'worker'
-             || run.scenario === 'roll') {
+             || run.scenario === 'roll' || run.scenario === 'rules') {
     check(`${name}: no failed request`, r.failed === 0 && r.unanswered === 0 && sum(r.errors) === 0,
       `failed ${r.failed}, unanswered ${r.unanswered}, errors ${JSON.stringify(r.errors)}`);
   } else if (run.scenario.startsWith('connect')) {
