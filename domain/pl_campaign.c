@@ -257,6 +257,7 @@ pl_campaign_write_delete (pl_txn_t *txn, const char *id, const pl_campaign_read_
     pl_txn_write (txn, "DEL " PL_KEY_CAMPAIGN, id);
     pl_txn_write (txn, "DEL " PL_KEY_CAMPAIGN_MEMBERS, id);
     pl_txn_write (txn, "DEL " PL_KEY_CHAT_CAMPAIGN, id);
+    pl_txn_write (txn, "DEL " PL_KEY_CAMPAIGN_RULES, id);     /* pl_rule.h */
     const redisReply *m = r->members;
     for (size_t i = 0; m->type == REDIS_REPLY_ARRAY && i + 1 < m->elements; i += 2)
         pl_txn_write (txn, "ZREM " PL_KEY_USER_CAMPAIGNS " %s", m->element[i]->str, id);
@@ -267,6 +268,7 @@ pl_campaign_write_delete (pl_txn_t *txn, const char *id, const pl_campaign_read_
         pl_txn_write (txn, "DEL " PL_KEY_SESSION_STATE, sid);
         pl_txn_write (txn, "DEL " PL_KEY_SESSION_LOG, sid);
         pl_txn_write (txn, "DEL " PL_KEY_CHAT_SESSION, sid);
+        pl_txn_write (txn, "DEL " PL_KEY_RULES_MARKS, "gameState", sid);
     }
     pl_txn_write (txn, "DEL " PL_KEY_CAMPAIGN_SESSIONS, id);
 }
