@@ -11,12 +11,14 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct _pl_rule_t {
+    int refs;                       /* holders: pl_rule_destroy drops one  */
     cJSON *json;                    /* the rule as stored (owned)          */
     pl_rule_on_t on;
     pl_rule_expr_t *when;           /* parsed                              */
@@ -181,6 +183,7 @@ pl_rule_new (const cJSON *def, char *why, size_t why_size)
         s_why (why, why_size, "out of memory");
         goto cleanup;
     }
+    self->refs = 1;
     self->on = (pl_rule_on_t) kind;
     self->when = pl_rule_expr_new (when->valuestring, strlen (when->valuestring), err,
                                    sizeof err);
@@ -221,10 +224,12 @@ pl_rule_destroy (pl_rule_t **self_p)
     pl_rule_t *self = *self_p;
     if (!self)
         return;
+    *self_p = NULL;
+    if (--self->refs > 0)
+        return;                             /* the cache (or a list) holds it */
     pl_rule_expr_destroy (&self->when);
     cJSON_Delete (self->json);
     free (self);
-    *self_p = NULL;
 }
 
 bool
@@ -357,6 +362,58 @@ pl_rule_apply (const pl_rule_t *self, const cJSON *doc, char *why, size_t why_si
 
 /* ---- storage ---------------------------------------------------------- */
 
+/* The rules parsed so far, by their stored text: a rule never changes once
+ * stored (there is no rule:update), so the same text is the same rule, and
+ * the runner, which reads a campaign's rules on every change it hears,
+ * parses each (its JSON, its when) once instead of once per change.
+ * Direct-mapped, S_CACHE_SIZE entries; a collision replaces the entry.
+ * An entry is immutable and shared (refs), so a list handed out survives
+ * an eviction. Only the worker's thread touches it, and never across a
+ * Redis call (no entry is looked up half-way). */
+#define S_CACHE_SIZE 1024
+static struct {
+    uint64_t hash;
+    size_t len;
+    char *text;                     /* the stored text (owned)             */
+    pl_rule_t *rule;                /* one ref                             */
+} s_cache[S_CACHE_SIZE];
+
+static uint64_t
+s_hash (const char *text, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char) text[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The rule of this stored text, parsed once: a new ref the caller drops
+ * with pl_rule_destroy, or NULL when the text is not a rule. */
+static pl_rule_t *
+s_cached (const char *text, size_t len)
+{
+    uint64_t hash = s_hash (text, len);
+    size_t at = (size_t) (hash % S_CACHE_SIZE);
+    if (s_cache[at].rule && s_cache[at].hash == hash && s_cache[at].len == len
+    &&  memcmp (s_cache[at].text, text, len) == 0) {
+        s_cache[at].rule->refs++;
+        return s_cache[at].rule;
+    }
+    pl_rule_t *rule = pl_rule_load (text, len);
+    char *copy = rule ? malloc (len ? len : 1) : NULL;
+    if (copy) {
+        memcpy (copy, text, len);
+        pl_rule_destroy (&s_cache[at].rule);
+        free (s_cache[at].text);
+        s_cache[at].hash = hash;
+        s_cache[at].len = len;
+        s_cache[at].text = copy;
+        s_cache[at].rule = rule;
+        rule->refs++;
+    }
+    return rule;
+}
+
 static int
 s_cmp (const void *a, const void *b)
 {
@@ -388,7 +445,7 @@ pl_rule_list (pl_call_t *call, const char *campaign_id, pl_rule_on_t on,
     }
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
-        pl_rule_t *rule = e->type == REDIS_REPLY_STRING ? pl_rule_load (e->str, e->len) : NULL;
+        pl_rule_t *rule = e->type == REDIS_REPLY_STRING ? s_cached (e->str, e->len) : NULL;
         if (!rule) {
             pl_warn ("rules of campaign %s: a corrupt entry skipped", campaign_id);
             continue;

@@ -125,7 +125,9 @@ cJSON *pl_rule_apply (const pl_rule_t *self, const cJSON *doc, char *why, size_t
  * on == PL_RULE_ON_COUNT). Returns 0 and *rules (an array of *count,
  * free with pl_rule_list_free), or -1 when Redis failed (the call has
  * been answered INTERNAL unless it had committed). Corrupt entries are
- * logged and skipped. */
+ * logged and skipped. The rules are shared with a per-process cache of
+ * parsed rules keyed by their stored text (a stored rule never changes):
+ * read them, never stamp them. */
 int pl_rule_list (pl_call_t *call, const char *campaign_id, pl_rule_on_t on,
                   pl_rule_t ***rules, size_t *count);
 void pl_rule_list_free (pl_rule_t ***rules, size_t *count);
