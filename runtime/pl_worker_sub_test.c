@@ -60,6 +60,14 @@ s_on_bus (pl_call_t *call, const char *room, pl_push_id_t push, const cJSON *pay
     char *text = cJSON_PrintUnformatted (payload);
     snprintf (s_seen.payload, sizeof s_seen.payload, "%s", text);
     free (text);
+    /* {"as": user}: act as that user from here on (pl_call_act_as) */
+    const cJSON *as = cJSON_GetObjectItem (payload, "as");
+    if (cJSON_IsString (as)) {
+        assert (pl_call_act_as (call, as->valuestring, "Acting"));
+        assert (pl_call_act_as (call, as->valuestring, NULL));      /* again: replaced */
+        assert (strcmp (pl_call_caller (call)->user, as->valuestring) == 0);
+        assert (pl_call_caller (call)->name == NULL && pl_call_caller (call)->gateway == NULL);
+    }
     const cJSON *key = cJSON_GetObjectItem (payload, "incr");
     if (!cJSON_IsString (key))
         return;
@@ -260,6 +268,12 @@ s_test_decode (s_bus_t *b, const char *dir)
     assert (s_seen.push == PL_PUSH_ACTOR_DELETED && strcmp (s_seen.payload, "null") == 0);
     assert (pl_worker_stats (b->worker).bus_heard == 3);
     assert (pl_worker_stats (b->worker).bus_dropped == 0);
+    /* a bus call may act as a user; the next one starts as nobody again
+     * (on_bus asserts the caller empty first) */
+    s_event (b, "campaign:7", "[\"actor:updated\",{\"as\":\"gm-1\"}]");
+    assert (s_wait_runs (b, 4, UINT64_MAX));
+    s_event (b, "campaign:7", "[\"actor:updated\",{\"as\":\"gm-2\"}]");
+    assert (s_wait_runs (b, 5, UINT64_MAX));
 
     /* each of these is dropped, counted, and never reaches on_bus; a
      * well-formed event after each proves the one before was read */
@@ -308,7 +322,7 @@ s_test_decode (s_bus_t *b, const char *dir)
     int runs = s_seen.runs;
     assert (s_wait_runs (b, runs + 1, UINT64_MAX));
     assert (strcmp (s_seen.room, "campaign:8") == 0 && s_seen.push == PL_PUSH_ITEM_UPDATED);
-    assert (pl_worker_stats (b->worker).bus_heard == 4);
+    assert (pl_worker_stats (b->worker).bus_heard == 6);
     assert (pl_worker_stats (b->worker).bus_dropped == dropped);
     s_end_worker (b);
 }
