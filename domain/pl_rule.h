@@ -136,12 +136,12 @@ void pl_rule_list_free (pl_rule_t ***rules, size_t *count);
 
 /* An actor or item (on ACTOR / ITEM) with this id, or the game state of
  * session id (on STATE), changed: run the campaign's rules on it as
- * described above. campaign_hint: the campaign the event named (the read
- * is checked against the stored one), or NULL. Returns 0 (done: applied,
- * nothing to do, or refused and logged), or -1 (Redis failed, or a lost
+ * described above. Its campaign is the stored one (an event's copy is
+ * only a hint that something changed). Returns 0 (done: applied, nothing
+ * to do, or refused and logged), or -1 (Redis failed, or a lost
  * compare-and-set: the runtime runs the call again). For a call that
  * answers nobody (a bus call). */
-int pl_rule_run (pl_call_t *call, pl_rule_on_t on, const char *id, const char *campaign_hint);
+int pl_rule_run (pl_call_t *call, pl_rule_on_t on, const char *id);
 /* An actor or item was deleted: forget its record. */
 int pl_rule_forget (pl_call_t *call, pl_rule_on_t on, const char *id);
 

@@ -191,9 +191,8 @@ s_queue_state (pl_txn_t *txn, void *arg)
 /* Read the thing, its record and the rules. Returns 1 read (something
  * to evaluate), 0 nothing to do, -1 failed. */
 static int
-s_read (pl_call_t *call, s_run_t *r, const char *hint)
+s_read (pl_call_t *call, s_run_t *r)
 {
-    (void) hint;
     int rc = -1;
     pl_redis_batch_t b = { 0 };
     if (r->on == PL_RULE_ON_STATE) {
@@ -471,11 +470,11 @@ cleanup:
 }
 
 int
-pl_rule_run (pl_call_t *call, pl_rule_on_t on, const char *id, const char *campaign_hint)
+pl_rule_run (pl_call_t *call, pl_rule_on_t on, const char *id)
 {
     assert (call && id && (int) on >= 0 && on < PL_RULE_ON_COUNT);
     s_run_t r = { .on = on, .kind = pl_rule_on_name (on), .id = id };
-    int rc = s_read (call, &r, campaign_hint);
+    int rc = s_read (call, &r);
     if (rc <= 0)
         goto cleanup;
     rc = -1;

@@ -221,5 +221,5 @@ pl_rules_heard (pl_call_t *call, const char *room, pl_push_id_t push, const cJSO
             return;                         /* not a change rules watch */
     }
     if (id)
-        pl_rule_run (call, on, id, s_id (payload, "campaignId"));
+        pl_rule_run (call, on, id);
 }
