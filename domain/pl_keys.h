@@ -156,6 +156,10 @@
 /* () set: campaign ids whose world time passed more entries than one
  * call fires; the scheduler's periodic task fires the rest */
 #define PL_KEY_SCHED_BACKLOG            "pl:sched:backlog"
+/* () zset: claimed entries' members until their schedule:fired has left
+ * the claimer, score = lease deadline ms (Redis TIME) + a 3-decimal
+ * fraction keeping the claim's order; an expired lease fires it again */
+#define PL_KEY_SCHED_FIRING             "pl:sched:firing"
 /* (sid) hash: the session's turn timer {startedAt (ms), seconds, label,
  * campaignId} */
 #define PL_KEY_TIMER                    "pl:timer:%s"

@@ -12,6 +12,7 @@
  */
 #include "pl_sched.h"
 #include "pl_keys.h"
+#include "pl_log.h"
 #include "pl_wire.h"
 
 #include <assert.h>
@@ -20,39 +21,83 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Take one claimed member out of zset key zk: its entry (appended to out),
- * member and campaign index. E, M: the entries and members hashes. */
-#define S_LUA_TAKE \
-    "local function take (zk, m, out)\n" \
-    "  redis.call ('ZREM', zk, m)\n" \
-    "  local id, cid = string.match (m, '^%d+:([^:]+):(.+)$')\n" \
-    "  if not id then return end\n" \
-    "  local e = redis.call ('HGET', E, id)\n" \
-    "  redis.call ('HDEL', E, id)\n" \
-    "  redis.call ('HDEL', M, id)\n" \
-    "  redis.call ('SREM', " PL_LUA_KEY_SCHED_CAMPAIGN ("cid") ", id)\n" \
-    "  if e then out[#out + 1] = e end\n" \
-    "end\n"
+_Static_assert (PL_SCHED_FIRE_MAX < 1000, "S_LUA_TAKE's score fraction counts to 999");
+
+/* How long a claim holds a fired entry before any scheduler may fire it
+ * again (pl_sched__acks_reset changes it for the selftest). */
+static int64_t s_lease_ms = PL_SCHED_LEASE_MS;
+
+/* This process's fired entries waiting for their acknowledgement: ids
+ * (JSON strings) published by calls that may not have ended (staged),
+ * and by calls that ended before the task's last turn began (ready: their
+ * events have been sent unless the runtime still holds some). Each list
+ * holds at most PL_SCHED_ACK_MAX; an id past it is not acknowledged and
+ * fires again when its lease expires (at-least-once, logged). The worker
+ * loop is the only thread that touches them. */
+static struct {
+    cJSON *staged, *ready;
+} s_acks;
+
+static void
+s_note (cJSON **list, const char *id)
+{
+    if (!*list)
+        *list = cJSON_CreateArray ();
+    if (*list && cJSON_GetArraySize (*list) < PL_SCHED_ACK_MAX)
+        cJSON_AddItemToArray (*list, cJSON_CreateString (id));
+    else
+        pl_warn ("scheduled event %s: no room to acknowledge it; it fires again after "
+                 "its lease (%" PRId64 " ms)", id, s_lease_ms);
+}
 
 /* Redis's clock in ms. */
 #define S_LUA_NOW \
     "local t = redis.call ('TIME')\n" \
     "local now = tonumber (t[1]) * 1000 + math.floor (tonumber (t[2]) / 1000)\n"
 
-/* KEYS: time, world zset, entries, members, backlog. ARGV: "set" |
- * "advance", value, max time, fire max, cid. -> {"over", prev} or {prev,
- * now, more ("0"/"1"), entries...}. */
+/* Claim one due member m of zset zk: out of zk, into the firing zset F
+ * with a lease until now + L (the caller's acknowledgement, pl_sched_ack,
+ * removes it and its entry; an expired lease fires it again), and its
+ * entry appended to out. The score's fraction (the claim's running count
+ * n, 3 decimals: distinct doubles for epoch ms below 2^43) keeps the
+ * claim's order among equal deadlines, so a re-claim fires in due order.
+ * E, M: the entries and members hashes; needs now (S_LUA_NOW). An entry
+ * gone missing is cleaned up, not fired. */
+#define S_LUA_TAKE \
+    "local n = 0\n" \
+    "local function lease (m)\n" \
+    "  n = n + 1\n" \
+    "  redis.call ('ZADD', F, string.format ('%d.%03d', now + L, n), m)\n" \
+    "end\n" \
+    "local function take (zk, m, out)\n" \
+    "  redis.call ('ZREM', zk, m)\n" \
+    "  local id, cid = string.match (m, '^%d+:([^:]+):(.+)$')\n" \
+    "  if not id then return end\n" \
+    "  local e = redis.call ('HGET', E, id)\n" \
+    "  if e then\n" \
+    "    lease (m)\n" \
+    "    out[#out + 1] = e\n" \
+    "  else\n" \
+    "    redis.call ('HDEL', M, id)\n" \
+    "    redis.call ('SREM', " PL_LUA_KEY_SCHED_CAMPAIGN ("cid") ", id)\n" \
+    "  end\n" \
+    "end\n"
+
+/* KEYS: time, world zset, entries, members, backlog, firing. ARGV: "set"
+ * | "advance", value, max time, fire max, cid, lease ms. -> {"over",
+ * prev} or {prev, now, more ("0"/"1"), entries...}. */
 PL_REDIS_SCRIPT (s_time_lua,
-    "local E, M = KEYS[3], KEYS[4]\n"
+    "local E, M, F, L = KEYS[3], KEYS[4], KEYS[6], tonumber (ARGV[6])\n"
+    S_LUA_NOW
     S_LUA_TAKE
     "local prev = tonumber (redis.call ('GET', KEYS[1]) or '0')\n"
-    "local now = tonumber (ARGV[2])\n"
-    "if ARGV[1] == 'advance' then now = prev + now end\n"
-    "if now > tonumber (ARGV[3]) then return {'over', string.format ('%d', prev)} end\n"
-    "redis.call ('SET', KEYS[1], string.format ('%d', now))\n"
-    "local out = {string.format ('%d', prev), string.format ('%d', now), '0'}\n"
+    "local world = tonumber (ARGV[2])\n"
+    "if ARGV[1] == 'advance' then world = prev + world end\n"
+    "if world > tonumber (ARGV[3]) then return {'over', string.format ('%d', prev)} end\n"
+    "redis.call ('SET', KEYS[1], string.format ('%d', world))\n"
+    "local out = {string.format ('%d', prev), string.format ('%d', world), '0'}\n"
     "local max = tonumber (ARGV[4])\n"
-    "local due = redis.call ('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, max + 1)\n"
+    "local due = redis.call ('ZRANGEBYSCORE', KEYS[2], '-inf', world, 'LIMIT', 0, max + 1)\n"
     "for i, m in ipairs (due) do\n"
     "  if i > max then\n"
     "    out[3] = '1'\n"
@@ -87,26 +132,29 @@ PL_REDIS_SCRIPT (s_create_lua,
     "redis.call ('ZADD', KEYS[4], score, m)\n"
     "return {'ok', json}\n");
 
-/* KEYS: campaign set, entries, members. -> entries by creation. */
+/* KEYS: campaign set, entries, members, firing. -> entries by creation
+ * (not those fired and waiting for their acknowledgement). */
 PL_REDIS_SCRIPT (s_list_lua,
     "local rows = {}\n"
     "for _, id in ipairs (redis.call ('SMEMBERS', KEYS[1])) do\n"
     "  local m = redis.call ('HGET', KEYS[3], id)\n"
     "  local e = redis.call ('HGET', KEYS[2], id)\n"
-    "  if m and e then rows[#rows + 1] = {m, e} end\n"
+    "  if m and e and not redis.call ('ZSCORE', KEYS[4], m) then rows[#rows + 1] = {m, e} end\n"
     "end\n"
     "table.sort (rows, function (a, b) return a[1] < b[1] end)\n"
     "local out = {}\n"
     "for i, r in ipairs (rows) do out[i] = r[2] end\n"
     "return out\n");
 
-/* KEYS: entries, members, campaign set, real zset, world zset. ARGV: id,
- * cid. -> 1 cancelled, 0 none such in that campaign. */
+/* KEYS: entries, members, campaign set, real zset, world zset, firing.
+ * ARGV: id, cid. -> 1 cancelled, 0 none such in that campaign (or fired:
+ * claimed, its acknowledgement pending). */
 PL_REDIS_SCRIPT (s_cancel_lua,
     "local m = redis.call ('HGET', KEYS[2], ARGV[1])\n"
     "if not m then return 0 end\n"
     "local id, cid = string.match (m, '^%d+:([^:]+):(.+)$')\n"
     "if cid ~= ARGV[2] then return 0 end\n"
+    "if redis.call ('ZSCORE', KEYS[6], m) then return 0 end\n"
     "local n = redis.call ('ZREM', KEYS[4], m) + redis.call ('ZREM', KEYS[5], m)\n"
     "redis.call ('HDEL', KEYS[1], ARGV[1])\n"
     "redis.call ('HDEL', KEYS[2], ARGV[1])\n"
@@ -129,16 +177,47 @@ PL_REDIS_SCRIPT (s_timer_cancel_lua,
     "redis.call ('ZREM', KEYS[2], ARGV[1])\n"
     "return n\n");
 
-/* The periodic pass. KEYS: real zset, entries, members, backlog, timers.
- * ARGV: fire max, ticks max. -> {now, next due ms (-1 none), nfired,
- * entries..., then (sid, remaining, label) per tick}. next due is now when
- * a budget ran out. */
+/* The acknowledgement of fired entries. KEYS: entries, members, firing.
+ * ARGV: ids. Each still claimed (in the firing zset) leaves it, with its
+ * entry; one re-claimed and acknowledged by another scheduler meanwhile
+ * is gone already. -> how many it removed. */
+PL_REDIS_SCRIPT (s_ack_lua,
+    "local n = 0\n"
+    "for _, id in ipairs (ARGV) do\n"
+    "  local m = redis.call ('HGET', KEYS[2], id)\n"
+    "  if m and redis.call ('ZREM', KEYS[3], m) == 1 then\n"
+    "    local cid = string.match (m, '^%d+:[^:]+:(.+)$')\n"
+    "    redis.call ('HDEL', KEYS[1], id)\n"
+    "    redis.call ('HDEL', KEYS[2], id)\n"
+    "    if cid then redis.call ('SREM', " PL_LUA_KEY_SCHED_CAMPAIGN ("cid") ", id) end\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n");
+
+/* The periodic pass. KEYS: real zset, entries, members, backlog, timers,
+ * firing. ARGV: fire max, ticks max, lease ms. -> {now, next due ms (-1
+ * none), nfired, entries..., then (sid, remaining, label) per tick}. next
+ * due is now when a budget ran out. Entries whose lease expired (their
+ * claimer died before its acknowledgement) fire first, again, in their
+ * claim's order; then the due ones. */
 PL_REDIS_SCRIPT (s_claim_lua,
-    "local E, M = KEYS[2], KEYS[3]\n"
-    S_LUA_TAKE
+    "local E, M, F, L = KEYS[2], KEYS[3], KEYS[6], tonumber (ARGV[3])\n"
     S_LUA_NOW
+    S_LUA_TAKE
     "local budget = tonumber (ARGV[1])\n"
     "local ev, ticks, more = {}, {}, false\n"
+    "local lapsed = redis.call ('ZRANGEBYSCORE', F, '-inf', now, 'LIMIT', 0, budget + 1)\n"
+    "for i, m in ipairs (lapsed) do\n"
+    "  if i > budget then more = true break end\n"
+    "  local id = string.match (m, '^%d+:([^:]+):')\n"
+    "  local e = id and redis.call ('HGET', E, id)\n"
+    "  if e then\n"
+    "    lease (m)\n"
+    "    ev[#ev + 1] = e\n"
+    "  else redis.call ('ZREM', F, m) end\n"
+    "end\n"
+    "budget = budget - math.min (#lapsed, budget)\n"
     "local function claim (zk, upto)\n"
     "  local due = redis.call ('ZRANGEBYSCORE', zk, '-inf', upto, 'LIMIT', 0, budget + 1)\n"
     "  local left = false\n"
@@ -178,10 +257,11 @@ PL_REDIS_SCRIPT (s_claim_lua,
     "end\n"
     "local nxt = -1\n"
     "if more then nxt = now else\n"
-    "  local a = redis.call ('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-    "  local b = redis.call ('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')\n"
-    "  if a[2] then nxt = tonumber (a[2]) end\n"
-    "  if b[2] and (nxt < 0 or tonumber (b[2]) < nxt) then nxt = tonumber (b[2]) end\n"
+    "  for _, k in ipairs ({KEYS[1], KEYS[5], F}) do\n"
+    "    local a = redis.call ('ZRANGE', k, 0, 0, 'WITHSCORES')\n"
+    "    local x = a[2] and math.floor (tonumber (a[2]))\n"
+    "    if x and (nxt < 0 or x < nxt) then nxt = x end\n"
+    "  end\n"
     "end\n"
     "local out = {string.format ('%d', now), string.format ('%d', nxt), string.format ('%d', #ev)}\n"
     "for _, e in ipairs (ev) do out[#out + 1] = e end\n"
@@ -266,15 +346,17 @@ pl_sched_time_change (pl_call_t *call, const char *cid, bool set, int64_t value,
     *fired = NULL;
     *more = false;
     char time_key[PL_WIRE_ID_MAX + 32], world_key[PL_WIRE_ID_MAX + 32];
-    char val[24], max[24], fire[16];
+    char val[24], max[24], fire[16], lease[24];
     snprintf (time_key, sizeof time_key, PL_KEY_TIME, cid);
     snprintf (world_key, sizeof world_key, PL_KEY_SCHED_WORLD, cid);
     snprintf (val, sizeof val, "%" PRId64, value);
     snprintf (max, sizeof max, "%lld", PL_SCHED_TIME_MAX);
     snprintf (fire, sizeof fire, "%d", PL_SCHED_FIRE_MAX);
+    snprintf (lease, sizeof lease, "%" PRId64, s_lease_ms);
     const char *argv[] = { time_key, world_key, PL_KEY_SCHED_ENTRIES, PL_KEY_SCHED_MEMBERS,
-                           PL_KEY_SCHED_BACKLOG, set ? "set" : "advance", val, max, fire, cid };
-    reply = pl_call_script (call, &s_time_lua, 5, 10, argv, NULL);
+                           PL_KEY_SCHED_BACKLOG, PL_KEY_SCHED_FIRING,
+                           set ? "set" : "advance", val, max, fire, cid, lease };
+    reply = pl_call_script (call, &s_time_lua, 6, 12, argv, NULL);
     if (!reply)
         goto cleanup;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
@@ -375,8 +457,9 @@ pl_sched_list (pl_call_t *call, const char *cid, cJSON **list)
     *list = NULL;
     char set_key[PL_WIRE_ID_MAX + 32];
     snprintf (set_key, sizeof set_key, PL_KEY_SCHED_CAMPAIGN, cid);
-    const char *argv[] = { set_key, PL_KEY_SCHED_ENTRIES, PL_KEY_SCHED_MEMBERS };
-    redisReply *reply = pl_call_script (call, &s_list_lua, 3, 3, argv, NULL);
+    const char *argv[] = { set_key, PL_KEY_SCHED_ENTRIES, PL_KEY_SCHED_MEMBERS,
+                           PL_KEY_SCHED_FIRING };
+    redisReply *reply = pl_call_script (call, &s_list_lua, 4, 4, argv, NULL);
     if (!reply)
         goto cleanup;
     *list = reply->type == REDIS_REPLY_ARRAY ? s_entries (reply, 0, reply->elements)
@@ -400,8 +483,8 @@ pl_sched_cancel (pl_call_t *call, const char *cid, const char *id)
     snprintf (set_key, sizeof set_key, PL_KEY_SCHED_CAMPAIGN, cid);
     snprintf (world_key, sizeof world_key, PL_KEY_SCHED_WORLD, cid);
     const char *argv[] = { PL_KEY_SCHED_ENTRIES, PL_KEY_SCHED_MEMBERS, set_key,
-                           PL_KEY_SCHED_REAL, world_key, id, cid };
-    redisReply *reply = pl_call_script (call, &s_cancel_lua, 5, 7, argv, NULL);
+                           PL_KEY_SCHED_REAL, world_key, PL_KEY_SCHED_FIRING, id, cid };
+    redisReply *reply = pl_call_script (call, &s_cancel_lua, 6, 8, argv, NULL);
     if (!reply)
         goto cleanup;
     rc = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1 ? 1 : 0;
@@ -468,12 +551,14 @@ pl_sched_claim (pl_call_t *call, pl_sched_due_t *due)
 {
     int rc = -1;
     *due = (pl_sched_due_t) { NULL, NULL, -1, 0 };
-    char fire[16], ticks[16];
+    char fire[16], ticks[16], lease[24];
     snprintf (fire, sizeof fire, "%d", PL_SCHED_FIRE_MAX);
     snprintf (ticks, sizeof ticks, "%d", PL_SCHED_TICKS_MAX);
+    snprintf (lease, sizeof lease, "%" PRId64, s_lease_ms);
     const char *argv[] = { PL_KEY_SCHED_REAL, PL_KEY_SCHED_ENTRIES, PL_KEY_SCHED_MEMBERS,
-                           PL_KEY_SCHED_BACKLOG, PL_KEY_TIMERS, fire, ticks };
-    redisReply *reply = pl_call_script (call, &s_claim_lua, 5, 7, argv, NULL);
+                           PL_KEY_SCHED_BACKLOG, PL_KEY_TIMERS, PL_KEY_SCHED_FIRING,
+                           fire, ticks, lease };
+    redisReply *reply = pl_call_script (call, &s_claim_lua, 6, 9, argv, NULL);
     if (!reply)
         goto cleanup;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
@@ -532,8 +617,59 @@ pl_sched_publish_fired (pl_call_t *call, const cJSON *entry, int64_t fired_at)
     }
     cJSON_AddNumberToObject (ev, "firedAt", (double) fired_at);
     pl_call_publish (call, room->valuestring, PL_PUSH_SCHEDULE_FIRED, ev, false);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive (entry, "id");
+    if (cJSON_IsString (id))
+        s_note (&s_acks.staged, id->valuestring);
 cleanup:
     return;
+}
+
+int
+pl_sched_ack (pl_call_t *call)
+{
+    int rc = -1;
+    redisReply *reply = NULL;
+    const char **argv = NULL;
+    int n = cJSON_GetArraySize (s_acks.ready);
+    if (pl_call_events_held (call)) {
+        rc = 0;                             /* not sure they left: next turn */
+        goto cleanup;
+    }
+    if (n > 0) {
+        argv = calloc ((size_t) n + 3, sizeof *argv);
+        if (!argv)
+            goto cleanup;
+        argv[0] = PL_KEY_SCHED_ENTRIES;
+        argv[1] = PL_KEY_SCHED_MEMBERS;
+        argv[2] = PL_KEY_SCHED_FIRING;
+        for (int i = 0; i < n; i++)
+            argv[3 + i] = cJSON_GetArrayItem (s_acks.ready, i)->valuestring;
+        reply = pl_call_script (call, &s_ack_lua, 3, n + 3, argv, NULL);
+        if (!reply)
+            goto cleanup;                   /* kept for the next turn */
+        cJSON_Delete (s_acks.ready);
+        s_acks.ready = NULL;
+    }
+    /* what was published before this turn began has left (or is held:
+     * then this turn saw pl_call_events_held) by the next turn */
+    cJSON_Delete (s_acks.ready);
+    s_acks.ready = s_acks.staged;
+    s_acks.staged = NULL;
+    rc = cJSON_GetArraySize (s_acks.ready) > 0 ? 1 : 0;
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    free (argv);
+    return rc;
+}
+
+void
+pl_sched__acks_reset (int64_t lease_ms)
+{
+    cJSON_Delete (s_acks.staged);
+    cJSON_Delete (s_acks.ready);
+    s_acks.staged = s_acks.ready = NULL;
+    s_lease_ms = lease_ms > 0 ? lease_ms : PL_SCHED_LEASE_MS;
 }
 
 /* --------------------------------------------------------------------- */
@@ -580,6 +716,7 @@ pl_sched_test (bool verbose)
     assert (pl_sched_int (n, 1, 86401, &v) && v == 86401);
     cJSON_Delete (n);
     assert (!pl_sched_int (NULL, 0, 1, &v));
+    pl_sched__test_live (verbose);
     if (verbose)
         printf ("OK\n");
 }

@@ -11,11 +11,21 @@
  *  clock) or PL_KEY_SCHED_WORLD of its campaign (score = at). The member
  *  starts with a 20-digit creation sequence (PL_KEY_SCHED_SEQ), so equal
  *  scores sort by creation: ZRANGEBYSCORE gives due order, then creation.
- *  Firing is a claim: one script removes the due members and their entries
- *  and returns the entries, so of two schedulers exactly one gets each.
- *  The claimer publishes what it got after the script returns; a process
- *  that dies between Redis's reply and its zmq send loses those events
- *  (at-most-once on that window; the bus itself is at-most-once too).
+ *  Firing is a claim: one script moves the due members into the firing
+ *  zset (PL_KEY_SCHED_FIRING) with a lease (PL_SCHED_LEASE_MS, by Redis's
+ *  clock) and returns their entries, so of two schedulers exactly one gets
+ *  each. The claimer publishes them (pl_sched_publish_fired), and once the
+ *  events have left the process its periodic task acknowledges them
+ *  (pl_sched_ack: one script removes them and their entries). A claimer
+ *  that dies in between (after Redis's reply, before its zmq send or its
+ *  acknowledgement) leaves them in the firing zset: when the lease expires
+ *  any scheduler's pass (the first one after a start included) claims
+ *  them again and fires them, before what is newly due, in their first
+ *  claim's order (due, then creation). So: exactly once when nothing
+ *  dies; at-least-once across a crash in that window, or when a live
+ *  scheduler cannot acknowledge within the lease (Redis unreachable):
+ *  schedule:fired carries the entry's id to de-duplicate on. (The bus is
+ *  lossy itself: a subscriber that is not connected misses events.)
  *
  *  Turn timers: PL_KEY_TIMER per session and PL_KEY_TIMERS scored by the
  *  next tick's ms. Each tick is claimed by the same script (the score moves
@@ -50,6 +60,10 @@
 #define PL_SCHED_TIMER_MAX_S    86400           /* a turn timer's seconds     */
 #define PL_SCHED_TICKS_MAX      40              /* timer ticks per claim      */
 #define PL_SCHED_LABEL_MAX      200             /* characters of a label      */
+#define PL_SCHED_LEASE_MS       10000           /* a claim's hold on a fired
+                                                   entry until acknowledged  */
+#define PL_SCHED_ACK_MAX        10000           /* ids waiting for their
+                                                   acknowledgement, per list */
 
 /* An event name: 1..PL_SCHED_EVENT_MAX bytes of [A-Za-z0-9:_.-]. */
 bool pl_sched_event_valid (const char *name);
@@ -105,8 +119,26 @@ typedef struct {
 int pl_sched_claim (pl_call_t *call, pl_sched_due_t *due);
 void pl_sched_due_clear (pl_sched_due_t *due);
 
-/* Publish schedule:fired for an entry to its room (fired_at ms). */
+/* Publish schedule:fired for an entry (claimed by pl_sched_time_change
+ * or pl_sched_claim) to its room (fired_at ms), and note its id for
+ * pl_sched_ack. Call it after the call's last Redis command: the call's
+ * events go out when it ends, and the notes are acknowledged only after
+ * that. */
 void pl_sched_publish_fired (pl_call_t *call, const cJSON *entry, int64_t fired_at);
+
+/* The periodic task's first step: acknowledge (one script) the fired
+ * entries noted before its previous turn, whose events have left the
+ * process by now, unless the runtime holds events (pl_call_events_held:
+ * then it waits for a later turn). Returns 1 when notes wait for a later
+ * turn (run the task again soon), 0 none, -1 failed (logged; they are
+ * kept). */
+int pl_sched_ack (pl_call_t *call);
+
+/* Selftest internals: forget the notes, set the lease (<= 0: the
+ * default). */
+void pl_sched__acks_reset (int64_t lease_ms);
+/* The live part of the selftest (pl_sched_live_test.c). */
+void pl_sched__test_live (bool verbose);
 
 void pl_sched_test (bool verbose);
 

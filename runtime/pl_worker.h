@@ -336,6 +336,13 @@ void pl_call_publish_except (pl_call_t *call, const char *room, pl_push_id_t pus
  * turn read may predate the handler's write). No periodic task: no-op. */
 void pl_call_wake_at (pl_call_t *call, int64_t mono_ms);
 
+/* True while the worker holds events of calls that have ended, waiting
+ * for an earlier commit (the coroutine runtime sends events in commit
+ * order). When false, every call that has ended has had its events sent
+ * (or dropped, when it failed without committing). The scheduler's
+ * acknowledgement of fired events waits on it. */
+bool pl_call_events_held (const pl_call_t *call);
+
 void pl_worker_test (bool verbose);
 
 #endif

@@ -35,6 +35,13 @@ cleanup:
     return;
 }
 
+bool
+pl_call_events_held (const pl_call_t *call)
+{
+    assert (call && call->worker);
+    return call->worker->nheld > 0;
+}
+
 int64_t
 pl_worker__wake_next (pl_worker_t *self)
 {

@@ -2,8 +2,12 @@
  *  time:*, schedule:* and the periodic task; timer.c: timer:*).
  *
  *  Storage and atomicity are domain/pl_sched's: every change is one Lua
- *  script, and firing is a claim that removes what it returns, so any
- *  number of schedulers may run and each event fires once.
+ *  script, and firing is a claim that leases what it returns, so any
+ *  number of schedulers may run and each event fires once; the periodic
+ *  task acknowledges what this process fired once its events have left,
+ *  and a claimer that died before that has its claims fired again by any
+ *  scheduler when their lease expires (pl_sched.h: at-least-once across
+ *  that crash, schedule:fired's id de-duplicates).
  *
  *  Who: time:get for members of the campaign; everything else for its GMs
  *  (FORBIDDEN otherwise, also for an unknown campaign: its role is none).
@@ -120,8 +124,9 @@ s_time_change (pl_call_t *call, const cJSON *arg)
     const cJSON *entry;
     cJSON_ArrayForEach (entry, fired)
         pl_sched_publish_fired (call, entry, fired_at);
-    if (more)
-        pl_call_wake_at (call, pl_id_mono_ms ());   /* the task fires the rest */
+    if (more || cJSON_GetArraySize (fired) > 0)
+        pl_call_wake_at (call, pl_id_mono_ms ());   /* the task acknowledges them,
+                                                       fires the rest */
     pl_call_ok (call, data);
 cleanup:
     cJSON_Delete (fired);
@@ -284,7 +289,9 @@ void
 pl_scheduler_tick (pl_call_t *call)
 {
     pl_sched_due_t due;
-    if (pl_sched_claim (call, &due) != 0)
+    /* first what earlier calls fired: their events have left by now */
+    int acks = pl_sched_ack (call);
+    if (acks < 0 || pl_sched_claim (call, &due) != 0)
         goto cleanup;                       /* logged; the cap runs it again */
     const cJSON *item;
     cJSON_ArrayForEach (item, due.fired)
@@ -304,6 +311,8 @@ pl_scheduler_tick (pl_call_t *call)
     }
     if (due.wait_ms >= 0)
         pl_call_wake_at (call, pl_id_mono_ms () + due.wait_ms);
+    if (acks > 0 || cJSON_GetArraySize (due.fired) > 0)
+        pl_call_wake_at (call, pl_id_mono_ms ());   /* acknowledge them */
     pl_sched_due_clear (&due);
 cleanup:
     return;
