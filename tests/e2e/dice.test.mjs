@@ -6,7 +6,7 @@
 // chat:history as kind "roll", and REST rolls too.
 import assert from 'node:assert/strict';
 import { useSystem, emitAck, expectOk, expectError } from './lib/system.mjs';
-import { uid, quiet, setupCampaign, tab, subscribeOk, settle, rest, expectRestError } from './lib/campaign.mjs';
+import { uid, quiet, setupCampaign, tab, subscribeOk, rest, expectRestError } from './lib/campaign.mjs';
 
 const h = useSystem({ workers: 1 });
 
@@ -238,7 +238,14 @@ h.test('a secret roll reaches only the GMs: the player receives nothing, the GM\
   const { gm, p1 } = c;
   const gm2 = await tab(sys, gm);                          // the GM's other tab
   await subscribeOk(gm2.s, c.room);                         // joins campaign:<id>:gm with it
-  await settle();
+  // the subscription reaches the bus asynchronously: wait until the other
+  // tab hears a secret roll (not a fixed sleep); these reach no player either
+  let probe = null;
+  for (let i = 0; i < 20 && !probe; i++) {
+    const p = expectOk(await emitAck(gm.s, 'roll', { room: c.room, expression: '1d4', label: 'probe', secret: true }));
+    probe = await gm2.rec.waitFor('roll:result', (x) => x.id === p.id, 500).catch(() => null);
+  }
+  assert.ok(probe, 'the other tab hears the GM room');
   const s = expectOk(await emitAck(gm.s, 'roll', { room: c.room, expression: '1d20', label: 'Perception (hidden)', secret: true }));
   assert.equal(s.secret, true);
   assert.equal(s.room, c.room);

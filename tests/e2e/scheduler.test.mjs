@@ -5,17 +5,56 @@
 // cancel, a restart), the limits, and the REST routes.
 import assert from 'node:assert/strict';
 import { useSystem, emitAck, expectOk, expectError, sleep } from './lib/system.mjs';
-import { setupCampaign, tab, quiet, settle, uid, rest } from './lib/campaign.mjs';
+import { setupCampaign, tab, quiet, uid, rest } from './lib/campaign.mjs';
 
 const MAX = 10 ** 15 - 1;                   // the largest world time
 const h = useSystem({ workers: 1, gateways: 1, services: { scheduler: 1 } });
 
-/** A game session of campaign c that gm and the players have joined. */
+/**
+ * Wait until every user hears what send() publishes to a room: send returns
+ * the ack's data, the users' recorders must get `event` with its id. A
+ * subscription reaches the bus asynchronously (ZeroMQ's slow joiner), so a
+ * fixed settle can be too short on a loaded box; this waits on the event.
+ */
+async function heard(users, event, send, tries = 20) {
+  for (let i = 0; i < tries; i++) {
+    const { id } = await send(i);
+    const got = await Promise.all(users.map((u) => u.rec.waitFor(event, (x) => x.id === id, 500).then(() => true, () => false)));
+    if (got.every(Boolean)) return;
+  }
+  assert.fail(`${event}: not heard by every user after ${tries} tries`);
+}
+
+/** A game session of campaign c that gm and the players have joined and hear. */
 async function session(c, users) {
   const s = expectOk(await emitAck(c.gm.s, 'gameSession:create', { campaignId: c.id, name: uid('S') }));
   for (const u of users) expectOk(await emitAck(u.s, 'gameSession:join', s.id));
-  await settle();
+  await heard(users, 'chat:message', async (i) =>
+    expectOk(await emitAck(c.gm.s, 'chat:send', { room: `session:${s.id}`, text: `probe ${i}` })));
   return s;
+}
+
+/**
+ * A turn timer's pushes, as one session member heard them: remaining values
+ * of timer:tick (the first at once, = seconds), then timer:expired. A tick
+ * may be skipped when the scheduler runs late (by design: never sent late in
+ * a burst), so no exact list: the first is `seconds`, each later one is
+ * smaller (so none twice, at most one per value), all above 0, every tick
+ * carries the label, and exactly one timer:expired comes after the last tick.
+ */
+function checkTimer(rec, sessionId, seconds, label) {
+  const ticks = rec.of('timer:tick');
+  const rem = ticks.map((e) => e.data.remaining);
+  assert.ok(rem.length >= 1, 'the first tick');
+  assert.equal(rem[0], seconds, `first remaining = seconds: ${rem.join(' ')}`);
+  for (let i = 1; i < rem.length; i++) assert.ok(rem[i] < rem[i - 1], `strictly decreasing: ${rem.join(' ')}`);
+  assert.ok(rem.every((r) => Number.isInteger(r) && r > 0), `all above 0: ${rem.join(' ')}`);
+  for (const e of ticks) assert.deepEqual(e.data, { sessionId, remaining: e.data.remaining, label });
+  const expired = rec.of('timer:expired');
+  assert.equal(expired.length, 1, 'expired exactly once');
+  assert.deepEqual(expired[0].data, { sessionId, label });
+  assert.ok(rec.events.indexOf(expired[0]) > rec.events.indexOf(ticks.at(-1)), 'expired after the last tick');
+  return rem;
 }
 
 h.test('world time: members read it, GMs advance and set it, everyone hears world_time_changed', async (t, sys) => {
@@ -139,7 +178,7 @@ h.test('an advance past more events than one call fires: the scheduler fires the
   assert.equal(created.length, 450);
   const want = created.map((m, i) => ({ m, i })).sort((p, q) => p.m.at - q.m.at || p.i - q.i).map((p) => p.m.id);
   expectOk(await emitAck(gm.s, 'time:advance', { campaignId: c.id, seconds: 100 }));
-  await p1.rec.waitFor('schedule:fired', () => p1.rec.count('schedule:fired') >= 450, 8000).catch(() => {});
+  await p1.rec.waitFor('schedule:fired', () => p1.rec.count('schedule:fired') >= 450, 20000).catch(() => {});
   await quiet();
   const got = p1.rec.data('schedule:fired').map((x) => x.id);
   assert.equal(got.length, 450, 'every one');
@@ -158,7 +197,7 @@ h.test('scheduled events: real-time ones fire in order of due time, then creatio
   }
   for (const m of made) assert.equal(typeof m.dueAt, 'number');
   assert.ok(made.every((m) => m.dueAt - m.createdAt >= 400 && m.at === undefined));
-  await p1.rec.waitFor('schedule:fired', (x) => x.event === 'v', 5000);
+  await p1.rec.waitFor('schedule:fired', (x) => x.event === 'v', 15000);
   await quiet();
   const got = p1.rec.data('schedule:fired').map((x) => x.id);
   const want = made.map((m, i) => ({ m, i })).sort((p, q) => p.m.dueAt - q.m.dueAt || p.i - q.i).map((p) => p.m.id);
@@ -224,10 +263,13 @@ h.test('schedule:create refuses bad input, non-GMs and rooms of other campaigns;
 h.test('SIGKILL the scheduler; an event falls due during the outage; after a restart it fires exactly once', async (t, sys) => {
   const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'sk' });
   const { gm, p1 } = c;
-  const ev = expectOk(await emitAck(gm.s, 'schedule:create', { campaignId: c.id, event: 'during-outage', payload: 1, room: c.room, afterMs: 800 }));
-  const later = expectOk(await emitAck(gm.s, 'schedule:create', { campaignId: c.id, event: 'after-restart', payload: 2, room: c.room, afterMs: 4000 }));
+  const ev = expectOk(await emitAck(gm.s, 'schedule:create', { campaignId: c.id, event: 'during-outage', payload: 1, room: c.room, afterMs: 2000 }));
+  const later = expectOk(await emitAck(gm.s, 'schedule:create', { campaignId: c.id, event: 'after-restart', payload: 2, room: c.room, afterMs: 6000 }));
   await sys.kill('scheduler', 'SIGKILL');
-  await sleep(1500);                           // the outage: ev falls due now
+  // the premise: the kill came before ev's due time (dueAt is Redis's clock,
+  // on this host); a box too loaded for 2 s says so instead of a false result
+  assert.ok(Date.now() < ev.dueAt, `the scheduler was killed ${Date.now() - ev.dueAt} ms after ev fell due`);
+  await sleep(ev.dueAt + 300 - Date.now());    // the outage: ev falls due in it
   assert.equal(p1.rec.count('schedule:fired'), 0, 'nobody fired it while no scheduler ran');
   await sys.start('scheduler');
   const f = await p1.rec.waitFor('schedule:fired', (x) => x.id === ev.id, 8000);
@@ -292,13 +334,12 @@ h.test('turn timer: ticks down once a second, expires once; GM only; cancel', as
   assert.equal(tm.seconds, 3);
   assert.equal(tm.label, 'Round 1');
   assert.equal(tm.endsAt - tm.startedAt, 3000);
-  const exp = await p1.rec.waitFor('timer:expired', () => true, 6000);
+  const exp = await p1.rec.waitFor('timer:expired', () => true, 10000);
   assert.deepEqual(exp, { sessionId: s.id, label: 'Round 1' });
   await quiet(1300);
+  const rem = checkTimer(p1.rec, s.id, 3, 'Round 1');
+  t.diagnostic(`ticks ${rem.join(' ')}`);
   const ticks = p1.rec.of('timer:tick');
-  assert.deepEqual(ticks.map((e) => e.data.remaining), [3, 2, 1], 'remaining counts down');
-  assert.deepEqual(ticks[1].data, { sessionId: s.id, remaining: 2, label: 'Round 1' });
-  assert.equal(p1.rec.count('timer:expired'), 1, 'expired once');
   const gaps = ticks.slice(1).map((e, i) => e.at - ticks[i].at);
   t.diagnostic(`tick gaps ${gaps.join(', ')} ms`);
   assert.deepEqual(out.rec.names('timer'), []);
@@ -306,21 +347,32 @@ h.test('turn timer: ticks down once a second, expires once; GM only; cancel', as
   // cancel: no more ticks, no expiry
   p1.rec.clear();
   expectOk(await emitAck(gm.s, 'timer:start', { sessionId: s.id, seconds: 30 }));
-  await p1.rec.waitFor('timer:tick', (x) => x.remaining === 29, 3000);
+  await p1.rec.waitFor('timer:tick', (x) => x.remaining < 30, 5000);
   assert.deepEqual(expectOk(await emitAck(gm.s, 'timer:cancel', { sessionId: s.id })), { sessionId: s.id });
+  // a tick claimed just before the cancel may still be on its way: at most
+  // that one; then a window in which a running timer would tick twice
   const n = p1.rec.count('timer:tick');
   await quiet(1500);
-  assert.equal(p1.rec.count('timer:tick'), n, 'no tick after the cancel');
+  const n2 = p1.rec.count('timer:tick');
+  assert.ok(n2 <= n + 1, `at most one tick in flight after the cancel (${n2 - n})`);
+  await quiet(2200);
+  assert.equal(p1.rec.count('timer:tick'), n2, 'no tick after the cancel');
   assert.equal(p1.rec.count('timer:expired'), 0);
   assert.equal(p1.rec.data('timer:tick')[0].label, null, 'no label: null');
   // a start replaces the running timer
   p1.rec.clear();
   expectOk(await emitAck(gm.s, 'timer:start', { sessionId: s.id, seconds: 60, label: 'old' }));
   expectOk(await emitAck(gm.s, 'timer:start', { sessionId: s.id, seconds: 2, label: 'new' }));
-  await p1.rec.waitFor('timer:expired', () => true, 5000);
+  await p1.rec.waitFor('timer:expired', () => true, 10000);
   await quiet(1200);
   assert.deepEqual(p1.rec.data('timer:expired'), [{ sessionId: s.id, label: 'new' }]);
-  assert.ok(p1.rec.data('timer:tick').every((x) => x.label === 'new' || x.remaining === 60), 'the old one ticks no more');
+  const labels = p1.rec.data('timer:tick').map((x) => x.label);
+  assert.equal(labels[0], 'old');
+  assert.ok(labels.indexOf('new') > 0 && labels.slice(labels.indexOf('new')).every((l) => l === 'new'),
+    `the old one ticks no more once the new one started: ${labels.join(' ')}`);
+  const fresh = p1.rec.data('timer:tick').filter((x) => x.label === 'new').map((x) => x.remaining);
+  assert.equal(fresh[0], 2);
+  for (let i = 1; i < fresh.length; i++) assert.ok(fresh[i] < fresh[i - 1], `new: strictly decreasing ${fresh.join(' ')}`);
   c.close();
 });
 
@@ -329,17 +381,14 @@ h.test('a running timer survives a scheduler SIGKILL and restart: no tick twice,
   const { gm, p1 } = c;
   const s = await session(c, [gm, p1]);
   expectOk(await emitAck(gm.s, 'timer:start', { sessionId: s.id, seconds: 5, label: 'Survivor' }));
-  await p1.rec.waitFor('timer:tick', (x) => x.remaining === 4, 3000);
+  await p1.rec.waitFor('timer:tick', (x) => x.remaining < 5, 5000);
   await sys.kill('scheduler', 'SIGKILL');
   await sys.start('scheduler');
-  const exp = await p1.rec.waitFor('timer:expired', () => true, 10000);
+  const exp = await p1.rec.waitFor('timer:expired', () => true, 15000);
   assert.deepEqual(exp, { sessionId: s.id, label: 'Survivor' });
   await quiet(1300);
-  const rem = p1.rec.data('timer:tick').map((x) => x.remaining);
+  const rem = checkTimer(p1.rec, s.id, 5, 'Survivor');
   t.diagnostic(`ticks ${rem.join(' ')}`);
-  assert.equal(p1.rec.count('timer:expired'), 1);
-  for (let i = 1; i < rem.length; i++) assert.ok(rem[i] < rem[i - 1], `strictly decreasing: ${rem.join(' ')}`);
-  assert.equal(rem[0], 5);
   c.close();
 });
 
