@@ -50,6 +50,7 @@ pl_keys_test (bool verbose)
     s_check (PL_KEY_SCHED_CAMPAIGN, PL_LUA_KEY_SCHED_CAMPAIGN ("cid"));
     s_check (PL_KEY_SCHED_WORLD, PL_LUA_KEY_SCHED_WORLD ("cid"));
     s_check (PL_KEY_TIMER, PL_LUA_KEY_TIMER ("sid"));
+    s_check (PL_KEY_SESSION, PL_LUA_KEY_SESSION ("sid"));
     s_check (PL_KEY_TIME, PL_LUA_KEY_TIME ("cid"));
     s_check (PL_KEY_PRESENCE_CONN, PL_LUA_KEY_PRESENCE_CONN ("gw", "conn"));
     s_check (PL_KEY_PRESENCE_CONNS, PL_LUA_KEY_PRESENCE_CONNS ("room", "user"));

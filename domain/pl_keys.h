@@ -45,6 +45,7 @@
 
 /* (sid) hash: {id, campaignId, name, createdBy, createdAt} */
 #define PL_KEY_SESSION                  "pl:session:%s"
+#define PL_LUA_KEY_SESSION(sid)         "'pl:session:' .. " sid
 /* (cid) set: the campaign's session ids */
 #define PL_KEY_CAMPAIGN_SESSIONS        "pl:campaign:%s:sessions"
 /* (sid) string: the state JSON, the snapshot, always current */

@@ -62,7 +62,8 @@ s_note (cJSON **list, const char *id)
  * n, 3 decimals: distinct doubles for epoch ms below 2^43) keeps the
  * claim's order among equal deadlines, so a re-claim fires in due order.
  * E, M: the entries and members hashes; needs now (S_LUA_NOW). An entry
- * gone missing is cleaned up, not fired. */
+ * gone missing, or of a campaign deleted meanwhile, is cleaned up, not
+ * fired (pl_sched_campaign_clear's safety net). */
 #define S_LUA_TAKE \
     "local n = 0\n" \
     "local function lease (m)\n" \
@@ -74,6 +75,10 @@ s_note (cJSON **list, const char *id)
     "  local id, cid = string.match (m, '^%d+:([^:]+):(.+)$')\n" \
     "  if not id then return end\n" \
     "  local e = redis.call ('HGET', E, id)\n" \
+    "  if e and redis.call ('EXISTS', " PL_LUA_KEY_CAMPAIGN ("cid") ") == 0 then\n" \
+    "    redis.call ('HDEL', E, id)\n" \
+    "    e = nil\n" \
+    "  end\n" \
     "  if e then\n" \
     "    lease (m)\n" \
     "    out[#out + 1] = e\n" \
@@ -83,13 +88,15 @@ s_note (cJSON **list, const char *id)
     "  end\n" \
     "end\n"
 
-/* KEYS: time, world zset, entries, members, backlog, firing. ARGV: "set"
- * | "advance", value, max time, fire max, cid, lease ms. -> {"over",
- * prev} or {prev, now, more ("0"/"1"), entries...}. */
+/* KEYS: time, world zset, entries, members, backlog, firing, campaign.
+ * ARGV: "set" | "advance", value, max time, fire max, cid, lease ms. ->
+ * {"gone"} (the campaign was deleted since the caller's role was read),
+ * {"over", prev} or {prev, now, more ("0"/"1"), entries...}. */
 PL_REDIS_SCRIPT (s_time_lua,
     "local E, M, F, L = KEYS[3], KEYS[4], KEYS[6], tonumber (ARGV[6])\n"
     S_LUA_NOW
     S_LUA_TAKE
+    "if redis.call ('EXISTS', KEYS[7]) == 0 then return {'gone'} end\n"
     "local prev = tonumber (redis.call ('GET', KEYS[1]) or '0')\n"
     "local world = tonumber (ARGV[2])\n"
     "if ARGV[1] == 'advance' then world = prev + world end\n"
@@ -106,11 +113,13 @@ PL_REDIS_SCRIPT (s_time_lua,
     "end\n"
     "return out\n");
 
-/* KEYS: entries, members, campaign set, zset, time, seq. ARGV: id, cid,
- * entry JSON without its closing brace, afterMs (0: a world-time entry),
- * at, max pending. -> {"full"} | {"past", world} | {"ok", entry}. */
+/* KEYS: entries, members, campaign set, zset, time, seq, campaign. ARGV:
+ * id, cid, entry JSON without its closing brace, afterMs (0: a world-time
+ * entry), at, max pending. -> {"gone"} (the campaign was deleted since the
+ * caller's role was read) | {"full"} | {"past", world} | {"ok", entry}. */
 PL_REDIS_SCRIPT (s_create_lua,
     S_LUA_NOW
+    "if redis.call ('EXISTS', KEYS[7]) == 0 then return {'gone'} end\n"
     "if redis.call ('SCARD', KEYS[3]) >= tonumber (ARGV[6]) then return {'full'} end\n"
     "local after = tonumber (ARGV[4])\n"
     "local json, score\n"
@@ -162,9 +171,11 @@ PL_REDIS_SCRIPT (s_cancel_lua,
     "if n > 0 then return 1 end\n"
     "return 0\n");
 
-/* KEYS: timer, timers. ARGV: sid, seconds, label, cid. -> startedAt. */
+/* KEYS: timer, timers, session. ARGV: sid, seconds, label, cid. ->
+ * startedAt, or "gone" (the session was deleted since it was read). */
 PL_REDIS_SCRIPT (s_timer_start_lua,
     S_LUA_NOW
+    "if redis.call ('EXISTS', KEYS[3]) == 0 then return 'gone' end\n"
     "redis.call ('DEL', KEYS[1])\n"
     "redis.call ('HSET', KEYS[1], 'startedAt', string.format ('%d', now), 'seconds', ARGV[2],\n"
     "            'label', ARGV[3], 'campaignId', ARGV[4])\n"
@@ -175,6 +186,28 @@ PL_REDIS_SCRIPT (s_timer_start_lua,
 PL_REDIS_SCRIPT (s_timer_cancel_lua,
     "local n = redis.call ('DEL', KEYS[1])\n"
     "redis.call ('ZREM', KEYS[2], ARGV[1])\n"
+    "return n\n");
+
+/* A deleted campaign's schedule and timers. KEYS: entries, members, real
+ * zset, firing, campaign set, world zset, time, backlog, timers. ARGV:
+ * cid, then the campaign's session ids. -> entries removed. */
+PL_REDIS_SCRIPT (s_clear_lua,
+    "local n = 0\n"
+    "for _, id in ipairs (redis.call ('SMEMBERS', KEYS[5])) do\n"
+    "  local m = redis.call ('HGET', KEYS[2], id)\n"
+    "  if m then\n"
+    "    redis.call ('ZREM', KEYS[3], m)\n"
+    "    redis.call ('ZREM', KEYS[4], m)\n"
+    "  end\n"
+    "  n = n + redis.call ('HDEL', KEYS[1], id)\n"
+    "  redis.call ('HDEL', KEYS[2], id)\n"
+    "end\n"
+    "redis.call ('DEL', KEYS[5], KEYS[6], KEYS[7])\n"
+    "redis.call ('SREM', KEYS[8], ARGV[1])\n"
+    "for i = 2, #ARGV do\n"
+    "  redis.call ('DEL', " PL_LUA_KEY_TIMER ("ARGV[i]") ")\n"
+    "  redis.call ('ZREM', KEYS[9], ARGV[i])\n"
+    "end\n"
     "return n\n");
 
 /* The acknowledgement of fired entries. KEYS: entries, members, firing.
@@ -210,12 +243,16 @@ PL_REDIS_SCRIPT (s_claim_lua,
     "local lapsed = redis.call ('ZRANGEBYSCORE', F, '-inf', now, 'LIMIT', 0, budget + 1)\n"
     "for i, m in ipairs (lapsed) do\n"
     "  if i > budget then more = true break end\n"
-    "  local id = string.match (m, '^%d+:([^:]+):')\n"
+    "  local id, cid = string.match (m, '^%d+:([^:]+):(.+)$')\n"
     "  local e = id and redis.call ('HGET', E, id)\n"
-    "  if e then\n"
+    "  if e and redis.call ('EXISTS', " PL_LUA_KEY_CAMPAIGN ("cid") ") == 1 then\n"
     "    lease (m)\n"
     "    ev[#ev + 1] = e\n"
-    "  else redis.call ('ZREM', F, m) end\n"
+    "  else\n"
+    "    redis.call ('ZREM', F, m)\n"
+    "    if id then redis.call ('HDEL', E, id) redis.call ('HDEL', M, id) end\n"
+    "    if cid then redis.call ('SREM', " PL_LUA_KEY_SCHED_CAMPAIGN ("cid") ", id) end\n"
+    "  end\n"
     "end\n"
     "budget = budget - math.min (#lapsed, budget)\n"
     "local function claim (zk, upto)\n"
@@ -241,7 +278,9 @@ PL_REDIS_SCRIPT (s_claim_lua,
     "  local tk = " PL_LUA_KEY_TIMER ("sid") "\n"
     "  local v = redis.call ('HMGET', tk, 'startedAt', 'seconds', 'label')\n"
     "  local start, secs = tonumber (v[1]), tonumber (v[2])\n"
-    "  if not start or not secs then redis.call ('ZREM', KEYS[5], sid)\n"
+    "  if not start or not secs or redis.call ('EXISTS', " PL_LUA_KEY_SESSION ("sid") ") == 0 then\n"
+    "    redis.call ('DEL', tk)\n"
+    "    redis.call ('ZREM', KEYS[5], sid)\n"
     "  else\n"
     "    local k = math.floor ((now - start) / 1000)\n"
     "    local rem = secs - k\n"
@@ -346,20 +385,30 @@ pl_sched_time_change (pl_call_t *call, const char *cid, bool set, int64_t value,
     *fired = NULL;
     *more = false;
     char time_key[PL_WIRE_ID_MAX + 32], world_key[PL_WIRE_ID_MAX + 32];
-    char val[24], max[24], fire[16], lease[24];
+    char val[24], max[24], fire[16], lease[24], campaign_key[PL_WIRE_ID_MAX + 32];
     snprintf (time_key, sizeof time_key, PL_KEY_TIME, cid);
+    snprintf (campaign_key, sizeof campaign_key, PL_KEY_CAMPAIGN, cid);
     snprintf (world_key, sizeof world_key, PL_KEY_SCHED_WORLD, cid);
     snprintf (val, sizeof val, "%" PRId64, value);
     snprintf (max, sizeof max, "%lld", PL_SCHED_TIME_MAX);
     snprintf (fire, sizeof fire, "%d", PL_SCHED_FIRE_MAX);
     snprintf (lease, sizeof lease, "%" PRId64, s_lease_ms);
     const char *argv[] = { time_key, world_key, PL_KEY_SCHED_ENTRIES, PL_KEY_SCHED_MEMBERS,
-                           PL_KEY_SCHED_BACKLOG, PL_KEY_SCHED_FIRING,
+                           PL_KEY_SCHED_BACKLOG, PL_KEY_SCHED_FIRING, campaign_key,
                            set ? "set" : "advance", val, max, fire, cid, lease };
-    reply = pl_call_script (call, &s_time_lua, 6, 12, argv, NULL);
+    reply = pl_call_script (call, &s_time_lua, 7, 13, argv, NULL);
     if (!reply)
         goto cleanup;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        pl_call_error (call, PL_ERR_INTERNAL, "storage error");
+        goto cleanup;
+    }
+    if (reply->element[0]->type == REDIS_REPLY_STRING
+    &&  strcmp (reply->element[0]->str, "gone") == 0) {
+        rc = 2;
+        goto cleanup;
+    }
+    if (reply->elements < 2) {
         pl_call_error (call, PL_ERR_INTERNAL, "storage error");
         goto cleanup;
     }
@@ -400,8 +449,9 @@ pl_sched_create (pl_call_t *call, cJSON *entry, int64_t after_ms, int64_t *world
     assert (len > 2 && json[len - 1] == '}');
     json[len - 1] = '\0';                   /* the script appends its fields */
     char set_key[PL_WIRE_ID_MAX + 32], zset_key[PL_WIRE_ID_MAX + 32], time_key[PL_WIRE_ID_MAX + 32];
-    char after[24], at_text[24], max[16];
+    char after[24], at_text[24], max[16], campaign_key[PL_WIRE_ID_MAX + 32];
     snprintf (set_key, sizeof set_key, PL_KEY_SCHED_CAMPAIGN, cid->valuestring);
+    snprintf (campaign_key, sizeof campaign_key, PL_KEY_CAMPAIGN, cid->valuestring);
     if (after_ms > 0)
         snprintf (zset_key, sizeof zset_key, "%s", PL_KEY_SCHED_REAL);
     else
@@ -411,9 +461,9 @@ pl_sched_create (pl_call_t *call, cJSON *entry, int64_t after_ms, int64_t *world
     snprintf (at_text, sizeof at_text, "%" PRId64, after_ms > 0 ? 0 : (int64_t) at->valuedouble);
     snprintf (max, sizeof max, "%d", PL_SCHED_PENDING_MAX);
     const char *argv[] = { PL_KEY_SCHED_ENTRIES, PL_KEY_SCHED_MEMBERS, set_key, zset_key,
-                           time_key, PL_KEY_SCHED_SEQ,
+                           time_key, PL_KEY_SCHED_SEQ, campaign_key,
                            id->valuestring, cid->valuestring, json, after, at_text, max };
-    reply = pl_call_script (call, &s_create_lua, 6, 12, argv, NULL);
+    reply = pl_call_script (call, &s_create_lua, 7, 13, argv, NULL);
     if (!reply)
         goto cleanup;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1
@@ -422,6 +472,9 @@ pl_sched_create (pl_call_t *call, cJSON *entry, int64_t after_ms, int64_t *world
         goto cleanup;
     }
     const char *what = reply->element[0]->str;
+    if (strcmp (what, "gone") == 0)
+        rc = 3;
+    else
     if (strcmp (what, "full") == 0)
         rc = 1;
     else
@@ -502,13 +555,18 @@ pl_sched_timer_start (pl_call_t *call, const char *sid, const char *cid, int64_t
 {
     int rc = -1;
     *timer = NULL;
-    char key[PL_WIRE_ID_MAX + 32], secs[24];
+    char key[PL_WIRE_ID_MAX + 32], session_key[PL_WIRE_ID_MAX + 32], secs[24];
     snprintf (key, sizeof key, PL_KEY_TIMER, sid);
+    snprintf (session_key, sizeof session_key, PL_KEY_SESSION, sid);
     snprintf (secs, sizeof secs, "%" PRId64, seconds);
-    const char *argv[] = { key, PL_KEY_TIMERS, sid, secs, label ? label : "", cid };
-    redisReply *reply = pl_call_script (call, &s_timer_start_lua, 2, 6, argv, NULL);
+    const char *argv[] = { key, PL_KEY_TIMERS, session_key, sid, secs, label ? label : "", cid };
+    redisReply *reply = pl_call_script (call, &s_timer_start_lua, 3, 7, argv, NULL);
     if (!reply)
         goto cleanup;
+    if (reply->type == REDIS_REPLY_STRING && strcmp (reply->str, "gone") == 0) {
+        rc = 1;
+        goto cleanup;
+    }
     pl_call_commit (call);
     int64_t started = s_int (reply, 0);
     cJSON *t = cJSON_CreateObject ();
@@ -622,6 +680,36 @@ pl_sched_publish_fired (pl_call_t *call, const cJSON *entry, int64_t fired_at)
         s_note (&s_acks.staged, id->valuestring);
 cleanup:
     return;
+}
+
+int
+pl_sched_campaign_clear (pl_call_t *call, const char *cid, const char *const *sids, size_t nsids)
+{
+    int rc = -1;
+    redisReply *reply = NULL;
+    char set_key[PL_WIRE_ID_MAX + 32], world_key[PL_WIRE_ID_MAX + 32], time_key[PL_WIRE_ID_MAX + 32];
+    snprintf (set_key, sizeof set_key, PL_KEY_SCHED_CAMPAIGN, cid);
+    snprintf (world_key, sizeof world_key, PL_KEY_SCHED_WORLD, cid);
+    snprintf (time_key, sizeof time_key, PL_KEY_TIME, cid);
+    const char **argv = calloc (nsids + 10, sizeof *argv);
+    if (!argv)
+        goto cleanup;
+    const char *keys[] = { PL_KEY_SCHED_ENTRIES, PL_KEY_SCHED_MEMBERS, PL_KEY_SCHED_REAL,
+                           PL_KEY_SCHED_FIRING, set_key, world_key, time_key,
+                           PL_KEY_SCHED_BACKLOG, PL_KEY_TIMERS };
+    memcpy (argv, keys, sizeof keys);
+    argv[9] = cid;
+    for (size_t i = 0; i < nsids; i++)
+        argv[10 + i] = sids[i];
+    reply = pl_call_script (call, &s_clear_lua, 9, (int) nsids + 10, argv, NULL);
+    if (!reply)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    if (reply)
+        freeReplyObject (reply);
+    free (argv);
+    return rc;
 }
 
 int

@@ -78,7 +78,8 @@ int pl_sched_time_get (pl_call_t *call, const char *cid, int64_t *world);
  * PL_SCHED_FIRE_MAX: *fired is an array of the entries (owned), in order;
  * more are left to the periodic task (PL_KEY_SCHED_BACKLOG) when *more.
  * Returns 0, 1 when an advance would pass PL_SCHED_TIME_MAX (nothing
- * changed), -1 (answered). */
+ * changed), 2 when the campaign no longer exists (deleted after the
+ * caller's role was read; nothing changed), -1 (answered). */
 int pl_sched_time_change (pl_call_t *call, const char *cid, bool set, int64_t value,
                           int64_t *previous, int64_t *now, cJSON **fired, bool *more);
 
@@ -86,7 +87,8 @@ int pl_sched_time_change (pl_call_t *call, const char *cid, bool set, int64_t va
  * this adds createdAt and dueAt from Redis's clock when after_ms > 0, else
  * it must hold at). Returns 0, 1 when the campaign has
  * PL_SCHED_PENDING_MAX pending, 2 when at is not after the current world
- * time (*world says it), -1 (answered). */
+ * time (*world says it), 3 when the campaign no longer exists (deleted
+ * after the caller's role was read: nothing stored), -1 (answered). */
 int pl_sched_create (pl_call_t *call, cJSON *entry, int64_t after_ms, int64_t *world);
 
 /* The campaign's pending entries, in order of creation. 0, -1 (answered). */
@@ -97,12 +99,22 @@ int pl_sched_list (pl_call_t *call, const char *cid, cJSON **list);
 int pl_sched_cancel (pl_call_t *call, const char *cid, const char *id);
 
 /* Start (replace) the session's timer: *timer {sessionId, campaignId,
- * seconds, label, startedAt, endsAt} (owned). 0, -1 (answered). label may
- * be NULL. */
+ * seconds, label, startedAt, endsAt} (owned). 0, 1 when the session no
+ * longer exists (nothing stored), -1 (answered). label may be NULL. */
 int pl_sched_timer_start (pl_call_t *call, const char *sid, const char *cid, int64_t seconds,
                           const char *label, cJSON **timer);
 /* 1 stopped, 0 none ran, -1 (answered). */
 int pl_sched_timer_cancel (pl_call_t *call, const char *sid);
+
+/* Follow-up work of a campaign's deletion (after its commit): remove its
+ * pending (and firing) scheduled events, world time and the turn timers of
+ * its sessions (sids: the session ids it had). One script. 0, -1 (logged:
+ * the call has committed). What it misses (a crash before it ran) never
+ * fires: the claims drop entries of a campaign that no longer exists and
+ * timers of a session that no longer exists, and a create or timer:start
+ * racing the deletion is refused in its script. */
+int pl_sched_campaign_clear (pl_call_t *call, const char *cid, const char *const *sids,
+                             size_t nsids);
 
 /* What one claim pass found due. */
 typedef struct {

@@ -36,13 +36,24 @@ s_call (pl_call_t *call, pl_worker_t *w)
 }
 
 /* Store a real-time entry due after after_ms (or a world-time one at at,
- * when after_ms is 0) in campaign c1 with id id. */
-static void
-s_create (pl_call_t *call, const char *id, int64_t after_ms, int64_t at)
+ * when after_ms is 0) in campaign cid with id id: pl_sched_create's
+ * answer. */
+static long long
+s_count (pl_worker_t *w, const char *cmd)
+{
+    redisReply *r = pl_redis_command (w->redis, cmd);
+    assert (r && r->type == REDIS_REPLY_INTEGER);
+    long long n = r->integer;
+    freeReplyObject (r);
+    return n;
+}
+
+static int
+s_create_in (pl_call_t *call, const char *cid, const char *id, int64_t after_ms, int64_t at)
 {
     cJSON *entry = cJSON_CreateObject ();
     cJSON_AddStringToObject (entry, "id", id);
-    cJSON_AddStringToObject (entry, "campaignId", "c1");
+    cJSON_AddStringToObject (entry, "campaignId", cid);
     cJSON_AddStringToObject (entry, "event", "test:event");
     cJSON_AddNullToObject (entry, "payload");
     cJSON_AddStringToObject (entry, "room", "campaign:c1");
@@ -50,8 +61,103 @@ s_create (pl_call_t *call, const char *id, int64_t after_ms, int64_t at)
         cJSON_AddNumberToObject (entry, "at", (double) at);
     cJSON_AddStringToObject (entry, "createdBy", "gm1");
     int64_t world = 0;
-    assert (pl_sched_create (call, entry, after_ms, &world) == 0);
+    int rc = pl_sched_create (call, entry, after_ms, &world);
     cJSON_Delete (entry);
+    return rc;
+}
+
+static void
+s_create (pl_call_t *call, const char *id, int64_t after_ms, int64_t at)
+{
+    assert (s_create_in (call, "c1", id, after_ms, at) == 0);
+}
+
+static void
+s_run (pl_worker_t *w, const char *cmd)
+{
+    redisReply *r = pl_redis_command (w->redis, cmd);
+    assert (r && r->type != REDIS_REPLY_ERROR);
+    freeReplyObject (r);
+}
+
+/* One claim pass: how many entries fired and how many timer pushes. */
+static void
+s_claim_once (pl_worker_t *w, int *fired, int *ticks)
+{
+    pl_call_t call = { 0 };
+    s_call (&call, w);
+    pl_sched_due_t due;
+    assert (pl_sched_claim (&call, &due) == 0);
+    *fired = cJSON_GetArraySize (due.fired);
+    *ticks = cJSON_GetArraySize (due.ticks);
+    pl_sched_due_clear (&due);
+    s_call (&call, w);
+}
+
+/* A deleted campaign (or session): nothing of it is stored or fires. */
+static void
+s_deleted (pl_worker_t *w)
+{
+    pl_call_t call = { 0 };
+    s_call (&call, w);
+    /* a create or time change that lost the race with the deletion */
+    assert (s_create_in (&call, "gone1", "g1", 1, 0) == 3);
+    assert (s_create_in (&call, "gone1", "g2", 0, 10) == 3);
+    int64_t prev = 0, now = 0;
+    bool more = false;
+    cJSON *fired = NULL;
+    assert (pl_sched_time_change (&call, "gone1", false, 5, &prev, &now, &fired, &more) == 2);
+    assert (!fired);
+    assert (s_count (w, "EXISTS pl:time:gone1") == 0);
+    cJSON *timer = NULL;
+    assert (pl_sched_timer_start (&call, "nosession", "gone1", 5, NULL, &timer) == 1 && !timer);
+    assert (s_count (w, "EXISTS pl:timer:nosession") == 0);
+    /* entries and a timer stored before the deletion, and no clear ran
+     * (a crash after the commit): the claims drop them */
+    s_run (w, "HSET pl:campaign:c3 id c3");
+    s_run (w, "HSET pl:session:s3 id s3");
+    assert (s_create_in (&call, "c3", "e3", 1, 0) == 0);
+    assert (pl_sched_timer_start (&call, "s3", "c3", 30, "t", &timer) == 0);
+    cJSON_Delete (timer);
+    s_run (w, "DEL pl:campaign:c3 pl:session:s3");
+    usleep (20 * 1000);
+    int nfired = -1, nticks = -1;
+    for (int i = 0; i < 250 && s_count (w, "HEXISTS " PL_KEY_SCHED_ENTRIES " e3"); i++) {
+        s_claim_once (w, &nfired, &nticks);
+        assert (nfired == 0 && nticks == 0);
+        usleep (5000);
+    }
+    assert (s_count (w, "HEXISTS " PL_KEY_SCHED_ENTRIES " e3") == 0);
+    assert (s_count (w, "ZCARD " PL_KEY_SCHED_FIRING) == 0);
+    assert (s_count (w, "SCARD pl:sched:campaign:c3") == 0);
+    for (int i = 0; i < 300 && s_count (w, "EXISTS pl:timer:s3"); i++) {
+        s_claim_once (w, &nfired, &nticks);
+        assert (nfired == 0 && nticks == 0);
+        usleep (5000);
+    }
+    assert (s_count (w, "EXISTS pl:timer:s3") == 0);
+    /* the deletion's follow-up: everything of c4 and its session s4 goes */
+    s_run (w, "HSET pl:campaign:c4 id c4");
+    s_run (w, "HSET pl:session:s4 id s4");
+    s_run (w, "HSET pl:session:s5 id s5");
+    assert (s_create_in (&call, "c4", "e4", 60000, 0) == 0);
+    assert (s_create_in (&call, "c4", "w4", 0, 100) == 0);
+    assert (pl_sched_time_change (&call, "c4", false, 5, &prev, &now, &fired, &more) == 0);
+    cJSON_Delete (fired);
+    assert (pl_sched_timer_start (&call, "s4", "c4", 30, NULL, &timer) == 0);
+    cJSON_Delete (timer);
+    assert (pl_sched_timer_start (&call, "s5", "c5", 30, NULL, &timer) == 0);
+    cJSON_Delete (timer);
+    const char *const sids[] = { "s4" };
+    assert (pl_sched_campaign_clear (&call, "c4", sids, 1) == 0);
+    assert (s_count (w, "HLEN " PL_KEY_SCHED_ENTRIES) == 0);
+    assert (s_count (w, "HLEN " PL_KEY_SCHED_MEMBERS) == 0);
+    assert (s_count (w, "ZCARD " PL_KEY_SCHED_REAL) == 0);
+    assert (s_count (w, "EXISTS pl:sched:campaign:c4 pl:sched:world:c4 pl:time:c4 pl:timer:s4") == 0);
+    assert (s_count (w, "EXISTS pl:timer:s5") == 1);  /* another campaign's */
+    assert (s_count (w, "ZCARD " PL_KEY_TIMERS) == 1);
+    assert (pl_sched_timer_cancel (&call, "s5") == 1);
+    s_call (&call, w);
 }
 
 /* Claim until want entries came out or wait_ms passed; the ids fired, in
@@ -101,15 +207,6 @@ s_fire_and_ack (pl_worker_t *w, const char *const *ids, size_t n)
     s_call (&call, w);
 }
 
-static long long
-s_count (pl_worker_t *w, const char *cmd)
-{
-    redisReply *r = pl_redis_command (w->redis, cmd);
-    assert (r && r->type == REDIS_REPLY_INTEGER);
-    long long n = r->integer;
-    freeReplyObject (r);
-    return n;
-}
 
 void
 pl_sched__test_live (bool verbose)
@@ -120,6 +217,7 @@ pl_sched__test_live (bool verbose)
     pl_worker_t w = { .redis = pl_redis_new (server.url), .config = pl_config_new () };
     assert (w.redis && w.config);
     pl_sched__acks_reset (S_LEASE_MS);
+    s_run (&w, "HSET pl:campaign:c1 id c1");
     pl_call_t call = { 0 };
     s_call (&call, &w);
     /* a and b due first; c created before d but due after it: the claims
@@ -179,6 +277,7 @@ pl_sched__test_live (bool verbose)
      * (or of ids never claimed) removes nothing and fails nothing */
     s_fire_and_ack (&w, dcw, 3);
     s_call (&call, &w);
+    s_deleted (&w);
     pl_sched__acks_reset (0);
     pl_redis_destroy (&w.redis);
     pl_config_destroy (&w.config);

@@ -4,6 +4,8 @@
 // schedulers firing 1,000 events exactly once, turn timers (ticks, expiry,
 // cancel, a restart), the limits, and the REST routes.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { useSystem, emitAck, expectOk, expectError, sleep } from './lib/system.mjs';
 import { setupCampaign, tab, quiet, uid, rest } from './lib/campaign.mjs';
 
@@ -390,6 +392,44 @@ h.test('a running timer survives a scheduler SIGKILL and restart: no tick twice,
   const rem = checkTimer(p1.rec, s.id, 5, 'Survivor');
   t.diagnostic(`ticks ${rem.join(' ')}`);
   c.close();
+});
+
+/** A Redis command against the system's private server (redis-cli), its reply as text. */
+function redis(sys, ...args) {
+  return execFileSync('redis-cli', ['-s', path.join(sys.dir, 'redis.sock'), ...args], { encoding: 'utf8' }).trim();
+}
+
+h.test('campaign:delete clears its scheduled events, world time and turn timers: nothing left to fire into its rooms', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'sd' });
+  const keep = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'sk' });
+  const { gm, p1 } = c;
+  const s = await session(c, [gm, p1]);
+  expectOk(await emitAck(gm.s, 'time:advance', { campaignId: c.id, seconds: 5 }));
+  const real = expectOk(await emitAck(gm.s, 'schedule:create', { campaignId: c.id, event: 'dead:real', payload: 1, room: c.room, afterMs: 1500 }));
+  const world = expectOk(await emitAck(gm.s, 'schedule:create', { campaignId: c.id, event: 'dead:world', payload: 2, room: `session:${s.id}`, at: 50 }));
+  expectOk(await emitAck(gm.s, 'timer:start', { sessionId: s.id, seconds: 60, label: 'dead' }));
+  const kept = expectOk(await emitAck(keep.gm.s, 'schedule:create', { campaignId: keep.id, event: 'alive', payload: 3, room: keep.room, afterMs: 2000 }));
+  // stored, before: the entries, the campaign's index and clock, the timer
+  assert.equal(redis(sys, 'HEXISTS', 'pl:sched:entries', real.id), '1');
+  assert.equal(redis(sys, 'EXISTS', `pl:time:${c.id}`, `pl:sched:campaign:${c.id}`, `pl:sched:world:${c.id}`, `pl:timer:${s.id}`), '4');
+
+  expectOk(await emitAck(gm.s, 'campaign:delete', c.id));
+  // gone at once (the delete's follow-up), the other campaign's untouched
+  for (const id of [real.id, world.id]) {
+    assert.equal(redis(sys, 'HEXISTS', 'pl:sched:entries', id), '0', `entry ${id}`);
+    assert.equal(redis(sys, 'HEXISTS', 'pl:sched:members', id), '0');
+  }
+  assert.equal(redis(sys, 'EXISTS', `pl:time:${c.id}`, `pl:sched:campaign:${c.id}`, `pl:sched:world:${c.id}`, `pl:timer:${s.id}`), '0');
+  assert.equal(redis(sys, 'ZSCORE', 'pl:timers', s.id), '');
+  assert.equal(redis(sys, 'HEXISTS', 'pl:sched:entries', kept.id), '1');
+  // a GM of another campaign cannot schedule into it (no role: FORBIDDEN)
+  expectError(await emitAck(gm.s, 'schedule:create', { campaignId: c.id, event: 'x', payload: 1, room: c.room, afterMs: 10 }), 'FORBIDDEN');
+  // the positive control: the scheduler ran past the dead one's due time
+  await keep.p1.rec.waitFor('schedule:fired', (x) => x.id === kept.id, 10000);
+  assert.ok(Date.now() > real.dueAt);
+  for (const u of [gm, p1]) assert.deepEqual(u.rec.data('schedule:fired').filter((x) => x.campaignId === c.id), []);
+  c.close();
+  keep.close();
 });
 
 h.test('REST: world time, schedules and timers', async (t, sys) => {

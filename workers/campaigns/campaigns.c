@@ -43,6 +43,7 @@
 #include "pl_id.h"
 #include "pl_log.h"
 #include "pl_presence.h"
+#include "pl_sched.h"
 #include "pl_txn.h"
 #include "pl_wire.h"
 #include "pl_keys.h"
@@ -324,6 +325,16 @@ s_delete (pl_call_t *call, const cJSON *arg)
     else
         pl_error ("campaign:delete %s: out of memory; its sessions not evicted, "
                   "presence not forgotten", id);
+    /* its scheduled events, world time and turn timers: nothing of them
+     * may fire into its rooms (best effort too: the scheduler's claims drop
+     * what a failure here leaves, pl_sched.h) */
+    const char **sids = calloc (nsess + 1, sizeof *sids);
+    for (size_t i = 0; sids && i < nsess; i++)
+        sids[i] = sessions->element[i]->str;
+    if (!sids || pl_sched_campaign_clear (call, id, sids, nsess) != 0)
+        pl_warn ("campaign:delete %s: its schedule and timers were not cleared (they will "
+                 "not fire: the scheduler drops them)", id);
+    free (sids);
     if (!pl_call_answered (call))
         pl_call_ok (call, NULL);
     for (size_t i = 0; owned && i < nsess; i++)

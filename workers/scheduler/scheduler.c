@@ -113,6 +113,10 @@ s_time_change (pl_call_t *call, const cJSON *arg)
                        " would pass %lld", previous, value, PL_SCHED_TIME_MAX);
         goto cleanup;
     }
+    if (rc == 2) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", cid);
+        goto cleanup;
+    }
     char room[PL_WIRE_ROOM_MAX + 1];
     snprintf (room, sizeof room, "campaign:%s", cid);
     cJSON *data = cJSON_CreateObject ();
@@ -237,6 +241,10 @@ s_schedule_create (pl_call_t *call, const cJSON *arg)
     if (rc == 2) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                        "at (%" PRId64 ") must be after the world time (%" PRId64 ")", when, world);
+        goto cleanup;
+    }
+    if (rc == 3) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "no campaign %s", cid);
         goto cleanup;
     }
     if (after_ms > 0)

@@ -81,9 +81,14 @@ pl_scheduler_timer_start (pl_call_t *call, const cJSON *arg)
     if (!sid)
         goto cleanup;                       /* answered */
     int64_t mono = pl_id_mono_ms ();
-    if (pl_sched_timer_start (call, sid, cid, seconds,
-                              cJSON_IsString (label) ? label->valuestring : NULL, &timer) != 0)
+    int rc = pl_sched_timer_start (call, sid, cid, seconds,
+                                   cJSON_IsString (label) ? label->valuestring : NULL, &timer);
+    if (rc < 0)
         goto cleanup;                       /* answered */
+    if (rc == 1) {
+        pl_call_error (call, PL_ERR_NOT_FOUND, "timer:start: no session %s", sid);
+        goto cleanup;
+    }
     char room[PL_WIRE_ROOM_MAX + 1];
     snprintf (room, sizeof room, "session:%s", sid);
     cJSON *tick = cJSON_CreateObject ();
