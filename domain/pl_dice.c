@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -251,6 +252,58 @@ pl_dice_text (const pl_dice_t *self)
     return self->text;
 }
 
+/* The kernel's words, drawn S_POOL_WORDS at a time: one getrandom call
+ * per 64 faces instead of one per face (a system call cost about 2.3 us
+ * per die, docs/BENCHMARKS.md "Dice"). 256 bytes is getrandom's largest
+ * request that a signal never cuts short. Every word is used once and
+ * wiped as it is taken; per thread, so no lock; emptied in a forked child
+ * (pthread_atfork), so parent and child never share a draw. The words are
+ * the kernel's CSPRNG output, uniform and independent as before: the
+ * rejection sampling in pl_dice_face stays exact. */
+#define S_POOL_WORDS 64
+static _Thread_local struct {
+    uint32_t word[S_POOL_WORDS];
+    int left;                               /* unused words, from the top */
+} s_pool;
+static pthread_once_t s_pool_once = PTHREAD_ONCE_INIT;
+
+/* pthread_atfork's child handler: runs in the child, in the thread that
+ * forked (the child's only one). */
+static void
+s_pool_forget (void)
+{
+    memset (&s_pool, 0, sizeof s_pool);
+}
+
+static void
+s_pool_register (void)
+{
+    pthread_atfork (NULL, NULL, s_pool_forget);
+}
+
+/* A word from the kernel's generator, through the pool. False when the
+ * generator failed. */
+static bool
+s_kernel_word (uint32_t *word)
+{
+    bool ok = false;
+    pthread_once (&s_pool_once, s_pool_register);
+    if (s_pool.left == 0) {
+        ssize_t got;
+        do
+            got = getrandom (s_pool.word, sizeof s_pool.word, 0);
+        while (got < 0 && errno == EINTR);
+        if (got != (ssize_t) sizeof s_pool.word)
+            goto cleanup;
+        s_pool.left = S_POOL_WORDS;
+    }
+    *word = s_pool.word[--s_pool.left];
+    s_pool.word[s_pool.left] = 0;
+    ok = true;
+cleanup:
+    return ok;
+}
+
 int
 pl_dice_face (int sides, pl_dice_rng_fn *rng, void *arg)
 {
@@ -263,14 +316,9 @@ pl_dice_face (int sides, pl_dice_rng_fn *rng, void *arg)
         uint32_t word = 0;
         if (rng)
             word = rng (arg);
-        else {
-            ssize_t got;
-            do
-                got = getrandom (&word, sizeof word, 0);
-            while (got < 0 && errno == EINTR);
-            if (got != (ssize_t) sizeof word)
-                break;
-        }
+        else
+        if (!s_kernel_word (&word))
+            break;
         if ((uint64_t) word < limit)
             face = (int) (word % (uint32_t) sides) + 1;
     }

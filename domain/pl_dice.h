@@ -15,7 +15,9 @@
  *  like any other, so it is refused too, never a cut.
  *
  *  Faces are uniform: each is drawn from getrandom(2) with rejection
- *  sampling, so no face is favoured by modulo bias.
+ *  sampling, so no face is favoured by modulo bias. The kernel's words
+ *  come 64 per getrandom call (a per-thread pool, emptied in a forked
+ *  child), each used once.
  */
 #ifndef PL_DICE_H
 #define PL_DICE_H

@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* A scripted generator: the words in order. */
 typedef struct {
@@ -195,6 +197,37 @@ s_corpus (void)
     return files;
 }
 
+/* The pool of kernel words is not shared across a fork: the child's
+ * next faces are its own draws, not the parent's next ones (8 faces of
+ * d1000: equal by chance once in 10^24; equal always if the child kept the
+ * parent's pool). */
+static void
+s_fork (void)
+{
+    int fd[2];
+    assert (pipe (fd) == 0);
+    assert (pl_dice_face (1000, NULL, NULL) > 0);      /* the pool is filled */
+    fflush (NULL);
+    pid_t pid = fork ();
+    assert (pid >= 0);
+    if (pid == 0) {
+        int faces[8];
+        for (int i = 0; i < 8; i++)
+            faces[i] = pl_dice_face (1000, NULL, NULL);
+        ssize_t n = write (fd[1], faces, sizeof faces);
+        _exit (n == (ssize_t) sizeof faces ? 0 : 1);
+    }
+    int mine[8], theirs[8];
+    for (int i = 0; i < 8; i++)
+        mine[i] = pl_dice_face (1000, NULL, NULL);
+    int status = -1;
+    assert (waitpid (pid, &status, 0) == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    assert (read (fd[0], theirs, sizeof theirs) == (ssize_t) sizeof theirs);
+    close (fd[0]);
+    close (fd[1]);
+    assert (memcmp (mine, theirs, sizeof mine) != 0);
+}
+
 void
 pl_dice_test (bool verbose)
 {
@@ -204,6 +237,7 @@ pl_dice_test (bool verbose)
     s_rolls ();
     s_kernel ();
     int files = s_corpus ();
+    s_fork ();
     if (verbose)
         printf ("OK (%d corpus files)\n", files);
 }
