@@ -21,31 +21,35 @@ const char *
 pl_chat_room (pl_call_t *call, const cJSON *arg, const char *event, pl_room_ref_t *ref,
               pl_role_t *role)
 {
+    const char *name = NULL;
     const cJSON *room = cJSON_GetObjectItemCaseSensitive (arg, "room");
     if (!cJSON_IsObject (arg) || !cJSON_IsString (room)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s expects an object with room a string",
                        event);
-        return NULL;
+        goto cleanup;
     }
     const char *why = NULL;
     pl_err_t err = pl_authz_room_access (call, room->valuestring, ref, role, &why);
     if (err == PL_ERR_INTERNAL)
-        return NULL;                        /* answered */
+        goto cleanup;                       /* answered */
     if (err != PL_ERR_NONE) {
         pl_call_error (call, err, "%s in %s: %s", event, room->valuestring,
                        why ? why : "refused");
-        return NULL;
+        goto cleanup;
     }
-    return room->valuestring;
+    name = room->valuestring;
+cleanup:
+    return name;
 }
 
 cJSON *
 pl_chat_message_new (const pl_caller_t *caller, const char *room)
 {
+    cJSON *msg = NULL;
     char id[PL_ID_UUID_SIZE];
     if (pl_id_uuid4 (id) != 0)
-        return NULL;
-    cJSON *msg = cJSON_CreateObject ();
+        goto cleanup;
+    msg = cJSON_CreateObject ();
     const char *name = caller->name && *caller->name ? caller->name : caller->user;
     if (!msg
     ||  !cJSON_AddStringToObject (msg, "id", id)
@@ -53,8 +57,9 @@ pl_chat_message_new (const pl_caller_t *caller, const char *room)
     ||  !cJSON_AddStringToObject (msg, "userId", caller->user ? caller->user : "")
     ||  !cJSON_AddStringToObject (msg, "name", name ? name : "")) {
         cJSON_Delete (msg);
-        return NULL;
+        msg = NULL;
     }
+cleanup:
     return msg;
 }
 

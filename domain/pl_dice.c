@@ -104,17 +104,17 @@ s_term (s_scan_t *s, s_term_t *t, int *dice)
         count = s_number (s, PL_DICE_CONST_MAX, "a number");
         if (s->failed || !s_is (s, 'd')) {
             t->value = count;               /* a constant */
-            return;
+            goto cleanup;
         }
         if (count < 1) {
             s->p = at;
             s_fail (s, "a roll needs at least one die");
-            return;
+            goto cleanup;
         }
     }
     if (!s_is (s, 'd')) {
         s_fail (s, "expected a die (NdM) or a number");
-        return;
+        goto cleanup;
     }
     s->p++;
     long sides = 100;
@@ -123,15 +123,15 @@ s_term (s_scan_t *s, s_term_t *t, int *dice)
     else {
         sides = s_number (s, PL_DICE_SIDES_MAX, "the number of sides");
         if (s->failed)
-            return;
+            goto cleanup;
         if (sides < 1) {
             s_fail (s, "a die needs at least one side");
-            return;
+            goto cleanup;
         }
     }
     if (count > PL_DICE_DICE_MAX || *dice + count > PL_DICE_DICE_MAX) {
         s_fail (s, "more than %d dice in one roll", PL_DICE_DICE_MAX);
-        return;
+        goto cleanup;
     }
     *dice += (int) count;
     t->count = (int) count;
@@ -146,18 +146,20 @@ s_term (s_scan_t *s, s_term_t *t, int *dice)
             t->keep = S_KEEP_LOW;
         else {
             s_fail (s, "expected kh or kl");
-            return;
+            goto cleanup;
         }
         s->p++;
         long keep = s_number (s, PL_DICE_DICE_MAX, "how many dice to keep");
         if (s->failed)
-            return;
+            goto cleanup;
         if (keep < 1 || keep > count) {
             s_fail (s, "can keep 1 to %ld of %ld dice", count, count);
-            return;
+            goto cleanup;
         }
         t->kept = (int) keep;
     }
+cleanup:
+    return;
 }
 
 /* The canonical text of term t ("-4d6kh3", "+2"); first: no "+". */
@@ -275,6 +277,8 @@ s_pool_forget (void)
     memset (&s_pool, 0, sizeof s_pool);
 }
 
+/* pthread_once's routine: runs once per process, on the thread of the
+ * first kernel draw (a handler: the worker loop). */
 static void
 s_pool_register (void)
 {
@@ -325,6 +329,8 @@ pl_dice_face (int sides, pl_dice_rng_fn *rng, void *arg)
     return face;                            /* 0: no face after 64 draws */
 }
 
+/* qsort's comparator: faces in descending order. Runs inside qsort, on
+ * the caller's thread (a handler: the worker loop). */
 static int
 s_desc (const void *a, const void *b)
 {

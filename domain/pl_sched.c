@@ -730,8 +730,10 @@ pl_sched_ack (pl_call_t *call)
         argv[0] = PL_KEY_SCHED_ENTRIES;
         argv[1] = PL_KEY_SCHED_MEMBERS;
         argv[2] = PL_KEY_SCHED_FIRING;
-        for (int i = 0; i < n; i++)
-            argv[3 + i] = cJSON_GetArrayItem (s_acks.ready, i)->valuestring;
+        int i = 3;
+        const cJSON *id;
+        cJSON_ArrayForEach (id, s_acks.ready)   /* not GetArrayItem: a list walk each */
+            argv[i++] = id->valuestring;
         reply = pl_call_script (call, &s_ack_lua, 3, n + 3, argv, NULL);
         if (!reply)
             goto cleanup;                   /* kept for the next turn */

@@ -12,10 +12,12 @@
 extern const pl_handler_t pl_scheduler_handlers[];
 extern const size_t pl_scheduler_handler_count;
 
-/* The periodic task: fire what is due, tick timers, sleep till the next. */
+/* The periodic task: acknowledge what this process fired, fire what is
+ * due, tick timers, sleep till the next. Runs on the worker loop, as a
+ * coroutine beside the handlers (pl_worker_main_tick). */
 void pl_scheduler_tick (pl_call_t *call);
 
-/* timer.c */
+/* timer.c: handlers, run on the worker loop */
 void pl_scheduler_timer_start (pl_call_t *call, const cJSON *arg);
 void pl_scheduler_timer_cancel (pl_call_t *call, const cJSON *arg);
 
