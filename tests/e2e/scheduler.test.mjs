@@ -399,6 +399,39 @@ function redis(sys, ...args) {
   return execFileSync('redis-cli', ['-s', path.join(sys.dir, 'redis.sock'), ...args], { encoding: 'utf8' }).trim();
 }
 
+h.test('a claim whose scheduler died before its acknowledgement fires again after its lease, once; a live lease is left alone', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'sl' });
+  const { gm, p1 } = c;
+  const mk = async (event) =>
+    expectOk(await emitAck(gm.s, 'schedule:create', { campaignId: c.id, event, payload: event, room: c.room, afterMs: 600000 }));
+  const dead = await mk('claimed:dead');
+  const live = await mk('claimed:live');
+  // as a claim leaves them (pl_sched.h): out of the due zset, into the firing
+  // one scored by the lease deadline; dead's claimer died long ago (lease
+  // expired), live's is still within its lease
+  const lease = (e, score) => {
+    const m = redis(sys, 'HGET', 'pl:sched:members', e.id);
+    assert.match(m, new RegExp(`^\\d{20}:${e.id}:${c.id}$`));
+    assert.equal(redis(sys, 'ZREM', 'pl:sched:real', m), '1');
+    assert.equal(redis(sys, 'ZADD', 'pl:sched:firing', score, m), '1');
+    return m;
+  };
+  lease(dead, '1');
+  const liveMember = lease(live, String(Date.now() + 3600000));
+  const f = await p1.rec.waitFor('schedule:fired', (x) => x.id === dead.id, 10000);
+  assert.deepEqual(f, { id: dead.id, campaignId: c.id, event: 'claimed:dead', payload: 'claimed:dead', firedAt: f.firedAt });
+  // acknowledged: gone from Redis (the next turns of the task), not fired again
+  const deadline = Date.now() + 10000;
+  while (redis(sys, 'HEXISTS', 'pl:sched:entries', dead.id) !== '0' && Date.now() < deadline) await sleep(50);
+  assert.equal(redis(sys, 'HEXISTS', 'pl:sched:entries', dead.id), '0', 'acknowledged');
+  assert.deepEqual(redis(sys, 'ZRANGE', 'pl:sched:firing', '0', '-1'), liveMember, 'only the live lease left');
+  await quiet(2500);
+  assert.deepEqual(p1.rec.data('schedule:fired').map((x) => x.id), [dead.id], 'once; the live lease is not fired');
+  assert.deepEqual(expectOk(await emitAck(gm.s, 'schedule:list', { campaignId: c.id })), [], 'a leased entry is not listed');
+  expectError(await emitAck(gm.s, 'schedule:cancel', { campaignId: c.id, id: live.id }), 'NOT_FOUND');
+  c.close();
+});
+
 h.test('campaign:delete clears its scheduled events, world time and turn timers: nothing left to fire into its rooms', async (t, sys) => {
   const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'sd' });
   const keep = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'sk' });
