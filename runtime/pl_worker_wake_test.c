@@ -90,6 +90,12 @@ s_test_rules (void)
     w.task_running = true;
     pl_worker__wake_end (&w);
     assert (w.wake_at == now + 800);
+
+    /* events held back for commit order are seen, by any call */
+    assert (!pl_call_events_held (&handler) && !pl_call_events_held (&task));
+    w.nheld = 1;
+    assert (pl_call_events_held (&handler) && pl_call_events_held (&task));
+    w.nheld = 0;
 }
 
 /* A real loop: the task runs at the wake a "handler" asks for, then at the
