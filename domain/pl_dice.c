@@ -329,6 +329,37 @@ pl_dice_face (int sides, pl_dice_rng_fn *rng, void *arg)
     return face;                            /* 0: no face after 64 draws */
 }
 
+/* n faces (each 1..PL_DICE_SIDES_MAX) as a JSON array in a cJSON raw item,
+ * printed as it is. cJSON 1.7.15 prints every number with "%1.15g" and
+ * reads it back with sscanf to check it (0.33 us a number on the 2-vCPU
+ * box), and a public roll's faces are printed three times (the ack,
+ * roll:result, the history entry), twice each (results, kept): that, not
+ * the random draws, was most of a many-dice roll's cost
+ * (docs/BENCHMARKS.md). NULL when out of memory. */
+static cJSON *
+s_faces_raw (const int *faces, int n)
+{
+    char text[PL_DICE_DICE_MAX * 5 + 3];    /* "1000," a face, "[]", NUL */
+    size_t len = 0;
+    assert (n >= 0 && n <= PL_DICE_DICE_MAX);
+    text[len++] = '[';
+    for (int i = 0; i < n; i++) {
+        assert (faces[i] >= 1 && faces[i] <= PL_DICE_SIDES_MAX);
+        if (i > 0)
+            text[len++] = ',';
+        char digits[4];
+        int nd = 0;
+        for (int v = faces[i]; v > 0; v /= 10)
+            digits[nd++] = (char) ('0' + v % 10);
+        while (nd > 0)
+            text[len++] = digits[--nd];
+    }
+    text[len++] = ']';
+    text[len] = '\0';
+    assert (len < sizeof text);
+    return cJSON_CreateRaw (text);
+}
+
 /* qsort's comparator: faces in descending order. Runs inside qsort, on
  * the caller's thread (a handler: the worker loop). */
 static int
@@ -363,9 +394,9 @@ pl_dice_roll (const pl_dice_t *self, pl_dice_rng_fn *rng, void *arg)
         char die[48];
         s_print (die, sizeof die, t, t->sign > 0);
         cJSON *roll = cJSON_CreateObject ();
-        cJSON *results = cJSON_CreateIntArray (faces, t->count);
-        cJSON *kept = t->keep == S_KEEP_ALL ? cJSON_CreateIntArray (faces, t->count)
-                                            : cJSON_CreateIntArray (sorted + first, nkept);
+        cJSON *results = s_faces_raw (faces, t->count);
+        cJSON *kept = t->keep == S_KEEP_ALL ? s_faces_raw (faces, t->count)
+                                            : s_faces_raw (sorted + first, nkept);
         ok = roll && results && kept && cJSON_AddItemToArray (rolls, roll);
         if (!ok) {
             cJSON_Delete (roll);

@@ -111,6 +111,29 @@ s_rolls (void)
     cJSON_Delete (r);
     pl_dice_destroy (&d);
 
+    /* the widest faces text: 100 faces of 1000 ("1000," each), kh100 */
+    d = pl_dice_parse ("100d1000kh100", 13, why, sizeof why);
+    uint32_t tops[100];
+    for (int i = 0; i < 100; i++)
+        tops[i] = 999;
+    script = (s_script_t) { tops, 100, 0 };
+    r = pl_dice_roll (d, s_scripted, &script);
+    text = cJSON_PrintUnformatted (r);
+    char wide[1200] = "{\"rolls\":[{\"die\":\"100d1000kh100\",\"results\":[";
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < 100; i++)
+            strcat (wide, i ? ",1000" : "1000");
+        strcat (wide, pass ? "]}],\"modifier\":0,\"total\":100000}" : "],\"kept\":[");
+    }
+    assert (text && strcmp (text, wide) == 0);
+    cJSON *back = cJSON_Parse (text);           /* and it is JSON */
+    assert (back && cJSON_GetArraySize (cJSON_GetObjectItem (cJSON_GetArrayItem (
+                cJSON_GetObjectItem (back, "rolls"), 0), "kept")) == 100);
+    cJSON_Delete (back);
+    cJSON_free (text);
+    cJSON_Delete (r);
+    pl_dice_destroy (&d);
+
     /* keep lowest: 2d20kl1 with 17 and 4 keeps 4 */
     d = pl_dice_parse ("2d20kl1", 7, why, sizeof why);
     uint32_t low[] = { 16, 3 };
@@ -149,8 +172,10 @@ s_kernel (void)
     char why[64];
     pl_dice_t *d = pl_dice_parse ("100d1000", 8, why, sizeof why);
     cJSON *r = pl_dice_roll (d, NULL, NULL);
-    cJSON *results = cJSON_GetObjectItem (cJSON_GetArrayItem (cJSON_GetObjectItem (r, "rolls"), 0),
-                                          "results");
+    const cJSON *raw = cJSON_GetObjectItem (cJSON_GetArrayItem (cJSON_GetObjectItem (r, "rolls"), 0),
+                                            "results");
+    assert (cJSON_IsRaw (raw));             /* JSON text, printed as-is */
+    cJSON *results = cJSON_Parse (raw->valuestring);
     assert (cJSON_GetArraySize (results) == 100);
     long sum = 0;
     const cJSON *face;
@@ -159,6 +184,7 @@ s_kernel (void)
         sum += face->valueint;
     }
     assert (cJSON_GetObjectItem (r, "total")->valueint == sum);
+    cJSON_Delete (results);
     cJSON_Delete (r);
     pl_dice_destroy (&d);
 }
