@@ -42,14 +42,18 @@ s_check_why (const char *why, size_t len)
 }
 
 /* Check one roll of term die text: faces within 1..sides, kept from the
- * faces; returns the signed sum of the kept faces. */
+ * faces; returns the signed sum of the kept faces. results and kept are
+ * raw items (the JSON array text, pl_dice.h): they must parse. */
 static long
 s_check_roll (const cJSON *roll)
 {
     const char *die = cJSON_GetStringValue (cJSON_GetObjectItem (roll, "die"));
-    const cJSON *results = cJSON_GetObjectItem (roll, "results");
-    const cJSON *kept = cJSON_GetObjectItem (roll, "kept");
-    assert (die && cJSON_IsArray (results) && cJSON_IsArray (kept));
+    const cJSON *raw_results = cJSON_GetObjectItem (roll, "results");
+    const cJSON *raw_kept = cJSON_GetObjectItem (roll, "kept");
+    assert (die && cJSON_IsRaw (raw_results) && cJSON_IsRaw (raw_kept));
+    cJSON *results = cJSON_Parse (raw_results->valuestring);
+    cJSON *kept = cJSON_Parse (raw_kept->valuestring);
+    assert (cJSON_IsArray (results) && cJSON_IsArray (kept));
     int sign = die[0] == '-' ? -1 : 1;
     const char *d = strchr (die, 'd');
     assert (d);
@@ -84,6 +88,8 @@ s_check_roll (const cJSON *roll)
             if (seen[v] > 0)
                 assert (k[1] == 'h' ? v <= last : v >= first->valueint);
     }
+    cJSON_Delete (results);
+    cJSON_Delete (kept);
     return sign * sum;
 }
 
