@@ -356,14 +356,18 @@ describe('REST rate limit', () => {
     const tok = sys.token({ sub: uid('rl') });
     const N = 15;
     // Reads and writes share the bucket: a burst of both, all at once.
+    const started = Date.now();
     const all = await Promise.all(Array.from({ length: N }, (_, i) => (i % 3 === 0
       ? rest(sys, tok, 'POST', '/campaigns', { name: `Burst ${i}` })
       : rest(sys, tok, 'GET', '/campaigns'))));
+    // The bucket refills PER_SEC tokens a second while the burst is served
+    // (slowly, on a loaded machine): those may be served too, and no more.
+    const refills = Math.ceil(((Date.now() - started) / 1000) * PER_SEC) + 1;
     const ok = all.filter((r) => r.status === 200 || r.status === 201);
     const limited = all.filter((r) => r.status === 429);
-    t.diagnostic(`${ok.length} ok, ${limited.length} 429 of ${N}`);
+    t.diagnostic(`${ok.length} ok, ${limited.length} 429 of ${N} (up to ${refills} refilled)`);
     assert.equal(ok.length + limited.length, N, `only 2xx and 429: ${all.map((r) => r.status)}`);
-    assert.ok(ok.length >= 1 && ok.length <= BURST + 1, `the burst (+1 for refill) is served, got ${ok.length}`);
+    assert.ok(ok.length >= 1 && ok.length <= BURST + refills, `the burst (+${refills} refilled) is served, got ${ok.length}`);
     for (const r of limited) {
       const err = expectRestError(r, 429, 'RATE_LIMITED');
       assert.match(err.message, /too many requests/);
@@ -372,7 +376,16 @@ describe('REST rate limit', () => {
     }
     // A 429 holds a body of its own: a refused write with a body keeps the
     // connection in step (keep-alive) and created nothing.
-    const refused = await rest(sys, tok, 'POST', '/campaigns', { name: 'Refused' });
+    // A token may have refilled since: a write that gets through is counted
+    // as created, and the next one is refused (at 2 a second, one of a few
+    // back-to-back requests is).
+    let refused, refusedName, served = 0;
+    for (let i = 0; i < 5; i++) {
+      refusedName = `Late ${i}`;
+      refused = await rest(sys, tok, 'POST', '/campaigns', { name: refusedName });
+      if (refused.status !== 201) break;
+      served++;
+    }
     expectRestError(refused, 429, 'RATE_LIMITED');
 
     // Another user has a bucket of their own.
@@ -383,8 +396,9 @@ describe('REST rate limit', () => {
     await sleep(Number(limited[0].headers.get('retry-after')) * 1000 + 100);
     const again = await rest(sys, tok, 'GET', '/campaigns');
     assert.equal(again.status, 200, again.text);
-    assert.ok(!again.body.some((c) => c.name === 'Refused'), 'the refused write created nothing');
-    assert.equal(again.body.length, all.filter((r) => r.status === 201).length, 'only the served writes created');
+    assert.ok(!again.body.some((c) => c.name === refusedName), 'the refused write created nothing');
+    assert.equal(again.body.length, all.filter((r) => r.status === 201).length + served,
+      'only the served writes created');
 
     const health = await sys.health();
     assert.ok(health.body.stats.rest_rate_limited >= limited.length + 1, 'counted in /healthz');

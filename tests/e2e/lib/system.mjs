@@ -253,18 +253,24 @@ class Proc {
   /** Resolve when the output of the current run matches re (bounded). */
   waitOutput(re, timeoutMs) {
     const from = this.output.length;
+    return this.waitFor(() => re.test(this.output.slice(Math.max(0, from - 200))),
+      timeoutMs, `no ${re} in its output`);
+  }
+
+  /** Resolve when pred() holds, checked now and on every output (bounded). */
+  waitFor(pred, timeoutMs, what = 'its output never met the condition') {
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (re.test(this.output.slice(Math.max(0, from - 200)))) {
+        if (pred()) {
           cleanup(); resolve(); return true;
         }
         return false;
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`${this.name}: no ${re} in its output within ${timeoutMs} ms`));
+        reject(new Error(`${this.name}: ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
-      const onExit = () => { if (!check()) { cleanup(); reject(new Error(`${this.name} exited before printing ${re}`)); } };
+      const onExit = () => { if (!check()) { cleanup(); reject(new Error(`${this.name} exited: ${what}`)); } };
       const cleanup = () => {
         clearTimeout(timer);
         this.waiters = this.waiters.filter((w) => w !== check);
