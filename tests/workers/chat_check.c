@@ -33,23 +33,6 @@ s_text_body (const char *room, const char *ch, int count)
 }
 
 static void
-s_probe (void)
-{
-    bool heard = false;
-    for (int i = 0; i < 50 && !heard; i++) {
-        wcheck_who_t who = { "gw-p", "1", "probe", NULL };
-        cJSON *m = wcheck_ok_as (0, &who, "chat:send", "{\"room\":\"user:probe\",\"text\":\"p\"}");
-        cJSON_Delete (m);
-        wcheck_bus_t bus;
-        heard = wcheck_bus_next (&bus, 50);
-        if (heard)
-            wcheck_bus_clear (&bus);
-    }
-    CHECK (heard);
-    wcheck_drain (100);
-}
-
-static void
 s_send (void)
 {
     int64_t before = pl_id_wall_ms ();
@@ -135,12 +118,7 @@ s_history (void)
         snprintf (body, sizeof body, "{\"room\":\"campaign:c3\",\"text\":\"m%d\"}", i);
         wcheck_send_as (0, i % 2 ? &s_p1 : &s_p2, "chat:send", body);
     }
-    for (int i = 0; i < 105; i++) {
-        int seq;
-        cJSON *reply = wcheck_reply (&seq, NULL);
-        CHECK (strcmp (wcheck_code (reply), "") == 0);
-        cJSON_Delete (reply);
-    }
+    wcheck_replies_ok (105);
     wcheck_drain (200);
     redisReply *r = wcheck_redis ("LLEN pl:chat:campaign:c3");
     CHECK (r->integer == 100);
@@ -192,7 +170,8 @@ main (int argc, char **argv)
     freeReplyObject (wcheck_redis ("HSET pl:campaign:c2:members p1 player"));
     freeReplyObject (wcheck_redis ("HSET pl:campaign:c3:members p1 player p2 gm"));
     freeReplyObject (wcheck_redis ("HSET pl:session:s1 campaignId c1"));
-    s_probe ();
+    wcheck_who_t probe = { "gw-p", "1", "probe", NULL };
+    wcheck_probe_as (0, &probe, "chat:send", "{\"room\":\"user:probe\",\"text\":\"p\"}");
     printf ("chat_check: send\n");
     s_send ();
     printf ("chat_check: limits\n");

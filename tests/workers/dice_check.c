@@ -33,23 +33,6 @@ s_llen (const char *key)
 }
 
 static void
-s_probe (void)
-{
-    bool heard = false;
-    for (int i = 0; i < 50 && !heard; i++) {
-        wcheck_who_t who = { "gw-p", "1", "probe", NULL };
-        cJSON *m = wcheck_ok_as (0, &who, "roll", "{\"room\":\"user:probe\",\"expression\":\"d4\"}");
-        cJSON_Delete (m);
-        wcheck_bus_t bus;
-        heard = wcheck_bus_next (&bus, 50);
-        if (heard)
-            wcheck_bus_clear (&bus);
-    }
-    CHECK (heard);
-    wcheck_drain (100);
-}
-
-static void
 s_public (void)
 {
     int64_t before = pl_id_wall_ms ();
@@ -197,12 +180,7 @@ s_bound (void)
 {
     for (int i = 0; i < 105; i++)
         wcheck_send_as (0, &s_p1, "roll", "{\"room\":\"campaign:c3\",\"expression\":\"1d20\"}");
-    for (int i = 0; i < 105; i++) {
-        int seq;
-        cJSON *reply = wcheck_reply (&seq, NULL);
-        CHECK (strcmp (wcheck_code (reply), "") == 0);
-        cJSON_Delete (reply);
-    }
+    wcheck_replies_ok (105);
     wcheck_drain (200);
     CHECK (s_llen ("pl:chat:campaign:c3") == 100);
 }
@@ -219,7 +197,8 @@ main (int argc, char **argv)
     freeReplyObject (wcheck_redis ("HSET pl:campaign:c1:members gm1 gm p1 player"));
     freeReplyObject (wcheck_redis ("HSET pl:campaign:c3:members p1 player"));
     freeReplyObject (wcheck_redis ("HSET pl:session:s1 campaignId c1"));
-    s_probe ();
+    wcheck_who_t probe = { "gw-p", "1", "probe", NULL };
+    wcheck_probe_as (0, &probe, "roll", "{\"room\":\"user:probe\",\"expression\":\"d4\"}");
     printf ("dice_check: public\n");
     s_public ();
     printf ("dice_check: secret\n");

@@ -51,6 +51,7 @@ int wcheck_line;
 #undef wcheck_event_text
 #undef wcheck_control
 #undef wcheck_quiet
+#undef wcheck_replies_ok
 
 static void
 s_cleanup (void)
@@ -344,6 +345,22 @@ wcheck_probe (int index, const char *event, const char *body)
 }
 
 void
+wcheck_probe_as (int index, const wcheck_who_t *who, const char *event, const char *body)
+{
+    bool heard = false;
+    for (int i = 0; i < 50 && !heard; i++) {
+        cJSON *data = wcheck_ok_as (index, who, event, body);
+        cJSON_Delete (data);
+        wcheck_bus_t bus;
+        heard = wcheck_bus_next (&bus, 50);
+        if (heard)
+            wcheck_bus_clear (&bus);
+    }
+    CHECK (heard);
+    wcheck_drain (100);
+}
+
+void
 wcheck_stop_workers (void)
 {
     for (int w = 0; w < s_env.workers; w++) {
@@ -499,6 +516,17 @@ wcheck_code (const cJSON *reply)
     const cJSON *code = cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "error"), "code");
     CHECK (cJSON_IsString (code));
     return code->valuestring;
+}
+
+void
+wcheck_replies_ok (int n)
+{
+    for (int i = 0; i < n; i++) {
+        int seq;
+        cJSON *reply = wcheck_reply (&seq, NULL);
+        CHECK (strcmp (wcheck_code (reply), "") == 0);
+        cJSON_Delete (reply);
+    }
 }
 
 cJSON *

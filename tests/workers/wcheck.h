@@ -109,6 +109,12 @@ typedef struct {
     const char *name;
 } wcheck_who_t;
 
+/* wcheck_probe for a call whose event does not carry the caller's
+ * connection as its origin (a push to the whole room: chat:message,
+ * roll:result): call event/body as who until an event is heard, then drop
+ * bus messages until none comes for 100 ms. */
+void wcheck_probe_as (int index, const wcheck_who_t *who, const char *event, const char *body);
+
 /* Every request goes to worker w. The plain forms send as user uid from a
  * new connection of gateway "gw-d" (origin "gw-d/<request number>"); the
  * _as forms send as who.
@@ -130,6 +136,8 @@ cJSON *wcheck_reply (int *seq, cJSON **directives);
 cJSON *wcheck_call (int w, const char *uid, const char *event, const char *body);
 cJSON *wcheck_call_as (int w, const wcheck_who_t *who, const char *event, const char *body,
                        cJSON **directives);
+/* Wait for the next n replies (of any requests): each a success. */
+void wcheck_replies_ok (int n);
 /* The error code of a reply, "" on success. */
 const char *wcheck_code (const cJSON *reply);
 /* Call, expect success, return data (caller deletes; NULL when none). */
@@ -202,5 +210,6 @@ double wcheck_num (const cJSON *obj, const char *key);
 #define wcheck_event_text(...) (wcheck_line = __LINE__, wcheck_event_text (__VA_ARGS__))
 #define wcheck_control(...)    (wcheck_line = __LINE__, wcheck_control (__VA_ARGS__))
 #define wcheck_quiet(...)      (wcheck_line = __LINE__, wcheck_quiet (__VA_ARGS__))
+#define wcheck_replies_ok(...) (wcheck_line = __LINE__, wcheck_replies_ok (__VA_ARGS__))
 
 #endif
