@@ -26,13 +26,8 @@
 static void
 s_call (pl_call_t *call, pl_worker_t *w)
 {
-    pl_worker__call_drop_events (call);
-    free (call->reply);
-    memset (call, 0, sizeof *call);
-    call->worker = w;
-    call->event = PL_EV_SCHEDULE_CREATE;
     static char user[] = "gm1";
-    call->caller.user = user;
+    pl_worker__test_call (call, w, PL_EV_SCHEDULE_CREATE, user);
 }
 
 /* Store a real-time entry due after after_ms (or a world-time one at at,

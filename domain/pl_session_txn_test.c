@@ -81,13 +81,8 @@ s_racing_ops (const cJSON *state, void *arg, char *why, size_t why_size)
 static void
 s_call (pl_call_t *call, pl_worker_t *w)
 {
-    pl_worker__call_drop_events (call);
-    free (call->reply);
-    memset (call, 0, sizeof *call);
-    call->worker = w;
-    call->event = PL_EV_GAME_STATE_UPDATE;
     static char user[] = "gm1";
-    call->caller.user = user;
+    pl_worker__test_call (call, w, PL_EV_GAME_STATE_UPDATE, user);
 }
 
 /* The session's stateVersion and pluginData.list, as JSON text in list. */

@@ -16,14 +16,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+void
+pl_worker__test_call (pl_call_t *call, pl_worker_t *w, pl_event_id_t event, char *user)
+{
+    pl_worker__call_drop_events (call);
+    free (call->reply);
+    memset (call, 0, sizeof *call);
+    call->worker = w;
+    call->event = event;
+    call->caller.user = user;
+}
+
 /* A fresh call of worker w, as the runtime would make one. */
 static void
 s_call (pl_call_t *call, pl_worker_t *w)
 {
-    free (call->reply);
-    memset (call, 0, sizeof *call);
-    call->worker = w;
-    call->event = PL_EV_ACTOR_UPDATE;
+    pl_worker__test_call (call, w, PL_EV_ACTOR_UPDATE, NULL);
 }
 
 /* The reply's string ("" for nil), freed. */

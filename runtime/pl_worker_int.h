@@ -100,6 +100,10 @@ struct _pl_worker_t {
 bool pl_worker__call_retry (pl_call_t *call);
 /* Free the events a call holds, unsent. */
 void pl_worker__call_drop_events (pl_call_t *call);
+/* Selftests (pl_txn_test.c): make call a fresh call of worker w, as the
+ * runtime would make one - free the events and the reply it held, zero
+ * it, then set its worker, event and caller's user (borrowed; NULL: none). */
+void pl_worker__test_call (pl_call_t *call, pl_worker_t *w, pl_event_id_t event, char *user);
 
 /* Where a slot's handler is. */
 typedef enum {
