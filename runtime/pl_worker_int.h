@@ -104,6 +104,20 @@ void pl_worker__call_drop_events (pl_call_t *call);
  * runtime would make one - free the events and the reply it held, zero
  * it, then set its worker, event and caller's user (borrowed; NULL: none). */
 void pl_worker__test_call (pl_call_t *call, pl_worker_t *w, pl_event_id_t event, char *user);
+/* Selftests (pl_worker_test.c): a fake broker backend (a bound ROUTER) and
+ * event proxy (a bound SUB, subscribed to nothing) on ipc endpoints in a
+ * fresh /tmp dir, both with linger 0; close removes the endpoints and the
+ * dir. */
+typedef struct {
+    char dir[64];                   /* /tmp/pl-<name>-XXXXXX               */
+    char backend[128];              /* "ipc://<dir>/backend.ipc"           */
+    char events[128];               /* "ipc://<dir>/events.ipc"            */
+    void *zctx;                     /* their own context                   */
+    void *router;                   /* bound to backend                    */
+    void *sub;                      /* bound to events                     */
+} pl_worker__test_net_t;
+void pl_worker__test_net_open (pl_worker__test_net_t *net, const char *name);
+void pl_worker__test_net_close (pl_worker__test_net_t *net);
 
 /* Where a slot's handler is. */
 typedef enum {

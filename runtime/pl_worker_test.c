@@ -8,6 +8,7 @@
 #include "pl_id.h"
 #include "pl_zmsg.h"
 #include "pl_redis_int.h"
+#include "pl_worker_int.h"
 
 #include <assert.h>
 #include <signal.h>
@@ -333,6 +334,37 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
 }
 
 void
+pl_worker__test_net_open (pl_worker__test_net_t *net, const char *name)
+{
+    snprintf (net->dir, sizeof net->dir, "/tmp/pl-%s-XXXXXX", name);
+    assert (mkdtemp (net->dir));
+    snprintf (net->backend, sizeof net->backend, "ipc://%s/backend.ipc", net->dir);
+    snprintf (net->events, sizeof net->events, "ipc://%s/events.ipc", net->dir);
+    net->zctx = zmq_ctx_new ();
+    net->router = zmq_socket (net->zctx, ZMQ_ROUTER);
+    net->sub = zmq_socket (net->zctx, ZMQ_SUB);
+    int zero = 0;
+    zmq_setsockopt (net->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (net->sub, ZMQ_LINGER, &zero, sizeof zero);
+    assert (zmq_bind (net->router, net->backend) == 0);
+    assert (zmq_bind (net->sub, net->events) == 0);
+}
+
+void
+pl_worker__test_net_close (pl_worker__test_net_t *net)
+{
+    zmq_close (net->router);
+    zmq_close (net->sub);
+    zmq_ctx_term (net->zctx);
+    char path[160];
+    snprintf (path, sizeof path, "%s/backend.ipc", net->dir);
+    unlink (path);
+    snprintf (path, sizeof path, "%s/events.ipc", net->dir);
+    unlink (path);
+    rmdir (net->dir);
+}
+
+void
 pl_worker_test (bool verbose)
 {
     if (verbose)
@@ -354,21 +386,10 @@ pl_worker_test (bool verbose)
     dup[2].event = PL_EV_COUNT;
     assert (!pl_worker_handlers_valid ("actors", dup, 5));              /* out of range */
 
-    char dir[] = "/tmp/pl-worker-XXXXXX";
-    assert (mkdtemp (dir));
-    char backend[128], events[128];
-    snprintf (backend, sizeof backend, "ipc://%s/backend.ipc", dir);
-    snprintf (events, sizeof events, "ipc://%s/events.ipc", dir);
-
-    s_fake_t f = { .answer_hb = true };
-    f.zctx = zmq_ctx_new ();
-    f.router = zmq_socket (f.zctx, ZMQ_ROUTER);
-    f.sub = zmq_socket (f.zctx, ZMQ_SUB);
-    int zero = 0;
-    zmq_setsockopt (f.router, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (f.sub, ZMQ_LINGER, &zero, sizeof zero);
-    assert (zmq_bind (f.router, backend) == 0);
-    assert (zmq_bind (f.sub, events) == 0);
+    pl_worker__test_net_t net;
+    pl_worker__test_net_open (&net, "worker");
+    const char *dir = net.dir, *backend = net.backend, *events = net.events;
+    s_fake_t f = { .answer_hb = true, .zctx = net.zctx, .router = net.router, .sub = net.sub };
     assert (zmq_setsockopt (f.sub, ZMQ_SUBSCRIBE, "", 0) == 0);
 
     /* SIGUSR1 stands in for SIGTERM: blocked, and read from a signalfd */
@@ -636,15 +657,7 @@ pl_worker_test (bool verbose)
 
     close (sfd);
     assert (sigprocmask (SIG_SETMASK, &old_mask, NULL) == 0);
-    zmq_close (f.router);
-    zmq_close (f.sub);
-    zmq_ctx_term (f.zctx);
-    char path[160];
-    snprintf (path, sizeof path, "%s/backend.ipc", dir);
-    unlink (path);
-    snprintf (path, sizeof path, "%s/events.ipc", dir);
-    unlink (path);
-    rmdir (dir);
+    pl_worker__test_net_close (&net);
     if (verbose)
         printf ("OK\n");
 }

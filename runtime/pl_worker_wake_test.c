@@ -143,32 +143,11 @@ pl_worker_wake_test (bool verbose)
         printf (" * pl_worker_wake: ");
     s_test_rules ();
 
-    char dir[] = "/tmp/pl-wake-XXXXXX";
-    assert (mkdtemp (dir));
-    char backend[128], events[128];
-    snprintf (backend, sizeof backend, "ipc://%s/backend.ipc", dir);
-    snprintf (events, sizeof events, "ipc://%s/events.ipc", dir);
-    void *zctx = zmq_ctx_new ();
-    void *router = zmq_socket (zctx, ZMQ_ROUTER);
-    void *sub = zmq_socket (zctx, ZMQ_SUB);
-    int zero = 0;
-    zmq_setsockopt (router, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (sub, ZMQ_LINGER, &zero, sizeof zero);
-    assert (zmq_bind (router, backend) == 0);
-    assert (zmq_bind (sub, events) == 0);
-
-    s_test_loop (backend, events, true);
-    s_test_loop (backend, events, false);
-
-    zmq_close (router);
-    zmq_close (sub);
-    zmq_ctx_term (zctx);
-    char path[160];
-    snprintf (path, sizeof path, "%s/backend.ipc", dir);
-    unlink (path);
-    snprintf (path, sizeof path, "%s/events.ipc", dir);
-    unlink (path);
-    rmdir (dir);
+    pl_worker__test_net_t net;
+    pl_worker__test_net_open (&net, "wake");
+    s_test_loop (net.backend, net.events, true);
+    s_test_loop (net.backend, net.events, false);
+    pl_worker__test_net_close (&net);
     if (verbose)
         printf ("OK\n");
 }
