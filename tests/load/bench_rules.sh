@@ -18,20 +18,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bin=${1:-$root/build/release/workers/rules/parley-rules}
 shift || true
 load=${LOAD_BIN:-$root/build/release/tests/load/parley-load}
-dir=$(mktemp -d /tmp/pl-bench-rules.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }       # clock ticks
-
-redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 --daemonize no \
-  --dir "$dir" --appendonly yes --save "" --logfile "$dir/redis.log" &
-pids+=($!); rpid=$!
-for _ in $(seq 100); do redis-cli -s "$dir/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
+. "$root/tests/load/bench_lib.sh"
+bench_dir pl-bench-rules
+bench_redis
 
 "$load" rules --events-in "ipc://$dir/in.ipc" --events-out "ipc://$dir/out.ipc" \
   --redis "unix://$dir/redis.sock" --progress 0 "$@" >"$dir/out.json" 2>"$dir/load.log" &

@@ -16,21 +16,11 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bin=$1 label=$2; shift 2
 load=${LOAD_BIN:-$root/build/release/tests/load/parley-load}
-dir=$(mktemp -d /tmp/pl-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }       # clock ticks
+. "$root/tests/load/bench_lib.sh"
+bench_dir pl-bench
 csw() { awk '/^voluntary_ctxt_switches/{v=$2} /^nonvoluntary_ctxt_switches/{n=$2} END{print v, n}' "/proc/$1/status"; }
 
-redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 --daemonize no \
-  --dir "$dir" --appendonly yes --save "" --logfile "$dir/redis.log" &
-pids+=($!); rpid=$!
-for _ in $(seq 100); do redis-cli -s "$dir/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
+bench_redis
 
 ep="ipc://$dir/wk.ipc"
 PARLEY_BROKER_BACKEND=$ep PARLEY_EVENTS_XSUB="ipc://$dir/events.ipc" \
