@@ -269,15 +269,11 @@ pl_load_broker (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "send_failed", (double) b.send_failed);
     cJSON_AddNumberToObject (sum, "served", (double) served);
     cJSON_AddNumberToObject (sum, "registrations", (double) registrations);
-    double rate_v = secs > 0 ? (double) b.in_window / secs : 0;
-    cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
-    cJSON_AddStringToObject (sum, "rate_unit", "replies/s");
+    pl_loadrun_add_rate (sum, (double) b.in_window, secs, "replies/s");
     pl_loadrun_add_latency (sum, b.latency, "");
     pl_loadrun_add_codes (sum, &b.errors);
     bool ok = b.ok > 0;
-    cJSON_ReplaceItemInObject (sum, "ok", cJSON_CreateBool (ok));
-    rc = ok ? 0 : 1;
-    pl_loadrun_print (&sum);
+    rc = pl_loadrun_print_ok (&sum, ok);
     printed = true;
 cleanup:
     if (!printed)

@@ -209,9 +209,7 @@ pl_load_connect (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "target_rate", o->rate);
     cJSON_AddNumberToObject (sum, "connected", (double) connected);
     cJSON_AddNumberToObject (sum, "connect_s", pl_loadrun_round (connect_s, 3));
-    double rate_v = connect_s > 0 ? (double) connected / connect_s : 0;
-    cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
-    cJSON_AddStringToObject (sum, "rate_unit", "connects/s");
+    pl_loadrun_add_rate (sum, (double) connected, connect_s, "connects/s");
     cJSON_AddNumberToObject (sum, "hold_s", o->hold);
     if (o->gateway_pid) {
         long end = shards[0].rss_end > 0 ? shards[0].rss_end : pl_loadrun_rss_kb (o->gateway_pid);
@@ -239,9 +237,7 @@ pl_load_connect (const pl_loadopt_t *o)
     if (hs)
         pl_loadrun_add_latency (sum, hs, "");
     pl_loadhist_destroy (&hs);
-    cJSON_ReplaceItemInObject (sum, "ok", cJSON_CreateBool (connected > 0));
-    rc = connected > 0 ? 0 : 1;
-    pl_loadrun_print (&sum);
+    rc = pl_loadrun_print_ok (&sum, connected > 0);
     printed = true;
 cleanup:
     if (!printed)

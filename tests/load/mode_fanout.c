@@ -570,9 +570,7 @@ pl_load_fanout (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "late", (double) late);
     cJSON_AddNumberToObject (sum, "out_of_order", (double) ooo);
     cJSON_AddNumberToObject (sum, "seq_gaps", (double) gaps);
-    double rate_v = secs > 0 ? (double) received / secs : 0;
-    cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
-    cJSON_AddStringToObject (sum, "rate_unit", "deliveries/s");
+    pl_loadrun_add_rate (sum, (double) received, secs, "deliveries/s");
     pl_loadrun_add_latency (sum, latency, "");
     pl_loadrun_add_codes (sum, &errors);
     pl_loadrun_add_nets (sum, nets, loops);
@@ -580,9 +578,7 @@ pl_load_fanout (const pl_loadopt_t *o)
         pl_loadrun_add_cpu (sum, shards[0].cpu_start, shards[0].cpu_end,
                             (double) (shards[0].cpu_end_at - shards[0].start) / 1e9);
     bool ok = recv_ready > 0 && acked > 0;
-    cJSON_ReplaceItemInObject (sum, "ok", cJSON_CreateBool (ok));
-    rc = ok ? 0 : 1;
-    pl_loadrun_print (&sum);
+    rc = pl_loadrun_print_ok (&sum, ok);
     printed = true;
 cleanup:
     if (!printed)

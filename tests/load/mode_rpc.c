@@ -462,9 +462,7 @@ pl_load_rpc (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "failed", (double) failed);
     cJSON_AddNumberToObject (sum, "unanswered", (double) unanswered);
     cJSON_AddNumberToObject (sum, "backlog_dropped", (double) dropped);
-    double rate_v = secs > 0 ? (double) in_window / secs : 0;
-    cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
-    cJSON_AddStringToObject (sum, "rate_unit", "acks/s");
+    pl_loadrun_add_rate (sum, (double) in_window, secs, "acks/s");
     pl_loadrun_add_latency (sum, latency, "");
     pl_loadrun_add_codes (sum, &errors);
     pl_loadrun_add_nets (sum, nets, loops);
@@ -472,9 +470,7 @@ pl_load_rpc (const pl_loadopt_t *o)
         pl_loadrun_add_cpu (sum, shards[0].cpu_start, shards[0].cpu_end,
                             (double) (shards[0].cpu_end_at - shards[0].start) / 1e9);
     bool ok = ready > 0 && acked + failed > 0;
-    cJSON_ReplaceItemInObject (sum, "ok", cJSON_CreateBool (ok));
-    rc = ok ? 0 : 1;
-    pl_loadrun_print (&sum);
+    rc = pl_loadrun_print_ok (&sum, ok);
     printed = true;
 cleanup:
     if (!printed)

@@ -375,7 +375,6 @@ pl_load_rules (const pl_loadopt_t *o)
     sum = pl_loadrun_summary (&r.run);
     if (!sum)
         goto cleanup;
-    double rate = secs > 0 ? (double) r.in_window / secs : 0;
     cJSON_AddNumberToObject (sum, "duration_s", pl_loadrun_round (secs, 3));
     cJSON_AddNumberToObject (sum, "actors", r.actors);
     cJSON_AddNumberToObject (sum, "rules", o->rules);
@@ -388,14 +387,11 @@ pl_load_rules (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "rekicks", (double) r.rekicks);
     cJSON_AddNumberToObject (sum, "lost_writes", (double) r.lost_writes);
     cJSON_AddNumberToObject (sum, "ignored", (double) r.others);
-    cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate, 1));
-    cJSON_AddStringToObject (sum, "rate_unit", "rule runs/s");
+    double rate = pl_loadrun_add_rate (sum, (double) r.in_window, secs, "rule runs/s");
     cJSON_AddNumberToObject (sum, "rule_evaluations_per_s", pl_loadrun_round (rate * o->rules, 1));
     pl_loadrun_add_latency (sum, r.latency, "");
     bool ok = r.in_window > 0 && r.lost_writes == 0;
-    cJSON_ReplaceItemInObject (sum, "ok", cJSON_CreateBool (ok));
-    rc = ok ? 0 : 1;
-    pl_loadrun_print (&sum);
+    rc = pl_loadrun_print_ok (&sum, ok);
     printed = true;
 cleanup:
     if (!printed)

@@ -689,9 +689,7 @@ pl_load_state (const pl_loadopt_t *o)
     cJSON_AddNumberToObject (sum, "members_down", (double) t.members_down);
     cJSON_AddNumberToObject (sum, "final_checked", (double) t.final_checked);
     cJSON_AddNumberToObject (sum, "final_mismatch", (double) t.final_mismatch);
-    double rate_v = secs > 0 ? (double) in_window / secs : 0;
-    cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
-    cJSON_AddStringToObject (sum, "rate_unit", "acks/s");
+    pl_loadrun_add_rate (sum, (double) in_window, secs, "acks/s");
     double deliveries_v = secs > 0 ? (double) received / secs : 0;
     cJSON_AddNumberToObject (sum, "deliveries_rate", pl_loadrun_round (deliveries_v, 1));
     pl_loadrun_add_latency (sum, latency, "");
@@ -709,9 +707,7 @@ pl_load_state (const pl_loadopt_t *o)
                 && t.final_checked == t.sessions_run && t.sessions_run > 0;
     cJSON_AddBoolToObject (sum, "correct", correct);
     bool ok = ready > 0 && acked > 0;
-    cJSON_ReplaceItemInObject (sum, "ok", cJSON_CreateBool (ok));
-    rc = ok ? 0 : 1;
-    pl_loadrun_print (&sum);
+    rc = pl_loadrun_print_ok (&sum, ok);
     printed = true;
 cleanup:
     if (!printed)

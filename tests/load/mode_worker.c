@@ -413,15 +413,11 @@ pl_load_worker (const pl_loadopt_t *o)
         cJSON_AddStringToObject (sum, "event", "roll");
         cJSON_AddStringToObject (sum, "expression", o->expression);
     }
-    double rate_v = secs > 0 ? (double) w.in_window / secs : 0;
-    cJSON_AddNumberToObject (sum, "rate", pl_loadrun_round (rate_v, 1));
-    cJSON_AddStringToObject (sum, "rate_unit", w.roll ? "rolls/s" : "replies/s");
+    pl_loadrun_add_rate (sum, (double) w.in_window, secs, w.roll ? "rolls/s" : "replies/s");
     pl_loadrun_add_latency (sum, w.latency, "");
     pl_loadrun_add_codes (sum, &w.errors);
     bool ok = w.ok + w.failed > 0;
-    cJSON_ReplaceItemInObject (sum, "ok", cJSON_CreateBool (ok));
-    rc = ok ? 0 : 1;
-    pl_loadrun_print (&sum);
+    rc = pl_loadrun_print_ok (&sum, ok);
     printed = true;
 cleanup:
     if (!printed)

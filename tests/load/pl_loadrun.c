@@ -360,6 +360,23 @@ pl_loadrun_print (cJSON **obj_p)
     *obj_p = NULL;
 }
 
+int
+pl_loadrun_print_ok (cJSON **obj_p, bool ok)
+{
+    cJSON_ReplaceItemInObject (*obj_p, "ok", cJSON_CreateBool (ok));
+    pl_loadrun_print (obj_p);
+    return ok ? 0 : 1;
+}
+
+double
+pl_loadrun_add_rate (cJSON *obj, double count, double secs, const char *unit)
+{
+    double rate = secs > 0 ? count / secs : 0;
+    cJSON_AddNumberToObject (obj, "rate", pl_loadrun_round (rate, 1));
+    cJSON_AddStringToObject (obj, "rate_unit", unit);
+    return rate;
+}
+
 double
 pl_loadrun_round (double v, int decimals)
 {

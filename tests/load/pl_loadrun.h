@@ -108,6 +108,12 @@ void pl_loadrun_add_failures (cJSON *obj, const uint64_t failures[PL_LFAIL_COUNT
 /* Merged loop stats: failures and handshake histogram into the summary. */
 void pl_loadrun_add_nets (cJSON *obj, pl_loadnet_t **nets, uint32_t n);
 void pl_loadrun_print (cJSON **obj_p);
+/* Set the summary's "ok", print it as pl_loadrun_print does, and return
+ * the run's exit code: 0 when ok, else 1. */
+int pl_loadrun_print_ok (cJSON **obj_p, bool ok);
+/* "rate": count / secs (0 when secs is not above 0), rounded to 0.1, and
+ * "rate_unit": unit. Returns the rate, unrounded. */
+double pl_loadrun_add_rate (cJSON *obj, double count, double secs, const char *unit);
 /* v rounded to `decimals` places, for summary numbers a human reads. */
 double pl_loadrun_round (double v, int decimals);
 /* The summary of a run that could not happen: {"mode","ok":false,"error"}. */
