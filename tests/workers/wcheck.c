@@ -309,15 +309,18 @@ wcheck_worker_pid (int index)
     return s_env.worker[index];
 }
 
-void
-wcheck_probe (int index, const char *event, const char *body)
+/* Call event/body on worker index until an event is heard, at most max
+ * times: as who, or (who NULL) as the users probe0, probe1 ... (one user
+ * each: no limit hit). CHECKs that one was heard; returns the calls made. */
+static int
+s_probe_heard (int index, const wcheck_who_t *who, const char *event, const char *body, int max)
 {
     bool heard = false;
     int i = 0;
-    for (; i < WCHECK_PROBES - 1 && !heard; i++) {
-        char uid[16];                       /* one user each: no limit hit */
+    for (; i < max && !heard; i++) {
+        char uid[16];
         snprintf (uid, sizeof uid, "probe%d", i);
-        cJSON *data = wcheck_ok (index, uid, event, body);
+        cJSON *data = who ? wcheck_ok_as (index, who, event, body) : wcheck_ok (index, uid, event, body);
         cJSON_Delete (data);
         wcheck_bus_t bus;
         heard = wcheck_bus_next (&bus, 50);
@@ -325,6 +328,13 @@ wcheck_probe (int index, const char *event, const char *body)
             wcheck_bus_clear (&bus);
     }
     CHECK (heard);
+    return i;
+}
+
+void
+wcheck_probe (int index, const char *event, const char *body)
+{
+    int i = s_probe_heard (index, NULL, event, body, WCHECK_PROBES - 1);
     /* The events of earlier probes may still be on their way: a 50 ms wait
      * that heard nothing proves nothing on a busy box, and a drain until a
      * quiet gap neither. So one probe more, and everything is dropped up
@@ -347,16 +357,7 @@ wcheck_probe (int index, const char *event, const char *body)
 void
 wcheck_probe_as (int index, const wcheck_who_t *who, const char *event, const char *body)
 {
-    bool heard = false;
-    for (int i = 0; i < 50 && !heard; i++) {
-        cJSON *data = wcheck_ok_as (index, who, event, body);
-        cJSON_Delete (data);
-        wcheck_bus_t bus;
-        heard = wcheck_bus_next (&bus, 50);
-        if (heard)
-            wcheck_bus_clear (&bus);
-    }
-    CHECK (heard);
+    s_probe_heard (index, who, event, body, 50);
     wcheck_drain (100);
 }
 
