@@ -23,7 +23,9 @@
  *      old), the campaign's rules that watch its kind, and the thing's
  *      record (PL_KEY_RULES_MARKS): the version last evaluated ("seen"),
  *      the rule write that made a version and its depth ("dv", "dd"),
- *      and a mark per rule whose when was true then ("m:<rule id>");
+ *      and a mark per rule whose when was true then ("m:<rule id>"; the
+ *      marks of deleted rules are dropped whenever the record is next
+ *      rewritten);
  *   2. stops when that version was evaluated already (a duplicate event,
  *      a second rules worker): idempotency by (id, version);
  *   3. evaluates every rule: a rule fires when its when is true now and

@@ -105,18 +105,37 @@ s_announce (pl_call_t *call, const s_run_t *r, const pl_rule_t *rule, const char
     pl_call_publish (call, room, PL_PUSH_STATE_INVALIDATED, payload, false);
 }
 
+/* Whether the record's mark field ("m:<rule id>") belongs to none of the
+ * rules read: a rule deleted since (its mark would stay forever). */
+static bool
+s_orphan (const s_run_t *r, const char *field)
+{
+    if (strncmp (field, "m:", 2) != 0)
+        return false;
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp (field + 2, pl_rule_id (r->rules[i])) == 0)
+            return false;
+    return true;
+}
+
 /* Add to txn what the decision read of the record ("seen" unchanged) and
  * its writes: seen, the marks, and with written (a rule write made the
- * next version) dv/dd. */
+ * next version) dv/dd. The marks of rules that no longer exist go too
+ * (at most PL_RULE_PER_CAMPAIGN a rewrite: the rest the next time), so
+ * the record holds at most the campaign's rules' marks. Pruning is safe
+ * under the "seen" expectation: every rewrite of the record moves "seen",
+ * so the marks removed are those this run read, and a rule's id is never
+ * reused. */
 static void
 s_queue_record (pl_txn_t *txn, const s_run_t *r, bool written)
 {
     char key[64 + PL_WIRE_ID_MAX];
     snprintf (key, sizeof key, PL_KEY_RULES_MARKS, r->kind, r->id);
     pl_txn_expect_field (txn, "seen", r->seen_text, "%s", key);
-    /* at most PL_RULE_PER_CAMPAIGN rules move (create keeps the bound) */
+    /* at most PL_RULE_PER_CAMPAIGN rules move (create keeps the bound),
+     * and at most as many orphans go */
     const char *argv[8 + 2 * PL_RULE_PER_CAMPAIGN];
-    const char *del[2 + PL_RULE_PER_CAMPAIGN];
+    const char *del[2 + 2 * PL_RULE_PER_CAMPAIGN];
     char fields[PL_RULE_PER_CAMPAIGN][8 + PL_WIRE_ID_MAX];
     int argc = 0, ndel = 0, nfields = 0;
     argv[argc++] = "HSET";
@@ -149,6 +168,12 @@ s_queue_record (pl_txn_t *txn, const s_run_t *r, bool written)
         else
             del[ndel++] = field;
     }
+    int orphans = 0;
+    for (const cJSON *m = r->marks->child; m && orphans < PL_RULE_PER_CAMPAIGN; m = m->next)
+        if (s_orphan (r, m->string)) {
+            del[ndel++] = m->string;
+            orphans++;
+        }
     pl_txn_write_argv (txn, argc, argv, NULL);
     if (ndel > 2)
         pl_txn_write_argv (txn, ndel, del, NULL);

@@ -12,6 +12,8 @@
 // evaluated a version holding every write before it.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { useSystem, emitAck, expectOk, expectError } from './lib/system.mjs';
 import { setupCampaign, rest, expectRestError } from './lib/campaign.mjs';
 
@@ -144,6 +146,33 @@ h.test('hp falling to 0 adds "unconscious" exactly once; a transition fires once
 
   // a player demoted... no: the rule's GM leaves the GMs: its rules stop
   // (the rule acts with its creator's authority). Another GM keeps them.
+});
+
+/** A Redis command against the system's private server (redis-cli), its reply as text. */
+function redis(sys, ...args) {
+  return execFileSync('redis-cli', ['-s', path.join(sys.dir, 'redis.sock'), ...args], { encoding: 'utf8' }).trim();
+}
+
+h.test('a deleted rule leaves no mark behind: the record drops it when it is next rewritten', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'rp' });
+  t.after(c.close);
+  const gone = await createRule(c.gm.s, c.id, { name: 'Gone', on: 'actor', when: 'hp <= 0',
+    then: [{ operation: 'inc', path: 'falls', value: 1 }] });
+  const probe = await createRule(c.gm.s, c.id, { name: 'Probe', on: 'actor', when: 'probe > 0',
+    then: [{ operation: 'set', path: 'probed', value: true }] });
+  const actor = expectOk(await emitAck(c.gm.s, 'actor:create', { campaignId: c.id, name: 'Mark', type: 'pc', hp: 0, falls: 0 }));
+  await invalidated(c.gm.rec, (e) => e.rule === gone.id && e.id === actor.id);
+  const record = `pl:rules:actor:${actor.id}`;
+  const fields = () => redis(sys, 'HKEYS', record).split('\n');
+  // state_invalidated goes out after the commit that set the mark
+  assert.ok(fields().includes(`m:${gone.id}`), 'the mark of Gone is set');
+  expectOk(await emitAck(c.gm.s, 'rule:delete', { campaignId: c.id, id: gone.id }));
+  // a rewrite of the record: the probe's transition
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: actor.id, probe: 1 }));
+  await invalidated(c.gm.rec, (e) => e.rule === probe.id && e.id === actor.id);
+  assert.ok(fields().includes(`m:${probe.id}`), 'the probe is marked');
+  assert.ok(!fields().includes(`m:${gone.id}`), `the mark of the deleted rule is gone: ${fields().join(' ')}`);
+  assert.equal(expectOk(await emitAck(c.gm.s, 'actor:get', actor.id)).falls, 1);
 });
 
 h.test('two rules triggering each other stop at depth 8 with reason "depth"', async (t, sys) => {
