@@ -265,7 +265,10 @@ pl_rule_load (const char *text, size_t len)
 {
     pl_rule_t *self = NULL;
     char why[256];
-    cJSON *stored = pl_proto_json_parse (text, len);
+    /* cJSON keeps no string's length: a \\u0000 would cut a when or a name
+     * short where strlen is taken (pl_rule_new); requests never hold one
+     * (the runtime refuses them), and neither may what Redis gives back */
+    cJSON *stored = pl_proto_json_has_nul (text, len) ? NULL : pl_proto_json_parse (text, len);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive (stored, "id");
     const cJSON *campaign = cJSON_GetObjectItemCaseSensitive (stored, "campaignId");
     const cJSON *creator = cJSON_GetObjectItemCaseSensitive (stored, "createdBy");

@@ -93,10 +93,14 @@ typedef struct _pl_rule_t pl_rule_t;
 /* Check a client's rule {name, on, when, then} (other members are
  * ignored). Returns the rule (not stamped yet), or NULL with why naming
  * the problem (a when that does not parse: its position), or "out of
- * memory". */
+ * memory". def must come from JSON text without NUL (pl_proto_json_has_nul):
+ * cJSON keeps no string's length, so a name or when holding \u0000 would
+ * be taken cut short. Every request's argument is such text (the worker
+ * runtime refuses a NUL before any handler: pl_worker.c, for socket.io
+ * and REST alike) and pl_rule_load refuses stored text with one. */
 pl_rule_t *pl_rule_new (const cJSON *def, char *why, size_t why_size);
 /* A stored rule (its JSON text, len bytes), or NULL when the text is not
- * one (a corrupt entry: the caller logs and skips it). */
+ * one, or holds a NUL (a corrupt entry: the caller logs and skips it). */
 pl_rule_t *pl_rule_load (const char *text, size_t len);
 void pl_rule_destroy (pl_rule_t **self_p);
 /* Give a new rule its server fields. false when out of memory. */

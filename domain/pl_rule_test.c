@@ -67,6 +67,15 @@ pl_rule_test (bool verbose)
     free (text);
     assert (pl_rule_load ("{\"name\":\"x\"}", 12) == NULL);       /* no server fields */
     assert (pl_rule_load ("nope", 4) == NULL);
+    /* a NUL would cut the when short ("true", firing always): refused */
+    const char *nul = "{\"id\":\"r2\",\"campaignId\":\"c1\",\"name\":\"n\",\"on\":\"actor\","
+                      "\"when\":\"true\\u0000 and false\",\"then\":[{\"operation\":\"unset\","
+                      "\"path\":\"a\"}],\"createdBy\":\"gm1\",\"createdAt\":1}";
+    assert (pl_rule_load (nul, strlen (nul)) == NULL);
+    const char *raw = "{\"id\":\"r2\",\"campaignId\":\"c1\",\"name\":\"n\",\"on\":\"actor\","
+                      "\"when\":\"true\0 and false\",\"then\":[{\"operation\":\"unset\","
+                      "\"path\":\"a\"}],\"createdBy\":\"gm1\",\"createdAt\":1}";
+    assert (pl_rule_load (raw, strlen (raw) + 1 + strlen (raw + strlen (raw) + 1)) == NULL);
 
     /* evaluation and application */
     cJSON *actor = cJSON_Parse ("{\"id\":\"a\",\"hp\":0,\"conditions\":[]}");

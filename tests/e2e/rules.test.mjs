@@ -59,6 +59,10 @@ h.test('rule:create/list/delete/test: GMs only, refusals name the problem, nothi
   await bad({ ...def, then: [{ operation: 'set', path: 'a..b', value: 1 }] }, /then\.0: path segment 1 is empty/);
   await bad({ ...def, on: 'gameState', then: [{ operation: 'set', path: 'hp', value: 1 }] }, /unknown top-level key/);
   await bad({ ...def, when: 'x'.repeat(1001) }, /when: /);
+  // a NUL would cut the when short ("true", firing on everything): refused
+  // before the rules worker (the gateway and the worker runtime refuse it)
+  await bad({ ...def, when: 'true\u0000 and false' }, /NUL/);
+  await bad({ ...def, name: 'a\u0000b' }, /NUL/);
   expectError(await emitAck(c.gm.s, 'rule:create', { campaignId: 'bad id', ...def }), 'VALIDATION_ERROR');
   assert.deepEqual(expectOk(await emitAck(c.gm.s, 'rule:list', { campaignId: c.id })), [], 'nothing stored');
 
@@ -312,6 +316,10 @@ h.test('REST: rules of a campaign (create, list, test, delete) for its GMs', asy
   assert.equal(tested.body.fires, true);
   expectRestError(await rest(sys, sys.token({ sub: c.p1.id }), 'GET', `/campaigns/${c.id}/rules`), 403, 'FORBIDDEN');
   expectRestError(await rest(sys, gm, 'POST', `/campaigns/${c.id}/rules`, { ...def, when: 'hp <' }), 400, 'VALIDATION_ERROR');
+  const nul = await rest(sys, gm, 'POST', `/campaigns/${c.id}/rules`, { ...def, when: 'true\u0000 and false' });
+  expectRestError(nul, 400, 'VALIDATION_ERROR');
+  assert.match(nul.body.error.message, /NUL/);
+  assert.deepEqual((await rest(sys, gm, 'GET', `/campaigns/${c.id}/rules`)).body, [made.body], 'nothing stored');
   const del = await rest(sys, gm, 'DELETE', `/campaigns/${c.id}/rules/${made.body.id}`);
   assert.ok(del.status === 200 || del.status === 204, del.text);
   expectRestError(await rest(sys, gm, 'DELETE', `/campaigns/${c.id}/rules/${made.body.id}`), 404, 'NOT_FOUND');
