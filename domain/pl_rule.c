@@ -210,6 +210,18 @@ pl_rule_new (const cJSON *def, char *why, size_t why_size)
             goto fail;
         cJSON_AddItemToArray (ops, clean);
     }
+    char *text = cJSON_PrintUnformatted (self->json);
+    size_t len = text ? strlen (text) : 0;
+    free (text);
+    if (!text) {
+        s_why (why, why_size, "out of memory");
+        goto fail;
+    }
+    if (len > PL_RULE_TEXT_MAX) {
+        s_why (why, why_size, "the rule is %zu bytes as JSON, more than %d", len,
+               PL_RULE_TEXT_MAX);
+        goto fail;
+    }
     goto cleanup;
 fail:
     pl_rule_destroy (&self);

@@ -75,8 +75,13 @@
 #define PL_RULE_THEN_MAX         16     /* operations in a then           */
 #define PL_RULE_PER_CAMPAIGN    100     /* rules in a campaign            */
 #define PL_RULE_DEPTH_MAX         8     /* a chain of rule writes         */
-#define PL_RULE_VALUE_MAX     16384     /* bytes of one operation's value,
+#define PL_RULE_VALUE_MAX      8192     /* bytes of one operation's value,
                                            as JSON text                   */
+#define PL_RULE_TEXT_MAX      16384     /* bytes of a rule's {name, on,
+                                           when, then} as JSON text: the
+                                           runner reads all of a campaign's
+                                           rules on every change it hears,
+                                           so at most 100 x 16 KB          */
 
 typedef enum {
     PL_RULE_ON_ACTOR = 0,

@@ -166,6 +166,19 @@ pl_rule_test (bool verbose)
     strcpy (big + at + PL_RULE_VALUE_MAX, "\"}]}");
     s_refused (big, "longer than");
     free (big);
+    /* each value within its bound, the whole rule not */
+    big = malloc (PL_RULE_THEN_MAX * (PL_RULE_VALUE_MAX + 100) + 200);
+    strcpy (big, "{\"name\":\"n\",\"on\":\"actor\",\"when\":\"true\",\"then\":[");
+    for (int i = 0; i < 3; i++) {
+        at = strlen (big);
+        sprintf (big + at, "%s{\"operation\":\"set\",\"path\":\"a\",\"value\":\"", i ? "," : "");
+        at = strlen (big);
+        memset (big + at, 'x', PL_RULE_VALUE_MAX - 10);
+        strcpy (big + at + PL_RULE_VALUE_MAX - 10, "\"}");
+    }
+    strcat (big, "]}");
+    s_refused (big, "bytes as JSON, more than 16384");
+    free (big);
     if (verbose)
         printf ("OK\n");
 }
