@@ -178,7 +178,7 @@ pl_campaign_gm_only (pl_call_t *call, const char *id, const pl_campaign_read_t *
     }
     if (r->caller != PL_ROLE_GM) {
         pl_call_error (call, PL_ERR_FORBIDDEN, "only a GM of campaign %s may %s", id,
-                       pl_proto_event (pl_call_event (call))->name);
+                       pl_call_name (call));
         return -1;
     }
     return 0;

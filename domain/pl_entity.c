@@ -472,7 +472,7 @@ pl_entity__holder_view (pl_call_t *call, pl_entity__reads_t *reads, const pl_ent
 const char *
 pl_entity__id (pl_call_t *call, const pl_entity_kind_t *kind, const cJSON *item)
 {
-    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *event = pl_call_name (call);
     if (!s_entity_id_valid (item)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR,
                        "%s expects an %s id (a string of 1 to %d characters)",
@@ -507,7 +507,7 @@ int
 pl_entity__holder_ok (pl_call_t *call, bool quiet, const pl_entity_kind_t *kind,
                       const char *hid, int visible, const pl_entity__t *h, const char *campaign)
 {
-    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *event = pl_call_name (call);
     if (visible < 0)
         return -1;
     if (visible == 0) {
@@ -658,7 +658,7 @@ pl_entity_list (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
 {
     assert (kind && call);
     const char *uid = pl_call_caller (call)->user;
-    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *event = pl_call_name (call);
     const cJSON *cid = NULL, *hid = NULL;
     char *set_key = NULL;
     pl_entity__t h = { 0 };

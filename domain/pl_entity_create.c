@@ -88,7 +88,7 @@ pl_entity_create (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *ar
 {
     assert (kind && call);
     const char *uid = pl_call_caller (call)->user;
-    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *event = pl_call_name (call);
     char id[PL_ID_UUID_SIZE];
     const char *why = NULL;
     char *text = NULL, *holder_raw = NULL;

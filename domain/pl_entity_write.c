@@ -224,7 +224,7 @@ s_update (const pl_entity_kind_t *kind, pl_call_t *call, const char *id, const c
           pl_entity_wb_t *dry, cJSON **stored)
 {
     const char *copy_campaign = dry ? dry->campaign : NULL;
-    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *event = pl_call_name (call);
     const char *why = NULL;
     const bool quiet = dry != NULL;
     char *text = NULL;
@@ -405,7 +405,7 @@ void
 pl_entity_update (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
 {
     assert (kind && call);
-    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *event = pl_call_name (call);
     const char *id = NULL;
     cJSON *stored = NULL;
     if (!cJSON_IsObject (arg)) {
@@ -531,7 +531,7 @@ pl_entity_writeback_done (pl_call_t *call, const pl_entity_wb_t *wb, const char 
     if (!wb->text)
         return;
     pl_info ("%s by %s: %s %s written back",
-             wb->rule ? "a rule" : pl_proto_event (pl_call_event (call))->name,
+             wb->rule ? "a rule" : pl_call_name (call),
              pl_call_caller (call)->user, wb->kind->name, wb->e.id);
     /* hidden only for a rule's write, which never changes hidden: no flip */
     pl_entity__publish (call, wb->kind, PL_ENTITY_UPDATE, &wb->e, wb->member, wb->e.hidden,
@@ -563,7 +563,7 @@ void
 pl_entity_delete (const pl_entity_kind_t *kind, pl_call_t *call, const cJSON *arg)
 {
     assert (kind && call);
-    const char *event = pl_proto_event (pl_call_event (call))->name;
+    const char *event = pl_call_name (call);
     pl_entity__t e = { 0 };
     pl_entity__held_t held = { 0 };
     pl_txn_t *txn = NULL;

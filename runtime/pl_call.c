@@ -12,12 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What a call is, for log lines: its event, or "periodic task". */
+/* What a call is, for log lines: its event, the bus push it heard, or
+ * "periodic task". */
 static const char *
 s_call_name (const pl_call_t *call)
 {
-    return call->bus ? "bus call" : call->task ? "periodic task"
-                                               : pl_proto_event (call->event)->name;
+    if (call->bus)
+        return call->name ? call->name : "bus call";
+    return call->task ? "periodic task" : pl_proto_event (call->event)->name;
+}
+
+const char *
+pl_call_name (pl_call_t *call)
+{
+    assert (call);
+    return s_call_name (call);
 }
 
 const pl_caller_t *
@@ -49,6 +58,7 @@ pl_event_id_t
 pl_call_event (pl_call_t *call)
 {
     assert (call);
+    assert (!call->task);                   /* handles no event: pl_call_name */
     return call->event;
 }
 

@@ -330,7 +330,7 @@ s_commit (pl_txn_t *self, pl_call_t *call, bool follow_up)
     const char **argv = NULL;
     size_t *lens = NULL;
     redisReply *reply = NULL;
-    const char *name = pl_proto_event (pl_call_event (call))->name;
+    const char *name = pl_call_name (call);
     if (self->result)
         freeReplyObject (self->result);
     self->result = NULL;

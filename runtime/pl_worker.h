@@ -94,8 +94,9 @@ typedef void (pl_task_fn) (pl_call_t *call);
  * the worker loop as a coroutine call that answers nobody, like the
  * periodic task: pl_call_command, pl_call_script, pl_txn_commit (with its
  * conflict reruns) and pl_call_publish work, and its events go out when
- * it returns unless it failed before committing; pl_call_caller is empty,
- * pl_call_event means nothing, room directives are refused. room is the
+ * it returns unless it failed before committing; pl_call_caller is empty
+ * (until pl_call_act_as), pl_call_event asserts (pl_call_name names the
+ * call), room directives are refused. room is the
  * topic without its trailing NUL (it holds no NUL: a topic with one is
  * dropped), push the push's row of proto/events.def (a name the table
  * does not know is dropped), payload its data (borrowed for the call;
@@ -223,8 +224,14 @@ const pl_caller_t *pl_call_caller (pl_call_t *call);
  * (a request's caller is its sender). Copies both strings; false when
  * out of memory. */
 bool pl_call_act_as (pl_call_t *call, const char *user, const char *name);
-/* The event being handled. */
+/* The event being handled: a request's only. The periodic task and a bus
+ * call handle no event of the table (asserts): a message naming what a
+ * call does takes pl_call_name. */
 pl_event_id_t pl_call_event (pl_call_t *call);
+/* What the call is, for messages and log lines (borrowed, valid for the
+ * call): a request's event name ("actor:update"), "periodic task", or for
+ * a bus call "bus " and the push heard ("bus actor:updated"). */
+const char *pl_call_name (pl_call_t *call);
 /* The process configuration, for handler limits (never NULL). */
 pl_config_t *pl_call_config (pl_call_t *call);
 /* The worker's Redis connection, or NULL when it has none. */

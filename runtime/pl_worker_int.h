@@ -26,6 +26,8 @@ struct _pl_call_t {
     pl_event_id_t event;            /* the event being handled             */
     bool task;                      /* a periodic task, not a request      */
     bool bus;                       /* an event heard on the bus (task too) */
+    const char *name;               /* a bus call's pl_call_name (its slot's
+                                       event), else NULL                   */
     pl_caller_t caller;             /* decoded ctx frame                   */
     char *reply;                    /* ack body once answered, else NULL   */
     bool failed;                    /* answered with an error              */

@@ -136,6 +136,7 @@ s_decode (pl_worker_t *self, pl_zmsg_t *msg, pl_worker__slot_t *slot)
     slot->arg = packet;
     slot->push = (pl_push_id_t) push;
     snprintf (slot->event, sizeof slot->event, "bus %s", name->valuestring);
+    call->name = slot->event;
     slot->started = pl_id_mono_ms ();
     packet = NULL;
     self->stats.bus_heard++;

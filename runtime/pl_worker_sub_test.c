@@ -55,6 +55,11 @@ s_on_bus (pl_call_t *call, const char *room, pl_push_id_t push, const cJSON *pay
     assert (payload);
     assert (pl_call_caller (call)->user == NULL);
     s_seen.runs++;
+    /* a bus call is named by the push it heard (not some event of the
+     * table's: domain messages print it) */
+    char name[80];
+    snprintf (name, sizeof name, "bus %s", pl_proto_push_name (push));
+    assert (strcmp (pl_call_name (call), name) == 0);
     snprintf (s_seen.room, sizeof s_seen.room, "%s", room);
     s_seen.push = push;
     char *text = cJSON_PrintUnformatted (payload);
