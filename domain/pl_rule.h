@@ -156,6 +156,16 @@ int pl_rule_run (pl_call_t *call, pl_rule_on_t on, const char *id);
 /* An actor or item was deleted: forget its record. */
 int pl_rule_forget (pl_call_t *call, pl_rule_on_t on, const char *id);
 
+/* What this process's runner did so far (an application is a debug line,
+ * not an info one: a busy campaign would flood the log). */
+typedef struct {
+    uint64_t runs;                  /* versions evaluated (not seen before) */
+    uint64_t applied;               /* rules applied (committed)           */
+    uint64_t depth_stops;           /* rules not applied: chain too deep   */
+    uint64_t not_gm;                /* ... their creator no longer a GM    */
+} pl_rule_stats_t;
+pl_rule_stats_t pl_rule_stats (void);
+
 void pl_rule_test (bool verbose);
 
 #endif

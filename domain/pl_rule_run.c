@@ -22,6 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* This process's counters (pl_rule_stats): only the worker loop runs
+ * rules. */
+static pl_rule_stats_t s_stats;
+
+pl_rule_stats_t
+pl_rule_stats (void)
+{
+    return s_stats;
+}
+
 /* One run: the thing watched, as read. */
 typedef struct {
     pl_rule_on_t on;
@@ -314,6 +324,7 @@ s_check_creators (pl_call_t *call, s_run_t *r)
         if (!e || e->type != REDIS_REPLY_STRING || pl_authz_role_parse (e->str) != PL_ROLE_GM) {
             pl_warn ("rule %s of campaign %s: %s is no longer a GM of it; not applied",
                      pl_rule_id (r->rules[i]), r->campaign, pl_rule_creator (r->rules[i]));
+            s_stats.not_gm++;
             r->fire[i] = false;
             r->keep[i] = true;
         }
@@ -402,8 +413,10 @@ s_apply_entity (pl_call_t *call, s_run_t *r)
     pl_entity_writeback_done (call, wb, NULL);
     for (size_t i = 0; i < r->count; i++)
         if (r->applied[i]) {
-            pl_info ("rule %s applied to %s %s (version %" PRIu64 ", depth %d)",
-                     pl_rule_id (r->rules[i]), r->kind, r->id, r->version, r->depth + 1);
+            /* debug: one line per application would flood the log */
+            pl_debug ("rule %s applied to %s %s (version %" PRIu64 ", depth %d)",
+                      pl_rule_id (r->rules[i]), r->kind, r->id, r->version, r->depth + 1);
+            s_stats.applied++;
             s_announce (call, r, r->rules[i], "rule");
         }
     rc = 0;
@@ -465,8 +478,10 @@ s_apply_state (pl_call_t *call, s_run_t *r)
         case PL_SESSION_APPLIED:
             for (size_t i = 0; i < r->count; i++)
                 if (r->applied[i]) {
-                    pl_info ("rule %s applied to the state of session %s (version %s, depth %d)",
-                             pl_rule_id (r->rules[i]), r->id, result.version, r->depth + 1);
+                    pl_debug ("rule %s applied to the state of session %s (version %s, "
+                              "depth %d)", pl_rule_id (r->rules[i]), r->id, result.version,
+                              r->depth + 1);
+                    s_stats.applied++;
                     s_announce (call, r, r->rules[i], "rule");
                 }
             rc = 0;
@@ -502,6 +517,7 @@ pl_rule_run (pl_call_t *call, pl_rule_on_t on, const char *id)
     int rc = s_read (call, &r);
     if (rc <= 0)
         goto cleanup;
+    s_stats.runs++;
     rc = -1;
     if (pl_rule_list (call, r.campaign, on, &r.rules, &r.count))
         goto cleanup;
@@ -544,6 +560,7 @@ pl_rule_run (pl_call_t *call, pl_rule_on_t on, const char *id)
             if (r.fire[i]) {
                 pl_warn ("rule %s on %s %s: a chain of %d rule writes; not applied",
                          pl_rule_id (r.rules[i]), r.kind, id, r.depth);
+                s_stats.depth_stops++;
                 s_announce (call, &r, r.rules[i], "depth");
             }
         goto cleanup;

@@ -148,8 +148,18 @@ h.test('hp falling to 0 adds "unconscious" exactly once; a transition fires once
   await caughtUp();
   assert.equal(c.p1.rec.count('state_invalidated', (e) => e.id === npc.id), 0, 'the player hears nothing of the hidden orc');
 
-  // a player demoted... no: the rule's GM leaves the GMs: its rules stop
-  // (the rule acts with its creator's authority). Another GM keeps them.
+
+  // an application is a debug line, not an info one (a busy campaign would
+  // flood the log), and counted: the worker says how many when it stops
+  const rules = sys.proc('rules');
+  assert.doesNotMatch(rules.output, /INFO rule \S+ applied/);
+  const said = rules.waitOutput(/INFO rules: \d+ versions evaluated, \d+ rules applied/, 10000);
+  await sys.kill('rules', 'SIGTERM');
+  await said;
+  const applied = Number(rules.output.match(/INFO rules: \d+ versions evaluated, (\d+) rules applied/)[1]);
+  assert.equal(applied, c.gm.rec.count('state_invalidated', (e) => e.reason === 'rule'));
+  await sys.start('rules');
+  await sys.waitHealth({ status: 200, pred: (b) => b?.services?.rules?.workers === 1 });
 });
 
 /** A Redis command against the system's private server (redis-cli), its reply as text. */

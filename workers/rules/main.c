@@ -2,6 +2,8 @@
  *  the campaigns' declarative rules (rule.c).
  *  A new handler is one row here and its file (rules.h declares them). */
 #include "rules.h"
+#include "pl_log.h"
+#include "pl_rule.h"
 
 static const pl_handler_t s_handlers[] = {
     { PL_EV_ROLL, pl_rules_roll },                  /* dice.c */
@@ -18,6 +20,12 @@ int
 main (void)
 {
     pl_worker_extra_t extra = { .subscribe = s_subscribe, .on_bus = pl_rules_heard };
-    return pl_worker_main_opts ("rules", s_handlers, sizeof s_handlers / sizeof s_handlers[0],
-                                &extra);
+    int code = pl_worker_main_opts ("rules", s_handlers, sizeof s_handlers / sizeof s_handlers[0],
+                                    &extra);
+    pl_rule_stats_t stats = pl_rule_stats ();
+    pl_info ("rules: %llu versions evaluated, %llu rules applied, %llu stopped by the depth "
+             "bound, %llu skipped (creator no longer a GM)", (unsigned long long) stats.runs,
+             (unsigned long long) stats.applied, (unsigned long long) stats.depth_stops,
+             (unsigned long long) stats.not_gm);
+    return code;
 }
