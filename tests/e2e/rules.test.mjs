@@ -189,6 +189,26 @@ h.test('a deleted rule leaves no mark behind: the record drops it when it is nex
   assert.equal(expectOk(await emitAck(c.gm.s, 'actor:get', actor.id)).falls, 1);
 });
 
+h.test('a rule whose creator is no longer a GM is skipped and logged; another GM\'s rule still applies', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'ra' });
+  t.after(c.close);
+  expectOk(await emitAck(c.gm.s, 'campaign:addMember', { campaignId: c.id, userId: c.p1.id, role: 'gm' }));
+  const theirs = await createRule(c.p1.s, c.id, { name: 'Theirs', on: 'actor', when: 'hp <= 0',
+    then: [{ operation: 'inc', path: 'falls', value: 1 }] });
+  const mine = await createRule(c.gm.s, c.id, { name: 'Mine', on: 'actor', when: 'hp <= 0',
+    then: [{ operation: 'set', path: 'down', value: true }] });
+  expectOk(await emitAck(c.gm.s, 'campaign:addMember', { campaignId: c.id, userId: c.p1.id, role: 'player' }));
+  const actor = expectOk(await emitAck(c.gm.s, 'actor:create', { campaignId: c.id, name: 'Judged', type: 'npc', hp: 3, falls: 0 }));
+  const logged = sys.proc('rules').waitOutput(new RegExp(`WARN rule ${theirs.id} of campaign ${c.id}: ${c.p1.id} is no longer a GM of it; not applied`), 10000);
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: actor.id, hp: 0 }));
+  await invalidated(c.gm.rec, (e) => e.rule === mine.id && e.id === actor.id);
+  await logged;
+  const a = expectOk(await emitAck(c.gm.s, 'actor:get', actor.id));
+  assert.equal(a.down, true, 'the GM\'s rule applied');
+  assert.equal(a.falls, 0, 'the demoted creator\'s rule did not');
+  assert.equal(c.gm.rec.count('state_invalidated', (e) => e.rule === theirs.id), 0);
+});
+
 h.test('two rules triggering each other stop at depth 8 with reason "depth"', async (t, sys) => {
   const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'rn' });
   t.after(c.close);
