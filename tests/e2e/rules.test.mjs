@@ -209,6 +209,18 @@ h.test('a rule whose creator is no longer a GM is skipped and logged; another GM
   assert.equal(c.gm.rec.count('state_invalidated', (e) => e.rule === theirs.id), 0);
 });
 
+h.test('a game-state rule runs on a new session (version 0), once', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'rs' });
+  t.after(c.close);
+  const start = await createRule(c.gm.s, c.id, { name: 'Start', on: 'gameState', when: 'pluginData.round == null',
+    then: [{ operation: 'set', path: 'pluginData.round', value: 1 }] });
+  const session = expectOk(await emitAck(c.gm.s, 'gameSession:create', { campaignId: c.id, name: 'Fresh' }));
+  await invalidated(c.gm.rec, (e) => e.rule === start.id && e.id === session.id);
+  const state = expectOk(await emitAck(c.gm.s, 'gameState:requestFull', session.id)).gameState;
+  assert.equal(state.pluginData.round, 1);
+  assert.equal(state.stateVersion, '1', 'one rule write on version 0');
+});
+
 h.test('two rules triggering each other stop at depth 8 with reason "depth"', async (t, sys) => {
   const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'rn' });
   t.after(c.close);

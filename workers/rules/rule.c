@@ -211,6 +211,10 @@ pl_rules_heard (pl_call_t *call, const char *room, pl_push_id_t push, const cJSO
             on = PL_RULE_ON_STATE;
             id = s_id (payload, "sessionId");
             break;
+        case PL_PUSH_GAME_SESSION_CREATED:
+            on = PL_RULE_ON_STATE;          /* its state at version 0 */
+            id = s_id (payload, "id");
+            break;
         case PL_PUSH_ACTOR_DELETED:
         case PL_PUSH_ITEM_DELETED:
             if ((id = s_id (payload, NULL)))
