@@ -350,6 +350,44 @@ s_fields (const cJSON *before, const cJSON *work)
     return fields;
 }
 
+/* Apply the firing rules, in creation order, to work (a copy of r->doc):
+ * each then to what the ones before made. A then that does not apply to
+ * it is logged and consumed (it would fail again on this very thing).
+ * With ops (a game state's write) their operations are gathered there,
+ * and a rule that would take the write past PL_STATE_MAX_OPS is left for
+ * the next change (its mark stays unset). Returns the creator of the
+ * first rule applied (the write carries that GM's authority), or NULL
+ * when none applied. */
+static const char *
+s_apply_firing (s_run_t *r, cJSON **work, cJSON *ops)
+{
+    const char *actor = NULL;
+    char why[256];
+    for (size_t i = 0; i < r->count; i++) {
+        if (!r->fire[i])
+            continue;
+        const cJSON *then = pl_rule_then (r->rules[i]);
+        if (ops && cJSON_GetArraySize (ops) + cJSON_GetArraySize (then) > PL_STATE_MAX_OPS) {
+            r->keep[i] = true;
+            continue;
+        }
+        cJSON *next = pl_rule_apply (r->rules[i], *work, why, sizeof why);
+        if (!next) {
+            pl_warn ("rule %s on %s %s: %s; not applied", pl_rule_id (r->rules[i]), r->kind,
+                     r->id, why);
+            continue;
+        }
+        cJSON_Delete (*work);
+        *work = next;
+        for (const cJSON *op = ops ? then->child : NULL; op; op = op->next)
+            cJSON_AddItemToArray (ops, cJSON_Duplicate (op, true));
+        r->applied[i] = true;
+        if (!actor)
+            actor = pl_rule_creator (r->rules[i]);
+    }
+    return actor;
+}
+
 /* Apply the firing rules to an actor or item. Returns as pl_rule_run. */
 static int
 s_apply_entity (pl_call_t *call, s_run_t *r)
@@ -364,23 +402,7 @@ s_apply_entity (pl_call_t *call, s_run_t *r)
     pl_txn_t *txn = NULL;
     if (!work)
         goto cleanup;
-    for (size_t i = 0; i < r->count; i++) {
-        if (!r->fire[i])
-            continue;
-        cJSON *next = pl_rule_apply (r->rules[i], work, why, sizeof why);
-        if (!next) {
-            /* consumed: it would fail again on this very entity */
-            pl_warn ("rule %s on %s %s: %s; not applied", pl_rule_id (r->rules[i]), r->kind,
-                     r->id, why);
-            continue;
-        }
-        cJSON_Delete (work);
-        work = next;
-        r->applied[i] = true;
-        if (!actor)
-            actor = pl_rule_creator (r->rules[i]);
-    }
-    if (!actor) {
+    if (!(actor = s_apply_firing (r, &work, NULL))) {
         rc = s_commit_record (call, r) == 1 ? 0 : -1;
         goto cleanup;
     }
@@ -434,34 +456,11 @@ s_apply_state (pl_call_t *call, s_run_t *r)
 {
     int rc = -1;
     const char *actor = NULL;
-    char why[256];
     cJSON *work = cJSON_Duplicate (r->doc, true), *ops = cJSON_CreateArray ();
     pl_session_result_t result = { 0 };
     if (!work || !ops)
         goto cleanup;
-    for (size_t i = 0; i < r->count; i++) {
-        if (!r->fire[i])
-            continue;
-        const cJSON *then = pl_rule_then (r->rules[i]);
-        if (cJSON_GetArraySize (ops) + cJSON_GetArraySize (then) > PL_STATE_MAX_OPS) {
-            r->keep[i] = true;              /* next time: its mark is not set */
-            continue;
-        }
-        cJSON *next = pl_rule_apply (r->rules[i], work, why, sizeof why);
-        if (!next) {
-            pl_warn ("rule %s on the state of session %s: %s; not applied",
-                     pl_rule_id (r->rules[i]), r->id, why);
-            continue;
-        }
-        cJSON_Delete (work);
-        work = next;
-        for (const cJSON *op = then->child; op; op = op->next)
-            cJSON_AddItemToArray (ops, cJSON_Duplicate (op, true));
-        r->applied[i] = true;
-        if (!actor)
-            actor = pl_rule_creator (r->rules[i]);
-    }
-    if (!actor) {
+    if (!(actor = s_apply_firing (r, &work, ops))) {
         rc = s_commit_record (call, r) == 1 ? 0 : -1;
         goto cleanup;
     }
