@@ -43,12 +43,12 @@ pl_rule_on_name (pl_rule_on_t on)
 static void
 s_why (char *why, size_t why_size, const char *fmt, ...)
 {
-    if (!why || why_size == 0)
-        return;
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (why, why_size, fmt, ap);
-    va_end (ap);
+    if (why && why_size > 0) {
+        va_list ap;
+        va_start (ap, fmt);
+        vsnprintf (why, why_size, fmt, ap);
+        va_end (ap);
+    }
 }
 
 /* Check operation i of then for a rule watching on; returns a clean copy
@@ -249,12 +249,13 @@ pl_rule_stamp (pl_rule_t *self, const char *id, const char *campaign_id,
                const char *created_by, int64_t created_at)
 {
     assert (self && id && campaign_id && created_by);
+    bool ok = false;
     cJSON *json = cJSON_CreateObject ();
     if (!json
     ||  !cJSON_AddStringToObject (json, "id", id)
     ||  !cJSON_AddStringToObject (json, "campaignId", campaign_id)) {
         cJSON_Delete (json);
-        return false;
+        goto cleanup;
     }
     /* id, campaignId, then the client's fields, then createdBy, createdAt */
     while (self->json->child) {
@@ -266,10 +267,10 @@ pl_rule_stamp (pl_rule_t *self, const char *id, const char *campaign_id,
     cJSON_Delete (self->json);
     self->json = json;
     self->then = cJSON_GetObjectItemCaseSensitive (json, "then");
-    if (!cJSON_AddStringToObject (json, "createdBy", created_by)
-    ||  !cJSON_AddNumberToObject (json, "createdAt", (double) created_at))
-        return false;
-    return true;
+    ok = cJSON_AddStringToObject (json, "createdBy", created_by)
+      && cJSON_AddNumberToObject (json, "createdAt", (double) created_at);
+cleanup:
+    return ok;
 }
 
 pl_rule_t *
@@ -346,9 +347,7 @@ pl_rule_cmp (const pl_rule_t *a, const pl_rule_t *b)
     const cJSON *tb = cJSON_GetObjectItemCaseSensitive (b->json, "createdAt");
     double x = cJSON_IsNumber (ta) ? ta->valuedouble : 0;
     double y = cJSON_IsNumber (tb) ? tb->valuedouble : 0;
-    if (x != y)
-        return x < y ? -1 : 1;
-    return strcmp (pl_rule_id (a), pl_rule_id (b));
+    return x != y ? (x < y ? -1 : 1) : strcmp (pl_rule_id (a), pl_rule_id (b));
 }
 
 int
@@ -364,10 +363,9 @@ pl_rule_apply (const pl_rule_t *self, const cJSON *doc, char *why, size_t why_si
     assert (self);
     cJSON *out = NULL;
     int index = -1;
-    if (!cJSON_IsObject (doc)) {
+    if (!cJSON_IsObject (doc))
         s_why (why, why_size, "the %s is not an object", pl_rule_on_name (self->on));
-        return NULL;
-    }
+    else
     if (self->on == PL_RULE_ON_STATE)
         pl_state_apply (doc, self->then, &out, &index, why, why_size);
     else
@@ -409,12 +407,14 @@ s_cached (const char *text, size_t len)
 {
     uint64_t hash = s_hash (text, len);
     size_t at = (size_t) (hash % S_CACHE_SIZE);
+    pl_rule_t *rule = NULL;
     if (s_cache[at].rule && s_cache[at].hash == hash && s_cache[at].len == len
     &&  memcmp (s_cache[at].text, text, len) == 0) {
-        s_cache[at].rule->refs++;
-        return s_cache[at].rule;
+        rule = s_cache[at].rule;
+        rule->refs++;
+        goto cleanup;
     }
-    pl_rule_t *rule = pl_rule_load (text, len);
+    rule = pl_rule_load (text, len);
     char *copy = rule ? malloc (len ? len : 1) : NULL;
     if (copy) {
         memcpy (copy, text, len);
@@ -426,9 +426,12 @@ s_cached (const char *text, size_t len)
         s_cache[at].rule = rule;
         rule->refs++;
     }
+cleanup:
     return rule;
 }
 
+/* qsort's comparator of pl_rule_list: runs on the worker loop, inside
+ * the call that lists (no Redis call in between). */
 static int
 s_cmp (const void *a, const void *b)
 {

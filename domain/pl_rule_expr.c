@@ -262,7 +262,7 @@ s_number (s_parse_t *ps)
         ps->p++;
         if (ps->p == ps->end || !s_digit (*ps->p)) {
             s_fail (ps, ps->p, "expected a digit after the decimal point");
-            return;
+            goto cleanup;
         }
         while (ps->p < ps->end && s_digit (*ps->p))
             ps->p++;
@@ -273,7 +273,7 @@ s_number (s_parse_t *ps)
             ps->p++;
         if (ps->p == ps->end || !s_digit (*ps->p)) {
             s_fail (ps, ps->p, "expected a digit in the exponent");
-            return;
+            goto cleanup;
         }
         while (ps->p < ps->end && s_digit (*ps->p))
             ps->p++;
@@ -286,6 +286,8 @@ s_number (s_parse_t *ps)
     if (!isfinite (ps->num))
         s_fail (ps, start, "the number is out of range");
     ps->tok = T_NUM;
+cleanup:
+    return;
 }
 
 /* A path or a keyword from the identifier at ps->p. A distinct path is
@@ -304,14 +306,14 @@ s_word (s_parse_t *ps)
     for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
         if (strlen (keywords[k].word) == n && memcmp (keywords[k].word, start, n) == 0) {
             ps->tok = keywords[k].tok;
-            return;
+            goto cleanup;
         }
     uint32_t segments = 1;
     while (ps->p < ps->end && *ps->p == '.') {
         ps->p++;
         if (ps->p == ps->end || !(s_alpha (*ps->p) || s_digit (*ps->p))) {
             s_fail (ps, ps->p, "expected a field name or an index after '.'");
-            return;
+            goto cleanup;
         }
         while (ps->p < ps->end && (s_alpha (*ps->p) || s_digit (*ps->p)))
             ps->p++;
@@ -325,17 +327,17 @@ s_word (s_parse_t *ps)
         const char *seen = self->text + self->path[i];
         if (strlen (seen) == n && memcmp (seen, start, n) == 0) {
             ps->off = (uint32_t) (self->path[i] + n + 1);
-            return;
+            goto cleanup;
         }
     }
     /* each path token becomes a node, or the parse fails on it */
     if (self->npaths == PL_RULE_EXPR_MAX_NODES) {
         s_fail (ps, start, "the expression has more than %d nodes", PL_RULE_EXPR_MAX_NODES);
-        return;
+        goto cleanup;
     }
     char *out = s_room (ps, 2 * n + 2);
     if (!out)
-        return;
+        goto cleanup;
     memcpy (out, start, n);
     out[n] = 0;
     for (size_t i = 0; i < n; i++)
@@ -344,6 +346,8 @@ s_word (s_parse_t *ps)
     self->path[self->npaths++] = (uint32_t) self->used;
     ps->off = (uint32_t) (self->used + n + 1);
     self->used += 2 * n + 2;
+cleanup:
+    return;
 }
 
 /* The next token into ps->tok. */

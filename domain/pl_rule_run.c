@@ -57,15 +57,18 @@ typedef struct {
 static bool
 s_u64 (const char *text, uint64_t *value)
 {
+    bool ok = false;
     if (!text || !*text || *text == '-' || *text == '+')
-        return false;
+        goto cleanup;
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull (text, &end, 10);
     if (errno || *end)
-        return false;
+        goto cleanup;
     *value = v;
-    return true;
+    ok = true;
+cleanup:
+    return ok;
 }
 
 static const char *
@@ -105,14 +108,14 @@ s_announce (pl_call_t *call, const s_run_t *r, const pl_rule_t *rule, const char
     char room[32 + PL_WIRE_ID_MAX];
     snprintf (room, sizeof room, "campaign:%s%s", r->campaign, r->hidden ? ":gm" : "");
     cJSON *payload = cJSON_CreateObject ();
-    if (!payload)
-        return;
-    cJSON_AddStringToObject (payload, "campaignId", r->campaign);
-    cJSON_AddStringToObject (payload, "entity", r->kind);
-    cJSON_AddStringToObject (payload, "id", r->id);
-    cJSON_AddStringToObject (payload, "reason", reason);
-    cJSON_AddStringToObject (payload, "rule", pl_rule_id (rule));
-    pl_call_publish (call, room, PL_PUSH_STATE_INVALIDATED, payload, false);
+    if (payload) {
+        cJSON_AddStringToObject (payload, "campaignId", r->campaign);
+        cJSON_AddStringToObject (payload, "entity", r->kind);
+        cJSON_AddStringToObject (payload, "id", r->id);
+        cJSON_AddStringToObject (payload, "reason", reason);
+        cJSON_AddStringToObject (payload, "rule", pl_rule_id (rule));
+        pl_call_publish (call, room, PL_PUSH_STATE_INVALIDATED, payload, false);
+    }
 }
 
 /* Whether the record's mark field ("m:<rule id>") belongs to none of the
@@ -120,12 +123,10 @@ s_announce (pl_call_t *call, const s_run_t *r, const pl_rule_t *rule, const char
 static bool
 s_orphan (const s_run_t *r, const char *field)
 {
-    if (strncmp (field, "m:", 2) != 0)
-        return false;
-    for (size_t i = 0; i < r->count; i++)
-        if (strcmp (field + 2, pl_rule_id (r->rules[i])) == 0)
-            return false;
-    return true;
+    bool orphan = strncmp (field, "m:", 2) == 0;
+    for (size_t i = 0; orphan && i < r->count; i++)
+        orphan = strcmp (field + 2, pl_rule_id (r->rules[i])) != 0;
+    return orphan;
 }
 
 /* Add to txn what the decision read of the record ("seen" unchanged) and
@@ -194,11 +195,13 @@ s_queue_record (pl_txn_t *txn, const s_run_t *r, bool written)
 static int
 s_commit_record (pl_call_t *call, const s_run_t *r)
 {
+    int rc = -1;
     pl_txn_t *txn = pl_txn_new ();
     if (!txn)
-        return -1;
+        goto cleanup;
     s_queue_record (txn, r, false);
-    int rc = pl_txn_commit (txn, call);
+    rc = pl_txn_commit (txn, call);
+cleanup:
     pl_txn_destroy (&txn);
     return rc;
 }
@@ -213,7 +216,9 @@ s_expect_creators (pl_txn_t *txn, const s_run_t *r)
                                  PL_KEY_CAMPAIGN_MEMBERS, r->campaign);
 }
 
-/* pl_session_update_t.queue of a game-state rule write. */
+/* pl_session_update_t.queue of a game-state rule write: called back by
+ * pl_session_commit as it builds its commit, on the worker loop inside
+ * the bus call (between its Redis reads and its commit). */
 static bool
 s_queue_state (pl_txn_t *txn, void *arg)
 {
@@ -579,8 +584,7 @@ pl_rule_forget (pl_call_t *call, pl_rule_on_t on, const char *id)
 {
     assert (call && id);
     redisReply *reply = pl_call_command (call, "DEL " PL_KEY_RULES_MARKS, pl_rule_on_name (on), id);
-    if (!reply)
-        return -1;
-    freeReplyObject (reply);
-    return 0;
+    if (reply)
+        freeReplyObject (reply);
+    return reply ? 0 : -1;
 }

@@ -17,9 +17,8 @@
 static const char *
 s_call_name (const pl_call_t *call)
 {
-    if (call->bus)
-        return call->name ? call->name : "bus call";
-    return call->task ? "periodic task" : pl_proto_event (call->event)->name;
+    return call->bus ? (call->name ? call->name : "bus call")
+         : call->task ? "periodic task" : pl_proto_event (call->event)->name;
 }
 
 const char *
@@ -40,18 +39,21 @@ bool
 pl_call_act_as (pl_call_t *call, const char *user, const char *name)
 {
     assert (call && call->task && user);
+    bool ok = false;
     char *u = strdup (user);
     char *n = name ? strdup (name) : NULL;
-    if (!u || (name && !n)) {
-        free (u);
-        free (n);
-        return false;
-    }
+    if (!u || (name && !n))
+        goto cleanup;
     free (call->caller.user);
     free (call->caller.name);
     call->caller.user = u;
     call->caller.name = n;
-    return true;
+    u = n = NULL;
+    ok = true;
+cleanup:
+    free (u);
+    free (n);
+    return ok;
 }
 
 pl_event_id_t

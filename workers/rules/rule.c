@@ -20,26 +20,28 @@
 #include <string.h>
 
 /* The campaign of a rule request, checked: its id, and the caller a GM of
- * it (*raw: the role as read, for the commit's expectation). NULL when
- * answered. */
+ * it (the commit expects that role still). NULL when answered. */
 static const char *
 s_gm (pl_call_t *call, const cJSON *arg, const char *event)
 {
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive (arg, "campaignId");
+    const char *id = NULL;
     pl_role_t role = PL_ROLE_NONE;
     if (!cJSON_IsObject (arg) || !cJSON_IsString (cid) || !pl_wire_id_valid (cid->valuestring)) {
         pl_call_error (call, PL_ERR_VALIDATION_ERROR, "%s expects {campaignId, ...} with "
                        "campaignId a valid id", event);
-        return NULL;
+        goto cleanup;
     }
     if (pl_authz_role (call, cid->valuestring, pl_call_caller (call)->user, &role))
-        return NULL;
+        goto cleanup;
     if (role != PL_ROLE_GM) {
         pl_call_error (call, PL_ERR_FORBIDDEN, "%s: only a GM of campaign %s manages its rules",
                        event, cid->valuestring);
-        return NULL;
+        goto cleanup;
     }
-    return cid->valuestring;
+    id = cid->valuestring;
+cleanup:
+    return id;
 }
 
 /* rule:create {campaignId, name, on, when, then}. */
@@ -220,9 +222,10 @@ pl_rules_heard (pl_call_t *call, const char *room, pl_push_id_t push, const cJSO
             if ((id = s_id (payload, NULL)))
                 pl_rule_forget (call, push == PL_PUSH_ACTOR_DELETED ? PL_RULE_ON_ACTOR
                                                                      : PL_RULE_ON_ITEM, id);
-            return;
+            id = NULL;                      /* forgotten: nothing to run */
+            break;
         default:
-            return;                         /* not a change rules watch */
+            break;                          /* not a change rules watch */
     }
     if (id)
         pl_rule_run (call, on, id);
