@@ -153,7 +153,9 @@ void pl_rule_list_free (pl_rule_t ***rules, size_t *count);
  * compare-and-set: the runtime runs the call again). For a call that
  * answers nobody (a bus call). */
 int pl_rule_run (pl_call_t *call, pl_rule_on_t on, const char *id);
-/* An actor or item was deleted: forget its record. */
+/* An actor or item may have been deleted (K:deleted, which also tells
+ * players of one hidden from them): forget its record if it is gone.
+ * Returns 0, or -1 when Redis failed. */
 int pl_rule_forget (pl_call_t *call, pl_rule_on_t on, const char *id);
 
 /* What this process's runner did so far (an application is a debug line,

@@ -582,9 +582,26 @@ cleanup:
 int
 pl_rule_forget (pl_call_t *call, pl_rule_on_t on, const char *id)
 {
-    assert (call && id);
-    redisReply *reply = pl_call_command (call, "DEL " PL_KEY_RULES_MARKS, pl_rule_on_name (on), id);
-    if (reply)
-        freeReplyObject (reply);
-    return reply ? 0 : -1;
+    assert (call && id && (on == PL_RULE_ON_ACTOR || on == PL_RULE_ON_ITEM));
+    int rc = -1;
+    const char *kind = pl_rule_on_name (on);
+    /* K:deleted also tells the players that an entity was hidden (or its
+     * holder was): it is still there, and its record (the marks, the
+     * depth of its version) must stay, or a rule true all along would
+     * fire again on its next change. An id is never used again, so once
+     * the entity is gone it is gone for good. */
+    redisReply *exists = pl_call_command (call, "EXISTS " PL_KEY_ENTITY, kind, id);
+    redisReply *del = NULL;
+    if (!exists)
+        goto cleanup;
+    if (exists->type == REDIS_REPLY_INTEGER && exists->integer == 0
+    &&  !(del = pl_call_command (call, "DEL " PL_KEY_RULES_MARKS, kind, id)))
+        goto cleanup;
+    rc = 0;
+cleanup:
+    if (exists)
+        freeReplyObject (exists);
+    if (del)
+        freeReplyObject (del);
+    return rc;
 }

@@ -204,6 +204,32 @@ h.test('a deleted rule leaves no mark behind: the record drops it when it is nex
   assert.equal(expectOk(await emitAck(c.gm.s, 'actor:get', actor.id)).falls, 1);
 });
 
+h.test('hiding an entity (actor:deleted to the players) keeps its rules record: a rule true all along does not fire again', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'rh' });
+  t.after(c.close);
+  const falls = await createRule(c.gm.s, c.id, { name: 'Falls', on: 'actor', when: 'hp <= 0',
+    then: [{ operation: 'inc', path: 'falls', value: 1 }] });
+  const probe = await createRule(c.gm.s, c.id, { name: 'Probe', on: 'actor', when: 'probe > 0',
+    then: [{ operation: 'set', path: 'probed', value: true }] });
+  const actor = expectOk(await emitAck(c.gm.s, 'actor:create', { campaignId: c.id, name: 'Shade', type: 'npc', hp: 0, falls: 0 }));
+  await invalidated(c.gm.rec, (e) => e.rule === falls.id && e.id === actor.id);
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: actor.id, hidden: true }));
+  await c.p1.rec.waitFor('actor:deleted', (id) => id === actor.id);
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: actor.id, name: 'Shade (hidden)', hp: -1 }));
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: actor.id, probe: 1 }));
+  await invalidated(c.gm.rec, (e) => e.rule === probe.id && e.id === actor.id);
+  const a = expectOk(await emitAck(c.gm.s, 'actor:get', actor.id));
+  assert.equal(a.falls, 1, 'hp stayed at 0 or less: one transition, one application');
+  assert.equal(c.gm.rec.count('state_invalidated', (e) => e.rule === falls.id), 1);
+  // a real delete forgets the record
+  const record = `pl:rules:actor:${actor.id}`;
+  assert.equal(redis(sys, 'EXISTS', record), '1');
+  expectOk(await emitAck(c.gm.s, 'actor:delete', actor.id));
+  const other = expectOk(await emitAck(c.gm.s, 'actor:create', { campaignId: c.id, name: 'Marker', type: 'npc', probe: 1 }));
+  await invalidated(c.gm.rec, (e) => e.rule === probe.id && e.id === other.id);
+  assert.equal(redis(sys, 'EXISTS', record), '0', 'the deleted actor\'s record is gone');
+});
+
 h.test('a rule whose creator is no longer a GM is skipped and logged; another GM\'s rule still applies', async (t, sys) => {
   const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'ra' });
   t.after(c.close);
