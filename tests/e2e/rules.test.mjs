@@ -284,6 +284,27 @@ h.test('two rules triggering each other stop at depth 8 with reason "depth"', as
   assert.equal(expectOk(await emitAck(c.gm.s, 'item:get', item.id)).n, 108);
 });
 
+h.test('a chain through a game state stops at depth 8 too', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'rg' });
+  t.after(c.close);
+  const even = await createRule(c.gm.s, c.id, { name: 'Even', on: 'gameState', when: 'pluginData.n % 2 == 0',
+    then: [{ operation: 'inc', path: 'pluginData.n', value: 1 }] });
+  const odd = await createRule(c.gm.s, c.id, { name: 'Odd', on: 'gameState', when: 'pluginData.n % 2 == 1',
+    then: [{ operation: 'inc', path: 'pluginData.n', value: 1 }] });
+  const session = expectOk(await emitAck(c.gm.s, 'gameSession:create', { campaignId: c.id, name: 'Ping' }));
+  const ack = await emitAck(c.gm.s, 'gameState:update', { id: crypto.randomUUID(), sessionId: session.id,
+    version: '0', operations: [{ operation: 'set', path: 'pluginData.n', value: 1 }], timestamp: Date.now() });
+  assert.equal(ack.success, true, JSON.stringify(ack));
+  assert.equal(ack.newVersion, '1');
+  const stop = await invalidated(c.gm.rec, (e) => e.reason === 'depth' && e.id === session.id, 15000);
+  assert.deepEqual(stop, { campaignId: c.id, entity: 'gameState', id: session.id, reason: 'depth', rule: odd.id });
+  const state = expectOk(await emitAck(c.gm.s, 'gameState:requestFull', session.id)).gameState;
+  assert.equal(state.pluginData.n, 9, 'eight rule writes: 1 -> 9');
+  assert.equal(state.stateVersion, '9');
+  const fired = c.gm.rec.data('state_invalidated', (e) => e.id === session.id && e.reason === 'rule');
+  assert.deepEqual(fired.map((e) => e.rule), [odd.id, even.id, odd.id, even.id, odd.id, even.id, odd.id, even.id]);
+});
+
 // ---- a burst of game-state updates with the rules worker dying -------------
 
 const HP = 'pluginData.hp';
