@@ -303,6 +303,8 @@ pl_worker__call_retry (pl_call_t *call)
     pl_worker__call_drop_events (call);
     cJSON_Delete (call->directives);
     call->directives = NULL;
+    if (call->task)
+        pl_proto_ctx_clear (&call->caller); /* a rerun starts as nobody: pl_call_act_as */
     if (call->attempt == PL_CALL_RETRY_MAX) {
         pl_warn ("%s: still conflicting after %d retries; answered CONFLICT",
                  s_call_name (call), PL_CALL_RETRY_MAX);

@@ -219,7 +219,8 @@ const pl_caller_t *pl_call_caller (pl_call_t *call);
  * answers nobody (the periodic task, a bus call): pl_call_caller names
  * them from now on, so the domain's rules of who may do what apply to
  * this user exactly as to a request of theirs (e.g. the rules worker
- * applies a rule with the authority of the GM who made it). The call has
+ * applies a rule with the authority of the GM who made it; a rerun after
+ * a conflict starts as nobody again). The call has
  * no connection: nothing is left out as its origin. Asserts on a request
  * (a request's caller is its sender). Copies both strings; false when
  * out of memory. */

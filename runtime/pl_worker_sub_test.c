@@ -341,11 +341,14 @@ s_test_live (s_bus_t *b, const char *dir, const char *url, bool batch, const cha
     s_worker (b, dir, url, 3);
     memset (&s_seen, 0, sizeof s_seen);
 
-    /* a Redis command, one rerun, and the event of the run that won */
+    /* a Redis command, one rerun, and the event of the run that won; the
+     * run acts as a user, and the rerun starts as nobody again (on_bus
+     * asserts the caller empty first) */
     s_seen.conflicts = 1;
     pl_worker_stats_t before = pl_worker_stats (b->worker);
     char packet[128];
-    snprintf (packet, sizeof packet, "[\"actor:updated\",{\"incr\":\"%s:k\"}]", key);
+    snprintf (packet, sizeof packet, "[\"actor:updated\",{\"as\":\"gm-r\",\"incr\":\"%s:k\"}]",
+              key);
     s_event (b, "campaign:1", packet);
     pl_zmsg_t msg;
     assert (s_wait_gw (b, &msg));
