@@ -530,9 +530,12 @@ pl_entity_writeback_done (pl_call_t *call, const pl_entity_wb_t *wb, const char 
     assert (call && wb);
     if (!wb->text)
         return;
-    pl_info ("%s by %s: %s %s written back",
-             wb->rule ? "a rule" : pl_call_name (call),
-             pl_call_caller (call)->user, wb->kind->name, wb->e.id);
+    if (wb->rule)                           /* one per application: pl_rule_stats counts */
+        pl_debug ("a rule by %s: %s %s written", pl_call_caller (call)->user,
+                  wb->kind->name, wb->e.id);
+    else
+        pl_info ("%s by %s: %s %s written back", pl_call_name (call),
+                 pl_call_caller (call)->user, wb->kind->name, wb->e.id);
     /* hidden only for a rule's write, which never changes hidden: no flip */
     pl_entity__publish (call, wb->kind, PL_ENTITY_UPDATE, &wb->e, wb->member, wb->e.hidden,
                         &wb->view, false);

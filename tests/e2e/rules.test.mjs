@@ -153,6 +153,7 @@ h.test('hp falling to 0 adds "unconscious" exactly once; a transition fires once
   // flood the log), and counted: the worker says how many when it stops
   const rules = sys.proc('rules');
   assert.doesNotMatch(rules.output, /INFO rule \S+ applied/);
+  assert.doesNotMatch(rules.output, /INFO a rule by/);
   const said = rules.waitOutput(/INFO rules: \d+ versions evaluated, \d+ rules applied/, 10000);
   await sys.kill('rules', 'SIGTERM');
   await said;
