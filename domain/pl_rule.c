@@ -458,6 +458,8 @@ pl_rule_list (pl_call_t *call, const char *campaign_id, pl_rule_on_t on,
         *rules = calloc (reply->elements, sizeof **rules);
         if (!*rules) {
             pl_error ("rules of campaign %s: out of memory", campaign_id);
+            if (!pl_call_answered (call))   /* as the header says */
+                pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
             goto cleanup;
         }
     }

@@ -69,7 +69,11 @@ pl_rules_rule_create (pl_call_t *call, const cJSON *arg)
                        "(delete one first)", cid, PL_RULE_PER_CAMPAIGN);
         goto cleanup;
     }
-    if (pl_id_uuid4 (id) != 0 || !pl_rule_stamp (rule, id, cid, user, pl_id_wall_ms ())
+    if (pl_id_uuid4 (id) != 0) {
+        pl_call_error (call, PL_ERR_INTERNAL, "rule:create: no random id (getrandom failed)");
+        goto cleanup;
+    }
+    if (!pl_rule_stamp (rule, id, cid, user, pl_id_wall_ms ())
     ||  !(text = cJSON_PrintUnformatted (pl_rule_json (rule))) || !(txn = pl_txn_new ())) {
         pl_call_error (call, PL_ERR_INTERNAL, "out of memory");
         goto cleanup;
