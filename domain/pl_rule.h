@@ -18,7 +18,8 @@
  *           updatedAt, version, campaignId, hidden.
  *
  *  The runner (a bus call of workers/rules: pl_worker.h, pl_bus_fn). It
- *  hears that an actor, an item or a game state changed, and then:
+ *  hears that an actor, an item or a game state changed (or was created:
+ *  K:created, gameSession:created for a state at version 0), and then:
  *   1. reads the thing again from Redis (the bus copy may be redacted, or
  *      old), the campaign's rules that watch its kind, and the thing's
  *      record (PL_KEY_RULES_MARKS): the version last evaluated ("seen"),
