@@ -380,10 +380,17 @@ pl_rule_apply (const pl_rule_t *self, const cJSON *doc, char *why, size_t why_si
  * the runner, which reads a campaign's rules on every change it hears,
  * parses each (its JSON, its when) once instead of once per change.
  * Direct-mapped, S_CACHE_SIZE entries; a collision replaces the entry.
+ * Bounded by bytes too: the entries hold at most S_CACHE_BYTES of stored
+ * text (a rule's parsed form is a small multiple of its text, at worst
+ * some 40x for a value of tiny array elements: 80 bytes a cJSON node
+ * for 2 bytes of text), and a rule that would
+ * go past is handed out uncached (parsed again next time).
  * An entry is immutable and shared (refs), so a list handed out survives
  * an eviction. Only the worker's thread touches it, and never across a
  * Redis call (no entry is looked up half-way). */
 #define S_CACHE_SIZE 1024
+#define S_CACHE_BYTES (2u << 20)
+static size_t s_cache_bytes;        /* stored text the entries hold        */
 static struct {
     uint64_t hash;
     size_t len;
@@ -400,10 +407,8 @@ s_hash (const char *text, size_t len)
     return h;
 }
 
-/* The rule of this stored text, parsed once: a new ref the caller drops
- * with pl_rule_destroy, or NULL when the text is not a rule. */
-static pl_rule_t *
-s_cached (const char *text, size_t len)
+pl_rule_t *
+pl_rule_load_shared (const char *text, size_t len)
 {
     uint64_t hash = s_hash (text, len);
     size_t at = (size_t) (hash % S_CACHE_SIZE);
@@ -415,8 +420,10 @@ s_cached (const char *text, size_t len)
         goto cleanup;
     }
     rule = pl_rule_load (text, len);
-    char *copy = rule ? malloc (len ? len : 1) : NULL;
+    size_t others = s_cache_bytes - (s_cache[at].rule ? s_cache[at].len : 0);
+    char *copy = rule && others + len <= S_CACHE_BYTES ? malloc (len ? len : 1) : NULL;
     if (copy) {
+        s_cache_bytes = others + len;
         memcpy (copy, text, len);
         pl_rule_destroy (&s_cache[at].rule);
         free (s_cache[at].text);
@@ -428,6 +435,12 @@ s_cached (const char *text, size_t len)
     }
 cleanup:
     return rule;
+}
+
+size_t
+pl_rule_cache_bytes (void)
+{
+    return s_cache_bytes;
 }
 
 /* qsort's comparator of pl_rule_list: runs on the worker loop, inside
@@ -465,7 +478,8 @@ pl_rule_list (pl_call_t *call, const char *campaign_id, pl_rule_on_t on,
     }
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
-        pl_rule_t *rule = e->type == REDIS_REPLY_STRING ? s_cached (e->str, e->len) : NULL;
+        pl_rule_t *rule = e->type == REDIS_REPLY_STRING ? pl_rule_load_shared (e->str, e->len)
+                                                        : NULL;
         if (!rule) {
             pl_warn ("rules of campaign %s: a corrupt entry skipped", campaign_id);
             continue;

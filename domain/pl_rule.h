@@ -131,6 +131,13 @@ int pl_rule_when (const pl_rule_t *self, const cJSON *doc);
  * (pl_state_apply), an entity rule with pl_state_doc_apply. */
 cJSON *pl_rule_apply (const pl_rule_t *self, const cJSON *doc, char *why, size_t why_size);
 
+/* pl_rule_load through this process's cache of parsed rules (below): a
+ * ref the caller drops with pl_rule_destroy, shared, never to stamp; or
+ * NULL when the text is not a rule. Worker loop only. */
+pl_rule_t *pl_rule_load_shared (const char *text, size_t len);
+/* Bytes of stored text the cache holds (at most 2 MB). */
+size_t pl_rule_cache_bytes (void);
+
 /* ---- storage (through a handler's call) ------------------------------- */
 
 /* The campaign's rules, oldest first, only those watching on (or all,

@@ -77,6 +77,35 @@ pl_rule_test (bool verbose)
                       "\"path\":\"a\"}],\"createdBy\":\"gm1\",\"createdAt\":1}";
     assert (pl_rule_load (raw, strlen (raw) + 1 + strlen (raw + strlen (raw) + 1)) == NULL);
 
+    /* the cache of parsed rules: the same text is the same rule, and the
+     * cache holds at most 2 MB of text however many large rules pass */
+    text = cJSON_PrintUnformatted (pl_rule_json (loaded));
+    pl_rule_t *a = pl_rule_load_shared (text, strlen (text));
+    pl_rule_t *b = pl_rule_load_shared (text, strlen (text));
+    assert (a && a == b);
+    pl_rule_destroy (&a);
+    pl_rule_destroy (&b);
+    free (text);
+    size_t size = PL_RULE_TEXT_MAX + 1000;
+    char *large = malloc (size);
+    for (int i = 0; i < 400; i++) {
+        int at = snprintf (large, size, "{\"id\":\"L%d\",\"campaignId\":\"c1\",\"name\":\"n%d\","
+                           "\"on\":\"actor\",\"when\":\"true\",\"then\":[", i, i);
+        for (int k = 0; k < 2; k++) {
+            at += snprintf (large + at, size - (size_t) at, "%s{\"operation\":\"set\","
+                            "\"path\":\"a\",\"value\":\"", k ? "," : "");
+            memset (large + at, 'x', PL_RULE_VALUE_MAX - 200);
+            at += PL_RULE_VALUE_MAX - 200;
+            at += snprintf (large + at, size - (size_t) at, "\"}");
+        }
+        snprintf (large + at, size - (size_t) at, "],\"createdBy\":\"gm1\",\"createdAt\":1}");
+        pl_rule_t *big = pl_rule_load_shared (large, strlen (large));
+        assert (big && strcmp (pl_rule_creator (big), "gm1") == 0);
+        pl_rule_destroy (&big);
+        assert (pl_rule_cache_bytes () <= 2u << 20);
+    }
+    free (large);
+
     /* evaluation and application */
     cJSON *actor = cJSON_Parse ("{\"id\":\"a\",\"hp\":0,\"conditions\":[]}");
     assert (pl_rule_when (rule, actor) == 1);
