@@ -183,13 +183,20 @@ function redis(sys, ...args) {
   return execFileSync('redis-cli', ['-s', path.join(sys.dir, 'redis.sock'), ...args], { encoding: 'utf8' }).trim();
 }
 
-h.test('a deleted rule leaves no mark behind: the record drops it when it is next rewritten', async (t, sys) => {
-  const c = await setupCampaign(sys, { players: 0, outsider: false, prefix: 'rp' });
+// A campaign (its GM, `players` players) with a guard-less rule (hp <= 0:
+// inc falls) and a probe (probe > 0: set probed) on actors.
+async function fallsCampaign(t, sys, prefix, players = 0) {
+  const c = await setupCampaign(sys, { players, outsider: false, prefix });
   t.after(c.close);
-  const gone = await createRule(c.gm.s, c.id, { name: 'Gone', on: 'actor', when: 'hp <= 0',
+  const falls = await createRule(c.gm.s, c.id, { name: 'Falls', on: 'actor', when: 'hp <= 0',
     then: [{ operation: 'inc', path: 'falls', value: 1 }] });
   const probe = await createRule(c.gm.s, c.id, { name: 'Probe', on: 'actor', when: 'probe > 0',
     then: [{ operation: 'set', path: 'probed', value: true }] });
+  return { c, falls, probe };
+}
+
+h.test('a deleted rule leaves no mark behind: the record drops it when it is next rewritten', async (t, sys) => {
+  const { c, falls: gone, probe } = await fallsCampaign(t, sys, 'rp');
   const actor = expectOk(await emitAck(c.gm.s, 'actor:create', { campaignId: c.id, name: 'Mark', type: 'pc', hp: 0, falls: 0 }));
   await invalidated(c.gm.rec, (e) => e.rule === gone.id && e.id === actor.id);
   const record = `pl:rules:actor:${actor.id}`;
@@ -206,12 +213,7 @@ h.test('a deleted rule leaves no mark behind: the record drops it when it is nex
 });
 
 h.test('hiding an entity (actor:deleted to the players) keeps its rules record: a rule true all along does not fire again', async (t, sys) => {
-  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'rh' });
-  t.after(c.close);
-  const falls = await createRule(c.gm.s, c.id, { name: 'Falls', on: 'actor', when: 'hp <= 0',
-    then: [{ operation: 'inc', path: 'falls', value: 1 }] });
-  const probe = await createRule(c.gm.s, c.id, { name: 'Probe', on: 'actor', when: 'probe > 0',
-    then: [{ operation: 'set', path: 'probed', value: true }] });
+  const { c, falls, probe } = await fallsCampaign(t, sys, 'rh', 1);
   const actor = expectOk(await emitAck(c.gm.s, 'actor:create', { campaignId: c.id, name: 'Shade', type: 'npc', hp: 0, falls: 0 }));
   await invalidated(c.gm.rec, (e) => e.rule === falls.id && e.id === actor.id);
   expectOk(await emitAck(c.gm.s, 'actor:update', { id: actor.id, hidden: true }));
