@@ -59,6 +59,9 @@ typedef struct pl_gwconn {
     pl_outq_t outq;                 /* frames waiting for WRITEABLE             */
     char *rx;                       /* fragmented message being assembled       */
     size_t rx_len, rx_cap;
+    unsigned bin_pending;           /* binary attachments still to skip (of a
+                                       refused BINARY_EVENT / BINARY_ACK)      */
+    size_t bin_len;                 /* bytes of the one being skipped          */
     pl_http_t *http;                /* HTTP transaction (REST, /healthz)        */
     pl_h1_conn_t *h1;               /* an HTTP connection's pl_h1 side          */
 } pl_gwconn_t;

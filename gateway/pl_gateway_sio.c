@@ -22,6 +22,9 @@
  * error up to this, then one summary line (pl_log_limited). */
 #define PL_GW_CLOSE_LOG_PER_SEC 10
 
+/* The VALIDATION_ERROR a BINARY_EVENT with an ack id gets. */
+#define PL_GW_BINARY_MESSAGE "binary attachments are not supported"
+
 /* lws loop: conn breaks the protocol and is closed (the caller returns -1
  * from its callback). The close frame carries status and why (at most 123
  * bytes, RFC 6455 5.5), so the client sees the reason instead of 1006; the
@@ -104,8 +107,16 @@ s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len
     int rc = -1;
     pl_sio_packet_t pkt;
     const char *why = NULL;
+    if (conn->bin_pending > 0) {
+        /* socket.io-parser refuses one too ("got plaintext data when
+         * reconstructing a packet") */
+        memset (&pkt, 0, sizeof pkt);
+        why = "text frame where a binary attachment was announced";
+        goto cleanup;
+    }
     if (pl_sio_parse (buf, len, &pkt, &why) != 0)
         goto cleanup;
+    conn->bin_pending = pkt.attachments;    /* skipped by pl_gateway__sio_receive */
     switch (pkt.eio) {
         case PL_EIO_PONG:
             if (conn->timer == PL_GWTIMER_PONG)
@@ -141,7 +152,16 @@ s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len
                 goto cleanup;
             if (pkt.sio == PL_SIO_EVENT)
                 pl_gateway__request (self, conn, &pkt);
-            /* ACK: we never emit with an ack, so there is nothing to match */
+            /* Parley is JSON-only: a BINARY_EVENT is refused whole, with
+             * an ack when it has an id; without one it is dropped, as any
+             * refused event without an ack id is (the client asked for no
+             * answer). Its attachments are skipped either way, and the
+             * connection goes on. */
+            if (pkt.sio == PL_SIO_BINARY_EVENT && pkt.has_ack)
+                pl_gateway__send_ack_error (self, conn, pkt.ack_id, PL_ERR_VALIDATION_ERROR,
+                                            PL_GW_BINARY_MESSAGE);
+            /* ACK, BINARY_ACK: we never emit with an ack, so there is
+             * nothing to match */
             break;
         default:
             break;
@@ -154,6 +174,33 @@ cleanup:
     return rc;
 }
 
+/* lws loop: a binary fragment. It is an attachment of the BINARY_EVENT
+ * or BINARY_ACK just refused, skipped unread and bounded like any message
+ * (maxPayload); one that nothing announced closes, as before. Returns -1
+ * to close. */
+static int
+s_skip_attachment (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, size_t len)
+{
+    int rc = -1;
+    if (conn->bin_pending == 0) {
+        s_close (self, conn, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                 "binary frame without a binary packet announcing it");
+        goto cleanup;
+    }
+    if (len > (size_t) self->max_payload - conn->bin_len) {
+        s_close (self, conn, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        goto cleanup;
+    }
+    conn->bin_len += len;
+    if (lws_is_final_fragment (wsi)) {
+        conn->bin_pending--;
+        conn->bin_len = 0;
+    }
+    rc = 0;
+cleanup:
+    return rc;
+}
+
 /* LWS_CALLBACK_RECEIVE, lws loop: one WebSocket fragment (or a part of
  * one that is larger than the rx buffer). Returns -1 to close. */
 int
@@ -161,7 +208,7 @@ pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi,
 {
     int rc = -1;
     if (lws_frame_is_binary (wsi)) {
-        s_close (self, conn, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not supported");
+        rc = s_skip_attachment (self, conn, wsi, len);
         goto cleanup;
     }
     bool first = lws_is_first_fragment (wsi);

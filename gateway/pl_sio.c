@@ -78,6 +78,13 @@ s_check_payload (pl_sio_packet_t *pkt, const char **why)
                 goto cleanup;
             }
             break;
+        case PL_SIO_BINARY_EVENT:
+            if (!cJSON_IsArray (pkt->json) || !cJSON_GetArrayItem (pkt->json, 0)) {
+                *why = "BINARY_EVENT payload must be a non-empty array";
+                goto cleanup;
+            }
+            break;                      /* refused whole: no name, no arg */
+        case PL_SIO_BINARY_ACK:
         case PL_SIO_ACK:
             if (!pkt->has_ack || !cJSON_IsArray (pkt->json)) {
                 *why = "ACK needs an id and an array";
@@ -202,8 +209,21 @@ pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **wh
     }
     pkt->sio = (pl_sio_type_t) (buf[i++] - '0');
     if (pkt->sio == PL_SIO_BINARY_EVENT || pkt->sio == PL_SIO_BINARY_ACK) {
-        *why = "binary packets are not supported";
-        goto cleanup;
+        /* <attachments>-: at least one digit, then a dash */
+        size_t start = i;
+        unsigned n = 0;
+        while (i < len && s_is_digit (buf[i]) && n <= PL_SIO_ATTACHMENTS_MAX)
+            n = n * 10 + (unsigned) (buf[i++] - '0');
+        if (n > PL_SIO_ATTACHMENTS_MAX) {
+            *why = "too many binary attachments";
+            goto cleanup;
+        }
+        if (i == start || i >= len || buf[i] != '-') {
+            *why = "binary packet without an attachment count";
+            goto cleanup;
+        }
+        i++;
+        pkt->attachments = n;
     }
     if (pkt->sio == PL_SIO_CONNECT_ERROR) {
         *why = "clients do not send CONNECT_ERROR";
@@ -490,10 +510,27 @@ pl_sio_test (bool verbose)
     pl_sio_packet_clear (&pkt);
     assert (s_parse_str ("41", &pkt) == 0 && pkt.sio == PL_SIO_DISCONNECT);
 
+    /* binary packets parse, to be refused by the gateway: no event name,
+     * the attachment count, namespace and ack id as for any packet */
+    assert (s_parse_str ("451-[\"actor:create\",{\"_placeholder\":true,\"num\":0}]", &pkt) == 0);
+    assert (pkt.sio == PL_SIO_BINARY_EVENT && pkt.attachments == 1 && !pkt.has_ack);
+    assert (pkt.event == NULL && pkt.arg == NULL);
+    pl_sio_packet_clear (&pkt);
+    assert (s_parse_str ("4564-/admin,7[\"x\"]", &pkt) == 0);
+    assert (pkt.attachments == 64 && pkt.has_ack && pkt.ack_id == 7 && pkt.nsp_len == 6);
+    pl_sio_packet_clear (&pkt);
+    assert (s_parse_str ("462-3[{\"_placeholder\":true,\"num\":1}]", &pkt) == 0);
+    assert (pkt.sio == PL_SIO_BINARY_ACK && pkt.attachments == 2 && pkt.ack_id == 3);
+    pl_sio_packet_clear (&pkt);
+    assert (s_parse_str ("42[\"x\"]", &pkt) == 0 && pkt.attachments == 0);
+    pl_sio_packet_clear (&pkt);
+
     const char *invalid[] = {
         "", "x", "0", "5", "7", "4", "4x", "47", "42", "42[", "42{}", "42[]",
         "42[null]", "42[\"connect\"]", "42[\"disconnect\",1]", "43[1]", "43",
-        "44{}", "451-[\"x\",{\"_placeholder\":true,\"num\":0}]", "46", "41{}",
+        "44{}", "45[\"x\"]", "45-[\"x\"]", "45x-[\"x\"]", "4565-[\"x\"]",
+        "4599999999999999999999-[\"x\"]", "451-", "451-[]", "451-{}", "461-[1]",
+        "461-0", "46", "41{}",
         "401{}", "40[]", "40\"s\"", "42abc", "4299999999999999999999[\"x\"]",
         "42[\"a\"]trailing", "42/admin,[", "42[\"\xc0\xaf\"]", "42[\"\xed\xa0\x80\"]",
         "42[\"\xf4\x90\x80\x80\"]", "42[\"\xe2\x82\"]", "42[\"\xff\"]",

@@ -28,6 +28,12 @@ typedef enum {
  * numbers above 2^53 would not survive a JavaScript peer anyway. */
 #define PL_SIO_ACK_MAX 9007199254740991ULL
 
+/* Most binary attachments one BINARY_EVENT or BINARY_ACK may announce.
+ * Parley is JSON-only: the gateway refuses the packet and skips that many
+ * binary frames, each bounded by maxPayload; a packet announcing more is
+ * invalid (socket.io-client sends one per Buffer in the arguments). */
+#define PL_SIO_ATTACHMENTS_MAX 64
+
 typedef struct {
     pl_eio_type_t eio;
     pl_sio_type_t sio;
@@ -35,6 +41,8 @@ typedef struct {
     size_t nsp_len;
     bool has_ack;
     uint64_t ack_id;
+    unsigned attachments;   /* BINARY_EVENT/BINARY_ACK: binary frames that
+                               follow (0..PL_SIO_ATTACHMENTS_MAX)          */
     const char *data;       /* payload text, points into the input           */
     size_t data_len;
     cJSON *json;            /* parsed payload (CONNECT/EVENT/ACK), or NULL;
@@ -46,7 +54,7 @@ typedef struct {
                                PL_PROTO_JSON_DEPTH_MAX: refuse it with an
                                error ack (the packet itself was parsed
                                with cJSON's own limit)                   */
-    const char *event;      /* EVENT: name, borrowed from json; NULL when it
+    const char *event;      /* EVENT (never BINARY_EVENT): name, borrowed from json; NULL when it
                                is no string or holds a NUL (names no event)  */
     const cJSON *arg;       /* EVENT: first argument after the name, or NULL  */
 } pl_sio_packet_t;
@@ -55,8 +63,10 @@ typedef struct {
  * to a static reason (the caller closes the connection: the Socket.IO spec
  * says a server receiving an invalid packet closes). On success the caller
  * must pl_sio_packet_clear. Packet types a client never sends (Engine.IO
- * OPEN, Socket.IO CONNECT_ERROR) are invalid; binary packets are refused
- * because Parley is JSON-only. */
+ * OPEN, Socket.IO CONNECT_ERROR) are invalid. A BINARY_EVENT or BINARY_ACK
+ * is parsed (attachment count, namespace, ack id, JSON array) so that the
+ * gateway can refuse it with an ack and skip its attachments: Parley is
+ * JSON-only, and pkt->event stays NULL for it. */
 int pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why);
 void pl_sio_packet_clear (pl_sio_packet_t *pkt);
 

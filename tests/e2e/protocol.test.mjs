@@ -2,7 +2,7 @@
 // /healthz. The gateway runs with a 300 ms ping interval and timeout so the
 // heartbeat rules can be seen in a second or two.
 import assert from 'node:assert/strict';
-import { useSystem, sleep } from './lib/system.mjs';
+import { useSystem, sleep, emitAck, expectError, expectOk } from './lib/system.mjs';
 import { RawClient } from './lib/raw.mjs';
 
 const PING_MS = 300;
@@ -179,6 +179,19 @@ for (const frame of ['40/admin,', '40/admin', '40/admin,{"token":"TOKEN"}']) {
   });
 }
 
+// The case the issue found: the error carries the namespace the client asked for.
+h.test('40/nowhere, is answered exactly 44/nowhere,{"message":"Invalid namespace"}', async (t, sys) => {
+  const [c] = await RawClient.handshake(sys.wsUrl());
+  c.autoPong = true;
+  c.send('40/nowhere,');
+  assert.equal(await c.nextNonPing(), '44/nowhere,{"message":"Invalid namespace"}');
+  c.send(`40${JSON.stringify({ token: sys.token({ sub: 'nowhere' }) })}`);
+  assert.match(await c.nextNonPing(), /^40\{"sid":/);
+  c.send(`40/nowhere,${JSON.stringify({ token: sys.token({ sub: 'nowhere' }) })}`);
+  assert.equal(await c.nextNonPing(), '44/nowhere,{"message":"Invalid namespace"}');
+  c.close();
+});
+
 h.test('a CONNECT to /admin on a connection already in "/" is answered, and "/" keeps working', async (t, sys) => {
   const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'nsp2' }));
   c.autoPong = true;
@@ -230,7 +243,7 @@ h.test('an invalid frame closes with 1002 and the reason, and the gateway logs i
   assert.equal(reason, 'unknown Socket.IO packet type');
   await logged;
   // binary frames and over-size messages are logged too
-  const binary = gw.waitOutput(/protocol error, closing \(1003\): binary frames are not supported/, 3000);
+  const binary = gw.waitOutput(/protocol error, closing \(1003\): binary frame without a binary packet announcing it/, 3000);
   const [b] = await RawClient.handshake(sys.wsUrl());
   b.ws.send(Buffer.from([1, 2, 3]));
   await b.closed(2000);
@@ -294,4 +307,104 @@ h.test('a plain HTTP request for the socket.io path without upgrade is refused, 
   const res = await fetch(`${sys.url()}/socket.io/?EIO=4&transport=polling`, { signal: AbortSignal.timeout(2000) });
   assert.ok(res.status >= 400, `polling answered ${res.status}`);
   await res.arrayBuffer();
+});
+
+// Binary attachments (Socket.IO BINARY_EVENT 5 / BINARY_ACK 6). Parley is
+// JSON-only: a BINARY_EVENT with an ack id is acked VALIDATION_ERROR, one
+// without is dropped (as any refused event without an ack id), a
+// BINARY_ACK is ignored (Parley never asks for acks); the announced binary
+// frames are skipped and the connection goes on.
+const PLACEHOLDER = (n) => JSON.stringify({ _placeholder: true, num: n });
+
+async function expectListWorks(c, id) {
+  c.send(`42${id}["actor:list"]`);
+  const f = await c.nextNonPing();
+  assert.ok(f.startsWith(`43${id}[`), `expected the actor:list ack, got ${f}`);
+  const [body] = JSON.parse(f.slice(2 + String(id).length));
+  assert.equal(body.success, true);
+  return body.data;
+}
+
+h.test('a BINARY_EVENT with an ack id gets VALIDATION_ERROR, its attachment is skipped, and the connection goes on', async (t, sys) => {
+  const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'bin1' }));
+  c.autoPong = true;
+  c.send(`451-0["actor:create",${PLACEHOLDER(0)}]`);
+  c.sendBinary(Buffer.from([1, 2, 3, 0, 255]));
+  const f = await c.nextNonPing();
+  assert.match(f, /^430\[/);
+  const [body] = JSON.parse(f.slice(3));
+  assert.equal(body.success, false);
+  assert.equal(body.error.code, 'VALIDATION_ERROR');
+  assert.match(body.error.message, /binary attachments are not supported/);
+  assert.deepEqual(await expectListWorks(c, 1), []);      // nothing was created
+  c.close();
+});
+
+h.test('a BINARY_EVENT without an ack id is dropped, its attachments skipped, and the connection goes on', async (t, sys) => {
+  const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'bin2' }));
+  c.autoPong = true;
+  c.send(`451-["actor:create",${PLACEHOLDER(0)}]`);
+  c.sendBinary(Buffer.from('not json at all'));
+  c.send(`452-/,["actor:create",{"a":${PLACEHOLDER(0)},"b":${PLACEHOLDER(1)}}]`);
+  c.sendBinary(Buffer.alloc(1000, 7));
+  c.sendBinary(Buffer.alloc(0));
+  // the next frame is the list's ack: nothing answered the binary events
+  assert.deepEqual(await expectListWorks(c, 7), []);
+  c.close();
+});
+
+h.test('a BINARY_EVENT with two attachments and an ack id is acked once, then requests work', async (t, sys) => {
+  const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'bin3' }));
+  c.autoPong = true;
+  c.send(`452-12["actor:create",${PLACEHOLDER(0)},${PLACEHOLDER(1)}]`);
+  c.sendBinary(Buffer.from([1]));
+  c.sendBinary(Buffer.from([2]));
+  const f = await c.nextNonPing();
+  assert.match(f, /^4312\[/);
+  assert.equal(JSON.parse(f.slice(4))[0].error.code, 'VALIDATION_ERROR');
+  await expectListWorks(c, 13);
+  c.close();
+});
+
+h.test('a BINARY_ACK from the client is ignored, its attachment skipped', async (t, sys) => {
+  const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'bin4' }));
+  c.autoPong = true;
+  c.send(`461-5[${PLACEHOLDER(0)}]`);
+  c.sendBinary(Buffer.from([9, 9]));
+  await expectListWorks(c, 6);
+  c.close();
+});
+
+const BINARY_CLOSES = [
+  ['a binary frame nothing announced', (c) => c.sendBinary(Buffer.from([1])), 1003, /binary/],
+  ['a text frame where an attachment was announced', (c) => {
+    c.send(`451-0["actor:create",${PLACEHOLDER(0)}]`);
+    c.send('421["actor:list"]');
+  }, 1002, /attachment/],
+  ['a BINARY_EVENT announcing 65 attachments', (c) => c.send(`4565-0["actor:create",${PLACEHOLDER(0)}]`), 1002, /attachments/],
+  ['a BINARY_EVENT without an attachment count', (c) => c.send(`45["actor:create",${PLACEHOLDER(0)}]`), 1002, /attachment count/],
+  ['an attachment over PARLEY_MAX_PAYLOAD', (c) => {
+    c.send(`451-["actor:create",${PLACEHOLDER(0)}]`);
+    c.sendBinary(Buffer.alloc(1000001));
+  }, 1009, /too large/],
+];
+for (const [what, send, code, reason] of BINARY_CLOSES) {
+  h.test(`${what} closes with ${code} and a reason`, async (t, sys) => {
+    const [c] = await RawClient.connected(sys.wsUrl(), sys.token({ sub: 'bin5' }));
+    c.autoPong = true;
+    send(c);
+    const info = await c.closed(3000);
+    assert.equal(info.code, code);
+    assert.match(info.reason, reason);
+  });
+}
+
+h.test('socket.io-client emitting a Buffer with an ack gets VALIDATION_ERROR and stays usable', async (t, sys) => {
+  const s = await sys.user('binclient');
+  const ack = await emitAck(s, 'actor:create', { name: 'Blob', portrait: Buffer.from([0, 1, 2, 3]) });
+  const err = expectError(ack, 'VALIDATION_ERROR');
+  assert.match(err.message, /binary attachments are not supported/);
+  assert.ok(s.connected);
+  assert.deepEqual(expectOk(await emitAck(s, 'actor:list')), []);
+  s.disconnect();
 });

@@ -53,6 +53,9 @@ export class RawClient {
 
   send(text) { this.ws.send(text); }
 
+  /** One binary frame (a Socket.IO attachment). */
+  sendBinary(bytes) { this.ws.send(bytes, { binary: true }); }
+
   /** The next text frame (bounded). */
   next(timeoutMs = 3000) {
     if (this.queue.length) return Promise.resolve(this.queue.shift());
