@@ -84,6 +84,30 @@ s_absolute (const char *path)
     return result;
 }
 
+bool
+pl_config_path_valid (const char *path)
+{
+    size_t len = strlen (path);
+    if (len < 3 || len > PL_CONFIG_PATH_MAX || path[0] != '/' || path[len - 1] != '/')
+        return false;
+    size_t seg = 1;                     /* where the current segment starts */
+    for (size_t i = 1; i < len; i++) {
+        char c = path[i];
+        if (c == '/') {
+            size_t n = i - seg;
+            if (n == 0 || (n == 1 && path[seg] == '.')
+            ||  (n == 2 && path[seg] == '.' && path[seg + 1] == '.'))
+                return false;
+            seg = i + 1;
+        }
+        else
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+        ||    c == '.' || c == '_' || c == '~' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 pl_config_t *
 pl_config_new (void)
 {
@@ -123,6 +147,13 @@ pl_config_new (void)
     }
     if (ok && self->number[PL_CFG_PORT] > 65535) {
         pl_error ("config: PARLEY_PORT=%ld is out of range", self->number[PL_CFG_PORT]);
+        ok = false;
+    }
+    if (ok && !pl_config_path_valid (self->value[PL_CFG_PATH])) {
+        pl_error ("config: PARLEY_PATH=\"%s\" is not a valid Engine.IO path: it must start "
+                  "and end with /, be 3 to %d bytes of A-Z a-z 0-9 . _ ~ - and /, and have "
+                  "no empty, . or .. segment (e.g. /socket.io/)",
+                  self->value[PL_CFG_PATH], PL_CONFIG_PATH_MAX);
         ok = false;
     }
     if (!ok)
@@ -253,6 +284,38 @@ pl_config_test (bool verbose)
     cfg = pl_config_new ();
     assert (cfg == NULL);               /* ipc path would exceed sun_path */
     unsetenv ("PARLEY_DATA_DIR");
+
+    /* PARLEY_PATH: the default, a valid one, and every kind of bad one */
+    cfg = pl_config_new ();
+    assert (cfg && strcmp (pl_config_str (cfg, PL_CFG_PATH), "/socket.io/") == 0);
+    pl_config_destroy (&cfg);
+    setenv ("PARLEY_PATH", "/game/rt.v2_~-x/", 1);
+    cfg = pl_config_new ();
+    assert (cfg && strcmp (pl_config_str (cfg, PL_CFG_PATH), "/game/rt.v2_~-x/") == 0);
+    pl_config_destroy (&cfg);
+    char longpath[PL_CONFIG_PATH_MAX + 2];
+    memset (longpath, 'p', sizeof longpath);
+    longpath[0] = '/';
+    longpath[PL_CONFIG_PATH_MAX - 1] = '/';
+    longpath[PL_CONFIG_PATH_MAX] = 0;
+    assert (pl_config_path_valid (longpath));           /* 128 bytes */
+    longpath[PL_CONFIG_PATH_MAX - 1] = 'p';
+    longpath[PL_CONFIG_PATH_MAX] = '/';
+    longpath[PL_CONFIG_PATH_MAX + 1] = 0;
+    assert (!pl_config_path_valid (longpath));          /* 129 bytes */
+    const char *bad_paths[] = {
+        "/", "//", "socket.io/", "/socket.io", "/a//b/", "/./", "/../", "/a/../b/",
+        "/a b/", "/a?b/", "/a%2f/", "/a#/", "/\xc3\xa9/", "/a\\b/", "/a,b/", longpath, NULL
+    };
+    for (int i = 0; bad_paths[i]; i++) {
+        assert (!pl_config_path_valid (bad_paths[i]));
+        setenv ("PARLEY_PATH", bad_paths[i], 1);
+        cfg = pl_config_new ();
+        assert (cfg == NULL);
+    }
+    assert (pl_config_path_valid ("/a/") && pl_config_path_valid ("/.a/")
+            && pl_config_path_valid ("/.../"));
+    unsetenv ("PARLEY_PATH");
     unsetenv ("PARLEY_PORT");
     if (verbose)
         printf ("OK\n");

@@ -32,6 +32,15 @@ void pl_config_log (pl_config_t *self);
  * ipc:// endpoint (mkdir -p). Returns 0 or -1. Other transports: 0. */
 int pl_config_ensure_ipc_dir (const char *endpoint);
 
+/* Longest PARLEY_PATH (the Engine.IO path) accepted. */
+#define PL_CONFIG_PATH_MAX 128
+
+/* Is path a valid PARLEY_PATH: "/" segments "/", 3..PL_CONFIG_PATH_MAX
+ * bytes, each segment non-empty, of RFC 3986 unreserved characters
+ * (A-Z a-z 0-9 . _ ~ -), and neither "." nor "..". Such a path needs no
+ * escaping anywhere and names one path only. */
+bool pl_config_path_valid (const char *path);
+
 /* The dev secret used when PARLEY_JWT_SECRET is empty. */
 #define PL_CONFIG_DEV_SECRET "parley-dev-secret-do-not-use-in-production"
 

@@ -60,7 +60,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_RAW_ADOPT:
             return -1;                  /* CONNECT's raw fallback: never wanted */
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-            return pl_http_upgrade_allowed (wsi) ? 0 : 1;
+            return pl_http_upgrade_allowed (self, wsi) ? 0 : 1;
         case LWS_CALLBACK_ESTABLISHED:
             return pl_gateway__sio_open (self, conn, wsi);
         case LWS_CALLBACK_RECEIVE:
@@ -98,8 +98,7 @@ s_h1_request (void *arg, pl_h1_conn_t *h1, const pl_h1_req_t *req)
 static bool
 s_h1_upgrade (void *arg, const pl_h1_req_t *req)
 {
-    (void) arg;
-    return pl_http_upgrade (req);
+    return pl_http_upgrade ((pl_gateway_t *) arg, req);
 }
 
 /* The WebSocket upgrade goes to lws with the head pl_h1 read: lws parses
@@ -206,6 +205,7 @@ pl_gateway_new (pl_config_t *config)
         self->rate_interval = 1000000 / rate;
         self->rate_tolerance = (int64_t) (burst - 1) * self->rate_interval;
     }
+    self->path = pl_config_str (config, PL_CFG_PATH);       /* checked by pl_config */
     self->secret = pl_config_str (config, PL_CFG_JWT_SECRET);
     if (!*self->secret)
         self->secret = PL_CONFIG_DEV_SECRET;

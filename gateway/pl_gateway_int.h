@@ -92,6 +92,7 @@ struct _pl_gateway_t {
     pl_rooms_t *rooms;              /* room -> local members                    */
     char id[16];                    /* gateway id                               */
     const char *secret;             /* JWT secret                               */
+    const char *path;               /* Engine.IO path (PARLEY_PATH), "/x/"      */
     struct ev_loop *loop;           /* libev loop lws runs on                   */
     ev_signal sigint, sigterm;      /* stop the loop                            */
     ev_async wakeup;                /* pl_gateway_stop from another thread      */

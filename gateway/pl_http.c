@@ -1,6 +1,7 @@
 /*  pl_http - /healthz and the REST API, over pl_h1, on the gateway loop. */
 #include "pl_http.h"
 #include "pl_gateway_int.h"
+#include "pl_config.h"
 #include "pl_jwt.h"
 #include "pl_log.h"
 #include "pl_proto.h"
@@ -176,6 +177,16 @@ s_rest_head (pl_gateway_t *gw, pl_gwconn_t *conn, pl_http_t *http, const pl_h1_r
         s_fail (conn, status, err, message);
 }
 
+/* Is path the Engine.IO path (PARLEY_PATH), with or without its last
+ * slash, as socket.io-client and the reference server treat it? */
+static bool
+s_eio_path (pl_gateway_t *gw, const char *path)
+{
+    size_t len = strlen (gw->path) - 1;         /* without the last slash */
+    return strncmp (path, gw->path, len) == 0
+        && (path[len] == 0 || (path[len] == '/' && path[len + 1] == 0));
+}
+
 void
 pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
 {
@@ -204,7 +215,7 @@ pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
         }
     }
     else
-    if (strncmp (req->path, "/socket.io", 10) == 0) {
+    if (s_eio_path (gw, req->path)) {
         /* what an Engine.IO server answers for a transport it lacks
          * (engine.io Server.errorMessages: "Transport unknown") */
         status = 400;
@@ -288,20 +299,14 @@ s_upgrade_arg (const char *arg, bool *eio, bool *websocket)
         *websocket = strcmp (arg + 10, "websocket") == 0;
 }
 
-static bool
-s_upgrade_path (const char *path)
-{
-    return strcmp (path, "/socket.io/") == 0 || strcmp (path, "/socket.io") == 0;
-}
-
-/* Only /socket.io/?EIO=4&transport=websocket may upgrade. The other query
+/* Only <PARLEY_PATH>?EIO=4&transport=websocket may upgrade. The other query
  * arguments (socket.io-client's `query` option puts an app's own ones
  * first) may be of any length the head allows and in any order. */
 bool
-pl_http_upgrade (const pl_h1_req_t *req)
+pl_http_upgrade (pl_gateway_t *gw, const pl_h1_req_t *req)
 {
     bool eio = false, websocket = false;
-    if (!s_upgrade_path (req->path))
+    if (!s_eio_path (gw, req->path))
         return false;
     for (size_t i = 0; i < req->nquery; i++)
         s_upgrade_arg (req->query[i], &eio, &websocket);
@@ -313,11 +318,11 @@ pl_http_upgrade (const pl_h1_req_t *req)
  * name, never copied into a small fixed buffer whole (a 32-byte one before
  * EIO used to make lws_get_urlarg_by_name fail). */
 bool
-pl_http_upgrade_allowed (struct lws *wsi)
+pl_http_upgrade_allowed (pl_gateway_t *gw, struct lws *wsi)
 {
-    char uri[16], arg[32];
+    char uri[PL_CONFIG_PATH_MAX + 2], arg[32];
     bool eio = false, websocket = false;
-    if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || !s_upgrade_path (uri))
+    if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || !s_eio_path (gw, uri))
         return false;
     for (int i = 0; ; i++) {
         if (lws_hdr_copy_fragment (wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {

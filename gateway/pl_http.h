@@ -34,12 +34,13 @@ void pl_http_on_error (pl_gateway_t *gateway, struct pl_gwconn *conn, pl_err_t e
 void pl_http_head (pl_gateway_t *gateway, pl_h1_conn_t *h1, const pl_h1_req_t *req);
 void pl_http_request (pl_gateway_t *gateway, pl_h1_conn_t *h1, const pl_h1_req_t *req);
 void pl_http_closed (pl_gateway_t *gateway, pl_h1_conn_t *h1);
-/* Only /socket.io/?EIO=4&transport=websocket may upgrade: pl_h1's check,
- * before the hand-off to lws ... */
-bool pl_http_upgrade (const pl_h1_req_t *req);
+/* Only <PARLEY_PATH>?EIO=4&transport=websocket (/socket.io/ by default,
+ * with or without its last slash) may upgrade: pl_h1's check, before the
+ * hand-off to lws ... */
+bool pl_http_upgrade (pl_gateway_t *gateway, const pl_h1_req_t *req);
 /* ... and lws's (LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION), on the same
  * head after it. */
-bool pl_http_upgrade_allowed (struct lws *wsi);
+bool pl_http_upgrade_allowed (pl_gateway_t *gateway, struct lws *wsi);
 
 void pl_http_destroy (pl_http_t **http_p);
 

@@ -441,8 +441,11 @@ export class System {
     return `http://127.0.0.1:${this.ports[i]}`;
   }
 
+  /** The Engine.IO path the gateways serve (env PARLEY_PATH, default /socket.io/). */
+  get eioPath() { return this.env?.PARLEY_PATH || '/socket.io/'; }
+
   wsUrl(gateway = 'gateway') {
-    return `${this.url(gateway).replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`;
+    return `${this.url(gateway).replace('http', 'ws')}${this.eioPath}?EIO=4&transport=websocket`;
   }
 
   /** Start one process by name; for redis, wait until it accepts connections. */
@@ -628,6 +631,7 @@ export class System {
       reconnection: false,
       forceNew: true,
       timeout: 5000,
+      path: this.eioPath,
       ...(token === undefined ? {} : { auth: { token } }),
       ...opts.io,
     });
