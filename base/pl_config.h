@@ -37,8 +37,9 @@ int pl_config_ensure_ipc_dir (const char *endpoint);
 
 /* Is path a valid PARLEY_PATH: "/" segments "/", 3..PL_CONFIG_PATH_MAX
  * bytes, each segment non-empty, of RFC 3986 unreserved characters
- * (A-Z a-z 0-9 . _ ~ -), and neither "." nor "..". Such a path needs no
- * escaping anywhere and names one path only. */
+ * (A-Z a-z 0-9 . _ ~ -), and neither "." nor "..", and not under /api/
+ * (REST) nor /healthz/, which the gateway matches first. Such a path needs
+ * no escaping anywhere and names one path only. */
 bool pl_config_path_valid (const char *path);
 
 /* The dev secret used when PARLEY_JWT_SECRET is empty. */
