@@ -1,5 +1,6 @@
 /*  pl_rule_expr - a rule's `when`, parsed once and evaluated on every
- *  change. See pl_rule_expr.h for the language.
+ *  change. See pl_rule_expr.h for the language. This file parses;
+ *  pl_rule_expr_eval.c evaluates.
  *
  *  A hand-written lexer and recursive-descent parser build a tree of at
  *  most PL_RULE_EXPR_MAX_NODES nodes in a fixed array inside the object:
@@ -11,7 +12,7 @@
  *  or member visited counts against PL_RULE_EXPR_MAX_STEPS, so no document
  *  can make one evaluation recurse or run without bound.
  */
-#include "pl_rule_expr.h"
+#include "pl_rule_expr_int.h"
 
 #include <assert.h>
 #include <math.h>
@@ -21,39 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Node kinds: a literal, a path, then the operators. */
-typedef enum {
-    N_LIT, N_PATH, N_NEG, N_NOT,
-    N_MUL, N_DIV, N_MOD, N_ADD, N_SUB,
-    N_EQ, N_NE, N_LT, N_LE, N_GT, N_GE, N_CONTAINS,
-    N_AND, N_OR
-} s_kind_t;
-
-/* Value types. V_NONE is "no value": what arithmetic on non-numbers makes. */
-typedef enum { V_NONE, V_NULL, V_BOOL, V_NUM, V_STR, V_JSON } s_type_t;
-
-typedef struct {
-    uint8_t kind;                   /* s_kind_t                            */
-    uint8_t type;                   /* a literal's s_type_t                */
-    uint8_t depth;                  /* levels of the subtree rooted here   */
-    int16_t a, b;                   /* operand nodes, -1 for none          */
-    uint32_t off;                   /* a string's bytes / a path's segments in text */
-    uint32_t len;                   /* a string's length / a path's segments */
-    double num;                     /* a number literal; a bool's 0 or 1   */
-} s_node_t;
-
-struct _pl_rule_expr_t {
-    int nnodes;                     /* nodes used                          */
-    int root;                       /* the root node                       */
-    int npaths;                     /* distinct paths                      */
-    uint32_t path[PL_RULE_EXPR_MAX_NODES];  /* their dotted text in text[] */
-    size_t used;                    /* bytes of text[] used                */
-    s_node_t node[PL_RULE_EXPR_MAX_NODES];  /* the tree                    */
-    /* Decoded strings, and each distinct path twice: dotted, then its
-     * segments NUL-separated. A path of L source bytes takes 2L + 2 <= 4L
-     * bytes, a string less than its source: 4 per source byte is enough. */
-    char text[4 * PL_RULE_EXPR_MAX_LEN + 16];
-};
 
 /* Tokens */
 typedef enum {
@@ -97,16 +65,10 @@ s_alpha (char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-static bool
-s_digit (char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static int
 s_hex (char c)
 {
-    return s_digit (c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+    return pl_rule_expr__digit (c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
          : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
 }
 
@@ -256,26 +218,26 @@ static void
 s_number (s_parse_t *ps)
 {
     const char *start = ps->p;
-    while (ps->p < ps->end && s_digit (*ps->p))
+    while (ps->p < ps->end && pl_rule_expr__digit (*ps->p))
         ps->p++;
     if (ps->p < ps->end && *ps->p == '.') {
         ps->p++;
-        if (ps->p == ps->end || !s_digit (*ps->p)) {
+        if (ps->p == ps->end || !pl_rule_expr__digit (*ps->p)) {
             s_fail (ps, ps->p, "expected a digit after the decimal point");
             goto cleanup;
         }
-        while (ps->p < ps->end && s_digit (*ps->p))
+        while (ps->p < ps->end && pl_rule_expr__digit (*ps->p))
             ps->p++;
     }
     if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
         ps->p++;
         if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
             ps->p++;
-        if (ps->p == ps->end || !s_digit (*ps->p)) {
+        if (ps->p == ps->end || !pl_rule_expr__digit (*ps->p)) {
             s_fail (ps, ps->p, "expected a digit in the exponent");
             goto cleanup;
         }
-        while (ps->p < ps->end && s_digit (*ps->p))
+        while (ps->p < ps->end && pl_rule_expr__digit (*ps->p))
             ps->p++;
     }
     char buf[PL_RULE_EXPR_MAX_LEN + 1];     /* the source is no longer */
@@ -300,7 +262,7 @@ s_word (s_parse_t *ps)
         { "true", T_TRUE }, { "false", T_FALSE }, { "null", T_NULL }
     };
     const char *start = ps->p;
-    while (ps->p < ps->end && (s_alpha (*ps->p) || s_digit (*ps->p)))
+    while (ps->p < ps->end && (s_alpha (*ps->p) || pl_rule_expr__digit (*ps->p)))
         ps->p++;
     size_t n = (size_t) (ps->p - start);
     for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
@@ -311,11 +273,11 @@ s_word (s_parse_t *ps)
     uint32_t segments = 1;
     while (ps->p < ps->end && *ps->p == '.') {
         ps->p++;
-        if (ps->p == ps->end || !(s_alpha (*ps->p) || s_digit (*ps->p))) {
+        if (ps->p == ps->end || !(s_alpha (*ps->p) || pl_rule_expr__digit (*ps->p))) {
             s_fail (ps, ps->p, "expected a field name or an index after '.'");
             goto cleanup;
         }
-        while (ps->p < ps->end && (s_alpha (*ps->p) || s_digit (*ps->p)))
+        while (ps->p < ps->end && (s_alpha (*ps->p) || pl_rule_expr__digit (*ps->p)))
             ps->p++;
         segments++;
     }
@@ -366,7 +328,7 @@ s_next (s_parse_t *ps)
     if (s_alpha (c))
         s_word (ps);
     else
-    if (s_digit (c))
+    if (pl_rule_expr__digit (c))
         s_number (ps);
     else
     if (c == '"')
@@ -417,7 +379,7 @@ s_next (s_parse_t *ps)
 /* A new node of kind over a and b (-1: none), for the token at at; -1 on
  * failure (an operand failed, or a bound). */
 static int
-s_node (s_parse_t *ps, s_kind_t kind, int a, int b, const char *at)
+s_node (s_parse_t *ps, pl_rule_expr__kind_t kind, int a, int b, const char *at)
 {
     pl_rule_expr_t *self = ps->self;
     int index = -1;
@@ -437,7 +399,7 @@ s_node (s_parse_t *ps, s_kind_t kind, int a, int b, const char *at)
         goto cleanup;
     }
     index = self->nnodes++;
-    self->node[index] = (s_node_t) { .kind = (uint8_t) kind, .depth = (uint8_t) depth,
+    self->node[index] = (pl_rule_expr__node_t) { .kind = (uint8_t) kind, .depth = (uint8_t) depth,
                                      .a = (int16_t) a, .b = (int16_t) b };
 cleanup:
     return index;
@@ -482,7 +444,7 @@ s_primary (s_parse_t *ps)
     index = s_node (ps, tok == T_PATH ? N_PATH : N_LIT, -1, -1, at);
     if (index < 0)
         goto cleanup;
-    s_node_t *node = &ps->self->node[index];
+    pl_rule_expr__node_t *node = &ps->self->node[index];
     node->type = tok == T_NUM ? V_NUM : tok == T_STR ? V_STR : tok == T_NULL ? V_NULL : V_BOOL;
     node->num = tok == T_NUM ? ps->num : tok == T_TRUE ? 1 : 0;
     node->off = ps->off;
@@ -518,7 +480,7 @@ s_mul (s_parse_t *ps)
 {
     int index = s_unary (ps);
     while (!ps->failed && (ps->tok == T_STAR || ps->tok == T_SLASH || ps->tok == T_PCT)) {
-        s_kind_t kind = ps->tok == T_STAR ? N_MUL : ps->tok == T_SLASH ? N_DIV : N_MOD;
+        pl_rule_expr__kind_t kind = ps->tok == T_STAR ? N_MUL : ps->tok == T_SLASH ? N_DIV : N_MOD;
         const char *at = ps->at;
         s_next (ps);
         int b = s_unary (ps);
@@ -533,7 +495,7 @@ s_add (s_parse_t *ps)
 {
     int index = s_mul (ps);
     while (!ps->failed && (ps->tok == T_PLUS || ps->tok == T_MINUS)) {
-        s_kind_t kind = ps->tok == T_PLUS ? N_ADD : N_SUB;
+        pl_rule_expr__kind_t kind = ps->tok == T_PLUS ? N_ADD : N_SUB;
         const char *at = ps->at;
         s_next (ps);
         int b = s_mul (ps);
@@ -556,11 +518,11 @@ s_comparison (s_parse_t *ps)
 {
     int index = s_add (ps);
     if (!ps->failed && s_is_comparison (ps->tok)) {
-        static const s_kind_t kinds[] = {
+        static const pl_rule_expr__kind_t kinds[] = {
             [T_EQ] = N_EQ, [T_NE] = N_NE, [T_LT] = N_LT, [T_LE] = N_LE,
             [T_GT] = N_GT, [T_GE] = N_GE, [T_CONTAINS] = N_CONTAINS
         };
-        s_kind_t kind = kinds[ps->tok];
+        pl_rule_expr__kind_t kind = kinds[ps->tok];
         const char *at = ps->at;
         s_next (ps);
         int b = s_add (ps);
@@ -667,357 +629,4 @@ pl_rule_expr_path (const pl_rule_expr_t *self, int index)
 {
     assert (self);
     return index >= 0 && index < self->npaths ? self->text + self->path[index] : NULL;
-}
-
-/* ---------------------------------------------------------------------------
- * Evaluation */
-
-typedef struct {
-    uint8_t type;                   /* s_type_t                            */
-    bool b;                         /* V_BOOL                              */
-    double n;                       /* V_NUM                               */
-    const char *s;                  /* V_STR, borrowed                     */
-    size_t len;                     /* its bytes                           */
-    const cJSON *j;                 /* V_JSON: an array or an object       */
-} s_val_t;
-
-typedef struct {
-    const pl_rule_expr_t *self;
-    const cJSON *doc;
-    long steps;                     /* work done, bounded                  */
-    bool error;                     /* past a bound: the answer is -1      */
-} s_eval_t;
-
-/* One more step of work; false (and error) past the bound. */
-static bool
-s_step (s_eval_t *ev)
-{
-    if (++ev->steps > PL_RULE_EXPR_MAX_STEPS)
-        ev->error = true;
-    return !ev->error;
-}
-
-static int
-s_jtype (const cJSON *j)
-{
-    return j->type & 0xFF;          /* without cJSON's reference flags    */
-}
-
-static s_val_t
-s_from_json (const cJSON *j)
-{
-    s_val_t v = { .type = V_NULL };
-    int t = j ? s_jtype (j) : cJSON_NULL;
-    if (t == cJSON_True || t == cJSON_False)
-        v = (s_val_t) { .type = V_BOOL, .b = t == cJSON_True };
-    else
-    if (t == cJSON_Number)
-        v = (s_val_t) { .type = V_NUM, .n = j->valuedouble };
-    else
-    if (t == cJSON_String && j->valuestring)
-        v = (s_val_t) { .type = V_STR, .s = j->valuestring, .len = strlen (j->valuestring) };
-    else
-    if (t == cJSON_Array || t == cJSON_Object)
-        v = (s_val_t) { .type = V_JSON, .j = j };
-    return v;
-}
-
-/* The member key of object obj (first of duplicates), counting steps. */
-static const cJSON *
-s_member (s_eval_t *ev, const cJSON *obj, const char *key)
-{
-    const cJSON *m = obj->child;
-    while (m && s_step (ev) && !(m->string && strcmp (m->string, key) == 0))
-        m = m->next;
-    return ev->error ? NULL : m;
-}
-
-/* Elements or members of a container, counting steps. */
-static long
-s_size (s_eval_t *ev, const cJSON *c)
-{
-    long n = 0;
-    for (const cJSON *m = c->child; m && s_step (ev); m = m->next)
-        n++;
-    return n;
-}
-
-static bool
-s_container (int t)
-{
-    return t == cJSON_Array || t == cJSON_Object;
-}
-
-/* Two scalars of the same cJSON type. */
-static bool
-s_scalar_equal (const cJSON *x, const cJSON *y)
-{
-    int t = s_jtype (x);
-    return t == cJSON_Number ? x->valuedouble == y->valuedouble
-         : t == cJSON_String ? (x->valuestring && y->valuestring
-                                ? strcmp (x->valuestring, y->valuestring) == 0
-                                : x->valuestring == y->valuestring)
-         : t == cJSON_Raw ? false
-         : true;                    /* null, true, false: the type says it */
-}
-
-/* Is every element (member) of container a equal to the one at the same
- * index (the first member of the same key) in b, recursively? a and b are
- * of one type and size. An explicit stack, not recursion: 1 equal, 0 not,
- * -1 past PL_RULE_EXPR_EQUAL_DEPTH or the step bound. */
-static int
-s_walk_equal (s_eval_t *ev, const cJSON *a, const cJSON *b)
-{
-    struct {
-        const cJSON *x;             /* the next child of a container of a  */
-        const cJSON *y;             /* an object of b, or the next child of an array of b */
-        bool obj;
-    } stack[PL_RULE_EXPR_EQUAL_DEPTH];
-    int n = 1, r = 1;
-    bool obj = s_jtype (a) == cJSON_Object;
-    stack[0].x = a->child;
-    stack[0].y = obj ? b : b->child;
-    stack[0].obj = obj;
-    while (n > 0 && r == 1) {
-        if (!stack[n - 1].x) {
-            n--;
-            continue;
-        }
-        const cJSON *x = stack[n - 1].x, *y;
-        stack[n - 1].x = x->next;
-        if (stack[n - 1].obj)
-            y = x->string ? s_member (ev, stack[n - 1].y, x->string) : NULL;
-        else {
-            y = stack[n - 1].y;
-            stack[n - 1].y = y ? y->next : NULL;
-        }
-        if (!s_step (ev)) {
-            r = -1;
-            break;
-        }
-        int t = s_jtype (x);
-        if (!y || t != s_jtype (y))
-            r = 0;
-        else
-        if (!s_container (t))
-            r = s_scalar_equal (x, y);
-        else
-        if (s_size (ev, x) != s_size (ev, y))
-            r = ev->error ? -1 : 0;
-        else
-        if (n == PL_RULE_EXPR_EQUAL_DEPTH) {
-            ev->error = true;
-            r = -1;
-        }
-        else {
-            obj = t == cJSON_Object;
-            stack[n].x = x->child;
-            stack[n].y = obj ? y : y->child;
-            stack[n].obj = obj;
-            n++;
-        }
-    }
-    return ev->error ? -1 : r;
-}
-
-/* Deep equality of two values: 1, 0, or -1 past a bound. No value is
- * equal to anything (V_NONE is handled by the caller). */
-static int
-s_equal (s_eval_t *ev, const s_val_t *a, const s_val_t *b)
-{
-    int r = 0;
-    if (a->type != b->type)
-        goto cleanup;
-    switch (a->type) {
-        case V_NULL: r = 1; break;
-        case V_BOOL: r = a->b == b->b; break;
-        case V_NUM:  r = a->n == b->n; break;
-        case V_STR:  r = a->len == b->len && memcmp (a->s, b->s, a->len) == 0; break;
-        case V_JSON: {
-            int t = s_jtype (a->j);
-            if (t != s_jtype (b->j))
-                break;
-            long na = s_size (ev, a->j), nb = s_size (ev, b->j);
-            if (ev->error) {
-                r = -1;
-                break;
-            }
-            if (na != nb)
-                break;
-            /* both ways: with a duplicated key, one way alone could match
-             * {"a":1,"a":1} to {"a":1,"b":2} */
-            r = s_walk_equal (ev, a->j, b->j);
-            if (r == 1 && t == cJSON_Object)
-                r = s_walk_equal (ev, b->j, a->j);
-            break;
-        }
-        default: break;
-    }
-cleanup:
-    return r;
-}
-
-/* The value at a path node's segments; null when it leads nowhere. */
-static s_val_t
-s_path (s_eval_t *ev, const s_node_t *node)
-{
-    const cJSON *cur = ev->doc;
-    const char *seg = ev->self->text + node->off;
-    for (uint32_t k = 0; k < node->len && cur; k++) {
-        size_t n = strlen (seg);
-        int t = s_jtype (cur);
-        if (t == cJSON_Object)
-            cur = s_member (ev, cur, seg);
-        else
-        if (t == cJSON_Array) {
-            /* a canonical index: digits, no leading zero, within the array */
-            long index = 0;
-            bool ok = n > 0 && n <= 9 && (seg[0] != '0' || n == 1);
-            for (size_t i = 0; ok && i < n; i++) {
-                ok = s_digit (seg[i]);
-                index = index * 10 + (seg[i] - '0');
-            }
-            cur = ok ? cur->child : NULL;
-            while (cur && index-- > 0 && s_step (ev))
-                cur = cur->next;
-            if (ev->error)
-                cur = NULL;
-        }
-        else
-            cur = NULL;
-        seg += n + 1;
-    }
-    return s_from_json (cur);
-}
-
-static bool
-s_true (const s_val_t *v)
-{
-    return v->type == V_BOOL && v->b;
-}
-
-static s_val_t
-s_bool (bool b)
-{
-    return (s_val_t) { .type = V_BOOL, .b = b };
-}
-
-/* Bytewise order of two strings: <0, 0, >0. */
-static int
-s_strcmp (const s_val_t *a, const s_val_t *b)
-{
-    int c = memcmp (a->s, b->s, a->len < b->len ? a->len : b->len);
-    return c ? c : a->len < b->len ? -1 : a->len > b->len;
-}
-
-/* The value of node index. Recursion is the tree's depth, at most
- * PL_RULE_EXPR_MAX_DEPTH. On an error, any value (ev->error says). */
-static s_val_t
-s_eval (s_eval_t *ev, int index)
-{
-    const s_node_t *node = &ev->self->node[index];
-    s_val_t v = { .type = V_NONE }, a, b;
-    if (!s_step (ev))
-        goto cleanup;
-    switch ((s_kind_t) node->kind) {
-        case N_LIT:
-            v.type = node->type;
-            v.b = node->num != 0;
-            v.n = node->num;
-            v.s = ev->self->text + node->off;
-            v.len = node->len;
-            break;
-        case N_PATH:
-            v = s_path (ev, node);
-            break;
-        case N_NEG:
-            a = s_eval (ev, node->a);
-            if (a.type == V_NUM)
-                v = (s_val_t) { .type = V_NUM, .n = -a.n };
-            break;
-        case N_NOT:
-            a = s_eval (ev, node->a);
-            v = s_bool (!s_true (&a));
-            break;
-        case N_AND:
-            a = s_eval (ev, node->a);
-            v = s_bool (false);
-            if (s_true (&a)) {
-                b = s_eval (ev, node->b);
-                v = s_bool (s_true (&b));
-            }
-            break;
-        case N_OR:
-            a = s_eval (ev, node->a);
-            v = s_bool (true);
-            if (!s_true (&a)) {
-                b = s_eval (ev, node->b);
-                v = s_bool (s_true (&b));
-            }
-            break;
-        case N_MUL: case N_DIV: case N_MOD: case N_ADD: case N_SUB: {
-            a = s_eval (ev, node->a);
-            b = s_eval (ev, node->b);
-            if (a.type != V_NUM || b.type != V_NUM)
-                break;
-            double n = node->kind == N_MUL ? a.n * b.n
-                     : node->kind == N_DIV ? (b.n != 0 ? a.n / b.n : NAN)
-                     : node->kind == N_MOD ? (b.n != 0 ? fmod (a.n, b.n) : NAN)
-                     : node->kind == N_ADD ? a.n + b.n
-                     : a.n - b.n;
-            if (isfinite (n))
-                v = (s_val_t) { .type = V_NUM, .n = n };
-            break;
-        }
-        case N_EQ: case N_NE: case N_LT: case N_LE: case N_GT: case N_GE: case N_CONTAINS: {
-            a = s_eval (ev, node->a);
-            b = s_eval (ev, node->b);
-            v = s_bool (false);
-            if (ev->error || a.type == V_NONE || b.type == V_NONE)
-                break;
-            if (node->kind == N_EQ || node->kind == N_NE) {
-                int eq = s_equal (ev, &a, &b);
-                v = s_bool (eq >= 0 && (eq == 1) == (node->kind == N_EQ));
-                break;
-            }
-            if (node->kind == N_CONTAINS) {
-                if (a.type == V_STR && b.type == V_STR)
-                    v = s_bool (memmem (a.s, a.len, b.s, b.len) != NULL);
-                else
-                if (a.type == V_JSON && s_jtype (a.j) == cJSON_Array)
-                    for (const cJSON *e = a.j->child; e && s_step (ev); e = e->next) {
-                        s_val_t ve = s_from_json (e);
-                        if (s_equal (ev, &ve, &b) == 1) {
-                            v = s_bool (true);
-                            break;
-                        }
-                        if (ev->error)
-                            break;
-                    }
-                break;
-            }
-            int c;
-            if (a.type == V_NUM && b.type == V_NUM)
-                c = a.n < b.n ? -1 : a.n > b.n;
-            else
-            if (a.type == V_STR && b.type == V_STR)
-                c = s_strcmp (&a, &b);
-            else
-                break;
-            v = s_bool (node->kind == N_LT ? c < 0 : node->kind == N_LE ? c <= 0
-                      : node->kind == N_GT ? c > 0 : c >= 0);
-            break;
-        }
-    }
-cleanup:
-    return v;
-}
-
-int
-pl_rule_expr_eval (const pl_rule_expr_t *self, const cJSON *doc)
-{
-    assert (self);
-    s_eval_t ev = { .self = self, .doc = doc };
-    s_val_t v = s_eval (&ev, self->root);
-    return ev.error ? -1 : s_true (&v);
 }
