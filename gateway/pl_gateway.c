@@ -70,10 +70,8 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return pl_gateway__on_writeable (self, conn, wsi);
         case LWS_CALLBACK_CLOSED:
-            if (conn && conn->established) {
-                pl_gateway__presence_drop (self, conn);
-                pl_gateway__conn_release (self, conn);
-            }
+            if (conn && conn->established)
+                pl_gateway__session_end (self, conn);
             return 0;
         default:
             break;
@@ -188,6 +186,26 @@ pl_gateway_new (pl_config_t *config)
     self->max_inflight = (uint32_t) pl_config_int (config, PL_CFG_MAX_INFLIGHT);
     self->outq_max = (uint32_t) pl_config_int (config, PL_CFG_OUTQ_MAX);
     self->presence_ttl = pl_config_int (config, PL_CFG_PRESENCE_TTL_MS);
+    self->app = pl_gateway__parley_app;
+    /* HTTP long-polling: a response holds at most what a POST may */
+    self->poll_limits = (pl_eio_poll_limits_t) {
+        .max_response = (size_t) self->max_payload,
+        .max_queued = (size_t) pl_config_int (config, PL_CFG_POLL_MAX_QUEUED),
+        .max_payload = (size_t) self->max_payload,
+        .max_packets = (size_t) pl_config_int (config, PL_CFG_POLL_MAX_PACKETS),
+        .ping_interval = self->ping_interval,
+        .ping_timeout = self->ping_timeout,
+        .sio = true
+    };
+    pl_eio_poll_t *probe = pl_eio_poll_new (&self->poll_limits, 0);
+    if (!probe) {
+        pl_error ("HTTP long-polling limits: PARLEY_MAX_PAYLOAD must be 16..%u, "
+                  "PARLEY_POLL_MAX_QUEUED at least PARLEY_MAX_PAYLOAD, "
+                  "PARLEY_POLL_MAX_PACKETS 1..PARLEY_MAX_PAYLOAD, the ping times > 0",
+                  PL_EIO_POLL_SIZE_MAX);
+        goto fail;
+    }
+    pl_eio_poll_destroy (&probe);
     if (self->heartbeat <= 0 || self->outq_max == 0 || self->max_inflight == 0
     ||  self->presence_ttl <= 0) {
         pl_error ("PARLEY_HEARTBEAT_MS, PARLEY_OUTQ_MAX, PARLEY_MAX_INFLIGHT and "
@@ -211,8 +229,11 @@ pl_gateway_new (pl_config_t *config)
         self->secret = PL_CONFIG_DEV_SECRET;
     const char *id = pl_config_str (config, PL_CFG_GATEWAY_ID);
     if (*id) {
-        if (strlen (id) >= sizeof self->id || strchr (id, '/')) {
-            pl_error ("PARLEY_GATEWAY_ID must be under 16 characters, without '/'");
+        /* it starts every polling sid, which goes in URLs as it is */
+        if (strlen (id) >= sizeof self->id
+        ||  strspn (id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_~")
+            != strlen (id)) {
+            pl_error ("PARLEY_GATEWAY_ID must be under 16 characters of A-Z a-z 0-9 - _ ~");
             goto fail;
         }
         snprintf (self->id, sizeof self->id, "%s", id);
@@ -223,13 +244,14 @@ pl_gateway_new (pl_config_t *config)
             goto fail;
         snprintf (self->id, sizeof self->id, "gw-%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
     }
+    self->polls = zhashx_new ();
     self->pending = pl_pending_new (PL_GW_PENDING_SLOTS);
     self->fence = pl_fence_new (self->request_timeout + 1000);
     self->rooms = pl_rooms_new (pl_gateway__on_room_change, self);
     self->ping_frame = pl_frame_new ("2", 1, NULL, 0);
     self->health = pl_health_new (pl_config_str (config, PL_CFG_REQUIRED_SERVICES),
                                   self->heartbeat);
-    if (!self->pending || !self->fence || !self->rooms || !self->ping_frame || !self->health)
+    if (!self->polls || !self->pending || !self->fence || !self->rooms || !self->ping_frame || !self->health)
         goto fail;
     /* REST has no connection to hang a bucket on (keep-alive or not), so
      * its limit is per user: the same rate and burst, per JWT sub */
@@ -319,6 +341,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
             lws_sul_cancel (&self->ping.sul);
             lws_sul_cancel (&self->pong.sul);
             pl_listen_destroy (&self->listener);
+            pl_gateway__poll_stop (self);
             pl_h1_destroy (&self->h1);
             /* closes every connection (LWS_CALLBACK_CLOSED releases them) */
             lws_context_destroy (self->lws);
@@ -326,6 +349,9 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         if (self->loop)
             ev_loop_destroy (self->loop);
         pl_bus_destroy (&self->bus);
+        if (self->polls)
+            pl_gateway__poll_stop (self);   /* none, unless lws never started */
+        zhashx_destroy (&self->polls);
         pl_rooms_destroy (&self->rooms);
         pl_frame_unref (&self->ping_frame);
         pl_health_destroy (&self->health);

@@ -97,6 +97,9 @@ pl_gateway__timer_append (pl_gateway_t *self, pl_gwconn_t *conn, pl_gwtimer_t wh
 void
 pl_gateway__kill (pl_gwconn_t *conn, const char *why)
 {
+    if (conn->poll)
+        pl_gateway__poll_kill (conn, why);     /* the same, deferred free */
+    else
     if (!conn->closing) {
         pl_debug ("conn %llu: closing: %s", (unsigned long long) conn->id, why);
         conn->closing = true;
@@ -112,6 +115,10 @@ pl_gateway__send (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f)
 {
     if (conn->closing || !f)
         return;
+    if (conn->poll) {
+        pl_gateway__poll_send (self, conn, (const char *) pl_frame_payload (f), f->len);
+        return;
+    }
     bool was_empty = conn->outq.len == 0;
     if (pl_outq_push (&conn->outq, f, self->outq_max) != 0) {
         pl_warn ("conn %llu: send queue full (%u frames): disconnecting a slow client",
@@ -274,6 +281,11 @@ pl_gateway__ping_fire (lws_sorted_usec_list_t *sul)
     int64_t now = pl_gateway__now_ms ();
     while (self->ping.head && self->ping.head->deadline <= now) {
         pl_gwconn_t *conn = self->ping.head;
+        if (conn->upgrade_of) {
+            pl_gateway__timer_remove (self, conn);
+            pl_gateway__kill (conn, "upgrade not completed in time");
+            continue;
+        }
         if (!conn->connected && now - conn->created >= PL_GW_CONNECT_TIMEOUT) {
             pl_gateway__timer_remove (self, conn);
             pl_gateway__kill (conn, "no CONNECT in time");

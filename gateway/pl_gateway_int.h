@@ -9,6 +9,7 @@
 
 #include "pl_gateway.h"
 #include "pl_bus.h"
+#include "pl_eio_poll.h"
 #include "pl_fence.h"
 #include "pl_frame.h"
 #include "pl_health.h"
@@ -21,6 +22,7 @@
 #include "pl_rooms.h"
 #include "pl_sio.h"
 
+#include <czmq.h>
 #include <ev.h>
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -34,15 +36,34 @@
 #define PL_GW_ROOMS_PER_CONN  64                /* rooms one connection may be in */
 #define PL_GW_EXCEPT_MAX      16                /* except rooms (bus frame 6) per event */
 #define PL_GW_COALESCE_MAX    (64 * 1024)       /* bytes per coalesced write */
+#define PL_GW_SID_MAX         40                /* "<gateway id>.<20 chars>" + NUL */
+/* Longest a polling GET is held without anything to say: then it gets a
+ * noop. Well under pl_h1's own limit, which would close the connection;
+ * with the default heartbeat the ping (25 s) always comes first. */
+#define PL_GW_POLL_HOLD_MS    (PL_H1_ANSWER_S * 1000 / 2)
 
 typedef enum { PL_GWTIMER_NONE, PL_GWTIMER_PING, PL_GWTIMER_PONG } pl_gwtimer_t;
 
-/* One WebSocket client. lws allocates it as the per-session data, zeroed,
- * and frees it after LWS_CALLBACK_CLOSED. HTTP requests use only `http`. */
+struct pl_gwpoll;
+
+/* One Socket.IO session, whatever carries it, or one HTTP connection.
+ *  - WebSocket: lws allocates it as the per-session data, zeroed, and frees
+ *    it after LWS_CALLBACK_CLOSED; wsi is set.
+ *  - HTTP long-polling: pl_gateway_poll.c allocates it (no wsi); `poll` is
+ *    the transport (the Engine.IO session, the held GET, its timer).
+ *  - HTTP requests (pl_http.c) use only `http`, `h1` and `poll_session`.
+ * Above the transport (pl_gateway_sio.c, _req.c, _bus.c) nothing asks which
+ * one it is: pl_gateway__send and pl_gateway__kill pick it. */
 typedef struct pl_gwconn {
-    struct lws *wsi;                /* the lws connection                       */
+    struct lws *wsi;                /* a WebSocket's lws connection             */
+    struct pl_gwpoll *poll;         /* a polling session's transport           */
+    uint64_t upgrade_of;            /* a WebSocket probing to take over this
+                                       polling session (its id); 0: none       */
+    struct pl_gwconn *poll_session; /* an HTTP connection: the polling session
+                                       whose GET or POST it carries now        */
     uint64_t id;                    /* connection id: generation << 32 | slot   */
-    bool established;               /* a WebSocket (not an HTTP request)        */
+    bool established;               /* a Socket.IO session (WebSocket or
+                                       polling), not an HTTP request           */
     bool connected;                 /* Socket.IO CONNECT accepted               */
     bool closing;                   /* being closed: queue nothing more         */
     bool presence;                  /* a reply joined it to a room: tell the
@@ -76,6 +97,24 @@ typedef struct {
     void (*error) (pl_gateway_t *self, pl_gwconn_t *conn, pl_err_t err, const char *message);
 } pl_gwfront_t;
 
+/* The application above the Engine.IO + Socket.IO core (STYLE.md: a lower
+ * layer reports upward through a callback table). The core (transports,
+ * Engine.IO, Socket.IO packets, namespaces, acks on the wire, heartbeat,
+ * close reasons) calls these; Parley's (pl_gateway_sio.c: JWT in CONNECT;
+ * pl_gateway_req.c: EVENTs to the broker, rooms, presence) is the one the
+ * gateway installs. Another server on the same core (a conformance server:
+ * no JWT, echo) would install its own. */
+typedef struct {
+    /* a CONNECT to the main namespace of a connection not connected yet:
+     * answer it (pl_gateway__send_str of a CONNECT or CONNECT_ERROR) and
+     * set conn->connected on success */
+    void (*connect) (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt);
+    /* an EVENT of a connected connection (answer with pl_gateway__send_ack*) */
+    void (*event) (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt);
+    /* the session is over (any transport), just before it is released */
+    void (*closed) (pl_gateway_t *self, pl_gwconn_t *conn);
+} pl_gwapp_t;
+
 typedef struct {
     pl_gwconn_t *head, *tail;          /* FIFO by deadline                         */
     lws_sorted_usec_list_t sul;     /* armed for head->deadline                 */
@@ -88,6 +127,10 @@ struct _pl_gateway_t {
     pl_bus_t *bus;                  /* broker + event bus                       */
     pl_listen_t *listener;          /* our listening socket                     */
     pl_h1_t *h1;                    /* HTTP/1.1: every accepted connection      */
+    pl_gwapp_t app;                 /* the application over the Socket.IO core  */
+    zhashx_t *polls;                /* polling sessions by sid -> pl_gwconn_t  */
+    struct pl_gwpoll *poll_list;    /* every polling session still allocated    */
+    pl_eio_poll_limits_t poll_limits;
     pl_gwfront_t http_front;        /* pl_http's replies and errors             */
     pl_rooms_t *rooms;              /* room -> local members                    */
     char id[16];                    /* gateway id                               */
@@ -152,7 +195,7 @@ void pl_gateway__timer_remove (pl_gateway_t *self, pl_gwconn_t *conn);
 void pl_gateway__ping_fire (lws_sorted_usec_list_t *sul);
 void pl_gateway__pong_fire (lws_sorted_usec_list_t *sul);
 
-/* Close conn from outside its own callback. */
+/* Close conn from outside its own callback (any transport). */
 void pl_gateway__kill (pl_gwconn_t *conn, const char *why);
 /* Queue a reference to f; a client whose queue is full is disconnected. */
 void pl_gateway__send (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f);
@@ -220,5 +263,38 @@ void pl_gateway__status_start (pl_gateway_t *self);
 int pl_gateway__sio_open (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi);
 int pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi,
                              const char *in, size_t len);
+/* One whole Engine.IO text packet (type digit first) or binary message of
+ * a session, from any transport. -1: the session was closed (with its
+ * reason, through the transport). */
+int pl_gateway__sio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len);
+int pl_gateway__sio_binary (pl_gateway_t *self, pl_gwconn_t *conn, size_t len);
+/* Parley's application (pl_gwapp_t). */
+extern const pl_gwapp_t pl_gateway__parley_app;
+/* The session is over: the application hears of it, then it is released. */
+void pl_gateway__session_end (pl_gateway_t *self, pl_gwconn_t *conn);
+
+/* ---- pl_gateway_poll.c (the HTTP long-polling transport) --------------- */
+
+/* pl_http's requests on PARLEY_PATH that are not WebSocket upgrades: the
+ * head (refusals, POST size) and the whole request (handshake, GET held
+ * until there is something to say, POST). http is the HTTP connection. */
+void pl_gateway__poll_head (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req_t *req);
+void pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req_t *req);
+/* The HTTP connection http is going (its held GET or POST is cancelled). */
+void pl_gateway__poll_http_closed (pl_gateway_t *self, pl_gwconn_t *http);
+/* Send one Engine.IO packet (type digit first) on the polling transport. */
+void pl_gateway__poll_send (pl_gateway_t *self, pl_gwconn_t *conn, const char *pkt, size_t len);
+/* Close a polling session (why: static text): a held GET gets "1", the sid
+ * is forgotten now, the session is released on the next loop turn. */
+void pl_gateway__poll_kill (pl_gwconn_t *conn, const char *why);
+/* The polling session with this sid that a WebSocket may upgrade (state
+ * POLLING), or NULL. */
+pl_gwconn_t *pl_gateway__poll_upgradable (pl_gateway_t *self, const char *sid);
+/* The probing WebSocket ws sent "2probe" / "5" for session. -1: refused
+ * (the caller closes ws). After a 0 from upgrade, ws is the session. */
+int pl_gateway__poll_probe (pl_gateway_t *self, pl_gwconn_t *session);
+int pl_gateway__poll_upgrade (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t *ws);
+/* pl_gateway_destroy: free every session, answering nobody. */
+void pl_gateway__poll_stop (pl_gateway_t *self);
 
 #endif

@@ -25,25 +25,36 @@
 /* The VALIDATION_ERROR a BINARY_EVENT with an ack id gets. */
 #define PL_GW_BINARY_MESSAGE "binary attachments are not supported"
 
-/* lws loop: conn breaks the protocol and is closed (the caller returns -1
- * from its callback). The close frame carries status and why (at most 123
- * bytes, RFC 6455 5.5), so the client sees the reason instead of 1006; the
- * log gets one info line with the peer address, within the budget. why is
- * NULL for a close the client asked for (Engine.IO CLOSE, DISCONNECT),
- * which is normal and logged at debug only. */
+/* Gateway loop: conn breaks the protocol and is closed, through its
+ * transport. A WebSocket's close frame carries status and why (at most 123
+ * bytes, RFC 6455 5.5), so the client sees the reason instead of 1006 (the
+ * caller returns -1 from its lws callback); a polling session is closed
+ * with why (its held GET gets "1"). The log gets one info line with the
+ * peer address, within the budget. why is NULL for a close the client
+ * asked for (Engine.IO CLOSE, DISCONNECT), which is normal and logged at
+ * debug only. */
 static void
 s_close (pl_gateway_t *self, pl_gwconn_t *conn, enum lws_close_status status, const char *why)
 {
     char peer[64] = "";
     if (!why) {
-        lws_close_reason (conn->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        if (conn->poll)
+            pl_gateway__poll_kill (conn, "closed by the client");
+        else
+            lws_close_reason (conn->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
         pl_debug ("conn %llu: closed by the client", (unsigned long long) conn->id);
         goto cleanup;
     }
     size_t len = strlen (why);
-    lws_close_reason (conn->wsi, status, (unsigned char *) why, len > 123 ? 123 : len);
-    if (!lws_get_peer_simple (conn->wsi, peer, sizeof peer))
-        snprintf (peer, sizeof peer, "?");
+    if (conn->poll) {
+        pl_gateway__poll_kill (conn, why);
+        snprintf (peer, sizeof peer, "polling");
+    }
+    else {
+        lws_close_reason (conn->wsi, status, (unsigned char *) why, len > 123 ? 123 : len);
+        if (!lws_get_peer_simple (conn->wsi, peer, sizeof peer))
+            snprintf (peer, sizeof peer, "?");
+    }
     pl_log_limited (&self->close_log, pl_gateway__now_ms (), PL_GW_CLOSE_LOG_PER_SEC,
                     "protocol error lines", PL_LOG_INFO,
                     "conn %llu from %s: protocol error, closing (%d): %s",
@@ -99,10 +110,11 @@ cleanup:
     pl_jwt_claims_clear (&claims);
 }
 
-/* Handle one complete client message. Returns -1 to close the connection
- * (s_close has set the close frame and logged why). */
-static int
-s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len)
+/* Handle one complete client message, from any transport. Returns -1 when
+ * the connection is closed (s_close has closed its transport and logged
+ * why; a WebSocket's callback returns -1). */
+int
+pl_gateway__sio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len)
 {
     int rc = -1;
     pl_sio_packet_t pkt;
@@ -132,7 +144,7 @@ s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len
                 if (conn->connected && pkt.nsp_len == 1)
                     break;              /* a repeated CONNECT (socket.connect()
                                            on a connecting socket): already done */
-                s_on_connect (self, conn, &pkt);
+                self->app.connect (self, conn, &pkt);
                 break;
             }
             /* Anything else for a namespace the client is not connected to
@@ -151,7 +163,7 @@ s_on_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len
             if (pkt.sio == PL_SIO_DISCONNECT)
                 goto cleanup;
             if (pkt.sio == PL_SIO_EVENT)
-                pl_gateway__request (self, conn, &pkt);
+                self->app.event (self, conn, &pkt);
             /* Parley is JSON-only: a BINARY_EVENT is refused whole, with
              * an ack when it has an id; without one it is dropped, as any
              * refused event without an ack id is (the client asked for no
@@ -174,12 +186,13 @@ cleanup:
     return rc;
 }
 
-/* lws loop: a binary fragment. It is an attachment of the BINARY_EVENT
- * or BINARY_ACK just refused, skipped unread and bounded like any message
+/* Gateway loop: a binary fragment (final: its message's last), or a whole
+ * binary message of a POST. It is an attachment of the BINARY_EVENT or
+ * BINARY_ACK just refused, skipped unread and bounded like any message
  * (maxPayload); one that nothing announced closes, as before. Returns -1
  * to close. */
 static int
-s_skip_attachment (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, size_t len)
+s_skip_attachment (pl_gateway_t *self, pl_gwconn_t *conn, bool final, size_t len)
 {
     int rc = -1;
     if (conn->bin_pending == 0) {
@@ -192,11 +205,53 @@ s_skip_attachment (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, size_
         goto cleanup;
     }
     conn->bin_len += len;
-    if (lws_is_final_fragment (wsi)) {
+    if (final) {
         conn->bin_pending--;
         conn->bin_len = 0;
     }
     rc = 0;
+cleanup:
+    return rc;
+}
+
+int
+pl_gateway__sio_binary (pl_gateway_t *self, pl_gwconn_t *conn, size_t len)
+{
+    return s_skip_attachment (self, conn, true, len);
+}
+
+/* Gateway loop: a message of a WebSocket that probes to take over a
+ * polling session (Engine.IO "Upgrade"): "2probe" is answered "3probe"
+ * (the held GET gets "6"), "5" completes it (the session moves here).
+ * Anything else, or a session gone meanwhile, closes. -1 to close. */
+static int
+s_upgrade_message (pl_gateway_t *self, pl_gwconn_t *conn, bool odd, const char *in, size_t len)
+{
+    int rc = -1;
+    pl_gwconn_t *session = pl_gateway__conn_lookup (self, conn->upgrade_of);
+    if (!session || !session->poll) {
+        s_close (self, conn, LWS_CLOSE_STATUS_POLICY_VIOLATION, "the polling session is gone");
+        goto cleanup;
+    }
+    if (!odd && len == 6 && memcmp (in, "2probe", 6) == 0) {
+        if (pl_gateway__poll_probe (self, session) != 0) {
+            s_close (self, conn, LWS_CLOSE_STATUS_POLICY_VIOLATION, "probe refused");
+            goto cleanup;
+        }
+        pl_gateway__send_text (self, conn, "3probe", 6);
+        rc = 0;
+        goto cleanup;
+    }
+    if (!odd && len == 1 && in[0] == '5') {
+        if (pl_gateway__poll_upgrade (self, session, conn) != 0) {
+            s_close (self, conn, LWS_CLOSE_STATUS_POLICY_VIOLATION, "upgrade without a probe");
+            goto cleanup;
+        }
+        rc = 0;
+        goto cleanup;
+    }
+    s_close (self, conn, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+             "expected 2probe or 5 while upgrading");
 cleanup:
     return rc;
 }
@@ -207,14 +262,19 @@ int
 pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi, const char *in, size_t len)
 {
     int rc = -1;
-    if (lws_frame_is_binary (wsi)) {
-        rc = s_skip_attachment (self, conn, wsi, len);
-        goto cleanup;
-    }
     bool first = lws_is_first_fragment (wsi);
     bool final = lws_is_final_fragment (wsi);
+    if (conn->upgrade_of) {
+        rc = s_upgrade_message (self, conn, lws_frame_is_binary (wsi) || !first || !final,
+                                in, len);
+        goto cleanup;
+    }
+    if (lws_frame_is_binary (wsi)) {
+        rc = s_skip_attachment (self, conn, final, len);
+        goto cleanup;
+    }
     if (first && final && conn->rx_len == 0) {
-        rc = s_on_message (self, conn, in, len);    /* the common case: no copy */
+        rc = pl_gateway__sio_message (self, conn, in, len);    /* the common case: no copy */
         goto cleanup;
     }
     if (conn->rx_len + len > (size_t) self->max_payload) {
@@ -237,7 +297,7 @@ pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi,
     conn->rx_len += len;
     rc = 0;
     if (final) {
-        rc = s_on_message (self, conn, conn->rx, conn->rx_len);
+        rc = pl_gateway__sio_message (self, conn, conn->rx, conn->rx_len);
         free (conn->rx);                /* idle connections hold no buffer */
         conn->rx = NULL;
         conn->rx_len = conn->rx_cap = 0;
@@ -246,12 +306,14 @@ cleanup:
     return rc;
 }
 
-/* LWS_CALLBACK_ESTABLISHED: a WebSocket is open. Engine.IO's open packet
- * goes first, then the ping timer runs (Engine.IO v4: the server pings). */
+/* LWS_CALLBACK_ESTABLISHED, gateway loop: a WebSocket is open. Engine.IO's
+ * open packet goes first, then the ping timer runs (Engine.IO v4: the
+ * server pings). One with sid= probes to take over that polling session:
+ * no open packet, and it must finish within a ping interval. */
 int
 pl_gateway__sio_open (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi)
 {
-    char sid[21];
+    char sid[PL_GW_SID_MAX];
     memset (conn, 0, sizeof *conn);
     conn->wsi = wsi;
     conn->created = pl_gateway__now_ms ();
@@ -259,11 +321,34 @@ pl_gateway__sio_open (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi)
         return -1;
     conn->established = true;       /* CLOSED releases it from here on */
     self->nconns++;
+    if (pl_http_upgrade_sid (self, wsi, sid, sizeof sid)) {
+        pl_gwconn_t *session = pl_gateway__poll_upgradable (self, sid);
+        if (!session)
+            return -1;              /* pl_h1 checked it; it went since */
+        conn->upgrade_of = session->id;
+        pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
+        return 0;
+    }
     if (pl_sio_new_sid (sid) != 0)
         return -1;
-    pl_gateway__send_str (self, conn, pl_sio_encode_open (sid, self->ping_interval,
+    pl_gateway__send_str (self, conn, pl_sio_encode_open (sid, false, self->ping_interval,
                                                           self->ping_timeout,
                                                           self->max_payload));
     pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
     return 0;
 }
+
+void
+pl_gateway__session_end (pl_gateway_t *self, pl_gwconn_t *conn)
+{
+    if (self->app.closed)
+        self->app.closed (self, conn);
+    pl_gateway__conn_release (self, conn);
+}
+
+/* Parley's application over the core: CONNECT checks the JWT (s_on_connect),
+ * EVENTs go to the broker (pl_gateway_req.c), a session's end tells the
+ * rooms service (presence:drop). */
+const pl_gwapp_t pl_gateway__parley_app = {
+    s_on_connect, pl_gateway__request, pl_gateway__presence_drop
+};

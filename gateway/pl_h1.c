@@ -21,8 +21,10 @@
                                        (8 KB counted, plus its separators)     */
 #define S_IDLE_S        30.0        /* waiting for a request to start          */
 #define S_REQUEST_S     20.0        /* from a request's first byte to its end  */
-#define S_ANSWER_S      120.0       /* a handler's answer (the gateway's own
-                                       timer answers 504 well before)          */
+#define S_ANSWER_S      ((double) PL_H1_ANSWER_S)  /* a handler's answer (the
+                                       gateway's own timer answers 504, and a
+                                       held long-poll GET is answered, well
+                                       before)                                 */
 #define S_WRITE_S       30.0        /* writing an answer to a slow reader      */
 #define S_LINGER_S      2.0         /* reading what follows a closing answer   */
 #define S_LINGER_BYTES  (256 * 1024)
@@ -332,14 +334,16 @@ pl_h1_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
         c->close = true;
     const char *allow = extra && extra->allow ? extra->allow : NULL;
     const char *retry = extra && extra->retry_after ? extra->retry_after : NULL;
-    size_t room = 256 + (allow ? strlen (allow) : 0) + (retry ? strlen (retry) : 0) + len;
+    const char *type = extra && extra->content_type ? extra->content_type : "application/json";
+    size_t room = 256 + (allow ? strlen (allow) : 0) + (retry ? strlen (retry) : 0)
+                + strlen (type) + len;
     free (c->out);
     if (!(c->out = malloc (room)))
         goto cleanup;
     int n = snprintf (c->out, room,
-                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                       "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s%s%s%s%s%s\r\n",
-                      status, pl_h1__reason (status), len,
+                      status, pl_h1__reason (status), type, len,
                       allow ? "Allow: " : "", allow ? allow : "", allow ? "\r\n" : "",
                       retry ? "Retry-After: " : "", retry ? retry : "", retry ? "\r\n" : "",
                       c->close ? "Connection: close\r\n" : "");
@@ -372,7 +376,7 @@ s_refusal (pl_h1_conn_t *c, int status, const char *why)
                       "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
                       status == 408 ? "TIMEOUT" : status >= 500 ? "INTERNAL" : "VALIDATION_ERROR",
                       why);
-    pl_h1_extra_t extra = { status == 405 ? s_methods_allowed : NULL, NULL, true };
+    pl_h1_extra_t extra = { status == 405 ? s_methods_allowed : NULL, NULL, true, NULL };
     /* a flood must not fill the disk */
     pl_log_limited (&h1->log, (int64_t) (ev_now (h1->loop) * 1000), S_LOG_PER_S,
                     "http refusal lines", PL_LOG_INFO, "http: %s: %d %s",
@@ -554,7 +558,9 @@ s_pump (pl_h1_conn_t *c)
             c->req.body_len = c->body_len;
             c->state = S_WAIT;
             s_deadline (c, S_ANSWER_S);
-            ev_io_stop (c->h1->loop, &c->rio);  /* the next request waits its turn */
+            /* the read watcher stays on: a peer that goes away while its
+             * request waits (a cancelled long-poll) is seen now, not at
+             * the answer; what it pipelines meanwhile waits in rbuf */
             c->in_handler = true;
             c->h1->handlers.request (c->h1->arg, c, &c->req);
             c->in_handler = false;

@@ -51,6 +51,10 @@
 #define PL_H1_HEADERS_MAX  64          /* header lines                           */
 #define PL_H1_QUERY_MAX    32          /* query arguments kept                   */
 #define PL_H1_DRAIN_FACTOR 4           /* refused bodies read, times max_body    */
+#define PL_H1_ANSWER_S     120         /* a request waits this long for its answer,
+                                          then its connection closes: a handler
+                                          holding one (a long-poll) answers well
+                                          before                                 */
 
 typedef struct _pl_h1_t pl_h1_t;
 typedef struct _pl_h1_conn_t pl_h1_conn_t;
@@ -83,7 +87,10 @@ typedef struct {
      * head, and anything after it): the gateway gives them to lws. */
     void (*handoff) (void *arg, int fd, const char *bytes, size_t len);
     /* The connection is going: its user data must go too. Not called for
-     * a connection handed to lws. */
+     * a connection handed to lws. Also called while a request waits for
+     * its answer, when the peer closes or resets the connection (read
+     * side EOF): an answer held for later (a long-poll) then has nobody
+     * to go to. */
     void (*closed) (void *arg, pl_h1_conn_t *conn);
 } pl_h1_handlers_t;
 
@@ -92,6 +99,7 @@ typedef struct {
     const char *allow;              /* Allow (405), or NULL                     */
     const char *retry_after;        /* Retry-After (429), or NULL               */
     bool close;                     /* Connection: close, then close            */
+    const char *content_type;       /* Content-Type; NULL: application/json     */
 } pl_h1_extra_t;
 
 /* Creates the front. max_body is PARLEY_MAX_PAYLOAD. Returns NULL on
@@ -104,8 +112,8 @@ void pl_h1_destroy (pl_h1_t **self_p);
 /* A freshly accepted, non-blocking socket; pl_h1 owns it from here. */
 void pl_h1_adopt (pl_h1_t *self, int fd);
 
-/* Answer the connection's current request: status, a JSON body (copied;
- * NULL: none). Once per request. Returns 0, or -1 when there is no
+/* Answer the connection's current request: status, a body (copied; NULL:
+ * none), JSON unless extra->content_type says otherwise. Once per request. Returns 0, or -1 when there is no
  * request to answer or memory ran out (the connection is closed). */
 int pl_h1_respond (pl_h1_conn_t *conn, int status, const pl_h1_extra_t *extra,
                    const char *body, size_t len);

@@ -29,7 +29,7 @@ static void
 s_respond (pl_gwconn_t *conn, int status, char *body)
 {
     pl_http_t *http = conn->http;
-    pl_h1_extra_t extra = { NULL, NULL, false };
+    pl_h1_extra_t extra = { NULL, NULL, false, NULL };
     if (http && http->allow[0])
         extra.allow = http->allow;
     if (http && http->retry_after[0])
@@ -196,7 +196,7 @@ pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
     if (conn)
         pl_http_destroy (&conn->http);      /* the last request's */
     if (!conn || !(conn->http = calloc (1, sizeof *conn->http))) {
-        pl_h1_extra_t extra = { NULL, NULL, true };
+        pl_h1_extra_t extra = { NULL, NULL, true, NULL };
         pl_h1_respond (h1, 500, &extra, NULL, 0);
         return;
     }
@@ -216,10 +216,9 @@ pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
     }
     else
     if (s_eio_path (gw, req->path)) {
-        /* what an Engine.IO server answers for a transport it lacks
-         * (engine.io Server.errorMessages: "Transport unknown") */
-        status = 400;
-        body = strdup ("{\"code\":0,\"message\":\"Transport unknown: use the websocket transport\"}");
+        /* Engine.IO's HTTP long-polling (and its refusals) */
+        pl_gateway__poll_head (gw, conn, req);
+        return;
     }
     else
         body = pl_proto_reply_err (PL_ERR_NOT_FOUND, "no such path");
@@ -233,7 +232,11 @@ pl_http_request (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
     pl_http_t *http = conn ? conn->http : NULL;
     char *arg = NULL;
     const char *why = NULL;
-    assert (http && http->rest);            /* anything else was answered at its head */
+    assert (http);
+    if (!http->rest) {                      /* anything else was answered at its head */
+        pl_gateway__poll_request (gw, conn, req);
+        goto cleanup;
+    }
     if (pl_rest_build_arg (&http->match, req->query, req->nquery,
                            req->body, req->body_len, &arg, &why) != 0) {
         s_fail (conn, 400, PL_ERR_VALIDATION_ERROR, why);
@@ -281,6 +284,7 @@ pl_http_closed (pl_gateway_t *gw, pl_h1_conn_t *h1)
 {
     pl_gwconn_t *conn = (pl_gwconn_t *) pl_h1_user (h1);
     if (conn) {
+        pl_gateway__poll_http_closed (gw, conn);    /* a held GET cancelled */
         pl_gateway__conn_unregister (gw, conn);     /* a late reply finds nobody */
         pl_http_destroy (&conn->http);
         free (conn);
@@ -299,18 +303,52 @@ s_upgrade_arg (const char *arg, bool *eio, bool *websocket)
         *websocket = strcmp (arg + 10, "websocket") == 0;
 }
 
-/* Only <PARLEY_PATH>?EIO=4&transport=websocket may upgrade. The other query
- * arguments (socket.io-client's `query` option puts an app's own ones
- * first) may be of any length the head allows and in any order. */
+/* Only <PARLEY_PATH>?EIO=4&transport=websocket may upgrade, and with sid=
+ * only to a polling session that may still upgrade (else it is served as
+ * a plain request: 400 "Session ID unknown"). The other query arguments
+ * (socket.io-client's `query` option puts an app's own ones first) may be
+ * of any length the head allows and in any order. */
 bool
 pl_http_upgrade (pl_gateway_t *gw, const pl_h1_req_t *req)
 {
     bool eio = false, websocket = false;
+    const char *sid = NULL;
     if (!s_eio_path (gw, req->path))
         return false;
-    for (size_t i = 0; i < req->nquery; i++)
+    for (size_t i = 0; i < req->nquery; i++) {
         s_upgrade_arg (req->query[i], &eio, &websocket);
+        if (strncmp (req->query[i], "sid=", 4) == 0)
+            sid = req->query[i] + 4;
+    }
+    if (sid && !pl_gateway__poll_upgradable (gw, sid))
+        return false;
     return eio && websocket;
+}
+
+/* The sid= of the upgrade head lws parsed again (the last one, as pl_h1's
+ * check takes it). False when there is none; one too long for sid (size)
+ * is copied as "" (no session has it). */
+bool
+pl_http_upgrade_sid (pl_gateway_t *gw, struct lws *wsi, char *sid, size_t size)
+{
+    (void) gw;
+    char arg[PL_GW_SID_MAX + 8];
+    bool found = false;
+    for (int i = 0; ; i++) {
+        if (lws_hdr_copy_fragment (wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
+            if (lws_hdr_fragment_length (wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0) {
+                if (found)
+                    continue;
+                continue;                   /* longer than any sid */
+            }
+            break;
+        }
+        if (strncmp (arg, "sid=", 4) == 0) {
+            found = true;
+            snprintf (sid, size, "%s", strlen (arg + 4) < size ? arg + 4 : "");
+        }
+    }
+    return found;
 }
 
 /* The same check on the head lws parses again after the hand-off

@@ -41,6 +41,8 @@ bool pl_http_upgrade (pl_gateway_t *gateway, const pl_h1_req_t *req);
 /* ... and lws's (LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION), on the same
  * head after it. */
 bool pl_http_upgrade_allowed (pl_gateway_t *gateway, struct lws *wsi);
+/* The sid= of that head, if any (an upgrade of a polling session). */
+bool pl_http_upgrade_sid (pl_gateway_t *gateway, struct lws *wsi, char *sid, size_t size);
 
 void pl_http_destroy (pl_http_t **http_p);
 

@@ -185,6 +185,13 @@ pl_rooms_leave_all (pl_rooms_t *self, pl_membership_t **chain)
     }
 }
 
+void
+pl_rooms_rebind (pl_membership_t *const *chain, void *member)
+{
+    for (pl_membership_t *m = *chain; m; m = m->next)
+        m->member = member;
+}
+
 pl_room_t *
 pl_rooms_find (pl_rooms_t *self, const char *name)
 {
@@ -263,6 +270,13 @@ pl_rooms_test (bool verbose)
     assert (pl_rooms_chain_size (&cb) == 3 && s_subs == 3);
     assert (pl_rooms_leave (rooms, &cb, "campaign:1") == 0);     /* middle */
     assert (pl_rooms_chain_size (&cb) == 2 && pl_rooms_in (&cb, "campaign:2"));
+    /* rebind: the same rooms, another member pointer, no (un)subscribe */
+    int subs = s_subs, unsubs = s_unsubs;
+    pl_rooms_rebind (&cb, &a);
+    assert (pl_room_member (pl_rooms_find (rooms, "campaign:2"), 0) == &a);
+    pl_rooms_rebind (&cb, &b);
+    assert (pl_room_member (pl_rooms_find (rooms, "campaign:2"), 0) == &b);
+    assert (s_subs == subs && s_unsubs == unsubs);
     /* except rooms: by pointer; a room nobody local is in is NULL */
     pl_room_t *except[3] = { pl_rooms_find (rooms, "campaign:2"), NULL,
                              pl_rooms_find (rooms, "campaign:1") };

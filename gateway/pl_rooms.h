@@ -36,6 +36,10 @@ int pl_rooms_join (pl_rooms_t *self, const char *room, void *member,
 int pl_rooms_leave (pl_rooms_t *self, pl_membership_t **chain, const char *room);
 /* Take member out of every room (on disconnect). */
 void pl_rooms_leave_all (pl_rooms_t *self, pl_membership_t **chain);
+/* Every membership of the chain now names member instead (a session that
+ * changes its connection object: the polling-to-WebSocket upgrade). No
+ * room changes, so nothing is unsubscribed even for a moment. */
+void pl_rooms_rebind (pl_membership_t *const *chain, void *member);
 /* True when the chain holds room. */
 bool pl_rooms_in (pl_membership_t *const *chain, const char *room);
 /* True when the chain is in any of rooms[0..n) (rooms from pl_rooms_find;

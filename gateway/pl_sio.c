@@ -285,14 +285,15 @@ pl_sio_packet_clear (pl_sio_packet_t *pkt)
 }
 
 char *
-pl_sio_encode_open (const char *sid, long ping_interval, long ping_timeout,
+pl_sio_encode_open (const char *sid, bool upgrade, long ping_interval, long ping_timeout,
                     long max_payload)
 {
     /* sid is ours (URL-safe alphabet), so no escaping is needed */
     char *out = NULL;
-    if (asprintf (&out, "0{\"sid\":\"%s\",\"upgrades\":[],\"pingInterval\":%ld,"
+    if (asprintf (&out, "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%ld,"
                         "\"pingTimeout\":%ld,\"maxPayload\":%ld}",
-                  sid, ping_interval, ping_timeout, max_payload) < 0)
+                  sid, upgrade ? "\"websocket\"" : "", ping_interval, ping_timeout,
+                  max_payload) < 0)
         out = NULL;
     return out;
 }
@@ -547,9 +548,14 @@ pl_sio_test (bool verbose)
     assert (pl_sio_parse ("42[\"a\"]", 4, &pkt, NULL) == -1);
 
     /* encoders */
-    char *s = pl_sio_encode_open ("SID", 25000, 20000, 1000000);
+    char *s = pl_sio_encode_open ("SID", false, 25000, 20000, 1000000);
     assert (strcmp (s, "0{\"sid\":\"SID\",\"upgrades\":[],\"pingInterval\":25000,"
                        "\"pingTimeout\":20000,\"maxPayload\":1000000}") == 0);
+    free (s);
+    s = pl_sio_encode_open ("gw-1.SID", true, 25000, 20000, 1000000);
+    assert (strcmp (s, "0{\"sid\":\"gw-1.SID\",\"upgrades\":[\"websocket\"],"
+                       "\"pingInterval\":25000,\"pingTimeout\":20000,"
+                       "\"maxPayload\":1000000}") == 0);
     free (s);
     s = pl_sio_encode_connect ("abc");
     assert (strcmp (s, "40{\"sid\":\"abc\"}") == 0);

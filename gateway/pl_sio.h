@@ -71,7 +71,9 @@ int pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char 
 void pl_sio_packet_clear (pl_sio_packet_t *pkt);
 
 /* Encoders: return a new string (caller frees), NULL on OOM. */
-char *pl_sio_encode_open (const char *sid, long ping_interval, long ping_timeout,
+/* The open packet; upgrade lists "websocket" in its upgrades (a polling
+ * handshake), else none (a WebSocket has nothing to upgrade to). */
+char *pl_sio_encode_open (const char *sid, bool upgrade, long ping_interval, long ping_timeout,
                           long max_payload);
 char *pl_sio_encode_connect (const char *sid);              /* 40{"sid":..}   */
 /* 44{"message":..} for the main namespace (nsp NULL or "/"), else

@@ -37,10 +37,13 @@ for (const p of ['/socket.io/', '/game/', '/game/rt/x/', '/game/rtx/', '/GAME/RT
   });
 }
 
-h.test('polling on the configured path gets the Engine.IO "Transport unknown" 400', async (t, sys) => {
+h.test('polling on the configured path opens a session; an unknown transport gets "Transport unknown" 400', async (t, sys) => {
   const res = await fetch(`${sys.url()}${PATH}?EIO=4&transport=polling`, { signal: AbortSignal.timeout(2000) });
-  assert.equal(res.status, 400);
-  assert.match(await res.text(), /Transport unknown/);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /^0\{"sid":/);
+  const bad = await fetch(`${sys.url()}${PATH}?EIO=4&transport=carrier-pigeon`, { signal: AbortSignal.timeout(2000) });
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /Transport unknown/);
 });
 
 // The gateway checks its configuration before it touches the network.

@@ -1,0 +1,499 @@
+/*  pl_gateway_poll - the Engine.IO v4 HTTP long-polling transport of the
+ *  gateway, on the gateway loop (libev; pl_h1 reads the requests).
+ *
+ *  A polling session is a pl_gwconn_t this file allocates (no wsi) with a
+ *  pl_gwpoll_t transport: the Engine.IO session (pl_eio_poll: queue, codec,
+ *  state machine), the GET held until there is something to say, the POST
+ *  being read, and one ev_timer (heartbeat via pl_eio_poll_tick, the
+ *  CONNECT deadline, the hold limit, and the deferred free). Everything
+ *  above (Socket.IO, requests, rooms) sees a pl_gwconn_t like a WebSocket's:
+ *  pl_gateway__send and pl_gateway__kill pick the transport.
+ *
+ *  Sessions are looked up by sid, "<gateway id>.<20 random chars>": the
+ *  prefix names the gateway that holds the session (for forwarding between
+ *  gateways, later); clients treat it as opaque.
+ *
+ *  Freeing is deferred to the next loop turn (the timer, at 0): a session
+ *  closed inside a fan-out or a request of its own stays valid until those
+ *  return, as lws does for WebSockets.
+ */
+#include "pl_gateway_int.h"
+#include "pl_log.h"
+#include "pl_sio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define S_TEXT "text/plain; charset=UTF-8"
+
+typedef struct pl_gwpoll {
+    pl_gateway_t *gw;
+    pl_gwconn_t *conn;              /* the session                              */
+    pl_eio_poll_t *eio;             /* the Engine.IO side                       */
+    pl_h1_conn_t *get;              /* the held GET, or NULL                    */
+    pl_h1_conn_t *post;             /* the POST whose body is being read        */
+    int64_t get_since;              /* ms, when get started waiting             */
+    ev_timer timer;                 /* heartbeat / deadlines / deferred free    */
+    struct pl_gwpoll *prev, *next;  /* in gw->poll_list                         */
+    char sid[PL_GW_SID_MAX];
+} pl_gwpoll_t;
+
+/* An Engine.IO error answer (engine.io's Server.errorMessages shape). */
+static void
+s_error (pl_h1_conn_t *h1, int status, int code, const char *message)
+{
+    char body[128];
+    int n = snprintf (body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, message);
+    pl_h1_extra_t extra = { NULL, NULL, false, NULL };
+    pl_h1_respond (h1, status, &extra, body, (size_t) n);
+}
+
+static void
+s_text (pl_h1_conn_t *h1, int status, const char *body, size_t len)
+{
+    pl_h1_extra_t extra = { NULL, NULL, false, S_TEXT };
+    pl_h1_respond (h1, status, &extra, body, len);
+}
+
+/* Detach the HTTP connection h1 from its session (both sides). */
+static void
+s_detach (pl_h1_conn_t *h1)
+{
+    pl_gwconn_t *http = h1 ? (pl_gwconn_t *) pl_h1_user (h1) : NULL;
+    if (http)
+        http->poll_session = NULL;
+}
+
+/* Answer the held GET if the session has something for it. Every state
+ * change happens before pl_h1_respond, which may write at once and run
+ * the connection's next (pipelined) request before it returns. */
+static void
+s_flush (pl_gwpoll_t *p)
+{
+    if (!p->get || !pl_eio_poll_ready (p->eio))
+        return;
+    size_t len = 0;
+    char *body = pl_eio_poll_take (p->eio, &len);
+    pl_h1_conn_t *h1 = p->get;
+    p->get = NULL;
+    s_detach (h1);
+    if (body)
+        s_text (h1, 200, body, len);
+    else
+        s_error (h1, 500, 0, "out of memory");
+    free (body);
+}
+
+/* Re-arm the timer for the earliest of: the heartbeat's next deadline, the
+ * CONNECT deadline, the hold limit of a waiting GET. */
+static void
+s_arm (pl_gwpoll_t *p, int64_t next, int64_t now)
+{
+    pl_gateway_t *gw = p->gw;
+    if (!p->conn->connected) {
+        int64_t connect_by = p->conn->created + PL_GW_CONNECT_TIMEOUT;
+        next = next < 0 || connect_by < next ? connect_by : next;
+    }
+    if (p->get) {
+        int64_t hold = p->get_since + PL_GW_POLL_HOLD_MS;
+        next = next < 0 || hold < next ? hold : next;
+    }
+    ev_timer_stop (gw->loop, &p->timer);
+    if (next >= 0) {
+        ev_timer_set (&p->timer, next > now ? (double) (next - now) / 1000. : 0., 0.);
+        ev_timer_start (gw->loop, &p->timer);
+    }
+}
+
+/* The session's end: the application hears of it, the connection is
+ * released (rooms, id), the transport freed. */
+static void
+s_free (pl_gwpoll_t *p)
+{
+    pl_gateway_t *gw = p->gw;
+    pl_gwconn_t *conn = p->conn;
+    ev_timer_stop (gw->loop, &p->timer);
+    if (p->get)
+        s_detach (p->get);
+    if (p->post)
+        s_detach (p->post);
+    if (!conn->closing)
+        zhashx_delete (gw->polls, p->sid);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        gw->poll_list = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    pl_gateway__session_end (gw, conn);     /* zeroes conn */
+    pl_eio_poll_destroy (&p->eio);
+    free (p);
+    free (conn);
+}
+
+/* libev timer, gateway loop: the heartbeat (pl_eio_poll_tick), the CONNECT
+ * deadline, a GET held too long (a noop), or a closed session's free. */
+static void
+s_on_timer (struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void) loop;
+    (void) revents;
+    pl_gwpoll_t *p = (pl_gwpoll_t *) w->data;
+    pl_gwconn_t *conn = p->conn;
+    int64_t now = pl_gateway__now_ms ();
+    if (conn->closing) {
+        s_free (p);
+        return;
+    }
+    if (!conn->connected && now - conn->created >= PL_GW_CONNECT_TIMEOUT) {
+        pl_gateway__poll_kill (conn, "no CONNECT in time");
+        return;
+    }
+    if (p->get && now - p->get_since >= PL_GW_POLL_HOLD_MS
+    &&  pl_eio_poll_push (p->eio, PL_EIO_NOOP, NULL, 0) != PL_EIO_POLL_OK)
+        pl_eio_poll_close (p->eio, "out of memory");
+    int64_t next = pl_eio_poll_tick (p->eio, now);
+    if (pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED) {
+        pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+        return;
+    }
+    s_flush (p);
+    s_arm (p, next, now);
+}
+
+void
+pl_gateway__poll_kill (pl_gwconn_t *conn, const char *why)
+{
+    pl_gwpoll_t *p = conn->poll;
+    pl_gateway_t *gw = p->gw;
+    if (conn->closing)
+        return;
+    pl_debug ("conn %llu: polling session closing: %s", (unsigned long long) conn->id, why);
+    conn->closing = true;
+    zhashx_delete (gw->polls, p->sid);      /* its requests get 400 from now */
+    pl_eio_poll_close (p->eio, why);        /* no effect if it closed itself */
+    s_flush (p);                            /* a held GET gets "1" (or "6") */
+    if (p->get) {
+        pl_h1_conn_t *h1 = p->get;
+        p->get = NULL;
+        s_detach (h1);
+        s_error (h1, 400, 1, "Session ID unknown");
+    }
+    if (p->post) {
+        s_detach (p->post);                 /* its body gets 400 */
+        p->post = NULL;
+    }
+    ev_timer_stop (gw->loop, &p->timer);
+    ev_timer_set (&p->timer, 0., 0.);
+    ev_timer_start (gw->loop, &p->timer);
+}
+
+void
+pl_gateway__poll_send (pl_gateway_t *self, pl_gwconn_t *conn, const char *pkt, size_t len)
+{
+    pl_gwpoll_t *p = conn->poll;
+    if (conn->closing || len == 0 || pkt[0] < '0' || pkt[0] > '6')
+        return;
+    pl_eio_poll_rc_t rc = pl_eio_poll_push (p->eio, (pl_eio_type_t) (pkt[0] - '0'),
+                                            pkt + 1, len - 1);
+    if (rc == PL_EIO_POLL_CLOSE) {
+        pl_warn ("conn %llu: polling send queue full (%zu bytes): disconnecting a slow client",
+                 (unsigned long long) conn->id, p->gw->poll_limits.max_queued);
+        self->stats.slow_disconnects++;
+        pl_gateway__poll_kill (conn, "slow consumer");
+        return;
+    }
+    if (rc != PL_EIO_POLL_OK) {
+        /* never dropped silently: the client reconnects and re-reads */
+        pl_gateway__poll_kill (conn, "a packet too large for a polling response");
+        return;
+    }
+    s_flush (p);
+}
+
+/* The value of query argument name ("sid=" etc.), the last one winning;
+ * NULL when absent. */
+static const char *
+s_arg (const pl_h1_req_t *req, const char *name)
+{
+    const char *value = NULL;
+    size_t n = strlen (name);
+    for (size_t i = 0; i < req->nquery; i++)
+        if (strncmp (req->query[i], name, n) == 0)
+            value = req->query[i] + n;
+    return value;
+}
+
+static pl_gwconn_t *
+s_find (pl_gateway_t *self, const char *sid)
+{
+    return sid && strlen (sid) < PL_GW_SID_MAX ? (pl_gwconn_t *) zhashx_lookup (self->polls, sid)
+                                               : NULL;
+}
+
+pl_gwconn_t *
+pl_gateway__poll_upgradable (pl_gateway_t *self, const char *sid)
+{
+    pl_gwconn_t *conn = s_find (self, sid);
+    return conn && pl_eio_poll_state (conn->poll->eio) == PL_EIO_POLL_POLLING ? conn : NULL;
+}
+
+void
+pl_gateway__poll_head (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req_t *req)
+{
+    pl_h1_conn_t *h1 = http->h1;
+    const char *eio = s_arg (req, "EIO=");
+    const char *transport = s_arg (req, "transport=");
+    const char *sid = s_arg (req, "sid=");
+    bool get = strcmp (req->method, "GET") == 0;
+    bool post = strcmp (req->method, "POST") == 0;
+    http->poll_session = NULL;
+    if (!eio || strcmp (eio, "4") != 0) {
+        s_error (h1, 400, 5, "Unsupported protocol version");
+        return;
+    }
+    if (!transport || (strcmp (transport, "polling") != 0 && strcmp (transport, "websocket") != 0)) {
+        s_error (h1, 400, 0, "Transport unknown");
+        return;
+    }
+    if (sid && !s_find (self, sid)) {
+        s_error (h1, 400, 1, "Session ID unknown");
+        return;
+    }
+    if (strcmp (transport, "websocket") == 0) {
+        /* an upgrade pl_h1 handed to lws never gets here */
+        s_error (h1, 400, 3, "Bad request");
+        return;
+    }
+    if (!get && !post) {
+        s_error (h1, 400, 2, "Bad handshake method");
+        return;
+    }
+    if (!sid) {
+        if (!get)
+            s_error (h1, 400, 2, "Bad handshake method");
+        return;                             /* the handshake: at the request */
+    }
+    pl_gwconn_t *conn = s_find (self, sid);
+    pl_gwpoll_t *p = conn->poll;
+    if (get) {
+        http->poll_session = conn;          /* pl_eio_poll_get at the request */
+        return;
+    }
+    const char *type = pl_h1_header (h1, "content-type");
+    bool octet = type && strncasecmp (type, "application/octet-stream", 24) == 0;
+    pl_eio_poll_rc_t rc = pl_eio_poll_post_begin (p->eio, req->length > 0 ? (size_t) req->length : 0,
+                                                  octet);
+    if (rc == PL_EIO_POLL_OK) {
+        p->post = h1;
+        http->poll_session = conn;
+    }
+    else
+    if (rc == PL_EIO_POLL_TOO_LARGE)
+        s_error (h1, 413, 0, "Payload too large");
+    else {
+        s_error (h1, 400, 3, "Bad request");
+        if (rc == PL_EIO_POLL_CLOSE)
+            pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+    }
+}
+
+/* The handshake GET: a new session, answered with its open packet. */
+static void
+s_handshake (pl_gateway_t *self, pl_h1_conn_t *h1)
+{
+    char rnd[21], *open = NULL;
+    int64_t now = pl_gateway__now_ms ();
+    pl_gwconn_t *conn = calloc (1, sizeof *conn);
+    pl_gwpoll_t *p = conn ? calloc (1, sizeof *p) : NULL;
+    if (!p || pl_sio_new_sid (rnd) != 0
+    ||  !(p->eio = pl_eio_poll_new (&self->poll_limits, now))
+    ||  pl_gateway__conn_register (self, conn) != 0)
+        goto fail;
+    snprintf (p->sid, sizeof p->sid, "%s.%s", self->id, rnd);
+    if (!(open = pl_sio_encode_open (p->sid, true, self->ping_interval, self->ping_timeout,
+                                     self->max_payload))
+    ||  zhashx_insert (self->polls, p->sid, conn) != 0)
+        goto fail;
+    p->gw = self;
+    p->conn = conn;
+    conn->poll = p;
+    conn->created = now;
+    conn->established = true;
+    self->nconns++;
+    p->next = self->poll_list;
+    if (p->next)
+        p->next->prev = p;
+    self->poll_list = p;
+    ev_timer_init (&p->timer, s_on_timer, 0., 0.);
+    p->timer.data = p;
+    s_arm (p, now + self->ping_interval, now);
+    s_text (h1, 200, open, strlen (open));
+    free (open);
+    return;
+fail:
+    if (conn)
+        pl_gateway__conn_unregister (self, conn);
+    if (p)
+        pl_eio_poll_destroy (&p->eio);
+    free (p);
+    free (conn);
+    free (open);
+    s_error (h1, 500, 0, "server error");
+}
+
+/* The POST's packets, in order, to the Socket.IO layer. */
+static void
+s_post (pl_gateway_t *self, pl_gwconn_t *conn, pl_h1_conn_t *h1, const pl_h1_req_t *req)
+{
+    pl_gwpoll_t *p = conn->poll;
+    const pl_eio_poll_packet_t *pkts = NULL;
+    size_t count = 0;
+    p->post = NULL;
+    pl_eio_poll_rc_t rc = pl_eio_poll_post (p->eio, req->body ? req->body : "", req->body_len,
+                                            pl_gateway__now_ms (), &pkts, &count);
+    if (rc == PL_EIO_POLL_TOO_LARGE) {
+        s_error (h1, 413, 0, "Payload too large");
+        return;
+    }
+    if (rc != PL_EIO_POLL_OK) {
+        s_error (h1, 400, 3, "Bad request");
+        pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+        return;
+    }
+    s_text (h1, 200, "ok", 2);
+    for (size_t i = 0; i < count && !conn->closing; i++) {
+        const pl_eio_poll_packet_t *pk = &pkts[i];
+        if (pk->binary)
+            pl_gateway__sio_binary (self, conn, pk->len);
+        else
+        if (pk->type != PL_EIO_PONG && pk->type != PL_EIO_CLOSE)
+            /* a text packet's type digit is just before its data in the body */
+            pl_gateway__sio_message (self, conn, pk->data - 1, pk->len + 1);
+    }
+    if (!conn->closing && pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED)
+        pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));    /* the client's "1" */
+}
+
+void
+pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req_t *req)
+{
+    pl_h1_conn_t *h1 = http->h1;
+    pl_gwconn_t *conn = http->poll_session;
+    if (!s_arg (req, "sid=")) {
+        s_handshake (self, h1);
+        return;
+    }
+    if (!conn || conn->closing) {
+        http->poll_session = NULL;
+        s_error (h1, 400, 1, "Session ID unknown");
+        return;
+    }
+    pl_gwpoll_t *p = conn->poll;
+    if (strcmp (req->method, "POST") == 0) {
+        http->poll_session = NULL;
+        s_post (self, conn, h1, req);
+        return;
+    }
+    pl_eio_poll_rc_t rc = pl_eio_poll_get (p->eio);
+    if (rc == PL_EIO_POLL_BAD) {
+        http->poll_session = NULL;
+        s_error (h1, 400, 3, "Bad request");
+        return;
+    }
+    if (rc == PL_EIO_POLL_CLOSE) {          /* a second GET: the first gets "1" */
+        http->poll_session = NULL;
+        s_error (h1, 400, 3, "Bad request");
+        pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+        return;
+    }
+    int64_t now = pl_gateway__now_ms ();
+    p->get = h1;
+    p->get_since = now;
+    /* the hold limit may come before the heartbeat's deadline */
+    if (!ev_is_active (&p->timer)
+    ||  ev_timer_remaining (self->loop, &p->timer) * 1000. > PL_GW_POLL_HOLD_MS)
+        s_arm (p, -1, now);
+    s_flush (p);
+}
+
+void
+pl_gateway__poll_http_closed (pl_gateway_t *self, pl_gwconn_t *http)
+{
+    (void) self;
+    pl_gwconn_t *conn = http->poll_session;
+    http->poll_session = NULL;
+    if (!conn || conn->closing)
+        return;
+    pl_gwpoll_t *p = conn->poll;
+    if (p->get == http->h1) {
+        p->get = NULL;
+        pl_eio_poll_get_gone (p->eio);
+    }
+    if (p->post == http->h1) {
+        p->post = NULL;
+        pl_eio_poll_post_gone (p->eio);
+    }
+    if (pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED)
+        pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+}
+
+int
+pl_gateway__poll_probe (pl_gateway_t *self, pl_gwconn_t *session)
+{
+    (void) self;
+    if (!session->poll || pl_eio_poll_probe (session->poll->eio) != PL_EIO_POLL_OK)
+        return -1;
+    s_flush (session->poll);                /* the held GET gets "6" */
+    return 0;
+}
+
+int
+pl_gateway__poll_upgrade (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t *ws)
+{
+    pl_gwpoll_t *p = session->poll;
+    if (!p || pl_eio_poll_upgrade (p->eio) != PL_EIO_POLL_OK)
+        return -1;
+    s_flush (p);
+    /* the WebSocket becomes the session: its id (pending replies and the
+     * broker's caller context name it), user, rooms, counters */
+    pl_gateway__conn_unregister (self, ws);
+    uint32_t slot = (uint32_t) (session->id & 0xffffffffu);
+    ws->id = session->id;
+    self->slots[slot] = ws;
+    session->id = 0;
+    ws->upgrade_of = 0;
+    ws->connected = session->connected;
+    ws->presence = session->presence;
+    ws->inflight = session->inflight;
+    ws->rate_tat = session->rate_tat;
+    ws->created = session->created;
+    ws->bin_pending = session->bin_pending;
+    ws->user = session->user;
+    session->user = NULL;
+    ws->rooms = session->rooms;
+    session->rooms = NULL;
+    pl_rooms_rebind (&ws->rooms, ws);
+    session->presence = false;
+    /* what was queued for polling goes first, in order */
+    size_t len;
+    bool binary;
+    char *pkt;
+    while ((pkt = pl_eio_poll_shift (p->eio, &len, &binary)) != NULL) {
+        if (!binary)
+            pl_gateway__send_text (self, ws, pkt, len);
+        free (pkt);
+    }
+    pl_gateway__timer_append (self, ws, PL_GWTIMER_PING, self->ping_interval);
+    pl_gateway__poll_kill (session, "upgraded");
+    return 0;
+}
+
+void
+pl_gateway__poll_stop (pl_gateway_t *self)
+{
+    while (self->poll_list)
+        s_free (self->poll_list);
+}
