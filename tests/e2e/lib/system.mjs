@@ -623,11 +623,16 @@ export class System {
   /**
    * A socket.io-client socket (not yet connected). token undefined: no auth
    * at all; opts.gateway picks a gateway; opts.io is merged into io()'s
-   * options (reconnection is off unless asked).
+   * options (reconnection is off unless asked). The transports are
+   * ['websocket'] unless PARLEY_E2E_TRANSPORTS says otherwise: a comma list
+   * ("polling", "polling,websocket"), or "default" for socket.io-client's
+   * own default (polling, then the upgrade).
    */
   connect(token, opts = {}) {
+    const want = process.env.PARLEY_E2E_TRANSPORTS || 'websocket';
+    const transports = want === 'default' ? {} : { transports: want.split(',') };
     const s = io(this.url(opts.gateway), {
-      transports: ['websocket'],
+      ...transports,
       reconnection: false,
       forceNew: true,
       timeout: 5000,
