@@ -36,6 +36,7 @@ typedef struct pl_gwpoll {
     pl_h1_conn_t *post;             /* the POST whose body is being read        */
     int64_t get_since;              /* ms, when get started waiting             */
     ev_timer timer;                 /* heartbeat / deadlines / deferred free    */
+    ev_timer flush;                 /* answer the held GET on the next turn     */
     struct pl_gwpoll *prev, *next;  /* in gw->poll_list                         */
     char sid[PL_GW_SID_MAX];
 } pl_gwpoll_t;
@@ -66,11 +67,14 @@ s_detach (pl_h1_conn_t *h1)
         http->poll_session = NULL;
 }
 
-/* Answer the held GET if the session has something for it. Every state
- * change happens before pl_h1_respond, which may write at once and run
- * the connection's next (pipelined) request before it returns. */
+/* Answer the held GET now if the session has something for it. Every
+ * state change happens before pl_h1_respond, which may write at once and
+ * run the connection's next (pipelined) request before it returns: so
+ * only from a clean stack (a watcher of this file, or the GET's own
+ * request, where pl_h1 itself defers the write), never from inside a
+ * fan-out walking a room. */
 static void
-s_flush (pl_gwpoll_t *p)
+s_flush_now (pl_gwpoll_t *p)
 {
     if (!p->get || !pl_eio_poll_ready (p->eio))
         return;
@@ -84,6 +88,26 @@ s_flush (pl_gwpoll_t *p)
     else
         s_error (h1, 500, 0, "out of memory");
     free (body);
+}
+
+/* libev timer, gateway loop: the held GET's answer, on the loop turn after
+ * the packets were queued (all of that turn's packets in one answer). */
+static void
+s_on_flush (struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void) loop;
+    (void) revents;
+    s_flush_now ((pl_gwpoll_t *) w->data);
+}
+
+/* Answer the held GET on the next loop turn, if it has something coming. */
+static void
+s_flush (pl_gwpoll_t *p)
+{
+    if (p->get && pl_eio_poll_ready (p->eio) && !ev_is_active (&p->flush)) {
+        ev_timer_set (&p->flush, 0., 0.);
+        ev_timer_start (p->gw->loop, &p->flush);
+    }
 }
 
 /* Re-arm the timer for the earliest of: the heartbeat's next deadline, the
@@ -115,8 +139,14 @@ s_free (pl_gwpoll_t *p)
     pl_gateway_t *gw = p->gw;
     pl_gwconn_t *conn = p->conn;
     ev_timer_stop (gw->loop, &p->timer);
-    if (p->get)
-        s_detach (p->get);
+    ev_timer_stop (gw->loop, &p->flush);
+    s_flush_now (p);                        /* a held GET gets "1" (or "6") */
+    if (p->get) {
+        pl_h1_conn_t *h1 = p->get;
+        p->get = NULL;
+        s_detach (h1);
+        s_error (h1, 400, 1, "Session ID unknown");
+    }
     if (p->post)
         s_detach (p->post);
     if (!conn->closing)
@@ -159,7 +189,7 @@ s_on_timer (struct ev_loop *loop, ev_timer *w, int revents)
         pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
         return;
     }
-    s_flush (p);
+    s_flush_now (p);
     s_arm (p, next, now);
 }
 
@@ -174,13 +204,8 @@ pl_gateway__poll_kill (pl_gwconn_t *conn, const char *why)
     conn->closing = true;
     zhashx_delete (gw->polls, p->sid);      /* its requests get 400 from now */
     pl_eio_poll_close (p->eio, why);        /* no effect if it closed itself */
-    s_flush (p);                            /* a held GET gets "1" (or "6") */
-    if (p->get) {
-        pl_h1_conn_t *h1 = p->get;
-        p->get = NULL;
-        s_detach (h1);
-        s_error (h1, 400, 1, "Session ID unknown");
-    }
+    /* a held GET is answered by s_free, from a clean stack: this may run
+     * inside a fan-out (a full queue) */
     if (p->post) {
         s_detach (p->post);                 /* its body gets 400 */
         p->post = NULL;
@@ -276,12 +301,10 @@ pl_gateway__poll_head (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req_t 
             s_error (h1, 400, 2, "Bad handshake method");
         return;                             /* the handshake: at the request */
     }
+    if (get)
+        return;                             /* pl_eio_poll_get at the request */
     pl_gwconn_t *conn = s_find (self, sid);
     pl_gwpoll_t *p = conn->poll;
-    if (get) {
-        http->poll_session = conn;          /* pl_eio_poll_get at the request */
-        return;
-    }
     const char *type = pl_h1_header (h1, "content-type");
     bool octet = type && strncasecmp (type, "application/octet-stream", 24) == 0;
     pl_eio_poll_rc_t rc = pl_eio_poll_post_begin (p->eio, req->length > 0 ? (size_t) req->length : 0,
@@ -328,7 +351,8 @@ s_handshake (pl_gateway_t *self, pl_h1_conn_t *h1)
         p->next->prev = p;
     self->poll_list = p;
     ev_timer_init (&p->timer, s_on_timer, 0., 0.);
-    p->timer.data = p;
+    ev_timer_init (&p->flush, s_on_flush, 0., 0.);
+    p->timer.data = p->flush.data = p;
     s_arm (p, now + self->ping_interval, now);
     s_text (h1, 200, open, strlen (open));
     free (open);
@@ -381,8 +405,12 @@ void
 pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req_t *req)
 {
     pl_h1_conn_t *h1 = http->h1;
-    pl_gwconn_t *conn = http->poll_session;
-    if (!s_arg (req, "sid=")) {
+    const char *sid = s_arg (req, "sid=");
+    bool post = strcmp (req->method, "POST") == 0;
+    /* a POST's session was attached at its head (and is detached if it
+     * closes meanwhile); a GET's is looked up now */
+    pl_gwconn_t *conn = post ? http->poll_session : s_find (self, sid);
+    if (!sid) {
         s_handshake (self, h1);
         return;
     }
@@ -392,7 +420,7 @@ pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req
         return;
     }
     pl_gwpoll_t *p = conn->poll;
-    if (strcmp (req->method, "POST") == 0) {
+    if (post) {
         http->poll_session = NULL;
         s_post (self, conn, h1, req);
         return;
@@ -412,11 +440,12 @@ pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req
     int64_t now = pl_gateway__now_ms ();
     p->get = h1;
     p->get_since = now;
+    http->poll_session = conn;
     /* the hold limit may come before the heartbeat's deadline */
     if (!ev_is_active (&p->timer)
     ||  ev_timer_remaining (self->loop, &p->timer) * 1000. > PL_GW_POLL_HOLD_MS)
         s_arm (p, -1, now);
-    s_flush (p);
+    s_flush_now (p);                        /* in its own request: pl_h1 defers */
 }
 
 void

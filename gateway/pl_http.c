@@ -336,11 +336,8 @@ pl_http_upgrade_sid (pl_gateway_t *gw, struct lws *wsi, char *sid, size_t size)
     bool found = false;
     for (int i = 0; ; i++) {
         if (lws_hdr_copy_fragment (wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
-            if (lws_hdr_fragment_length (wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0) {
-                if (found)
-                    continue;
+            if (lws_hdr_fragment_length (wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0)
                 continue;                   /* longer than any sid */
-            }
             break;
         }
         if (strncmp (arg, "sid=", 4) == 0) {
