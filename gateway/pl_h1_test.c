@@ -21,6 +21,9 @@ typedef struct {
     int handoffs;                   /* connections handed over                  */
     size_t handoff_len;
     int closed;                     /* `closed` callbacks                       */
+    int closed_early;               /* ... of them before pl_h1_destroy         */
+    bool shut;                      /* the client shuts its write side after
+                                       sending (EOF)                           */
     bool headers_ok;                /* the split-head check saw every value     */
 } s_test_t;
 
@@ -49,7 +52,14 @@ s_test_request (void *arg, pl_h1_conn_t *conn, const pl_h1_req_t *req)
                      && req->nquery == 2 && strcmp (req->query[0], "a=1 2") == 0
                      && strcmp (req->query[1], "b=/x") == 0;
     }
+    if (strcmp (req->path, "/hold") == 0)
+        return;                             /* answered later (a long-poll) */
     snprintf (t->methods[t->answered++ % 16], 8, "%s", req->method);
+    if (strcmp (req->path, "/text") == 0) {
+        pl_h1_extra_t extra = { NULL, NULL, false, "text/plain; charset=UTF-8" };
+        pl_h1_respond (conn, 200, &extra, "ok", 2);
+        return;
+    }
     int n = snprintf (body, sizeof body, "{\"len\":%zu}", req->body_len);
     pl_h1_respond (conn, 200, NULL, body, (size_t) n);
 }
@@ -160,6 +170,8 @@ s_test_run (const char *data, size_t len, size_t step, s_test_t *t, s_sink_t *k)
         off += (size_t) w;
         ev_run (loop, EVRUN_NOWAIT);
     }
+    if (t->shut)
+        shutdown (sv[1], SHUT_WR);
     /* until the peer closes, or nothing more comes for 300 ms */
     while (!k->eof && !t->handoffs) {
         size_t before = k->len;
@@ -171,6 +183,7 @@ s_test_run (const char *data, size_t len, size_t step, s_test_t *t, s_sink_t *k)
     }
     ev_timer_stop (loop, &timeout);
     ev_io_stop (loop, &k->io);
+    t->closed_early = t->closed;
     pl_h1_destroy (&h1);
     close (sv[1]);
     ev_loop_destroy (loop);
@@ -208,6 +221,27 @@ pl_h1_test (bool verbose)
     s_test_statuses (&sink, &t, statuses, sizeof statuses);
     assert (strcmp (statuses, "200") == 0 && t.headers_ok);
     assert (t.closed == 1);                 /* destroy closes it, with the callback */
+
+    /* a content type of the handler's choice */
+    const char *text = "GET /text HTTP/1.1\r\n\r\n";
+    memset (&t, 0, sizeof t);
+    memset (&sink, 0, sizeof sink);
+    s_test_run (text, strlen (text), 0, &t, &sink);
+    assert (strstr (sink.buf, "\r\nContent-Type: text/plain; charset=UTF-8\r\n"));
+    assert (strstr (sink.buf, "\r\n\r\nok"));
+    /* a request held for later whose client goes away (EOF): `closed`
+     * runs then, not at the answer deadline, and nothing is answered */
+    const char *hold = "GET /hold HTTP/1.1\r\n\r\n";
+    memset (&t, 0, sizeof t);
+    memset (&sink, 0, sizeof sink);
+    t.shut = true;
+    s_test_run (hold, strlen (hold), 0, &t, &sink);
+    assert (t.closed_early == 1 && sink.len == 0 && sink.eof);
+    /* held, client still there: nothing closes */
+    memset (&t, 0, sizeof t);
+    memset (&sink, 0, sizeof sink);
+    s_test_run (hold, strlen (hold), 0, &t, &sink);
+    assert (t.closed_early == 0 && t.closed == 1 && sink.len == 0);
 
     /* the corpus: tests/corpus/http/<statuses>--<name>.http, each fed at
      * once and in 7-byte pieces ("ws": handed over whole) */
