@@ -223,6 +223,22 @@ describe('polling', () => {
     assert.equal((await post(sys, sid, '3')).status, 400);
   });
 
+  h.test('a Socket.IO protocol error over polling closes the session: the held GET gets "1", then 400', async (t, sys) => {
+    const { sid } = await handshake(sys);
+    const held = get(sys, sid);
+    await sleep(HELD_MS);
+    // an EVENT before any CONNECT: the same close as on a WebSocket
+    assert.deepEqual(await post(sys, sid, '42["campaign:list",{}]'), { status: 200, body: 'ok' });
+    assert.deepEqual(await held, { status: 200, body: '1' });
+    assert.equal((await get(sys, sid)).status, 400);
+    // a bad JWT is a connect_error, and the session goes on
+    const sid2 = (await handshake(sys)).sid;
+    assert.deepEqual(await post(sys, sid2, '40{"token":"nope"}'), { status: 200, body: 'ok' });
+    const r = await get(sys, sid2);
+    assert.match(r.body, /^44\{"message":"unauthorized: /);
+    assert.equal(await gone(sys, sid2), false);
+  });
+
   h.test('upgrade over a raw WebSocket: 2probe/3probe, the held GET gets 6, 5; a reply queued meanwhile arrives on the WebSocket; polling gets 400 after', async (t, sys) => {
     const sid = await connected(sys, 'up');
     const wsUrl = `${sys.wsUrl()}&sid=${encodeURIComponent(sid)}`;
