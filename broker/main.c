@@ -12,6 +12,7 @@
 #include "pl_config.h"
 #include "pl_evproxy.h"
 #include "pl_log.h"
+#include "pl_replay.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -35,6 +36,42 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         rc = -1;
     }
     return rc;
+}
+
+/* Connection-state recovery: the broker's frontend and the log meet here
+ * (both run on the main loop). */
+static struct {
+    pl_broker_t *broker;
+    pl_replay_t *replay;
+} s_recovery;
+
+/* pl_broker on_recovery; runs on the main loop: SESS, RECOVER, REPLAY. */
+static void
+s_on_recovery (void *arg, pl_zmsg_t *msg)
+{
+    (void) arg;
+    pl_replay_message (s_recovery.replay, msg, zclock_mono ());
+}
+
+/* pl_replay send; runs on the main loop: answers to gateways. */
+static void
+s_recovery_send (void *arg, const pl_zmsg_part_t *parts, int count)
+{
+    (void) arg;
+    if (s_recovery.broker)
+        pl_broker_send_frontend (s_recovery.broker, parts, count);
+}
+
+/* zloop timer, every second while recovery is on; runs on the main loop:
+ * the log and sessions age out, claims waiting for a save give up. */
+static int
+s_on_recovery_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    (void) arg;
+    pl_replay_expire (s_recovery.replay, zclock_mono ());
+    return 0;
 }
 
 /* A config integer that must lie in [min, max]; logs and returns -1 when
@@ -87,8 +124,24 @@ main (int argc, char **argv)
     if (s_check_range (cfg, PL_CFG_HEARTBEAT_MS, "PARLEY_HEARTBEAT_MS", 1, 3600000) == -1
     ||  s_check_range (cfg, PL_CFG_HEARTBEAT_LIVENESS, "PARLEY_HEARTBEAT_LIVENESS", 1, 1000) == -1
     ||  s_check_range (cfg, PL_CFG_QUEUE_TIMEOUT_MS, "PARLEY_QUEUE_TIMEOUT_MS", 0, 86400000) == -1
-    ||  s_check_range (cfg, PL_CFG_QUEUE_MAX, "PARLEY_QUEUE_MAX", 0, 10000000) == -1)
+    ||  s_check_range (cfg, PL_CFG_QUEUE_MAX, "PARLEY_QUEUE_MAX", 0, 10000000) == -1
+    ||  s_check_range (cfg, PL_CFG_RECOVERY_MS, "PARLEY_RECOVERY_MS", 0, 86400000) == -1
+    ||  s_check_range (cfg, PL_CFG_RECOVERY_BYTES, "PARLEY_RECOVERY_BYTES", 4096,
+                       (long) 1 << 40) == -1)
         goto cleanup;
+    if (pl_config_int (cfg, PL_CFG_RECOVERY_MS) > 0) {
+        pl_replay_opts_t replay_opts = {
+            .max_ms = pl_config_int (cfg, PL_CFG_RECOVERY_MS),
+            .max_bytes = (size_t) pl_config_int (cfg, PL_CFG_RECOVERY_BYTES),
+            .wait_ms = pl_config_int (cfg, PL_CFG_PING_TIMEOUT_MS),
+            .send = s_recovery_send,
+        };
+        s_recovery.replay = pl_replay_new (&replay_opts);
+        if (!s_recovery.replay) {
+            pl_error ("out of memory");
+            goto cleanup;
+        }
+    }
 
     const pl_cfg_key_t bound[] = { PL_CFG_BROKER_FRONTEND, PL_CFG_BROKER_BACKEND,
                                    PL_CFG_EVENTS_XSUB, PL_CFG_EVENTS_XPUB };
@@ -114,15 +167,18 @@ main (int argc, char **argv)
         .liveness = pl_config_int (cfg, PL_CFG_HEARTBEAT_LIVENESS),
         .queue_max = (size_t) pl_config_int (cfg, PL_CFG_QUEUE_MAX),
         .queue_timeout_ms = pl_config_int (cfg, PL_CFG_QUEUE_TIMEOUT_MS),
+        .on_recovery = s_recovery.replay ? s_on_recovery : NULL,
     };
     broker = pl_broker_new (&opts);
     if (!broker)
         goto cleanup;
+    s_recovery.broker = broker;
     pl_evproxy_opts_t proxy_opts = {
         .xsub = pl_config_str (cfg, PL_CFG_EVENTS_XSUB),
         .xpub = pl_config_str (cfg, PL_CFG_EVENTS_XPUB),
         .xsub_name = "PARLEY_EVENTS_XSUB",
         .xpub_name = "PARLEY_EVENTS_XPUB",
+        .replay = s_recovery.replay,
     };
     proxy = pl_evproxy_new (&proxy_opts);
     if (!proxy)
@@ -133,7 +189,8 @@ main (int argc, char **argv)
     if (!loop
     ||  pl_broker_attach (broker, loop) == -1
     ||  pl_evproxy_attach (proxy, loop) == -1
-    ||  zloop_poller (loop, &signal_item, s_on_signal, NULL) == -1) {
+    ||  zloop_poller (loop, &signal_item, s_on_signal, NULL) == -1
+    ||  (s_recovery.replay && zloop_timer (loop, 1000, 0, s_on_recovery_tick, NULL) == -1)) {
         pl_error ("cannot set up the event loop");
         goto cleanup;
     }
@@ -142,8 +199,10 @@ main (int argc, char **argv)
     zloop_start (loop);
     rc = 0;
 cleanup:
+    s_recovery.broker = NULL;
     pl_broker_destroy (&broker);        /* before their loop */
     pl_evproxy_destroy (&proxy);
+    pl_replay_destroy (&s_recovery.replay);
     zloop_destroy (&loop);
     if (sfd != -1)
         close (sfd);

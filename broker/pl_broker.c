@@ -332,6 +332,11 @@ s_frontend_message (pl_broker_t *self, pl_zmsg_t *msg)
         }
     }
     else
+    if (self->opts.on_recovery
+    &&  (s_is (command, PL_CMD_SESSION) || s_is (command, PL_CMD_RECOVER)
+      || s_is (command, PL_CMD_REPLAY)))
+        self->opts.on_recovery (self->opts.recovery_arg, msg);
+    else
         s_bad_input (self, "frontend: dropped command \"%s\" with %d%s frames",
                      s_printable (command, shown, sizeof shown), msg->count,
                      msg->oversize ? "+" : "");
@@ -351,11 +356,13 @@ s_drain_frontend (void *sock, int budget, void *arg, unsigned *sent)
     pl_zmsg_t msg;              /* on the stack: nothing allocated */
     int n = 0;
     self->sent = 0;
+    self->draining = true;
     while (n < budget && pl_zmsg_recv (sock, &msg) == 0) {
         n++;
         s_frontend_message (self, &msg);
         pl_zmsg_close (&msg);   /* no-op on frames moved on */
     }
+    self->draining = false;
     *sent = self->sent;
     return n;
 }
@@ -507,6 +514,14 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 /* ---------------------------------------------------------------------
  * Public API
  */
+
+void
+pl_broker_send_frontend (pl_broker_t *self, const pl_zmsg_part_t *parts, int count)
+{
+    pl_zmsg_send (pl_broker__sending (self, PL_BROKER__FRONTEND), parts, count);
+    if (!self->draining)
+        pl_pump_run (self->pump);   /* sent outside a drain: pl_pump.h, first rule */
+}
 
 static zsock_t *
 s_router_new (const char *endpoint, const char *name)

@@ -26,6 +26,7 @@
 #define PL_BROKER_H
 
 #include <czmq.h>
+#include "pl_zmsg.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,11 @@ typedef struct {
     int64_t liveness;           /* silent intervals before death, > 0       */
     size_t queue_max;           /* queued requests per service; 0: none     */
     int64_t queue_timeout_ms;   /* longest wait for a worker, >= 0          */
+    /* connection-state recovery (pl_replay.h): the frontend's SESS,
+     * RECOVER and REPLAY messages go here (frame 0 the client identity);
+     * NULL drops them as unknown commands. Runs on the broker's loop. */
+    void (*on_recovery) (void *arg, pl_zmsg_t *msg);
+    void *recovery_arg;
 } pl_broker_opts_t;
 
 typedef struct _pl_broker_t pl_broker_t;
@@ -73,6 +79,11 @@ void pl_broker_detach (pl_broker_t *self);
 /* The STATUS answer, as JSON text the caller frees:
  * {"services":{"<name>":{"workers":N,"queued":N}}} */
 char *pl_broker_status (pl_broker_t *self);
+
+/* Send parts as one message on the frontend (parts[0]: the identity of
+ * the gateway it goes to). For on_recovery's answers, from any callback of
+ * the broker's loop. */
+void pl_broker_send_frontend (pl_broker_t *self, const pl_zmsg_part_t *parts, int count);
 
 void pl_broker_test (bool verbose);
 

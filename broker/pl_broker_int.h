@@ -112,6 +112,7 @@ struct _pl_broker_t {
     void *backend_handle;       /* zsock_resolve (backend)                */
     pl_pump_t *pump;            /* drains both sockets on the loop        */
     unsigned sent;              /* PL_BROKER__FRONTEND/BACKEND sent on    */
+    bool draining;              /* in s_drain_frontend (pl_broker_send_frontend) */
     zhashx_t *services;         /* name -> service (owned)                */
     zhashx_t *workers;          /* hex identity -> worker (owned)         */
     zloop_t *loop;              /* the loop it is attached to, or NULL    */

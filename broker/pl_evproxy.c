@@ -39,6 +39,7 @@
 #include "pl_log.h"
 #include "pl_proto.h"
 #include "pl_pump.h"
+#include "pl_replay.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ struct _pl_evproxy_t {
     zsock_t *xpub;              /* bound; gateways' SUBs connect          */
     pl_pump_t *pump;            /* drains both on the loop                */
     zloop_t *loop;              /* attached to, or NULL                   */
+    pl_replay_t *replay;        /* borrowed, or NULL: no stamping         */
 };
 
 /* Move up to budget whole messages from one socket to the other (to
@@ -92,12 +94,56 @@ s_forward (void *from, void *to, int budget)
 #define S_XSUB 0x1u
 #define S_XPUB 0x2u
 
+/* Recovery on: move up to budget whole messages from the XSUB to the
+ * XPUB, stamping each PL01 EV or CTL with its offset and logging it
+ * (proto/README.md, "Event bus": frames 5 except, empty for none, and 6
+ * offset). Anything else is forwarded as it came (gateways drop it).
+ * Returns the messages read. */
+static int
+s_forward_stamped (pl_evproxy_t *self, void *from, void *to, int budget)
+{
+    int n = 0;
+    pl_zmsg_t msg;
+    while (n < budget && pl_zmsg_recv (from, &msg) == 0) {
+        n++;
+        size_t len[PL_ZMSG_FRAMES];
+        const char *f[PL_ZMSG_FRAMES];
+        for (int i = 0; i < msg.count; i++)
+            f[i] = pl_zmsg_data (&msg, i, &len[i]);
+        bool ev = pl_zmsg_is (&msg, 2, PL_CMD_EVENT);
+        bool ctl = pl_zmsg_is (&msg, 2, PL_CMD_CONTROL);
+        bool stamp = !msg.oversize && pl_zmsg_is (&msg, 1, PL_PROTO_VERSION)
+                  && ((ev && (msg.count == 5 || msg.count == 6)) || (ctl && msg.count == 5))
+                  && len[0] >= 2 && f[0][len[0] - 1] == 0;
+        char offset[PL_REPLAY_OFFSET_LEN + 1];
+        if (stamp)
+            pl_replay_record (self->replay, zclock_mono (), ctl, f[0], len[0] - 1,
+                              f[3], len[3], f[4], len[4],
+                              msg.count == 6 ? f[5] : NULL, msg.count == 6 ? len[5] : 0,
+                              offset);
+        int count = msg.count;
+        for (int i = 0; i < count; i++) {
+            bool last = i == count - 1 && !stamp;
+            if (zmq_msg_send (&msg.frame[i], to, (last ? 0 : ZMQ_SNDMORE) | ZMQ_DONTWAIT) == -1)
+                break;      /* XPUB drops at a subscriber's HWM: never in practice */
+        }
+        if (stamp) {
+            if (count == 5)
+                zmq_send (to, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send (to, offset, PL_REPLAY_OFFSET_LEN, ZMQ_DONTWAIT);
+        }
+        pl_zmsg_close (&msg);
+    }
+    return n;
+}
+
 /* pl_pump drain of the XSUB: events down to the XPUB. Runs on the loop. */
 static int
 s_drain_events (void *sock, int budget, void *arg, unsigned *sent)
 {
     pl_evproxy_t *self = arg;
-    int n = s_forward (sock, zsock_resolve (self->xpub), budget);
+    int n = self->replay ? s_forward_stamped (self, sock, zsock_resolve (self->xpub), budget)
+                         : s_forward (sock, zsock_resolve (self->xpub), budget);
     if (n > 0)
         *sent |= S_XPUB;
     return n;
@@ -108,9 +154,22 @@ s_drain_events (void *sock, int budget, void *arg, unsigned *sent)
 static int
 s_drain_subscriptions (void *sock, int budget, void *arg, unsigned *sent)
 {
-    (void) arg;
+    pl_evproxy_t *self = arg;
     (void) sent;
-    return s_forward (sock, NULL, budget);
+    if (!self->replay)
+        return s_forward (sock, NULL, budget);
+    /* recovery: a gateway's nonce subscription tells the log that every
+     * room subscription it sent before is applied (pl_replay.h) */
+    int n = 0;
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    while (n < budget && zmq_msg_recv (&part, sock, ZMQ_DONTWAIT) != -1) {
+        if (!zmq_msg_more (&part))
+            n++;
+        pl_replay_subscription (self->replay, zmq_msg_data (&part), zmq_msg_size (&part));
+    }
+    zmq_msg_close (&part);
+    return n;
 }
 
 pl_evproxy_t *
@@ -124,6 +183,7 @@ pl_evproxy_new (const pl_evproxy_opts_t *opts)
     self->xsub = zsock_new (ZMQ_XSUB);
     self->xpub = zsock_new (ZMQ_XPUB);
     self->pump = pl_pump_new (S_BATCH);
+    self->replay = opts->replay;
     if (!self->xsub || !self->xpub || !self->pump) {
         pl_error ("event proxy: out of memory");
         pl_evproxy_destroy (&self);

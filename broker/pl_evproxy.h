@@ -31,6 +31,9 @@ typedef struct {
     const char *xsub_name;      /* how bind errors name it; NULL "XSUB"  */
     const char *xpub_name;      /* how bind errors name it; NULL "XPUB"  */
     int hwm;                    /* 0: PL_EVPROXY_HWM                     */
+    struct _pl_replay_t *replay;    /* recovery log (pl_replay.h): stamp
+                                   every EV and CTL with an offset and log
+                                   it; NULL: forward untouched            */
 } pl_evproxy_opts_t;
 
 typedef struct _pl_evproxy_t pl_evproxy_t;

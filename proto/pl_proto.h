@@ -26,6 +26,11 @@
 #define PL_CMD_STATUS         "STATUS"  /* client asks broker for services */
 #define PL_CMD_EVENT          "EV"      /* event-bus message kind: event   */
 #define PL_CMD_CONTROL        "CTL"     /* event-bus message kind: rooms   */
+/* Connection-state recovery, gateway<->broker frontend (proto/README.md,
+ * "Recovery"): a session's state, claiming it, replaying what it missed. */
+#define PL_CMD_SESSION        "SESS"    /* gateway->broker: open/saved/end */
+#define PL_CMD_RECOVER        "RECOVER" /* claim a saved session, and answer */
+#define PL_CMD_REPLAY         "REPLAY"  /* replay after the nonce, and each event */
 
 /* Client events (proto/events.def). */
 typedef enum {

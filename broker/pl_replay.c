@@ -1,0 +1,926 @@
+/*  pl_replay - connection-state recovery in the broker. See pl_replay.h.
+ *
+ *  The log is a FIFO of messages in offset order (oldest first), trimmed
+ *  at its head by age and bytes. Sessions live in two maps: by pid (open
+ *  and saved ones) and, once claimed by a RECOVER, by the claim's nonce
+ *  until its REPLAY is answered (a pid recovers once). Which rooms a
+ *  session's connection would have been in at each logged message is
+ *  worked out by walking the log from the client's offset with its saved
+ *  rooms, applying the controls on the way (s_walk): an eviction logged
+ *  while it was away takes the room away, a grant adds one; events it
+ *  would not have received (its own origin, an except room it is in) are
+ *  left out, as the gateway's fan-out leaves them out.
+ */
+#include "pl_replay.h"
+#include "pl_log.h"
+#include "pl_proto.h"
+#include "pl_wire.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_ORIGIN_MAX 200                /* bytes of "<gateway>/<conn>"             */
+
+typedef struct s_entry {
+    struct s_entry *next;               /* younger, or NULL                        */
+    int64_t at;                         /* when logged, ms                         */
+    uint64_t seq;                       /* its offset's sequence                   */
+    bool control;                       /* CTL, else EV                            */
+    size_t size;                        /* bytes it counts for                     */
+    size_t topic_len, origin_len, packet_len, except_len;  /* except_len 0: none  */
+    char *topic, *origin, *packet, *except;                /* into data, NUL-ended */
+    char data[];
+} s_entry_t;
+
+typedef enum { S_OPEN, S_SAVED, S_CLAIMED } s_state_t;
+
+typedef struct {
+    s_state_t state;
+    char pid[PL_REPLAY_PID_MAX + 1];
+    char sub[PL_WIRE_ID_MAX + 1];
+    char origin[S_ORIGIN_MAX + 1];      /* saved: the connection's own events      */
+    char rooms[PL_REPLAY_ROOMS_MAX][PL_WIRE_ROOM_MAX + 1];
+    size_t nrooms;
+    uint64_t open_seq;                  /* next sequence when it opened            */
+    uint64_t from;                      /* claimed: replay after this sequence     */
+    int64_t expires;                    /* saved, claimed: forgotten then (ms)     */
+    bool seen;                          /* claimed: the XPUB read its nonce        */
+    bool asked;                         /* claimed: its REPLAY arrived             */
+    size_t client_len;                  /* claimed: who asked                      */
+    byte client[256];
+    char nonce[PL_REPLAY_NONCE_MAX + 1];
+} s_session_t;
+
+/* A RECOVER for a session still open, waiting for its save. */
+typedef struct s_waiter {
+    struct s_waiter *next;
+    int64_t deadline;
+    size_t client_len;
+    byte client[256];
+    char nonce[PL_REPLAY_NONCE_MAX + 1];
+    char pid[PL_REPLAY_PID_MAX + 1];
+    char sub[PL_WIRE_ID_MAX + 1];
+    char offset[PL_REPLAY_OFFSET_LEN + 1];  /* "" for none */
+} s_waiter_t;
+
+struct _pl_replay_t {
+    pl_replay_opts_t opts;
+    s_entry_t *head, *tail;             /* the log, oldest first                   */
+    size_t count, bytes;
+    uint64_t next_seq;                  /* the next message's sequence (from 1)    */
+    uint64_t first_seq;                 /* the oldest sequence still logged, or
+                                           next_seq when the log is empty         */
+    zhashx_t *by_pid;                   /* pid -> session (owned)                  */
+    zhashx_t *by_nonce;                 /* nonce -> claimed session (owned)        */
+    s_waiter_t *waiters;                /* claims waiting for a save               */
+    size_t nwaiters;
+};
+
+/* zhashx destructor; runs wherever the map is destroyed or an item deleted */
+static void
+s_session_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+pl_replay_t *
+pl_replay_new (const pl_replay_opts_t *opts)
+{
+    assert (opts && opts->send);
+    pl_replay_t *self = calloc (1, sizeof *self);
+    if (!self)
+        goto cleanup;
+    self->opts = *opts;
+    if (!self->opts.boot_ms)
+        self->opts.boot_ms = zclock_time ();
+    self->next_seq = self->first_seq = 1;
+    self->by_pid = zhashx_new ();
+    self->by_nonce = zhashx_new ();
+    if (!self->by_pid || !self->by_nonce) {
+        pl_replay_destroy (&self);
+        goto cleanup;
+    }
+    zhashx_set_destructor (self->by_pid, s_session_free);
+    zhashx_set_destructor (self->by_nonce, s_session_free);
+cleanup:
+    return self;
+}
+
+void
+pl_replay_destroy (pl_replay_t **self_p)
+{
+    assert (self_p);
+    pl_replay_t *self = *self_p;
+    if (self) {
+        while (self->head) {
+            s_entry_t *e = self->head;
+            self->head = e->next;
+            free (e);
+        }
+        while (self->waiters) {
+            s_waiter_t *w = self->waiters;
+            self->waiters = w->next;
+            free (w);
+        }
+        zhashx_destroy (&self->by_pid);
+        zhashx_destroy (&self->by_nonce);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_format (pl_replay_t *self, uint64_t seq, char offset[PL_REPLAY_OFFSET_LEN + 1])
+{
+    snprintf (offset, PL_REPLAY_OFFSET_LEN + 1, "%012" PRIx64 "-%012" PRIx64,
+              (uint64_t) self->opts.boot_ms & UINT64_C (0xffffffffffff),
+              seq & UINT64_C (0xffffffffffff));
+}
+
+/* An offset of this broker: its sequence. -1 when it is not one. */
+static int
+s_parse (pl_replay_t *self, const char *offset, uint64_t *seq)
+{
+    char mine[PL_REPLAY_OFFSET_LEN + 1];
+    s_format (self, 0, mine);
+    if (strlen (offset) != PL_REPLAY_OFFSET_LEN || memcmp (offset, mine, 13) != 0)
+        return -1;
+    uint64_t v = 0;
+    for (int i = 13; i < PL_REPLAY_OFFSET_LEN; i++) {
+        char c = offset[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + (uint64_t) d;
+    }
+    *seq = v;
+    return 0;
+}
+
+static void
+s_drop_head (pl_replay_t *self)
+{
+    s_entry_t *e = self->head;
+    self->head = e->next;
+    if (!self->head)
+        self->tail = NULL;
+    self->count--;
+    self->bytes -= e->size;
+    self->first_seq = self->head ? self->head->seq : self->next_seq;
+    free (e);
+}
+
+void
+pl_replay_record (pl_replay_t *self, int64_t now, bool control,
+                  const char *topic, size_t topic_len, const char *origin, size_t origin_len,
+                  const char *packet, size_t packet_len, const char *except, size_t except_len,
+                  char offset[PL_REPLAY_OFFSET_LEN + 1])
+{
+    uint64_t seq = self->next_seq++;
+    s_format (self, seq, offset);
+    if (!except)
+        except_len = 0;
+    size_t data = topic_len + origin_len + packet_len + except_len + 4;
+    size_t size = sizeof (s_entry_t) + data;
+    s_entry_t *e = size <= self->opts.max_bytes ? malloc (size) : NULL;
+    if (!e) {
+        /* it cannot be logged: nothing before it can be replayed either */
+        while (self->head)
+            s_drop_head (self);
+        self->first_seq = self->next_seq;
+        goto cleanup;
+    }
+    e->next = NULL;
+    e->at = now;
+    e->seq = seq;
+    e->control = control;
+    e->size = size;
+    e->topic_len = topic_len;
+    e->origin_len = origin_len;
+    e->packet_len = packet_len;
+    e->except_len = except_len;
+    char *p = e->data;
+    e->topic = p;
+    memcpy (p, topic, topic_len);
+    p += topic_len;
+    *p++ = 0;
+    e->origin = p;
+    memcpy (p, origin, origin_len);
+    p += origin_len;
+    *p++ = 0;
+    e->packet = p;
+    memcpy (p, packet, packet_len);
+    p += packet_len;
+    *p++ = 0;
+    e->except = p;
+    if (except_len)
+        memcpy (p, except, except_len);
+    p[except_len] = 0;
+    while (self->head && self->bytes + size > self->opts.max_bytes)
+        s_drop_head (self);
+    if (self->tail)
+        self->tail->next = e;
+    else {
+        self->head = e;
+        self->first_seq = seq;
+    }
+    self->tail = e;
+    self->count++;
+    self->bytes += size;
+cleanup:
+    return;
+}
+
+/* ---- room sets --------------------------------------------------------- */
+
+typedef struct {
+    char rooms[PL_REPLAY_ROOMS_MAX][PL_WIRE_ROOM_MAX + 1];
+    size_t n;
+} s_set_t;
+
+static bool
+s_set_has (const s_set_t *set, const char *room)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp (set->rooms[i], room) == 0)
+            return true;
+    return false;
+}
+
+static void
+s_set_add (s_set_t *set, const char *room)
+{
+    if (set->n < PL_REPLAY_ROOMS_MAX && strlen (room) <= PL_WIRE_ROOM_MAX
+    &&  !s_set_has (set, room))
+        strcpy (set->rooms[set->n++], room);
+}
+
+static void
+s_set_remove (s_set_t *set, const char *room)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp (set->rooms[i], room) == 0) {
+            if (i + 1 < set->n)
+                memcpy (set->rooms[i], set->rooms[set->n - 1], sizeof set->rooms[i]);
+            set->n--;
+            return;
+        }
+}
+
+/* Would a connection in set receive e (and, for a control, what does it
+ * do to set)? */
+static bool
+s_applies (s_set_t *set, const s_entry_t *e, const char *own_origin)
+{
+    bool applies = false;
+    cJSON *root = NULL;
+    if (!s_set_has (set, e->topic))
+        goto cleanup;
+    if (e->control) {
+        root = pl_proto_json_parse (e->packet, e->packet_len);
+        const cJSON *join = cJSON_GetObjectItemCaseSensitive (root, "join");
+        const cJSON *leave = cJSON_GetObjectItemCaseSensitive (root, "leave");
+        const cJSON *within = cJSON_GetObjectItemCaseSensitive (root, "within");
+        const cJSON *room;
+        if (cJSON_IsArray (join)) {
+            if (cJSON_IsString (within) && s_set_has (set, within->valuestring))
+                cJSON_ArrayForEach (room, join)
+                    if (cJSON_IsString (room))
+                        s_set_add (set, room->valuestring);
+        }
+        else
+            cJSON_ArrayForEach (room, leave)
+                if (cJSON_IsString (room))
+                    s_set_remove (set, room->valuestring);
+        applies = true;
+        goto cleanup;
+    }
+    if (e->origin_len && strcmp (e->origin, own_origin) == 0)
+        goto cleanup;
+    if (e->except_len) {
+        root = pl_proto_json_parse (e->except, e->except_len);
+        const cJSON *room;
+        cJSON_ArrayForEach (room, root)
+            if (cJSON_IsString (room) && s_set_has (set, room->valuestring))
+                goto cleanup;
+    }
+    applies = true;
+cleanup:
+    cJSON_Delete (root);
+    return applies;
+}
+
+/* Walk the log after s->from from s's saved rooms: count what applies and
+ * leave the final rooms in set; send each to the claimant when send. */
+static size_t
+s_walk (pl_replay_t *self, const s_session_t *s, s_set_t *set, bool send)
+{
+    size_t count = 0;
+    set->n = 0;
+    for (size_t i = 0; i < s->nrooms; i++)
+        s_set_add (set, s->rooms[i]);
+    for (s_entry_t *e = self->head; e; e = e->next) {
+        if (e->seq <= s->from || !s_applies (set, e, s->origin))
+            continue;
+        count++;
+        if (send) {
+            char offset[PL_REPLAY_OFFSET_LEN + 1];
+            s_format (self, e->seq, offset);
+            const char *kind = e->control ? PL_CMD_CONTROL : PL_CMD_EVENT;
+            pl_zmsg_part_t parts[] = {
+                { s->client, s->client_len }, { PL_PROTO_VERSION, 4 },
+                { PL_CMD_REPLAY, strlen (PL_CMD_REPLAY) }, { s->nonce, strlen (s->nonce) },
+                { kind, strlen (kind) }, { e->topic, e->topic_len },
+                { e->packet, e->packet_len }, { offset, PL_REPLAY_OFFSET_LEN },
+            };
+            self->opts.send (self->opts.arg, parts, 8);
+        }
+    }
+    return count;
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+static void
+s_answer (pl_replay_t *self, const char *command, const byte *client, size_t client_len,
+          const char *nonce, cJSON *body)
+{
+    char *json = body ? cJSON_PrintUnformatted (body) : NULL;
+    if (json) {
+        pl_zmsg_part_t parts[] = {
+            { client, client_len }, { PL_PROTO_VERSION, 4 },
+            { command, strlen (command) }, { nonce, strlen (nonce) }, { json, strlen (json) },
+        };
+        self->opts.send (self->opts.arg, parts, 5);
+    }
+    free (json);
+    cJSON_Delete (body);
+}
+
+static void
+s_refuse (pl_replay_t *self, const char *command, const byte *client, size_t client_len,
+          const char *nonce, const char *reason)
+{
+    cJSON *body = cJSON_CreateObject ();
+    cJSON_AddFalseToObject (body, "ok");
+    cJSON_AddStringToObject (body, "reason", reason);
+    s_answer (self, command, client, client_len, nonce, body);
+}
+
+/* Claim saved session s for (client, nonce) from offset ("" none). */
+static void
+s_claim (pl_replay_t *self, s_session_t *s, const byte *client, size_t client_len,
+         const char *nonce, const char *offset, int64_t now)
+{
+    uint64_t from = s->open_seq ? s->open_seq - 1 : 0;
+    if (*offset && s_parse (self, offset, &from) != 0) {
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "offset unknown here");
+        goto cleanup;
+    }
+    if (from >= self->next_seq) {
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "offset unknown here");
+        goto cleanup;
+    }
+    if (from + 1 < self->first_seq) {
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce,
+                  "offset older than the recovery log");
+        goto cleanup;
+    }
+    if (zhashx_lookup (self->by_nonce, nonce)) {
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "nonce in use");
+        goto cleanup;
+    }
+    s->from = from;
+    s_set_t set;
+    if (s_walk (self, s, &set, false) > PL_REPLAY_EVENTS_MAX) {
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "too many missed events");
+        zhashx_delete (self->by_pid, s->pid);
+        goto cleanup;
+    }
+    /* move it from by_pid to by_nonce: a pid recovers once */
+    s_session_t *moved = malloc (sizeof *moved);
+    if (!moved) {
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "out of memory");
+        goto cleanup;
+    }
+    memcpy (moved, s, sizeof *moved);
+    zhashx_delete (self->by_pid, s->pid);
+    s = moved;
+    s->state = S_CLAIMED;
+    s->expires = now + self->opts.wait_ms;
+    s->client_len = client_len;
+    memcpy (s->client, client, client_len);
+    snprintf (s->nonce, sizeof s->nonce, "%s", nonce);
+    if (zhashx_insert (self->by_nonce, s->nonce, s) != 0) {
+        free (s);
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "out of memory");
+        goto cleanup;
+    }
+    cJSON *body = cJSON_CreateObject ();
+    cJSON_AddTrueToObject (body, "ok");
+    cJSON *rooms = cJSON_AddArrayToObject (body, "rooms");
+    for (size_t i = 0; i < set.n; i++)
+        cJSON_AddItemToArray (rooms, cJSON_CreateString (set.rooms[i]));
+    s_answer (self, PL_CMD_RECOVER, client, client_len, nonce, body);
+cleanup:
+    return;
+}
+
+/* Both the REPLAY and the nonce's subscription are in: replay, then H. */
+static void
+s_replay (pl_replay_t *self, s_session_t *s)
+{
+    s_set_t set;
+    if (s->from + 1 < self->first_seq)
+        s_refuse (self, PL_CMD_REPLAY, s->client, s->client_len, s->nonce,
+                  "the recovery log moved past the offset");
+    else {
+        s_walk (self, s, &set, true);
+        char high[PL_REPLAY_OFFSET_LEN + 1];
+        s_format (self, self->next_seq - 1, high);
+        cJSON *body = cJSON_CreateObject ();
+        cJSON_AddTrueToObject (body, "ok");
+        cJSON_AddStringToObject (body, "high", high);
+        s_answer (self, PL_CMD_REPLAY, s->client, s->client_len, s->nonce, body);
+    }
+    zhashx_delete (self->by_nonce, s->nonce);
+}
+
+void
+pl_replay_subscription (pl_replay_t *self, const void *data, size_t size)
+{
+    const char *p = data;
+    size_t plen = strlen (PL_REPLAY_NONCE_PREFIX);
+    char nonce[PL_REPLAY_NONCE_MAX + 1];
+    /* 1, the topic "~recover/...", its NUL */
+    if (size < 2 + plen || size - 2 > PL_REPLAY_NONCE_MAX || p[0] != 1
+    ||  memcmp (p + 1, PL_REPLAY_NONCE_PREFIX, plen) != 0 || p[size - 1] != 0
+    ||  memchr (p + 1, 0, size - 2))
+        return;
+    memcpy (nonce, p + 1, size - 1);
+    s_session_t *s = zhashx_lookup (self->by_nonce, nonce);
+    if (!s)
+        return;
+    s->seen = true;
+    if (s->asked)
+        s_replay (self, s);
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+static bool
+s_pid_valid (const char *pid)
+{
+    size_t len = strlen (pid);
+    if (len == 0 || len > PL_REPLAY_PID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = pid[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Frame i as a C string into buf (size bytes): -1 when it is longer, or
+ * holds a NUL. */
+static int
+s_frame_str (pl_zmsg_t *msg, int i, char *buf, size_t size)
+{
+    size_t len = 0;
+    const char *data = pl_zmsg_data (msg, i, &len);
+    if (!data || len >= size || memchr (data, 0, len))
+        return -1;
+    memcpy (buf, data, len);
+    buf[len] = 0;
+    return 0;
+}
+
+static const char *
+s_json_str (const cJSON *root, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive (root, key);
+    return cJSON_IsString (item) ? item->valuestring : NULL;
+}
+
+/* SESS pid {"state":"open"|"saved"|"end", ...}. */
+static int
+s_on_session (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
+{
+    int rc = -1;
+    char pid[PL_REPLAY_PID_MAX + 1];
+    cJSON *root = NULL;
+    size_t len = 0;
+    const char *json = pl_zmsg_data (msg, 4, &len);
+    if (msg->count != 5 || s_frame_str (msg, 3, pid, sizeof pid) != 0 || !s_pid_valid (pid)
+    ||  pl_proto_json_has_nul (json, len) || !(root = pl_proto_json_parse (json, len)))
+        goto cleanup;
+    const char *state = s_json_str (root, "state");
+    const char *sub = s_json_str (root, "sub");
+    s_session_t *s = zhashx_lookup (self->by_pid, pid);
+    if (state && strcmp (state, "end") == 0) {
+        zhashx_delete (self->by_pid, pid);
+        rc = 0;
+        goto cleanup;
+    }
+    if (!state || !sub || !pl_wire_user_id_valid (sub))
+        goto cleanup;
+    if (strcmp (state, "open") == 0) {
+        if (s || zhashx_size (self->by_pid) >= PL_REPLAY_SESSIONS_MAX
+        ||  !(s = calloc (1, sizeof *s)))
+            goto cleanup;
+        s->state = S_OPEN;
+        strcpy (s->pid, pid);
+        strcpy (s->sub, sub);
+        s->open_seq = self->next_seq;
+        if (zhashx_insert (self->by_pid, s->pid, s) != 0) {
+            free (s);
+            goto cleanup;
+        }
+        rc = 0;
+        goto cleanup;
+    }
+    if (strcmp (state, "saved") != 0 || !s || s->state != S_OPEN || strcmp (s->sub, sub) != 0)
+        goto cleanup;
+    const char *origin = s_json_str (root, "origin");
+    const cJSON *rooms = cJSON_GetObjectItemCaseSensitive (root, "rooms");
+    const cJSON *room;
+    if (!origin || strlen (origin) > S_ORIGIN_MAX || !cJSON_IsArray (rooms)
+    ||  cJSON_GetArraySize (rooms) > PL_REPLAY_ROOMS_MAX)
+        goto cleanup;
+    cJSON_ArrayForEach (room, rooms) {
+        pl_room_ref_t ref;
+        if (!cJSON_IsString (room)
+        ||  pl_wire_room_parse (room->valuestring, &ref, NULL) == PL_ROOM_INVALID)
+            goto cleanup;
+    }
+    /* whole: every check passed, now write */
+    s->nrooms = 0;
+    cJSON_ArrayForEach (room, rooms)
+        strcpy (s->rooms[s->nrooms++], room->valuestring);
+    strcpy (s->origin, origin);
+    s->state = S_SAVED;
+    s->expires = now + self->opts.max_ms;
+    /* claims that waited for it */
+    for (s_waiter_t **wp = &self->waiters; *wp; ) {
+        s_waiter_t *w = *wp;
+        if (strcmp (w->pid, pid) != 0) {
+            wp = &w->next;
+            continue;
+        }
+        *wp = w->next;
+        self->nwaiters--;
+        s = zhashx_lookup (self->by_pid, pid);
+        if (!s)
+            s_refuse (self, PL_CMD_RECOVER, w->client, w->client_len, w->nonce, "unknown session");
+        else
+        if (strcmp (s->sub, w->sub) != 0)
+            s_refuse (self, PL_CMD_RECOVER, w->client, w->client_len, w->nonce,
+                      "the session is another user's");
+        else
+            s_claim (self, s, w->client, w->client_len, w->nonce, w->offset, now);
+        free (w);
+    }
+    rc = 0;
+cleanup:
+    cJSON_Delete (root);
+    return rc;
+}
+
+/* RECOVER nonce {"pid","sub","offset"?}. */
+static int
+s_on_recover (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
+{
+    int rc = -1;
+    char nonce[PL_REPLAY_NONCE_MAX + 1];
+    cJSON *root = NULL;
+    size_t len = 0, client_len = 0;
+    const byte *client = pl_zmsg_data (msg, 0, &client_len);
+    const char *json = pl_zmsg_data (msg, 4, &len);
+    if (msg->count != 5 || client_len > 255 || s_frame_str (msg, 3, nonce, sizeof nonce) != 0
+    ||  strncmp (nonce, PL_REPLAY_NONCE_PREFIX, strlen (PL_REPLAY_NONCE_PREFIX)) != 0
+    ||  pl_proto_json_has_nul (json, len) || !(root = pl_proto_json_parse (json, len)))
+        goto cleanup;
+    const char *pid = s_json_str (root, "pid");
+    const char *sub = s_json_str (root, "sub");
+    const char *offset = s_json_str (root, "offset");
+    if (!sub || !pl_wire_user_id_valid (sub))
+        goto cleanup;
+    rc = 0;
+    s_session_t *s = pid && s_pid_valid (pid) ? zhashx_lookup (self->by_pid, pid) : NULL;
+    if (offset && strlen (offset) != PL_REPLAY_OFFSET_LEN)
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "offset unknown here");
+    else
+    if (!s)
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "unknown session");
+    else
+    if (strcmp (s->sub, sub) != 0)
+        s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce,
+                  "the session is another user's");
+    else
+    if (s->state == S_SAVED)
+        s_claim (self, s, client, client_len, nonce, offset ? offset : "", now);
+    else {
+        /* open: its gateway has not saved it yet; wait for that */
+        s_waiter_t *w = self->nwaiters < PL_REPLAY_WAITERS_MAX ? calloc (1, sizeof *w) : NULL;
+        if (!w) {
+            s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "too many recoveries");
+            goto cleanup;
+        }
+        w->deadline = now + self->opts.wait_ms;
+        w->client_len = client_len;
+        memcpy (w->client, client, client_len);
+        strcpy (w->nonce, nonce);
+        strcpy (w->pid, pid);
+        strcpy (w->sub, sub);
+        snprintf (w->offset, sizeof w->offset, "%s", offset ? offset : "");
+        w->next = self->waiters;
+        self->waiters = w;
+        self->nwaiters++;
+    }
+cleanup:
+    cJSON_Delete (root);
+    return rc;
+}
+
+/* REPLAY nonce. */
+static int
+s_on_replay (pl_replay_t *self, pl_zmsg_t *msg)
+{
+    int rc = -1;
+    char nonce[PL_REPLAY_NONCE_MAX + 1];
+    size_t client_len = 0;
+    const byte *client = pl_zmsg_data (msg, 0, &client_len);
+    if (msg->count != 4 || client_len > 255 || s_frame_str (msg, 3, nonce, sizeof nonce) != 0)
+        goto cleanup;
+    rc = 0;
+    s_session_t *s = zhashx_lookup (self->by_nonce, nonce);
+    if (!s) {
+        s_refuse (self, PL_CMD_REPLAY, client, client_len, nonce, "no such claim");
+        goto cleanup;
+    }
+    s->asked = true;
+    if (s->seen)
+        s_replay (self, s);
+cleanup:
+    return rc;
+}
+
+void
+pl_replay_message (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
+{
+    int rc = -1;
+    if (msg->oversize)
+        goto cleanup;
+    if (pl_zmsg_is (msg, 2, PL_CMD_SESSION))
+        rc = s_on_session (self, msg, now);
+    else
+    if (pl_zmsg_is (msg, 2, PL_CMD_RECOVER))
+        rc = s_on_recover (self, msg, now);
+    else
+    if (pl_zmsg_is (msg, 2, PL_CMD_REPLAY))
+        rc = s_on_replay (self, msg);
+cleanup:
+    if (rc != 0)
+        pl_warn ("recovery: dropped a malformed or unexpected message (%d frames)", msg->count);
+}
+
+void
+pl_replay_expire (pl_replay_t *self, int64_t now)
+{
+    while (self->head && self->head->at + self->opts.max_ms <= now)
+        s_drop_head (self);
+    for (s_waiter_t **wp = &self->waiters; *wp; ) {
+        s_waiter_t *w = *wp;
+        if (w->deadline > now) {
+            wp = &w->next;
+            continue;
+        }
+        *wp = w->next;
+        self->nwaiters--;
+        s_refuse (self, PL_CMD_RECOVER, w->client, w->client_len, w->nonce,
+                  "the session was never saved");
+        free (w);
+    }
+    zhashx_t *maps[] = { self->by_pid, self->by_nonce };
+    for (int m = 0; m < 2; m++) {
+        zlistx_t *due = NULL;
+        for (s_session_t *s = zhashx_first (maps[m]); s; s = zhashx_next (maps[m]))
+            if (s->state != S_OPEN && s->expires <= now) {
+                if (!due)
+                    due = zlistx_new ();
+                if (due)
+                    zlistx_add_end (due, m == 0 ? s->pid : s->nonce);
+            }
+        for (char *key = due ? zlistx_first (due) : NULL; key; key = zlistx_next (due))
+            zhashx_delete (maps[m], key);
+        zlistx_destroy (&due);
+    }
+}
+
+size_t
+pl_replay_messages (pl_replay_t *self)
+{
+    return self->count;
+}
+
+size_t
+pl_replay_bytes (pl_replay_t *self)
+{
+    return self->bytes;
+}
+
+size_t
+pl_replay_sessions (pl_replay_t *self)
+{
+    return zhashx_size (self->by_pid) + zhashx_size (self->by_nonce);
+}
+
+/* ---------------------------------------------------------------------
+ * Selftest
+ */
+
+static struct {
+    int count;
+    char last[8][512];                  /* frames of the last message, as text */
+    int frames;
+    char replayed[32][1200];            /* packets of REPLAY events, in order  */
+    int nreplayed;
+} s_out;
+
+/* pl_replay_send_fn of the test; runs on the test's thread */
+static void
+s_test_send (void *arg, const pl_zmsg_part_t *parts, int count)
+{
+    (void) arg;
+    s_out.count++;
+    s_out.frames = count;
+    for (int i = 0; i < count && i < 8; i++)
+        snprintf (s_out.last[i], sizeof s_out.last[i], "%.*s", (int) parts[i].size,
+                  (const char *) parts[i].data);
+    if (count == 8 && s_out.nreplayed < 32)
+        snprintf (s_out.replayed[s_out.nreplayed++], 1200, "%s %s %.*s", s_out.last[4],
+                  s_out.last[5], (int) parts[6].size, (const char *) parts[6].data);
+}
+
+static void
+s_test_msg (pl_replay_t *r, int64_t now, int n, const char **frames)
+{
+    pl_zmsg_t msg;
+    memset (&msg, 0, sizeof msg);
+    for (int i = 0; i < n; i++) {
+        zmq_msg_init_size (&msg.frame[i], strlen (frames[i]));
+        memcpy (zmq_msg_data (&msg.frame[i]), frames[i], strlen (frames[i]));
+    }
+    msg.count = n;
+    pl_replay_message (r, &msg, now);
+    pl_zmsg_close (&msg);
+}
+
+static void
+s_test_rec (pl_replay_t *r, int64_t now, bool control, const char *topic, const char *origin,
+            const char *packet, const char *except, char *offset)
+{
+    pl_replay_record (r, now, control, topic, strlen (topic), origin, strlen (origin),
+                      packet, strlen (packet), except, except ? strlen (except) : 0, offset);
+}
+
+static void
+s_test_sub (pl_replay_t *r, const char *nonce)
+{
+    char buf[256];
+    buf[0] = 1;
+    strcpy (buf + 1, nonce);
+    pl_replay_subscription (r, buf, strlen (nonce) + 2);
+}
+
+void
+pl_replay_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_replay: ");
+    pl_replay_opts_t opts = { .max_ms = 1000, .max_bytes = 4096, .wait_ms = 500,
+                              .boot_ms = 0x123456789aLL, .send = s_test_send };
+    pl_replay_t *r = pl_replay_new (&opts);
+    assert (r);
+    char off[8][PL_REPLAY_OFFSET_LEN + 1];
+    s_test_rec (r, 0, false, "user:bob", "", "[\"a\",1]", NULL, off[0]);
+    assert (strcmp (off[0], "00123456789a-000000000001") == 0);
+    assert (pl_replay_messages (r) == 1);
+
+    /* open, then saved with rooms */
+    const char *open[] = { "gw1", "PL01", "SESS", "pid1", "{\"state\":\"open\",\"sub\":\"bob\"}" };
+    s_test_msg (r, 0, 5, open);
+    const char *nul[] = { "gw1", "PL01", "SESS", "pid9", "{\"state\":\"open\",\"sub\":\"b\\u0000x\"}" };
+    s_test_msg (r, 0, 5, nul);                          /* refused: NUL */
+    assert (pl_replay_sessions (r) == 1);
+    s_test_rec (r, 1, false, "campaign:c1", "", "[\"b\",2]", NULL, off[1]);
+    /* a RECOVER before the save waits for it */
+    const char *rec[] = { "gw2", "PL01", "RECOVER", "~recover/n1",
+                          "{\"pid\":\"pid1\",\"sub\":\"bob\",\"offset\":\"00123456789a-000000000002\"}" };
+    s_test_msg (r, 2, 5, rec);
+    assert (s_out.count == 0);
+    const char *save[] = { "gw1", "PL01", "SESS", "pid1",
+        "{\"state\":\"saved\",\"sub\":\"bob\",\"origin\":\"gw1/7\",\"rooms\":[\"user:bob\",\"campaign:c1\"]}" };
+    /* missed while away: an event, its own event, an except that leaves it
+     * out, a grant, an event in the granted room, an eviction */
+    s_test_rec (r, 3, false, "campaign:c1", "", "[\"c\",3]", NULL, off[2]);
+    s_test_rec (r, 3, false, "campaign:c1", "gw1/7", "[\"own\",4]", NULL, off[3]);
+    s_test_rec (r, 3, false, "campaign:c1", "", "[\"hidden\",5]", "[\"user:bob\"]", off[4]);
+    s_test_rec (r, 3, true, "user:bob", "", "{\"join\":[\"campaign:c1:gm\"],\"within\":\"campaign:c1\"}", NULL, off[5]);
+    s_test_rec (r, 3, false, "campaign:c1:gm", "", "[\"gm\",6]", NULL, off[6]);
+    s_test_rec (r, 3, false, "campaign:c2", "", "[\"other\",7]", NULL, off[7]);
+    s_test_msg (r, 4, 5, save);
+    assert (s_out.count == 1 && s_out.frames == 5);
+    assert (strcmp (s_out.last[2], "RECOVER") == 0 && strcmp (s_out.last[3], "~recover/n1") == 0);
+    cJSON *ans = cJSON_Parse (s_out.last[4]);
+    assert (cJSON_IsTrue (cJSON_GetObjectItem (ans, "ok")));
+    assert (cJSON_GetArraySize (cJSON_GetObjectItem (ans, "rooms")) == 3);
+    cJSON_Delete (ans);
+    /* a pid recovers once */
+    const char *rec2[] = { "gw2", "PL01", "RECOVER", "~recover/n2",
+                           "{\"pid\":\"pid1\",\"sub\":\"bob\"}" };
+    s_test_msg (r, 4, 5, rec2);
+    assert (s_out.count == 2 && strstr (s_out.last[4], "unknown session"));
+    /* REPLAY before the nonce subscription waits; then all of it, in order */
+    const char *rep[] = { "gw2", "PL01", "REPLAY", "~recover/n1" };
+    s_test_msg (r, 5, 4, rep);
+    assert (s_out.count == 2);
+    s_test_sub (r, "~recover/other");
+    assert (s_out.count == 2);
+    s_test_sub (r, "~recover/n1");
+    assert (s_out.nreplayed == 3);
+    assert (strcmp (s_out.replayed[0], "EV campaign:c1 [\"c\",3]") == 0);
+    assert (strncmp (s_out.replayed[1], "CTL user:bob ", 13) == 0);
+    assert (strcmp (s_out.replayed[2], "EV campaign:c1:gm [\"gm\",6]") == 0);
+    assert (strcmp (s_out.last[2], "REPLAY") == 0 && strstr (s_out.last[4], off[7]));
+    assert (pl_replay_sessions (r) == 0);
+
+    /* eviction while away: the room is not given back; wrong sub refused */
+    s_out.nreplayed = 0;
+    const char *open2[] = { "gw1", "PL01", "SESS", "pid2", "{\"state\":\"open\",\"sub\":\"al\"}" };
+    const char *save2[] = { "gw1", "PL01", "SESS", "pid2",
+        "{\"state\":\"saved\",\"sub\":\"al\",\"origin\":\"gw1/8\",\"rooms\":[\"user:al\",\"campaign:c1\"]}" };
+    s_test_msg (r, 10, 5, open2);
+    s_test_msg (r, 10, 5, save2);
+    char o[PL_REPLAY_OFFSET_LEN + 1];
+    s_test_rec (r, 11, true, "user:al", "", "{\"leave\":[\"campaign:c1\"]}", NULL, o);
+    s_test_rec (r, 11, false, "campaign:c1", "", "[\"after\",1]", NULL, o);
+    const char *bad[] = { "gw2", "PL01", "RECOVER", "~recover/n3", "{\"pid\":\"pid2\",\"sub\":\"eve\"}" };
+    s_test_msg (r, 12, 5, bad);
+    assert (strstr (s_out.last[4], "another user"));
+    const char *rec3[] = { "gw2", "PL01", "RECOVER", "~recover/n4", "{\"pid\":\"pid2\",\"sub\":\"al\"}" };
+    s_test_msg (r, 12, 5, rec3);
+    ans = cJSON_Parse (s_out.last[4]);
+    assert (cJSON_IsTrue (cJSON_GetObjectItem (ans, "ok")));
+    assert (cJSON_GetArraySize (cJSON_GetObjectItem (ans, "rooms")) == 1);
+    cJSON_Delete (ans);
+    s_test_sub (r, "~recover/n4");
+    const char *rep4[] = { "gw2", "PL01", "REPLAY", "~recover/n4" };
+    s_test_msg (r, 12, 4, rep4);
+    assert (s_out.nreplayed == 1 && strncmp (s_out.replayed[0], "CTL user:al", 11) == 0);
+
+    /* expiry: old messages and sessions go; an older offset is refused */
+    const char *open3[] = { "gw1", "PL01", "SESS", "pid3", "{\"state\":\"open\",\"sub\":\"al\"}" };
+    const char *save3[] = { "gw1", "PL01", "SESS", "pid3",
+        "{\"state\":\"saved\",\"sub\":\"al\",\"origin\":\"gw1/9\",\"rooms\":[\"user:al\"]}" };
+    s_test_msg (r, 13, 5, open3);
+    s_test_msg (r, 13, 5, save3);
+    pl_replay_expire (r, 1005);
+    assert (pl_replay_messages (r) == 2);               /* those of t=11 */
+    char rec5json[200];
+    snprintf (rec5json, sizeof rec5json, "{\"pid\":\"pid3\",\"sub\":\"al\",\"offset\":\"%s\"}", off[0]);
+    const char *rec5[] = { "gw2", "PL01", "RECOVER", "~recover/n5", rec5json };
+    s_test_msg (r, 1005, 5, rec5);
+    assert (strstr (s_out.last[4], "older than"));
+    pl_replay_expire (r, 2000);
+    assert (pl_replay_messages (r) == 0 && pl_replay_sessions (r) == 0);
+    /* the byte bound */
+    char big[1024];
+    memset (big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    for (int i = 0; i < 10; i++)
+        s_test_rec (r, 2000, false, "user:al", "", big, NULL, o);
+    assert (pl_replay_bytes (r) <= 4096 && pl_replay_messages (r) == 3);
+    /* a waiter for a session never saved gets an answer at its deadline */
+    const char *open4[] = { "gw1", "PL01", "SESS", "pid4", "{\"state\":\"open\",\"sub\":\"al\"}" };
+    const char *rec6[] = { "gw2", "PL01", "RECOVER", "~recover/n6", "{\"pid\":\"pid4\",\"sub\":\"al\"}" };
+    s_test_msg (r, 2000, 5, open4);
+    int before = s_out.count;
+    s_test_msg (r, 2000, 5, rec6);
+    assert (s_out.count == before);
+    pl_replay_expire (r, 2600);
+    assert (s_out.count == before + 1 && strstr (s_out.last[4], "never saved"));
+    const char *end4[] = { "gw1", "PL01", "SESS", "pid4", "{\"state\":\"end\"}" };
+    s_test_msg (r, 2600, 5, end4);
+    assert (pl_replay_sessions (r) == 0);
+    pl_replay_destroy (&r);
+    pl_replay_destroy (&r);
+    if (verbose)
+        printf ("OK\n");
+}
