@@ -74,8 +74,24 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
     for (int i = 0; i < n; i++)
         f[i] = pl_zmsg_data (msg, i, &len[i]);
     if (sock->is_sub) {
-        /* topic\0 · PL01 · EV|CTL · origin · packet · [except] (EV only) */
+        /* topic\0 · PL01 · EV|CTL · origin · packet · [except] (EV only),
+         * or stamped: ... · except (empty: none; always for CTL) · offset */
         bool ev = pl_zmsg_is (msg, 2, PL_CMD_EVENT);
+        const char *offset = NULL;
+        size_t offset_len = 0;
+        if (n == 7) {
+            offset = f[6];
+            offset_len = len[6];
+            bool ok = offset_len > 0 && offset_len <= PL_BUS_OFFSET_MAX && (ev || len[5] == 0);
+            for (size_t i = 0; ok && i < offset_len; i++)
+                ok = (offset[i] >= '0' && offset[i] <= '9') || (offset[i] >= 'a' && offset[i] <= 'f')
+                  || offset[i] == '-';
+            if (!ok) {
+                pl_warn ("bus: dropped an event with a malformed offset");
+                return;
+            }
+            n = len[5] ? 6 : 5;         /* the rest as an unstamped message */
+        }
         if ((n != 5 && !(n == 6 && ev)) || len[0] < 2 || f[0][len[0] - 1] != 0
         ||  memchr (f[0], 0, len[0] - 1) || !pl_zmsg_is (msg, 1, PL_PROTO_VERSION)
         ||  (!pl_zmsg_is (msg, 2, PL_CMD_EVENT) && !pl_zmsg_is (msg, 2, PL_CMD_CONTROL))) {
@@ -93,10 +109,29 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
             return;
         }
         if (pl_zmsg_is (msg, 2, PL_CMD_CONTROL))
-            self->handlers.on_control (self->arg, f[0], f[4], len[4]);
+            self->handlers.on_control (self->arg, f[0], f[4], len[4], offset, offset_len);
         else
             self->handlers.on_event (self->arg, f[0], f[3], len[3], f[4], len[4],
-                                     n == 6 ? f[5] : NULL, n == 6 ? len[5] : 0);
+                                     n == 6 ? f[5] : NULL, n == 6 ? len[5] : 0,
+                                     offset, offset_len);
+        return;
+    }
+    /* DEALER, recovery: PL01 · RECOVER|REPLAY · nonce · json, or
+     * PL01 · REPLAY · nonce · EV|CTL · topic · packet · offset */
+    bool replay = pl_zmsg_is (msg, 1, PL_CMD_REPLAY);
+    if (pl_zmsg_is (msg, 0, PL_PROTO_VERSION) && (replay || pl_zmsg_is (msg, 1, PL_CMD_RECOVER))) {
+        bool control = pl_zmsg_is (msg, 3, PL_CMD_CONTROL);
+        if (n == 4 && self->handlers.on_recovery && !pl_proto_json_has_nul (f[3], len[3]))
+            self->handlers.on_recovery (self->arg, replay, f[2], len[2], f[3], len[3]);
+        else
+        if (n == 7 && replay && self->handlers.on_replay && len[4] > 0 && len[4] <= 256
+        &&  !memchr (f[4], 0, len[4]) && len[6] <= PL_BUS_OFFSET_MAX
+        &&  (control || pl_zmsg_is (msg, 3, PL_CMD_EVENT))
+        &&  !(control && pl_proto_json_has_nul (f[5], len[5])))
+            self->handlers.on_replay (self->arg, f[2], len[2], control, f[4], len[4],
+                                      f[5], len[5], f[6], len[6]);
+        else
+            pl_warn ("bus: dropped a malformed recovery message (%d frames)", n);
         return;
     }
     /* DEALER: PL01 · REP · reqid · reply · [directives]
@@ -292,6 +327,18 @@ pl_bus_status (pl_bus_t *self)
 }
 
 int
+pl_bus_recovery (pl_bus_t *self, const char *command, const char *key, const char *json)
+{
+    pl_zmsg_part_t parts[] = {
+        { PL_PROTO_VERSION, 4 }, { command, strlen (command) }, { key, strlen (key) },
+        { json ? json : "", json ? strlen (json) : 0 },
+    };
+    int rc = pl_zmsg_send (self->dealer.zsock, parts, json ? 4 : 3);
+    s_kick (&self->dealer);
+    return rc;
+}
+
+int
 pl_bus_subscribe (pl_bus_t *self, const char *room, bool on)
 {
     /* the topic is the room plus its NUL, so prefixes never match */
@@ -323,9 +370,12 @@ s_test_reply (void *arg, const void *reqid, size_t reqid_len, const char *reply,
 }
 
 static void
-s_test_control (void *arg, const char *room, const char *json, size_t len)
+s_test_control (void *arg, const char *room, const char *json, size_t len,
+                const char *offset, size_t offset_len)
 {
     (void) arg;
+    (void) offset;
+    (void) offset_len;
     snprintf (s_seen.last, sizeof s_seen.last, "%s|%.*s", room, (int) len, json);
     s_seen.controls++;
 }
@@ -340,12 +390,14 @@ s_test_status (void *arg, const char *json, size_t len)
 
 static void
 s_test_event (void *arg, const char *room, const char *origin, size_t origin_len,
-              const char *packet, size_t len, const char *except, size_t except_len)
+              const char *packet, size_t len, const char *except, size_t except_len,
+              const char *offset, size_t offset_len)
 {
     (void) arg;
-    snprintf (s_seen.last, sizeof s_seen.last, "%s|%.*s|%.*s%s%.*s", room, (int) origin_len,
-              origin, (int) len, packet, except ? "|" : "", (int) except_len,
-              except ? except : "");
+    snprintf (s_seen.last, sizeof s_seen.last, "%s|%.*s|%.*s%s%.*s%s%.*s", room,
+              (int) origin_len, origin, (int) len, packet, except ? "|" : "",
+              (int) except_len, except ? except : "", offset ? "@" : "", (int) offset_len,
+              offset ? offset : "");
     s_seen.events++;
 }
 
@@ -411,7 +463,8 @@ pl_bus_test (bool verbose)
     assert (ctx);
     struct lws_vhost *vhost = lws_get_vhost_by_name (ctx, "default");
     assert (vhost);
-    pl_bus_handlers_t handlers = { s_test_reply, s_test_status, s_test_event, s_test_control };
+    pl_bus_handlers_t handlers = { s_test_reply, s_test_status, s_test_event, s_test_control,
+                                   NULL, NULL };
     pl_bus_t *bus = pl_bus_new (ctx, vhost, front, events, &handlers, NULL);
     assert (bus);
 
@@ -520,6 +573,18 @@ pl_bus_test (bool verbose)
     s_service_until (ctx, &s_seen.controls, 2);
     assert (s_seen.controls == 2 && strcmp (s_seen.last, "user:al|{\"leave\":[\"c:2\"]}") == 0);
     assert (s_seen.events == events_before + 1);
+    /* stamped by a proxy with recovery on: 7 frames, the offset last; an
+     * empty except is none; a bad offset drops the message */
+    const char *st[] = { "user:al", "PL01", "EV", "", "[\"st\"]", "", "0a-1" };
+    const char *st_bad[] = { "user:al", "PL01", "EV", "", "[\"bad\"]", "", "0a\"-1" };
+    const char *st_ex[] = { "user:al", "PL01", "EV", "", "[\"stx\"]", "[\"c:1\"]", "0a-2" };
+    s_send_frames (pub, st_bad, 7);
+    s_send_frames (pub, st, 7);
+    s_service_until (ctx, &s_seen.events, events_before + 2);
+    assert (strcmp (s_seen.last, "user:al||[\"st\"]@0a-1") == 0);
+    s_send_frames (pub, st_ex, 7);
+    s_service_until (ctx, &s_seen.events, events_before + 3);
+    assert (strcmp (s_seen.last, "user:al||[\"stx\"]|[\"c:1\"]@0a-2") == 0);
 
     lws_sul_cancel (&s_tick);
     pl_bus_destroy (&bus);

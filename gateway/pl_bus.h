@@ -37,13 +37,29 @@ typedef struct {
     void (*on_status) (void *arg, const char *json, size_t len);
     /* PL01 EV: room is NUL-terminated; origin may be empty; except is
      * frame 6, the JSON array of rooms whose members are left out, or NULL
-     * (except_len 0) when the message has 5 frames */
+     * (except_len 0) when the message has 5 frames or an empty frame 6;
+     * offset is the proxy's stamp (frame 7, [0-9a-f-], at most
+     * PL_BUS_OFFSET_MAX bytes), or NULL when recovery is off */
     void (*on_event) (void *arg, const char *room, const char *origin,
                       size_t origin_len, const char *packet, size_t packet_len,
-                      const char *except, size_t except_len);
-    /* PL01 CTL: room control JSON ({"leave":[..]}) for the members of room */
-    void (*on_control) (void *arg, const char *room, const char *json, size_t len);
+                      const char *except, size_t except_len,
+                      const char *offset, size_t offset_len);
+    /* PL01 CTL: room control JSON ({"leave":[..]}) for the members of room;
+     * offset as for on_event */
+    void (*on_control) (void *arg, const char *room, const char *json, size_t len,
+                        const char *offset, size_t offset_len);
+    /* Connection-state recovery, from the broker (proto/README.md,
+     * "Recovery"); NULL ignores them. PL01 RECOVER nonce json (replay
+     * false) or PL01 REPLAY nonce json (replay true: the end of a replay) */
+    void (*on_recovery) (void *arg, bool replay, const char *nonce, size_t nonce_len,
+                         const char *json, size_t len);
+    /* PL01 REPLAY nonce EV|CTL topic packet offset: one replayed message */
+    void (*on_replay) (void *arg, const char *nonce, size_t nonce_len, bool control,
+                       const char *topic, size_t topic_len, const char *packet,
+                       size_t packet_len, const char *offset, size_t offset_len);
 } pl_bus_handlers_t;
+
+#define PL_BUS_OFFSET_MAX 32
 
 /* Connect both sockets and adopt them into vhost's lws loop using the
  * protocol named PL_BUS_PROTOCOL, which must be in the vhost's protocol
@@ -62,6 +78,9 @@ int pl_bus_request (pl_bus_t *self, const char *service, const void *reqid,
                     size_t ctx_len, const char *body, size_t body_len);
 /* Ask the broker for its services; the answer arrives in on_status. */
 int pl_bus_status (pl_bus_t *self);
+/* Recovery: PL01 command key [json] to the broker (json NULL: no frame).
+ * Returns 0, or -1 as pl_bus_request. */
+int pl_bus_recovery (pl_bus_t *self, const char *command, const char *key, const char *json);
 /* Subscribe to / unsubscribe from a room's topic. Returns 0 or -1. */
 int pl_bus_subscribe (pl_bus_t *self, const char *room, bool on);
 

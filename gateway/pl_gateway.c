@@ -179,6 +179,7 @@ pl_gateway_new (pl_config_t *config)
     self->config = config;
     self->ping_interval = pl_config_int (config, PL_CFG_PING_INTERVAL_MS);
     self->ping_timeout = pl_config_int (config, PL_CFG_PING_TIMEOUT_MS);
+    self->recovery_ms = pl_config_int (config, PL_CFG_RECOVERY_MS);
     self->request_timeout = pl_config_int (config, PL_CFG_REQUEST_TIMEOUT_MS);
     s_check_timeouts (config, self->request_timeout);
     self->heartbeat = pl_config_int (config, PL_CFG_HEARTBEAT_MS);
@@ -310,7 +311,9 @@ pl_gateway_new (pl_config_t *config)
     if (!self->listener)
         goto fail;
     pl_bus_handlers_t handlers = { pl_gateway__on_reply, pl_gateway__on_status,
-                                    pl_gateway__on_event, pl_gateway__on_control };
+                                    pl_gateway__on_event, pl_gateway__on_control,
+                                    pl_gateway__recover_on_recovery,
+                                    pl_gateway__recover_on_replay };
     self->bus = pl_bus_new (self->lws, self->vhost,
                             pl_config_str (config, PL_CFG_BROKER_FRONTEND),
                             pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self);

@@ -20,7 +20,8 @@
  * its GM room. The members are collected first: leaving may remove them
  * from room_name itself, which reorders its member array. */
 void
-pl_gateway__on_control (void *arg, const char *room_name, const char *json, size_t len)
+pl_gateway__on_control (void *arg, const char *room_name, const char *json, size_t len,
+                        const char *offset, size_t offset_len)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
     pl_room_t *room = pl_rooms_find (self->rooms, room_name);
@@ -41,6 +42,9 @@ pl_gateway__on_control (void *arg, const char *room_name, const char *json, size
         else
             for (size_t i = 0; i < count; i++) {
                 pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
+                if (conn && pl_gateway__recover_hold_control (self, conn, room_name, json, len,
+                                                              offset, offset_len))
+                    continue;       /* recovery: after its replay */
                 if (conn && pl_rooms_in (&conn->rooms, within->valuestring)
                 &&  !pl_gateway__apply_directives (self, conn, root, true))
                     pl_warn ("conn %llu: no room left for a grant in %s",
@@ -61,7 +65,8 @@ pl_gateway__on_control (void *arg, const char *room_name, const char *json, size
     else
         for (size_t i = 0; i < count; i++) {
             pl_gwconn_t *conn = pl_gateway__conn_lookup (self, ids[i]);
-            if (conn)
+            if (conn && !pl_gateway__recover_hold_control (self, conn, room_name, json, len,
+                                                           offset, offset_len))
                 pl_gateway__apply_directives (self, conn, root, false);
         }
 cleanup:
@@ -103,7 +108,8 @@ cleanup:
  * parsed, and only when present. */
 void
 pl_gateway__on_event (void *arg, const char *room_name, const char *origin, size_t origin_len,
-            const char *packet, size_t packet_len, const char *except, size_t except_len)
+            const char *packet, size_t packet_len, const char *except, size_t except_len,
+            const char *offset, size_t offset_len)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
     pl_room_t *room = pl_rooms_find (self->rooms, room_name);
@@ -128,14 +134,17 @@ pl_gateway__on_event (void *arg, const char *room_name, const char *origin, size
         for (size_t i = id_len + 1; i < origin_len && origin[i] >= '0' && origin[i] <= '9'; i++)
             skip = skip * 10 + (uint64_t) (origin[i] - '0');
     }
-    pl_frame_t *f = pl_frame_new ("42", 2, packet, packet_len);
+    /* recovery: the offset as the last argument, once for every member */
+    pl_frame_t *f = pl_gateway__recover_frame (self, packet, packet_len, offset, offset_len);
     if (!f)
         return;
     size_t size = pl_room_size (room);
     for (size_t i = 0; i < size; i++) {
         pl_gwconn_t *conn = (pl_gwconn_t *) pl_room_member (room, i);
         if (conn->id != skip
-        &&  !(nexcept && pl_rooms_in_any (&conn->rooms, except_rooms, (size_t) nexcept))) {
+        &&  !(nexcept && pl_rooms_in_any (&conn->rooms, except_rooms, (size_t) nexcept))
+        &&  !(conn->recover && pl_gateway__recover_hold_event (self, conn, f, offset,
+                                                               offset_len))) {
             pl_gateway__send (self, conn, f);
             self->stats.deliveries++;
         }

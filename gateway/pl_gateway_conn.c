@@ -381,6 +381,8 @@ pl_gateway_health (pl_gateway_t *self, int *status)
     cJSON_AddNumberToObject (stats, "rate_limited", (double) self->stats.rate_limited);
     cJSON_AddNumberToObject (stats, "rest_requests", (double) self->stats.rest_requests);
     cJSON_AddNumberToObject (stats, "rest_rate_limited", (double) self->stats.rest_rate_limited);
+    cJSON_AddNumberToObject (stats, "recoveries", (double) self->stats.recoveries);
+    cJSON_AddNumberToObject (stats, "recoveries_refused", (double) self->stats.recoveries_refused);
     char *text = cJSON_PrintUnformatted (root);
     cJSON_Delete (root);
     return text;

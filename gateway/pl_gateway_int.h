@@ -41,6 +41,7 @@
  * noop. Well under pl_h1's own limit, which would close the connection;
  * with the default heartbeat the ping (25 s) always comes first. */
 #define PL_GW_POLL_HOLD_MS    (PL_H1_ANSWER_S * 1000 / 2)
+#define PL_GW_PID_MAX         20                /* a Socket.IO pid (recovery): as a sid */
 
 typedef enum { PL_GWTIMER_NONE, PL_GWTIMER_PING, PL_GWTIMER_PONG } pl_gwtimer_t;
 
@@ -83,6 +84,10 @@ typedef struct pl_gwconn {
     unsigned bin_pending;           /* binary attachments still to skip (of a
                                        refused BINARY_EVENT / BINARY_ACK)      */
     size_t bin_len;                 /* bytes of the one being skipped          */
+    /* connection-state recovery (pl_gateway_recover.c) */
+    char pid[PL_GW_PID_MAX + 1];    /* its Socket.IO pid, "" for none           */
+    bool ended;                     /* DISCONNECT: the session ends for good    */
+    struct pl_gwrecover *recover;   /* a recovery in progress, or NULL          */
     pl_http_t *http;                /* HTTP transaction (REST, /healthz)        */
     pl_h1_conn_t *h1;               /* an HTTP connection's pl_h1 side          */
 } pl_gwconn_t;
@@ -164,6 +169,8 @@ struct _pl_gateway_t {
     int64_t rate_tolerance;         /* us of burst: (burst - 1) * interval      */
     pl_ratetab_t *rest_rate;        /* REST: the same limit per JWT sub; NULL = off */
     uint32_t max_inflight, outq_max;
+    long recovery_ms;               /* PARLEY_RECOVERY_MS; 0: no recovery       */
+    uint64_t recover_seq;           /* makes recovery nonces unique             */
     pl_frame_t *ping_frame;         /* shared "2"                               */
     pl_log_limit_t close_log;       /* budget of "protocol error" lines (pl_gateway.c) */
     unsigned char coalesce[LWS_PRE + PL_GW_COALESCE_MAX];   /* scratch for pl_gateway__on_writeable */
@@ -178,6 +185,8 @@ struct _pl_gateway_t {
         uint64_t rate_limited;      /* rated requests refused                   */
         uint64_t rest_rate_limited; /* REST requests refused (429)              */
         uint64_t rest_requests;     /* REST calls forwarded to the broker       */
+        uint64_t recoveries;        /* sessions recovered                       */
+        uint64_t recoveries_refused;    /* recoveries the broker refused        */
     } stats;
 };
 
@@ -249,10 +258,12 @@ void pl_gateway__presence_start (pl_gateway_t *self);
 /* ---- pl_gateway_bus.c (the event bus) ---------------------------------- */
 
 /* pl_bus handlers: a room control, a room event, the broker's services. */
-void pl_gateway__on_control (void *arg, const char *room_name, const char *json, size_t len);
+void pl_gateway__on_control (void *arg, const char *room_name, const char *json, size_t len,
+                             const char *offset, size_t offset_len);
 void pl_gateway__on_event (void *arg, const char *room_name, const char *origin,
                            size_t origin_len, const char *packet, size_t packet_len,
-                           const char *except, size_t except_len);
+                           const char *except, size_t except_len,
+                           const char *offset, size_t offset_len);
 void pl_gateway__on_status (void *arg, const char *json, size_t len);
 /* Ask the broker for its services now and every heartbeat. */
 void pl_gateway__status_start (pl_gateway_t *self);
@@ -296,5 +307,38 @@ int pl_gateway__poll_probe (pl_gateway_t *self, pl_gwconn_t *session);
 int pl_gateway__poll_upgrade (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t *ws);
 /* pl_gateway_destroy: free every session, answering nobody. */
 void pl_gateway__poll_stop (pl_gateway_t *self);
+/* Accept the CONNECT of conn (conn->user set): join user:<sub>, answer
+ * with a sid (and the pid: pid when recovered, else a new one). */
+void pl_gateway__sio_accept (pl_gateway_t *self, pl_gwconn_t *conn, const char *pid);
+
+/* ---- pl_gateway_recover.c (connection-state recovery) ------------------- */
+
+/* CONNECT with a valid JWT: 1 when auth asks to recover and the broker was
+ * asked (the CONNECT is answered later), 0 to accept it as new. */
+int pl_gateway__recover_connect (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *auth,
+                                 const char *sub, const char *name);
+/* The CONNECT ack "40{sid[,pid]}" (caller frees); with recovery on, the pid
+ * (pid, or a new one) is registered with the broker. */
+char *pl_gateway__recover_ack (pl_gateway_t *self, pl_gwconn_t *conn, const char *sid,
+                               const char *pid);
+/* conn's transport closed (its rooms still joined): save or end its session. */
+void pl_gateway__recover_closed (pl_gateway_t *self, pl_gwconn_t *conn);
+/* The frame of a room event: "42" + packet, with the offset as a last
+ * argument when recovery is on and the event has one. */
+pl_frame_t *pl_gateway__recover_frame (pl_gateway_t *self, const char *packet, size_t len,
+                                       const char *offset, size_t offset_len);
+/* Fan-out: true when conn is replaying and the message was held for it. */
+bool pl_gateway__recover_hold_event (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f,
+                                     const char *offset, size_t offset_len);
+bool pl_gateway__recover_hold_control (pl_gateway_t *self, pl_gwconn_t *conn, const char *room,
+                                       const char *json, size_t len, const char *offset,
+                                       size_t offset_len);
+/* pl_bus on_recovery and on_replay. */
+void pl_gateway__recover_on_recovery (void *arg, bool replay, const char *nonce,
+                                      size_t nonce_len, const char *json, size_t len);
+void pl_gateway__recover_on_replay (void *arg, const char *nonce, size_t nonce_len,
+                                    bool control, const char *topic, size_t topic_len,
+                                    const char *packet, size_t packet_len,
+                                    const char *offset, size_t offset_len);
 
 #endif

@@ -506,6 +506,13 @@ pl_gateway__poll_upgrade (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t 
     session->rooms = NULL;
     pl_rooms_rebind (&ws->rooms, ws);
     session->presence = false;
+    /* its connection-state recovery (pid, a replay in progress) */
+    memcpy (ws->pid, session->pid, sizeof ws->pid);
+    session->pid[0] = '\0';
+    ws->ended = session->ended;
+    ws->recover = session->recover;
+    session->recover = NULL;
+    session->connected = false;         /* nothing of it is left to save */
     /* what was queued for polling goes first, in order */
     size_t len;
     bool binary;

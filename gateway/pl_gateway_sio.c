@@ -74,7 +74,6 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
 {
     pl_jwt_claims_t claims = { 0 };
     const char *why = "missing token";
-    char room[300];
     if (pkt->nsp_len != 1) {
         pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len,
                                                                        "Invalid namespace"));
@@ -91,23 +90,39 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
         pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, message));
         goto cleanup;
     }
-    snprintf (room, sizeof room, "user:%s", claims.sub);
     size_t sub_len = strlen (claims.sub);
     const char *name = claims.name ? claims.name : "";
+    /* connection-state recovery: auth {pid, offset} asks the broker first */
+    if (pl_gateway__recover_connect (self, conn, pkt->json, claims.sub, name) == 1)
+        goto cleanup;
     conn->user = malloc (sub_len + strlen (name) + 2);
-    char sid[21];
-    if (!conn->user || pl_sio_new_sid (sid) != 0 || pl_gateway__conn_join (self, conn, room) != 0) {
-        free (conn->user);
-        conn->user = NULL;
+    if (!conn->user) {
         pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, "server error"));
         goto cleanup;
     }
     memcpy (conn->user, claims.sub, sub_len + 1);
     strcpy (conn->user + sub_len + 1, name);
-    conn->connected = true;
-    pl_gateway__send_str (self, conn, pl_sio_encode_connect (sid));
+    pl_gateway__sio_accept (self, conn, NULL);
 cleanup:
     pl_jwt_claims_clear (&claims);
+}
+
+void
+pl_gateway__sio_accept (pl_gateway_t *self, pl_gwconn_t *conn, const char *pid)
+{
+    char room[300];
+    char sid[21];
+    snprintf (room, sizeof room, "user:%s", conn->user);
+    if (pl_sio_new_sid (sid) != 0 || pl_gateway__conn_join (self, conn, room) != 0) {
+        free (conn->user);
+        conn->user = NULL;
+        pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, "server error"));
+        goto cleanup;
+    }
+    conn->connected = true;
+    pl_gateway__send_str (self, conn, pl_gateway__recover_ack (self, conn, sid, pid));
+cleanup:
+    return;
 }
 
 /* Handle one complete client message, from any transport. Returns -1 when
@@ -141,9 +156,10 @@ pl_gateway__sio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf,
             goto cleanup;
         case PL_EIO_MESSAGE:
             if (pkt.sio == PL_SIO_CONNECT) {
-                if (conn->connected && pkt.nsp_len == 1)
+                if ((conn->connected || conn->recover) && pkt.nsp_len == 1)
                     break;              /* a repeated CONNECT (socket.connect()
-                                           on a connecting socket): already done */
+                                           on a connecting socket): already done,
+                                           or being recovered */
                 self->app.connect (self, conn, &pkt);
                 break;
             }
@@ -160,8 +176,10 @@ pl_gateway__sio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf,
                 why = "packet for a namespace the client is not connected to";
                 goto cleanup;
             }
-            if (pkt.sio == PL_SIO_DISCONNECT)
+            if (pkt.sio == PL_SIO_DISCONNECT) {
+                conn->ended = true;     /* no recovery after a DISCONNECT */
                 goto cleanup;
+            }
             if (pkt.sio == PL_SIO_EVENT)
                 self->app.event (self, conn, &pkt);
             /* Parley is JSON-only: a BINARY_EVENT is refused whole, with
@@ -346,9 +364,19 @@ pl_gateway__session_end (pl_gateway_t *self, pl_gwconn_t *conn)
     pl_gateway__conn_release (self, conn);
 }
 
+/* Gateway loop: Parley's end of a session, its rooms still joined: save it
+ * for connection-state recovery (or end it), then tell the rooms service
+ * (presence:drop). */
+static void
+s_on_closed (pl_gateway_t *self, pl_gwconn_t *conn)
+{
+    pl_gateway__recover_closed (self, conn);
+    pl_gateway__presence_drop (self, conn);
+}
+
 /* Parley's application over the core: CONNECT checks the JWT (s_on_connect),
  * EVENTs go to the broker (pl_gateway_req.c), a session's end tells the
  * rooms service (presence:drop). */
 const pl_gwapp_t pl_gateway__parley_app = {
-    s_on_connect, pl_gateway__request, pl_gateway__presence_drop
+    s_on_connect, pl_gateway__request, s_on_closed
 };

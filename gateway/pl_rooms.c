@@ -99,6 +99,15 @@ pl_rooms_chain_size (pl_membership_t *const *chain)
     return n;
 }
 
+const char *
+pl_rooms_chain_room (pl_membership_t *const *chain, size_t i)
+{
+    const pl_membership_t *m = *chain;
+    while (m && i-- > 0)
+        m = m->next;
+    return m ? m->room->name : NULL;
+}
+
 int
 pl_rooms_join (pl_rooms_t *self, const char *name, void *member, pl_membership_t **chain)
 {
@@ -277,6 +286,7 @@ pl_rooms_test (bool verbose)
     pl_rooms_rebind (&cb, &b);
     assert (pl_room_member (pl_rooms_find (rooms, "campaign:2"), 0) == &b);
     assert (s_subs == subs && s_unsubs == unsubs);
+    assert (pl_rooms_chain_room (&cb, 0) && pl_rooms_chain_room (&cb, 1) && !pl_rooms_chain_room (&cb, 2));
     /* except rooms: by pointer; a room nobody local is in is NULL */
     pl_room_t *except[3] = { pl_rooms_find (rooms, "campaign:2"), NULL,
                              pl_rooms_find (rooms, "campaign:1") };

@@ -48,6 +48,9 @@ bool pl_rooms_in (pl_membership_t *const *chain, const char *room);
 bool pl_rooms_in_any (pl_membership_t *const *chain, pl_room_t *const *rooms, size_t n);
 /* Rooms in the chain. */
 size_t pl_rooms_chain_size (pl_membership_t *const *chain);
+/* The name of the room of the chain's i-th membership (0 <= i < size),
+ * or NULL past the end (connection-state recovery saves them). */
+const char *pl_rooms_chain_room (pl_membership_t *const *chain, size_t i);
 
 /* Look a room up by NUL-terminated name; NULL when it has no members. */
 pl_room_t *pl_rooms_find (pl_rooms_t *self, const char *room);

@@ -3,7 +3,7 @@
 // and nobody else does. Other users cannot see or touch the actor.
 import assert from 'node:assert/strict';
 import {
-  useSystem, emitAck, expectOk, expectError, recordEvents, waitEvent, sleep,
+  useSystem, emitAck, expectOk, expectError, recordEvents, waitEvent, sleep, OFFSET_RE,
 } from './lib/system.mjs';
 
 const h = useSystem({ workers: 1, gateways: 2 });
@@ -60,10 +60,13 @@ h.test('other tabs of the creator get created/updated/deleted; the sender and ot
   for (const [who, seen] of Object.entries(quiet)) {
     assert.deepEqual(actorEvents(seen), [], `${who} received nothing`);
   }
-  // Exactly one of each, each with exactly one argument.
+  // Exactly one of each, each with exactly one argument, then its offset
+  // (connection-state recovery, on by default), offsets in order.
   for (const seen of [seen2, seen3]) {
-    assert.deepEqual(actorEvents(seen).map((e) => [e.event, e.args.length]),
-      [['actor:created', 1], ['actor:updated', 1], ['actor:deleted', 1]]);
+    assert.deepEqual(actorEvents(seen).map((e) => [e.event, e.args.length, OFFSET_RE.test(e.args[1])]),
+      [['actor:created', 2, true], ['actor:updated', 2, true], ['actor:deleted', 2, true]]);
+    const offsets = actorEvents(seen).map((e) => e.args[1]);
+    assert.deepEqual([...offsets].sort(), offsets);
   }
   for (const s of [tab1, tab2, tab3, bob1, bob2, al1, al2]) s.disconnect();
 });

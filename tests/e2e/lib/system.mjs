@@ -122,16 +122,33 @@ export function emitAck(socket, event, arg, timeoutMs = 7000) {
   });
 }
 
-/** Resolve with the first payload of `event` on socket, or reject on timeout. */
+/**
+ * A room event's offset: with connection-state recovery on (PARLEY_RECOVERY_MS,
+ * the default) every room event carries it as an extra last argument, which
+ * socket.io-client keeps for its next reconnect (proto/README.md, "Recovery").
+ */
+export const OFFSET_RE = /^[0-9a-f]{12}-[0-9a-f]{12}$/;
+
+/** The arguments of an event without its trailing offset, if it has one. */
+export function withoutOffset(args) {
+  return args.length > 1 && typeof args.at(-1) === 'string' && OFFSET_RE.test(args.at(-1))
+    ? args.slice(0, -1) : args;
+}
+
+/**
+ * Resolve with the first payload of `event` on socket (its arguments less
+ * the offset: the payload alone when that leaves one), or reject on timeout.
+ */
 export function waitEvent(socket, event, timeoutMs = 3000) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.off(event, on);
       reject(new Error(`no ${event} within ${timeoutMs} ms`));
     }, timeoutMs);
-    function on(...args) {
+    function on(...all) {
       clearTimeout(timer);
       socket.off(event, on);
+      const args = withoutOffset(all);
       resolve(args.length <= 1 ? args[0] : args);
     }
     socket.on(event, on);

@@ -1,0 +1,261 @@
+// Connection-state recovery (Socket.IO 4.6+) end to end, with the real
+// socket.io-client on 2 gateways: a player whose transport drops while the GM
+// changes an actor and chats comes back, to the same gateway or to the other
+// one, with socket.recovered === true, gets every missed room event once and
+// in order, then live ones. Refused cases: another user's token, an expired
+// session, recovery turned off, and a player removed while away does not get
+// the campaign's room back.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  useSystem, startSystem, emitAck, expectOk, sleep, OFFSET_RE,
+} from './lib/system.mjs';
+import { uid, record, createCampaign, addMember, subscribeOk, settle, quiet } from './lib/campaign.mjs';
+
+const h = useSystem({ workers: 1, gateways: 2 });
+
+/** Resolve with the reason of socket's next disconnect. */
+function nextDisconnect(s) {
+  return new Promise((resolve) => s.once('disconnect', (reason) => resolve(reason)));
+}
+
+/** Resolve once socket is connected again (bounded). */
+function nextConnect(s, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no connect within ${ms} ms`)), ms);
+    s.once('connect', () => { clearTimeout(timer); resolve(); });
+    s.once('connect_error', (e) => { clearTimeout(timer); reject(new Error(`connect_error: ${e.message}`)); });
+  });
+}
+
+/** A GM with a campaign and an actor in it, and a player subscribed to its room. */
+async function table(sys, { playerGateway } = {}) {
+  const gmId = uid('rc-gm');
+  const pId = uid('rc-p');
+  const gm = await sys.connectOk(sys.token({ sub: gmId, name: 'GM' }));
+  const campaign = await createCampaign(gm);
+  const room = `campaign:${campaign.id}`;
+  await addMember(gm, campaign.id, pId, 'player');
+  const player = await sys.connectOk(sys.token({ sub: pId, name: 'P' }), { gateway: playerGateway });
+  await subscribeOk(gm, room);
+  await subscribeOk(player, room);
+  const actor = expectOk(await emitAck(gm, 'actor:create', { name: 'Orc', type: 'npc', campaignId: campaign.id }));
+  await settle();
+  return { gm, gmId, player, pId, campaign, room, actor, rec: record(player, 'player') };
+}
+
+/** Room events of interest a recorder got after index from, as [name, key]. */
+function seenSince(rec, from) {
+  return rec.events.slice(from)
+    .filter((e) => e.event === 'actor:updated' || e.event === 'chat:message')
+    .map((e) => ({ name: e.event, key: e.event === 'chat:message' ? e.data.text : e.data.version, offset: e.args.at(-1), n: e.args.length }));
+}
+
+/** The GM's changes while the player is away: one actor update, two chats. */
+async function missWhileAway(t) {
+  expectOk(await emitAck(t.gm, 'actor:update', { id: t.actor.id, hp: 7 }));
+  expectOk(await emitAck(t.gm, 'chat:send', { room: t.room, text: 'missed 1' }));
+  expectOk(await emitAck(t.gm, 'chat:send', { room: t.room, text: 'missed 2' }));
+}
+
+/** A gateway's /healthz stats. */
+async function stats(sys, gateway) {
+  const r = await fetch(`${sys.url(gateway)}/healthz`, { signal: AbortSignal.timeout(3000) });
+  return (await r.json()).stats;
+}
+
+async function recoverAndCheck(sys, t, otherGateway) {
+  const { player, rec } = t;
+  // a live event first: the client keeps its offset
+  expectOk(await emitAck(t.gm, 'chat:send', { room: t.room, text: 'before' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'before');
+  const before = rec.of('chat:message', (m) => m.text === 'before')[0];
+  assert.match(before.args.at(-1), OFFSET_RE, 'a room event carries its offset last');
+  assert.equal(typeof player._pid, 'string', 'the CONNECT ack carried a pid');
+  assert.equal(player.recovered, false);
+  const pid = player._pid;
+
+  const dropped = nextDisconnect(player);
+  player.io.engine.close();                       // the transport drops
+  await dropped;                                  // (client side: "forced close")
+  const mark = rec.events.length;
+  await missWhileAway(t);
+
+  const target = otherGateway ? 'gateway-2' : 'gateway';
+  if (otherGateway) player.io.uri = sys.url('gateway-2');   // as a load balancer would
+  const recoveries = (await stats(sys, target)).recoveries;
+  const back = nextConnect(player);
+  player.connect();
+  await back;
+  assert.equal(player.recovered, true, 'socket.recovered');
+  assert.equal((await stats(sys, target)).recoveries, recoveries + 1, `recovered by ${target}`);
+  assert.equal(player._pid, pid, 'same pid');
+  await rec.waitFor('chat:message', (m) => m.text === 'missed 2', 5000);
+
+  // live events continue after the replay
+  expectOk(await emitAck(t.gm, 'chat:send', { room: t.room, text: 'live' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'live');
+  await quiet();
+  const seen = seenSince(rec, mark);
+  assert.deepEqual(seen.map((e) => [e.name, e.key, e.n]), [
+    ['actor:updated', 2, 2], ['chat:message', 'missed 1', 2], ['chat:message', 'missed 2', 2],
+    ['chat:message', 'live', 2],
+  ], 'missed events once each, in order, then the live one');
+  const offsets = seen.map((e) => e.offset);
+  assert.ok(offsets.every((o) => OFFSET_RE.test(o)));
+  assert.ok(offsets.every((o, i) => i === 0 || o > offsets[i - 1]), 'offsets increase');
+  assert.ok(offsets[0] > before.args.at(-1));
+  // the recovered connection is a normal one: requests work
+  expectOk(await emitAck(player, 'actor:get', t.actor.id));
+}
+
+h.test('recovery on the same gateway: recovered, missed events once and in order, then live ones', async (t, sys) => {
+  const tb = await table(sys);
+  await recoverAndCheck(sys, tb, false);
+  tb.gm.disconnect();
+  tb.player.disconnect();
+});
+
+h.test('recovery on the other gateway of the deployment', async (t, sys) => {
+  const tb = await table(sys);
+  await recoverAndCheck(sys, tb, true);
+  tb.gm.disconnect();
+  tb.player.disconnect();
+});
+
+h.test('another user\'s token with the pid is not recovered and gets none of the events', async (t, sys) => {
+  const tb = await table(sys);
+  const { player, rec } = tb;
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'before');
+  const pid = player._pid;
+  const dropped = nextDisconnect(player);
+  player.io.engine.close();
+  await dropped;
+  const mark = rec.events.length;
+  await missWhileAway(tb);
+  const thief = uid('rc-thief');
+  player.auth = { token: sys.token({ sub: thief }) };   // pid and offset are still sent
+  const back = nextConnect(player);
+  player.connect();
+  await back;
+  assert.equal(player.recovered, false);
+  assert.notEqual(player._pid, pid, 'a new pid');
+  await quiet();
+  assert.deepEqual(seenSince(rec, mark), [], 'nothing replayed to another user');
+  // the rightful owner can still recover it
+  const owner = sys.connect(sys.token({ sub: tb.pId, name: 'P' }), { io: { autoConnect: false } });
+  owner._pid = pid;
+  owner._lastOffset = rec.of('chat:message', (m) => m.text === 'before')[0].args.at(-1);
+  const orec = record(owner, 'owner');
+  const ok = nextConnect(owner);
+  owner.connect();
+  await ok;
+  assert.equal(owner.recovered, true);
+  await orec.waitFor('chat:message', (m) => m.text === 'missed 2');
+  assert.deepEqual(seenSince(orec, 0).map((e) => e.key), [2, 'missed 1', 'missed 2']);
+  for (const s of [tb.gm, player, owner]) s.disconnect();
+});
+
+h.test('a player removed from the campaign while away does not get its room back', async (t, sys) => {
+  const tb = await table(sys);
+  const { player, rec } = tb;
+  const other = uid('rc-p2');
+  await addMember(tb.gm, tb.campaign.id, other, 'player');
+  const witness = await sys.connectOk(sys.token({ sub: other }));
+  await subscribeOk(witness, tb.room);
+  const wrec = record(witness, 'witness');
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'before');
+  const dropped = nextDisconnect(player);
+  player.io.engine.close();
+  await dropped;
+  const mark = rec.events.length;
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'missed 1' }));
+  expectOk(await emitAck(tb.gm, 'campaign:removeMember', { campaignId: tb.campaign.id, userId: tb.pId }));
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'after removal' }));
+  const back = nextConnect(player);
+  player.connect();
+  await back;
+  assert.equal(player.recovered, true);
+  await rec.waitFor('campaign:memberRemoved', (m) => m.userId === tb.pId, 5000);
+  // a positive control: the witness, still a member, gets the next message
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'live' }));
+  await wrec.waitFor('chat:message', (m) => m.text === 'live');
+  await quiet();
+  assert.deepEqual(seenSince(rec, mark).map((e) => e.key), ['missed 1'],
+    'the message before the removal, nothing after it');
+  for (const s of [tb.gm, player, witness]) s.disconnect();
+});
+
+h.test('an explicit disconnect ends the session: connecting again is not a recovery', async (t, sys) => {
+  const tb = await table(sys);
+  const { player } = tb;
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
+  await tb.rec.waitFor('chat:message', (m) => m.text === 'before');
+  const pid = player._pid;
+  player.disconnect();
+  await sleep(100);
+  const back = nextConnect(player);
+  player.connect();
+  await back;
+  assert.equal(player.recovered, false);
+  assert.notEqual(player._pid, pid);
+  tb.gm.disconnect();
+  player.disconnect();
+});
+
+test('a session older than PARLEY_RECOVERY_MS is not recovered', { timeout: 60000 }, async () => {
+  const sys = await startSystem({ workers: 1, env: { PARLEY_RECOVERY_MS: '1000' } });
+  try {
+    const tb = await table(sys);
+    const { player, rec } = tb;
+    expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
+    await rec.waitFor('chat:message', (m) => m.text === 'before');
+    const dropped = nextDisconnect(player);
+    player.io.engine.close();
+    await dropped;
+    const mark = rec.events.length;
+    await missWhileAway(tb);
+    await sleep(2500);                  // the recovery window (1 s) and a tick pass
+    const back = nextConnect(player);
+    player.connect();
+    await back;
+    assert.equal(player.recovered, false);
+    await quiet();
+    assert.deepEqual(seenSince(rec, mark), []);
+    tb.gm.disconnect();
+    player.disconnect();
+  } catch (e) {
+    sys.dumpLogs('expiry test failed');
+    throw e;
+  } finally {
+    await sys.stop();
+  }
+});
+
+test('PARLEY_RECOVERY_MS=0: no pid, no offsets', { timeout: 60000 }, async () => {
+  const sys = await startSystem({ workers: 1, env: { PARLEY_RECOVERY_MS: '0' } });
+  try {
+    const tb = await table(sys);
+    expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'plain' }));
+    await tb.rec.waitFor('chat:message', (m) => m.text === 'plain');
+    assert.equal(tb.player._pid, undefined);
+    assert.deepEqual(tb.rec.of('chat:message').map((e) => e.args.length), [1]);
+    const dropped = nextDisconnect(tb.player);
+    tb.player.io.engine.close();
+    await dropped;
+    const back = nextConnect(tb.player);
+    tb.player.connect();
+    await back;
+    assert.ok(!tb.player.recovered);
+    assert.equal(tb.player._pid, undefined);
+    tb.gm.disconnect();
+    tb.player.disconnect();
+  } catch (e) {
+    sys.dumpLogs('recovery-off test failed');
+    throw e;
+  } finally {
+    await sys.stop();
+  }
+});
