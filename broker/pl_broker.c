@@ -337,6 +337,22 @@ s_frontend_message (pl_broker_t *self, pl_zmsg_t *msg)
       || s_is (command, PL_CMD_REPLAY)))
         self->opts.on_recovery (self->opts.recovery_arg, msg);
     else
+    if (s_is (command, PL_CMD_SESSION))
+        ;   /* recovery is off here: a gateway that has it on is told so below */
+    else
+    if ((s_is (command, PL_CMD_RECOVER) && msg->count == 5)
+    ||  (s_is (command, PL_CMD_REPLAY) && msg->count == 4)) {
+        /* refused, so that its client connects as a new session at once */
+        static const char off[] = "{\"ok\":false,\"reason\":\"recovery is off on the broker\"}";
+        pl_zmsg_part_t parts[] = {
+            { zmq_msg_data (client), zmq_msg_size (client) }, { PL_PROTO_VERSION, 4 },
+            { zmq_msg_data (command), zmq_msg_size (command) },
+            { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
+            { off, sizeof off - 1 },
+        };
+        pl_zmsg_send (pl_broker__sending (self, PL_BROKER__FRONTEND), parts, 5);
+    }
+    else
         s_bad_input (self, "frontend: dropped command \"%s\" with %d%s frames",
                      s_printable (command, shown, sizeof shown), msg->count,
                      msg->oversize ? "+" : "");

@@ -164,6 +164,21 @@ s_test_malformed (void)
     pl_broker__t_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, "act\nors", "v4",
                               "actor:get", S_CTX, "");
     pl_broker__t_expect_error (env.client, "v4", PL_ERR_VALIDATION_ERROR, "service", S_WAIT);
+    /* recovery off (no on_recovery): SESS is ignored, RECOVER and REPLAY
+     * refused at once, so the gateway's client connects as a new session */
+    pl_broker__t_send_frames (env.client, 4, PL_PROTO_VERSION, PL_CMD_SESSION, "pid1",
+                              "{\"state\":\"open\",\"sub\":\"al\"}");
+    pl_broker__t_send_frames (env.client, 4, PL_PROTO_VERSION, PL_CMD_RECOVER, "~recover/g/1/1",
+                              "{\"pid\":\"pid1\",\"sub\":\"al\"}");
+    zmsg_t *off = pl_broker__t_recv_within (env.client, S_WAIT);
+    assert (off && zmsg_size (off) == 4);
+    zframe_t *frame = zmsg_first (off);
+    assert (zframe_streq (frame, PL_PROTO_VERSION));
+    assert (zframe_streq (zmsg_next (off), PL_CMD_RECOVER));
+    assert (zframe_streq (zmsg_next (off), "~recover/g/1/1"));
+    frame = zmsg_next (off);
+    assert (memmem (zframe_data (frame), zframe_size (frame), "\"ok\":false", 10));
+    zmsg_destroy (&off);
     /* a 64-byte service name is fine: it queues (no worker), STATUS shows it */
     long_service[PL_BROKER_SERVICE_MAX] = 0;
     pl_broker__t_send_frames (env.client, 7, PL_PROTO_VERSION, PL_CMD_REQ, long_service, "v5",

@@ -316,6 +316,16 @@ s_await_subscribe_all (zsock_t *publisher)
 
 static void s_publish (zsock_t *publisher, const char *room, const char *packet);
 
+/* pl_replay send of the test: nothing asks it anything; runs on the
+ * test proxy's thread. */
+static void
+s_no_send (void *arg, const pl_zmsg_part_t *parts, int count)
+{
+    (void) arg;
+    (void) parts;
+    (void) count;
+}
+
 /* Publish probes to room until sub receives one (the subscription reached
  * the proxy's XPUB), then drain the extra probes. Bounded: 3 s. */
 static void
@@ -440,6 +450,78 @@ pl_evproxy_test (bool verbose)
     zsock_destroy (&sub_alice);
     zsock_destroy (&publisher);
     zactor_destroy (&proxy);
+
+    /* recovery on: every EV and CTL is stamped (frame 5 except, empty for
+     * none; frame 6 the offset, increasing) and logged; anything else
+     * passes as it came */
+    pl_replay_opts_t ropts = { .max_ms = 60000, .max_bytes = 1 << 20, .wait_ms = 1000,
+                               .send = s_no_send };
+    pl_replay_t *replay = pl_replay_new (&ropts);
+    assert (replay);
+    pl_evproxy_opts_t stamped = { .xsub = "inproc://pl-evproxy-test-in2",
+                                  .xpub = "inproc://pl-evproxy-test-out2", .replay = replay };
+    proxy = zactor_new (s_proxy_actor, &stamped);
+    assert (proxy);
+    publisher = zsock_new (ZMQ_XPUB);
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    assert (publisher && sub);
+    rc = zsock_connect (publisher, "%s", stamped.xsub);
+    assert (rc == 0);
+    rc = zsock_connect (sub, "%s", stamped.xpub);
+    assert (rc == 0);
+    s_await_subscribe_all (publisher);
+    s_subscribe (sub, "user:al", true);
+    s_await_route (publisher, sub, "user:al");
+    size_t logged = pl_replay_messages (replay);    /* the probes */
+    assert (logged >= 1);
+    s_publish (publisher, "user:al", "[\"a\",1]");
+    zmsg_t *ex = zmsg_new ();
+    zmsg_addmem (ex, "user:al", 8);
+    zmsg_addstr (ex, PL_PROTO_VERSION);
+    zmsg_addstr (ex, PL_CMD_EVENT);
+    zmsg_addstr (ex, "");
+    zmsg_addstr (ex, "[\"b\",2]");
+    zmsg_addstr (ex, "[\"user:x\"]");
+    rc = zmsg_send (&ex, publisher);
+    assert (rc == 0);
+    zmsg_t *ctl = zmsg_new ();
+    zmsg_addmem (ctl, "user:al", 8);
+    zmsg_addstr (ctl, PL_PROTO_VERSION);
+    zmsg_addstr (ctl, PL_CMD_CONTROL);
+    zmsg_addstr (ctl, "");
+    zmsg_addstr (ctl, "{\"leave\":[\"campaign:1\"]}");
+    rc = zmsg_send (&ctl, publisher);
+    assert (rc == 0);
+    zmsg_t *other = zmsg_new ();
+    zmsg_addmem (other, "user:al", 8);
+    zmsg_addstr (other, "XX01");
+    zmsg_addstr (other, PL_CMD_EVENT);
+    rc = zmsg_send (&other, publisher);
+    assert (rc == 0);
+    const char *excepts[] = { "", "[\"user:x\"]", "" };
+    char last[PL_REPLAY_OFFSET_LEN + 1] = "";
+    for (int i = 0; i < 3; i++) {
+        zmsg_t *got = s_recv_within (sub, 2000);
+        assert (got && zmsg_size (got) == 7);
+        zframe_t *frame = zmsg_first (got);
+        for (int f = 0; f < 5; f++)
+            frame = zmsg_next (got);
+        assert (zframe_streq (frame, excepts[i]));
+        char *offset = zframe_strdup (zmsg_next (got));
+        assert (offset && strlen (offset) == PL_REPLAY_OFFSET_LEN && offset[12] == '-');
+        assert (strcmp (offset, last) > 0);
+        snprintf (last, sizeof last, "%s", offset);
+        free (offset);
+        zmsg_destroy (&got);
+    }
+    zmsg_t *got = s_recv_within (sub, 2000);
+    assert (got && zmsg_size (got) == 3);               /* not PL01: untouched */
+    zmsg_destroy (&got);
+    zsock_destroy (&sub);
+    zsock_destroy (&publisher);
+    zactor_destroy (&proxy);
+    assert (pl_replay_messages (replay) == logged + 3);
+    pl_replay_destroy (&replay);
 
     /* a second proxy on the same ipc endpoints is refused, not a thief */
     char dir[] = "/tmp/pl-evproxy-XXXXXX";
