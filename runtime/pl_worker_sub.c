@@ -105,7 +105,9 @@ s_decode (pl_worker_t *self, pl_zmsg_t *msg, pl_worker__slot_t *slot)
     const char *text = pl_zmsg_data (msg, 4, &packet_len);
     if (pl_zmsg_is (msg, 2, PL_CMD_CONTROL) && pl_zmsg_is (msg, 1, PL_PROTO_VERSION))
         goto cleanup;                       /* for gateways */
-    if (msg->oversize || (msg->count != 5 && msg->count != 6)
+    /* 5 or 6 frames; 7 when the proxy stamped it for recovery (except,
+     * empty for none, then its offset: proto/README.md, "Event bus") */
+    if (msg->oversize || msg->count < 5 || msg->count > 7
     ||  !pl_zmsg_is (msg, 1, PL_PROTO_VERSION) || !pl_zmsg_is (msg, 2, PL_CMD_EVENT)
     ||  topic_len < 2 || topic[topic_len - 1] != 0
     ||  memchr (topic, 0, topic_len - 1)
