@@ -62,18 +62,6 @@ s_recovery_send (void *arg, const pl_zmsg_part_t *parts, int count)
         pl_broker_send_frontend (s_recovery.broker, parts, count);
 }
 
-/* zloop timer, every second while recovery is on; runs on the main loop:
- * the log and sessions age out, claims waiting for a save give up. */
-static int
-s_on_recovery_tick (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    (void) arg;
-    pl_replay_expire (s_recovery.replay, zclock_mono ());
-    return 0;
-}
-
 /* A config integer that must lie in [min, max]; logs and returns -1 when
  * it does not. */
 static int
@@ -190,7 +178,7 @@ main (int argc, char **argv)
     ||  pl_broker_attach (broker, loop) == -1
     ||  pl_evproxy_attach (proxy, loop) == -1
     ||  zloop_poller (loop, &signal_item, s_on_signal, NULL) == -1
-    ||  (s_recovery.replay && zloop_timer (loop, 1000, 0, s_on_recovery_tick, NULL) == -1)) {
+    ||  (s_recovery.replay && pl_replay_attach (s_recovery.replay, loop) == -1)) {
         pl_error ("cannot set up the event loop");
         goto cleanup;
     }

@@ -77,7 +77,54 @@ struct _pl_replay_t {
     zhashx_t *by_nonce;                 /* nonce -> claimed session (owned)        */
     s_waiter_t *waiters;                /* claims waiting for a save               */
     size_t nwaiters;
+    size_t timed;                       /* saved or claimed sessions, as of the
+                                           last expiry (or more since)            */
+    zloop_t *loop;                      /* attached to, or NULL                    */
+    int timer;                          /* its expiry timer, or -1                 */
 };
+
+/* zloop timer, every second while anything can expire; runs on the
+ * broker's loop. Ends itself once nothing can. */
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    pl_replay_t *self = arg;
+    pl_replay_expire (self, zclock_mono ());
+    if (self->count == 0 && self->nwaiters == 0 && self->timed == 0) {
+        zloop_timer_end (loop, timer_id);
+        self->timer = -1;
+    }
+    return 0;
+}
+
+/* Something that can expire was added: make sure the timer runs. */
+static void
+s_arm (pl_replay_t *self)
+{
+    if (self->loop && self->timer == -1)
+        self->timer = zloop_timer (self->loop, 1000, 0, s_on_tick, self);
+}
+
+int
+pl_replay_attach (pl_replay_t *self, zloop_t *loop)
+{
+    assert (self && loop && !self->loop);
+    self->loop = loop;
+    self->timer = -1;
+    if (self->count || self->nwaiters || self->timed)
+        s_arm (self);
+    return self->timer == -1 && (self->count || self->nwaiters || self->timed) ? -1 : 0;
+}
+
+void
+pl_replay_detach (pl_replay_t *self)
+{
+    assert (self);
+    if (self->loop && self->timer != -1)
+        zloop_timer_end (self->loop, self->timer);
+    self->loop = NULL;
+    self->timer = -1;
+}
 
 /* zhashx destructor; runs wherever the map is destroyed or an item deleted */
 static void
@@ -98,6 +145,7 @@ pl_replay_new (const pl_replay_opts_t *opts)
     if (!self->opts.boot_ms)
         self->opts.boot_ms = zclock_time ();
     self->next_seq = self->first_seq = 1;
+    self->timer = -1;
     self->by_pid = zhashx_new ();
     self->by_nonce = zhashx_new ();
     if (!self->by_pid || !self->by_nonce) {
@@ -116,6 +164,7 @@ pl_replay_destroy (pl_replay_t **self_p)
     assert (self_p);
     pl_replay_t *self = *self_p;
     if (self) {
+        pl_replay_detach (self);
         while (self->head) {
             s_entry_t *e = self->head;
             self->head = e->next;
@@ -231,6 +280,7 @@ pl_replay_record (pl_replay_t *self, int64_t now, bool control,
     self->tail = e;
     self->count++;
     self->bytes += size;
+    s_arm (self);
 cleanup:
     return;
 }
@@ -412,6 +462,8 @@ s_claim (pl_replay_t *self, s_session_t *s, const byte *client, size_t client_le
     s = moved;
     s->state = S_CLAIMED;
     s->expires = now + self->opts.wait_ms;
+    self->timed++;
+    s_arm (self);
     s->client_len = client_len;
     memcpy (s->client, client, client_len);
     snprintf (s->nonce, sizeof s->nonce, "%s", nonce);
@@ -566,6 +618,8 @@ s_on_session (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
     strcpy (s->origin, origin);
     s->state = S_SAVED;
     s->expires = now + self->opts.max_ms;
+    self->timed++;
+    s_arm (self);
     /* claims that waited for it */
     for (s_waiter_t **wp = &self->waiters; *wp; ) {
         s_waiter_t *w = *wp;
@@ -642,6 +696,7 @@ s_on_recover (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
         w->next = self->waiters;
         self->waiters = w;
         self->nwaiters++;
+        s_arm (self);
     }
 cleanup:
     cJSON_Delete (root);
@@ -708,6 +763,7 @@ pl_replay_expire (pl_replay_t *self, int64_t now)
         free (w);
     }
     zhashx_t *maps[] = { self->by_pid, self->by_nonce };
+    self->timed = 0;
     for (int m = 0; m < 2; m++) {
         zlistx_t *due = NULL;
         for (s_session_t *s = zhashx_first (maps[m]); s; s = zhashx_next (maps[m]))
@@ -717,6 +773,9 @@ pl_replay_expire (pl_replay_t *self, int64_t now)
                 if (due)
                     zlistx_add_end (due, m == 0 ? s->pid : s->nonce);
             }
+            else
+            if (s->state != S_OPEN)
+                self->timed++;
         for (char *key = due ? zlistx_first (due) : NULL; key; key = zlistx_next (due))
             zhashx_delete (maps[m], key);
         zlistx_destroy (&due);
@@ -788,6 +847,16 @@ s_test_rec (pl_replay_t *r, int64_t now, bool control, const char *topic, const 
 {
     pl_replay_record (r, now, control, topic, strlen (topic), origin, strlen (origin),
                       packet, strlen (packet), except, except ? strlen (except) : 0, offset);
+}
+
+/* zloop timer of the test; runs on the test's loop: ends it. */
+static int
+s_test_stop (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    (void) arg;
+    return -1;
 }
 
 static void
@@ -921,6 +990,21 @@ pl_replay_test (bool verbose)
     assert (pl_replay_sessions (r) == 0);
     pl_replay_destroy (&r);
     pl_replay_destroy (&r);
+
+    /* attached to a loop, the log ages out on its own */
+    opts.max_ms = 300;
+    r = pl_replay_new (&opts);
+    zloop_t *loop = zloop_new ();
+    assert (r && loop);
+    assert (pl_replay_attach (r, loop) == 0);
+    s_test_rec (r, zclock_mono (), false, "user:al", "", "[\"x\",1]", NULL, o);
+    assert (pl_replay_messages (r) == 1);
+    int rc = zloop_timer (loop, 1500, 1, s_test_stop, NULL);
+    assert (rc != -1);
+    zloop_start (loop);
+    assert (pl_replay_messages (r) == 0);
+    pl_replay_destroy (&r);
+    zloop_destroy (&loop);
     if (verbose)
         printf ("OK\n");
 }

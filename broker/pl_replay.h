@@ -37,6 +37,8 @@
 
 #include "pl_zmsg.h"
 
+#include <czmq.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +92,13 @@ void pl_replay_message (pl_replay_t *self, pl_zmsg_t *msg, int64_t now);
 
 /* Drop what is older than max_ms; answer claims that waited wait_ms. */
 void pl_replay_expire (pl_replay_t *self, int64_t now);
+
+/* Run pl_replay_expire every second on loop while anything can expire
+ * (messages logged, sessions saved or claimed, claims waiting), and not
+ * at all otherwise: an idle broker stays asleep. Detach before destroying
+ * the loop (pl_replay_destroy detaches). Returns 0 or -1. */
+int pl_replay_attach (pl_replay_t *self, zloop_t *loop);
+void pl_replay_detach (pl_replay_t *self);
 
 /* Counts, for tests and logs. */
 size_t pl_replay_messages (pl_replay_t *self);
