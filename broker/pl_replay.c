@@ -194,20 +194,23 @@ s_format (pl_replay_t *self, uint64_t seq, char offset[PL_REPLAY_OFFSET_LEN + 1]
 static int
 s_parse (pl_replay_t *self, const char *offset, uint64_t *seq)
 {
+    int rc = -1;
     char mine[PL_REPLAY_OFFSET_LEN + 1];
     s_format (self, 0, mine);
     if (strlen (offset) != PL_REPLAY_OFFSET_LEN || memcmp (offset, mine, 13) != 0)
-        return -1;
+        goto cleanup;
     uint64_t v = 0;
     for (int i = 13; i < PL_REPLAY_OFFSET_LEN; i++) {
         char c = offset[i];
         int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
         if (d < 0)
-            return -1;
+            goto cleanup;
         v = v * 16 + (uint64_t) d;
     }
     *seq = v;
-    return 0;
+    rc = 0;
+cleanup:
+    return rc;
 }
 
 static void
@@ -312,13 +315,14 @@ s_set_add (s_set_t *set, const char *room)
 static void
 s_set_remove (s_set_t *set, const char *room)
 {
-    for (size_t i = 0; i < set->n; i++)
-        if (strcmp (set->rooms[i], room) == 0) {
-            if (i + 1 < set->n)
-                memcpy (set->rooms[i], set->rooms[set->n - 1], sizeof set->rooms[i]);
-            set->n--;
-            return;
-        }
+    size_t i = 0;
+    while (i < set->n && strcmp (set->rooms[i], room) != 0)
+        i++;
+    if (i < set->n) {
+        if (i + 1 < set->n)
+            memcpy (set->rooms[i], set->rooms[set->n - 1], sizeof set->rooms[i]);
+        set->n--;
+    }
 }
 
 /* Would a connection in set receive e (and, for a control, what does it

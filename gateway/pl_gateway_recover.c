@@ -84,7 +84,7 @@ s_free (pl_gateway_t *self, pl_gwconn_t *conn)
 {
     struct pl_gwrecover *r = conn->recover;
     if (!r)
-        return;
+        goto cleanup;
     if (r->state == S_REPLAYING && self->bus)
         pl_bus_subscribe (self->bus, r->nonce, false);
     for (size_t i = 0; i < r->nheld; i++) {
@@ -94,6 +94,8 @@ s_free (pl_gateway_t *self, pl_gwconn_t *conn)
     free (r->held);
     free (r);
     conn->recover = NULL;
+cleanup:
+    return;
 }
 
 /* The connection a nonce "~recover/<gateway>/<conn>/<n>" was made for,
@@ -175,8 +177,10 @@ pl_gateway__recover_ack (pl_gateway_t *self, pl_gwconn_t *conn, const char *sid,
 {
     char *out = NULL;
     char *json = NULL;
-    if (self->recovery_ms <= 0)
-        return pl_sio_encode_connect (sid);
+    if (self->recovery_ms <= 0) {
+        out = pl_sio_encode_connect (sid);
+        goto cleanup;
+    }
     if (pid)
         snprintf (conn->pid, sizeof conn->pid, "%s", pid);
     else
@@ -407,6 +411,8 @@ cleanup:
     return;
 }
 
+/* pl_bus on_recovery, lws loop: the broker's answer to a RECOVER (the
+ * claim) or the end of a REPLAY. */
 void
 pl_gateway__recover_on_recovery (void *arg, bool replay, const char *nonce, size_t nonce_len,
                                  const char *json, size_t len)
@@ -426,6 +432,7 @@ cleanup:
     cJSON_Delete (root);
 }
 
+/* pl_bus on_replay, lws loop: one missed message of a replay, in order. */
 void
 pl_gateway__recover_on_replay (void *arg, const char *nonce, size_t nonce_len, bool control,
                                const char *topic, size_t topic_len, const char *packet,
