@@ -395,16 +395,21 @@ s_on_replayed (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
         goto cleanup;
     }
     r->state = S_CLAIMING;          /* hold nothing more: deliver in order below */
+    size_t dropped = 0;
     for (size_t i = 0; i < r->nheld && !conn->closing; i++) {
         s_held_t *h = &r->held[i];
         if (strlen (h->offset) != strlen (high->valuestring)
-        ||  strcmp (h->offset, high->valuestring) <= 0)
+        ||  strcmp (h->offset, high->valuestring) <= 0) {
+            dropped++;
             continue;               /* in the replay already */
+        }
         if (h->frame)
             pl_gateway__send (self, conn, h->frame);
         else
             s_apply_control (self, conn, h->room, h->json, strlen (h->json));
     }
+    pl_debug ("conn %llu: recovered up to %s; of %zu messages held meanwhile, %zu were "
+              "in the replay", (unsigned long long) conn->id, high->valuestring, r->nheld, dropped);
     pl_bus_subscribe (self->bus, r->nonce, false);
     s_free (self, conn);
 cleanup:
