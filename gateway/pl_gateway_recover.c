@@ -21,7 +21,9 @@
  *       (so the room subscriptions before it are applied): each missed
  *       message (events sent, controls applied), then the last offset H it
  *       forwarded. The held messages after H follow; those up to H were in
- *       the replay and are dropped. The nonce is unsubscribed.
+ *       the replay and are dropped, as are any that arrive later (the
+ *       replay and the live messages come through different sockets). The
+ *       nonce is unsubscribed.
  */
 #include "pl_gateway_int.h"
 #include "pl_log.h"
@@ -41,10 +43,16 @@ typedef struct {
     char *room, *json;                  /* a control (one allocation: room\0json) */
 } s_held_t;
 
-typedef enum { S_CLAIMING, S_REPLAYING } s_state_t;
+/* CLAIMING: RECOVER sent; REPLAYING: REPLAY sent, live messages held;
+ * DONE: replayed up to high. The replay comes from the broker's frontend
+ * and live messages from the event proxy: two pipes, so a live message up
+ * to high may still arrive after the replay's end. A recovered connection
+ * keeps high for life and drops those (offsets only grow). */
+typedef enum { S_CLAIMING, S_REPLAYING, S_DONE } s_state_t;
 
 struct pl_gwrecover {
     s_state_t state;
+    char high[PL_BUS_OFFSET_MAX + 1];   /* DONE: the replay's last offset         */
     char nonce[S_NONCE_MAX + 1];
     char pid[PL_GW_PID_MAX + 1];
     s_held_t *held;                     /* live messages during the replay        */
@@ -270,6 +278,10 @@ s_hold (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f, const char *room,
         const char *json, size_t json_len, const char *offset, size_t offset_len)
 {
     struct pl_gwrecover *r = conn->recover;
+    if (r && r->state == S_DONE)
+        /* up to high: it was in the replay (see s_state_t) */
+        return offset && offset_len == strlen (r->high)
+            && memcmp (offset, r->high, offset_len) <= 0;
     if (!r || r->state != S_REPLAYING)
         return false;
     if (r->nheld >= self->outq_max || !offset || offset_len > PL_BUS_OFFSET_MAX) {
@@ -389,7 +401,8 @@ s_on_replayed (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
 {
     struct pl_gwrecover *r = conn->recover;
     const cJSON *high = cJSON_GetObjectItemCaseSensitive (root, "high");
-    if (!cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (root, "ok")) || !cJSON_IsString (high)) {
+    if (!cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (root, "ok")) || !cJSON_IsString (high)
+    ||  strlen (high->valuestring) > PL_BUS_OFFSET_MAX) {
         pl_gateway__kill (conn, "recovery: the missed events are no longer available");
         s_free (self, conn);
         goto cleanup;
@@ -411,7 +424,16 @@ s_on_replayed (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
     pl_debug ("conn %llu: recovered up to %s; of %zu messages held meanwhile, %zu were "
               "in the replay", (unsigned long long) conn->id, high->valuestring, r->nheld, dropped);
     pl_bus_subscribe (self->bus, r->nonce, false);
-    s_free (self, conn);
+    /* keep high, drop the rest */
+    for (size_t i = 0; i < r->nheld; i++) {
+        pl_frame_unref (&r->held[i].frame);
+        free (r->held[i].room);
+    }
+    free (r->held);
+    r->held = NULL;
+    r->nheld = r->capheld = 0;
+    snprintf (r->high, sizeof r->high, "%s", high->valuestring);
+    r->state = S_DONE;
 cleanup:
     return;
 }
