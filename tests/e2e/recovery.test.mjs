@@ -223,6 +223,52 @@ h.test('a player removed from the campaign while away does not get its room back
   for (const s of [tb.gm, player, witness]) s.disconnect();
 });
 
+h.test('a reconnect that overtakes the old transport\'s close waits for its save, then recovers', async (t, sys) => {
+  // the client is back (here through the other gateway) before the old
+  // transport is known closed: the broker holds the claim until the save
+  const tb = await table(sys);
+  const { player, rec } = tb;
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'before');
+  const offset = rec.of('chat:message', (m) => m.text === 'before')[0].args.at(-1);
+  const again = sys.connect(sys.token({ sub: tb.pId, name: 'P' }), { gateway: 'gateway-2', io: { autoConnect: false } });
+  again._pid = player._pid;               // what the same client would send
+  again._lastOffset = offset;
+  const arec = record(again, 'again');
+  const back = nextConnect(again);
+  again.connect();
+  await sleep(300);                       // the claim is waiting by now
+  assert.equal(again.connected, false, 'not answered before the save');
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'while both' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'while both');
+  player.io.engine.close();               // the old transport's close: the save
+  await back;
+  assert.equal(again.recovered, true);
+  await arec.waitFor('chat:message', (m) => m.text === 'while both');
+  await quiet();
+  assert.deepEqual(seenSince(arec, 0).map((e) => e.key), ['while both']);
+  for (const s of [tb.gm, player, again]) s.disconnect();
+});
+
+h.test('hostile pid and offset in auth: connected as a new session', async (t, sys) => {
+  const token = sys.token({ sub: uid('rc-h') });
+  for (const extra of [
+    { pid: 'x'.repeat(5000), offset: '0' },
+    { pid: '../../etc', offset: '0' },
+    { pid: 'abc', offset: { a: 1 } },
+    { pid: 'abc', offset: 'zz"\\' },
+    { pid: 42 },
+    { pid: 'nosuchpid0123456789a', offset: '000000000000-000000000001' },
+  ]) {
+    const s = await sys.connectOk(undefined, { io: { auth: { token, ...extra } } });
+    assert.equal(s.connected, true);
+    assert.equal(typeof s._pid, 'string');
+    assert.notEqual(s._pid, extra.pid);
+    expectOk(await emitAck(s, 'actor:list'));
+    s.disconnect();
+  }
+});
+
 h.test('an explicit disconnect ends the session: connecting again is not a recovery', async (t, sys) => {
   const tb = await table(sys);
   const { player } = tb;
