@@ -37,21 +37,28 @@ typedef struct s_entry {
 
 typedef enum { S_OPEN, S_SAVED, S_CLAIMED } s_state_t;
 
+/* Who claimed a session. */
+typedef struct {
+    size_t client_len;                  /* its frontend identity                   */
+    byte client[256];
+    char nonce[PL_REPLAY_NONCE_MAX + 1];
+} s_claimant_t;
+
+/* A session: small while open (one per connected client), its rooms sized
+ * to what it holds once saved. */
 typedef struct {
     s_state_t state;
     char pid[PL_REPLAY_PID_MAX + 1];
     char sub[PL_WIRE_ID_MAX + 1];
-    char origin[S_ORIGIN_MAX + 1];      /* saved: the connection's own events      */
-    char rooms[PL_REPLAY_ROOMS_MAX][PL_WIRE_ROOM_MAX + 1];
+    char *origin;                       /* saved: the connection's own events      */
+    char (*rooms)[PL_WIRE_ROOM_MAX + 1];    /* saved: nrooms of them               */
     size_t nrooms;
     uint64_t open_seq;                  /* next sequence when it opened            */
     uint64_t from;                      /* claimed: replay after this sequence     */
     int64_t expires;                    /* saved, claimed: forgotten then (ms)     */
     bool seen;                          /* claimed: the XPUB read its nonce        */
     bool asked;                         /* claimed: its REPLAY arrived             */
-    size_t client_len;                  /* claimed: who asked                      */
-    byte client[256];
-    char nonce[PL_REPLAY_NONCE_MAX + 1];
+    s_claimant_t *by;                   /* claimed: who asked                      */
 } s_session_t;
 
 /* A RECOVER for a session still open, waiting for its save. */
@@ -130,7 +137,13 @@ pl_replay_detach (pl_replay_t *self)
 static void
 s_session_free (void **item)
 {
-    free (*item);
+    s_session_t *s = *item;
+    if (s) {
+        free (s->origin);
+        free (s->rooms);
+        free (s->by);
+        free (s);
+    }
     *item = NULL;
 }
 
@@ -386,8 +399,9 @@ s_walk (pl_replay_t *self, const s_session_t *s, s_set_t *set, bool send)
             s_format (self, e->seq, offset);
             const char *kind = e->control ? PL_CMD_CONTROL : PL_CMD_EVENT;
             pl_zmsg_part_t parts[] = {
-                { s->client, s->client_len }, { PL_PROTO_VERSION, 4 },
-                { PL_CMD_REPLAY, strlen (PL_CMD_REPLAY) }, { s->nonce, strlen (s->nonce) },
+                { s->by->client, s->by->client_len }, { PL_PROTO_VERSION, 4 },
+                { PL_CMD_REPLAY, strlen (PL_CMD_REPLAY) },
+                { s->by->nonce, strlen (s->by->nonce) },
                 { kind, strlen (kind) }, { e->topic, e->topic_len },
                 { e->packet, e->packet_len }, { offset, PL_REPLAY_OFFSET_LEN },
             };
@@ -457,22 +471,30 @@ s_claim (pl_replay_t *self, s_session_t *s, const byte *client, size_t client_le
     }
     /* move it from by_pid to by_nonce: a pid recovers once */
     s_session_t *moved = malloc (sizeof *moved);
-    if (!moved) {
+    s_claimant_t *by = calloc (1, sizeof *by);
+    if (!moved || !by) {
+        free (moved);
+        free (by);
         s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "out of memory");
         goto cleanup;
     }
     memcpy (moved, s, sizeof *moved);
+    s->origin = NULL;                   /* moved: not freed with the old entry */
+    s->rooms = NULL;
+    s->by = NULL;
     zhashx_delete (self->by_pid, s->pid);
     s = moved;
     s->state = S_CLAIMED;
     s->expires = now + self->opts.wait_ms;
     self->timed++;
     s_arm (self);
-    s->client_len = client_len;
-    memcpy (s->client, client, client_len);
-    snprintf (s->nonce, sizeof s->nonce, "%s", nonce);
-    if (zhashx_insert (self->by_nonce, s->nonce, s) != 0) {
-        free (s);
+    by->client_len = client_len;
+    memcpy (by->client, client, client_len);
+    snprintf (by->nonce, sizeof by->nonce, "%s", nonce);
+    s->by = by;
+    if (zhashx_insert (self->by_nonce, s->by->nonce, s) != 0) {
+        void *item = s;
+        s_session_free (&item);
         s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "out of memory");
         goto cleanup;
     }
@@ -492,7 +514,7 @@ s_replay (pl_replay_t *self, s_session_t *s)
 {
     s_set_t set;
     if (s->from + 1 < self->first_seq)
-        s_refuse (self, PL_CMD_REPLAY, s->client, s->client_len, s->nonce,
+        s_refuse (self, PL_CMD_REPLAY, s->by->client, s->by->client_len, s->by->nonce,
                   "the recovery log moved past the offset");
     else {
         s_walk (self, s, &set, true);
@@ -501,9 +523,9 @@ s_replay (pl_replay_t *self, s_session_t *s)
         cJSON *body = cJSON_CreateObject ();
         cJSON_AddTrueToObject (body, "ok");
         cJSON_AddStringToObject (body, "high", high);
-        s_answer (self, PL_CMD_REPLAY, s->client, s->client_len, s->nonce, body);
+        s_answer (self, PL_CMD_REPLAY, s->by->client, s->by->client_len, s->by->nonce, body);
     }
-    zhashx_delete (self->by_nonce, s->nonce);
+    zhashx_delete (self->by_nonce, s->by->nonce);
 }
 
 void
@@ -616,10 +638,20 @@ s_on_session (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
             goto cleanup;
     }
     /* whole: every check passed, now write */
-    s->nrooms = 0;
+    size_t n = (size_t) cJSON_GetArraySize (rooms);
+    char (*names)[PL_WIRE_ROOM_MAX + 1] = malloc ((n ? n : 1) * sizeof *names);
+    char *origin_copy = strdup (origin);
+    if (!names || !origin_copy) {
+        free (names);
+        free (origin_copy);
+        goto cleanup;
+    }
+    size_t i = 0;
     cJSON_ArrayForEach (room, rooms)
-        strcpy (s->rooms[s->nrooms++], room->valuestring);
-    strcpy (s->origin, origin);
+        snprintf (names[i++], sizeof names[0], "%s", room->valuestring);
+    s->rooms = names;
+    s->nrooms = n;
+    s->origin = origin_copy;
     s->state = S_SAVED;
     s->expires = now + self->opts.max_ms;
     self->timed++;
@@ -775,7 +807,7 @@ pl_replay_expire (pl_replay_t *self, int64_t now)
                 if (!due)
                     due = zlistx_new ();
                 if (due)
-                    zlistx_add_end (due, m == 0 ? s->pid : s->nonce);
+                    zlistx_add_end (due, m == 0 ? s->pid : s->by->nonce);
             }
             else
             if (s->state != S_OPEN)
