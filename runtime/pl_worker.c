@@ -30,6 +30,7 @@
 #define S_BATCH_MAX     64
 /* How long close waits to flush our BYE / last events at shutdown. */
 #define S_LINGER_MS     200
+#define S_STORAGE_RETRY_MS 250  /* PING a Redis not answering yet this often */
 
 /* --------------------------------------------------------------------- */
 /* Broker connection                                                      */
@@ -74,6 +75,9 @@ s_broker_connect (pl_worker_t *self)
 {
     self->registered = false;
     self->ready_pending = true;
+    /* a new registration waits for the storage again (s_check_storage) */
+    self->storage_ok = !(self->redis_before_ready && self->redis);
+    self->storage_at = self->storage_ok ? INT64_MAX : pl_id_mono_ms ();
     self->broker_expiry = INT64_MAX;    /* no liveness until READY is out */
     self->broker = zmq_socket (self->zctx, ZMQ_DEALER);
     int linger = 0, immediate = 1;
@@ -89,6 +93,44 @@ s_broker_connect (pl_worker_t *self)
         self->ready_pending = false;
         /* try again after a liveness window */
         self->broker_expiry = pl_id_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
+    }
+}
+
+/* Before READY: can we reach Redis? A worker that registers first takes
+ * requests it can only answer INTERNAL "storage unavailable" (the broker
+ * and /healthz count it as ready); one that waits is simply not there yet,
+ * and the broker answers its service's callers as it does for any service
+ * with no worker. A live connection is trusted as it is (handlers may have
+ * rounds in flight on it: no synchronous command may go between them);
+ * without one nothing is in flight, and a PING connects and proves it.
+ * Not answering: try again in S_STORAGE_RETRY_MS, on the loop's timer.
+ * Runs on the worker loop. */
+static void
+s_check_storage (pl_worker_t *self, int64_t now)
+{
+    bool ok = pl_redis_connected (self->redis);
+    if (!ok) {
+        redisReply *reply = pl_redis_command (self->redis, "PING");
+        ok = reply && reply->type != REDIS_REPLY_ERROR;
+        if (reply && !ok)
+            pl_error ("redis: PING answered %s", reply->str);
+        if (reply)
+            freeReplyObject (reply);
+    }
+    if (ok) {
+        if (self->storage_logged)
+            pl_info ("redis answers: registering with the broker now");
+        self->storage_ok = true;
+        self->storage_logged = false;
+        self->storage_at = INT64_MAX;
+    }
+    else {
+        if (!self->storage_logged)
+            pl_warn ("redis %s does not answer: not registering with the broker "
+                     "until it does (trying every %d ms)",
+                     pl_redis_url (self->redis), S_STORAGE_RETRY_MS);
+        self->storage_logged = true;
+        self->storage_at = now + S_STORAGE_RETRY_MS;
     }
 }
 
@@ -460,6 +502,7 @@ pl_worker_new (const pl_worker_opts_t *opts)
     self->tick_at = pl_id_mono_ms () + self->tick_ms;
     self->wake_at = INT64_MAX;
     self->zctx = zmq_ctx_new ();
+    self->redis_before_ready = opts->redis_before_ready;
     if (!self->service || !self->broker_endpoint || !self->events_endpoint || !self->zctx)
         goto fail;
     if (opts->redis_url) {
@@ -613,6 +656,8 @@ s_on_timers (pl_worker_t *self, int64_t now)
         pl_worker__sched_step (self->sched);    /* a task just started, say */
         now = pl_id_mono_ms ();
     }
+    if (self->broker && self->ready_pending && !self->storage_ok && now >= self->storage_at)
+        s_check_storage (self, now);
     if (now >= self->broker_expiry) {
         char why[64];
         snprintf (why, sizeof why, "silent for %lld ms",
@@ -649,6 +694,9 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
             next = self->heartbeat_at;
         if (self->tick && pl_worker__wake_next (self) < next)
             next = pl_worker__wake_next (self);
+        if (self->broker && self->ready_pending && !self->storage_ok
+        &&  self->storage_at < next)
+            next = self->storage_at;
         if (deadline < next)
             next = deadline;
         if (self->sched && pl_worker__sched_deadline (self->sched) < next)
@@ -659,7 +707,8 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
         if (self->broker) {
             /* POLLOUT only while waiting to connect: a connected DEALER
              * is always writable, and polling for it would spin */
-            short events = ZMQ_POLLIN | (self->ready_pending ? ZMQ_POLLOUT : 0);
+            short events = ZMQ_POLLIN
+                         | (self->ready_pending && self->storage_ok ? ZMQ_POLLOUT : 0);
             /* every slot busy: the broker sends no more than our credit,
              * so what waits is a heartbeat at most, read once a handler
              * has answered (within the Redis command timeout); polling
@@ -691,7 +740,7 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
         }
         if (rc > 0 && signal_at >= 0 && (items[signal_at].revents & ZMQ_POLLIN))
             s_on_signal (self);
-        if (rc > 0 && broker_at >= 0 && self->ready_pending
+        if (rc > 0 && broker_at >= 0 && self->ready_pending && self->storage_ok
         &&  (items[broker_at].revents & ZMQ_POLLOUT))
             s_send_ready (self);
         /* replies first (they free handlers), then new requests (into
@@ -781,6 +830,7 @@ pl_worker_main_opts (const char *service, const pl_handler_t *handlers, size_t c
         .bus_endpoint = pl_config_str (cfg, PL_CFG_EVENTS_XPUB),
         .subscribe = extra->subscribe,
         .on_bus = extra->on_bus,
+        .redis_before_ready = true,
     };
     worker = pl_worker_new (&opts);
     if (!worker)

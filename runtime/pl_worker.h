@@ -176,6 +176,12 @@ typedef struct {
     int bus_max;                            /* bus calls at once (<= 0: the
                                                credit); past it the SUB is not
                                                read (pl_bus_fn: lossy)         */
+    bool redis_before_ready;                /* send READY only once Redis
+                                               answers PING (and again before
+                                               every re-registration): a
+                                               worker that cannot reach its
+                                               storage takes no traffic.
+                                               pl_worker_main sets it        */
 } pl_worker_opts_t;
 
 /* True when handlers cover every event of service in proto/events.def,

@@ -74,6 +74,12 @@ struct _pl_worker_t {
     int64_t heartbeat_at;           /* mono ms: send HB if nothing sent    */
     bool ready_pending;             /* new socket: READY when connected    */
     bool registered;                /* broker has spoken since our READY   */
+    bool redis_before_ready;        /* READY waits for Redis (opts)        */
+    bool storage_ok;                /* Redis answered PING since the last
+                                       broker (re)connect                  */
+    bool storage_logged;            /* "waiting for Redis" said            */
+    int64_t storage_at;             /* mono ms: next PING while waiting,
+                                       INT64_MAX when not waiting          */
     bool lost_logged;               /* "broker lost" said for this outage  */
     bool stopped;                   /* pl_worker_run must return 1         */
     pl_task_fn *tick;               /* periodic task, or NULL              */

@@ -333,6 +333,47 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
     unlink (sock);
 }
 
+/* Storage before registration (opts.redis_before_ready, what
+ * pl_worker_main asks for): while its Redis does not answer, a worker
+ * does not send READY - it would be handed requests it can only answer
+ * "storage unavailable" - and once Redis is up it registers and serves.
+ * Without the gate READY goes out at once, with Redis absent. The absence
+ * is checked over a bounded 600 ms of pumping (2 PING retries); Redis
+ * then comes up and READY is waited for. */
+static void
+s_test_storage_first (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
+{
+    char sock[160], url[180];
+    snprintf (sock, sizeof sock, "%s/gate.sock", dir);
+    snprintf (url, sizeof url, "unix://%s", sock);
+    opts.redis_url = url;
+    opts.redis_before_ready = true;
+    f->answer_hb = true;
+    f->worker = pl_worker_new (&opts);
+    assert (f->worker);
+    pl_zmsg_t msg;
+    assert (!s_wait (f, "READY", false, &msg, 600));        /* no Redis: not registered */
+    assert (pl_worker_stats (f->worker).registrations == 0);
+    pid_t server = pl_redis__test_server (dir, sock);
+    if (server < 0) {
+        if (verbose)
+            printf ("(no redis-server: storage-first registration half-tested) ");
+        pl_worker_destroy (&f->worker);
+        return;
+    }
+    assert (s_wait (f, "READY", false, &msg, 5000));        /* Redis up: registers */
+    pl_zmsg_close (&msg);
+    cJSON *reply = s_call (f, "actor:delete", S_CTX, "\"batch:gate\"");
+    assert (strcmp (s_code (reply), "") == 0);              /* and serves */
+    cJSON_Delete (reply);
+    pl_worker_destroy (&f->worker);
+    assert (s_wait (f, "BYE", false, &msg, 2000));
+    pl_zmsg_close (&msg);
+    kill (server, SIGKILL);
+    waitpid (server, NULL, 0);
+    unlink (sock);
+}
+
 void
 pl_worker__test_net_open (pl_worker__test_net_t *net, const char *name)
 {
@@ -654,6 +695,7 @@ pl_worker_test (bool verbose)
     pl_worker_destroy (&f.worker);
 
     s_test_live (&f, opts, dir, verbose);
+    s_test_storage_first (&f, opts, dir, verbose);
 
     close (sfd);
     assert (sigprocmask (SIG_SETMASK, &old_mask, NULL) == 0);
