@@ -477,6 +477,19 @@ pl_worker__sched_on_timer (pl_worker__sched_t *self, int64_t now)
     assert (self);
     if (!self->nfly || now < pl_worker__sched_deadline (self))
         goto cleanup;
+    /* Overdue by the clock - but the loop itself may have been away for
+     * longer than the timeout (a loaded box descheduling this process, a
+     * long pass of handlers) while the replies came in. What the socket
+     * holds is read first, and only a round still unanswered after that
+     * is given up: a reply that is here is never thrown away with its
+     * connection (that answered requests "storage unavailable" that Redis
+     * had served). */
+    struct pollfd pfd = { pl_worker__sched_fd (self), POLLIN, 0 };
+    if (pfd.fd >= 0 && poll (&pfd, 1, 0) > 0) {
+        pl_worker__sched_on_redis (self);
+        if (!self->nfly || pl_id_mono_ms () < pl_worker__sched_deadline (self))
+            goto cleanup;
+    }
     char why[96];
     snprintf (why, sizeof why, "no reply within %d ms, %zu commands in flight",
               pl_redis_command_ms (self->worker->redis), self->nfly);

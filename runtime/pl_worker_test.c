@@ -11,6 +11,7 @@
 #include "pl_worker_int.h"
 
 #include <assert.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,36 @@ s_wait_event (s_fake_t *f, pl_zmsg_t *msg, int timeout_ms)
 
 #define S_CTX "{\"v\":1,\"gw\":\"gw-t\",\"conn\":\"7\",\"uid\":\"alice\",\"name\":\"Alice\"}"
 
+/* (s_test_live) The loop away for longer than the command timeout while
+ * Redis answered (a loaded box): the reply waiting in the socket is read,
+ * not thrown away as overdue. Redis is stopped until the round is in
+ * flight, the loop then stays away 600 ms (timeout 500 ms), Redis goes
+ * on, and the loop runs again once the reply is in the socket. */
+static void
+s_test_away (s_fake_t *f, pid_t server)
+{
+    pl_zmsg_t msg;
+    cJSON *reply;
+    pl_redis_set_timeouts (f->worker->redis, 1000, 500);
+    assert (kill (server, SIGSTOP) == 0);
+    s_request (f, "late", "actor:delete", S_CTX, "\"batch:late\"");
+    int64_t until = pl_id_mono_ms () + 5000;
+    while (pl_worker__sched_fd (f->worker->sched) < 0 && pl_id_mono_ms () < until)
+        pl_worker_run (f->worker, 5);
+    assert (pl_worker__sched_fd (f->worker->sched) >= 0);     /* a round in flight */
+    usleep (600 * 1000);                                        /* the loop is away */
+    assert (kill (server, SIGCONT) == 0);
+    struct pollfd pfd = { pl_worker__sched_fd (f->worker->sched), POLLIN, 0 };
+    assert (poll (&pfd, 1, 5000) == 1);                         /* the reply is here */
+    assert (s_wait (f, "REP", false, &msg, 2000));
+    assert (pl_zmsg_is (&msg, 4, "late"));
+    reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
+    pl_zmsg_close (&msg);
+    assert (reply && strcmp (s_code (reply), "") == 0);
+    cJSON_Delete (reply);
+    pl_redis_set_timeouts (f->worker->redis, 1000, 1000);
+}
+
 /* The coroutine runtime over a live Redis (skipped without redis-server):
  * a handler's pl_call_batch parks its three commands at once - one round,
  * three commands - and a handler rerun after pl_call_conflict starts with
@@ -319,6 +350,9 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
     assert (cJSON_IsFalse (cJSON_GetObjectItem (reply, "data")));
     cJSON_Delete (reply);
     assert (pl_worker_stats (f->worker).retries == after.retries + 1);
+
+    if (f->worker->sched)
+        s_test_away (f, server);
 
     pl_worker_destroy (&f->worker);
     assert (s_wait (f, "BYE", false, &msg, 2000));
