@@ -252,7 +252,16 @@ class Proc {
 
   #onOutput(chunk) {
     const text = chunk.toString();
-    fs.appendFileSync(this.logPath, text);
+    // The output is kept in memory (failure dumps read it) even when its
+    // log file cannot be written - say, the system's temp dir was removed
+    // under a running system: that once threw here, before the output was
+    // kept, and the dumps showed none of what the processes said.
+    try {
+      fs.appendFileSync(this.logPath, text);
+    } catch (e) {
+      if (!this.logLost) process.stderr.write(`${this.name}: cannot write ${this.logPath}: ${e.code || e.message}\n`);
+      this.logLost = true;
+    }
     const joined = this.output.slice(-200) + text;
     if (!this.sanitizer) {
       const m = SANITIZER_RE.exec(joined);
