@@ -143,8 +143,8 @@ pl_gateway__on_event (void *arg, const char *room_name, const char *origin, size
         pl_gwconn_t *conn = (pl_gwconn_t *) pl_room_member (room, i);
         if (conn->id != skip
         &&  !(nexcept && pl_rooms_in_any (&conn->rooms, except_rooms, (size_t) nexcept))
-        &&  !(conn->recover && pl_gateway__recover_hold_event (self, conn, f, offset,
-                                                               offset_len))) {
+        &&  !(conn->recover && pl_gateway__recover_hold_event (self, conn, f, room_name,
+                                                               offset, offset_len))) {
             pl_gateway__send (self, conn, f);
             self->stats.deliveries++;
         }

@@ -329,7 +329,7 @@ pl_frame_t *pl_gateway__recover_frame (pl_gateway_t *self, const char *packet, s
                                        const char *offset, size_t offset_len);
 /* Fan-out: true when conn is replaying and the message was held for it. */
 bool pl_gateway__recover_hold_event (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f,
-                                     const char *offset, size_t offset_len);
+                                     const char *room, const char *offset, size_t offset_len);
 bool pl_gateway__recover_hold_control (pl_gateway_t *self, pl_gwconn_t *conn, const char *room,
                                        const char *json, size_t len, const char *offset,
                                        size_t offset_len);

@@ -40,7 +40,8 @@
 typedef struct {
     char offset[PL_BUS_OFFSET_MAX + 1];
     pl_frame_t *frame;                  /* an event, or NULL                      */
-    char *room, *json;                  /* a control (one allocation: room\0json) */
+    char *room, *json;                  /* an event's room; a control's room and
+                                           json (one allocation: room\0json)      */
 } s_held_t;
 
 /* CLAIMING: RECOVER sent; REPLAYING: REPLAY sent, live messages held;
@@ -301,8 +302,16 @@ s_hold (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f, const char *room,
     s_held_t *h = &r->held[r->nheld];
     memset (h, 0, sizeof *h);
     memcpy (h->offset, offset, offset_len);
-    if (f)
+    if (f) {
+        /* its room, to check at delivery: a control held before it may
+         * have taken the connection out of it */
+        h->room = strdup (room);
+        if (!h->room) {
+            pl_gateway__kill (conn, "recovery: out of memory");
+            return true;
+        }
         h->frame = pl_frame_ref (f);
+    }
     else
     if (room && json) {
         size_t room_len = strlen (room);
@@ -322,9 +331,9 @@ s_hold (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f, const char *room,
 
 bool
 pl_gateway__recover_hold_event (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f,
-                                const char *offset, size_t offset_len)
+                                const char *room, const char *offset, size_t offset_len)
 {
-    return conn->recover && s_hold (self, conn, f, NULL, NULL, 0, offset, offset_len);
+    return conn->recover && s_hold (self, conn, f, room, NULL, 0, offset, offset_len);
 }
 
 bool
@@ -408,7 +417,7 @@ s_on_replayed (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
         goto cleanup;
     }
     r->state = S_CLAIMING;          /* hold nothing more: deliver in order below */
-    size_t dropped = 0;
+    size_t dropped = 0, left = 0;
     for (size_t i = 0; i < r->nheld && !conn->closing; i++) {
         s_held_t *h = &r->held[i];
         if (strlen (h->offset) != strlen (high->valuestring)
@@ -416,13 +425,20 @@ s_on_replayed (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
             dropped++;
             continue;               /* in the replay already */
         }
-        if (h->frame)
-            pl_gateway__send (self, conn, h->frame);
+        if (h->frame) {
+            /* a held control before it (an eviction) may have taken the
+             * connection out of its room: as the live fan-out, members only */
+            if (pl_rooms_in (&conn->rooms, h->room))
+                pl_gateway__send (self, conn, h->frame);
+            else
+                left++;
+        }
         else
             s_apply_control (self, conn, h->room, h->json, strlen (h->json));
     }
     pl_debug ("conn %llu: recovered up to %s; of %zu messages held meanwhile, %zu were "
-              "in the replay", (unsigned long long) conn->id, high->valuestring, r->nheld, dropped);
+              "in the replay, %zu for rooms it had left", (unsigned long long) conn->id,
+              high->valuestring, r->nheld, dropped, left);
     pl_bus_subscribe (self->bus, r->nonce, false);
     /* keep high, drop the rest */
     for (size_t i = 0; i < r->nheld; i++) {
