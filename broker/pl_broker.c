@@ -330,6 +330,8 @@ s_frontend_message (pl_broker_t *self, pl_zmsg_t *msg)
             pl_zmsg_send (pl_broker__sending (self, PL_BROKER__FRONTEND), parts, 4);
             free (status);
         }
+        if (self->opts.on_recovery)     /* recovery: this gateway is alive */
+            self->opts.on_recovery (self->opts.recovery_arg, msg);
     }
     else
     if (self->opts.on_recovery

@@ -37,6 +37,13 @@ typedef struct s_entry {
 
 typedef enum { S_OPEN, S_SAVED, S_CLAIMED } s_state_t;
 
+/* A gateway (a frontend identity) with sessions open: when last heard. */
+typedef struct {
+    int64_t heard;                      /* ms                                      */
+    size_t nopen;                       /* its sessions still open                 */
+    char key[512];                      /* its identity in hex                     */
+} s_gw_t;
+
 /* Who claimed a session. */
 typedef struct {
     size_t client_len;                  /* its frontend identity                   */
@@ -59,6 +66,7 @@ typedef struct {
     bool seen;                          /* claimed: the XPUB read its nonce        */
     bool asked;                         /* claimed: its REPLAY arrived             */
     s_claimant_t *by;                   /* claimed: who asked                      */
+    s_gw_t *gw;                         /* open: the gateway it is open on         */
 } s_session_t;
 
 /* A RECOVER for a session still open, waiting for its save. */
@@ -82,6 +90,8 @@ struct _pl_replay_t {
                                            next_seq when the log is empty         */
     zhashx_t *by_pid;                   /* pid -> session (owned)                  */
     zhashx_t *by_nonce;                 /* nonce -> claimed session (owned)        */
+    zhashx_t *gateways;                 /* identity (hex) -> s_gw_t (owned), those
+                                           with open sessions                     */
     s_waiter_t *waiters;                /* claims waiting for a save               */
     size_t nwaiters;
     size_t timed;                       /* saved or claimed sessions, as of the
@@ -97,7 +107,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     pl_replay_t *self = arg;
     pl_replay_expire (self, zclock_mono ());
-    if (self->count == 0 && self->nwaiters == 0 && self->timed == 0) {
+    if (self->count == 0 && self->nwaiters == 0 && self->timed == 0
+    &&  zhashx_size (self->gateways) == 0) {
         zloop_timer_end (loop, timer_id);
         self->timer = -1;
     }
@@ -139,12 +150,51 @@ s_session_free (void **item)
 {
     s_session_t *s = *item;
     if (s) {
+        if (s->gw)
+            s->gw->nopen--;
         free (s->origin);
         free (s->rooms);
         free (s->by);
         free (s);
     }
     *item = NULL;
+}
+
+/* zhashx destructor, as s_session_free */
+static void
+s_gw_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+/* The gateway of frontend identity client was heard from now; returns its
+ * entry, made when make (NULL: not known, or out of memory). */
+static s_gw_t *
+s_heard (pl_replay_t *self, pl_zmsg_t *msg, int64_t now, bool make)
+{
+    s_gw_t *gw = NULL;
+    char key[sizeof gw->key];
+    size_t len = 0;
+    const byte *id = (const byte *) pl_zmsg_data (msg, 0, &len);
+    if (!id || len == 0 || len * 2 >= sizeof key)
+        goto cleanup;
+    for (size_t i = 0; i < len; i++)
+        snprintf (key + 2 * i, 3, "%02x", id[i]);
+    gw = zhashx_lookup (self->gateways, key);
+    if (!gw && make && (gw = calloc (1, sizeof *gw))) {
+        strcpy (gw->key, key);
+        if (zhashx_insert (self->gateways, gw->key, gw) != 0) {
+            free (gw);
+            gw = NULL;
+        }
+        else
+            s_arm (self);
+    }
+    if (gw)
+        gw->heard = now;
+cleanup:
+    return gw;
 }
 
 pl_replay_t *
@@ -161,12 +211,16 @@ pl_replay_new (const pl_replay_opts_t *opts)
     self->timer = -1;
     self->by_pid = zhashx_new ();
     self->by_nonce = zhashx_new ();
-    if (!self->by_pid || !self->by_nonce) {
+    self->gateways = zhashx_new ();
+    if (!self->opts.stale_ms)
+        self->opts.stale_ms = 3 * self->opts.wait_ms;
+    if (!self->by_pid || !self->by_nonce || !self->gateways) {
         pl_replay_destroy (&self);
         goto cleanup;
     }
     zhashx_set_destructor (self->by_pid, s_session_free);
     zhashx_set_destructor (self->by_nonce, s_session_free);
+    zhashx_set_destructor (self->gateways, s_gw_free);
 cleanup:
     return self;
 }
@@ -190,6 +244,7 @@ pl_replay_destroy (pl_replay_t **self_p)
         }
         zhashx_destroy (&self->by_pid);
         zhashx_destroy (&self->by_nonce);
+        zhashx_destroy (&self->gateways);   /* after the sessions that count on them */
         free (self);
         *self_p = NULL;
     }
@@ -616,10 +671,12 @@ s_on_session (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
         strcpy (s->pid, pid);
         strcpy (s->sub, sub);
         s->open_seq = self->next_seq;
-        if (zhashx_insert (self->by_pid, s->pid, s) != 0) {
+        s->gw = s_heard (self, msg, now, true);
+        if (!s->gw || zhashx_insert (self->by_pid, s->pid, s) != 0) {
             free (s);
             goto cleanup;
         }
+        s->gw->nopen++;
         rc = 0;
         goto cleanup;
     }
@@ -653,6 +710,8 @@ s_on_session (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
     s->nrooms = n;
     s->origin = origin_copy;
     s->state = S_SAVED;
+    s->gw->nopen--;                     /* its own clock from now */
+    s->gw = NULL;
     s->expires = now + self->opts.max_ms;
     self->timed++;
     s_arm (self);
@@ -768,6 +827,10 @@ pl_replay_message (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
     int rc = -1;
     if (msg->oversize)
         goto cleanup;
+    s_heard (self, msg, now, false);
+    if (pl_zmsg_is (msg, 2, PL_CMD_STATUS))
+        rc = 0;                         /* only alive (s_heard) */
+    else
     if (pl_zmsg_is (msg, 2, PL_CMD_SESSION))
         rc = s_on_session (self, msg, now);
     else
@@ -798,6 +861,32 @@ pl_replay_expire (pl_replay_t *self, int64_t now)
                   "the session was never saved");
         free (w);
     }
+    /* the open sessions of gateways gone silent (crashed: none saved) */
+    zlistx_t *gone = NULL;
+    for (s_session_t *s = zhashx_first (self->by_pid); s; s = zhashx_next (self->by_pid))
+        if (s->state == S_OPEN && s->gw && s->gw->heard + self->opts.stale_ms <= now) {
+            if (!gone)
+                gone = zlistx_new ();
+            if (gone)
+                zlistx_add_end (gone, s->pid);
+        }
+    for (char *key = gone ? zlistx_first (gone) : NULL; key; key = zlistx_next (gone))
+        zhashx_delete (self->by_pid, key);
+    if (gone)
+        pl_info ("recovery: dropped %zu open sessions of gateways not heard from for %lld ms",
+                 zlistx_size (gone), (long long) self->opts.stale_ms);
+    zlistx_destroy (&gone);
+    zlistx_t *idle = NULL;
+    for (s_gw_t *gw = zhashx_first (self->gateways); gw; gw = zhashx_next (self->gateways))
+        if (gw->nopen == 0) {
+            if (!idle)
+                idle = zlistx_new ();
+            if (idle)
+                zlistx_add_end (idle, gw->key);
+        }
+    for (char *key = idle ? zlistx_first (idle) : NULL; key; key = zlistx_next (idle))
+        zhashx_delete (self->gateways, key);
+    zlistx_destroy (&idle);
     zhashx_t *maps[] = { self->by_pid, self->by_nonce };
     self->timed = 0;
     for (int m = 0; m < 2; m++) {

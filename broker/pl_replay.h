@@ -61,6 +61,9 @@ typedef struct {
     size_t max_bytes;           /* ... and at most this many bytes of messages */
     int64_t wait_ms;            /* a claim waits this long for an open session's save */
     int64_t boot_ms;            /* 0: the wall clock now (ms)                 */
+    int64_t stale_ms;           /* a gateway not heard from (STATUS, SESS...)
+                                   this long is gone: its open sessions are
+                                   dropped (0: 3 * wait_ms)                   */
     pl_replay_send_fn *send;    /* answers to gateways                        */
     void *arg;                  /* for send                                   */
 } pl_replay_opts_t;
@@ -87,7 +90,10 @@ void pl_replay_subscription (pl_replay_t *self, const void *data, size_t size);
 
 /* A SESS, RECOVER or REPLAY message from the frontend ROUTER (frame 0 the
  * gateway's identity, 1 PL01, 2 the command). Malformed ones are dropped
- * with a warning. */
+ * with a warning. A STATUS (which every gateway sends each heartbeat) only
+ * says its gateway is alive: the sessions a gateway opened are dropped
+ * once it has not been heard from for stale_ms (a SIGKILLed gateway saves
+ * none of them). */
 void pl_replay_message (pl_replay_t *self, pl_zmsg_t *msg, int64_t now);
 
 /* Drop what is older than max_ms; answer claims that waited wait_ms. */

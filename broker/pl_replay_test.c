@@ -199,6 +199,38 @@ pl_replay_test (bool verbose)
     pl_replay_destroy (&r);
     pl_replay_destroy (&r);
 
+    /* a gateway gone silent (SIGKILLed: it saves nothing): its open
+     * sessions are dropped after stale_ms; another gateway's that keeps
+     * sending STATUS stay, and a saved one keeps its own clock */
+    opts.stale_ms = 3000;
+    r = pl_replay_new (&opts);
+    assert (r);
+    const char *oa[] = { "gwA", "PL01", "SESS", "pa1", "{\"state\":\"open\",\"sub\":\"bob\"}" };
+    const char *oa2[] = { "gwA", "PL01", "SESS", "pa2", "{\"state\":\"open\",\"sub\":\"bob\"}" };
+    const char *ob[] = { "gwB", "PL01", "SESS", "pb1", "{\"state\":\"open\",\"sub\":\"al\"}" };
+    const char *sb[] = { "gwB", "PL01", "SESS", "pb1",
+                         "{\"state\":\"saved\",\"sub\":\"al\",\"origin\":\"gwB/1\",\"rooms\":[]}" };
+    const char *ob2[] = { "gwB", "PL01", "SESS", "pb2", "{\"state\":\"open\",\"sub\":\"al\"}" };
+    const char *stb[] = { "gwB", "PL01", "STATUS" };
+    s_test_msg (r, 10000, 5, oa);
+    s_test_msg (r, 10000, 5, oa2);
+    s_test_msg (r, 10000, 5, ob);
+    s_test_msg (r, 10000, 5, ob2);
+    assert (pl_replay_sessions (r) == 4);
+    s_test_msg (r, 12000, 3, stb);                      /* gwB alive, gwA silent */
+    s_test_msg (r, 12500, 5, sb);                       /* pb1 saved: until 13500 */
+    pl_replay_expire (r, 12999);
+    assert (pl_replay_sessions (r) == 4);
+    pl_replay_expire (r, 13000);                        /* gwA: 3000 ms unheard */
+    assert (pl_replay_sessions (r) == 2);               /* pb1 saved, pb2 open */
+    s_test_msg (r, 14500, 3, stb);
+    pl_replay_expire (r, 14500);
+    assert (pl_replay_sessions (r) == 1);               /* pb1 expired as saved */
+    pl_replay_expire (r, 17500);
+    assert (pl_replay_sessions (r) == 0);               /* gwB silent since 14500 */
+    s_test_msg (r, 17500, 3, stb);                      /* alive, nothing open: fine */
+    pl_replay_destroy (&r);
+
     /* attached to a loop, the log ages out on its own */
     opts.max_ms = 300;
     r = pl_replay_new (&opts);
