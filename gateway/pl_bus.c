@@ -297,6 +297,13 @@ pl_bus_destroy (pl_bus_t **self_p)
     }
 }
 
+void
+pl_bus_linger (pl_bus_t *self, int ms)
+{
+    if (self && self->dealer.zsock)
+        zmq_setsockopt (self->dealer.zsock, ZMQ_LINGER, &ms, sizeof ms);
+}
+
 int
 pl_bus_request (pl_bus_t *self, const char *service, const void *reqid,
                 size_t reqid_len, const char *event, const char *ctx,

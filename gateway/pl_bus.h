@@ -69,6 +69,9 @@ pl_bus_t *pl_bus_new (struct lws_context *lws, struct lws_vhost *vhost,
                       const char *frontend, const char *events, const pl_bus_handlers_t *handlers,
                       void *arg);
 void pl_bus_destroy (pl_bus_t **self_p);
+/* Let pl_bus_destroy wait up to ms for what the DEALER still queues
+ * (recovery: the sessions a stopping gateway saves); 0 by default. */
+void pl_bus_linger (pl_bus_t *self, int ms);
 
 /* Send a request. body may be NULL (no argument). Returns 0, or -1 when the
  * broker is not connected or the send queue is full (the caller answers

@@ -351,6 +351,8 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         }
         if (self->loop)
             ev_loop_destroy (self->loop);
+        if (self->recovery_ms > 0)     /* the sessions just saved: bounded */
+            pl_bus_linger (self->bus, 2000);
         pl_bus_destroy (&self->bus);
         if (self->polls)
             pl_gateway__poll_stop (self);   /* none, unless lws never started */

@@ -218,7 +218,9 @@ pl_gateway__recover_closed (pl_gateway_t *self, pl_gwconn_t *conn)
     char *json = NULL;
     cJSON *body = NULL;
     s_free (self, conn);
-    if (self->recovery_ms <= 0 || !conn->connected || !conn->pid[0] || self->stopping)
+    /* a stopping gateway (SIGTERM, a rolling restart) saves its sessions
+     * too: pl_gateway_destroy lets the bus send them (pl_bus_linger) */
+    if (self->recovery_ms <= 0 || !conn->connected || !conn->pid[0])
         goto cleanup;
     body = cJSON_CreateObject ();
     if (conn->ended)

@@ -340,3 +340,31 @@ test('PARLEY_RECOVERY_MS=0: no pid, no offsets', { timeout: 60000 }, async () =>
     await sys.stop();
   }
 });
+
+test('a gateway stopping (SIGTERM) saves its sessions: the client recovers on the other one', { timeout: 60000 }, async () => {
+  const sys = await startSystem({ workers: 1, gateways: 2 });
+  try {
+    const tb = await table(sys, { playerGateway: 'gateway-2' });
+    const { player, rec } = tb;
+    expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
+    await rec.waitFor('chat:message', (m) => m.text === 'before');
+    player.io.reconnection(false);                // reconnect by hand, after the misses
+    const dropped = nextDisconnect(player);
+    await sys.kill('gateway-2', 'SIGTERM');
+    await dropped;
+    const mark = rec.events.length;
+    expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'missed 1' }));
+    player.io.uri = sys.url('gateway');           // as a load balancer would
+    const back = nextConnect(player);
+    player.connect();
+    await back;
+    assert.equal(player.recovered, true, 'socket.recovered');
+    await rec.waitFor('chat:message', (m) => m.text === 'missed 1', 5000);
+    await quiet();
+    assert.deepEqual(seenSince(rec, mark).map((e) => e.key), ['missed 1']);
+    tb.gm.disconnect();
+    player.disconnect();
+  } finally {
+    await sys.stop();
+  }
+});
