@@ -241,6 +241,11 @@ void pl_gateway__request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t
 pl_err_t pl_gateway__rest_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_event_id_t ev,
                                    const char *user, const char *name,
                                    const char *body, size_t body_len, const char **why);
+/* Subscribe conn to room again on its behalf, no ack (recovery: its
+ * presence, with a client's authz); *reqid the request's id. The reply
+ * goes to pl_gateway__recover_rejoined. 0, or -1 (logged). */
+int pl_gateway__resubscribe (pl_gateway_t *self, pl_gwconn_t *conn, const char *room,
+                             uint64_t *reqid);
 /* pl_bus on_reply. */
 void pl_gateway__on_reply (void *arg, const void *reqid, size_t reqid_len,
                            const char *reply, size_t reply_len,
@@ -327,6 +332,10 @@ void pl_gateway__recover_closed (pl_gateway_t *self, pl_gwconn_t *conn);
  * argument when recovery is on and the event has one. */
 pl_frame_t *pl_gateway__recover_frame (pl_gateway_t *self, const char *packet, size_t len,
                                        const char *offset, size_t offset_len);
+/* The answer to pl_gateway__resubscribe's request reqid: joined, or
+ * refused (the connection leaves the room). */
+void pl_gateway__recover_rejoined (pl_gateway_t *self, pl_gwconn_t *conn, uint64_t reqid,
+                                   bool joined);
 /* Fan-out: true when conn is replaying and the message was held for it. */
 bool pl_gateway__recover_hold_event (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f,
                                      const char *room, const char *offset, size_t offset_len);

@@ -58,6 +58,11 @@ struct pl_gwrecover {
     char pid[PL_GW_PID_MAX + 1];
     s_held_t *held;                     /* live messages during the replay        */
     size_t nheld, capheld;
+    struct {                            /* DONE: subscribes sent again, unanswered */
+        uint64_t reqid;
+        char room[PL_GW_ROOM_MAX + 1];
+    } *rejoin;
+    size_t nrejoin;
 };
 
 static bool
@@ -101,6 +106,7 @@ s_free (pl_gateway_t *self, pl_gwconn_t *conn)
         free (r->held[i].room);
     }
     free (r->held);
+    free (r->rejoin);
     free (r);
     conn->recover = NULL;
 cleanup:
@@ -406,6 +412,63 @@ cleanup:
     return;
 }
 
+/* Present again: the rooms service forgot the connection when its
+ * transport closed (presence:drop), so subscribe again on its behalf to
+ * each room a client subscribes to (not its user room, nor a GM room,
+ * which comes with its campaign's), with a client's authz: a refusal
+ * takes the room away (pl_gateway__recover_rejoined). */
+static void
+s_resubscribe (pl_gateway_t *self, pl_gwconn_t *conn)
+{
+    struct pl_gwrecover *r = conn->recover;
+    const char *room;
+    size_t n = 0;
+    for (size_t i = 0; (room = pl_rooms_chain_room (&conn->rooms, i)); i++)
+        n++;
+    if (n == 0 || !(r->rejoin = calloc (n, sizeof *r->rejoin)))
+        goto cleanup;
+    for (size_t i = 0; i < n && (room = pl_rooms_chain_room (&conn->rooms, i)); i++) {
+        pl_room_ref_t ref;
+        pl_room_kind_t kind = pl_wire_room_parse (room, &ref, NULL);
+        if ((kind != PL_ROOM_CAMPAIGN && kind != PL_ROOM_SESSION)
+        ||  strlen (room) > PL_GW_ROOM_MAX)
+            continue;
+        snprintf (r->rejoin[r->nrejoin].room, sizeof r->rejoin[0].room, "%s", room);
+        if (pl_gateway__resubscribe (self, conn, room, &r->rejoin[r->nrejoin].reqid) == 0)
+            r->nrejoin++;
+    }
+cleanup:
+    return;
+}
+
+void
+pl_gateway__recover_rejoined (pl_gateway_t *self, pl_gwconn_t *conn, uint64_t reqid,
+                              bool joined)
+{
+    struct pl_gwrecover *r = conn->recover;
+    cJSON *root = NULL;
+    size_t i = 0;
+    while (r && i < r->nrejoin && r->rejoin[i].reqid != reqid)
+        i++;
+    if (!r || i == r->nrejoin)
+        goto cleanup;
+    if (!joined) {
+        char gm[PL_GW_ROOM_MAX + 4];
+        snprintf (gm, sizeof gm, "%s:gm", r->rejoin[i].room);
+        pl_info ("conn %llu: recovered, but not allowed in %s any more: left",
+                 (unsigned long long) conn->id, r->rejoin[i].room);
+        root = cJSON_CreateObject ();
+        cJSON *leave = cJSON_AddArrayToObject (root, "leave");
+        cJSON_AddItemToArray (leave, cJSON_CreateString (r->rejoin[i].room));
+        if (strncmp (r->rejoin[i].room, "campaign:", 9) == 0)
+            cJSON_AddItemToArray (leave, cJSON_CreateString (gm));
+        pl_gateway__apply_directives (self, conn, root, false);
+    }
+    r->rejoin[i] = r->rejoin[--r->nrejoin];
+cleanup:
+    cJSON_Delete (root);
+}
+
 /* The replay's end: what was held after H follows, the rest is dropped. */
 static void
 s_on_replayed (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
@@ -452,6 +515,7 @@ s_on_replayed (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
     r->nheld = r->capheld = 0;
     snprintf (r->high, sizeof r->high, "%s", high->valuestring);
     r->state = S_DONE;
+    s_resubscribe (self, conn);
 cleanup:
     return;
 }

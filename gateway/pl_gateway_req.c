@@ -52,6 +52,14 @@ s_on_expired (void *arg, const pl_pending_entry_t *entry)
                                     "no answer in time; the outcome is unknown");
     }
     else
+    if (entry->kind == PL_PENDING_REJOIN) {
+        /* as a subscribe below: it may have recorded presence */
+        if (conn)
+            conn->presence = true;
+        else
+            s_presence_drop_id (self, entry->conn);
+    }
+    else
     if (entry->kind == PL_PENDING_SOCKET) {
         /* the request may still have joined the connection to a room
          * (a subscribe that was slow, not lost): treat it as if it had,
@@ -223,6 +231,30 @@ cleanup:
     return err;
 }
 
+int
+pl_gateway__resubscribe (pl_gateway_t *self, pl_gwconn_t *conn, const char *room,
+                         uint64_t *reqid)
+{
+    int rc = -1;
+    const char *why = NULL;
+    char *ctx = pl_gateway__conn_ctx (self, conn);
+    cJSON *body = cJSON_CreateObject ();
+    cJSON_AddStringToObject (body, "room", room);
+    char *text = cJSON_PrintUnformatted (body);
+    pl_pending_entry_t entry = { conn->id, 0, false, PL_PENDING_REJOIN };
+    *reqid = pl_pending_next_id (self->pending);
+    if (text && s_send (self, pl_proto_event (PL_EV_SUBSCRIBE), ctx, text, strlen (text),
+                        &entry, &why) == PL_ERR_NONE)
+        rc = 0;
+    else
+        pl_warn ("conn %llu: recovery could not subscribe again to %s: %s",
+                 (unsigned long long) conn->id, room, why ? why : "out of memory");
+    free (text);
+    cJSON_Delete (body);
+    free (ctx);
+    return rc;
+}
+
 /* ---- replies ---------------------------------------------------------- */
 
 /* Malformed directives or room names are logged and skipped: they come
@@ -357,6 +389,22 @@ pl_gateway__on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
     }
     if (directives)
         root = pl_proto_json_parse (directives, directives_len);
+    if (entry.kind == PL_PENDING_REJOIN) {
+        /* a recovered connection's subscribe: joined (presence recorded)
+         * as a client's would be, or refused: recovery takes the room away */
+        bool joined = false;
+        if (conn && s_joins (root)) {
+            conn->presence = true;
+            joined = !s_fence_joins (self, conn, root, reqid)
+                  && pl_gateway__apply_directives (self, conn, root, true);
+        }
+        if (conn)
+            pl_gateway__recover_rejoined (self, conn, reqid, joined);
+        else
+        if (s_joins (root))
+            s_presence_drop_id (self, entry.conn);
+        goto cleanup;
+    }
     if (!conn) {
         /* it closed while the service joined it somewhere (a subscribe
          * racing a disconnect): have the service forget it again */

@@ -24,7 +24,9 @@ typedef struct _pl_pending_t pl_pending_t;
 typedef enum {
     PL_PENDING_SOCKET = 0,  /* a Socket.IO EVENT; conn = connection id    */
     PL_PENDING_HTTP,        /* a REST call; conn = its HTTP transaction id */
-    PL_PENDING_INTERNAL     /* the gateway's own (presence): nobody waits */
+    PL_PENDING_INTERNAL,    /* the gateway's own (presence): nobody waits */
+    PL_PENDING_REJOIN       /* a subscribe for a recovered connection (its
+                               presence in a room it got back); conn = its id */
 } pl_pending_kind_t;
 
 typedef struct {

@@ -192,6 +192,32 @@ h.test('another user\'s token with the pid is not recovered and gets none of the
   for (const s of [tb.gm, player, owner]) s.disconnect();
 });
 
+h.test('a recovered player is present again: others see presence:joined, presence:list lists it', async (t, sys) => {
+  const tb = await table(sys);
+  const { player, rec } = tb;
+  const grec = record(tb.gm, 'gm');
+  const ids = async () => expectOk(await emitAck(tb.gm, 'presence:list', { room: tb.room })).map((u) => u.userId);
+  assert.ok((await ids()).includes(tb.pId));
+  const dropped = nextDisconnect(player);
+  player.io.engine.close();
+  await dropped;
+  await grec.waitFor('presence:left', (e) => e.room === tb.room && e.userId === tb.pId, 5000);
+  assert.ok(!(await ids()).includes(tb.pId), 'gone while away');
+  grec.clear();
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'missed 1' }));
+  const back = nextConnect(player);
+  player.connect();
+  await back;
+  assert.equal(player.recovered, true);
+  await rec.waitFor('chat:message', (m) => m.text === 'missed 1', 5000);
+  await grec.waitFor('presence:joined', (d) => d.room === tb.room && d.userId === tb.pId, 5000);
+  assert.ok((await ids()).includes(tb.pId), 'listed again');
+  // and its room still works both ways
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'live' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'live');
+  for (const s of [tb.gm, player]) s.disconnect();
+});
+
 h.test('a player removed from the campaign while away does not get its room back', async (t, sys) => {
   const tb = await table(sys);
   const { player, rec } = tb;
