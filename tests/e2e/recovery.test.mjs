@@ -29,14 +29,14 @@ function nextConnect(s, ms = 10000) {
 }
 
 /** A GM with a campaign and an actor in it, and a player subscribed to its room. */
-async function table(sys, { playerGateway } = {}) {
+async function table(sys, { playerGateway, playerIo } = {}) {
   const gmId = uid('rc-gm');
   const pId = uid('rc-p');
   const gm = await sys.connectOk(sys.token({ sub: gmId, name: 'GM' }));
   const campaign = await createCampaign(gm);
   const room = `campaign:${campaign.id}`;
   await addMember(gm, campaign.id, pId, 'player');
-  const player = await sys.connectOk(sys.token({ sub: pId, name: 'P' }), { gateway: playerGateway });
+  const player = await sys.connectOk(sys.token({ sub: pId, name: 'P' }), { gateway: playerGateway, io: playerIo });
   await subscribeOk(gm, room);
   await subscribeOk(player, room);
   const actor = expectOk(await emitAck(gm, 'actor:create', { name: 'Orc', type: 'npc', campaignId: campaign.id }));
@@ -215,6 +215,35 @@ h.test('a recovered player is present again: others see presence:joined, presenc
   // and its room still works both ways
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'live' }));
   await rec.waitFor('chat:message', (m) => m.text === 'live');
+  for (const s of [tb.gm, player]) s.disconnect();
+});
+
+for (const [label, transports] of [['polling only', ['polling']], ['polling upgraded to websocket', ['polling', 'websocket']]]) h.test(`recovery over HTTP long-polling (${label}): recovered with the missed events`, async (t, sys) => {
+  const tb = await table(sys, { playerIo: { transports } });
+  const { player, rec } = tb;
+  const engine = player.io.engine;
+  const want = transports.at(-1);
+  if (engine.transport.name !== want) await new Promise((resolve) => engine.once('upgrade', resolve));
+  assert.equal(engine.transport.name, want);
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'before');
+  const dropped = nextDisconnect(player);
+  engine.close();
+  await dropped;
+  const mark = rec.events.length;
+  await missWhileAway(tb);
+  const back = nextConnect(player);
+  player.connect();
+  await back;
+  assert.equal(player.recovered, true, 'socket.recovered');
+  await rec.waitFor('chat:message', (m) => m.text === 'missed 2', 5000);
+  expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'live' }));
+  await rec.waitFor('chat:message', (m) => m.text === 'live');
+  await quiet();
+  assert.deepEqual(seenSince(rec, mark).map((e) => [e.name, e.key]), [
+    ['actor:updated', 2], ['chat:message', 'missed 1'], ['chat:message', 'missed 2'], ['chat:message', 'live'],
+  ]);
+  expectOk(await emitAck(player, 'actor:get', tb.actor.id));
   for (const s of [tb.gm, player]) s.disconnect();
 });
 
