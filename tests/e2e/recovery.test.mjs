@@ -263,6 +263,14 @@ h.test('a player removed from the campaign while away does not get its room back
   const mark = rec.events.length;
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'missed 1' }));
   expectOk(await emitAck(tb.gm, 'campaign:removeMember', { campaignId: tb.campaign.id, userId: tb.pId }));
+  // A worker acks before it publishes, and the bus orders one publisher's
+  // messages only: the chat worker's next message could be stamped before
+  // the campaigns worker's eviction, and then every member, connected or
+  // recovering, rightly gets it. So the message after the removal is sent
+  // once the eviction is surely on the bus: the witness has seen a later
+  // message of the same (single) campaigns worker.
+  expectOk(await emitAck(tb.gm, 'campaign:update', { id: tb.campaign.id, name: 'after the removal' }));
+  await wrec.waitFor('campaign:updated', (c) => c.name === 'after the removal', 5000);
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'after removal' }));
   const back = nextConnect(player);
   player.connect();
