@@ -605,21 +605,6 @@ pl_replay_subscription (pl_replay_t *self, const void *data, size_t size)
 
 /* ---- messages ---------------------------------------------------------- */
 
-static bool
-s_pid_valid (const char *pid)
-{
-    size_t len = strlen (pid);
-    if (len == 0 || len > PL_REPLAY_PID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = pid[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
-
 /* Frame i as a C string into buf (size bytes): -1 when it is longer, or
  * holds a NUL. */
 static int
@@ -650,7 +635,7 @@ s_on_session (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
     cJSON *root = NULL;
     size_t len = 0;
     const char *json = pl_zmsg_data (msg, 4, &len);
-    if (msg->count != 5 || s_frame_str (msg, 3, pid, sizeof pid) != 0 || !s_pid_valid (pid)
+    if (msg->count != 5 || s_frame_str (msg, 3, pid, sizeof pid) != 0 || !pl_wire_pid_valid (pid)
     ||  pl_proto_json_has_nul (json, len) || !(root = pl_proto_json_parse (json, len)))
         goto cleanup;
     const char *state = s_json_str (root, "state");
@@ -761,7 +746,7 @@ s_on_recover (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
     if (!sub || !pl_wire_user_id_valid (sub))
         goto cleanup;
     rc = 0;
-    s_session_t *s = pid && s_pid_valid (pid) ? zhashx_lookup (self->by_pid, pid) : NULL;
+    s_session_t *s = pid && pl_wire_pid_valid (pid) ? zhashx_lookup (self->by_pid, pid) : NULL;
     if (offset && strlen (offset) != PL_REPLAY_OFFSET_LEN)
         s_refuse (self, PL_CMD_RECOVER, client, client_len, nonce, "offset unknown here");
     else

@@ -35,6 +35,7 @@
 #ifndef PL_REPLAY_H
 #define PL_REPLAY_H
 
+#include "pl_wire.h"
 #include "pl_zmsg.h"
 
 #include <czmq.h>
@@ -44,7 +45,7 @@
 #include <stdint.h>
 
 #define PL_REPLAY_OFFSET_LEN   25       /* "xxxxxxxxxxxx-xxxxxxxxxxxx"             */
-#define PL_REPLAY_PID_MAX      64       /* bytes of a pid: [A-Za-z0-9_-]           */
+#define PL_REPLAY_PID_MAX      PL_WIRE_PID_MAX  /* bytes of a pid: [A-Za-z0-9_-]     */
 #define PL_REPLAY_NONCE_MAX    160      /* bytes of a recovery nonce               */
 #define PL_REPLAY_ROOMS_MAX    64       /* rooms of one session                    */
 #define PL_REPLAY_SESSIONS_MAX 1000000  /* sessions kept, open or saved            */

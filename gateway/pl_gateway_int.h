@@ -21,6 +21,7 @@
 #include "pl_ratetab.h"
 #include "pl_rooms.h"
 #include "pl_sio.h"
+#include "pl_wire.h"
 
 #include <czmq.h>
 #include <ev.h>
@@ -41,7 +42,7 @@
  * noop. Well under pl_h1's own limit, which would close the connection;
  * with the default heartbeat the ping (25 s) always comes first. */
 #define PL_GW_POLL_HOLD_MS    (PL_H1_ANSWER_S * 1000 / 2)
-#define PL_GW_PID_MAX         20                /* a Socket.IO pid (recovery): as a sid */
+#define PL_GW_PID_MAX         PL_WIRE_PID_MAX   /* a Socket.IO pid (recovery): as a sid */
 
 typedef enum { PL_GWTIMER_NONE, PL_GWTIMER_PING, PL_GWTIMER_PONG } pl_gwtimer_t;
 

@@ -66,21 +66,6 @@ struct pl_gwrecover {
 };
 
 static bool
-s_pid_valid (const char *pid)
-{
-    size_t len = strlen (pid);
-    if (len == 0 || len > PL_GW_PID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = pid[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
-
-static bool
 s_offset_valid (const char *offset)
 {
     size_t len = strlen (offset);
@@ -149,7 +134,7 @@ pl_gateway__recover_connect (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON 
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive (auth, "pid");
     const cJSON *offset = cJSON_GetObjectItemCaseSensitive (auth, "offset");
     if (self->recovery_ms <= 0 || conn->recover || !cJSON_IsString (pid)
-    ||  !s_pid_valid (pid->valuestring)
+    ||  !pl_wire_pid_valid (pid->valuestring)
     ||  (offset && !(cJSON_IsString (offset) && s_offset_valid (offset->valuestring))))
         goto cleanup;           /* not a recovery: a new session */
     size_t sub_len = strlen (sub);

@@ -32,6 +32,24 @@ pl_wire_user_id_valid (const char *id)
     return s_id_valid (id, "|@+");
 }
 
+bool
+pl_wire_pid_valid (const char *pid)
+{
+    bool valid = false;
+    size_t len = strlen (pid);
+    if (len == 0 || len > PL_WIRE_PID_MAX)
+        goto cleanup;
+    for (size_t i = 0; i < len; i++) {
+        char c = pid[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || c == '-' || c == '_'))
+            goto cleanup;
+    }
+    valid = true;
+cleanup:
+    return valid;
+}
+
 size_t
 pl_wire_code_points (const char *text)
 {
@@ -124,6 +142,9 @@ pl_wire_test (bool verbose)
         printf (" * pl_wire: ");
     /* ids */
     assert (pl_wire_id_valid ("c-1a2b_3.x"));
+    assert (pl_wire_pid_valid ("Ab_9-zZ") && pl_wire_pid_valid ("abcdefghij0123456789"));
+    assert (!pl_wire_pid_valid ("") && !pl_wire_pid_valid ("abcdefghij0123456789x"));
+    assert (!pl_wire_pid_valid ("a.b") && !pl_wire_pid_valid ("a b") && !pl_wire_pid_valid ("\xc3\xa9"));
     assert (!pl_wire_id_valid (""));
     assert (!pl_wire_id_valid ("a:b"));
     assert (!pl_wire_id_valid ("a b"));

@@ -35,6 +35,12 @@
  * also hold '|' '@' '+', as identity providers use them). */
 bool pl_wire_id_valid (const char *id);
 bool pl_wire_user_id_valid (const char *id);
+
+/* A Socket.IO session id for connection-state recovery (a pid, as the
+ * gateway makes them and a client sends back): 1..PL_WIRE_PID_MAX bytes of
+ * [A-Za-z0-9_-]. The gateway and the broker's recovery log check it alike. */
+#define PL_WIRE_PID_MAX  20
+bool pl_wire_pid_valid (const char *pid);
 /* The length of client text in code points, what its limits count (a
  * campaign name, a chat message): every byte that does not continue a
  * UTF-8 sequence (10xxxxxx) starts one. The gateway guarantees valid
