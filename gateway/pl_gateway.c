@@ -226,6 +226,12 @@ pl_gateway_new (pl_config_t *config)
     }
     self->path = pl_config_str (config, PL_CFG_PATH);       /* checked by pl_config */
     self->secret = pl_config_str (config, PL_CFG_JWT_SECRET);
+    const char *cors = pl_config_str (config, PL_CFG_CORS_ORIGINS), *why = NULL;
+    if (!(self->cors = pl_cors_new (cors, &why))) {
+        pl_error ("config: PARLEY_CORS_ORIGINS=\"%.300s%s\" is refused: %s (\"*\" allows any "
+                  "origin, \"\" none)", cors, strlen (cors) > 300 ? "..." : "", why);
+        goto fail;
+    }
     if (!*self->secret)
         self->secret = PL_CONFIG_DEV_SECRET;
     const char *id = pl_config_str (config, PL_CFG_GATEWAY_ID);
@@ -360,6 +366,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         pl_rooms_destroy (&self->rooms);
         pl_frame_unref (&self->ping_frame);
         pl_health_destroy (&self->health);
+        pl_cors_destroy (&self->cors);
         pl_pending_destroy (&self->pending);
         pl_fence_destroy (&self->fence);
         pl_ratetab_destroy (&self->rest_rate);

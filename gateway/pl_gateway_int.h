@@ -13,6 +13,7 @@
 #include "pl_fence.h"
 #include "pl_frame.h"
 #include "pl_health.h"
+#include "pl_cors.h"
 #include "pl_http.h"
 #include "pl_listen.h"
 #include "pl_log.h"
@@ -163,6 +164,7 @@ struct _pl_gateway_t {
     pl_pending_t *pending;          /* requests awaiting replies                */
     pl_fence_t *fence;              /* evictions replies in flight may not undo */
     pl_health_t *health;            /* broker status, for /healthz              */
+    pl_cors_t *cors;                /* PARLEY_CORS_ORIGINS: CORS answer headers */
     /* config, read once */
     long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;
     long presence_ttl;              /* PARLEY_PRESENCE_TTL_MS                   */

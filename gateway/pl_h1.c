@@ -86,6 +86,7 @@ struct _pl_h1_conn_t {
     /* the answer */
     bool answered;                  /* pl_h1_respond was called                 */
     bool close;                     /* close after the answer                   */
+    char *more;                     /* pl_h1_add_headers' lines, or NULL        */
     char *out;                      /* the answer, head and body                */
     size_t out_len, out_off;
     /* The buffers come last and are not zeroed (pl_h1_adopt): every
@@ -335,18 +336,19 @@ pl_h1_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
     const char *allow = extra && extra->allow ? extra->allow : NULL;
     const char *retry = extra && extra->retry_after ? extra->retry_after : NULL;
     const char *type = extra && extra->content_type ? extra->content_type : "application/json";
+    const char *more = c->more ? c->more : "";
     size_t room = 256 + (allow ? strlen (allow) : 0) + (retry ? strlen (retry) : 0)
-                + strlen (type) + len;
+                + strlen (type) + strlen (more) + len;
     free (c->out);
     if (!(c->out = malloc (room)))
         goto cleanup;
     int n = snprintf (c->out, room,
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-                      "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s%s%s%s%s%s\r\n",
+                      "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s%s%s%s%s%s%s\r\n",
                       status, pl_h1__reason (status), type, len,
                       allow ? "Allow: " : "", allow ? allow : "", allow ? "\r\n" : "",
                       retry ? "Retry-After: " : "", retry ? retry : "", retry ? "\r\n" : "",
-                      c->close ? "Connection: close\r\n" : "");
+                      more, c->close ? "Connection: close\r\n" : "");
     if (n < 0 || (size_t) n + len >= room)
         goto cleanup;
     c->out_len = (size_t) n;
@@ -411,6 +413,7 @@ s_close (pl_h1_conn_t *c)
         c->next->prev = c->prev;
     h1->count--;
     free (c->body);
+    free (c->more);
     free (c->out);
     free (c);
 }
@@ -439,6 +442,8 @@ s_next (pl_h1_conn_t *c)
     free (c->body);
     c->body = NULL;
     c->body_len = c->body_cap = 0;
+    free (c->more);
+    c->more = NULL;
     c->answered = c->complete = false;
     c->refuse = 0;
     c->state = S_HEAD;
@@ -660,6 +665,21 @@ pl_h1_adopt (pl_h1_t *self, int fd)
     self->count++;
     ev_io_start (self->loop, &c->rio);
     ev_timer_start (self->loop, &c->timer);
+}
+
+int
+pl_h1_add_headers (pl_h1_conn_t *c, const char *lines)
+{
+    int rc = -1;
+    size_t had = c->more ? strlen (c->more) : 0, len = strlen (lines);
+    char *more = realloc (c->more, had + len + 1);
+    if (!more)
+        goto cleanup;
+    memcpy (more + had, lines, len + 1);
+    c->more = more;
+    rc = 0;
+cleanup:
+    return rc;
 }
 
 const char *

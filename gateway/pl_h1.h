@@ -118,6 +118,14 @@ void pl_h1_adopt (pl_h1_t *self, int fd);
 int pl_h1_respond (pl_h1_conn_t *conn, int status, const pl_h1_extra_t *extra,
                    const char *body, size_t len);
 
+/* More answer header lines ("Name: value\r\n" ..., copied) for the
+ * connection's current request, whoever answers it: a handler, later,
+ * or pl_h1's own refusal of its body (413, 408). Call from the head
+ * callback on; they are dropped when the next request starts. Trusted
+ * text: the caller builds it from checked values (pl_cors). Returns 0,
+ * or -1 when memory ran out (the answer goes without them). */
+int pl_h1_add_headers (pl_h1_conn_t *conn, const char *lines);
+
 /* A request header's value (the first, if repeated), or NULL. Valid from
  * the head callback until the answer is written. */
 const char *pl_h1_header (pl_h1_conn_t *conn, const char *name);

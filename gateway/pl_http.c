@@ -187,6 +187,33 @@ s_eio_path (pl_gateway_t *gw, const char *path)
         && (path[len] == 0 || (path[len] == '/' && path[len + 1] == 0));
 }
 
+/* The CORS header lines of this request's answer (pl_cors): methods
+ * non-NULL for a preflight. Whoever answers the request sends them. */
+static void
+s_cors (pl_gateway_t *gw, pl_h1_conn_t *h1, const char *methods)
+{
+    const char *origin = pl_h1_header (h1, "origin");
+    const char *req_headers = methods ? pl_h1_header (h1, "access-control-request-headers") : NULL;
+    char *lines = pl_cors_headers (gw->cors, origin, methods, req_headers);
+    if (lines)
+        pl_h1_add_headers (h1, lines);
+    free (lines);
+}
+
+/* OPTIONS on a path served here: the methods it takes (for Allow and a
+ * CORS preflight), or NULL (not a path we serve: 404 as any method). */
+static const char *
+s_options_methods (pl_gateway_t *gw, pl_http_t *http, const pl_h1_req_t *req, bool rest)
+{
+    if (s_eio_path (gw, req->path))
+        return "GET, POST";
+    if (strcmp (req->path, "/healthz") == 0)
+        return "GET, HEAD";
+    if (rest && pl_rest_match ("OPTIONS", req->path, &http->match) == 405)
+        return http->match.allow;
+    return NULL;
+}
+
 void
 pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
 {
@@ -200,8 +227,20 @@ pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
         pl_h1_respond (h1, 500, &extra, NULL, 0);
         return;
     }
-    if (strncmp (req->path, PL_REST_PREFIX, strlen (PL_REST_PREFIX)) == 0
-    ||  strcmp (req->path, "/api") == 0) {
+    bool rest = strncmp (req->path, PL_REST_PREFIX, strlen (PL_REST_PREFIX)) == 0
+             || strcmp (req->path, "/api") == 0;
+    const char *methods = NULL;
+    if (strcmp (req->method, "OPTIONS") == 0
+    &&  (methods = s_options_methods (gw, conn->http, req, rest)) != NULL) {
+        /* a CORS preflight (no token: browsers send none), or a plain
+         * OPTIONS: 204 with Allow either way */
+        s_cors (gw, h1, methods);
+        snprintf (conn->http->allow, sizeof conn->http->allow, "%s", methods);
+        s_respond (conn, 204, NULL);
+        return;
+    }
+    s_cors (gw, h1, NULL);
+    if (rest) {
         s_rest_head (gw, conn, conn->http, req);
         return;
     }
