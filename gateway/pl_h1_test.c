@@ -32,6 +32,10 @@ s_test_head (void *arg, pl_h1_conn_t *conn, const pl_h1_req_t *req)
 {
     s_test_t *t = (s_test_t *) arg;
     pl_h1_set_user (conn, t);
+    if (strcmp (req->path, "/more") == 0) {     /* lines for whoever answers */
+        assert (pl_h1_add_headers (conn, "X-More: 1\r\n") == 0);
+        assert (pl_h1_add_headers (conn, "X-More: 2\r\n") == 0);
+    }
     if (strncmp (req->path, "/refuse", 7) == 0) {
         snprintf (t->methods[t->answered++ % 16], 8, "%s", req->method);
         pl_h1_respond (conn, 401, NULL, "{}", 2);
@@ -229,6 +233,26 @@ pl_h1_test (bool verbose)
     s_test_run (text, strlen (text), 0, &t, &sink);
     assert (strstr (sink.buf, "\r\nContent-Type: text/plain; charset=UTF-8\r\n"));
     assert (strstr (sink.buf, "\r\n\r\nok"));
+    /* pl_h1_add_headers: in the answer to that request only (not the
+     * next one on the connection), and in pl_h1's own refusal of its body */
+    const char *more = "GET /more HTTP/1.1\r\n\r\nGET /text HTTP/1.1\r\n\r\n";
+    memset (&t, 0, sizeof t);
+    memset (&sink, 0, sizeof sink);
+    s_test_run (more, strlen (more), 0, &t, &sink);
+    s_test_statuses (&sink, &t, statuses, sizeof statuses);
+    assert (strcmp (statuses, "200-200") == 0);
+    const char *first = strstr (sink.buf, "\r\nX-More: 1\r\nX-More: 2\r\n\r\n");
+    const char *second = strstr (sink.buf, "\r\n\r\nok");
+    assert (first && second && first < second && !strstr (first + 30, "X-More"));
+    static char big[80000];
+    int n = snprintf (big, sizeof big, "POST /more HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "%x\r\n", 70000);
+    memset (big + n, 'a', 70000);
+    memset (&t, 0, sizeof t);
+    memset (&sink, 0, sizeof sink);
+    s_test_run (big, (size_t) n + 70000, 0, &t, &sink);
+    assert (strncmp (sink.buf, "HTTP/1.1 413 ", 13) == 0 && strstr (sink.buf, "\r\nX-More: 2\r\n"));
+
     /* a request held for later whose client goes away (EOF): `closed`
      * runs then, not at the answer deadline, and nothing is answered */
     const char *hold = "GET /hold HTTP/1.1\r\n\r\n";
