@@ -65,7 +65,7 @@ pl_cors_new (const char *setting, const char **why)
     while (*p == ' ')
         p++;
     ok = true;
-    if (*p == '\0')
+    if (*p == '\0' || strcmp (p, "none") == 0)
         goto cleanup;                       /* off */
     if (strcmp (p, "*") == 0 || (p[0] == '*' && strspn (p + 1, " ") == strlen (p + 1))) {
         self->any = true;
@@ -210,12 +210,15 @@ pl_cors_test (bool verbose)
     char *h;
 
     /* off: nothing, ever */
-    c = pl_cors_new ("", &why);
-    assert (c);
-    assert (!pl_cors_headers (c, "https://a.example", NULL, NULL));
-    assert (!pl_cors_headers (c, "https://a.example", "GET, POST", NULL));
-    pl_cors_destroy (&c);
-    assert (!c);
+    const char *off[] = { "", "none", " none" };
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+        c = pl_cors_new (off[i], &why);
+        assert (c);
+        assert (!pl_cors_headers (c, "https://a.example", NULL, NULL));
+        assert (!pl_cors_headers (c, "https://a.example", "GET, POST", NULL));
+        pl_cors_destroy (&c);
+        assert (!c);
+    }
     assert (!pl_cors_headers (NULL, "https://a.example", NULL, NULL));
 
     /* "*": any origin, and none; no Vary; never credentials */

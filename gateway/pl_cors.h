@@ -2,8 +2,9 @@
  *  HTTP side: HTTP long-polling on PARLEY_PATH, the REST API and /healthz.
  *  Pure (no I/O); called on the gateway loop.
  *
- *  PARLEY_CORS_ORIGINS is "*" (any origin), "" (no CORS headers at all),
- *  or a comma-separated list of exact origins, "scheme://host[:port]"
+ *  PARLEY_CORS_ORIGINS is "*" (any origin), "none" (no CORS headers at
+ *  all; "" too, though an empty variable means the default, "*"), or a
+ *  comma-separated list of exact origins, "scheme://host[:port]"
  *  (what a browser sends in Origin: no path, no trailing slash, no user,
  *  no "null"), at most PL_CORS_ORIGINS_MAX of at most PL_CORS_ORIGIN_MAX
  *  bytes each. Origins compare case-insensitively (scheme and host are).

@@ -229,7 +229,7 @@ pl_gateway_new (pl_config_t *config)
     const char *cors = pl_config_str (config, PL_CFG_CORS_ORIGINS), *why = NULL;
     if (!(self->cors = pl_cors_new (cors, &why))) {
         pl_error ("config: PARLEY_CORS_ORIGINS=\"%.300s%s\" is refused: %s (\"*\" allows any "
-                  "origin, \"\" none)", cors, strlen (cors) > 300 ? "..." : "", why);
+                  "origin, \"none\" none)", cors, strlen (cors) > 300 ? "..." : "", why);
         goto fail;
     }
     if (!*self->secret)
