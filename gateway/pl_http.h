@@ -11,6 +11,12 @@
  *  the same broker request as the socket event,
  *  pl_gateway__rest_request); the reply or the gateway's timeout answers
  *  it. Keep-alive and pipelining are pl_h1's.
+ *
+ *  CORS (pl_cors, PARLEY_CORS_ORIGINS): every request routed here gets its
+ *  answer's CORS lines at its head (pl_h1_add_headers), so whoever answers
+ *  it (REST, /healthz, polling, a held GET later, pl_h1's 413) sends them.
+ *  OPTIONS on PARLEY_PATH, a REST path or /healthz is 204 with Allow and,
+ *  for an allowed Origin, a preflight answer; no token is asked for.
  */
 #ifndef PL_HTTP_H
 #define PL_HTTP_H
