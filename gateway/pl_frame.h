@@ -23,6 +23,7 @@
 typedef struct {
     uint32_t refs;          /* owners: the creator plus each queue holding it */
     uint32_t len;           /* payload bytes                                  */
+    bool binary;            /* a binary message (pl_frame_new: false)         */
     unsigned char data[];   /* LWS_PRE headroom, then len payload bytes       */
 } pl_frame_t;
 

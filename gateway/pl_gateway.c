@@ -173,6 +173,12 @@ s_check_timeouts (pl_config_t *config, long request_timeout)
 pl_gateway_t *
 pl_gateway_new (pl_config_t *config)
 {
+    return pl_gateway_new_app (config, &pl_gateway__parley_app);
+}
+
+pl_gateway_t *
+pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
+{
     pl_gateway_t *self = calloc (1, sizeof *self);
     if (!self)
         goto cleanup;
@@ -187,7 +193,9 @@ pl_gateway_new (pl_config_t *config)
     self->max_inflight = (uint32_t) pl_config_int (config, PL_CFG_MAX_INFLIGHT);
     self->outq_max = (uint32_t) pl_config_int (config, PL_CFG_OUTQ_MAX);
     self->presence_ttl = pl_config_int (config, PL_CFG_PRESENCE_TTL_MS);
-    self->app = pl_gateway__parley_app;
+    self->app = *app;
+    self->connect_timeout = app->connect_timeout > 0 ? app->connect_timeout
+                                                     : PL_GW_CONNECT_TIMEOUT;
     /* HTTP long-polling: a response holds at most what a POST may */
     self->poll_limits = (pl_eio_poll_limits_t) {
         .max_response = (size_t) self->max_payload,
@@ -196,7 +204,7 @@ pl_gateway_new (pl_config_t *config)
         .max_packets = (size_t) pl_config_int (config, PL_CFG_POLL_MAX_PACKETS),
         .ping_interval = self->ping_interval,
         .ping_timeout = self->ping_timeout,
-        .sio = true
+        .sio = app->message == NULL     /* an Engine.IO-level application: no */
     };
     pl_eio_poll_t *probe = pl_eio_poll_new (&self->poll_limits, 0);
     if (!probe) {
@@ -252,13 +260,14 @@ pl_gateway_new (pl_config_t *config)
         snprintf (self->id, sizeof self->id, "gw-%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
     }
     self->polls = zhashx_new ();
+    self->upgraded = zhashx_new ();
     self->pending = pl_pending_new (PL_GW_PENDING_SLOTS);
     self->fence = pl_fence_new (self->request_timeout + 1000);
     self->rooms = pl_rooms_new (pl_gateway__on_room_change, self);
     self->ping_frame = pl_frame_new ("2", 1, NULL, 0);
     self->health = pl_health_new (pl_config_str (config, PL_CFG_REQUIRED_SERVICES),
                                   self->heartbeat);
-    if (!self->polls || !self->pending || !self->fence || !self->rooms || !self->ping_frame || !self->health)
+    if (!self->polls || !self->upgraded || !self->pending || !self->fence || !self->rooms || !self->ping_frame || !self->health)
         goto fail;
     /* REST has no connection to hang a bucket on (keep-alive or not), so
      * its limit is per user: the same rate and burst, per JWT sub */
@@ -294,6 +303,9 @@ pl_gateway_new (pl_config_t *config)
         pl_error ("cannot create the libev (epoll) loop");
         goto fail;
     }
+    ev_timer_init (&self->ping.timer, pl_gateway__ping_fire, 0., 0.);
+    ev_timer_init (&self->pong.timer, pl_gateway__pong_fire, 0., 0.);
+    self->ping.timer.data = self->pong.timer.data = self;
     void *foreign_loops[1] = { self->loop };
     info.foreign_loops = foreign_loops;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
@@ -316,17 +328,19 @@ pl_gateway_new (pl_config_t *config)
                                     s_on_accept, self);
     if (!self->listener)
         goto fail;
-    pl_bus_handlers_t handlers = { pl_gateway__on_reply, pl_gateway__on_status,
-                                    pl_gateway__on_event, pl_gateway__on_control,
-                                    pl_gateway__recover_on_recovery,
-                                    pl_gateway__recover_on_replay };
-    self->bus = pl_bus_new (self->lws, self->vhost,
-                            pl_config_str (config, PL_CFG_BROKER_FRONTEND),
-                            pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self);
-    if (!self->bus)
-        goto fail;
-    pl_gateway__status_start (self);
-    pl_gateway__presence_start (self);
+    if (app->broker) {
+        pl_bus_handlers_t handlers = { pl_gateway__on_reply, pl_gateway__on_status,
+                                        pl_gateway__on_event, pl_gateway__on_control,
+                                        pl_gateway__recover_on_recovery,
+                                        pl_gateway__recover_on_replay };
+        self->bus = pl_bus_new (self->lws, self->vhost,
+                                pl_config_str (config, PL_CFG_BROKER_FRONTEND),
+                                pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self);
+        if (!self->bus)
+            goto fail;
+        pl_gateway__status_start (self);
+        pl_gateway__presence_start (self);
+    }
     pl_info ("gateway %s listening on %s", self->id, pl_listen_name (self->listener));
     goto cleanup;
 fail:
@@ -347,8 +361,8 @@ pl_gateway_destroy (pl_gateway_t **self_p)
             lws_sul_cancel (&self->presence_sul);
             lws_sul_cancel (&self->status_sul);
             lws_sul_cancel (&self->pending_sul);
-            lws_sul_cancel (&self->ping.sul);
-            lws_sul_cancel (&self->pong.sul);
+            ev_timer_stop (self->loop, &self->ping.timer);
+            ev_timer_stop (self->loop, &self->pong.timer);
             pl_listen_destroy (&self->listener);
             pl_gateway__poll_stop (self);
             pl_h1_destroy (&self->h1);
@@ -363,6 +377,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         if (self->polls)
             pl_gateway__poll_stop (self);   /* none, unless lws never started */
         zhashx_destroy (&self->polls);
+        zhashx_destroy (&self->upgraded);
         pl_rooms_destroy (&self->rooms);
         pl_frame_unref (&self->ping_frame);
         pl_health_destroy (&self->health);

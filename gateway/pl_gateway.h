@@ -13,10 +13,15 @@
 #include "pl_config.h"
 
 typedef struct _pl_gateway_t pl_gateway_t;
+/* The application over the gateway's Engine.IO + Socket.IO core
+ * (pl_gateway_int.h): Parley's, or a conformance server's (pl_conformance). */
+typedef struct pl_gwapp pl_gwapp_t;
 
 /* Create the lws context, listen, connect to the broker. NULL on failure
  * (logged). The config must outlive the gateway. */
 pl_gateway_t *pl_gateway_new (pl_config_t *config);
+/* The same core with another application in front (app outlives it). */
+pl_gateway_t *pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app);
 void pl_gateway_destroy (pl_gateway_t **self_p);
 
 /* Serve until SIGINT, SIGTERM or pl_gateway_stop. Returns 0 or -1. */

@@ -37,15 +37,14 @@ pl_gateway__now_us (void)
 
 
 static void
-s_tlist_arm (pl_gateway_t *self, pl_gwtimers_t *list, sul_cb_t cb)
+s_tlist_arm (pl_gateway_t *self, pl_gwtimers_t *list)
 {
+    ev_timer_stop (self->loop, &list->timer);
     if (list->head) {
         int64_t wait = list->head->deadline - pl_gateway__now_ms ();
-        lws_sul_schedule (self->lws, 0, &list->sul, cb,
-                          (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
+        ev_timer_set (&list->timer, wait > 0 ? (double) wait / 1000. : 0., 0.);
+        ev_timer_start (self->loop, &list->timer);
     }
-    else
-        lws_sul_cancel (&list->sul);
 }
 
 static pl_gwtimers_t *
@@ -85,7 +84,7 @@ pl_gateway__timer_append (pl_gateway_t *self, pl_gwconn_t *conn, pl_gwtimer_t wh
         list->tail->tnext = conn;
     else {
         list->head = conn;
-        s_tlist_arm (self, list, which == PL_GWTIMER_PING ? pl_gateway__ping_fire : pl_gateway__pong_fire);
+        s_tlist_arm (self, list);
     }
     list->tail = conn;
 }
@@ -116,7 +115,10 @@ pl_gateway__send (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f)
     if (conn->closing || !f)
         return;
     if (conn->poll) {
-        pl_gateway__poll_send (self, conn, (const char *) pl_frame_payload (f), f->len);
+        if (f->binary)
+            pl_gateway__poll_send_binary (self, conn, pl_frame_payload (f), f->len);
+        else
+            pl_gateway__poll_send (self, conn, (const char *) pl_frame_payload (f), f->len);
         return;
     }
     bool was_empty = conn->outq.len == 0;
@@ -136,6 +138,18 @@ void
 pl_gateway__send_text (pl_gateway_t *self, pl_gwconn_t *conn, const char *text, size_t len)
 {
     pl_frame_t *f = pl_frame_new (text, len, NULL, 0);
+    pl_gateway__send (self, conn, f);
+    pl_frame_unref (&f);
+}
+
+/* Queue one binary message (copied): a WebSocket binary frame, or a "b"
+ * packet of a polling response. */
+void
+pl_gateway__send_binary (pl_gateway_t *self, pl_gwconn_t *conn, const void *data, size_t len)
+{
+    pl_frame_t *f = pl_frame_new (data, len, NULL, 0);
+    if (f)
+        f->binary = true;
     pl_gateway__send (self, conn, f);
     pl_frame_unref (&f);
 }
@@ -234,6 +248,11 @@ pl_gateway__conn_release (pl_gateway_t *self, pl_gwconn_t *conn)
     pl_rooms_leave_all (self->rooms, &conn->rooms);
     pl_outq_clear (&conn->outq);
     free (conn->rx);
+    pl_gateway__bin_free (conn);
+    if (conn->sid) {
+        zhashx_delete (self->upgraded, conn->sid);
+        free (conn->sid);
+    }
     free (conn->user);
     if (conn->established)
         self->nconns--;
@@ -272,43 +291,74 @@ pl_gateway__on_room_change (void *arg, const char *room, bool subscribe)
 
 /* ---- Engine.IO heartbeat ---------------------------------------------- */
 
-/* lws timer, lws loop: send pings that are due; drop connections that
- * never sent CONNECT. */
-void
-pl_gateway__ping_fire (lws_sorted_usec_list_t *sul)
+bool
+pl_gateway__connect_late (pl_gateway_t *self, pl_gwconn_t *conn, int64_t now)
 {
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, ping.sul);
+    return !conn->connected && self->app.message == NULL
+        && now - conn->created >= self->connect_timeout;
+}
+
+/* Close conn now, from a libev timer (outside every lws callback): lws
+ * closes a WebSocket synchronously there. (An lws timer of 0, as
+ * pl_gateway__kill uses, would wait for lws's own timer, which lws's libev
+ * glue re-arms only when it fires or when an armed one is not earlier.) */
+static void
+s_kill_now (pl_gwconn_t *conn, const char *why)
+{
+    if (conn->poll)
+        pl_gateway__poll_kill (conn, why);
+    else
+    if (!conn->closing) {
+        pl_debug ("conn %llu: closing: %s", (unsigned long long) conn->id, why);
+        conn->closing = true;
+        lws_set_timeout (conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+    }
+}
+
+/* libev timer, gateway loop: send pings that are due; drop connections
+ * that never sent CONNECT. The heartbeat runs on libev timers, not lws
+ * ones: lws's libev glue does not re-arm its timer for an earlier lws
+ * timer set between two of its services, so a gateway with no other
+ * traffic (no broker: the conformance server) never pinged. */
+void
+pl_gateway__ping_fire (struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void) loop;
+    (void) revents;
+    pl_gateway_t *self = (pl_gateway_t *) w->data;
     int64_t now = pl_gateway__now_ms ();
     while (self->ping.head && self->ping.head->deadline <= now) {
         pl_gwconn_t *conn = self->ping.head;
         if (conn->upgrade_of) {
             pl_gateway__timer_remove (self, conn);
-            pl_gateway__kill (conn, "upgrade not completed in time");
+            s_kill_now (conn, "upgrade not completed in time");
             continue;
         }
-        if (!conn->connected && now - conn->created >= PL_GW_CONNECT_TIMEOUT) {
+        if (pl_gateway__connect_late (self, conn, now)) {
             pl_gateway__timer_remove (self, conn);
-            pl_gateway__kill (conn, "no CONNECT in time");
+            s_kill_now (conn, "no CONNECT in time");
             continue;
         }
         pl_gateway__send (self, conn, self->ping_frame);
         pl_gateway__timer_append (self, conn, PL_GWTIMER_PONG, self->ping_timeout);
     }
-    s_tlist_arm (self, &self->ping, pl_gateway__ping_fire);
+    s_tlist_arm (self, &self->ping);
 }
 
-/* lws timer, lws loop: connections that did not answer a ping. */
+/* libev timer, gateway loop: connections that did not answer a ping. */
 void
-pl_gateway__pong_fire (lws_sorted_usec_list_t *sul)
+pl_gateway__pong_fire (struct ev_loop *loop, ev_timer *w, int revents)
 {
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pong.sul);
+    (void) loop;
+    (void) revents;
+    pl_gateway_t *self = (pl_gateway_t *) w->data;
     int64_t now = pl_gateway__now_ms ();
     while (self->pong.head && self->pong.head->deadline <= now) {
         pl_gwconn_t *conn = self->pong.head;
         pl_gateway__timer_remove (self, conn);
-        pl_gateway__kill (conn, "ping timeout");
+        s_kill_now (conn, "ping timeout");
     }
-    s_tlist_arm (self, &self->pong, pl_gateway__pong_fire);
+    s_tlist_arm (self, &self->pong);
 }
 
 /* One lws_write per WRITEABLE, as lws requires. With one frame queued it
@@ -324,7 +374,8 @@ pl_gateway__on_writeable (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi
     if (!f)
         return conn->closing ? -1 : 0;
     if (conn->outq.len == 1 || f->len + 10 > PL_GW_COALESCE_MAX) {
-        if (lws_write (wsi, pl_frame_payload (f), f->len, LWS_WRITE_TEXT) < (int) f->len)
+        if (lws_write (wsi, pl_frame_payload (f), f->len,
+                       f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int) f->len)
             return -1;
         pl_outq_pop (&conn->outq);
     }
@@ -332,7 +383,7 @@ pl_gateway__on_writeable (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi
         unsigned char *out = self->coalesce + LWS_PRE;
         size_t used = 0;
         while ((f = pl_outq_peek (&conn->outq)) && used + f->len + 10 <= PL_GW_COALESCE_MAX) {
-            out[used++] = 0x81;                         /* FIN, text */
+            out[used++] = f->binary ? 0x82 : 0x81;      /* FIN, binary or text */
             if (f->len < 126)
                 out[used++] = (unsigned char) f->len;
             else

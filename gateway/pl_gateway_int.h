@@ -67,7 +67,9 @@ typedef struct pl_gwconn {
     uint64_t id;                    /* connection id: generation << 32 | slot   */
     bool established;               /* a Socket.IO session (WebSocket or
                                        polling), not an HTTP request           */
-    bool connected;                 /* Socket.IO CONNECT accepted               */
+    bool connected;                 /* Socket.IO CONNECT accepted (a namespace) */
+    uint32_t nsps;                  /* namespaces connected: bit 0 "/", bit i
+                                       the application's nsps[i - 1]           */
     bool closing;                   /* being closed: queue nothing more         */
     bool presence;                  /* a reply joined it to a room: tell the
                                        rooms service when it closes            */
@@ -90,6 +92,10 @@ typedef struct pl_gwconn {
     char pid[PL_GW_PID_MAX + 1];    /* its Socket.IO pid, "" for none           */
     bool ended;                     /* DISCONNECT: the session ends for good    */
     struct pl_gwrecover *recover;   /* a recovery in progress, or NULL          */
+    char *sid;                      /* a WebSocket that took over a polling
+                                       session: its sid (gateway->upgraded)    */
+    struct pl_gwbin *bin;           /* a binary packet being assembled for an
+                                       application that takes attachments     */
     pl_http_t *http;                /* HTTP transaction (REST, /healthz)        */
     pl_h1_conn_t *h1;               /* an HTTP connection's pl_h1 side          */
 } pl_gwconn_t;
@@ -111,20 +117,55 @@ typedef struct {
  * pl_gateway_req.c: EVENTs to the broker, rooms, presence) is the one the
  * gateway installs. Another server on the same core (a conformance server:
  * no JWT, echo) would install its own. */
+/* One binary attachment of a packet (pl_gwapp_t.binary). */
 typedef struct {
-    /* a CONNECT to the main namespace of a connection not connected yet:
-     * answer it (pl_gateway__send_str of a CONNECT or CONNECT_ERROR) and
-     * set conn->connected on success */
+    unsigned char *data;
+    size_t len;
+} pl_gwattach_t;
+
+/* A BINARY_EVENT / BINARY_ACK being assembled (pl_gateway_sio.c). */
+typedef struct pl_gwbin {
+    char *text;                     /* the packet as received                   */
+    size_t text_len;
+    size_t total;                   /* bytes held, text included (<= maxPayload) */
+    unsigned count, have;           /* attachments announced, complete          */
+    pl_gwattach_t att[];            /* count of them                            */
+} pl_gwbin_t;
+
+struct pl_gwapp {
+    /* a CONNECT to a namespace the application serves ("/" or one of nsps)
+     * that conn is not connected to: answer it (pl_gateway__send_str of a
+     * CONNECT or CONNECT_ERROR), now or later; on success call
+     * pl_gateway__nsp_accepted. Every callback here runs on the gateway
+     * loop. */
     void (*connect) (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt);
-    /* an EVENT of a connected connection (answer with pl_gateway__send_ack*) */
+    /* an EVENT of a connected namespace (answer with pl_gateway__send_ack*) */
     void (*event) (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt);
     /* the session is over (any transport), just before it is released */
     void (*closed) (pl_gateway_t *self, pl_gwconn_t *conn);
-} pl_gwapp_t;
+    /* Optional (NULL: Parley's behaviour). */
+    /* a DISCONNECT from a connected namespace: the core forgets the
+     * namespace and the connection goes on, as the reference server does.
+     * NULL: a DISCONNECT closes the connection. */
+    void (*disconnect) (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt);
+    /* a BINARY_EVENT or BINARY_ACK with its n attachments assembled (each
+     * message at most maxPayload bytes, all of them and the packet too).
+     * NULL: refused with a VALIDATION_ERROR ack, attachments skipped. */
+    void (*binary) (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt,
+                    const pl_gwattach_t *att, unsigned n);
+    /* An Engine.IO-level application: every message (text without its
+     * type digit, or binary), no Socket.IO parsing, no CONNECT deadline.
+     * NULL: a Socket.IO application. */
+    void (*message) (pl_gateway_t *self, pl_gwconn_t *conn, const char *data, size_t len,
+                     bool binary);
+    const char *const *nsps;        /* namespaces besides "/", NULL-ended, < 32 */
+    long connect_timeout;           /* ms for the CONNECT; 0: PL_GW_CONNECT_TIMEOUT */
+    bool broker;                    /* connect to the broker and the event bus */
+};
 
 typedef struct {
     pl_gwconn_t *head, *tail;          /* FIFO by deadline                         */
-    lws_sorted_usec_list_t sul;     /* armed for head->deadline                 */
+    ev_timer timer;                 /* armed for head->deadline (data: gateway) */
 } pl_gwtimers_t;
 
 struct _pl_gateway_t {
@@ -135,7 +176,9 @@ struct _pl_gateway_t {
     pl_listen_t *listener;          /* our listening socket                     */
     pl_h1_t *h1;                    /* HTTP/1.1: every accepted connection      */
     pl_gwapp_t app;                 /* the application over the Socket.IO core  */
+    long connect_timeout;           /* ms a session has to CONNECT              */
     zhashx_t *polls;                /* polling sessions by sid -> pl_gwconn_t  */
+    zhashx_t *upgraded;             /* WebSockets that took over one, by sid   */
     struct pl_gwpoll *poll_list;    /* every polling session still allocated    */
     pl_eio_poll_limits_t poll_limits;
     pl_gwfront_t http_front;        /* pl_http's replies and errors             */
@@ -203,9 +246,9 @@ int64_t pl_gateway__now_us (void);
 void pl_gateway__timer_append (pl_gateway_t *self, pl_gwconn_t *conn, pl_gwtimer_t which,
                                long delay);
 void pl_gateway__timer_remove (pl_gateway_t *self, pl_gwconn_t *conn);
-/* lws timers for the two FIFOs. */
-void pl_gateway__ping_fire (lws_sorted_usec_list_t *sul);
-void pl_gateway__pong_fire (lws_sorted_usec_list_t *sul);
+/* libev timers for the two FIFOs. */
+void pl_gateway__ping_fire (struct ev_loop *loop, ev_timer *w, int revents);
+void pl_gateway__pong_fire (struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Close conn from outside its own callback (any transport). */
 void pl_gateway__kill (pl_gwconn_t *conn, const char *why);
@@ -214,6 +257,11 @@ void pl_gateway__send (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f);
 void pl_gateway__send_text (pl_gateway_t *self, pl_gwconn_t *conn, const char *text, size_t len);
 /* Queue owned (freed here; NULL is ignored). */
 void pl_gateway__send_str (pl_gateway_t *self, pl_gwconn_t *conn, char *owned);
+/* Queue one binary message (copied). */
+void pl_gateway__send_binary (pl_gateway_t *self, pl_gwconn_t *conn, const void *data,
+                              size_t len);
+/* conn has not CONNECTed within the application's connect timeout. */
+bool pl_gateway__connect_late (pl_gateway_t *self, pl_gwconn_t *conn, int64_t now);
 void pl_gateway__send_ack (pl_gateway_t *self, pl_gwconn_t *conn, uint64_t ack_id,
                            const char *reply, size_t reply_len);
 void pl_gateway__send_ack_error (pl_gateway_t *self, pl_gwconn_t *conn, uint64_t ack_id,
@@ -286,7 +334,14 @@ int pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *
  * a session, from any transport. -1: the session was closed (with its
  * reason, through the transport). */
 int pl_gateway__sio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len);
-int pl_gateway__sio_binary (pl_gateway_t *self, pl_gwconn_t *conn, size_t len);
+int pl_gateway__sio_binary (pl_gateway_t *self, pl_gwconn_t *conn, const void *data,
+                           size_t len);
+/* The application accepted conn's CONNECT to nsp: later packets for it
+ * are taken, and conn->connected is set. */
+void pl_gateway__nsp_accepted (pl_gateway_t *self, pl_gwconn_t *conn, const char *nsp,
+                               size_t nsp_len);
+/* Free a binary packet being assembled (conn->bin). */
+void pl_gateway__bin_free (pl_gwconn_t *conn);
 /* Parley's application (pl_gwapp_t). */
 extern const pl_gwapp_t pl_gateway__parley_app;
 /* The session is over: the application hears of it, then it is released. */
@@ -303,12 +358,16 @@ void pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h
 void pl_gateway__poll_http_closed (pl_gateway_t *self, pl_gwconn_t *http);
 /* Send one Engine.IO packet (type digit first) on the polling transport. */
 void pl_gateway__poll_send (pl_gateway_t *self, pl_gwconn_t *conn, const char *pkt, size_t len);
+void pl_gateway__poll_send_binary (pl_gateway_t *self, pl_gwconn_t *conn, const void *data,
+                                   size_t len);
 /* Close a polling session (why: static text): a held GET gets "1", the sid
  * is forgotten now, the session is released on the next loop turn. */
 void pl_gateway__poll_kill (pl_gwconn_t *conn, const char *why);
 /* The polling session with this sid that a WebSocket may upgrade (state
  * POLLING), or NULL. */
 pl_gwconn_t *pl_gateway__poll_upgradable (pl_gateway_t *self, const char *sid);
+/* A polling session in any state, or one upgraded to a WebSocket still open. */
+bool pl_gateway__poll_known (pl_gateway_t *self, const char *sid);
 /* The probing WebSocket ws sent "2probe" / "5" for session. -1: refused
  * (the caller closes ws). After a 0 from upgrade, ws is the session. */
 int pl_gateway__poll_probe (pl_gateway_t *self, pl_gwconn_t *session);

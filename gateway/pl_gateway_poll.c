@@ -39,6 +39,8 @@ typedef struct pl_gwpoll {
     ev_timer flush;                 /* answer the held GET on the next turn     */
     struct pl_gwpoll *prev, *next;  /* in gw->poll_list                         */
     char sid[PL_GW_SID_MAX];
+    bool client_closed;             /* a POST's "1" with no GET held: closed on
+                                       the next loop turn (s_post)             */
 } pl_gwpoll_t;
 
 /* An Engine.IO error answer (engine.io's Server.errorMessages shape). */
@@ -116,8 +118,8 @@ static void
 s_arm (pl_gwpoll_t *p, int64_t next, int64_t now)
 {
     pl_gateway_t *gw = p->gw;
-    if (!p->conn->connected) {
-        int64_t connect_by = p->conn->created + PL_GW_CONNECT_TIMEOUT;
+    if (!p->conn->connected && gw->app.message == NULL) {
+        int64_t connect_by = p->conn->created + gw->connect_timeout;
         next = next < 0 || connect_by < next ? connect_by : next;
     }
     if (p->get) {
@@ -177,7 +179,11 @@ s_on_timer (struct ev_loop *loop, ev_timer *w, int revents)
         s_free (p);
         return;
     }
-    if (!conn->connected && now - conn->created >= PL_GW_CONNECT_TIMEOUT) {
+    if (p->client_closed) {
+        pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+        return;
+    }
+    if (pl_gateway__connect_late (p->gw, conn, now)) {
         pl_gateway__poll_kill (conn, "no CONNECT in time");
         return;
     }
@@ -215,14 +221,16 @@ pl_gateway__poll_kill (pl_gwconn_t *conn, const char *why)
     ev_timer_start (gw->loop, &p->timer);
 }
 
-void
-pl_gateway__poll_send (pl_gateway_t *self, pl_gwconn_t *conn, const char *pkt, size_t len)
+/* Queue a text packet (binary: one binary message) and answer the GET. */
+static void
+s_send (pl_gateway_t *self, pl_gwconn_t *conn, const char *pkt, size_t len, bool binary)
 {
     pl_gwpoll_t *p = conn->poll;
-    if (conn->closing || len == 0 || pkt[0] < '0' || pkt[0] > '6')
+    if (conn->closing || (!binary && (len == 0 || pkt[0] < '0' || pkt[0] > '6')))
         return;
-    pl_eio_poll_rc_t rc = pl_eio_poll_push (p->eio, (pl_eio_type_t) (pkt[0] - '0'),
-                                            pkt + 1, len - 1);
+    pl_eio_poll_rc_t rc = binary
+        ? pl_eio_poll_push_binary (p->eio, pkt, len)
+        : pl_eio_poll_push (p->eio, (pl_eio_type_t) (pkt[0] - '0'), pkt + 1, len - 1);
     if (rc == PL_EIO_POLL_CLOSE) {
         pl_warn ("conn %llu: polling send queue full (%zu bytes): disconnecting a slow client",
                  (unsigned long long) conn->id, p->gw->poll_limits.max_queued);
@@ -236,6 +244,19 @@ pl_gateway__poll_send (pl_gateway_t *self, pl_gwconn_t *conn, const char *pkt, s
         return;
     }
     s_flush (p);
+}
+
+void
+pl_gateway__poll_send (pl_gateway_t *self, pl_gwconn_t *conn, const char *pkt, size_t len)
+{
+    s_send (self, conn, pkt, len, false);
+}
+
+void
+pl_gateway__poll_send_binary (pl_gateway_t *self, pl_gwconn_t *conn, const void *data,
+                              size_t len)
+{
+    s_send (self, conn, (const char *) data, len, true);
 }
 
 /* The value of query argument name ("sid=" etc.), the last one winning;
@@ -263,6 +284,13 @@ pl_gateway__poll_upgradable (pl_gateway_t *self, const char *sid)
 {
     pl_gwconn_t *conn = s_find (self, sid);
     return conn && pl_eio_poll_state (conn->poll->eio) == PL_EIO_POLL_POLLING ? conn : NULL;
+}
+
+bool
+pl_gateway__poll_known (pl_gateway_t *self, const char *sid)
+{
+    return s_find (self, sid) != NULL
+        || (strlen (sid) < PL_GW_SID_MAX && zhashx_lookup (self->upgraded, sid) != NULL);
 }
 
 void
@@ -391,14 +419,26 @@ s_post (pl_gateway_t *self, pl_gwconn_t *conn, pl_h1_conn_t *h1, const pl_h1_req
     for (size_t i = 0; i < count && !conn->closing; i++) {
         const pl_eio_poll_packet_t *pk = &pkts[i];
         if (pk->binary)
-            pl_gateway__sio_binary (self, conn, pk->len);
+            pl_gateway__sio_binary (self, conn, pk->data, pk->len);
         else
         if (pk->type != PL_EIO_PONG && pk->type != PL_EIO_CLOSE)
             /* a text packet's type digit is just before its data in the body */
             pl_gateway__sio_message (self, conn, pk->data - 1, pk->len + 1);
     }
-    if (!conn->closing && pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED)
-        pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));    /* the client's "1" */
+    if (conn->closing || pl_eio_poll_state (p->eio) != PL_EIO_POLL_CLOSED)
+        return;
+    /* the client's "1". With a GET held, it gets "6" now. Without one, a
+     * GET of this same loop turn (sent with the POST, as engine.io-client
+     * and the suites do; libev runs a turn's events last come first) gets
+     * "6" too: the session closes on the next turn, then GETs get 400. */
+    if (p->get)
+        pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+    else {
+        p->client_closed = true;
+        ev_timer_stop (self->loop, &p->timer);
+        ev_timer_set (&p->timer, 0., 0.);
+        ev_timer_start (self->loop, &p->timer);
+    }
 }
 
 void
@@ -423,6 +463,11 @@ pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req
     if (post) {
         http->poll_session = NULL;
         s_post (self, conn, h1, req);
+        return;
+    }
+    if (p->client_closed) {                 /* closed by a POST this turn */
+        http->poll_session = NULL;
+        s_text (h1, 200, "6", 1);
         return;
     }
     pl_eio_poll_rc_t rc = pl_eio_poll_get (p->eio);
@@ -494,7 +539,17 @@ pl_gateway__poll_upgrade (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t 
     self->slots[slot] = ws;
     session->id = 0;
     ws->upgrade_of = 0;
+    /* its sid stays known while it lives: a WebSocket that comes with it
+     * later is opened and closed (engine.io's "ignored") */
+    ws->sid = strdup (p->sid);
+    if (ws->sid && zhashx_insert (self->upgraded, ws->sid, ws) != 0) {
+        free (ws->sid);
+        ws->sid = NULL;
+    }
     ws->connected = session->connected;
+    ws->nsps = session->nsps;
+    ws->bin = session->bin;
+    session->bin = NULL;
     ws->presence = session->presence;
     ws->inflight = session->inflight;
     ws->rate_tat = session->rate_tat;
@@ -518,7 +573,9 @@ pl_gateway__poll_upgrade (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t 
     bool binary;
     char *pkt;
     while ((pkt = pl_eio_poll_shift (p->eio, &len, &binary)) != NULL) {
-        if (!binary)
+        if (binary)
+            pl_gateway__send_binary (self, ws, pkt, len);
+        else
             pl_gateway__send_text (self, ws, pkt, len);
         free (pkt);
     }

@@ -214,6 +214,10 @@ pl_gateway__rest_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_event_id_t e
     char *ctx = NULL;
     char conn_id[24];
     *why = "gateway overloaded";
+    if (!self->bus) {
+        *why = "no broker behind this server";     /* a conformance server */
+        goto cleanup;
+    }
     /* the transaction's id comes from the connection registry, so it is
      * never a socket connection's id: exclude_origin matches nobody */
     if (conn->id == 0 && pl_gateway__conn_register (self, conn) != 0)

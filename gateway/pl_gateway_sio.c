@@ -107,6 +107,199 @@ cleanup:
     pl_jwt_claims_clear (&claims);
 }
 
+/* The namespace's bit in conn->nsps: 1 for "/", 1 << i for the
+ * application's nsps[i - 1]; 0 for a namespace the application does not
+ * serve. */
+static uint32_t
+s_nsp_bit (pl_gateway_t *self, const char *nsp_name, size_t nsp_len)
+{
+    uint32_t bit = 0;
+    if (nsp_len == 1 && nsp_name[0] == '/') {
+        bit = 1;
+        goto cleanup;
+    }
+    for (unsigned i = 0; self->app.nsps && i < 31 && self->app.nsps[i]; i++) {
+        const char *nsp = self->app.nsps[i];
+        if (strlen (nsp) == nsp_len && memcmp (nsp, nsp_name, nsp_len) == 0) {
+            bit = 1u << (i + 1);
+            goto cleanup;
+        }
+    }
+cleanup:
+    return bit;
+}
+
+void
+pl_gateway__nsp_accepted (pl_gateway_t *self, pl_gwconn_t *conn, const char *nsp,
+                          size_t nsp_len)
+{
+    uint32_t bit = s_nsp_bit (self, nsp, nsp_len);
+    if (bit) {
+        conn->nsps |= bit;
+        conn->connected = true;
+    }
+}
+
+void
+pl_gateway__bin_free (pl_gwconn_t *conn)
+{
+    pl_gwbin_t *bin = conn->bin;
+    if (bin) {
+        for (unsigned i = 0; i < bin->count; i++)
+            free (bin->att[i].data);
+        free (bin->text);
+        free (bin);
+        conn->bin = NULL;
+    }
+}
+
+/* Gateway loop: a binary packet (its text, len bytes) whose attachments the
+ * application takes: kept until they have all come. -1: out of memory. */
+static int
+s_bin_start (pl_gwconn_t *conn, const char *buf, size_t len, unsigned count)
+{
+    int rc = -1;
+    pl_gwbin_t *bin = calloc (1, sizeof *bin + count * sizeof bin->att[0]);
+    if (!bin || !(bin->text = malloc (len + 1))) {
+        free (bin);
+        goto cleanup;
+    }
+    memcpy (bin->text, buf, len);
+    bin->text[len] = '\0';
+    bin->text_len = bin->total = len;
+    bin->count = count;
+    conn->bin = bin;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* Gateway loop: hand a binary packet with its attachments to the
+ * application. The text parsed when it came, so it parses again. */
+static void
+s_bin_deliver (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len,
+               const pl_gwattach_t *att, unsigned n)
+{
+    pl_sio_packet_t pkt;
+    const char *why = NULL;
+    if (pl_sio_parse (buf, len, &pkt, &why) == 0)
+        self->app.binary (self, conn, &pkt, att, n);
+    pl_sio_packet_clear (&pkt);
+}
+
+/* Gateway loop: a Socket.IO packet of a connection (pkt parsed from buf).
+ * Returns -1 with *why set to close it. */
+static int
+s_sio_packet (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt,
+              const char *buf, size_t len, const char **why)
+{
+    int rc = -1;
+    uint32_t bit = s_nsp_bit (self, pkt->nsp, pkt->nsp_len);
+    if (pkt->sio == PL_SIO_CONNECT) {
+        /* an unknown namespace is answered for that namespace, as the
+         * reference server does (Client._connect): socket.io-client routes
+         * the packet by its namespace, so an error for "/" would leave the
+         * socket of io(url + "/admin") waiting for ever. The connection
+         * stays open. A repeated CONNECT (socket.connect() on a connecting
+         * socket) is already done, or being recovered. */
+        if (!bit)
+            pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len,
+                                                                           "Invalid namespace"));
+        else
+        if (!(conn->nsps & bit) && !(bit == 1 && conn->recover))
+            self->app.connect (self, conn, pkt);
+        rc = 0;
+        goto cleanup;
+    }
+    /* Anything else for a namespace the client is not connected to closes
+     * the connection, as the reference server does (Client._ondecoded:
+     * "invalid state"); the spec asks a server that gets no CONNECT first
+     * to close. The close frame says why, so the client is not left
+     * waiting. */
+    if (!conn->connected) {
+        *why = "no successful CONNECT before this packet";
+        goto cleanup;
+    }
+    if (!(conn->nsps & bit)) {
+        *why = "packet for a namespace the client is not connected to";
+        goto cleanup;
+    }
+    if (pkt->sio == PL_SIO_DISCONNECT) {
+        if (!self->app.disconnect) {
+            conn->ended = true;         /* Parley: the connection ends, and
+                                           no recovery after a DISCONNECT */
+            goto cleanup;
+        }
+        conn->nsps &= ~bit;
+        self->app.disconnect (self, conn, pkt);
+        rc = 0;
+        goto cleanup;
+    }
+    if (pkt->sio == PL_SIO_EVENT)
+        self->app.event (self, conn, pkt);
+    if ((pkt->sio == PL_SIO_BINARY_EVENT || pkt->sio == PL_SIO_BINARY_ACK) && self->app.binary) {
+        if (pkt->attachments == 0)
+            s_bin_deliver (self, conn, buf, len, NULL, 0);
+        else
+        if (s_bin_start (conn, buf, len, pkt->attachments) != 0) {
+            *why = "out of memory";
+            goto cleanup;
+        }
+        rc = 0;
+        goto cleanup;
+    }
+    /* Parley is JSON-only: a BINARY_EVENT is refused whole, with an ack
+     * when it has an id; without one it is dropped, as any refused event
+     * without an ack id is (the client asked for no answer). Its
+     * attachments are skipped either way, and the connection goes on. */
+    conn->bin_pending = pkt->attachments;   /* skipped by s_skip_attachment */
+    if (pkt->sio == PL_SIO_BINARY_EVENT && pkt->has_ack)
+        pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_VALIDATION_ERROR,
+                                    PL_GW_BINARY_MESSAGE);
+    /* ACK, BINARY_ACK: we never emit with an ack, so there is nothing to
+     * match */
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* Gateway loop: one text message of an Engine.IO-level application: the
+ * heartbeat and close are the core's, a MESSAGE goes to the application,
+ * anything else closes. -1 with *why set to close. */
+static int
+s_eio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t len,
+               const char **why)
+{
+    int rc = -1;
+    *why = "invalid Engine.IO packet";
+    if (len == 0 || buf[0] < '0' || buf[0] > '6')
+        goto cleanup;
+    switch ((pl_eio_type_t) (buf[0] - '0')) {
+        case PL_EIO_PONG:
+            if (conn->timer == PL_GWTIMER_PONG)
+                pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
+            break;
+        case PL_EIO_PING:
+            pl_gateway__send_text (self, conn, "3", 1);
+            break;
+        case PL_EIO_CLOSE:
+            *why = NULL;                /* the client's close */
+            goto cleanup;
+        case PL_EIO_MESSAGE:
+            if (!pl_sio_utf8_valid ((const unsigned char *) buf + 1, len - 1)) {
+                *why = "invalid UTF-8";
+                goto cleanup;
+            }
+            self->app.message (self, conn, buf + 1, len - 1, false);
+            break;
+        default:
+            goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    return rc;
+}
+
 void
 pl_gateway__sio_accept (pl_gateway_t *self, pl_gwconn_t *conn, const char *pid)
 {
@@ -119,7 +312,7 @@ pl_gateway__sio_accept (pl_gateway_t *self, pl_gwconn_t *conn, const char *pid)
         pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, "server error"));
         goto cleanup;
     }
-    conn->connected = true;
+    pl_gateway__nsp_accepted (self, conn, "/", 1);
     pl_gateway__send_str (self, conn, pl_gateway__recover_ack (self, conn, sid, pid));
 cleanup:
     return;
@@ -134,16 +327,19 @@ pl_gateway__sio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf,
     int rc = -1;
     pl_sio_packet_t pkt;
     const char *why = NULL;
-    if (conn->bin_pending > 0) {
+    memset (&pkt, 0, sizeof pkt);
+    if (self->app.message) {
+        rc = s_eio_message (self, conn, buf, len, &why);
+        goto cleanup;
+    }
+    if (conn->bin_pending > 0 || conn->bin) {
         /* socket.io-parser refuses one too ("got plaintext data when
          * reconstructing a packet") */
-        memset (&pkt, 0, sizeof pkt);
         why = "text frame where a binary attachment was announced";
         goto cleanup;
     }
     if (pl_sio_parse (buf, len, &pkt, &why) != 0)
         goto cleanup;
-    conn->bin_pending = pkt.attachments;    /* skipped by pl_gateway__sio_receive */
     switch (pkt.eio) {
         case PL_EIO_PONG:
             if (conn->timer == PL_GWTIMER_PONG)
@@ -155,43 +351,8 @@ pl_gateway__sio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf,
         case PL_EIO_CLOSE:
             goto cleanup;
         case PL_EIO_MESSAGE:
-            if (pkt.sio == PL_SIO_CONNECT) {
-                if ((conn->connected || conn->recover) && pkt.nsp_len == 1)
-                    break;              /* a repeated CONNECT (socket.connect()
-                                           on a connecting socket): already done,
-                                           or being recovered */
-                self->app.connect (self, conn, &pkt);
-                break;
-            }
-            /* Anything else for a namespace the client is not connected to
-             * closes the connection, as the reference server does
-             * (Client._ondecoded: "invalid state"); the spec asks a server
-             * that gets no CONNECT first to close. The close frame says why,
-             * so the client is not left waiting. */
-            if (!conn->connected) {
-                why = "no successful CONNECT before this packet";
+            if (s_sio_packet (self, conn, &pkt, buf, len, &why) != 0)
                 goto cleanup;
-            }
-            if (pkt.nsp_len != 1) {
-                why = "packet for a namespace the client is not connected to";
-                goto cleanup;
-            }
-            if (pkt.sio == PL_SIO_DISCONNECT) {
-                conn->ended = true;     /* no recovery after a DISCONNECT */
-                goto cleanup;
-            }
-            if (pkt.sio == PL_SIO_EVENT)
-                self->app.event (self, conn, &pkt);
-            /* Parley is JSON-only: a BINARY_EVENT is refused whole, with
-             * an ack when it has an id; without one it is dropped, as any
-             * refused event without an ack id is (the client asked for no
-             * answer). Its attachments are skipped either way, and the
-             * connection goes on. */
-            if (pkt.sio == PL_SIO_BINARY_EVENT && pkt.has_ack)
-                pl_gateway__send_ack_error (self, conn, pkt.ack_id, PL_ERR_VALIDATION_ERROR,
-                                            PL_GW_BINARY_MESSAGE);
-            /* ACK, BINARY_ACK: we never emit with an ack, so there is
-             * nothing to match */
             break;
         default:
             break;
@@ -232,10 +393,50 @@ cleanup:
     return rc;
 }
 
-int
-pl_gateway__sio_binary (pl_gateway_t *self, pl_gwconn_t *conn, size_t len)
+/* Gateway loop: one whole attachment of conn->bin. The last one hands the
+ * packet to the application. -1 to close. */
+static int
+s_attachment (pl_gateway_t *self, pl_gwconn_t *conn, const void *data, size_t len)
 {
-    return s_skip_attachment (self, conn, true, len);
+    int rc = -1;
+    pl_gwbin_t *bin = conn->bin;
+    if (len > (size_t) self->max_payload - bin->total) {
+        s_close (self, conn, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                 "a packet and its attachments exceed maxPayload");
+        goto cleanup;
+    }
+    pl_gwattach_t *att = &bin->att[bin->have];
+    att->data = malloc (len ? len : 1);
+    if (!att->data) {
+        s_close (self, conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        goto cleanup;
+    }
+    memcpy (att->data, data, len);
+    att->len = len;
+    bin->total += len;
+    if (++bin->have == bin->count) {
+        conn->bin = NULL;               /* the application may send or close */
+        s_bin_deliver (self, conn, bin->text, bin->text_len, bin->att, bin->count);
+        conn->bin = bin;
+        pl_gateway__bin_free (conn);
+    }
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+int
+pl_gateway__sio_binary (pl_gateway_t *self, pl_gwconn_t *conn, const void *data, size_t len)
+{
+    int rc = 0;
+    if (self->app.message)
+        self->app.message (self, conn, (const char *) data, len, true);
+    else
+    if (conn->bin)
+        rc = s_attachment (self, conn, data, len);
+    else
+        rc = s_skip_attachment (self, conn, true, len);
+    return rc;
 }
 
 /* Gateway loop: a message of a WebSocket that probes to take over a
@@ -287,12 +488,17 @@ pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi,
                                 in, len);
         goto cleanup;
     }
-    if (lws_frame_is_binary (wsi)) {
+    /* a binary message is assembled when someone reads it (an Engine.IO
+     * application, or an attachment the application takes), else skipped */
+    bool binary = lws_frame_is_binary (wsi);
+    if (binary && !self->app.message && !conn->bin) {
         rc = s_skip_attachment (self, conn, final, len);
         goto cleanup;
     }
     if (first && final && conn->rx_len == 0) {
-        rc = pl_gateway__sio_message (self, conn, in, len);    /* the common case: no copy */
+        /* the common case: no copy */
+        rc = binary ? pl_gateway__sio_binary (self, conn, in, len)
+                    : pl_gateway__sio_message (self, conn, in, len);
         goto cleanup;
     }
     if (conn->rx_len + len > (size_t) self->max_payload) {
@@ -315,7 +521,8 @@ pl_gateway__sio_receive (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi,
     conn->rx_len += len;
     rc = 0;
     if (final) {
-        rc = pl_gateway__sio_message (self, conn, conn->rx, conn->rx_len);
+        rc = binary ? pl_gateway__sio_binary (self, conn, conn->rx, conn->rx_len)
+                    : pl_gateway__sio_message (self, conn, conn->rx, conn->rx_len);
         free (conn->rx);                /* idle connections hold no buffer */
         conn->rx = NULL;
         conn->rx_len = conn->rx_cap = 0;
@@ -378,5 +585,6 @@ s_on_closed (pl_gateway_t *self, pl_gwconn_t *conn)
  * EVENTs go to the broker (pl_gateway_req.c), a session's end tells the
  * rooms service (presence:drop). */
 const pl_gwapp_t pl_gateway__parley_app = {
-    s_on_connect, pl_gateway__request, s_on_closed
+    .connect = s_on_connect, .event = pl_gateway__request, .closed = s_on_closed,
+    .broker = true
 };

@@ -343,8 +343,9 @@ s_upgrade_arg (const char *arg, bool *eio, bool *websocket)
 }
 
 /* Only <PARLEY_PATH>?EIO=4&transport=websocket may upgrade, and with sid=
- * only to a polling session that may still upgrade (else it is served as
- * a plain request: 400 "Session ID unknown"). The other query arguments
+ * only for a session this gateway knows (else it is served as a plain
+ * request: 400 "Session ID unknown"); one that may no longer upgrade (it is
+ * upgrading, or it did) is opened and closed at once, as engine.io does. The other query arguments
  * (socket.io-client's `query` option puts an app's own ones first) may be
  * of any length the head allows and in any order. */
 bool
@@ -359,7 +360,7 @@ pl_http_upgrade (pl_gateway_t *gw, const pl_h1_req_t *req)
         if (strncmp (req->query[i], "sid=", 4) == 0)
             sid = req->query[i] + 4;
     }
-    if (sid && !pl_gateway__poll_upgradable (gw, sid))
+    if (sid && !pl_gateway__poll_known (gw, sid))
         return false;
     return eio && websocket;
 }
