@@ -189,7 +189,7 @@ export async function eventually(fn, { timeoutMs = 10000, intervalMs = 200, what
 
 // ---- one process ---------------------------------------------------------
 
-class Proc {
+export class Proc {
   constructor(name, spec, logPath) {
     this.name = name;
     this.spec = spec;             // {bin, args, env}
