@@ -57,6 +57,13 @@ const METRICS = {
     ['connections failed', (r) => r.conns - r.connected, L],
     CPU,
   ],
+  'polling-connect': [
+    ['connects/s', (r) => r.rate, H],
+    ['handshake p99 (ms)', (r) => r.p99_ms, L],
+    ['server RSS per polling session (bytes)', (r) => r.rss_per_conn_bytes, L],
+    ['sessions failed or lost by the end of the hold', (r) => r.conns - r.alive_after_hold, L],
+    CPU,
+  ],
   'connect-large': [
     ['connected', (r) => r.connected, H],
     ['connects/s', (r) => r.rate, H],
@@ -133,7 +140,7 @@ for (const [two, one] of Object.entries(TWO_WORKERS)) {
     [`${first[0]} ÷ ${one}'s (1 ${LOADED[one]} worker)`, (r, ctx) => r.rate / ctx.oneWorker?.result.rate, H],
     ...rest];
 }
-const ORDER = ['connect', 'connect-large', 'fanout-throughput', 'fanout-latency', 'rpc-flat', 'rpc-flat-2w',
+const ORDER = ['connect', 'connect-large', 'polling-connect', 'fanout-throughput', 'fanout-latency', 'rpc-flat', 'rpc-flat-2w',
   'rpc-fixed', 'rpc-fixed-low', 'state', 'state-2w', 'broker', 'worker', 'roll', 'rules', 'routing'];
 
 function fmt(v) {

@@ -213,7 +213,10 @@ const handlers = {
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
-  transports: ['websocket'],
+  // polling too: script/bench's polling-connect (tests/load/polling.mjs)
+  // measures polling-only clients against it; WebSocket clients are
+  // unaffected (they open with transport=websocket)
+  transports: ['polling', 'websocket'],
   perMessageDeflate: false,
   maxHttpBufferSize: 1e6,
   serveClient: false,
