@@ -4,6 +4,7 @@
 #include "pl_gateway.h"
 #include "pl_gateway_int.h"
 #include "pl_log.h"
+#include "pl_proto.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -103,7 +104,10 @@ static void
 s_on_connect (pl_gateway_t *gw, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
 {
     bool ok = false;
+    const char *why = "server error";
     char sid[21], nsp[300], *auth = NULL, *out = NULL;
+    if (pkt->nul)
+        why = PL_PROTO_NUL_MESSAGE;     /* cJSON would echo it cut at the NUL */
     if (pkt->nsp_len > sizeof nsp - 2 || pkt->nul || pl_sio_new_sid (sid) != 0)
         goto cleanup;
     auth = pkt->json ? cJSON_PrintUnformatted (pkt->json) : strdup ("{}");
@@ -126,8 +130,7 @@ s_on_connect (pl_gateway_t *gw, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
     ok = true;
 cleanup:
     if (!ok)
-        pl_gateway__send_str (gw, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len,
-                                                                     "server error"));
+        pl_gateway__send_str (gw, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len, why));
     free (auth);
     free (out);
 }
