@@ -36,6 +36,7 @@
 #include "pl_pump.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,53 @@ cleanup:
     free (error);
 }
 
+/* FWD:    client PL01 FWD peer fwdid op sid body      (8 frames)
+ * FWDREP: client PL01 FWDREP peer fwdid status body   (7 frames)
+ * Relayed to the gateway whose routing id is peer, with peer replaced by
+ * the sender's routing id: a gateway hands an HTTP polling request to the
+ * gateway holding its session, and the answer comes back the same way
+ * (proto/README.md, "Forwarding between gateways"). The broker reads
+ * nothing past fwdid. A FWD it cannot deliver is answered at once:
+ * status 404 when no gateway has that routing id, 503 when its queue is
+ * full; an undeliverable FWDREP is dropped (its gateway times out). */
+static void
+s_client_forward (pl_broker_t *self, pl_zmsg_t *msg, bool reply)
+{
+    char shown[40];
+    zmq_msg_t *client = &msg->frame[0];
+    int want = reply ? 7 : 8;
+    if (msg->count != want || msg->oversize || zmq_msg_size (&msg->frame[3]) == 0
+    ||  zmq_msg_size (&msg->frame[3]) > PL_BROKER_SERVICE_MAX
+    ||  zmq_msg_size (&msg->frame[4]) > PL_BROKER_REQID_MAX) {
+        s_bad_input (self, "frontend: dropped a %s with %d%s frames from %s",
+                     reply ? PL_CMD_FORWARD_REPLY : PL_CMD_FORWARD, msg->count,
+                     msg->oversize ? "+" : "", s_printable (client, shown, sizeof shown));
+        return;
+    }
+    void *sock = pl_broker__sending (self, PL_BROKER__FRONTEND);
+    int order[] = { 1, 2, 0, 4, 5, 6, 7 };
+    int on = 1, off = 0;
+    /* ROUTER_MANDATORY for this one send only: an unknown peer fails at
+     * once (EHOSTUNREACH) instead of vanishing, as every other send of
+     * the frontend may (pl_broker_int.h) */
+    zmq_setsockopt (sock, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    int rc = pl_broker__forward (sock, zmq_msg_data (&msg->frame[3]),
+                                 zmq_msg_size (&msg->frame[3]), msg, order, want - 1);
+    int err = errno;
+    zmq_setsockopt (sock, ZMQ_ROUTER_MANDATORY, &off, sizeof off);
+    if (rc == 0 || reply)
+        return;
+    const char *status = err == EHOSTUNREACH ? "404" : "503";
+    pl_zmsg_part_t parts[] = {
+        { zmq_msg_data (client), zmq_msg_size (client) }, { PL_PROTO_VERSION, 4 },
+        { PL_CMD_FORWARD_REPLY, strlen (PL_CMD_FORWARD_REPLY) },
+        { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
+        { zmq_msg_data (&msg->frame[4]), zmq_msg_size (&msg->frame[4]) },
+        { status, 3 }, { "", 0 },
+    };
+    pl_zmsg_send (sock, parts, 7);
+}
+
 static void
 s_frontend_message (pl_broker_t *self, pl_zmsg_t *msg)
 {
@@ -319,6 +367,9 @@ s_frontend_message (pl_broker_t *self, pl_zmsg_t *msg)
     }
     if (s_is (command, PL_CMD_REQ))
         s_client_request (self, msg);
+    else
+    if (s_is (command, PL_CMD_FORWARD) || s_is (command, PL_CMD_FORWARD_REPLY))
+        s_client_forward (self, msg, s_is (command, PL_CMD_FORWARD_REPLY));
     else
     if (s_is (command, PL_CMD_STATUS) && msg->count == 3 && !msg->oversize) {
         char *status = pl_broker_status (self);

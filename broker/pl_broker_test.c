@@ -679,6 +679,95 @@ s_test_ipc (void)
     assert (rc == 0);
 }
 
+/* A DEALER with routing id `id` (a gateway), connected and known to the
+ * broker: its STATUS was answered. */
+static zsock_t *
+s_gateway (const char *endpoint, const char *id)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    assert (sock);
+    zsock_set_linger (sock, 0);
+    zsock_set_identity (sock, id);
+    int rc = zsock_connect (sock, "%s", endpoint);
+    assert (rc == 0);
+    pl_broker__t_send_frames (sock, 2, PL_PROTO_VERSION, PL_CMD_STATUS);
+    zmsg_t *msg = pl_broker__t_recv_within (sock, S_WAIT);
+    assert (msg && zmsg_size (msg) == 3);
+    zmsg_destroy (&msg);
+    return sock;
+}
+
+/* The next message on sock is exactly these count frames. */
+static void
+s_expect_frames (zsock_t *sock, int count, const char *const *frames)
+{
+    zmsg_t *msg = pl_broker__t_recv_within (sock, S_WAIT);
+    assert (msg && (int) zmsg_size (msg) == count);
+    zframe_t *f = zmsg_first (msg);
+    for (int i = 0; i < count; i++, f = zmsg_next (msg))
+        assert (zframe_streq (f, frames[i]));
+    zmsg_destroy (&msg);
+}
+
+/* FWD and FWDREP are relayed between gateways by routing id, the sender's
+ * id in place of the peer's; a FWD to no gateway is answered 404; a
+ * malformed one is dropped; a second gateway with an id already connected
+ * is not served until the first is gone (ROUTER without handover). */
+static void
+s_test_forward (void)
+{
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, S_LIVE, 100, 1000);
+    zsock_t *a = s_gateway (env.frontend, "gw-a");
+    zsock_t *b = s_gateway (env.frontend, "gw-b");
+    pl_broker__t_send_frames (a, 7, PL_PROTO_VERSION, PL_CMD_FORWARD, "gw-b", "f1", "POST",
+                              "gw-b.x", "4hi");
+    const char *at_b[] = { PL_PROTO_VERSION, PL_CMD_FORWARD, "gw-a", "f1", "POST", "gw-b.x", "4hi" };
+    s_expect_frames (b, 7, at_b);
+    pl_broker__t_send_frames (b, 6, PL_PROTO_VERSION, PL_CMD_FORWARD_REPLY, "gw-a", "f1", "200",
+                              "ok");
+    const char *at_a[] = { PL_PROTO_VERSION, PL_CMD_FORWARD_REPLY, "gw-b", "f1", "200", "ok" };
+    s_expect_frames (a, 6, at_a);
+    /* no gateway gw-zz: 404 at once */
+    pl_broker__t_send_frames (a, 7, PL_PROTO_VERSION, PL_CMD_FORWARD, "gw-zz", "f2", "GET",
+                              "gw-zz.x", "");
+    const char *gone[] = { PL_PROTO_VERSION, PL_CMD_FORWARD_REPLY, "gw-zz", "f2", "404", "" };
+    s_expect_frames (a, 6, gone);
+    /* malformed (a frame short, an empty peer): dropped, and the next
+     * answer a gets is its STATUS */
+    pl_broker__t_send_frames (a, 6, PL_PROTO_VERSION, PL_CMD_FORWARD, "gw-b", "f3", "GET",
+                              "gw-b.x");
+    pl_broker__t_send_frames (a, 7, PL_PROTO_VERSION, PL_CMD_FORWARD, "", "f4", "GET",
+                              "gw-b.x", "");
+    pl_broker__t_send_frames (a, 5, PL_PROTO_VERSION, PL_CMD_FORWARD_REPLY, "gw-b", "f5", "200");
+    pl_broker__t_send_frames (a, 2, PL_PROTO_VERSION, PL_CMD_STATUS);
+    zmsg_t *msg = pl_broker__t_recv_within (a, S_WAIT);
+    assert (msg && zmsg_size (msg) == 3);
+    zmsg_first (msg);
+    assert (zframe_streq (zmsg_next (msg), PL_CMD_STATUS));
+    zmsg_destroy (&msg);
+    msg = pl_broker__t_recv_within (b, 200);
+    assert (!msg);                          /* nothing of those reached b */
+    /* a duplicate gw-b is not served while the first is connected: its
+     * STATUS is unanswered, and a FWD to gw-b still reaches the first */
+    zsock_t *dup = zsock_new (ZMQ_DEALER);
+    assert (dup);
+    zsock_set_linger (dup, 0);
+    zsock_set_identity (dup, "gw-b");
+    assert (zsock_connect (dup, "%s", env.frontend) == 0);
+    pl_broker__t_send_frames (dup, 2, PL_PROTO_VERSION, PL_CMD_STATUS);
+    msg = pl_broker__t_recv_within (dup, 300);
+    assert (!msg);
+    pl_broker__t_send_frames (a, 7, PL_PROTO_VERSION, PL_CMD_FORWARD, "gw-b", "f6", "GET",
+                              "gw-b.y", "");
+    const char *at_b2[] = { PL_PROTO_VERSION, PL_CMD_FORWARD, "gw-a", "f6", "GET", "gw-b.y", "" };
+    s_expect_frames (b, 7, at_b2);
+    zsock_destroy (&dup);
+    zsock_destroy (&a);
+    zsock_destroy (&b);
+    pl_broker__t_env_stop (&env);
+}
+
 void
 pl_broker_test (bool verbose)
 {
@@ -696,6 +785,7 @@ pl_broker_test (bool verbose)
     s_test_unknown_worker ();
     s_test_shutdown ();
     s_test_ipc ();
+    s_test_forward ();
     if (verbose)
         printf ("OK\n");
 }

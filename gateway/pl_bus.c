@@ -151,6 +151,19 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
             self->handlers.on_status (self->arg, f[2], len[2]);
             return;
         }
+        /* PL01 · FWD · peer · fwdid · op · sid · body
+         * PL01 · FWDREP · peer · fwdid · status · body */
+        if (n == 7 && pl_zmsg_is (msg, 1, PL_CMD_FORWARD) && self->handlers.on_forward) {
+            self->handlers.on_forward (self->arg, f[2], len[2], f[3], len[3], f[4], len[4],
+                                       f[5], len[5], f[6], len[6]);
+            return;
+        }
+        if (n == 6 && pl_zmsg_is (msg, 1, PL_CMD_FORWARD_REPLY)
+        &&  self->handlers.on_forward_reply) {
+            self->handlers.on_forward_reply (self->arg, f[2], len[2], f[3], len[3], f[4], len[4],
+                                             f[5], len[5]);
+            return;
+        }
     }
     pl_warn ("bus: dropped a malformed broker message (%d frames)", n);
 }
@@ -223,12 +236,14 @@ cleanup:
 }
 
 static void *
-s_socket (void *zctx, int type, const char *endpoint)
+s_socket (void *zctx, int type, const char *endpoint, const char *identity)
 {
     void *zsock = zmq_socket (zctx, type);
     int zero = 0, hwm = S_HWM, one = 1;
     if (!zsock)
         goto cleanup;
+    if (identity)
+        zmq_setsockopt (zsock, ZMQ_ROUTING_ID, identity, strlen (identity));
     zmq_setsockopt (zsock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt (zsock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (zsock, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -247,7 +262,8 @@ cleanup:
 
 pl_bus_t *
 pl_bus_new (struct lws_context *lws, struct lws_vhost *vhost, const char *frontend,
-            const char *events, const pl_bus_handlers_t *handlers, void *arg)
+            const char *events, const pl_bus_handlers_t *handlers, void *arg,
+            const char *identity)
 {
     pl_bus_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -258,8 +274,8 @@ pl_bus_new (struct lws_context *lws, struct lws_vhost *vhost, const char *fronte
     self->zctx = zmq_ctx_new ();
     if (!self->zctx)
         goto fail;
-    self->dealer.zsock = s_socket (self->zctx, ZMQ_DEALER, frontend);
-    self->sub.zsock = s_socket (self->zctx, ZMQ_SUB, events);
+    self->dealer.zsock = s_socket (self->zctx, ZMQ_DEALER, frontend, identity);
+    self->sub.zsock = s_socket (self->zctx, ZMQ_SUB, events, NULL);
     self->sub.is_sub = true;
     if (!self->dealer.zsock || !self->sub.zsock)
         goto fail;
@@ -323,6 +339,25 @@ pl_bus_request (pl_bus_t *self, const char *service, const void *reqid,
 }
 
 int
+pl_bus_forward (pl_bus_t *self, bool reply, const char *peer, size_t peer_len,
+                const char *fwdid, size_t fwdid_len, const char *op,
+                const char *sid, const char *body, size_t body_len)
+{
+    const char *cmd = reply ? PL_CMD_FORWARD_REPLY : PL_CMD_FORWARD;
+    pl_zmsg_part_t parts[7] = {
+        { PL_PROTO_VERSION, 4 }, { cmd, strlen (cmd) }, { peer, peer_len },
+        { fwdid, fwdid_len }, { op, strlen (op) },
+    };
+    int n = 5;
+    if (!reply)
+        parts[n++] = (pl_zmsg_part_t) { sid, strlen (sid) };
+    parts[n++] = (pl_zmsg_part_t) { body ? body : "", body ? body_len : 0 };
+    int rc = pl_zmsg_send (self->dealer.zsock, parts, n);
+    s_kick (&self->dealer);
+    return rc;
+}
+
+int
 pl_bus_status (pl_bus_t *self)
 {
     pl_zmsg_part_t parts[] = {
@@ -361,7 +396,7 @@ pl_bus_subscribe (pl_bus_t *self, const char *room, bool on)
 #include <time.h>
 
 static struct {
-    int replies, statuses, events, controls;
+    int replies, statuses, events, controls, forwards;
     char last[256];
 } s_seen;
 
@@ -406,6 +441,29 @@ s_test_event (void *arg, const char *room, const char *origin, size_t origin_len
               (int) except_len, except ? except : "", offset ? "@" : "", (int) offset_len,
               offset ? offset : "");
     s_seen.events++;
+}
+
+static void
+s_test_forward (void *arg, const char *peer, size_t peer_len, const char *fwdid,
+                size_t fwdid_len, const char *op, size_t op_len, const char *sid, size_t sid_len,
+                const char *body, size_t body_len)
+{
+    (void) arg;
+    snprintf (s_seen.last, sizeof s_seen.last, "FWD %.*s|%.*s|%.*s|%.*s|%.*s", (int) peer_len,
+              peer, (int) fwdid_len, fwdid, (int) op_len, op, (int) sid_len, sid,
+              (int) body_len, body);
+    s_seen.forwards++;
+}
+
+static void
+s_test_forward_reply (void *arg, const char *peer, size_t peer_len, const char *fwdid,
+                      size_t fwdid_len, const char *status, size_t status_len,
+                      const char *body, size_t body_len)
+{
+    (void) arg;
+    snprintf (s_seen.last, sizeof s_seen.last, "FWDREP %.*s|%.*s|%.*s|%.*s", (int) peer_len,
+              peer, (int) fwdid_len, fwdid, (int) status_len, status, (int) body_len, body);
+    s_seen.forwards++;
 }
 
 /* lws 4.1 ignores lws_service()'s timeout: a timer bounds each wait. */
@@ -471,8 +529,8 @@ pl_bus_test (bool verbose)
     struct lws_vhost *vhost = lws_get_vhost_by_name (ctx, "default");
     assert (vhost);
     pl_bus_handlers_t handlers = { s_test_reply, s_test_status, s_test_event, s_test_control,
-                                   NULL, NULL };
-    pl_bus_t *bus = pl_bus_new (ctx, vhost, front, events, &handlers, NULL);
+                                   NULL, NULL, s_test_forward, s_test_forward_reply };
+    pl_bus_t *bus = pl_bus_new (ctx, vhost, front, events, &handlers, NULL, "gw-t");
     assert (bus);
 
     /* a request reaches the ROUTER with every frame intact (once connected) */
@@ -500,6 +558,42 @@ pl_bus_test (bool verbose)
         assert (zmq_msg_more (&m) == (i < 7));
         zmq_msg_close (&m);
     }
+    /* the DEALER's routing id is the one given (the gateway id) */
+    assert (identity_len == 4 && memcmp (identity, "gw-t", 4) == 0);
+    /* a FWD goes out with every frame; a FWD and a FWDREP come in */
+    assert (pl_bus_forward (bus, false, "gw-o", 4, "f1", 2, "POST", "gw-o.abc", "4hi", 3) == 0);
+    const char *fwd[] = { "gw-t", "PL01", "FWD", "gw-o", "f1", "POST", "gw-o.abc", "4hi" };
+    for (int i = 0; i < 8; i++) {
+        zmq_msg_init (&m);
+        assert (zmq_msg_recv (&m, router, 0) >= 0);
+        assert (zmq_msg_size (&m) == strlen (fwd[i])
+             && memcmp (zmq_msg_data (&m), fwd[i], strlen (fwd[i])) == 0);
+        assert (zmq_msg_more (&m) == (i < 7));
+        zmq_msg_close (&m);
+    }
+    assert (pl_bus_forward (bus, true, "gw-o", 4, "f2", 2, "200", NULL, "ok", 2) == 0);
+    const char *fwdrep[] = { "gw-t", "PL01", "FWDREP", "gw-o", "f2", "200", "ok" };
+    for (int i = 0; i < 7; i++) {
+        zmq_msg_init (&m);
+        assert (zmq_msg_recv (&m, router, 0) >= 0);
+        assert (zmq_msg_size (&m) == strlen (fwdrep[i])
+             && memcmp (zmq_msg_data (&m), fwdrep[i], strlen (fwdrep[i])) == 0);
+        assert (zmq_msg_more (&m) == (i < 6));
+        zmq_msg_close (&m);
+    }
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *fwd_in[] = { "PL01", "FWD", "gw-o", "f3", "GET", "gw-t.x", "" };
+    s_send_frames (router, fwd_in, 7);
+    s_service_until (ctx, &s_seen.forwards, 1);
+    assert (s_seen.forwards == 1 && strcmp (s_seen.last, "FWD gw-o|f3|GET|gw-t.x|") == 0);
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *fwd_bad[] = { "PL01", "FWD", "gw-o", "f3", "GET", "gw-t.x" };   /* 6 frames */
+    s_send_frames (router, fwd_bad, 6);
+    zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+    const char *rep_in[] = { "PL01", "FWDREP", "gw-o", "f4", "404", "" };
+    s_send_frames (router, rep_in, 6);
+    s_service_until (ctx, &s_seen.forwards, 2);
+    assert (s_seen.forwards == 2 && strcmp (s_seen.last, "FWDREP gw-o|f4|404|") == 0);
     /* the reply and a STATUS come back through the lws loop */
     zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
     const char *rep[] = { "PL01", "REP", "r42", "{\"success\":true}" };

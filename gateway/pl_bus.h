@@ -57,6 +57,18 @@ typedef struct {
     void (*on_replay) (void *arg, const char *nonce, size_t nonce_len, bool control,
                        const char *topic, size_t topic_len, const char *packet,
                        size_t packet_len, const char *offset, size_t offset_len);
+    /* PL01 FWD: another gateway (peer: its routing id, 1..64 bytes) hands
+     * over an HTTP polling request: fwdid (<= 32 bytes) to echo, op, sid,
+     * body (frames as they came; nothing is NUL-terminated) */
+    void (*on_forward) (void *arg, const char *peer, size_t peer_len,
+                        const char *fwdid, size_t fwdid_len, const char *op, size_t op_len,
+                        const char *sid, size_t sid_len, const char *body, size_t body_len);
+    /* PL01 FWDREP: the answer to a FWD of ours: peer answered fwdid with an
+     * HTTP status (decimal text) and body */
+    void (*on_forward_reply) (void *arg, const char *peer, size_t peer_len,
+                              const char *fwdid, size_t fwdid_len,
+                              const char *status, size_t status_len,
+                              const char *body, size_t body_len);
 } pl_bus_handlers_t;
 
 #define PL_BUS_OFFSET_MAX 32
@@ -65,9 +77,11 @@ typedef struct {
  * protocol named PL_BUS_PROTOCOL, which must be in the vhost's protocol
  * list with pl_bus_callback. NULL on failure (logged). */
 #define PL_BUS_PROTOCOL "parley-zmq"
+/* identity: the DEALER's routing id at the broker (the gateway id, which
+ * other gateways forward to); NULL: one ZeroMQ picks. */
 pl_bus_t *pl_bus_new (struct lws_context *lws, struct lws_vhost *vhost,
                       const char *frontend, const char *events, const pl_bus_handlers_t *handlers,
-                      void *arg);
+                      void *arg, const char *identity);
 void pl_bus_destroy (pl_bus_t **self_p);
 /* Let pl_bus_destroy wait up to ms for what the DEALER still queues
  * (recovery: the sessions a stopping gateway saves); 0 by default. */
@@ -79,6 +93,12 @@ void pl_bus_linger (pl_bus_t *self, int ms);
 int pl_bus_request (pl_bus_t *self, const char *service, const void *reqid,
                     size_t reqid_len, const char *event, const char *ctx,
                     size_t ctx_len, const char *body, size_t body_len);
+/* Hand an HTTP polling request to gateway peer (FWD), or answer one
+ * (FWDREP, with a decimal status as `op` and no sid: NULL). Returns 0, or
+ * -1 when the broker is not connected or the queue is full. Never blocks. */
+int pl_bus_forward (pl_bus_t *self, bool reply, const char *peer, size_t peer_len,
+                    const char *fwdid, size_t fwdid_len, const char *op,
+                    const char *sid, const char *body, size_t body_len);
 /* Ask the broker for its services; the answer arrives in on_status. */
 int pl_bus_status (pl_bus_t *self);
 /* Recovery: PL01 command key [json] to the broker (json NULL: no frame).

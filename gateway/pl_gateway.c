@@ -269,6 +269,8 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
                                   self->heartbeat);
     if (!self->polls || !self->upgraded || !self->pending || !self->fence || !self->rooms || !self->ping_frame || !self->health)
         goto fail;
+    if (pl_gateway__fwd_start (self) != 0)
+        goto fail;
     /* REST has no connection to hang a bucket on (keep-alive or not), so
      * its limit is per user: the same rate and burst, per JWT sub */
     if (self->rate_interval > 0) {
@@ -332,10 +334,12 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
         pl_bus_handlers_t handlers = { pl_gateway__on_reply, pl_gateway__on_status,
                                         pl_gateway__on_event, pl_gateway__on_control,
                                         pl_gateway__recover_on_recovery,
-                                        pl_gateway__recover_on_replay };
+                                        pl_gateway__recover_on_replay,
+                                        pl_gateway__on_forward, pl_gateway__on_forward_reply };
         self->bus = pl_bus_new (self->lws, self->vhost,
                                 pl_config_str (config, PL_CFG_BROKER_FRONTEND),
-                                pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self);
+                                pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self,
+                                self->id);
         if (!self->bus)
             goto fail;
         pl_gateway__status_start (self);
@@ -365,6 +369,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
             ev_timer_stop (self->loop, &self->pong.timer);
             pl_listen_destroy (&self->listener);
             pl_gateway__poll_stop (self);
+            pl_gateway__fwd_stop (self);
             pl_h1_destroy (&self->h1);
             /* closes every connection (LWS_CALLBACK_CLOSED releases them) */
             lws_context_destroy (self->lws);
@@ -378,6 +383,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
             pl_gateway__poll_stop (self);   /* none, unless lws never started */
         zhashx_destroy (&self->polls);
         zhashx_destroy (&self->upgraded);
+        pl_gateway__fwd_stop (self);
         pl_rooms_destroy (&self->rooms);
         pl_frame_unref (&self->ping_frame);
         pl_health_destroy (&self->health);

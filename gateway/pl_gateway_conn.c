@@ -434,6 +434,9 @@ pl_gateway_health (pl_gateway_t *self, int *status)
     cJSON_AddNumberToObject (stats, "rest_rate_limited", (double) self->stats.rest_rate_limited);
     cJSON_AddNumberToObject (stats, "recoveries", (double) self->stats.recoveries);
     cJSON_AddNumberToObject (stats, "recoveries_refused", (double) self->stats.recoveries_refused);
+    cJSON_AddNumberToObject (stats, "poll_forwarded", (double) self->stats.poll_forwarded);
+    cJSON_AddNumberToObject (stats, "poll_forwards_served",
+                             (double) self->stats.poll_forwards_served);
     char *text = cJSON_PrintUnformatted (root);
     cJSON_Delete (root);
     return text;

@@ -44,6 +44,10 @@
  * with the default heartbeat the ping (25 s) always comes first. */
 #define PL_GW_POLL_HOLD_MS    (PL_H1_ANSWER_S * 1000 / 2)
 #define PL_GW_PID_MAX         PL_WIRE_PID_MAX   /* a Socket.IO pid (recovery): as a sid */
+/* Forwarding polling requests between gateways (pl_gateway_fwd.c). */
+#define PL_GW_FWD_MAX         1024              /* forwards in flight from one gateway */
+#define PL_GW_FWD_TIMEOUT_MS  10000             /* a POST's answer; a GET's: hold + this */
+#define PL_GW_FWDID_MAX       32                /* bytes of a forward id (the broker's limit) */
 
 typedef enum { PL_GWTIMER_NONE, PL_GWTIMER_PING, PL_GWTIMER_PONG } pl_gwtimer_t;
 
@@ -64,6 +68,8 @@ typedef struct pl_gwconn {
                                        polling session (its id); 0: none       */
     struct pl_gwconn *poll_session; /* an HTTP connection: the polling session
                                        whose GET or POST it carries now        */
+    uint32_t fwd;                   /* an HTTP connection: 1 + the slot of the
+                                       forward it waits for; 0: none           */
     uint64_t id;                    /* connection id: generation << 32 | slot   */
     bool established;               /* a Socket.IO session (WebSocket or
                                        polling), not an HTTP request           */
@@ -181,6 +187,7 @@ struct _pl_gateway_t {
     zhashx_t *upgraded;             /* WebSockets that took over one, by sid   */
     struct pl_gwpoll *poll_list;    /* every polling session still allocated    */
     pl_eio_poll_limits_t poll_limits;
+    struct pl_gwfwds *fwds;         /* forwards in flight (pl_gateway_fwd.c)    */
     pl_gwfront_t http_front;        /* pl_http's replies and errors             */
     pl_rooms_t *rooms;              /* room -> local members                    */
     char id[16];                    /* gateway id                               */
@@ -233,6 +240,8 @@ struct _pl_gateway_t {
         uint64_t rest_requests;     /* REST calls forwarded to the broker       */
         uint64_t recoveries;        /* sessions recovered                       */
         uint64_t recoveries_refused;    /* recoveries the broker refused        */
+        uint64_t poll_forwarded;    /* polling requests handed to another gateway */
+        uint64_t poll_forwards_served;  /* ... served here for another gateway  */
     } stats;
 };
 
@@ -310,6 +319,34 @@ bool pl_gateway__apply_directives (pl_gateway_t *self, pl_gwconn_t *conn,
 void pl_gateway__presence_drop (pl_gateway_t *self, pl_gwconn_t *conn);
 /* Send presence:alive now and every presence_ttl / 3. */
 void pl_gateway__presence_start (pl_gateway_t *self);
+
+/* ---- pl_gateway_fwd.c (polling across gateways) ------------------------ */
+
+/* Allocate / free the table of forwards in flight (stop answers each 503). */
+int pl_gateway__fwd_start (pl_gateway_t *self);
+void pl_gateway__fwd_stop (pl_gateway_t *self);
+/* Does sid name another gateway ("<gateway id>.<rest>", a valid id that is
+ * not ours)? */
+bool pl_gateway__fwd_foreign (pl_gateway_t *self, const char *sid);
+/* Hand the request of HTTP connection http (op "GET", "POST" or "POSTB",
+ * an application/octet-stream body) for sid to the gateway it names, and
+ * answer it when that one does (or 503 at the deadline). */
+void pl_gateway__fwd_request (pl_gateway_t *self, pl_gwconn_t *http, const char *op,
+                              const char *sid, const char *body, size_t body_len);
+/* HTTP connection http is going: forget its forward; a GET's owner hears
+ * GONE (the cancelled-GET rule). */
+void pl_gateway__fwd_http_closed (pl_gateway_t *self, pl_gwconn_t *http);
+/* The owner's side: answer forward fwdid of gateway peer. */
+void pl_gateway__fwd_answer (pl_gateway_t *self, const char *peer, const char *fwdid,
+                             int status, const char *body, size_t len);
+/* pl_bus handlers. */
+void pl_gateway__on_forward (void *arg, const char *peer, size_t peer_len,
+                             const char *fwdid, size_t fwdid_len, const char *op, size_t op_len,
+                             const char *sid, size_t sid_len, const char *body, size_t body_len);
+void pl_gateway__on_forward_reply (void *arg, const char *peer, size_t peer_len,
+                                   const char *fwdid, size_t fwdid_len,
+                                   const char *status, size_t status_len,
+                                   const char *body, size_t body_len);
 
 /* ---- pl_gateway_bus.c (the event bus) ---------------------------------- */
 
@@ -411,5 +448,12 @@ void pl_gateway__recover_on_replay (void *arg, const char *nonce, size_t nonce_l
                                     bool control, const char *topic, size_t topic_len,
                                     const char *packet, size_t packet_len,
                                     const char *offset, size_t offset_len);
+/* A request another gateway (peer, NUL-terminated) forwarded for a session
+ * of ours (pl_gateway_fwd.c checked the frames' sizes; sid is
+ * NUL-terminated, op one of GET, POST, POSTB, GONE): served as if it had
+ * come here, the answer sent back with pl_gateway__fwd_answer. */
+void pl_gateway__poll_forwarded (pl_gateway_t *self, const char *peer, const char *fwdid,
+                                 const char *op, const char *sid,
+                                 const char *body, size_t body_len);
 
 #endif

@@ -10,8 +10,11 @@
  *  pl_gateway__send and pl_gateway__kill pick the transport.
  *
  *  Sessions are looked up by sid, "<gateway id>.<20 random chars>": the
- *  prefix names the gateway that holds the session (for forwarding between
- *  gateways, later); clients treat it as opaque.
+ *  prefix names the gateway that holds the session; clients treat it as
+ *  opaque. A request for another gateway's sid is handed to it
+ *  (pl_gateway_fwd.c), and one handed here is served by
+ *  pl_gateway__poll_forwarded: a GET another gateway holds for its client
+ *  is `rget` (its answer goes back as a FWDREP), a POST is answered at once.
  *
  *  Freeing is deferred to the next loop turn (the timer, at 0): a session
  *  closed inside a fan-out or a request of its own stays valid until those
@@ -33,6 +36,9 @@ typedef struct pl_gwpoll {
     pl_gwconn_t *conn;              /* the session                              */
     pl_eio_poll_t *eio;             /* the Engine.IO side                       */
     pl_h1_conn_t *get;              /* the held GET, or NULL                    */
+    bool rget;                      /* the held GET is another gateway's:       */
+    char rget_peer[16];             /* ... that gateway                         */
+    char rget_id[PL_GW_FWDID_MAX + 1];  /* ... and its forward id           */
     pl_h1_conn_t *post;             /* the POST whose body is being read        */
     int64_t get_since;              /* ms, when get started waiting             */
     ev_timer timer;                 /* heartbeat / deadlines / deferred free    */
@@ -60,6 +66,34 @@ s_text (pl_h1_conn_t *h1, int status, const char *body, size_t len)
     pl_h1_respond (h1, status, &extra, body, len);
 }
 
+/* Who asked: a request of ours (h1), or one another gateway forwarded
+ * (peer, fwdid). */
+typedef struct {
+    pl_h1_conn_t *h1;
+    const char *peer, *fwdid;
+} s_asker_t;
+
+static void
+s_answer_error (pl_gateway_t *gw, const s_asker_t *a, int status, int code, const char *message)
+{
+    if (a->h1) {
+        s_error (a->h1, status, code, message);
+        return;
+    }
+    char body[128];
+    int n = snprintf (body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, message);
+    pl_gateway__fwd_answer (gw, a->peer, a->fwdid, status, body, (size_t) n);
+}
+
+static void
+s_answer_text (pl_gateway_t *gw, const s_asker_t *a, const char *body, size_t len)
+{
+    if (a->h1)
+        s_text (a->h1, 200, body, len);
+    else
+        pl_gateway__fwd_answer (gw, a->peer, a->fwdid, 200, body, len);
+}
+
 /* Detach the HTTP connection h1 from its session (both sides). */
 static void
 s_detach (pl_h1_conn_t *h1)
@@ -78,17 +112,18 @@ s_detach (pl_h1_conn_t *h1)
 static void
 s_flush_now (pl_gwpoll_t *p)
 {
-    if (!p->get || !pl_eio_poll_ready (p->eio))
+    if ((!p->get && !p->rget) || !pl_eio_poll_ready (p->eio))
         return;
     size_t len = 0;
     char *body = pl_eio_poll_take (p->eio, &len);
-    pl_h1_conn_t *h1 = p->get;
+    s_asker_t a = { p->get, p->rget_peer, p->rget_id };
     p->get = NULL;
-    s_detach (h1);
+    p->rget = false;
+    s_detach (a.h1);
     if (body)
-        s_text (h1, 200, body, len);
+        s_answer_text (p->gw, &a, body, len);
     else
-        s_error (h1, 500, 0, "out of memory");
+        s_answer_error (p->gw, &a, 500, 0, "out of memory");
     free (body);
 }
 
@@ -106,7 +141,7 @@ s_on_flush (struct ev_loop *loop, ev_timer *w, int revents)
 static void
 s_flush (pl_gwpoll_t *p)
 {
-    if (p->get && pl_eio_poll_ready (p->eio) && !ev_is_active (&p->flush)) {
+    if ((p->get || p->rget) && pl_eio_poll_ready (p->eio) && !ev_is_active (&p->flush)) {
         ev_timer_set (&p->flush, 0., 0.);
         ev_timer_start (p->gw->loop, &p->flush);
     }
@@ -122,7 +157,7 @@ s_arm (pl_gwpoll_t *p, int64_t next, int64_t now)
         int64_t connect_by = p->conn->created + gw->connect_timeout;
         next = next < 0 || connect_by < next ? connect_by : next;
     }
-    if (p->get) {
+    if (p->get || p->rget) {
         int64_t hold = p->get_since + PL_GW_POLL_HOLD_MS;
         next = next < 0 || hold < next ? hold : next;
     }
@@ -148,6 +183,11 @@ s_free (pl_gwpoll_t *p)
         p->get = NULL;
         s_detach (h1);
         s_error (h1, 400, 1, "Session ID unknown");
+    }
+    if (p->rget) {
+        p->rget = false;
+        pl_gateway__fwd_answer (gw, p->rget_peer, p->rget_id, 400,
+                                "{\"code\":1,\"message\":\"Session ID unknown\"}", 40);
     }
     if (p->post)
         s_detach (p->post);
@@ -187,7 +227,7 @@ s_on_timer (struct ev_loop *loop, ev_timer *w, int revents)
         pl_gateway__poll_kill (conn, "no CONNECT in time");
         return;
     }
-    if (p->get && now - p->get_since >= PL_GW_POLL_HOLD_MS
+    if ((p->get || p->rget) && now - p->get_since >= PL_GW_POLL_HOLD_MS
     &&  pl_eio_poll_push (p->eio, PL_EIO_NOOP, NULL, 0) != PL_EIO_POLL_OK)
         pl_eio_poll_close (p->eio, "out of memory");
     int64_t next = pl_eio_poll_tick (p->eio, now);
@@ -311,7 +351,8 @@ pl_gateway__poll_head (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req_t 
         s_error (h1, 400, 0, "Transport unknown");
         return;
     }
-    if (sid && !s_find (self, sid)) {
+    bool foreign = sid && pl_gateway__fwd_foreign (self, sid);
+    if (sid && !foreign && !s_find (self, sid)) {
         s_error (h1, 400, 1, "Session ID unknown");
         return;
     }
@@ -329,8 +370,9 @@ pl_gateway__poll_head (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req_t 
             s_error (h1, 400, 2, "Bad handshake method");
         return;                             /* the handshake: at the request */
     }
-    if (get)
-        return;                             /* pl_eio_poll_get at the request */
+    if (get || foreign)
+        return;                             /* pl_eio_poll_get (or the forward)
+                                               at the request */
     pl_gwconn_t *conn = s_find (self, sid);
     pl_gwpoll_t *p = conn->poll;
     const char *type = pl_h1_header (h1, "content-type");
@@ -398,24 +440,25 @@ fail:
 
 /* The POST's packets, in order, to the Socket.IO layer. */
 static void
-s_post (pl_gateway_t *self, pl_gwconn_t *conn, pl_h1_conn_t *h1, const pl_h1_req_t *req)
+s_post (pl_gateway_t *self, pl_gwconn_t *conn, const s_asker_t *a, const char *body,
+        size_t body_len)
 {
     pl_gwpoll_t *p = conn->poll;
     const pl_eio_poll_packet_t *pkts = NULL;
     size_t count = 0;
     p->post = NULL;
-    pl_eio_poll_rc_t rc = pl_eio_poll_post (p->eio, req->body ? req->body : "", req->body_len,
+    pl_eio_poll_rc_t rc = pl_eio_poll_post (p->eio, body ? body : "", body_len,
                                             pl_gateway__now_ms (), &pkts, &count);
     if (rc == PL_EIO_POLL_TOO_LARGE) {
-        s_error (h1, 413, 0, "Payload too large");
+        s_answer_error (self, a, 413, 0, "Payload too large");
         return;
     }
     if (rc != PL_EIO_POLL_OK) {
-        s_error (h1, 400, 3, "Bad request");
+        s_answer_error (self, a, 400, 3, "Bad request");
         pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
         return;
     }
-    s_text (h1, 200, "ok", 2);
+    s_answer_text (self, a, "ok", 2);
     for (size_t i = 0; i < count && !conn->closing; i++) {
         const pl_eio_poll_packet_t *pk = &pkts[i];
         if (pk->binary)
@@ -449,6 +492,13 @@ pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req
     bool post = strcmp (req->method, "POST") == 0;
     /* a POST's session was attached at its head (and is detached if it
      * closes meanwhile); a GET's is looked up now */
+    if (sid && pl_gateway__fwd_foreign (self, sid)) {
+        const char *type = pl_h1_header (h1, "content-type");
+        bool octet = type && strncasecmp (type, "application/octet-stream", 24) == 0;
+        pl_gateway__fwd_request (self, http, post ? (octet ? "POSTB" : "POST") : "GET", sid,
+                                 req->body, req->body_len);
+        return;
+    }
     pl_gwconn_t *conn = post ? http->poll_session : s_find (self, sid);
     if (!sid) {
         s_handshake (self, h1);
@@ -462,7 +512,8 @@ pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req
     pl_gwpoll_t *p = conn->poll;
     if (post) {
         http->poll_session = NULL;
-        s_post (self, conn, h1, req);
+        s_asker_t a = { h1, NULL, NULL };
+        s_post (self, conn, &a, req->body, req->body_len);
         return;
     }
     if (p->client_closed) {                 /* closed by a POST this turn */
@@ -496,7 +547,7 @@ pl_gateway__poll_request (pl_gateway_t *self, pl_gwconn_t *http, const pl_h1_req
 void
 pl_gateway__poll_http_closed (pl_gateway_t *self, pl_gwconn_t *http)
 {
-    (void) self;
+    pl_gateway__fwd_http_closed (self, http);
     pl_gwconn_t *conn = http->poll_session;
     http->poll_session = NULL;
     if (!conn || conn->closing)
@@ -589,4 +640,60 @@ pl_gateway__poll_stop (pl_gateway_t *self)
 {
     while (self->poll_list)
         s_free (self->poll_list);
+}
+
+void
+pl_gateway__poll_forwarded (pl_gateway_t *self, const char *peer, const char *fwdid,
+                            const char *op, const char *sid, const char *body, size_t body_len)
+{
+    s_asker_t a = { NULL, peer, fwdid };
+    pl_gwconn_t *conn = s_find (self, sid);
+    pl_gwpoll_t *p = conn ? conn->poll : NULL;
+    if (strcmp (op, "GONE") == 0) {
+        /* the client cancelled the GET it held on peer: as a local one */
+        if (!p || conn->closing || !p->rget || strcmp (p->rget_peer, peer) != 0
+        ||  strcmp (p->rget_id, fwdid) != 0)
+            return;
+        p->rget = false;
+        pl_eio_poll_get_gone (p->eio);
+        if (pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED)
+            pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+        return;
+    }
+    self->stats.poll_forwards_served++;
+    if (!conn || conn->closing) {
+        s_answer_error (self, &a, 400, 1, "Session ID unknown");
+        return;
+    }
+    if (strcmp (op, "GET") != 0) {
+        /* POST or POSTB: the head's check and the body, at once */
+        pl_eio_poll_rc_t rc = pl_eio_poll_post_begin (p->eio, body_len, strcmp (op, "POSTB") == 0);
+        if (rc == PL_EIO_POLL_OK)
+            s_post (self, conn, &a, body, body_len);
+        else
+        if (rc == PL_EIO_POLL_TOO_LARGE)
+            s_answer_error (self, &a, 413, 0, "Payload too large");
+        else {
+            s_answer_error (self, &a, 400, 3, "Bad request");
+            if (rc == PL_EIO_POLL_CLOSE)
+                pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+        }
+        return;
+    }
+    pl_eio_poll_rc_t rc = pl_eio_poll_get (p->eio);
+    if (rc != PL_EIO_POLL_OK) {
+        s_answer_error (self, &a, 400, 3, "Bad request");
+        if (rc == PL_EIO_POLL_CLOSE)        /* a second GET: the first gets "1" */
+            pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+        return;
+    }
+    int64_t now = pl_gateway__now_ms ();
+    p->rget = true;
+    snprintf (p->rget_peer, sizeof p->rget_peer, "%s", peer);
+    snprintf (p->rget_id, sizeof p->rget_id, "%s", fwdid);
+    p->get_since = now;
+    if (!ev_is_active (&p->timer)
+    ||  ev_timer_remaining (self->loop, &p->timer) * 1000. > PL_GW_POLL_HOLD_MS)
+        s_arm (p, -1, now);
+    s_flush (p);                            /* on the next turn: not inside the bus drain */
 }

@@ -31,6 +31,10 @@
 #define PL_CMD_SESSION        "SESS"    /* gateway->broker: open/saved/end */
 #define PL_CMD_RECOVER        "RECOVER" /* claim a saved session, and answer */
 #define PL_CMD_REPLAY         "REPLAY"  /* replay after the nonce, and each event */
+#define PL_CMD_FORWARD        "FWD"     /* gateway->broker->gateway: an HTTP
+                                           polling request for a session the
+                                           other gateway holds              */
+#define PL_CMD_FORWARD_REPLY  "FWDREP"  /* its answer, back the same way    */
 
 /* Client events (proto/events.def). */
 typedef enum {

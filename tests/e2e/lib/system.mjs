@@ -20,6 +20,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -364,6 +365,10 @@ export class System {
    *   services  {service: count} for the other services (default 1 each
    *             when workers > 0, else 0), e.g. {rooms: 2}
    *   gateways  number of gateways (default 1)
+   *   sharedPort the gateways listen on ONE port (PARLEY_REUSEPORT=1, the
+   *             kernel spreads connections) with ids gw-1, gw-2, ...
+   *             (sys.gatewayId); health(gateway) then opens connections
+   *             until one lands on that gateway
    *   env       extra PARLEY_* for every process (e.g. PARLEY_PING_INTERVAL_MS)
    *   wait      wait for /healthz 200 with every worker registered (default
    *             true when workers > 0)
@@ -385,7 +390,8 @@ export class System {
     await fsp.mkdir(this.runDir, { recursive: true, mode: 0o700 });
     this.secret = crypto.randomBytes(24).toString('hex');
     this.ports = [];
-    for (let i = 0; i < this.opts.gateways; i++) this.ports.push(await freePort());
+    const shared = this.opts.sharedPort ? await freePort() : 0;
+    for (let i = 0; i < this.opts.gateways; i++) this.ports.push(shared || await freePort());
 
     const base = {};
     for (const [k, v] of Object.entries(process.env)) {
@@ -421,7 +427,10 @@ export class System {
     for (let i = 0; i < this.opts.gateways; i++) {
       this.#define(i === 0 ? 'gateway' : `gateway-${i + 1}`, {
         bin: this.bins.gateway, args: [],
-        env: { ...this.env, PARLEY_PORT: String(this.ports[i]) },
+        env: {
+          ...this.env, PARLEY_PORT: String(this.ports[i]),
+          ...(shared ? { PARLEY_REUSEPORT: '1', PARLEY_GATEWAY_ID: this.gatewayId(i) } : {}),
+        },
       });
     }
   }
@@ -460,6 +469,13 @@ export class System {
   get names() { return [...this.procs.keys()]; }
   get workerNames() { return SERVICES.flatMap((svc) => this.workersOf(svc)); }
   get gatewayNames() { return this.names.filter((n) => n.startsWith('gateway')); }
+
+  /** The id of a gateway of a sharedPort system (a name or an index). */
+  gatewayId(gateway = 'gateway') {
+    const i = typeof gateway === 'number' ? gateway
+      : gateway === 'gateway' ? 0 : Number(gateway.split('-')[1]) - 1;
+    return `gw-${i + 1}`;
+  }
 
   /** http://127.0.0.1:port of a gateway. */
   url(gateway = 'gateway') {
@@ -607,6 +623,16 @@ export class System {
   // ---- HTTP ----
 
   async health(gateway = 'gateway') {
+    if (this.opts.sharedPort) {
+      // the kernel picks the gateway of each new connection
+      const want = this.gatewayId(gateway);
+      let last;
+      for (let i = 0; i < 64; i++) {
+        last = await httpOnce(`${this.url()}/healthz`);
+        if (last.body?.gateway === want) return last;
+      }
+      throw new Error(`/healthz: 64 new connections, none reached ${want} (last ${last.status})`);
+    }
     const res = await fetch(`${this.url(gateway)}/healthz`, { signal: AbortSignal.timeout(2000) });
     const text = await res.text();
     let body;
@@ -694,6 +720,30 @@ export class System {
   user(sub, name) {
     return this.connectOk(this.token({ sub, name }));
   }
+}
+
+/**
+ * One HTTP request on a new connection (closed after it), bounded:
+ * {status, body (parsed JSON when it is), text, headers}. With several
+ * gateways on one port, each call may land on any of them.
+ */
+export function httpOnce(url, { method = 'GET', body, headers = {}, timeoutMs = 2000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let parsed;
+        try { parsed = JSON.parse(text); } catch { parsed = text; }
+        resolve({ status: res.statusCode, body: parsed, text, headers: res.headers });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export async function startSystem(opts = {}) {
