@@ -37,8 +37,8 @@ typedef struct pl_gwpoll {
     pl_eio_poll_t *eio;             /* the Engine.IO side                       */
     pl_h1_conn_t *get;              /* the held GET, or NULL                    */
     bool rget;                      /* the held GET is another gateway's:       */
-    char rget_peer[16];             /* ... that gateway                         */
-    char rget_id[PL_GW_FWDID_MAX + 1];  /* ... and its forward id           */
+    char rget_peer[16];             /* ... that gateway, and its forward id     */
+    char rget_id[PL_GW_FWDID_MAX + 1];  /* (kept once answered: see GONE)   */
     pl_h1_conn_t *post;             /* the POST whose body is being read        */
     int64_t get_since;              /* ms, when get started waiting             */
     ev_timer timer;                 /* heartbeat / deadlines / deferred free    */
@@ -650,10 +650,17 @@ pl_gateway__poll_forwarded (pl_gateway_t *self, const char *peer, const char *fw
     pl_gwconn_t *conn = s_find (self, sid);
     pl_gwpoll_t *p = conn ? conn->poll : NULL;
     if (strcmp (op, "GONE") == 0) {
-        /* the client cancelled the GET it held on peer: as a local one */
-        if (!p || conn->closing || !p->rget || strcmp (p->rget_peer, peer) != 0
+        /* the client cancelled the GET it held on peer: as a local one.
+         * Also when this side answered it already: peer says GONE only
+         * while it still waits, so the client never got that answer, and
+         * the session must not go on without the packets it held */
+        if (!p || conn->closing || strcmp (p->rget_peer, peer) != 0
         ||  strcmp (p->rget_id, fwdid) != 0)
             return;
+        if (!p->rget) {
+            pl_gateway__poll_kill (conn, "poll connection closed prematurely");
+            return;
+        }
         p->rget = false;
         pl_eio_poll_get_gone (p->eio);
         if (pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED)

@@ -74,8 +74,8 @@ class Pinned {
     return this.request(q, opts);
   }
 
-  post(sid, body) {
-    return this.eio(sid, { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+  post(sid, body, timeoutMs = 5000) {
+    return this.eio(sid, { method: 'POST', body, timeoutMs, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
   }
 
   close() { this.agent.destroy(); }
@@ -258,6 +258,36 @@ describe('polling across 2 gateways on one port', () => {
       assert.match((await a.eio(sid)).text, /^40\{"sid":"/);
     } finally {
       a.close();
+    }
+  });
+
+  h.test('the other gateway stopped: a forward gets 503 at its deadline; gone: 400 as an unknown sid', { timeout: 45000 }, async (t, sys) => {
+    const a = await Pinned.to(sys, 'gateway');
+    const b = await Pinned.to(sys, 'gateway-2');
+    try {
+      const sid = JSON.parse((await b.eio()).text.slice(1)).sid;
+      assert.ok(sid.startsWith('gw-2.'), sid);
+      assert.equal((await a.post(sid, '3')).text, 'ok', 'forwarded while gw-2 runs');
+      // stopped (its DEALER still connected): no answer, 503 with a clear body
+      await sys.kill('gateway-2', 'SIGSTOP');
+      let r;
+      try {
+        r = await a.post(sid, '3', 20000);
+      } finally {
+        await sys.kill('gateway-2', 'SIGCONT');
+      }
+      assert.equal(r.status, 503);
+      assert.deepEqual(r.body, { code: 0, message: 'the gateway holding the session did not answer' });
+      // gone: the broker knows no gw-2, so its sids are unknown
+      await sys.kill('gateway-2');
+      await eventually(async () => (await a.eio(sid)).status === 400, { what: 'GET 400 once gw-2 is gone' });
+      const g = await a.eio(sid);
+      assert.deepEqual(g.body, { code: 1, message: 'Session ID unknown' });
+      assert.equal((await a.post(sid, '3')).status, 400);
+    } finally {
+      a.close(); b.close();
+      if (!sys.proc('gateway-2').running) await sys.start('gateway-2');
+      await sys.waitHealth({ gateway: 'gateway-2', status: 200 });
     }
   });
 });
