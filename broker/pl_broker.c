@@ -323,7 +323,7 @@ s_client_forward (pl_broker_t *self, pl_zmsg_t *msg, bool reply)
         s_bad_input (self, "frontend: dropped a %s with %d%s frames from %s",
                      reply ? PL_CMD_FORWARD_REPLY : PL_CMD_FORWARD, msg->count,
                      msg->oversize ? "+" : "", s_printable (client, shown, sizeof shown));
-        return;
+        goto cleanup;
     }
     void *sock = pl_broker__sending (self, PL_BROKER__FRONTEND);
     int order[] = { 1, 2, 0, 4, 5, 6, 7 };
@@ -336,17 +336,19 @@ s_client_forward (pl_broker_t *self, pl_zmsg_t *msg, bool reply)
                                  zmq_msg_size (&msg->frame[3]), msg, order, want - 1);
     int err = errno;
     zmq_setsockopt (sock, ZMQ_ROUTER_MANDATORY, &off, sizeof off);
-    if (rc == 0 || reply)
-        return;
-    const char *status = err == EHOSTUNREACH ? "404" : "503";
-    pl_zmsg_part_t parts[] = {
-        { zmq_msg_data (client), zmq_msg_size (client) }, { PL_PROTO_VERSION, 4 },
-        { PL_CMD_FORWARD_REPLY, strlen (PL_CMD_FORWARD_REPLY) },
-        { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
-        { zmq_msg_data (&msg->frame[4]), zmq_msg_size (&msg->frame[4]) },
-        { status, 3 }, { "", 0 },
-    };
-    pl_zmsg_send (sock, parts, 7);
+    if (rc != 0 && !reply) {
+        const char *status = err == EHOSTUNREACH ? "404" : "503";
+        pl_zmsg_part_t parts[] = {
+            { zmq_msg_data (client), zmq_msg_size (client) }, { PL_PROTO_VERSION, 4 },
+            { PL_CMD_FORWARD_REPLY, strlen (PL_CMD_FORWARD_REPLY) },
+            { zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]) },
+            { zmq_msg_data (&msg->frame[4]), zmq_msg_size (&msg->frame[4]) },
+            { status, 3 }, { "", 0 },
+        };
+        pl_zmsg_send (sock, parts, 7);
+    }
+cleanup:
+    return;
 }
 
 static void

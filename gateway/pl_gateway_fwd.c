@@ -53,15 +53,13 @@ typedef struct pl_gwfwds {
 static bool
 s_id_valid (const char *id, size_t len)
 {
-    if (len == 0 || len >= 16)
-        return false;
-    for (size_t i = 0; i < len; i++) {
+    bool ok = len > 0 && len < 16;
+    for (size_t i = 0; ok && i < len; i++) {
         char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-        ||  c == '-' || c == '_' || c == '~'))
-            return false;
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || c == '-' || c == '_' || c == '~';
     }
-    return true;
+    return ok;
 }
 
 bool
@@ -122,9 +120,10 @@ s_on_timeout (struct ev_loop *loop, ev_timer *w, int revents)
 int
 pl_gateway__fwd_start (pl_gateway_t *self)
 {
+    int rc = -1;
     pl_gwfwds_t *fwds = calloc (1, sizeof *fwds);
     if (!fwds)
-        return -1;
+        goto cleanup;
     for (uint32_t i = 0; i < PL_GW_FWD_MAX; i++) {
         s_fwd_t *f = &fwds->slot[i];
         f->gw = self;
@@ -134,16 +133,16 @@ pl_gateway__fwd_start (pl_gateway_t *self)
     }
     fwds->nfree = PL_GW_FWD_MAX;
     self->fwds = fwds;
-    return 0;
+    rc = 0;
+cleanup:
+    return rc;
 }
 
 void
 pl_gateway__fwd_stop (pl_gateway_t *self)
 {
     pl_gwfwds_t *fwds = self->fwds;
-    if (!fwds)
-        return;
-    for (uint32_t i = 0; i < PL_GW_FWD_MAX; i++)
+    for (uint32_t i = 0; fwds && i < PL_GW_FWD_MAX; i++)
         if (fwds->slot[i].http)
             s_release (fwds, &fwds->slot[i]);
     free (fwds);
@@ -154,12 +153,14 @@ void
 pl_gateway__fwd_request (pl_gateway_t *self, pl_gwconn_t *http, const char *op,
                          const char *sid, const char *body, size_t body_len)
 {
+    static const char busy[] =
+        "{\"code\":0,\"message\":\"too many requests forwarded to other gateways\"}";
+    static const char down[] =
+        "{\"code\":0,\"message\":\"the gateways cannot reach each other (broker down)\"}";
     pl_gwfwds_t *fwds = self->fwds;
     if (!fwds || fwds->nfree == 0) {
-        static const char busy[] =
-            "{\"code\":0,\"message\":\"too many requests forwarded to other gateways\"}";
         s_respond (http, 503, false, busy, sizeof busy - 1);
-        return;
+        goto cleanup;
     }
     uint32_t slot = fwds->free_slots[--fwds->nfree];
     s_fwd_t *f = &fwds->slot[slot];
@@ -173,27 +174,26 @@ pl_gateway__fwd_request (pl_gateway_t *self, pl_gwconn_t *http, const char *op,
     if (pl_bus_forward (self->bus, false, f->peer, strlen (f->peer), id, strlen (id), op, sid,
                         body, body_len) != 0) {
         s_release (fwds, f);
-        static const char down[] =
-            "{\"code\":0,\"message\":\"the gateways cannot reach each other (broker down)\"}";
         s_respond (http, 503, false, down, sizeof down - 1);
-        return;
+        goto cleanup;
     }
     http->fwd = slot + 1;
     self->stats.poll_forwarded++;
     long ms = PL_GW_FWD_TIMEOUT_MS + (f->get ? PL_GW_POLL_HOLD_MS : 0);
     ev_timer_set (&f->timer, (double) ms / 1000., 0.);
     ev_timer_start (self->loop, &f->timer);
+cleanup:
+    return;
 }
 
 void
 pl_gateway__fwd_http_closed (pl_gateway_t *self, pl_gwconn_t *http)
 {
-    if (!http->fwd || !self->fwds)
-        return;
-    s_fwd_t *f = &self->fwds->slot[http->fwd - 1];
-    if (f->get)
+    s_fwd_t *f = http->fwd && self->fwds ? &self->fwds->slot[http->fwd - 1] : NULL;
+    if (f && f->get)
         s_gone (self, f);                   /* the cancelled-GET rule, across */
-    s_release (self->fwds, f);
+    if (f)
+        s_release (self->fwds, f);
 }
 
 void
@@ -224,7 +224,7 @@ pl_gateway__on_forward (void *arg, const char *peer, size_t peer_len,
     ||  memchr (fwdid, 0, fwdid_len) || !op_ok || sid_len >= PL_GW_SID_MAX
     ||  memchr (sid, 0, sid_len)) {
         pl_warn ("polling: dropped a malformed forward");
-        return;
+        goto cleanup;
     }
     snprintf (peer_z, sizeof peer_z, "%.*s", (int) peer_len, peer);
     snprintf (id_z, sizeof id_z, "%.*s", (int) fwdid_len, fwdid);
@@ -233,9 +233,11 @@ pl_gateway__on_forward (void *arg, const char *peer, size_t peer_len,
     if (body_len > (size_t) self->max_payload) {
         static const char big[] = "{\"code\":0,\"message\":\"Payload too large\"}";
         pl_gateway__fwd_answer (self, peer_z, id_z, 413, big, sizeof big - 1);
-        return;
     }
-    pl_gateway__poll_forwarded (self, peer_z, id_z, op_z, sid_z, body, body_len);
+    else
+        pl_gateway__poll_forwarded (self, peer_z, id_z, op_z, sid_z, body, body_len);
+cleanup:
+    return;
 }
 
 /* pl_bus callback, gateway loop: the answer to one of our forwards. */
@@ -251,28 +253,28 @@ pl_gateway__on_forward_reply (void *arg, const char *peer, size_t peer_len,
     int code = 0;
     for (size_t i = 0; i < status_len && i < 3 && status[i] >= '0' && status[i] <= '9'; i++)
         code = code * 10 + (status[i] - '0');
+    static const char unknown[] = "{\"code\":1,\"message\":\"Session ID unknown\"}";
+    static const char full[] =
+        "{\"code\":0,\"message\":\"the gateway holding the session is overloaded\"}";
     if (!fwds || fwdid_len == 0 || fwdid_len > PL_GW_FWDID_MAX || status_len != 3
     ||  code < 100 || code > 599 || body_len > (size_t) self->max_payload + 128)
-        return;
+        goto cleanup;
     snprintf (id_z, sizeof id_z, "%.*s", (int) fwdid_len, fwdid);
     uint64_t id = strtoull (id_z, &end, 16);
     s_fwd_t *f = &fwds->slot[id % PL_GW_FWD_MAX];
     if (!end || *end || !f->http || f->id != id
     ||  peer_len != strlen (f->peer) || memcmp (peer, f->peer, peer_len) != 0)
-        return;                             /* late: its client was answered */
+        goto cleanup;                       /* late: its client was answered */
     pl_gwconn_t *http = f->http;
     s_release (fwds, f);
-    if (code == 404) {
-        /* the broker: no gateway by that name (gone, or never was) */
-        static const char unknown[] = "{\"code\":1,\"message\":\"Session ID unknown\"}";
+    if (code == 404)                        /* the broker: no gateway by that
+                                               name (gone, or never was) */
         s_respond (http, 400, false, unknown, sizeof unknown - 1);
-    }
     else
-    if (code == 503 && body_len == 0) {
-        static const char full[] =
-            "{\"code\":0,\"message\":\"the gateway holding the session is overloaded\"}";
+    if (code == 503 && body_len == 0)       /* the broker: its queue is full */
         s_respond (http, 503, false, full, sizeof full - 1);
-    }
     else
         s_respond (http, code, code == 200, body, body_len);
+cleanup:
+    return;
 }

@@ -649,6 +649,7 @@ pl_gateway__poll_forwarded (pl_gateway_t *self, const char *peer, const char *fw
     s_asker_t a = { NULL, peer, fwdid };
     pl_gwconn_t *conn = s_find (self, sid);
     pl_gwpoll_t *p = conn ? conn->poll : NULL;
+    pl_eio_poll_rc_t rc;
     if (strcmp (op, "GONE") == 0) {
         /* the client cancelled the GET it held on peer: as a local one.
          * Also when this side answered it already: peer says GONE only
@@ -656,25 +657,25 @@ pl_gateway__poll_forwarded (pl_gateway_t *self, const char *peer, const char *fw
          * the session must not go on without the packets it held */
         if (!p || conn->closing || strcmp (p->rget_peer, peer) != 0
         ||  strcmp (p->rget_id, fwdid) != 0)
-            return;
+            goto cleanup;
         if (!p->rget) {
             pl_gateway__poll_kill (conn, "poll connection closed prematurely");
-            return;
+            goto cleanup;
         }
         p->rget = false;
         pl_eio_poll_get_gone (p->eio);
         if (pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED)
             pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
-        return;
+        goto cleanup;
     }
     self->stats.poll_forwards_served++;
     if (!conn || conn->closing) {
         s_answer_error (self, &a, 400, 1, "Session ID unknown");
-        return;
+        goto cleanup;
     }
     if (strcmp (op, "GET") != 0) {
         /* POST or POSTB: the head's check and the body, at once */
-        pl_eio_poll_rc_t rc = pl_eio_poll_post_begin (p->eio, body_len, strcmp (op, "POSTB") == 0);
+        rc = pl_eio_poll_post_begin (p->eio, body_len, strcmp (op, "POSTB") == 0);
         if (rc == PL_EIO_POLL_OK)
             s_post (self, conn, &a, body, body_len);
         else
@@ -685,14 +686,14 @@ pl_gateway__poll_forwarded (pl_gateway_t *self, const char *peer, const char *fw
             if (rc == PL_EIO_POLL_CLOSE)
                 pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
         }
-        return;
+        goto cleanup;
     }
-    pl_eio_poll_rc_t rc = pl_eio_poll_get (p->eio);
+    rc = pl_eio_poll_get (p->eio);
     if (rc != PL_EIO_POLL_OK) {
         s_answer_error (self, &a, 400, 3, "Bad request");
         if (rc == PL_EIO_POLL_CLOSE)        /* a second GET: the first gets "1" */
             pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
-        return;
+        goto cleanup;
     }
     int64_t now = pl_gateway__now_ms ();
     p->rget = true;
@@ -703,4 +704,6 @@ pl_gateway__poll_forwarded (pl_gateway_t *self, const char *peer, const char *fw
     ||  ev_timer_remaining (self->loop, &p->timer) * 1000. > PL_GW_POLL_HOLD_MS)
         s_arm (p, -1, now);
     s_flush (p);                            /* on the next turn: not inside the bus drain */
+cleanup:
+    return;
 }

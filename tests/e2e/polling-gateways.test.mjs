@@ -96,6 +96,14 @@ describe('polling across 2 gateways on one port', () => {
     const c = await setupCampaign(sys, { players: 2, outsider: false, subscribe: false, prefix: 'xg' });
     const { gm, p1, p2 } = c;
     for (const u of [gm, p1, p2]) assert.equal(u.s.io.engine.transport.name, 'polling');
+    // sessions on both gateways (each sid names its own), so that both
+    // forward and both serve: more of p1's tabs until then
+    const extra = [];
+    const owners = () => new Set([gm.s, p1.s, p2.s, ...extra].map((s) => s.io.engine.id.split('.')[0]));
+    for (let i = 0; i < 32 && owners().size < 2; i++) {
+      extra.push(await sys.connectOk(sys.token({ sub: p1.id, name: p1.name })));
+    }
+    assert.deepEqual([...owners()].sort(), ['gw-1', 'gw-2'], 'sessions on both gateways');
     await subscribeOk(gm.s, c.room);
     await settle();
     await subscribeOk(p1.s, c.room);
@@ -121,6 +129,10 @@ describe('polling across 2 gateways on one port', () => {
     await p2.rec.waitFor('actor:created', (a) => a.id === actor.id);
     const list = expectOk(await emitAck(p2.s, 'presence:list', { room: c.room }));
     assert.deepEqual(list.map((u) => u.userId).sort(), [gm.id, p1.id, p2.id].sort());
+    for (const s of extra) {
+      for (let i = 0; i < 4; i++) assert.ok(Array.isArray(expectOk(await emitAck(s, 'campaign:list'))));
+      s.disconnect();
+    }
     p2.s.disconnect();
     await gm.rec.waitFor('presence:left', (d) => d.room === c.room && d.userId === p2.id);
     const after = await stats(sys);
