@@ -1,7 +1,8 @@
 /*  pl_worker_int - what the worker loop (pl_worker.c), the coroutine
- *  scheduler (pl_worker_sched.c) and the in-handler call API (pl_call.c)
- *  share: the worker, the call and a request's slot. Internal to runtime/:
- *  names are pl_worker__*.
+ *  scheduler (pl_worker_sched.c), the in-handler call API (pl_call.c) and
+ *  the worker's other parts (pl_worker_req.c, pl_worker_sub.c,
+ *  pl_worker_wake.c) share: the worker, the call and a request's slot.
+ *  Internal to runtime/: names are pl_worker__*.
  */
 #ifndef PL_WORKER_INT_H
 #define PL_WORKER_INT_H
@@ -161,7 +162,14 @@ typedef struct {
     pl_push_id_t push;              /* the event heard                     */
 } pl_worker__slot_t;
 
-/* pl_worker.c: a REQ's life without the scheduling. prepare decodes and
+/* pl_worker.c: send cmd on the broker socket, PL01 cmd [extra parts]
+ * (at most 6); 0, or -1 (logged) when it could not go. Worker loop. */
+int pl_worker__send_broker (pl_worker_t *self, const pl_zmsg_part_t *extra, int nextra,
+                            const char *cmd);
+/* pl_worker_req.c: a printable, bounded copy of a frame (for log lines and
+ * error messages) into buf of size bytes. */
+void pl_worker__printable (char *buf, size_t size, zmq_msg_t *frame);
+/* pl_worker_req.c: a REQ's life without the scheduling. prepare decodes and
  * checks slot->msg and says whether the handler must run (false: it was
  * answered already, or dropped: then slot->call.reply is NULL and nothing
  * is sent); after is the check once the handler returned; send sends the
@@ -183,9 +191,9 @@ bool pl_worker__wake_start (pl_worker_t *self, int64_t now);
 void pl_worker__wake_end (pl_worker_t *self);
 /* Its selftest (pl_worker_wake_test.c). */
 void pl_worker_wake_test (bool verbose);
-/* Publish the held events of commits before position before (0: all), in
- * commit order. The scheduler calls it once calls have ended, with the
- * earliest commit position of a call still running. */
+/* pl_worker_req.c: publish the held events of commits before position
+ * before (0: all), in commit order. The scheduler calls it once calls
+ * have ended, with the earliest commit position of a call still running. */
 void pl_worker__events_release (pl_worker_t *self, uint64_t before);
 
 /* pl_worker_sched.c: handlers as coroutines over one Redis pipeline.
