@@ -54,13 +54,19 @@ s_sul_drain (lws_sorted_usec_list_t *sul)
 }
 
 /* After any zmq call on a socket, input may be pending with no edge left
- * on the fd: schedule a drain rather than recurse into handlers. */
+ * on the fd: schedule a drain rather than recurse into handlers. The call
+ * may come from outside lws's callbacks (a libev one of the gateway: HTTP
+ * long-polling), where lws 4.1.6's libev glue would not re-arm its timer for
+ * it and the reply would wait for the next unrelated lws activity:
+ * lws_cancel_service() wakes lws, which re-arms it (one pipe write per
+ * scheduled drain; see pl_gateway__sul_schedule). */
 static void
 s_kick (s_sock_t *sock)
 {
     if (!sock->scheduled && s_has_input (sock)) {
         sock->scheduled = true;
         lws_sul_schedule (sock->bus->lws, 0, &sock->sul, s_sul_drain, 1);
+        lws_cancel_service (sock->bus->lws);
     }
 }
 

@@ -167,8 +167,8 @@ s_status_fire (lws_sorted_usec_list_t *sul)
 {
     pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, status_sul);
     pl_bus_status (self->bus);
-    lws_sul_schedule (self->lws, 0, &self->status_sul, s_status_fire,
-                      (lws_usec_t) self->heartbeat * LWS_US_PER_MS);
+    pl_gateway__sul_schedule (self->lws, &self->status_sul, s_status_fire,
+                              (lws_usec_t) self->heartbeat * LWS_US_PER_MS);
 }
 
 void

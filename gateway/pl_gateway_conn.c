@@ -17,6 +17,20 @@
 #include <string.h>
 #include <time.h>
 
+void
+pl_gateway__lws_rearm (struct lws_context *lws)
+{
+    lws_cancel_service (lws);
+}
+
+void
+pl_gateway__sul_schedule (struct lws_context *lws, lws_sorted_usec_list_t *sul,
+                          sul_cb_t cb, lws_usec_t us)
+{
+    lws_sul_schedule (lws, 0, sul, cb, us);
+    pl_gateway__lws_rearm (lws);
+}
+
 int64_t
 pl_gateway__now_ms (void)
 {
@@ -103,6 +117,8 @@ pl_gateway__kill (pl_gwconn_t *conn, const char *why)
         pl_debug ("conn %llu: closing: %s", (unsigned long long) conn->id, why);
         conn->closing = true;
         lws_set_timeout (conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        /* an lws timer due now: re-arm lws's (see pl_gateway__sul_schedule) */
+        pl_gateway__lws_rearm (lws_get_context (conn->wsi));
     }
 }
 

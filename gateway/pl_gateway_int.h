@@ -247,6 +247,19 @@ struct _pl_gateway_t {
 
 /* ---- pl_gateway_conn.c -------------------------------------------------- */
 
+/* Schedule an lws timer from any callback of the gateway loop (lws's or
+ * libev's). lws 4.1.6's libev glue re-arms its one libev timer only in its
+ * own callbacks (after it served an fd, or when that timer fired), and
+ * lws_sul_schedule() does not tell it: a timer scheduled earlier than the
+ * armed one from a libev callback (pl_h1, polling, the ping FIFOs) waited
+ * for the next unrelated lws activity, the broker's status every
+ * PARLEY_HEARTBEAT_MS. pl_gateway__lws_rearm() (lws_cancel_service()) wakes
+ * lws through its event pipe; serving that fd re-arms the timer. One pipe
+ * write per call: callers arm only when the earliest deadline changes. */
+void pl_gateway__sul_schedule (struct lws_context *lws, lws_sorted_usec_list_t *sul,
+                               sul_cb_t cb, lws_usec_t us);
+void pl_gateway__lws_rearm (struct lws_context *lws);
+
 /* Monotonic milliseconds and microseconds. */
 int64_t pl_gateway__now_ms (void);
 int64_t pl_gateway__now_us (void);

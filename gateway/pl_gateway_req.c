@@ -33,8 +33,8 @@ s_pending_arm (pl_gateway_t *self, int64_t deadline)
 {
     int64_t wait = deadline - pl_gateway__now_ms ();
     self->pending_armed = true;
-    lws_sul_schedule (self->lws, 0, &self->pending_sul, s_pending_fire,
-                      (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
+    pl_gateway__sul_schedule (self->lws, &self->pending_sul, s_pending_fire,
+                              (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
 }
 
 static void s_presence_drop_id (pl_gateway_t *self, uint64_t conn_id);
@@ -519,8 +519,8 @@ s_presence_fire (lws_sorted_usec_list_t *sul)
             period = 1000;
     }
     free (ctx);
-    lws_sul_schedule (self->lws, 0, &self->presence_sul, s_presence_fire,
-                      (lws_usec_t) period * LWS_US_PER_MS);
+    pl_gateway__sul_schedule (self->lws, &self->presence_sul, s_presence_fire,
+                              (lws_usec_t) period * LWS_US_PER_MS);
 }
 
 void
