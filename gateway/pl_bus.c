@@ -54,12 +54,11 @@ s_sul_drain (lws_sorted_usec_list_t *sul)
 }
 
 /* After any zmq call on a socket, input may be pending with no edge left
- * on the fd: schedule a drain rather than recurse into handlers. The call
- * may come from outside lws's callbacks (a libev one of the gateway: HTTP
- * long-polling), where lws 4.1.6's libev glue would not re-arm its timer for
- * it and the reply would wait for the next unrelated lws activity:
- * lws_cancel_service() wakes lws, which re-arms it (one pipe write per
- * scheduled drain; see pl_gateway__sul_schedule). */
+ * on the fd: schedule a drain rather than recurse into handlers. A timer
+ * due at once runs when lws next serves an fd; the call may come from a
+ * libev callback of the gateway (HTTP long-polling, a libev timer), after
+ * which nothing may come for long: lws_cancel_service() wakes lws (one pipe
+ * write per scheduled drain; see pl_gateway__lws_rearm). */
 static void
 s_kick (s_sock_t *sock)
 {

@@ -308,6 +308,10 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
     ev_timer_init (&self->ping.timer, pl_gateway__ping_fire, 0., 0.);
     ev_timer_init (&self->pong.timer, pl_gateway__pong_fire, 0., 0.);
     self->ping.timer.data = self->pong.timer.data = self;
+    ev_timer_init (&self->pending_timer, pl_gateway__pending_fire, 0., 0.);
+    ev_timer_init (&self->status_timer, pl_gateway__status_fire, 0., 0.);
+    ev_timer_init (&self->presence_timer, pl_gateway__presence_fire, 0., 0.);
+    self->pending_timer.data = self->status_timer.data = self->presence_timer.data = self;
     void *foreign_loops[1] = { self->loop };
     info.foreign_loops = foreign_loops;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
@@ -362,9 +366,9 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         if (self->lws) {
             /* connections closing now must not start requests */
             self->stopping = true;
-            lws_sul_cancel (&self->presence_sul);
-            lws_sul_cancel (&self->status_sul);
-            lws_sul_cancel (&self->pending_sul);
+            ev_timer_stop (self->loop, &self->presence_timer);
+            ev_timer_stop (self->loop, &self->status_timer);
+            ev_timer_stop (self->loop, &self->pending_timer);
             ev_timer_stop (self->loop, &self->ping.timer);
             ev_timer_stop (self->loop, &self->pong.timer);
             pl_listen_destroy (&self->listener);

@@ -160,19 +160,20 @@ pl_gateway__on_status (void *arg, const char *json, size_t len)
     pl_health_update (self->health, json, len, pl_gateway__now_ms ());
 }
 
-/* lws timer, lws loop: ask the broker for its services every heartbeat.
- * This is also how the gateway notices a dead broker. */
-static void
-s_status_fire (lws_sorted_usec_list_t *sul)
+/* libev timer, gateway loop: ask the broker for its services every
+ * heartbeat. This is also how the gateway notices a dead broker. */
+void
+pl_gateway__status_fire (struct ev_loop *loop, ev_timer *w, int revents)
 {
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, status_sul);
+    (void) loop;
+    (void) revents;
+    pl_gateway_t *self = (pl_gateway_t *) w->data;
     pl_bus_status (self->bus);
-    pl_gateway__sul_schedule (self->lws, &self->status_sul, s_status_fire,
-                              (lws_usec_t) self->heartbeat * LWS_US_PER_MS);
+    pl_gateway__timer_after (self, &self->status_timer, self->heartbeat);
 }
 
 void
 pl_gateway__status_start (pl_gateway_t *self)
 {
-    s_status_fire (&self->status_sul);
+    pl_gateway__status_fire (self->loop, &self->status_timer, 0);
 }

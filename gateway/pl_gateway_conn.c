@@ -24,11 +24,11 @@ pl_gateway__lws_rearm (struct lws_context *lws)
 }
 
 void
-pl_gateway__sul_schedule (struct lws_context *lws, lws_sorted_usec_list_t *sul,
-                          sul_cb_t cb, lws_usec_t us)
+pl_gateway__timer_after (pl_gateway_t *self, ev_timer *w, int64_t ms)
 {
-    lws_sul_schedule (lws, 0, sul, cb, us);
-    pl_gateway__lws_rearm (lws);
+    ev_timer_stop (self->loop, w);
+    ev_timer_set (w, (double) (ms > 0 ? ms : 0) / 1000., 0.);
+    ev_timer_start (self->loop, w);
 }
 
 int64_t
@@ -117,7 +117,7 @@ pl_gateway__kill (pl_gwconn_t *conn, const char *why)
         pl_debug ("conn %llu: closing: %s", (unsigned long long) conn->id, why);
         conn->closing = true;
         lws_set_timeout (conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-        /* an lws timer due now: re-arm lws's (see pl_gateway__sul_schedule) */
+        /* an lws timer due now: see pl_gateway__lws_rearm */
         pl_gateway__lws_rearm (lws_get_context (conn->wsi));
     }
 }

@@ -206,10 +206,11 @@ struct _pl_gateway_t {
     bool stopping;                  /* being destroyed: send nothing more       */
     /* timers */
     pl_gwtimers_t ping, pong;
-    lws_sorted_usec_list_t pending_sul;
-    bool pending_armed;             /* pending_sul is scheduled                 */
-    lws_sorted_usec_list_t status_sul;
-    lws_sorted_usec_list_t presence_sul;    /* presence:alive every ttl/3        */
+    /* libev timers, not lws's (see pl_gateway__timer_after) */
+    ev_timer pending_timer;         /* the oldest request's deadline           */
+    bool pending_armed;             /* pending_timer is started                */
+    ev_timer status_timer;          /* ask the broker's status every heartbeat */
+    ev_timer presence_timer;        /* presence:alive every ttl/3              */
     char boot[17];                  /* random hex per start, for presence:alive */
     pl_pending_t *pending;          /* requests awaiting replies                */
     pl_fence_t *fence;              /* evictions replies in flight may not undo */
@@ -247,18 +248,26 @@ struct _pl_gateway_t {
 
 /* ---- pl_gateway_conn.c -------------------------------------------------- */
 
-/* Schedule an lws timer from any callback of the gateway loop (lws's or
- * libev's). lws 4.1.6's libev glue re-arms its one libev timer only in its
- * own callbacks (after it served an fd, or when that timer fired), and
- * lws_sul_schedule() does not tell it: a timer scheduled earlier than the
- * armed one from a libev callback (pl_h1, polling, the ping FIFOs) waited
- * for the next unrelated lws activity, the broker's status every
- * PARLEY_HEARTBEAT_MS. pl_gateway__lws_rearm() (lws_cancel_service()) wakes
- * lws through its event pipe; serving that fd re-arms the timer. One pipe
- * write per call: callers arm only when the earliest deadline changes. */
-void pl_gateway__sul_schedule (struct lws_context *lws, lws_sorted_usec_list_t *sul,
-                               sul_cb_t cb, lws_usec_t us);
+/* The gateway's timers are libev timers on self->loop, not lws timers
+ * (lws_sul_schedule): lws 4.1.6's libev glue arms one libev timer for all
+ * of its lws timers and re-arms it with ev_timer_set + ev_timer_start
+ * without ev_timer_stop, which libev ignores for a started watcher; and
+ * lws_sul_schedule() does not tell it at all. A timer scheduled earlier than
+ * the armed one (from any callback) then fired only when that one did: the
+ * broker's status every PARLEY_HEARTBEAT_MS, or later. (Re)start w to fire
+ * once, ms from now. */
+void pl_gateway__timer_after (pl_gateway_t *self, ev_timer *w, int64_t ms);
+
+/* lws runs timers that are due at once (a zero delay: the async kill,
+ * pl_bus's drain) when it next serves an fd; from a libev callback of the
+ * gateway nothing may come for long. Wake lws (lws_cancel_service: a
+ * write to its event pipe) after scheduling one there. */
 void pl_gateway__lws_rearm (struct lws_context *lws);
+
+/* libev timers, gateway loop (pl_gateway_req.c, pl_gateway_bus.c). */
+void pl_gateway__pending_fire (struct ev_loop *loop, ev_timer *w, int revents);
+void pl_gateway__status_fire (struct ev_loop *loop, ev_timer *w, int revents);
+void pl_gateway__presence_fire (struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Monotonic milliseconds and microseconds. */
 int64_t pl_gateway__now_ms (void);

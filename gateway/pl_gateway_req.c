@@ -26,15 +26,12 @@
 
 /* ---- the pending ring ------------------------------------------------- */
 
-static void s_pending_fire (lws_sorted_usec_list_t *sul);
-
 static void
 s_pending_arm (pl_gateway_t *self, int64_t deadline)
 {
-    int64_t wait = deadline - pl_gateway__now_ms ();
     self->pending_armed = true;
-    pl_gateway__sul_schedule (self->lws, &self->pending_sul, s_pending_fire,
-                              (lws_usec_t) (wait > 0 ? wait : 0) * LWS_US_PER_MS + 1);
+    pl_gateway__timer_after (self, &self->pending_timer,
+                             deadline - pl_gateway__now_ms () + 1);
 }
 
 static void s_presence_drop_id (pl_gateway_t *self, uint64_t conn_id);
@@ -77,11 +74,13 @@ s_on_expired (void *arg, const pl_pending_entry_t *entry)
     }
 }
 
-/* lws timer, lws loop: the oldest request's deadline passed. */
-static void
-s_pending_fire (lws_sorted_usec_list_t *sul)
+/* libev timer, gateway loop: the oldest request's deadline passed. */
+void
+pl_gateway__pending_fire (struct ev_loop *loop, ev_timer *w, int revents)
 {
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, pending_sul);
+    (void) loop;
+    (void) revents;
+    pl_gateway_t *self = (pl_gateway_t *) w->data;
     self->pending_armed = false;
     int64_t next = pl_pending_expire (self->pending, pl_gateway__now_ms (), s_on_expired, self);
     if (next >= 0)
@@ -498,13 +497,15 @@ pl_gateway__presence_drop (pl_gateway_t *self, pl_gwconn_t *conn)
     conn->presence = false;
 }
 
-/* lws timer, lws loop: tell the rooms service this gateway is alive. A
- * failed send (broker not up yet) is retried within a second rather than
+/* libev timer, gateway loop: tell the rooms service this gateway is alive.
+ * A failed send (broker not up yet) is retried within a second rather than
  * a third of the TTL, so a starting gateway is known quickly. */
-static void
-s_presence_fire (lws_sorted_usec_list_t *sul)
+void
+pl_gateway__presence_fire (struct ev_loop *loop, ev_timer *w, int revents)
 {
-    pl_gateway_t *self = lws_container_of (sul, pl_gateway_t, presence_sul);
+    (void) loop;
+    (void) revents;
+    pl_gateway_t *self = (pl_gateway_t *) w->data;
     const char *why = NULL;
     long period = self->presence_ttl / 3 > 0 ? self->presence_ttl / 3 : 1;
     char body[96];
@@ -519,8 +520,7 @@ s_presence_fire (lws_sorted_usec_list_t *sul)
             period = 1000;
     }
     free (ctx);
-    pl_gateway__sul_schedule (self->lws, &self->presence_sul, s_presence_fire,
-                              (lws_usec_t) period * LWS_US_PER_MS);
+    pl_gateway__timer_after (self, &self->presence_timer, period);
 }
 
 void
@@ -533,5 +533,5 @@ pl_gateway__presence_start (pl_gateway_t *self)
     }
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf (self->boot + 2 * i, 3, "%02x", raw[i]);
-    s_presence_fire (&self->presence_sul);
+    pl_gateway__presence_fire (self->loop, &self->presence_timer, 0);
 }

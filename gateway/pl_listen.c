@@ -115,9 +115,6 @@ s_accept (pl_listen_t *self)
                              strerror (errno));
                 lws_rx_flow_control (self->wsi, 0);
                 lws_sul_schedule (self->lws, 0, &self->resume, s_resume, S_PAUSE_US);
-                /* lws 4.1.6's libev glue re-arms its timer only in its own
-                 * callbacks; this is one, but say so anyway (cheap, rare) */
-                lws_cancel_service (self->lws);
             }
             break;                  /* EAGAIN: drained; others: transient */
         }
