@@ -6,7 +6,9 @@
  *  event is fine for a demo and ruinous at 50k connections. Debian's lws
  *  4.1.6 ships the libev plugin, so this costs no extra dependency. SIGINT
  *  and SIGTERM are libev signal watchers that end the loop; pl_stopguard
- *  ends the process if the loop does not (pl_gateway_run).
+ *  ends the process if the loop does not (pl_gateway_run). The gateway's
+ *  timers are libev timers too: lws's own (lws_sul_schedule) fire late on
+ *  this loop (pl_gateway__timer_after in pl_gateway_int.h).
  *
  *  The layers, each calling only those below it (lower ones report upward
  *  through callback tables, never by name):

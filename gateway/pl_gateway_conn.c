@@ -316,8 +316,8 @@ pl_gateway__connect_late (pl_gateway_t *self, pl_gwconn_t *conn, int64_t now)
 
 /* Close conn now, from a libev timer (outside every lws callback): lws
  * closes a WebSocket synchronously there. (An lws timer of 0, as
- * pl_gateway__kill uses, would wait for lws's own timer, which lws's libev
- * glue re-arms only when it fires or when an armed one is not earlier.) */
+ * pl_gateway__kill uses, runs when lws next serves an fd: pl_gateway__kill
+ * wakes lws for it, pl_gateway__lws_rearm.) */
 static void
 s_kill_now (pl_gwconn_t *conn, const char *why)
 {
