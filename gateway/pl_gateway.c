@@ -329,7 +329,7 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
     self->http_front = (pl_gwfront_t) { pl_http_on_reply, pl_http_on_error };
     if (!self->h1)
         goto fail;
-    self->listener = pl_listen_new (self->lws, self->vhost,
+    self->listener = pl_listen_new (self->lws, self->loop, self->vhost,
                                     pl_config_str (config, PL_CFG_BIND),
                                     (int) pl_config_int (config, PL_CFG_PORT),
                                     pl_config_int (config, PL_CFG_REUSEPORT) == 1,

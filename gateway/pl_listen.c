@@ -2,6 +2,8 @@
 #include "pl_listen.h"
 #include "pl_log.h"
 
+#include <ev.h>
+
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -19,7 +21,8 @@
 #define S_PAUSE_US (100 * LWS_US_PER_MS)
 
 struct _pl_listen_t {
-    struct lws_context *lws;        /* the loop                               */
+    struct lws_context *lws;        /* lws, on loop                           */
+    struct ev_loop *loop;           /* the gateway's libev loop               */
     struct lws_vhost *vhost;        /* where accepted sockets go              */
     struct lws *wsi;                /* the adopted listening fd               */
     pl_listen_accept_fn *accept;    /* takes accepted sockets                 */
@@ -27,7 +30,9 @@ struct _pl_listen_t {
     int fd;                         /* the listening socket                   */
     int port;                       /* bound port                             */
     char name[64];                  /* bound address, for logs                */
-    lws_sorted_usec_list_t resume;  /* re-enable accepting after EMFILE       */
+    ev_timer resume;                /* re-enable accepting after EMFILE: a
+                                       libev timer, as lws's fire late on a
+                                       libev loop (pl_gateway_int.h)          */
     uint64_t accepted, refused;     /* counters                               */
 };
 
@@ -94,11 +99,13 @@ cleanup:
     return fd;
 }
 
-/* lws timer, gateway loop: descriptors may be free again after EMFILE. */
+/* libev timer, gateway loop: descriptors may be free again after EMFILE. */
 static void
-s_resume (lws_sorted_usec_list_t *sul)
+s_resume (struct ev_loop *loop, ev_timer *w, int revents)
 {
-    pl_listen_t *self = lws_container_of (sul, pl_listen_t, resume);
+    (void) loop;
+    (void) revents;
+    pl_listen_t *self = (pl_listen_t *) w->data;
     if (self->wsi)
         lws_rx_flow_control (self->wsi, 1);
 }
@@ -114,7 +121,10 @@ s_accept (pl_listen_t *self)
                     pl_warn ("listen: accept: %s (raise the fd limit); pausing 100 ms",
                              strerror (errno));
                 lws_rx_flow_control (self->wsi, 0);
-                lws_sul_schedule (self->lws, 0, &self->resume, s_resume, S_PAUSE_US);
+                if (!ev_is_active (&self->resume)) {
+                    ev_timer_set (&self->resume, S_PAUSE_US / 1e6, 0.);
+                    ev_timer_start (self->loop, &self->resume);
+                }
             }
             break;                  /* EAGAIN: drained; others: transient */
         }
@@ -150,13 +160,17 @@ pl_listen_callback (struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 pl_listen_t *
-pl_listen_new (struct lws_context *lws, struct lws_vhost *vhost, const char *address,
-               int port, bool reuseport, pl_listen_accept_fn *accept, void *arg)
+pl_listen_new (struct lws_context *lws, struct ev_loop *loop, struct lws_vhost *vhost,
+               const char *address, int port, bool reuseport,
+               pl_listen_accept_fn *accept, void *arg)
 {
     pl_listen_t *self = calloc (1, sizeof *self);
     if (!self)
         goto cleanup;
     self->lws = lws;
+    self->loop = loop;
+    ev_timer_init (&self->resume, s_resume, 0., 0.);
+    self->resume.data = self;
     self->vhost = vhost;
     self->accept = accept;
     self->accept_arg = arg;
@@ -192,7 +206,7 @@ pl_listen_destroy (pl_listen_t **self_p)
     assert (self_p);
     pl_listen_t *self = *self_p;
     if (self) {
-        lws_sul_cancel (&self->resume);
+        ev_timer_stop (self->loop, &self->resume);
         if (self->wsi)
             lws_set_opaque_user_data (self->wsi, NULL);
         if (self->fd >= 0)

@@ -28,10 +28,12 @@ typedef void (pl_listen_accept_fn) (void *arg, int fd);
 /* Bind address (a numeric IPv4/IPv6 address or a host name; "" means every
  * interface, IPv6 and IPv4) and port (0 picks one), listen, and adopt into
  * vhost on protocol PL_LISTEN_PROTOCOL; accepted sockets go to accept.
- * NULL on failure, logged. */
-pl_listen_t *pl_listen_new (struct lws_context *lws, struct lws_vhost *vhost,
-                            const char *address, int port, bool reuseport,
-                            pl_listen_accept_fn *accept, void *arg);
+ * loop is the libev loop lws runs on (its pause timer). NULL on failure,
+ * logged. */
+struct ev_loop;
+pl_listen_t *pl_listen_new (struct lws_context *lws, struct ev_loop *loop,
+                            struct lws_vhost *vhost, const char *address, int port,
+                            bool reuseport, pl_listen_accept_fn *accept, void *arg);
 void pl_listen_destroy (pl_listen_t **self_p);
 /* The bound address as text ("127.0.0.1:8080", "[::]:8080"). */
 const char *pl_listen_name (pl_listen_t *self);

@@ -14,6 +14,8 @@
 // 7 s (its drain waited). How late depends on other libev timer activity
 // (libev reorders its heap), so a run without the fix is not always late.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { useSystem, emitAck, expectOk, expectError } from './lib/system.mjs';
 
 const TIMEOUT_MS = 800;
@@ -59,4 +61,38 @@ h.test('a request over long-polling to a stopped worker is acked TIMEOUT on time
 
 h.test('a request over WebSocket to a stopped worker is acked TIMEOUT on time on an idle gateway', async (t, sys) => {
   await timeoutAck(sys, t, 'tm-ws', ['websocket']);
+});
+
+// The listener pauses 100 ms when accept() runs out of descriptors (EMFILE)
+// and resumes on a timer: that timer too was an lws one, which resumed
+// accepting seconds late. The gateway's descriptor limit is lowered with
+// prlimit(1), 100 connections use it up, they close, and a /healthz must be
+// answered soon after.
+h.test('the listener resumes accepting on time after running out of descriptors', async (t, sys) => {
+  const gw = sys.proc('gateway');
+  const pid = String(gw.child.pid);
+  const before = execFileSync('prlimit', ['--pid', pid, '--nofile', '--raw', '--noheadings',
+    '--output', 'SOFT,HARD']).toString().trim().split(/\s+/);
+  execFileSync('prlimit', ['--pid', pid, '--nofile=64:' + before[1]]);
+  const port = new URL(sys.url()).port;
+  const socks = [];
+  try {
+    for (let i = 0; i < 100; i++) {
+      socks.push(await new Promise((resolve) => {
+        const s = net.connect(Number(port), '127.0.0.1', () => resolve(s));
+        s.on('error', () => resolve(s));
+      }));
+    }
+    await gw.waitFor(() => /pausing 100 ms/.test(gw.output), 5000, 'the listener never paused');
+    for (const s of socks) s.destroy();
+    const t0 = Date.now();
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(ACK_WAIT_MS) });
+    const took = Date.now() - t0;
+    t.diagnostic(`/healthz ${res.status} ${took} ms after the connections closed`);
+    assert.equal(res.status, 200);
+    assert.ok(took <= 2000, `/healthz answered after ${took} ms, expected by 2000 ms`);
+  } finally {
+    for (const s of socks) s.destroy();
+    execFileSync('prlimit', ['--pid', pid, `--nofile=${before[0]}:${before[1]}`]);
+  }
 });
