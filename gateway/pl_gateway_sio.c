@@ -263,6 +263,18 @@ cleanup:
     return rc;
 }
 
+/* Gateway loop: an Engine.IO PING gets its PONG; a PONG to our ping puts
+ * the connection back on the ping list (the WebSocket heartbeat). */
+static void
+s_heartbeat (pl_gateway_t *self, pl_gwconn_t *conn, pl_eio_type_t type)
+{
+    if (type == PL_EIO_PING)
+        pl_gateway__send_text (self, conn, "3", 1);
+    else
+    if (conn->timer == PL_GWTIMER_PONG)
+        pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
+}
+
 /* Gateway loop: one text message of an Engine.IO-level application: the
  * heartbeat and close are the core's, a MESSAGE goes to the application,
  * anything else closes. -1 with *why set to close. */
@@ -274,13 +286,11 @@ s_eio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf, size_t le
     *why = "invalid Engine.IO packet";
     if (len == 0 || buf[0] < '0' || buf[0] > '6')
         goto cleanup;
-    switch ((pl_eio_type_t) (buf[0] - '0')) {
+    pl_eio_type_t type = (pl_eio_type_t) (buf[0] - '0');
+    switch (type) {
         case PL_EIO_PONG:
-            if (conn->timer == PL_GWTIMER_PONG)
-                pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
-            break;
         case PL_EIO_PING:
-            pl_gateway__send_text (self, conn, "3", 1);
+            s_heartbeat (self, conn, type);
             break;
         case PL_EIO_CLOSE:
             *why = NULL;                /* the client's close */
@@ -342,11 +352,8 @@ pl_gateway__sio_message (pl_gateway_t *self, pl_gwconn_t *conn, const char *buf,
         goto cleanup;
     switch (pkt.eio) {
         case PL_EIO_PONG:
-            if (conn->timer == PL_GWTIMER_PONG)
-                pl_gateway__timer_append (self, conn, PL_GWTIMER_PING, self->ping_interval);
-            break;
         case PL_EIO_PING:
-            pl_gateway__send_text (self, conn, "3", 1);
+            s_heartbeat (self, conn, pkt.eio);
             break;
         case PL_EIO_CLOSE:
             goto cleanup;
