@@ -511,6 +511,14 @@ cleanup:
     return rc;
 }
 
+void
+pl_eio_poll_probe_cancel (pl_eio_poll_t *self)
+{
+    assert (self);
+    if (self->state == PL_EIO_POLL_UPGRADING)
+        self->state = PL_EIO_POLL_POLLING;
+}
+
 pl_eio_poll_rc_t
 pl_eio_poll_probe (pl_eio_poll_t *self)
 {

@@ -138,6 +138,9 @@ void pl_eio_poll_close (pl_eio_poll_t *self, const char *why);
 /* A WebSocket with this sid sent "2probe": POLLING -> UPGRADING, and a
  * waiting GET is answered "6". BAD in any other state (a second probe). */
 pl_eio_poll_rc_t pl_eio_poll_probe (pl_eio_poll_t *self);
+/* The probing WebSocket went away before "5": UPGRADING -> POLLING, so
+ * GETs are held again (as engine.io does). No effect in any other state. */
+void pl_eio_poll_probe_cancel (pl_eio_poll_t *self);
 /* That WebSocket sent "5": UPGRADING -> UPGRADED. BAD otherwise. */
 pl_eio_poll_rc_t pl_eio_poll_upgrade (pl_eio_poll_t *self);
 /* Once upgraded: the next queued packet in WebSocket form (text: type

@@ -420,6 +420,18 @@ s_test_upgrade (void)
     const pl_eio_poll_packet_t *p;
     size_t n, len;
     bool bin;
+    {   /* a probe whose WebSocket goes away: polling again, a GET waits */
+        pl_eio_poll_t *c = pl_eio_poll_new (&l, 0);
+        pl_eio_poll_probe_cancel (c);                       /* no effect */
+        assert (pl_eio_poll_state (c) == PL_EIO_POLL_POLLING);
+        assert (pl_eio_poll_probe (c) == PL_EIO_POLL_OK);
+        pl_eio_poll_probe_cancel (c);
+        assert (pl_eio_poll_state (c) == PL_EIO_POLL_POLLING);
+        assert (pl_eio_poll_get (c) == PL_EIO_POLL_OK && !pl_eio_poll_ready (c));
+        assert (pl_eio_poll_probe (c) == PL_EIO_POLL_OK);   /* a new probe */
+        assert (pl_eio_poll_ready (c));                     /* the GET gets its noop */
+        pl_eio_poll_destroy (&c);
+    }
     assert (pl_eio_poll_upgrade (s) == PL_EIO_POLL_BAD);   /* no probe yet */
     assert (pl_eio_poll_shift (s, &len, &bin) == NULL);    /* not upgraded */
     assert (pl_eio_poll_get (s) == PL_EIO_POLL_OK);

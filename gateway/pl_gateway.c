@@ -72,8 +72,11 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return pl_gateway__on_writeable (self, conn, wsi);
         case LWS_CALLBACK_CLOSED:
-            if (conn && conn->established)
+            if (conn && conn->established) {
+                if (conn->upgrade_of)   /* a probe that never finished */
+                    pl_gateway__poll_unprobe (self, conn);
                 pl_gateway__session_end (self, conn);
+            }
             return 0;
         default:
             break;
@@ -208,11 +211,14 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
         .ping_timeout = self->ping_timeout,
         .sio = app->message == NULL     /* an Engine.IO-level application: no */
     };
-    pl_eio_poll_t *probe = pl_eio_poll_new (&self->poll_limits, 0);
+    self->poll_max_sessions = pl_config_int (config, PL_CFG_POLL_MAX_SESSIONS);
+    pl_eio_poll_t *probe = self->poll_max_sessions > 0 ? pl_eio_poll_new (&self->poll_limits, 0)
+                                                       : NULL;
     if (!probe) {
         pl_error ("HTTP long-polling limits: PARLEY_MAX_PAYLOAD must be 16..%u, "
                   "PARLEY_POLL_MAX_QUEUED at least PARLEY_MAX_PAYLOAD, "
-                  "PARLEY_POLL_MAX_PACKETS 1..PARLEY_MAX_PAYLOAD, the ping times > 0",
+                  "PARLEY_POLL_MAX_PACKETS 1..PARLEY_MAX_PAYLOAD, PARLEY_POLL_MAX_SESSIONS > 0, "
+                  "the ping times > 0",
                   PL_EIO_POLL_SIZE_MAX);
         goto fail;
     }

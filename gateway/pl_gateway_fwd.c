@@ -67,7 +67,7 @@ pl_gateway__fwd_foreign (pl_gateway_t *self, const char *sid)
 {
     const char *dot = strchr (sid, '.');
     size_t len = dot ? (size_t) (dot - sid) : 0;
-    return dot && s_id_valid (sid, len) && strlen (sid) < PL_GW_SID_MAX
+    return self->bus && dot && s_id_valid (sid, len) && strlen (sid) < PL_GW_SID_MAX
         && !(len == strlen (self->id) && memcmp (sid, self->id, len) == 0);
 }
 
@@ -143,8 +143,12 @@ pl_gateway__fwd_stop (pl_gateway_t *self)
 {
     pl_gwfwds_t *fwds = self->fwds;
     for (uint32_t i = 0; fwds && i < PL_GW_FWD_MAX; i++)
-        if (fwds->slot[i].http)
+        if (fwds->slot[i].http) {
+            if (fwds->slot[i].get)
+                s_gone (self, &fwds->slot[i]);  /* the owner closes the session
+                                                   (and saves it) now */
             s_release (fwds, &fwds->slot[i]);
+        }
     free (fwds);
     self->fwds = NULL;
 }

@@ -187,6 +187,7 @@ struct _pl_gateway_t {
     zhashx_t *upgraded;             /* WebSockets that took over one, by sid   */
     struct pl_gwpoll *poll_list;    /* every polling session still allocated    */
     pl_eio_poll_limits_t poll_limits;
+    long poll_max_sessions;         /* PARLEY_POLL_MAX_SESSIONS                 */
     struct pl_gwfwds *fwds;         /* forwards in flight (pl_gateway_fwd.c)    */
     pl_gwfront_t http_front;        /* pl_http's replies and errors             */
     pl_rooms_t *rooms;              /* room -> local members                    */
@@ -429,7 +430,10 @@ pl_gwconn_t *pl_gateway__poll_upgradable (pl_gateway_t *self, const char *sid);
 bool pl_gateway__poll_known (pl_gateway_t *self, const char *sid);
 /* The probing WebSocket ws sent "2probe" / "5" for session. -1: refused
  * (the caller closes ws). After a 0 from upgrade, ws is the session. */
-int pl_gateway__poll_probe (pl_gateway_t *self, pl_gwconn_t *session);
+int pl_gateway__poll_probe (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t *ws);
+/* The probing WebSocket ws is closing before "5": if it is the one that
+ * probed, its session polls again (GETs are held, not answered "6"). */
+void pl_gateway__poll_unprobe (pl_gateway_t *self, pl_gwconn_t *ws);
 int pl_gateway__poll_upgrade (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t *ws);
 /* pl_gateway_destroy: free every session, answering nobody. */
 void pl_gateway__poll_stop (pl_gateway_t *self);

@@ -35,6 +35,7 @@ typedef struct pl_gwpoll {
     pl_gateway_t *gw;
     pl_gwconn_t *conn;              /* the session                              */
     pl_eio_poll_t *eio;             /* the Engine.IO side                       */
+    uint64_t prober;                /* the WebSocket that sent "2probe", or 0   */
     pl_h1_conn_t *get;              /* the held GET, or NULL                    */
     bool rget;                      /* the held GET is another gateway's:       */
     char rget_peer[16];             /* ... that gateway, and its forward id     */
@@ -175,6 +176,14 @@ s_free (pl_gwpoll_t *p)
 {
     pl_gateway_t *gw = p->gw;
     pl_gwconn_t *conn = p->conn;
+    /* closing first: answering the held GET may run the connection's next
+     * (pipelined) request at once, which must find no session (400), not
+     * this one being freed (pl_gateway_destroy frees sessions that were
+     * never killed) */
+    if (!conn->closing) {
+        conn->closing = true;
+        zhashx_delete (gw->polls, p->sid);
+    }
     ev_timer_stop (gw->loop, &p->timer);
     ev_timer_stop (gw->loop, &p->flush);
     s_flush_now (p);                        /* a held GET gets "1" (or "6") */
@@ -191,8 +200,8 @@ s_free (pl_gwpoll_t *p)
     }
     if (p->post)
         s_detach (p->post);
-    if (!conn->closing)
-        zhashx_delete (gw->polls, p->sid);
+    ev_timer_stop (gw->loop, &p->timer);    /* nothing above may re-arm them */
+    ev_timer_stop (gw->loop, &p->flush);
     if (p->prev)
         p->prev->next = p->next;
     else
@@ -399,6 +408,16 @@ s_handshake (pl_gateway_t *self, pl_h1_conn_t *h1)
 {
     char rnd[21], *open = NULL;
     int64_t now = pl_gateway__now_ms ();
+    if (zhashx_size (self->polls) >= (size_t) self->poll_max_sessions) {
+        /* a session holds no socket: without this, handshakes on one
+         * keep-alive connection would grow memory without end */
+        pl_log_limited (&self->close_log, now, 10, "polling refusal lines", PL_LOG_WARN,
+                        "HTTP long-polling: %zu sessions open (PARLEY_POLL_MAX_SESSIONS); "
+                        "a handshake from %s refused", zhashx_size (self->polls),
+                        pl_h1_peer (h1));
+        s_error (h1, 503, 0, "too many polling sessions on this gateway");
+        return;
+    }
     pl_gwconn_t *conn = calloc (1, sizeof *conn);
     pl_gwpoll_t *p = conn ? calloc (1, sizeof *p) : NULL;
     if (!p || pl_sio_new_sid (rnd) != 0
@@ -550,29 +569,45 @@ pl_gateway__poll_http_closed (pl_gateway_t *self, pl_gwconn_t *http)
     pl_gateway__fwd_http_closed (self, http);
     pl_gwconn_t *conn = http->poll_session;
     http->poll_session = NULL;
-    if (!conn || conn->closing)
-        return;
+    if (!conn)
+        goto cleanup;
+    /* the session must forget this connection even when it is closing
+     * already (it is freed on the next loop turn and would answer a held
+     * GET on a connection pl_h1 frees right after this call) */
     pl_gwpoll_t *p = conn->poll;
     if (p->get == http->h1) {
         p->get = NULL;
-        pl_eio_poll_get_gone (p->eio);
+        pl_eio_poll_get_gone (p->eio);      /* no effect on a closed session */
     }
     if (p->post == http->h1) {
         p->post = NULL;
         pl_eio_poll_post_gone (p->eio);
     }
-    if (pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED)
+    if (!conn->closing && pl_eio_poll_state (p->eio) == PL_EIO_POLL_CLOSED)
         pl_gateway__poll_kill (conn, pl_eio_poll_why (p->eio));
+cleanup:
+    return;
 }
 
 int
-pl_gateway__poll_probe (pl_gateway_t *self, pl_gwconn_t *session)
+pl_gateway__poll_probe (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t *ws)
 {
     (void) self;
     if (!session->poll || pl_eio_poll_probe (session->poll->eio) != PL_EIO_POLL_OK)
         return -1;
+    session->poll->prober = ws->id;
     s_flush (session->poll);                /* the held GET gets "6" */
     return 0;
+}
+
+void
+pl_gateway__poll_unprobe (pl_gateway_t *self, pl_gwconn_t *ws)
+{
+    pl_gwconn_t *session = pl_gateway__conn_lookup (self, ws->upgrade_of);
+    if (session && session->poll && session->poll->prober == ws->id) {
+        session->poll->prober = 0;
+        pl_eio_poll_probe_cancel (session->poll->eio);
+    }
 }
 
 int

@@ -460,7 +460,7 @@ s_upgrade_message (pl_gateway_t *self, pl_gwconn_t *conn, bool odd, const char *
         goto cleanup;
     }
     if (!odd && len == 6 && memcmp (in, "2probe", 6) == 0) {
-        if (pl_gateway__poll_probe (self, session) != 0) {
+        if (pl_gateway__poll_probe (self, session, conn) != 0) {
             s_close (self, conn, LWS_CLOSE_STATUS_POLICY_VIOLATION, "probe refused");
             goto cleanup;
         }

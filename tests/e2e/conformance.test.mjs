@@ -142,6 +142,16 @@ describe('conformance server, Socket.IO (parley-conformance sio)', () => {
     assert.equal((await fetch(srv.poll, { method: 'PUT' })).status, 400);
   });
 
+  test('a sid naming another gateway is an unknown sid: there is no broker to forward through', async () => {
+    for (const method of ['GET', 'POST']) {
+      const r = await text(await fetch(`${srv.poll}&sid=gw-other.abcdefghij0123456789`,
+        { method, body: method === 'POST' ? '4x' : undefined }));
+      assert.equal(r.status, 400, method);
+      assert.deepEqual(JSON.parse(r.body), { code: 1, message: 'Session ID unknown' });
+    }
+    assert.equal((await text(await fetch(srv.poll))).status, 200);   // still up
+  });
+
   test('CONNECT: "/" and "/custom" answered with a sid, then the handshake auth emitted as "auth"', async () => {
     const [c] = await opened(srv.ws);
     c.send('40{"token":"123"}');

@@ -277,6 +277,36 @@ describe('polling', () => {
     assert.match(await ws.nextNonPing(), /^439\[\{"success":true/);
     ws.close();
   });
+
+  h.test('a probe whose WebSocket goes away before "5": the session polls again (GETs held, not answered "6")', async (t, sys) => {
+    const sid = await connected(sys, 'unprobe');
+    const wsUrl = `${sys.wsUrl()}&sid=${encodeURIComponent(sid)}`;
+    const held = get(sys, sid);
+    await sleep(HELD_MS);
+    const ws = await RawClient.open(wsUrl);
+    ws.send('2probe');
+    assert.equal(await ws.next(), '3probe');
+    assert.deepEqual(await held, { status: 200, body: '6' });
+    ws.close();
+    await ws.closed(3000);                  // the gateway has seen it go
+    // polling again: a GET waits until there is something to say (a pong
+    // to the client's ping), where an upgrading session answers "6" at once
+    const next = get(sys, sid);
+    await sleep(HELD_MS);
+    assert.deepEqual(await post(sys, sid, '2'), { status: 200, body: 'ok' });
+    assert.deepEqual(await next, { status: 200, body: '3' });
+    // and it may probe again, and upgrade
+    const held2 = get(sys, sid);
+    await sleep(HELD_MS);
+    const ws2 = await RawClient.open(wsUrl);
+    ws2.send('2probe');
+    assert.equal(await ws2.next(), '3probe');
+    assert.deepEqual(await held2, { status: 200, body: '6' });
+    ws2.send('5');
+    ws2.send('421["campaign:list",{}]');
+    assert.match(await ws2.nextNonPing(), /^431\[\{"success":true/);
+    ws2.close();
+  });
 });
 
 describe('polling heartbeat', () => {
