@@ -69,6 +69,18 @@ const gone = async (sys, sid) => (await post(sys, sid, '3')).status === 400;
 // where that is possible.
 const HELD_MS = 200;
 
+/** A WebSocket that has probed the polling session sid: "2probe" answered
+ * "3probe", and the GET held meanwhile answered "6". */
+async function probe(sys, sid, wsUrl) {
+  const held = get(sys, sid);
+  await sleep(HELD_MS);
+  const ws = await RawClient.open(wsUrl);
+  ws.send('2probe');
+  assert.equal(await ws.next(), '3probe');
+  assert.deepEqual(await held, { status: 200, body: '6' });
+  return ws;
+}
+
 describe('polling', () => {
   const h = useSystem({ workers: 1, env: { PARLEY_MAX_PAYLOAD: '100000' } });
 
@@ -252,12 +264,7 @@ describe('polling', () => {
     const wsUrl = `${sys.wsUrl()}&sid=${encodeURIComponent(sid)}`;
     // an unknown sid is refused before the 101
     await assert.rejects(RawClient.open(`${sys.wsUrl()}&sid=nope`), /HTTP 400 instead of an upgrade/);
-    const held = get(sys, sid);
-    await sleep(HELD_MS);
-    const ws = await RawClient.open(wsUrl);
-    ws.send('2probe');
-    assert.equal(await ws.next(), '3probe');
-    assert.deepEqual(await held, { status: 200, body: '6' });
+    const ws = await probe(sys, sid, wsUrl);
     // a second WebSocket for the same sid is opened and closed at once while
     // the first probes (engine.io ignores it): no open packet, no session
     await ignoredWebSocket(wsUrl);
@@ -281,12 +288,7 @@ describe('polling', () => {
   h.test('a probe whose WebSocket goes away before "5": the session polls again (GETs held, not answered "6")', async (t, sys) => {
     const sid = await connected(sys, 'unprobe');
     const wsUrl = `${sys.wsUrl()}&sid=${encodeURIComponent(sid)}`;
-    const held = get(sys, sid);
-    await sleep(HELD_MS);
-    const ws = await RawClient.open(wsUrl);
-    ws.send('2probe');
-    assert.equal(await ws.next(), '3probe');
-    assert.deepEqual(await held, { status: 200, body: '6' });
+    const ws = await probe(sys, sid, wsUrl);
     ws.close();
     await ws.closed(3000);                  // the gateway has seen it go
     // polling again: a GET waits until there is something to say (a pong
@@ -296,12 +298,7 @@ describe('polling', () => {
     assert.deepEqual(await post(sys, sid, '2'), { status: 200, body: 'ok' });
     assert.deepEqual(await next, { status: 200, body: '3' });
     // and it may probe again, and upgrade
-    const held2 = get(sys, sid);
-    await sleep(HELD_MS);
-    const ws2 = await RawClient.open(wsUrl);
-    ws2.send('2probe');
-    assert.equal(await ws2.next(), '3probe');
-    assert.deepEqual(await held2, { status: 200, body: '6' });
+    const ws2 = await probe(sys, sid, wsUrl);
     ws2.send('5');
     ws2.send('421["campaign:list",{}]');
     assert.match(await ws2.nextNonPing(), /^431\[\{"success":true/);

@@ -28,6 +28,22 @@ function nextConnect(s, ms = 10000) {
   });
 }
 
+/** Drop s's transport as a network failure would (not a DISCONNECT, so
+ * the session may be recovered); resolves once the client has seen it
+ * (its reason: "forced close"). */
+async function dropTransport(s) {
+  const dropped = nextDisconnect(s);
+  s.io.engine.close();
+  await dropped;
+}
+
+/** s.connect() and wait until it is connected again (bounded). */
+async function reconnect(s) {
+  const back = nextConnect(s);
+  s.connect();
+  await back;
+}
+
 /** A GM with a campaign and an actor in it, and a player subscribed to its room. */
 async function table(sys, { playerGateway, playerIo } = {}) {
   const gmId = uid('rc-gm');
@@ -75,18 +91,14 @@ async function recoverAndCheck(sys, t, otherGateway) {
   assert.equal(player.recovered, false);
   const pid = player._pid;
 
-  const dropped = nextDisconnect(player);
-  player.io.engine.close();                       // the transport drops
-  await dropped;                                  // (client side: "forced close")
+  await dropTransport(player);
   const mark = rec.events.length;
   await missWhileAway(t);
 
   const target = otherGateway ? 'gateway-2' : 'gateway';
   if (otherGateway) player.io.uri = sys.url('gateway-2');   // as a load balancer would
   const recoveries = (await stats(sys, target)).recoveries;
-  const back = nextConnect(player);
-  player.connect();
-  await back;
+  await reconnect(player);
   assert.equal(player.recovered, true, 'socket.recovered');
   assert.equal((await stats(sys, target)).recoveries, recoveries + 1, `recovered by ${target}`);
   assert.equal(player._pid, pid, 'same pid');
@@ -133,9 +145,7 @@ for (const target of ['gateway', 'gateway-2']) h.test(`a burst during the reconn
   const gmRec = record(tb.gm, 'gm');
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
   await rec.waitFor('chat:message', (m) => m.text === 'before');
-  const dropped = nextDisconnect(player);
-  player.io.engine.close();
-  await dropped;
+  await dropTransport(player);
   const mark = rec.events.length;
   for (let i = 0; i < 20; i++) expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: `away ${i}` }));
   player.io.uri = sys.url(target);
@@ -164,16 +174,12 @@ h.test('another user\'s token with the pid is not recovered and gets none of the
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
   await rec.waitFor('chat:message', (m) => m.text === 'before');
   const pid = player._pid;
-  const dropped = nextDisconnect(player);
-  player.io.engine.close();
-  await dropped;
+  await dropTransport(player);
   const mark = rec.events.length;
   await missWhileAway(tb);
   const thief = uid('rc-thief');
   player.auth = { token: sys.token({ sub: thief }) };   // pid and offset are still sent
-  const back = nextConnect(player);
-  player.connect();
-  await back;
+  await reconnect(player);
   assert.equal(player.recovered, false);
   assert.notEqual(player._pid, pid, 'a new pid');
   await quiet();
@@ -198,16 +204,12 @@ h.test('a recovered player is present again: others see presence:joined, presenc
   const grec = record(tb.gm, 'gm');
   const ids = async () => expectOk(await emitAck(tb.gm, 'presence:list', { room: tb.room })).map((u) => u.userId);
   assert.ok((await ids()).includes(tb.pId));
-  const dropped = nextDisconnect(player);
-  player.io.engine.close();
-  await dropped;
+  await dropTransport(player);
   await grec.waitFor('presence:left', (e) => e.room === tb.room && e.userId === tb.pId, 5000);
   assert.ok(!(await ids()).includes(tb.pId), 'gone while away');
   grec.clear();
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'missed 1' }));
-  const back = nextConnect(player);
-  player.connect();
-  await back;
+  await reconnect(player);
   assert.equal(player.recovered, true);
   await rec.waitFor('chat:message', (m) => m.text === 'missed 1', 5000);
   await grec.waitFor('presence:joined', (d) => d.room === tb.room && d.userId === tb.pId, 5000);
@@ -232,9 +234,7 @@ for (const [label, transports] of [['polling only', ['polling']], ['polling upgr
   await dropped;
   const mark = rec.events.length;
   await missWhileAway(tb);
-  const back = nextConnect(player);
-  player.connect();
-  await back;
+  await reconnect(player);
   assert.equal(player.recovered, true, 'socket.recovered');
   await rec.waitFor('chat:message', (m) => m.text === 'missed 2', 5000);
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'live' }));
@@ -257,9 +257,7 @@ h.test('a player removed from the campaign while away does not get its room back
   const wrec = record(witness, 'witness');
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
   await rec.waitFor('chat:message', (m) => m.text === 'before');
-  const dropped = nextDisconnect(player);
-  player.io.engine.close();
-  await dropped;
+  await dropTransport(player);
   const mark = rec.events.length;
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'missed 1' }));
   expectOk(await emitAck(tb.gm, 'campaign:removeMember', { campaignId: tb.campaign.id, userId: tb.pId }));
@@ -272,9 +270,7 @@ h.test('a player removed from the campaign while away does not get its room back
   expectOk(await emitAck(tb.gm, 'campaign:update', { id: tb.campaign.id, name: 'after the removal' }));
   await wrec.waitFor('campaign:updated', (c) => c.name === 'after the removal', 5000);
   expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'after removal' }));
-  const back = nextConnect(player);
-  player.connect();
-  await back;
+  await reconnect(player);
   assert.equal(player.recovered, true);
   await rec.waitFor('campaign:memberRemoved', (m) => m.userId === tb.pId, 5000);
   // a positive control: the witness, still a member, gets the next message
@@ -344,9 +340,7 @@ h.test('an explicit disconnect ends the session: connecting again is not a recov
   const pid = player._pid;
   player.disconnect();
   await sleep(100);
-  const back = nextConnect(player);
-  player.connect();
-  await back;
+  await reconnect(player);
   assert.equal(player.recovered, false);
   assert.notEqual(player._pid, pid);
   tb.gm.disconnect();
@@ -360,15 +354,11 @@ test('a session older than PARLEY_RECOVERY_MS is not recovered', { timeout: 6000
     const { player, rec } = tb;
     expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'before' }));
     await rec.waitFor('chat:message', (m) => m.text === 'before');
-    const dropped = nextDisconnect(player);
-    player.io.engine.close();
-    await dropped;
+    await dropTransport(player);
     const mark = rec.events.length;
     await missWhileAway(tb);
     await sleep(2500);                  // the recovery window (1 s) and a tick pass
-    const back = nextConnect(player);
-    player.connect();
-    await back;
+    await reconnect(player);
     assert.equal(player.recovered, false);
     await quiet();
     assert.deepEqual(seenSince(rec, mark), []);
@@ -390,12 +380,8 @@ test('PARLEY_RECOVERY_MS=0: no pid, no offsets', { timeout: 60000 }, async () =>
     await tb.rec.waitFor('chat:message', (m) => m.text === 'plain');
     assert.equal(tb.player._pid, undefined);
     assert.deepEqual(tb.rec.of('chat:message').map((e) => e.args.length), [1]);
-    const dropped = nextDisconnect(tb.player);
-    tb.player.io.engine.close();
-    await dropped;
-    const back = nextConnect(tb.player);
-    tb.player.connect();
-    await back;
+    await dropTransport(tb.player);
+    await reconnect(tb.player);
     assert.ok(!tb.player.recovered);
     assert.equal(tb.player._pid, undefined);
     tb.gm.disconnect();
@@ -422,9 +408,7 @@ test('a gateway stopping (SIGTERM) saves its sessions: the client recovers on th
     const mark = rec.events.length;
     expectOk(await emitAck(tb.gm, 'chat:send', { room: tb.room, text: 'missed 1' }));
     player.io.uri = sys.url('gateway');           // as a load balancer would
-    const back = nextConnect(player);
-    player.connect();
-    await back;
+    await reconnect(player);
     assert.equal(player.recovered, true, 'socket.recovered');
     await rec.waitFor('chat:message', (m) => m.text === 'missed 1', 5000);
     await quiet();
