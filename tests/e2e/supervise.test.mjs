@@ -5,7 +5,8 @@
 // through socket.io-client succeed again; then a worker killed again and
 // again makes the script stop everything with exit 1. A second run with
 // --workers 2 --gateways 2 restarts the second gateway alone, and SIGTERM
-// stops everything with exit 0 and no process left. Every wait is on a line
+// stops everything with exit 0 and no process left; so does Ctrl-C (SIGINT
+// to the whole process group), with no restart on the way. Every wait is on a line
 // the script prints or an ack, bounded in time.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,8 +24,9 @@ const START_TIMEOUT_MS = 60000;     // bootstrap-free, but an ASan build starts 
 
 /** One script/server run, its stderr kept and searchable. */
 class Server {
-  constructor(args = []) {
+  constructor(args = [], { detached = false } = {}) {
     this.args = args;
+    this.detached = detached;       // its own process group, as a terminal's job
     this.dir = fs.mkdtempSync('/tmp/pl-sup-');
     this.secret = crypto.randomBytes(24).toString('hex');
     this.err = '';
@@ -45,7 +47,7 @@ class Server {
       PARLEY_JWT_SECRET: this.secret,
     });
     this.child = spawn(path.join(repoRoot, 'script/server'),
-      ['--build-dir', buildDir, ...this.args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      ['--build-dir', buildDir, ...this.args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached });
     this.child.stdout.on('data', (d) => { this.out += d; });
     this.child.stderr.on('data', (d) => { this.err += d; this.poke(); });
     this.exited = new Promise((resolve) => {
@@ -239,6 +241,21 @@ test('--workers 2 --gateways 2: the second gateway restarted alone; SIGTERM stop
   const all = Object.values(srv.pids());
   const { code } = await srv.stop();
   assert.equal(code, 0);
+  for (const pid of all) assert.ok(!alive(pid), `pid ${pid} is gone`);
+  assert.deepEqual(srv.sanitizerReports(), []);
+});
+
+test('Ctrl-C (SIGINT to the process group): everything stops, nothing restarted, exit 0', async () => {
+  const srv = new Server([], { detached: true });
+  servers.push(srv);
+  await srv.start();
+  const all = Object.values(srv.pids());
+  const offset = srv.err.length;
+  process.kill(-srv.child.pid, 'SIGINT');
+  const { code } = await srv.exited;
+  assert.equal(code, 0);
+  assert.match(srv.err.slice(offset), /server: stopping/);
+  assert.doesNotMatch(srv.err.slice(offset), /restarting it in|is back/);
   for (const pid of all) assert.ok(!alive(pid), `pid ${pid} is gone`);
   assert.deepEqual(srv.sanitizerReports(), []);
 });
