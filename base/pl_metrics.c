@@ -558,8 +558,10 @@ s_check_labels (const char **p, char *rest, size_t rest_size, char *le, size_t l
         }
         snprintf (names[nnames++], sizeof names[0], "%s", name);
         bool is_le = strcmp (name, "le") == 0;
-        if (!is_le)
-            used += (size_t) snprintf (rest + used, rest_size - used, "%s=", name);
+        for (const char *c = name; !is_le && *c && used + 2 < rest_size; c++)
+            rest[used++] = *c;
+        if (!is_le && used + 2 < rest_size)
+            rest[used++] = '=';
         q += 2;
         size_t v = 0;
         while (*q && *q != '"' && *q != '\n') {
@@ -568,7 +570,7 @@ s_check_labels (const char **p, char *rest, size_t rest_size, char *le, size_t l
                     why = "bad escape in a label value";
                     goto cleanup;
                 }
-                if (!is_le && used + 2 < rest_size) {
+                if (!is_le && used + 3 < rest_size) {
                     rest[used++] = q[0];
                     rest[used++] = q[1];
                 }
@@ -577,7 +579,7 @@ s_check_labels (const char **p, char *rest, size_t rest_size, char *le, size_t l
             }
             if (is_le && v + 1 < le_size)
                 le[v++] = *q;
-            else if (!is_le && used + 1 < rest_size)
+            else if (!is_le && used + 2 < rest_size)
                 rest[used++] = *q;
             q++;
         }
@@ -587,9 +589,9 @@ s_check_labels (const char **p, char *rest, size_t rest_size, char *le, size_t l
         }
         if (is_le)
             le[v] = 0;
-        else if (used + 1 < rest_size)
+        else if (used + 2 < rest_size)
             rest[used++] = ',';
-        rest[used < rest_size ? used : rest_size - 1] = 0;
+        rest[used] = 0;
         q++;
         if (*q == ',' && q[1] != '}')
             q++;
@@ -1261,6 +1263,30 @@ s_test_check_text (void)
         "h_bucket{a=\"2\",le=\"+Inf\"} 0\nh_sum{a=\"2\"} 0\nh_count{a=\"2\"} 0\n"
         "# TYPE g gauge\ng{v=\"q\\\"\\\\\\n\"} -1.5e-07\ng NaN\n";
     assert (pl_metrics_check_text (good, &why) == 0);
+
+    /* every one-byte change of a good text, and long lines of many labels,
+     * are read without overrunning anything (ASan), accepted or not */
+    size_t len = strlen (good);
+    char *copy = strdup (good);
+    const char subst[] = { '"', '\\', '{', '}', ',', '=', ' ', '\n', 'x', '1' };
+    for (size_t i = 0; copy && i < len; i++) {
+        for (size_t k = 0; k < sizeof subst; k++) {
+            copy[i] = subst[k];
+            pl_metrics_check_text (copy, NULL);
+        }
+        copy[i] = good[i];
+    }
+    free (copy);
+    char *wide = malloc (8192);
+    assert (wide);
+    for (size_t size = 3000; size < 6000; size += 999) {
+        size_t used = (size_t) snprintf (wide, 8192, "# TYPE h histogram\nh_bucket{");
+        for (int i = 0; used + 300 < size; i++)
+            used += (size_t) snprintf (wide + used, 8192 - used, "a%d=\"%090d\",", i, 0);
+        snprintf (wide + used, 8192 - used, "le=\"+Inf\"} 1\n");
+        assert (pl_metrics_check_text (wide, &why) == -1);
+    }
+    free (wide);
 }
 
 static void

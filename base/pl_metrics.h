@@ -54,7 +54,8 @@ int pl_metrics_declare (pl_metrics_t *self, const char *name, pl_metrics_kind_t 
 
 /* values: one label value per declared label name, in order (NULL when the
  * family has no labels). Each returns 0, or -1 when the family is unknown,
- * of another kind, a value is invalid (too long), or the family is full. */
+ * of another kind, a label value is invalid (too long, not UTF-8), the
+ * number is not finite (or negative for inc), or the family is full. */
 int pl_metrics_inc (pl_metrics_t *self, const char *name,
                     const char *const *values, double by);      /* counter, by >= 0 */
 int pl_metrics_set (pl_metrics_t *self, const char *name,
