@@ -17,6 +17,7 @@
 
 typedef struct {
     char *values[S_LABELS_ALL];
+    uint64_t hash;              /* of values, for the family's index      */
     double value;               /* counter, gauge                        */
     double *counts;             /* histogram: nbuckets + 1, not cumulative */
     double sum;
@@ -34,6 +35,8 @@ typedef struct {
     s_series_t *series;
     size_t nseries;
     size_t cap;
+    size_t *slots;              /* open addressing: series index + 1, 0 free */
+    size_t nslots;              /* a power of two, > 2 * nseries, or 0     */
 } s_family_t;
 
 struct _pl_metrics_t {
@@ -102,6 +105,50 @@ s_series_free (s_series_t *series)
     free (series->counts);
 }
 
+/* FNV-1a over the values, each followed by 0xff (never in UTF-8). */
+static uint64_t
+s_hash (const char *const *values, size_t n)
+{
+    uint64_t hash = 1469598103934665603ULL;
+    for (size_t j = 0; j < n; j++) {
+        for (const char *p = values[j]; *p; p++)
+            hash = (hash ^ (unsigned char) *p) * 1099511628211ULL;
+        hash = (hash ^ 0xff) * 1099511628211ULL;
+    }
+    return hash;
+}
+
+/* Put series index i in the family's index (which has a free slot). */
+static void
+s_index_put (s_family_t *fam, size_t i)
+{
+    size_t mask = fam->nslots - 1;
+    size_t at = (size_t) fam->series[i].hash & mask;
+    while (fam->slots[at])
+        at = (at + 1) & mask;
+    fam->slots[at] = i + 1;
+}
+
+/* Room in the index for one more series; false when out of memory. */
+static bool
+s_index_room (s_family_t *fam)
+{
+    bool ok = true;
+    if ((fam->nseries + 1) * 2 >= fam->nslots) {
+        size_t nslots = fam->nslots ? fam->nslots * 2 : 8;
+        size_t *slots = calloc (nslots, sizeof *slots);
+        ok = slots != NULL;
+        if (ok) {
+            free (fam->slots);
+            fam->slots = slots;
+            fam->nslots = nslots;
+            for (size_t i = 0; i < fam->nseries; i++)
+                s_index_put (fam, i);
+        }
+    }
+    return ok;
+}
+
 /* The series with these label values, added when create and there is room.
  * NULL when absent, invalid or refused (then counted). */
 static s_series_t *
@@ -111,12 +158,16 @@ s_series (pl_metrics_t *self, s_family_t *fam, const char *const *values, bool c
     bool valid = fam->nlabels == 0 || values;
     for (size_t j = 0; valid && j < fam->nlabels; j++)
         valid = s_utf8_ok (values[j], PL_METRICS_VALUE_MAX);
-    for (size_t i = 0; valid && !found && i < fam->nseries; i++) {
-        bool same = true;
+    uint64_t hash = valid ? s_hash (values, fam->nlabels) : 0;
+    size_t mask = fam->nslots - 1;
+    for (size_t at = (size_t) hash & mask; valid && !found && fam->nslots && fam->slots[at];
+         at = (at + 1) & mask) {
+        s_series_t *one = &fam->series[fam->slots[at] - 1];
+        bool same = one->hash == hash;
         for (size_t j = 0; same && j < fam->nlabels; j++)
-            same = strcmp (fam->series[i].values[j], values[j]) == 0;
+            same = strcmp (one->values[j], values[j]) == 0;
         if (same)
-            found = &fam->series[i];
+            found = one;
     }
     if (!valid || found || !create)
         goto cleanup;
@@ -136,8 +187,8 @@ s_series (pl_metrics_t *self, s_family_t *fam, const char *const *values, bool c
         fam->series = grown;
         fam->cap = cap;
     }
-    s_series_t series = { .value = 0 };
-    bool ok = true;
+    s_series_t series = { .hash = hash };
+    bool ok = s_index_room (fam);
     for (size_t j = 0; ok && j < fam->nlabels; j++)
         ok = (series.values[j] = strdup (values[j])) != NULL;
     if (ok && fam->kind == PL_METRICS_HISTOGRAM)
@@ -147,6 +198,7 @@ s_series (pl_metrics_t *self, s_family_t *fam, const char *const *values, bool c
         goto cleanup;
     }
     fam->series[fam->nseries] = series;
+    s_index_put (fam, fam->nseries);
     found = &fam->series[fam->nseries++];
 cleanup:
     return found;
@@ -265,6 +317,7 @@ pl_metrics_destroy (pl_metrics_t **self_p)
             for (size_t j = 0; j < self->families[i]->nseries; j++)
                 s_series_free (&self->families[i]->series[j]);
             free (self->families[i]->series);
+            free (self->families[i]->slots);
             free (self->families[i]);
         }
         free (self);
@@ -916,6 +969,7 @@ s_merge_family (pl_metrics_t *self, const char *process, const cJSON *jf, bool a
                 size_t *new_families)
 {
     int rc = -1;
+    const cJSON **seen = NULL;
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive (jf, "n");
     const cJSON *jk = cJSON_GetObjectItemCaseSensitive (jf, "k");
     const cJSON *jh = cJSON_GetObjectItemCaseSensitive (jf, "h");
@@ -930,6 +984,8 @@ s_merge_family (pl_metrics_t *self, const char *process, const cJSON *jf, bool a
     for (int k = 0; k < 3; k++)
         if (strcmp (jk->valuestring, s_kinds[k]) == 0)
             kind = k;
+    if (kind < 0)
+        goto cleanup;
     const char *labels[S_LABELS_ALL] = { "process" };
     size_t nlabels = 1;
     const cJSON *item;
@@ -952,7 +1008,7 @@ s_merge_family (pl_metrics_t *self, const char *process, const cJSON *jf, bool a
     int fresh = s_declare_check (self, jn->valuestring, (pl_metrics_kind_t) kind,
                                  jh->valuestring, nlabels, labels, buckets, nbuckets,
                                  S_LABELS_ALL);
-    if (fresh < 0 || kind < 0)
+    if (fresh < 0)
         goto cleanup;
     if (apply && fresh && s_declare (self, jn->valuestring, (pl_metrics_kind_t) kind,
                                      jh->valuestring, nlabels, labels, buckets, nbuckets,
@@ -961,26 +1017,36 @@ s_merge_family (pl_metrics_t *self, const char *process, const cJSON *jf, bool a
     *new_families += (size_t) fresh;
     s_family_t *fam = s_family (self, jn->valuestring);
     size_t added = 0;
-    int nseries = cJSON_GetArraySize (js);
-    if ((size_t) nseries > self->max_series)
+    size_t nseries = (size_t) cJSON_GetArraySize (js);
+    if (nseries > self->max_series)
         goto cleanup;
-    for (int s = 0; s < nseries; s++) {
-        const cJSON *one = cJSON_GetArrayItem (js, s);
+    /* the same label set twice in one snapshot is refused: a set of the
+     * label sets seen, by hash (checked in the first pass only) */
+    size_t nseen = 8;
+    while (nseen <= nseries * 2)
+        nseen *= 2;
+    seen = apply ? NULL : calloc (nseen, sizeof *seen);
+    if (!apply && !seen)
+        goto cleanup;
+    const cJSON *one;
+    cJSON_ArrayForEach (one, js) {
         const char *values[S_LABELS_ALL];
         if (!s_merge_values (cJSON_GetObjectItemCaseSensitive (one, "l"), nlabels, process,
                              values))
             goto cleanup;
-        /* the same label set twice in one snapshot is refused */
-        for (int t = 0; t < s; t++) {
+        size_t at = (size_t) s_hash (values, nlabels) & (nseen - 1);
+        while (seen && seen[at]) {
             const char *other[S_LABELS_ALL];
-            bool same = s_merge_values (cJSON_GetObjectItemCaseSensitive (
-                                            cJSON_GetArrayItem (js, t), "l"),
+            bool same = s_merge_values (cJSON_GetObjectItemCaseSensitive (seen[at], "l"),
                                         nlabels, process, other);
             for (size_t i = 1; same && i < nlabels; i++)
                 same = strcmp (values[i], other[i]) == 0;
             if (same)
                 goto cleanup;
+            at = (at + 1) & (nseen - 1);
         }
+        if (seen)
+            seen[at] = one;
         const cJSON *jv = cJSON_GetObjectItemCaseSensitive (one, "v");
         const cJSON *jc = cJSON_GetObjectItemCaseSensitive (one, "c");
         const cJSON *jsum = cJSON_GetObjectItemCaseSensitive (one, "s");
@@ -1020,6 +1086,7 @@ s_merge_family (pl_metrics_t *self, const char *process, const cJSON *jf, bool a
         goto cleanup;
     rc = 0;
 cleanup:
+    free (seen);
     return rc;
 }
 
@@ -1410,6 +1477,44 @@ s_test_merge (void)
     pl_metrics_destroy (&worker);
 }
 
+/* Many label sets: the index finds each after it has grown many times,
+ * and a large snapshot merges (linear work: a quadratic merge would take
+ * minutes here, and ctest's timeout would fail it). */
+static void
+s_test_many (void)
+{
+    enum { N = 20000 };
+    pl_metrics_t *m = pl_metrics_new (N);
+    const char *labels[] = { "a", "b", NULL };
+    assert (pl_metrics_declare (m, "many_total", PL_METRICS_COUNTER, "", labels, NULL, 0) == 0);
+    char a[16], b[16];
+    const char *values[] = { a, b };
+    for (int i = 0; i < N; i++) {
+        snprintf (a, sizeof a, "%d", i % 97);
+        snprintf (b, sizeof b, "%d", i);
+        assert (pl_metrics_inc (m, "many_total", values, (double) i) == 0);
+    }
+    for (int i = 0; i < N; i += 7) {
+        snprintf (a, sizeof a, "%d", i % 97);
+        snprintf (b, sizeof b, "%d", i);
+        assert (pl_metrics_value (m, "many_total", values) == (double) i);
+    }
+    snprintf (b, sizeof b, "new");
+    assert (pl_metrics_inc (m, "many_total", values, 1) == -1);
+    char *snap = pl_metrics_snapshot_json (m);
+    assert (snap);
+    pl_metrics_t *all = pl_metrics_new (N);
+    assert (pl_metrics_merge_json (all, "w", snap, strlen (snap)) == 0);
+    const char *back[] = { "w", "5", "19405" };
+    assert (pl_metrics_value (all, "many_total", back) == 19405);
+    char *text = pl_metrics_render (all);
+    assert (text && pl_metrics_check_text (text, NULL) == 0);
+    free (text);
+    free (snap);
+    pl_metrics_destroy (&all);
+    pl_metrics_destroy (&m);
+}
+
 void
 pl_metrics_test (bool verbose)
 {
@@ -1420,6 +1525,7 @@ pl_metrics_test (bool verbose)
     s_test_check_text ();
     s_test_process ();
     s_test_merge ();
+    s_test_many ();
     if (verbose)
         printf ("OK\n");
 }
