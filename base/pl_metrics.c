@@ -497,17 +497,17 @@ s_escape (FILE *out, const char *text, bool quote)
 static void
 s_labels (FILE *out, const s_family_t *fam, const s_series_t *series, const char *le)
 {
-    if (fam->nlabels == 0 && !le)
-        return;
-    fputc ('{', out);
-    for (size_t i = 0; i < fam->nlabels; i++) {
-        fprintf (out, "%s%s=\"", i ? "," : "", fam->labels[i]);
-        s_escape (out, series->values[i], true);
-        fputc ('"', out);
+    if (fam->nlabels > 0 || le) {
+        fputc ('{', out);
+        for (size_t i = 0; i < fam->nlabels; i++) {
+            fprintf (out, "%s%s=\"", i ? "," : "", fam->labels[i]);
+            s_escape (out, series->values[i], true);
+            fputc ('"', out);
+        }
+        if (le)
+            fprintf (out, "%sle=\"%s\"", fam->nlabels ? "," : "", le);
+        fputc ('}', out);
     }
-    if (le)
-        fprintf (out, "%sle=\"%s\"", fam->nlabels ? "," : "", le);
-    fputc ('}', out);
 }
 
 char *
