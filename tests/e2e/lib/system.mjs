@@ -48,6 +48,13 @@ export const SERVICES = (() => {
 })();
 for (const s of SERVICES) BIN[s] ??= path.join(buildDir, `workers/${s}/parley-${s}`);
 
+/** The binaries of an installed bin directory: <dir>/parley-<name> (opts.binDir). */
+export function installedBins(dir) {
+  const bins = {};
+  for (const name of ['broker', 'gateway', 'token', ...SERVICES]) bins[name] = path.join(dir, `parley-${name}`);
+  return bins;
+}
+
 // What a sanitizer prints when it finds something. abort_on_error turns the
 // report into SIGABRT as well, but a report alone already fails the test.
 const SANITIZER_RE = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer|WARNING: ThreadSanitizer/;
@@ -374,6 +381,12 @@ export class System {
    *             true when workers > 0)
    *   bins      {broker, actors, <service>, gateway} paths instead of $PARLEY_BUILD_DIR's
    *             (the harness's own test uses stand-ins)
+   *   binDir    an installed bin directory (`cmake --install`): every binary
+   *             is <binDir>/parley-<name> instead of the build tree's
+   *   baseEnv   PARLEY_* settings under the harness's own (private dirs,
+   *             secret, Redis, bind address, port), e.g. an installed
+   *             parley.env.example's
+   *   gatewayEnv extra env for the gateways only (over env)
    */
   constructor(opts = {}) {
     this.opts = { workers: 1, gateways: 1, env: {}, ...opts };
@@ -399,6 +412,7 @@ export class System {
     }
     this.env = {
       ...base,
+      ...this.opts.baseEnv,
       PARLEY_BIND: '127.0.0.1',
       PARLEY_JWT_SECRET: this.secret,
       PARLEY_REDIS_URL: `unix://${path.join(this.dir, 'redis.sock')}`,
@@ -416,7 +430,7 @@ export class System {
         '--appendonly', 'yes', '--save', '', '--logfile', ''],
       env: this.env,
     });
-    this.bins = { ...BIN, ...this.opts.bins };
+    this.bins = { ...(this.opts.binDir ? installedBins(this.opts.binDir) : BIN), ...this.opts.bins };
     this.#define('broker', { bin: this.bins.broker, args: [], env: this.env });
     for (let i = 0; i < this.opts.workers; i++) this.addWorker('actors');
     for (const svc of SERVICES) {
@@ -428,7 +442,7 @@ export class System {
       this.#define(i === 0 ? 'gateway' : `gateway-${i + 1}`, {
         bin: this.bins.gateway, args: [],
         env: {
-          ...this.env, PARLEY_PORT: String(this.ports[i]),
+          ...this.env, ...this.opts.gatewayEnv, PARLEY_PORT: String(this.ports[i]),
           ...(shared ? { PARLEY_REUSEPORT: '1', PARLEY_GATEWAY_ID: this.gatewayId(i) } : {}),
         },
       });
