@@ -147,6 +147,10 @@ test('ExecStart follows the install-time --prefix (/opt/parley), not the configu
  * executable, and the binaries are not in <prefix> on this host), then
  * apply edit(name, text) to each. Returns the unit names to verify: every
  * service, one worker instance per service (from the template) and the target.
+ * Why a copy: `verify --root=<DESTDIR>` resolves ExecStart= under the
+ * DESTDIR, but also wants the host's units there (without them: "Unit
+ * sysinit.target not found" for every service). User=parley needs no such
+ * user: verify does not resolve it (checked with systemd 252, no parley user).
  */
 function verifyCopy(dir, edit = (name, text) => text) {
   const root = destdir('usr-local');
