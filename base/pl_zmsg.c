@@ -14,14 +14,16 @@ pl_zmsg_close (pl_zmsg_t *msg)
 }
 
 int
-pl_zmsg_recv (void *sock, pl_zmsg_t *msg)
+pl_zmsg_recv_wide (void *sock, pl_zmsg_t *msg, zmq_msg_t *tail, int tail_cap, int *tail_count)
 {
+    int ntail = 0;
     msg->count = 0;
     msg->oversize = false;
     zmq_msg_t spare;
     zmq_msg_init (&spare);
     while (true) {
-        zmq_msg_t *part = msg->count < PL_ZMSG_FRAMES ? &msg->frame[msg->count] : &spare;
+        zmq_msg_t *part = msg->count < PL_ZMSG_FRAMES ? &msg->frame[msg->count]
+                        : ntail < tail_cap ? &tail[ntail] : &spare;
         if (part != &spare)
             zmq_msg_init (part);
         /* DONTWAIT throughout: the parts of a message arrive together */
@@ -34,12 +36,23 @@ pl_zmsg_recv (void *sock, pl_zmsg_t *msg)
         if (part == &spare)
             msg->oversize = true;
         else
+        if (msg->count < PL_ZMSG_FRAMES)
             msg->count++;
+        else
+            ntail++;
         if (!more)
             break;
     }
     zmq_msg_close (&spare);
+    if (tail_count)
+        *tail_count = ntail;
     return msg->count > 0 ? 0 : -1;
+}
+
+int
+pl_zmsg_recv (void *sock, pl_zmsg_t *msg)
+{
+    return pl_zmsg_recv_wide (sock, msg, NULL, 0, NULL);
 }
 
 bool
@@ -111,6 +124,21 @@ pl_zmsg_test (bool verbose)
     pl_zmsg_close (&msg);
     assert (pl_zmsg_recv (b, &msg) == 0);
     assert (msg.count == 2 && !msg.oversize && pl_zmsg_is (&msg, 1, "REP"));
+    pl_zmsg_close (&msg);
+    /* wide: the 3 extra frames in the tail; 2 of them in a tail of 2 */
+    zmq_msg_t tail[3];
+    int ntail = -1;
+    for (int cap = 3; cap >= 2; cap--) {
+        assert (pl_zmsg_send (a, many, PL_ZMSG_FRAMES + 3) == 0);
+        assert (pl_zmsg_recv_wide (b, &msg, tail, cap, &ntail) == 0);
+        assert (msg.count == PL_ZMSG_FRAMES && ntail == cap && msg.oversize == (cap == 2));
+        assert (zmq_msg_size (&tail[cap - 1]) == 1);
+        for (int i = 0; i < ntail; i++)
+            zmq_msg_close (&tail[i]);
+        pl_zmsg_close (&msg);
+    }
+    assert (pl_zmsg_send (a, parts, 2) == 0);
+    assert (pl_zmsg_recv_wide (b, &msg, tail, 3, &ntail) == 0 && msg.count == 2 && ntail == 0);
     pl_zmsg_close (&msg);
 
     zmq_close (a);

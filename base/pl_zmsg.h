@@ -30,6 +30,12 @@ typedef struct {
 /* Read one whole message without blocking. Returns 0 (close it with
  * pl_zmsg_close), or -1 when none is waiting. */
 int pl_zmsg_recv (void *sock, pl_zmsg_t *msg);
+/* The same, for the one longer message (the broker's METRICS answer: a
+ * name and a snapshot per process): frames past PL_ZMSG_FRAMES go to
+ * tail (tail_cap of them, *tail_count set; the caller closes them with
+ * zmq_msg_close), any past that are dropped with `oversize` set. */
+int pl_zmsg_recv_wide (void *sock, pl_zmsg_t *msg, zmq_msg_t *tail, int tail_cap,
+                       int *tail_count);
 void pl_zmsg_close (pl_zmsg_t *msg);
 /* True when frame index exists and holds exactly text. */
 bool pl_zmsg_is (pl_zmsg_t *msg, int index, const char *text);

@@ -29,6 +29,8 @@ struct _pl_bus_t {
     s_sock_t sub;                   /* event proxy                             */
     pl_bus_handlers_t handlers;     /* gateway callbacks                       */
     void *arg;                      /* for handlers                            */
+    /* the DEALER's frames past PL_ZMSG_FRAMES (a METRICS answer) */
+    zmq_msg_t tail[2 + 2 * PL_BUS_METRICS_MAX - PL_ZMSG_FRAMES];
 };
 
 static void s_drain (s_sock_t *sock);
@@ -173,17 +175,68 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
     pl_warn ("bus: dropped a malformed broker message (%d frames)", n);
 }
 
-/* Receive and dispatch up to PL_BUS_BATCH messages; reschedule if more. */
+/* PL01 · METRICS · (name · snapshot)...: msg's frames, then ntail more.
+ * Names are checked here (the snapshots by pl_metrics_merge_json); a
+ * malformed answer is dropped whole. */
+static void
+s_dispatch_metrics (pl_bus_t *self, pl_zmsg_t *msg, int ntail)
+{
+    const char *f[2 + 2 * PL_BUS_METRICS_MAX];
+    size_t len[2 + 2 * PL_BUS_METRICS_MAX];
+    int n = msg->count + ntail;
+    for (int i = 0; i < n; i++) {
+        if (i < msg->count)
+            f[i] = pl_zmsg_data (msg, i, &len[i]);
+        else {
+            f[i] = zmq_msg_data (&self->tail[i - msg->count]);
+            len[i] = zmq_msg_size (&self->tail[i - msg->count]);
+        }
+    }
+    bool ok = n >= 4 && n % 2 == 0;
+    for (int i = 2; ok && i < n; i += 2)
+        ok = len[i] > 0 && len[i] <= PL_BUS_METRICS_NAME_MAX && !memchr (f[i], 0, len[i]);
+    if (!ok) {
+        pl_warn ("bus: dropped a malformed METRICS answer (%d frames)", n);
+        return;
+    }
+    const char *names[PL_BUS_METRICS_MAX], *jsons[PL_BUS_METRICS_MAX];
+    size_t name_lens[PL_BUS_METRICS_MAX], json_lens[PL_BUS_METRICS_MAX];
+    size_t pairs = 0;
+    for (int i = 2; i < n; i += 2, pairs++) {
+        names[pairs] = f[i];
+        name_lens[pairs] = len[i];
+        jsons[pairs] = f[i + 1];
+        json_lens[pairs] = len[i + 1];
+    }
+    self->handlers.on_metrics (self->arg, names, name_lens, jsons, json_lens, pairs);
+}
+
+/* Receive and dispatch up to PL_BUS_BATCH messages; reschedule if more.
+ * Only the DEALER takes a message longer than PL_ZMSG_FRAMES: a METRICS
+ * answer, into self->tail. */
 static void
 s_drain (s_sock_t *sock)
 {
+    pl_bus_t *self = sock->bus;
     pl_zmsg_t msg;
-    for (int handled = 0; handled < PL_BUS_BATCH && pl_zmsg_recv (sock->zsock, &msg) == 0;
+    int ntail = 0;
+    int cap = sock->is_sub ? 0 : (int) (sizeof self->tail / sizeof self->tail[0]);
+    for (int handled = 0;
+         handled < PL_BUS_BATCH && pl_zmsg_recv_wide (sock->zsock, &msg, self->tail, cap, &ntail) == 0;
          handled++) {
+        bool metrics = pl_zmsg_is (&msg, 0, PL_PROTO_VERSION) && pl_zmsg_is (&msg, 1, PL_CMD_METRICS);
         if (msg.oversize)
             pl_warn ("bus: dropped a message with too many frames");
         else
+        if (metrics && self->handlers.on_metrics)
+            s_dispatch_metrics (self, &msg, ntail);
+        else
+        if (ntail > 0 || metrics)
+            pl_warn ("bus: dropped a message with too many frames");
+        else
             s_dispatch (sock, &msg);
+        for (int i = 0; i < ntail; i++)
+            zmq_msg_close (&self->tail[i]);
         pl_zmsg_close (&msg);
     }
     s_kick (sock);
@@ -374,6 +427,17 @@ pl_bus_status (pl_bus_t *self)
 }
 
 int
+pl_bus_metrics (pl_bus_t *self)
+{
+    pl_zmsg_part_t parts[] = {
+        { PL_PROTO_VERSION, 4 }, { PL_CMD_METRICS, strlen (PL_CMD_METRICS) },
+    };
+    int rc = pl_zmsg_send (self->dealer.zsock, parts, 2);
+    s_kick (&self->dealer);
+    return rc;
+}
+
+int
 pl_bus_recovery (pl_bus_t *self, const char *command, const char *key, const char *json)
 {
     pl_zmsg_part_t parts[] = {
@@ -401,7 +465,7 @@ pl_bus_subscribe (pl_bus_t *self, const char *room, bool on)
 #include <time.h>
 
 static struct {
-    int replies, statuses, events, controls, forwards;
+    int replies, statuses, events, controls, forwards, metrics;
     char last[256];
 } s_seen;
 
@@ -471,6 +535,17 @@ s_test_forward_reply (void *arg, const char *peer, size_t peer_len, const char *
     s_seen.forwards++;
 }
 
+static void
+s_test_metrics (void *arg, const char *const *names, const size_t *name_lens,
+                const char *const *jsons, const size_t *json_lens, size_t n)
+{
+    (void) arg;
+    snprintf (s_seen.last, sizeof s_seen.last, "METRICS %zu %.*s=%.*s %.*s=%.*s", n,
+              (int) name_lens[0], names[0], (int) json_lens[0], jsons[0],
+              (int) name_lens[n - 1], names[n - 1], (int) json_lens[n - 1], jsons[n - 1]);
+    s_seen.metrics++;
+}
+
 /* lws 4.1 ignores lws_service()'s timeout: a timer bounds each wait. */
 static lws_sorted_usec_list_t s_tick;
 static void
@@ -534,7 +609,8 @@ pl_bus_test (bool verbose)
     struct lws_vhost *vhost = lws_get_vhost_by_name (ctx, "default");
     assert (vhost);
     pl_bus_handlers_t handlers = { s_test_reply, s_test_status, s_test_event, s_test_control,
-                                   NULL, NULL, s_test_forward, s_test_forward_reply };
+                                   NULL, NULL, s_test_forward, s_test_forward_reply,
+                                   s_test_metrics };
     pl_bus_t *bus = pl_bus_new (ctx, vhost, front, events, &handlers, NULL, "gw-t");
     assert (bus);
 
@@ -632,6 +708,53 @@ pl_bus_test (bool verbose)
     s_send_frames (router, status, 3);
     s_service_until (ctx, &s_seen.statuses, 1);
     assert (s_seen.statuses == 1);
+    /* METRICS goes out as 2 frames; an answer of 65 pairs (past
+     * PL_ZMSG_FRAMES) comes in whole; odd, empty-named, NUL-named and
+     * 66-pair answers are dropped */
+    assert (pl_bus_metrics (bus) == 0);
+    const char *metrics_out[] = { "gw-t", "PL01", "METRICS" };
+    for (int i = 0; i < 3; i++) {
+        zmq_msg_init (&m);
+        assert (zmq_msg_recv (&m, router, 0) >= 0);
+        assert (zmq_msg_size (&m) == strlen (metrics_out[i])
+             && memcmp (zmq_msg_data (&m), metrics_out[i], strlen (metrics_out[i])) == 0);
+        assert (zmq_msg_more (&m) == (i < 2));
+        zmq_msg_close (&m);
+    }
+    const char *answer[2 + 2 * (PL_BUS_METRICS_MAX + 1)];
+    char pnames[PL_BUS_METRICS_MAX + 1][16];
+    answer[0] = "PL01";
+    answer[1] = "METRICS";
+    for (int i = 0; i <= PL_BUS_METRICS_MAX; i++) {
+        snprintf (pnames[i], sizeof pnames[i], i ? "w%d" : "broker", i);
+        answer[2 + 2 * i] = pnames[i];
+        answer[3 + 2 * i] = "{}";
+    }
+    const char *bad_nul[] = { "PL01", "METRICS", "broker", "{}", "a\0b", "{}" };
+    for (int round = 0; round < 5; round++) {
+        zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
+        if (round == 0)
+            s_send_frames (router, answer, 2 + 2 * (PL_BUS_METRICS_MAX + 1));    /* too many */
+        else
+        if (round == 1)
+            s_send_frames (router, answer, 5);                                  /* odd */
+        else
+        if (round == 2) {
+            for (int i = 0; i < 5; i++)
+                zmq_send (router, bad_nul[i], i == 4 ? 3 : strlen (bad_nul[i]), ZMQ_SNDMORE);
+            zmq_send (router, "{}", 2, 0);
+        }
+        else
+        if (round == 3) {
+            const char *empty[] = { "PL01", "METRICS", "broker", "{}", "", "{}" };
+            for (int i = 0; i < 6; i++)
+                zmq_send (router, empty[i], strlen (empty[i]), i < 5 ? ZMQ_SNDMORE : 0);
+        }
+        else
+            s_send_frames (router, answer, 2 + 2 * PL_BUS_METRICS_MAX);
+    }
+    s_service_until (ctx, &s_seen.metrics, 1);
+    assert (s_seen.metrics == 1 && strcmp (s_seen.last, "METRICS 65 broker={} w64={}") == 0);
     /* malformed broker messages are dropped, not fatal */
     zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
     const char *junk[] = { "PL02", "REP", "x", "y" };

@@ -69,7 +69,16 @@ typedef struct {
                               const char *fwdid, size_t fwdid_len,
                               const char *status, size_t status_len,
                               const char *body, size_t body_len);
+    /* PL01 METRICS (name snapshot)...: the broker's answer to
+     * pl_bus_metrics, n pairs (1..PL_BUS_METRICS_MAX) of a process name
+     * (1..PL_BUS_METRICS_NAME_MAX bytes, no NUL) and its snapshot JSON;
+     * nothing is NUL-terminated. NULL ignores them. */
+    void (*on_metrics) (void *arg, const char *const *names, const size_t *name_lens,
+                        const char *const *jsons, const size_t *json_lens, size_t n);
 } pl_bus_handlers_t;
+
+#define PL_BUS_METRICS_MAX      65      /* processes in a METRICS answer      */
+#define PL_BUS_METRICS_NAME_MAX 128     /* bytes of a process name            */
 
 #define PL_BUS_OFFSET_MAX 32
 
@@ -101,6 +110,9 @@ int pl_bus_forward (pl_bus_t *self, bool reply, const char *peer, size_t peer_le
                     const char *sid, const char *body, size_t body_len);
 /* Ask the broker for its services; the answer arrives in on_status. */
 int pl_bus_status (pl_bus_t *self);
+/* Ask the broker for every process's metrics snapshot (PL01 METRICS); the
+ * answer, if any, arrives in on_metrics. 0, or -1 as pl_bus_request. */
+int pl_bus_metrics (pl_bus_t *self);
 /* Recovery: PL01 command key [json] to the broker (json NULL: no frame).
  * Returns 0, or -1 as pl_bus_request. */
 int pl_bus_recovery (pl_bus_t *self, const char *command, const char *key, const char *json);

@@ -275,8 +275,14 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
     self->ping_frame = pl_frame_new ("2", 1, NULL, 0);
     self->health = pl_health_new (pl_config_str (config, PL_CFG_REQUIRED_SERVICES),
                                   self->heartbeat);
+    self->metrics = pl_gwmetrics_new ();
     if (!self->polls || !self->upgraded || !self->pending || !self->fence || !self->rooms || !self->ping_frame || !self->health)
         goto fail;
+    self->metrics_timeout = pl_config_int (config, PL_CFG_METRICS_TIMEOUT_MS);
+    if (!self->metrics || self->metrics_timeout < 1 || self->metrics_timeout > 60000) {
+        pl_error ("PARLEY_METRICS_TIMEOUT_MS must be 1..60000");
+        goto fail;
+    }
     if (pl_gateway__fwd_start (self) != 0)
         goto fail;
     /* REST has no connection to hang a bucket on (keep-alive or not), so
@@ -319,7 +325,9 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
     ev_timer_init (&self->pending_timer, pl_gateway__pending_fire, 0., 0.);
     ev_timer_init (&self->status_timer, pl_gateway__status_fire, 0., 0.);
     ev_timer_init (&self->presence_timer, pl_gateway__presence_fire, 0., 0.);
+    ev_timer_init (&self->scrapes.timer, pl_gateway__metrics_fire, 0., 0.);
     self->pending_timer.data = self->status_timer.data = self->presence_timer.data = self;
+    self->scrapes.timer.data = self;
     void *foreign_loops[1] = { self->loop };
     info.foreign_loops = foreign_loops;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
@@ -347,7 +355,8 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
                                         pl_gateway__on_event, pl_gateway__on_control,
                                         pl_gateway__recover_on_recovery,
                                         pl_gateway__recover_on_replay,
-                                        pl_gateway__on_forward, pl_gateway__on_forward_reply };
+                                        pl_gateway__on_forward, pl_gateway__on_forward_reply,
+                                        pl_gateway__on_metrics };
         self->bus = pl_bus_new (self->lws, self->vhost,
                                 pl_config_str (config, PL_CFG_BROKER_FRONTEND),
                                 pl_config_str (config, PL_CFG_EVENTS_XPUB), &handlers, self,
@@ -376,6 +385,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
             self->stopping = true;
             ev_timer_stop (self->loop, &self->presence_timer);
             ev_timer_stop (self->loop, &self->status_timer);
+            ev_timer_stop (self->loop, &self->scrapes.timer);
             ev_timer_stop (self->loop, &self->pending_timer);
             ev_timer_stop (self->loop, &self->ping.timer);
             ev_timer_stop (self->loop, &self->pong.timer);
@@ -399,6 +409,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         pl_rooms_destroy (&self->rooms);
         pl_frame_unref (&self->ping_frame);
         pl_health_destroy (&self->health);
+        pl_gwmetrics_destroy (&self->metrics);
         pl_cors_destroy (&self->cors);
         pl_pending_destroy (&self->pending);
         pl_fence_destroy (&self->fence);

@@ -13,6 +13,7 @@
 #include "pl_fence.h"
 #include "pl_frame.h"
 #include "pl_health.h"
+#include "pl_gwmetrics.h"
 #include "pl_cors.h"
 #include "pl_http.h"
 #include "pl_listen.h"
@@ -48,6 +49,7 @@
 #define PL_GW_FWD_MAX         1024              /* forwards in flight from one gateway */
 #define PL_GW_FWD_TIMEOUT_MS  10000             /* a POST's answer; a GET's: hold + this */
 #define PL_GW_FWDID_MAX       32                /* bytes of a forward id (the broker's limit) */
+#define PL_GW_SCRAPES_MAX     16                /* GET /metrics held at once; more: 503 */
 
 typedef enum { PL_GWTIMER_NONE, PL_GWTIMER_PING, PL_GWTIMER_PONG } pl_gwtimer_t;
 
@@ -216,6 +218,14 @@ struct _pl_gateway_t {
     pl_pending_t *pending;          /* requests awaiting replies                */
     pl_fence_t *fence;              /* evictions replies in flight may not undo */
     pl_health_t *health;            /* broker status, for /healthz              */
+    pl_gwmetrics_t *metrics;        /* this gateway's own metrics               */
+    long metrics_timeout;           /* PARLEY_METRICS_TIMEOUT_MS                */
+    struct {                        /* GET /metrics held for the broker's METRICS */
+        pl_gwconn_t *http[PL_GW_SCRAPES_MAX];  /* their HTTP connections     */
+        size_t n;
+        bool asked;                 /* METRICS sent, the timer armed            */
+        ev_timer timer;             /* PARLEY_METRICS_TIMEOUT_MS (data: gateway) */
+    } scrapes;
     pl_cors_t *cors;                /* PARLEY_CORS_ORIGINS: CORS answer headers */
     /* config, read once */
     long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;
@@ -370,6 +380,18 @@ void pl_gateway__on_forward_reply (void *arg, const char *peer, size_t peer_len,
                                    const char *fwdid, size_t fwdid_len,
                                    const char *status, size_t status_len,
                                    const char *body, size_t body_len);
+
+/* ---- pl_gateway_metrics.c (GET /metrics) ------------------------------- */
+
+/* A scrape on HTTP connection http (local: ?scope=local), answered now or
+ * held for the broker's METRICS answer. */
+void pl_gateway__metrics_request (pl_gateway_t *self, pl_gwconn_t *http, bool local);
+/* The HTTP connection http is going: forget its held scrape. */
+void pl_gateway__metrics_http_closed (pl_gateway_t *self, pl_gwconn_t *http);
+/* libev timer and pl_bus on_metrics, gateway loop. */
+void pl_gateway__metrics_fire (struct ev_loop *loop, ev_timer *w, int revents);
+void pl_gateway__on_metrics (void *arg, const char *const *names, const size_t *name_lens,
+                             const char *const *jsons, const size_t *json_lens, size_t n);
 
 /* ---- pl_gateway_bus.c (the event bus) ---------------------------------- */
 

@@ -269,7 +269,8 @@ pl_gwmetrics_scrape (pl_gwmetrics_t *self, const char *gateway_id,
     if (!scrape || s_merge_own (self, scrape, process) != 0)
         goto cleanup;
     for (size_t i = 0; i < n; i++)
-        if (pl_metrics_merge_json (scrape, names[i], jsons[i], lens[i]) != 0)
+        if (strcmp (names[i], process) == 0         /* it would overwrite ours */
+        ||  pl_metrics_merge_json (scrape, names[i], jsons[i], lens[i]) != 0)
             bad++;
     if (bad) {
         /* counted now, so this very scrape shows it: the own snapshot again
@@ -368,22 +369,23 @@ pl_gwmetrics_test (bool verbose)
     pl_metrics_inc (worker, "parley_worker_requests_total", ok, 4);
     char *snap = pl_metrics_snapshot_json (worker);
     assert (snap);
-    const char *names[] = { "broker", "actors-w1" };
-    const char *jsons[] = { "{\"v\":1,\"f\":[{\"n\":\"bad name\"}]}", snap };
-    size_t lens[] = { strlen (jsons[0]), strlen (snap) };
+    const char *names[] = { "broker", "actors-w1", "gateway-g1" };
+    const char *jsons[] = { "{\"v\":1,\"f\":[{\"n\":\"bad name\"}]}", snap, snap };
+    size_t lens[] = { strlen (jsons[0]), strlen (snap), strlen (snap) };
     size_t refused = 9;
-    char *text = pl_gwmetrics_scrape (m, "g1", names, jsons, lens, 2, &refused);
-    assert (text && refused == 1);
+    char *text = pl_gwmetrics_scrape (m, "g1", names, jsons, lens, 3, &refused);
+    assert (text && refused == 2);
     const char *why = NULL;
     if (pl_metrics_check_text (text, &why) != 0)
         fprintf (stderr, "check: %s\n%s", why, text);
     assert (pl_metrics_check_text (text, &why) == 0);
     assert (strstr (text, "parley_gateway_connections{process=\"gateway-g1\"} 2\n"));
-    assert (strstr (text, "parley_gateway_metrics_snapshots_refused_total{process=\"gateway-g1\"} 1\n"));
+    assert (strstr (text, "parley_gateway_metrics_snapshots_refused_total{process=\"gateway-g1\"} 2\n"));
     assert (strstr (text, "parley_worker_requests_total{process=\"actors-w1\",event=\""));
     assert (strstr (text, "process_open_fds{process=\"gateway-g1\"}"));
     assert (strstr (text, "parley_gateway_request_duration_seconds_count{process=\"gateway-g1\","));
     assert (!strstr (text, "process=\"broker\""));
+    assert (!strstr (text, "parley_worker_requests_total{process=\"gateway-g1\""));
     free (text);
     /* local only */
     text = pl_gwmetrics_scrape (m, "g1", NULL, NULL, NULL, 0, &refused);

@@ -1,4 +1,5 @@
-/*  pl_http - /healthz and the REST API, over pl_h1, on the gateway loop. */
+/*  pl_http - /healthz, /metrics and the REST API, over pl_h1, on the
+ *  gateway loop. */
 #include "pl_http.h"
 #include "pl_gateway_int.h"
 #include "pl_config.h"
@@ -19,6 +20,8 @@ struct _pl_http_t {
     pl_rest_match_t match;          /* its route and captures                  */
     char *user;                     /* JWT sub, NUL, JWT name (or "")          */
     bool waiting;                   /* sent: the broker's reply is awaited     */
+    bool metrics;                   /* GET /metrics, answered (or held) at its
+                                       head: nothing to do at its end          */
     char allow[48];                 /* 405: Allow header                       */
     char retry_after[24];           /* 429: Retry-After header (seconds)       */
 };
@@ -207,11 +210,23 @@ s_options_methods (pl_gateway_t *gw, pl_http_t *http, const pl_h1_req_t *req, bo
 {
     if (s_eio_path (gw, req->path))
         return "GET, POST";
-    if (strcmp (req->path, "/healthz") == 0)
+    if (strcmp (req->path, "/healthz") == 0 || strcmp (req->path, "/metrics") == 0)
         return "GET, HEAD";
     if (rest && pl_rest_match ("OPTIONS", req->path, &http->match) == 405)
         return http->match.allow;
     return NULL;
+}
+
+/* GET /metrics?scope=local: the gateway's own metrics only. Any other
+ * scope (or none) is the whole system's. */
+static bool
+s_scope_local (const pl_h1_req_t *req)
+{
+    bool local = false;
+    for (size_t i = 0; i < req->nquery; i++)
+        if (strncmp (req->query[i], "scope=", 6) == 0)
+            local = strcmp (req->query[i] + 6, "local") == 0;
+    return local;
 }
 
 void
@@ -254,6 +269,18 @@ pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
         }
     }
     else
+    if (strcmp (req->path, "/metrics") == 0) {
+        if (!strcmp (req->method, "GET") || req->head) {
+            /* answered now (scope=local) or held for the broker's METRICS */
+            conn->http->metrics = true;
+            pl_gateway__metrics_request (gw, conn, s_scope_local (req));
+            return;
+        }
+        status = 405;
+        snprintf (conn->http->allow, sizeof conn->http->allow, "GET, HEAD");
+        body = pl_proto_reply_err (PL_ERR_VALIDATION_ERROR, "GET only");
+    }
+    else
     if (s_eio_path (gw, req->path)) {
         /* Engine.IO's HTTP long-polling (and its refusals) */
         pl_gateway__poll_head (gw, conn, req);
@@ -272,6 +299,8 @@ pl_http_request (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
     char *arg = NULL;
     const char *why = NULL;
     assert (http);
+    if (http->metrics)
+        goto cleanup;                       /* answered or held at its head */
     if (!http->rest) {                      /* anything else was answered at its head */
         pl_gateway__poll_request (gw, conn, req);
         goto cleanup;
@@ -324,6 +353,7 @@ pl_http_closed (pl_gateway_t *gw, pl_h1_conn_t *h1)
     pl_gwconn_t *conn = (pl_gwconn_t *) pl_h1_user (h1);
     if (conn) {
         pl_gateway__poll_http_closed (gw, conn);    /* a held GET cancelled */
+        pl_gateway__metrics_http_closed (gw, conn); /* a held scrape */
         pl_gateway__conn_unregister (gw, conn);     /* a late reply finds nobody */
         pl_http_destroy (&conn->http);
         free (conn);

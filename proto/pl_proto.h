@@ -35,6 +35,7 @@
                                            polling request for a session the
                                            other gateway holds              */
 #define PL_CMD_FORWARD_REPLY  "FWDREP"  /* its answer, back the same way    */
+#define PL_CMD_METRICS        "METRICS" /* gateway->broker: every snapshot  */
 
 /* Client events (proto/events.def). */
 typedef enum {
