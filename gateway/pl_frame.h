@@ -24,6 +24,9 @@ typedef struct {
     uint32_t refs;          /* owners: the creator plus each queue holding it */
     uint32_t len;           /* payload bytes                                  */
     bool binary;            /* a binary message (pl_frame_new: false)         */
+    bool push;              /* a room event: its write is timed (metrics)     */
+    uint32_t born_us;       /* push: when it came off the bus, the low 32
+                               bits of the gateway's monotonic microseconds  */
     unsigned char data[];   /* LWS_PRE headroom, then len payload bytes       */
 } pl_frame_t;
 

@@ -115,6 +115,7 @@ pl_gateway__on_event (void *arg, const char *room_name, const char *origin, size
     pl_room_t *room = pl_rooms_find (self->rooms, room_name);
     pl_room_t *except_rooms[PL_GW_EXCEPT_MAX];
     int nexcept = 0;
+    uint32_t born = (uint32_t) pl_gateway__now_us ();
     self->stats.events_in++;
     if (!room || packet_len < 2 || packet[0] != '[') {
         self->stats.events_unrouted++;
@@ -138,7 +139,9 @@ pl_gateway__on_event (void *arg, const char *room_name, const char *origin, size
     pl_frame_t *f = pl_gateway__recover_frame (self, packet, packet_len, offset, offset_len);
     if (!f)
         return;
-    size_t size = pl_room_size (room);
+    f->push = true;
+    f->born_us = born;
+    size_t size = pl_room_size (room), pushed = 0;
     for (size_t i = 0; i < size; i++) {
         pl_gwconn_t *conn = (pl_gwconn_t *) pl_room_member (room, i);
         if (conn->id != skip
@@ -147,8 +150,10 @@ pl_gateway__on_event (void *arg, const char *room_name, const char *origin, size
                                                                offset, offset_len))) {
             pl_gateway__send (self, conn, f);
             self->stats.deliveries++;
+            pushed++;
         }
     }
+    pl_gwmetrics_pushed (self->metrics, pushed);
     pl_frame_unref (&f);
 }
 

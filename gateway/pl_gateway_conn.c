@@ -122,6 +122,15 @@ pl_gateway__kill (pl_gwconn_t *conn, const char *why)
     }
 }
 
+/* A room event's frame is written (or, polling, queued for the GET):
+ * the delivery latency from the bus to here (metrics). */
+static inline void
+s_delivered (pl_gateway_t *self, const pl_frame_t *f)
+{
+    uint32_t now = (uint32_t) pl_gateway__now_us ();
+    pl_gwmetrics_delivery (self->metrics, (double) (uint32_t) (now - f->born_us) / 1e6);
+}
+
 /* Queue a reference to f for conn. A client whose queue is full is too
  * slow to keep up: it is disconnected rather than allowed to grow the
  * gateway's memory without bound (it can reconnect and re-read state). */
@@ -131,6 +140,9 @@ pl_gateway__send (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f)
     if (conn->closing || !f)
         return;
     if (conn->poll) {
+        /* a polling client's frame is timed when queued for its GET */
+        if (f->push)
+            s_delivered (self, f);
         if (f->binary)
             pl_gateway__poll_send_binary (self, conn, pl_frame_payload (f), f->len);
         else
@@ -142,6 +154,7 @@ pl_gateway__send (pl_gateway_t *self, pl_gwconn_t *conn, pl_frame_t *f)
         pl_warn ("conn %llu: send queue full (%u frames): disconnecting a slow client",
                  (unsigned long long) conn->id, self->outq_max);
         self->stats.slow_disconnects++;
+        pl_gwmetrics_slow (self->metrics, 1 + conn->outq.len);     /* f, and what waits */
         pl_gateway__kill (conn, "slow consumer");
         return;
     }
@@ -393,6 +406,8 @@ pl_gateway__on_writeable (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi
         if (lws_write (wsi, pl_frame_payload (f), f->len,
                        f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int) f->len)
             return -1;
+        if (f->push)
+            s_delivered (self, f);
         pl_outq_pop (&conn->outq);
     }
     else {
@@ -415,6 +430,8 @@ pl_gateway__on_writeable (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi
             }
             memcpy (out + used, pl_frame_payload (f), f->len);
             used += f->len;
+            if (f->push)
+                s_delivered (self, f);      /* written just below */
             pl_outq_pop (&conn->outq);
             self->stats.coalesced++;
         }

@@ -49,6 +49,7 @@ s_serve (pl_gateway_t *self, bool up, const char *const *names, const char *cons
     self->scrapes.asked = false;
     ev_timer_stop (self->loop, &self->scrapes.timer);
     pl_gwmetrics_remote (self->metrics, up, 0);
+    pl_gwmetrics_gauges (self->metrics, self->nconns, pl_rooms_count (self->rooms));
     char *text = pl_gwmetrics_scrape (self->metrics, self->id, names, jsons, lens, n, &refused);
     if (refused)
         pl_warn ("metrics: refused %zu of %zu snapshots from the broker", refused, n);
@@ -63,6 +64,7 @@ pl_gateway__metrics_request (pl_gateway_t *self, pl_gwconn_t *http, bool local)
     if (local || !self->bus) {
         /* only this gateway's families (no broker behind a conformance
          * server: the same) */
+        pl_gwmetrics_gauges (self->metrics, self->nconns, pl_rooms_count (self->rooms));
         char *text = pl_gwmetrics_scrape (self->metrics, self->id, NULL, NULL, NULL, 0, NULL);
         s_answer (http, text);
         free (text);

@@ -284,6 +284,7 @@ s_send (pl_gateway_t *self, pl_gwconn_t *conn, const char *pkt, size_t len, bool
         pl_warn ("conn %llu: polling send queue full (%zu bytes): disconnecting a slow client",
                  (unsigned long long) conn->id, p->gw->poll_limits.max_queued);
         self->stats.slow_disconnects++;
+        pl_gwmetrics_slow (self->metrics, 1);
         pl_gateway__poll_kill (conn, "slow consumer");
         return;
     }
@@ -416,6 +417,7 @@ s_handshake (pl_gateway_t *self, pl_h1_conn_t *h1)
                         "a handshake from %s refused", zhashx_size (self->polls),
                         pl_h1_peer (h1));
         s_error (h1, 503, 0, "too many polling sessions on this gateway");
+        pl_gwmetrics_refused (self->metrics, PL_ERR_NONE, PL_GWM_REFUSED_SESSION_CAP);
         return;
     }
     pl_gwconn_t *conn = calloc (1, sizeof *conn);
@@ -435,6 +437,7 @@ s_handshake (pl_gateway_t *self, pl_h1_conn_t *h1)
     conn->created = now;
     conn->established = true;
     self->nconns++;
+    pl_gwmetrics_opened (self->metrics, PL_GWM_POLLING);
     p->next = self->poll_list;
     if (p->next)
         p->next->prev = p;
@@ -667,6 +670,7 @@ pl_gateway__poll_upgrade (pl_gateway_t *self, pl_gwconn_t *session, pl_gwconn_t 
     }
     pl_gateway__timer_append (self, ws, PL_GWTIMER_PING, self->ping_interval);
     pl_gateway__poll_kill (session, "upgraded");
+    pl_gwmetrics_upgraded (self->metrics);
     return 0;
 }
 

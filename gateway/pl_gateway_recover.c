@@ -164,6 +164,7 @@ pl_gateway__recover_connect (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON 
     free (conn->user);
     conn->user = user;
     conn->recover = r;
+    pl_gwmetrics_recovery (self->metrics, false);
     rc = 1;
 cleanup:
     free (json);
@@ -392,6 +393,7 @@ s_on_claimed (pl_gateway_t *self, pl_gwconn_t *conn, const cJSON *root)
         goto cleanup;
     }
     self->stats.recoveries++;
+    pl_gwmetrics_recovery (self->metrics, true);
     pl_gateway__sio_accept (self, conn, pid);
 cleanup:
     return;

@@ -36,6 +36,13 @@ s_pending_arm (pl_gateway_t *self, int64_t deadline)
 
 static void s_presence_drop_id (pl_gateway_t *self, uint64_t conn_id);
 
+/* Seconds since start_us (the low 32 bits of pl_gateway__now_us). */
+static double
+s_since (uint32_t start_us)
+{
+    return (double) (uint32_t) ((uint32_t) pl_gateway__now_us () - start_us) / 1e6;
+}
+
 /* pl_pending callback, lws loop: a request got no answer in time. */
 static void
 s_on_expired (void *arg, const pl_pending_entry_t *entry)
@@ -65,9 +72,12 @@ s_on_expired (void *arg, const pl_pending_entry_t *entry)
         if (conn) {
             conn->inflight--;
             conn->presence = true;
-            if (entry->has_ack)
+            if (entry->has_ack) {
                 pl_gateway__send_ack_error (self, conn, entry->ack_id, PL_ERR_TIMEOUT,
                                             "no answer in time; the outcome is unknown");
+                pl_gwmetrics_request (self->metrics, entry->event, PL_ERR_TIMEOUT,
+                                      s_since (entry->start_us));
+            }
         }
         else
             s_presence_drop_id (self, entry->conn);
@@ -122,6 +132,18 @@ cleanup:
 
 /* ---- client requests -------------------------------------------------- */
 
+/* Ack a client EVENT of event ev (-1: unknown) with an error, and count it
+ * (one request per ack). No ack asked: nothing is sent or counted. */
+static void
+s_refuse (pl_gateway_t *self, pl_gwconn_t *conn, const pl_sio_packet_t *pkt, int ev,
+          uint32_t start_us, pl_err_t err, const char *message)
+{
+    if (!pkt->has_ack)
+        return;
+    pl_gateway__send_ack_error (self, conn, pkt->ack_id, err, message);
+    pl_gwmetrics_request (self->metrics, ev, err, s_since (start_us));
+}
+
 /* The per-connection rate limit as GCRA (pl_rate_gcra, pl_ratetab.h): a
  * token bucket kept as one timestamp, refilled lazily from the monotonic
  * clock: no timer, 8 bytes a connection. burst requests pass at once, then
@@ -141,11 +163,13 @@ pl_gateway__request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt
     char *body = NULL;
     char *ctx = NULL;
     const char *why = NULL;
+    uint32_t start = (uint32_t) pl_gateway__now_us ();
     int id = pkt->event ? pl_proto_event_lookup (pkt->event, strlen (pkt->event)) : -1;
-    if (id < 0 || (pl_proto_event ((pl_event_id_t) id)->flags & PL_INTERNAL)) {
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_UNKNOWN_EVENT,
-                                        "unknown event");
+    if (id >= 0 && (pl_proto_event ((pl_event_id_t) id)->flags & PL_INTERNAL))
+        id = -1;                            /* clients may not send it: unknown */
+    pl_gwmetrics_event_in (self->metrics, id);
+    if (id < 0) {
+        s_refuse (self, conn, pkt, id, start, PL_ERR_UNKNOWN_EVENT, "unknown event");
         goto cleanup;
     }
     const pl_event_info_t *ev = pl_proto_event ((pl_event_id_t) id);
@@ -153,35 +177,28 @@ pl_gateway__request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt
         /* printed again for the broker, a string would end at its NUL:
          * "p1\u0000x" would reach the service as p1. Free text cannot
          * keep one either (a C string), so every NUL is refused. */
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_VALIDATION_ERROR,
-                                        PL_PROTO_NUL_MESSAGE);
+        s_refuse (self, conn, pkt, id, start, PL_ERR_VALIDATION_ERROR, PL_PROTO_NUL_MESSAGE);
         goto cleanup;
     }
     if (pkt->deep) {
         /* the workers refuse it too: the nesting limit bounds the stack
          * their handlers need (pl_proto.h) */
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_VALIDATION_ERROR,
-                                        PL_PROTO_DEPTH_MESSAGE);
+        s_refuse (self, conn, pkt, id, start, PL_ERR_VALIDATION_ERROR, PL_PROTO_DEPTH_MESSAGE);
         goto cleanup;
     }
     if (conn->inflight >= self->max_inflight) {
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED,
-                                        "too many requests in flight on this connection");
+        s_refuse (self, conn, pkt, id, start, PL_ERR_RATE_LIMITED,
+                  "too many requests in flight on this connection");
         goto cleanup;
     }
     if ((ev->flags & PL_RATED) && !s_rate_allow (self, conn)) {
         self->stats.rate_limited++;
-        if (pkt->has_ack) {
-            char message[160];
-            snprintf (message, sizeof message,
-                      "too many %s requests: at most %lld per second, bursts of %lld",
-                      ev->name, (long long) (1000000 / self->rate_interval),
-                      (long long) (self->rate_tolerance / self->rate_interval + 1));
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_RATE_LIMITED, message);
-        }
+        char message[160];
+        snprintf (message, sizeof message,
+                  "too many %s requests: at most %lld per second, bursts of %lld",
+                  ev->name, (long long) (1000000 / self->rate_interval),
+                  (long long) (self->rate_tolerance / self->rate_interval + 1));
+        s_refuse (self, conn, pkt, id, start, PL_ERR_RATE_LIMITED, message);
         goto cleanup;
     }
     size_t body_len = 0;
@@ -191,10 +208,9 @@ pl_gateway__request (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt
     }
     ctx = pl_gateway__conn_ctx (self, conn);
     pl_pending_entry_t entry = { conn->id, pkt->ack_id, pkt->has_ack && (ev->flags & PL_ACK),
-                                 PL_PENDING_SOCKET };
+                                 PL_PENDING_SOCKET, (uint16_t) id, start };
     if (s_send (self, ev, ctx, body, body_len, &entry, &why) != PL_ERR_NONE) {
-        if (pkt->has_ack)
-            pl_gateway__send_ack_error (self, conn, pkt->ack_id, PL_ERR_SERVICE_UNAVAILABLE, why);
+        s_refuse (self, conn, pkt, id, start, PL_ERR_SERVICE_UNAVAILABLE, why);
         goto cleanup;
     }
     self->stats.requests++;
@@ -223,7 +239,7 @@ pl_gateway__rest_request (pl_gateway_t *self, pl_gwconn_t *conn, pl_event_id_t e
         goto cleanup;
     snprintf (conn_id, sizeof conn_id, "%llu", (unsigned long long) conn->id);
     ctx = pl_proto_ctx_encode (self->id, conn_id, user, name && *name ? name : NULL);
-    pl_pending_entry_t entry = { conn->id, 0, true, PL_PENDING_HTTP };
+    pl_pending_entry_t entry = { conn->id, 0, true, PL_PENDING_HTTP, (uint16_t) ev, 0 };
     err = s_send (self, pl_proto_event (ev), ctx, body, body_len, &entry, why);
     if (err == PL_ERR_NONE)
         self->stats.rest_requests++;
@@ -244,7 +260,7 @@ pl_gateway__resubscribe (pl_gateway_t *self, pl_gwconn_t *conn, const char *room
     cJSON *body = cJSON_CreateObject ();
     cJSON_AddStringToObject (body, "room", room);
     char *text = cJSON_PrintUnformatted (body);
-    pl_pending_entry_t entry = { conn->id, 0, false, PL_PENDING_REJOIN };
+    pl_pending_entry_t entry = { conn->id, 0, false, PL_PENDING_REJOIN, PL_EV_SUBSCRIBE, 0 };
     *reqid = pl_pending_next_id (self->pending);
     if (text && s_send (self, pl_proto_event (PL_EV_SUBSCRIBE), ctx, text, strlen (text),
                         &entry, &why) == PL_ERR_NONE)
@@ -425,19 +441,24 @@ pl_gateway__on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
     }
     if (full)
         s_untake_joins (self, conn, root);
+    pl_err_t code = PL_ERR_NONE;
     if (entry.has_ack && stale)
-        pl_gateway__send_ack_error (self, conn, entry.ack_id, PL_ERR_FORBIDDEN,
+        pl_gateway__send_ack_error (self, conn, entry.ack_id, code = PL_ERR_FORBIDDEN,
                                     "removed from the room while this request was in flight");
     else
     if (entry.has_ack && full) {
         char message[128];
         snprintf (message, sizeof message, "this connection is in as many rooms as it may be "
                   "(%d); leave one first", PL_GW_ROOMS_PER_CONN);
-        pl_gateway__send_ack_error (self, conn, entry.ack_id, PL_ERR_CONFLICT, message);
+        pl_gateway__send_ack_error (self, conn, entry.ack_id, code = PL_ERR_CONFLICT, message);
     }
     else
-    if (entry.has_ack)
+    if (entry.has_ack) {
+        code = pl_gwmetrics_reply_code (reply, reply_len);
         pl_gateway__send_ack (self, conn, entry.ack_id, reply, reply_len);
+    }
+    if (entry.has_ack)
+        pl_gwmetrics_request (self->metrics, entry.event, code, s_since (entry.start_us));
 cleanup:
     cJSON_Delete (root);
 }
@@ -451,7 +472,7 @@ s_internal_send (pl_gateway_t *self, pl_event_id_t id, char *ctx, const char *wh
                  const char *body)
 {
     const char *why = NULL;
-    pl_pending_entry_t entry = { 0, 0, false, PL_PENDING_INTERNAL };
+    pl_pending_entry_t entry = { 0, 0, false, PL_PENDING_INTERNAL, (uint16_t) id, 0 };
     const pl_event_info_t *ev = pl_proto_event (id);
     if (s_send (self, ev, ctx, body, body ? strlen (body) : 0, &entry, &why) != PL_ERR_NONE
     &&  !self->stopping)
@@ -512,7 +533,7 @@ pl_gateway__presence_fire (struct ev_loop *loop, ev_timer *w, int revents)
     snprintf (body, sizeof body, "{\"boot\":\"%s\",\"ttlMs\":%ld}", self->boot,
               self->presence_ttl);
     char *ctx = pl_proto_ctx_encode (self->id, "0", "-", NULL);
-    pl_pending_entry_t entry = { 0, 0, false, PL_PENDING_INTERNAL };
+    pl_pending_entry_t entry = { 0, 0, false, PL_PENDING_INTERNAL, PL_EV_PRESENCE_ALIVE, 0 };
     if (s_send (self, pl_proto_event (PL_EV_PRESENCE_ALIVE), ctx, body, strlen (body),
                 &entry, &why) != PL_ERR_NONE) {
         pl_debug ("presence:alive not sent: %s", why);

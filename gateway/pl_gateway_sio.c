@@ -75,6 +75,7 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
     pl_jwt_claims_t claims = { 0 };
     const char *why = "missing token";
     if (pkt->nsp_len != 1) {
+        pl_gwmetrics_refused (self->metrics, PL_ERR_NONE, PL_GWM_REFUSED_NAMESPACE);
         pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len,
                                                                        "Invalid namespace"));
         goto cleanup;
@@ -87,6 +88,7 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
                        time (NULL), &claims, &why) != 0) {
         char message[128];
         snprintf (message, sizeof message, "unauthorized: %s", why);
+        pl_gwmetrics_refused (self->metrics, PL_ERR_UNAUTHORIZED, 0);
         pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, message));
         goto cleanup;
     }
@@ -97,6 +99,7 @@ s_on_connect (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt)
         goto cleanup;
     conn->user = malloc (sub_len + strlen (name) + 2);
     if (!conn->user) {
+        pl_gwmetrics_refused (self->metrics, PL_ERR_NONE, PL_GWM_REFUSED_SERVER_ERROR);
         pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, "server error"));
         goto cleanup;
     }
@@ -202,9 +205,11 @@ s_sio_packet (pl_gateway_t *self, pl_gwconn_t *conn, pl_sio_packet_t *pkt,
          * socket of io(url + "/admin") waiting for ever. The connection
          * stays open. A repeated CONNECT (socket.connect() on a connecting
          * socket) is already done, or being recovered. */
-        if (!bit)
+        if (!bit) {
+            pl_gwmetrics_refused (self->metrics, PL_ERR_NONE, PL_GWM_REFUSED_NAMESPACE);
             pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (pkt->nsp, pkt->nsp_len,
                                                                            "Invalid namespace"));
+        }
         else
         if (!(conn->nsps & bit) && !(bit == 1 && conn->recover))
             self->app.connect (self, conn, pkt);
@@ -319,6 +324,7 @@ pl_gateway__sio_accept (pl_gateway_t *self, pl_gwconn_t *conn, const char *pid)
     if (pl_sio_new_sid (sid) != 0 || pl_gateway__conn_join (self, conn, room) != 0) {
         free (conn->user);
         conn->user = NULL;
+        pl_gwmetrics_refused (self->metrics, PL_ERR_NONE, PL_GWM_REFUSED_SERVER_ERROR);
         pl_gateway__send_str (self, conn, pl_sio_encode_connect_error (NULL, 0, "server error"));
         goto cleanup;
     }
@@ -563,6 +569,7 @@ pl_gateway__sio_open (pl_gateway_t *self, pl_gwconn_t *conn, struct lws *wsi)
     }
     if (pl_sio_new_sid (sid) != 0)
         return -1;
+    pl_gwmetrics_opened (self->metrics, PL_GWM_WEBSOCKET);
     pl_gateway__send_str (self, conn, pl_sio_encode_open (sid, false, self->ping_interval,
                                                           self->ping_timeout,
                                                           self->max_payload));

@@ -47,7 +47,8 @@ typedef struct {
 } s_decl_t;
 
 static const s_decl_t s_decls[] = {
-    { S_CONNS, PL_METRICS_GAUGE, "Socket.IO sessions open now (any transport).", { NULL }, false },
+    { S_CONNS, PL_METRICS_GAUGE, "Engine.IO connections open now (WebSocket or polling).",
+      { NULL }, false },
     { S_CONNS_TOTAL, PL_METRICS_COUNTER, "Sessions opened, by the transport they opened on.",
       { "transport", NULL }, false },
     { S_UPGRADES, PL_METRICS_COUNTER, "Polling sessions upgraded to a WebSocket.", { NULL }, false },
@@ -126,13 +127,13 @@ pl_gwmetrics_opened (pl_gwmetrics_t *self, pl_gwmetrics_transport_t transport)
 {
     const char *values[] = { s_transports[transport == PL_GWM_POLLING] };
     pl_metrics_inc (self->reg, S_CONNS_TOTAL, values, 1);
-    pl_metrics_add (self->reg, S_CONNS, NULL, 1);
 }
 
 void
-pl_gwmetrics_closed (pl_gwmetrics_t *self)
+pl_gwmetrics_gauges (pl_gwmetrics_t *self, size_t connections, size_t rooms)
 {
-    pl_metrics_add (self->reg, S_CONNS, NULL, -1);
+    pl_metrics_set (self->reg, S_CONNS, NULL, (double) connections);
+    pl_metrics_set (self->reg, S_ROOMS, NULL, (double) rooms);
 }
 
 void
@@ -178,12 +179,6 @@ void
 pl_gwmetrics_delivery (pl_gwmetrics_t *self, double seconds)
 {
     pl_metrics_observe (self->reg, S_DELIVERY, NULL, seconds < 0 ? 0 : seconds);
-}
-
-void
-pl_gwmetrics_rooms (pl_gwmetrics_t *self, size_t rooms)
-{
-    pl_metrics_set (self->reg, S_ROOMS, NULL, (double) rooms);
 }
 
 void
@@ -268,6 +263,11 @@ pl_gwmetrics_scrape (pl_gwmetrics_t *self, const char *gateway_id,
     pl_metrics_update_process (self->reg);
     if (!scrape || s_merge_own (self, scrape, process) != 0)
         goto cleanup;
+    /* a merge leaves out the own registry's refusals (they would clash with
+     * the scrape registry's, which counts this merge's): added to those */
+    double own_refused = pl_metrics_value (self->reg, "parley_metrics_series_refused_total", NULL);
+    if (own_refused > 0)
+        pl_metrics_inc (scrape, "parley_metrics_series_refused_total", NULL, own_refused);
     for (size_t i = 0; i < n; i++)
         if (strcmp (names[i], process) == 0         /* it would overwrite ours */
         ||  pl_metrics_merge_json (scrape, names[i], jsons[i], lens[i]) != 0)
@@ -300,7 +300,7 @@ pl_gwmetrics_test (bool verbose)
     pl_gwmetrics_opened (m, PL_GWM_WEBSOCKET);
     pl_gwmetrics_opened (m, PL_GWM_POLLING);
     pl_gwmetrics_opened (m, PL_GWM_POLLING);
-    pl_gwmetrics_closed (m);
+    pl_gwmetrics_gauges (m, 2, 7);
     pl_gwmetrics_upgraded (m);
     pl_gwmetrics_refused (m, PL_ERR_UNAUTHORIZED, 0);
     pl_gwmetrics_refused (m, PL_ERR_NONE, PL_GWM_REFUSED_NAMESPACE);
@@ -313,7 +313,6 @@ pl_gwmetrics_test (bool verbose)
     pl_gwmetrics_pushed (m, 3);
     pl_gwmetrics_pushed (m, 0);
     pl_gwmetrics_delivery (m, 0.0001);
-    pl_gwmetrics_rooms (m, 7);
     pl_gwmetrics_slow (m, 5);
     pl_gwmetrics_recovery (m, false);
     pl_gwmetrics_recovery (m, true);

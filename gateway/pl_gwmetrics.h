@@ -46,9 +46,11 @@ void pl_gwmetrics_destroy (pl_gwmetrics_t **self_p);
 
 /* ---- counting (gateway loop, the hot path) ---------------------------- */
 
-/* A Socket.IO session opened on transport / closed (the gauge). */
+/* A session opened on transport (parley_gateway_connections_total). */
 void pl_gwmetrics_opened (pl_gwmetrics_t *self, pl_gwmetrics_transport_t transport);
-void pl_gwmetrics_closed (pl_gwmetrics_t *self);
+/* The gauges, set when a scrape reads them: sessions open, rooms with
+ * members on this gateway. */
+void pl_gwmetrics_gauges (pl_gwmetrics_t *self, size_t connections, size_t rooms);
 /* A polling session upgraded to a WebSocket. */
 void pl_gwmetrics_upgraded (pl_gwmetrics_t *self);
 /* A connect refused with an errors.def code (UNAUTHORIZED, ...) or, when
@@ -64,8 +66,6 @@ void pl_gwmetrics_request (pl_gwmetrics_t *self, int ev, pl_err_t err, double se
  * latency in seconds. */
 void pl_gwmetrics_pushed (pl_gwmetrics_t *self, size_t count);
 void pl_gwmetrics_delivery (pl_gwmetrics_t *self, double seconds);
-/* The number of rooms with local members. */
-void pl_gwmetrics_rooms (pl_gwmetrics_t *self, size_t rooms);
 /* A slow consumer was disconnected; dropped frames not delivered. */
 void pl_gwmetrics_slow (pl_gwmetrics_t *self, size_t dropped);
 /* A connection-state recovery was asked for / succeeded. */

@@ -138,7 +138,7 @@ pl_pending_test (bool verbose)
         printf (" * pl_pending: ");
     pl_pending_t *p = pl_pending_new (4);
     assert (p);
-    pl_pending_entry_t e = { 7, 1, true, PL_PENDING_SOCKET }, got;
+    pl_pending_entry_t e = { 7, 1, true, PL_PENDING_SOCKET, 3, 42 }, got;
     uint64_t first = pl_pending_next_id (p);
     assert (pl_pending_add (p, 100, &e) == 0);
     e.conn = 8;
@@ -147,7 +147,9 @@ pl_pending_test (bool verbose)
     e.kind = PL_PENDING_SOCKET;
     /* a reply matches once; a repeat or a wrong id does not */
     assert (pl_pending_take (p, first, &got) && got.conn == 7 && got.ack_id == 1
-            && got.kind == PL_PENDING_SOCKET);
+            && got.kind == PL_PENDING_SOCKET && got.event == 3 && got.start_us == 42);
+    /* the metrics fields fit what was padding: an entry is still 24 bytes */
+    assert (sizeof (pl_pending_entry_t) == 24);
     assert (!pl_pending_take (p, first, &got));
     assert (!pl_pending_take (p, first + 4, &got));        /* same slot, other id */
     /* expiry: nothing before the deadline, then exactly the live one */

@@ -34,6 +34,10 @@ typedef struct {
     uint64_t ack_id;        /* its Socket.IO ack id                   */
     bool has_ack;           /* false: answer is dropped               */
     uint8_t kind;           /* pl_pending_kind_t (fits the padding)   */
+    uint16_t event;         /* its pl_event_id_t (metrics)            */
+    uint32_t start_us;      /* when it arrived: the low 32 bits of
+                               pl_gateway__now_us (metrics; the
+                               request timeout is far below 71 min)   */
 } pl_pending_entry_t;
 
 /* slots must be a power of two. NULL on OOM. */

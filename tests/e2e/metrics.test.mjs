@@ -1,0 +1,163 @@
+// GET /metrics on the gateway (issue 13, section 2; docs/METRICS.md): a
+// known workload through the real socket.io-client, then the scrape shows
+// exactly those counts. Every scrape is checked strictly
+// (parley-metrics-check, and promtool when installed; lib/metrics.mjs).
+//
+// The gateway asks the broker for every process's snapshot (PL01 METRICS)
+// and waits PARLEY_METRICS_TIMEOUT_MS for it. A broker that does not answer
+// METRICS (one before the worker+broker half of issue 13) leaves
+// parley_gateway_metrics_remote_up 0 and the gateway's own metrics served:
+// `remoteChecks` below is where the worker and broker series are asserted
+// once the broker answers.
+import assert from 'node:assert/strict';
+import { useSystem, emitAck, expectOk, expectError, waitEvent, recordEvents, eventually, httpOnce }
+  from './lib/system.mjs';
+import { scrape, CONTENT_TYPE } from './lib/metrics.mjs';
+
+const GW = 'gw-m1';
+const PROCESS = `gateway-${GW}`;
+const h = useSystem({ workers: 1, env: { PARLEY_GATEWAY_ID: GW, PARLEY_METRICS_TIMEOUT_MS: '1000' } });
+
+const g = (labels = {}) => ({ process: PROCESS, ...labels });
+
+// What a METRICS answer adds. Today's broker does not answer: remote_up 0
+// and no other process. With one that answers, remote_up is 1 and the
+// broker's (and each worker's) series appear under their process label.
+function remoteChecks(m) {
+  const up = m.get('parley_gateway_metrics_remote_up', g());
+  assert.ok(up === 0 || up === 1, `remote_up ${up}`);
+  // (the one series without a process label: the scrape's own
+  // parley_metrics_series_refused_total)
+  const others = [...m.samples.values()]
+    .filter((s) => s.labels.process !== PROCESS && s.name !== 'parley_metrics_series_refused_total');
+  if (up === 0) {
+    assert.deepEqual(others, [], 'no remote series without an answer');
+    return;
+  }
+  assert.ok(others.some((s) => s.labels.process === 'broker'), 'the broker\'s series');
+  // worker assertions go here (parley_worker_requests_total by event and
+  // code under process="actors-<identity>")
+}
+
+h.test('a known workload shows exactly in /metrics: requests by event and code, latency counts, connections by transport, a refused connect, rooms, pushes', async (t, sys) => {
+  const before = await scrape(sys);
+  assert.equal(before.get('parley_gateway_connections', g()), 0);
+
+  // 2 WebSocket tabs of alice, 1 polling-only bob, 1 default carol
+  // (polling, then the upgrade), 1 refused connect (a bad token)
+  const alice = await sys.user('alice');
+  const alice2 = await sys.user('alice');
+  const bob = await sys.connectOk(sys.token({ sub: 'bob' }), { io: { transports: ['polling'] } });
+  const carol = await sys.connectOk(sys.token({ sub: 'carol' }), { io: { transports: ['polling', 'websocket'] } });
+  if (carol.io.engine.transport.name !== 'websocket') await waitEvent(carol.io.engine, 'upgrade', 5000);
+  const err = await sys.connectError(sys.token({ sub: 'mallory', secret: 'not the secret' }));
+  assert.match(err.message, /unauthorized/);
+
+  // 3 actor:create OK (alice2 hears actor:created 3 times), 2 actor:get
+  // NOT_FOUND, 1 unknown event (UNKNOWN_EVENT)
+  const heard = recordEvents(alice2);
+  for (let i = 0; i < 3; i++) expectOk(await emitAck(alice, 'actor:create', { name: `A${i}`, type: 'pc' }));
+  for (let i = 0; i < 2; i++) expectError(await emitAck(bob, 'actor:get', `nope-${i}`), 'NOT_FOUND');
+  expectError(await emitAck(carol, 'no:such:event', {}), 'UNKNOWN_EVENT');
+  await eventually(() => heard.filter((e) => e.event === 'actor:created').length === 3,
+    { what: 'alice2 hears 3 actor:created' });
+
+  const m = await scrape(sys);
+  const d = (name, labels) => m.count(name, g(labels)) - before.count(name, g(labels));
+  // requests: one per ack, by event and code
+  assert.equal(d('parley_gateway_requests_total', { event: 'actor:create', code: 'OK' }), 3);
+  assert.equal(d('parley_gateway_requests_total', { event: 'actor:get', code: 'NOT_FOUND' }), 2);
+  assert.equal(d('parley_gateway_requests_total', { event: 'unknown', code: 'UNKNOWN_EVENT' }), 1);
+  const requests = m.all('parley_gateway_requests_total', g()).reduce((a, s) => a + s.value, 0)
+    - before.all('parley_gateway_requests_total', g()).reduce((a, s) => a + s.value, 0);
+  assert.equal(requests, 6, 'no other request counted');
+  // the latency histogram: a count per request, by event
+  assert.equal(d('parley_gateway_request_duration_seconds_count', { event: 'actor:create' }), 3);
+  assert.equal(d('parley_gateway_request_duration_seconds_count', { event: 'actor:get' }), 2);
+  assert.equal(d('parley_gateway_request_duration_seconds_count', { event: 'unknown' }), 1);
+  assert.equal(d('parley_gateway_request_duration_seconds_bucket', { event: 'actor:create', le: '+Inf' }), 3);
+  assert.ok(m.get('parley_gateway_request_duration_seconds_sum', g({ event: 'actor:create' })) > 0);
+  // events in (by event) and out (acks, pushes)
+  assert.equal(d('parley_gateway_events_in_total', { event: 'actor:create' }), 3);
+  assert.equal(d('parley_gateway_events_in_total', { event: 'actor:get' }), 2);
+  assert.equal(d('parley_gateway_events_in_total', { event: 'unknown' }), 1);
+  assert.equal(d('parley_gateway_events_out_total', { kind: 'ack' }), 6);
+  assert.equal(d('parley_gateway_events_out_total', { kind: 'push' }), 3);
+  assert.equal(d('parley_gateway_delivery_seconds_count', {}), 3);
+  // connections: by the transport they opened on, the upgrade, the refusal
+  assert.equal(d('parley_gateway_connections_total', { transport: 'websocket' }), 3);
+  assert.equal(d('parley_gateway_connections_total', { transport: 'polling' }), 2);
+  assert.equal(d('parley_gateway_upgrades_total', {}), 1);
+  assert.equal(d('parley_gateway_connects_refused_total', { reason: 'UNAUTHORIZED' }), 1);
+  // rooms: user:alice, user:bob, user:carol (the campaign-less actors add none)
+  assert.equal(m.get('parley_gateway_rooms', g()), 3);
+  // process_* of the gateway itself
+  assert.ok(m.get('process_cpu_seconds_total', g()) > 0);
+  assert.ok(m.get('process_resident_memory_bytes', g()) > 1e6);
+  assert.ok(m.get('process_open_fds', g()) > 5);
+  assert.equal(m.get('parley_metrics_series_refused_total'), 0);
+  remoteChecks(m);
+
+  // the gauge follows the sessions: 4 open (the refused one closed), then 0
+  await eventually(async () => (await scrape(sys)).get('parley_gateway_connections', g()) === 4,
+    { what: '4 connections open', timeoutMs: 15000 });
+  for (const s of [alice, alice2, bob, carol]) s.disconnect();
+  await eventually(async () => {
+    const now = await scrape(sys, { scope: 'local' });
+    return now.get('parley_gateway_connections', g()) === 0 && now.get('parley_gateway_rooms', g()) === 0;
+  }, { what: 'no connection and no room left', timeoutMs: 15000 });
+});
+
+h.test('without a METRICS answer the scrape waits PARLEY_METRICS_TIMEOUT_MS, then serves the gateway\'s own; ?scope=local answers at once', async (t, sys) => {
+  const m = await scrape(sys);
+  remoteChecks(m);
+  if (m.get('parley_gateway_metrics_remote_up', g()) === 0) {
+    assert.ok(m.ms >= 900, `served after ${m.ms} ms, before the 1 s timeout`);
+  }
+  const local = await scrape(sys, { scope: 'local' });
+  assert.ok(local.ms < 900, `?scope=local took ${local.ms} ms`);
+  assert.deepEqual([...local.samples.values()].filter((s) => s.labels.process !== PROCESS
+    && s.name !== 'parley_metrics_series_refused_total'), []);
+  assert.ok(local.get('process_open_fds', g()) > 0);
+});
+
+h.test('16 scrapes are held at once, more get 503; each held one is answered', async (t, sys) => {
+  const url = `${sys.url()}/metrics`;
+  const answers = await Promise.all(Array.from({ length: 20 }, () => httpOnce(url, { timeoutMs: 5000 })));
+  const ok = answers.filter((a) => a.status === 200);
+  const busy = answers.filter((a) => a.status === 503);
+  assert.equal(ok.length + busy.length, 20, answers.map((a) => a.status).join(','));
+  assert.ok(ok.length >= 16, `${ok.length} answered 200`);
+  for (const a of ok) assert.equal(a.headers['content-type'], CONTENT_TYPE);
+  for (const a of busy) assert.equal(a.body.error.code, 'SERVICE_UNAVAILABLE');
+  // without an answer from the broker all 20 arrive within the 1 s hold
+  const up = (await scrape(sys, { scope: 'local' })).get('parley_gateway_metrics_remote_up', g());
+  if (up === 0) assert.equal(busy.length, 4);
+  // and the gateway is not stuck: the next scrape is served
+  await scrape(sys);
+});
+
+h.test('HEAD /metrics (no body), 405 for other methods with Allow, OPTIONS 204, CORS as /healthz', async (t, sys) => {
+  const head = await httpOnce(`${sys.url()}/metrics?scope=local`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['content-type'], CONTENT_TYPE);
+  assert.equal(head.text, '');
+  assert.ok(Number(head.headers['content-length']) > 100);
+  for (const method of ['POST', 'DELETE', 'PUT']) {
+    const res = await httpOnce(`${sys.url()}/metrics`, { method, body: method === 'DELETE' ? undefined : '' });
+    assert.equal(res.status, 405, method);
+    assert.equal(res.headers.allow, 'GET, HEAD');
+  }
+  const options = await httpOnce(`${sys.url()}/metrics`, { method: 'OPTIONS' });
+  assert.equal(options.status, 204);
+  assert.equal(options.headers.allow, 'GET, HEAD');
+  // the default PARLEY_CORS_ORIGINS (*) answers a browser's scrape as /healthz
+  const health = await httpOnce(`${sys.url()}/healthz`, { headers: { Origin: 'http://example.test' } });
+  const cors = await httpOnce(`${sys.url()}/metrics?scope=local`, { headers: { Origin: 'http://example.test' } });
+  assert.equal(cors.status, 200);
+  assert.ok(health.headers['access-control-allow-origin']);
+  assert.equal(cors.headers['access-control-allow-origin'], health.headers['access-control-allow-origin']);
+  // a path next to it is not it
+  assert.equal((await httpOnce(`${sys.url()}/metricsx`)).status, 404);
+  assert.equal((await httpOnce(`${sys.url()}/metrics/`)).status, 404);
+});
