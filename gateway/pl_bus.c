@@ -415,11 +415,12 @@ pl_bus_forward (pl_bus_t *self, bool reply, const char *peer, size_t peer_len,
     return rc;
 }
 
-int
-pl_bus_status (pl_bus_t *self)
+/* PL01 · command, a query of the broker's (STATUS, METRICS). */
+static int
+s_query (pl_bus_t *self, const char *command)
 {
     pl_zmsg_part_t parts[] = {
-        { PL_PROTO_VERSION, 4 }, { PL_CMD_STATUS, strlen (PL_CMD_STATUS) },
+        { PL_PROTO_VERSION, 4 }, { command, strlen (command) },
     };
     int rc = pl_zmsg_send (self->dealer.zsock, parts, 2);
     s_kick (&self->dealer);
@@ -427,14 +428,15 @@ pl_bus_status (pl_bus_t *self)
 }
 
 int
+pl_bus_status (pl_bus_t *self)
+{
+    return s_query (self, PL_CMD_STATUS);
+}
+
+int
 pl_bus_metrics (pl_bus_t *self)
 {
-    pl_zmsg_part_t parts[] = {
-        { PL_PROTO_VERSION, 4 }, { PL_CMD_METRICS, strlen (PL_CMD_METRICS) },
-    };
-    int rc = pl_zmsg_send (self->dealer.zsock, parts, 2);
-    s_kick (&self->dealer);
-    return rc;
+    return s_query (self, PL_CMD_METRICS);
 }
 
 int
