@@ -38,8 +38,9 @@ typedef enum {
 
 /* The scrape's merge registry holds at most this many series a family. */
 #define PL_GWMETRICS_SCRAPE_SERIES 20000
-/* The gateway's own registry: series a family (events x codes fits). */
-#define PL_GWMETRICS_OWN_SERIES    1000
+/* The gateway's own registry: series a family. Every label set there can
+ * be fits: (every event and "unknown") x (every code and "OK"). */
+#define PL_GWMETRICS_OWN_SERIES    ((PL_EV_COUNT + 1) * PL_ERR_COUNT)
 
 pl_gwmetrics_t *pl_gwmetrics_new (void);
 void pl_gwmetrics_destroy (pl_gwmetrics_t **self_p);

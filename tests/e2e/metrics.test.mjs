@@ -10,7 +10,8 @@
 // `remoteChecks` below is where the worker and broker series are asserted
 // once the broker answers.
 import assert from 'node:assert/strict';
-import { useSystem, emitAck, expectOk, expectError, waitEvent, recordEvents, eventually, httpOnce }
+import net from 'node:net';
+import { useSystem, emitAck, expectOk, expectError, waitEvent, recordEvents, eventually, httpOnce, sleep }
   from './lib/system.mjs';
 import { scrape, CONTENT_TYPE } from './lib/metrics.mjs';
 
@@ -136,6 +137,19 @@ h.test('16 scrapes are held at once, more get 503; each held one is answered', a
   if (up === 0) assert.equal(busy.length, 4);
   // and the gateway is not stuck: the next scrape is served
   await scrape(sys);
+});
+
+h.test('a scrape whose client goes away while it is held is forgotten; the next is served', async (t, sys) => {
+  const port = Number(new URL(sys.url()).port);
+  for (let i = 0; i < 3; i++) {
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+    sock.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await sleep(50 * i);            // gone before the answer (or the timeout)
+    sock.destroy();
+  }
+  const m = await scrape(sys);
+  remoteChecks(m);
 });
 
 h.test('HEAD /metrics (no body), 405 for other methods with Allow, OPTIONS 204, CORS as /healthz', async (t, sys) => {
