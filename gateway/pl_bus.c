@@ -572,6 +572,21 @@ s_service_until (struct lws_context *ctx, int *counter, int want)
         s_service (ctx);
 }
 
+/* Receive one message of exactly these n frames on sock (the ROUTER). */
+static void
+s_expect_frames (void *sock, const char *const *frames, int n)
+{
+    zmq_msg_t m;
+    for (int i = 0; i < n; i++) {
+        zmq_msg_init (&m);
+        assert (zmq_msg_recv (&m, sock, 0) >= 0);
+        assert (zmq_msg_size (&m) == strlen (frames[i])
+             && memcmp (zmq_msg_data (&m), frames[i], strlen (frames[i])) == 0);
+        assert (zmq_msg_more (&m) == (i < n - 1));
+        zmq_msg_close (&m);
+    }
+}
+
 static void
 s_send_frames (void *sock, const char **frames, int n)
 {
@@ -646,24 +661,10 @@ pl_bus_test (bool verbose)
     /* a FWD goes out with every frame; a FWD and a FWDREP come in */
     assert (pl_bus_forward (bus, false, "gw-o", 4, "f1", 2, "POST", "gw-o.abc", "4hi", 3) == 0);
     const char *fwd[] = { "gw-t", "PL01", "FWD", "gw-o", "f1", "POST", "gw-o.abc", "4hi" };
-    for (int i = 0; i < 8; i++) {
-        zmq_msg_init (&m);
-        assert (zmq_msg_recv (&m, router, 0) >= 0);
-        assert (zmq_msg_size (&m) == strlen (fwd[i])
-             && memcmp (zmq_msg_data (&m), fwd[i], strlen (fwd[i])) == 0);
-        assert (zmq_msg_more (&m) == (i < 7));
-        zmq_msg_close (&m);
-    }
+    s_expect_frames (router, fwd, 8);
     assert (pl_bus_forward (bus, true, "gw-o", 4, "f2", 2, "200", NULL, "ok", 2) == 0);
     const char *fwdrep[] = { "gw-t", "PL01", "FWDREP", "gw-o", "f2", "200", "ok" };
-    for (int i = 0; i < 7; i++) {
-        zmq_msg_init (&m);
-        assert (zmq_msg_recv (&m, router, 0) >= 0);
-        assert (zmq_msg_size (&m) == strlen (fwdrep[i])
-             && memcmp (zmq_msg_data (&m), fwdrep[i], strlen (fwdrep[i])) == 0);
-        assert (zmq_msg_more (&m) == (i < 6));
-        zmq_msg_close (&m);
-    }
+    s_expect_frames (router, fwdrep, 7);
     zmq_send (router, identity, identity_len, ZMQ_SNDMORE);
     const char *fwd_in[] = { "PL01", "FWD", "gw-o", "f3", "GET", "gw-t.x", "" };
     s_send_frames (router, fwd_in, 7);
@@ -715,14 +716,7 @@ pl_bus_test (bool verbose)
      * 66-pair answers are dropped */
     assert (pl_bus_metrics (bus) == 0);
     const char *metrics_out[] = { "gw-t", "PL01", "METRICS" };
-    for (int i = 0; i < 3; i++) {
-        zmq_msg_init (&m);
-        assert (zmq_msg_recv (&m, router, 0) >= 0);
-        assert (zmq_msg_size (&m) == strlen (metrics_out[i])
-             && memcmp (zmq_msg_data (&m), metrics_out[i], strlen (metrics_out[i])) == 0);
-        assert (zmq_msg_more (&m) == (i < 2));
-        zmq_msg_close (&m);
-    }
+    s_expect_frames (router, metrics_out, 3);
     const char *answer[2 + 2 * (PL_BUS_METRICS_MAX + 1)];
     char pnames[PL_BUS_METRICS_MAX + 1][16];
     answer[0] = "PL01";
