@@ -92,7 +92,8 @@ pl_config_path_valid (const char *path)
         return false;
     /* the gateway's own HTTP paths are matched first: an Engine.IO path
      * there would never be reached */
-    if (strncmp (path, "/api/", 5) == 0 || strcmp (path, "/healthz/") == 0)
+    if (strncmp (path, "/api/", 5) == 0 || strcmp (path, "/healthz/") == 0
+    ||  strcmp (path, "/metrics/") == 0)
         return false;
     size_t seg = 1;                     /* where the current segment starts */
     for (size_t i = 1; i < len; i++) {
@@ -156,7 +157,7 @@ pl_config_new (void)
     if (ok && !pl_config_path_valid (self->value[PL_CFG_PATH])) {
         pl_error ("config: PARLEY_PATH=\"%s\" is not a valid Engine.IO path: it must start "
                   "and end with /, be 3 to %d bytes of A-Z a-z 0-9 . _ ~ - and /, and have "
-                  "no empty, . or .. segment, and not be under /api/ nor /healthz/ (e.g. /socket.io/)",
+                  "no empty, . or .. segment, and not be under /api/ nor /healthz/ nor /metrics/ (e.g. /socket.io/)",
                   self->value[PL_CFG_PATH], PL_CONFIG_PATH_MAX);
         ok = false;
     }
@@ -310,7 +311,7 @@ pl_config_test (bool verbose)
     const char *bad_paths[] = {
         "/", "//", "socket.io/", "/socket.io", "/a//b/", "/./", "/../", "/a/../b/",
         "/a b/", "/a?b/", "/a%2f/", "/a#/", "/\xc3\xa9/", "/a\\b/", "/a,b/", longpath,
-        "/api/", "/api/v1/", "/healthz/", NULL
+        "/api/", "/api/v1/", "/healthz/", "/metrics/", NULL
     };
     for (int i = 0; bad_paths[i]; i++) {
         assert (!pl_config_path_valid (bad_paths[i]));
@@ -320,7 +321,7 @@ pl_config_test (bool verbose)
     }
     assert (pl_config_path_valid ("/a/") && pl_config_path_valid ("/.a/")
             && pl_config_path_valid ("/.../") && pl_config_path_valid ("/apis/")
-            && pl_config_path_valid ("/healthz/x/"));
+            && pl_config_path_valid ("/healthz/x/") && pl_config_path_valid ("/metrics/x/"));
     unsetenv ("PARLEY_PATH");
     unsetenv ("PARLEY_PORT");
     if (verbose)

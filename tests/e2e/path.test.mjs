@@ -47,7 +47,7 @@ h.test('polling on the configured path opens a session; an unknown transport get
 });
 
 // The gateway checks its configuration before it touches the network.
-for (const bad of ['socket.io/', '/socket.io', '/', '/a//b/', '/a/../b/', '/a b/', '/a?x=1/', '/api/v1/', '/healthz/', `/${'p'.repeat(127)}/`]) {
+for (const bad of ['socket.io/', '/socket.io', '/', '/a//b/', '/a/../b/', '/a b/', '/a?x=1/', '/api/v1/', '/healthz/', '/metrics/', `/${'p'.repeat(127)}/`]) {
   h.test(`PARLEY_PATH=${JSON.stringify(bad.length > 40 ? `${bad.slice(0, 12)}…(${bad.length} bytes)` : bad)} refuses to start with a clear message`, async (t, sys) => {
     const r = spawnSync(BIN.gateway, [], {
       env: { ...sys.env, PARLEY_PATH: bad, PARLEY_PORT: '1' },
