@@ -11,9 +11,9 @@
 // once the broker answers.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { useSystem, emitAck, expectOk, expectError, waitEvent, recordEvents, eventually, httpOnce, sleep }
-  from './lib/system.mjs';
-import { scrape, CONTENT_TYPE } from './lib/metrics.mjs';
+import { useSystem, startSystem, emitAck, expectOk, expectError, waitEvent, recordEvents, eventually,
+  httpOnce, sleep } from './lib/system.mjs';
+import { scrape, CONTENT_TYPE, METRICS_BROKER_STUB } from './lib/metrics.mjs';
 
 const GW = 'gw-m1';
 const PROCESS = `gateway-${GW}`;
@@ -24,13 +24,13 @@ const g = (labels = {}) => ({ process: PROCESS, ...labels });
 // What a METRICS answer adds. Today's broker does not answer: remote_up 0
 // and no other process. With one that answers, remote_up is 1 and the
 // broker's (and each worker's) series appear under their process label.
-function remoteChecks(m) {
-  const up = m.get('parley_gateway_metrics_remote_up', g());
+function remoteChecks(m, process = PROCESS) {
+  const up = m.get('parley_gateway_metrics_remote_up', { process });
   assert.ok(up === 0 || up === 1, `remote_up ${up}`);
   // (the one series without a process label: the scrape's own
   // parley_metrics_series_refused_total)
   const others = [...m.samples.values()]
-    .filter((s) => s.labels.process !== PROCESS && s.name !== 'parley_metrics_series_refused_total');
+    .filter((s) => s.labels.process !== process && s.name !== 'parley_metrics_series_refused_total');
   if (up === 0) {
     assert.deepEqual(others, [], 'no remote series without an answer');
     return;
@@ -150,6 +150,41 @@ h.test('a scrape whose client goes away while it is held is forgotten; the next 
   }
   const m = await scrape(sys);
   remoteChecks(m);
+});
+
+// The remote half with a stand-in broker (tests/unit/metrics_broker_stub.c)
+// that answers METRICS as proto/README.md says: "broker", "actors-w1" and
+// "bad", whose snapshot is none.
+h.test('a METRICS answer: each snapshot under its process name, a bad one skipped and counted, remote_up 1; ?scope=local without them', async () => {
+  const stub = await startSystem({ workers: 0, wait: false, bins: { broker: METRICS_BROKER_STUB },
+    env: { PARLEY_GATEWAY_ID: 'gw-m2', PARLEY_METRICS_TIMEOUT_MS: '10000' } });
+  try {
+    const own = { process: 'gateway-gw-m2' };
+    await eventually(async () => (await httpOnce(`${stub.url()}/healthz`)).status === 503,
+      { what: 'the gateway answers' });
+    const m = await scrape(stub, { timeoutMs: 15000 });
+    remoteChecks(m, own.process);
+    assert.equal(m.get('parley_gateway_metrics_remote_up', own), 1);
+    assert.equal(m.get('parley_broker_requests_total', { process: 'broker', service: 'actors' }), 5);
+    assert.equal(m.get('parley_worker_requests_total',
+      { process: 'actors-w1', event: 'actor:create', code: 'OK' }), 7);
+    assert.deepEqual(m.all('parley_worker_requests_total').map((s) => s.labels.process), ['actors-w1']);
+    assert.equal(m.all('process_open_fds').length, 1, 'only the gateway\'s own process_*');
+    assert.equal(m.get('parley_gateway_metrics_snapshots_refused_total', own), 1);
+    assert.equal(m.all('parley_gateway_metrics_snapshots_refused_total').length, 1);
+    assert.ok(!/process="bad"/.test(m.text));
+    // cumulative: the next scrape refused it again
+    assert.equal((await scrape(stub, { timeoutMs: 15000 }))
+      .get('parley_gateway_metrics_snapshots_refused_total', own), 2);
+    // several at once share answers; each gets the remote series
+    const many = await Promise.all(Array.from({ length: 8 }, () => scrape(stub, { timeoutMs: 15000 })));
+    for (const one of many) assert.equal(one.get('parley_broker_requests_total', { process: 'broker', service: 'actors' }), 5);
+    const local = await scrape(stub, { scope: 'local' });
+    assert.equal(local.all('parley_broker_requests_total').length, 0);
+    assert.equal(local.all('parley_worker_requests_total').length, 0);
+  } finally {
+    await stub.stop();
+  }
 });
 
 h.test('HEAD /metrics (no body), 405 for other methods with Allow, OPTIONS 204, CORS as /healthz', async (t, sys) => {

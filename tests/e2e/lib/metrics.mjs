@@ -7,6 +7,8 @@ import path from 'node:path';
 import { buildDir, httpOnce } from './system.mjs';
 
 export const METRICS_CHECK = path.join(buildDir, 'tests/parley-metrics-check');
+// a stand-in broker that answers METRICS (tests/unit/metrics_broker_stub.c)
+export const METRICS_BROKER_STUB = path.join(buildDir, 'tests/parley-metrics-broker-stub');
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const promtool = (() => {

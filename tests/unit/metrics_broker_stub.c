@@ -1,0 +1,116 @@
+/*  parley-metrics-broker-stub - a stand-in broker frontend for the
+ *  gateway's GET /metrics (tests/e2e/metrics.test.mjs): it binds
+ *  PARLEY_BROKER_FRONTEND and answers `PL01 STATUS` with no services and
+ *  `PL01 METRICS` as proto/README.md says a broker does: its own snapshot
+ *  under "broker", then one per worker. The snapshots are fixed: the
+ *  broker's parley_broker_requests_total{service="actors"} 5, worker
+ *  "actors-w1"'s parley_worker_requests_total{event="actor:create",
+ *  code="OK"} 7, and a third process "bad" whose snapshot is not one (the
+ *  gateway must skip and count it). Anything else is dropped. Waits on
+ *  zmq_poll only; SIGTERM or SIGINT stop it with exit 0. */
+#include "pl_config.h"
+#include "pl_metrics.h"
+#include "pl_proto.h"
+#include "pl_zmsg.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static volatile sig_atomic_t s_stop;
+
+/* signal handler (the main thread, between polls) */
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+/* A snapshot of a registry with one counter series (caller frees). */
+static char *
+s_snapshot (const char *name, const char *const *labels, const char *const *values, double v)
+{
+    pl_metrics_t *reg = pl_metrics_new (10);
+    char *json = NULL;
+    if (reg && pl_metrics_declare (reg, name, PL_METRICS_COUNTER, "A stub's counter.", labels,
+                                   NULL, 0) == 0
+    &&  pl_metrics_inc (reg, name, values, v) == 0)
+        json = pl_metrics_snapshot_json (reg);
+    pl_metrics_destroy (&reg);
+    return json;
+}
+
+int
+main (void)
+{
+    int rc = 1;
+    void *ctx = NULL, *router = NULL;
+    const char *blabels[] = { "service", NULL }, *bvalues[] = { "actors" };
+    const char *wlabels[] = { "event", "code", NULL }, *wvalues[] = { "actor:create", "OK" };
+    char *broker = s_snapshot ("parley_broker_requests_total", blabels, bvalues, 5);
+    char *worker = s_snapshot ("parley_worker_requests_total", wlabels, wvalues, 7);
+    pl_config_t *config = pl_config_new ();
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    if (!broker || !worker || !config)
+        goto cleanup;
+    ctx = zmq_ctx_new ();
+    router = ctx ? zmq_socket (ctx, ZMQ_ROUTER) : NULL;
+    const char *frontend = pl_config_str (config, PL_CFG_BROKER_FRONTEND);
+    int zero = 0;
+    if (router)
+        zmq_setsockopt (router, ZMQ_LINGER, &zero, sizeof zero);
+    if (!router || zmq_bind (router, frontend) != 0) {
+        fprintf (stderr, "stub: cannot bind %s\n", frontend);
+        goto cleanup;
+    }
+    fprintf (stderr, "stub broker on %s\n", frontend);
+    while (!s_stop) {
+        zmq_pollitem_t item = { router, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            goto cleanup;
+        }
+        pl_zmsg_t msg;
+        while (pl_zmsg_recv (router, &msg) == 0) {
+            size_t id_len;
+            const void *id = pl_zmsg_data (&msg, 0, &id_len);
+            if (msg.count == 3 && pl_zmsg_is (&msg, 1, PL_PROTO_VERSION)
+            &&  pl_zmsg_is (&msg, 2, PL_CMD_STATUS)) {
+                pl_zmsg_part_t parts[] = {
+                    { id, id_len }, { PL_PROTO_VERSION, 4 }, { PL_CMD_STATUS, 6 },
+                    { "{\"services\":{}}", 15 },
+                };
+                pl_zmsg_send (router, parts, 4);
+            }
+            else
+            if (msg.count == 3 && pl_zmsg_is (&msg, 1, PL_PROTO_VERSION)
+            &&  pl_zmsg_is (&msg, 2, PL_CMD_METRICS)) {
+                pl_zmsg_part_t parts[] = {
+                    { id, id_len }, { PL_PROTO_VERSION, 4 }, { PL_CMD_METRICS, 7 },
+                    { "broker", 6 }, { broker, strlen (broker) },
+                    { "actors-w1", 9 }, { worker, strlen (worker) },
+                    { "bad", 3 }, { "not a snapshot", 14 },
+                };
+                pl_zmsg_send (router, parts, 9);
+            }
+            pl_zmsg_close (&msg);
+        }
+    }
+    rc = 0;
+cleanup:
+    if (router)
+        zmq_close (router);
+    if (ctx)
+        zmq_ctx_term (ctx);
+    pl_config_destroy (&config);
+    free (broker);
+    free (worker);
+    return rc;
+}
