@@ -89,6 +89,12 @@ pl_health_report (pl_health_t *self, int64_t now, int *status)
         int n = cJSON_IsNumber (workers) ? workers->valueint : 0;
         cJSON *entry = cJSON_AddObjectToObject (services, self->names[i]);
         cJSON_AddNumberToObject (entry, "workers", n);
+        /* the broker's queue depth for it (parleyctl services), 0 when
+         * unknown: nothing can be queued at a broker that does not answer */
+        const cJSON *queued = cJSON_GetObjectItemCaseSensitive (svc, "queued");
+        double q = cJSON_IsNumber (queued) && queued->valuedouble >= 0
+                 ? queued->valuedouble : 0;
+        cJSON_AddNumberToObject (entry, "queued", q);
         if (n <= 0)
             ok = false;
     }
@@ -118,16 +124,16 @@ pl_health_test (bool verbose)
     assert (h);
     char *body = s_render (h, 0, &status);
     assert (status == 503 && strstr (body, "\"broker\":false"));
-    assert (strstr (body, "\"actors\":{\"workers\":0}"));
-    assert (strstr (body, "\"rooms\":{\"workers\":0}"));
+    assert (strstr (body, "\"actors\":{\"workers\":0,\"queued\":0}"));
+    assert (strstr (body, "\"rooms\":{\"workers\":0,\"queued\":0}"));
     free (body);
     pl_health_destroy (&h);
     h = pl_health_new ("actors", 1000);                 /* the rest: one service */
     assert (h);
-    const char *st = "{\"services\":{\"actors\":{\"workers\":2,\"queued\":0}}}";
+    const char *st = "{\"services\":{\"actors\":{\"workers\":2,\"queued\":7}}}";
     pl_health_update (h, st, strlen (st), 10000);
     body = s_render (h, 12000, &status);
-    assert (status == 200 && strstr (body, "\"actors\":{\"workers\":2}"));
+    assert (status == 200 && strstr (body, "\"actors\":{\"workers\":2,\"queued\":7}"));
     assert (strstr (body, "\"status\":\"ok\""));
     free (body);
     /* a stale answer means the broker is gone */
@@ -153,7 +159,7 @@ pl_health_test (bool verbose)
     st = "{\"services\":{\"actors\":{\"workers\":1}}}";
     pl_health_update (h, st, strlen (st), 0);
     body = s_render (h, 0, &status);
-    assert (status == 503 && strstr (body, "\"items\":{\"workers\":0}"));
+    assert (status == 503 && strstr (body, "\"items\":{\"workers\":0,\"queued\":0}"));
     free (body);
     pl_health_destroy (&h);
     pl_health_destroy (&h);

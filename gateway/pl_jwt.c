@@ -4,6 +4,7 @@
 #include "pl_wire.h"
 #include "pl_proto.h"
 #include "pl_sio.h"
+#include "pl_config.h"
 
 #include <assert.h>
 #include <openssl/crypto.h>
@@ -310,6 +311,15 @@ cleanup:
     return token;
 }
 
+char *
+pl_jwt_mint (const char *secret, const char *sub, const char *name, long ttl)
+{
+    if (!secret || !*secret)
+        secret = PL_CONFIG_DEV_SECRET;
+    time_t now = time (NULL);
+    return pl_jwt_sign (secret, sub, name, now, ttl > 0 ? now + ttl : 0);
+}
+
 /* Selftest: a token over any header and payload text (payload_len bytes,
  * so it may hold a raw NUL), signed with secret. Returns a new string. */
 static char *
@@ -377,6 +387,20 @@ pl_jwt_test (bool verbose)
     assert (pl_jwt_verify (token, len - 5, "s3cret", 1500, &claims, &why) == -1);
     free (token);
 
+    /* mint: now and a ttl, the dev secret when none is given */
+    token = pl_jwt_mint (NULL, "dora", "Dora", 60);
+    assert (token);
+    assert (pl_jwt_verify (token, strlen (token), PL_CONFIG_DEV_SECRET, time (NULL), &claims,
+                           &why) == 0);
+    assert (strcmp (claims.sub, "dora") == 0 && strcmp (claims.name, "Dora") == 0);
+    assert (claims.exp >= (long long) time (NULL) + 59 && claims.exp <= (long long) time (NULL) + 60);
+    pl_jwt_claims_clear (&claims);
+    free (token);
+    token = pl_jwt_mint ("s3cret", "dora", NULL, 0);
+    assert (pl_jwt_verify (token, strlen (token), "s3cret", time (NULL), &claims, &why) == 0);
+    assert (claims.exp == 0 && claims.name == NULL);
+    pl_jwt_claims_clear (&claims);
+    free (token);
     token = pl_jwt_sign ("s3cret", "bob", NULL, 1000, 0);
     assert (pl_jwt_verify (token, strlen (token), "s3cret", 99999999, &claims, &why) == 0);
     assert (claims.name == NULL);

@@ -45,6 +45,12 @@ void pl_jwt_claims_clear (pl_jwt_claims_t *claims);
 char *pl_jwt_sign (const char *secret, const char *sub, const char *name,
                    time_t iat, time_t exp);
 
+/* Sign for sub, now, valid ttl seconds (0 or less: no exp), with secret,
+ * or the dev secret (PL_CONFIG_DEV_SECRET) when secret is NULL or empty:
+ * parley-token's and parleyctl's rule for PARLEY_JWT_SECRET. Returns a
+ * new string (caller frees) or NULL. */
+char *pl_jwt_mint (const char *secret, const char *sub, const char *name, long ttl);
+
 void pl_jwt_test (bool verbose);
 
 #endif

@@ -78,6 +78,12 @@ s_check_payload (pl_sio_packet_t *pkt, const char **why)
                 goto cleanup;
             }
             break;
+        case PL_SIO_CONNECT_ERROR:      /* only from a server */
+            if (!cJSON_IsObject (pkt->json)) {
+                *why = "CONNECT_ERROR payload must be an object";
+                goto cleanup;
+            }
+            break;
         case PL_SIO_BINARY_EVENT:
             if (!cJSON_IsArray (pkt->json) || !cJSON_GetArrayItem (pkt->json, 0)) {
                 *why = "BINARY_EVENT payload must be a non-empty array";
@@ -175,8 +181,10 @@ pl_sio_utf8_valid (const unsigned char *s, size_t len)
     return true;
 }
 
-int
-pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why)
+/* One parser for both directions: from_server accepts the packets only a
+ * server sends (Engine.IO OPEN, Socket.IO CONNECT_ERROR), for parleyctl. */
+static int
+s_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why, bool from_server)
 {
     int rc = -1;
     static const char *unused;
@@ -191,8 +199,20 @@ pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **wh
         goto cleanup;
     }
     pkt->eio = (pl_eio_type_t) (buf[0] - '0');
-    if (pkt->eio == PL_EIO_OPEN || pkt->eio == PL_EIO_UPGRADE) {
+    if (pkt->eio == PL_EIO_UPGRADE || (pkt->eio == PL_EIO_OPEN && !from_server)) {
         *why = "clients do not send OPEN or UPGRADE on a websocket-only session";
+        goto cleanup;
+    }
+    if (pkt->eio == PL_EIO_OPEN) {
+        /* the handshake: a JSON object, parsed for the caller */
+        pkt->data = buf + 1;
+        pkt->data_len = len - 1;
+        pkt->json = pl_proto_json_parse (pkt->data, pkt->data_len);
+        if (!cJSON_IsObject (pkt->json)) {
+            *why = "OPEN payload must be an object";
+            goto cleanup;
+        }
+        rc = 0;
         goto cleanup;
     }
     if (pkt->eio != PL_EIO_MESSAGE) {
@@ -225,7 +245,7 @@ pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **wh
         i++;
         pkt->attachments = n;
     }
-    if (pkt->sio == PL_SIO_CONNECT_ERROR) {
+    if (pkt->sio == PL_SIO_CONNECT_ERROR && !from_server) {
         *why = "clients do not send CONNECT_ERROR";
         goto cleanup;
     }
@@ -271,6 +291,18 @@ cleanup:
     if (rc != 0)
         pl_sio_packet_clear (pkt);
     return rc;
+}
+
+int
+pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why)
+{
+    return s_parse (buf, len, pkt, why, false);
+}
+
+int
+pl_sio_parse_server (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why)
+{
+    return s_parse (buf, len, pkt, why, true);
 }
 
 void
@@ -328,6 +360,48 @@ pl_sio_encode_connect_error (const char *nsp, size_t nsp_len, const char *messag
 cleanup:
     free (json);
     cJSON_Delete (obj);
+    return out;
+}
+
+char *
+pl_sio_encode_auth (const char *token)
+{
+    char *out = NULL;
+    char *json = NULL;
+    cJSON *obj = cJSON_CreateObject ();
+    if (!obj || !cJSON_AddStringToObject (obj, "token", token))
+        goto cleanup;
+    json = cJSON_PrintUnformatted (obj);
+    if (!json || asprintf (&out, "40%s", json) < 0)
+        out = NULL;
+cleanup:
+    free (json);
+    cJSON_Delete (obj);
+    return out;
+}
+
+char *
+pl_sio_encode_event (uint64_t ack_id, const char *name, const cJSON *arg)
+{
+    char *out = NULL;
+    char *json = NULL;
+    cJSON *array = cJSON_CreateArray ();
+    cJSON *copy = arg ? cJSON_Duplicate (arg, true) : NULL;
+    if (!array || !cJSON_AddItemToArray (array, cJSON_CreateString (name))
+    ||  cJSON_GetArraySize (array) != 1)
+        goto cleanup;
+    if (arg) {
+        if (!copy || !cJSON_AddItemToArray (array, copy))
+            goto cleanup;
+        copy = NULL;                    /* the array owns it */
+    }
+    json = cJSON_PrintUnformatted (array);
+    if (!json || asprintf (&out, "42%llu%s", (unsigned long long) ack_id, json) < 0)
+        out = NULL;
+cleanup:
+    free (json);
+    cJSON_Delete (copy);
+    cJSON_Delete (array);
     return out;
 }
 
@@ -581,6 +655,45 @@ pl_sio_test (bool verbose)
     memset (out, 0, sizeof out);
     assert (pl_sio_encode_ack (out, 5, 12, "{}", 2) == 8);
     assert (out[0] == 0);                       /* too small: nothing written */
+
+    /* the client side (parleyctl): what a server sends parses, what it
+     * encodes parses back on the gateway's side */
+    const char *open = "0{\"sid\":\"x\",\"pingInterval\":25000}";
+    assert (pl_sio_parse_server (open, strlen (open), &pkt, NULL) == 0);
+    assert (pkt.eio == PL_EIO_OPEN && cJSON_IsObject (pkt.json));
+    pl_sio_packet_clear (&pkt);
+    assert (pl_sio_parse_server ("0[]", 3, &pkt, NULL) == -1 && pkt.json == NULL);
+    assert (pl_sio_parse_server ("0", 1, &pkt, NULL) == -1);
+    assert (pl_sio_parse_server ("5", 1, &pkt, NULL) == -1);
+    assert (pl_sio_parse ("0{}", 3, &pkt, NULL) == -1);
+    s = pl_sio_encode_connect_error (NULL, 0, "unauthorized: bad signature");
+    assert (pl_sio_parse_server (s, strlen (s), &pkt, NULL) == 0);
+    assert (pkt.sio == PL_SIO_CONNECT_ERROR);
+    assert (strcmp (cJSON_GetObjectItem (pkt.json, "message")->valuestring,
+                    "unauthorized: bad signature") == 0);
+    pl_sio_packet_clear (&pkt);
+    free (s);
+    assert (pl_sio_parse_server ("44[1]", 5, &pkt, NULL) == -1);
+    assert (pl_sio_parse_server ("44", 2, &pkt, NULL) == -1);
+    assert (pl_sio_parse_server ("44{}", 4, &pkt, NULL) == 0);
+    pl_sio_packet_clear (&pkt);
+    s = pl_sio_encode_auth ("a\"b");
+    assert (strcmp (s, "40{\"token\":\"a\\\"b\"}") == 0);
+    assert (pl_sio_parse (s, strlen (s), &pkt, NULL) == 0 && pkt.sio == PL_SIO_CONNECT);
+    assert (strcmp (cJSON_GetObjectItem (pkt.json, "token")->valuestring, "a\"b") == 0);
+    pl_sio_packet_clear (&pkt);
+    free (s);
+    cJSON *arg = cJSON_Parse ("{\"name\":\"X\"}");
+    s = pl_sio_encode_event (7, "campaign:create", arg);
+    assert (strcmp (s, "427[\"campaign:create\",{\"name\":\"X\"}]") == 0);
+    assert (pl_sio_parse (s, strlen (s), &pkt, NULL) == 0 && pkt.ack_id == 7);
+    assert (strcmp (pkt.event, "campaign:create") == 0 && cJSON_IsObject (pkt.arg));
+    pl_sio_packet_clear (&pkt);
+    free (s);
+    cJSON_Delete (arg);
+    s = pl_sio_encode_event (0, "campaign:list", NULL);
+    assert (strcmp (s, "420[\"campaign:list\"]") == 0);
+    free (s);
 
     char a[21], b[21];
     assert (pl_sio_new_sid (a) == 0 && pl_sio_new_sid (b) == 0);

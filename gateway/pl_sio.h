@@ -69,6 +69,10 @@ typedef struct {
  * JSON-only, and pkt->event stays NULL for it. */
 int pl_sio_parse (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why);
 void pl_sio_packet_clear (pl_sio_packet_t *pkt);
+/* The same for a text message a server sent (parleyctl's side): accepts
+ * Engine.IO OPEN (pkt->json the handshake object) and Socket.IO
+ * CONNECT_ERROR (pkt->json the {"message"} object) besides the rest. */
+int pl_sio_parse_server (const char *buf, size_t len, pl_sio_packet_t *pkt, const char **why);
 
 /* Encoders: return a new string (caller frees), NULL on OOM. */
 /* The open packet; upgrade lists "websocket" in its upgrades (a polling
@@ -79,6 +83,11 @@ char *pl_sio_encode_connect (const char *sid);              /* 40{"sid":..}   */
 /* 44{"message":..} for the main namespace (nsp NULL or "/"), else
  * 44<nsp>,{"message":..}; nsp is nsp_len bytes, as pl_sio_packet_t has it. */
 char *pl_sio_encode_connect_error (const char *nsp, size_t nsp_len, const char *message);
+
+/* The client side (parleyctl): 40{"token":..}, and 42<ack_id>[name,arg]
+ * (arg NULL: no argument). */
+char *pl_sio_encode_auth (const char *token);
+char *pl_sio_encode_event (uint64_t ack_id, const char *name, const cJSON *arg);
 
 /* Write "43<id>[<reply>]" into out (size bytes). Returns the length the
  * packet needs; it was written only if that is <= size. */

@@ -3,13 +3,11 @@
  *  parley-token --sub ID [--name NAME] [--ttl SECONDS]
  *  Signs with PARLEY_JWT_SECRET, or the dev default when it is unset.
  */
-#include "pl_config.h"
 #include "pl_jwt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int
 main (int argc, char **argv)
@@ -34,11 +32,7 @@ main (int argc, char **argv)
         fprintf (stderr, "parley-token: --sub is required\n");
         return 2;
     }
-    const char *secret = getenv ("PARLEY_JWT_SECRET");
-    if (!secret || !*secret)
-        secret = PL_CONFIG_DEV_SECRET;
-    time_t now = time (NULL);
-    char *token = pl_jwt_sign (secret, sub, name, now, ttl > 0 ? now + ttl : 0);
+    char *token = pl_jwt_mint (getenv ("PARLEY_JWT_SECRET"), sub, name, ttl);
     if (!token)
         return 1;
     printf ("%s\n", token);

@@ -1,0 +1,966 @@
+/*  pl_ctlc - parleyctl's gateway client, on the lws client API.
+ *
+ *  One lws context with one connection at a time. The public calls are
+ *  blocking: each arms a timer (the step's timeout), then runs lws_service
+ *  until the callback has produced what the call waits for. The callback
+ *  (lws loop, which is also the caller's thread) only moves bytes: it
+ *  gathers a WebSocket message (bounded), answers Engine.IO pings, and
+ *  queues the other messages for the blocking calls to interpret, so the
+ *  protocol steps read top to bottom in pl_ctlc_connect / _call / _next.
+ *
+ *  Writes follow lws: queue the message, ask for writeable, write one
+ *  message per WRITEABLE callback.
+ */
+#include "pl_ctlc.h"
+#include "pl_sio.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PL_CTLC_OUTQ 16             /* messages waiting to be written         */
+#define PL_CTLC_INQ  4096           /* messages received, not yet read        */
+#define PL_CTLC_INQ_BYTES (64u * 1024 * 1024)
+#define PL_CTLC_HELD 4096           /* events pushed while a call waited      */
+#define PL_CTLC_SHOW 300            /* bytes of a server's message shown      */
+
+typedef enum { S_IDLE, S_CONNECTING, S_OPEN, S_CLOSED } s_state_t;
+
+struct _pl_ctlc_t {
+    struct lws_context *ctx;        /* one client context                     */
+    struct lws *wsi;                /* the connection, or NULL                */
+    char host[256];                 /* from the url, without brackets         */
+    int port;                       /* from the url                           */
+    char url[PL_CTLC_URL_MAX + 16]; /* http://host:port, for messages         */
+    long timeout_ms;                /* per step                               */
+    volatile sig_atomic_t *stop;    /* set by the caller's signal handler     */
+    char error[640];                /* the last failure                       */
+    char lws_why[128];              /* lws's reason for a failed connect      */
+    s_state_t state;                /* of the connection                      */
+    int close_rc;                   /* the result a close means               */
+    bool timed_out;                 /* the step's timer fired                 */
+    lws_sorted_usec_list_t sul;     /* the step's timer                       */
+    bool http;                      /* a GET, not a WebSocket                 */
+    bool http_done;                 /* the GET's body is complete             */
+    int status;                     /* the GET's HTTP status                  */
+    char *body;                     /* the GET's body, or a message being
+                                       gathered (WebSocket)                   */
+    size_t body_len;                /* bytes in body                          */
+    size_t body_cap;                /* bytes allocated                        */
+    char *outq[PL_CTLC_OUTQ];       /* LWS_PRE + message, FIFO ring           */
+    size_t outq_len[PL_CTLC_OUTQ];  /* message bytes (after LWS_PRE)          */
+    unsigned out_head, out_count;   /* ring state                             */
+    char *inq[PL_CTLC_INQ];         /* messages received, FIFO ring           */
+    size_t inq_len[PL_CTLC_INQ];    /* their lengths                          */
+    unsigned in_head, in_count;     /* ring state                             */
+    size_t in_bytes;                /* bytes in inq                           */
+    cJSON *held;                    /* [[name, args...]...] pushed while a
+                                       call waited, for pl_ctlc_next          */
+    long max_payload;               /* the server's maxPayload (OPEN)         */
+    uint64_t next_ack;              /* the next ack id                        */
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* A server's text, made safe to print: at most PL_CTLC_SHOW bytes, control
+ * bytes as '?'. */
+static void
+s_show (char *out, size_t size, const char *text, size_t len)
+{
+    size_t n = len < size - 1 ? len : size - 1;
+    if (n > PL_CTLC_SHOW)
+        n = PL_CTLC_SHOW;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) text[i];
+        out[i] = c < 0x20 || c == 0x7f ? '?' : (char) c;
+    }
+    out[n] = 0;
+}
+
+static void
+s_fail (pl_ctlc_t *self, int rc, const char *fmt, const char *arg)
+{
+    /* a message cut at sizeof error is still the message */
+    if (snprintf (self->error, sizeof self->error, fmt, self->url, arg ? arg : "") < 0)
+        self->error[0] = 0;
+    self->close_rc = rc;
+}
+
+static void
+s_clear_queues (pl_ctlc_t *self)
+{
+    for (; self->out_count; self->out_count--) {
+        free (self->outq[self->out_head]);
+        self->out_head = (self->out_head + 1) % PL_CTLC_OUTQ;
+    }
+    for (; self->in_count; self->in_count--) {
+        free (self->inq[self->in_head]);
+        self->in_head = (self->in_head + 1) % PL_CTLC_INQ;
+    }
+    self->in_bytes = 0;
+    free (self->body);
+    self->body = NULL;
+    self->body_len = self->body_cap = 0;
+}
+
+/* Append to self->body, bounded by max. -1 past it or on OOM. */
+static int
+s_append (pl_ctlc_t *self, const void *data, size_t len, size_t max)
+{
+    int rc = -1;
+    if (len > max - self->body_len)
+        goto cleanup;
+    if (self->body_len + len + 1 > self->body_cap) {
+        size_t cap = self->body_cap ? self->body_cap : 4096;
+        while (cap < self->body_len + len + 1)
+            cap *= 2;
+        char *grown = realloc (self->body, cap);
+        if (!grown)
+            goto cleanup;
+        self->body = grown;
+        self->body_cap = cap;
+    }
+    memcpy (self->body + self->body_len, data, len);
+    self->body_len += len;
+    self->body[self->body_len] = 0;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* Queue text (a new string, taken) for writing. -1 when the queue is full. */
+static int
+s_send (pl_ctlc_t *self, char *text)
+{
+    int rc = -1;
+    char *buf = NULL;
+    if (!text || self->out_count == PL_CTLC_OUTQ || !self->wsi)
+        goto cleanup;
+    size_t len = strlen (text);
+    buf = malloc (LWS_PRE + len + 1);
+    if (!buf)
+        goto cleanup;
+    memcpy (buf + LWS_PRE, text, len + 1);
+    unsigned slot = (self->out_head + self->out_count) % PL_CTLC_OUTQ;
+    self->outq[slot] = buf;
+    self->outq_len[slot] = len;
+    self->out_count++;
+    buf = NULL;
+    lws_callback_on_writable (self->wsi);
+    rc = 0;
+cleanup:
+    free (buf);
+    free (text);
+    return rc;
+}
+
+/* A complete WebSocket message from the server (lws loop). Pings are
+ * answered here; the rest waits in inq. -1 closes the connection. */
+static int
+s_on_message (pl_ctlc_t *self)
+{
+    int rc = -1;
+    pl_sio_packet_t pkt;
+    const char *why = NULL;
+    if (pl_sio_parse_server (self->body, self->body_len, &pkt, &why) != 0) {
+        char shown[PL_CTLC_SHOW + 1];
+        s_show (shown, sizeof shown, self->body, self->body_len);
+        char detail[PL_CTLC_SHOW + 128];
+        snprintf (detail, sizeof detail, "%s: '%s'", why, shown);
+        s_fail (self, PL_CTLC_LOST, "%s sent an invalid packet (%s)", detail);
+        goto cleanup;
+    }
+    bool ping = pkt.eio == PL_EIO_PING, close = pkt.eio == PL_EIO_CLOSE;
+    pl_sio_packet_clear (&pkt);
+    if (ping) {
+        if (s_send (self, strdup ("3")) != 0) {
+            s_fail (self, PL_CTLC_LOST, "%s: cannot answer a ping%s", NULL);
+            goto cleanup;
+        }
+        rc = 0;
+        goto cleanup;
+    }
+    if (close) {
+        s_fail (self, PL_CTLC_LOST, "%s closed the session%s", NULL);
+        goto cleanup;
+    }
+    if (self->in_count == PL_CTLC_INQ || self->body_len > PL_CTLC_INQ_BYTES - self->in_bytes) {
+        s_fail (self, PL_CTLC_LOST, "%s sent more than parleyctl keeps unread%s", NULL);
+        goto cleanup;
+    }
+    unsigned slot = (self->in_head + self->in_count) % PL_CTLC_INQ;
+    self->inq[slot] = self->body;               /* taken */
+    self->inq_len[slot] = self->body_len;
+    self->in_count++;
+    self->in_bytes += self->body_len;
+    self->body = NULL;
+    self->body_len = self->body_cap = 0;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* The one lws callback, for the HTTP GET and the WebSocket (lws loop, on
+ * the caller's thread inside lws_service). */
+static int
+s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    (void) user;
+    int rc = 0;
+    pl_ctlc_t *self = lws_context_user (lws_get_context (wsi));
+    /* one connection at a time: nothing of ours is alive outside these
+     * states (the context's own wsis only bring reasons not handled) */
+    if (!self || self->state == S_IDLE || self->state == S_CLOSED)
+        goto cleanup;
+    switch (reason) {
+        case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+            /* the message is made in s_wait, out of the callback */
+            if (self->close_rc == PL_CTLC_OK) {
+                snprintf (self->lws_why, sizeof self->lws_why, "%s",
+                          in ? (const char *) in : "connection failed");
+                self->error[0] = 0;
+                self->close_rc = PL_CTLC_UNREACHABLE;
+            }
+            self->state = S_CLOSED;
+            self->wsi = NULL;
+            break;
+        case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+            self->status = (int) lws_http_client_http_response (wsi);
+            break;
+        case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+            char buf[LWS_PRE + 4096];
+            char *p = buf + LWS_PRE;
+            int n = (int) sizeof buf - LWS_PRE;
+            if (lws_http_client_read (wsi, &p, &n) < 0)
+                rc = -1;
+            break;
+        }
+        case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+            if (s_append (self, in, len, PL_CTLC_BODY_MAX) != 0) {
+                char max[32];
+                snprintf (max, sizeof max, "%u", PL_CTLC_BODY_MAX);
+                s_fail (self, PL_CTLC_LOST, "%s sent a body over %s bytes", max);
+                rc = -1;
+            }
+            break;
+        case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+            self->http_done = true;
+            break;
+        case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+            /* a body without a length ends with the connection */
+            if (!self->http_done && self->status > 0 && self->close_rc == PL_CTLC_OK)
+                self->http_done = true;
+            else
+            if (!self->http_done && self->close_rc == PL_CTLC_OK)
+                s_fail (self, PL_CTLC_LOST, "%s closed the connection before answering%s",
+                        NULL);
+            self->state = S_CLOSED;
+            self->wsi = NULL;
+            break;
+        case LWS_CALLBACK_CLIENT_ESTABLISHED:
+            self->state = S_OPEN;
+            break;
+        case LWS_CALLBACK_CLIENT_RECEIVE:
+            if (lws_frame_is_binary (wsi)) {
+                s_fail (self, PL_CTLC_LOST, "%s sent a binary message%s", NULL);
+                rc = -1;
+                break;
+            }
+            if (s_append (self, in, len, PL_CTLC_MSG_MAX) != 0) {
+                s_fail (self, PL_CTLC_LOST, "%s sent a message over parleyctl's limit%s", NULL);
+                rc = -1;
+                break;
+            }
+            if (lws_is_final_fragment (wsi) && !lws_remaining_packet_payload (wsi)
+            &&  s_on_message (self) != 0)
+                rc = -1;
+            break;
+        case LWS_CALLBACK_CLIENT_WRITEABLE:
+            if (self->out_count) {
+                unsigned slot = self->out_head;
+                int n = lws_write (wsi, (unsigned char *) self->outq[slot] + LWS_PRE,
+                                   self->outq_len[slot], LWS_WRITE_TEXT);
+                free (self->outq[slot]);
+                self->out_head = (slot + 1) % PL_CTLC_OUTQ;
+                self->out_count--;
+                if (n < 0) {
+                    s_fail (self, PL_CTLC_LOST, "%s: write failed%s", NULL);
+                    rc = -1;
+                }
+                else
+                if (self->out_count)
+                    lws_callback_on_writable (wsi);
+            }
+            break;
+        case LWS_CALLBACK_CLIENT_CLOSED:
+            if (self->close_rc == PL_CTLC_OK)
+                s_fail (self, PL_CTLC_LOST, "%s closed the connection%s", NULL);
+            self->state = S_CLOSED;
+            self->wsi = NULL;
+            break;
+        default:
+            break;
+    }
+cleanup:
+    return rc;
+}
+
+static const struct lws_protocols s_protocols[] = {
+    { "parleyctl", s_callback, 0, 0, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* Why a connect failed, as the system says it ("Connection refused"):
+ * lws 4.1 reports every failure as "Unable to connect". Asked only after a
+ * failure, with a connect of our own bounded by the step's timeout (a poll
+ * on the socket). Writes "" when that one gets through or says nothing. */
+static void
+s_connect_errno (pl_ctlc_t *self, char *out, size_t size)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+    char port[8];
+    int fd = -1;
+    out[0] = 0;
+    snprintf (port, sizeof port, "%d", self->port);
+    int gai = getaddrinfo (self->host, port, &hints, &res);
+    if (gai != 0) {
+        snprintf (out, size, "%s", gai_strerror (gai));
+        goto cleanup;
+    }
+    fd = socket (res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto cleanup;
+    int err = 0;
+    if (connect (fd, res->ai_addr, res->ai_addrlen) != 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            struct pollfd p = { .fd = fd, .events = POLLOUT };
+            socklen_t len = sizeof err;
+            err = 0;
+            if (poll (&p, 1, (int) self->timeout_ms) == 1)
+                getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        }
+    }
+    if (err)
+        snprintf (out, size, "%s", strerror (err));
+cleanup:
+    if (fd >= 0)
+        close (fd);
+    if (res)
+        freeaddrinfo (res);
+}
+
+/* The step's timer (lws loop). */
+static void
+s_on_timeout (lws_sorted_usec_list_t *sul)
+{
+    pl_ctlc_t *self = lws_container_of (sul, pl_ctlc_t, sul);
+    self->timed_out = true;
+}
+
+/* Run the loop until what (0: the connection is open or closed, 1: a GET
+ * is done, 2: a message waits) or the timeout (timed) or *stop. Returns
+ * PL_CTLC_OK when it came. */
+static int
+s_wait (pl_ctlc_t *self, int what, bool timed)
+{
+    int rc = PL_CTLC_OK;
+    self->timed_out = false;
+    if (timed)
+        lws_sul_schedule (self->ctx, 0, &self->sul, s_on_timeout,
+                          (lws_usec_t) self->timeout_ms * LWS_US_PER_MS);
+    while (true) {
+        if (what == 1 && self->http_done)
+            break;
+        if (what == 2 && self->in_count)
+            break;
+        if (self->state == S_CLOSED) {
+            rc = self->close_rc != PL_CTLC_OK ? self->close_rc : PL_CTLC_LOST;
+            if (rc == PL_CTLC_UNREACHABLE && self->error[0] == 0) {
+                char why[128];
+                s_connect_errno (self, why, sizeof why);
+                s_fail (self, rc, "cannot connect to %s: %s", *why ? why : self->lws_why);
+            }
+            if (self->close_rc == PL_CTLC_OK)
+                s_fail (self, PL_CTLC_LOST, "%s closed the connection%s", NULL);
+            break;
+        }
+        if (what == 0 && self->state == S_OPEN)
+            break;
+        if (self->stop && *self->stop) {
+            rc = PL_CTLC_STOPPED;
+            snprintf (self->error, sizeof self->error, "interrupted");
+            break;
+        }
+        if (self->timed_out) {
+            char ms[32];
+            snprintf (ms, sizeof ms, "%ld", self->timeout_ms);
+            s_fail (self, PL_CTLC_UNREACHABLE, "no answer from %s in %s ms", ms);
+            rc = PL_CTLC_UNREACHABLE;
+            break;
+        }
+        if (lws_service (self->ctx, 0) < 0) {
+            s_fail (self, PL_CTLC_LOST, "%s: the event loop failed%s", NULL);
+            rc = PL_CTLC_LOST;
+            break;
+        }
+    }
+    if (timed)
+        lws_sul_cancel (&self->sul);
+    return rc;
+}
+
+/* Start a connection to path (a GET, or a WebSocket upgrade). */
+static int
+s_open (pl_ctlc_t *self, const char *path, bool http)
+{
+    int rc = PL_CTLC_OK;
+    if (self->state != S_IDLE) {
+        snprintf (self->error, sizeof self->error, "one connection per pl_ctlc_t");
+        rc = PL_CTLC_USAGE;
+        goto cleanup;
+    }
+    struct lws_client_connect_info info;
+    memset (&info, 0, sizeof info);
+    info.context = self->ctx;
+    info.address = self->host;
+    info.port = self->port;
+    info.path = path;
+    info.host = self->host;
+    info.origin = self->host;
+    info.method = http ? "GET" : NULL;
+    info.pwsi = &self->wsi;
+    info.local_protocol_name = s_protocols[0].name;
+    self->http = http;
+    self->state = S_CONNECTING;
+    self->close_rc = PL_CTLC_OK;
+    if (!lws_client_connect_via_info (&info)) {
+        /* a failure reported at once also came through the callback */
+        if (self->close_rc == PL_CTLC_OK || self->error[0] == 0) {
+            char why[128];
+            s_connect_errno (self, why, sizeof why);
+            s_fail (self, PL_CTLC_UNREACHABLE, "cannot connect to %s: %s",
+                    *why ? why : self->lws_why[0] ? self->lws_why : "connection failed");
+        }
+        self->state = S_CLOSED;
+        self->wsi = NULL;
+        rc = self->close_rc;
+    }
+cleanup:
+    return rc;
+}
+
+/* Take the oldest received message: parse it into *pkt (the text is
+ * returned in *text for the caller to free after pl_sio_packet_clear). */
+static int
+s_take (pl_ctlc_t *self, pl_sio_packet_t *pkt, char **text)
+{
+    unsigned slot = self->in_head;
+    *text = self->inq[slot];
+    size_t len = self->inq_len[slot];
+    self->in_head = (slot + 1) % PL_CTLC_INQ;
+    self->in_count--;
+    self->in_bytes -= len;
+    /* it parsed in s_on_message, so it parses again */
+    int rc = pl_sio_parse_server (*text, len, pkt, NULL);
+    assert (rc == 0);
+    return rc;
+}
+
+/* ---- url --------------------------------------------------------------- */
+
+static int
+s_parse_url (pl_ctlc_t *self, const char *url, const char **why)
+{
+    int rc = -1;
+    size_t len = strlen (url);
+    if (len > PL_CTLC_URL_MAX) {
+        *why = "the url is too long";
+        goto cleanup;
+    }
+    if (strncasecmp (url, "https://", 8) == 0) {
+        *why = "https is not supported: give the gateway's http:// address";
+        goto cleanup;
+    }
+    if (strncasecmp (url, "http://", 7) != 0) {
+        *why = "the url must start with http://";
+        goto cleanup;
+    }
+    const char *p = url + 7, *end;
+    if (*p == '[') {
+        end = strchr (p, ']');
+        if (!end) {
+            *why = "the url's IPv6 address has no ]";
+            goto cleanup;
+        }
+        p++;
+    }
+    else
+        end = p + strcspn (p, ":/");
+    size_t host_len = (size_t) (end - p);
+    if (host_len == 0 || host_len >= sizeof self->host) {
+        *why = "the url has no host, or one too long";
+        goto cleanup;
+    }
+    for (size_t i = 0; i < host_len; i++) {
+        char c = p[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+               || c == '.' || c == '-' || c == '_' || c == ':';
+        if (!ok) {
+            *why = "the url's host holds a character no host name has";
+            goto cleanup;
+        }
+    }
+    memcpy (self->host, p, host_len);
+    self->host[host_len] = 0;
+    p = end + (*end == ']');
+    self->port = 80;
+    if (*p == ':') {
+        p++;
+        long port = 0;
+        size_t digits = 0;
+        while (*p >= '0' && *p <= '9' && digits < 6) {
+            port = port * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (digits == 0 || port < 1 || port > 65535) {
+            *why = "the url's port must be 1 to 65535";
+            goto cleanup;
+        }
+        self->port = (int) port;
+    }
+    if (*p && strcmp (p, "/") != 0) {
+        *why = "the url takes no path (PARLEY_PATH sets the Engine.IO path)";
+        goto cleanup;
+    }
+    bool v6 = strchr (self->host, ':') != NULL;
+    snprintf (self->url, sizeof self->url, "http://%s%s%s:%d", v6 ? "[" : "", self->host,
+              v6 ? "]" : "", self->port);
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+pl_ctlc_t *
+pl_ctlc_new (const char *url, long timeout_ms, volatile sig_atomic_t *stop, const char **why)
+{
+    pl_ctlc_t *self = calloc (1, sizeof *self);
+    static const char *unused;
+    if (!why)
+        why = &unused;
+    *why = "out of memory";
+    if (!self)
+        goto cleanup;
+    assert (timeout_ms > 0);
+    self->timeout_ms = timeout_ms;
+    self->stop = stop;
+    self->max_payload = PL_CTLC_MSG_MAX;
+    if (s_parse_url (self, url, why) != 0) {
+        free (self);
+        self = NULL;
+        goto cleanup;
+    }
+    lws_set_log_level (getenv ("PARLEYCTL_LWS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE : 0,
+                       NULL);
+    struct lws_context_creation_info info;
+    memset (&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = s_protocols;
+    info.user = self;
+    info.fd_limit_per_thread = 8;       /* one connection, lws's own pipe */
+    self->ctx = lws_create_context (&info);
+    self->held = cJSON_CreateArray ();
+    if (!self->ctx || !self->held) {
+        *why = "cannot start libwebsockets";
+        pl_ctlc_destroy (&self);
+    }
+cleanup:
+    return self;
+}
+
+void
+pl_ctlc_destroy (pl_ctlc_t **self_p)
+{
+    assert (self_p);
+    pl_ctlc_t *self = *self_p;
+    if (self) {
+        if (self->ctx)
+            lws_context_destroy (self->ctx);
+        s_clear_queues (self);
+        cJSON_Delete (self->held);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+pl_ctlc_error (const pl_ctlc_t *self)
+{
+    return self->error;
+}
+
+void
+pl_ctlc_wake (pl_ctlc_t *self)
+{
+    if (self && self->ctx)
+        lws_cancel_service (self->ctx);
+}
+
+int
+pl_ctlc_get (pl_ctlc_t *self, const char *path, int *status, char **body, size_t *len)
+{
+    *body = NULL;
+    *len = 0;
+    *status = 0;
+    int rc = s_open (self, path, true);
+    if (rc == PL_CTLC_OK)
+        rc = s_wait (self, 1, true);
+    if (rc == PL_CTLC_OK && self->status <= 0) {
+        s_fail (self, PL_CTLC_LOST, "%s sent no HTTP status%s", NULL);
+        rc = PL_CTLC_LOST;
+    }
+    if (rc == PL_CTLC_OK) {
+        if (!self->body && s_append (self, "", 0, 1) != 0) {
+            rc = PL_CTLC_LOST;
+            goto cleanup;
+        }
+        *status = self->status;
+        *body = self->body;
+        *len = self->body_len;
+        self->body = NULL;
+        self->body_len = self->body_cap = 0;
+    }
+cleanup:
+    return rc;
+}
+
+int
+pl_ctlc_connect (pl_ctlc_t *self, const char *eio_path, const char *token)
+{
+    pl_sio_packet_t pkt = { 0 };
+    char *text = NULL;
+    char path[512];
+    int rc = PL_CTLC_USAGE;
+    if (snprintf (path, sizeof path, "%s?EIO=4&transport=websocket", eio_path)
+        >= (int) sizeof path)
+        goto cleanup;
+    rc = s_open (self, path, false);
+    if (rc == PL_CTLC_OK)
+        rc = s_wait (self, 0, true);
+    if (rc == PL_CTLC_OK)
+        rc = s_wait (self, 2, true);
+    if (rc != PL_CTLC_OK)
+        goto cleanup;
+    /* Engine.IO: the first message is the OPEN packet */
+    s_take (self, &pkt, &text);
+    if (pkt.eio != PL_EIO_OPEN) {
+        s_fail (self, PL_CTLC_LOST, "%s did not open an Engine.IO session%s", NULL);
+        rc = PL_CTLC_LOST;
+        goto cleanup;
+    }
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive (pkt.json, "maxPayload");
+    if (cJSON_IsNumber (max) && max->valuedouble >= 16 && max->valuedouble < PL_CTLC_MSG_MAX)
+        self->max_payload = (long) max->valuedouble;
+    pl_sio_packet_clear (&pkt);
+    free (text);
+    text = NULL;
+    /* Socket.IO: CONNECT with the token, answered CONNECT or CONNECT_ERROR */
+    if (s_send (self, pl_sio_encode_auth (token)) != 0) {
+        s_fail (self, PL_CTLC_LOST, "%s: cannot send the token%s", NULL);
+        rc = PL_CTLC_LOST;
+        goto cleanup;
+    }
+    while (rc == PL_CTLC_OK) {
+        rc = s_wait (self, 2, true);
+        if (rc != PL_CTLC_OK)
+            break;
+        s_take (self, &pkt, &text);
+        if (pkt.sio == PL_SIO_CONNECT && pkt.nsp_len == 1)
+            break;
+        if (pkt.sio == PL_SIO_CONNECT_ERROR) {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive (pkt.json, "message");
+            char shown[PL_CTLC_SHOW + 1] = "(no message)";
+            if (cJSON_IsString (m))
+                s_show (shown, sizeof shown, m->valuestring, strlen (m->valuestring));
+            s_fail (self, PL_CTLC_ERROR, "%s refused the connection: %s", shown);
+            rc = PL_CTLC_ERROR;
+        }
+        else
+        if (pkt.eio != PL_EIO_NOOP && pkt.eio != PL_EIO_PONG) {
+            s_fail (self, PL_CTLC_LOST, "%s answered the CONNECT with something else%s", NULL);
+            rc = PL_CTLC_LOST;
+        }
+        pl_sio_packet_clear (&pkt);
+        free (text);
+        text = NULL;
+    }
+cleanup:
+    pl_sio_packet_clear (&pkt);
+    free (text);
+    return rc;
+}
+
+/* Keep a pushed EVENT for pl_ctlc_next. -1 when too many wait. */
+static int
+s_hold (pl_ctlc_t *self, const cJSON *packet)
+{
+    int rc = -1;
+    if (cJSON_GetArraySize (self->held) >= PL_CTLC_HELD)
+        goto cleanup;
+    cJSON *copy = cJSON_Duplicate (packet, true);
+    if (!copy || !cJSON_AddItemToArray (self->held, copy)) {
+        cJSON_Delete (copy);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+int
+pl_ctlc_call (pl_ctlc_t *self, const char *event, const cJSON *arg, cJSON **ack)
+{
+    pl_sio_packet_t pkt = { 0 };
+    char *text = NULL;
+    int rc = PL_CTLC_OK;
+    *ack = NULL;
+    uint64_t id = self->next_ack++;
+    char *packet = pl_sio_encode_event (id, event, arg);
+    if (packet && (long) strlen (packet) > self->max_payload) {
+        char max[32];
+        snprintf (max, sizeof max, "%ld", self->max_payload);
+        snprintf (self->error, sizeof self->error,
+                  "the event is larger than the server's maxPayload (%s bytes)", max);
+        free (packet);
+        rc = PL_CTLC_USAGE;
+        goto cleanup;
+    }
+    if (s_send (self, packet) != 0) {
+        s_fail (self, PL_CTLC_LOST, "%s: cannot send the event%s", NULL);
+        rc = PL_CTLC_LOST;
+        goto cleanup;
+    }
+    while (!*ack) {
+        rc = s_wait (self, 2, true);
+        if (rc != PL_CTLC_OK)
+            break;
+        s_take (self, &pkt, &text);
+        if (pkt.sio == PL_SIO_ACK && pkt.ack_id == id) {
+            const cJSON *first = cJSON_GetArrayItem (pkt.json, 0);
+            *ack = first ? cJSON_Duplicate (first, true) : cJSON_CreateNull ();
+            if (!*ack) {
+                rc = PL_CTLC_LOST;
+                snprintf (self->error, sizeof self->error, "out of memory");
+                break;
+            }
+        }
+        else
+        if (pkt.sio == PL_SIO_EVENT && pkt.event && s_hold (self, pkt.json) != 0) {
+            s_fail (self, PL_CTLC_LOST, "%s pushed too many events while parleyctl waited%s",
+                    NULL);
+            rc = PL_CTLC_LOST;
+            break;
+        }
+        else
+        if (pkt.sio == PL_SIO_DISCONNECT || pkt.sio == PL_SIO_CONNECT_ERROR) {
+            s_fail (self, PL_CTLC_LOST, "%s ended the Socket.IO session%s", NULL);
+            rc = PL_CTLC_LOST;
+            break;
+        }
+        pl_sio_packet_clear (&pkt);
+        free (text);
+        text = NULL;
+    }
+cleanup:
+    pl_sio_packet_clear (&pkt);
+    free (text);
+    return rc;
+}
+
+/* The name and the arguments after it of an EVENT's JSON array. */
+static int
+s_split_event (const cJSON *packet, char **event, cJSON **args)
+{
+    int rc = -1;
+    *event = strdup (cJSON_GetArrayItem (packet, 0)->valuestring);
+    *args = cJSON_CreateArray ();
+    if (!*event || !*args)
+        goto cleanup;
+    for (const cJSON *a = cJSON_GetArrayItem (packet, 1); a; a = a->next) {
+        cJSON *copy = cJSON_Duplicate (a, true);
+        if (!copy || !cJSON_AddItemToArray (*args, copy)) {
+            cJSON_Delete (copy);
+            goto cleanup;
+        }
+    }
+    rc = 0;
+cleanup:
+    if (rc != 0) {
+        free (*event);
+        *event = NULL;
+        cJSON_Delete (*args);
+        *args = NULL;
+    }
+    return rc;
+}
+
+int
+pl_ctlc_next (pl_ctlc_t *self, char **event, cJSON **args)
+{
+    pl_sio_packet_t pkt = { 0 };
+    char *text = NULL;
+    int rc = PL_CTLC_OK;
+    *event = NULL;
+    *args = NULL;
+    cJSON *held = cJSON_DetachItemFromArray (self->held, 0);
+    if (held) {
+        if (s_split_event (held, event, args) != 0)
+            rc = PL_CTLC_LOST;
+        cJSON_Delete (held);
+        goto cleanup;
+    }
+    while (!*event) {
+        rc = s_wait (self, 2, false);
+        if (rc != PL_CTLC_OK)
+            break;
+        s_take (self, &pkt, &text);
+        if (pkt.sio == PL_SIO_EVENT && pkt.event) {
+            if (s_split_event (pkt.json, event, args) != 0) {
+                snprintf (self->error, sizeof self->error, "out of memory");
+                rc = PL_CTLC_LOST;
+                break;
+            }
+        }
+        else
+        if (pkt.sio == PL_SIO_DISCONNECT || pkt.sio == PL_SIO_CONNECT_ERROR) {
+            s_fail (self, PL_CTLC_LOST, "%s ended the Socket.IO session%s", NULL);
+            rc = PL_CTLC_LOST;
+            break;
+        }
+        pl_sio_packet_clear (&pkt);
+        free (text);
+        text = NULL;
+    }
+cleanup:
+    pl_sio_packet_clear (&pkt);
+    free (text);
+    return rc;
+}
+
+/* ---- selftest ---------------------------------------------------------- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+/* A loopback port nobody listens on: bound, never listened to, so a
+ * connect is refused while we hold it. */
+static int
+s_dead_port (int *fd)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    *fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert (*fd >= 0);
+    assert (bind (*fd, (struct sockaddr *) &sa, sizeof sa) == 0);
+    assert (getsockname (*fd, (struct sockaddr *) &sa, &sl) == 0);
+    return ntohs (sa.sin_port);
+}
+
+void
+pl_ctlc_test (bool verbose)
+{
+    if (verbose)
+        printf (" * pl_ctlc: ");
+    const char *why = NULL;
+    pl_ctlc_t *c = pl_ctlc_new ("http://127.0.0.1:8080", 1000, NULL, &why);
+    assert (c && strcmp (c->host, "127.0.0.1") == 0 && c->port == 8080);
+    assert (strcmp (c->url, "http://127.0.0.1:8080") == 0);
+    pl_ctlc_destroy (&c);
+    pl_ctlc_destroy (&c);
+    assert (c == NULL);
+    c = pl_ctlc_new ("HTTP://gw-1.example.org/", 1000, NULL, &why);
+    assert (c && c->port == 80 && strcmp (c->url, "http://gw-1.example.org:80") == 0);
+    pl_ctlc_destroy (&c);
+    c = pl_ctlc_new ("http://[::1]:9000", 1000, NULL, &why);
+    assert (c && strcmp (c->host, "::1") == 0 && c->port == 9000);
+    assert (strcmp (c->url, "http://[::1]:9000") == 0);
+    pl_ctlc_destroy (&c);
+    const char *bad[] = {
+        "", "127.0.0.1:8080", "https://127.0.0.1", "ftp://x", "http://", "http://:80",
+        "http://h:0", "http://h:65536", "http://h:1234567", "http://h:", "http://h:8x",
+        "http://h/api", "http://[::1", "http://a b", "http://h\x01", "http://user@h", NULL
+    };
+    for (int i = 0; bad[i]; i++) {
+        why = NULL;
+        c = pl_ctlc_new (bad[i], 1000, NULL, &why);
+        if (c)
+            fprintf (stderr, "accepted url '%s'\n", bad[i]);
+        assert (!c && why);
+    }
+    char longurl[PL_CTLC_URL_MAX + 16] = "http://";
+    memset (longurl + 7, 'a', sizeof longurl - 8);
+    longurl[sizeof longurl - 1] = 0;
+    assert (!pl_ctlc_new (longurl, 1000, NULL, &why));
+
+    /* a refused connection is PL_CTLC_UNREACHABLE and says so */
+    int fd;
+    int port = s_dead_port (&fd);
+    char url[64];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d", port);
+    c = pl_ctlc_new (url, 5000, NULL, &why);
+    assert (c);
+    int status;
+    char *body;
+    size_t len;
+    assert (pl_ctlc_get (c, "/healthz", &status, &body, &len) == PL_CTLC_UNREACHABLE);
+    assert (strstr (pl_ctlc_error (c), "cannot connect to http://127.0.0.1:"));
+    assert (strstr (pl_ctlc_error (c), ": Connection refused"));
+    assert (body == NULL);
+    if (verbose)
+        printf ("\n   %s", pl_ctlc_error (c));
+    pl_ctlc_destroy (&c);
+    c = pl_ctlc_new (url, 5000, NULL, &why);
+    assert (pl_ctlc_connect (c, "/socket.io/", "t") == PL_CTLC_UNREACHABLE);
+    assert (strstr (pl_ctlc_error (c), "cannot connect to"));
+    pl_ctlc_destroy (&c);
+
+    /* a server that accepts and never answers: the step times out */
+    assert (listen (fd, 4) == 0);
+    c = pl_ctlc_new (url, 200, NULL, &why);
+    assert (pl_ctlc_get (c, "/healthz", &status, &body, &len) == PL_CTLC_UNREACHABLE);
+    assert (strstr (pl_ctlc_error (c), "no answer from"));
+    pl_ctlc_destroy (&c);
+    close (fd);
+
+    /* a stop flag already set stops before anything is answered */
+    volatile sig_atomic_t stop = 1;
+    fd = -1;
+    port = s_dead_port (&fd);
+    assert (listen (fd, 4) == 0);
+    snprintf (url, sizeof url, "http://127.0.0.1:%d", port);
+    c = pl_ctlc_new (url, 5000, &stop, &why);
+    assert (pl_ctlc_get (c, "/healthz", &status, &body, &len) == PL_CTLC_STOPPED);
+    pl_ctlc_destroy (&c);
+    close (fd);
+
+    /* s_show never prints a control byte nor more than PL_CTLC_SHOW */
+    char shown[PL_CTLC_SHOW + 1];
+    s_show (shown, sizeof shown, "a\x1b[2Jb\nc", 8);
+    assert (strcmp (shown, "a?[2Jb?c") == 0);
+    char big[1000];
+    memset (big, 'x', sizeof big);
+    s_show (shown, sizeof shown, big, sizeof big);
+    assert (strlen (shown) == PL_CTLC_SHOW);
+    if (verbose)
+        printf ("\n");
+}

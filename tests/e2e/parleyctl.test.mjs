@@ -1,0 +1,364 @@
+// parleyctl against a real system: token (checked with Node's crypto), call
+// (a campaign created, then read back with socket.io-client), tail (a child
+// printing the pushes of a change made by socket.io-client, SIGINT exits 0),
+// health, services, metrics, and the errors a script relies on: exit codes
+// and messages for a server that is down or silent, a bad secret, an unknown
+// event, malformed JSON, bad options, a hostile /healthz; --help everywhere.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { useSystem, emitAck, expectOk, freePort, nowSec, buildDir, SERVICES } from './lib/system.mjs';
+import { uid } from './lib/campaign.mjs';
+
+const CTL = path.join(buildDir, 'ctl/parleyctl');
+const h = useSystem({ workers: 1 });
+
+/** The environment parleyctl gets: the system's, pointing at its gateway. */
+function ctlEnv(sys, extra = {}) {
+  return { ...sys.env, PARLEY_URL: sys.url(), ...extra };
+}
+
+/** Run parleyctl to its end (bounded); resolves {code, signal, stdout, stderr}. */
+function run(args, env, timeoutMs = 20000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(CTL, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`parleyctl ${args.join(' ')} did not end in ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** HS256 check with Node's crypto; returns the claims. */
+function verifyJwt(token, secret) {
+  const [hd, pl, sig] = token.split('.');
+  const want = crypto.createHmac('sha256', secret).update(`${hd}.${pl}`).digest('base64url');
+  assert.equal(sig, want, 'the signature is HS256 with the secret');
+  assert.deepEqual(JSON.parse(Buffer.from(hd, 'base64url')), { alg: 'HS256', typ: 'JWT' });
+  return JSON.parse(Buffer.from(pl, 'base64url'));
+}
+
+h.test('--help: the tool and every command, exit 0', async (t, sys) => {
+  const top = await run(['--help'], ctlEnv(sys));
+  assert.equal(top.code, 0);
+  for (const cmd of ['token', 'call', 'tail', 'health', 'services', 'metrics']) {
+    assert.match(top.stdout, new RegExp(`^  ${cmd}\\b`, 'm'), `${cmd} is listed`);
+    const r = await run([cmd, '--help'], ctlEnv(sys));
+    assert.equal(r.code, 0, cmd);
+    assert.match(r.stdout, new RegExp(`^usage: parleyctl ${cmd}\\b`), cmd);
+  }
+  assert.match(top.stdout, /exit codes: 0 ok; 1 .*\n.*2 usage/);
+});
+
+h.test('usage errors exit 2 with a message', async (t, sys) => {
+  const cases = [
+    [[], /no command/],
+    [['frobnicate'], /unknown command: frobnicate/],
+    [['health', '--bogus'], /unknown option: --bogus/],
+    [['call'], /missing argument/],
+    [['call', 'campaign:create', '{"name":'], /the argument is not valid JSON: \{"name":/],
+    [['call', 'campaign:create', '{"name":"a\\u0000b"}'], /holds a NUL/],
+    [['call', 'a', '1', '2'], /too many arguments: 2/],
+    [['token'], /--sub is required/],
+    [['token', '--sub', 'a b'], /not a user id/],
+    [['token', '--sub', 'x', '--ttl', '-5'], /--ttl takes seconds/],
+    [['health', '--sub', 'x'], /an option this command does not take/],
+    [['call', 'x', '--as', 'a', '--token', 't'], /exclude each other/],
+    [['health', '--timeout', '0'], /--timeout takes seconds/],
+    [['health', '--url', 'https://127.0.0.1:1'], /https is not supported/],
+    [['health', '--url', 'localhost:8080'], /must start with http:\/\//],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(args, ctlEnv(sys));
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.equal(r.stdout, '', args.join(' '));
+  }
+});
+
+h.test('token: HS256 with PARLEY_JWT_SECRET, sub, name and ttl', async (t, sys) => {
+  const r = await run(['token', '--sub', 'alice', '--name', 'Alice', '--ttl', '120'], ctlEnv(sys));
+  assert.equal(r.code, 0, r.stderr);
+  const claims = verifyJwt(r.stdout.trim(), sys.secret);
+  assert.equal(claims.sub, 'alice');
+  assert.equal(claims.name, 'Alice');
+  assert.ok(Math.abs(claims.exp - (nowSec() + 120)) <= 5, `exp ${claims.exp}`);
+  assert.ok(Math.abs(claims.iat - nowSec()) <= 5);
+  const forever = await run(['token', '--sub', 'bob', '--ttl', '0'], ctlEnv(sys));
+  assert.equal(forever.code, 0);
+  assert.equal(verifyJwt(forever.stdout.trim(), sys.secret).exp, undefined, '--ttl 0: no exp');
+  // the token it prints gets in
+  const s = await sys.connectOk(r.stdout.trim());
+  expectOk(await emitAck(s, 'campaign:list'));
+  s.disconnect();
+});
+
+h.test('call campaign:create --as gm creates it; socket.io-client reads it back', async (t, sys) => {
+  const gm = uid('ctl-gm');
+  const name = `X-${uid('c')}`;
+  const r = await run(['call', 'campaign:create', JSON.stringify({ name }), '--as', gm], ctlEnv(sys));
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, 'the ack is one line');
+  const ack = JSON.parse(lines[0]);
+  const c = expectOk(ack);
+  assert.equal(c.name, name);
+  assert.equal(c.createdBy, gm);
+  const s = await sys.user(gm);
+  const got = expectOk(await emitAck(s, 'campaign:get', c.id));
+  assert.equal(got.name, name);
+  assert.deepEqual(got.members.map((m) => [m.userId, m.role]), [[gm, 'gm']]);
+  // another call sees it too; no argument at all is sent as none
+  const list = await run(['call', 'campaign:list', '--as', gm], ctlEnv(sys));
+  assert.equal(list.code, 0, list.stderr);
+  assert.deepEqual(expectOk(JSON.parse(list.stdout)).map((x) => x.id), [c.id]);
+  // --token instead of --as
+  const tok = await run(['call', 'campaign:list', '--token', sys.token({ sub: gm })], ctlEnv(sys));
+  assert.equal(tok.code, 0, tok.stderr);
+  assert.deepEqual(expectOk(JSON.parse(tok.stdout)).map((x) => x.id), [c.id]);
+});
+
+h.test('call: an error ack prints the ack and exits 1; an unknown event too', async (t, sys) => {
+  const r = await run(['call', 'campaign:get', '"no-such-campaign"', '--as', uid('u')], ctlEnv(sys));
+  assert.equal(r.code, 1);
+  assert.equal(JSON.parse(r.stdout).error.code, 'NOT_FOUND');
+  assert.match(r.stderr, /^parleyctl: campaign:get: NOT_FOUND: /);
+  const u = await run(['call', 'campaign:frobnicate', '{}'], ctlEnv(sys));
+  assert.equal(u.code, 1);
+  assert.equal(JSON.parse(u.stdout).error.code, 'UNKNOWN_EVENT');
+  assert.match(u.stderr, /campaign:frobnicate: UNKNOWN_EVENT/);
+  const v = await run(['call', 'campaign:create', '{"name":""}'], ctlEnv(sys));
+  assert.equal(v.code, 1);
+  assert.equal(JSON.parse(v.stdout).error.code, 'VALIDATION_ERROR');
+});
+
+h.test('tail campaign:<id> prints the pushes of a change as JSON lines; SIGINT exits 0', async (t, sys) => {
+  const gmId = uid('tail-gm');
+  const gm = await sys.user(gmId);
+  const c = expectOk(await emitAck(gm, 'campaign:create', { name: 'Tailed' }));
+  const child = spawn(CTL, ['tail', `campaign:${c.id}`, '--as', gmId], {
+    env: ctlEnv(sys), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  let stderr = '', buf = '';
+  const lines = [];
+  let wake = null;
+  child.stderr.on('data', (d) => { stderr += d; wake?.(); });
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, i)));      // every line is one JSON
+      buf = buf.slice(i + 1);
+    }
+    wake?.();
+  });
+  const until = async (pred, ms, what) => {
+    const deadline = Date.now() + ms;
+    while (!pred()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; stderr: ${stderr}`);
+      await new Promise((r) => { wake = r; setTimeout(r, Math.min(left, 250)); });
+    }
+  };
+  try {
+    await until(() => /tailing campaign:/.test(stderr), 10000, 'the subscribe');
+    // The subscription reaches the worker's PUB asynchronously (slow
+    // joiner): update until the first push shows, then check a fresh one.
+    for (let i = 0; !lines.some((l) => l.event === 'campaign:updated'); i++) {
+      assert.ok(i < 40, 'a push reaches tail');
+      expectOk(await emitAck(gm, 'campaign:update', { id: c.id, name: `warm-${i}` }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const n = lines.length;
+    const name = `fresh-${uid('n')}`;
+    expectOk(await emitAck(gm, 'campaign:update', { id: c.id, name }));
+    await until(() => lines.slice(n).some((l) => l.data?.name === name), 10000, 'the fresh update');
+    const line = lines.slice(n).find((l) => l.data?.name === name);
+    assert.equal(line.event, 'campaign:updated');
+    assert.equal(line.data.id, c.id);
+    // a chat message to the room shows too, as its own line
+    expectOk(await emitAck(gm, 'chat:send', { room: `campaign:${c.id}`, text: 'hello tail' }));
+    await until(() => lines.some((l) => l.data?.text === 'hello tail'), 10000, 'the chat line');
+    assert.match(lines.find((l) => l.data?.text === 'hello tail').event, /^chat:/);
+    child.kill('SIGINT');
+    const end = await exited;
+    assert.equal(end.code, 0, `SIGINT exits 0 (stderr: ${stderr})`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+h.test('tail: SIGTERM exits 0; a refused subscribe exits 1 with the error', async (t, sys) => {
+  const gmId = uid('t2-gm');
+  const gm = await sys.user(gmId);
+  const c = expectOk(await emitAck(gm, 'campaign:create', { name: 'Private' }));
+  const r = await run(['tail', `campaign:${c.id}`, '--as', uid('outsider')], ctlEnv(sys));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /parleyctl: subscribe: (FORBIDDEN|NOT_FOUND): /);
+  const child = spawn(CTL, ['tail', `campaign:${c.id}`, '--as', gmId], { env: ctlEnv(sys) });
+  let stderr = '';
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no subscribe: ${stderr}`)), 10000);
+    child.stderr.on('data', (d) => { stderr += d; if (/tailing/.test(stderr)) { clearTimeout(timer); resolve(); } });
+  });
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
+
+h.test('tail: the gateway going away ends it non-zero', async (t, sys) => {
+  const gmId = uid('t3-gm');
+  const gm = await sys.user(gmId);
+  const c = expectOk(await emitAck(gm, 'campaign:create', { name: 'Gone' }));
+  const child = spawn(CTL, ['tail', `campaign:${c.id}`, '--as', gmId], { env: ctlEnv(sys) });
+  let stderr = '';
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no subscribe: ${stderr}`)), 10000);
+    child.stderr.on('data', (d) => { stderr += d; if (/tailing/.test(stderr)) { clearTimeout(timer); resolve(); } });
+  });
+  await sys.kill('gateway', 'SIGTERM');
+  try {
+    assert.equal(await exited, 4, stderr);
+    assert.match(stderr, /closed|ended/);
+  } finally {
+    await sys.startAll();
+  }
+});
+
+h.test('health, services and metrics', async (t, sys) => {
+  const hr = await run(['health'], ctlEnv(sys));
+  assert.equal(hr.code, 0, hr.stderr);
+  const body = JSON.parse(hr.stdout);
+  assert.equal(body.status, 'ok');
+  const sr = await run(['services'], ctlEnv(sys));
+  assert.equal(sr.code, 0, sr.stderr);
+  const rows = sr.stdout.trim().split('\n');
+  assert.match(rows[0], /^SERVICE\s+WORKERS\s+QUEUED$/);
+  for (const svc of SERVICES) {
+    assert.ok(rows.some((row) => new RegExp(`^${svc}\\s+1\\s+0$`).test(row)), `${svc}: ${sr.stdout}`);
+  }
+  assert.equal(rows.length, SERVICES.length + 1);
+  // /healthz carries the broker's queue depth for it
+  for (const svc of SERVICES) assert.equal(body.services[svc].queued, 0);
+  const mr = await run(['metrics'], ctlEnv(sys));
+  if (mr.code === 0) {
+    assert.match(mr.stdout, /^# (HELP|TYPE) /m, 'Prometheus text');
+  } else {
+    assert.equal(mr.code, 1);
+    assert.match(mr.stderr, /parleyctl: metrics: the gateway has no \/metrics \(HTTP 404\)/);
+  }
+});
+
+h.test('health exits 1 when the gateway is unhealthy; services still prints the table', async (t, sys) => {
+  const worker = sys.workersOf('campaigns')[0];
+  await sys.kill(worker, 'SIGTERM');
+  try {
+    await sys.waitHealth({ status: 503, pred: (b) => (b?.services?.campaigns?.workers ?? 0) === 0, timeoutMs: 10000 });
+    const hr = await run(['health'], ctlEnv(sys));
+    assert.equal(hr.code, 1);
+    assert.equal(JSON.parse(hr.stdout).status, 'unavailable');
+    assert.match(hr.stderr, /not healthy \(HTTP 503\)/);
+    const sr = await run(['services'], ctlEnv(sys));
+    assert.equal(sr.code, 0);
+    assert.match(sr.stdout, /^campaigns\s+0\s+0$/m);
+  } finally {
+    await sys.startAll();
+  }
+});
+
+h.test('server down: exit 3 and "cannot connect to ...: Connection refused"', async (t, sys) => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  for (const args of [['health'], ['services'], ['metrics'], ['call', 'campaign:list'], ['tail', 'user:x']]) {
+    const r = await run(args, ctlEnv(sys, { PARLEY_URL: url }));
+    assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`cannot connect to http://127\\.0\\.0\\.1:${port}: Connection refused`), args[0]);
+  }
+  // --url wins over PARLEY_URL; without either, PARLEY_PORT names the port
+  const viaUrl = await run(['health', '--url', sys.url()], ctlEnv(sys, { PARLEY_URL: url }));
+  assert.equal(viaUrl.code, 0, viaUrl.stderr);
+  const viaPort = await run(['health'], ctlEnv(sys, { PARLEY_URL: '', PARLEY_PORT: String(sys.ports[0]) }));
+  assert.equal(viaPort.code, 0, viaPort.stderr);
+});
+
+h.test('a server that never answers: exit 3 after --timeout', async (t, sys) => {
+  const sockets = new Set();
+  const srv = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${srv.address().port}`;
+  try {
+    for (const args of [['health'], ['call', 'campaign:list']]) {
+      const r = await run([...args, '--timeout', '1'], ctlEnv(sys, { PARLEY_URL: url }));
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /no answer from http:\/\/127\.0\.0\.1:\d+ in 1000 ms/);
+    }
+  } finally {
+    for (const s of sockets) s.destroy();
+    srv.close();
+  }
+});
+
+h.test('bad secret or bad token: the connect_error message, exit 1', async (t, sys) => {
+  const r = await run(['call', 'campaign:list'], ctlEnv(sys, { PARLEY_JWT_SECRET: 'not-the-secret' }));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /refused the connection: unauthorized: bad signature/);
+  assert.equal(r.stdout, '');
+  const e = await run(['call', 'campaign:list', '--token', sys.token({ sub: 'a', exp: nowSec() - 60 })], ctlEnv(sys));
+  assert.equal(e.code, 1);
+  assert.match(e.stderr, /refused the connection: unauthorized: token expired/);
+  const tail = await run(['tail', 'user:a', '--token', 'garbage'], ctlEnv(sys));
+  assert.equal(tail.code, 1);
+  assert.match(tail.stderr, /refused the connection: unauthorized: /);
+});
+
+h.test('hostile answers: a /healthz that is no table, a WebSocket that is no Engine.IO', async (t, sys) => {
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"services":[1,2,3],"x":"\u001b[2J"}');
+    } else if (req.url === '/metrics') {
+      res.writeHead(500);
+      res.end('boom');
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  srv.on('upgrade', (req, socket) => {
+    const key = req.headers['sec-websocket-key'];
+    const accept = crypto.createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    const text = Buffer.from('9\u001b[2Jnot engine.io');
+    socket.write(Buffer.concat([Buffer.from([0x81, text.length]), text]));
+    socket.on('error', () => {});
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${srv.address().port}`;
+  try {
+    const s = await run(['services'], ctlEnv(sys, { PARLEY_URL: url }));
+    assert.equal(s.code, 4);
+    assert.match(s.stderr, /has no services table/);
+    const m = await run(['metrics'], ctlEnv(sys, { PARLEY_URL: url }));
+    assert.equal(m.code, 1);
+    assert.match(m.stderr, /answered HTTP 500/);
+    const c = await run(['call', 'campaign:list'], ctlEnv(sys, { PARLEY_URL: url }));
+    assert.equal(c.code, 4, c.stderr);
+    assert.match(c.stderr, /sent an invalid packet \(unknown Engine.IO packet type: '9\?\[2Jnot engine.io'\)/);
+  } finally {
+    srv.closeAllConnections?.();
+    srv.close();
+  }
+});
