@@ -426,20 +426,30 @@ s_write_body (const char *body, size_t len)
     fflush (stdout);
 }
 
+/* health and metrics: print the page; what a status other than 200 means
+ * (no page, for metrics) is the command's. */
 static int
-s_health (const s_opts_t *o)
+s_page (const s_opts_t *o, const char *path, bool print_any)
 {
     int status;
     char *body = NULL;
     size_t len;
-    int rc = s_get (o, "/healthz", &status, &body, &len);
+    int rc = s_get (o, path, &status, &body, &len);
     if (rc != PL_CTLC_OK)
         goto cleanup;
-    s_write_body (body, len);
-    if (status != 200) {
+    if (status == 200 || print_any)
+        s_write_body (body, len);
+    if (status == 200)
+        goto cleanup;
+    rc = PL_CTLC_ERROR;
+    if (strcmp (path, "/healthz") == 0)
         fprintf (stderr, "parleyctl: health: the gateway is not healthy (HTTP %d)\n", status);
-        rc = PL_CTLC_ERROR;
-    }
+    else
+    if (status == 404)
+        fprintf (stderr, "parleyctl: %s: the gateway has no %s (HTTP 404): "
+                         "it predates that page\n", o->cmd->name, path);
+    else
+        fprintf (stderr, "parleyctl: %s: %s answered HTTP %d\n", o->cmd->name, path, status);
 cleanup:
     free (body);
     return rc;
@@ -502,32 +512,6 @@ cleanup:
     return rc;
 }
 
-static int
-s_metrics (const s_opts_t *o)
-{
-    int status;
-    char *body = NULL;
-    size_t len;
-    int rc = s_get (o, "/metrics", &status, &body, &len);
-    if (rc != PL_CTLC_OK)
-        goto cleanup;
-    if (status == 404) {
-        fprintf (stderr, "parleyctl: metrics: the gateway has no /metrics (HTTP 404): "
-                         "it predates Prometheus metrics\n");
-        rc = PL_CTLC_ERROR;
-    }
-    else
-    if (status != 200) {
-        fprintf (stderr, "parleyctl: metrics: /metrics answered HTTP %d\n", status);
-        rc = PL_CTLC_ERROR;
-    }
-    else
-        s_write_body (body, len);
-cleanup:
-    free (body);
-    return rc;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -573,12 +557,12 @@ main (int argc, char **argv)
         rc = s_tail (&o, config);
     else
     if (strcmp (o.cmd->name, "health") == 0)
-        rc = s_health (&o);
+        rc = s_page (&o, "/healthz", true);
     else
     if (strcmp (o.cmd->name, "services") == 0)
         rc = s_services (&o);
     else
-        rc = s_metrics (&o);
+        rc = s_page (&o, "/metrics", false);
 cleanup:
     pl_ctlc_destroy (&s_client);
     pl_config_destroy (&config);

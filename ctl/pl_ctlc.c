@@ -709,6 +709,25 @@ cleanup:
     return rc;
 }
 
+/* The next packet of a connected session, waited for (timed: within the
+ * step's timeout). A DISCONNECT or CONNECT_ERROR ends the session
+ * (PL_CTLC_LOST, *pkt cleared). The caller clears *pkt, then frees *text. */
+static int
+s_read (pl_ctlc_t *self, bool timed, pl_sio_packet_t *pkt, char **text)
+{
+    int rc = s_wait (self, 2, timed);
+    if (rc != PL_CTLC_OK)
+        goto cleanup;
+    s_take (self, pkt, text);
+    if (pkt->sio == PL_SIO_DISCONNECT || pkt->sio == PL_SIO_CONNECT_ERROR) {
+        pl_sio_packet_clear (pkt);
+        s_fail (self, PL_CTLC_LOST, "%s ended the Socket.IO session%s", NULL);
+        rc = PL_CTLC_LOST;
+    }
+cleanup:
+    return rc;
+}
+
 /* Keep a pushed EVENT for pl_ctlc_next. -1 when too many wait. */
 static int
 s_hold (pl_ctlc_t *self, const cJSON *packet)
@@ -749,11 +768,7 @@ pl_ctlc_call (pl_ctlc_t *self, const char *event, const cJSON *arg, cJSON **ack)
         rc = PL_CTLC_LOST;
         goto cleanup;
     }
-    while (!*ack) {
-        rc = s_wait (self, 2, true);
-        if (rc != PL_CTLC_OK)
-            break;
-        s_take (self, &pkt, &text);
+    while (!*ack && (rc = s_read (self, true, &pkt, &text)) == PL_CTLC_OK) {
         if (pkt.sio == PL_SIO_ACK && pkt.ack_id == id) {
             const cJSON *first = cJSON_GetArrayItem (pkt.json, 0);
             *ack = first ? cJSON_Duplicate (first, true) : cJSON_CreateNull ();
@@ -767,12 +782,6 @@ pl_ctlc_call (pl_ctlc_t *self, const char *event, const cJSON *arg, cJSON **ack)
         if (pkt.sio == PL_SIO_EVENT && pkt.event && s_hold (self, pkt.json) != 0) {
             s_fail (self, PL_CTLC_LOST, "%s pushed too many events while parleyctl waited%s",
                     NULL);
-            rc = PL_CTLC_LOST;
-            break;
-        }
-        else
-        if (pkt.sio == PL_SIO_DISCONNECT || pkt.sio == PL_SIO_CONNECT_ERROR) {
-            s_fail (self, PL_CTLC_LOST, "%s ended the Socket.IO session%s", NULL);
             rc = PL_CTLC_LOST;
             break;
         }
@@ -828,21 +837,9 @@ pl_ctlc_next (pl_ctlc_t *self, char **event, cJSON **args)
         cJSON_Delete (held);
         goto cleanup;
     }
-    while (!*event) {
-        rc = s_wait (self, 2, false);
-        if (rc != PL_CTLC_OK)
-            break;
-        s_take (self, &pkt, &text);
-        if (pkt.sio == PL_SIO_EVENT && pkt.event) {
-            if (s_split_event (pkt.json, event, args) != 0) {
-                snprintf (self->error, sizeof self->error, "out of memory");
-                rc = PL_CTLC_LOST;
-                break;
-            }
-        }
-        else
-        if (pkt.sio == PL_SIO_DISCONNECT || pkt.sio == PL_SIO_CONNECT_ERROR) {
-            s_fail (self, PL_CTLC_LOST, "%s ended the Socket.IO session%s", NULL);
+    while (!*event && (rc = s_read (self, false, &pkt, &text)) == PL_CTLC_OK) {
+        if (pkt.sio == PL_SIO_EVENT && pkt.event && s_split_event (pkt.json, event, args) != 0) {
+            snprintf (self->error, sizeof self->error, "out of memory");
             rc = PL_CTLC_LOST;
             break;
         }

@@ -339,15 +339,23 @@ pl_sio_encode_connect (const char *sid)
     return out;
 }
 
+/* {"<key>":"<value>"}, escaped, as a new string; NULL on OOM. */
+static char *
+s_object_text (const char *key, const char *value)
+{
+    char *json = NULL;
+    cJSON *obj = cJSON_CreateObject ();
+    if (obj && cJSON_AddStringToObject (obj, key, value))
+        json = cJSON_PrintUnformatted (obj);
+    cJSON_Delete (obj);
+    return json;
+}
+
 char *
 pl_sio_encode_connect_error (const char *nsp, size_t nsp_len, const char *message)
 {
     char *out = NULL;
-    char *json = NULL;
-    cJSON *obj = cJSON_CreateObject ();
-    if (!obj || !cJSON_AddStringToObject (obj, "message", message))
-        goto cleanup;
-    json = cJSON_PrintUnformatted (obj);
+    char *json = s_object_text ("message", message);
     if (!json)
         goto cleanup;
     /* "44{..}" for the main namespace, "44/admin,{..}" for another: the
@@ -359,7 +367,6 @@ pl_sio_encode_connect_error (const char *nsp, size_t nsp_len, const char *messag
         out = NULL;
 cleanup:
     free (json);
-    cJSON_Delete (obj);
     return out;
 }
 
@@ -367,16 +374,10 @@ char *
 pl_sio_encode_auth (const char *token)
 {
     char *out = NULL;
-    char *json = NULL;
-    cJSON *obj = cJSON_CreateObject ();
-    if (!obj || !cJSON_AddStringToObject (obj, "token", token))
-        goto cleanup;
-    json = cJSON_PrintUnformatted (obj);
+    char *json = s_object_text ("token", token);
     if (!json || asprintf (&out, "40%s", json) < 0)
         out = NULL;
-cleanup:
     free (json);
-    cJSON_Delete (obj);
     return out;
 }
 
