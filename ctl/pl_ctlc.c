@@ -710,11 +710,15 @@ cleanup:
 }
 
 /* The next packet of a connected session, waited for (timed: within the
- * step's timeout). A DISCONNECT or CONNECT_ERROR ends the session
- * (PL_CTLC_LOST, *pkt cleared). The caller clears *pkt, then frees *text. */
+ * step's timeout), in place of the previous one (*pkt cleared, *text
+ * freed first). A DISCONNECT or CONNECT_ERROR ends the session
+ * (PL_CTLC_LOST). The caller clears the last *pkt, then frees *text. */
 static int
 s_read (pl_ctlc_t *self, bool timed, pl_sio_packet_t *pkt, char **text)
 {
+    pl_sio_packet_clear (pkt);
+    free (*text);
+    *text = NULL;
     int rc = s_wait (self, 2, timed);
     if (rc != PL_CTLC_OK)
         goto cleanup;
@@ -785,9 +789,6 @@ pl_ctlc_call (pl_ctlc_t *self, const char *event, const cJSON *arg, cJSON **ack)
             rc = PL_CTLC_LOST;
             break;
         }
-        pl_sio_packet_clear (&pkt);
-        free (text);
-        text = NULL;
     }
 cleanup:
     pl_sio_packet_clear (&pkt);
@@ -843,9 +844,6 @@ pl_ctlc_next (pl_ctlc_t *self, char **event, cJSON **args)
             rc = PL_CTLC_LOST;
             break;
         }
-        pl_sio_packet_clear (&pkt);
-        free (text);
-        text = NULL;
     }
 cleanup:
     pl_sio_packet_clear (&pkt);

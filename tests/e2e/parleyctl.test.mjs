@@ -14,6 +14,7 @@ import { useSystem, emitAck, expectOk, freePort, nowSec, buildDir, SERVICES } fr
 import { uid } from './lib/campaign.mjs';
 
 const CTL = path.join(buildDir, 'ctl/parleyctl');
+const SANITIZER_RE = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
 const h = useSystem({ workers: 1 });
 
 /** The environment parleyctl gets: the system's, pointing at its gateway. */
@@ -35,9 +36,27 @@ function run(args, env, timeoutMs = 20000) {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // under build/asan a report fails the test whatever the exit code
+      if (SANITIZER_RE.test(stderr)) reject(new Error(`parleyctl ${args.join(' ')}: sanitizer report:\n${stderr}`));
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** parleyctl tail ROOM --as AS as a child, once it says it is tailing:
+ * {child, exited (its exit code), stderr()}. */
+async function startTail(sys, room, as) {
+  const child = spawn(CTL, ['tail', room, '--as', as], { env: ctlEnv(sys) });
+  let stderr = '';
+  // a sanitizer report makes the exit code the report, which no test expects
+  const exited = new Promise((resolve) => child.on('close', (code) => {
+    resolve(SANITIZER_RE.test(stderr) ? `sanitizer report: ${stderr}` : code);
+  }));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no subscribe: ${stderr}`)); }, 10000);
+    child.stderr.on('data', (d) => { stderr += d; if (/tailing/.test(stderr)) { clearTimeout(timer); resolve(); } });
+  });
+  return { child, exited, stderr: () => stderr };
 }
 
 /** HS256 check with Node's crypto; returns the claims. */
@@ -195,6 +214,7 @@ h.test('tail campaign:<id> prints the pushes of a change as JSON lines; SIGINT e
     child.kill('SIGINT');
     const end = await exited;
     assert.equal(end.code, 0, `SIGINT exits 0 (stderr: ${stderr})`);
+    assert.doesNotMatch(stderr, SANITIZER_RE);
   } finally {
     child.kill('SIGKILL');
   }
@@ -207,13 +227,7 @@ h.test('tail: SIGTERM exits 0; a refused subscribe exits 1 with the error', asyn
   const r = await run(['tail', `campaign:${c.id}`, '--as', uid('outsider')], ctlEnv(sys));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /parleyctl: subscribe: (FORBIDDEN|NOT_FOUND): /);
-  const child = spawn(CTL, ['tail', `campaign:${c.id}`, '--as', gmId], { env: ctlEnv(sys) });
-  let stderr = '';
-  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no subscribe: ${stderr}`)), 10000);
-    child.stderr.on('data', (d) => { stderr += d; if (/tailing/.test(stderr)) { clearTimeout(timer); resolve(); } });
-  });
+  const { child, exited } = await startTail(sys, `campaign:${c.id}`, gmId);
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });
@@ -222,17 +236,11 @@ h.test('tail: the gateway going away ends it non-zero', async (t, sys) => {
   const gmId = uid('t3-gm');
   const gm = await sys.user(gmId);
   const c = expectOk(await emitAck(gm, 'campaign:create', { name: 'Gone' }));
-  const child = spawn(CTL, ['tail', `campaign:${c.id}`, '--as', gmId], { env: ctlEnv(sys) });
-  let stderr = '';
-  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no subscribe: ${stderr}`)), 10000);
-    child.stderr.on('data', (d) => { stderr += d; if (/tailing/.test(stderr)) { clearTimeout(timer); resolve(); } });
-  });
+  const { child, exited, stderr } = await startTail(sys, `campaign:${c.id}`, gmId);
   await sys.kill('gateway', 'SIGTERM');
   try {
-    assert.equal(await exited, 4, stderr);
-    assert.match(stderr, /closed|ended/);
+    assert.equal(await exited, 4, stderr());
+    assert.match(stderr(), /closed|ended/);
   } finally {
     await sys.startAll();
   }
