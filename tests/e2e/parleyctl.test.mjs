@@ -15,7 +15,17 @@ import { uid } from './lib/campaign.mjs';
 
 const CTL = path.join(buildDir, 'ctl/parleyctl');
 const SANITIZER_RE = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
-const h = useSystem({ workers: 1 });
+// A request for a service with no worker waits 8 s at the broker before
+// SERVICE_UNAVAILABLE, long enough to be seen queued in /healthz.
+// Pings every 400 ms (400 ms to answer): a tail that did not answer them
+// would be dropped within a second.
+const h = useSystem({
+  workers: 1,
+  env: {
+    PARLEY_QUEUE_TIMEOUT_MS: '8000', PARLEY_REQUEST_TIMEOUT_MS: '10000',
+    PARLEY_PING_INTERVAL_MS: '400', PARLEY_PING_TIMEOUT_MS: '400',
+  },
+});
 
 /** The environment parleyctl gets: the system's, pointing at its gateway. */
 function ctlEnv(sys, extra = {}) {
@@ -228,6 +238,9 @@ h.test('tail: SIGTERM exits 0; a refused subscribe exits 1 with the error', asyn
   assert.equal(r.code, 1);
   assert.match(r.stderr, /parleyctl: subscribe: (FORBIDDEN|NOT_FOUND): /);
   const { child, exited } = await startTail(sys, `campaign:${c.id}`, gmId);
+  // it answers pings: still there after several ping rounds
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(child.exitCode, null, 'tail is still connected after 5 ping intervals');
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });
@@ -282,6 +295,13 @@ h.test('health exits 1 when the gateway is unhealthy; services still prints the 
     const sr = await run(['services'], ctlEnv(sys));
     assert.equal(sr.code, 0);
     assert.match(sr.stdout, /^campaigns\s+0\s+0$/m);
+    // a request waiting at the broker for a campaigns worker shows as queued
+    const s = await sys.user(uid('q'));
+    const pending = emitAck(s, 'campaign:list', undefined, 15000);
+    await sys.waitHealth({ status: 503, pred: (b) => b?.services?.campaigns?.queued === 1, timeoutMs: 6000 });
+    const q = await run(['services'], ctlEnv(sys));
+    assert.match(q.stdout, /^campaigns\s+0\s+1$/m, q.stdout);
+    assert.equal((await pending).error?.code, 'SERVICE_UNAVAILABLE');
   } finally {
     await sys.startAll();
   }
