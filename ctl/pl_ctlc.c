@@ -436,6 +436,8 @@ s_open (pl_ctlc_t *self, const char *path, bool http)
     info.host = self->host;
     info.origin = self->host;
     info.method = http ? "GET" : NULL;
+    /* the answer is the gateway's: a redirect is shown, never followed */
+    info.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
     info.pwsi = &self->wsi;
     info.local_protocol_name = s_protocols[0].name;
     self->http = http;

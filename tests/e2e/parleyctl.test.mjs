@@ -360,6 +360,7 @@ h.test('hostile answers: a /healthz that is no table, a WebSocket that is no Eng
     } else if (req.url === '/metrics') {
       res.writeHead(500);
       res.end('boom');
+
     } else {
       res.writeHead(404);
       res.end();
@@ -385,6 +386,19 @@ h.test('hostile answers: a /healthz that is no table, a WebSocket that is no Eng
     const c = await run(['call', 'campaign:list'], ctlEnv(sys, { PARLEY_URL: url }));
     assert.equal(c.code, 4, c.stderr);
     assert.match(c.stderr, /sent an invalid packet \(unknown Engine.IO packet type: '9\?\[2Jnot engine.io'\)/);
+    // a redirect (here to the real gateway) is an answer, never followed
+    const redir = http.createServer((req, res) => {
+      res.writeHead(302, { location: `${sys.url()}/healthz` });
+      res.end();
+    });
+    await new Promise((r) => redir.listen(0, '127.0.0.1', r));
+    try {
+      const r = await run(['health'], ctlEnv(sys, { PARLEY_URL: `http://127.0.0.1:${redir.address().port}` }));
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /not healthy \(HTTP 302\)/);
+    } finally {
+      redir.close();
+    }
   } finally {
     srv.closeAllConnections?.();
     srv.close();
