@@ -221,6 +221,14 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
         goto cleanup;
     switch (reason) {
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+            /* an HTTP answer that is no upgrade: the server said no */
+            if (self->close_rc == PL_CTLC_OK && !self->http
+            &&  lws_http_client_http_response (wsi) > 0) {
+                char st[16];
+                snprintf (st, sizeof st, "%u", lws_http_client_http_response (wsi));
+                s_fail (self, PL_CTLC_ERROR, "%s refused the WebSocket upgrade (HTTP %s): "
+                                             "is PARLEY_PATH the gateway's?", st);
+            }
             /* the message is made in s_wait, out of the callback */
             if (self->close_rc == PL_CTLC_OK) {
                 snprintf (self->lws_why, sizeof self->lws_why, "%s",

@@ -339,7 +339,7 @@ h.test('a server that never answers: exit 3 after --timeout', async (t, sys) => 
   }
 });
 
-h.test('bad secret or bad token: the connect_error message, exit 1', async (t, sys) => {
+h.test('bad secret, bad token or another PARLEY_PATH: the server\'s refusal, exit 1', async (t, sys) => {
   const r = await run(['call', 'campaign:list'], ctlEnv(sys, { PARLEY_JWT_SECRET: 'not-the-secret' }));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /refused the connection: unauthorized: bad signature/);
@@ -350,6 +350,10 @@ h.test('bad secret or bad token: the connect_error message, exit 1', async (t, s
   const tail = await run(['tail', 'user:a', '--token', 'garbage'], ctlEnv(sys));
   assert.equal(tail.code, 1);
   assert.match(tail.stderr, /refused the connection: unauthorized: /);
+  // PARLEY_PATH is where it opens the WebSocket: another one is refused
+  const p = await run(['call', 'campaign:list'], ctlEnv(sys, { PARLEY_PATH: '/elsewhere/' }));
+  assert.equal(p.code, 1, p.stderr);
+  assert.match(p.stderr, /refused the WebSocket upgrade \(HTTP 404\): is PARLEY_PATH the gateway's\?/);
 });
 
 h.test('hostile answers: a /healthz that is no table, a WebSocket that is no Engine.IO', async (t, sys) => {
