@@ -268,12 +268,16 @@ s_print_ack (const char *what, const cJSON *ack)
     if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (ack, "success")))
         rc = PL_CTLC_OK;
     else {
+        /* the server's words, shown safe for a terminal */
         const cJSON *err = cJSON_GetObjectItemCaseSensitive (ack, "error");
         const cJSON *code = cJSON_GetObjectItemCaseSensitive (err, "code");
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive (err, "message");
-        fprintf (stderr, "parleyctl: %s: %.64s: %.300s\n", what,
-                 cJSON_IsString (code) ? code->valuestring : "no success in the ack",
-                 cJSON_IsString (msg) ? msg->valuestring : "");
+        const char *c = cJSON_IsString (code) ? code->valuestring : "no success in the ack";
+        const char *m = cJSON_IsString (msg) ? msg->valuestring : "";
+        char code_shown[65], msg_shown[PL_CTLC_PRINTABLE + 1];
+        pl_ctlc_printable (code_shown, sizeof code_shown, c, strlen (c));
+        pl_ctlc_printable (msg_shown, sizeof msg_shown, m, strlen (m));
+        fprintf (stderr, "parleyctl: %s: %s: %s\n", what, code_shown, msg_shown);
     }
     free (text);
     return rc;

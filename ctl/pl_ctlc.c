@@ -29,7 +29,6 @@
 #define PL_CTLC_INQ  4096           /* messages received, not yet read        */
 #define PL_CTLC_INQ_BYTES (64u * 1024 * 1024)
 #define PL_CTLC_HELD 4096           /* events pushed while a call waited      */
-#define PL_CTLC_SHOW 300            /* bytes of a server's message shown      */
 
 typedef enum { S_IDLE, S_CONNECTING, S_OPEN, S_CLOSED } s_state_t;
 
@@ -69,14 +68,12 @@ struct _pl_ctlc_t {
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* A server's text, made safe to print: at most PL_CTLC_SHOW bytes, control
- * bytes as '?'. */
-static void
-s_show (char *out, size_t size, const char *text, size_t len)
+void
+pl_ctlc_printable (char *out, size_t size, const char *text, size_t len)
 {
     size_t n = len < size - 1 ? len : size - 1;
-    if (n > PL_CTLC_SHOW)
-        n = PL_CTLC_SHOW;
+    if (n > PL_CTLC_PRINTABLE)
+        n = PL_CTLC_PRINTABLE;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char) text[i];
         out[i] = c < 0x20 || c == 0x7f ? '?' : (char) c;
@@ -170,9 +167,9 @@ s_on_message (pl_ctlc_t *self)
     pl_sio_packet_t pkt;
     const char *why = NULL;
     if (pl_sio_parse_server (self->body, self->body_len, &pkt, &why) != 0) {
-        char shown[PL_CTLC_SHOW + 1];
-        s_show (shown, sizeof shown, self->body, self->body_len);
-        char detail[PL_CTLC_SHOW + 128];
+        char shown[PL_CTLC_PRINTABLE + 1];
+        pl_ctlc_printable (shown, sizeof shown, self->body, self->body_len);
+        char detail[PL_CTLC_PRINTABLE + 128];
         snprintf (detail, sizeof detail, "%s: '%s'", why, shown);
         s_fail (self, PL_CTLC_LOST, "%s sent an invalid packet (%s)", detail);
         goto cleanup;
@@ -365,12 +362,16 @@ cleanup:
         freeaddrinfo (res);
 }
 
-/* The step's timer (lws loop). */
+/* The step's timer (lws loop). lws 4.1 runs ripe timers at the start of
+ * lws_service, then polls for the next one: without a wake-up the poll
+ * would go on to the next timer (lws's own, ~30 s) before s_wait sees the
+ * flag. lws_cancel_service makes that poll return at once. */
 static void
 s_on_timeout (lws_sorted_usec_list_t *sul)
 {
     pl_ctlc_t *self = lws_container_of (sul, pl_ctlc_t, sul);
     self->timed_out = true;
+    lws_cancel_service (self->ctx);
 }
 
 /* Run the loop until what (0: the connection is open or closed, 1: a GET
@@ -618,6 +619,12 @@ pl_ctlc_error (const pl_ctlc_t *self)
     return self->error;
 }
 
+const char *
+pl_ctlc_url (const pl_ctlc_t *self)
+{
+    return self->url;
+}
+
 void
 pl_ctlc_wake (pl_ctlc_t *self)
 {
@@ -698,9 +705,9 @@ pl_ctlc_connect (pl_ctlc_t *self, const char *eio_path, const char *token)
             break;
         if (pkt.sio == PL_SIO_CONNECT_ERROR) {
             const cJSON *m = cJSON_GetObjectItemCaseSensitive (pkt.json, "message");
-            char shown[PL_CTLC_SHOW + 1] = "(no message)";
+            char shown[PL_CTLC_PRINTABLE + 1] = "(no message)";
             if (cJSON_IsString (m))
-                s_show (shown, sizeof shown, m->valuestring, strlen (m->valuestring));
+                pl_ctlc_printable (shown, sizeof shown, m->valuestring, strlen (m->valuestring));
             s_fail (self, PL_CTLC_ERROR, "%s refused the connection: %s", shown);
             rc = PL_CTLC_ERROR;
         }
@@ -859,113 +866,4 @@ cleanup:
     pl_sio_packet_clear (&pkt);
     free (text);
     return rc;
-}
-
-/* ---- selftest ---------------------------------------------------------- */
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
-/* A loopback port nobody listens on: bound, never listened to, so a
- * connect is refused while we hold it. */
-static int
-s_dead_port (int *fd)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    *fd = socket (AF_INET, SOCK_STREAM, 0);
-    assert (*fd >= 0);
-    assert (bind (*fd, (struct sockaddr *) &sa, sizeof sa) == 0);
-    assert (getsockname (*fd, (struct sockaddr *) &sa, &sl) == 0);
-    return ntohs (sa.sin_port);
-}
-
-void
-pl_ctlc_test (bool verbose)
-{
-    if (verbose)
-        printf (" * pl_ctlc: ");
-    const char *why = NULL;
-    pl_ctlc_t *c = pl_ctlc_new ("http://127.0.0.1:8080", 1000, NULL, &why);
-    assert (c && strcmp (c->host, "127.0.0.1") == 0 && c->port == 8080);
-    assert (strcmp (c->url, "http://127.0.0.1:8080") == 0);
-    pl_ctlc_destroy (&c);
-    pl_ctlc_destroy (&c);
-    assert (c == NULL);
-    c = pl_ctlc_new ("HTTP://gw-1.example.org/", 1000, NULL, &why);
-    assert (c && c->port == 80 && strcmp (c->url, "http://gw-1.example.org:80") == 0);
-    pl_ctlc_destroy (&c);
-    c = pl_ctlc_new ("http://[::1]:9000", 1000, NULL, &why);
-    assert (c && strcmp (c->host, "::1") == 0 && c->port == 9000);
-    assert (strcmp (c->url, "http://[::1]:9000") == 0);
-    pl_ctlc_destroy (&c);
-    const char *bad[] = {
-        "", "127.0.0.1:8080", "https://127.0.0.1", "ftp://x", "http://", "http://:80",
-        "http://h:0", "http://h:65536", "http://h:1234567", "http://h:", "http://h:8x",
-        "http://h/api", "http://[::1", "http://a b", "http://h\x01", "http://user@h", NULL
-    };
-    for (int i = 0; bad[i]; i++) {
-        why = NULL;
-        c = pl_ctlc_new (bad[i], 1000, NULL, &why);
-        if (c)
-            fprintf (stderr, "accepted url '%s'\n", bad[i]);
-        assert (!c && why);
-    }
-    char longurl[PL_CTLC_URL_MAX + 16] = "http://";
-    memset (longurl + 7, 'a', sizeof longurl - 8);
-    longurl[sizeof longurl - 1] = 0;
-    assert (!pl_ctlc_new (longurl, 1000, NULL, &why));
-
-    /* a refused connection is PL_CTLC_UNREACHABLE and says so */
-    int fd;
-    int port = s_dead_port (&fd);
-    char url[64];
-    snprintf (url, sizeof url, "http://127.0.0.1:%d", port);
-    c = pl_ctlc_new (url, 5000, NULL, &why);
-    assert (c);
-    int status;
-    char *body;
-    size_t len;
-    assert (pl_ctlc_get (c, "/healthz", &status, &body, &len) == PL_CTLC_UNREACHABLE);
-    assert (strstr (pl_ctlc_error (c), "cannot connect to http://127.0.0.1:"));
-    assert (strstr (pl_ctlc_error (c), ": Connection refused"));
-    assert (body == NULL);
-    if (verbose)
-        printf ("\n   %s", pl_ctlc_error (c));
-    pl_ctlc_destroy (&c);
-    c = pl_ctlc_new (url, 5000, NULL, &why);
-    assert (pl_ctlc_connect (c, "/socket.io/", "t") == PL_CTLC_UNREACHABLE);
-    assert (strstr (pl_ctlc_error (c), "cannot connect to"));
-    pl_ctlc_destroy (&c);
-
-    /* a server that accepts and never answers: the step times out */
-    assert (listen (fd, 4) == 0);
-    c = pl_ctlc_new (url, 200, NULL, &why);
-    assert (pl_ctlc_get (c, "/healthz", &status, &body, &len) == PL_CTLC_UNREACHABLE);
-    assert (strstr (pl_ctlc_error (c), "no answer from"));
-    pl_ctlc_destroy (&c);
-    close (fd);
-
-    /* a stop flag already set stops before anything is answered */
-    volatile sig_atomic_t stop = 1;
-    fd = -1;
-    port = s_dead_port (&fd);
-    assert (listen (fd, 4) == 0);
-    snprintf (url, sizeof url, "http://127.0.0.1:%d", port);
-    c = pl_ctlc_new (url, 5000, &stop, &why);
-    assert (pl_ctlc_get (c, "/healthz", &status, &body, &len) == PL_CTLC_STOPPED);
-    pl_ctlc_destroy (&c);
-    close (fd);
-
-    /* s_show never prints a control byte nor more than PL_CTLC_SHOW */
-    char shown[PL_CTLC_SHOW + 1];
-    s_show (shown, sizeof shown, "a\x1b[2Jb\nc", 8);
-    assert (strcmp (shown, "a?[2Jb?c") == 0);
-    char big[1000];
-    memset (big, 'x', sizeof big);
-    s_show (shown, sizeof shown, big, sizeof big);
-    assert (strlen (shown) == PL_CTLC_SHOW);
-    if (verbose)
-        printf ("\n");
 }

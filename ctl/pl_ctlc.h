@@ -56,6 +56,17 @@ void pl_ctlc_destroy (pl_ctlc_t **self_p);
  * "cannot connect to http://127.0.0.1:1: Connection refused". */
 const char *pl_ctlc_error (const pl_ctlc_t *self);
 
+/* The url, as http://host:port (for messages). */
+const char *pl_ctlc_url (const pl_ctlc_t *self);
+
+/* Most bytes of a server's text shown in a message. */
+#define PL_CTLC_PRINTABLE 300
+
+/* A server's text (len bytes) made safe for a terminal, into out (size
+ * bytes, NUL-terminated): at most PL_CTLC_PRINTABLE bytes, every control
+ * byte (and DEL) as '?', so no escape sequence reaches the screen. */
+void pl_ctlc_printable (char *out, size_t size, const char *text, size_t len);
+
 /* Wake a blocked call from a signal handler, so that it sees *stop.
  * Async-signal-safe in lws 4.1 (one write to the event pipe). */
 void pl_ctlc_wake (pl_ctlc_t *self);

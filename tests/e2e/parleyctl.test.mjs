@@ -356,6 +356,78 @@ h.test('bad secret, bad token or another PARLEY_PATH: the server\'s refusal, exi
   assert.match(p.stderr, /refused the WebSocket upgrade \(HTTP 404\): is PARLEY_PATH the gateway's\?/);
 });
 
+/**
+ * A fake Engine.IO/Socket.IO server on a raw WebSocket: it opens the
+ * session, accepts any CONNECT, and answers each client text message with
+ * onMessage(text) (a string to send, or nothing). Returns {url, close}.
+ */
+async function fakeSio(onMessage) {
+  const srv = http.createServer((req, res) => { res.writeHead(404); res.end(); });
+  const frame = (text) => {
+    const b = Buffer.from(text);
+    const head = b.length < 126 ? Buffer.from([0x81, b.length])
+      : Buffer.from([0x81, 126, b.length >> 8, b.length & 255]);
+    return Buffer.concat([head, b]);
+  };
+  srv.on('upgrade', (req, socket) => {
+    const key = req.headers['sec-websocket-key'];
+    const accept = crypto.createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.write(frame('0{"sid":"fake","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'));
+    socket.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      // client frames: small (< 126 bytes of payload) or 16-bit length, masked
+      while (buf.length >= 2) {
+        let len = buf[1] & 127, off = 2;
+        if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+        if (buf.length < off + 4 + len) return;
+        const mask = buf.subarray(off, off + 4);
+        const data = Buffer.from(buf.subarray(off + 4, off + 4 + len)).map((x, i) => x ^ mask[i % 4]);
+        const op = buf[0] & 15;
+        buf = buf.subarray(off + 4 + len);
+        if (op !== 1) continue;
+        const text = data.toString();
+        const answer = text.startsWith('40') ? '40{"sid":"fake-sio"}' : onMessage(text);
+        if (answer) socket.write(frame(answer));
+      }
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${srv.address().port}`,
+    close: () => { srv.closeAllConnections?.(); srv.close(); },
+  };
+}
+
+h.test('a fake server: an error ack with escape sequences is shown safe; a wrong ack id is no answer', async (t, sys) => {
+  const evil = await fakeSio((text) => {
+    const m = /^42(\d+)\[/.exec(text);
+    return m && `43${m[1]}[{"success":false,"error":{"code":"E\\u001b[2J","message":"evil\\u001b]0;pwned\\u0007 end"}}]`;
+  });
+  try {
+    const r = await run(['call', 'campaign:list'], ctlEnv(sys, { PARLEY_URL: evil.url }));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^parleyctl: campaign:list: E\?\[2J: evil\?\]0;pwned\? end$/m);
+    assert.doesNotMatch(r.stderr, /\u001b|\u0007/, 'no control byte reaches the terminal');
+    assert.equal(JSON.parse(r.stdout).error.code, 'E\u001b[2J', 'stdout has the ack as JSON (escaped)');
+  } finally {
+    evil.close();
+  }
+  const wrong = await fakeSio((text) => {
+    const m = /^42(\d+)\[/.exec(text);
+    return m && `43${Number(m[1]) + 1}[{"success":true}]`;
+  });
+  try {
+    const r = await run(['call', 'campaign:list', '--timeout', '1'], ctlEnv(sys, { PARLEY_URL: wrong.url }));
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /no answer from .* in 1000 ms/);
+  } finally {
+    wrong.close();
+  }
+});
+
 h.test('hostile answers: a /healthz that is no table, a WebSocket that is no Engine.IO', async (t, sys) => {
   const srv = http.createServer((req, res) => {
     if (req.url === '/healthz') {
