@@ -249,6 +249,12 @@ s_token (const s_opts_t *o, pl_config_t *config)
         rc = PL_CTLC_ERROR;
         goto cleanup;
     }
+    /* a token the gateway would refuse unread is no token */
+    if (strlen (token) > PL_JWT_MAX) {
+        rc = s_usage_error ("the token would be longer than the gateway accepts (8192 bytes)",
+                            "shorten --name");
+        goto cleanup;
+    }
     printf ("%s\n", token);
     rc = PL_CTLC_OK;
 cleanup:

@@ -102,6 +102,7 @@ h.test('usage errors exit 2 with a message', async (t, sys) => {
     [['token'], /--sub is required/],
     [['token', '--sub', 'a b'], /not a user id/],
     [['token', '--sub', 'x', '--ttl', '-5'], /--ttl takes seconds/],
+    [['token', '--sub', 'x', '--name', 'n'.repeat(7000)], /longer than the gateway accepts/],
     [['health', '--sub', 'x'], /an option this command does not take/],
     [['call', 'x', '--as', 'a', '--token', 't'], /exclude each other/],
     [['health', '--timeout', '0'], /--timeout takes seconds/],
