@@ -12,15 +12,11 @@
  *  message per WRITEABLE callback.
  */
 #include "pl_ctlc.h"
+#include "pl_ctlc_int.h"
 #include "pl_sio.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <libwebsockets.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +31,7 @@ typedef enum { S_IDLE, S_CONNECTING, S_OPEN, S_CLOSED } s_state_t;
 struct _pl_ctlc_t {
     struct lws_context *ctx;        /* one client context                     */
     struct lws *wsi;                /* the connection, or NULL                */
-    char host[256];                 /* from the url, without brackets         */
-    int port;                       /* from the url                           */
-    char url[PL_CTLC_URL_MAX + 16]; /* http://host:port, for messages         */
+    pl_ctlc__addr_t addr;           /* the gateway: host, port, url           */
     long timeout_ms;                /* per step                               */
     volatile sig_atomic_t *stop;    /* set by the caller's signal handler     */
     char error[640];                /* the last failure                       */
@@ -85,7 +79,7 @@ static void
 s_fail (pl_ctlc_t *self, int rc, const char *fmt, const char *arg)
 {
     /* a message cut at sizeof error is still the message */
-    if (snprintf (self->error, sizeof self->error, fmt, self->url, arg ? arg : "") < 0)
+    if (snprintf (self->error, sizeof self->error, fmt, self->addr.url, arg ? arg : "") < 0)
         self->error[0] = 0;
     self->close_rc = rc;
 }
@@ -322,46 +316,6 @@ static const struct lws_protocols s_protocols[] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* Why a connect failed, as the system says it ("Connection refused"):
- * lws 4.1 reports every failure as "Unable to connect". Asked only after a
- * failure, with a connect of our own bounded by the step's timeout (a poll
- * on the socket). Writes "" when that one gets through or says nothing. */
-static void
-s_connect_errno (pl_ctlc_t *self, char *out, size_t size)
-{
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-    char port[8];
-    int fd = -1;
-    out[0] = 0;
-    snprintf (port, sizeof port, "%d", self->port);
-    int gai = getaddrinfo (self->host, port, &hints, &res);
-    if (gai != 0) {
-        snprintf (out, size, "%s", gai_strerror (gai));
-        goto cleanup;
-    }
-    fd = socket (res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto cleanup;
-    int err = 0;
-    if (connect (fd, res->ai_addr, res->ai_addrlen) != 0) {
-        err = errno;
-        if (err == EINPROGRESS) {
-            struct pollfd p = { .fd = fd, .events = POLLOUT };
-            socklen_t len = sizeof err;
-            err = 0;
-            if (poll (&p, 1, (int) self->timeout_ms) == 1)
-                getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        }
-    }
-    if (err)
-        snprintf (out, size, "%s", strerror (err));
-cleanup:
-    if (fd >= 0)
-        close (fd);
-    if (res)
-        freeaddrinfo (res);
-}
-
 /* The step's timer (lws loop). lws 4.1 runs ripe timers at the start of
  * lws_service, then polls for the next one: without a wake-up the poll
  * would go on to the next timer (lws's own, ~30 s) before s_wait sees the
@@ -394,7 +348,7 @@ s_wait (pl_ctlc_t *self, int what, bool timed)
             rc = self->close_rc != PL_CTLC_OK ? self->close_rc : PL_CTLC_LOST;
             if (rc == PL_CTLC_UNREACHABLE && self->error[0] == 0) {
                 char why[128];
-                s_connect_errno (self, why, sizeof why);
+                pl_ctlc__connect_errno (&self->addr, self->timeout_ms, why, sizeof why);
                 s_fail (self, rc, "cannot connect to %s: %s", *why ? why : self->lws_why);
             }
             if (self->close_rc == PL_CTLC_OK)
@@ -439,11 +393,11 @@ s_open (pl_ctlc_t *self, const char *path, bool http)
     struct lws_client_connect_info info;
     memset (&info, 0, sizeof info);
     info.context = self->ctx;
-    info.address = self->host;
-    info.port = self->port;
+    info.address = self->addr.host;
+    info.port = self->addr.port;
     info.path = path;
-    info.host = self->host;
-    info.origin = self->host;
+    info.host = self->addr.host;
+    info.origin = self->addr.host;
     info.method = http ? "GET" : NULL;
     /* the answer is the gateway's: a redirect is shown, never followed */
     info.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
@@ -456,7 +410,7 @@ s_open (pl_ctlc_t *self, const char *path, bool http)
         /* a failure reported at once also came through the callback */
         if (self->close_rc == PL_CTLC_OK || self->error[0] == 0) {
             char why[128];
-            s_connect_errno (self, why, sizeof why);
+            pl_ctlc__connect_errno (&self->addr, self->timeout_ms, why, sizeof why);
             s_fail (self, PL_CTLC_UNREACHABLE, "cannot connect to %s: %s",
                     *why ? why : self->lws_why[0] ? self->lws_why : "connection failed");
         }
@@ -485,80 +439,6 @@ s_take (pl_ctlc_t *self, pl_sio_packet_t *pkt, char **text)
     return rc;
 }
 
-/* ---- url --------------------------------------------------------------- */
-
-static int
-s_parse_url (pl_ctlc_t *self, const char *url, const char **why)
-{
-    int rc = -1;
-    size_t len = strlen (url);
-    if (len > PL_CTLC_URL_MAX) {
-        *why = "the url is too long";
-        goto cleanup;
-    }
-    if (strncasecmp (url, "https://", 8) == 0) {
-        *why = "https is not supported: give the gateway's http:// address";
-        goto cleanup;
-    }
-    if (strncasecmp (url, "http://", 7) != 0) {
-        *why = "the url must start with http://";
-        goto cleanup;
-    }
-    const char *p = url + 7, *end;
-    if (*p == '[') {
-        end = strchr (p, ']');
-        if (!end) {
-            *why = "the url's IPv6 address has no ]";
-            goto cleanup;
-        }
-        p++;
-    }
-    else
-        end = p + strcspn (p, ":/");
-    size_t host_len = (size_t) (end - p);
-    if (host_len == 0 || host_len >= sizeof self->host) {
-        *why = "the url has no host, or one too long";
-        goto cleanup;
-    }
-    for (size_t i = 0; i < host_len; i++) {
-        char c = p[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-               || c == '.' || c == '-' || c == '_' || c == ':';
-        if (!ok) {
-            *why = "the url's host holds a character no host name has";
-            goto cleanup;
-        }
-    }
-    memcpy (self->host, p, host_len);
-    self->host[host_len] = 0;
-    p = end + (*end == ']');
-    self->port = 80;
-    if (*p == ':') {
-        p++;
-        long port = 0;
-        size_t digits = 0;
-        while (*p >= '0' && *p <= '9' && digits < 6) {
-            port = port * 10 + (*p++ - '0');
-            digits++;
-        }
-        if (digits == 0 || port < 1 || port > 65535) {
-            *why = "the url's port must be 1 to 65535";
-            goto cleanup;
-        }
-        self->port = (int) port;
-    }
-    if (*p && strcmp (p, "/") != 0) {
-        *why = "the url takes no path (PARLEY_PATH sets the Engine.IO path)";
-        goto cleanup;
-    }
-    bool v6 = strchr (self->host, ':') != NULL;
-    snprintf (self->url, sizeof self->url, "http://%s%s%s:%d", v6 ? "[" : "", self->host,
-              v6 ? "]" : "", self->port);
-    rc = 0;
-cleanup:
-    return rc;
-}
-
 /* ---- public ------------------------------------------------------------ */
 
 pl_ctlc_t *
@@ -575,7 +455,7 @@ pl_ctlc_new (const char *url, long timeout_ms, volatile sig_atomic_t *stop, cons
     self->timeout_ms = timeout_ms;
     self->stop = stop;
     self->max_payload = PL_CTLC_MSG_MAX;
-    if (s_parse_url (self, url, why) != 0) {
+    if (pl_ctlc__parse_url (&self->addr, url, why) != 0) {
         free (self);
         self = NULL;
         goto cleanup;
@@ -622,7 +502,7 @@ pl_ctlc_error (const pl_ctlc_t *self)
 const char *
 pl_ctlc_url (const pl_ctlc_t *self)
 {
-    return self->url;
+    return self->addr.url;
 }
 
 void
