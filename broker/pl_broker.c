@@ -236,8 +236,20 @@ s_backend_message (pl_broker_t *self, pl_zmsg_t *msg)
     }
     /* any traffic proves the worker alive */
     worker->expiry = zclock_mono () + self->opts.heartbeat_ms * self->opts.liveness;
-    if (s_is (command, PL_CMD_HEARTBEAT))
-        ;
+    if (s_is (command, PL_CMD_HEARTBEAT)) {
+        /* PL01 HB, or PL01 HB name snapshot: metrics (proto/README.md) */
+        const char *refused = NULL;
+        if (msg->count == 5 && !msg->oversize)
+            refused = pl_broker__metrics_store (self, worker, &msg->frame[3], &msg->frame[4]);
+        else
+        if (msg->count != 3) {
+            refused = "a wrong frame count (want 0 or 2 after HB)";
+            pl_broker__metrics_drop (self, worker);
+        }
+        if (refused)
+            s_bad_input (self, "backend: worker %s: dropped the metrics of an HB with %s",
+                         key, refused);
+    }
     else
     if (s_is (command, PL_CMD_REP)) {
         if ((msg->count != 6 && msg->count != 7) || msg->oversize)   /* 7: with directives */
@@ -372,6 +384,9 @@ s_frontend_message (pl_broker_t *self, pl_zmsg_t *msg)
     else
     if (s_is (command, PL_CMD_FORWARD) || s_is (command, PL_CMD_FORWARD_REPLY))
         s_client_forward (self, msg, s_is (command, PL_CMD_FORWARD_REPLY));
+    else
+    if (s_is (command, PL_CMD_METRICS) && msg->count == 3 && !msg->oversize)
+        pl_broker__metrics_answer (self, client);
     else
     if (s_is (command, PL_CMD_STATUS) && msg->count == 3 && !msg->oversize) {
         char *status = pl_broker_status (self);
@@ -628,7 +643,8 @@ pl_broker_new (const pl_broker_opts_t *opts)
     self->services = zhashx_new ();
     self->workers = zhashx_new ();
     self->err_lost = pl_proto_reply_err (PL_ERR_TIMEOUT, "worker lost; the outcome is unknown");
-    if (!self->opts.frontend || !self->opts.backend || !self->opts.frontend_name
+    self->metrics = pl_broker__metrics_new ();
+    if (!self->metrics || !self->opts.frontend || !self->opts.backend || !self->opts.frontend_name
     ||  !self->opts.backend_name || !self->services || !self->workers || !self->err_lost) {
         pl_broker_destroy (&self);
         goto cleanup;
@@ -699,6 +715,7 @@ pl_broker_destroy (pl_broker_t **self_p)
         zsock_destroy (&self->frontend);
         zsock_destroy (&self->backend);
         free (self->err_lost);
+        pl_metrics_destroy (&self->metrics);
         free ((char *) self->opts.frontend);
         free ((char *) self->opts.backend);
         free ((char *) self->opts.frontend_name);

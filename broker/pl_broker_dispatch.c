@@ -221,6 +221,7 @@ s_worker_send (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *req)
     zmq_msg_t *reqid = &req->frame[PL_BROKER__REQ_ID];
     pl_broker__pending_t *pending = malloc (sizeof *pending);
     if (!pending) {
+        worker->service->unavailable++;
         pl_broker__refuse (self, req, worker->service->err_full);
         return;
     }
@@ -235,6 +236,7 @@ s_worker_send (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *req)
                             worker->identity, worker->identity_len,
                             req, order, (int) (sizeof order / sizeof order[0])) == -1) {
         /* only while the context terminates: answer now rather than never */
+        worker->service->unavailable++;
         pl_broker__send_reply (self, pending->client, pending->client_len,
                                pending->reqid, pending->reqid_len, worker->service->err_full);
         free (pending);
@@ -257,6 +259,7 @@ pl_broker__service_submit (pl_broker_t *self, pl_broker__service_t *svc, pl_zmsg
     assert (req->count == PL_BROKER__REQ_FRAMES && !req->oversize);
     pl_broker__worker_t *worker = svc->head ? NULL : s_service_pick (svc);
     pl_broker__request_t *queued = NULL;
+    svc->requests++;
     if (worker)
         s_worker_send (self, worker, req);
     else
@@ -277,8 +280,10 @@ pl_broker__service_submit (pl_broker_t *self, pl_broker__service_t *svc, pl_zmsg
         svc->queued++;
         pl_broker__expiry_arm (self, queued->deadline);
     }
-    else
+    else {
+        svc->unavailable++;
         pl_broker__refuse (self, req, svc->err_full);
+    }
 }
 
 void
@@ -300,6 +305,7 @@ pl_broker__service_expire (pl_broker_t *self, pl_broker__service_t *svc, int64_t
     /* one timeout for all: the queue is in deadline order */
     while (svc->head && svc->head->deadline <= now) {
         pl_broker__request_t *req = pl_broker__service_pop (svc);
+        svc->unavailable++;
         pl_broker__refuse (self, &req->msg, svc->err_expired);
         pl_broker__request_free (&req);
     }
@@ -317,6 +323,10 @@ pl_broker__worker_destroy (void **item)
         while (worker->oldest)
             s_pending_remove (worker, worker->oldest);
         free (worker->key);
+        free (worker->metrics_name);    /* the broker's count of their bytes
+                                           goes with it (pl_broker_destroy)
+                                           or was dropped (worker_forget) */
+        free (worker->metrics_snap);
         free (worker);
         *item = NULL;
     }
@@ -366,6 +376,8 @@ pl_broker__worker_forget (pl_broker_t *self, pl_broker__worker_t *worker, const 
         pl_broker__send_reply (self, p->client, p->client_len, p->reqid, p->reqid_len,
                                self->err_lost);
     pl_broker__service_t *svc = worker->service;
+    svc->timeouts += lost;
+    pl_broker__metrics_drop (self, worker);
     zlistx_detach (svc->workers, worker->handle);
     pl_info ("worker %s %s: service '%s' has %zu worker(s); %zu outstanding "
              "request(s) answered TIMEOUT", worker->key, reason, svc->name,

@@ -27,6 +27,7 @@
 #define PL_BROKER_INT_H
 
 #include "pl_broker.h"
+#include "pl_metrics.h"
 #include "pl_pump.h"
 #include "pl_zmsg.h"
 
@@ -92,6 +93,11 @@ typedef struct {
     pl_broker__pending_t *youngest; /* ... and the last one sent to it    */
     size_t load;                /* how many it holds (<= credit)          */
     int64_t expiry;             /* declared dead at this zclock_mono() ms */
+    char *metrics_name;         /* its process name from HB, or NULL      */
+    char *metrics_snap;         /* its latest metrics snapshot (raw bytes,
+                                   not NUL-terminated), or NULL           */
+    size_t metrics_len;         /* bytes in metrics_snap                  */
+    int64_t metrics_at;         /* zclock_mono() ms it came               */
 } pl_broker__worker_t;
 
 struct _pl_broker__service_t {
@@ -102,6 +108,15 @@ struct _pl_broker__service_t {
     size_t queued;              /* requests in the queue                  */
     char *err_full;             /* cached SERVICE_UNAVAILABLE: queue full */
     char *err_expired;          /* cached SERVICE_UNAVAILABLE: no worker  */
+    /* counted on the hot path as plain integers, and carried into the
+     * metrics registry (the difference since the last time) only when a
+     * snapshot is taken: pl_broker_metrics.c */
+    uint64_t requests;          /* requests submitted                     */
+    uint64_t timeouts;          /* answered TIMEOUT (their worker lost)   */
+    uint64_t unavailable;       /* answered SERVICE_UNAVAILABLE           */
+    uint64_t requests_shown;    /* ... of which already in the registry   */
+    uint64_t timeouts_shown;
+    uint64_t unavailable_shown;
 };
 
 struct _pl_broker_t {
@@ -123,6 +138,8 @@ struct _pl_broker_t {
     int64_t warn_window;        /* start of the current warning second    */
     int warn_count;             /* warnings logged in that second         */
     size_t warn_suppressed;     /* warnings not logged in that second     */
+    pl_metrics_t *metrics;      /* the broker's own registry              */
+    size_t metrics_bytes;       /* bytes of worker snapshots kept, all    */
 };
 
 /* The broker's sockets, as its pump numbers them (pl_pump.h). */
@@ -198,5 +215,27 @@ void pl_broker__worker_forget (pl_broker_t *self, pl_broker__worker_t *worker,
  * the freed credit on. Returns 0, or -1 when the worker does not hold the
  * request (nothing sent). */
 int pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *rep);
+
+/* Metrics (pl_broker_metrics.c; proto/README.md, "Metrics"). All run on
+ * the broker's loop. */
+/* Bytes in one worker snapshot kept, and in all of them together. */
+#define PL_BROKER__SNAPSHOT_MAX      (256 * 1024)
+#define PL_BROKER__SNAPSHOTS_MAX     (64 * 1024 * 1024)
+/* Bytes in a worker's process name (A-Z a-z 0-9 . _ -). */
+#define PL_BROKER__PROCESS_MAX       64
+/* The registry with its families declared; NULL when out of memory. */
+pl_metrics_t *pl_broker__metrics_new (void);
+/* An HB with 2 extra frames (identity PL01 HB name snapshot): keep the
+ * snapshot as worker's latest. Returns NULL, or why it was dropped (the
+ * caller warns; the previous one is dropped as well). */
+const char *pl_broker__metrics_store (pl_broker_t *self, pl_broker__worker_t *worker,
+                                      zmq_msg_t *name, zmq_msg_t *snapshot);
+/* Forget worker's snapshot (it is going away). */
+void pl_broker__metrics_drop (pl_broker_t *self, pl_broker__worker_t *worker);
+/* The broker's own snapshot, gauges and counters brought up to date
+ * first (caller frees); NULL when out of memory. */
+char *pl_broker__metrics_snapshot (pl_broker_t *self);
+/* Answer METRICS to client (frame 0 of the query). */
+void pl_broker__metrics_answer (pl_broker_t *self, zmq_msg_t *client);
 
 #endif

@@ -786,6 +786,7 @@ pl_broker_test (bool verbose)
     s_test_shutdown ();
     s_test_ipc ();
     s_test_forward ();
+    pl_broker__t_metrics ();
     if (verbose)
         printf ("OK\n");
 }

@@ -104,4 +104,7 @@ void pl_broker__t_worker_reply (zsock_t *worker, zframe_t **client_p, const char
 /* Expect exactly PL01 <command> on sock (raw: heartbeats not skipped). */
 void pl_broker__t_expect_command (zsock_t *sock, const char *command, int timeout_ms);
 
+/* The metrics cases (pl_broker_metrics_test.c). */
+void pl_broker__t_metrics (void);
+
 #endif

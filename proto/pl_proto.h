@@ -35,7 +35,9 @@
                                            polling request for a session the
                                            other gateway holds              */
 #define PL_CMD_FORWARD_REPLY  "FWDREP"  /* its answer, back the same way    */
-#define PL_CMD_METRICS        "METRICS" /* gateway->broker: every snapshot  */
+/* Metrics (proto/README.md, "Metrics"): a worker's HB may carry its
+ * process name and snapshot; a gateway asks the broker for them all. */
+#define PL_CMD_METRICS        "METRICS" /* gateway->broker, and the answer */
 
 /* Client events (proto/events.def). */
 typedef enum {
