@@ -60,6 +60,14 @@ pl_id_mono_ms (void)
     return s_clock_ms (CLOCK_MONOTONIC);
 }
 
+double
+pl_id_mono_s (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 void
 pl_id_test (bool verbose)
 {

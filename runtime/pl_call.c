@@ -98,6 +98,7 @@ pl_call_ok (pl_call_t *call, cJSON *data)
     if (!call->reply) {
         call->reply = strdup (s_oom_reply);
         call->failed = true;
+        call->err = PL_ERR_INTERNAL;
     }
 }
 
@@ -113,6 +114,7 @@ pl_call_ok_body (pl_call_t *call, cJSON *body)
     if (!call->reply) {
         call->reply = strdup (s_oom_reply);
         call->failed = true;
+        call->err = PL_ERR_INTERNAL;
     }
 }
 
@@ -125,8 +127,11 @@ s_call_verror_with (pl_call_t *call, pl_err_t err, cJSON *fields, const char *fm
     char message[512];
     vsnprintf (message, sizeof message, fmt, ap);
     call->reply = pl_proto_reply_err_with (err, message, fields);
-    if (!call->reply)
+    call->err = err;
+    if (!call->reply) {
         call->reply = strdup (s_oom_reply);
+        call->err = PL_ERR_INTERNAL;
+    }
     call->failed = true;
 }
 
@@ -314,6 +319,7 @@ pl_worker__call_retry (pl_call_t *call)
         goto cleanup;
     }
     call->attempt++;
+    pl_worker__metrics_conflict (call);
     again = true;
 cleanup:
     return again;

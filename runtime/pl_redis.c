@@ -18,6 +18,12 @@
 
 #define S_DB_MAX        1000000 /* far above any real databases setting   */
 #define S_LOG_EVERY_MS  10000   /* repeat "still unreachable" this often  */
+/* Metrics (pl_redis_set_metrics; names and buckets from
+ * docs/experiments/i13-metrics.md, FAST: a round trip on a local socket
+ * is tens of microseconds). */
+#define S_SECONDS       "parley_worker_redis_duration_seconds"
+#define S_ERRORS        "parley_worker_redis_errors_total"
+#define S_RECONNECTS    "parley_worker_redis_reconnects_total"
 
 
 /* --------------------------------------------------------------------- */
@@ -230,6 +236,8 @@ pl_redis__failed (pl_redis_t *self, const char *what, const char *detail)
 {
     int64_t now = pl_id_mono_ms ();
     self->failures++;
+    if (self->metrics)
+        pl_metrics_inc (self->metrics, S_ERRORS, NULL, 1);
     if (!self->down || now - self->down_logged_at >= S_LOG_EVERY_MS) {
         pl_error ("redis: %s %s: %s%s", what, self->shown_url, detail,
                   self->down ? " (still failing)" : "");
@@ -302,6 +310,8 @@ pl_redis__connect (pl_redis_t *self)
     if (t->db && s_setup (self, "SELECT failed on",
                           redisCommand (self->ctx, "SELECT %ld", t->db)))
         goto cleanup;
+    if (self->ever_connected && self->metrics)
+        pl_metrics_inc (self->metrics, S_RECONNECTS, NULL, 1);
     if (self->down)
         pl_info ("redis: reconnected to %s after %lu failures", self->shown_url, self->failures);
     else
@@ -405,8 +415,10 @@ s_exec (pl_redis_t *self, const char *cmd, size_t len)
             fresh = true;
         }
         void *raw = NULL;
+        double started = pl_id_mono_s ();
         if (redisAppendFormattedCommand (self->ctx, cmd, len) == REDIS_OK
         &&  redisGetReply (self->ctx, &raw) == REDIS_OK && raw) {
+            pl_redis_observe (self, pl_id_mono_s () - started);
             reply = raw;
             pl_redis__track (self, name, reply);
             goto cleanup;
@@ -617,6 +629,7 @@ pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b)
             fresh = true;
         }
         bool appended = true;
+        double started = pl_id_mono_s ();
         for (int i = 0; i < b->count && appended; i++)
             appended = redisAppendFormattedCommand (self->ctx, b->cmd[i], b->len[i]) == REDIS_OK;
         while (appended && got < b->count) {
@@ -626,6 +639,7 @@ pl_redis_batch_run (pl_redis_t *self, pl_redis_batch_t *b)
             b->reply[got++] = raw;
         }
         if (got == b->count) {
+            pl_redis_observe (self, pl_id_mono_s () - started);
             rc = 0;
             goto cleanup;
         }
@@ -658,4 +672,39 @@ pl_redis_reset (pl_redis_t *self)
     }
     self->in_multi = false;
     self->watching = false;
+}
+
+/* ---- metrics ---------------------------------------------------------- */
+
+int
+pl_redis_set_metrics (pl_redis_t *self, pl_metrics_t *metrics)
+{
+    static const double fast[] = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1
+    };
+    assert (self);
+    int rc = 0;
+    self->metrics = NULL;
+    if (metrics
+    &&  (pl_metrics_declare (metrics, S_SECONDS, PL_METRICS_HISTOGRAM,
+                             "Redis round trips of the worker (one command, a batch, or a "
+                             "pipelined round), from the write to the last reply.",
+                             NULL, fast, sizeof fast / sizeof fast[0])
+      || pl_metrics_declare (metrics, S_ERRORS, PL_METRICS_COUNTER,
+                             "Redis failures: a connect refused or timed out, a connection "
+                             "that broke, a reply overdue.", NULL, NULL, 0)
+      || pl_metrics_declare (metrics, S_RECONNECTS, PL_METRICS_COUNTER,
+                             "Redis connections made again after the first.", NULL, NULL, 0)))
+        rc = -1;
+    else
+        self->metrics = metrics;
+    return rc;
+}
+
+void
+pl_redis_observe (pl_redis_t *self, double seconds)
+{
+    assert (self);
+    if (self->metrics)
+        pl_metrics_observe (self->metrics, S_SECONDS, NULL, seconds);
 }

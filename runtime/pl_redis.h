@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <hiredis/hiredis.h>
+#include "pl_metrics.h"
 
 typedef struct _pl_redis_t pl_redis_t;
 
@@ -162,6 +163,20 @@ int pl_redis_command_ms (pl_redis_t *self);
 
 /* True when a connection is currently open (it may still be stale). */
 bool pl_redis_connected (pl_redis_t *self);
+
+/* ---- metrics ---------------------------------------------------------- */
+
+/* Count into metrics (borrowed: it outlives the connection; NULL stops):
+ * declares parley_worker_redis_duration_seconds (a histogram of round
+ * trips: one command, or one batch, from its write to its last reply),
+ * parley_worker_redis_errors_total (failures: a connect refused or timed
+ * out, a connection that broke, a reply overdue) and
+ * parley_worker_redis_reconnects_total (connections made again after the
+ * first). Returns 0, or -1 when the registry refused the families. */
+int pl_redis_set_metrics (pl_redis_t *self, pl_metrics_t *metrics);
+/* One round trip of seconds, for the worker's pipelined rounds (which
+ * pl_redis_send / pl_redis_recv carry but do not time). */
+void pl_redis_observe (pl_redis_t *self, double seconds);
 
 /* The URL with any password masked, for logs. Borrowed. */
 const char *pl_redis_url (pl_redis_t *self);

@@ -41,6 +41,8 @@ struct _pl_redis_t {
     bool txn_lost;                  /* ctx broke inside WATCH/MULTI        */
     pl_redis_defer_fn *defer;       /* takes commands instead (coroutines) */
     void *defer_arg;                /* its argument                        */
+    pl_metrics_t *metrics;          /* round trips, errors, reconnects go
+                                       here (borrowed), or NULL            */
 };
 
 /* Open the connection, authenticate, select the db. Returns 0 or -1. */

@@ -177,6 +177,7 @@ s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
     pl_worker__slot_t slot;
     slot.msg = msg;
     if (pl_worker__req_prepare (self, &slot)) {
+        slot.run_at = pl_id_mono_s ();
         do {
             if (slot.call.attempt)
                 self->stats.retries++;
@@ -298,6 +299,8 @@ pl_worker_new (const pl_worker_opts_t *opts)
         if (!self->redis)
             goto fail;
     }
+    if (pl_worker__metrics_open (self))
+        goto fail;
     self->events = zmq_socket (self->zctx, ZMQ_PUB);
     int linger = S_LINGER_MS;
     if (!self->events
@@ -359,6 +362,7 @@ pl_worker_destroy (pl_worker_t **self_p)
     pl_worker__sub_close (self);
     if (self->zctx)
         zmq_ctx_term (self->zctx);      /* waits at most S_LINGER_MS */
+    pl_worker__metrics_close (self);
     pl_redis_destroy (&self->redis);
     pl_config_destroy (&self->own_config);
     free (self->service);
@@ -436,6 +440,10 @@ s_on_timers (pl_worker_t *self, int64_t now)
                   (long long) self->heartbeat_ms * self->liveness);
         s_broker_reconnect (self, why);
     }
+    /* the metrics HB goes even while replies flow (they put the plain
+     * one off: pl_worker__send_broker), and counts as the heartbeat */
+    if (pl_worker__metrics_push (self, now))
+        self->stats.heartbeats_sent++;
     if (self->broker && !self->ready_pending && now >= self->heartbeat_at
     &&  pl_worker__send_broker (self, NULL, 0, PL_CMD_HEARTBEAT) == 0)
         self->stats.heartbeats_sent++;
@@ -464,6 +472,8 @@ pl_worker_run (pl_worker_t *self, int timeout_ms)
         int64_t next = self->broker_expiry;
         if (self->broker && !self->ready_pending && self->heartbeat_at < next)
             next = self->heartbeat_at;
+        if (self->broker && !self->ready_pending && self->metrics_at < next)
+            next = self->metrics_at;
         if (self->tick && pl_worker__wake_next (self) < next)
             next = pl_worker__wake_next (self);
         if (self->broker && self->ready_pending && !self->storage_ok

@@ -216,6 +216,9 @@ typedef struct {
     uint64_t bus_dropped;                   /* malformed / unknown bus events */
 } pl_worker_stats_t;
 pl_worker_stats_t pl_worker_stats (pl_worker_t *self);
+/* The worker's metrics registry (borrowed; for tests and embedders): what
+ * its HB carries to the broker every PARLEY_METRICS_PUSH_MS. */
+pl_metrics_t *pl_worker_metrics (pl_worker_t *self);
 
 /* ---- inside a handler ----------------------------------------------- */
 

@@ -9,6 +9,7 @@
 
 #include "pl_worker.h"
 #include "pl_coro.h"
+#include "pl_metrics.h"
 #include "pl_zmsg.h"
 
 /* One published event, held until the reply has gone. */
@@ -35,6 +36,7 @@ struct _pl_call_t {
     bool committed;                 /* pl_call_commit: the write is done   */
     bool conflict;                  /* pl_call_conflict: run it again      */
     int attempt;                    /* runs after a conflict so far        */
+    pl_err_t err;                   /* the error it answered (failed)      */
     uint64_t reply_pos;             /* position on the Redis connection of
                                        the last reply it got (the coroutine
                                        runtime counts them; 0: not counted) */
@@ -91,6 +93,11 @@ struct _pl_worker_t {
     bool task_running;              /* it has started and not yet ended    */
     bool wake_after_task;           /* a wake came while it ran: run it
                                        again as soon as it ends            */
+    pl_metrics_t *metrics;          /* its registry (pl_worker_metrics.c)  */
+    char metrics_name[65];          /* process name: service-host-pid      */
+    int64_t metrics_push_ms;        /* PARLEY_METRICS_PUSH_MS; 0: never    */
+    int64_t metrics_at;             /* mono ms: the next HB carries a
+                                       snapshot, INT64_MAX: never          */
     pl_worker_stats_t stats;        /* counters                            */
     pl_worker__sched_t *sched;      /* the coroutine scheduler, or NULL:
                                        one request at a time (PARLEY_WORKER_BATCH=0) */
@@ -146,6 +153,11 @@ typedef struct {
     cJSON *arg;                     /* the parsed body, or NULL            */
     char event[72];                 /* printable event name, for logs      */
     int64_t started;                /* mono ms, for the debug line         */
+    const char *metric_event;       /* its label in metrics: an events.def
+                                       name or "unknown"; NULL: not counted
+                                       (a REQ dropped unanswered)          */
+    double run_at;                  /* pl_id_mono_s () its handler was
+                                       cleared to run, or 0: it never ran  */
     /* the scheduler's */
     pl_worker__slot_state_t state;  /* where it is                         */
     pl_coro_t *co;                  /* its handler's coroutine, or NULL    */
@@ -153,6 +165,7 @@ typedef struct {
     size_t ncmds;                   /* ... how many ...                    */
     size_t unread;                  /* ... and how many still without reply */
     bool sent;                      /* its commands are written            */
+    double sent_at;                 /* ... at this pl_id_mono_s ()         */
     bool waited;                    /* was held behind its connection's
                                        earlier request (counted once)      */
     bool alone;                     /* a rerun after a conflict: runs alone
@@ -246,5 +259,18 @@ void pl_worker__sub_read (pl_worker_t *self);
  * slot holds. */
 void pl_worker__bus_run (pl_worker_t *self, pl_worker__slot_t *slot);
 void pl_worker__bus_end (pl_worker_t *self, pl_worker__slot_t *slot);
+
+/* pl_worker_metrics.c: the worker's metrics (names, labels and buckets
+ * from docs/experiments/i13-metrics.md), all on the worker loop. open
+ * makes the registry, counts Redis into it and names the process; 0, or -1
+ * when out of memory. request counts an answered request (slot's
+ * metric_event, its code, its handler's time when it ran). conflict
+ * counts a rerun after a conflict. push sends an HB carrying the snapshot
+ * when one is due (from the timers, busy or not): true when it sent. */
+int pl_worker__metrics_open (pl_worker_t *self);
+void pl_worker__metrics_close (pl_worker_t *self);
+void pl_worker__metrics_request (pl_worker_t *self, pl_worker__slot_t *slot);
+void pl_worker__metrics_conflict (pl_call_t *call);
+bool pl_worker__metrics_push (pl_worker_t *self, int64_t now);
 
 #endif

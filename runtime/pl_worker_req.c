@@ -140,6 +140,8 @@ pl_worker__req_prepare (pl_worker_t *self, pl_worker__slot_t *slot)
     call->worker = self;
     slot->arg = NULL;
     slot->event[0] = 0;
+    slot->metric_event = NULL;
+    slot->run_at = 0;
     if (msg->count != 7 || msg->oversize) {
         pl_warn ("dropped a REQ of %d frames (expected 7)", msg->count);
         self->stats.dropped++;
@@ -149,6 +151,8 @@ pl_worker__req_prepare (pl_worker_t *self, pl_worker__slot_t *slot)
     pl_worker__printable (slot->event, sizeof slot->event, &msg->frame[4]);
     const char *event = slot->event;
     int id = pl_proto_event_lookup (zmq_msg_data (&msg->frame[4]), zmq_msg_size (&msg->frame[4]));
+    /* a metric label from the table, never the client's bytes */
+    slot->metric_event = id < 0 ? "unknown" : pl_proto_event ((pl_event_id_t) id)->name;
     if (id < 0 || !self->handler[id]) {
         pl_call_error (call, PL_ERR_UNKNOWN_EVENT, "%s \"%s\"",
                        id < 0 ? "unknown event" : "this service does not handle", event);
@@ -209,6 +213,7 @@ pl_worker__req_send (pl_worker_t *self, pl_worker__slot_t *slot)
 {
     pl_zmsg_t *msg = slot->msg;
     pl_call_t *call = &slot->call;
+    pl_worker__metrics_request (self, slot);
     if (call->reply) {
         /* REP: PL01 · REP · client identity · request id · reply · [directives];
          * only a successful call moves its connection between rooms */

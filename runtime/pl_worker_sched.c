@@ -451,12 +451,16 @@ pl_worker__sched_on_redis (pl_worker__sched_t *self)
         s_fail_inflight (self);
         goto cleanup;
     }
+    double now = got > 0 ? pl_id_mono_s () : 0;
     for (long i = 0; i < got; i++) {
         pl_worker__slot_t *slot = self->fly_slot[i];
         slot->call.reply_pos = ++self->reply_pos;
         assert (slot->unread > 0);
-        if (--slot->unread == 0)
+        if (--slot->unread == 0) {
             slot->state = PL_SLOT_RUNNABLE;
+            /* its commands' round trip, as its handler waited for it */
+            pl_redis_observe (redis, now - slot->sent_at);
+        }
     }
     if (got > 0) {
         size_t left = self->nfly - (size_t) got;
@@ -511,7 +515,7 @@ s_starts_txn (const pl_worker__slot_t *slot)
 
 /* Append slot's commands to the flight list. */
 static void
-s_board (pl_worker__sched_t *self, pl_worker__slot_t *slot)
+s_board (pl_worker__sched_t *self, pl_worker__slot_t *slot, double now)
 {
     assert (self->nfly + slot->ncmds <= self->fly_cap);
     for (size_t k = 0; k < slot->ncmds; k++) {
@@ -520,6 +524,7 @@ s_board (pl_worker__sched_t *self, pl_worker__slot_t *slot)
     }
     self->nfly += slot->ncmds;
     slot->sent = true;
+    slot->sent_at = now;
 }
 
 /* Write the parked commands as one round. A transaction's commands go
@@ -533,6 +538,7 @@ s_write_round (pl_worker__sched_t *self)
     size_t first = self->nfly;
     pl_worker__slot_t *starter = NULL;
     bool moved = false;
+    double now = pl_id_mono_s ();       /* for the round trip's metric */
     for (size_t i = 0; i < self->count; i++) {
         pl_worker__slot_t *slot = self->order[i];
         if (slot->state != PL_SLOT_WAITING || slot->sent
@@ -542,10 +548,10 @@ s_write_round (pl_worker__sched_t *self)
             starter = starter ? starter : slot;     /* the others wait their turn */
             continue;
         }
-        s_board (self, slot);
+        s_board (self, slot, now);
     }
     if (starter) {
-        s_board (self, starter);
+        s_board (self, starter, now);
         self->owner = starter;
     }
     size_t n = self->nfly - first;
@@ -597,6 +603,7 @@ s_start (pl_worker__sched_t *self)
         }
         slot->co = pl_coro_start (self->pool, s_main, slot);
         slot->state = PL_SLOT_RUNNABLE;
+        slot->run_at = pl_id_mono_s ();
         if (!slot->co) {
             pl_error ("%s: no coroutine (out of memory)", slot->event);
             if (slot->msg)

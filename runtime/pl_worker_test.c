@@ -149,6 +149,9 @@ typedef struct {
     size_t id_len;                  /* its length                          */
     bool answer_hb;                 /* answer each worker HB with an HB    */
     int hbs;                        /* HBs received from the worker        */
+    int metrics_hbs;                /* ... of which carried a snapshot     */
+    char *snapshot;                 /* the last snapshot (owned), or NULL  */
+    char process[80];               /* ... and its process name            */
 } s_fake_t;
 
 /* Pump the worker until the fake broker gets command `cmd` (from_sub false,
@@ -171,6 +174,15 @@ s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_zmsg_t *msg, int timeout
             assert (pl_zmsg_is (msg, 1, "PL01"));
             if (pl_zmsg_is (msg, 2, "HB")) {
                 f->hbs++;
+                if (msg->count == 5) {      /* PL01 HB process snapshot */
+                    f->metrics_hbs++;
+                    free (f->snapshot);
+                    f->snapshot = strndup (zmq_msg_data (&msg->frame[4]),
+                                           zmq_msg_size (&msg->frame[4]));
+                    snprintf (f->process, sizeof f->process, "%.*s",
+                              (int) zmq_msg_size (&msg->frame[3]),
+                              (const char *) zmq_msg_data (&msg->frame[3]));
+                }
                 if (f->answer_hb) {
                     pl_zmsg_part_t hb[] = { { f->id, f->id_len }, { "PL01", 4 }, { "HB", 2 } };
                     assert (pl_zmsg_send (f->router, hb, 3) == 0);
@@ -305,6 +317,75 @@ s_test_away (s_fake_t *f, pid_t server)
     pl_redis_set_timeouts (f->worker->redis, 1000, 1000);
 }
 
+/* A metric of the worker's registry, labels as in pl_metrics_value. */
+static double
+s_metric (s_fake_t *f, const char *name, const char *label1, const char *label2)
+{
+    const char *values[] = { label1, label2 };
+    double value = pl_metrics_value (pl_worker_metrics (f->worker), name, values);
+    return value < 0 ? 0 : value;
+}
+
+/* (s_test_live) After N requests the registry counts exactly N, by event
+ * and code, with as many handler times and Redis round trips; an unknown
+ * event is "unknown", never the client's text; the snapshot reaches the
+ * broker on an HB every PARLEY_METRICS_PUSH_MS (200 here) while the
+ * worker is kept busy (a plain HB is put off by every reply). */
+static void
+s_test_metrics (s_fake_t *f)
+{
+    static const char *const calls[][3] = {     /* event, body, code */
+        { "actor:delete", "\"batch:m\"", "OK" }, { "actor:update", "\"y\"", "NOT_FOUND" },
+        { "nope:secret", "", "UNKNOWN_EVENT" },
+    };
+    static const int times[] = { 5, 3, 2 };
+    static const char *const labels[] = { "actor:delete", "actor:update", "unknown" };
+    const char *req = "parley_worker_requests_total";
+    const char *handler = "parley_worker_handler_duration_seconds";
+    const char *rtt = "parley_worker_redis_duration_seconds";
+    double before[3], handled[3];
+    for (int k = 0; k < 3; k++) {
+        before[k] = s_metric (f, req, labels[k], calls[k][2]);
+        handled[k] = s_metric (f, handler, labels[k], NULL);
+    }
+    double trips = s_metric (f, rtt, NULL, NULL);
+    double retries = s_metric (f, "parley_worker_conflict_retries_total", "actor:delete", NULL);
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < times[k]; i++) {
+            cJSON *reply = s_call (f, calls[k][0], S_CTX, calls[k][1]);
+            assert (strcmp (s_code (reply), k == 0 ? "" : calls[k][2]) == 0);
+            cJSON_Delete (reply);
+        }
+    for (int k = 0; k < 3; k++) {
+        assert (s_metric (f, req, labels[k], calls[k][2]) == before[k] + times[k]);
+        assert (s_metric (f, handler, labels[k], NULL) == handled[k] + (k < 2 ? times[k] : 0));
+    }
+    assert (s_metric (f, req, "nope:secret", "UNKNOWN_EVENT") == 0);
+    assert (s_metric (f, rtt, NULL, NULL) == trips + times[0]);     /* a batch: 1 trip */
+    cJSON *reply = s_call (f, "actor:delete", S_CTX, "\"cas:m\"");  /* 1 conflict */
+    cJSON_Delete (reply);
+    assert (s_metric (f, "parley_worker_conflict_retries_total", "actor:delete", NULL)
+            == retries + 1);
+
+    /* busy: requests back to back until a snapshot comes, at most 5 s */
+    f->metrics_hbs = 0;
+    int64_t deadline = pl_id_mono_ms () + 5000;
+    while (f->metrics_hbs == 0 && pl_id_mono_ms () < deadline)
+        cJSON_Delete (s_call (f, "actor:list", S_CTX, ""));
+    assert (f->metrics_hbs > 0 && f->snapshot);
+    char prefix[32];
+    snprintf (prefix, sizeof prefix, "-%ld", (long) getpid ());
+    assert (strncmp (f->process, "actors-", 7) == 0);
+    assert (strcmp (f->process + strlen (f->process) - strlen (prefix), prefix) == 0);
+    pl_metrics_t *merged = pl_metrics_new (1000);
+    assert (pl_metrics_merge_json (merged, f->process, f->snapshot, strlen (f->snapshot)) == 0);
+    const char *values[] = { f->process, "actor:update", "NOT_FOUND" };
+    assert (pl_metrics_value (merged, req, values) == before[1] + times[1]);
+    pl_metrics_destroy (&merged);
+    free (f->snapshot);
+    f->snapshot = NULL;
+}
+
 /* The coroutine runtime over a live Redis (skipped without redis-server):
  * a handler's pl_call_batch parks its three commands at once - one round,
  * three commands - and a handler rerun after pl_call_conflict starts with
@@ -323,7 +404,9 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
     }
     opts.redis_url = url;
     f->answer_hb = true;
+    setenv ("PARLEY_METRICS_PUSH_MS", "200", 1);    /* s_test_metrics */
     f->worker = pl_worker_new (&opts);
+    unsetenv ("PARLEY_METRICS_PUSH_MS");
     assert (f->worker);
     pl_zmsg_t msg;
     assert (s_wait (f, "READY", false, &msg, 2000));
@@ -351,6 +434,7 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
     cJSON_Delete (reply);
     assert (pl_worker_stats (f->worker).retries == after.retries + 1);
 
+    s_test_metrics (f);
     if (f->worker->sched)
         s_test_away (f, server);
 
