@@ -38,6 +38,7 @@
 #define S_HANDLER   "parley_worker_handler_duration_seconds"
 #define S_CONFLICTS "parley_worker_conflict_retries_total"
 #define S_SERIES_MAX 1000           /* label sets per family               */
+#define S_SERVICE_ROOM 128 /* a service name, a pid and 2 dashes  */
 
 /* <service>-<hostname>-<pid> in at most 64 bytes of A-Z a-z 0-9 . _ -
  * (anything else becomes _): the host name is cut first, so the pid,
@@ -56,8 +57,11 @@ s_process_name (pl_worker_t *self)
     size_t keep = fixed < room ? room - fixed : 0;
     if (strlen (host) > keep)
         host[keep] = 0;
-    snprintf (self->metrics_name, sizeof self->metrics_name, "%s-%s-%s",
-              self->service, host, pid);
+    char full[sizeof host + S_SERVICE_ROOM];
+    snprintf (full, sizeof full, "%s-%s-%s", self->service, host, pid);
+    size_t len = strnlen (full, room);      /* the service alone may be long */
+    memcpy (self->metrics_name, full, len);
+    self->metrics_name[len] = 0;
     for (char *p = self->metrics_name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
            || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))

@@ -817,6 +817,7 @@ pl_worker_test (bool verbose)
 
     close (sfd);
     assert (sigprocmask (SIG_SETMASK, &old_mask, NULL) == 0);
+    free (f.snapshot);          /* the last metrics HB heard, if any */
     pl_worker__test_net_close (&net);
     if (verbose)
         printf ("OK\n");
