@@ -178,24 +178,25 @@ s_test_answer (void)
     s_pair_is (answer, 0, "a-rooms-host-2", s2);
     zmsg_destroy (&answer);
     free (huge);
-    s_hb (w1, "actors-host-1", s1, strlen (s1));
-    answer = s_metrics_pairs (env.client, 2);
-    zmsg_destroy (&answer);
-    s_hb (w1, "actors host/1", s1, strlen (s1));
-    answer = s_metrics_pairs (env.client, 1);
-    zmsg_destroy (&answer);
-    s_hb (w1, "actors-host-1", s1, strlen (s1));
-    answer = s_metrics_pairs (env.client, 2);
-    zmsg_destroy (&answer);
-    s_hb (w1, "", s1, strlen (s1));
-    answer = s_metrics_pairs (env.client, 1);
-    zmsg_destroy (&answer);
-    s_hb (w1, "actors-host-1", s1, strlen (s1));
-    answer = s_metrics_pairs (env.client, 2);
-    zmsg_destroy (&answer);
-    pl_broker__t_send_frames (w1, 3, PL_PROTO_VERSION, PL_CMD_HEARTBEAT, "actors-host-1");
-    answer = s_metrics_pairs (env.client, 1);
-    zmsg_destroy (&answer);
+    /* each time: a good one back (2 pairs), then the bad one (1 pair);
+     * NULL: an HB with one extra frame */
+    static const char *const bad[] = {
+        "actors host/1", "", "x\x01",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",     /* 65 */
+        NULL
+    };
+    assert (strlen (bad[3]) == PL_BROKER__PROCESS_MAX + 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s_hb (w1, "actors-host-1", s1, strlen (s1));
+        answer = s_metrics_pairs (env.client, 2);
+        zmsg_destroy (&answer);
+        if (bad[i])
+            s_hb (w1, bad[i], s1, strlen (s1));
+        else
+            pl_broker__t_send_frames (w1, 3, PL_PROTO_VERSION, PL_CMD_HEARTBEAT, "actors-host-1");
+        answer = s_metrics_pairs (env.client, 1);
+        zmsg_destroy (&answer);
+    }
     assert (pl_broker__t_status (env.client, "actors", "workers", NULL) == 1);
 
     /* METRICS with anything after it is dropped, not answered */
