@@ -153,7 +153,8 @@ pl_broker__metrics_snapshot (pl_broker_t *self)
     return pl_metrics_snapshot_json (self->metrics);
 }
 
-/* qsort: by process name, and the latest snapshot first among equals. */
+/* qsort callback, from pl_broker__metrics_answer (the broker's loop): by
+ * process name, and the latest snapshot first among equals. */
 static int
 s_by_name (const void *a, const void *b)
 {

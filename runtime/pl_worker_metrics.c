@@ -113,27 +113,28 @@ void
 pl_worker__metrics_request (pl_worker_t *self, pl_worker__slot_t *slot)
 {
     pl_call_t *call = &slot->call;
-    if (!self->metrics || !slot->metric_event || !call->reply)
-        return;
-    const char *labels[] = {
-        slot->metric_event,
-        !call->failed ? "OK" : pl_proto_err_code (call->err ? call->err : PL_ERR_INTERNAL)
-    };
-    pl_metrics_inc (self->metrics, S_REQUESTS, labels, 1);
-    if (slot->run_at > 0)
-        pl_metrics_observe (self->metrics, S_HANDLER, labels, pl_id_mono_s () - slot->run_at);
+    if (self->metrics && slot->metric_event && call->reply) {
+        const char *labels[] = {
+            slot->metric_event,
+            !call->failed ? "OK" : pl_proto_err_code (call->err ? call->err : PL_ERR_INTERNAL)
+        };
+        pl_metrics_inc (self->metrics, S_REQUESTS, labels, 1);
+        if (slot->run_at > 0)       /* the family's one label: the event */
+            pl_metrics_observe (self->metrics, S_HANDLER, labels,
+                                pl_id_mono_s () - slot->run_at);
+    }
 }
 
 void
 pl_worker__metrics_conflict (pl_call_t *call)
 {
     pl_worker_t *self = call->worker;
-    if (!self || !self->metrics)
-        return;
-    const char *labels[] = {
-        call->bus ? "bus" : call->task ? "task" : pl_proto_event (call->event)->name
-    };
-    pl_metrics_inc (self->metrics, S_CONFLICTS, labels, 1);
+    if (self && self->metrics) {
+        const char *labels[] = {
+            call->bus ? "bus" : call->task ? "task" : pl_proto_event (call->event)->name
+        };
+        pl_metrics_inc (self->metrics, S_CONFLICTS, labels, 1);
+    }
 }
 
 bool
