@@ -154,6 +154,12 @@ pl_config_new (void)
         pl_error ("config: PARLEY_PORT=%ld is out of range", self->number[PL_CFG_PORT]);
         ok = false;
     }
+    if (ok && self->number[PL_CFG_METRICS_PUSH_MS] > PL_CONFIG_METRICS_PUSH_MAX) {
+        /* a deadline now + this must not overflow; an hour is plenty */
+        pl_error ("config: PARLEY_METRICS_PUSH_MS=%ld is out of range (0 to %d)",
+                  self->number[PL_CFG_METRICS_PUSH_MS], PL_CONFIG_METRICS_PUSH_MAX);
+        ok = false;
+    }
     if (ok && !pl_config_path_valid (self->value[PL_CFG_PATH])) {
         pl_error ("config: PARLEY_PATH=\"%s\" is not a valid Engine.IO path: it must start "
                   "and end with /, be 3 to %d bytes of A-Z a-z 0-9 . _ ~ - and /, and have "
@@ -281,6 +287,14 @@ pl_config_test (bool verbose)
         assert (cfg == NULL);
     }
     setenv ("PARLEY_PORT", "8080", 1);
+    setenv ("PARLEY_METRICS_PUSH_MS", "3600001", 1);
+    cfg = pl_config_new ();
+    assert (cfg == NULL);
+    setenv ("PARLEY_METRICS_PUSH_MS", "3600000", 1);
+    cfg = pl_config_new ();
+    assert (cfg && pl_config_int (cfg, PL_CFG_METRICS_PUSH_MS) == 3600000);
+    pl_config_destroy (&cfg);
+    unsetenv ("PARLEY_METRICS_PUSH_MS");
     char longdir[200];
     memset (longdir, 'a', sizeof longdir);
     longdir[0] = '/';

@@ -34,6 +34,8 @@ int pl_config_ensure_ipc_dir (const char *endpoint);
 
 /* Longest PARLEY_PATH (the Engine.IO path) accepted. */
 #define PL_CONFIG_PATH_MAX 128
+/* Most PARLEY_METRICS_PUSH_MS accepted (1 hour). */
+#define PL_CONFIG_METRICS_PUSH_MAX 3600000
 
 /* Is path a valid PARLEY_PATH: "/" segments "/", 3..PL_CONFIG_PATH_MAX
  * bytes, each segment non-empty, of RFC 3986 unreserved characters
