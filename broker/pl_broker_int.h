@@ -140,6 +140,7 @@ struct _pl_broker_t {
     size_t warn_suppressed;     /* warnings not logged in that second     */
     pl_metrics_t *metrics;      /* the broker's own registry              */
     size_t metrics_bytes;       /* bytes of worker snapshots kept, all    */
+    size_t metrics_cut;         /* workers the last METRICS answer left out */
 };
 
 /* The broker's sockets, as its pump numbers them (pl_pump.h). */
@@ -221,6 +222,11 @@ int pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, pl_
 /* Bytes in one worker snapshot kept, and in all of them together. */
 #define PL_BROKER__SNAPSHOT_MAX      (256 * 1024)
 #define PL_BROKER__SNAPSHOTS_MAX     (64 * 1024 * 1024)
+/* Worker pairs in a METRICS answer: a gateway takes at most 65 pairs, the
+ * broker's and 64 workers' (PL_BUS_METRICS_MAX, gateway/pl_bus.h), and
+ * drops a longer answer whole; past it the broker leaves the rest out
+ * (the last by name) and says so, so a scrape shows 64 rather than none. */
+#define PL_BROKER__METRICS_WORKERS_MAX 64
 /* Bytes in a worker's process name (A-Z a-z 0-9 . _ -). */
 #define PL_BROKER__PROCESS_MAX       64
 /* The registry with its families declared; NULL when out of memory. */

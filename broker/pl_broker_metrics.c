@@ -177,7 +177,9 @@ s_part (void *sock, const void *data, size_t size, bool more)
 /* client PL01 METRICS broker <snapshot> (<name> <snapshot>)*: sorted by
  * name, so the answer is the same for the same state; a name twice (a
  * worker that reconnected under a new identity before its old one
- * expired) is sent once, with the latest snapshot. */
+ * expired) is sent once, with the latest snapshot. At most
+ * PL_BROKER__METRICS_WORKERS_MAX names go; the rest are left out, said
+ * once each time their number changes (scrapes come every few seconds). */
 void
 pl_broker__metrics_answer (pl_broker_t *self, zmq_msg_t *client)
 {
@@ -194,21 +196,26 @@ pl_broker__metrics_answer (pl_broker_t *self, zmq_msg_t *client)
         if (w->metrics_snap)
             list[count++] = w;
     qsort (list, count, sizeof *list, s_by_name);
+    /* one per name (the latest: first of its run), then the cap */
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++)
+        if (kept == 0 || strcmp (list[kept - 1]->metrics_name, list[i]->metrics_name) != 0)
+            list[kept++] = list[i];
+    size_t cut = kept > PL_BROKER__METRICS_WORKERS_MAX ? kept - PL_BROKER__METRICS_WORKERS_MAX : 0;
+    if (cut != self->metrics_cut && cut > 0)
+        pl_warn ("METRICS: %zu worker(s) left out of the answer: a gateway takes at most %d",
+                 cut, PL_BROKER__METRICS_WORKERS_MAX);
+    self->metrics_cut = cut;
+    count = kept - cut;
     void *sock = pl_broker__sending (self, PL_BROKER__FRONTEND);
     bool ok = s_part (sock, zmq_msg_data (client), zmq_msg_size (client), true)
            && s_part (sock, PL_PROTO_VERSION, strlen (PL_PROTO_VERSION), true)
            && s_part (sock, PL_CMD_METRICS, strlen (PL_CMD_METRICS), true)
            && s_part (sock, "broker", 6, true)
            && s_part (sock, own, strlen (own), count > 0);
-    for (size_t i = 0; ok && i < count; i++) {
-        bool last = true;
-        for (size_t j = i + 1; last && j < count; j++)
-            last = strcmp (list[j]->metrics_name, list[i]->metrics_name) == 0;
-        if (i > 0 && strcmp (list[i - 1]->metrics_name, list[i]->metrics_name) == 0)
-            continue;           /* an older one of the same name */
+    for (size_t i = 0; ok && i < count; i++)
         ok = s_part (sock, list[i]->metrics_name, strlen (list[i]->metrics_name), true)
-          && s_part (sock, list[i]->metrics_snap, list[i]->metrics_len, !last);
-    }
+          && s_part (sock, list[i]->metrics_snap, list[i]->metrics_len, i + 1 < count);
     if (!ok)
         pl_debug ("frontend: METRICS answer not sent: %s", zmq_strerror (errno));
 cleanup:

@@ -253,9 +253,54 @@ s_test_expiry (void)
     pl_broker__t_env_stop (&env);
 }
 
+/* More workers than a gateway takes: the first 64 by name go, the rest
+ * are left out even when they came first (w-64 and w-65 are kept before
+ * the others start). */
+static void
+s_test_many (void)
+{
+    enum { MAX = PL_BROKER__METRICS_WORKERS_MAX, ALL = MAX + 2 };
+    pl_broker__tenv_t env;
+    pl_broker__t_env_start (&env, PL_BROKER__T_LIVE, 100, 1000);
+    zsock_t *w[ALL];
+    char name[ALL][16];
+    char *s1 = s_snapshot (1);
+    for (int i = 0; i < ALL; i++) {
+        w[i] = pl_broker__t_worker_new (env.backend, "actors", "1");
+        snprintf (name[i], sizeof name[i], "w-%02d", i);
+    }
+    pl_broker__t_wait_workers (env.client, "actors", ALL);
+    for (int i = MAX; i < ALL; i++)
+        s_hb (w[i], name[i], s1, strlen (s1));
+    zmsg_t *answer = s_metrics_pairs (env.client, ALL - MAX);
+    zmsg_destroy (&answer);
+    for (int i = 0; i < MAX; i++)
+        s_hb (w[i], name[i], s1, strlen (s1));
+    /* until w-00 .. w-63 are all in (their HBs race the scrapes) */
+    int64_t deadline = zclock_mono () + S_WAIT;
+    bool all = false;
+    while (!all && zclock_mono () < deadline) {
+        answer = s_metrics_pairs (env.client, MAX);
+        all = true;
+        for (int i = 0; i < MAX && all; i++) {
+            zframe_t *frame = zmsg_first (answer);
+            for (int k = 0; k < 4 + 2 * i; k++)
+                frame = zmsg_next (answer);
+            all = zframe_streq (frame, name[i]);
+        }
+        zmsg_destroy (&answer);
+    }
+    assert (all);
+    for (int i = 0; i < ALL; i++)
+        zsock_destroy (&w[i]);
+    free (s1);
+    pl_broker__t_env_stop (&env);
+}
+
 void
 pl_broker__t_metrics (void)
 {
     s_test_answer ();
     s_test_expiry ();
+    s_test_many ();
 }
