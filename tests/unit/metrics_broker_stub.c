@@ -7,7 +7,10 @@
  *  "actors-w1"'s parley_worker_requests_total{event="actor:create",
  *  code="OK"} 7, and a third process "bad" whose snapshot is not one (the
  *  gateway must skip and count it). Anything else is dropped. Waits on
- *  zmq_poll only; SIGTERM or SIGINT stop it with exit 0. */
+ *  zmq_poll only; SIGTERM or SIGINT stop it with exit 0: they are blocked
+ *  before the ZeroMQ context starts its threads and read from a signalfd
+ *  in the same poll (with a handler, a signal delivered to a ZeroMQ thread
+ *  left the main thread in zmq_poll for ever). */
 #include "pl_config.h"
 #include "pl_metrics.h"
 #include "pl_proto.h"
@@ -18,17 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <zmq.h>
-
-static volatile sig_atomic_t s_stop;
-
-/* signal handler (the main thread, between polls) */
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = 1;
-}
 
 /* A snapshot of a registry with one counter series (caller frees). */
 static char *
@@ -54,10 +49,14 @@ main (void)
     char *broker = s_snapshot ("parley_broker_requests_total", blabels, bvalues, 5);
     char *worker = s_snapshot ("parley_worker_requests_total", wlabels, wvalues, 7);
     pl_config_t *config = pl_config_new ();
-    struct sigaction sa = { .sa_handler = s_on_signal };
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGINT, &sa, NULL);
-    if (!broker || !worker || !config)
+    sigset_t mask;
+    sigemptyset (&mask);
+    sigaddset (&mask, SIGTERM);
+    sigaddset (&mask, SIGINT);
+    int sfd = -1;
+    if (sigprocmask (SIG_BLOCK, &mask, NULL) == 0)
+        sfd = signalfd (-1, &mask, SFD_CLOEXEC);
+    if (!broker || !worker || !config || sfd < 0)
         goto cleanup;
     ctx = zmq_ctx_new ();
     router = ctx ? zmq_socket (ctx, ZMQ_ROUTER) : NULL;
@@ -70,13 +69,15 @@ main (void)
         goto cleanup;
     }
     fprintf (stderr, "stub broker on %s\n", frontend);
-    while (!s_stop) {
-        zmq_pollitem_t item = { router, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (&item, 1, -1) < 0) {
+    for (;;) {
+        zmq_pollitem_t items[] = { { router, 0, ZMQ_POLLIN, 0 }, { NULL, sfd, ZMQ_POLLIN, 0 } };
+        if (zmq_poll (items, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
             goto cleanup;
         }
+        if (items[1].revents & ZMQ_POLLIN)
+            break;
         pl_zmsg_t msg;
         while (pl_zmsg_recv (router, &msg) == 0) {
             size_t id_len;
@@ -110,6 +111,8 @@ cleanup:
     if (ctx)
         zmq_ctx_term (ctx);
     pl_config_destroy (&config);
+    if (sfd >= 0)
+        close (sfd);
     free (broker);
     free (worker);
     return rc;
