@@ -167,6 +167,11 @@ pl_config_new (void)
                   self->value[PL_CFG_PATH], PL_CONFIG_PATH_MAX);
         ok = false;
     }
+    if (ok && !pl_log_format_valid (self->value[PL_CFG_LOG_FORMAT])) {
+        pl_error ("config: PARLEY_LOG_FORMAT=\"%s\" is not a log format: text or json",
+                  self->value[PL_CFG_LOG_FORMAT]);
+        ok = false;
+    }
     if (!ok)
         pl_config_destroy (&self);
     return self;
@@ -337,6 +342,21 @@ pl_config_test (bool verbose)
             && pl_config_path_valid ("/.../") && pl_config_path_valid ("/apis/")
             && pl_config_path_valid ("/healthz/x/") && pl_config_path_valid ("/metrics/x/"));
     unsetenv ("PARLEY_PATH");
+    /* PARLEY_LOG_FORMAT: text (the default) or json; anything else refuses */
+    cfg = pl_config_new ();
+    assert (cfg && strcmp (pl_config_str (cfg, PL_CFG_LOG_FORMAT), "text") == 0);
+    pl_config_destroy (&cfg);
+    setenv ("PARLEY_LOG_FORMAT", "json", 1);
+    cfg = pl_config_new ();
+    assert (cfg && strcmp (pl_config_str (cfg, PL_CFG_LOG_FORMAT), "json") == 0);
+    pl_config_destroy (&cfg);
+    const char *bad_formats[] = { "xml", "JSON", "json ", "text\n" };
+    for (size_t i = 0; i < sizeof bad_formats / sizeof bad_formats[0]; i++) {
+        setenv ("PARLEY_LOG_FORMAT", bad_formats[i], 1);
+        cfg = pl_config_new ();
+        assert (cfg == NULL);
+    }
+    unsetenv ("PARLEY_LOG_FORMAT");
     unsetenv ("PARLEY_PORT");
     if (verbose)
         printf ("OK\n");

@@ -1,18 +1,56 @@
-/*  pl_log - one-line logs to stderr: time, process, level, message. */
+/*  pl_log - one-line logs to stderr: time, process, level, message.
+ *
+ *  Two formats (PARLEY_LOG_FORMAT): text, "<time> <process>[<pid>] LEVEL
+ *  message", and json, one object a line:
+ *    {"time":"2026-12-07T22:37:43.123Z","level":"info","process":"gateway",
+ *     "pid":42,"msg":"...","rid":"gw-1-2a"}
+ *  "rid" is there while a request id is current (pl_log_set_rid): the
+ *  request the line is about. Every byte of a message comes out as valid
+ *  JSON (quotes, backslashes and control bytes escaped, a NUL as \u0000,
+ *  invalid UTF-8 as \ufffd), and a line is at most PL_LOG_LINE_MAX bytes:
+ *  a longer message is cut and the line says "cut":true. The text format
+ *  is unchanged by either (no rid, cut at 2 KB).
+ *
+ *  Process-wide state, one thread: every Parley process logs from its one
+ *  loop (the broker's evproxy thread logs without a request id).
+ */
 #ifndef PL_LOG_H
 #define PL_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { PL_LOG_DEBUG, PL_LOG_INFO, PL_LOG_WARN, PL_LOG_ERROR } pl_log_level_t;
 
-/* Name the process and pick the threshold ("debug", "info", ...). Unknown
- * level names mean info. Safe to call again. */
-void pl_log_init (const char *process, const char *level);
+/* The longest JSON line, its newline included. */
+#define PL_LOG_LINE_MAX 8192
+/* Room for a request id as text (pl_log_rid_text), its NUL included: 32
+ * opaque bytes, shown in hex when any is not printable. */
+#define PL_LOG_RID_SIZE 72
+
+/* Name the process, pick the threshold ("debug", "info", ...; unknown
+ * names mean info) and the format ("text" or "json"; NULL or empty mean
+ * text). Returns 0, or -1 for an unknown format (then text). Safe to call
+ * again. */
+int pl_log_init (const char *process, const char *level, const char *format);
+/* Is format a PARLEY_LOG_FORMAT value (text, json)? */
+bool pl_log_format_valid (const char *format);
 void pl_log (pl_log_level_t level, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 bool pl_log_enabled (pl_log_level_t level);
+
+/* The request the next lines are about: its id, opaque bytes (<= 32;
+ * more are cut), or NULL/0 for none. Set it when work for a request
+ * starts or resumes and clear it when that stops; lines logged meanwhile
+ * carry it as "rid" (json format). */
+void pl_log_set_rid (const void *rid, size_t len);
+/* The current request id as text, or NULL when none is set. */
+const char *pl_log_rid (void);
+/* rid as text into out (PL_LOG_RID_SIZE bytes): the bytes themselves when
+ * all are printable ASCII (0x21..0x7e), else "x" and their hex. Returns
+ * out. */
+char *pl_log_rid_text (const void *rid, size_t len, char out[PL_LOG_RID_SIZE]);
 
 /* A budget for one kind of line that a peer can cause at will (a protocol
  * error closing its connection): at most per_sec lines in each second of

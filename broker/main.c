@@ -96,7 +96,7 @@ main (int argc, char **argv)
         fprintf (stderr, "parley-broker: cannot block signals\n");
         goto cleanup;
     }
-    pl_log_init ("broker", getenv ("PARLEY_LOG_LEVEL"));
+    pl_log_init ("broker", getenv ("PARLEY_LOG_LEVEL"), getenv ("PARLEY_LOG_FORMAT"));
     if (argc > 1) {
         pl_error ("parley-broker takes no arguments (got \"%s\"); it is configured "
                   "with PARLEY_* environment variables, see base/config.def", argv[1]);
@@ -107,7 +107,8 @@ main (int argc, char **argv)
         pl_error ("invalid configuration (see above); not starting");
         goto cleanup;
     }
-    pl_log_init ("broker", pl_config_str (cfg, PL_CFG_LOG_LEVEL));
+    pl_log_init ("broker", pl_config_str (cfg, PL_CFG_LOG_LEVEL),
+                 pl_config_str (cfg, PL_CFG_LOG_FORMAT));
     pl_config_log (cfg);
     if (s_check_range (cfg, PL_CFG_HEARTBEAT_MS, "PARLEY_HEARTBEAT_MS", 1, 3600000) == -1
     ||  s_check_range (cfg, PL_CFG_HEARTBEAT_LIVENESS, "PARLEY_HEARTBEAT_LIVENESS", 1, 1000) == -1

@@ -22,11 +22,12 @@ main (int argc, char **argv)
         rc = 2;
         goto cleanup;
     }
-    pl_log_init ("conformance", getenv ("PARLEY_LOG_LEVEL"));
+    pl_log_init ("conformance", getenv ("PARLEY_LOG_LEVEL"), getenv ("PARLEY_LOG_FORMAT"));
     config = pl_config_new ();
     if (!config)
         goto cleanup;
-    pl_log_init ("conformance", pl_config_str (config, PL_CFG_LOG_LEVEL));
+    pl_log_init ("conformance", pl_config_str (config, PL_CFG_LOG_LEVEL),
+                 pl_config_str (config, PL_CFG_LOG_FORMAT));
     signal (SIGPIPE, SIG_IGN);
     server = pl_conformance_new (config, strcmp (argv[1], "eio") == 0 ? PL_CONFORMANCE_EIO
                                                                        : PL_CONFORMANCE_SIO);

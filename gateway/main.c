@@ -14,11 +14,12 @@ int
 main (void)
 {
     int rc = 1;
-    pl_log_init ("gateway", getenv ("PARLEY_LOG_LEVEL"));
+    pl_log_init ("gateway", getenv ("PARLEY_LOG_LEVEL"), getenv ("PARLEY_LOG_FORMAT"));
     pl_config_t *config = pl_config_new ();
     if (!config)
         goto cleanup;
-    pl_log_init ("gateway", pl_config_str (config, PL_CFG_LOG_LEVEL));
+    pl_log_init ("gateway", pl_config_str (config, PL_CFG_LOG_LEVEL),
+                 pl_config_str (config, PL_CFG_LOG_FORMAT));
     pl_config_log (config);
     if (!*pl_config_str (config, PL_CFG_JWT_SECRET))
         pl_warn ("*** PARLEY_JWT_SECRET is not set: using the PUBLIC dev secret. "

@@ -574,11 +574,12 @@ pl_worker_main_opts (const char *service, const pl_handler_t *handlers, size_t c
     pl_worker_t *worker = NULL;
     char process[64];
     snprintf (process, sizeof process, "parley-%s", service);
-    pl_log_init (process, getenv ("PARLEY_LOG_LEVEL"));
+    pl_log_init (process, getenv ("PARLEY_LOG_LEVEL"), getenv ("PARLEY_LOG_FORMAT"));
     pl_config_t *cfg = pl_config_new ();
     if (!cfg)
         goto cleanup;
-    pl_log_init (process, pl_config_str (cfg, PL_CFG_LOG_LEVEL));
+    pl_log_init (process, pl_config_str (cfg, PL_CFG_LOG_LEVEL),
+                 pl_config_str (cfg, PL_CFG_LOG_FORMAT));
     pl_config_log (cfg);
 
     /* hiredis writes to its socket directly; a Redis that went away must
