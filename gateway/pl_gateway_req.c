@@ -43,17 +43,29 @@ s_since (uint32_t start_us)
     return (double) (uint32_t) ((uint32_t) pl_gateway__now_us () - start_us) / 1e6;
 }
 
-/* pl_pending callback, lws loop: a request got no answer in time. */
+/* pl_pending callback, lws loop: a request got no answer in time. Its
+ * TIMEOUT names the request (error.requestId), as this gateway's log does. */
 static void
-s_on_expired (void *arg, const pl_pending_entry_t *entry)
+s_on_expired (void *arg, uint64_t reqid, const pl_pending_entry_t *entry)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
+    char rid[PL_PENDING_ID_SIZE];
+    pl_log_set_rid (rid, pl_pending_id_text (self->id, reqid, rid));
     pl_gwconn_t *conn = entry->kind == PL_PENDING_INTERNAL
                       ? NULL : pl_gateway__conn_lookup (self, entry->conn);
+    char *reply = NULL;
+    if (entry->kind == PL_PENDING_INTERNAL)
+        pl_debug ("internal request: no answer in %ld ms", (long) self->request_timeout);
+    else
+        pl_info ("conn %llu: no answer in %ld ms: TIMEOUT", (unsigned long long) entry->conn,
+                 (long) self->request_timeout);
+    if ((entry->kind == PL_PENDING_HTTP || (entry->kind == PL_PENDING_SOCKET && entry->has_ack))
+    &&  conn)
+        reply = pl_proto_reply_err_rid (PL_ERR_TIMEOUT,
+                                        "no answer in time; the outcome is unknown", rid);
     if (entry->kind == PL_PENDING_HTTP) {
-        if (conn && !conn->established && self->http_front.error)
-            self->http_front.error (self, conn, PL_ERR_TIMEOUT,
-                                    "no answer in time; the outcome is unknown");
+        if (conn && !conn->established && self->http_front.reply && reply)
+            self->http_front.reply (self, conn, reply, strlen (reply));
     }
     else
     if (entry->kind == PL_PENDING_REJOIN) {
@@ -73,8 +85,8 @@ s_on_expired (void *arg, const pl_pending_entry_t *entry)
             conn->inflight--;
             conn->presence = true;
             if (entry->has_ack) {
-                pl_gateway__send_ack_error (self, conn, entry->ack_id, PL_ERR_TIMEOUT,
-                                            "no answer in time; the outcome is unknown");
+                if (reply)
+                    pl_gateway__send_ack (self, conn, entry->ack_id, reply, strlen (reply));
                 pl_gwmetrics_request (self->metrics, entry->event, PL_ERR_TIMEOUT,
                                       s_since (entry->start_us));
             }
@@ -82,6 +94,8 @@ s_on_expired (void *arg, const pl_pending_entry_t *entry)
         else
             s_presence_drop_id (self, entry->conn);
     }
+    free (reply);
+    pl_log_set_rid (NULL, 0);
 }
 
 /* libev timer, gateway loop: the oldest request's deadline passed. */
@@ -107,7 +121,9 @@ s_send (pl_gateway_t *self, const pl_event_info_t *ev, const char *ctx,
         const char **why)
 {
     pl_err_t err = PL_ERR_SERVICE_UNAVAILABLE;
-    uint64_t reqid = pl_pending_next_id (self->pending);
+    char rid[PL_PENDING_ID_SIZE];
+    size_t rid_len = pl_pending_id_text (self->id, pl_pending_next_id (self->pending), rid);
+    pl_log_set_rid (rid, rid_len);
     if (self->stopping) {
         *why = "gateway stopping";
         goto cleanup;
@@ -116,7 +132,7 @@ s_send (pl_gateway_t *self, const pl_event_info_t *ev, const char *ctx,
         *why = "gateway overloaded";
         goto cleanup;
     }
-    if (!ctx || pl_bus_request (self->bus, ev->service, &reqid, sizeof reqid, ev->name,
+    if (!ctx || pl_bus_request (self->bus, ev->service, rid, rid_len, ev->name,
                                 ctx, strlen (ctx), body, body_len) != 0) {
         *why = "broker unreachable";
         goto cleanup;
@@ -125,8 +141,13 @@ s_send (pl_gateway_t *self, const pl_event_info_t *ev, const char *ctx,
     pl_pending_add (self->pending, deadline, entry);
     if (!self->pending_armed)
         s_pending_arm (self, deadline);
+    pl_debug ("request %s sent to %s (conn %llu)", ev->name, ev->service,
+              (unsigned long long) entry->conn);
     err = PL_ERR_NONE;
 cleanup:
+    if (err != PL_ERR_NONE)
+        pl_debug ("request %s not sent: %s", ev->name, *why);
+    pl_log_set_rid (NULL, 0);
     return err;
 }
 
@@ -393,11 +414,14 @@ pl_gateway__on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
     cJSON *root = NULL;
     uint64_t reqid;
     pl_pending_entry_t entry;
-    if (reqid_len != sizeof reqid)
-        goto cleanup;
-    memcpy (&reqid, reqid_bytes, sizeof reqid);
-    if (!pl_pending_take (self->pending, reqid, &entry))
+    if (!pl_pending_id_parse (self->id, reqid_bytes, reqid_len, &reqid))
+        goto cleanup;                       /* not ours */
+    pl_log_set_rid (reqid_bytes, reqid_len);
+    if (!pl_pending_take (self->pending, reqid, &entry)) {
+        pl_debug ("late reply dropped (the request timed out)");
         goto cleanup;                       /* late: already timed out */
+    }
+    pl_debug ("reply for conn %llu", (unsigned long long) entry.conn);
     if (entry.kind == PL_PENDING_INTERNAL)
         goto cleanup;                       /* presence: nobody waits */
     pl_gwconn_t *conn = pl_gateway__conn_lookup (self, entry.conn);
@@ -460,6 +484,7 @@ pl_gateway__on_reply (void *arg, const void *reqid_bytes, size_t reqid_len,
     if (entry.has_ack)
         pl_gwmetrics_request (self->metrics, entry.event, code, s_since (entry.start_us));
 cleanup:
+    pl_log_set_rid (NULL, 0);
     cJSON_Delete (root);
 }
 

@@ -54,6 +54,45 @@ pl_pending_next_id (const pl_pending_t *self)
     return self->next;
 }
 
+size_t
+pl_pending_id_text (const char *gateway_id, uint64_t reqid, char out[PL_PENDING_ID_SIZE])
+{
+    int n = snprintf (out, PL_PENDING_ID_SIZE, "%s-%llx", gateway_id, (unsigned long long) reqid);
+    assert (n > 0 && n < PL_PENDING_ID_SIZE);      /* gateway ids are under 16 bytes */
+    return (size_t) n;
+}
+
+bool
+pl_pending_id_parse (const char *gateway_id, const void *bytes, size_t len, uint64_t *reqid)
+{
+    bool ours = false;
+    const char *text = bytes;
+    size_t prefix = strlen (gateway_id);
+    uint64_t value = 0;
+    if (len < prefix + 2 || len > prefix + 17 || memcmp (text, gateway_id, prefix) != 0
+    ||  text[prefix] != '-')
+        goto cleanup;
+    for (size_t i = prefix + 1; i < len; i++) {
+        char c = text[i];
+        if (c >= '0' && c <= '9')
+            value = value << 4 | (uint64_t) (c - '0');
+        else
+        if (c >= 'a' && c <= 'f')
+            value = value << 4 | (uint64_t) (c - 'a' + 10);
+        else
+            goto cleanup;
+    }
+    /* one text per id: "gw-01" is not "gw-1" */
+    char canonical[PL_PENDING_ID_SIZE];
+    if (pl_pending_id_text (gateway_id, value, canonical) != len
+    ||  memcmp (canonical, text, len) != 0)
+        goto cleanup;
+    *reqid = value;
+    ours = true;
+cleanup:
+    return ours;
+}
+
 /* Move `oldest` past answered entries. */
 static void
 s_retire (pl_pending_t *self)
@@ -109,7 +148,7 @@ pl_pending_expire (pl_pending_t *self, int64_t now, pl_pending_expired_fn *fn, v
                 break;
             }
             slot->active = false;
-            fn (arg, &slot->entry);
+            fn (arg, slot->reqid, &slot->entry);
         }
         self->oldest++;
     }
@@ -123,8 +162,9 @@ static uint64_t s_last_conn;
 static int s_last_kind;
 
 static void
-s_on_expired (void *arg, const pl_pending_entry_t *entry)
+s_on_expired (void *arg, uint64_t reqid, const pl_pending_entry_t *entry)
 {
+    (void) reqid;
     assert (arg == &s_expired);
     s_expired++;
     s_last_conn = entry->conn;
@@ -179,6 +219,25 @@ pl_pending_test (bool verbose)
     pl_pending_destroy (&p);
     pl_pending_destroy (&p);
     assert (p == NULL);
+
+    /* request id text: printable, one form per id, and only ours parses */
+    char text[PL_PENDING_ID_SIZE];
+    uint64_t id = 0;
+    assert (pl_pending_id_text ("gw-1", 0x2a, text) == 7 && strcmp (text, "gw-1-2a") == 0);
+    assert (pl_pending_id_parse ("gw-1", text, 7, &id) && id == 0x2a);
+    assert (pl_pending_id_text ("abcdefghijklmno", UINT64_MAX, text) == 32);
+    assert (pl_pending_id_parse ("abcdefghijklmno", text, 32, &id) && id == UINT64_MAX);
+    assert (pl_pending_id_text ("gw-1", 0, text) == 6);
+    assert (pl_pending_id_parse ("gw-1", "gw-1-0", 6, &id) && id == 0);
+    const char *not_ours[] = {
+        "gw-1-", "gw-1-02a", "gw-1-2A", "gw-2-2a", "gw-1x2a", "gw-1-2a ", "gw-1-g",
+        "gw-1-10000000000000000", "gw-", "", "gw-11-2a",
+    };
+    for (size_t i = 0; i < sizeof not_ours / sizeof not_ours[0]; i++)
+        assert (!pl_pending_id_parse ("gw-1", not_ours[i], strlen (not_ours[i]), &id));
+    assert (!pl_pending_id_parse ("gw-1", "gw-1-2\0a", 8, &id));     /* a NUL inside */
+    uint64_t raw = 0x2a;                /* the old binary form is not ours */
+    assert (!pl_pending_id_parse ("gw-1", &raw, sizeof raw, &id));
     if (verbose)
         printf ("OK\n");
 }

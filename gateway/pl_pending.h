@@ -13,6 +13,7 @@
 #define PL_PENDING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct _pl_pending_t pl_pending_t;
@@ -44,8 +45,24 @@ typedef struct {
 pl_pending_t *pl_pending_new (uint32_t slots);
 void pl_pending_destroy (pl_pending_t **self_p);
 
-/* The id the next pl_pending_add will use (send it with the request). */
+/* The id the next pl_pending_add will use (send it with the request, as
+ * text: pl_pending_id_text). */
 uint64_t pl_pending_next_id (const pl_pending_t *self);
+
+/* Room for a request id as text, its NUL included: a gateway id (under 16
+ * bytes), "-", and up to 16 hex digits: at most 32 bytes, the envelope's
+ * bound (proto/README.md, "Ids"). */
+#define PL_PENDING_ID_SIZE 33
+/* The request id frame for reqid: "<gateway id>-<reqid in lowercase hex>",
+ * unique in the system (gateway ids are unique per broker) and printable,
+ * so every tier can log it. Returns its length. */
+size_t pl_pending_id_text (const char *gateway_id, uint64_t reqid,
+                           char out[PL_PENDING_ID_SIZE]);
+/* The reqid of a request id frame (any bytes, len of them) that this
+ * gateway made: exactly pl_pending_id_text's form, no leading zero, no
+ * upper case. False for anything else (not ours: dropped). */
+bool pl_pending_id_parse (const char *gateway_id, const void *bytes, size_t len,
+                          uint64_t *reqid);
 /* Record a request sent with pl_pending_next_id(). Returns 0, or -1 when
  * the ring is full of live requests. */
 int pl_pending_add (pl_pending_t *self, int64_t deadline, const pl_pending_entry_t *entry);
@@ -55,7 +72,8 @@ bool pl_pending_has_room (pl_pending_t *self);
  * late or unknown reply. */
 bool pl_pending_take (pl_pending_t *self, uint64_t reqid, pl_pending_entry_t *entry);
 
-typedef void (pl_pending_expired_fn) (void *arg, const pl_pending_entry_t *entry);
+typedef void (pl_pending_expired_fn) (void *arg, uint64_t reqid,
+                                      const pl_pending_entry_t *entry);
 /* Expire every live entry whose deadline <= now (calling fn for each) and
  * retire answered ones. Returns the deadline of the oldest live entry left,
  * or -1 when none is. */

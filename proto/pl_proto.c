@@ -158,6 +158,36 @@ pl_proto_reply_err (pl_err_t err, const char *message)
 }
 
 char *
+pl_proto_reply_err_rid (pl_err_t err, const char *message, const char *rid)
+{
+    cJSON *fields = NULL;
+    if (rid && (fields = cJSON_CreateObject ()))
+        cJSON_AddStringToObject (fields, "requestId", rid);
+    return pl_proto_reply_err_with (err, message, fields);
+}
+
+char *
+pl_proto_reply_add_rid (const char *reply, size_t len, const char *rid)
+{
+    char *text = NULL;
+    cJSON *root = rid ? pl_proto_json_parse (reply, len) : NULL;
+    cJSON *error = cJSON_GetObjectItemCaseSensitive (root, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive (error, "code");
+    if (!cJSON_IsObject (error) || !cJSON_IsString (code)
+    ||  cJSON_GetObjectItemCaseSensitive (error, "requestId"))
+        goto cleanup;
+    pl_err_t err = pl_proto_err_parse (code->valuestring);
+    if ((err != PL_ERR_INTERNAL && err != PL_ERR_TIMEOUT)
+    ||  strcmp (code->valuestring, pl_proto_err_code (err)) != 0)
+        goto cleanup;
+    if (cJSON_AddStringToObject (error, "requestId", rid))
+        text = cJSON_PrintUnformatted (root);
+cleanup:
+    cJSON_Delete (root);
+    return text;
+}
+
+char *
 pl_proto_reply_err_with (pl_err_t err, const char *message, cJSON *fields)
 {
     char *text = NULL;
@@ -388,6 +418,27 @@ pl_proto_test (bool verbose)
     assert (strcmp (text, "{\"success\":false,\"error\":{\"code\":\"VERSION_CONFLICT\","
                           "\"message\":\"stale\",\"currentVersion\":\"7\"}}") == 0);
     free (text);
+    text = pl_proto_reply_err_rid (PL_ERR_TIMEOUT, "late", "gw-1-2a");
+    assert (strcmp (text, "{\"success\":false,\"error\":{\"code\":\"TIMEOUT\","
+                          "\"message\":\"late\",\"requestId\":\"gw-1-2a\"}}") == 0);
+    free (text);
+    /* a worker's or broker's INTERNAL gets one added, once; other errors,
+     * successes and garbage stand as they are */
+    const char *internal = "{\"success\":false,\"error\":{\"code\":\"INTERNAL\","
+                           "\"message\":\"storage unavailable\"}}";
+    text = pl_proto_reply_add_rid (internal, strlen (internal), "gw-1-2b");
+    assert (text && strcmp (text, "{\"success\":false,\"error\":{\"code\":\"INTERNAL\","
+                  "\"message\":\"storage unavailable\",\"requestId\":\"gw-1-2b\"}}") == 0);
+    assert (pl_proto_reply_add_rid (text, strlen (text), "gw-1-2c") == NULL);
+    free (text);
+    const char *stands[] = {
+        "{\"success\":false,\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"x\"}}",
+        "{\"success\":false,\"error\":{\"code\":\"NO_SUCH_CODE\",\"message\":\"x\"}}",
+        "{\"success\":true,\"data\":{\"error\":{\"code\":\"INTERNAL\"}}}", "{", "",
+    };
+    for (size_t i = 0; i < sizeof stands / sizeof stands[0]; i++)
+        assert (pl_proto_reply_add_rid (stands[i], strlen (stands[i]), "r") == NULL);
+    assert (pl_proto_reply_add_rid (internal, strlen (internal), NULL) == NULL);
     text = pl_proto_reply_ok (cJSON_CreateString ("x"));
     assert (strcmp (text, "{\"success\":true,\"data\":\"x\"}") == 0);
     free (text);

@@ -115,6 +115,13 @@ char *pl_proto_reply_err (pl_err_t err, const char *message);
 /* The same, with the members of fields (an object, owned, may be NULL)
  * added to the error object: e.g. currentVersion for VERSION_CONFLICT. */
 char *pl_proto_reply_err_with (pl_err_t err, const char *message, cJSON *fields);
+/* An error whose outcome the client cannot know (INTERNAL, TIMEOUT)
+ * names the request, so its logs can be found: error.requestId (README,
+ * Errors). pl_proto_reply_err_rid makes one (rid NULL: none added);
+ * pl_proto_reply_add_rid returns reply (len bytes) with rid added when it
+ * is such an error without one, else NULL (the reply stands as it is). */
+char *pl_proto_reply_err_rid (pl_err_t err, const char *message, const char *rid);
+char *pl_proto_reply_add_rid (const char *reply, size_t len, const char *rid);
 
 /* Caller context (frame "ctx" of a REQ). */
 typedef struct {
