@@ -13,8 +13,9 @@
 static char s_process[32] = "parley";
 static pl_log_level_t s_level = PL_LOG_INFO;
 static bool s_json;                     /* PARLEY_LOG_FORMAT=json           */
-static char s_rid[PL_LOG_RID_SIZE];     /* the current request id, as text  */
-static bool s_has_rid;                  /* ... when one is set              */
+/* per thread: a helper thread (the broker's test proxy) logs no request */
+static _Thread_local char s_rid[PL_LOG_RID_SIZE];  /* the current request id, as text */
+static _Thread_local bool s_has_rid;               /* ... when one is set             */
 static const char *s_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 static const char *s_json_names[] = { "debug", "info", "warn", "error" };
 

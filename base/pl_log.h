@@ -11,8 +11,8 @@
  *  a longer message is cut and the line says "cut":true. The text format
  *  is unchanged by either (no rid, cut at 2 KB).
  *
- *  Process-wide state, one thread: every Parley process logs from its one
- *  loop (the broker's evproxy thread logs without a request id).
+ *  The process name, level and format are process-wide (set them before
+ *  any thread starts); the current request id is per thread.
  */
 #ifndef PL_LOG_H
 #define PL_LOG_H

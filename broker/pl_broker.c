@@ -309,6 +309,13 @@ s_client_request (pl_broker_t *self, pl_zmsg_t *msg)
         pl_broker__refuse (self, msg, error);
         goto cleanup;
     }
+    pl_log_set_rid (zmq_msg_data (reqid), zmq_msg_size (reqid));
+    if (pl_log_enabled (PL_LOG_DEBUG)) {
+        char event[40];
+        pl_debug ("request %s for %s received",
+                  s_printable (&msg->frame[PL_BROKER__REQ_EVENT], event, sizeof event), name);
+    }
+    pl_log_set_rid (NULL, 0);
     pl_broker__service_submit (self, svc, msg);
 cleanup:
     free (error);
@@ -681,8 +688,7 @@ s_answer_all (pl_broker_t *self)
     for (pl_broker__worker_t *w = zhashx_first (self->workers); w;
          w = zhashx_next (self->workers)) {
         for (pl_broker__pending_t *p = w->oldest; p; p = p->next)
-            pl_broker__send_reply (self, p->client, p->client_len,
-                                   p->reqid, p->reqid_len, held);
+            pl_broker__answer_lost (self, p, held, "a worker at broker shutdown");
         pl_broker__send_command (self, w->identity, w->identity_len, PL_CMD_DISCONNECT);
     }
     for (pl_broker__service_t *svc = zhashx_first (self->services); svc;

@@ -219,6 +219,9 @@ s_worker_send (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *req)
     };
     zmq_msg_t *client = &req->frame[PL_BROKER__REQ_CLIENT];
     zmq_msg_t *reqid = &req->frame[PL_BROKER__REQ_ID];
+    pl_log_set_rid (zmq_msg_data (reqid), zmq_msg_size (reqid));
+    pl_debug ("request dispatched to %s worker %s", worker->service->name, worker->key);
+    pl_log_set_rid (NULL, 0);
     pl_broker__pending_t *pending = malloc (sizeof *pending);
     if (!pending) {
         worker->service->unavailable++;
@@ -366,6 +369,27 @@ cleanup:
     return rc;
 }
 
+void
+pl_broker__answer_lost (pl_broker_t *self, const pl_broker__pending_t *p,
+                        const char *fallback, const char *why)
+{
+    char rid[PL_LOG_RID_SIZE];
+    pl_log_rid_text (p->reqid, p->reqid_len, rid);
+    pl_log_set_rid (p->reqid, p->reqid_len);
+    /* the message of the shared answer, with this request's id added */
+    cJSON *root = pl_proto_json_parse (fallback, strlen (fallback));
+    const cJSON *message = cJSON_GetObjectItemCaseSensitive (
+        cJSON_GetObjectItemCaseSensitive (root, "error"), "message");
+    char *body = pl_proto_reply_err_rid (PL_ERR_TIMEOUT, cJSON_IsString (message)
+                                         ? message->valuestring : NULL, rid);
+    pl_info ("request held by %s answered TIMEOUT", why);
+    pl_broker__send_reply (self, p->client, p->client_len, p->reqid, p->reqid_len,
+                           body ? body : fallback);
+    free (body);
+    cJSON_Delete (root);
+    pl_log_set_rid (NULL, 0);
+}
+
 /* The request it held may or may not have run; it is not retried on
  * another worker because it may not be idempotent. */
 void
@@ -373,8 +397,7 @@ pl_broker__worker_forget (pl_broker_t *self, pl_broker__worker_t *worker, const 
 {
     size_t lost = worker->load;
     for (pl_broker__pending_t *p = worker->oldest; p; p = p->next)
-        pl_broker__send_reply (self, p->client, p->client_len, p->reqid, p->reqid_len,
-                               self->err_lost);
+        pl_broker__answer_lost (self, p, self->err_lost, worker->key);
     pl_broker__service_t *svc = worker->service;
     svc->timeouts += lost;
     pl_broker__metrics_drop (self, worker);
@@ -413,6 +436,9 @@ pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg
             break;
     if (!p)
         goto cleanup;
+    pl_log_set_rid (p->reqid, p->reqid_len);
+    pl_debug ("reply from %s worker %s", worker->service->name, worker->key);
+    pl_log_set_rid (NULL, 0);
     s_pending_remove (worker, p);
     pl_broker__forward (pl_broker__sending (self, PL_BROKER__FRONTEND), NULL, 0,
                         rep, order, rep->count - 1);

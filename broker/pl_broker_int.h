@@ -208,6 +208,11 @@ void pl_broker__worker_destroy (void **item);
  * 0, or -1 when out of memory. */
 int pl_broker__worker_add (pl_broker_t *self, const void *identity, size_t identity_len,
                            const char *key, pl_broker__service_t *svc, size_t credit);
+/* Answer a request a worker held and will not answer: TIMEOUT with the
+ * message of fallback (an error reply, sent as is when out of memory)
+ * and error.requestId; logged with why (who held it). Broker loop. */
+void pl_broker__answer_lost (pl_broker_t *self, const pl_broker__pending_t *p,
+                             const char *fallback, const char *why);
 /* Forget a dead or departed worker, answering what it held TIMEOUT. */
 void pl_broker__worker_forget (pl_broker_t *self, pl_broker__worker_t *worker,
                                const char *reason);
