@@ -178,6 +178,7 @@ s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
     slot.msg = msg;
     if (pl_worker__req_prepare (self, &slot)) {
         slot.run_at = pl_id_mono_s ();
+        pl_worker__slot_rid (&slot);        /* the handler's lines name its request */
         do {
             if (slot.call.attempt)
                 self->stats.retries++;
@@ -185,6 +186,7 @@ s_on_request (pl_worker_t *self, pl_zmsg_t *msg)
             if (self->redis)
                 pl_redis_reset (self->redis);   /* nothing a handler left open survives it */
         } while (pl_worker__call_retry (&slot.call));
+        pl_log_set_rid (NULL, 0);
         pl_worker__req_after (self, &slot);
     }
     pl_worker__req_send (self, &slot);

@@ -182,6 +182,10 @@ int pl_worker__send_broker (pl_worker_t *self, const pl_zmsg_part_t *extra, int 
 /* pl_worker_req.c: a printable, bounded copy of a frame (for log lines and
  * error messages) into buf of size bytes. */
 void pl_worker__printable (char *buf, size_t size, zmq_msg_t *frame);
+/* pl_worker_req.c: make slot's request (its REQ's id frame) the one the
+ * log lines are about (pl_log_set_rid); none for a slot without a REQ (a
+ * periodic task, a bus call) or NULL. Worker loop. */
+void pl_worker__slot_rid (const pl_worker__slot_t *slot);
 /* pl_worker_req.c: a REQ's life without the scheduling. prepare decodes and
  * checks slot->msg and says whether the handler must run (false: it was
  * answered already, or dropped: then slot->call.reply is NULL and nothing

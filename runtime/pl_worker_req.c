@@ -123,6 +123,15 @@ pl_worker__printable (char *buf, size_t size, zmq_msg_t *frame)
     buf[n] = 0;
 }
 
+void
+pl_worker__slot_rid (const pl_worker__slot_t *slot)
+{
+    if (slot && slot->msg && slot->msg->count > 3)
+        pl_log_set_rid (zmq_msg_data (&slot->msg->frame[3]), zmq_msg_size (&slot->msg->frame[3]));
+    else
+        pl_log_set_rid (NULL, 0);
+}
+
 /* REQ: PL01 · REQ · client identity · request id · event · ctx · body.
  * Runs on the worker loop. Every well-shaped REQ is answered, even a bad
  * one: the broker counts our credit by replies, so a silent drop would
@@ -142,6 +151,7 @@ pl_worker__req_prepare (pl_worker_t *self, pl_worker__slot_t *slot)
     slot->event[0] = 0;
     slot->metric_event = NULL;
     slot->run_at = 0;
+    pl_worker__slot_rid (slot);
     if (msg->count != 7 || msg->oversize) {
         pl_warn ("dropped a REQ of %d frames (expected 7)", msg->count);
         self->stats.dropped++;
@@ -190,8 +200,10 @@ pl_worker__req_prepare (pl_worker_t *self, pl_worker__slot_t *slot)
         }
     }
     slot->started = pl_id_mono_ms ();
+    pl_debug ("request %s from %s", event, call->caller.user);
     run = true;
 cleanup:
+    pl_log_set_rid (NULL, 0);
     return run;
 }
 
@@ -200,12 +212,14 @@ pl_worker__req_after (pl_worker_t *self, pl_worker__slot_t *slot)
 {
     (void) self;
     pl_call_t *call = &slot->call;
+    pl_worker__slot_rid (slot);
     if (!call->reply) {
         pl_error ("%s: handler returned without answering", slot->event);
         pl_call_error (call, PL_ERR_INTERNAL, "the handler did not answer");
     }
     pl_debug ("%s from %s: %s in %lld ms", slot->event, call->caller.user,
               call->failed ? "failed" : "ok", (long long) (pl_id_mono_ms () - slot->started));
+    pl_log_set_rid (NULL, 0);
 }
 
 void
@@ -214,6 +228,17 @@ pl_worker__req_send (pl_worker_t *self, pl_worker__slot_t *slot)
     pl_zmsg_t *msg = slot->msg;
     pl_call_t *call = &slot->call;
     pl_worker__metrics_request (self, slot);
+    if (call->reply && call->failed) {
+        /* an INTERNAL (storage gone, a handler's bug) names its request,
+         * so the client can quote it and its logs can be found */
+        char rid[PL_LOG_RID_SIZE];
+        pl_log_rid_text (zmq_msg_data (&msg->frame[3]), zmq_msg_size (&msg->frame[3]), rid);
+        char *named = pl_proto_reply_add_rid (call->reply, strlen (call->reply), rid);
+        if (named) {
+            free (call->reply);
+            call->reply = named;
+        }
+    }
     if (call->reply) {
         /* REP: PL01 · REP · client identity · request id · reply · [directives];
          * only a successful call moves its connection between rooms */

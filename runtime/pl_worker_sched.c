@@ -373,7 +373,11 @@ s_resume (pl_worker__sched_t *self, pl_worker__slot_t *slot)
 {
     pl_worker_t *worker = self->worker;
     self->running = slot;
+    /* the request id is the running coroutine's: set on every switch into
+     * one, cleared on every switch back (a yield on Redis, or its end) */
+    pl_worker__slot_rid (slot);
     bool ended = pl_coro_resume (slot->co);
+    pl_log_set_rid (NULL, 0);
     self->running = NULL;
     if (!ended) {
         assert (slot->cmds && slot->ncmds);     /* it parks only in s_defer */

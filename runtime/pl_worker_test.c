@@ -6,6 +6,7 @@
  */
 #include "pl_worker.h"
 #include "pl_id.h"
+#include "pl_log.h"
 #include "pl_zmsg.h"
 #include "pl_redis_int.h"
 #include "pl_worker_int.h"
@@ -126,6 +127,21 @@ s_storage (pl_call_t *call, const cJSON *arg)
         pl_call_ok (call, cJSON_CreateBool (pl_redis_in_txn (pl_call_redis (call))));
         return;
     }
+    if (strcmp (what, "rid") == 0) {
+        /* the request id the log sees before and after a Redis round (a
+         * switch away and back in the coroutine runtime) */
+        char before[PL_LOG_RID_SIZE];
+        snprintf (before, sizeof before, "%s", pl_log_rid () ? pl_log_rid () : "");
+        redisReply *reply = pl_call_command (call, "PING");
+        if (reply) {
+            cJSON *data = cJSON_CreateArray ();
+            cJSON_AddItemToArray (data, cJSON_CreateString (before));
+            cJSON_AddItemToArray (data, cJSON_CreateString (pl_log_rid () ? pl_log_rid () : ""));
+            freeReplyObject (reply);
+            pl_call_ok (call, data);
+        }
+        return;
+    }
     redisReply *reply = pl_call_command (call, "PING");
     assert (reply == NULL && pl_call_answered (call));
 }
@@ -218,14 +234,17 @@ s_request (s_fake_t *f, const char *reqid, const char *event, const char *ctx, c
     s_request_n (f, reqid, event, strlen (event), ctx, body, strlen (body));
 }
 
+/* The request id of s_call's last request. */
+static char s_last_reqid[16];
+
 /* Send a REQ and return the parsed reply, checking the REP envelope. */
 static cJSON *
 s_call_n (s_fake_t *f, const char *event, size_t event_len, const char *ctx,
           const char *body, size_t body_len)
 {
     static int seq = 0;
-    char reqid[16];
-    snprintf (reqid, sizeof reqid, "r%d", ++seq);
+    char *reqid = s_last_reqid;
+    snprintf (reqid, sizeof s_last_reqid, "r%d", ++seq);
     s_request_n (f, reqid, event, event_len, ctx, body, body_len);
     pl_zmsg_t msg;
     assert (s_wait (f, "REP", false, &msg, 2000));
@@ -435,6 +454,24 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
     assert (pl_worker_stats (f->worker).retries == after.retries + 1);
 
     s_test_metrics (f);
+
+    /* each handler's lines name its own request, across its Redis round
+     * and with another one running meanwhile; none outside a handler */
+    s_request (f, "rid-a", "actor:delete", S_CTX, "\"rid\"");
+    s_request (f, "rid-b", "actor:delete", S_CTX, "\"rid\"");
+    for (int i = 0; i < 2; i++) {
+        assert (s_wait (f, "REP", false, &msg, 2000));
+        reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
+        const char *want = pl_zmsg_is (&msg, 4, "rid-a") ? "rid-a" : "rid-b";
+        data = cJSON_GetObjectItem (reply, "data");
+        assert (cJSON_GetArraySize (data) == 2);
+        assert (strcmp (cJSON_GetArrayItem (data, 0)->valuestring, want) == 0);
+        assert (strcmp (cJSON_GetArrayItem (data, 1)->valuestring, want) == 0);
+        cJSON_Delete (reply);
+        pl_zmsg_close (&msg);
+    }
+    assert (pl_log_rid () == NULL);
+
     if (f->worker->sched)
         s_test_away (f, server);
 
@@ -635,6 +672,12 @@ pl_worker_test (bool verbose)
         if (verbose && strcmp (s_code (reply), cases[i].code) != 0)
             printf ("\ncase %zu: got %s, expected %s\n", i, s_code (reply), cases[i].code);
         assert (strcmp (s_code (reply), cases[i].code) == 0);
+        /* an INTERNAL names its request (error.requestId); others do not */
+        const cJSON *rid = cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "error"), "requestId");
+        if (strcmp (cases[i].code, "INTERNAL") == 0)
+            assert (cJSON_IsString (rid) && strcmp (rid->valuestring, s_last_reqid) == 0);
+        else
+            assert (rid == NULL);
         if (i == sizeof cases / sizeof cases[0] - 1) {
             const cJSON *error = cJSON_GetObjectItem (reply, "error");
             assert (strcmp (cJSON_GetObjectItem (error, "message")->valuestring,
