@@ -8,7 +8,9 @@
 // or the JWT secret, whichever way the token came (auth, ?token=, a REST
 // Authorization header, a forged one).
 import assert from 'node:assert/strict';
-import { useSystem, emitAck, expectOk, expectError, eventually } from './lib/system.mjs';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { useSystem, emitAck, expectOk, expectError, eventually, BIN } from './lib/system.mjs';
 import { rest } from './lib/campaign.mjs';
 
 const TIMEOUT_MS = 1500;            // below the broker's liveness (3 x 1000 ms)
@@ -61,6 +63,20 @@ function waitRid(sys, name, rid, re = /./) {
   });
   return p.waitFor(has, 5000, `no line with rid ${rid} (msg ${re}) in ${name}'s log`);
 }
+
+test('a PARLEY_LOG_FORMAT other than text or json refuses to start, saying why', () => {
+  for (const bin of [BIN.gateway, BIN.broker, BIN.actors]) {
+    for (const format of ['xml', 'JSON']) {
+      const r = spawnSync(bin, [], {
+        env: { PATH: process.env.PATH, PARLEY_LOG_FORMAT: format, PARLEY_RUN_DIR: '/tmp/i13-nonexistent-run' },
+        encoding: 'utf8', timeout: 10000,
+      });
+      assert.notEqual(r.status, 0, `${bin} started with PARLEY_LOG_FORMAT=${format}`);
+      assert.ok(r.stderr.includes(`PARLEY_LOG_FORMAT="${format}" is not a log format: text or json`),
+        `${bin}: ${r.stderr.slice(0, 500)}`);
+    }
+  }
+});
 
 h.test('one request has one id on its lines in the gateway, the broker and the worker', async (t, sys) => {
   const s = await sys.connectOk(token(sys, { sub: 'lg-alice', name: 'Alice' }));

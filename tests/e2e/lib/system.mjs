@@ -341,7 +341,7 @@ export class Proc {
 
   tail(lines = 30) {
     // The config dump every process starts with is noise in a failure report.
-    const all = this.output.trimEnd().split('\n').filter((l) => !/ INFO config /.test(l));
+    const all = this.output.trimEnd().split('\n').filter((l) => !/ INFO config |"level":"info",.*"msg":"config /.test(l));
     return all.slice(-lines).join('\n');
   }
 }
