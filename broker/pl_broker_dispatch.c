@@ -382,7 +382,7 @@ pl_broker__answer_lost (pl_broker_t *self, const pl_broker__pending_t *p,
         cJSON_GetObjectItemCaseSensitive (root, "error"), "message");
     char *body = pl_proto_reply_err_rid (PL_ERR_TIMEOUT, cJSON_IsString (message)
                                          ? message->valuestring : NULL, rid);
-    pl_info ("request held by %s answered TIMEOUT", why);
+    pl_debug ("request held by %s answered TIMEOUT", why);     /* counted at info */
     pl_broker__send_reply (self, p->client, p->client_len, p->reqid, p->reqid_len,
                            body ? body : fallback);
     free (body);

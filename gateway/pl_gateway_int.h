@@ -238,6 +238,7 @@ struct _pl_gateway_t {
     uint64_t recover_seq;           /* makes recovery nonces unique             */
     pl_frame_t *ping_frame;         /* shared "2"                               */
     pl_log_limit_t close_log;       /* budget of "protocol error" lines (pl_gateway.c) */
+    pl_log_limit_t timeout_log;     /* budget of TIMEOUT lines (pl_gateway_req.c) */
     unsigned char coalesce[LWS_PRE + PL_GW_COALESCE_MAX];   /* scratch for pl_gateway__on_writeable */
     struct {
         uint64_t requests;          /* EVENTs forwarded to the broker           */

@@ -26,6 +26,9 @@
 
 /* ---- the pending ring ------------------------------------------------- */
 
+/* At most this many TIMEOUT lines a second (the rest counted). */
+#define S_TIMEOUT_LOG_PER_SEC 20
+
 static void
 s_pending_arm (pl_gateway_t *self, int64_t deadline)
 {
@@ -57,8 +60,10 @@ s_on_expired (void *arg, uint64_t reqid, const pl_pending_entry_t *entry)
     if (entry->kind == PL_PENDING_INTERNAL)
         pl_debug ("internal request: no answer in %ld ms", (long) self->request_timeout);
     else
-        pl_info ("conn %llu: no answer in %ld ms: TIMEOUT", (unsigned long long) entry->conn,
-                 (long) self->request_timeout);
+        /* a broker gone silent times out every request at once: bounded */
+        pl_log_limited (&self->timeout_log, pl_gateway__now_ms (), S_TIMEOUT_LOG_PER_SEC,
+                        "TIMEOUT lines", PL_LOG_INFO, "conn %llu: no answer in %ld ms: TIMEOUT",
+                        (unsigned long long) entry->conn, (long) self->request_timeout);
     if ((entry->kind == PL_PENDING_HTTP || (entry->kind == PL_PENDING_SOCKET && entry->has_ack))
     &&  conn)
         reply = pl_proto_reply_err_rid (PL_ERR_TIMEOUT,
@@ -121,6 +126,11 @@ s_send (pl_gateway_t *self, const pl_event_info_t *ev, const char *ctx,
         const char **why)
 {
     pl_err_t err = PL_ERR_SERVICE_UNAVAILABLE;
+    /* a request sent while another is handled (a reply's unsubscribe, a
+     * timeout's presence:drop) names itself, then gives the id back */
+    char outer[PL_LOG_RID_SIZE] = "";
+    if (pl_log_rid ())
+        snprintf (outer, sizeof outer, "%s", pl_log_rid ());
     char rid[PL_PENDING_ID_SIZE];
     size_t rid_len = pl_pending_id_text (self->id, pl_pending_next_id (self->pending), rid);
     pl_log_set_rid (rid, rid_len);
@@ -147,7 +157,7 @@ s_send (pl_gateway_t *self, const pl_event_info_t *ev, const char *ctx,
 cleanup:
     if (err != PL_ERR_NONE)
         pl_debug ("request %s not sent: %s", ev->name, *why);
-    pl_log_set_rid (NULL, 0);
+    pl_log_set_rid (outer, strlen (outer));
     return err;
 }
 

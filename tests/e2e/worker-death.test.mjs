@@ -37,8 +37,11 @@ h.test('requests held by a stopped-then-killed worker come back TIMEOUT from the
   const bound = HEARTBEAT_MS * (LIVENESS + 1) + 1500;
   for (const r of failed) {
     expectError(r.ack, 'TIMEOUT');
+    // the broker's TIMEOUT names the request (issue 13: error.requestId)
+    assert.match(r.ack.error.requestId ?? '', /^gw-[0-9a-f]{8}-[0-9a-f]{1,16}$/, JSON.stringify(r.ack.error));
     assert.ok(r.at <= bound, `TIMEOUT after ${r.at} ms, expected by ${bound} ms (worker declared dead), well before the gateway's 15 s`);
   }
+  assert.equal(new Set(failed.map((r) => r.ack.error.requestId)).size, failed.length, 'one id per request');
   // The survivor keeps serving.
   expectOk(await emitAck(s, 'actor:list'));
   await sys.waitHealth({ status: 200, pred: (b) => b.services.actors.workers === 1, timeoutMs: 5000 });
