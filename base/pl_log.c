@@ -257,6 +257,88 @@ pl_log (pl_log_level_t level, const char *fmt, ...)
 }
 
 bool
+pl_log_is_json (void)
+{
+    return s_json;
+}
+
+/* Append s to buf while it fits (safe: a quote, backslash or control byte
+ * as '?'); async-signal-safe. */
+static void
+s_put (char *buf, size_t size, size_t *pos, const char *s, bool safe)
+{
+    for (; *s && *pos + 1 < size; s++) {
+        char c = *s;
+        if (safe && (c == '"' || c == '\\' || (unsigned char) c < 0x20 || c == 0x7f))
+            c = '?';
+        buf[(*pos)++] = c;
+    }
+    buf[*pos] = 0;
+}
+
+/* Append value in decimal, at least width digits; async-signal-safe. */
+static void
+s_put_num (char *buf, size_t size, size_t *pos, uint64_t value, int width)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char) ('0' + value % 10);
+        value /= 10;
+    } while ((value > 0 || n < width) && n < 20);
+    char text[24];
+    for (int i = 0; i < n; i++)
+        text[i] = digits[n - 1 - i];
+    text[n] = 0;
+    s_put (buf, size, pos, text, false);
+}
+
+size_t
+pl_log_signal_line (char *buf, size_t size, pl_log_level_t level, const char *msg)
+{
+    size_t pos = 0;
+    struct timespec ts;
+    if (size < 2)
+        goto cleanup;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    /* the civil date of a day count (H. Hinnant's days_from_civil, inverted):
+     * integer arithmetic only, since gmtime_r is not async-signal-safe */
+    int64_t secs = ts.tv_sec > 0 ? ts.tv_sec : 0;
+    int64_t days = secs / 86400 + 719468, rem = secs % 86400;
+    int64_t era = days / 146097, doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    s_put (buf, size, &pos, "{\"time\":\"", false);
+    s_put_num (buf, size, &pos, (uint64_t) year, 4);
+    s_put (buf, size, &pos, "-", false);
+    s_put_num (buf, size, &pos, (uint64_t) month, 2);
+    s_put (buf, size, &pos, "-", false);
+    s_put_num (buf, size, &pos, (uint64_t) day, 2);
+    s_put (buf, size, &pos, "T", false);
+    s_put_num (buf, size, &pos, (uint64_t) (rem / 3600), 2);
+    s_put (buf, size, &pos, ":", false);
+    s_put_num (buf, size, &pos, (uint64_t) (rem / 60 % 60), 2);
+    s_put (buf, size, &pos, ":", false);
+    s_put_num (buf, size, &pos, (uint64_t) (rem % 60), 2);
+    s_put (buf, size, &pos, ".", false);
+    s_put_num (buf, size, &pos, (uint64_t) (ts.tv_nsec / 1000000), 3);
+    s_put (buf, size, &pos, "Z\",\"level\":\"", false);
+    s_put (buf, size, &pos, s_json_names[level], false);
+    s_put (buf, size, &pos, "\",\"process\":\"", false);
+    s_put (buf, size, &pos, s_process, true);
+    s_put (buf, size, &pos, "\",\"pid\":", false);
+    s_put_num (buf, size, &pos, (uint64_t) getpid (), 1);
+    s_put (buf, size, &pos, ",\"msg\":\"", false);
+    /* the closing "}\n must fit: the message gives way */
+    s_put (buf, size > 4 ? size - 3 : size, &pos, msg, true);
+    s_put (buf, size, &pos, "\"}\n", false);
+cleanup:
+    return pos;
+}
+
+bool
 pl_log_limit_take (pl_log_limit_t *limit, int64_t now_ms, uint32_t per_sec,
                    uint64_t *suppressed)
 {
@@ -432,6 +514,27 @@ s_test_json (void)
     s_json = false;
     n = s_test_capture (line, sizeof line, PL_LOG_INFO, "plain %d", 7);
     assert (n > 30 && line[23] == 'Z' && memcmp (line + n - 14, " INFO plain 7\n", 14) == 0);
+    s_json = json;
+    /* the signal handler's line: today's date, the keys, a hostile message */
+    s_json = true;
+    time_t now = time (NULL);
+    struct tm before, after;
+    gmtime_r (&now, &before);
+    n = pl_log_signal_line (line, sizeof line, PL_LOG_ERROR, "stuck \"loop\"\n; exiting");
+    now = time (NULL);
+    gmtime_r (&now, &after);
+    root = s_test_parse (line, n, "error", "stuck ?loop??; exiting", NULL);
+    const char *stamp = cJSON_GetObjectItemCaseSensitive (root, "time")->valuestring;
+    char day[2][24];
+    strftime (day[0], sizeof day[0], "%Y-%m-%dT%H:%M", &before);
+    strftime (day[1], sizeof day[1], "%Y-%m-%dT%H:%M", &after);
+    assert (strncmp (stamp, day[0], 16) == 0 || strncmp (stamp, day[1], 16) == 0);
+    assert ((int) cJSON_GetObjectItemCaseSensitive (root, "pid")->valuedouble == (int) getpid ());
+    cJSON_Delete (root);
+    assert (pl_log_is_json ());
+    /* too small a buffer: still one terminated JSON-ish line, never past it */
+    char tiny[8];
+    assert (pl_log_signal_line (tiny, sizeof tiny, PL_LOG_ERROR, "x") < sizeof tiny);
     s_json = json;
     /* formats */
     assert (pl_log_format_valid ("text") && pl_log_format_valid ("json"));

@@ -52,6 +52,15 @@ const char *pl_log_rid (void);
  * out. */
 char *pl_log_rid_text (const void *rid, size_t len, char out[PL_LOG_RID_SIZE]);
 
+/* For a signal handler about to _exit (pl_stopguard): true when the
+ * format is json, and then the line for msg (ASCII; a quote, backslash or
+ * control byte becomes '?') with level, built from async-signal-safe calls
+ * only (clock_gettime, getpid; no stdio, no locale, no malloc) into buf.
+ * Returns the line's length, its newline included (the message is cut to
+ * fit size; a buffer under 128 bytes cuts the line itself). */
+bool pl_log_is_json (void);
+size_t pl_log_signal_line (char *buf, size_t size, pl_log_level_t level, const char *msg);
+
 /* A budget for one kind of line that a peer can cause at will (a protocol
  * error closing its connection): at most per_sec lines in each second of
  * the clock the caller passes, the rest counted. The count is reported in

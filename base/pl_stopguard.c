@@ -14,6 +14,7 @@
  *  destroy has set DONE the deadline cannot fire.
  */
 #include "pl_stopguard.h"
+#include "pl_log.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -104,11 +105,15 @@ s_signame (int signum)
 static void
 s_exit (int signum, const char *why)
 {
-    char line[256] = "";
-    s_append (line, sizeof line, s_process);
-    s_append (line, sizeof line, ": ");
-    s_append (line, sizeof line, why);
-    s_append (line, sizeof line, "\n");
+    char line[512] = "";
+    if (pl_log_is_json ())
+        pl_log_signal_line (line, sizeof line, PL_LOG_ERROR, why);  /* PARLEY_LOG_FORMAT=json */
+    else {
+        s_append (line, sizeof line, s_process);
+        s_append (line, sizeof line, ": ");
+        s_append (line, sizeof line, why);
+        s_append (line, sizeof line, "\n");
+    }
     ssize_t n = write (STDERR_FILENO, line, strlen (line));
     (void) n;                       /* nothing to do if stderr is gone */
     _exit (128 + signum);
