@@ -340,7 +340,7 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
     static const pl_h1_handlers_t h1_handlers = { s_h1_head, s_h1_request, s_h1_upgrade,
                                                   s_h1_handoff, s_h1_closed };
     self->h1 = pl_h1_new (self->loop, self->max_payload, &h1_handlers, self);
-    self->http_front = (pl_gwfront_t) { pl_http_on_reply, pl_http_on_error };
+    self->http_front = (pl_gwfront_t) { pl_http_on_reply };
     if (!self->h1)
         goto fail;
     self->listener = pl_listen_new (self->lws, self->loop, self->vhost,

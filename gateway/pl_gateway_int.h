@@ -112,10 +112,9 @@ typedef struct pl_gwconn {
  * the request layer calls these for them, so it never names the layer above
  * (STYLE.md: a lower layer reports upward through a callback table). */
 typedef struct {
-    /* the broker answered the call of conn */
+    /* the call of conn has its answer: the broker's, or the gateway's own
+     * TIMEOUT (an error reply with error.requestId) */
     void (*reply) (pl_gateway_t *self, pl_gwconn_t *conn, const char *reply, size_t len);
-    /* it failed without an answer (the gateway's timeout) */
-    void (*error) (pl_gateway_t *self, pl_gwconn_t *conn, pl_err_t err, const char *message);
 } pl_gwfront_t;
 
 /* The application above the Engine.IO + Socket.IO core (STYLE.md: a lower
@@ -191,7 +190,7 @@ struct _pl_gateway_t {
     pl_eio_poll_limits_t poll_limits;
     long poll_max_sessions;         /* PARLEY_POLL_MAX_SESSIONS                 */
     struct pl_gwfwds *fwds;         /* forwards in flight (pl_gateway_fwd.c)    */
-    pl_gwfront_t http_front;        /* pl_http's replies and errors             */
+    pl_gwfront_t http_front;        /* pl_http's answers                        */
     pl_rooms_t *rooms;              /* room -> local members                    */
     char id[16];                    /* gateway id                               */
     const char *secret;             /* JWT secret                               */

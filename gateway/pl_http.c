@@ -335,17 +335,6 @@ pl_http_on_reply (pl_gateway_t *gw, pl_gwconn_t *conn, const char *reply, size_t
     s_respond (conn, status, body);     /* may free conn (a dead peer) */
 }
 
-/* The call failed without an answer (timeout; gateway loop). */
-void
-pl_http_on_error (pl_gateway_t *gw, pl_gwconn_t *conn, pl_err_t err, const char *message)
-{
-    pl_http_t *http = conn->http;
-    if (!http || !http->waiting)
-        return;
-    pl_gateway__conn_unregister (gw, conn);
-    s_fail (conn, pl_proto_err_http (err), err, message);     /* may free conn */
-}
-
 /* pl_h1 callback, gateway loop: the connection is going. */
 void
 pl_http_closed (pl_gateway_t *gw, pl_h1_conn_t *h1)

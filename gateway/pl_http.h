@@ -28,13 +28,12 @@
 
 typedef struct _pl_http_t pl_http_t;
 
-/* pl_gwfront_t: the broker answered the REST call of conn, or it failed
- * (the gateway's timeout). Registered by pl_gateway_new. */
+/* pl_gwfront_t: the REST call of conn has its answer: the broker's, or
+ * the gateway's own TIMEOUT (an error reply naming the request). Registered
+ * by pl_gateway_new. */
 struct pl_gwconn;
 void pl_http_on_reply (pl_gateway_t *gateway, struct pl_gwconn *conn, const char *reply,
                        size_t len);
-void pl_http_on_error (pl_gateway_t *gateway, struct pl_gwconn *conn, pl_err_t err,
-                       const char *message);
 
 /* pl_h1 handlers (gateway loop). */
 void pl_http_head (pl_gateway_t *gateway, pl_h1_conn_t *h1, const pl_h1_req_t *req);
