@@ -338,6 +338,23 @@ cleanup:
     return pos;
 }
 
+void
+pl_log_for (const void *rid, size_t len, pl_log_level_t level, const char *fmt, ...)
+{
+    if (level >= s_level) {
+        char outer[PL_LOG_RID_SIZE];
+        bool had = s_has_rid;
+        memcpy (outer, s_rid, sizeof outer);
+        pl_log_set_rid (rid, len);
+        va_list args;
+        va_start (args, fmt);
+        s_vlog (level, fmt, args);
+        va_end (args);
+        memcpy (s_rid, outer, sizeof s_rid);
+        s_has_rid = had;
+    }
+}
+
 bool
 pl_log_limit_take (pl_log_limit_t *limit, int64_t now_ms, uint32_t per_sec,
                    uint64_t *suppressed)
@@ -409,22 +426,21 @@ s_test_parse (const char *line, size_t len, const char *level, const char *want_
     return root;
 }
 
-/* Log through the real path (pl_log, stderr) and read the line back. */
-static size_t
-s_test_capture (char *out, size_t size, pl_log_level_t level, const char *fmt, ...)
-    __attribute__ ((format (printf, 4, 5)));
-static size_t
-s_test_capture (char *out, size_t size, pl_log_level_t level, const char *fmt, ...)
+/* Send stderr into a pipe (fds); returns the saved stderr for s_test_end. */
+static int
+s_test_begin (int fds[2])
 {
-    int fds[2];
     int rc = pipe (fds);
     assert (rc == 0);
     int saved = dup (STDERR_FILENO);
     dup2 (fds[1], STDERR_FILENO);
-    va_list args;
-    va_start (args, fmt);
-    s_vlog (level, fmt, args);
-    va_end (args);
+    return saved;
+}
+
+/* Put stderr back and read what the pipe got into out. Returns its size. */
+static size_t
+s_test_end (int fds[2], int saved, char *out, size_t size)
+{
     dup2 (saved, STDERR_FILENO);
     close (saved);
     close (fds[1]);
@@ -434,6 +450,22 @@ s_test_capture (char *out, size_t size, pl_log_level_t level, const char *fmt, .
         got += (size_t) n;
     close (fds[0]);
     return got;
+}
+
+/* Log through the real path (pl_log, stderr) and read the line back. */
+static size_t
+s_test_capture (char *out, size_t size, pl_log_level_t level, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+static size_t
+s_test_capture (char *out, size_t size, pl_log_level_t level, const char *fmt, ...)
+{
+    int fds[2];
+    int saved = s_test_begin (fds);
+    va_list args;
+    va_start (args, fmt);
+    s_vlog (level, fmt, args);
+    va_end (args);
+    return s_test_end (fds, saved, out, size);
 }
 
 static void
@@ -500,6 +532,15 @@ s_test_json (void)
     cJSON_Delete (s_test_parse (line, n, "info", NULL, quotes));
     pl_log_set_rid (NULL, 0);
     assert (pl_log_rid () == NULL);
+    /* one line about another request: that one's id, then the current back */
+    pl_log_set_rid ("outer", 5);
+    int fds[2];
+    int saved = s_test_begin (fds);
+    pl_log_for ("inner", 5, PL_LOG_ERROR, "about %s", "inner");
+    n = s_test_end (fds, saved, line, sizeof line);
+    cJSON_Delete (s_test_parse (line, n, "error", "about inner", "inner"));
+    assert (strcmp (pl_log_rid (), "outer") == 0);
+    pl_log_set_rid (NULL, 0);
     /* the real path: the format's NUL (%c) and a message over the bound */
     n = s_test_capture (line, sizeof line, PL_LOG_WARN, "nul %c here \"%s\"", 0, "q");
     assert (strstr (line, "\"msg\":\"nul \\u0000 here \\\"q\\\"\""));

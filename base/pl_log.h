@@ -45,6 +45,10 @@ bool pl_log_enabled (pl_log_level_t level);
  * starts or resumes and clear it when that stops; lines logged meanwhile
  * carry it as "rid" (json format). */
 void pl_log_set_rid (const void *rid, size_t len);
+/* One line about request rid (opaque bytes, len of them) whatever request
+ * is current, which stays current. Costs nothing when level is off. */
+void pl_log_for (const void *rid, size_t len, pl_log_level_t level, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
 /* The current request id as text, or NULL when none is set. */
 const char *pl_log_rid (void);
 /* rid as text into out (PL_LOG_RID_SIZE bytes): the bytes themselves when

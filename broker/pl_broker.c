@@ -309,13 +309,12 @@ s_client_request (pl_broker_t *self, pl_zmsg_t *msg)
         pl_broker__refuse (self, msg, error);
         goto cleanup;
     }
-    pl_log_set_rid (zmq_msg_data (reqid), zmq_msg_size (reqid));
     if (pl_log_enabled (PL_LOG_DEBUG)) {
         char event[40];
-        pl_debug ("request %s for %s received",
-                  s_printable (&msg->frame[PL_BROKER__REQ_EVENT], event, sizeof event), name);
+        pl_log_for (zmq_msg_data (reqid), zmq_msg_size (reqid), PL_LOG_DEBUG,
+                    "request %s for %s received",
+                    s_printable (&msg->frame[PL_BROKER__REQ_EVENT], event, sizeof event), name);
     }
-    pl_log_set_rid (NULL, 0);
     pl_broker__service_submit (self, svc, msg);
 cleanup:
     free (error);

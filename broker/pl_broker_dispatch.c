@@ -219,9 +219,8 @@ s_worker_send (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg_t *req)
     };
     zmq_msg_t *client = &req->frame[PL_BROKER__REQ_CLIENT];
     zmq_msg_t *reqid = &req->frame[PL_BROKER__REQ_ID];
-    pl_log_set_rid (zmq_msg_data (reqid), zmq_msg_size (reqid));
-    pl_debug ("request dispatched to %s worker %s", worker->service->name, worker->key);
-    pl_log_set_rid (NULL, 0);
+    pl_log_for (zmq_msg_data (reqid), zmq_msg_size (reqid), PL_LOG_DEBUG,
+                "request dispatched to %s worker %s", worker->service->name, worker->key);
     pl_broker__pending_t *pending = malloc (sizeof *pending);
     if (!pending) {
         worker->service->unavailable++;
@@ -375,19 +374,18 @@ pl_broker__answer_lost (pl_broker_t *self, const pl_broker__pending_t *p,
 {
     char rid[PL_LOG_RID_SIZE];
     pl_log_rid_text (p->reqid, p->reqid_len, rid);
-    pl_log_set_rid (p->reqid, p->reqid_len);
     /* the message of the shared answer, with this request's id added */
     cJSON *root = pl_proto_json_parse (fallback, strlen (fallback));
     const cJSON *message = cJSON_GetObjectItemCaseSensitive (
         cJSON_GetObjectItemCaseSensitive (root, "error"), "message");
     char *body = pl_proto_reply_err_rid (PL_ERR_TIMEOUT, cJSON_IsString (message)
                                          ? message->valuestring : NULL, rid);
-    pl_debug ("request held by %s answered TIMEOUT", why);     /* counted at info */
+    pl_log_for (p->reqid, p->reqid_len, PL_LOG_DEBUG,      /* counted at info */
+                "request held by %s answered TIMEOUT", why);
     pl_broker__send_reply (self, p->client, p->client_len, p->reqid, p->reqid_len,
                            body ? body : fallback);
     free (body);
     cJSON_Delete (root);
-    pl_log_set_rid (NULL, 0);
 }
 
 /* The request it held may or may not have run; it is not retried on
@@ -436,9 +434,8 @@ pl_broker__worker_reply (pl_broker_t *self, pl_broker__worker_t *worker, pl_zmsg
             break;
     if (!p)
         goto cleanup;
-    pl_log_set_rid (p->reqid, p->reqid_len);
-    pl_debug ("reply from %s worker %s", worker->service->name, worker->key);
-    pl_log_set_rid (NULL, 0);
+    pl_log_for (p->reqid, p->reqid_len, PL_LOG_DEBUG, "reply from %s worker %s",
+                worker->service->name, worker->key);
     s_pending_remove (worker, p);
     pl_broker__forward (pl_broker__sending (self, PL_BROKER__FRONTEND), NULL, 0,
                         rep, order, rep->count - 1);
