@@ -208,36 +208,39 @@ s_json_line (char *out, pl_log_level_t level, const struct timeval *tv,
 static void
 s_vlog (pl_log_level_t level, const char *fmt, va_list args)
 {
-    char line[PL_LOG_LINE_MAX];
+    /* the json line's buffers are the thread's, not the stack's: handlers
+     * log from coroutines, whose stacks are small (pl_coro); a line is
+     * never logged while another is built (no signal handler logs) */
+    static _Thread_local char json_msg[PL_LOG_LINE_MAX], json_line[PL_LOG_LINE_MAX];
+    char text[2048];                    /* today's text line, bounded as it was */
+    const char *line = text;
     struct timeval tv;
     gettimeofday (&tv, NULL);
     int n = 0;
     if (s_json) {
         /* the message first, then the line around it: every byte the
          * format produced counts, a NUL from %c or %.*s included */
-        char msg[PL_LOG_LINE_MAX];
-        int len = vsnprintf (msg, sizeof msg, fmt, args);
-        bool cut = len < 0 || (size_t) len >= sizeof msg;
+        int len = vsnprintf (json_msg, sizeof json_msg, fmt, args);
+        bool cut = len < 0 || (size_t) len >= sizeof json_msg;
         if (len < 0)
             len = 0;
         if (cut)
-            len = (int) sizeof msg - 1;
-        n = (int) s_json_line (line, level, &tv, msg, (size_t) len, cut);
+            len = (int) sizeof json_msg - 1;
+        n = (int) s_json_line (json_line, level, &tv, json_msg, (size_t) len, cut);
+        line = json_line;
     }
     else {
         struct tm tm;
         gmtime_r (&tv.tv_sec, &tm);
-        /* today's text line: bounded at 2 KB as it always was */
-        const size_t size = 2048;
-        n = snprintf (line, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d] %s ",
+        n = snprintf (text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d] %s ",
                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                       tm.tm_min, tm.tm_sec, (int) (tv.tv_usec / 1000), s_process,
                       (int) getpid (), s_names[level]);
-        if (n > 0 && (size_t) n < size)
-            n += vsnprintf (line + n, size - (size_t) n, fmt, args);
-        if (n < 0 || (size_t) n >= size - 1)
-            n = (int) size - 2;
-        line[n++] = '\n';
+        if (n > 0 && (size_t) n < sizeof text)
+            n += vsnprintf (text + n, sizeof text - (size_t) n, fmt, args);
+        if (n < 0 || (size_t) n >= sizeof text - 1)
+            n = (int) sizeof text - 2;
+        text[n++] = '\n';
     }
     /* one write(2) per line so lines from concurrent processes sharing a
      * terminal do not interleave mid-line */
