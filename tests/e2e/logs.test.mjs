@@ -57,6 +57,21 @@ function lines(sys, name) {
   return out;
 }
 
+/** Wait until process name has logged lines that pred holds for; returns
+ *  them. (An ack can come before the line that preceded it is read from the
+ *  process's stderr pipe.) */
+async function waitLines(sys, name, pred, what) {
+  let found = [];
+  const check = () => {
+    try {
+      found = lines(sys, name).filter(pred);
+    } catch { found = []; }           // a line that is not JSON: the last test says so
+    return found.length > 0;
+  };
+  await sys.proc(name).waitFor(check, 5000, `no line ${what} in ${name}'s log`);
+  return found;
+}
+
 /** Wait until process name has logged a line with rid (and msg matching re). */
 function waitRid(sys, name, rid, re = /./) {
   const p = sys.proc(name);
@@ -88,7 +103,8 @@ h.test('one request has one id on its lines in the gateway, the broker and the w
   const s = await sys.connectOk(token(sys, { sub: 'lg-alice', name: 'Alice' }));
   expectOk(await emitAck(s, 'actor:create', { name: 'Logged', type: 'pc' }));
   // the gateway's line for it names the rid; the other tiers name the same
-  const sent = lines(sys, 'gateway').filter((l) => /^request actor:create sent to actors/.test(l.msg));
+  const sent = await waitLines(sys, 'gateway', (l) => /^request actor:create sent to actors/.test(l.msg),
+    '"request actor:create sent to actors"');
   assert.equal(sent.length, 1, 'one "request actor:create sent" line in the gateway');
   const rid = sent[0].rid;
   assert.match(rid, RID_RE);
@@ -103,7 +119,8 @@ h.test('one request has one id on its lines in the gateway, the broker and the w
   assert.equal(w.pid, sys.proc('actors').child.pid);
   // a second request gets another id
   expectOk(await emitAck(s, 'actor:list'));
-  const again = lines(sys, 'gateway').filter((l) => /^request actor:list sent/.test(l.msg));
+  const again = await waitLines(sys, 'gateway', (l) => /^request actor:list sent/.test(l.msg),
+    '"request actor:list sent"');
   assert.ok(again.length >= 1 && again.every((l) => RID_RE.test(l.rid) && l.rid !== rid));
   s.disconnect();
 });
