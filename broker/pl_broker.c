@@ -256,9 +256,14 @@ s_backend_message (pl_broker_t *self, pl_zmsg_t *msg)
             s_bad_input (self, "backend: worker %s: dropped a REP with %d%s frames (want 6 or 7)",
                          key, msg->count, msg->oversize ? "+" : "");
         else
-        if (pl_broker__worker_reply (self, worker, msg) == -1)
+        if (pl_broker__worker_reply (self, worker, msg) == -1) {
+            /* late (answered TIMEOUT already) or never sent: named by its id */
+            pl_log_set_rid (zmq_msg_data (&msg->frame[PL_BROKER__REP_ID]),
+                            zmq_msg_size (&msg->frame[PL_BROKER__REP_ID]));
             s_bad_input (self, "backend: worker %s: dropped a REP for a request it "
                          "does not hold", key);
+            pl_log_set_rid (NULL, 0);
+        }
     }
     else
     if (s_is (command, PL_CMD_DISCONNECT))
@@ -291,6 +296,7 @@ s_client_request (pl_broker_t *self, pl_zmsg_t *msg)
                      reqid ? "a request id over 32 bytes" : "too few frames");
         goto cleanup;
     }
+    pl_log_set_rid (zmq_msg_data (reqid), zmq_msg_size (reqid));  /* its lines name it */
     if (msg->count != PL_BROKER__REQ_FRAMES || msg->oversize)
         invalid = "malformed request: want PL01 REQ service id event ctx body";
     else
@@ -311,12 +317,12 @@ s_client_request (pl_broker_t *self, pl_zmsg_t *msg)
     }
     if (pl_log_enabled (PL_LOG_DEBUG)) {
         char event[40];
-        pl_log_for (zmq_msg_data (reqid), zmq_msg_size (reqid), PL_LOG_DEBUG,
-                    "request %s for %s received",
-                    s_printable (&msg->frame[PL_BROKER__REQ_EVENT], event, sizeof event), name);
+        pl_debug ("request %s for %s received",
+                  s_printable (&msg->frame[PL_BROKER__REQ_EVENT], event, sizeof event), name);
     }
     pl_broker__service_submit (self, svc, msg);
 cleanup:
+    pl_log_set_rid (NULL, 0);
     free (error);
 }
 
