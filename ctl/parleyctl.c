@@ -84,7 +84,8 @@ static const char s_usage[] =
     "\n"
     "  --url URL        the gateway (default PARLEY_URL, else\n"
     "                   http://127.0.0.1:$PARLEY_PORT; Engine.IO path PARLEY_PATH)\n"
-    "  --timeout S      seconds to wait for each answer (default 10)\n"
+    "  --timeout S      seconds for each phase as a whole: a GET, the connect,\n"
+    "                   a call and its ack (default 10; tail: no limit on events)\n"
     "  parleyctl COMMAND --help  for a command's usage\n"
     "\n"
     "exit codes: 0 ok; 1 the server answered an error (error ack, refused\n"
@@ -374,7 +375,13 @@ s_tail (const s_opts_t *o, pl_config_t *config)
         goto cleanup;
     }
     fprintf (stderr, "parleyctl: tailing %.200s (Ctrl-C to stop)\n", o->args[0]);
-    while ((rc = pl_ctlc_next (s_client, &event, &args)) == PL_CTLC_OK) {
+    while ((rc = pl_ctlc_next (s_client, &event, &args)) == PL_CTLC_OK
+       ||  rc == PL_CTLC_ERROR) {
+        if (rc == PL_CTLC_ERROR) {
+            /* an event refused (a NUL): said, skipped, the tail goes on */
+            fprintf (stderr, "parleyctl: %s\n", pl_ctlc_error (s_client));
+            continue;
+        }
         cJSON *line = cJSON_CreateObject ();
         cJSON *data = cJSON_DetachItemFromArray (args, 0);
         cJSON *offset = cJSON_DetachItemFromArray (args, 0);
@@ -427,9 +434,12 @@ s_get (const s_opts_t *o, const char *path, int *status, char **body, size_t *le
     return rc;
 }
 
+/* A page of the server's (bounded: PL_CTLC_BODY_MAX, 64 MB), made safe
+ * for a terminal first: no escape sequence reaches the screen. */
 static void
-s_write_body (const char *body, size_t len)
+s_write_body (char *body, size_t len)
 {
+    pl_ctlc_sanitize (body, len);
     fwrite (body, 1, len, stdout);
     if (len && body[len - 1] != '\n')
         putchar ('\n');

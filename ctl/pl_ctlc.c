@@ -13,6 +13,7 @@
  */
 #include "pl_ctlc.h"
 #include "pl_ctlc_int.h"
+#include "pl_proto.h"
 #include "pl_sio.h"
 
 #include <assert.h>
@@ -20,9 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PL_CTLC_OUTQ 16             /* messages waiting to be written         */
 #define PL_CTLC_INQ  4096           /* messages received, not yet read        */
+/* One budget for every message received and not yet used: the unread
+ * (inq) and the events held while a call waited (held) together. */
 #define PL_CTLC_INQ_BYTES (64u * 1024 * 1024)
 #define PL_CTLC_HELD 4096           /* events pushed while a call waited      */
 
@@ -32,7 +36,9 @@ struct _pl_ctlc_t {
     struct lws_context *ctx;        /* one client context                     */
     struct lws *wsi;                /* the connection, or NULL                */
     pl_ctlc__addr_t addr;           /* the gateway: host, port, url           */
-    long timeout_ms;                /* per step                               */
+    long timeout_ms;                /* per phase (a GET, connect, a call)     */
+    long long deadline_ms;          /* the phase's end, CLOCK_MONOTONIC       */
+    const char *phase;              /* its name, for the timeout's message    */
     volatile sig_atomic_t *stop;    /* set by the caller's signal handler     */
     char error[640];                /* the last failure                       */
     char lws_why[128];              /* lws's reason for a failed connect      */
@@ -54,13 +60,23 @@ struct _pl_ctlc_t {
     size_t inq_len[PL_CTLC_INQ];    /* their lengths                          */
     unsigned in_head, in_count;     /* ring state                             */
     size_t in_bytes;                /* bytes in inq                           */
-    cJSON *held;                    /* [[name, args...]...] pushed while a
-                                       call waited, for pl_ctlc_next          */
+    char *held[PL_CTLC_HELD];       /* EVENT messages pushed while a call
+                                       waited, for pl_ctlc_next: FIFO ring    */
+    size_t held_len[PL_CTLC_HELD];  /* their lengths                          */
+    unsigned held_head, held_count; /* ring state                             */
+    size_t held_bytes;              /* bytes in held (in the inq budget)      */
     long max_payload;               /* the server's maxPayload (OPEN)         */
     uint64_t next_ack;              /* the next ack id                        */
 };
 
 /* ---- helpers ----------------------------------------------------------- */
+
+/* A byte a terminal may act on: C0 controls and DEL */
+static bool
+s_control (char c)
+{
+    return (unsigned char) c < 0x20 || c == 0x7f;
+}
 
 void
 pl_ctlc_printable (char *out, size_t size, const char *text, size_t len)
@@ -68,11 +84,42 @@ pl_ctlc_printable (char *out, size_t size, const char *text, size_t len)
     size_t n = len < size - 1 ? len : size - 1;
     if (n > PL_CTLC_PRINTABLE)
         n = PL_CTLC_PRINTABLE;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) text[i];
-        out[i] = c < 0x20 || c == 0x7f ? '?' : (char) c;
-    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = s_control (text[i]) ? '?' : text[i];
     out[n] = 0;
+}
+
+void
+pl_ctlc_sanitize (char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s_control (text[i]) && text[i] != '\n' && text[i] != '\t')
+            text[i] = '?';
+}
+
+static long long
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Start a phase: every timed wait until the next one shares its deadline,
+ * however many messages come meanwhile. */
+static void
+s_begin (pl_ctlc_t *self, const char *phase)
+{
+    self->deadline_ms = s_now_ms () + self->timeout_ms;
+    self->phase = phase;
+}
+
+/* What is left of the phase, in ms (0 when it is over). */
+static long
+s_left_ms (const pl_ctlc_t *self)
+{
+    long long left = self->deadline_ms - s_now_ms ();
+    return left > 0 ? (long) left : 0;
 }
 
 static void
@@ -96,6 +143,11 @@ s_clear_queues (pl_ctlc_t *self)
         self->in_head = (self->in_head + 1) % PL_CTLC_INQ;
     }
     self->in_bytes = 0;
+    for (; self->held_count; self->held_count--) {
+        free (self->held[self->held_head]);
+        self->held_head = (self->held_head + 1) % PL_CTLC_HELD;
+    }
+    self->held_bytes = 0;
     free (self->body);
     self->body = NULL;
     self->body_len = self->body_cap = 0;
@@ -182,8 +234,10 @@ s_on_message (pl_ctlc_t *self)
         s_fail (self, PL_CTLC_LOST, "%s closed the session%s", NULL);
         goto cleanup;
     }
-    if (self->in_count == PL_CTLC_INQ || self->body_len > PL_CTLC_INQ_BYTES - self->in_bytes) {
-        s_fail (self, PL_CTLC_LOST, "%s sent more than parleyctl keeps unread%s", NULL);
+    if (self->in_count == PL_CTLC_INQ
+    ||  self->body_len > PL_CTLC_INQ_BYTES - (self->in_bytes + self->held_bytes)) {
+        s_fail (self, PL_CTLC_LOST, "%s sent more than parleyctl keeps unread (%s)",
+                "64 MB, or 4096 messages");
         goto cleanup;
     }
     unsigned slot = (self->in_head + self->in_count) % PL_CTLC_INQ;
@@ -336,9 +390,16 @@ s_wait (pl_ctlc_t *self, int what, bool timed)
 {
     int rc = PL_CTLC_OK;
     self->timed_out = false;
-    if (timed)
-        lws_sul_schedule (self->ctx, 0, &self->sul, s_on_timeout,
-                          (lws_usec_t) self->timeout_ms * LWS_US_PER_MS);
+    if (timed) {
+        /* the phase's deadline, not a fresh timeout: a message that is
+         * not the answer (a NOOP, a push, another ack) gains no time */
+        long left = s_left_ms (self);
+        if (left == 0)
+            self->timed_out = true;
+        else
+            lws_sul_schedule (self->ctx, 0, &self->sul, s_on_timeout,
+                              (lws_usec_t) left * LWS_US_PER_MS);
+    }
     while (true) {
         if (what == 1 && self->http_done)
             break;
@@ -348,7 +409,7 @@ s_wait (pl_ctlc_t *self, int what, bool timed)
             rc = self->close_rc != PL_CTLC_OK ? self->close_rc : PL_CTLC_LOST;
             if (rc == PL_CTLC_UNREACHABLE && self->error[0] == 0) {
                 char why[128];
-                pl_ctlc__connect_errno (&self->addr, self->timeout_ms, why, sizeof why);
+                pl_ctlc__connect_errno (&self->addr, s_left_ms (self) + 1, why, sizeof why);
                 s_fail (self, rc, "cannot connect to %s: %s", *why ? why : self->lws_why);
             }
             if (self->close_rc == PL_CTLC_OK)
@@ -363,9 +424,9 @@ s_wait (pl_ctlc_t *self, int what, bool timed)
             break;
         }
         if (self->timed_out) {
-            char ms[32];
-            snprintf (ms, sizeof ms, "%ld", self->timeout_ms);
-            s_fail (self, PL_CTLC_UNREACHABLE, "no answer from %s in %s ms", ms);
+            char ms[96];
+            snprintf (ms, sizeof ms, "%ld ms (%s)", self->timeout_ms, self->phase);
+            s_fail (self, PL_CTLC_UNREACHABLE, "no answer from %s in %s", ms);
             rc = PL_CTLC_UNREACHABLE;
             break;
         }
@@ -410,7 +471,7 @@ s_open (pl_ctlc_t *self, const char *path, bool http)
         /* a failure reported at once also came through the callback */
         if (self->close_rc == PL_CTLC_OK || self->error[0] == 0) {
             char why[128];
-            pl_ctlc__connect_errno (&self->addr, self->timeout_ms, why, sizeof why);
+            pl_ctlc__connect_errno (&self->addr, s_left_ms (self) + 1, why, sizeof why);
             s_fail (self, PL_CTLC_UNREACHABLE, "cannot connect to %s: %s",
                     *why ? why : self->lws_why[0] ? self->lws_why : "connection failed");
         }
@@ -423,18 +484,19 @@ cleanup:
 }
 
 /* Take the oldest received message: parse it into *pkt (the text is
- * returned in *text for the caller to free after pl_sio_packet_clear). */
+ * returned in *text, *len bytes, for the caller to free after
+ * pl_sio_packet_clear). */
 static int
-s_take (pl_ctlc_t *self, pl_sio_packet_t *pkt, char **text)
+s_take (pl_ctlc_t *self, pl_sio_packet_t *pkt, char **text, size_t *len)
 {
     unsigned slot = self->in_head;
     *text = self->inq[slot];
-    size_t len = self->inq_len[slot];
+    *len = self->inq_len[slot];
     self->in_head = (slot + 1) % PL_CTLC_INQ;
     self->in_count--;
-    self->in_bytes -= len;
+    self->in_bytes -= *len;
     /* it parsed in s_on_message, so it parses again */
-    int rc = pl_sio_parse_server (*text, len, pkt, NULL);
+    int rc = pl_sio_parse_server (*text, *len, pkt, NULL);
     assert (rc == 0);
     return rc;
 }
@@ -469,8 +531,7 @@ pl_ctlc_new (const char *url, long timeout_ms, volatile sig_atomic_t *stop, cons
     info.user = self;
     info.fd_limit_per_thread = 8;       /* one connection, lws's own pipe */
     self->ctx = lws_create_context (&info);
-    self->held = cJSON_CreateArray ();
-    if (!self->ctx || !self->held) {
+    if (!self->ctx) {
         *why = "cannot start libwebsockets";
         pl_ctlc_destroy (&self);
     }
@@ -487,7 +548,6 @@ pl_ctlc_destroy (pl_ctlc_t **self_p)
         if (self->ctx)
             lws_context_destroy (self->ctx);
         s_clear_queues (self);
-        cJSON_Delete (self->held);
         free (self);
         *self_p = NULL;
     }
@@ -518,6 +578,7 @@ pl_ctlc_get (pl_ctlc_t *self, const char *path, int *status, char **body, size_t
     *body = NULL;
     *len = 0;
     *status = 0;
+    s_begin (self, "the GET");
     int rc = s_open (self, path, true);
     if (rc == PL_CTLC_OK)
         rc = s_wait (self, 1, true);
@@ -547,9 +608,11 @@ pl_ctlc_connect (pl_ctlc_t *self, const char *eio_path, const char *token)
     char *text = NULL;
     char path[512];
     int rc = PL_CTLC_USAGE;
+    s_begin (self, "the connect");
     if (snprintf (path, sizeof path, "%s?EIO=4&transport=websocket", eio_path)
         >= (int) sizeof path)
         goto cleanup;
+    size_t len;
     rc = s_open (self, path, false);
     if (rc == PL_CTLC_OK)
         rc = s_wait (self, 0, true);
@@ -558,7 +621,7 @@ pl_ctlc_connect (pl_ctlc_t *self, const char *eio_path, const char *token)
     if (rc != PL_CTLC_OK)
         goto cleanup;
     /* Engine.IO: the first message is the OPEN packet */
-    s_take (self, &pkt, &text);
+    s_take (self, &pkt, &text, &len);
     if (pkt.eio != PL_EIO_OPEN) {
         s_fail (self, PL_CTLC_LOST, "%s did not open an Engine.IO session%s", NULL);
         rc = PL_CTLC_LOST;
@@ -580,7 +643,7 @@ pl_ctlc_connect (pl_ctlc_t *self, const char *eio_path, const char *token)
         rc = s_wait (self, 2, true);
         if (rc != PL_CTLC_OK)
             break;
-        s_take (self, &pkt, &text);
+        s_take (self, &pkt, &text, &len);
         if (pkt.sio == PL_SIO_CONNECT && pkt.nsp_len == 1)
             break;
         if (pkt.sio == PL_SIO_CONNECT_ERROR) {
@@ -607,11 +670,12 @@ cleanup:
 }
 
 /* The next packet of a connected session, waited for (timed: within the
- * step's timeout), in place of the previous one (*pkt cleared, *text
- * freed first). A DISCONNECT or CONNECT_ERROR ends the session
- * (PL_CTLC_LOST). The caller clears the last *pkt, then frees *text. */
+ * phase's deadline), in place of the previous one (*pkt cleared, *text
+ * freed first; *len its bytes). A DISCONNECT or CONNECT_ERROR ends the
+ * session (PL_CTLC_LOST). The caller clears the last *pkt, then frees
+ * *text. */
 static int
-s_read (pl_ctlc_t *self, bool timed, pl_sio_packet_t *pkt, char **text)
+s_read (pl_ctlc_t *self, bool timed, pl_sio_packet_t *pkt, char **text, size_t *len)
 {
     pl_sio_packet_clear (pkt);
     free (*text);
@@ -619,7 +683,7 @@ s_read (pl_ctlc_t *self, bool timed, pl_sio_packet_t *pkt, char **text)
     int rc = s_wait (self, 2, timed);
     if (rc != PL_CTLC_OK)
         goto cleanup;
-    s_take (self, pkt, text);
+    s_take (self, pkt, text, len);
     if (pkt->sio == PL_SIO_DISCONNECT || pkt->sio == PL_SIO_CONNECT_ERROR) {
         pl_sio_packet_clear (pkt);
         s_fail (self, PL_CTLC_LOST, "%s ended the Socket.IO session%s", NULL);
@@ -629,18 +693,29 @@ cleanup:
     return rc;
 }
 
-/* Keep a pushed EVENT for pl_ctlc_next. -1 when too many wait. */
+/* A pushed EVENT for tail: a named one, or one refused in pl_ctlc_next
+ * (a NUL can hide its name). */
+static bool
+s_pushed (const pl_sio_packet_t *pkt)
+{
+    return pkt->sio == PL_SIO_EVENT && (pkt->event || pkt->nul);
+}
+
+/* Keep a pushed EVENT's text (*text, len bytes: taken, *text set to NULL)
+ * for pl_ctlc_next. Its bytes stay in the budget of PL_CTLC_INQ_BYTES
+ * that s_on_message checks. -1 when PL_CTLC_HELD already wait. */
 static int
-s_hold (pl_ctlc_t *self, const cJSON *packet)
+s_hold (pl_ctlc_t *self, char **text, size_t len)
 {
     int rc = -1;
-    if (cJSON_GetArraySize (self->held) >= PL_CTLC_HELD)
+    if (self->held_count == PL_CTLC_HELD)
         goto cleanup;
-    cJSON *copy = cJSON_Duplicate (packet, true);
-    if (!copy || !cJSON_AddItemToArray (self->held, copy)) {
-        cJSON_Delete (copy);
-        goto cleanup;
-    }
+    unsigned slot = (self->held_head + self->held_count) % PL_CTLC_HELD;
+    self->held[slot] = *text;
+    self->held_len[slot] = len;
+    self->held_count++;
+    self->held_bytes += len;
+    *text = NULL;
     rc = 0;
 cleanup:
     return rc;
@@ -651,8 +726,10 @@ pl_ctlc_call (pl_ctlc_t *self, const char *event, const cJSON *arg, cJSON **ack)
 {
     pl_sio_packet_t pkt = { 0 };
     char *text = NULL;
+    size_t len = 0;
     int rc = PL_CTLC_OK;
     *ack = NULL;
+    s_begin (self, "the call");
     uint64_t id = self->next_ack++;
     char *packet = pl_sio_encode_event (id, event, arg);
     if (packet && (long) strlen (packet) > self->max_payload) {
@@ -669,8 +746,14 @@ pl_ctlc_call (pl_ctlc_t *self, const char *event, const cJSON *arg, cJSON **ack)
         rc = PL_CTLC_LOST;
         goto cleanup;
     }
-    while (!*ack && (rc = s_read (self, true, &pkt, &text)) == PL_CTLC_OK) {
+    while (!*ack && (rc = s_read (self, true, &pkt, &text, &len)) == PL_CTLC_OK) {
         if (pkt.sio == PL_SIO_ACK && pkt.ack_id == id) {
+            /* printed as JSON, a string cut at a NUL would be another one */
+            if (pkt.nul) {
+                s_fail (self, PL_CTLC_LOST, "%s sent an ack holding a NUL (\\u0000)%s", NULL);
+                rc = PL_CTLC_LOST;
+                break;
+            }
             const cJSON *first = cJSON_GetArrayItem (pkt.json, 0);
             *ack = first ? cJSON_Duplicate (first, true) : cJSON_CreateNull ();
             if (!*ack) {
@@ -680,7 +763,7 @@ pl_ctlc_call (pl_ctlc_t *self, const char *event, const cJSON *arg, cJSON **ack)
             }
         }
         else
-        if (pkt.sio == PL_SIO_EVENT && pkt.event && s_hold (self, pkt.json) != 0) {
+        if (s_pushed (&pkt) && s_hold (self, &text, len) != 0) {
             s_fail (self, PL_CTLC_LOST, "%s pushed too many events while parleyctl waited%s",
                     NULL);
             rc = PL_CTLC_LOST;
@@ -725,22 +808,43 @@ pl_ctlc_next (pl_ctlc_t *self, char **event, cJSON **args)
 {
     pl_sio_packet_t pkt = { 0 };
     char *text = NULL;
+    size_t len = 0;
     int rc = PL_CTLC_OK;
     *event = NULL;
     *args = NULL;
-    cJSON *held = cJSON_DetachItemFromArray (self->held, 0);
-    if (held) {
-        if (s_split_event (held, event, args) != 0)
-            rc = PL_CTLC_LOST;
-        cJSON_Delete (held);
+    if (self->held_count) {
+        unsigned slot = self->held_head;
+        text = self->held[slot];
+        len = self->held_len[slot];
+        self->held_head = (slot + 1) % PL_CTLC_HELD;
+        self->held_count--;
+        self->held_bytes -= len;
+        /* it parsed in s_on_message, so it parses again */
+        rc = pl_sio_parse_server (text, len, &pkt, NULL);
+        assert (rc == 0);
+    }
+    else
+        while ((rc = s_read (self, false, &pkt, &text, &len)) == PL_CTLC_OK && !s_pushed (&pkt))
+            ;
+    if (rc != PL_CTLC_OK)
+        goto cleanup;
+    if (pkt.nul) {
+        /* cJSON would cut the string at the NUL: an id printed cut would
+         * be another id. Refused, the session goes on (not s_fail: the
+         * connection's close_rc stays as it is). */
+        char shown[PL_CTLC_PRINTABLE + 1] = "an event";
+        if (pkt.event)
+            pl_ctlc_printable (shown, sizeof shown, pkt.event, strlen (pkt.event));
+        /* a message cut at sizeof error is still the message */
+        if (snprintf (self->error, sizeof self->error,
+                      "%s pushed %s holding a NUL (\\u0000): skipped", self->addr.url, shown) < 0)
+            self->error[0] = 0;
+        rc = PL_CTLC_ERROR;
         goto cleanup;
     }
-    while (!*event && (rc = s_read (self, false, &pkt, &text)) == PL_CTLC_OK) {
-        if (pkt.sio == PL_SIO_EVENT && pkt.event && s_split_event (pkt.json, event, args) != 0) {
-            snprintf (self->error, sizeof self->error, "out of memory");
-            rc = PL_CTLC_LOST;
-            break;
-        }
+    if (s_split_event (pkt.json, event, args) != 0) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        rc = PL_CTLC_LOST;
     }
 cleanup:
     pl_sio_packet_clear (&pkt);

@@ -37,14 +37,21 @@ typedef enum {
 } pl_ctlc_rc_t;
 
 /* Largest WebSocket message and HTTP body accepted from the server. A
- * /metrics page of many series is the biggest answer expected. */
+ * /metrics page of many series is the biggest answer expected. Messages
+ * received and not yet used (unread, or events pushed while a call waited,
+ * kept for pl_ctlc_next) share one budget of 64 MB and 4096 events: past
+ * it the session fails (PL_CTLC_LOST), it drops nothing silently. */
 #define PL_CTLC_BODY_MAX (64u * 1024 * 1024)
 #define PL_CTLC_MSG_MAX  (16u * 1024 * 1024)
 /* Longest URL accepted (scheme, host, port, nothing else). */
 #define PL_CTLC_URL_MAX 512
 
 /* url: http://host[:port][/] (port 80 when absent; https is refused).
- * timeout_ms bounds each step: a connect, a handshake, an answer.
+ * timeout_ms bounds each call as a whole, one deadline however many
+ * messages come meanwhile: pl_ctlc_get, pl_ctlc_connect (TCP, WebSocket,
+ * Engine.IO open, Socket.IO CONNECT), pl_ctlc_call (the send and its
+ * ack). Past it: PL_CTLC_UNREACHABLE, "no answer from URL in N ms (the
+ * call)".
  * stop, if not NULL, is polled after every wake-up of the loop (a signal
  * handler sets it and calls pl_ctlc_wake). Returns NULL with *why set
  * (static) on a bad url or when lws cannot start. */
@@ -66,6 +73,10 @@ const char *pl_ctlc_url (const pl_ctlc_t *self);
  * bytes, NUL-terminated): at most PL_CTLC_PRINTABLE bytes, every control
  * byte (and DEL) as '?', so no escape sequence reaches the screen. */
 void pl_ctlc_printable (char *out, size_t size, const char *text, size_t len);
+
+/* A server's page (len bytes, whole, in place) made safe for a terminal:
+ * every control byte but \n and \t (and DEL, and NUL) becomes '?'. */
+void pl_ctlc_sanitize (char *text, size_t len);
 
 /* Wake a blocked call from a signal handler, so that it sees *stop.
  * Async-signal-safe in lws 4.1 (one write to the event pipe). */
@@ -89,7 +100,10 @@ int pl_ctlc_call (pl_ctlc_t *self, const char *event, const cJSON *arg, cJSON **
 
 /* The next event the server pushes, with no time limit: *event is its
  * name (caller frees), *args its arguments after the name (an array,
- * caller deletes). PL_CTLC_STOPPED when *stop was set. */
+ * caller deletes). PL_CTLC_STOPPED when *stop was set. PL_CTLC_ERROR
+ * when the event held a NUL (\u0000) in a string or a key (cJSON would
+ * cut it): it is skipped, pl_ctlc_error says so, the session goes on
+ * (call again). */
 int pl_ctlc_next (pl_ctlc_t *self, char **event, cJSON **args);
 
 void pl_ctlc_test (bool verbose);

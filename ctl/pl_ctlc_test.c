@@ -110,6 +110,11 @@ pl_ctlc_test (bool verbose)
     memset (big, 'x', sizeof big);
     pl_ctlc_printable (shown, sizeof shown, big, sizeof big);
     assert (strlen (shown) == PL_CTLC_PRINTABLE);
+
+    /* a page keeps its lines and tabs, every other control byte is '?' */
+    char page[] = "a\tb\n\x1b[2J\r\x7f\x07";
+    pl_ctlc_sanitize (page, sizeof page);     /* the final NUL too */
+    assert (memcmp (page, "a\tb\n?[2J????", sizeof page) == 0);
     if (verbose)
         printf ("\n");
 }

@@ -359,15 +359,21 @@ h.test('bad secret, bad token or another PARLEY_PATH: the server\'s refusal, exi
 
 /**
  * A fake Engine.IO/Socket.IO server on a raw WebSocket: it opens the
- * session, accepts any CONNECT, and answers each client text message with
- * onMessage(text) (a string to send, or nothing). Returns {url, close}.
+ * session, accepts any CONNECT (unless answerConnect is false), and
+ * answers each client text message with onMessage(text) (a string or an
+ * array of strings to send, or nothing). every: texts sent in turn, one
+ * each 200 ms from the OPEN on, whatever the client says.
+ * Returns {url, close}.
  */
-async function fakeSio(onMessage) {
+async function fakeSio(onMessage, { answerConnect = true, every = null } = {}) {
   const srv = http.createServer((req, res) => { res.writeHead(404); res.end(); });
+  const timers = new Set();
   const frame = (text) => {
     const b = Buffer.from(text);
-    const head = b.length < 126 ? Buffer.from([0x81, b.length])
-      : Buffer.from([0x81, 126, b.length >> 8, b.length & 255]);
+    let head;
+    if (b.length < 126) head = Buffer.from([0x81, b.length]);
+    else if (b.length < 65536) head = Buffer.from([0x81, 126, b.length >> 8, b.length & 255]);
+    else { head = Buffer.alloc(10); head[0] = 0x81; head[1] = 127; head.writeBigUInt64BE(BigInt(b.length), 2); }
     return Buffer.concat([head, b]);
   };
   srv.on('upgrade', (req, socket) => {
@@ -376,6 +382,12 @@ async function fakeSio(onMessage) {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
     socket.write(frame('0{"sid":"fake","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'));
     socket.on('error', () => {});
+    if (every) {
+      let i = 0;
+      const timer = setInterval(() => socket.write(frame(every[i++ % every.length])), 200);
+      timers.add(timer);
+      socket.on('close', () => { clearInterval(timer); timers.delete(timer); });
+    }
     let buf = Buffer.alloc(0);
     socket.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
@@ -390,15 +402,16 @@ async function fakeSio(onMessage) {
         buf = buf.subarray(off + 4 + len);
         if (op !== 1) continue;
         const text = data.toString();
-        const answer = text.startsWith('40') ? '40{"sid":"fake-sio"}' : onMessage(text);
-        if (answer) socket.write(frame(answer));
+        const answer = text.startsWith('40') ? (answerConnect ? '40{"sid":"fake-sio"}' : null)
+          : onMessage?.(text);
+        for (const a of [answer].flat()) if (a) socket.write(frame(a));
       }
     });
   });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${srv.address().port}`,
-    close: () => { srv.closeAllConnections?.(); srv.close(); },
+    close: () => { for (const t of timers) clearInterval(t); srv.closeAllConnections?.(); srv.close(); },
   };
 }
 
@@ -476,6 +489,110 @@ h.test('hostile answers: a /healthz that is no table, a WebSocket that is no Eng
     } finally {
       redir.close();
     }
+  } finally {
+    srv.closeAllConnections?.();
+    srv.close();
+  }
+});
+
+h.test('--timeout is one deadline per phase: NOOPs, pushes and other acks gain no time', async (t, sys) => {
+  // the call: never answered, while the server talks every 200 ms
+  const chatty = await fakeSio(() => null, { every: ['6', '42["noise",1]', '43999[{"success":true}]'] });
+  try {
+    const r = await run(['call', 'campaign:list', '--timeout', '1'], ctlEnv(sys, { PARLEY_URL: chatty.url }), 10000);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /^parleyctl: campaign:list: no answer from http:\/\/127\.0\.0\.1:\d+ in 1000 ms \(the call\)$/m);
+    assert.equal(r.stdout, '');
+  } finally {
+    chatty.close();
+  }
+  // the connect: the CONNECT never answered, NOOPs meanwhile
+  const mute = await fakeSio(() => null, { answerConnect: false, every: ['6'] });
+  try {
+    for (const args of [['call', 'campaign:list'], ['tail', 'user:x']]) {
+      const r = await run([...args, '--timeout', '1'], ctlEnv(sys, { PARLEY_URL: mute.url }), 10000);
+      assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /no answer from http:\/\/127\.0\.0\.1:\d+ in 1000 ms \(the connect\)/, args[0]);
+    }
+  } finally {
+    mute.close();
+  }
+});
+
+h.test('events pushed while a call waits are bounded in bytes: past 64 MB the call fails (exit 4)', async (t, sys) => {
+  // 9 pushes of 8 MB (72 MB), all under the 16 MB message limit and the
+  // 4096-event count; the ack never comes
+  const big = `42["big","${'a'.repeat(8 * 1000 * 1000)}"]`;
+  const flood = await fakeSio((text) => (/^42\d+\[/.test(text) ? Array(9).fill(big) : null));
+  try {
+    const r = await run(['call', 'campaign:list', '--timeout', '8'], ctlEnv(sys, { PARLEY_URL: flood.url }), 30000);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /sent more than parleyctl keeps unread \(64 MB, or 4096 messages\)/);
+    assert.equal(r.stdout, '');
+  } finally {
+    flood.close();
+  }
+});
+
+h.test('a NUL (\\u0000) in a pushed event is refused, never printed cut; tail goes on; an ack with one fails', async (t, sys) => {
+  const push = (id, offset) => `42["campaign:updated",{"id":"${id}"},"${offset}"]`;
+  const srv = await fakeSio((text) => {
+    const m = /^42(\d+)\["subscribe"/.exec(text);
+    // one before the ack (held while the call waits), the rest after it
+    return m && [push('a\\u0000b', 'o1'), `43${m[1]}[{"success":true}]`,
+      push('c', 'off\\u0000x'), `42["x\\u0000y",1]`, push('d', 'o2')];
+  });
+  const child = spawn(CTL, ['tail', 'campaign:x'], { env: ctlEnv(sys, { PARLEY_URL: srv.url }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  let stdout = '', stderr = '', wake = null;
+  child.stdout.on('data', (d) => { stdout += d; wake?.(); });
+  child.stderr.on('data', (d) => { stderr += d; wake?.(); });
+  try {
+    const deadline = Date.now() + 10000;
+    while (!/"id":"d"/.test(stdout) || (stderr.match(/holding a NUL/g) ?? []).length < 3) {
+      assert.ok(Date.now() < deadline, `stdout: ${stdout} stderr: ${stderr}`);
+      await new Promise((r) => { wake = r; setTimeout(r, 250); });
+    }
+    assert.deepEqual(stdout.trim().split('\n').map((l) => JSON.parse(l)),
+      [{ event: 'campaign:updated', data: { id: 'd' }, offset: 'o2' }], 'only the clean event is printed');
+    assert.equal((stderr.match(/^parleyctl: http:\/\/127\.0\.0\.1:\d+ pushed campaign:updated holding a NUL \(\\u0000\): skipped$/gm) ?? []).length, 2, stderr);
+    assert.match(stderr, /pushed an event holding a NUL \(\\u0000\): skipped/, 'a name with a NUL is never shown');
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, stderr);
+    assert.doesNotMatch(stderr, SANITIZER_RE);
+  } finally {
+    child.kill('SIGKILL');
+    srv.close();
+  }
+  const nulAck = await fakeSio((text) => {
+    const m = /^42(\d+)\[/.exec(text);
+    return m && `43${m[1]}[{"success":true,"data":{"id":"a\\u0000b"}}]`;
+  });
+  try {
+    const r = await run(['call', 'campaign:list'], ctlEnv(sys, { PARLEY_URL: nulAck.url }));
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /sent an ack holding a NUL \(\\u0000\)/);
+    assert.equal(r.stdout, '', 'no ack printed cut');
+  } finally {
+    nulAck.close();
+  }
+});
+
+h.test('health and metrics pages: control bytes but \\n and \\t shown as ?, no escape reaches the terminal', async (t, sys) => {
+  const srv = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    if (req.url === '/healthz') res.end('ok\tfine\n\u001b[2J\u0007\r\u0000end\n');
+    else res.end('# HELP x \u001b]0;pwned\u0007\u007f\nx 1');
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${srv.address().port}`;
+  try {
+    const hr = await run(['health'], ctlEnv(sys, { PARLEY_URL: url }));
+    assert.equal(hr.code, 0, hr.stderr);
+    assert.equal(hr.stdout, 'ok\tfine\n?[2J???end\n');
+    const mr = await run(['metrics'], ctlEnv(sys, { PARLEY_URL: url }));
+    assert.equal(mr.code, 0, mr.stderr);
+    assert.equal(mr.stdout, '# HELP x ?]0;pwned??\nx 1\n');
   } finally {
     srv.closeAllConnections?.();
     srv.close();
