@@ -1,7 +1,8 @@
 /*  pl_ctlc - parleyctl's gateway client, on the lws client API.
  *
  *  One lws context with one connection at a time. The public calls are
- *  blocking: each arms a timer (the step's timeout), then runs lws_service
+ *  blocking: each is a phase with one deadline (s_begin), and every wait in it
+ *  arms a timer for what is left of that deadline, then runs lws_service
  *  until the callback has produced what the call waits for. The callback
  *  (lws loop, which is also the caller's thread) only moves bytes: it
  *  gathers a WebSocket message (bounded), answers Engine.IO pings, and
@@ -44,8 +45,8 @@ struct _pl_ctlc_t {
     char lws_why[128];              /* lws's reason for a failed connect      */
     s_state_t state;                /* of the connection                      */
     int close_rc;                   /* the result a close means               */
-    bool timed_out;                 /* the step's timer fired                 */
-    lws_sorted_usec_list_t sul;     /* the step's timer                       */
+    bool timed_out;                 /* the wait's timer fired                 */
+    lws_sorted_usec_list_t sul;     /* the wait's timer (to the deadline)     */
     bool http;                      /* a GET, not a WebSocket                 */
     bool http_done;                 /* the GET's body is complete             */
     int status;                     /* the GET's HTTP status                  */
@@ -370,7 +371,7 @@ static const struct lws_protocols s_protocols[] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* The step's timer (lws loop). lws 4.1 runs ripe timers at the start of
+/* The wait's timer (lws loop). lws 4.1 runs ripe timers at the start of
  * lws_service, then polls for the next one: without a wake-up the poll
  * would go on to the next timer (lws's own, ~30 s) before s_wait sees the
  * flag. lws_cancel_service makes that poll return at once. */
