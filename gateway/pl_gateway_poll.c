@@ -610,6 +610,8 @@ pl_gateway__poll_unprobe (pl_gateway_t *self, pl_gwconn_t *ws)
     if (session && session->poll && session->poll->prober == ws->id) {
         session->poll->prober = 0;
         pl_eio_poll_probe_cancel (session->poll->eio);
+        pl_debug ("conn %llu: its probing WebSocket went away before upgrading; polling again",
+                  (unsigned long long) session->id);
     }
 }
 

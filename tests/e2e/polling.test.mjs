@@ -82,7 +82,8 @@ async function probe(sys, sid, wsUrl) {
 }
 
 describe('polling', () => {
-  const h = useSystem({ workers: 1, env: { PARLEY_MAX_PAYLOAD: '100000' } });
+  const h = useSystem({ workers: 1, env: { PARLEY_MAX_PAYLOAD: '100000' },
+    gatewayEnv: { PARLEY_LOG_LEVEL: 'debug' } });   // the probe test waits for a debug line
 
   h.test('a default socket.io-client connects by polling, upgrades, and runs requests, rooms and presence', async (t, sys) => {
     const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false, prefix: 'pl' });
@@ -289,8 +290,15 @@ describe('polling', () => {
     const sid = await connected(sys, 'unprobe');
     const wsUrl = `${sys.wsUrl()}&sid=${encodeURIComponent(sid)}`;
     const ws = await probe(sys, sid, wsUrl);
+    // the client's close event can come before the gateway handles the
+    // close (it once took the next GET first, answered "6" as the session
+    // was still upgrading): wait for the gateway's own line instead
+    const gw = sys.proc('gateway');
+    const mark = gw.output.length;
     ws.close();
-    await ws.closed(3000);                  // the gateway has seen it go
+    await ws.closed(3000);
+    await gw.waitFor(() => /probing WebSocket went away before upgrading; polling again/
+      .test(gw.output.slice(mark)), 5000, 'no "probing WebSocket went away" line');
     // polling again: a GET waits until there is something to say (a pong
     // to the client's ping), where an upgrading session answers "6" at once
     const next = get(sys, sid);
