@@ -61,15 +61,22 @@ cleanup:
 }
 
 /* A process name: 1..64 bytes of A-Z a-z 0-9 . _ - (it becomes a label
- * value at the gateway, and a log field here). */
+ * value at the gateway, and a log field here), neither "broker" nor
+ * "gateway-*". */
 static bool
 s_process_ok (const byte *data, size_t size)
 {
+    static const char broker[] = "broker", gateway[] = "gateway-";
     bool ok = size > 0 && size <= PL_BROKER__PROCESS_MAX;
     for (size_t i = 0; ok && i < size; i++)
         ok = (data[i] >= 'a' && data[i] <= 'z') || (data[i] >= 'A' && data[i] <= 'Z')
           || (data[i] >= '0' && data[i] <= '9') || data[i] == '.' || data[i] == '_'
           || data[i] == '-';
+    /* the broker's own snapshot and the gateways' go under these names: a
+     * worker named so would overwrite their series in a scrape */
+    if (ok && ((size == sizeof broker - 1 && memcmp (data, broker, size) == 0)
+            || (size >= sizeof gateway - 1 && memcmp (data, gateway, sizeof gateway - 1) == 0)))
+        ok = false;
     return ok;
 }
 
@@ -95,7 +102,8 @@ pl_broker__metrics_store (pl_broker_t *self, pl_broker__worker_t *worker,
     size_t len = zmq_msg_size (snapshot);
     pl_broker__metrics_drop (self, worker);
     if (!s_process_ok (zmq_msg_data (name), zmq_msg_size (name)))
-        refused = "an invalid process name (want 1 to 64 bytes of A-Z a-z 0-9 . _ -)";
+        refused = "an invalid process name (want 1 to 64 bytes of A-Z a-z 0-9 . _ -, "
+                  "not broker nor gateway-*)";
     else
     if (len == 0)
         refused = "an empty snapshot";

@@ -183,6 +183,7 @@ s_test_answer (void)
     static const char *const bad[] = {
         "actors host/1", "", "x\x01",
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",     /* 65 */
+        "broker", "gateway-", "gateway-g1",     /* the names of the others' snapshots */
         NULL
     };
     assert (strlen (bad[3]) == PL_BROKER__PROCESS_MAX + 1);
