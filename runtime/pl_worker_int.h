@@ -276,5 +276,9 @@ void pl_worker__metrics_close (pl_worker_t *self);
 void pl_worker__metrics_request (pl_worker_t *self, pl_worker__slot_t *slot);
 void pl_worker__metrics_conflict (pl_call_t *call);
 bool pl_worker__metrics_push (pl_worker_t *self, int64_t now);
+/* The process name <service>-<host>-<pid> in out (size >= 32): the pid
+ * always whole, then the host, the service cut first to fit. */
+void pl_worker__metrics_name (char *out, size_t size, const char *service, const char *host,
+                              long pid);
 
 #endif

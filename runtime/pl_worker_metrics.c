@@ -38,34 +38,40 @@
 #define S_HANDLER   "parley_worker_handler_duration_seconds"
 #define S_CONFLICTS "parley_worker_conflict_retries_total"
 #define S_SERIES_MAX 1000           /* label sets per family               */
-#define S_SERVICE_ROOM 128 /* a service name, a pid and 2 dashes  */
+#define S_SERVICE_ROOM 128          /* "-<host>-<pid>", cut to fit            */
+
+void
+pl_worker__metrics_name (char *out, size_t size, const char *service, const char *host,
+                         long pid)
+{
+    assert (size >= 32);
+    char tail[S_SERVICE_ROOM];
+    size_t room = size - 1;
+    /* "-<host>-<pid>" leaves the service at least 8 bytes: the host is cut
+     * to fit, never the pid */
+    int pidlen = snprintf (tail, sizeof tail, "-%ld", pid);
+    size_t hostmax = room - 8 - (size_t) pidlen - 1;
+    size_t hostlen = strnlen (host, hostmax);
+    snprintf (tail, sizeof tail, "-%.*s-%ld", (int) hostlen, host, pid);
+    size_t taillen = strlen (tail);
+    size_t servicelen = strnlen (service, room - taillen);
+    snprintf (out, size, "%.*s%s", (int) servicelen, service, tail);
+    for (char *p = out; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+           || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+            *p = '_';
+}
 
 /* <service>-<hostname>-<pid> in at most 64 bytes of A-Z a-z 0-9 . _ -
- * (anything else becomes _): the host name is cut first, so the pid,
- * which tells two workers of one host apart, stays. */
+ * (anything else becomes _). */
 static void
 s_process_name (pl_worker_t *self)
 {
     char host[256] = "";
-    char pid[24];
     if (gethostname (host, sizeof host - 1) != 0)
         snprintf (host, sizeof host, "localhost");
-    snprintf (pid, sizeof pid, "%ld", (long) getpid ());
-    size_t room = sizeof self->metrics_name - 1;
-    size_t service = strlen (self->service);
-    size_t fixed = service + strlen (pid) + 2;
-    size_t keep = fixed < room ? room - fixed : 0;
-    if (strlen (host) > keep)
-        host[keep] = 0;
-    char full[sizeof host + S_SERVICE_ROOM];
-    snprintf (full, sizeof full, "%s-%s-%s", self->service, host, pid);
-    size_t len = strnlen (full, room);      /* the service alone may be long */
-    memcpy (self->metrics_name, full, len);
-    self->metrics_name[len] = 0;
-    for (char *p = self->metrics_name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-           || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-            *p = '_';
+    pl_worker__metrics_name (self->metrics_name, sizeof self->metrics_name, self->service,
+                             host, (long) getpid ());
 }
 
 int

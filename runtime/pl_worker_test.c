@@ -566,6 +566,25 @@ pl_worker_test (bool verbose)
     if (verbose)
         printf (" * pl_worker: ");
 
+    /* the metrics process name: at most 64 bytes, the pid always whole,
+     * the service cut before the host */
+    char pname[65];
+    pl_worker__metrics_name (pname, sizeof pname, "actors", "h1", 4242);
+    assert (strcmp (pname, "actors-h1-4242") == 0);
+    pl_worker__metrics_name (pname, sizeof pname,
+                             "svc_56_bytes_long_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "host",
+                             4194304);
+    assert (strcmp (pname, "svc_56_bytes_long_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-host-4194304") == 0);
+    pl_worker__metrics_name (pname, sizeof pname, "a b",
+                             "a-very-long-host-name-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                             7);
+    assert (strcmp (pname, "a_b-a-very-long-host-name-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-7") == 0);
+    char service[80];
+    memset (service, 's', sizeof service - 1);
+    service[sizeof service - 1] = 0;
+    pl_worker__metrics_name (pname, sizeof pname, service, "h", 123456789);
+    assert (strlen (pname) == 64 && strcmp (pname + 52, "-h-123456789") == 0);
+
     /* handler tables must match events.def exactly */
     assert (pl_worker_handlers_valid ("actors", s_handlers, 5));
     assert (!pl_worker_handlers_valid ("actors", s_handlers, 4));       /* one missing  */
