@@ -61,31 +61,33 @@ s_serve (pl_gateway_t *self, bool up, const char *const *names, const char *cons
 void
 pl_gateway__metrics_request (pl_gateway_t *self, pl_gwconn_t *http, bool local)
 {
+    char *text = NULL, *body = NULL;
     if (local || !self->bus) {
         /* only this gateway's families (no broker behind a conformance
          * server: the same) */
         pl_gwmetrics_gauges (self->metrics, self->nconns, pl_rooms_count (self->rooms));
-        char *text = pl_gwmetrics_scrape (self->metrics, self->id, NULL, NULL, NULL, 0, NULL);
+        text = pl_gwmetrics_scrape (self->metrics, self->id, NULL, NULL, NULL, 0, NULL);
         s_answer (http, text);
-        free (text);
-        return;
     }
-    if (self->scrapes.n >= PL_GW_SCRAPES_MAX) {
-        char *body = pl_proto_reply_err (PL_ERR_SERVICE_UNAVAILABLE,
-                                         "too many scrapes of /metrics at once");
+    else if (self->scrapes.n >= PL_GW_SCRAPES_MAX) {
+        body = pl_proto_reply_err (PL_ERR_SERVICE_UNAVAILABLE,
+                                   "too many scrapes of /metrics at once");
         pl_h1_respond (http->h1, 503, NULL, body ? body : "", body ? strlen (body) : 0);
-        free (body);
-        return;
     }
-    self->scrapes.http[self->scrapes.n++] = http;
-    if (self->scrapes.asked)
-        return;                         /* it joins the round in flight */
-    if (pl_bus_metrics (self->bus) != 0) {
-        s_serve (self, false, NULL, NULL, NULL, 0);     /* no broker connected */
-        return;
+    else {
+        self->scrapes.http[self->scrapes.n++] = http;
+        if (self->scrapes.asked)
+            goto cleanup;                   /* it joins the round in flight */
+        if (pl_bus_metrics (self->bus) != 0)
+            s_serve (self, false, NULL, NULL, NULL, 0);     /* no broker connected */
+        else {
+            self->scrapes.asked = true;
+            pl_gateway__timer_after (self, &self->scrapes.timer, self->metrics_timeout);
+        }
     }
-    self->scrapes.asked = true;
-    pl_gateway__timer_after (self, &self->scrapes.timer, self->metrics_timeout);
+cleanup:
+    free (text);
+    free (body);
 }
 
 void
@@ -118,11 +120,13 @@ pl_gateway__on_metrics (void *arg, const char *const *names, const size_t *name_
     char copies[PL_BUS_METRICS_MAX][PL_BUS_METRICS_NAME_MAX + 1];
     const char *cnames[PL_BUS_METRICS_MAX];
     if (self->scrapes.n == 0)
-        return;                         /* nobody waits: a late answer */
+        goto cleanup;                   /* nobody waits: a late answer */
     for (size_t i = 0; i < n && i < PL_BUS_METRICS_MAX; i++) {
         memcpy (copies[i], names[i], name_lens[i]);
         copies[i][name_lens[i]] = 0;
         cnames[i] = copies[i];
     }
     s_serve (self, true, cnames, jsons, json_lens, n);
+cleanup:
+    return;
 }
