@@ -97,6 +97,34 @@ s_family (pl_metrics_t *self, const char *name)
     return found;
 }
 
+/* True when a family a of kind ka and one b of kind kb would write a line
+ * of the same name: a histogram h owns h_bucket, h_sum and h_count. */
+static bool
+s_names_clash (const char *a, pl_metrics_kind_t ka, const char *b, pl_metrics_kind_t kb)
+{
+    static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
+    bool clash = strcmp (a, b) == 0;
+    for (int turn = 0; !clash && turn < 2; turn++) {
+        const char *hist = turn ? b : a, *other = turn ? a : b;
+        size_t len = strlen (hist);
+        if ((turn ? kb : ka) != PL_METRICS_HISTOGRAM || strncmp (other, hist, len) != 0)
+            continue;
+        for (size_t i = 0; !clash && i < sizeof suffixes / sizeof suffixes[0]; i++)
+            clash = strcmp (other + len, suffixes[i]) == 0;
+    }
+    return clash;
+}
+
+/* True when a new family name of kind would clash with a declared one. */
+static bool
+s_clashes (pl_metrics_t *self, const char *name, pl_metrics_kind_t kind)
+{
+    bool clash = false;
+    for (size_t i = 0; !clash && i < self->nfamilies; i++)
+        clash = s_names_clash (self->families[i]->name, self->families[i]->kind, name, kind);
+    return clash;
+}
+
 static void
 s_series_free (s_series_t *series)
 {
@@ -253,7 +281,7 @@ s_declare_check (pl_metrics_t *self, const char *name, pl_metrics_kind_t kind,
     if (fam)
         rc = s_same_shape (fam, kind, nlabels, NULL, labels, buckets, nbuckets) ? 0 : -1;
     else
-        rc = self->nfamilies < PL_METRICS_FAMILIES_MAX ? 1 : -1;
+        rc = self->nfamilies < PL_METRICS_FAMILIES_MAX && !s_clashes (self, name, kind) ? 1 : -1;
 cleanup:
     return rc;
 }
@@ -787,6 +815,7 @@ pl_metrics_check_text (const char *text, const char **why)
 {
     const char *reason = NULL;
     char (*seen)[PL_METRICS_NAME_MAX + 1] = calloc (S_SEEN_MAX, sizeof *seen);
+    pl_metrics_kind_t seen_kind[S_SEEN_MAX] = { PL_METRICS_COUNTER };
     size_t nseen = 0;
     s_check_t st;
     memset (&st, 0, sizeof st);
@@ -870,6 +899,13 @@ pl_metrics_check_text (const char *text, const char **why)
                 reason = "counter name without _total";
             snprintf (st.type, sizeof st.type, "%s", q);
             st.typed = true;
+            /* a histogram's _bucket, _sum, _count lines are its own */
+            pl_metrics_kind_t kind = strcmp (q, "histogram") == 0 ? PL_METRICS_HISTOGRAM
+                                   : PL_METRICS_GAUGE;
+            for (size_t i = 0; !reason && i + 1 < nseen; i++)
+                if (s_names_clash (seen[i], seen_kind[i], name, kind))
+                    reason = "a family named like another histogram's lines";
+            seen_kind[nseen - 1] = kind;
         }
     }
     if (!reason)
@@ -1099,6 +1135,15 @@ s_merge_skip (const cJSON *jf)
     return cJSON_IsString (jn) && strcmp (jn->valuestring, S_REFUSED) == 0;
 }
 
+/* The kind of a snapshot family s_merge_family accepted. */
+static pl_metrics_kind_t
+s_merge_kind (const cJSON *jf)
+{
+    const char *k = cJSON_GetObjectItemCaseSensitive (jf, "k")->valuestring;
+    return strcmp (k, "histogram") == 0 ? PL_METRICS_HISTOGRAM
+         : strcmp (k, "gauge") == 0 ? PL_METRICS_GAUGE : PL_METRICS_COUNTER;
+}
+
 int
 pl_metrics_merge_json (pl_metrics_t *self, const char *process, const char *json, size_t len)
 {
@@ -1125,8 +1170,10 @@ pl_metrics_merge_json (pl_metrics_t *self, const char *process, const char *json
         cJSON_ArrayForEach (other, families) {
             if (other == jf)
                 break;
-            if (strcmp (cJSON_GetObjectItemCaseSensitive (other, "n")->valuestring, name) == 0)
-                goto cleanup;       /* a family twice */
+            if (!s_merge_skip (other)
+                && s_names_clash (cJSON_GetObjectItemCaseSensitive (other, "n")->valuestring,
+                                  s_merge_kind (other), name, s_merge_kind (jf)))
+                goto cleanup;       /* a family twice, or one in another's lines */
         }
     }
     if (self->nfamilies + new_families > PL_METRICS_FAMILIES_MAX)
@@ -1267,6 +1314,12 @@ s_test_declare_refused (void)
     assert (pl_metrics_declare (m, "g", PL_METRICS_GAUGE, "", five, NULL, 0) == -1);
     assert (pl_metrics_declare (m, "g", PL_METRICS_GAUGE, "", NULL, NULL, 0) == 0);
     assert (pl_metrics_declare (m, "h", PL_METRICS_HISTOGRAM, "", NULL, up, 2) == 0);
+    /* no family named like a histogram's own lines, either way round */
+    assert (pl_metrics_declare (m, "h_count", PL_METRICS_GAUGE, "", NULL, NULL, 0) == -1);
+    assert (pl_metrics_declare (m, "h_sum", PL_METRICS_HISTOGRAM, "", NULL, up, 2) == -1);
+    assert (pl_metrics_declare (m, "h_bucket", PL_METRICS_GAUGE, "", NULL, NULL, 0) == -1);
+    assert (pl_metrics_declare (m, "k_count", PL_METRICS_GAUGE, "", NULL, NULL, 0) == 0);
+    assert (pl_metrics_declare (m, "k", PL_METRICS_HISTOGRAM, "", NULL, up, 2) == -1);
     /* the family table is bounded */
     int made = 0;
     for (int i = 0; i < PL_METRICS_FAMILIES_MAX + 4; i++) {
@@ -1274,7 +1327,7 @@ s_test_declare_refused (void)
         snprintf (name, sizeof name, "g%d", i);
         made += pl_metrics_declare (m, name, PL_METRICS_GAUGE, "", NULL, NULL, 0) == 0;
     }
-    assert (made == PL_METRICS_FAMILIES_MAX - 3);
+    assert (made == PL_METRICS_FAMILIES_MAX - 4);
     pl_metrics_destroy (&m);
 }
 
@@ -1314,6 +1367,11 @@ s_test_check_text (void)
         "# TYPE h histogram\nh_bucket{a=\"1\",le=\"+Inf\"} 1\nh_sum{a=\"2\"} 1\nh_count 1\n",
         "# TYPE h histogram\nh_bucket 1\n",
         "# TYPE h histogram\nh 1\n",
+        /* a family named like a histogram's lines, after it or before it */
+        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n"
+        "# TYPE h_count gauge\nh_count 2\n",
+        "# TYPE h_bucket gauge\nh_bucket 2\n"
+        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
     };
     const char *why = NULL;
     assert (pl_metrics_check_text (bad[0], &why) == 0);
@@ -1458,6 +1516,13 @@ s_test_merge (void)
             "\"l\":[\"event\"],\"s\":[]}]}",
         "{\"v\":1,\"f\":[{\"n\":\"dup\",\"k\":\"gauge\",\"h\":\"\",\"l\":[],\"s\":[]},"
             "{\"n\":\"dup\",\"k\":\"gauge\",\"h\":\"\",\"l\":[],\"s\":[]}]}",
+        /* a family named like a histogram's lines: merged, or in one snapshot */
+        "{\"v\":1,\"f\":[{\"n\":\"parley_worker_handler_seconds_count\",\"k\":\"gauge\","
+            "\"h\":\"\",\"l\":[],\"s\":[]}]}",
+        "{\"v\":1,\"f\":[{\"n\":\"h_sum\",\"k\":\"gauge\",\"h\":\"\",\"l\":[],\"s\":[]},"
+            "{\"n\":\"h\",\"k\":\"histogram\",\"h\":\"\",\"l\":[],\"b\":[1],\"s\":[]}]}",
+        "{\"v\":1,\"f\":[{\"n\":\"h\",\"k\":\"histogram\",\"h\":\"\",\"l\":[],\"b\":[1],"
+            "\"s\":[]},{\"n\":\"h_bucket\",\"k\":\"gauge\",\"h\":\"\",\"l\":[],\"s\":[]}]}",
     };
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         if (pl_metrics_merge_json (gw, "evil", hostile[i], strlen (hostile[i])) == 0)
