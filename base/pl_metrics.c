@@ -39,8 +39,18 @@ typedef struct {
     size_t nslots;              /* a power of two, > 2 * nseries, or 0     */
 } s_family_t;
 
+/* What a registry will render, as an upper bound (pl_metrics_bound). */
+typedef struct {
+    size_t lines;
+    size_t bytes;
+} s_cost_t;
+
+#define S_NUM_MAX 24            /* bytes of a number: "%.17g" of a double   */
+
 struct _pl_metrics_t {
     size_t max_series;
+    s_cost_t cost;              /* of everything declared and added so far */
+    s_cost_t max;               /* pl_metrics_bound; 0 lines: no bound      */
     s_family_t *families[PL_METRICS_FAMILIES_MAX];
     size_t nfamilies;
 };
@@ -95,6 +105,50 @@ s_family (pl_metrics_t *self, const char *name)
         if (strcmp (self->families[i]->name, name) == 0)
             found = self->families[i];
     return found;
+}
+
+/* Bytes of text once escaped for the exposition format. */
+static size_t
+s_escaped_len (const char *text, bool quote)
+{
+    size_t len = 0;
+    for (const char *p = text; *p; p++)
+        len += 1 + (*p == '\\' || *p == '\n' || (quote && *p == '"'));
+    return len;
+}
+
+/* The HELP and TYPE lines of a family. */
+static s_cost_t
+s_family_cost (const char *name, const char *help)
+{
+    s_cost_t cost = { 2, 2 * (7 + strlen (name) + 1) + s_escaped_len (help, false) + 1
+                         + sizeof "histogram" };
+    return cost;
+}
+
+/* The sample lines of one series: names holds the label names' bytes. */
+static s_cost_t
+s_series_cost (const char *name, pl_metrics_kind_t kind, size_t nbuckets, size_t nlabels,
+               size_t names, const char *const *values)
+{
+    /* name_bucket{label="value",...,le="number"} number\n */
+    size_t line = strlen (name) + sizeof "_bucket" + 2 + names + 1 + S_NUM_MAX + 1;
+    for (size_t i = 0; i < nlabels; i++)
+        line += 4 + s_escaped_len (values[i], true);
+    if (kind == PL_METRICS_HISTOGRAM)
+        line += sizeof ",le=\"\"" + S_NUM_MAX;
+    size_t lines = kind == PL_METRICS_HISTOGRAM ? nbuckets + 3 : 1;
+    s_cost_t cost = { lines, lines * line };
+    return cost;
+}
+
+/* True when cost more stays within the registry's bound. */
+static bool
+s_within (const pl_metrics_t *self, s_cost_t more)
+{
+    return self->max.lines == 0
+        || (self->cost.lines + more.lines <= self->max.lines
+            && self->cost.bytes + more.bytes <= self->max.bytes);
 }
 
 /* True when a family a of kind ka and one b of kind kb would write a line
@@ -199,7 +253,12 @@ s_series (pl_metrics_t *self, s_family_t *fam, const char *const *values, bool c
     }
     if (!valid || found || !create)
         goto cleanup;
-    if (fam->nseries >= self->max_series) {
+    size_t names = 0;
+    for (size_t j = 0; j < fam->nlabels; j++)
+        names += strlen (fam->labels[j]);
+    s_cost_t cost = s_series_cost (fam->name, fam->kind, fam->nbuckets, fam->nlabels, names,
+                                   values);
+    if (fam->nseries >= self->max_series || !s_within (self, cost)) {
         s_family_t *refused = s_family (self, S_REFUSED);
         if (refused && refused != fam && refused->nseries == 1)
             refused->series[0].value += 1;
@@ -227,6 +286,8 @@ s_series (pl_metrics_t *self, s_family_t *fam, const char *const *values, bool c
     }
     fam->series[fam->nseries] = series;
     s_index_put (fam, fam->nseries);
+    self->cost.lines += cost.lines;
+    self->cost.bytes += cost.bytes;
     found = &fam->series[fam->nseries++];
 cleanup:
     return found;
@@ -296,9 +357,14 @@ s_declare (pl_metrics_t *self, const char *name, pl_metrics_kind_t kind, const c
     if (rc != 1)
         goto cleanup;
     rc = -1;
+    s_cost_t cost = s_family_cost (name, help ? help : "");
+    if (!s_within (self, cost))
+        goto cleanup;
     s_family_t *fam = calloc (1, sizeof *fam);
     if (!fam)
         goto cleanup;
+    self->cost.lines += cost.lines;
+    self->cost.bytes += cost.bytes;
     snprintf (fam->name, sizeof fam->name, "%s", name);
     snprintf (fam->help, sizeof fam->help, "%s", help ? help : "");
     fam->kind = kind;
@@ -334,6 +400,21 @@ pl_metrics_new (size_t max_series)
         pl_metrics_destroy (&self);
 cleanup:
     return self;
+}
+
+void
+pl_metrics_bound (pl_metrics_t *self, size_t max_lines, size_t max_bytes)
+{
+    self->max.lines = max_lines;
+    self->max.bytes = max_bytes;
+}
+
+size_t
+pl_metrics_cost (pl_metrics_t *self, size_t *lines)
+{
+    if (lines)
+        *lines = self->cost.lines;
+    return self->cost.bytes;
 }
 
 void
@@ -999,10 +1080,11 @@ s_merge_values (const cJSON *jl, size_t nlabels, const char *process,
     return ok;
 }
 
-/* Check one snapshot family (apply false) or write it (apply true). */
+/* Check one snapshot family (apply false: adding what it would add to
+ * cost) or write it (apply true). */
 static int
 s_merge_family (pl_metrics_t *self, const char *process, const cJSON *jf, bool apply,
-                size_t *new_families)
+                size_t *new_families, s_cost_t *cost)
 {
     int rc = -1;
     const cJSON **seen = NULL;
@@ -1051,6 +1133,14 @@ s_merge_family (pl_metrics_t *self, const char *process, const cJSON *jf, bool a
                                      S_LABELS_ALL) != 0)
         goto cleanup;
     *new_families += (size_t) fresh;
+    if (fresh) {
+        s_cost_t more = s_family_cost (jn->valuestring, jh->valuestring);
+        cost->lines += more.lines;
+        cost->bytes += more.bytes;
+    }
+    size_t names = 0;
+    for (size_t i = 0; i < nlabels; i++)
+        names += strlen (labels[i]);
     s_family_t *fam = s_family (self, jn->valuestring);
     size_t added = 0;
     size_t nseries = (size_t) cJSON_GetArraySize (js);
@@ -1103,8 +1193,13 @@ s_merge_family (pl_metrics_t *self, const char *process, const cJSON *jf, bool a
         s_series_t *series = fam ? s_series (self, fam, values, apply) : NULL;
         if (!series && apply)
             goto cleanup;           /* cannot happen after the check pass */
-        if (!series)
+        if (!series) {
             added++;
+            s_cost_t more = s_series_cost (jn->valuestring, (pl_metrics_kind_t) kind, nbuckets,
+                                           nlabels, names, values);
+            cost->lines += more.lines;
+            cost->bytes += more.bytes;
+        }
         if (!apply)
             continue;
         if (kind != PL_METRICS_HISTOGRAM)
@@ -1160,11 +1255,12 @@ pl_metrics_merge_json (pl_metrics_t *self, const char *process, const char *json
         goto cleanup;
     /* pass 1 checks everything, pass 2 writes: all or nothing */
     size_t new_families = 0;
+    s_cost_t cost = { 0, 0 };
     const cJSON *jf, *other;
     cJSON_ArrayForEach (jf, families) {
         if (s_merge_skip (jf))
             continue;
-        if (s_merge_family (self, process, jf, false, &new_families) != 0)
+        if (s_merge_family (self, process, jf, false, &new_families, &cost) != 0)
             goto cleanup;
         const char *name = cJSON_GetObjectItemCaseSensitive (jf, "n")->valuestring;
         cJSON_ArrayForEach (other, families) {
@@ -1176,10 +1272,11 @@ pl_metrics_merge_json (pl_metrics_t *self, const char *process, const char *json
                 goto cleanup;       /* a family twice, or one in another's lines */
         }
     }
-    if (self->nfamilies + new_families > PL_METRICS_FAMILIES_MAX)
+    if (self->nfamilies + new_families > PL_METRICS_FAMILIES_MAX || !s_within (self, cost))
         goto cleanup;
     cJSON_ArrayForEach (jf, families)
-        if (!s_merge_skip (jf) && s_merge_family (self, process, jf, true, &new_families) != 0)
+        if (!s_merge_skip (jf)
+            && s_merge_family (self, process, jf, true, &new_families, &cost) != 0)
             goto cleanup;
     rc = 0;
 cleanup:
@@ -1567,17 +1664,88 @@ s_test_many (void)
     snprintf (b, sizeof b, "new");
     assert (pl_metrics_inc (m, "many_total", values, 1) == -1);
     char *snap = pl_metrics_snapshot_json (m);
-    assert (snap);
+    assert (snap && strlen (snap) > PL_METRICS_SNAPSHOT_MAX);
     pl_metrics_t *all = pl_metrics_new (N);
+    assert (pl_metrics_merge_json (all, "w", snap, strlen (snap)) == -1);     /* too big */
+    free (snap);
+    /* as many as a snapshot under PL_METRICS_SNAPSHOT_MAX holds */
+    pl_metrics_destroy (&m);
+    m = pl_metrics_new (N);
+    assert (pl_metrics_declare (m, "many_total", PL_METRICS_COUNTER, "", labels, NULL, 0) == 0);
+    for (int i = 0; i < N / 4; i++) {
+        snprintf (a, sizeof a, "%d", i % 97);
+        snprintf (b, sizeof b, "%d", i);
+        assert (pl_metrics_inc (m, "many_total", values, (double) i) == 0);
+    }
+    snap = pl_metrics_snapshot_json (m);
+    assert (snap && strlen (snap) <= PL_METRICS_SNAPSHOT_MAX);
     assert (pl_metrics_merge_json (all, "w", snap, strlen (snap)) == 0);
-    const char *back[] = { "w", "5", "19405" };
-    assert (pl_metrics_value (all, "many_total", back) == 19405);
+    const char *back[] = { "w", "9", "4859" };
+    assert (pl_metrics_value (all, "many_total", back) == 4859);
     char *text = pl_metrics_render (all);
     assert (text && pl_metrics_check_text (text, NULL) == 0);
     free (text);
     free (snap);
     pl_metrics_destroy (&all);
     pl_metrics_destroy (&m);
+}
+
+/* A bounded registry: the render never exceeds the bound's count, a
+ * snapshot past it is refused whole and what is there stays. */
+static void
+s_test_bound (void)
+{
+    pl_metrics_t *w = pl_metrics_new (1000);
+    const char *labels[] = { "a", "b", NULL };
+    const double buckets[] = { 0.001, 0.5, 1e300 };
+    assert (pl_metrics_declare (w, "h", PL_METRICS_HISTOGRAM, "H \\ \n.", labels, buckets, 3) == 0);
+    assert (pl_metrics_declare (w, "g", PL_METRICS_GAUGE, "", labels, NULL, 0) == 0);
+    char a[160], b[16];
+    const char *values[] = { a, b };
+    for (int i = 0; i < 200; i++) {
+        memset (a, i % 2 ? '"' : 'x', 127);      /* escaped to twice its size */
+        a[127] = 0;
+        snprintf (b, sizeof b, "%d", i);
+        assert (pl_metrics_observe (w, "h", values, -1.2345678901234567e-300 * i) == 0);
+        assert (pl_metrics_set (w, "g", values, -1.2345678901234567e-300 * i) == 0);
+    }
+    char *snap = pl_metrics_snapshot_json (w);
+    char *text = pl_metrics_render (w);
+    size_t lines = 0, cost = pl_metrics_cost (w, &lines);
+    assert (snap && text && strlen (text) <= cost);
+    size_t nl = 0;
+    for (const char *p = text; *p; p++)
+        nl += *p == '\n';
+    assert (nl <= lines && lines - nl <= 4);        /* lines: exact, but for HELP ones */
+    free (text);
+
+    /* a scrape registry bounded to twice one merged snapshot: two go in,
+     * the third is refused whole, and the text is still whole */
+    pl_metrics_t *m = pl_metrics_new (1000);
+    assert (pl_metrics_merge_json (m, "p1", snap, strlen (snap)) == 0);
+    size_t one = pl_metrics_cost (m, &lines);
+    pl_metrics_bound (m, 3 * lines, one * 2 + one / 2);
+    assert (pl_metrics_merge_json (m, "p2", snap, strlen (snap)) == 0);
+    size_t before = pl_metrics_cost (m, NULL);
+    assert (pl_metrics_merge_json (m, "p3", snap, strlen (snap)) == -1);
+    assert (pl_metrics_cost (m, NULL) == before);
+    assert (pl_metrics_merge_json (m, "p1", snap, strlen (snap)) == 0);   /* no new lines */
+    const char *p3[] = { "p3", "x", "0" };
+    assert (pl_metrics_value (m, "h", p3) == -1);
+    text = pl_metrics_render (m);
+    assert (text && strlen (text) <= pl_metrics_cost (m, NULL) && strlen (text) > 2 * (one / 3));
+    assert (pl_metrics_check_text (text, NULL) == 0);
+    free (text);
+    /* the lines bound alone refuses too; a new family and a label set past it */
+    pl_metrics_bound (m, pl_metrics_cost (m, &lines) ? lines : 0, (size_t) -1);
+    assert (pl_metrics_merge_json (m, "p3", snap, strlen (snap)) == -1);
+    assert (pl_metrics_declare (m, "late", PL_METRICS_GAUGE, "", NULL, NULL, 0) == -1);
+    const char *p4[] = { "p4", "x", "0" };
+    assert (pl_metrics_set (m, "g", p4, 1) == -1);
+    assert (pl_metrics_value (m, "parley_metrics_series_refused_total", NULL) == 1);
+    free (snap);
+    pl_metrics_destroy (&m);
+    pl_metrics_destroy (&w);
 }
 
 void
@@ -1591,6 +1759,7 @@ pl_metrics_test (bool verbose)
     s_test_process ();
     s_test_merge ();
     s_test_many ();
+    s_test_bound ();
     if (verbose)
         printf ("OK\n");
 }

@@ -37,11 +37,24 @@ typedef enum {
 #define PL_METRICS_NAME_MAX     96      /* bytes in a metric or label name   */
 #define PL_METRICS_VALUE_MAX    128     /* bytes in a label value            */
 #define PL_METRICS_HELP_MAX     256     /* bytes in a help text              */
-#define PL_METRICS_SNAPSHOT_MAX (1024 * 1024)   /* bytes in a snapshot to merge */
+#define PL_METRICS_SNAPSHOT_MAX (256 * 1024)    /* bytes in a snapshot to merge:
+                                                   the broker keeps no more   */
 
 /* A registry holding at most max_series label sets per family (>= 1). */
 pl_metrics_t *pl_metrics_new (size_t max_series);
 void pl_metrics_destroy (pl_metrics_t **self_p);
+
+/* Bound what the registry renders: at most max_lines sample, HELP and TYPE
+ * lines and max_bytes of text (0 lines: no bound, the default). What is
+ * already there stays; past the bound a new family is refused (-1), a new
+ * label set too (counted in parley_metrics_series_refused_total), and a
+ * snapshot whole (pl_metrics_merge_json -1). The count is an upper bound
+ * (every number at its longest), so a render never exceeds it. */
+void pl_metrics_bound (pl_metrics_t *self, size_t max_lines, size_t max_bytes);
+
+/* That upper bound for what is in the registry now: bytes (and lines, if
+ * not NULL). */
+size_t pl_metrics_cost (pl_metrics_t *self, size_t *lines);
 
 /* Declare a family. labels: NULL-terminated label names (NULL for none).
  * buckets: strictly increasing finite upper bounds for a histogram (the

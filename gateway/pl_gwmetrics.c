@@ -73,7 +73,8 @@ static const s_decl_t s_decls[] = {
     { S_REC_OK, PL_METRICS_COUNTER, "Connection-state recoveries that succeeded.", { NULL }, false },
     { S_REMOTE_UP, PL_METRICS_GAUGE, "1 when the broker answered the last METRICS in time.",
       { NULL }, false },
-    { S_SNAP_REFUSED, PL_METRICS_COUNTER, "Remote snapshots refused by a scrape's merge.",
+    { S_SNAP_REFUSED, PL_METRICS_COUNTER,
+      "Remote snapshots refused by a scrape's merge (invalid, or past the page's bound).",
       { NULL }, false },
 };
 
@@ -268,6 +269,8 @@ pl_gwmetrics_scrape (pl_gwmetrics_t *self, const char *gateway_id,
     double own_refused = pl_metrics_value (self->reg, "parley_metrics_series_refused_total", NULL);
     if (own_refused > 0)
         pl_metrics_inc (scrape, "parley_metrics_series_refused_total", NULL, own_refused);
+    /* bounded from here: the own snapshot is always served */
+    pl_metrics_bound (scrape, PL_GWMETRICS_PAGE_LINES, PL_GWMETRICS_PAGE_MAX);
     for (size_t i = 0; i < n; i++)
         if (strcmp (names[i], process) == 0         /* it would overwrite ours */
         ||  pl_metrics_merge_json (scrape, names[i], jsons[i], lens[i]) != 0)
@@ -288,6 +291,64 @@ cleanup:
 }
 
 /* ---- selftest ----------------------------------------------------------- */
+
+/* 64 remote snapshots of histograms with long labels, each within the
+ * broker's 256 KB, would render to hundreds of MB (the labels repeat on
+ * every bucket line): the page stays within PL_GWMETRICS_PAGE_MAX, the
+ * gateway's own families are all there, the rest is counted refused. */
+static void
+s_test_bounded (pl_gwmetrics_t *m)
+{
+    enum { N = 64 };
+    pl_metrics_t *worker = pl_metrics_new (PL_GWMETRICS_SCRAPE_SERIES);
+    const char *labels[] = { "a", "b", "c", "d", NULL };
+    double buckets[PL_METRICS_BUCKETS_MAX];
+    for (int i = 0; i < PL_METRICS_BUCKETS_MAX; i++)
+        buckets[i] = i + 1;
+    assert (pl_metrics_declare (worker, "h", PL_METRICS_HISTOGRAM, "x", labels, buckets,
+                                PL_METRICS_BUCKETS_MAX) == 0);
+    char v[PL_METRICS_VALUE_MAX + 1];
+    const char *values[] = { v, v, v, v };
+    char *snap = NULL;
+    for (int i = 0; ; i++) {
+        snprintf (v, sizeof v, "%0*d", PL_METRICS_VALUE_MAX, i);
+        assert (pl_metrics_observe (worker, "h", values, 1) == 0);
+        char *next = pl_metrics_snapshot_json (worker);
+        assert (next);
+        if (strlen (next) > PL_METRICS_SNAPSHOT_MAX) {
+            free (next);
+            break;
+        }
+        free (snap);
+        snap = next;
+    }
+    const char *names[N], *jsons[N];
+    size_t lens[N];
+    char name_buf[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf (name_buf[i], sizeof name_buf[i], "w%d", i);
+        names[i] = name_buf[i];
+        jsons[i] = snap;
+        lens[i] = strlen (snap);
+    }
+    size_t refused = 0;
+    double before = pl_metrics_value (pl_gwmetrics_registry (m), S_SNAP_REFUSED, NULL);
+    char *text = pl_gwmetrics_scrape (m, "g1", names, jsons, lens, N, &refused);
+    assert (text && strlen (text) <= PL_GWMETRICS_PAGE_MAX);
+    assert (refused > 0 && refused < N);
+    assert (pl_metrics_value (pl_gwmetrics_registry (m), S_SNAP_REFUSED, NULL)
+            == before + (double) refused);
+    assert (pl_metrics_check_text (text, NULL) == 0);
+    assert (strstr (text, "parley_gateway_connections{process=\"gateway-g1\"} "));
+    assert (strstr (text, "process_open_fds{process=\"gateway-g1\"} "));
+    assert (strstr (text, "h_count{process=\"w0\","));
+    char last[32];
+    snprintf (last, sizeof last, "{process=\"w%d\",", N - 1);
+    assert (!strstr (text, last));
+    free (text);
+    free (snap);
+    pl_metrics_destroy (&worker);
+}
 
 void
 pl_gwmetrics_test (bool verbose)
@@ -394,6 +455,7 @@ pl_gwmetrics_test (bool verbose)
     free (snap);
     pl_metrics_destroy (&worker);
 
+    s_test_bounded (m);
     pl_gwmetrics_destroy (&m);
     pl_gwmetrics_destroy (&m);
     assert (m == NULL);

@@ -38,6 +38,12 @@ typedef enum {
 
 /* The scrape's merge registry holds at most this many series a family. */
 #define PL_GWMETRICS_SCRAPE_SERIES 20000
+/* And one page at most this many lines and bytes (docs/METRICS.md): the
+ * gateway's own snapshot always, then the remote ones in the broker's
+ * order while they fit; one past the bound is skipped whole and counted
+ * with the refused ones. So a scrape costs a bounded time and memory. */
+#define PL_GWMETRICS_PAGE_LINES    200000
+#define PL_GWMETRICS_PAGE_MAX      (16 * 1024 * 1024)
 /* The gateway's own registry: series a family. Every label set there can
  * be fits: (every event and "unknown") x (every code and "OK"). */
 #define PL_GWMETRICS_OWN_SERIES    ((PL_EV_COUNT + 1) * PL_ERR_COUNT)
@@ -87,7 +93,8 @@ pl_metrics_t *pl_gwmetrics_registry (pl_gwmetrics_t *self);
 /* The text of one scrape (caller frees), or NULL when out of memory: the
  * own snapshot merged under process="gateway-<gateway_id>", then each of
  * the n remote snapshots (names[i], jsons[i] of lens[i] bytes) under its
- * name; a refused one is skipped and counted in *refused. With remote
+ * name; a refused one (malformed, or past PL_GWMETRICS_PAGE_MAX or
+ * PL_GWMETRICS_PAGE_LINES) is skipped and counted in *refused. With remote
  * false (scope=local) n must be 0. Updates process_* first. */
 char *pl_gwmetrics_scrape (pl_gwmetrics_t *self, const char *gateway_id,
                            const char *const *names, const char *const *jsons,
