@@ -409,6 +409,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         pl_rooms_destroy (&self->rooms);
         pl_frame_unref (&self->ping_frame);
         pl_health_destroy (&self->health);
+        pl_gateway__metrics_stop (self);
         pl_gwmetrics_destroy (&self->metrics);
         pl_cors_destroy (&self->cors);
         pl_pending_destroy (&self->pending);

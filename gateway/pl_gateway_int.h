@@ -49,7 +49,8 @@
 #define PL_GW_FWD_MAX         1024              /* forwards in flight from one gateway */
 #define PL_GW_FWD_TIMEOUT_MS  10000             /* a POST's answer; a GET's: hold + this */
 #define PL_GW_FWDID_MAX       32                /* bytes of a forward id (the broker's limit) */
-#define PL_GW_SCRAPES_MAX     16                /* GET /metrics held at once; more: 503 */
+#define PL_GW_SCRAPES_MAX     16                /* GET /metrics held or being written at
+                                                   once; more: 503 */
 
 typedef enum { PL_GWTIMER_NONE, PL_GWTIMER_PING, PL_GWTIMER_PONG } pl_gwtimer_t;
 
@@ -224,6 +225,10 @@ struct _pl_gateway_t {
         size_t n;
         bool asked;                 /* METRICS sent, the timer armed            */
         ev_timer timer;             /* PARLEY_METRICS_TIMEOUT_MS (data: gateway) */
+        /* pages rendered and still being written to some scrape: one ref
+         * here, one per answer not yet out; held + writing <= the cap */
+        pl_h1_body_t *pages[PL_GW_SCRAPES_MAX];
+        size_t npages;
     } scrapes;
     pl_cors_t *cors;                /* PARLEY_CORS_ORIGINS: CORS answer headers */
     /* config, read once */
@@ -388,6 +393,8 @@ void pl_gateway__on_forward_reply (void *arg, const char *peer, size_t peer_len,
 void pl_gateway__metrics_request (pl_gateway_t *self, pl_gwconn_t *http, bool local);
 /* The HTTP connection http is going: forget its held scrape. */
 void pl_gateway__metrics_http_closed (pl_gateway_t *self, pl_gwconn_t *http);
+/* Drops the pages kept for answers being written (pl_gateway_destroy). */
+void pl_gateway__metrics_stop (pl_gateway_t *self);
 /* libev timer and pl_bus on_metrics, gateway loop. */
 void pl_gateway__metrics_fire (struct ev_loop *loop, ev_timer *w, int revents);
 void pl_gateway__on_metrics (void *arg, const char *const *names, const size_t *name_lens,

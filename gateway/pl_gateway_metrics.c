@@ -8,7 +8,11 @@
  *  held at once share one METRICS round: the first sends it, the others
  *  join, and the answer (or the timeout) serves them all. A late answer to
  *  a round that timed out serves the round held then, if any: the data is
- *  as fresh. At most PL_GW_SCRAPES_MAX are held; more get 503.
+ *  as fresh. The scrapes of one round share one rendered page (pl_h1's
+ *  shared body), kept here while any of them is still being written: at
+ *  most PL_GW_SCRAPES_MAX scrapes are held or being written at once, more
+ *  get 503, so the pages alive are at most that many times
+ *  PL_GWMETRICS_PAGE_MAX.
  *
  *  Nothing blocks: every callback here runs on the gateway loop.
  */
@@ -21,18 +25,50 @@
 
 #define S_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Answer one scrape with text (borrowed; NULL: 500). */
+/* Drop the pages no answer is writing any more; returns how many answers
+ * are still being written. */
+static size_t
+s_writing (pl_gateway_t *self)
+{
+    size_t writing = 0, kept = 0;
+    for (size_t i = 0; i < self->scrapes.npages; i++) {
+        size_t refs = pl_h1_body_refs (self->scrapes.pages[i]);
+        if (refs > 1) {
+            writing += refs - 1;
+            self->scrapes.pages[kept++] = self->scrapes.pages[i];
+        }
+        else
+            pl_h1_body_unref (&self->scrapes.pages[i]);
+    }
+    self->scrapes.npages = kept;
+    return writing;
+}
+
+/* Answer count scrapes with text (taken; NULL: 500): one page they all
+ * share, kept here while any of them is being written (the cap counts
+ * those). Each answer may close its connection. */
 static void
-s_answer (pl_gwconn_t *http, const char *text)
+s_answer (pl_gateway_t *self, pl_gwconn_t *const *http, size_t count, char *text)
 {
     pl_h1_extra_t extra = { NULL, NULL, false, S_CONTENT_TYPE };
-    if (text)
-        pl_h1_respond (http->h1, 200, &extra, text, strlen (text));
-    else {
-        char *body = pl_proto_reply_err (PL_ERR_INTERNAL, "out of memory");
-        pl_h1_respond (http->h1, 500, NULL, body ? body : "", body ? strlen (body) : 0);
-        free (body);
+    pl_h1_body_t *page = NULL;
+    char *body = NULL;
+    s_writing (self);
+    if (text && self->scrapes.npages < PL_GW_SCRAPES_MAX)
+        page = pl_h1_body_new (text, strlen (text));
+    else
+        free (text);                    /* the cap's count makes room: not seen */
+    if (page) {
+        for (size_t i = 0; i < count; i++)
+            pl_h1_respond_shared (http[i]->h1, 200, &extra, page);
+        self->scrapes.pages[self->scrapes.npages++] = page;
+        goto cleanup;
     }
+    body = pl_proto_reply_err (PL_ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; i < count; i++)
+        pl_h1_respond (http[i]->h1, 500, NULL, body ? body : "", body ? strlen (body) : 0);
+cleanup:
+    free (body);
 }
 
 /* Serve every held scrape: remote (n snapshots) for the whole-system
@@ -50,29 +86,32 @@ s_serve (pl_gateway_t *self, bool up, const char *const *names, const char *cons
     ev_timer_stop (self->loop, &self->scrapes.timer);
     pl_gwmetrics_remote (self->metrics, up, 0);
     pl_gwmetrics_gauges (self->metrics, self->nconns, pl_rooms_count (self->rooms));
+    if (count == 0)
+        goto cleanup;                   /* they all went: nothing to render */
     char *text = pl_gwmetrics_scrape (self->metrics, self->id, names, jsons, lens, n, &refused);
     if (refused)
         pl_warn ("metrics: refused %zu of %zu snapshots from the broker", refused, n);
-    for (size_t i = 0; i < count; i++)
-        s_answer (held[i], text);
-    free (text);
+    s_answer (self, held, count, text);
+cleanup:
+    return;
 }
 
 void
 pl_gateway__metrics_request (pl_gateway_t *self, pl_gwconn_t *http, bool local)
 {
-    char *text = NULL, *body = NULL;
-    if (local || !self->bus) {
-        /* only this gateway's families (no broker behind a conformance
-         * server: the same) */
-        pl_gwmetrics_gauges (self->metrics, self->nconns, pl_rooms_count (self->rooms));
-        text = pl_gwmetrics_scrape (self->metrics, self->id, NULL, NULL, NULL, 0, NULL);
-        s_answer (http, text);
-    }
-    else if (self->scrapes.n >= PL_GW_SCRAPES_MAX) {
+    char *body = NULL;
+    if (self->scrapes.n + s_writing (self) >= PL_GW_SCRAPES_MAX) {
+        /* held or still being written: each holds a page (up to 16 MB) */
         body = pl_proto_reply_err (PL_ERR_SERVICE_UNAVAILABLE,
                                    "too many scrapes of /metrics at once");
         pl_h1_respond (http->h1, 503, NULL, body ? body : "", body ? strlen (body) : 0);
+    }
+    else if (local || !self->bus) {
+        /* only this gateway's families (no broker behind a conformance
+         * server: the same) */
+        pl_gwmetrics_gauges (self->metrics, self->nconns, pl_rooms_count (self->rooms));
+        s_answer (self, &http, 1,
+                  pl_gwmetrics_scrape (self->metrics, self->id, NULL, NULL, NULL, 0, NULL));
     }
     else {
         self->scrapes.http[self->scrapes.n++] = http;
@@ -86,8 +125,15 @@ pl_gateway__metrics_request (pl_gateway_t *self, pl_gwconn_t *http, bool local)
         }
     }
 cleanup:
-    free (text);
     free (body);
+}
+
+void
+pl_gateway__metrics_stop (pl_gateway_t *self)
+{
+    for (size_t i = 0; i < self->scrapes.npages; i++)
+        pl_h1_body_unref (&self->scrapes.pages[i]);
+    self->scrapes.npages = 0;
 }
 
 void

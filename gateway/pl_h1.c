@@ -88,7 +88,8 @@ struct _pl_h1_conn_t {
     bool close;                     /* close after the answer                   */
     char *more;                     /* pl_h1_add_headers' lines, or NULL        */
     char *out;                      /* the answer, head and body                */
-    size_t out_len, out_off;
+    size_t out_len, out_off;        /* out_off runs on into shared's bytes      */
+    pl_h1_body_t *shared;           /* the body, when shared (else in out)      */
     /* The buffers come last and are not zeroed (pl_h1_adopt): every
      * connection, each WebSocket too, passes through here, and clearing 26
      * KB per connect was a measurable part of its cost. Each is read only
@@ -97,6 +98,12 @@ struct _pl_h1_conn_t {
     char url[PL_H1_URI_MAX + 1];    /* raw request target                       */
     char hdr[PL_H1_HEAD_MAX];       /* "name\0value\0" pairs                    */
     char rbuf[S_RBUF];              /* bytes read and not yet parsed            */
+};
+
+struct _pl_h1_body_t {
+    size_t refs;
+    size_t len;
+    char *data;
 };
 
 static const char *s_methods_allowed = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -324,9 +331,38 @@ static const http_parser_settings s_settings = {
 
 /* ---- answers ---------------------------------------------------------- */
 
-int
-pl_h1_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
-               const char *body, size_t len)
+pl_h1_body_t *
+pl_h1_body_new (char *data, size_t len)
+{
+    pl_h1_body_t *self = malloc (sizeof *self);
+    if (self)
+        *self = (pl_h1_body_t) { 1, len, data };
+    else
+        free (data);
+    return self;
+}
+
+void
+pl_h1_body_unref (pl_h1_body_t **body_p)
+{
+    pl_h1_body_t *self = *body_p;
+    if (self && --self->refs == 0) {
+        free (self->data);
+        free (self);
+    }
+    *body_p = NULL;
+}
+
+size_t
+pl_h1_body_refs (const pl_h1_body_t *body)
+{
+    return body->refs;
+}
+
+/* The answer: its head in out, its body copied after it or shared. */
+static int
+s_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
+           const char *body, size_t len, pl_h1_body_t *shared)
 {
     int rc = -1;
     if (c->answered || c->state == S_WRITE || c->state == S_LINGER)
@@ -340,6 +376,9 @@ pl_h1_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
     size_t room = 256 + (allow ? strlen (allow) : 0) + (retry ? strlen (retry) : 0)
                 + strlen (type) + strlen (more) + len;
     free (c->out);
+    pl_h1_body_unref (&c->shared);
+    if (shared)
+        len = shared->len;                  /* room: the head alone */
     if (!(c->out = malloc (room)))
         goto cleanup;
     int n = snprintf (c->out, room,
@@ -349,10 +388,14 @@ pl_h1_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
                       allow ? "Allow: " : "", allow ? allow : "", allow ? "\r\n" : "",
                       retry ? "Retry-After: " : "", retry ? retry : "", retry ? "\r\n" : "",
                       more, c->close ? "Connection: close\r\n" : "");
-    if (n < 0 || (size_t) n + len >= room)
+    if (n < 0 || (size_t) n + (shared ? 0 : len) >= room)
         goto cleanup;
     c->out_len = (size_t) n;
-    if (body && len && !c->req.head) {      /* HEAD: the length, no body */
+    if (shared && len && !c->req.head) {    /* HEAD: the length, no body */
+        c->shared = shared;
+        shared->refs++;
+    }
+    else if (body && len && !c->req.head) {
         memcpy (c->out + c->out_len, body, len);
         c->out_len += len;
     }
@@ -365,6 +408,20 @@ pl_h1_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
         s_pump (c);
 cleanup:
     return rc;
+}
+
+int
+pl_h1_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
+               const char *body, size_t len)
+{
+    return s_respond (c, status, extra, body, len, NULL);
+}
+
+int
+pl_h1_respond_shared (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
+                      pl_h1_body_t *body)
+{
+    return s_respond (c, status, extra, NULL, 0, body);
 }
 
 /* A refusal from pl_h1 itself, in the gateway's error shape; it closes the
@@ -415,6 +472,7 @@ s_close (pl_h1_conn_t *c)
     free (c->body);
     free (c->more);
     free (c->out);
+    pl_h1_body_unref (&c->shared);
     free (c);
 }
 
@@ -428,6 +486,7 @@ s_next (pl_h1_conn_t *c)
     free (c->out);
     c->out = NULL;
     c->out_len = c->out_off = 0;
+    pl_h1_body_unref (&c->shared);
     if (c->close) {
         /* lingering close: the peer may still be sending what we did not
          * read, and closing with unread input answers it with RST, which
@@ -462,8 +521,12 @@ s_write (pl_h1_conn_t *c)
 {
     c->state = S_WRITE;
     ev_io_stop (c->h1->loop, &c->rio);      /* nothing is parsed meanwhile */
-    while (c->out_off < c->out_len) {
-        ssize_t n = send (c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    size_t total = c->out_len + (c->shared ? c->shared->len : 0);
+    while (c->out_off < total) {
+        const char *from = c->out_off < c->out_len ? c->out + c->out_off
+                         : c->shared->data + (c->out_off - c->out_len);
+        size_t left = c->out_off < c->out_len ? c->out_len - c->out_off : total - c->out_off;
+        ssize_t n = send (c->fd, from, left, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t) n;
             continue;

@@ -118,6 +118,20 @@ void pl_h1_adopt (pl_h1_t *self, int fd);
 int pl_h1_respond (pl_h1_conn_t *conn, int status, const pl_h1_extra_t *extra,
                    const char *body, size_t len);
 
+/* A body several answers share (the page of one GET /metrics round, sent
+ * to each of its scrapes): counted references, freed with the last. */
+typedef struct _pl_h1_body_t pl_h1_body_t;
+/* Takes data (malloc'd, len bytes; freed on failure): the new body holds
+ * one reference, the caller's. NULL when out of memory. */
+pl_h1_body_t *pl_h1_body_new (char *data, size_t len);
+/* Drops a reference and sets *body_p to NULL; the last frees the body. */
+void pl_h1_body_unref (pl_h1_body_t **body_p);
+/* References held now: the caller's, and one per answer not yet written. */
+size_t pl_h1_body_refs (const pl_h1_body_t *body);
+/* pl_h1_respond with a shared body, not copied: the connection holds a
+ * reference until its answer is written or it closes (none for HEAD). */
+int pl_h1_respond_shared (pl_h1_conn_t *conn, int status, const pl_h1_extra_t *extra,
+                          pl_h1_body_t *body);
 /* More answer header lines ("Name: value\r\n" ..., copied) for the
  * connection's current request, whoever answers it: a handler, later,
  * or pl_h1's own refusal of its body (413, 408). Call from the head

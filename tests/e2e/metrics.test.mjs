@@ -187,6 +187,59 @@ h.test('a METRICS answer: each snapshot under its process name, a bad one skippe
   }
 });
 
+// A METRICS answer far past one page: the stub adds 60 workers of 256 KB
+// of long-labelled histograms (PL_STUB_BIG), which would render to
+// hundreds of MB. The page stays within 16 MB with the gateway's own and
+// the broker's series whole and the rest skipped and counted
+// (docs/METRICS.md). And a scrape whose client does not read holds its
+// page: it counts in the 16 until it is written or gone.
+h.test('a METRICS answer too big for one page: bounded to 16 MB, the rest skipped and counted; scrapes still being written count in the 16', async () => {
+  const stub = await startSystem({ workers: 0, wait: false, bins: { broker: METRICS_BROKER_STUB },
+    env: { PARLEY_GATEWAY_ID: 'gw-m3', PARLEY_METRICS_TIMEOUT_MS: '20000', PL_STUB_BIG: '60' } });
+  const socks = [];
+  try {
+    const own = { process: 'gateway-gw-m3' };
+    const url = `${stub.url()}/metrics`;
+    await eventually(async () => (await httpOnce(`${stub.url()}/healthz`)).status === 503,
+      { what: 'the gateway answers' });
+    // (the stub builds its snapshots before it binds: until the gateway
+    // connects to it, a scrape serves the gateway's own, remote_up 0)
+    const m = await eventually(async () => {
+      const one = await scrape(stub, { timeoutMs: 60000 });
+      return one.get('parley_gateway_metrics_remote_up', own) === 1 && one;
+    }, { what: 'a scrape with the stub\'s answer', timeoutMs: 60000 });
+    assert.ok(Buffer.byteLength(m.text) <= 16 * 1024 * 1024, `a page of ${Buffer.byteLength(m.text)} bytes`);
+    assert.equal(m.get('parley_broker_requests_total', { process: 'broker', service: 'actors' }), 5);
+    assert.ok(m.get('process_open_fds', own) > 0);
+    const merged = new Set(m.all('stub_big_seconds_count').map((s) => s.labels.process));
+    const refused = m.get('parley_gateway_metrics_snapshots_refused_total', own);
+    assert.ok(merged.size >= 1 && merged.size < 60, `${merged.size} big snapshots merged`);
+    assert.equal(refused, 1 + 60 - merged.size, 'the bad one and every big one left out');
+
+    // 16 clients that read the start of their page, then no more
+    const port = Number(new URL(stub.url()).port);
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      const sock = net.connect(port, '127.0.0.1');
+      socks.push(sock);
+      sock.on('error', () => {});
+      await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+      sock.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      await new Promise((resolve) => sock.once('data', () => { sock.pause(); resolve(); }));
+    }));
+    // their pages are still being written: a 17th is refused, not held
+    const busy = await httpOnce(url, { timeoutMs: 30000 });
+    assert.equal(busy.status, 503);
+    assert.equal(busy.body.error.code, 'SERVICE_UNAVAILABLE');
+    // gone: their pages go with them, and scrapes are served again
+    for (const sock of socks) sock.destroy();
+    await eventually(async () => (await httpOnce(url, { timeoutMs: 60000 })).status === 200,
+      { what: 'a scrape served once the readers are gone', timeoutMs: 60000 });
+  } finally {
+    for (const sock of socks) sock.destroy();
+    await stub.stop();
+  }
+});
+
 h.test('HEAD /metrics (no body), 405 for other methods with Allow, OPTIONS 204, CORS as /healthz', async (t, sys) => {
   const head = await httpOnce(`${sys.url()}/metrics?scope=local`, { method: 'HEAD' });
   assert.equal(head.status, 200);
