@@ -25,6 +25,8 @@ typedef struct {
     bool shut;                      /* the client shuts its write side after
                                        sending (EOF)                           */
     bool headers_ok;                /* the split-head check saw every value     */
+    pl_h1_body_t *shared;           /* the body of /shared                      */
+    size_t shared_refs;             /* its references once answered (max)      */
 } s_test_t;
 
 static void
@@ -59,6 +61,12 @@ s_test_request (void *arg, pl_h1_conn_t *conn, const pl_h1_req_t *req)
     if (strcmp (req->path, "/hold") == 0)
         return;                             /* answered later (a long-poll) */
     snprintf (t->methods[t->answered++ % 16], 8, "%s", req->method);
+    if (strcmp (req->path, "/shared") == 0) {
+        pl_h1_respond_shared (conn, 200, NULL, t->shared);
+        if (pl_h1_body_refs (t->shared) > t->shared_refs)
+            t->shared_refs = pl_h1_body_refs (t->shared);
+        return;
+    }
     if (strcmp (req->path, "/text") == 0) {
         pl_h1_extra_t extra = { NULL, NULL, false, "text/plain; charset=UTF-8" };
         pl_h1_respond (conn, 200, &extra, "ok", 2);
@@ -252,6 +260,33 @@ pl_h1_test (bool verbose)
     memset (&sink, 0, sizeof sink);
     s_test_run (big, (size_t) n + 70000, 0, &t, &sink);
     assert (strncmp (sink.buf, "HTTP/1.1 413 ", 13) == 0 && strstr (sink.buf, "\r\nX-More: 2\r\n"));
+
+    /* a shared body: sent whole to each answer (not to HEAD), referenced
+     * while being written, back to the owner's one reference after */
+    const char *shared = "GET /shared HTTP/1.1\r\n\r\nHEAD /shared HTTP/1.1\r\n\r\n"
+                         "GET /shared HTTP/1.1\r\n\r\n";
+    enum { S_SHARED = 100000 };
+    char *page = malloc (S_SHARED);
+    assert (page);
+    for (size_t i = 0; i < S_SHARED; i++)
+        page[i] = (char) ('a' + i % 26);
+    memset (&t, 0, sizeof t);
+    memset (&sink, 0, sizeof sink);
+    t.shared = pl_h1_body_new (page, S_SHARED);
+    assert (t.shared && pl_h1_body_refs (t.shared) == 1);
+    s_test_run (shared, strlen (shared), 0, &t, &sink);
+    s_test_statuses (&sink, &t, statuses, sizeof statuses);
+    assert (strcmp (statuses, "200-200-200") == 0);
+    assert (t.shared_refs == 2 && pl_h1_body_refs (t.shared) == 1);
+    const char *one = strstr (sink.buf, "\r\n\r\n");
+    assert (one && memcmp (one + 4, page, S_SHARED) == 0);
+    const char *two = strstr (one + 4 + S_SHARED, "\r\n\r\n");     /* HEAD: no body */
+    assert (two && strncmp (two + 4, "HTTP/1.1 200 ", 13) == 0);
+    const char *three = strstr (two + 4, "\r\n\r\n");
+    assert (three && memcmp (three + 4, page, S_SHARED) == 0 && three + 4 + S_SHARED == sink.buf + sink.len);
+    assert (strstr (sink.buf, "Content-Length: 100000\r\n"));
+    pl_h1_body_unref (&t.shared);
+    assert (t.shared == NULL);
 
     /* a request held for later whose client goes away (EOF): `closed`
      * runs then, not at the answer deadline, and nothing is answered */
