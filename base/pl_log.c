@@ -14,8 +14,13 @@ static char s_process[32] = "parley";
 static pl_log_level_t s_level = PL_LOG_INFO;
 static bool s_json;                     /* PARLEY_LOG_FORMAT=json           */
 /* per thread: a helper thread (the broker's test proxy) logs no request */
-static _Thread_local char s_rid[PL_LOG_RID_SIZE];  /* the current request id, as text */
-static _Thread_local bool s_has_rid;               /* ... when one is set             */
+/* The current request id is kept as its bytes and turned into text only
+ * when a line is written: the worker runtime sets it on every coroutine
+ * switch, several times per request, and logs about none at info. */
+static _Thread_local unsigned char s_rid_raw[32];  /* the current request id's bytes */
+static _Thread_local size_t s_rid_len;             /* ... 0: none is set            */
+static _Thread_local char s_rid[PL_LOG_RID_SIZE];  /* ... as text, when s_rid_text  */
+static _Thread_local bool s_rid_text;
 static const char *s_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 static const char *s_json_names[] = { "debug", "info", "warn", "error" };
 
@@ -61,9 +66,12 @@ pl_log_rid_text (const void *rid, size_t len, char out[PL_LOG_RID_SIZE])
         out[len] = 0;
     }
     else {
+        static const char hex[] = "0123456789abcdef";
         out[0] = 'x';
-        for (size_t i = 0; i < len; i++)
-            snprintf (out + 1 + 2 * i, 3, "%02x", bytes[i]);
+        for (size_t i = 0; i < len; i++) {
+            out[1 + 2 * i] = hex[bytes[i] >> 4];
+            out[2 + 2 * i] = hex[bytes[i] & 15];
+        }
         out[1 + 2 * len] = 0;
     }
     return out;
@@ -72,17 +80,26 @@ pl_log_rid_text (const void *rid, size_t len, char out[PL_LOG_RID_SIZE])
 void
 pl_log_set_rid (const void *rid, size_t len)
 {
-    s_has_rid = rid != NULL && len > 0;
-    if (s_has_rid)
-        pl_log_rid_text (rid, len, s_rid);
-    else
-        s_rid[0] = 0;
+    if (rid == NULL)
+        len = 0;
+    if (len > sizeof s_rid_raw)
+        len = sizeof s_rid_raw;
+    if (len > 0)
+        memcpy (s_rid_raw, rid, len);
+    s_rid_len = len;
+    s_rid_text = false;
 }
 
 const char *
 pl_log_rid (void)
 {
-    return s_has_rid ? s_rid : NULL;
+    if (s_rid_len == 0)
+        return NULL;
+    if (!s_rid_text) {
+        pl_log_rid_text (s_rid_raw, s_rid_len, s_rid);
+        s_rid_text = true;
+    }
+    return s_rid;
 }
 
 /* The length of the valid UTF-8 sequence at p (at most n bytes), or 0:
@@ -193,10 +210,11 @@ s_json_line (char *out, pl_log_level_t level, const struct timeval *tv,
         memcpy (out + pos, ",\"cut\":true", 11);
         pos += 11;
     }
-    if (s_has_rid) {
+    const char *rid = pl_log_rid ();
+    if (rid) {
         memcpy (out + pos, ",\"rid\":\"", 8);
         pos += 8;
-        pos = s_escape (out, pos, PL_LOG_LINE_MAX - 3, s_rid, strlen (s_rid), &unused);
+        pos = s_escape (out, pos, PL_LOG_LINE_MAX - 3, rid, strlen (rid), &unused);
         out[pos++] = '"';
     }
     out[pos++] = '}';
@@ -345,16 +363,15 @@ void
 pl_log_for (const void *rid, size_t len, pl_log_level_t level, const char *fmt, ...)
 {
     if (level >= s_level) {
-        char outer[PL_LOG_RID_SIZE];
-        bool had = s_has_rid;
-        memcpy (outer, s_rid, sizeof outer);
+        unsigned char outer[sizeof s_rid_raw];
+        size_t outer_len = s_rid_len;
+        memcpy (outer, s_rid_raw, outer_len);
         pl_log_set_rid (rid, len);
         va_list args;
         va_start (args, fmt);
         s_vlog (level, fmt, args);
         va_end (args);
-        memcpy (s_rid, outer, sizeof s_rid);
-        s_has_rid = had;
+        pl_log_set_rid (outer, outer_len);
     }
 }
 
