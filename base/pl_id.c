@@ -55,6 +55,14 @@ pl_id_wall_ms (void)
 }
 
 int64_t
+pl_id_wall_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
 pl_id_mono_ms (void)
 {
     return s_clock_ms (CLOCK_MONOTONIC);
@@ -100,6 +108,7 @@ pl_id_test (bool verbose)
 
     /* wall clock is after 2020, monotonic clock does not go back */
     assert (pl_id_wall_ms () > 1577836800000LL);
+    assert (pl_id_wall_us () / 1000 >= pl_id_wall_ms () - 1000);
     int64_t m1 = pl_id_mono_ms ();
     int64_t m2 = pl_id_mono_ms ();
     assert (m2 >= m1);

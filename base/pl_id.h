@@ -23,6 +23,9 @@ bool pl_id_is_uuid (const char *text);
 /* Wall clock, milliseconds since the Unix epoch: for timestamps that are
  * stored or sent (createdAt). */
 int64_t pl_id_wall_ms (void);
+/* The same clock in microseconds: an event's publish time on the bus and
+ * the gateway's write time it is compared with (delivery latency). */
+int64_t pl_id_wall_us (void);
 
 /* Monotonic clock in milliseconds: for deadlines and intervals, which must
  * not jump when the wall clock is set. */

@@ -96,9 +96,12 @@ s_forward (void *from, void *to, int budget)
 
 /* Recovery on: move up to budget whole messages from the XSUB to the
  * XPUB, stamping each PL01 EV or CTL with its offset and logging it
- * (proto/README.md, "Event bus": frames 5 except, empty for none, and 6
- * offset). Anything else is forwarded as it came (gateways drop it).
- * Returns the messages read. */
+ * (proto/README.md, "Event bus"): an EV leaves with 8 frames (5 except,
+ * 6 publish time, each empty when its worker sent none, 7 offset), a CTL
+ * with 7 (5 except, empty; 6 offset), so a gateway tells a stamped EV
+ * from a worker's by its count alone. The log keeps no publish time: a
+ * replayed event is not timed. Anything else is forwarded as it came
+ * (gateways drop it). Returns the messages read. */
 static int
 s_forward_stamped (pl_evproxy_t *self, void *from, void *to, int budget)
 {
@@ -113,13 +116,13 @@ s_forward_stamped (pl_evproxy_t *self, void *from, void *to, int budget)
         bool ev = pl_zmsg_is (&msg, 2, PL_CMD_EVENT);
         bool ctl = pl_zmsg_is (&msg, 2, PL_CMD_CONTROL);
         bool stamp = !msg.oversize && pl_zmsg_is (&msg, 1, PL_PROTO_VERSION)
-                  && ((ev && (msg.count == 5 || msg.count == 6)) || (ctl && msg.count == 5))
+                  && ((ev && msg.count >= 5 && msg.count <= 7) || (ctl && msg.count == 5))
                   && len[0] >= 2 && f[0][len[0] - 1] == 0;
         char offset[PL_REPLAY_OFFSET_LEN + 1];
         if (stamp)
             pl_replay_record (self->replay, zclock_mono (), ctl, f[0], len[0] - 1,
                               f[3], len[3], f[4], len[4],
-                              msg.count == 6 ? f[5] : NULL, msg.count == 6 ? len[5] : 0,
+                              msg.count >= 6 ? f[5] : NULL, msg.count >= 6 ? len[5] : 0,
                               offset);
         int count = msg.count;
         for (int i = 0; i < count; i++) {
@@ -128,7 +131,7 @@ s_forward_stamped (pl_evproxy_t *self, void *from, void *to, int budget)
                 break;      /* XPUB drops at a subscriber's HWM: never in practice */
         }
         if (stamp) {
-            if (count == 5)
+            for (int i = count; i < (ev ? 7 : 6); i++)
                 zmq_send (to, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send (to, offset, PL_REPLAY_OFFSET_LEN, ZMQ_DONTWAIT);
         }
@@ -451,9 +454,10 @@ pl_evproxy_test (bool verbose)
     zsock_destroy (&publisher);
     zactor_destroy (&proxy);
 
-    /* recovery on: every EV and CTL is stamped (frame 5 except, empty for
-     * none; frame 6 the offset, increasing) and logged; anything else
-     * passes as it came */
+    /* recovery on: every EV and CTL is stamped and logged. An EV leaves
+     * with 8 frames (5 except, 6 publish time, each empty when not sent;
+     * 7 the offset, increasing), a CTL with 7 (5 except, empty; 6 the
+     * offset); anything else passes as it came */
     pl_replay_opts_t ropts = { .max_ms = 60000, .max_bytes = 1 << 20, .wait_ms = 1000,
                                .send = s_no_send };
     pl_replay_t *replay = pl_replay_new (&ropts);
@@ -474,44 +478,54 @@ pl_evproxy_test (bool verbose)
     s_await_route (publisher, sub, "user:al");
     size_t logged = pl_replay_messages (replay);    /* the probes */
     assert (logged >= 1);
-    s_publish (publisher, "user:al", "[\"a\",1]");
-    zmsg_t *ex = zmsg_new ();
-    zmsg_addmem (ex, "user:al", 8);
-    zmsg_addstr (ex, PL_PROTO_VERSION);
-    zmsg_addstr (ex, PL_CMD_EVENT);
-    zmsg_addstr (ex, "");
-    zmsg_addstr (ex, "[\"b\",2]");
-    zmsg_addstr (ex, "[\"user:x\"]");
-    rc = zmsg_send (&ex, publisher);
-    assert (rc == 0);
-    zmsg_t *ctl = zmsg_new ();
-    zmsg_addmem (ctl, "user:al", 8);
-    zmsg_addstr (ctl, PL_PROTO_VERSION);
-    zmsg_addstr (ctl, PL_CMD_CONTROL);
-    zmsg_addstr (ctl, "");
-    zmsg_addstr (ctl, "{\"leave\":[\"campaign:1\"]}");
-    rc = zmsg_send (&ctl, publisher);
-    assert (rc == 0);
+    /* what workers send: 5 or 6 frames (before publish times), 7 (except,
+     * maybe empty, and the publish time), or a 5-frame CTL */
+    static const char *const sent[][7] = {
+        { "EV", "", "[\"a\",1]", NULL },
+        { "EV", "", "[\"b\",2]", "[\"user:x\"]", NULL },
+        { "EV", "gw-1/3", "[\"c\",3]", "", "1733612345678.123", NULL },
+        { "EV", "", "[\"d\",4]", "[\"user:y\"]", "1733612345678.456", NULL },
+        { "CTL", "", "{\"leave\":[\"campaign:1\"]}", NULL },
+    };
+    static const char *const want[][3] = {      /* frames 5, 6 (EV only) */
+        { "", "" }, { "[\"user:x\"]", "" }, { "", "1733612345678.123" },
+        { "[\"user:y\"]", "1733612345678.456" }, { "", NULL },
+    };
+    size_t nsent = sizeof sent / sizeof sent[0];
+    for (size_t i = 0; i < nsent; i++) {
+        zmsg_t *m = zmsg_new ();
+        zmsg_addmem (m, "user:al", 8);
+        zmsg_addstr (m, PL_PROTO_VERSION);
+        for (int k = 0; sent[i][k]; k++)
+            zmsg_addstr (m, k == 0 && strcmp (sent[i][k], "CTL") == 0 ? PL_CMD_CONTROL
+                          : k == 0 ? PL_CMD_EVENT : sent[i][k]);
+        rc = zmsg_send (&m, publisher);
+        assert (rc == 0);
+    }
     zmsg_t *other = zmsg_new ();
     zmsg_addmem (other, "user:al", 8);
     zmsg_addstr (other, "XX01");
     zmsg_addstr (other, PL_CMD_EVENT);
     rc = zmsg_send (&other, publisher);
     assert (rc == 0);
-    const char *excepts[] = { "", "[\"user:x\"]", "" };
     char last[PL_REPLAY_OFFSET_LEN + 1] = "";
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < nsent; i++) {
+        bool ev = want[i][1] != NULL;
         zmsg_t *got = s_recv_within (sub, 2000);
-        assert (got && zmsg_size (got) == 7);
+        assert (got && zmsg_size (got) == (ev ? 8 : 7));
         zframe_t *frame = zmsg_first (got);
-        for (int f = 0; f < 5; f++)
+        for (int f = 0; f < 4; f++)
             frame = zmsg_next (got);
-        assert (zframe_streq (frame, excepts[i]));
+        assert (zframe_streq (frame, sent[i][2]));          /* the packet */
+        assert (zframe_streq (zmsg_next (got), want[i][0]));
+        if (ev)
+            assert (zframe_streq (zmsg_next (got), want[i][1]));
         char *offset = zframe_strdup (zmsg_next (got));
         assert (offset && strlen (offset) == PL_REPLAY_OFFSET_LEN && offset[12] == '-');
         assert (strcmp (offset, last) > 0);
         snprintf (last, sizeof last, "%s", offset);
         free (offset);
+        assert (zmsg_next (got) == NULL);
         zmsg_destroy (&got);
     }
     zmsg_t *got = s_recv_within (sub, 2000);
@@ -520,7 +534,7 @@ pl_evproxy_test (bool verbose)
     zsock_destroy (&sub);
     zsock_destroy (&publisher);
     zactor_destroy (&proxy);
-    assert (pl_replay_messages (replay) == logged + 3);
+    assert (pl_replay_messages (replay) == logged + nsent);
     pl_replay_destroy (&replay);
 
     /* a second proxy on the same ipc endpoints is refused, not a thief */

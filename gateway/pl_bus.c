@@ -1,5 +1,6 @@
 /*  pl_bus - ZeroMQ sockets inside the lws loop. */
 #include "pl_bus.h"
+#include "pl_id.h"
 #include "pl_log.h"
 #include "pl_proto.h"
 #include "pl_zmsg.h"
@@ -81,14 +82,17 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
     for (int i = 0; i < n; i++)
         f[i] = pl_zmsg_data (msg, i, &len[i]);
     if (sock->is_sub) {
-        /* topic\0 · PL01 · EV|CTL · origin · packet · [except] (EV only),
-         * or stamped: ... · except (empty: none; always for CTL) · offset */
+        /* topic\0 · PL01 · EV|CTL · origin · packet, then for an EV
+         * [except] or except (empty: none) · ts (a worker's), and stamped
+         * by the proxy for recovery: an EV with except · ts · offset (8),
+         * a CTL with except (empty) · offset (7). proto/README.md */
         bool ev = pl_zmsg_is (msg, 2, PL_CMD_EVENT);
         const char *offset = NULL;
         size_t offset_len = 0;
-        if (n == 7) {
-            offset = f[6];
-            offset_len = len[6];
+        int64_t published_us = -1;
+        if (n == (ev ? 8 : 7)) {
+            offset = f[n - 1];
+            offset_len = len[n - 1];
             bool ok = offset_len > 0 && offset_len <= PL_BUS_OFFSET_MAX && (ev || len[5] == 0);
             for (size_t i = 0; ok && i < offset_len; i++)
                 ok = (offset[i] >= '0' && offset[i] <= '9') || (offset[i] >= 'a' && offset[i] <= 'f')
@@ -97,7 +101,16 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
                 pl_warn ("bus: dropped an event with a malformed offset");
                 return;
             }
-            n = len[5] ? 6 : 5;         /* the rest as an unstamped message */
+            n--;
+            if (!ev)
+                n = 5;                  /* a CTL's except is empty */
+        }
+        if (ev && n == 7) {
+            /* the publish time only times the delivery: a bad one (empty
+             * from the proxy for a worker that sent none, malformed, an
+             * hour off) leaves the event untimed, never undelivered */
+            published_us = pl_proto_ts_parse (f[6], len[6], pl_id_wall_us ());
+            n = len[5] ? 6 : 5;         /* the rest as before publish times */
         }
         if ((n != 5 && !(n == 6 && ev)) || len[0] < 2 || f[0][len[0] - 1] != 0
         ||  memchr (f[0], 0, len[0] - 1) || !pl_zmsg_is (msg, 1, PL_PROTO_VERSION)
@@ -120,7 +133,7 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
         else
             self->handlers.on_event (self->arg, f[0], f[3], len[3], f[4], len[4],
                                      n == 6 ? f[5] : NULL, n == 6 ? len[5] : 0,
-                                     offset, offset_len);
+                                     offset, offset_len, published_us);
         return;
     }
     /* DEALER, recovery: PL01 · RECOVER|REPLAY · nonce · json, or
@@ -469,6 +482,7 @@ pl_bus_subscribe (pl_bus_t *self, const char *room, bool on)
 static struct {
     int replies, statuses, events, controls, forwards, metrics;
     char last[256];
+    int64_t published_us;               /* the last event's */
 } s_seen;
 
 static void
@@ -504,13 +518,14 @@ s_test_status (void *arg, const char *json, size_t len)
 static void
 s_test_event (void *arg, const char *room, const char *origin, size_t origin_len,
               const char *packet, size_t len, const char *except, size_t except_len,
-              const char *offset, size_t offset_len)
+              const char *offset, size_t offset_len, int64_t published_us)
 {
     (void) arg;
     snprintf (s_seen.last, sizeof s_seen.last, "%s|%.*s|%.*s%s%.*s%s%.*s", room,
               (int) origin_len, origin, (int) len, packet, except ? "|" : "",
               (int) except_len, except ? except : "", offset ? "@" : "", (int) offset_len,
               offset ? offset : "");
+    s_seen.published_us = published_us;
     s_seen.events++;
 }
 
@@ -798,18 +813,54 @@ pl_bus_test (bool verbose)
     s_service_until (ctx, &s_seen.controls, 2);
     assert (s_seen.controls == 2 && strcmp (s_seen.last, "user:al|{\"leave\":[\"c:2\"]}") == 0);
     assert (s_seen.events == events_before + 1);
-    /* stamped by a proxy with recovery on: 7 frames, the offset last; an
-     * empty except is none; a bad offset drops the message */
-    const char *st[] = { "user:al", "PL01", "EV", "", "[\"st\"]", "", "0a-1" };
-    const char *st_bad[] = { "user:al", "PL01", "EV", "", "[\"bad\"]", "", "0a\"-1" };
-    const char *st_ex[] = { "user:al", "PL01", "EV", "", "[\"stx\"]", "[\"c:1\"]", "0a-2" };
-    s_send_frames (pub, st_bad, 7);
-    s_send_frames (pub, st, 7);
+    /* a worker's: 7 frames, except (empty: none) and its publish time,
+     * handed over in us; a bad time leaves the event delivered, untimed */
+    char now_ts[PL_PROTO_TS_MAX + 1], future[PL_PROTO_TS_MAX + 1], old[PL_PROTO_TS_MAX + 1];
+    int64_t now_us = pl_id_wall_us ();
+    pl_proto_ts_format (now_ts, sizeof now_ts, now_us);
+    pl_proto_ts_format (future, sizeof future, now_us + 2 * PL_PROTO_TS_SKEW_US);
+    pl_proto_ts_format (old, sizeof old, now_us - 2 * PL_PROTO_TS_SKEW_US);
+    const char *w[] = { "user:al", "PL01", "EV", "gw-1/7", "[\"w\"]", "", now_ts };
+    s_send_frames (pub, w, 7);
     s_service_until (ctx, &s_seen.events, events_before + 2);
+    assert (strcmp (s_seen.last, "user:al|gw-1/7|[\"w\"]") == 0);
+    assert (s_seen.published_us == now_us);
+    const char *hostile[] = { "", "-1", "0", future, old, "1e15", "17336123456781733612345678",
+                              "1733612345678.1234", "\"1733612345678\"", "nan" };
+    int seen = events_before + 2;
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        const char *wx[] = { "user:al", "PL01", "EV", "", "[\"h\"]", "[\"c:1\"]", hostile[i] };
+        s_seen.published_us = 0;
+        s_send_frames (pub, wx, 7);
+        s_service_until (ctx, &s_seen.events, ++seen);
+        assert (s_seen.events == seen);
+        assert (strcmp (s_seen.last, "user:al||[\"h\"]|[\"c:1\"]") == 0);
+        assert (s_seen.published_us == -1);
+    }
+    /* stamped by a proxy with recovery on: an EV has 8 frames (except,
+     * publish time, each maybe empty, then the offset), a CTL 7 (except
+     * empty, offset); an empty except is none; a bad offset drops the
+     * message, and so does an EV of 9 frames */
+    const char *st[] = { "user:al", "PL01", "EV", "", "[\"st\"]", "", "", "0a-1" };
+    const char *st_bad[] = { "user:al", "PL01", "EV", "", "[\"bad\"]", "", now_ts, "0a\"-1" };
+    const char *st_ex[] = { "user:al", "PL01", "EV", "", "[\"stx\"]", "[\"c:1\"]", now_ts, "0a-2" };
+    const char *st_long[] = { "user:al", "PL01", "EV", "", "[\"long\"]", "", now_ts, "0a-3", "x" };
+    s_send_frames (pub, st_bad, 8);
+    s_send_frames (pub, st_long, 9);
+    s_send_frames (pub, st, 8);
+    s_service_until (ctx, &s_seen.events, seen + 1);
+    assert (s_seen.events == seen + 1);
     assert (strcmp (s_seen.last, "user:al||[\"st\"]@0a-1") == 0);
-    s_send_frames (pub, st_ex, 7);
-    s_service_until (ctx, &s_seen.events, events_before + 3);
+    assert (s_seen.published_us == -1);
+    s_send_frames (pub, st_ex, 8);
+    s_service_until (ctx, &s_seen.events, seen + 2);
     assert (strcmp (s_seen.last, "user:al||[\"stx\"]|[\"c:1\"]@0a-2") == 0);
+    assert (s_seen.published_us == now_us);
+    const char *st_ctl[] = { "user:al", "PL01", "CTL", "", "{\"leave\":[\"c:3\"]}", "", "0a-4" };
+    s_send_frames (pub, st_ctl, 7);
+    s_service_until (ctx, &s_seen.controls, 3);
+    assert (s_seen.controls == 3 && strcmp (s_seen.last, "user:al|{\"leave\":[\"c:3\"]}") == 0);
+    assert (s_seen.events == seen + 2);
 
     lws_sul_cancel (&s_tick);
     pl_bus_destroy (&bus);

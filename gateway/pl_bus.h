@@ -20,6 +20,7 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PL_BUS_BATCH 256
 
@@ -38,12 +39,15 @@ typedef struct {
     /* PL01 EV: room is NUL-terminated; origin may be empty; except is
      * frame 6, the JSON array of rooms whose members are left out, or NULL
      * (except_len 0) when the message has 5 frames or an empty frame 6;
-     * offset is the proxy's stamp (frame 7, [0-9a-f-], at most
-     * PL_BUS_OFFSET_MAX bytes), or NULL when recovery is off */
+     * offset is the proxy's stamp (the last frame, [0-9a-f-], at most
+     * PL_BUS_OFFSET_MAX bytes), or NULL when recovery is off;
+     * published_us is the worker's publish time (wall clock, us since the
+     * epoch, within an hour of this gateway's clock: pl_proto_ts_parse),
+     * or -1 when the message has none or a bad one */
     void (*on_event) (void *arg, const char *room, const char *origin,
                       size_t origin_len, const char *packet, size_t packet_len,
                       const char *except, size_t except_len,
-                      const char *offset, size_t offset_len);
+                      const char *offset, size_t offset_len, int64_t published_us);
     /* PL01 CTL: room control JSON ({"leave":[..]}) for the members of room;
      * offset as for on_event */
     void (*on_control) (void *arg, const char *room, const char *json, size_t len,

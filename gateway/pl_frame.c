@@ -19,7 +19,7 @@ pl_frame_new (const void *a, size_t a_len, const void *b, size_t b_len)
     f->len = (uint32_t) (a_len + b_len);
     f->binary = false;
     f->push = false;
-    f->born_us = 0;
+    f->published_us = -1;
     if (a && a_len)
         memcpy (f->data + LWS_PRE, a, a_len);
     if (b && b_len)

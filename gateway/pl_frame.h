@@ -24,9 +24,10 @@ typedef struct {
     uint32_t refs;          /* owners: the creator plus each queue holding it */
     uint32_t len;           /* payload bytes                                  */
     bool binary;            /* a binary message (pl_frame_new: false)         */
-    bool push;              /* a room event: its write is timed (metrics)     */
-    uint32_t born_us;       /* push: when it came off the bus, the low 32
-                               bits of the gateway's monotonic microseconds  */
+    bool push;              /* a room event (events_out{push})               */
+    int64_t published_us;   /* push: its worker's publish time (wall clock,
+                               us since the epoch), its write is timed from
+                               it (metrics); -1: none, not timed             */
     unsigned char data[];   /* LWS_PRE headroom, then len payload bytes       */
 } pl_frame_t;
 

@@ -105,17 +105,17 @@ cleanup:
  * the Socket.IO EVENT data, so one shared frame serves every member. An
  * except frame (6th) leaves out members of the rooms it lists, e.g. the
  * GMs and the creator, who already had a hidden actor; it is the one thing
- * parsed, and only when present. */
+ * parsed, and only when present. The worker's publish time goes with the
+ * frame: each write of it is timed from there (s_delivered). */
 void
 pl_gateway__on_event (void *arg, const char *room_name, const char *origin, size_t origin_len,
             const char *packet, size_t packet_len, const char *except, size_t except_len,
-            const char *offset, size_t offset_len)
+            const char *offset, size_t offset_len, int64_t published_us)
 {
     pl_gateway_t *self = (pl_gateway_t *) arg;
     pl_room_t *room = pl_rooms_find (self->rooms, room_name);
     pl_room_t *except_rooms[PL_GW_EXCEPT_MAX];
     int nexcept = 0;
-    uint32_t born = (uint32_t) pl_gateway__now_us ();
     self->stats.events_in++;
     if (!room || packet_len < 2 || packet[0] != '[') {
         self->stats.events_unrouted++;
@@ -140,7 +140,7 @@ pl_gateway__on_event (void *arg, const char *room_name, const char *origin, size
     if (!f)
         return;
     f->push = true;
-    f->born_us = born;
+    f->published_us = published_us;
     size_t size = pl_room_size (room), pushed = 0;
     for (size_t i = 0; i < size; i++) {
         pl_gwconn_t *conn = (pl_gwconn_t *) pl_room_member (room, i);

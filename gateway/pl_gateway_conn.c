@@ -8,6 +8,7 @@
  *  connections.) Runs on the gateway loop.
  */
 #include "pl_gateway_int.h"
+#include "pl_id.h"
 #include "pl_log.h"
 #include "pl_proto.h"
 #include "pl_sio.h"
@@ -123,12 +124,14 @@ pl_gateway__kill (pl_gwconn_t *conn, const char *why)
 }
 
 /* A room event's frame is written (or, polling, queued for the GET):
- * the delivery latency from the bus to here (metrics). */
+ * the delivery latency from its worker's publish to here (metrics), on
+ * the wall clocks of two hosts maybe (docs/METRICS.md: skew). An event
+ * without a publish time (a replayed one, or a bad time) is not timed. */
 static inline void
 s_delivered (pl_gateway_t *self, const pl_frame_t *f)
 {
-    uint32_t now = (uint32_t) pl_gateway__now_us ();
-    pl_gwmetrics_delivery (self->metrics, (double) (uint32_t) (now - f->born_us) / 1e6);
+    if (f->published_us >= 0)
+        pl_gwmetrics_delivery (self->metrics, (double) (pl_id_wall_us () - f->published_us) / 1e6);
 }
 
 /* Queue a reference to f for conn. A client whose queue is full is too

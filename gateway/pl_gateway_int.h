@@ -408,7 +408,7 @@ void pl_gateway__on_control (void *arg, const char *room_name, const char *json,
 void pl_gateway__on_event (void *arg, const char *room_name, const char *origin,
                            size_t origin_len, const char *packet, size_t packet_len,
                            const char *except, size_t except_len,
-                           const char *offset, size_t offset_len);
+                           const char *offset, size_t offset_len, int64_t published_us);
 void pl_gateway__on_status (void *arg, const char *json, size_t len);
 /* Ask the broker for its services now and every heartbeat. */
 void pl_gateway__status_start (pl_gateway_t *self);

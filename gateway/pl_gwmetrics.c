@@ -63,7 +63,8 @@ static const s_decl_t s_decls[] = {
       "Seconds from the gateway's receipt of a request to its ack queued.",
       { "event", NULL }, true },
     { S_DELIVERY, PL_METRICS_HISTOGRAM,
-      "Seconds from the gateway's receipt of a room event on the bus to its write to a member.",
+      "Seconds from a worker's publish of a room event to its write to a member "
+      "(wall clocks: host clock skew shows here; negative counts as 0).",
       { NULL }, true },
     { S_ROOMS, PL_METRICS_GAUGE, "Rooms with members on this gateway.", { NULL }, false },
     { S_DROPS, PL_METRICS_COUNTER, "Frames not delivered because a send queue was full.",

@@ -70,7 +70,8 @@ void pl_gwmetrics_event_in (pl_gwmetrics_t *self, int ev);
  * per ack: requests_total, request_duration_seconds, events_out{ack}. */
 void pl_gwmetrics_request (pl_gwmetrics_t *self, int ev, pl_err_t err, double seconds);
 /* Room events written to members (events_out{push}), and a delivery
- * latency in seconds. */
+ * latency in seconds (from the worker's publish on its wall clock: a
+ * negative one, a clock behind the worker's, is observed as 0). */
 void pl_gwmetrics_pushed (pl_gwmetrics_t *self, size_t count);
 void pl_gwmetrics_delivery (pl_gwmetrics_t *self, double seconds);
 /* A slow consumer was disconnected; dropped frames not delivered. */

@@ -374,6 +374,43 @@ pl_proto_origin (char *buf, size_t size, const char *gateway, const char *conn)
     return snprintf (buf, size, "%s/%s", gateway, conn);
 }
 
+int
+pl_proto_ts_format (char *buf, size_t size, int64_t wall_us)
+{
+    assert (wall_us >= 0);
+    return snprintf (buf, size, "%lld.%03lld", (long long) (wall_us / 1000),
+                     (long long) (wall_us % 1000));
+}
+
+int64_t
+pl_proto_ts_parse (const char *text, size_t len, int64_t now_us)
+{
+    int64_t us = -1, ms = 0, frac = 0;
+    size_t i = 0, digits = 0, fdigits = 0;
+    if (!text || len == 0 || len > PL_PROTO_TS_MAX)
+        goto cleanup;
+    for (; i < len && text[i] >= '0' && text[i] <= '9'; i++, digits++)
+        ms = ms * 10 + (text[i] - '0');         /* at most 15 digits: no overflow */
+    if (digits == 0 || digits > 15)
+        goto cleanup;
+    if (i < len) {
+        if (text[i++] != '.')
+            goto cleanup;
+        for (; i < len && text[i] >= '0' && text[i] <= '9'; i++, fdigits++)
+            frac = frac * 10 + (text[i] - '0');
+        if (i < len || fdigits == 0 || fdigits > 3)
+            goto cleanup;
+        for (size_t k = fdigits; k < 3; k++)
+            frac *= 10;
+    }
+    int64_t value = ms * 1000 + frac;
+    if (value > now_us + PL_PROTO_TS_SKEW_US || value < now_us - PL_PROTO_TS_SKEW_US)
+        goto cleanup;
+    us = value;
+cleanup:
+    return us;
+}
+
 void
 pl_proto_test (bool verbose)
 {
@@ -554,6 +591,37 @@ pl_proto_test (bool verbose)
     assert (strcmp (origin, "gw-1/9") == 0);
     pl_proto_origin (origin, sizeof origin, NULL, "9");
     assert (strcmp (origin, "") == 0);
+
+    /* publish times: the worker's form round-trips; hostile ones are -1 */
+    int64_t now = 1733612345678123LL;
+    char ts[PL_PROTO_TS_MAX + 1];
+    assert (pl_proto_ts_format (ts, sizeof ts, now) == 17);
+    assert (strcmp (ts, "1733612345678.123") == 0);
+    assert (pl_proto_ts_parse (ts, strlen (ts), now) == now);
+    pl_proto_ts_format (ts, sizeof ts, 1733612345678005LL);
+    assert (strcmp (ts, "1733612345678.005") == 0);
+    assert (pl_proto_ts_parse (ts, strlen (ts), now) == 1733612345678005LL);
+    assert (pl_proto_ts_parse ("1733612345678", 13, now) == 1733612345678000LL);
+    assert (pl_proto_ts_parse ("1733612345678.5", 15, now) == 1733612345678500LL);
+    assert (pl_proto_ts_parse ("1733612345678.12x", 13, now) == 1733612345678000LL);
+    int64_t hour = PL_PROTO_TS_SKEW_US;
+    pl_proto_ts_format (ts, sizeof ts, now + hour);         /* at the bound */
+    assert (pl_proto_ts_parse (ts, strlen (ts), now) == now + hour);
+    pl_proto_ts_format (ts, sizeof ts, now + hour + 1);     /* in the future */
+    assert (pl_proto_ts_parse (ts, strlen (ts), now) == -1);
+    pl_proto_ts_format (ts, sizeof ts, now - hour - 1);     /* too old */
+    assert (pl_proto_ts_parse (ts, strlen (ts), now) == -1);
+    static const char *const bad_ts[] = {
+        "", "-1733612345678", "+1733612345678", "1733612345678.", ".123",
+        "1733612345678.1234", "1733612345678,123", " 1733612345678", "1733612345678 ",
+        "0x1733612345678", "1e15", "999999999999999.999", "9999999999999999",
+        "17336123456781733612345678", "abc",
+    };
+    for (size_t i = 0; i < sizeof bad_ts / sizeof bad_ts[0]; i++)
+        assert (pl_proto_ts_parse (bad_ts[i], strlen (bad_ts[i]), now) == -1);
+    assert (pl_proto_ts_parse ("1733612345678\0", 14, now) == -1);    /* a NUL */
+    assert (pl_proto_ts_parse (NULL, 0, now) == -1);
+    assert (pl_proto_ts_parse ("0", 1, now) == -1);                   /* 1970 */
     if (verbose)
         printf ("OK\n");
 }

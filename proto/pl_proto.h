@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
 
 /* Envelope version. Frame 0 of every internal message (except the PUB/SUB
@@ -143,6 +144,23 @@ void pl_proto_ctx_clear (pl_caller_t *caller);
 /* Event-bus origin frame: "<gateway>/<conn>", or "" for none. Returns
  * snprintf-style length. */
 int pl_proto_origin (char *buf, size_t size, const char *gateway, const char *conn);
+
+/* Event-bus publish time (frame 6 of an EV, proto/README.md "Event bus"):
+ * the worker's wall clock (CLOCK_REALTIME) when it sent the event, in ms
+ * since the Unix epoch with three decimals (to the us), e.g.
+ * "1733612345678.123". It times the delivery (parley_gateway_delivery_
+ * seconds); nothing else depends on it. */
+#define PL_PROTO_TS_MAX      19             /* bytes: 15 digits, '.', 3     */
+#define PL_PROTO_TS_SKEW_US  3600000000LL   /* 1 h either side of now       */
+/* Format wall_us (us since the epoch, >= 0) into buf (at least
+ * PL_PROTO_TS_MAX + 1 bytes). Returns snprintf-style length. */
+int pl_proto_ts_format (char *buf, size_t size, int64_t wall_us);
+/* Parse a publish time (len bytes, need not be NUL-terminated): 1 to 15
+ * decimal digits, optionally '.' and 1 to 3 more. Returns it in us since
+ * the epoch, or -1 when it is malformed (empty, a sign, anything else) or
+ * more than PL_PROTO_TS_SKEW_US from now_us either way (a clock that far
+ * off, or a hostile value): the event is then delivered but not timed. */
+int64_t pl_proto_ts_parse (const char *text, size_t len, int64_t now_us);
 
 /* The nesting limit for JSON that crosses the wire: arrays and objects
  * at most 64 deep (a request's argument; a socket.io packet adds one

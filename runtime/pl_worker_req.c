@@ -22,22 +22,30 @@
 #include <string.h>
 #include <zmq.h>
 
-/* Send one event: topic "room\0" · PL01 · EV · origin · packet, and free
- * it. PUB never blocks: past its high-water mark ZeroMQ drops, which is
- * the bus's at-most-once contract (README, Event bus). */
+/* Send one event: topic "room\0" · PL01 · EV · origin · packet · except
+ * (empty for none) · ts, or a control: topic · PL01 · CTL · origin ·
+ * packet, and free it. ts is the wall clock now, when the event leaves
+ * (after the commit-order hold): the start of the gateways' delivery
+ * latency (proto/README.md, "Event bus"). PUB never blocks: past its
+ * high-water mark ZeroMQ drops, which is the bus's at-most-once contract
+ * (README, Event bus). */
 static void
 s_publish (pl_worker_t *self, pl_worker__pub_t *pub, bool send)
 {
     if (send) {
+        bool ev = strcmp (pub->kind, PL_CMD_EVENT) == 0;
+        char ts[PL_PROTO_TS_MAX + 1];
+        int ts_len = ev ? pl_proto_ts_format (ts, sizeof ts, pl_id_wall_us ()) : 0;
         pl_zmsg_part_t parts[] = {
             { pub->room, strlen (pub->room) + 1 },          /* with its NUL */
             { PL_PROTO_VERSION, 4 },
             { pub->kind, strlen (pub->kind) },
             { pub->origin, strlen (pub->origin) },
             { pub->packet, strlen (pub->packet) },
-            { pub->except, pub->except ? strlen (pub->except) : 0 },
+            { pub->except ? pub->except : "", pub->except ? strlen (pub->except) : 0 },
+            { ts, (size_t) ts_len },
         };
-        if (pl_zmsg_send (self->events, parts, pub->except ? 6 : 5) == 0)
+        if (pl_zmsg_send (self->events, parts, ev ? 7 : 5) == 0)
             self->stats.published++;
         else
             pl_warn ("cannot publish to %s: %s", pub->room, zmq_strerror (errno));

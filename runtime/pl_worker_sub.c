@@ -13,7 +13,7 @@
  *  drops the rest for this subscriber. The bus is lossy by design, and so
  *  is this: a bus handler re-reads what it needs and is idempotent.
  *
- *  A message is checked before any handler sees it: 5 or 6 frames, a
+ *  A message is checked before any handler sees it: 5 to 8 frames, a
  *  topic ending in its one NUL, PL01, EV (a CTL, for gateways, is skipped),
  *  a packet that is a JSON array ["<push>", payload] no deeper than
  *  PL_PROTO_JSON_DEPTH_MAX with no NUL in any string, and a push the table
@@ -105,9 +105,10 @@ s_decode (pl_worker_t *self, pl_zmsg_t *msg, pl_worker__slot_t *slot)
     const char *text = pl_zmsg_data (msg, 4, &packet_len);
     if (pl_zmsg_is (msg, 2, PL_CMD_CONTROL) && pl_zmsg_is (msg, 1, PL_PROTO_VERSION))
         goto cleanup;                       /* for gateways */
-    /* 5 or 6 frames; 7 when the proxy stamped it for recovery (except,
-     * empty for none, then its offset: proto/README.md, "Event bus") */
-    if (msg->oversize || msg->count < 5 || msg->count > 7
+    /* 5 to 8 frames: a worker's has except (empty for none) and its
+     * publish time, the proxy adds an offset for recovery (proto/README.md,
+     * "Event bus"); only the topic and the packet matter here */
+    if (msg->oversize || msg->count < 5 || msg->count > 8
     ||  !pl_zmsg_is (msg, 1, PL_PROTO_VERSION) || !pl_zmsg_is (msg, 2, PL_CMD_EVENT)
     ||  topic_len < 2 || topic[topic_len - 1] != 0
     ||  memchr (topic, 0, topic_len - 1)

@@ -285,7 +285,7 @@ s_test_decode (s_bus_t *b, const char *dir)
     static const struct {
         const char *topic;
         size_t topic_len;
-        const char *frames[7];
+        const char *frames[8];
         int count;
     } bad[] = {
         { "campaign:7", 10, { "PL01", "EV", "", "[\"actor:updated\",1]" }, 4 },  /* no NUL */
@@ -298,7 +298,8 @@ s_test_decode (s_bus_t *b, const char *dir)
         { "campaign:7", 11, { "PL01", "EV", "", "{\"actor:updated\":1}" }, 4 },
         { "campaign:7", 11, { "PL01", "EV", "", "[\"actor:updated\",{\"a\":\"x\\u0000y\"}]" }, 4 },
         { "campaign:7", 11, { "PL01", "EV", "", "[\"actor:updated\",{]" }, 4 },
-        { "campaign:7", 11, { "PL01", "EV", "", "[1]", "[]", "x", "y" }, 7 },
+        { "campaign:7", 11, { "PL01", "EV", "", "[\"actor:updated\",1]", "", "1", "0-1", "y" },
+          8 },                                                                  /* 9 frames */
         { "campaign:7", 11, { "PL01", "EV", "", "[]" }, 4 },
         { "campaign:7", 11, { "PL01", "EV", "", "[\"actor:\\u0000updated\",1]" }, 4 },
     };
@@ -320,12 +321,18 @@ s_test_decode (s_bus_t *b, const char *dir)
     s_event (b, "campaign:7", deep);
     assert (s_wait_runs (b, INT32_MAX, dropped + 1));
     assert (pl_worker_stats (b->worker).bus_dropped == ++dropped);
-    /* stamped by a proxy with recovery on (except, offset): heard alike */
-    const char *stamped[] = { "PL01", "EV", "", "[\"item:updated\",{\"id\":\"s\"}]", "",
-                              "0123456789ab-000000000001" };
-    s_publish (b, "campaign:9", 11, stamped, 6);
+    /* a worker's (except, publish time) and stamped by a proxy with
+     * recovery on (except, publish time, offset): heard alike */
+    const char *worker[] = { "PL01", "EV", "", "[\"item:updated\",{\"id\":\"w\"}]", "",
+                             "1733612345678.123" };
+    s_publish (b, "campaign:9", 11, worker, 6);
     int heard = s_seen.runs;
     assert (s_wait_runs (b, heard + 1, UINT64_MAX));
+    assert (strcmp (s_seen.room, "campaign:9") == 0 && s_seen.push == PL_PUSH_ITEM_UPDATED);
+    const char *stamped[] = { "PL01", "EV", "", "[\"item:updated\",{\"id\":\"s\"}]", "",
+                              "1733612345678.123", "0123456789ab-000000000001" };
+    s_publish (b, "campaign:9", 11, stamped, 7);
+    assert (s_wait_runs (b, heard + 2, UINT64_MAX));
     assert (strcmp (s_seen.room, "campaign:9") == 0 && s_seen.push == PL_PUSH_ITEM_UPDATED);
     /* a control is for gateways: skipped, neither heard nor dropped */
     const char *ctl[] = { "PL01", "CTL", "", "{\"leave\":[\"campaign:7\"]}" };
@@ -334,7 +341,7 @@ s_test_decode (s_bus_t *b, const char *dir)
     int runs = s_seen.runs;
     assert (s_wait_runs (b, runs + 1, UINT64_MAX));
     assert (strcmp (s_seen.room, "campaign:8") == 0 && s_seen.push == PL_PUSH_ITEM_UPDATED);
-    assert (pl_worker_stats (b->worker).bus_heard == 7);
+    assert (pl_worker_stats (b->worker).bus_heard == 8);
     assert (pl_worker_stats (b->worker).bus_dropped == dropped);
     s_end_worker (b);
 }
@@ -359,7 +366,7 @@ s_test_live (s_bus_t *b, const char *dir, const char *url, bool batch, const cha
     s_event (b, "campaign:1", packet);
     pl_zmsg_t msg;
     assert (s_wait_gw (b, &msg));
-    assert (msg.count == 5 && zmq_msg_size (&msg.frame[0]) == 7);
+    assert (msg.count == 7 && zmq_msg_size (&msg.frame[0]) == 7);
     assert (memcmp (zmq_msg_data (&msg.frame[0]), "user:t\0", 7) == 0);
     assert (pl_zmsg_is (&msg, 4, "[\"actor:updated\",{\"n\":2}]"));
     pl_zmsg_close (&msg);

@@ -755,8 +755,13 @@ pl_worker_test (bool verbose)
     assert (strcmp (s_code (reply), "") == 0);
     cJSON_Delete (reply);
     assert (s_wait_event (&f, &msg, 2000));             /* past the rest of the probes */
-    /* the failed call's event would have come first on this one PUB */
-    assert (msg.count == 5 && !msg.oversize);
+    /* the failed call's event would have come first on this one PUB; an
+     * EV has its except (empty: none) and publish time (wall clock, now) */
+    assert (msg.count == 7 && !msg.oversize);
+    assert (zmq_msg_size (&msg.frame[5]) == 0);
+    int64_t published_us = pl_proto_ts_parse (zmq_msg_data (&msg.frame[6]),
+                                              zmq_msg_size (&msg.frame[6]), pl_id_wall_us ());
+    assert (published_us >= 0 && published_us <= pl_id_wall_us ());
     assert (s_frame_eq (&msg, 0, "user:alice\0", 11));
     assert (pl_zmsg_is (&msg, 1, "PL01"));
     assert (pl_zmsg_is (&msg, 2, "EV"));
@@ -764,7 +769,7 @@ pl_worker_test (bool verbose)
     assert (pl_zmsg_is (&msg, 4, "[\"actor:updated\",{\"n\":1}]"));
     pl_zmsg_close (&msg);
     assert (s_wait (&f, NULL, true, &msg, 2000));
-    assert (msg.count == 5);
+    assert (msg.count == 7);
     assert (s_frame_eq (&msg, 0, "user:alice\0", 11));
     assert (pl_zmsg_is (&msg, 3, ""));
     assert (pl_zmsg_is (&msg, 4, "[\"actor:deleted\",\"x\"]"));

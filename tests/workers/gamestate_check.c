@@ -31,7 +31,7 @@ s_event (char *room, size_t room_size, char *push, size_t push_size, int timeout
     wcheck_bus_t bus;
     if (!wcheck_bus_next (&bus, timeout_ms))
         return NULL;
-    CHECK (bus.frames == 5 && strcmp (bus.kind, "EV") == 0);
+    CHECK (bus.frames == 7 && !bus.except_text && strcmp (bus.kind, "EV") == 0);
     CHECK (strlen (bus.room) < room_size);
     snprintf (room, room_size, "%s", bus.room);
     CHECK (cJSON_GetArraySize (bus.packet) == 2);

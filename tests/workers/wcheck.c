@@ -623,7 +623,9 @@ wcheck_bus_next (wcheck_bus_t *bus, int timeout_ms)
     memset (bus, 0, sizeof *bus);
     if (!s_next (NULL, &msg, timeout_ms))
         return false;
-    CHECK (msg.count == 5 || msg.count == 6);
+    /* an EV always has its except (empty for none) and publish time */
+    CHECK ((msg.count == 7 && pl_zmsg_is (&msg, 2, "EV"))
+        || (msg.count == 5 && pl_zmsg_is (&msg, 2, "CTL")));
     bus->frames = msg.count;
     /* the topic is the room and one NUL, so no room is a prefix of another */
     size_t tlen = zmq_msg_size (&msg.frame[0]);
@@ -635,7 +637,12 @@ wcheck_bus_next (wcheck_bus_t *bus, int timeout_ms)
     s_frame_text (&msg, 3, bus->origin, sizeof bus->origin);
     bus->packet = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[4]), zmq_msg_size (&msg.frame[4]));
     CHECK (bus->packet);
-    if (msg.count == 6) {
+    if (msg.count == 7) {
+        bus->published_us = pl_proto_ts_parse (zmq_msg_data (&msg.frame[6]),
+                                               zmq_msg_size (&msg.frame[6]), pl_id_wall_us ());
+        CHECK (bus->published_us >= 0);
+    }
+    if (msg.count == 7 && zmq_msg_size (&msg.frame[5]) > 0) {
         bus->except_text = strndup (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
         bus->except = cJSON_Parse (bus->except_text);
         CHECK (cJSON_IsArray (bus->except));
@@ -671,7 +678,7 @@ wcheck_event (const char *room, const char *push, const char *origin, const cJSO
            && cJSON_GetArraySize (bus.packet) == 2
            && cJSON_IsString (name) && strcmp (name->valuestring, push) == 0
            && (!payload || cJSON_Compare (cJSON_GetArrayItem (bus.packet, 1), payload, true))
-           && bus.frames == (except ? 6 : 5)
+           && (except ? bus.except_text != NULL : bus.except_text == NULL)
            && (!except || strcmp (bus.except_text, except) == 0);
     if (!ok) {
         char *p = cJSON_PrintUnformatted (bus.packet);

@@ -22,6 +22,7 @@
 #define WCHECK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
@@ -162,9 +163,11 @@ typedef struct {
     char kind[8];                   /* frame 3: "EV" or "CTL"                */
     char origin[128];               /* frame 4 ("" for none)                 */
     cJSON *packet;                  /* frame 5, parsed                       */
-    char *except_text;              /* frame 6 as sent, or NULL when absent  */
+    char *except_text;              /* frame 6 as sent, or NULL when empty   */
     cJSON *except;                  /* frame 6 parsed (an array), or NULL    */
-    int frames;                     /* 5 or 6                                */
+    int64_t published_us;           /* EV: frame 7, the publish time (CHECKed
+                                       within the hour: pl_proto_ts_parse)   */
+    int frames;                     /* EV 7, CTL 5                           */
 } wcheck_bus_t;
 
 /* The next bus message within timeout_ms (its shape CHECKed); false when
