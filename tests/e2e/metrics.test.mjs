@@ -110,6 +110,73 @@ h.test('a known workload shows exactly in /metrics: requests by event and code, 
   }, { what: 'no connection and no room left', timeoutMs: 15000 });
 });
 
+h.test('room events are timed from the worker\'s publish: N events delivered to one member add exactly N observations, a sane sum', async (t, sys) => {
+  // the publish time travels with each event (proto/README.md, "Event
+  // bus"); an event without one is delivered but not timed, so a count
+  // short of N means the times were lost or refused on the way
+  const N = 7;
+  const tab1 = await sys.user('dana');
+  const tab2 = await sys.user('dana');
+  const heard = recordEvents(tab2);
+  const before = await scrape(sys, { scope: 'local' });
+  for (let i = 0; i < N; i++) expectOk(await emitAck(tab1, 'actor:create', { name: `D${i}`, type: 'pc' }));
+  await eventually(() => heard.filter((e) => e.event === 'actor:created').length === N,
+    { what: `the second tab hears ${N} actor:created` });
+  const m = await scrape(sys, { scope: 'local' });
+  const d = (name, labels = {}) => m.count(name, g(labels)) - before.count(name, g(labels));
+  assert.equal(d('parley_gateway_events_out_total', { kind: 'push' }), N);
+  assert.equal(d('parley_gateway_delivery_seconds_count'), N);
+  assert.equal(d('parley_gateway_delivery_seconds_bucket', { le: '+Inf' }), N);
+  const sum = d('parley_gateway_delivery_seconds_sum');
+  // one host, one clock: never negative (a negative one counts as 0), and
+  // far below a second per event even on a loaded machine
+  assert.ok(sum >= 0 && sum < N * 5, `delivery seconds summed ${sum}`);
+  tab1.disconnect();
+  tab2.disconnect();
+});
+
+// Two gateways: a writer on the first, a reader on the second, stopped
+// while the worker publishes. The delivery is timed from the worker's
+// publish, so the events that waited in the stopped gateway's SUB queue
+// show that wait; timed from the gateway's receipt (as before the publish
+// time went on the bus) they would show almost nothing.
+const h2 = useSystem({ workers: 1, gateways: 2 });
+const total = (m, name, labels = {}) => m.all(name, labels).reduce((a, s) => a + s.value, 0);
+
+h2.test('delivery latency starts at the worker\'s publish: events held up in a SIGSTOPped gateway are observed with the wait', async (t, sys) => {
+  const N = 3;
+  const WAIT_MS = 700;
+  const writer = await sys.connectOk(sys.token({ sub: 'erin' }));
+  const reader = await sys.connectOk(sys.token({ sub: 'erin' }), { gateway: 'gateway-2' });
+  const heard = recordEvents(reader);
+  const created = () => heard.filter((e) => e.event === 'actor:created').length;
+  // a first event proves the route to the reader's gateway
+  expectOk(await emitAck(writer, 'actor:create', { name: 'E0', type: 'pc' }));
+  await eventually(() => created() === 1, { what: 'the reader hears the first actor:created' });
+  const before = await scrape(sys, { gateway: 'gateway-2', scope: 'local' });
+  await sys.kill('gateway-2', 'SIGSTOP');
+  try {
+    // each ack comes back after its worker published (it publishes right
+    // after it replies); the events then wait in gateway-2's SUB queue.
+    // The sleep is the delay being measured, not a wait for something.
+    for (let i = 1; i <= N; i++) expectOk(await emitAck(writer, 'actor:create', { name: `E${i}`, type: 'pc' }));
+    await sleep(WAIT_MS);
+  } finally {
+    await sys.kill('gateway-2', 'SIGCONT');
+  }
+  await eventually(() => created() === N + 1, { what: `the reader hears ${N} more actor:created` });
+  const m = await scrape(sys, { gateway: 'gateway-2', scope: 'local' });
+  const d = (name, labels = {}) => total(m, name, labels) - total(before, name, labels);
+  assert.equal(d('parley_gateway_delivery_seconds_count'), N);
+  // every one waited at least WAIT_MS after its publish: none at or below 0.5 s
+  assert.equal(d('parley_gateway_delivery_seconds_bucket', { le: '0.5' }), 0);
+  const sum = d('parley_gateway_delivery_seconds_sum');
+  assert.ok(sum >= N * WAIT_MS / 1000 && sum < N * 30, `delivery seconds summed ${sum}`);
+  t.diagnostic(`${N} deliveries, ${sum.toFixed(3)} s in all`);
+  writer.disconnect();
+  reader.disconnect();
+});
+
 h.test('without a METRICS answer the scrape waits PARLEY_METRICS_TIMEOUT_MS, then serves the gateway\'s own; ?scope=local answers at once', async (t, sys) => {
   const m = await scrape(sys);
   remoteChecks(m);
