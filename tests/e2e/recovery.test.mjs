@@ -11,6 +11,7 @@ import {
   useSystem, startSystem, emitAck, expectOk, sleep, OFFSET_RE,
 } from './lib/system.mjs';
 import { uid, record, createCampaign, addMember, subscribeOk, settle, quiet } from './lib/campaign.mjs';
+import { scrape } from './lib/metrics.mjs';
 
 const h = useSystem({ workers: 1, gateways: 2 });
 
@@ -80,6 +81,12 @@ async function stats(sys, gateway) {
   return (await r.json()).stats;
 }
 
+/** A gateway's parley_gateway_delivery_seconds_count. */
+async function deliveriesTimed(sys, gateway) {
+  const m = await scrape(sys, { gateway, scope: 'local' });
+  return m.all('parley_gateway_delivery_seconds_count').reduce((a, x) => a + x.value, 0);
+}
+
 async function recoverAndCheck(sys, t, otherGateway) {
   const { player, rec } = t;
   // a live event first: the client keeps its offset
@@ -98,6 +105,7 @@ async function recoverAndCheck(sys, t, otherGateway) {
   const target = otherGateway ? 'gateway-2' : 'gateway';
   if (otherGateway) player.io.uri = sys.url('gateway-2');   // as a load balancer would
   const recoveries = (await stats(sys, target)).recoveries;
+  const timedBefore = await deliveriesTimed(sys, target);
   await reconnect(player);
   assert.equal(player.recovered, true, 'socket.recovered');
   assert.equal((await stats(sys, target)).recoveries, recoveries + 1, `recovered by ${target}`);
@@ -117,6 +125,16 @@ async function recoverAndCheck(sys, t, otherGateway) {
   assert.ok(offsets.every((o) => OFFSET_RE.test(o)));
   assert.ok(offsets.every((o, i) => i === 0 || o > offsets[i - 1]), 'offsets increase');
   assert.ok(offsets[0] > before.args.at(-1));
+  if (otherGateway) {
+    // the player is gateway-2's only member: every event it got since the
+    // reconnect was written there. The replay (up to 'missed 2', with the
+    // player's own presence:left) comes first; only what follows is live
+    // and timed: a replayed event has no publish time (docs/METRICS.md)
+    const since = rec.events.slice(mark);
+    const replayed = since.findIndex((e) => e.event === 'chat:message' && e.data.text === 'missed 2') + 1;
+    assert.equal(await deliveriesTimed(sys, target) - timedBefore, since.length - replayed,
+      `timed: the live ones of ${since.map((e) => e.event)}`);
+  }
   // the recovered connection is a normal one: requests work
   expectOk(await emitAck(player, 'actor:get', t.actor.id));
 }
