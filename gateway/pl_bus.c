@@ -110,8 +110,10 @@ s_dispatch (s_sock_t *sock, pl_zmsg_t *msg)
              * from the proxy for a worker that sent none, malformed, an
              * hour off) leaves the event untimed, never undelivered */
             published_us = pl_proto_ts_parse (f[6], len[6], pl_id_wall_us ());
-            n = len[5] ? 6 : 5;         /* the rest as before publish times */
+            n = 6;                      /* the rest as before publish times */
         }
+        if (ev && n == 6 && len[5] == 0)
+            n = 5;                      /* an empty except is none */
         if ((n != 5 && !(n == 6 && ev)) || len[0] < 2 || f[0][len[0] - 1] != 0
         ||  memchr (f[0], 0, len[0] - 1) || !pl_zmsg_is (msg, 1, PL_PROTO_VERSION)
         ||  (!pl_zmsg_is (msg, 2, PL_CMD_EVENT) && !pl_zmsg_is (msg, 2, PL_CMD_CONTROL))) {
@@ -861,6 +863,11 @@ pl_bus_test (bool verbose)
     s_service_until (ctx, &s_seen.controls, 3);
     assert (s_seen.controls == 3 && strcmp (s_seen.last, "user:al|{\"leave\":[\"c:3\"]}") == 0);
     assert (s_seen.events == seen + 2);
+    /* an empty except frame is none, with or without a publish time */
+    const char *e6[] = { "user:al", "PL01", "EV", "", "[\"e6\"]", "" };
+    s_send_frames (pub, e6, 6);
+    s_service_until (ctx, &s_seen.events, seen + 3);
+    assert (strcmp (s_seen.last, "user:al||[\"e6\"]") == 0 && s_seen.published_us == -1);
 
     lws_sul_cancel (&s_tick);
     pl_bus_destroy (&bus);
