@@ -377,7 +377,8 @@ pl_proto_origin (char *buf, size_t size, const char *gateway, const char *conn)
 int
 pl_proto_ts_format (char *buf, size_t size, int64_t wall_us)
 {
-    assert (wall_us >= 0);
+    if (wall_us < 0)
+        wall_us = 0;        /* a clock before 1970: 0, which no reader takes */
     return snprintf (buf, size, "%lld.%03lld", (long long) (wall_us / 1000),
                      (long long) (wall_us % 1000));
 }
@@ -622,6 +623,7 @@ pl_proto_test (bool verbose)
     assert (pl_proto_ts_parse ("1733612345678\0", 14, now) == -1);    /* a NUL */
     assert (pl_proto_ts_parse (NULL, 0, now) == -1);
     assert (pl_proto_ts_parse ("0", 1, now) == -1);                   /* 1970 */
+    assert (pl_proto_ts_format (ts, sizeof ts, -5) == 5 && strcmp (ts, "0.000") == 0);
     if (verbose)
         printf ("OK\n");
 }

@@ -152,8 +152,8 @@ int pl_proto_origin (char *buf, size_t size, const char *gateway, const char *co
  * seconds); nothing else depends on it. */
 #define PL_PROTO_TS_MAX      19             /* bytes: 15 digits, '.', 3     */
 #define PL_PROTO_TS_SKEW_US  3600000000LL   /* 1 h either side of now       */
-/* Format wall_us (us since the epoch, >= 0) into buf (at least
- * PL_PROTO_TS_MAX + 1 bytes). Returns snprintf-style length. */
+/* Format wall_us (us since the epoch; a negative one as 0) into buf (at
+ * least PL_PROTO_TS_MAX + 1 bytes). Returns snprintf-style length. */
 int pl_proto_ts_format (char *buf, size_t size, int64_t wall_us);
 /* Parse a publish time (len bytes, need not be NUL-terminated): 1 to 15
  * decimal digits, optionally '.' and 1 to 3 more. Returns it in us since
