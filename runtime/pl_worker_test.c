@@ -3,6 +3,7 @@
  *  The test plays the broker with a raw ROUTER and the event proxy with a
  *  bound SUB, on ipc:// endpoints in a private temp dir, and drives the
  *  worker's loop in 5 ms slices from the same thread. Every wait is bounded.
+ *  The metrics cases are in pl_worker_metrics_test.c (pl_worker_test_int.h).
  */
 #include "pl_worker.h"
 #include "pl_id.h"
@@ -10,6 +11,7 @@
 #include "pl_zmsg.h"
 #include "pl_redis_int.h"
 #include "pl_worker_int.h"
+#include "pl_worker_test_int.h"
 
 #include <assert.h>
 #include <poll.h>
@@ -156,25 +158,11 @@ static const pl_handler_t s_handlers[] = {
 
 /* ---- the fake broker ------------------------------------------------- */
 
-typedef struct {
-    void *zctx;                     /* the test's own context              */
-    void *router;                   /* fake broker backend                 */
-    void *sub;                      /* fake event proxy (bound SUB)        */
-    pl_worker_t *worker;            /* under test; pumped while waiting    */
-    char id[256];                   /* identity of the worker's last msg   */
-    size_t id_len;                  /* its length                          */
-    bool answer_hb;                 /* answer each worker HB with an HB    */
-    int hbs;                        /* HBs received from the worker        */
-    int metrics_hbs;                /* ... of which carried a snapshot     */
-    char *snapshot;                 /* the last snapshot (owned), or NULL  */
-    char process[80];               /* ... and its process name            */
-} s_fake_t;
-
 /* Pump the worker until the fake broker gets command `cmd` (from_sub false,
  * msg = identity + frames) or an event arrives on the bus (from_sub true).
  * Returns false after timeout_ms. */
 static bool
-s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_zmsg_t *msg, int timeout_ms)
+s_wait (pl_worker__fake_t *f, const char *cmd, bool from_sub, pl_zmsg_t *msg, int timeout_ms)
 {
     int64_t deadline = pl_id_mono_ms () + timeout_ms;
     while (pl_id_mono_ms () < deadline) {
@@ -217,7 +205,7 @@ s_wait (s_fake_t *f, const char *cmd, bool from_sub, pl_zmsg_t *msg, int timeout
 /* Send a REQ to the worker's current identity; event and body are
  * event_len and body_len bytes (they may hold a NUL). */
 static void
-s_request_n (s_fake_t *f, const char *reqid, const char *event, size_t event_len,
+s_request_n (pl_worker__fake_t *f, const char *reqid, const char *event, size_t event_len,
              const char *ctx, const char *body, size_t body_len)
 {
     pl_zmsg_part_t parts[] = {
@@ -229,17 +217,18 @@ s_request_n (s_fake_t *f, const char *reqid, const char *event, size_t event_len
 }
 
 static void
-s_request (s_fake_t *f, const char *reqid, const char *event, const char *ctx, const char *body)
+s_request (pl_worker__fake_t *f, const char *reqid, const char *event, const char *ctx,
+           const char *body)
 {
     s_request_n (f, reqid, event, strlen (event), ctx, body, strlen (body));
 }
 
-/* The request id of s_call's last request. */
+/* The request id of s_call_n's last request. */
 static char s_last_reqid[16];
 
 /* Send a REQ and return the parsed reply, checking the REP envelope. */
 static cJSON *
-s_call_n (s_fake_t *f, const char *event, size_t event_len, const char *ctx,
+s_call_n (pl_worker__fake_t *f, const char *event, size_t event_len, const char *ctx,
           const char *body, size_t body_len)
 {
     static int seq = 0;
@@ -257,15 +246,15 @@ s_call_n (s_fake_t *f, const char *event, size_t event_len, const char *ctx,
     return reply;
 }
 
-static cJSON *
-s_call (s_fake_t *f, const char *event, const char *ctx, const char *body)
+cJSON *
+pl_worker__fake_call (pl_worker__fake_t *f, const char *event, const char *ctx, const char *body)
 {
     return s_call_n (f, event, strlen (event), ctx, body, strlen (body));
 }
 
 /* The error code of a failed reply, or "" for success. */
-static const char *
-s_code (const cJSON *reply)
+const char *
+pl_worker__fake_code (const cJSON *reply)
 {
     static char code[32];
     const cJSON *success = cJSON_GetObjectItem (reply, "success");
@@ -290,7 +279,7 @@ s_frame_eq (pl_zmsg_t *msg, int i, const void *data, size_t size)
  * known to be in place, and a wait on a quiet gap would not prove
  * otherwise on a busy box. Returns false after timeout_ms. */
 static bool
-s_wait_event (s_fake_t *f, pl_zmsg_t *msg, int timeout_ms)
+s_wait_event (pl_worker__fake_t *f, pl_zmsg_t *msg, int timeout_ms)
 {
     int64_t deadline = pl_id_mono_ms () + timeout_ms;
     int64_t left;
@@ -304,21 +293,19 @@ s_wait_event (s_fake_t *f, pl_zmsg_t *msg, int timeout_ms)
     return false;
 }
 
-#define S_CTX "{\"v\":1,\"gw\":\"gw-t\",\"conn\":\"7\",\"uid\":\"alice\",\"name\":\"Alice\"}"
-
 /* (s_test_live) The loop away for longer than the command timeout while
  * Redis answered (a loaded box): the reply waiting in the socket is read,
  * not thrown away as overdue. Redis is stopped until the round is in
  * flight, the loop then stays away 600 ms (timeout 500 ms), Redis goes
  * on, and the loop runs again once the reply is in the socket. */
 static void
-s_test_away (s_fake_t *f, pid_t server)
+s_test_away (pl_worker__fake_t *f, pid_t server)
 {
     pl_zmsg_t msg;
     cJSON *reply;
     pl_redis_set_timeouts (f->worker->redis, 1000, 500);
     assert (kill (server, SIGSTOP) == 0);
-    s_request (f, "late", "actor:delete", S_CTX, "\"batch:late\"");
+    s_request (f, "late", "actor:delete", PL_WORKER__TEST_CTX, "\"batch:late\"");
     int64_t until = pl_id_mono_ms () + 5000;
     while (pl_worker__sched_fd (f->worker->sched) < 0 && pl_id_mono_ms () < until)
         pl_worker_run (f->worker, 5);
@@ -331,78 +318,9 @@ s_test_away (s_fake_t *f, pid_t server)
     assert (pl_zmsg_is (&msg, 4, "late"));
     reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
     pl_zmsg_close (&msg);
-    assert (reply && strcmp (s_code (reply), "") == 0);
+    assert (reply && strcmp (pl_worker__fake_code (reply), "") == 0);
     cJSON_Delete (reply);
     pl_redis_set_timeouts (f->worker->redis, 1000, 1000);
-}
-
-/* A metric of the worker's registry, labels as in pl_metrics_value. */
-static double
-s_metric (s_fake_t *f, const char *name, const char *label1, const char *label2)
-{
-    const char *values[] = { label1, label2 };
-    double value = pl_metrics_value (pl_worker_metrics (f->worker), name, values);
-    return value < 0 ? 0 : value;
-}
-
-/* (s_test_live) After N requests the registry counts exactly N, by event
- * and code, with as many handler times and Redis round trips; an unknown
- * event is "unknown", never the client's text; the snapshot reaches the
- * broker on an HB every PARLEY_METRICS_PUSH_MS (200 here) while the
- * worker is kept busy (a plain HB is put off by every reply). */
-static void
-s_test_metrics (s_fake_t *f)
-{
-    static const char *const calls[][3] = {     /* event, body, code */
-        { "actor:delete", "\"batch:m\"", "OK" }, { "actor:update", "\"y\"", "NOT_FOUND" },
-        { "nope:secret", "", "UNKNOWN_EVENT" },
-    };
-    static const int times[] = { 5, 3, 2 };
-    static const char *const labels[] = { "actor:delete", "actor:update", "unknown" };
-    const char *req = "parley_worker_requests_total";
-    const char *handler = "parley_worker_handler_duration_seconds";
-    const char *rtt = "parley_worker_redis_duration_seconds";
-    double before[3], handled[3];
-    for (int k = 0; k < 3; k++) {
-        before[k] = s_metric (f, req, labels[k], calls[k][2]);
-        handled[k] = s_metric (f, handler, labels[k], NULL);
-    }
-    double trips = s_metric (f, rtt, NULL, NULL);
-    double retries = s_metric (f, "parley_worker_conflict_retries_total", "actor:delete", NULL);
-    for (int k = 0; k < 3; k++)
-        for (int i = 0; i < times[k]; i++) {
-            cJSON *reply = s_call (f, calls[k][0], S_CTX, calls[k][1]);
-            assert (strcmp (s_code (reply), k == 0 ? "" : calls[k][2]) == 0);
-            cJSON_Delete (reply);
-        }
-    for (int k = 0; k < 3; k++) {
-        assert (s_metric (f, req, labels[k], calls[k][2]) == before[k] + times[k]);
-        assert (s_metric (f, handler, labels[k], NULL) == handled[k] + (k < 2 ? times[k] : 0));
-    }
-    assert (s_metric (f, req, "nope:secret", "UNKNOWN_EVENT") == 0);
-    assert (s_metric (f, rtt, NULL, NULL) == trips + times[0]);     /* a batch: 1 trip */
-    cJSON *reply = s_call (f, "actor:delete", S_CTX, "\"cas:m\"");  /* 1 conflict */
-    cJSON_Delete (reply);
-    assert (s_metric (f, "parley_worker_conflict_retries_total", "actor:delete", NULL)
-            == retries + 1);
-
-    /* busy: requests back to back until a snapshot comes, at most 5 s */
-    f->metrics_hbs = 0;
-    int64_t deadline = pl_id_mono_ms () + 5000;
-    while (f->metrics_hbs == 0 && pl_id_mono_ms () < deadline)
-        cJSON_Delete (s_call (f, "actor:list", S_CTX, ""));
-    assert (f->metrics_hbs > 0 && f->snapshot);
-    char prefix[32];
-    snprintf (prefix, sizeof prefix, "-%ld", (long) getpid ());
-    assert (strncmp (f->process, "actors-", 7) == 0);
-    assert (strcmp (f->process + strlen (f->process) - strlen (prefix), prefix) == 0);
-    pl_metrics_t *merged = pl_metrics_new (1000);
-    assert (pl_metrics_merge_json (merged, f->process, f->snapshot, strlen (f->snapshot)) == 0);
-    const char *values[] = { f->process, "actor:update", "NOT_FOUND" };
-    assert (pl_metrics_value (merged, req, values) == before[1] + times[1]);
-    pl_metrics_destroy (&merged);
-    free (f->snapshot);
-    f->snapshot = NULL;
 }
 
 /* The coroutine runtime over a live Redis (skipped without redis-server):
@@ -410,7 +328,7 @@ s_test_metrics (s_fake_t *f)
  * three commands - and a handler rerun after pl_call_conflict starts with
  * nothing left open on the connection (its WATCH is gone). */
 static void
-s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
+s_test_live (pl_worker__fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
 {
     char sock[160], url[180];
     snprintf (sock, sizeof sock, "%s/redis.sock", dir);
@@ -423,19 +341,20 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
     }
     opts.redis_url = url;
     f->answer_hb = true;
-    setenv ("PARLEY_METRICS_PUSH_MS", "200", 1);    /* s_test_metrics */
+    setenv ("PARLEY_METRICS_PUSH_MS", "200", 1);    /* pl_worker__test_metrics */
     f->worker = pl_worker_new (&opts);
     unsetenv ("PARLEY_METRICS_PUSH_MS");
     assert (f->worker);
     pl_zmsg_t msg;
     assert (s_wait (f, "READY", false, &msg, 2000));
     pl_zmsg_close (&msg);
-    cJSON *reply = s_call (f, "actor:delete", S_CTX, "\"batch:warm\"");  /* connects */
-    assert (strcmp (s_code (reply), "") == 0);
+    cJSON *reply = pl_worker__fake_call (f, "actor:delete", PL_WORKER__TEST_CTX,
+                                         "\"batch:warm\"");  /* connects */
+    assert (strcmp (pl_worker__fake_code (reply), "") == 0);
     cJSON_Delete (reply);
 
     pl_worker_stats_t before = pl_worker_stats (f->worker);
-    reply = s_call (f, "actor:delete", S_CTX, "\"batch:k\"");
+    reply = pl_worker__fake_call (f, "actor:delete", PL_WORKER__TEST_CTX, "\"batch:k\"");
     const cJSON *data = cJSON_GetObjectItem (reply, "data");
     assert (cJSON_GetArraySize (data) == 3);
     for (int i = 0; i < 3; i++)
@@ -447,18 +366,18 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
         assert (after.rounds == before.rounds + 1
                 && after.round_commands == before.round_commands + 3);
 
-    reply = s_call (f, "actor:delete", S_CTX, "\"cas:k\"");
-    assert (strcmp (s_code (reply), "") == 0);
+    reply = pl_worker__fake_call (f, "actor:delete", PL_WORKER__TEST_CTX, "\"cas:k\"");
+    assert (strcmp (pl_worker__fake_code (reply), "") == 0);
     assert (cJSON_IsFalse (cJSON_GetObjectItem (reply, "data")));
     cJSON_Delete (reply);
     assert (pl_worker_stats (f->worker).retries == after.retries + 1);
 
-    s_test_metrics (f);
+    pl_worker__test_metrics (f);
 
     /* each handler's lines name its own request, across its Redis round
      * and with another one running meanwhile; none outside a handler */
-    s_request (f, "rid-a", "actor:delete", S_CTX, "\"rid\"");
-    s_request (f, "rid-b", "actor:delete", S_CTX, "\"rid\"");
+    s_request (f, "rid-a", "actor:delete", PL_WORKER__TEST_CTX, "\"rid\"");
+    s_request (f, "rid-b", "actor:delete", PL_WORKER__TEST_CTX, "\"rid\"");
     for (int i = 0; i < 2; i++) {
         assert (s_wait (f, "REP", false, &msg, 2000));
         reply = cJSON_ParseWithLength (zmq_msg_data (&msg.frame[5]), zmq_msg_size (&msg.frame[5]));
@@ -496,7 +415,7 @@ s_test_live (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
  * is checked over a bounded 600 ms of pumping (2 PING retries); Redis
  * then comes up and READY is waited for. */
 static void
-s_test_storage_first (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
+s_test_storage_first (pl_worker__fake_t *f, pl_worker_opts_t opts, const char *dir, bool verbose)
 {
     char sock[160], url[180];
     snprintf (sock, sizeof sock, "%s/gate.sock", dir);
@@ -518,8 +437,8 @@ s_test_storage_first (s_fake_t *f, pl_worker_opts_t opts, const char *dir, bool 
     }
     assert (s_wait (f, "READY", false, &msg, 5000));        /* Redis up: registers */
     pl_zmsg_close (&msg);
-    cJSON *reply = s_call (f, "actor:delete", S_CTX, "\"batch:gate\"");
-    assert (strcmp (s_code (reply), "") == 0);              /* and serves */
+    cJSON *reply = pl_worker__fake_call (f, "actor:delete", PL_WORKER__TEST_CTX, "\"batch:gate\"");
+    assert (strcmp (pl_worker__fake_code (reply), "") == 0);              /* and serves */
     cJSON_Delete (reply);
     pl_worker_destroy (&f->worker);
     assert (s_wait (f, "BYE", false, &msg, 2000));
@@ -566,24 +485,7 @@ pl_worker_test (bool verbose)
     if (verbose)
         printf (" * pl_worker: ");
 
-    /* the metrics process name: at most 64 bytes, the pid always whole,
-     * the service cut before the host */
-    char pname[65];
-    pl_worker__metrics_name (pname, sizeof pname, "actors", "h1", 4242);
-    assert (strcmp (pname, "actors-h1-4242") == 0);
-    pl_worker__metrics_name (pname, sizeof pname,
-                             "svc_56_bytes_long_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "host",
-                             4194304);
-    assert (strcmp (pname, "svc_56_bytes_long_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-host-4194304") == 0);
-    pl_worker__metrics_name (pname, sizeof pname, "a b",
-                             "a-very-long-host-name-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-                             7);
-    assert (strcmp (pname, "a_b-a-very-long-host-name-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-7") == 0);
-    char service[80];
-    memset (service, 's', sizeof service - 1);
-    service[sizeof service - 1] = 0;
-    pl_worker__metrics_name (pname, sizeof pname, service, "h", 123456789);
-    assert (strlen (pname) == 64 && strcmp (pname + 52, "-h-123456789") == 0);
+    pl_worker__test_metrics_name ();
 
     /* handler tables must match events.def exactly */
     assert (pl_worker_handlers_valid ("actors", s_handlers, 5));
@@ -604,7 +506,8 @@ pl_worker_test (bool verbose)
     pl_worker__test_net_t net;
     pl_worker__test_net_open (&net, "worker");
     const char *dir = net.dir, *backend = net.backend, *events = net.events;
-    s_fake_t f = { .answer_hb = true, .zctx = net.zctx, .router = net.router, .sub = net.sub };
+    pl_worker__fake_t f = { .answer_hb = true, .zctx = net.zctx, .router = net.router,
+                            .sub = net.sub };
     assert (zmq_setsockopt (f.sub, ZMQ_SUBSCRIBE, "", 0) == 0);
 
     /* SIGUSR1 stands in for SIGTERM: blocked, and read from a signalfd */
@@ -653,8 +556,8 @@ pl_worker_test (bool verbose)
 
     /* REQ -> REP round trip: no argument, then an argument; the caller
      * context reaches the handler */
-    cJSON *reply = s_call (&f, "actor:list", S_CTX, "");
-    assert (strcmp (s_code (reply), "") == 0);
+    cJSON *reply = pl_worker__fake_call (&f, "actor:list", PL_WORKER__TEST_CTX, "");
+    assert (strcmp (pl_worker__fake_code (reply), "") == 0);
     cJSON *data = cJSON_GetObjectItem (reply, "data");
     assert (cJSON_IsNull (cJSON_GetObjectItem (data, "arg")));
     assert (strcmp (cJSON_GetObjectItem (data, "uid")->valuestring, "alice") == 0);
@@ -663,34 +566,35 @@ pl_worker_test (bool verbose)
     assert (strcmp (cJSON_GetObjectItem (data, "conn")->valuestring, "7") == 0);
     assert (strcmp (cJSON_GetObjectItem (data, "event")->valuestring, "actor:list") == 0);
     cJSON_Delete (reply);
-    reply = s_call (&f, "actor:list", S_CTX, " {\"a\":[1,2]} ");
+    reply = pl_worker__fake_call (&f, "actor:list", PL_WORKER__TEST_CTX, " {\"a\":[1,2]} ");
     data = cJSON_GetObjectItem (reply, "data");
     assert (cJSON_GetArraySize (cJSON_GetObjectItem (cJSON_GetObjectItem (data, "arg"), "a")) == 2);
     cJSON_Delete (reply);
 
     /* errors the runtime answers itself */
     struct { const char *event, *ctx, *body, *code; } cases[] = {
-        { "nope:x",       S_CTX, "",        "UNKNOWN_EVENT" },
-        { "",             S_CTX, "",        "UNKNOWN_EVENT" },
-        { "actor:list",   S_CTX, "{",       "VALIDATION_ERROR" },
-        { "actor:list",   S_CTX, "[1] x",   "VALIDATION_ERROR" },
+        { "nope:x",       PL_WORKER__TEST_CTX, "",        "UNKNOWN_EVENT" },
+        { "",             PL_WORKER__TEST_CTX, "",        "UNKNOWN_EVENT" },
+        { "actor:list",   PL_WORKER__TEST_CTX, "{",       "VALIDATION_ERROR" },
+        { "actor:list",   PL_WORKER__TEST_CTX, "[1] x",   "VALIDATION_ERROR" },
         { "actor:list",   "{}",  "",        "VALIDATION_ERROR" },   /* bad ctx */
         { "actor:list",   "",    "",        "VALIDATION_ERROR" },
-        { "actor:create", S_CTX, "{}",      "INTERNAL" },           /* no answer */
-        { "actor:update", S_CTX, "\"y\"",   "NOT_FOUND" },          /* handler's */
+        { "actor:create", PL_WORKER__TEST_CTX, "{}",      "INTERNAL" },           /* no answer */
+        { "actor:update", PL_WORKER__TEST_CTX, "\"y\"",   "NOT_FOUND" },          /* handler's */
         /* a NUL is refused before any handler runs, never cut: in the
          * argument (a value, a key) and in the caller context */
-        { "actor:update", S_CTX, "{\"id\":\"y\\u0000x\"}", "VALIDATION_ERROR" },
-        { "actor:update", S_CTX, "{\"id\\u0000x\":\"y\"}", "VALIDATION_ERROR" },
+        { "actor:update", PL_WORKER__TEST_CTX, "{\"id\":\"y\\u0000x\"}", "VALIDATION_ERROR" },
+        { "actor:update", PL_WORKER__TEST_CTX, "{\"id\\u0000x\":\"y\"}", "VALIDATION_ERROR" },
         { "actor:list",   "{\"v\":1,\"gw\":\"g\",\"conn\":\"7\",\"uid\":\"alice\\u0000x\"}", "",
           "VALIDATION_ERROR" },
-        { "actor:delete", S_CTX, "\"z\"",   "INTERNAL" },           /* no Redis */
+        { "actor:delete", PL_WORKER__TEST_CTX, "\"z\"",   "INTERNAL" },           /* no Redis */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        reply = s_call (&f, cases[i].event, cases[i].ctx, cases[i].body);
-        if (verbose && strcmp (s_code (reply), cases[i].code) != 0)
-            printf ("\ncase %zu: got %s, expected %s\n", i, s_code (reply), cases[i].code);
-        assert (strcmp (s_code (reply), cases[i].code) == 0);
+        reply = pl_worker__fake_call (&f, cases[i].event, cases[i].ctx, cases[i].body);
+        if (verbose && strcmp (pl_worker__fake_code (reply), cases[i].code) != 0)
+            printf ("\ncase %zu: got %s, expected %s\n", i, pl_worker__fake_code (reply),
+                    cases[i].code);
+        assert (strcmp (pl_worker__fake_code (reply), cases[i].code) == 0);
         /* an INTERNAL names its request (error.requestId); others do not */
         const cJSON *rid = cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "error"), "requestId");
         if (strcmp (cases[i].code, "INTERNAL") == 0)
@@ -708,17 +612,17 @@ pl_worker_test (bool verbose)
     /* the same with raw NUL bytes: in the body, and in the event frame,
      * which names the event by its length ("actor:list\0x" is none) */
     const char raw_nul[] = "{\"a\":\"b\0c\"}";
-    reply = s_call_n (&f, "actor:list", 10, S_CTX, raw_nul, sizeof raw_nul - 1);
-    assert (strcmp (s_code (reply), "VALIDATION_ERROR") == 0);
+    reply = s_call_n (&f, "actor:list", 10, PL_WORKER__TEST_CTX, raw_nul, sizeof raw_nul - 1);
+    assert (strcmp (pl_worker__fake_code (reply), "VALIDATION_ERROR") == 0);
     assert (strcmp (cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "error"), "message")
                     ->valuestring, PL_PROTO_NUL_MESSAGE) == 0);
     cJSON_Delete (reply);
-    reply = s_call_n (&f, "actor:list\0x", 12, S_CTX, "", 0);
-    assert (strcmp (s_code (reply), "UNKNOWN_EVENT") == 0);
+    reply = s_call_n (&f, "actor:list\0x", 12, PL_WORKER__TEST_CTX, "", 0);
+    assert (strcmp (pl_worker__fake_code (reply), "UNKNOWN_EVENT") == 0);
     cJSON_Delete (reply);
     /* an escaped backslash before u0000 is text, not a NUL */
-    reply = s_call (&f, "actor:list", S_CTX, "{\"a\":\"b\\\\u0000\"}");
-    assert (strcmp (s_code (reply), "") == 0);
+    reply = pl_worker__fake_call (&f, "actor:list", PL_WORKER__TEST_CTX, "{\"a\":\"b\\\\u0000\"}");
+    assert (strcmp (pl_worker__fake_code (reply), "") == 0);
     data = cJSON_GetObjectItem (reply, "data");
     assert (strcmp (cJSON_GetObjectItem (cJSON_GetObjectItem (data, "arg"), "a")->valuestring,
                     "b\\u0000") == 0);
@@ -732,8 +636,8 @@ pl_worker_test (bool verbose)
     assert (pl_zmsg_send (f.router, short_req, 4) == 0);
     pl_zmsg_part_t odd[] = { { f.id, f.id_len }, { "PL01", 4 }, { "WHAT", 4 } };
     assert (pl_zmsg_send (f.router, odd, 3) == 0);
-    reply = s_call (&f, "actor:list", S_CTX, "1");
-    assert (strcmp (s_code (reply), "") == 0);
+    reply = pl_worker__fake_call (&f, "actor:list", PL_WORKER__TEST_CTX, "1");
+    assert (strcmp (pl_worker__fake_code (reply), "") == 0);
     cJSON_Delete (reply);
     assert (pl_worker_stats (f.worker).dropped == dropped + 3);
 
@@ -741,18 +645,19 @@ pl_worker_test (bool verbose)
      * what it sends before then), then check exact frames */
     bool joined = false;
     for (int i = 0; i < 40 && !joined; i++) {
-        cJSON_Delete (s_call (&f, "actor:get", S_CTX, "\"probe\""));
+        cJSON_Delete (pl_worker__fake_call (&f, "actor:get", PL_WORKER__TEST_CTX, "\"probe\""));
         joined = s_wait (&f, NULL, true, &msg, 50);
         if (joined)
             pl_zmsg_close (&msg);
     }
     assert (joined);
-    reply = s_call (&f, "actor:update", S_CTX, "");     /* publishes, then fails */
-    assert (strcmp (s_code (reply), "NOT_FOUND") == 0);
+    /* publishes, then fails */
+    reply = pl_worker__fake_call (&f, "actor:update", PL_WORKER__TEST_CTX, "");
+    assert (strcmp (pl_worker__fake_code (reply), "NOT_FOUND") == 0);
     cJSON_Delete (reply);
     uint64_t published = pl_worker_stats (f.worker).published;
-    reply = s_call (&f, "actor:get", S_CTX, "\"user:alice\"");
-    assert (strcmp (s_code (reply), "") == 0);
+    reply = pl_worker__fake_call (&f, "actor:get", PL_WORKER__TEST_CTX, "\"user:alice\"");
+    assert (strcmp (pl_worker__fake_code (reply), "") == 0);
     cJSON_Delete (reply);
     assert (s_wait_event (&f, &msg, 2000));             /* past the rest of the probes */
     /* the failed call's event would have come first on this one PUB; an
@@ -780,7 +685,7 @@ pl_worker_test (bool verbose)
      * run's event and directive go out */
     uint64_t retries = pl_worker_stats (f.worker).retries;
     s_runs = 0;
-    s_request (&f, "r-cas", "actor:create", S_CTX, "\"conflict:3\"");
+    s_request (&f, "r-cas", "actor:create", PL_WORKER__TEST_CTX, "\"conflict:3\"");
     assert (s_wait (&f, "REP", false, &msg, 2000));
     assert (msg.count == 7 && pl_zmsg_is (&msg, 4, "r-cas"));
     assert (pl_zmsg_is (&msg, 5, "{\"success\":true,\"data\":{\"attempt\":3}}"));
@@ -793,12 +698,12 @@ pl_worker_test (bool verbose)
     /* past the bound: CONFLICT, after exactly 1 + PL_CALL_RETRY_MAX runs,
      * and nothing held goes out (the next event is the marker's) */
     s_runs = 0;
-    reply = s_call (&f, "actor:create", S_CTX, "\"conflict:always\"");
-    assert (strcmp (s_code (reply), "CONFLICT") == 0);
+    reply = pl_worker__fake_call (&f, "actor:create", PL_WORKER__TEST_CTX, "\"conflict:always\"");
+    assert (strcmp (pl_worker__fake_code (reply), "CONFLICT") == 0);
     cJSON_Delete (reply);
     assert (s_runs == 1 + PL_CALL_RETRY_MAX);
     assert (pl_worker_stats (f.worker).retries == retries + 3 + PL_CALL_RETRY_MAX);
-    cJSON_Delete (s_call (&f, "actor:get", S_CTX, "\"user:alice\""));
+    cJSON_Delete (pl_worker__fake_call (&f, "actor:get", PL_WORKER__TEST_CTX, "\"user:alice\""));
     assert (s_wait (&f, NULL, true, &msg, 2000));
     assert (pl_zmsg_is (&msg, 4, "[\"actor:updated\",{\"n\":1}]"));
     pl_zmsg_close (&msg);
@@ -807,7 +712,7 @@ pl_worker_test (bool verbose)
     pl_zmsg_close (&msg);
 
     /* directives: a 7th REP frame; evictions: CTL on the bus */
-    s_request (&f, "r-rooms", "actor:get", S_CTX, "\"rooms\"");
+    s_request (&f, "r-rooms", "actor:get", PL_WORKER__TEST_CTX, "\"rooms\"");
     assert (s_wait (&f, "REP", false, &msg, 2000));
     assert (msg.count == 7 && pl_zmsg_is (&msg, 4, "r-rooms"));
     assert (pl_zmsg_is (&msg, 6, "{\"join\":[\"campaign:1\"],\"leave\":[\"campaign:2\"]}"));
@@ -833,8 +738,9 @@ pl_worker_test (bool verbose)
     pl_zmsg_close (&msg);
     assert (f.id_len != first_id_len || memcmp (f.id, first_id, f.id_len) != 0);
     assert (pl_worker_stats (f.worker).registrations == 2);
-    reply = s_call (&f, "actor:list", S_CTX, "");      /* and it serves again */
-    assert (strcmp (s_code (reply), "") == 0);
+    /* and it serves again */
+    reply = pl_worker__fake_call (&f, "actor:list", PL_WORKER__TEST_CTX, "");
+    assert (strcmp (pl_worker__fake_code (reply), "") == 0);
     cJSON_Delete (reply);
 
     /* a signal stops the loop promptly */
