@@ -100,12 +100,6 @@ struct _pl_h1_conn_t {
     char rbuf[S_RBUF];              /* bytes read and not yet parsed            */
 };
 
-struct _pl_h1_body_t {
-    size_t refs;
-    size_t len;
-    char *data;
-};
-
 static const char *s_methods_allowed = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 static void s_close (pl_h1_conn_t *c);
@@ -330,34 +324,6 @@ static const http_parser_settings s_settings = {
 };
 
 /* ---- answers ---------------------------------------------------------- */
-
-pl_h1_body_t *
-pl_h1_body_new (char *data, size_t len)
-{
-    pl_h1_body_t *self = malloc (sizeof *self);
-    if (self)
-        *self = (pl_h1_body_t) { 1, len, data };
-    else
-        free (data);
-    return self;
-}
-
-void
-pl_h1_body_unref (pl_h1_body_t **body_p)
-{
-    pl_h1_body_t *self = *body_p;
-    if (self && --self->refs == 0) {
-        free (self->data);
-        free (self);
-    }
-    *body_p = NULL;
-}
-
-size_t
-pl_h1_body_refs (const pl_h1_body_t *body)
-{
-    return body->refs;
-}
 
 /* The answer: its head in out, its body copied after it or shared. */
 static int
