@@ -1,7 +1,10 @@
 /*  parley-proto-doc - print the event and error tables of proto/README.md
  *  from proto/events.def and proto/errors.def, so the docs cannot drift
- *  from the code. `parley-proto-doc` prints the generated section.
+ *  from the code. `parley-proto-doc` prints the generated section;
+ *  `--dts`, `--asyncapi` and `--openapi` print clients/js/parley-events.d.ts,
+ *  docs/asyncapi.yaml and docs/openapi.yaml (proto/proto_api.c).
  */
+#include "proto_api.h"
 #include "pl_proto.h"
 #include "pl_routes.h"
 
@@ -46,6 +49,18 @@ main (int argc, char **argv)
         size_t count = pl_proto_services (&services);
         for (size_t i = 0; i < count; i++)
             printf ("%s\n", services[i]);
+        return 0;
+    }
+    if (argc == 2 && (strcmp (argv[1], "--dts") == 0 || strcmp (argv[1], "--asyncapi") == 0
+                      || strcmp (argv[1], "--openapi") == 0)) {
+        if (proto_api_check () != 0)
+            return 1;
+        if (strcmp (argv[1], "--dts") == 0)
+            proto_api_dts (stdout);
+        else if (strcmp (argv[1], "--asyncapi") == 0)
+            proto_api_asyncapi (stdout);
+        else
+            proto_api_openapi (stdout);
         return 0;
     }
     printf ("### Client events\n\n");
