@@ -1,0 +1,85 @@
+// The generated client types and API documents (issue 14, section 1):
+// clients/js/parley-events.d.ts type-checks a client of every event with
+// `tsc --noEmit --strict` and refuses a wrong payload; docs/asyncapi.yaml
+// and docs/openapi.yaml pass real validators from npm. No system needed:
+// ctests types_doc_fresh / asyncapi_doc_fresh / openapi_doc_fresh keep the
+// three files in step with proto's tables.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { Parser, fromFile } from '@asyncapi/parser';
+import SwaggerParser from '@apidevtools/swagger-parser';
+
+const tests = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(tests, '..');
+const dts = path.join(root, 'clients/js/parley-events.d.ts');
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+function runTsc(project) {
+  return spawnSync(process.execPath, [tsc, '-p', path.join(tests, 'types', project)],
+    { cwd: tests, encoding: 'utf8', timeout: 120_000 });
+}
+
+// The names of an interface's members in the .d.ts: `"name": ...` lines.
+function members(iface) {
+  const text = readFileSync(dts, 'utf8');
+  const start = text.indexOf(`export interface ${iface} {`);
+  assert.notEqual(start, -1, `${iface} in ${dts}`);
+  const body = text.slice(start, text.indexOf('\n}\n', start));
+  return [...body.matchAll(/^ {2}"([^"]+)":/gm)].map((m) => m[1]);
+}
+
+test('tsc --noEmit --strict accepts a client of every event', () => {
+  const r = runTsc('tsconfig.json');
+  assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
+});
+
+test('the sample names every client event and every server push', () => {
+  const sample = readFileSync(path.join(tests, 'types/sample-ok.ts'), 'utf8');
+  const emits = members('ClientToServerEvents');
+  const pushes = members('ServerToClientEvents');
+  assert.ok(emits.length >= 40 && pushes.length >= 20, `${emits.length} events, ${pushes.length} pushes`);
+  for (const name of emits)
+    assert.ok(sample.includes(`socket.emit('${name}'`), `sample-ok.ts emits ${name}`);
+  for (const name of pushes)
+    assert.ok(sample.includes(`socket.on('${name}'`), `sample-ok.ts listens to ${name}`);
+});
+
+test('tsc refuses a wrong payload, with the expected diagnostic', () => {
+  const r = runTsc('tsconfig.bad.json');
+  assert.notEqual(r.status, 0, 'sample-bad.ts must not type-check');
+  assert.match(r.stdout, /sample-bad\.ts\(7,\d+\): error TS2322: Type 'number' is not assignable to type 'string'\./,
+    `diagnostic:\n${r.stdout}${r.stderr}`);
+  assert.equal(r.stdout.trim().split('\n').length, 1, `exactly one error:\n${r.stdout}`);
+});
+
+test('docs/asyncapi.yaml is a valid AsyncAPI 3.0 document of every event', async () => {
+  const { document, diagnostics } = await fromFile(new Parser(), path.join(root, 'docs/asyncapi.yaml')).parse();
+  const bad = diagnostics.filter((d) => d.severity <= 1);  // 0 error, 1 warning
+  assert.deepEqual(bad.map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`), []);
+  assert.ok(document, 'parsed');
+  assert.equal(document.version(), '3.0.0');
+  const names = new Set(document.messages().all().map((m) => m.name()));
+  for (const name of [...members('ClientToServerEvents'), ...members('ServerToClientEvents')])
+    assert.ok(names.has(name), `a message ${name}`);
+  for (const name of members('ClientToServerEvents'))
+    assert.ok(names.has(`${name} ack`), `an ack message for ${name}`);
+  const channels = document.channels().all().map((c) => c.id()).sort();
+  assert.deepEqual(channels, ['campaign', 'campaignGm', 'connection', 'room', 'session', 'user']);
+});
+
+test('docs/openapi.yaml is a valid OpenAPI 3.1 document with error responses', async () => {
+  const api = await SwaggerParser.validate(path.join(root, 'docs/openapi.yaml'));
+  assert.equal(api.openapi, '3.1.0');
+  const ops = Object.values(api.paths).flatMap((item) => Object.values(item));
+  assert.ok(ops.length >= 30, `${ops.length} operations`);
+  for (const op of ops) {
+    for (const status of ['400', '401', '403', '404', '409', '429', '500', '503', '504'])
+      assert.ok(op.responses[status]?.content?.['application/json'], `${op.operationId} answers ${status}`);
+    assert.ok(Object.keys(op.responses).some((s) => s.startsWith('2')), `${op.operationId} has a success`);
+  }
+});
