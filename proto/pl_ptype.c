@@ -303,10 +303,10 @@ static bool
 s_listed (const char *list, const char *word)
 {
     size_t len = strlen (word);
-    for (const char *p = list; p && (p = strstr (p, word)); p += len)
-        if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == 0))
-            return true;
-    return false;
+    bool found = false;
+    for (const char *p = list; !found && p && (p = strstr (p, word)); p += len)
+        found = (p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == 0);
+    return found;
 }
 
 /* optional: names of the fields of this object not to require (or NULL) */

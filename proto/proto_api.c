@@ -58,11 +58,13 @@ s_load (void)
 static void
 s_check_ref (const char *name, void *arg)
 {
-    for (size_t i = 0; i < S_NAMED_COUNT; i++)
-        if (strcmp (s_named[i].name, name) == 0)
-            return;
-    fprintf (stderr, "types.def: %s names %s, which is no PL_TYPE\n", (const char *) arg, name);
-    s_errors++;
+    size_t i = 0;
+    while (i < S_NAMED_COUNT && strcmp (s_named[i].name, name) != 0)
+        i++;
+    if (i == S_NAMED_COUNT) {
+        fprintf (stderr, "types.def: %s names %s, which is no PL_TYPE\n", (const char *) arg, name);
+        s_errors++;
+    }
 }
 
 /* Parses text (an optional leading `?` or `!` skipped); NULL, counted as
@@ -359,18 +361,17 @@ proto_api_asyncapi (FILE *out)
         fputc ('\n', out);
         s_parameters (s_rooms[r].address, "    ", out);
         fputs ("    messages:\n", out);
-        for (int i = 0; i < PL_PUSH_COUNT; i++)
-            if (strstr (s_push_rooms[i], s_rooms[r].kind)) {
-                char rooms[128];
-                bool in = false;
-                snprintf (rooms, sizeof rooms, "%s", s_push_rooms[i]);
-                for (char *save, *t = strtok_r (rooms, " ", &save); t; t = strtok_r (NULL, " ", &save))
-                    in = in || strcmp (t, s_rooms[r].kind) == 0;
-                if (!in)
-                    continue;
-                s_key (pl_proto_push ((pl_push_id_t) i)->name, key, sizeof key);
-                fprintf (out, "      %s: {$ref: \"#/components/messages/%s\"}\n", key, key);
-            }
+        for (int i = 0; i < PL_PUSH_COUNT; i++) {
+            char rooms[128];
+            bool in = false;
+            snprintf (rooms, sizeof rooms, "%s", s_push_rooms[i]);
+            for (char *save, *t = strtok_r (rooms, " ", &save); t; t = strtok_r (NULL, " ", &save))
+                in = in || strcmp (t, s_rooms[r].kind) == 0;
+            if (!in)
+                continue;               /* not published to this kind */
+            s_key (pl_proto_push ((pl_push_id_t) i)->name, key, sizeof key);
+            fprintf (out, "      %s: {$ref: \"#/components/messages/%s\"}\n", key, key);
+        }
     }
     fputs ("operations:\n", out);
     for (int i = 0; i < PL_EV_COUNT; i++) {
