@@ -313,18 +313,30 @@ s_error_schemas (FILE *out)
     }
 }
 
+/* The `{name}`s of a pattern, space-separated. */
+static void
+s_path_names (const char *pattern, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (const char *p = pattern; (p = strchr (p, '{')); p++) {
+        const char *end = strchr (p, '}');
+        used += (size_t) snprintf (out + used, size - used, "%s%.*s", used ? " " : "",
+                                   (int) (end - p - 1), p + 1);
+        assert (used < size);
+    }
+}
+
 /* A channel's parameters: the `{name}`s of its address. */
 static void
 s_parameters (const char *address, const char *indent, FILE *out)
 {
-    bool any = false;
-    for (const char *p = address; (p = strchr (p, '{')); p++) {
-        const char *end = strchr (p, '}');
-        if (!any)
-            fprintf (out, "%sparameters:\n", indent);
-        any = true;
-        fprintf (out, "%s  %.*s: {}\n", indent, (int) (end - p - 1), p + 1);
-    }
+    char names[128];
+    s_path_names (address, names, sizeof names);
+    if (names[0])
+        fprintf (out, "%sparameters:\n", indent);
+    for (char *save, *n = strtok_r (names, " ", &save); n; n = strtok_r (NULL, " ", &save))
+        fprintf (out, "%s  %s: {}\n", indent, n);
 }
 
 void
@@ -450,20 +462,6 @@ proto_api_asyncapi (FILE *out)
 }
 
 /* ---- docs/openapi.yaml ---------------------------------------------- */
-
-/* The `{name}`s of a pattern, space-separated. */
-static void
-s_path_names (const char *pattern, char *out, size_t size)
-{
-    size_t used = 0;
-    out[0] = 0;
-    for (const char *p = pattern; (p = strchr (p, '{')); p++) {
-        const char *end = strchr (p, '}');
-        used += (size_t) snprintf (out + used, size - used, "%s%.*s", used ? " " : "",
-                                   (int) (end - p - 1), p + 1);
-        assert (used < size);
-    }
-}
 
 static void
 s_operation (const pl_route_info_t *route, FILE *out)
