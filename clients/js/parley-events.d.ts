@@ -140,7 +140,7 @@ export interface ParleyEventAcks {
   "gameSession:join": Ack<{ session: GameSession; gameState: GameState; isGM: boolean; }>;
   "gameSession:leave": AckEmpty;
   "gameState:requestFull": Ack<{ gameState: GameState; }>;
-  "gameState:update": AckWith<{ newVersion: string; }>;
+  "gameState:update": AckWith<{ newVersion: string; [key: string]: unknown }>;
   "gameState:sync": Ack<{ updates: GameStateUpdated[]; } | { full: true; gameState: GameState; }>;
   "token:move": Ack<{ newVersion: string; }>;
   "actor:list": Ack<Actor[]>;
