@@ -3,13 +3,15 @@
 // the two connections get is validated with Ajv against its message's
 // payload schema in docs/asyncapi.yaml (as @asyncapi/parser resolves it).
 // The same tables make clients/js/parley-events.d.ts, so a type that does
-// not describe what the server sends fails here.
+// not describe what the server sends fails here. The REST half does the
+// same for a walk through /api/v1 against docs/openapi.yaml.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Parser, fromFile } from '@asyncapi/parser';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv from 'ajv';
 import { useSystem, emitAck, expectOk, repoRoot } from './lib/system.mjs';
-import { setupCampaign, uid } from './lib/campaign.mjs';
+import { setupCampaign, uid, rest } from './lib/campaign.mjs';
 
 const h = useSystem({ workers: 1 });
 
@@ -126,5 +128,63 @@ h.test('every ack and every push matches its schema in docs/asyncapi.yaml', asyn
     'gameSession:created', 'actor:created', 'actor:updated', 'actor:deleted', 'item:created', 'item:updated',
     'item:deleted', 'world_time_changed', 'schedule:fired', 'timer:tick', 'timer:expired'])
     assert.ok(checked.has(push), `a ${push} push was checked`);
+  c.close();
+});
+
+h.test('REST answers match their responses in docs/openapi.yaml', async (t, sys) => {
+  const api = await SwaggerParser.dereference(path.join(repoRoot, 'docs/openapi.yaml'));
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const c = await setupCampaign(sys, { players: 1, outsider: false, prefix: 'tr' });
+  const gm = sys.token({ sub: c.gm.id, name: c.gm.name });
+  const p1 = sys.token({ sub: c.p1.id, name: c.p1.name });
+  const seen = [];
+  // pattern: the path as in the document; the actual path fills it in
+  const call = async (token, method, pattern, fill, body) => {
+    let actual = pattern;
+    for (const [k, v] of Object.entries(fill)) actual = actual.replace(`{${k}}`, encodeURIComponent(v));
+    const res = await rest(sys, token, method, actual.replace('/api/v1', ''), body);
+    const op = api.paths[pattern.split('?')[0]]?.[method.toLowerCase()];
+    assert.ok(op, `${method} ${pattern} is in the document`);
+    const doc = op.responses[String(res.status)];
+    assert.ok(doc, `${method} ${pattern}: status ${res.status} is documented (${res.text})`);
+    const schema = doc.content?.['application/json']?.schema;
+    if (res.status === 204) assert.equal(res.text, '', '204: no body');
+    else {
+      assert.ok(schema, `${method} ${pattern} ${res.status}: a schema`);
+      const v = ajv.compile(schema);
+      assert.ok(v(res.body), `${method} ${pattern} ${res.status}: ${JSON.stringify(v.errors)} for ${res.text}`);
+    }
+    seen.push(`${method} ${res.status}`);
+    return res.body;
+  };
+  const cid = c.id;
+  await call(gm, 'GET', '/api/v1/campaigns', {});
+  const other = await call(gm, 'POST', '/api/v1/campaigns', {}, { name: 'Via REST' });
+  await call(gm, 'GET', '/api/v1/campaigns/{id}', { id: cid });
+  await call(gm, 'PATCH', '/api/v1/campaigns/{id}', { id: cid }, { name: 'Patched' });
+  await call(p1, 'GET', '/api/v1/campaigns/{id}', { id: 'nope' });                     // 404
+  await call(undefined, 'GET', '/api/v1/campaigns', {});                             // 401
+  await call(p1, 'PATCH', '/api/v1/campaigns/{id}', { id: cid }, { name: 'x' });      // 403
+  await call(gm, 'POST', '/api/v1/campaigns', {}, { name: '' });                      // 400
+  const actor = await call(p1, 'POST', '/api/v1/actors', {}, { name: 'Hero', type: 'pc', campaignId: cid });
+  await call(p1, 'GET', '/api/v1/actors?campaignId={campaignId}', { campaignId: cid });
+  await call(p1, 'PATCH', '/api/v1/actors/{id}', { id: actor.id }, { hp: 3 });
+  const item = await call(p1, 'POST', '/api/v1/items', {}, { name: 'Sword', campaignId: cid, actorId: actor.id });
+  await call(p1, 'GET', '/api/v1/items/{id}', { id: item.id });
+  await call(p1, 'GET', '/api/v1/rooms/{room}/presence', { room: c.room });
+  await call(p1, 'POST', '/api/v1/rooms/{room}/messages', { room: c.room }, { text: 'hi' });
+  await call(p1, 'GET', '/api/v1/rooms/{room}/messages?limit={n}', { room: c.room, n: 5 });
+  await call(p1, 'POST', '/api/v1/rooms/{room}/rolls', { room: c.room }, { expression: '2d6' });
+  await call(gm, 'GET', '/api/v1/campaigns/{campaignId}/time', { campaignId: cid });
+  await call(gm, 'POST', '/api/v1/campaigns/{campaignId}/time/advance', { campaignId: cid }, { seconds: 5 });
+  await call(gm, 'POST', '/api/v1/campaigns/{campaignId}/rules', { campaignId: cid },
+    { name: 'r', on: 'actor', when: 'hp <= 0', then: [{ operation: 'set', path: 'down', value: true }] });
+  await call(gm, 'POST', '/api/v1/campaigns/{campaignId}/schedules', { campaignId: cid },
+    { event: 'e', room: c.room, afterMs: 3_600_000 });
+  await call(p1, 'DELETE', '/api/v1/items/{id}', { id: item.id });
+  await call(p1, 'DELETE', '/api/v1/actors/{id}', { id: actor.id });
+  await call(gm, 'DELETE', '/api/v1/campaigns/{id}', { id: other.id });
+  for (const s of ['GET 200', 'POST 201', 'PATCH 200', 'DELETE 204', 'GET 404', 'GET 401', 'PATCH 403', 'POST 400'])
+    assert.ok(seen.includes(s), `a ${s} was checked (${seen.join(', ')})`);
   c.close();
 });
