@@ -429,6 +429,8 @@ s_render (const char *text, char *ts, char *schema, size_t size)
     pl_ptype_destroy (&type);           /* safe twice */
 }
 
+/* pl_ptype_each_ref's callback in the selftest: runs inside that call, in
+ * no event loop; counts the names into *(int *) arg. */
 static void
 s_count (const char *name, void *arg)
 {

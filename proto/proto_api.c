@@ -55,6 +55,8 @@ s_load (void)
 #include "types.def"
 }
 
+/* pl_ptype_each_ref's callback: runs inside that call, in no event loop
+ * (parley-proto-doc is a build tool). arg names the row, for the message. */
 static void
 s_check_ref (const char *name, void *arg)
 {
