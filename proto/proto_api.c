@@ -268,9 +268,11 @@ proto_api_dts (FILE *out)
             snprintf (ack, sizeof ack, "ack: (res: ParleyEventAcks[\"%s\"]) => void", ev->name);
         if (!*arg)
             fprintf (out, "(%s) => void;\n", ack);
-        else if (*arg == '?')
-            fprintf (out, "(...args: [%s] | [arg: ParleyEventArgs[\"%s\"]%s%s]) => void;\n",
-                     ack, ev->name, *ack ? ", " : "", ack);
+        else if (*arg == '?') {         /* without, or with the argument */
+            fprintf (out, "(...args: [%s] | [arg: ", ack);
+            s_ts (arg + 1, out);
+            fprintf (out, "%s%s]) => void;\n", *ack ? ", " : "", ack);
+        }
         else
             fprintf (out, "(arg: ParleyEventArgs[\"%s\"]%s%s) => void;\n", ev->name, *ack ? ", " : "", ack);
     }

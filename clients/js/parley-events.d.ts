@@ -241,7 +241,7 @@ export interface ClientToServerEvents {
   /** Move a token of currentEncounter.tokens (matched by `id`), as a versioned update with source `system`. A GM, or a player who created the token's actor (`actorId`). */
   "token:move": (arg: ParleyEventArgs["token:move"], ack: (res: ParleyEventAcks["token:move"]) => void) => void;
   /** Without campaignId: the caller's personal actors. With it: that campaign's actors the caller may see (members only). */
-  "actor:list": (...args: [ack: (res: ParleyEventAcks["actor:list"]) => void] | [arg: ParleyEventArgs["actor:list"], ack: (res: ParleyEventAcks["actor:list"]) => void]) => void;
+  "actor:list": (...args: [ack: (res: ParleyEventAcks["actor:list"]) => void] | [arg: CampaignArg, ack: (res: ParleyEventAcks["actor:list"]) => void]) => void;
   /** Read one actor the caller may see; NOT_FOUND otherwise. */
   "actor:get": (arg: ParleyEventArgs["actor:get"], ack: (res: ParleyEventAcks["actor:get"]) => void) => void;
   /** Create an actor. The server sets id, createdBy, createdAt, updatedAt and version. */
@@ -251,7 +251,7 @@ export interface ClientToServerEvents {
   /** Delete an actor. Creator, or a GM of its campaign. Its copies leave the sessions' states, and the copies of the items it held get actorId null, as `system` updates. */
   "actor:delete": (arg: ParleyEventArgs["actor:delete"], ack: (res: ParleyEventAcks["actor:delete"]) => void) => void;
   /** As actor:list; with actorId, the visible items that actor holds. */
-  "item:list": (...args: [ack: (res: ParleyEventAcks["item:list"]) => void] | [arg: ParleyEventArgs["item:list"], ack: (res: ParleyEventAcks["item:list"]) => void]) => void;
+  "item:list": (...args: [ack: (res: ParleyEventAcks["item:list"]) => void] | [arg: { campaignId?: string; actorId?: string; }, ack: (res: ParleyEventAcks["item:list"]) => void]) => void;
   /** Read one item the caller may see; NOT_FOUND otherwise. */
   "item:get": (arg: ParleyEventArgs["item:get"], ack: (res: ParleyEventAcks["item:get"]) => void) => void;
   /** Create an item, under the same rules as actors. */
