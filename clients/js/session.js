@@ -251,9 +251,10 @@ export function gameSession(socket, sessionId, opts = {}) {
   // Send the first queued update if nothing is in flight (app's event loop).
   function pump() {
     if (closed || syncing || !confirmed || !socket.connected) return;
-    if (pending.some((p) => p.status === 'inflight')) return;
-    const p = pending.find((x) => x.status === 'queued');
-    if (!p) return;
+    // strictly in order: the first unacknowledged update, only when it waits
+    // (not in flight, not being rebased), so a later one never overtakes it
+    const p = pending.find((x) => x.status !== 'acked');
+    if (!p || p.status !== 'queued') return;
     p.status = 'inflight';
     p.attempts += 1;
     if (p.attempts > 1) stats.resends += 1;

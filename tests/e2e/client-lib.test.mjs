@@ -1,0 +1,324 @@
+// clients/js (@parley/client, issue 14 section 2) against a real system:
+// connectParley's sockets, gameSession's ordered application, optimistic
+// updates with rebase and rollback, and its offline queue. Three GM tabs
+// write with seeded random think times, seeded random transport drops and
+// seeded random delays on the gameState:updated they receive (so updates
+// reach the library out of order); with a player watching, all converge on
+// the server's state, and the session's log holds every acknowledged
+// update exactly once.
+import assert from 'node:assert/strict';
+import { useSystem, emitAck, expectOk } from './lib/system.mjs';
+import { setupCampaign } from './lib/campaign.mjs';
+import { connectParley, gameSession, applyOps } from '../../clients/js/index.js';
+
+const h = useSystem({ workers: 1 });
+
+// A seeded PRNG (mulberry32), so a failing run can be replayed with its seed.
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const SEED = Number(process.env.PARLEY_CLIENT_SEED || 1414);
+
+/** A library socket for `user` (reconnecting fast, over the harness's transports). */
+function libSocket(sys, user) {
+  const want = process.env.PARLEY_E2E_TRANSPORTS || 'websocket';
+  const s = connectParley(sys.url(), {
+    token: sys.token({ sub: user.id, name: user.name }),
+    path: sys.eioPath,
+    forceNew: true,
+    timeout: 5000,
+    reconnectionDelay: 20,
+    reconnectionDelayMax: 100,
+    ...(want === 'default' ? {} : { transports: want.split(',') }),
+  });
+  sys.sockets.add(s);
+  return s;
+}
+
+/**
+ * The socket as gameSession sees it, with every gameState:updated handed
+ * to the library after a random delay of 0..maxMs (so out of order).
+ */
+function delayedUpdates(socket, random, maxMs) {
+  const wrapped = new Map();
+  return new Proxy(socket, {
+    get(target, prop) {
+      if (prop === 'on') {
+        return (ev, fn) => {
+          if (ev !== 'gameState:updated') return target.on(ev, fn);
+          const w = (...args) => { setTimeout(() => fn(...args), Math.floor(random() * maxMs)); };
+          wrapped.set(fn, w);
+          return target.on(ev, w);
+        };
+      }
+      if (prop === 'off') return (ev, fn) => target.off(ev, wrapped.get(fn) || fn);
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/** Resolve when pred(session) holds, checked now and on every change (bounded). */
+function until(session, pred, what, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    let off = () => {};
+    const timer = setTimeout(() => { off(); reject(new Error(`${what}: not within ${timeoutMs} ms (version ${session.version})`)); }, timeoutMs);
+    const check = () => {
+      if (!pred(session)) return;
+      clearTimeout(timer); off(); resolve();
+    };
+    off = session.subscribe(check);
+    check();
+  });
+}
+
+/** Resolve once socket is connected (bounded). */
+function connected(socket, timeoutMs = 5000) {
+  if (socket.connected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no connect')), timeoutMs);
+    socket.once('connect', () => { clearTimeout(timer); resolve(); });
+  });
+}
+
+async function newSession(c) {
+  return expectOk(await emitAck(c.gm.s, 'gameSession:create', { campaignId: c.id, name: 'lib' }));
+}
+
+async function serverState(socket, sessionId) {
+  return expectOk(await emitAck(socket, 'gameState:requestFull', sessionId)).gameState;
+}
+
+/** Every update of the session's log after sinceVersion, in order. */
+async function serverLog(socket, sessionId, sinceVersion) {
+  const d = expectOk(await emitAck(socket, 'gameState:sync', { sessionId, sinceVersion }));
+  assert.ok(!d.full, 'the log reaches back far enough');
+  return d.updates;
+}
+
+h.test('applyOps mirrors the server: set, unset, inc, push, pull; a bad operation throws', () => {
+  const s = { pluginData: { a: 1, l: [1, { x: 1 }, 2] }, characters: [] };
+  applyOps(s, [
+    { path: 'pluginData.a', operation: 'inc', value: 2 },
+    { path: 'pluginData.b', operation: 'set', value: { y: [1] } },
+    { path: 'pluginData.l', operation: 'pull', value: { x: 1 } },
+    { path: 'pluginData.l', operation: 'push', value: 3 },
+    { path: 'pluginData.l.0', operation: 'unset' },
+    { path: 'characters', operation: 'push', value: 'c' },
+  ]);
+  assert.deepEqual(s, { pluginData: { a: 3, b: { y: [1] }, l: [2, 3] }, characters: ['c'] });
+  assert.throws(() => applyOps(s, [{ path: 'pluginData.b', operation: 'inc', value: 1 }]));
+  assert.throws(() => applyOps(s, [{ path: 'nope.x.y', operation: 'set', value: 1 }]));
+});
+
+h.test('3 GM tabs with random delays and transport drops, and a player: all converge on the server state, every update applied once', { timeout: 90000 }, async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false });
+  t.after(c.close);
+  const session = await newSession(c);
+  expectOk(await emitAck(c.gm.s, 'gameSession:join', session.id));
+  const init = await emitAck(c.gm.s, 'gameState:update', {
+    id: `init-${session.id}`, sessionId: session.id, version: '0',
+    operations: [{ path: 'pluginData.count', operation: 'set', value: 0 }, { path: 'pluginData.log', operation: 'set', value: [] }],
+  });
+  assert.deepEqual(init, { success: true, newVersion: '1' });
+
+  const random = rng(SEED);
+  const W = 3;
+  const N = 15;
+  const clients = [];
+  for (let w = 0; w < W; w++) {
+    const socket = libSocket(sys, c.gm);
+    await connected(socket);
+    const game = gameSession(delayedUpdates(socket, random, 30), session.id);
+    clients.push({ w, socket, game, drops: 0 });
+  }
+  const pSocket = libSocket(sys, c.p1);
+  await connected(pSocket);
+  const watcher = gameSession(delayedUpdates(pSocket, random, 30), session.id);
+  t.after(() => { for (const x of [...clients.map((k) => k.socket), pSocket]) x.disconnect(); });
+  for (const k of clients) { await k.game.ready; assert.equal(k.game.isGM, true); }
+  await watcher.ready;
+  assert.equal(watcher.isGM, false);
+
+  // Each writer fires its updates without waiting for their acks (as an app
+  // does), with a think time between them, and now and then drops its
+  // transport: the updates made meanwhile wait in the offline queue.
+  const acked = [];
+  await Promise.all(clients.map(async (k) => {
+    const done = [];
+    for (let i = 0; i < N; i++) {
+      if (random() < 0.2 && k.socket.connected) { k.drops += 1; k.socket.io.engine.close(); }
+      const tag = `w${k.w}-${i}`;
+      done.push(k.game.update([
+        { path: 'pluginData.count', operation: 'inc', value: 1 },
+        { path: 'pluginData.log', operation: 'push', value: tag },
+      ]).then((r) => acked.push({ ...r, tag })));
+      // the optimistic view has it at once
+      assert.ok(k.game.state.pluginData.log.includes(tag), 'applied optimistically');
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 25)));   // think time, not a wait for anything
+    }
+    await Promise.all(done);
+  }));
+  assert.ok(clients.some((k) => k.drops > 0), 'the seed dropped some transports');
+  assert.equal(acked.length, W * N);
+
+  const final = await serverState(c.gm.s, session.id);
+  assert.equal(final.stateVersion, String(1 + W * N), 'one version per update: none applied twice');
+  assert.equal(final.pluginData.count, W * N);
+  assert.equal(final.pluginData.log.length, W * N);
+  assert.equal(new Set(final.pluginData.log).size, W * N, 'no tag twice');
+  // each writer's updates went out in the order it made them
+  for (let w = 0; w < W; w++) {
+    const mine = final.pluginData.log.filter((x) => x.startsWith(`w${w}-`));
+    assert.deepEqual(mine, Array.from({ length: N }, (_, i) => `w${w}-${i}`));
+  }
+  // the log: versions 2..1+W*N in order, each acknowledged id exactly once
+  const log = await serverLog(c.gm.s, session.id, '1');
+  assert.deepEqual(log.map((u) => u.version), Array.from({ length: W * N }, (_, i) => String(i + 2)));
+  assert.deepEqual(log.map((u) => u.id).sort(), acked.map((a) => a.id).sort());
+  for (const a of acked) assert.equal(log.find((u) => u.id === a.id).version, a.newVersion);
+
+  // every library session converges on it, pending queue empty
+  for (const g of [...clients.map((k) => k.game), watcher]) {
+    await until(g, (x) => x.version === final.stateVersion && x.pending === 0, 'converged');
+    assert.deepEqual(g.state, final);
+  }
+  t.diagnostic(`seed ${SEED}: drops ${clients.map((k) => k.drops).join('/')}, ` +
+    `conflicts ${clients.map((k) => k.game.stats.conflicts).join('/')}, syncs ${clients.map((k) => k.game.stats.syncs).join('/')}/${watcher.stats.syncs}, ` +
+    `joins ${clients.map((k) => k.game.stats.joins).join('/')}, resends ${clients.map((k) => k.game.stats.resends).join('/')}`);
+});
+
+h.test('a conflict is rebased: an update made on a stale version is synced, re-derived and sent again', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 0, outsider: false, subscribe: false });
+  t.after(c.close);
+  const session = await newSession(c);
+  const socket = libSocket(sys, c.gm);
+  t.after(() => socket.disconnect());
+  await connected(socket);
+  const conflicts = [];
+  const game = gameSession(socket, session.id, {
+    onConflict: (u, state) => { conflicts.push({ u, state }); return 'resend'; },
+  });
+  await game.ready;
+  expectOk(await emitAck(c.gm.s, 'gameSession:join', session.id));
+  assert.equal((await emitAck(c.gm.s, 'gameState:update', { id: `hp-${session.id}`, sessionId: session.id, version: '0',
+    operations: [{ path: 'pluginData.hp', operation: 'set', value: 10 }] })).newVersion, '1');
+  await until(game, (g) => g.version === '1', 'the first update');
+
+  // Another write goes out on the library's own connection just before the
+  // library's update, so the server serves it first: the library's update,
+  // based on version 1, meets VERSION_CONFLICT.
+  const other = emitAck(socket, 'gameState:update', { id: `other-${session.id}`, sessionId: session.id, version: '1',
+    operations: [{ path: 'pluginData.hp', operation: 'inc', value: -4 }] });
+  // a function update: re-derived from the rebased state (hp 6 -> 3)
+  const half = game.update((s) => [{ path: 'pluginData.hp', operation: 'set', value: Math.floor(s.pluginData.hp / 2) }]);
+  assert.equal(game.state.pluginData.hp, 5, 'optimistic, on the stale state');
+  assert.deepEqual(await other, { success: true, newVersion: '2' });
+  assert.deepEqual(await half, { id: (await half).id, newVersion: '3' });
+  assert.equal(game.stats.conflicts, 1, 'one conflict, rebased');
+  await until(game, (g) => g.version === '3' && g.pending === 0, 'rebased update confirmed');
+  assert.equal(game.state.pluginData.hp, 3);
+  assert.deepEqual(game.state, await serverState(c.gm.s, session.id));
+
+  // an array update with the app's policy: onConflict sees the synced state
+  const other2 = emitAck(socket, 'gameState:update', { id: `other2-${session.id}`, sessionId: session.id, version: '3',
+    operations: [{ path: 'pluginData.mp', operation: 'set', value: 1 }] });
+  const add = game.update([{ path: 'pluginData.hp', operation: 'inc', value: 1 }]);
+  assert.equal((await other2).newVersion, '4');
+  assert.equal((await add).newVersion, '5');
+  assert.equal(conflicts.length, 1);
+  assert.equal(conflicts[0].state.pluginData.mp, 1, 'the policy is asked with the synced state');
+  await until(game, (g) => g.version === '5' && g.pending === 0, 'resent update confirmed');
+  assert.deepEqual(game.state, await serverState(c.gm.s, session.id));
+  assert.equal(game.state.pluginData.hp, 4);
+});
+
+h.test('a refused update is rolled back; a dropped conflict too', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false });
+  t.after(c.close);
+  const session = await newSession(c);
+  const socket = libSocket(sys, c.gm);
+  const pSocket = libSocket(sys, c.p1);
+  t.after(() => { socket.disconnect(); pSocket.disconnect(); });
+  await connected(socket);
+  await connected(pSocket);
+  const game = gameSession(socket, session.id, { onConflict: () => 'drop' });
+  const pgame = gameSession(pSocket, session.id);
+  await game.ready;
+  await pgame.ready;
+  const changes = [];
+  game.subscribe((s, info) => changes.push(info.cause));
+
+  // a key the server refuses (not one of the state's): optimistic, then gone
+  const bad = game.update([{ path: 'bogus', operation: 'set', value: 1 }]);
+  assert.equal(game.state.bogus, 1);
+  await assert.rejects(bad, (e) => e.code === 'VALIDATION_ERROR');
+  assert.equal(game.state.bogus, undefined);
+  assert.equal(game.version, '0');
+  assert.ok(changes.includes('rollback'));
+
+  // a player may not write: FORBIDDEN, rolled back
+  const forbidden = pgame.update([{ path: 'pluginData.x', operation: 'set', value: 1 }]);
+  assert.equal(pgame.state.pluginData.x, 1);
+  await assert.rejects(forbidden, (e) => e.code === 'FORBIDDEN');
+  assert.equal(pgame.state.pluginData.x, undefined);
+
+  // the 'drop' policy on a conflict rolls back too
+  const other = emitAck(socket, 'gameState:update', { id: `o-${session.id}`, sessionId: session.id, version: '0',
+    operations: [{ path: 'pluginData.y', operation: 'set', value: 2 }] });
+  const dropped = game.update([{ path: 'pluginData.y', operation: 'set', value: 1 }]);
+  assert.equal((await other).newVersion, '1');
+  await assert.rejects(dropped, (e) => e.code === 'VERSION_CONFLICT');
+  await until(game, (g) => g.version === '1' && g.pending === 0, 'conflict dropped');
+  assert.equal(game.state.pluginData.y, 2);
+  assert.deepEqual(game.state, await serverState(socket, session.id));
+});
+
+h.test('updates made while disconnected are sent on reconnect with the same ids, none applied twice', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 0, outsider: false, subscribe: false });
+  t.after(c.close);
+  const session = await newSession(c);
+  const socket = libSocket(sys, c.gm);
+  t.after(() => socket.disconnect());
+  await connected(socket);
+  const game = gameSession(socket, session.id);
+  await game.ready;
+  const sent = [];
+  socket.onAnyOutgoing((ev, arg) => { if (ev === 'gameState:update') sent.push(arg.id); });
+
+  // Offline: socket.disconnect() (no recovery), three updates queued and shown
+  socket.disconnect();
+  const ups = [1, 2, 3].map((n) => game.update([{ path: 'pluginData.l', operation: 'set', value: n }]));
+  ups.push(game.update([{ path: 'characters', operation: 'push', value: 'c' }]));
+  assert.equal(game.pending, 4);
+  assert.equal(game.state.pluginData.l, 3);
+  assert.deepEqual(sent, [], 'nothing sent while offline');
+  socket.connect();
+  const res = await Promise.all(ups);
+  assert.deepEqual(res.map((r) => r.newVersion), ['1', '2', '3', '4']);
+  await until(game, (g) => g.version === '4' && g.pending === 0, 'queue confirmed');
+  const state = await serverState(c.gm.s, session.id);
+  assert.deepEqual(game.state, state);
+  assert.deepEqual(state.characters, ['c'], 'pushed once');
+
+  // A drop while an update is in flight: its ack is lost, it is resent with
+  // the same id, and the server's idempotency applies it once.
+  const inflight = game.update([{ path: 'characters', operation: 'push', value: 'd' }]);
+  socket.io.engine.close();
+  const r = await inflight;
+  await until(game, (g) => g.version === r.newVersion && g.pending === 0, 'in-flight update confirmed');
+  assert.equal(r.newVersion, '5');
+  const after = await serverState(c.gm.s, session.id);
+  assert.deepEqual(after.characters, ['c', 'd'], 'applied once');
+  assert.deepEqual(game.state, after);
+  const ids = new Set(sent);
+  assert.equal(ids.size, 5, 'five distinct ids');
+  assert.deepEqual((await serverLog(c.gm.s, session.id, '0')).map((u) => u.id), [...ids]);
+});
