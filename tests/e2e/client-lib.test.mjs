@@ -137,7 +137,7 @@ h.test('3 GM tabs with random delays and transport drops, and a player: all conv
     const socket = libSocket(sys, c.gm);
     await connected(socket);
     const game = gameSession(delayedUpdates(socket, random, 30), session.id);
-    clients.push({ w, socket, game, drops: 0 });
+    clients.push({ w, socket, game, drops: 0, hangups: 0 });
   }
   const pSocket = libSocket(sys, c.p1);
   await connected(pSocket);
@@ -154,7 +154,19 @@ h.test('3 GM tabs with random delays and transport drops, and a player: all conv
   await Promise.all(clients.map(async (k) => {
     const done = [];
     for (let i = 0; i < N; i++) {
-      if (random() < 0.2 && k.socket.connected) { k.drops += 1; k.socket.io.engine.close(); }
+      let r = random();
+      if (i === 4) {                  // each writer at least once: a drop (writer 1) or a hang-up
+        await connected(k.socket);
+        r = k.w === 1 ? 0 : 0.15;
+      }
+      if (r < 0.12 && k.socket.connected) {
+        k.drops += 1;                 // a network failure: recoverable (connection-state recovery)
+        k.socket.io.engine.close();
+      } else if (r < 0.2 && k.socket.connected) {
+        k.hangups += 1;               // a hang-up: a new connection, joined again from scratch
+        k.socket.disconnect();
+        setTimeout(() => k.socket.connect(), Math.floor(random() * 40));
+      }
       const tag = `w${k.w}-${i}`;
       done.push(k.game.update([
         { path: 'pluginData.count', operation: 'inc', value: 1 },
@@ -167,6 +179,7 @@ h.test('3 GM tabs with random delays and transport drops, and a player: all conv
     await Promise.all(done);
   }));
   assert.ok(clients.some((k) => k.drops > 0), 'the seed dropped some transports');
+  assert.ok(clients.some((k) => k.hangups > 0), 'the seed hung some connections up');
   assert.equal(acked.length, W * N);
 
   const final = await serverState(c.gm.s, session.id);
@@ -190,7 +203,7 @@ h.test('3 GM tabs with random delays and transport drops, and a player: all conv
     await until(g, (x) => x.version === final.stateVersion && x.pending === 0, 'converged');
     assert.deepEqual(g.state, final);
   }
-  t.diagnostic(`seed ${SEED}: drops ${clients.map((k) => k.drops).join('/')}, ` +
+  t.diagnostic(`seed ${SEED}: drops ${clients.map((k) => k.drops).join('/')}, hangups ${clients.map((k) => k.hangups).join('/')}, ` +
     `conflicts ${clients.map((k) => k.game.stats.conflicts).join('/')}, syncs ${clients.map((k) => k.game.stats.syncs).join('/')}/${watcher.stats.syncs}, ` +
     `joins ${clients.map((k) => k.game.stats.joins).join('/')}, resends ${clients.map((k) => k.game.stats.resends).join('/')}`);
 });
