@@ -12,6 +12,7 @@
 import { io } from 'socket.io-client';
 
 export { gameSession, applyOps, deepEqual } from './session.js';
+export { entityStore } from './store.js';
 
 /**
  * Connect to a Parley gateway: a socket.io-client socket, connecting, with

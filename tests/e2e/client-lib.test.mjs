@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { useSystem, emitAck, expectOk } from './lib/system.mjs';
 import { setupCampaign } from './lib/campaign.mjs';
-import { connectParley, gameSession, applyOps } from '../../clients/js/index.js';
+import { connectParley, gameSession, applyOps, entityStore } from '../../clients/js/index.js';
 
 const h = useSystem({ workers: 1 });
 
@@ -334,4 +334,66 @@ h.test('updates made while disconnected are sent on reconnect with the same ids,
   const ids = new Set(sent);
   assert.equal(ids.size, 5, 'five distinct ids');
   assert.deepEqual((await serverLog(c.gm.s, session.id, '0')).map((u) => u.id), [...ids]);
+});
+
+h.test('actor and item stores stay live from the broadcasts, leave hidden entities out and resync after a hang-up', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false });
+  t.after(c.close);
+  const gmSocket = libSocket(sys, c.gm);
+  const pSocket = libSocket(sys, c.p1);
+  t.after(() => { gmSocket.disconnect(); pSocket.disconnect(); });
+  await connected(gmSocket);
+  await connected(pSocket);
+  const before = expectOk(await emitAck(c.gm.s, 'actor:create', { name: 'Early', type: 'npc', campaignId: c.id }));
+  const gmAll = entityStore(gmSocket, 'actor', c.id, { includeHidden: true });
+  const gmVisible = entityStore(gmSocket, 'actor', c.id);
+  const pActors = entityStore(pSocket, 'actor', c.id);
+  const pItems = entityStore(pSocket, 'item', c.id);
+  await Promise.all([gmAll.ready, gmVisible.ready, pActors.ready, pItems.ready]);
+  assert.deepEqual(pActors.items, [before], 'listed on ready');
+  const ids = (s) => s.items.map((e) => e.id).sort();
+
+  // live from the broadcasts (made on another connection)
+  const a = expectOk(await emitAck(c.gm.s, 'actor:create', { name: 'Ann', type: 'pc', campaignId: c.id, hp: 5 }));
+  const hid = expectOk(await emitAck(c.gm.s, 'actor:create', { name: 'Spy', type: 'npc', campaignId: c.id, hidden: true }));
+  const item = expectOk(await emitAck(c.gm.s, 'item:create', { name: 'Rope', campaignId: c.id }));
+  await until(pActors, (s) => s.get(a.id)?.hp === 5, 'player sees the new actor');
+  await until(pItems, (s) => s.get(item.id), 'player sees the new item');
+  await until(gmAll, (s) => s.get(hid.id) && s.get(a.id), 'GM store with hidden ones');
+  await until(gmVisible, (s) => s.get(a.id), 'GM store without');
+  const a2 = expectOk(await emitAck(c.gm.s, 'actor:update', { id: a.id, hp: 7 }));
+  await until(pActors, (s) => s.get(a.id)?.version === a2.version, 'player sees the update');
+  assert.deepEqual(pActors.get(a.id), a2);
+  assert.equal(pActors.get(hid.id), undefined, 'a hidden actor never reaches the player');
+  assert.equal(gmVisible.get(hid.id), undefined, 'nor a store that leaves them out');
+
+  // hiding one takes it out of the player's store and the visible one
+  const a3 = expectOk(await emitAck(c.gm.s, 'actor:update', { id: a.id, hidden: true }));
+  await until(pActors, (s) => !s.get(a.id), 'hidden actor leaves the player store');
+  await until(gmVisible, (s) => !s.get(a.id), 'hidden actor leaves the visible store');
+  await until(gmAll, (s) => s.get(a.id)?.version === a3.version, 'and stays in the GM store with hidden ones');
+
+  // a hang-up: changes made meanwhile are read again on reconnect
+  pSocket.disconnect();
+  const b = expectOk(await emitAck(c.gm.s, 'actor:create', { name: 'Bob', type: 'pc', campaignId: c.id }));
+  expectOk(await emitAck(c.gm.s, 'item:delete', item.id));
+  const a4 = expectOk(await emitAck(c.gm.s, 'actor:update', { id: a.id, hidden: false, hp: 9 }));
+  pSocket.connect();
+  await until(pActors, (s) => s.get(b.id) && s.get(a.id)?.version === a4.version, 'player store resynced');
+  await until(pItems, (s) => s.items.length === 0, 'deleted item gone after the resync');
+
+  // the store's own writes apply their ack (no broadcast to the sender)
+  const mine = await pActors.create({ name: 'Mine', type: 'pc' });
+  assert.deepEqual(pActors.get(mine.id), mine);
+  await pActors.remove(mine.id);
+  assert.equal(pActors.get(mine.id), undefined);
+
+  // every store equals what the server lists for its user
+  const pList = expectOk(await emitAck(c.p1.s, 'actor:list', { campaignId: c.id }));
+  const gmList = expectOk(await emitAck(c.gm.s, 'actor:list', { campaignId: c.id }));
+  await until(gmAll, (s) => ids(s).join() === gmList.map((e) => e.id).sort().join(), 'GM store converged');
+  assert.deepEqual(pActors.items, pList);
+  assert.deepEqual(gmAll.items, gmList);
+  assert.deepEqual(gmVisible.items, gmList.filter((e) => !e.hidden));
+  assert.deepEqual(ids(pActors), [before.id, a.id, b.id].sort());
 });

@@ -1,0 +1,125 @@
+// store.js - a live store of a campaign's actors or items (issue 14,
+// section 2): read with <kind>:list, kept live from the campaign room's
+// <kind>:created / :updated / :deleted, read again after a reconnect that was
+// not recovered. Hidden entities are left out unless opts.includeHidden (the
+// server sends them to GMs and their creator only; a player never sees them).
+// The server broadcasts a change to the others, not to its sender, so
+// changes made through the store's own create/update/remove apply their ack.
+
+/**
+ * entityStore(socket, 'actor' | 'item', campaignId, opts)
+ *   opts.includeHidden  keep hidden entities (default false)
+ *   opts.ackTimeoutMs   bound on every request (default 5000)
+ * Returns {ready, items (array, oldest first), get(id), subscribe(fn),
+ * create(fields), update(fields), remove(id), refresh(), close()}.
+ */
+export function entityStore(socket, kind, campaignId, opts = {}) {
+  if (kind !== 'actor' && kind !== 'item') throw new TypeError(`entityStore: kind ${kind}`);
+  const includeHidden = opts.includeHidden === true;
+  const ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
+  const byId = new Map();          // id -> entity (visible ones only)
+  let deletedDuringList = null;    // ids deleted while a list was in flight
+  let closed = false;
+  let readyResolve, readyReject;
+  let loaded = false;
+  const ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
+  ready.catch(() => {});
+  const listeners = new Set();
+
+  function request(event, arg) {
+    return new Promise((resolve, reject) => {
+      socket.timeout(ackTimeoutMs).emit(event, arg, (err, ack) => {
+        if (err) { reject(new Error(`no ack for ${event} within ${ackTimeoutMs} ms`)); return; }
+        if (!ack?.success) {
+          const e = new Error(`${ack?.error?.code}: ${ack?.error?.message}`);
+          e.code = ack?.error?.code;
+          e.ack = ack?.error;
+          reject(e);
+          return;
+        }
+        resolve(ack.data);
+      });
+    });
+  }
+
+  const items = () => [...byId.values()].sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)) || String(a.id).localeCompare(String(b.id)));
+
+  function notify(cause) {
+    const list = items();
+    for (const fn of [...listeners]) {
+      try { fn(list, { cause }); } catch { /* a listener's bug is its own */ }
+    }
+  }
+
+  // Keep e unless it is older than what is held; hidden ones leave.
+  function put(e) {
+    if (!e || e.campaignId !== campaignId || typeof e.id !== 'string') return false;
+    const have = byId.get(e.id);
+    if (have && typeof have.version === 'number' && typeof e.version === 'number' && e.version < have.version) return false;
+    if (e.hidden === true && !includeHidden) return byId.delete(e.id);
+    byId.set(e.id, e);
+    return true;
+  }
+
+  // socket.io-client event callbacks (the app's event loop); a room
+  // event's offset may follow the payload and is not read.
+  const onChanged = (e) => { if (!closed && put(e)) notify('event'); };
+  const onDeleted = (id) => {
+    if (closed) return;
+    deletedDuringList?.add(id);
+    if (byId.delete(id)) notify('event');
+  };
+
+  async function refresh() {
+    await request('subscribe', { room: `campaign:${campaignId}` });
+    deletedDuringList = new Set();
+    try {
+      const list = await request(`${kind}:list`, { campaignId });
+      const fresh = new Map();
+      for (const e of list) {
+        if (deletedDuringList.has(e.id)) continue;
+        const have = byId.get(e.id);
+        const newer = have && typeof have.version === 'number' && have.version > e.version ? have : e;
+        if (newer.hidden === true && !includeHidden) continue;
+        fresh.set(e.id, newer);
+      }
+      byId.clear();
+      for (const [k, v] of fresh) byId.set(k, v);
+    } finally {
+      deletedDuringList = null;
+    }
+    notify('list');
+  }
+
+  // socket.io-client's connect event (app's event loop): the first connect
+  // lists; a reconnect that was not recovered lists again.
+  function onConnect() {
+    if (closed || (loaded && socket.recovered)) return;
+    refresh().then(() => { loaded = true; readyResolve(); }, (e) => { if (!loaded) readyReject(e); });
+  }
+
+  socket.on(`${kind}:created`, onChanged);
+  socket.on(`${kind}:updated`, onChanged);
+  socket.on(`${kind}:deleted`, onDeleted);
+  socket.on('connect', onConnect);
+  if (socket.connected) onConnect();
+
+  return {
+    ready,
+    get items() { return items(); },
+    get(id) { return byId.get(id); },
+    /** fn(items, {cause}) on every change; returns the unsubscribe. */
+    subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
+    refresh,
+    async create(fields) { const e = await request(`${kind}:create`, { ...fields, campaignId }); if (put(e)) notify('local'); return e; },
+    async update(fields) { const e = await request(`${kind}:update`, fields); if (put(e)) notify('local'); return e; },
+    async remove(id) { await request(`${kind}:delete`, id); if (byId.delete(id)) notify('local'); },
+    close() {
+      closed = true;
+      socket.off(`${kind}:created`, onChanged);
+      socket.off(`${kind}:updated`, onChanged);
+      socket.off(`${kind}:deleted`, onDeleted);
+      socket.off('connect', onConnect);
+    },
+  };
+}
