@@ -92,6 +92,25 @@ async function newSession(c) {
   return expectOk(await emitAck(c.gm.s, 'gameSession:create', { campaignId: c.id, name: 'lib' }));
 }
 
+/** A connected library socket for user, disconnected after the test. */
+async function libConnected(t, sys, user) {
+  const s = libSocket(sys, user);
+  t.after(() => s.disconnect());
+  await connected(s);
+  return s;
+}
+
+/** A campaign, a new session in it, and the GM's library socket and joined gameSession. */
+async function gmGame(t, sys, { players = 0, ...opts } = {}) {
+  const c = await setupCampaign(sys, { players, outsider: false, subscribe: false });
+  t.after(c.close);
+  const session = await newSession(c);
+  const socket = await libConnected(t, sys, c.gm);
+  const game = gameSession(socket, session.id, opts);
+  await game.ready;
+  return { c, session, socket, game };
+}
+
 async function serverState(socket, sessionId) {
   return expectOk(await emitAck(socket, 'gameState:requestFull', sessionId)).gameState;
 }
@@ -209,17 +228,10 @@ h.test('3 GM tabs with random delays and transport drops, and a player: all conv
 });
 
 h.test('a conflict is rebased: an update made on a stale version is synced, re-derived and sent again', async (t, sys) => {
-  const c = await setupCampaign(sys, { players: 0, outsider: false, subscribe: false });
-  t.after(c.close);
-  const session = await newSession(c);
-  const socket = libSocket(sys, c.gm);
-  t.after(() => socket.disconnect());
-  await connected(socket);
   const conflicts = [];
-  const game = gameSession(socket, session.id, {
+  const { c, session, socket, game } = await gmGame(t, sys, {
     onConflict: (u, state) => { conflicts.push({ u, state }); return 'resend'; },
   });
-  await game.ready;
   expectOk(await emitAck(c.gm.s, 'gameSession:join', session.id));
   assert.equal((await emitAck(c.gm.s, 'gameState:update', { id: `hp-${session.id}`, sessionId: session.id, version: '0',
     operations: [{ path: 'pluginData.hp', operation: 'set', value: 10 }] })).newVersion, '1');
@@ -254,17 +266,8 @@ h.test('a conflict is rebased: an update made on a stale version is synced, re-d
 });
 
 h.test('a refused update is rolled back; a dropped conflict too', async (t, sys) => {
-  const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false });
-  t.after(c.close);
-  const session = await newSession(c);
-  const socket = libSocket(sys, c.gm);
-  const pSocket = libSocket(sys, c.p1);
-  t.after(() => { socket.disconnect(); pSocket.disconnect(); });
-  await connected(socket);
-  await connected(pSocket);
-  const game = gameSession(socket, session.id, { onConflict: () => 'drop' });
-  const pgame = gameSession(pSocket, session.id);
-  await game.ready;
+  const { c, session, socket, game } = await gmGame(t, sys, { players: 1, onConflict: () => 'drop' });
+  const pgame = gameSession(await libConnected(t, sys, c.p1), session.id);
   await pgame.ready;
   const changes = [];
   game.subscribe((s, info) => changes.push(info.cause));
@@ -295,14 +298,7 @@ h.test('a refused update is rolled back; a dropped conflict too', async (t, sys)
 });
 
 h.test('updates made while disconnected are sent on reconnect with the same ids, none applied twice', async (t, sys) => {
-  const c = await setupCampaign(sys, { players: 0, outsider: false, subscribe: false });
-  t.after(c.close);
-  const session = await newSession(c);
-  const socket = libSocket(sys, c.gm);
-  t.after(() => socket.disconnect());
-  await connected(socket);
-  const game = gameSession(socket, session.id);
-  await game.ready;
+  const { c, session, socket, game } = await gmGame(t, sys);
   const sent = [];
   socket.onAnyOutgoing((ev, arg) => { if (ev === 'gameState:update') sent.push(arg.id); });
 
@@ -339,11 +335,8 @@ h.test('updates made while disconnected are sent on reconnect with the same ids,
 h.test('actor and item stores stay live from the broadcasts, leave hidden entities out and resync after a hang-up', async (t, sys) => {
   const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false });
   t.after(c.close);
-  const gmSocket = libSocket(sys, c.gm);
-  const pSocket = libSocket(sys, c.p1);
-  t.after(() => { gmSocket.disconnect(); pSocket.disconnect(); });
-  await connected(gmSocket);
-  await connected(pSocket);
+  const gmSocket = await libConnected(t, sys, c.gm);
+  const pSocket = await libConnected(t, sys, c.p1);
   const before = expectOk(await emitAck(c.gm.s, 'actor:create', { name: 'Early', type: 'npc', campaignId: c.id }));
   const gmAll = entityStore(gmSocket, 'actor', c.id, { includeHidden: true });
   const gmVisible = entityStore(gmSocket, 'actor', c.id);
