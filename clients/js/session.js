@@ -116,6 +116,9 @@ export function gameSession(socket, sessionId, opts = {}) {
   let syncing = null;              // the running sync or join, if any
   let gen = 0;                     // connection generation: acks of an older one are ignored
   let closed = false;
+  let live = false;                // joined (or synced) on the current connection
+  let catchUpTries = 0;            // failed joins on the current connection
+  let catchUpTimer = null;         // the next try, if one is due
   const listeners = new Set();
   const stats = { conflicts: 0, syncs: 0, joins: 0, resends: 0 };
   let readyResolve, readyReject;
@@ -206,7 +209,19 @@ export function gameSession(socket, sessionId, opts = {}) {
     while (syncing) await syncing.catch(() => {});
     const p = fn();
     syncing = p;
-    try { return await p; } finally { if (syncing === p) syncing = null; pump(); }
+    try { return await p; } finally {
+      if (syncing === p) syncing = null;
+      afterExclusive();
+      pump();
+    }
+  }
+
+  // An update that arrived after a sync or join drained the buffer, but
+  // before it ended, was only buffered: apply it now, or sync again.
+  function afterExclusive() {
+    if (closed || syncing || !confirmed || buffer.size === 0) return;
+    settle('update');
+    if (buffer.size > 0) sync().catch(() => {});
   }
 
   async function join() {
@@ -250,7 +265,7 @@ export function gameSession(socket, sessionId, opts = {}) {
 
   // Send the first queued update if nothing is in flight (app's event loop).
   function pump() {
-    if (closed || syncing || !confirmed || !socket.connected) return;
+    if (closed || syncing || !live || !confirmed || !socket.connected) return;
     // strictly in order: the first unacknowledged update, only when it waits
     // (not in flight, not being rebased), so a later one never overtakes it
     const p = pending.find((x) => x.status !== 'acked');
@@ -331,14 +346,39 @@ export function gameSession(socket, sessionId, opts = {}) {
   function onConnect() {
     if (closed) return;
     gen += 1;
+    live = false;
+    catchUpTries = 0;
     for (const p of pending) if (p.status === 'inflight') p.status = 'queued';
-    const step = confirmed && socket.recovered ? sync().catch(() => join()) : join();
-    step.then(() => readyResolve(), (e) => { if (!confirmed) readyReject(e); });
+    catchUp();
+  }
+
+  // Join (or, recovered, sync) on this connection; nothing is sent before
+  // it succeeds. A failure without an error code (no ack: the request was
+  // lost) is tried again on a timer, at most maxAttempts times; an error
+  // from the server (NOT_FOUND...) or a new connection ends it.
+  function catchUp() {
+    catchUpTimer = null;
+    const myGen = gen;
+    const step = confirmed && socket.recovered && catchUpTries === 0 ? sync().catch(() => join()) : join();
+    step.then(() => {
+      if (myGen !== gen || closed) return;
+      live = true;
+      readyResolve();
+      pump();
+    }, (e) => {
+      stats.lastError = e.message;
+      if (closed || myGen !== gen || !socket.connected) return;   // the next connect catches up
+      catchUpTries += 1;
+      if (e.code || catchUpTries >= maxAttempts) { if (!confirmed) readyReject(e); return; }
+      catchUpTimer = setTimeout(catchUp, 50 * 2 ** catchUpTries);
+    });
   }
 
   // socket.io-client's disconnect event (app's event loop).
   function onDisconnect() {
     gen += 1;
+    live = false;
+    if (catchUpTimer) { clearTimeout(catchUpTimer); catchUpTimer = null; }
     for (const p of pending) if (p.status === 'inflight') p.status = 'queued';
   }
 
@@ -378,7 +418,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     get version() { return confirmed?.stateVersion ?? null; },
     get isGM() { return isGM; },
     get pending() { return pending.length; },
-    get stats() { return { ...stats }; },
+    get stats() { return { ...stats, buffered: buffer.size, syncing: !!syncing, queue: pending.map((p) => p.status).join(',') }; },
     /** fn(state, {version, cause, pending}) on every change; returns the unsubscribe. */
     subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
     update,
@@ -386,6 +426,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     /** Stop listening (and leave the session's room when connected). */
     close() {
       closed = true;
+      if (catchUpTimer) clearTimeout(catchUpTimer);
       socket.off('gameState:updated', onUpdated);
       socket.off('connect', onConnect);
       socket.off('disconnect', onDisconnect);

@@ -69,7 +69,7 @@ function delayedUpdates(socket, random, maxMs) {
 function until(session, pred, what, timeoutMs = 15000) {
   return new Promise((resolve, reject) => {
     let off = () => {};
-    const timer = setTimeout(() => { off(); reject(new Error(`${what}: not within ${timeoutMs} ms (version ${session.version})`)); }, timeoutMs);
+    const timer = setTimeout(() => { off(); reject(new Error(`${what}: not within ${timeoutMs} ms (version ${session.version}, ${JSON.stringify(session.stats)})`)); }, timeoutMs);
     const check = () => {
       if (!pred(session)) return;
       clearTimeout(timer); off(); resolve();
