@@ -116,6 +116,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   let syncing = null;              // the running sync or join, if any
   let gen = 0;                     // connection generation: acks of an older one are ignored
   let closed = false;
+  let inRoom = false;              // the last join was acknowledged (a recovered connection is still in the room)
   let live = false;                // joined (or synced) on the current connection
   let catchUpTries = 0;            // failed joins on the current connection
   let catchUpTimer = null;         // the next try, if one is due
@@ -226,9 +227,11 @@ export function gameSession(socket, sessionId, opts = {}) {
 
   async function join() {
     return runExclusive(async () => {
+      inRoom = false;                   // until this join's ack says so
       const ack = await request('gameSession:join', sessionId);
       if (!ack?.success) throw ackError(ack?.error);
       stats.joins += 1;
+      inRoom = true;
       isGM = ack.data.isGM === true;
       if (!confirmed || big(ack.data.gameState.stateVersion) >= big(confirmed.stateVersion)) confirmed = ack.data.gameState;
       settle('join');
@@ -359,7 +362,9 @@ export function gameSession(socket, sessionId, opts = {}) {
   function catchUp() {
     catchUpTimer = null;
     const myGen = gen;
-    const step = confirmed && socket.recovered && catchUpTries === 0 ? sync().catch(() => join()) : join();
+    // A recovered connection keeps the rooms it had when it dropped, which
+    // lack the session when a join was still unanswered then: join again.
+    const step = confirmed && inRoom && socket.recovered && catchUpTries === 0 ? sync().catch(() => join()) : join();
     step.then(() => {
       if (myGen !== gen || closed) return;
       live = true;

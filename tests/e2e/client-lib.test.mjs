@@ -80,11 +80,17 @@ function until(session, pred, what, timeoutMs = 15000) {
 }
 
 /** Resolve once socket is connected (bounded). */
-function connected(socket, timeoutMs = 5000) {
+function connected(socket, what = 'socket', timeoutMs = 5000) {
   if (socket.connected) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no connect')), timeoutMs);
-    socket.once('connect', () => { clearTimeout(timer); resolve(); });
+    let lastError = null;
+    const onError = (e) => { lastError = e?.message || String(e); };
+    const timer = setTimeout(() => {
+      socket.off('connect_error', onError);
+      reject(new Error(`${what}: no connect within ${timeoutMs} ms (active ${socket.active}, last connect_error ${lastError})`));
+    }, timeoutMs);
+    socket.on('connect_error', onError);
+    socket.once('connect', () => { clearTimeout(timer); socket.off('connect_error', onError); resolve(); });
   });
 }
 
@@ -96,7 +102,7 @@ async function newSession(c) {
 async function libConnected(t, sys, user) {
   const s = libSocket(sys, user);
   t.after(() => s.disconnect());
-  await connected(s);
+  await connected(s, user.id);
   return s;
 }
 
@@ -154,12 +160,12 @@ h.test('3 GM tabs with random delays and transport drops, and a player: all conv
   const clients = [];
   for (let w = 0; w < W; w++) {
     const socket = libSocket(sys, c.gm);
-    await connected(socket);
+    await connected(socket, `writer ${w}`);
     const game = gameSession(delayedUpdates(socket, random, 30), session.id);
     clients.push({ w, socket, game, drops: 0, hangups: 0 });
   }
   const pSocket = libSocket(sys, c.p1);
-  await connected(pSocket);
+  await connected(pSocket, 'watcher');
   const watcher = gameSession(delayedUpdates(pSocket, random, 30), session.id);
   t.after(() => { for (const x of [...clients.map((k) => k.socket), pSocket]) x.disconnect(); });
   for (const k of clients) { await k.game.ready; assert.equal(k.game.isGM, true); }
@@ -175,7 +181,7 @@ h.test('3 GM tabs with random delays and transport drops, and a player: all conv
     for (let i = 0; i < N; i++) {
       let r = random();
       if (i === 4) {                  // each writer at least once: a drop (writer 1) or a hang-up
-        await connected(k.socket);
+        await connected(k.socket, `writer ${k.w} before its forced drop`);
         r = k.w === 1 ? 0 : 0.15;
       }
       if (r < 0.12 && k.socket.connected) {
