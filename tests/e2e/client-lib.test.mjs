@@ -79,6 +79,13 @@ function until(session, pred, what, timeoutMs = 15000) {
   });
 }
 
+/** p, or a rejection naming what did not settle within ms. */
+function within(p, what, ms = 20000) {
+  let timer;
+  const limit = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms); });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
 /** Resolve once socket is connected (bounded). */
 function connected(socket, what = 'socket', timeoutMs = 5000) {
   if (socket.connected) return Promise.resolve();
@@ -201,7 +208,7 @@ h.test('3 GM tabs with random delays and transport drops, and a player: all conv
       assert.ok(k.game.state.pluginData.log.includes(tag), 'applied optimistically');
       await new Promise((r) => setTimeout(r, Math.floor(random() * 25)));   // think time, not a wait for anything
     }
-    await Promise.all(done);
+    await within(Promise.all(done), `writer ${k.w}'s updates`, 40000);
   }));
   assert.ok(clients.some((k) => k.drops > 0), 'the seed dropped some transports');
   assert.ok(clients.some((k) => k.hangups > 0), 'the seed hung some connections up');
@@ -252,7 +259,8 @@ h.test('a conflict is rebased: an update made on a stale version is synced, re-d
   const half = game.update((s) => [{ path: 'pluginData.hp', operation: 'set', value: Math.floor(s.pluginData.hp / 2) }]);
   assert.equal(game.state.pluginData.hp, 5, 'optimistic, on the stale state');
   assert.deepEqual(await other, { success: true, newVersion: '2' });
-  assert.deepEqual(await half, { id: (await half).id, newVersion: '3' });
+  const halved = await within(half, 'the rebased update');
+  assert.deepEqual(halved, { id: halved.id, newVersion: '3' });
   assert.equal(game.stats.conflicts, 1, 'one conflict, rebased');
   await until(game, (g) => g.version === '3' && g.pending === 0, 'rebased update confirmed');
   assert.equal(game.state.pluginData.hp, 3);
@@ -263,7 +271,7 @@ h.test('a conflict is rebased: an update made on a stale version is synced, re-d
     operations: [{ path: 'pluginData.mp', operation: 'set', value: 1 }] });
   const add = game.update([{ path: 'pluginData.hp', operation: 'inc', value: 1 }]);
   assert.equal((await other2).newVersion, '4');
-  assert.equal((await add).newVersion, '5');
+  assert.equal((await within(add, 'the resent update')).newVersion, '5');
   assert.equal(conflicts.length, 1);
   assert.equal(conflicts[0].state.pluginData.mp, 1, 'the policy is asked with the synced state');
   await until(game, (g) => g.version === '5' && g.pending === 0, 'resent update confirmed');
@@ -281,7 +289,7 @@ h.test('a refused update is rolled back; a dropped conflict too', async (t, sys)
   // a key the server refuses (not one of the state's): optimistic, then gone
   const bad = game.update([{ path: 'bogus', operation: 'set', value: 1 }]);
   assert.equal(game.state.bogus, 1);
-  await assert.rejects(bad, (e) => e.code === 'VALIDATION_ERROR');
+  await assert.rejects(within(bad, 'the refused update'), (e) => e.code === 'VALIDATION_ERROR');
   assert.equal(game.state.bogus, undefined);
   assert.equal(game.version, '0');
   assert.ok(changes.includes('rollback'));
@@ -289,7 +297,7 @@ h.test('a refused update is rolled back; a dropped conflict too', async (t, sys)
   // a player may not write: FORBIDDEN, rolled back
   const forbidden = pgame.update([{ path: 'pluginData.x', operation: 'set', value: 1 }]);
   assert.equal(pgame.state.pluginData.x, 1);
-  await assert.rejects(forbidden, (e) => e.code === 'FORBIDDEN');
+  await assert.rejects(within(forbidden, 'the forbidden update'), (e) => e.code === 'FORBIDDEN');
   assert.equal(pgame.state.pluginData.x, undefined);
 
   // the 'drop' policy on a conflict rolls back too
@@ -297,7 +305,7 @@ h.test('a refused update is rolled back; a dropped conflict too', async (t, sys)
     operations: [{ path: 'pluginData.y', operation: 'set', value: 2 }] });
   const dropped = game.update([{ path: 'pluginData.y', operation: 'set', value: 1 }]);
   assert.equal((await other).newVersion, '1');
-  await assert.rejects(dropped, (e) => e.code === 'VERSION_CONFLICT');
+  await assert.rejects(within(dropped, 'the dropped update'), (e) => e.code === 'VERSION_CONFLICT');
   await until(game, (g) => g.version === '1' && g.pending === 0, 'conflict dropped');
   assert.equal(game.state.pluginData.y, 2);
   assert.deepEqual(game.state, await serverState(socket, session.id));
@@ -316,7 +324,7 @@ h.test('updates made while disconnected are sent on reconnect with the same ids,
   assert.equal(game.state.pluginData.l, 3);
   assert.deepEqual(sent, [], 'nothing sent while offline');
   socket.connect();
-  const res = await Promise.all(ups);
+  const res = await within(Promise.all(ups), 'the queued updates');
   assert.deepEqual(res.map((r) => r.newVersion), ['1', '2', '3', '4']);
   await until(game, (g) => g.version === '4' && g.pending === 0, 'queue confirmed');
   const state = await serverState(c.gm.s, session.id);
@@ -327,7 +335,7 @@ h.test('updates made while disconnected are sent on reconnect with the same ids,
   // the same id, and the server's idempotency applies it once.
   const inflight = game.update([{ path: 'characters', operation: 'push', value: 'd' }]);
   socket.io.engine.close();
-  const r = await inflight;
+  const r = await within(inflight, 'the in-flight update');
   await until(game, (g) => g.version === r.newVersion && g.pending === 0, 'in-flight update confirmed');
   assert.equal(r.newVersion, '5');
   const after = await serverState(c.gm.s, session.id);
