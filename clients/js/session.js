@@ -98,6 +98,7 @@ function ackError(error) {
  *                      what to do with an array update after a
  *                      VERSION_CONFLICT and the sync (default 'resend');
  *                      an update given as a function is evaluated again
+ *                      when it is sent, on the state it is based on
  *   opts.maxPending    updates queued at most (default 1000)
  * Returns {ready, state, version, isGM, pending, subscribe, update, sync, close}.
  */
@@ -120,6 +121,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   let live = false;                // joined (or synced) on the current connection
   let catchUpTries = 0;            // failed joins on the current connection
   let catchUpTimer = null;         // the next try, if one is due
+  let confirmTimer = null;         // a function update waits for our broadcasts: sync if they don't come
   const listeners = new Set();
   const stats = { conflicts: 0, syncs: 0, joins: 0, resends: 0 };
   let readyResolve, readyReject;
@@ -273,6 +275,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     // (not in flight, not being rebased), so a later one never overtakes it
     const p = pending.find((x) => x.status !== 'acked');
     if (!p || p.status !== 'queued') return;
+    if (p.make && !derive(p)) return;
     p.status = 'inflight';
     p.attempts += 1;
     if (p.attempts > 1) stats.resends += 1;
@@ -281,6 +284,37 @@ export function gameSession(socket, sessionId, opts = {}) {
     socket.timeout(ackTimeoutMs).emit('gameState:update',
       { id: p.id, sessionId, version: base, operations: p.ops, timestamp: Date.now() },
       (err, ack) => onAck(p, myGen, err, ack));
+  }
+
+  // A function update is derived from the server's state at the version it
+  // is sent on, so it must wait until the confirmed state holds this
+  // client's acknowledged updates (their gameState:updated came back): an
+  // update queued behind one that was rebased would otherwise go out
+  // computed from a state the server never had, and the version check
+  // could not catch it. False when p must wait (or was rolled back).
+  function derive(p) {
+    if (ackedVersion !== null && big(ackedVersion) > big(confirmed.stateVersion)) {
+      // our broadcasts are on their way; if one never comes, sync
+      if (!confirmTimer) {
+        confirmTimer = setTimeout(() => {
+          confirmTimer = null;
+          if (closed) return;
+          if (ackedVersion !== null && big(ackedVersion) > big(confirmed.stateVersion)) sync().catch(() => {});
+          else pump();
+        }, ackTimeoutMs);
+      }
+      return false;
+    }
+    let ops;
+    try {
+      ops = p.make(structuredClone(confirmed));
+      if (!Array.isArray(ops)) throw new TypeError('update: the function must return an array of operations');
+    } catch (e) {
+      rollback(p, e);
+      return false;
+    }
+    if (!deepEqual(ops, p.ops)) { p.ops = ops; recompute(); notify('rebase'); }
+    return true;
   }
 
   // The ack of one send (socket.io-client's ack callback, app's event loop).
@@ -319,7 +353,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   function rebase(p) {
     if (!pending.includes(p)) return;
     p.status = 'queued';
-    if (p.make) { p.ops = p.make(stateBefore(p)); recompute(); return; }
+    if (p.make) return;                 // derived again when it is sent (pump)
     const r = onConflict({ id: p.id, operations: p.ops }, stateBefore(p));
     if (r === 'drop') { rollback(p, ackError({ code: 'VERSION_CONFLICT', message: 'dropped after a conflict' })); return; }
     if (Array.isArray(r)) { p.ops = r; recompute(); notify('rebase'); }
@@ -394,7 +428,8 @@ export function gameSession(socket, sessionId, opts = {}) {
 
   /**
    * An optimistic update: ops (an array of {path, operation, value}) or a
-   * function (state) => ops, evaluated now and again after a conflict. The
+   * function (state) => ops, evaluated now (for the view) and again when it is
+   * sent, on the server's state at the version it is based on. The
    * view changes at once; resolves {id, newVersion} once acknowledged,
    * rejects (and the view drops it) when refused.
    */
@@ -404,7 +439,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     if (!confirmed) return Promise.reject(new Error('not joined yet (await session.ready)'));
     const make = typeof opsOrFn === 'function' ? opsOrFn : null;
     const p = { id: randomId(), make, ops: null, status: 'queued', newVersion: null, attempts: 0 };
-    p.ops = make ? make(structuredClone(view)) : opsOrFn;
+    try { p.ops = make ? make(structuredClone(view)) : opsOrFn; } catch (e) { return Promise.reject(e); }
     if (!Array.isArray(p.ops)) return Promise.reject(new TypeError('update: operations must be an array'));
     const done = new Promise((resolve, reject) => {
       p.resolve = (r) => { p.resolve = null; resolve(r); };
@@ -432,6 +467,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     close() {
       closed = true;
       if (catchUpTimer) clearTimeout(catchUpTimer);
+      if (confirmTimer) clearTimeout(confirmTimer);
       socket.off('gameState:updated', onUpdated);
       socket.off('connect', onConnect);
       socket.off('disconnect', onDisconnect);

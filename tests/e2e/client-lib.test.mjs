@@ -279,6 +279,29 @@ h.test('a conflict is rebased: an update made on a stale version is synced, re-d
   assert.equal(game.state.pluginData.hp, 4);
 });
 
+h.test('function updates queued behind a rebased one are derived from the state they are sent on: two tabs counting, none lost', async (t, sys) => {
+  // Each tab queues K read-modify-write updates at once. Whenever the other
+  // tab wins a version, the head of the queue is rebased; the ones queued
+  // behind it were first computed from a state the server never had, and
+  // sent as computed they would set a count already passed (seen: 34 of 102).
+  const { c, session, game } = await gmGame(t, sys);
+  const other = gameSession(await libConnected(t, sys, c.gm), session.id);
+  await other.ready;
+  const K = 25;
+  const count = (s) => [{ path: 'pluginData.n', operation: 'set', value: (s.pluginData.n ?? 0) + 1 }];
+  const all = [];
+  for (let i = 0; i < K; i++) all.push(game.update(count), other.update(count));
+  await within(Promise.all(all), 'the counting updates');
+  assert.ok(game.stats.conflicts + other.stats.conflicts > 0, 'the tabs did contend');
+  const server = await serverState(c.gm.s, session.id);
+  assert.equal(server.pluginData.n, 2 * K, 'every increment counted once');
+  assert.equal(server.stateVersion, String(2 * K));
+  await until(game, (g) => g.version === String(2 * K) && g.pending === 0, 'the first tab confirmed');
+  await until(other, (g) => g.version === String(2 * K) && g.pending === 0, 'the second tab confirmed');
+  assert.deepEqual(game.state, server);
+  assert.deepEqual(other.state, server);
+});
+
 h.test('a refused update is rolled back; a dropped conflict too', async (t, sys) => {
   const { c, session, socket, game } = await gmGame(t, sys, { players: 1, onConflict: () => 'drop' });
   const pgame = gameSession(await libConnected(t, sys, c.p1), session.id);
