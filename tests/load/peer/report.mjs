@@ -112,6 +112,18 @@ const METRICS = {
       + r.out_of_order + r.previous_errors + r.final_mismatch, L],
     CPU,
   ],
+  // Parley only: one Node process drives both, alternating on the same
+  // system, so the quotient is from one run (the medians of the rounds).
+  'client-lib': [
+    ['updates acked/s, gameSession().update()', (r) => r.rate, H],
+    ['updates acked/s, plain socket.io-client', (r) => r.raw_rate, H],
+    ['library ÷ plain, same run', (r) => r.lib_over_raw, H],
+    ['latency p50, library (ms)', (r) => r.p50_ms, L],
+    ['latency p50, plain (ms)', (r) => r.raw_p50_ms, L],
+    ['3 tabs on one session: updates acked/s', (r) => r.contend_rate, H],
+    ['3 tabs: VERSION_CONFLICTs rebased per update', (r) => r.contend_conflicts / r.contend_updates, L],
+    ['sessions with a wrong count (must be 0)', (r) => r.wrong_counts, L],
+  ],
   broker: [['replies/s', (r) => r.rate, H], ...latency(['p50_ms', 'p99_ms'])],
   worker: [['replies/s', (r) => r.rate, H], ...latency(['p50_ms', 'p99_ms'])],
   // One parley-rules alone (parley-load roll), right after the actors
@@ -141,7 +153,7 @@ for (const [two, one] of Object.entries(TWO_WORKERS)) {
     ...rest];
 }
 const ORDER = ['connect', 'connect-large', 'polling-connect', 'fanout-throughput', 'fanout-latency', 'rpc-flat', 'rpc-flat-2w',
-  'rpc-fixed', 'rpc-fixed-low', 'state', 'state-2w', 'broker', 'worker', 'roll', 'rules', 'routing'];
+  'rpc-fixed', 'rpc-fixed-low', 'state', 'state-2w', 'client-lib', 'broker', 'worker', 'roll', 'rules', 'routing'];
 
 function fmt(v) {
   if (v === undefined || v === null || Number.isNaN(v)) return '–';
@@ -281,6 +293,11 @@ for (const run of runs) {
     ['setup_failed', 'failed', 'unanswered', 'version_errors', 'lost', 'extra', 'gaps', 'out_of_order',
       'previous_errors', 'members_down', 'final_mismatch'].map((k) => `${k} ${r[k]}`).join(', ')
       + `, errors ${JSON.stringify(r.errors)}`);
+  }
+  if (run.scenario === 'client-lib') {
+    // correctness, not speed: checked in full runs too
+    check(`${name}: every update counted once (plain, library, 3 contending tabs)`,
+      r.ok === true && r.wrong_counts === 0 && r.contend_updates > 0, r.error || `wrong counts ${r.wrong_counts}`);
   }
   if (LOADED[run.scenario] && r.ok) {
     const svc = LOADED[run.scenario];
