@@ -249,7 +249,7 @@ h.test('a hidden actor created by the GM never reaches the player; one created a
   await shot('hidden');
 });
 
-h.test('a dice roll by the player shows on both pages with the same result', { timeout: 60000 }, async () => {
+h.test('a dice roll and a chat line by the player show on both pages, the roll with the same result', { timeout: 60000 }, async () => {
   const gm = pages.gm.page, player = pages.player.page;
   await player.getByTestId('dice-expr').fill('3d6+2');
   await player.getByTestId('dice-label').fill('Stealth');
@@ -264,6 +264,15 @@ h.test('a dice roll by the player shows on both pages with the same result', { t
   assert.equal(Number(await theirs.getAttribute('data-total')), total);
   // The same faces, names and total, word for word (times are not shown in rolls).
   assert.equal(await theirs.textContent(), await mine.textContent());
+
+  await player.getByTestId('chat-input').fill(`hello <b>${tag}</b>`);
+  await player.getByTestId('chat-input').press('Enter');
+  // Shown as text on both pages: the markup stays characters, not elements.
+  for (const page of [gm, player]) {
+    const line = page.locator('[data-testid=chat]', { hasText: `hello <b>${tag}</b>` });
+    await line.waitFor({ timeout: WAIT });
+    assert.equal(await line.locator('b').count(), 0);
+  }
   await noErrorShown();
   await shot('rolled');
 });
