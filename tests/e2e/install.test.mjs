@@ -110,6 +110,7 @@ test('cmake --install into a DESTDIR installs exactly the binaries, the units, t
   const unit = (u) => fs.readFileSync(path.join(root, PREFIX, UNITDIR, u), 'utf8');
   assert.deepEqual(unitValues(unit('parley-broker.service'), 'ExecStart'), [`${PREFIX}/bin/parley-broker`]);
   assert.deepEqual(unitValues(unit('parley-gateway.service'), 'ExecStart'), [`${PREFIX}/bin/parley-gateway`]);
+  assert.deepEqual(unitValues(unit('parley-gateway.service'), 'Environment'), [`PARLEY_HUD_DIR=${PREFIX}/${HUDDIR}`]);
   assert.deepEqual(unitValues(unit('parley-worker@.service'), 'ExecStart'), [`${PREFIX}/bin/parley-%i`]);
   for (const u of UNITS.filter((x) => x.endsWith('.service'))) {
     assert.deepEqual(unitValues(unit(u), 'EnvironmentFile'), ['/etc/parley/parley.env'], u);
@@ -155,6 +156,7 @@ test('ExecStart follows the install-time --prefix (/opt/parley), not the configu
   assert.deepEqual(unitValues(unit('parley-broker.service'), 'ExecStart'), ['/opt/parley/bin/parley-broker']);
   assert.deepEqual(unitValues(unit('parley-gateway.service'), 'ExecStart'), ['/opt/parley/bin/parley-gateway']);
   assert.deepEqual(unitValues(unit('parley-worker@.service'), 'ExecStart'), ['/opt/parley/bin/parley-%i']);
+  assert.deepEqual(unitValues(unit('parley-gateway.service'), 'Environment'), [`PARLEY_HUD_DIR=/opt/parley/${HUDDIR}`]);
 });
 
 // ---- systemd-analyze verify -------------------------------------------------
