@@ -1,5 +1,5 @@
-/*  pl_http - /healthz, /metrics and the REST API, over pl_h1, on the
- *  gateway loop. */
+/*  pl_http - /healthz, /metrics, the REST API and the HUD's files, over
+ *  pl_h1, on the gateway loop. */
 #include "pl_http.h"
 #include "pl_gateway_int.h"
 #include "pl_config.h"

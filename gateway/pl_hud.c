@@ -111,13 +111,15 @@ s_hash_source (const char *text, size_t len, char *out, size_t size)
     EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
     if (!ctx || EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL) != 1)
         goto cleanup;
-    for (size_t i = 0; i < len; i++) {
-        const char *ch = text[i] == '\r' ? "\n" : text + i;
-        if (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n')
-            continue;                       /* the LF that follows says it */
-        if (EVP_DigestUpdate (ctx, ch, 1) != 1)
+    const char *p = text, *end = text + len, *cr;
+    while ((cr = memchr (p, '\r', (size_t) (end - p))) != NULL) {
+        /* the run before the CR, then LF for it (or for CR LF) */
+        if (EVP_DigestUpdate (ctx, p, (size_t) (cr - p)) != 1 || EVP_DigestUpdate (ctx, "\n", 1) != 1)
             goto cleanup;
+        p = cr + 1 < end && cr[1] == '\n' ? cr + 2 : cr + 1;
     }
+    if (EVP_DigestUpdate (ctx, p, (size_t) (end - p)) != 1)
+        goto cleanup;
     if (EVP_DigestFinal_ex (ctx, digest, &dlen) != 1)
         goto cleanup;
     EVP_EncodeBlock (b64, digest, (int) dlen);
@@ -138,7 +140,8 @@ s_csp (const char *html, size_t len)
     char *line = NULL, hashes[PL_HUD_SCRIPTS_MAX * 56 + 1] = "";
     size_t used = 0;
     const char *p = html, *end = html + len;
-    for (int n = 0; n < PL_HUD_SCRIPTS_MAX && (p = s_find (p, end, "<script")) != NULL; ) {
+    int n = 0;
+    while (n < PL_HUD_SCRIPTS_MAX && (p = s_find (p, end, "<script")) != NULL) {
         p += 7;
         if (p < end && *p != '>' && *p != '/' && *p != ' ' && *p != '\t' && *p != '\n'
         &&  *p != '\r' && *p != '\f')
@@ -159,6 +162,9 @@ s_csp (const char *html, size_t len)
         }
         p = close + 8;
     }
+    if (n == PL_HUD_SCRIPTS_MAX && s_find (p, end, "<script"))
+        pl_warn ("hud: an html file has more than %d inline scripts: the CSP allows the "
+                 "first %d only", PL_HUD_SCRIPTS_MAX, PL_HUD_SCRIPTS_MAX);
     line = zsys_sprintf ("Content-Security-Policy: default-src 'self'; script-src 'self'%s"
                          S_CSP_REST "\r\n", hashes);
 cleanup:
@@ -449,11 +455,16 @@ pl_hud_test (bool verbose)
     s_put (dir, ".hidden.js", "secret");
     s_put (dir, "x.exe", "MZ");
     s_put (sub, "s.css", "body{}");
+    /* more inline scripts than PL_HUD_SCRIPTS_MAX: the first ones hashed */
+    char many[(PL_HUD_SCRIPTS_MAX + 1) * 32 + 1] = "";
+    for (int i = 0; i <= PL_HUD_SCRIPTS_MAX; i++)
+        snprintf (many + strlen (many), sizeof many - strlen (many), "<script>%d</script>", i);
+    s_put (sub, "many.html", many);
     assert (symlink ("/etc/passwd", link) == 0);
 
     pl_hud_t *hud = pl_hud_new (dir);
     assert (hud);
-    assert (pl_hud_count (hud) == 3);           /* index.html, a.js, sub/s.css */
+    assert (pl_hud_count (hud) == 4);           /* index.html, a.js, sub/s.css, sub/many.html */
     pl_hud_answer_t a;
     assert (pl_hud_answer (hud, "GET", "/", NULL, &a));
     assert (a.status == 200 && a.body && strcmp (a.content_type, "text/html; charset=utf-8") == 0);
@@ -473,6 +484,11 @@ pl_hud_test (bool verbose)
     assert (pl_hud_answer (hud, "GET", "/a.js", NULL, &a)
             && strncmp (a.content_type, "text/javascript", 15) == 0 && !strstr (a.headers, "Content-Security"));
     assert (pl_hud_answer (hud, "GET", "/sub/s.css", NULL, &a) && a.status == 200);
+    assert (pl_hud_answer (hud, "GET", "/sub/many.html", NULL, &a) && a.status == 200);
+    size_t hashes = 0;
+    for (const char *h = a.headers; (h = strstr (h, "'sha256-")) != NULL; h++)
+        hashes++;
+    assert (hashes == PL_HUD_SCRIPTS_MAX);
     const char *missing[] = { "/.hidden.js", "/x.exe", "/passwd.txt", "/sub", "/sub/",
                               "/./a.js", "/sub/../a.js", "//a.js", "a.js", "" };
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
@@ -487,6 +503,8 @@ pl_hud_test (bool verbose)
     pl_hud_destroy (&hud);
 
     char *rm = zsys_sprintf ("%s/sub/s.css", dir);
+    unlink (rm), zstr_free (&rm);
+    rm = zsys_sprintf ("%s/sub/many.html", dir);
     unlink (rm), zstr_free (&rm);
     rmdir (sub);
     unlink (link);
