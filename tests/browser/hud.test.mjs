@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { useSystem, buildDir, repoRoot } from '../e2e/lib/system.mjs';
+import { useSystem, repoRoot } from '../e2e/lib/system.mjs';
 
 const CHROMIUM = process.env.PARLEY_CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(repoRoot, 'tests/browser/artifacts');
@@ -21,7 +21,7 @@ const OGRE = `Ogre-${tag}`;               // hidden: must never reach the player
 const GOBLIN = `Goblin-${tag}`;           // visible, created after the ogre
 const COLS = 16, ROWS = 10;               // clients/hud/board.js
 
-const h = useSystem({ gatewayEnv: { PARLEY_HUD_DIR: path.join(buildDir, 'hud') } });
+const h = useSystem();                    // the harness's gateway serves <build>/hud
 
 let browser;
 const pages = {};                         // gm, player: {page, problems}
