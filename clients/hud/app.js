@@ -260,7 +260,7 @@ const boardView = board($('board'), {
   },
   label(token) {
     const actor = typeof token.actorId === 'string' ? app.actors?.get(token.actorId) : null;
-    return String(actor?.name ?? token.name ?? token.id);
+    return String(actor?.name ?? token.name ?? '?');
   },
   onMove(token, x, y) {
     const o = { x, y };
@@ -306,7 +306,9 @@ function placeToken(actor) {
   const game = app.game;
   if (!game?.state) return;
   const { x, y } = freeCell(tokensOf(game.state));
-  const token = { id: `tok-${crypto.randomUUID()}`, actorId: actor.id, name: actor.name, x, y };
+  // No name in the token: every member reads the state, and the label comes
+  // from the actor store (which holds only what this user may see).
+  const token = { id: `tok-${crypto.randomUUID()}`, actorId: actor.id, x, y };
   attempt('place token', () => game.update((s) => {
     const enc = s.currentEncounter;
     if (enc && typeof enc === 'object' && Array.isArray(enc.tokens)) return [{ path: 'currentEncounter.tokens', operation: 'push', value: token }];
@@ -325,7 +327,8 @@ function renderActors() {
     const mine = a.createdBy === app.me.sub;
     const edit = (gm || mine) ? h('button', { type: 'button', dataset: { testid: 'actor-edit-btn' } }, 'Edit') : null;
     edit?.addEventListener('click', () => openActorEditor(a.id));
-    const place = gm && app.game?.state && !onBoard.has(a.id) ? h('button', { type: 'button', dataset: { testid: 'actor-place' } }, 'Place') : null;
+    // A hidden actor stays off the board: every member reads the state.
+    const place = gm && app.game?.state && !onBoard.has(a.id) && a.hidden !== true ? h('button', { type: 'button', dataset: { testid: 'actor-place' } }, 'Place') : null;
     place?.addEventListener('click', () => placeToken(a));
     return h('li', { dataset: { testid: 'actor', actorId: a.id } },
       h('span', { class: 'name', dataset: { testid: 'actor-label' } }, a.name),

@@ -76,6 +76,12 @@ async function until(page, what, fn, arg) {
   }
 }
 
+/** The state version once page has no update of its own pending. */
+const settledVersion = (page, what) => until(page, what, () => {
+  const v = document.querySelector('[data-testid=state-version]').textContent;
+  return document.querySelector('[data-testid=pending]').textContent === '' && v !== '–' && v;
+});
+
 const text = (page, testid) => page.getByTestId(testid).first().textContent({ timeout: WAIT });
 
 function signInUrl(sys, token) {
@@ -154,7 +160,7 @@ h.test('the gateway serves the page; the GM signs in with a #token link, creates
   await gm.getByTestId('session-name').fill('Night one');
   await gm.getByTestId('session-name').press('Enter');
   sessionId = await until(gm, 'the new session selected', () => document.querySelector('[data-testid=session-select]').value);
-  assert.equal(await text(gm, 'state-version'), '0');
+  await until(gm, 'the GM joined at version 0', () => document.querySelector('[data-testid=state-version]').textContent === '0');
 
   await signIn(player, sys, 'p1', 'Pat the Player');
   await player.locator(`[data-testid=campaign-select] option[value="${campaignId}"]`).waitFor({ state: 'attached', timeout: WAIT });
@@ -189,7 +195,8 @@ h.test('a token dragged by the GM moves on the player\'s screen', { timeout: 600
   await player.locator(tokenSel).waitFor({ timeout: WAIT });
   const from = await tokenCell(gm, heroId);
   await tokenAt(player, 'the placed token on the player\'s board', heroId, from.x, from.y);
-  const versionBefore = BigInt(await text(gm, 'state-version'));
+  const versionBefore = BigInt(await settledVersion(gm, 'the placement acknowledged'));
+  assert.ok(versionBefore > 0n, `the placement made a version (${versionBefore})`);
   await shot('placed');
 
   const to = { x: (from.x + 7) % COLS, y: (from.y + 4) % ROWS };
@@ -244,6 +251,9 @@ h.test('a hidden actor created by the GM never reaches the player; one created a
   // Events reach the player in order: once the goblin is there, the ogre would have been.
   await player.locator('[data-testid=actor]', { hasText: GOBLIN }).waitFor({ timeout: WAIT });
   assert.equal(await player.locator('[data-testid=actor]', { hasText: OGRE }).count(), 0);
+  // Nor can its token reach the game state, which every member reads.
+  assert.equal(await ogre.getByTestId('actor-place').count(), 0, 'a hidden actor can be placed');
+  assert.equal(await gm.locator('[data-testid=actor]', { hasText: GOBLIN }).getByTestId('actor-place').count(), 1);
   assert.ok(!(await player.evaluate(() => document.body.textContent)).includes(OGRE), 'the hidden actor is in the player\'s page');
   await noErrorShown();
   await shot('hidden');
@@ -282,7 +292,7 @@ h.test('a reload keeps the GM signed in, in the campaign and session, at the sam
   // The world clock too: advance it, then reload.
   await gm.getByTestId('advance-hour').click();
   await until(player, 'the clock advanced on the player\'s page', () => document.querySelector('[data-testid=world-clock]').dataset.seconds === '3600');
-  const version = await text(gm, 'state-version');
+  const version = await settledVersion(gm, 'the GM\'s updates all acknowledged');
   const before = await tokenCell(gm, heroId);
   await gm.reload();
   await until(gm, 'the GM back in the session at its version', (want) =>
@@ -295,7 +305,7 @@ h.test('a reload keeps the GM signed in, in the campaign and session, at the sam
   await until(gm, 'the clock after the reload', () => document.querySelector('[data-testid=world-clock]').dataset.seconds === '3600');
   await gm.locator(`[data-testid=roll]`, { hasText: 'Stealth' }).waitFor({ timeout: WAIT });
   await gm.locator('[data-testid=actor]', { hasText: OGRE }).waitFor({ timeout: WAIT });
-  assert.equal(await text(player, 'state-version'), version);
+  await until(player, 'the player at the same version', (want) => document.querySelector('[data-testid=state-version]').textContent === want, version);
   await noErrorShown();
   await shot('reloaded');
 });
