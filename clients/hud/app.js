@@ -182,8 +182,9 @@ async function selectCampaign(id, wantSession = null) {
   const includeHidden = isGM();
   app.actors = entityStore(app.socket, 'actor', id, { includeHidden, ackTimeoutMs: ACK_MS });
   app.items = entityStore(app.socket, 'item', id, { includeHidden, ackTimeoutMs: ACK_MS });
-  app.offs.push(app.actors.subscribe(renderActors), app.items.subscribe(renderItems));
-  app.actors.ready.then(renderActors, (e) => showError(e, 'actor:list'));
+  // The board too: tokens are labelled, and made movable, from the actors.
+  app.offs.push(app.actors.subscribe(renderGame), app.items.subscribe(renderItems));
+  app.actors.ready.then(renderGame, (e) => showError(e, 'actor:list'));
   app.items.ready.then(renderItems, (e) => showError(e, 'item:list'));
   await loadCampaignRoom(gen);
   if (gen !== app.gen) return;

@@ -219,7 +219,7 @@ h.test('a token dragged by the GM moves on the player\'s screen', { timeout: 600
   await shot('dragged');
 });
 
-h.test('an actor edited by the GM changes in the player\'s Actors tab', { timeout: 60000 }, async () => {
+h.test('an actor edited by the GM changes in the player\'s Actors tab; an item created shows in the Items tab', { timeout: 60000 }, async () => {
   const gm = pages.gm.page, player = pages.player.page;
   const row = gm.locator(`[data-testid=actor][data-actor-id="${heroId}"]`);
   await row.getByTestId('actor-edit-btn').click();
@@ -232,7 +232,16 @@ h.test('an actor edited by the GM changes in the player\'s Actors tab', { timeou
       && li.querySelector('[data-testid=actor-hp]')?.textContent === 'HP 17';
   }, [heroId, `${HERO} the Bold`]);
   // The token's label follows the actor's name on the board too.
-  await until(player, 'the token renamed', (id) => document.querySelector(`[data-testid=token][data-actor-id="${id}"]`)?.title.startsWith('Hero-'), heroId);
+  await until(player, 'the token renamed', (name) => document.querySelector('[data-testid=token]')?.title.startsWith(`${name} (`), `${HERO} the Bold`);
+
+  // Items are live the same way.
+  await gm.getByTestId('tab-items').click();
+  await player.getByTestId('tab-items').click();
+  await gm.getByTestId('item-name').fill(`Rope-${tag}`);
+  await gm.getByTestId('item-add').click();
+  await player.locator('[data-testid=item]', { hasText: `Rope-${tag}` }).waitFor({ timeout: WAIT });
+  await gm.getByTestId('tab-actors').click();
+  await player.getByTestId('tab-actors').click();
   await noErrorShown();
   await shot('edited');
 });
@@ -259,8 +268,16 @@ h.test('a hidden actor created by the GM never reaches the player; one created a
   await shot('hidden');
 });
 
-h.test('a dice roll and a chat line by the player show on both pages, the roll with the same result', { timeout: 60000 }, async () => {
+h.test('a refused roll shows its error; a dice roll and a chat line by the player show on both pages, the roll with the same result', { timeout: 60000 }, async () => {
   const gm = pages.gm.page, player = pages.player.page;
+  // A refused roll shows the server's error code and message.
+  await player.getByTestId('dice-expr').fill('101d6');
+  await player.getByTestId('dice-roll').click();
+  await player.getByTestId('error').waitFor({ timeout: WAIT });
+  assert.match(await text(player, 'error-text'), /^roll: VALIDATION_ERROR: expression: at \d+: more than 100 dice/);
+  await player.getByRole('button', { name: 'Dismiss' }).click();
+  await player.getByTestId('error').waitFor({ state: 'hidden', timeout: WAIT });
+
   await player.getByTestId('dice-expr').fill('3d6+2');
   await player.getByTestId('dice-label').fill('Stealth');
   await player.getByTestId('dice-roll').click();
