@@ -219,6 +219,45 @@ h.test('a token dragged by the GM moves on the player\'s screen', { timeout: 600
   await shot('dragged');
 });
 
+h.test('a player drags the token of their own actor, not the GM\'s', { timeout: 60000 }, async () => {
+  const gm = pages.gm.page, player = pages.player.page;
+  await player.getByTestId('actor-name').fill(`Scout-${tag}`);
+  await player.getByTestId('actor-type').fill('pc');
+  await player.getByTestId('actor-add').click();
+  const row = gm.locator('[data-testid=actor]', { hasText: `Scout-${tag}` });
+  await row.waitFor({ timeout: WAIT });
+  const scoutId = await row.getAttribute('data-actor-id');
+  await row.getByTestId('actor-place').click();
+  await player.locator(`[data-testid=token][data-actor-id="${scoutId}"]`).waitFor({ timeout: WAIT });
+  await settledVersion(gm, 'the placement acknowledged');
+  // Only the player's own token is movable on their page.
+  await until(player, 'the own token movable, the GM\'s not', ([mine, theirs]) =>
+    document.querySelector(`[data-testid=token][data-actor-id="${mine}"]`)?.classList.contains('movable')
+    && !document.querySelector(`[data-testid=token][data-actor-id="${theirs}"]`)?.classList.contains('movable'), [scoutId, heroId]);
+
+  const from = await tokenCell(player, scoutId);
+  const to = { x: (from.x + 3) % COLS, y: (from.y + 6) % ROWS };
+  const tb = await player.locator(`[data-testid=token][data-actor-id="${scoutId}"]`).boundingBox();
+  const bb = await player.getByTestId('board').boundingBox();
+  await player.mouse.move(tb.x + tb.width / 2, tb.y + tb.height / 2);
+  await player.mouse.down();
+  await player.mouse.move(bb.x + ((to.x + 0.5) * bb.width) / COLS, bb.y + ((to.y + 0.5) * bb.height) / ROWS, { steps: 10 });
+  await player.mouse.up();
+  await tokenAt(player, 'the player\'s token at its drop', scoutId, to.x, to.y);
+  await tokenAt(gm, 'the player\'s move on the GM\'s board', scoutId, to.x, to.y);
+
+  // Dragging the GM's token does nothing on the player's page.
+  const hero = await tokenCell(player, heroId);
+  const hb = await player.locator(`[data-testid=token][data-actor-id="${heroId}"]`).boundingBox();
+  await player.mouse.move(hb.x + hb.width / 2, hb.y + hb.height / 2);
+  await player.mouse.down();
+  await player.mouse.move(bb.x + 0.5 * (bb.width / COLS), bb.y + 0.5 * (bb.height / ROWS), { steps: 5 });
+  await player.mouse.up();
+  await tokenAt(player, 'the GM\'s token where it was', heroId, hero.x, hero.y);
+  await noErrorShown();
+  await shot('player-dragged');
+});
+
 h.test('an actor edited by the GM changes in the player\'s Actors tab; an item created shows in the Items tab', { timeout: 60000 }, async () => {
   const gm = pages.gm.page, player = pages.player.page;
   const row = gm.locator(`[data-testid=actor][data-actor-id="${heroId}"]`);
