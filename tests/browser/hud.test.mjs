@@ -130,6 +130,8 @@ async function noErrorShown() {
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  // This run's screenshots only (an older run's steps may be numbered otherwise).
+  for (const f of fs.readdirSync(ARTIFACTS)) if (f.endsWith('.png')) fs.rmSync(path.join(ARTIFACTS, f));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
