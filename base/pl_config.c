@@ -11,7 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef enum { PL_CFG_STR, PL_CFG_INT, PL_CFG_SECRET } s_type_t;
+/* PL_CFG_OPT: a string whose empty value, set in the environment, is kept
+ * (it turns something off) instead of giving the default. */
+typedef enum { PL_CFG_STR, PL_CFG_INT, PL_CFG_SECRET, PL_CFG_OPT } s_type_t;
+
+/* PARLEY_HUD_DIR's default: where cmake --install puts the HUD
+ * (clients/hud/CMakeLists.txt), from the configure-time prefix. */
+#ifndef PL_HUD_DIR_DEFAULT
+#   define PL_HUD_DIR_DEFAULT "/usr/local/share/parley/hud"
+#endif
 
 typedef struct {
     const char *var;        /* environment variable                       */
@@ -120,7 +128,7 @@ pl_config_new (void)
     bool ok = self != NULL;
     for (int i = 0; ok && i < PL_CFG_COUNT; i++) {
         const char *env = getenv (s_specs[i].var);
-        self->set[i] = env != NULL && *env;
+        self->set[i] = env != NULL && (*env || s_specs[i].type == PL_CFG_OPT);
         self->value[i] = self->set[i] ? strdup (env) : s_expand (self, s_specs[i].def);
         if ((i == PL_CFG_DATA_DIR || i == PL_CFG_RUN_DIR) && self->value[i]) {
             char *abs = s_absolute (self->value[i]);
@@ -220,7 +228,7 @@ pl_config_log (pl_config_t *self)
         if (s_specs[i].type == PL_CFG_SECRET)
             shown = *shown ? "(set, hidden)" : "(empty: dev default)";
         pl_info ("config %s=%s%s", s_specs[i].var, shown,
-                 self->set[i] ? "" : " (default)");
+                 self->set[i] ? (*shown ? "" : " (empty: off)") : " (default)");
     }
 }
 

@@ -248,6 +248,9 @@ pl_gateway_new_app (pl_config_t *config, const pl_gwapp_t *app)
                   "origin, \"none\" none)", cors, strlen (cors) > 300 ? "..." : "", why);
         goto fail;
     }
+    const char *hud = pl_config_str (config, PL_CFG_HUD_DIR);
+    if (*hud && !(self->hud = pl_hud_new (hud)))    /* empty: no HUD at / */
+        goto fail;
     if (!*self->secret)
         self->secret = PL_CONFIG_DEV_SECRET;
     const char *id = pl_config_str (config, PL_CFG_GATEWAY_ID);
@@ -412,6 +415,7 @@ pl_gateway_destroy (pl_gateway_t **self_p)
         pl_gateway__metrics_stop (self);
         pl_gwmetrics_destroy (&self->metrics);
         pl_cors_destroy (&self->cors);
+        pl_hud_destroy (&self->hud);
         pl_pending_destroy (&self->pending);
         pl_fence_destroy (&self->fence);
         pl_ratetab_destroy (&self->rest_rate);

@@ -468,6 +468,7 @@ pl_gateway_health (pl_gateway_t *self, int *status)
     cJSON_AddNumberToObject (stats, "rate_limited", (double) self->stats.rate_limited);
     cJSON_AddNumberToObject (stats, "rest_requests", (double) self->stats.rest_requests);
     cJSON_AddNumberToObject (stats, "rest_rate_limited", (double) self->stats.rest_rate_limited);
+    cJSON_AddNumberToObject (stats, "hud_served", (double) self->stats.hud_served);
     cJSON_AddNumberToObject (stats, "recoveries", (double) self->stats.recoveries);
     cJSON_AddNumberToObject (stats, "recoveries_refused", (double) self->stats.recoveries_refused);
     cJSON_AddNumberToObject (stats, "poll_forwarded", (double) self->stats.poll_forwarded);

@@ -74,7 +74,7 @@ pl_gateway__fwd_foreign (pl_gateway_t *self, const char *sid)
 static void
 s_respond (pl_gwconn_t *http, int status, bool text, const char *body, size_t len)
 {
-    pl_h1_extra_t extra = { NULL, NULL, false, text ? "text/plain; charset=UTF-8" : NULL };
+    pl_h1_extra_t extra = { NULL, NULL, false, text ? "text/plain; charset=UTF-8" : NULL, NULL };
     pl_h1_respond (http->h1, status, &extra, body, len);
 }
 

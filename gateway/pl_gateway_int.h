@@ -15,6 +15,7 @@
 #include "pl_health.h"
 #include "pl_gwmetrics.h"
 #include "pl_cors.h"
+#include "pl_hud.h"
 #include "pl_http.h"
 #include "pl_listen.h"
 #include "pl_log.h"
@@ -231,6 +232,7 @@ struct _pl_gateway_t {
         size_t npages;
     } scrapes;
     pl_cors_t *cors;                /* PARLEY_CORS_ORIGINS: CORS answer headers */
+    pl_hud_t *hud;                  /* PARLEY_HUD_DIR's files, served at /; NULL: off */
     /* config, read once */
     long ping_interval, ping_timeout, request_timeout, heartbeat, max_payload;
     long presence_ttl;              /* PARLEY_PRESENCE_TTL_MS                   */
@@ -255,6 +257,7 @@ struct _pl_gateway_t {
         uint64_t rate_limited;      /* rated requests refused                   */
         uint64_t rest_rate_limited; /* REST requests refused (429)              */
         uint64_t rest_requests;     /* REST calls forwarded to the broker       */
+        uint64_t hud_served;        /* HUD answers (200 and 304)                */
         uint64_t recoveries;        /* sessions recovered                       */
         uint64_t recoveries_refused;    /* recoveries the broker refused        */
         uint64_t poll_forwarded;    /* polling requests handed to another gateway */

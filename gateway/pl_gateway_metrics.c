@@ -50,7 +50,7 @@ s_writing (pl_gateway_t *self)
 static void
 s_answer (pl_gateway_t *self, pl_gwconn_t *const *http, size_t count, char *text)
 {
-    pl_h1_extra_t extra = { NULL, NULL, false, S_CONTENT_TYPE };
+    pl_h1_extra_t extra = { NULL, NULL, false, S_CONTENT_TYPE, NULL };
     pl_h1_body_t *page = NULL;
     char *body = NULL;
     s_writing (self);

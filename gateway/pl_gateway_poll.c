@@ -56,14 +56,14 @@ s_error (pl_h1_conn_t *h1, int status, int code, const char *message)
 {
     char body[128];
     int n = snprintf (body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, message);
-    pl_h1_extra_t extra = { NULL, NULL, false, NULL };
+    pl_h1_extra_t extra = { NULL, NULL, false, NULL, NULL };
     pl_h1_respond (h1, status, &extra, body, (size_t) n);
 }
 
 static void
 s_text (pl_h1_conn_t *h1, int status, const char *body, size_t len)
 {
-    pl_h1_extra_t extra = { NULL, NULL, false, S_TEXT };
+    pl_h1_extra_t extra = { NULL, NULL, false, S_TEXT, NULL };
     pl_h1_respond (h1, status, &extra, body, len);
 }
 

@@ -338,19 +338,28 @@ s_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
     const char *allow = extra && extra->allow ? extra->allow : NULL;
     const char *retry = extra && extra->retry_after ? extra->retry_after : NULL;
     const char *type = extra && extra->content_type ? extra->content_type : "application/json";
+    const char *cache = extra && extra->cache_control ? extra->cache_control : "no-store";
     const char *more = c->more ? c->more : "";
+    if (status == 304) {                    /* no body, no length of one */
+        body = NULL;
+        shared = NULL;
+        len = 0;
+    }
     size_t room = 256 + (allow ? strlen (allow) : 0) + (retry ? strlen (retry) : 0)
-                + strlen (type) + strlen (more) + len;
+                + strlen (type) + strlen (cache) + strlen (more) + len;
     free (c->out);
     pl_h1_body_unref (&c->shared);
     if (shared)
         len = shared->len;                  /* room: the head alone */
     if (!(c->out = malloc (room)))
         goto cleanup;
+    char length[48] = "";
+    if (status != 304)
+        snprintf (length, sizeof length, "Content-Length: %zu\r\n", len);
     int n = snprintf (c->out, room,
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-                      "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s%s%s%s%s%s%s\r\n",
-                      status, pl_h1__reason (status), type, len,
+                      "%sCache-Control: %s\r\n%s%s%s%s%s%s%s%s\r\n",
+                      status, pl_h1__reason (status), type, length, cache,
                       allow ? "Allow: " : "", allow ? allow : "", allow ? "\r\n" : "",
                       retry ? "Retry-After: " : "", retry ? retry : "", retry ? "\r\n" : "",
                       more, c->close ? "Connection: close\r\n" : "");
@@ -401,7 +410,7 @@ s_refusal (pl_h1_conn_t *c, int status, const char *why)
                       "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
                       status == 408 ? "TIMEOUT" : status >= 500 ? "INTERNAL" : "VALIDATION_ERROR",
                       why);
-    pl_h1_extra_t extra = { status == 405 ? s_methods_allowed : NULL, NULL, true, NULL };
+    pl_h1_extra_t extra = { status == 405 ? s_methods_allowed : NULL, NULL, true, NULL, NULL };
     /* a flood must not fill the disk */
     pl_log_limited (&h1->log, (int64_t) (ev_now (h1->loop) * 1000), S_LOG_PER_S,
                     "http refusal lines", PL_LOG_INFO, "http: %s: %d %s",

@@ -100,6 +100,7 @@ typedef struct {
     const char *retry_after;        /* Retry-After (429), or NULL               */
     bool close;                     /* Connection: close, then close            */
     const char *content_type;       /* Content-Type; NULL: application/json     */
+    const char *cache_control;      /* Cache-Control; NULL: no-store            */
 } pl_h1_extra_t;
 
 /* Creates the front. max_body is PARLEY_MAX_PAYLOAD. Returns NULL on
@@ -113,7 +114,8 @@ void pl_h1_destroy (pl_h1_t **self_p);
 void pl_h1_adopt (pl_h1_t *self, int fd);
 
 /* Answer the connection's current request: status, a body (copied; NULL:
- * none), JSON unless extra->content_type says otherwise. Once per request. Returns 0, or -1 when there is no
+ * none), JSON unless extra->content_type says otherwise. A 304 goes with
+ * neither body nor Content-Length (RFC 9110 §15.4.5). Once per request. Returns 0, or -1 when there is no
  * request to answer or memory ran out (the connection is closed). */
 int pl_h1_respond (pl_h1_conn_t *conn, int status, const pl_h1_extra_t *extra,
                    const char *body, size_t len);

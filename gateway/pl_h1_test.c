@@ -68,7 +68,7 @@ s_test_request (void *arg, pl_h1_conn_t *conn, const pl_h1_req_t *req)
         return;
     }
     if (strcmp (req->path, "/text") == 0) {
-        pl_h1_extra_t extra = { NULL, NULL, false, "text/plain; charset=UTF-8" };
+        pl_h1_extra_t extra = { NULL, NULL, false, "text/plain; charset=UTF-8", NULL };
         pl_h1_respond (conn, 200, &extra, "ok", 2);
         return;
     }

@@ -1,5 +1,5 @@
-/*  pl_http - /healthz, /metrics and the REST API, over pl_h1, on the
- *  gateway loop. */
+/*  pl_http - /healthz, /metrics, the REST API and the HUD's files, over
+ *  pl_h1, on the gateway loop. */
 #include "pl_http.h"
 #include "pl_gateway_int.h"
 #include "pl_config.h"
@@ -32,7 +32,7 @@ static void
 s_respond (pl_gwconn_t *conn, int status, char *body)
 {
     pl_http_t *http = conn->http;
-    pl_h1_extra_t extra = { NULL, NULL, false, NULL };
+    pl_h1_extra_t extra = { NULL, NULL, false, NULL, NULL };
     if (http && http->allow[0])
         extra.allow = http->allow;
     if (http && http->retry_after[0])
@@ -214,6 +214,9 @@ s_options_methods (pl_gateway_t *gw, pl_http_t *http, const pl_h1_req_t *req, bo
         return "GET, HEAD";
     if (rest && pl_rest_match ("OPTIONS", req->path, &http->match) == 405)
         return http->match.allow;
+    pl_hud_answer_t hud;
+    if (gw->hud && pl_hud_answer (gw->hud, "OPTIONS", req->path, NULL, &hud))
+        return hud.allow;
     return NULL;
 }
 
@@ -229,6 +232,31 @@ s_scope_local (const pl_h1_req_t *req)
     return local;
 }
 
+/* A file of the HUD (pl_hud: PARLEY_HUD_DIR, served at /), after every
+ * other route. False when path is not one: the usual 404. */
+static bool
+s_hud (pl_gateway_t *gw, pl_gwconn_t *conn, const pl_h1_req_t *req)
+{
+    pl_hud_answer_t hud;
+    if (!gw->hud
+    ||  !pl_hud_answer (gw->hud, req->method, req->path,
+                        pl_h1_header (conn->h1, "if-none-match"), &hud))
+        return false;
+    if (hud.status == 405) {
+        snprintf (conn->http->allow, sizeof conn->http->allow, "%s", hud.allow);
+        s_fail (conn, 405, PL_ERR_VALIDATION_ERROR, "GET or HEAD only");
+        return true;
+    }
+    gw->stats.hud_served++;
+    pl_h1_add_headers (conn->h1, hud.headers);   /* ETag, nosniff, ..., CSP */
+    pl_h1_extra_t extra = { NULL, NULL, false, hud.content_type, "no-cache" };
+    if (hud.body)
+        pl_h1_respond_shared (conn->h1, hud.status, &extra, hud.body);
+    else
+        pl_h1_respond (conn->h1, hud.status, &extra, NULL, 0);
+    return true;
+}
+
 void
 pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
 {
@@ -238,7 +266,7 @@ pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
     if (conn)
         pl_http_destroy (&conn->http);      /* the last request's */
     if (!conn || !(conn->http = calloc (1, sizeof *conn->http))) {
-        pl_h1_extra_t extra = { NULL, NULL, true, NULL };
+        pl_h1_extra_t extra = { NULL, NULL, true, NULL, NULL };
         pl_h1_respond (h1, 500, &extra, NULL, 0);
         return;
     }
@@ -286,6 +314,9 @@ pl_http_head (pl_gateway_t *gw, pl_h1_conn_t *h1, const pl_h1_req_t *req)
         pl_gateway__poll_head (gw, conn, req);
         return;
     }
+    else
+    if (s_hud (gw, conn, req))
+        return;
     else
         body = pl_proto_reply_err (PL_ERR_NOT_FOUND, "no such path");
     s_respond (conn, status, body);

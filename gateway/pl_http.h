@@ -15,8 +15,12 @@
  *  CORS (pl_cors, PARLEY_CORS_ORIGINS): every request routed here gets its
  *  answer's CORS lines at its head (pl_h1_add_headers), so whoever answers
  *  it (REST, /healthz, polling, a held GET later, pl_h1's 413) sends them.
- *  OPTIONS on PARLEY_PATH, a REST path or /healthz is 204 with Allow and,
- *  for an allowed Origin, a preflight answer; no token is asked for.
+ *  OPTIONS on PARLEY_PATH, a REST path, /healthz or a HUD file is 204 with
+ *  Allow and, for an allowed Origin, a preflight answer; no token is asked
+ *  for.
+ *
+ *  The HUD (pl_hud, PARLEY_HUD_DIR): any other path that names one of its
+ *  files is served from memory, so the routes above always win.
  */
 #ifndef PL_HTTP_H
 #define PL_HTTP_H

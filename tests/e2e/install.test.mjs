@@ -1,6 +1,6 @@
 // The installable build (issue 13, section 4; deploy/README.md): `cmake
 // --install` of $PARLEY_BUILD_DIR into a DESTDIR installs exactly the
-// binaries, the systemd units and the example environment file; the units'
+// binaries, the systemd units, the example environment file and the HUD; the units'
 // ExecStart= follow the install-time --prefix; `systemd-analyze verify`
 // accepts them and refuses broken copies; then the INSTALLED binaries (not
 // the build tree's) run a whole system - with the installed example env
@@ -21,6 +21,7 @@ import { rest } from './lib/campaign.mjs';
 const PREFIX = '/usr/local';
 const UNITDIR = 'lib/systemd/system';           // PARLEY_SYSTEMD_UNITDIR's default
 const DOCDIR = 'share/doc/parley';              // GNUInstallDirs' docdir for project parley
+const HUDDIR = 'share/parley/hud';              // clients/hud/CMakeLists.txt: <datadir>/parley/hud
 const UNITS = ['parley-broker.service', 'parley-gateway.service', 'parley-worker@.service', 'parley.target'];
 
 let scratch;                                     // /tmp/pl-inst-XXXXXX: the DESTDIRs
@@ -62,6 +63,8 @@ function expectedFiles(prefix) {
     ...bins.map((b) => `${p}/bin/${b}`),
     ...UNITS.map((u) => `${p}/${UNITDIR}/${u}`),
     `${p}/${DOCDIR}/parley.env.example`,
+    // the HUD: what the build assembled in <build>/hud, all of it
+    ...listFiles(path.join(buildDir, 'hud')).map((f) => `${p}/${HUDDIR}/${f}`),
   ].sort();
 }
 
@@ -97,7 +100,7 @@ after(() => {
   if (!process.env.PARLEY_E2E_KEEP) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-test('cmake --install into a DESTDIR installs exactly the binaries, the units and the example env file', () => {
+test('cmake --install into a DESTDIR installs exactly the binaries, the units, the example env file and the HUD', () => {
   const root = destdir('usr-local');
   assert.deepEqual(listFiles(root), expectedFiles(PREFIX));
   for (const f of listFiles(root)) {
@@ -107,6 +110,7 @@ test('cmake --install into a DESTDIR installs exactly the binaries, the units an
   const unit = (u) => fs.readFileSync(path.join(root, PREFIX, UNITDIR, u), 'utf8');
   assert.deepEqual(unitValues(unit('parley-broker.service'), 'ExecStart'), [`${PREFIX}/bin/parley-broker`]);
   assert.deepEqual(unitValues(unit('parley-gateway.service'), 'ExecStart'), [`${PREFIX}/bin/parley-gateway`]);
+  assert.deepEqual(unitValues(unit('parley-gateway.service'), 'Environment'), [`PARLEY_HUD_DIR=${PREFIX}/${HUDDIR}`]);
   assert.deepEqual(unitValues(unit('parley-worker@.service'), 'ExecStart'), [`${PREFIX}/bin/parley-%i`]);
   for (const u of UNITS.filter((x) => x.endsWith('.service'))) {
     assert.deepEqual(unitValues(unit(u), 'EnvironmentFile'), ['/etc/parley/parley.env'], u);
@@ -118,6 +122,21 @@ test('cmake --install into a DESTDIR installs exactly the binaries, the units an
     SERVICES.map((s) => `parley-worker@${s}.service`).sort());
   assert.deepEqual(wants.filter((w) => !w.startsWith('parley-worker@')).sort(),
     ['parley-broker.service', 'parley-gateway.service', 'redis-server.service']);
+});
+
+test('the HUD is installed: socket.io-client\'s bundle and @parley/client, as the sources have them', () => {
+  const hud = path.join(destdir('usr-local'), PREFIX, HUDDIR);
+  for (const [f, src] of [
+    ['vendor/socket.io.esm.min.js', 'clients/js/node_modules/socket.io-client/dist/socket.io.esm.min.js'],
+    ['lib/parley/index.js', 'clients/js/index.js'],
+    ['lib/parley/session.js', 'clients/js/session.js'],
+    ['lib/parley/store.js', 'clients/js/store.js'],
+  ]) {
+    assert.ok(fs.readFileSync(path.join(hud, f)).equals(fs.readFileSync(path.join(repoRoot, src))), `${HUDDIR}/${f}`);
+  }
+  if (fs.existsSync(path.join(repoRoot, 'clients/hud/index.html'))) {
+    assert.ok(fs.existsSync(path.join(hud, 'index.html')), `${HUDDIR}/index.html`);
+  }
 });
 
 test('the installed example env file names only variables of base/config.def', () => {
@@ -137,6 +156,7 @@ test('ExecStart follows the install-time --prefix (/opt/parley), not the configu
   assert.deepEqual(unitValues(unit('parley-broker.service'), 'ExecStart'), ['/opt/parley/bin/parley-broker']);
   assert.deepEqual(unitValues(unit('parley-gateway.service'), 'ExecStart'), ['/opt/parley/bin/parley-gateway']);
   assert.deepEqual(unitValues(unit('parley-worker@.service'), 'ExecStart'), ['/opt/parley/bin/parley-%i']);
+  assert.deepEqual(unitValues(unit('parley-gateway.service'), 'Environment'), [`PARLEY_HUD_DIR=/opt/parley/${HUDDIR}`]);
 });
 
 // ---- systemd-analyze verify -------------------------------------------------
@@ -234,11 +254,19 @@ async function assertHealthy(sys) {
   for (const s of SERVICES) assert.equal(h.body.services?.[s]?.workers, 1, `${s}: ${JSON.stringify(h.body)}`);
 }
 
-test('the installed binaries serve: /healthz, a parley-token token, actor:create and a REST POST', { timeout: 90000 }, async () => {
-  const sys = await startSystem({ binDir: path.join(destdir('usr-local'), PREFIX, 'bin'), baseEnv: exampleEnv() });
+test('the installed binaries serve: /healthz, the installed HUD, a parley-token token, actor:create and a REST POST', { timeout: 90000 }, async () => {
+  const hud = path.join(destdir('usr-local'), PREFIX, HUDDIR);
+  const sys = await startSystem({
+    binDir: path.join(destdir('usr-local'), PREFIX, 'bin'), baseEnv: exampleEnv(),
+    gatewayEnv: { PARLEY_HUD_DIR: hud },
+  });
   try {
     assertInstalledBinaries(sys);
     await assertHealthy(sys);
+    // the installed gateway serves the installed HUD
+    const lib = await fetch(`${sys.url()}/lib/parley/index.js`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(lib.status, 200);
+    assert.ok(Buffer.from(await lib.arrayBuffer()).equals(fs.readFileSync(path.join(hud, 'lib/parley/index.js'))));
     const token = installedToken(sys.secret, 'inst-ops');
     const s = await sys.connectOk(token);
     const a = expectOk(await emitAck(s, 'actor:create', { name: 'Installed', type: 'pc' }));

@@ -386,7 +386,8 @@ export class System {
    *   baseEnv   PARLEY_* settings under the harness's own (private dirs,
    *             secret, Redis, bind address, port), e.g. an installed
    *             parley.env.example's
-   *   gatewayEnv extra env for the gateways only (over env)
+   *   gatewayEnv extra env for the gateways only (over env); PARLEY_HUD_DIR
+   *             is <build dir>/hud unless env or gatewayEnv set it
    */
   constructor(opts = {}) {
     this.opts = { workers: 1, gateways: 1, env: {}, ...opts };
@@ -442,6 +443,8 @@ export class System {
       this.#define(i === 0 ? 'gateway' : `gateway-${i + 1}`, {
         bin: this.bins.gateway, args: [],
         env: {
+          // the build's HUD (clients/hud/CMakeLists.txt), unless env or gatewayEnv say
+          PARLEY_HUD_DIR: path.join(buildDir, 'hud'),
           ...this.env, ...this.opts.gatewayEnv, PARLEY_PORT: String(this.ports[i]),
           ...(shared ? { PARLEY_REUSEPORT: '1', PARLEY_GATEWAY_ID: this.gatewayId(i) } : {}),
         },
