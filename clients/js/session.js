@@ -338,7 +338,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     if (code === 'VERSION_CONFLICT') {
       stats.conflicts += 1;
       p.status = 'rebasing';            // not sent again before rebase() decides
-      sync().catch(() => {}).then(() => rebase(p)).finally(pump);
+      sync().catch(() => {}).then(() => rebase(p)).catch((e) => rollback(p, e)).finally(pump);
       return;
     }
     if (RETRY_CODES.has(code) && p.attempts < maxAttempts) {
@@ -354,7 +354,13 @@ export function gameSession(socket, sessionId, opts = {}) {
     if (!pending.includes(p)) return;
     p.status = 'queued';
     if (p.make) return;                 // derived again when it is sent (pump)
-    const r = onConflict({ id: p.id, operations: p.ops }, stateBefore(p));
+    let r;
+    try {
+      r = onConflict({ id: p.id, operations: p.ops }, stateBefore(p));
+    } catch (e) {
+      rollback(p, e);                   // the app's policy failed: its error, not a resend of stale operations
+      return;
+    }
     if (r === 'drop') { rollback(p, ackError({ code: 'VERSION_CONFLICT', message: 'dropped after a conflict' })); return; }
     if (Array.isArray(r)) { p.ops = r; recompute(); notify('rebase'); }
   }

@@ -1,0 +1,83 @@
+// clients/js (@parley/client) over a scripted socket: the cases a real
+// system cannot be made to produce on demand (an app's onConflict that
+// throws, a run of VERSION_CONFLICTs followed by a TIMEOUT, a server that
+// answers RATE_LIMITED to every send). session.js and store.js import
+// nothing and work over any socket-like object; here the test plays the
+// server, answering each request's ack callback itself. The behaviour
+// against a real system is client-lib.test.mjs's.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gameSession } from '../../clients/js/session.js';
+import { entityStore } from '../../clients/js/store.js';
+
+/** A socket-like object whose requests wait in `sent` for the test to answer. */
+function scriptedSocket() {
+  const handlers = new Map();
+  const sent = [];                  // {event, arg, cb, at}
+  const s = {
+    connected: false,
+    recovered: false,
+    sent,
+    on(ev, fn) { if (!handlers.has(ev)) handlers.set(ev, new Set()); handlers.get(ev).add(fn); },
+    off(ev, fn) { handlers.get(ev)?.delete(fn); },
+    emit(event, arg, cb) { sent.push({ event, arg, cb, at: Date.now() }); },
+    timeout() { return { emit: (event, arg, cb) => sent.push({ event, arg, cb, at: Date.now() }) }; },
+    fire(ev, ...args) { for (const fn of [...(handlers.get(ev) || [])]) fn(...args); },
+    listenerCount(ev) { return handlers.get(ev)?.size ?? 0; },
+    connect(recovered = false) { s.connected = true; s.recovered = recovered; s.fire('connect'); },
+    drop() { s.connected = false; s.fire('disconnect', 'transport close'); },
+    /** The next request for event, waiting for it (bounded). */
+    async next(event, ms = 3000) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const i = sent.findIndex((x) => x.event === event);
+        if (i >= 0) return sent.splice(i, 1)[0];
+        if (Date.now() > end) throw new Error(`no ${event} request within ${ms} ms (sent: ${sent.map((x) => x.event).join(',')})`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    },
+  };
+  return s;
+}
+
+const state = (v = '5') => ({ characters: [], actors: [], items: [], currentEncounter: null, pluginData: { n: 0 }, stateVersion: v, lastUpdated: 1 });
+const ok = (data) => ({ success: true, data });
+const refuse = (code, extra = {}) => ({ success: false, error: { code, message: code, ...extra } });
+const inc = [{ path: 'pluginData.n', operation: 'inc', value: 1 }];
+const settled = (p) => p.then((v) => ({ ok: v }), (e) => ({ err: e }));
+
+/** A session joined at version 5 over a scripted socket. */
+async function joined(opts) {
+  const s = scriptedSocket();
+  s.connect();
+  const g = gameSession(s, 'S1', opts);
+  (await s.next('gameSession:join')).cb(null, ok({ gameState: state('5'), isGM: true }));
+  await g.ready;
+  return { s, g };
+}
+
+/** Fail the test on an unhandled rejection while fn runs. */
+async function noUnhandled(fn) {
+  const seen = [];
+  const on = (e) => seen.push(e);
+  process.on('unhandledRejection', on);
+  try { await fn(); await new Promise((r) => setTimeout(r, 20)); } finally { process.off('unhandledRejection', on); }
+  assert.deepEqual(seen.map((e) => e?.message ?? String(e)), [], 'no unhandled rejection');
+}
+
+test('an onConflict that throws rolls the update back with its error, not resent, no unhandled rejection', async () => {
+  await noUnhandled(async () => {
+    const { s, g } = await joined({ onConflict: () => { throw new Error('policy bug'); } });
+    const p = settled(g.update(inc));
+    assert.equal(g.state.pluginData.n, 1);
+    (await s.next('gameState:update')).cb(null, refuse('VERSION_CONFLICT', { currentVersion: '6' }));
+    (await s.next('gameState:sync')).cb(null, ok({ updates: [] }));
+    const r = await p;
+    assert.equal(r.err?.message, 'policy bug');
+    assert.equal(g.pending, 0);
+    assert.equal(g.state.pluginData.n, 0, 'rolled back in the view');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(s.sent.filter((x) => x.event === 'gameState:update'), [], 'not sent again');
+    g.close();
+  });
+});
