@@ -19,6 +19,13 @@
 
 const MAX_BUFFER = 1024;             // out-of-order updates held while a sync runs
 const RETRY_CODES = new Set(['TIMEOUT', 'SERVICE_UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED']);
+const BACKOFF_MS = 50;               // the first retry's delay, doubling up to BACKOFF_MAX_MS
+const BACKOFF_MAX_MS = 2000;
+
+/** The delay before retry number n (1, 2...): 50 ms doubling, at most 2 s. */
+export function backoffMs(n) {
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_MS * 2 ** Math.max(0, n - 1));
+}
 
 /** Deep equality of JSON values (as the server's `pull` compares). */
 export function deepEqual(a, b) {
@@ -111,7 +118,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   let confirmed = null;            // the server's state at confirmed.stateVersion
   let view = null;                 // confirmed + pending operations (what the app sees)
   let isGM = false;
-  let pending = [];                // {id, make, ops, status: queued|inflight|rebasing|acked, newVersion, attempts, resolve, reject}
+  let pending = [];                // {id, make, ops, status: queued|inflight|waiting|rebasing|acked, newVersion, attempts, resolve, reject}
   let ackedVersion = null;         // the newest newVersion of our acks
   const buffer = new Map();        // version -> gameState:updated payload ahead of confirmed
   let syncing = null;              // the running sync or join, if any
@@ -122,6 +129,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   let catchUpTries = 0;            // failed joins on the current connection
   let catchUpTimer = null;         // the next try, if one is due
   let confirmTimer = null;         // a function update waits for our broadcasts: sync if they don't come
+  let retryTimer = null;           // the head update's resend after a retryable error (backoff)
   const listeners = new Set();
   const stats = { conflicts: 0, syncs: 0, joins: 0, resends: 0 };
   let readyResolve, readyReject;
@@ -342,8 +350,14 @@ export function gameSession(socket, sessionId, opts = {}) {
       return;
     }
     if (RETRY_CODES.has(code) && p.attempts < maxAttempts) {
-      p.status = 'queued';              // outcome unknown: the same id is safe to resend
-      pump();
+      // the same id is safe to resend, after a delay: a server that is
+      // overloaded (RATE_LIMITED) or failing is not hammered
+      p.status = 'waiting';
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        if (p.status === 'waiting') p.status = 'queued';
+        pump();
+      }, backoffMs(p.attempts));
       return;
     }
     rollback(p, err ? ackError({ code: 'TIMEOUT', message: err.message }) : ackError(ack?.error));
@@ -391,6 +405,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     gen += 1;
     live = false;
     catchUpTries = 0;
+    stopRetry();
     for (const p of pending) if (p.status === 'inflight') p.status = 'queued';
     catchUp();
   }
@@ -424,7 +439,15 @@ export function gameSession(socket, sessionId, opts = {}) {
     gen += 1;
     live = false;
     if (catchUpTimer) { clearTimeout(catchUpTimer); catchUpTimer = null; }
+    if (confirmTimer) { clearTimeout(confirmTimer); confirmTimer = null; }
+    stopRetry();
     for (const p of pending) if (p.status === 'inflight') p.status = 'queued';
+  }
+
+  // A resend waiting for its backoff goes out on the next connection instead.
+  function stopRetry() {
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+    for (const p of pending) if (p.status === 'waiting') p.status = 'queued';
   }
 
   socket.on('gameState:updated', onUpdated);
@@ -474,6 +497,7 @@ export function gameSession(socket, sessionId, opts = {}) {
       closed = true;
       if (catchUpTimer) clearTimeout(catchUpTimer);
       if (confirmTimer) clearTimeout(confirmTimer);
+      if (retryTimer) clearTimeout(retryTimer);
       socket.off('gameState:updated', onUpdated);
       socket.off('connect', onConnect);
       socket.off('disconnect', onDisconnect);

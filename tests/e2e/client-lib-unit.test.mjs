@@ -81,3 +81,41 @@ test('an onConflict that throws rolls the update back with its error, not resent
     g.close();
   });
 });
+
+test('a RATE_LIMITED update is resent after a growing delay (50 ms doubling), then rolled back', async () => {
+  const { s, g } = await joined({ maxAttempts: 4 });
+  const p = settled(g.update(inc));
+  const times = [];
+  for (let i = 0; i < 4; i++) {
+    const req = await s.next('gameState:update');
+    times.push(req.at);
+    req.cb(null, refuse('RATE_LIMITED'));
+  }
+  const r = await p;
+  assert.equal(r.err?.code, 'RATE_LIMITED');
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  // 50, 100, 200 ms (timers fire no earlier than asked)
+  assert.ok(gaps[0] >= 45 && gaps[1] >= 95 && gaps[2] >= 195, `gaps ${gaps.join(',')} ms`);
+  assert.equal(g.pending, 0);
+  g.close();
+});
+
+test('a resend waiting for its backoff waits for the next connection after a drop, and close() stops it', async () => {
+  const { s, g } = await joined({});
+  const p = settled(g.update(inc));
+  (await s.next('gameState:update')).cb(null, refuse('SERVICE_UNAVAILABLE'));
+  s.drop();
+  await new Promise((r) => setTimeout(r, 120));
+  assert.deepEqual(s.sent.map((x) => x.event), [], 'nothing sent while disconnected');
+  s.connect(false);
+  (await s.next('gameSession:join')).cb(null, ok({ gameState: state('5'), isGM: true }));
+  const again = await s.next('gameState:update');
+  again.cb(null, { success: true, newVersion: '6' });
+  assert.deepEqual((await p).ok, { id: again.arg.id, newVersion: '6' });
+  const q = settled(g.update(inc));
+  (await s.next('gameState:update')).cb(null, refuse('INTERNAL'));
+  g.close();
+  assert.equal((await q).err?.message, 'session closed');
+  await new Promise((r) => setTimeout(r, 120));
+  assert.deepEqual(s.sent.filter((x) => x.event === 'gameState:update'), [], 'no resend after close');
+});
