@@ -100,7 +100,11 @@ function ackError(error) {
  * Join game session `sessionId` on socket and hold its state.
  *   opts.ackTimeoutMs  bound on every request's ack (default 5000)
  *   opts.maxAttempts   sends of one update whose outcome stays unknown (no
- *                      ack, TIMEOUT...) before it is rolled back (default 5)
+ *                      ack, TIMEOUT, SERVICE_UNAVAILABLE, INTERNAL), each
+ *                      resent after a backoff, before its promise rejects
+ *                      with code OUTCOME_UNKNOWN (default 5; the update
+ *                      is not rolled back as refused: see giveUp); also
+ *                      the RATE_LIMITED answers before it is rolled back
  *   opts.onConflict    (update, state) => 'resend' | 'drop' | operations:
  *                      what to do with an array update after a
  *                      VERSION_CONFLICT and the sync (default 'resend');
@@ -118,7 +122,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   let confirmed = null;            // the server's state at confirmed.stateVersion
   let view = null;                 // confirmed + pending operations (what the app sees)
   let isGM = false;
-  let pending = [];                // {id, make, ops, status: queued|inflight|waiting|rebasing|acked, newVersion, attempts, resolve, reject}
+  let pending = [];                // {id, make, ops, status: queued|inflight|waiting|rebasing|acked, newVersion, sends, unknown, limited, resolve, reject}
   let ackedVersion = null;         // the newest newVersion of our acks
   const buffer = new Map();        // version -> gameState:updated payload ahead of confirmed
   let syncing = null;              // the running sync or join, if any
@@ -130,6 +134,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   let catchUpTimer = null;         // the next try, if one is due
   let confirmTimer = null;         // a function update waits for our broadcasts: sync if they don't come
   let retryTimer = null;           // the head update's resend after a retryable error (backoff)
+  const given = new Map();         // id -> 'unknown' | 'applied': updates rejected OUTCOME_UNKNOWN, still watched
   const listeners = new Set();
   const stats = { conflicts: 0, syncs: 0, joins: 0, resends: 0 };
   let readyResolve, readyReject;
@@ -173,6 +178,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     next.stateVersion = u.version;
     next.lastUpdated = u.lastUpdated;
     confirmed = next;
+    if (given.has(u.id)) given.set(u.id, 'applied');
     const mine = pending.find((p) => p.id === u.id);
     if (mine) { mine.status = 'acked'; mine.newVersion = u.version; mine.resolve?.({ id: mine.id, newVersion: u.version }); }
     return true;
@@ -285,8 +291,8 @@ export function gameSession(socket, sessionId, opts = {}) {
     if (!p || p.status !== 'queued') return;
     if (p.make && !derive(p)) return;
     p.status = 'inflight';
-    p.attempts += 1;
-    if (p.attempts > 1) stats.resends += 1;
+    p.sends += 1;
+    if (p.sends > 1) stats.resends += 1;
     const myGen = gen;
     const base = maxVersion(confirmed.stateVersion, ackedVersion);
     socket.timeout(ackTimeoutMs).emit('gameState:update',
@@ -330,7 +336,6 @@ export function gameSession(socket, sessionId, opts = {}) {
     if (closed || myGen !== gen || p.status !== 'inflight') return;   // a lost connection's: resent since
     if (err && !socket.connected) {     // the connection dropped under it: resent after the reconnect
       p.status = 'queued';
-      p.attempts -= 1;
       return;
     }
     if (!err && ack?.success) {
@@ -349,18 +354,44 @@ export function gameSession(socket, sessionId, opts = {}) {
       sync().catch(() => {}).then(() => rebase(p)).catch((e) => rollback(p, e)).finally(pump);
       return;
     }
-    if (RETRY_CODES.has(code) && p.attempts < maxAttempts) {
-      // the same id is safe to resend, after a delay: a server that is
-      // overloaded (RATE_LIMITED) or failing is not hammered
-      p.status = 'waiting';
-      retryTimer = setTimeout(() => {
-        retryTimer = null;
-        if (p.status === 'waiting') p.status = 'queued';
-        pump();
-      }, backoffMs(p.attempts));
-      return;
+    if (RETRY_CODES.has(code)) {
+      // RATE_LIMITED: refused before it ran, so not applied; the others (and
+      // no ack) leave the outcome unknown. Only these sends count towards
+      // maxAttempts (a conflict's or a dropped connection's resend does not).
+      const n = code === 'RATE_LIMITED' ? ++p.limited : ++p.unknown;
+      if (n < maxAttempts) {
+        // the same id is safe to resend, after a delay: a server that is
+        // overloaded or failing is not hammered
+        p.status = 'waiting';
+        retryTimer = setTimeout(() => {
+          retryTimer = null;
+          if (p.status === 'waiting') p.status = 'queued';
+          pump();
+        }, backoffMs(n));
+        return;
+      }
+      if (code !== 'RATE_LIMITED') { giveUp(p, err ? `no ack within ${ackTimeoutMs} ms` : `${code}: ${ack?.error?.message}`); return; }
     }
-    rollback(p, err ? ackError({ code: 'TIMEOUT', message: err.message }) : ackError(ack?.error));
+    rollback(p, ackError(ack?.error));
+  }
+
+  // maxAttempts sends of p all ended with an unknown outcome: the server may
+  // have applied it, so it is not rolled back as refused. It leaves the queue
+  // (the view is the confirmed state without it, and the confirmed state is
+  // the server's: if it was applied, its gameState:updated or a sync brings
+  // it in), its promise rejects with code OUTCOME_UNKNOWN and .id, and
+  // outcome(id) says 'applied' once an update with that id is seen.
+  function giveUp(p, why) {
+    pending = pending.filter((x) => x !== p);
+    if (given.size >= MAX_BUFFER) given.delete(given.keys().next().value);
+    given.set(p.id, 'unknown');
+    recompute();
+    notify('unknown');
+    const e = new Error(`OUTCOME_UNKNOWN: update ${p.id} may or may not have been applied (${why}); it is not resent`);
+    e.code = 'OUTCOME_UNKNOWN';
+    e.id = p.id;
+    p.reject?.(e);
+    pump();
   }
 
   // After a conflict and the sync: re-derive p's operations as the app chose.
@@ -467,7 +498,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     if (pending.length >= maxPending) return Promise.reject(ackError({ code: 'RATE_LIMITED', message: 'too many pending updates' }));
     if (!confirmed) return Promise.reject(new Error('not joined yet (await session.ready)'));
     const make = typeof opsOrFn === 'function' ? opsOrFn : null;
-    const p = { id: randomId(), make, ops: null, status: 'queued', newVersion: null, attempts: 0 };
+    const p = { id: randomId(), make, ops: null, status: 'queued', newVersion: null, sends: 0, unknown: 0, limited: 0 };
     try { p.ops = make ? make(structuredClone(view)) : opsOrFn; } catch (e) { return Promise.reject(e); }
     if (!Array.isArray(p.ops)) return Promise.reject(new TypeError('update: operations must be an array'));
     const done = new Promise((resolve, reject) => {
@@ -490,6 +521,8 @@ export function gameSession(socket, sessionId, opts = {}) {
     get stats() { return { ...stats, buffered: buffer.size, syncing: !!syncing, queue: pending.map((p) => p.status).join(',') }; },
     /** fn(state, {version, cause, pending}) on every change; returns the unsubscribe. */
     subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
+    /** For an update rejected OUTCOME_UNKNOWN: 'applied' once its gameState:updated (or a sync's) was seen, else 'unknown'. */
+    outcome(id) { return given.get(id); },
     update,
     sync,
     /** Stop listening (and leave the session's room when connected). */

@@ -119,3 +119,35 @@ test('a resend waiting for its backoff waits for the next connection after a dro
   await new Promise((r) => setTimeout(r, 120));
   assert.deepEqual(s.sent.filter((x) => x.event === 'gameState:update'), [], 'no resend after close');
 });
+
+test('conflicts do not count towards maxAttempts; unknown outcomes end in OUTCOME_UNKNOWN, and the server\'s broadcast is the truth', async () => {
+  const { s, g } = await joined({ maxAttempts: 2 });
+  const p = settled(g.update(inc));
+  for (let i = 0; i < 4; i++) {
+    (await s.next('gameState:update')).cb(null, refuse('VERSION_CONFLICT', { currentVersion: '5' }));
+    (await s.next('gameState:sync')).cb(null, ok({ updates: [] }));
+  }
+  // one TIMEOUT after 4 conflicts: the outcome is unknown, so resent (same id)
+  const first = await s.next('gameState:update');
+  first.cb(null, refuse('TIMEOUT'));
+  const second = await s.next('gameState:update');
+  assert.equal(second.arg.id, first.arg.id, 'resent with the same id');
+  assert.equal(g.pending, 1);
+  // the second unknown outcome: rejected as unknown, never as refused
+  second.cb(null, refuse('INTERNAL'));
+  const r = await p;
+  assert.equal(r.err?.code, 'OUTCOME_UNKNOWN');
+  assert.equal(r.err?.id, first.arg.id);
+  assert.equal(g.outcome(first.arg.id), 'unknown');
+  assert.equal(g.pending, 0);
+  assert.equal(g.state.pluginData.n, 0, 'the view is the confirmed state');
+  // the server had applied it: its broadcast brings it in
+  g.subscribe(() => {});
+  s.fire('gameState:updated', { sessionId: 'S1', id: first.arg.id, version: '6', previousVersion: '5', operations: inc, lastUpdated: 2 });
+  assert.equal(g.state.pluginData.n, 1);
+  assert.equal(g.version, '6');
+  assert.equal(g.outcome(first.arg.id), 'applied');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(s.sent.filter((x) => x.event === 'gameState:update'), [], 'not sent again');
+  g.close();
+});
