@@ -131,6 +131,8 @@ export function gameSession(socket, sessionId, opts = {}) {
   let inRoom = false;              // the last join was acknowledged (a recovered connection is still in the room)
   let live = false;                // joined (or synced) on the current connection
   let catchUpTries = 0;            // failed joins on the current connection
+  let lastError = null;            // the refusal that ended the last catch-up, until one succeeds
+  let refusedGen = -1;             // the connection on which the session was refused
   let catchUpTimer = null;         // the next try, if one is due
   let confirmTimer = null;         // a function update waits for our broadcasts: sync if they don't come
   let retryTimer = null;           // the head update's resend after a retryable error (backoff)
@@ -442,9 +444,11 @@ export function gameSession(socket, sessionId, opts = {}) {
   }
 
   // Join (or, recovered, sync) on this connection; nothing is sent before
-  // it succeeds. A failure without an error code (no ack: the request was
-  // lost) is tried again on a timer, at most maxAttempts times; an error
-  // from the server (NOT_FOUND...) or a new connection ends it.
+  // it succeeds. A failure that may pass (no ack, TIMEOUT, SERVICE_UNAVAILABLE,
+  // INTERNAL, RATE_LIMITED) is tried again on a timer (backoff, for as long
+  // as the connection lasts); a definite refusal (NOT_FOUND, FORBIDDEN...)
+  // ends it: the queued updates reject with it and subscribers hear 'error'.
+  // A new connection starts over.
   function catchUp() {
     catchUpTimer = null;
     const myGen = gen;
@@ -454,15 +458,28 @@ export function gameSession(socket, sessionId, opts = {}) {
     step.then(() => {
       if (myGen !== gen || closed) return;
       live = true;
+      lastError = null;
       readyResolve();
       pump();
     }, (e) => {
       stats.lastError = e.message;
       if (closed || myGen !== gen || !socket.connected) return;   // the next connect catches up
       catchUpTries += 1;
-      if (e.code || catchUpTries >= maxAttempts) { if (!confirmed) readyReject(e); return; }
-      catchUpTimer = setTimeout(catchUp, 50 * 2 ** catchUpTries);
+      if (!e.code || RETRY_CODES.has(e.code)) { catchUpTimer = setTimeout(catchUp, backoffMs(catchUpTries)); return; }
+      fail(e);
     });
+  }
+
+  // The session was refused on this connection: nothing queued can go out.
+  function fail(e) {
+    lastError = e;
+    refusedGen = gen;
+    readyReject(e);
+    const refused = pending;
+    pending = [];
+    recompute();
+    notify('error');
+    for (const p of refused) p.reject?.(e);
   }
 
   // socket.io-client's disconnect event (app's event loop).
@@ -495,6 +512,7 @@ export function gameSession(socket, sessionId, opts = {}) {
    */
   function update(opsOrFn) {
     if (closed) return Promise.reject(new Error('session closed'));
+    if (refusedGen === gen) return Promise.reject(lastError);
     if (pending.length >= maxPending) return Promise.reject(ackError({ code: 'RATE_LIMITED', message: 'too many pending updates' }));
     if (!confirmed) return Promise.reject(new Error('not joined yet (await session.ready)'));
     const make = typeof opsOrFn === 'function' ? opsOrFn : null;
@@ -517,6 +535,8 @@ export function gameSession(socket, sessionId, opts = {}) {
     get state() { return view; },
     get version() { return confirmed?.stateVersion ?? null; },
     get isGM() { return isGM; },
+    /** The error a join was refused with (NOT_FOUND, FORBIDDEN...), null once one succeeds. */
+    get lastError() { return lastError; },
     get pending() { return pending.length; },
     get stats() { return { ...stats, buffered: buffer.size, syncing: !!syncing, queue: pending.map((p) => p.status).join(',') }; },
     /** fn(state, {version, cause, pending}) on every change; returns the unsubscribe. */

@@ -151,3 +151,31 @@ test('conflicts do not count towards maxAttempts; unknown outcomes end in OUTCOM
   assert.deepEqual(s.sent.filter((x) => x.event === 'gameState:update'), [], 'not sent again');
   g.close();
 });
+
+test('a join refused for good on a reconnect rejects the queued updates and tells subscribers; a retryable one is tried again', async () => {
+  const { s, g } = await joined({});
+  const causes = [];
+  g.subscribe((st, info) => causes.push(info.cause));
+  s.drop();
+  const p = settled(g.update(inc));
+  s.connect(false);
+  (await s.next('gameSession:join')).cb(null, refuse('RATE_LIMITED'));
+  (await s.next('gameSession:join')).cb(null, refuse('SERVICE_UNAVAILABLE'));
+  (await s.next('gameSession:join')).cb(null, refuse('FORBIDDEN'));
+  const r = await p;
+  assert.equal(r.err?.code, 'FORBIDDEN');
+  assert.equal(g.lastError?.code, 'FORBIDDEN');
+  assert.equal(g.pending, 0);
+  assert.ok(causes.includes('error'), `causes ${causes}`);
+  assert.equal((await settled(g.update(inc))).err?.code, 'FORBIDDEN', 'refused at once on this connection');
+  // a new connection starts over
+  s.drop();
+  s.connect(false);
+  (await s.next('gameSession:join')).cb(null, ok({ gameState: state('7'), isGM: true }));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(g.lastError, null);
+  const q = settled(g.update(inc));
+  (await s.next('gameState:update')).cb(null, { success: true, newVersion: '8' });
+  assert.equal((await q).ok?.newVersion, '8');
+  g.close();
+});

@@ -7,7 +7,7 @@
 // the server's state, and the session's log holds every acknowledged
 // update exactly once.
 import assert from 'node:assert/strict';
-import { useSystem, emitAck, expectOk } from './lib/system.mjs';
+import { useSystem, emitAck, expectOk, eventually } from './lib/system.mjs';
 import { setupCampaign } from './lib/campaign.mjs';
 import { connectParley, gameSession, applyOps, entityStore } from '../../clients/js/index.js';
 
@@ -426,4 +426,32 @@ h.test('actor and item stores stay live from the broadcasts, leave hidden entiti
   assert.deepEqual(gmAll.items, gmList);
   assert.deepEqual(gmVisible.items, gmList.filter((e) => !e.hidden));
   assert.deepEqual(ids(pActors), [before.id, a.id, b.id].sort());
+});
+
+h.test('a reconnect whose join is answered with an error while the gamestate worker is stopped is tried again: the queued update goes out once it is back', { timeout: 60000 }, async (t, sys) => {
+  const { c, session, socket, game } = await gmGame(t, sys);
+  const joins = [];
+  socket.onAnyOutgoing((ev) => { if (ev === 'gameSession:join') joins.push(Date.now()); });
+  const answers = [];
+  game.subscribe(() => {});
+  socket.disconnect();
+  const queued = game.update([{ path: 'pluginData.back', operation: 'set', value: true }]);
+  await sys.kill('gamestate', 'SIGSTOP');
+  let stopped = true;
+  t.after(async () => { if (stopped) await sys.kill('gamestate', 'SIGCONT'); });
+  // the join on the new connection: refused for now (TIMEOUT / SERVICE_UNAVAILABLE)
+  socket.connect();
+  await eventually(() => game.stats.lastError && joins.length >= 2, { timeoutMs: 25000, what: 'a join answered with an error, then tried again' });
+  answers.push(game.stats.lastError);
+  assert.match(game.stats.lastError, /TIMEOUT|SERVICE_UNAVAILABLE/, 'the server answered the join with an error code');
+  assert.equal(game.pending, 1, 'the update still waits');
+  await sys.kill('gamestate', 'SIGCONT');
+  stopped = false;
+  const r = await within(queued, 'the update queued behind the refused joins', 30000);
+  await until(game, (g) => g.version === r.newVersion && g.pending === 0, 'confirmed');
+  const server = await serverState(c.gm.s, session.id);
+  assert.equal(server.pluginData.back, true);
+  assert.deepEqual(game.state, server);
+  assert.equal(game.lastError, null);
+  t.diagnostic(`joins sent: ${joins.length}; first error: ${answers[0]}`);
 });
