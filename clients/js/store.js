@@ -18,7 +18,8 @@ export function entityStore(socket, kind, campaignId, opts = {}) {
   const includeHidden = opts.includeHidden === true;
   const ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
   const byId = new Map();          // id -> entity (visible ones only)
-  let deletedDuringList = null;    // ids deleted while a list was in flight
+  const hiddenAt = new Map();      // id -> version at which it was hidden (a store without includeHidden)
+  const lists = new Set();         // per list in flight: Map id -> {version, entity or null (deleted)}
   let closed = false;
   let readyResolve, readyReject;
   let loaded = false;
@@ -51,42 +52,80 @@ export function entityStore(socket, kind, campaignId, opts = {}) {
     }
   }
 
-  // Keep e unless it is older than what is held; hidden ones leave.
+  const older = (a, b) => typeof a === 'number' && typeof b === 'number' && a < b;
+
+  // Keep e unless it is older than what is held (or than its hiding);
+  // hidden ones leave, remembering the version they were hidden at.
   function put(e) {
     if (!e || e.campaignId !== campaignId || typeof e.id !== 'string') return false;
     const have = byId.get(e.id);
-    if (have && typeof have.version === 'number' && typeof e.version === 'number' && e.version < have.version) return false;
-    if (e.hidden === true && !includeHidden) return byId.delete(e.id);
+    if (have && older(e.version, have.version)) return false;
+    if (!have && hiddenAt.has(e.id) && !older(hiddenAt.get(e.id), e.version)) return false;
+    if (e.hidden === true && !includeHidden) {
+      hiddenAt.set(e.id, e.version);
+      return byId.delete(e.id);
+    }
+    hiddenAt.delete(e.id);
     byId.set(e.id, e);
     return true;
   }
 
+  // Every list in flight hears what happened meanwhile: the newest version
+  // of each id an event touched, or null when it was deleted (a later
+  // created, e.g. a hidden one revealed, replaces that).
+  function touch(id, e) {
+    for (const seen of lists) {
+      const was = seen.get(id);
+      if (e && was?.entity && older(e.version, was.entity.version)) continue;
+      seen.set(id, { entity: e });
+    }
+  }
+
   // socket.io-client event callbacks (the app's event loop); a room
   // event's offset may follow the payload and is not read.
-  const onChanged = (e) => { if (!closed && put(e)) notify('event'); };
+  const onChanged = (e) => {
+    if (closed || !e || e.campaignId !== campaignId || typeof e.id !== 'string') return;
+    touch(e.id, e);
+    if (put(e)) notify('event');
+  };
   const onDeleted = (id) => {
     if (closed) return;
-    deletedDuringList?.add(id);
+    touch(id, null);
+    hiddenAt.delete(id);
     if (byId.delete(id)) notify('event');
   };
 
+  // The store's own write, from its ack (the server sends it no event).
+  function local(e) {
+    if (e && e.campaignId === campaignId && typeof e.id === 'string') touch(e.id, e);
+    if (put(e)) notify('local');
+  }
+
+  // The list, merged with what the events said while it was in flight:
+  // an id deleted meanwhile stays out, one created or changed meanwhile is
+  // kept (the newer version wins), a hidden one leaves a store without
+  // includeHidden. Each refresh has its own record, so two may overlap.
   async function refresh() {
     await request('subscribe', { room: `campaign:${campaignId}` });
-    deletedDuringList = new Set();
+    const seen = new Map();
+    lists.add(seen);
     try {
       const list = await request(`${kind}:list`, { campaignId });
+      if (closed) return;
       const fresh = new Map();
-      for (const e of list) {
-        if (deletedDuringList.has(e.id)) continue;
-        const have = byId.get(e.id);
-        const newer = have && typeof have.version === 'number' && have.version > e.version ? have : e;
-        if (newer.hidden === true && !includeHidden) continue;
-        fresh.set(e.id, newer);
+      for (const e of list) if (e && typeof e.id === 'string') fresh.set(e.id, e);
+      for (const [id, { entity }] of seen) {
+        const listed = fresh.get(id);
+        if (!entity) fresh.delete(id);
+        else if (!listed || !older(entity.version, listed.version)) fresh.set(id, entity);
       }
       byId.clear();
-      for (const [k, v] of fresh) byId.set(k, v);
+      for (const [id, e] of fresh) {
+        if (e.hidden === true && !includeHidden) { hiddenAt.set(id, e.version); continue; }
+        byId.set(id, e);
+      }
     } finally {
-      deletedDuringList = null;
+      lists.delete(seen);
     }
     notify('list');
   }
@@ -111,9 +150,14 @@ export function entityStore(socket, kind, campaignId, opts = {}) {
     /** fn(items, {cause}) on every change; returns the unsubscribe. */
     subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
     refresh,
-    async create(fields) { const e = await request(`${kind}:create`, { ...fields, campaignId }); if (put(e)) notify('local'); return e; },
-    async update(fields) { const e = await request(`${kind}:update`, fields); if (put(e)) notify('local'); return e; },
-    async remove(id) { await request(`${kind}:delete`, id); if (byId.delete(id)) notify('local'); },
+    async create(fields) { const e = await request(`${kind}:create`, { ...fields, campaignId }); local(e); return e; },
+    async update(fields) { const e = await request(`${kind}:update`, fields); local(e); return e; },
+    async remove(id) {
+      await request(`${kind}:delete`, id);
+      touch(id, null);
+      hiddenAt.delete(id);
+      if (byId.delete(id)) notify('local');
+    },
     close() {
       closed = true;
       socket.off(`${kind}:created`, onChanged);

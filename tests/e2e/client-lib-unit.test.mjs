@@ -179,3 +179,49 @@ test('a join refused for good on a reconnect rejects the queued updates and tell
   assert.equal((await q).ok?.newVersion, '8');
   g.close();
 });
+
+const actor = (id, version, extra = {}) => ({ id, campaignId: 'C', name: id, version, createdAt: 1, ...extra });
+
+/** A store over a scripted socket, subscribed, its list request waiting. */
+async function listing(opts) {
+  const s = scriptedSocket();
+  s.connect();
+  const st = entityStore(s, 'actor', 'C', opts);
+  (await s.next('subscribe')).cb(null, ok({ room: 'campaign:C' }));
+  return { s, st, list: await s.next('actor:list') };
+}
+
+test('a store without includeHidden: an actor hidden while the list is in flight stays out (the older listed version does not bring it back)', async () => {
+  const { s, st, list } = await listing({});
+  s.fire('actor:updated', actor('a1', 2, { hidden: true }));
+  list.cb(null, ok([actor('a1', 1, { hidden: false })]));
+  await st.ready;
+  assert.equal(st.get('a1'), undefined);
+  // and an older event after it neither
+  s.fire('actor:updated', actor('a1', 1, { hidden: false }));
+  assert.equal(st.get('a1'), undefined);
+  s.fire('actor:updated', actor('a1', 3, { hidden: false }));
+  assert.equal(st.get('a1')?.version, 3, 'revealed at a newer version');
+  st.close();
+});
+
+test('two refreshes in flight at once each merge what happened during their own list', async () => {
+  const { s, st, list } = await listing({});
+  list.cb(null, ok([actor('a1', 1)]));
+  await st.ready;
+  const r1 = st.refresh();
+  (await s.next('subscribe')).cb(null, ok({}));
+  const l1 = await s.next('actor:list');
+  s.fire('actor:deleted', 'a1');
+  const r2 = st.refresh();
+  (await s.next('subscribe')).cb(null, ok({}));
+  const l2 = await s.next('actor:list');
+  s.fire('actor:created', actor('a2', 1));
+  l2.cb(null, ok([]));                       // read before a2 was created
+  await r2;
+  assert.deepEqual(st.items.map((e) => e.id), ['a2']);
+  l1.cb(null, ok([actor('a1', 1)]));         // read before a1 was deleted
+  await r1;
+  assert.deepEqual(st.items.map((e) => e.id), ['a2'], 'a1 stays deleted, a2 kept');
+  st.close();
+});

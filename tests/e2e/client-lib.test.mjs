@@ -455,3 +455,77 @@ h.test('a reconnect whose join is answered with an error while the gamestate wor
   assert.equal(game.lastError, null);
   t.diagnostic(`joins sent: ${joins.length}; first error: ${answers[0]}`);
 });
+
+/**
+ * The socket as a store sees it, with the ack of `event` held after it
+ * arrived until release(): `arrived` resolves when it is in.
+ */
+function heldAck(socket, event) {
+  let release, arrivedNow;
+  const gate = new Promise((r) => { release = r; });
+  const arrived = new Promise((r) => { arrivedNow = r; });
+  const proxy = new Proxy(socket, {
+    get(target, prop) {
+      if (prop === 'timeout') {
+        return (ms) => {
+          const te = target.timeout(ms);
+          return {
+            emit: (ev, arg, cb) => te.emit(ev, arg, ev !== event ? cb : (...a) => { arrivedNow(); gate.then(() => cb(...a)); }),
+          };
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { proxy, arrived, release };
+}
+
+/** Resolve when socket receives event with a payload that pred accepts (bounded). */
+function received(socket, event, pred, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const on = (x) => { if (pred(x)) { clearTimeout(timer); socket.off(event, on); resolve(x); } };
+    const timer = setTimeout(() => { socket.off(event, on); reject(new Error(`no ${event} within ${timeoutMs} ms`)); }, timeoutMs);
+    socket.on(event, on);
+  });
+}
+
+h.test('a store keeps what changed while its list was in flight: created, hidden, and hidden then revealed', async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false });
+  t.after(c.close);
+  const mk = async (name) => expectOk(await emitAck(c.gm.s, 'actor:create', { name, type: 'npc', campaignId: c.id }));
+  const stay = await mk('Stay');
+  const hide = await mk('Hide');
+  const peek = await mk('Peek');
+  const pSocket = await libConnected(t, sys, c.p1);
+  const gmSocket = await libConnected(t, sys, c.gm);
+  const pHeld = heldAck(pSocket, 'actor:list');
+  const gmHeld = heldAck(gmSocket, 'actor:list');
+  const pActors = entityStore(pHeld.proxy, 'actor', c.id);
+  const gmVisible = entityStore(gmHeld.proxy, 'actor', c.id);       // without includeHidden
+  t.after(() => { pActors.close(); gmVisible.close(); });
+  // both lists were read by the server (before any change below) and are held
+  await within(Promise.all([pHeld.arrived, gmHeld.arrived]), 'the list replies');
+
+  const peekRevealed = Promise.all([
+    received(pSocket, 'actor:created', (e) => e.id === peek.id),
+    received(gmSocket, 'actor:updated', (e) => e.id === peek.id && e.hidden === false),
+  ]);
+  const born = await mk('Born');
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: hide.id, hidden: true }));
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: peek.id, hidden: true }));
+  expectOk(await emitAck(c.gm.s, 'actor:update', { id: peek.id, hidden: false, hp: 3 }));
+  await within(peekRevealed, 'the last events reached both stores');
+  pHeld.release();
+  gmHeld.release();
+  await within(Promise.all([pActors.ready, gmVisible.ready]), 'the stores');
+
+  const ids = (s) => s.items.map((e) => e.id).sort();
+  const want = [stay.id, peek.id, born.id].sort();
+  assert.deepEqual(ids(pActors), want, 'player: the created one kept, the hidden one out, the revealed one in');
+  assert.deepEqual(ids(gmVisible), want, 'GM store without hidden ones: the same');
+  const pList = expectOk(await emitAck(c.p1.s, 'actor:list', { campaignId: c.id }));
+  assert.deepEqual(pActors.items, pList, 'the player store is what the server lists now');
+  const gmList = expectOk(await emitAck(c.gm.s, 'actor:list', { campaignId: c.id }));
+  assert.deepEqual(gmVisible.items, gmList.filter((e) => !e.hidden));
+});
