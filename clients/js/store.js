@@ -6,11 +6,14 @@
 // The server broadcasts a change to the others, not to its sender, so
 // changes made through the store's own create/update/remove apply their ack.
 
+// Errors that may pass: the list is tried again (no ack counts as one too).
+const RETRY_CODES = new Set(['TIMEOUT', 'SERVICE_UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED']);
+
 /**
  * entityStore(socket, 'actor' | 'item', campaignId, opts)
  *   opts.includeHidden  keep hidden entities (default false)
  *   opts.ackTimeoutMs   bound on every request (default 5000)
- * Returns {ready, items (array, oldest first), get(id), subscribe(fn),
+ * Returns {ready, items (array, oldest first), get(id), lastError, subscribe(fn),
  * create(fields), update(fields), remove(id), refresh(), close()}.
  */
 export function entityStore(socket, kind, campaignId, opts = {}) {
@@ -23,6 +26,9 @@ export function entityStore(socket, kind, campaignId, opts = {}) {
   let closed = false;
   let readyResolve, readyReject;
   let loaded = false;
+  let gen = 0;                     // connection generation: an older one's list is not retried
+  let retryTimer = null;           // the next try of a failed subscribe/list
+  let lastError = null;            // a definite refusal of the last list, until one succeeds
   const ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
   ready.catch(() => {});
   const listeners = new Set();
@@ -133,20 +139,60 @@ export function entityStore(socket, kind, campaignId, opts = {}) {
   // socket.io-client's connect event (app's event loop): the first connect
   // lists; a reconnect that was not recovered lists again.
   function onConnect() {
+    stopRetry();
     if (closed || (loaded && socket.recovered)) return;
-    refresh().then(() => { loaded = true; readyResolve(); }, (e) => { if (!loaded) readyReject(e); });
+    gen += 1;
+    load(gen, 0);
+  }
+
+  // Subscribe and list on connection myGen. A failure that may pass (no
+  // ack, TIMEOUT, SERVICE_UNAVAILABLE, INTERNAL, RATE_LIMITED) is tried
+  // again after a backoff (50 ms doubling, at most 2 s) while the
+  // connection lasts; a definite refusal (FORBIDDEN, NOT_FOUND...) sets
+  // lastError, rejects ready if it was pending and tells subscribers 'error'.
+  function load(myGen, tries) {
+    retryTimer = null;
+    refresh().then(() => {
+      if (closed || myGen !== gen) return;
+      loaded = true;
+      lastError = null;
+      readyResolve();
+    }, (e) => {
+      if (closed || myGen !== gen || !socket.connected) return;   // the next connect lists again
+      if (!e.code || RETRY_CODES.has(e.code)) {
+        retryTimer = setTimeout(() => load(myGen, tries + 1), Math.min(2000, 50 * 2 ** tries));
+        return;
+      }
+      lastError = e;
+      if (!loaded) readyReject(e);
+      notify('error');
+    });
+  }
+
+  function stopRetry() {
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+  }
+
+  // socket.io-client's disconnect event (app's event loop): a retry waits
+  // for the next connection.
+  function onDisconnect() {
+    gen += 1;
+    stopRetry();
   }
 
   socket.on(`${kind}:created`, onChanged);
   socket.on(`${kind}:updated`, onChanged);
   socket.on(`${kind}:deleted`, onDeleted);
   socket.on('connect', onConnect);
+  socket.on('disconnect', onDisconnect);
   if (socket.connected) onConnect();
 
   return {
     ready,
     get items() { return items(); },
     get(id) { return byId.get(id); },
+    /** The error the last subscribe/list was refused with (FORBIDDEN...), null once one succeeds. */
+    get lastError() { return lastError; },
     /** fn(items, {cause}) on every change; returns the unsubscribe. */
     subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
     refresh,
@@ -160,10 +206,14 @@ export function entityStore(socket, kind, campaignId, opts = {}) {
     },
     close() {
       closed = true;
+      readyReject(new Error('store closed'));
       socket.off(`${kind}:created`, onChanged);
       socket.off(`${kind}:updated`, onChanged);
       socket.off(`${kind}:deleted`, onDeleted);
       socket.off('connect', onConnect);
+      socket.off('disconnect', onDisconnect);
+      stopRetry();
+      listeners.clear();
     },
   };
 }

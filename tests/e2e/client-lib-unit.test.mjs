@@ -225,3 +225,21 @@ test('two refreshes in flight at once each merge what happened during their own 
   assert.deepEqual(st.items.map((e) => e.id), ['a2'], 'a1 stays deleted, a2 kept');
   st.close();
 });
+
+test('a store refused for good on a reconnect says so (lastError, cause error); a retryable refusal is tried again', async () => {
+  const { s, st, list } = await listing({});
+  list.cb(null, ok([actor('a1', 1)]));
+  await st.ready;
+  const causes = [];
+  st.subscribe((items, info) => causes.push(info.cause));
+  s.drop();
+  s.connect(false);
+  (await s.next('subscribe')).cb(null, refuse('RATE_LIMITED'));
+  (await s.next('subscribe')).cb(null, ok({}));
+  (await s.next('actor:list')).cb(null, refuse('FORBIDDEN'));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(st.lastError?.code, 'FORBIDDEN');
+  assert.deepEqual(causes, ['error']);
+  assert.deepEqual(s.sent.map((x) => x.event), [], 'not tried again');
+  st.close();
+});

@@ -529,3 +529,27 @@ h.test('a store keeps what changed while its list was in flight: created, hidden
   const gmList = expectOk(await emitAck(c.gm.s, 'actor:list', { campaignId: c.id }));
   assert.deepEqual(gmVisible.items, gmList.filter((e) => !e.hidden));
 });
+
+h.test('a store whose list after a reconnect is answered with an error while the actors worker is stopped lists again once it is back', { timeout: 60000 }, async (t, sys) => {
+  const c = await setupCampaign(sys, { players: 1, outsider: false, subscribe: false });
+  t.after(c.close);
+  const pSocket = await libConnected(t, sys, c.p1);
+  const store = entityStore(pSocket, 'actor', c.id);
+  t.after(() => store.close());
+  await within(store.ready, 'the store');
+  let lists = 0;
+  pSocket.onAnyOutgoing((ev) => { if (ev === 'actor:list') lists += 1; });
+  pSocket.disconnect();
+  const missed = expectOk(await emitAck(c.gm.s, 'actor:create', { name: 'Missed', type: 'npc', campaignId: c.id }));
+  await sys.kill('actors', 'SIGSTOP');
+  let stopped = true;
+  t.after(async () => { if (stopped) await sys.kill('actors', 'SIGCONT'); });
+  pSocket.connect();
+  await eventually(() => lists >= 2, { timeoutMs: 25000, what: 'a list answered with an error, then sent again' });
+  assert.equal(store.get(missed.id), undefined);
+  await sys.kill('actors', 'SIGCONT');
+  stopped = false;
+  await until(store, (s) => s.get(missed.id), 'the store listed again', 20000);
+  assert.deepEqual(store.items, expectOk(await emitAck(c.p1.s, 'actor:list', { campaignId: c.id })));
+  t.diagnostic(`lists sent after the reconnect: ${lists}`);
+});
