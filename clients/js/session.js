@@ -153,6 +153,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   }
 
   function notify(cause) {
+    if (closed) return;
     for (const fn of [...listeners]) {
       try { fn(view, { version: confirmed?.stateVersion, cause, pending: pending.length }); } catch (e) { /* a listener's bug is its own */ }
     }
@@ -197,6 +198,7 @@ export function gameSession(socket, sessionId, opts = {}) {
   }
 
   function settle(cause) {
+    if (closed) return;
     drainBuffer();
     prune();
     recompute();
@@ -545,7 +547,7 @@ export function gameSession(socket, sessionId, opts = {}) {
     outcome(id) { return given.get(id); },
     update,
     sync,
-    /** Stop listening (and leave the session's room when connected). */
+    /** Stop listening (and leave the session's room when connected): pending updates and a pending ready reject, no listener is called again. */
     close() {
       closed = true;
       if (catchUpTimer) clearTimeout(catchUpTimer);
@@ -557,6 +559,8 @@ export function gameSession(socket, sessionId, opts = {}) {
       if (socket.connected) socket.emit('gameSession:leave', sessionId);
       for (const p of pending) p.reject?.(new Error('session closed'));
       pending = [];
+      listeners.clear();
+      readyReject(new Error('session closed'));   // when it had not resolved yet
     },
   };
 }

@@ -243,3 +243,25 @@ test('a store refused for good on a reconnect says so (lastError, cause error); 
   assert.deepEqual(s.sent.map((x) => x.event), [], 'not tried again');
   st.close();
 });
+
+test('close() before the join rejects ready; a sync answered after close() calls no listener', async () => {
+  const s = scriptedSocket();
+  s.connect();
+  const g = gameSession(s, 'S1');
+  const ready = settled(g.ready);
+  const join = await s.next('gameSession:join');
+  g.close();
+  join.cb(null, ok({ gameState: state('5'), isGM: true }));
+  assert.equal((await ready).err?.message, 'session closed');
+  assert.equal(s.listenerCount('gameState:updated'), 0);
+
+  const { s: s2, g: g2 } = await joined({});
+  const calls = [];
+  g2.subscribe((st, info) => calls.push(info.cause));
+  const sync = settled(g2.sync());
+  const req = await s2.next('gameState:sync');
+  g2.close();
+  req.cb(null, ok({ updates: [{ sessionId: 'S1', id: 'x', version: '6', previousVersion: '5', operations: inc, lastUpdated: 2 }] }));
+  await sync;
+  assert.deepEqual(calls, [], 'no listener called after close');
+});
