@@ -14,8 +14,14 @@
 //
 // One update is in flight at a time, based on the newest version known;
 // updates made while disconnected wait, and are sent after the reconnect
-// with the same ids, so the server's idempotency applies none twice. No
-// timers of its own besides socket.io-client's ack timeouts.
+// with the same ids, so the server's idempotency applies none twice.
+//
+// Timers, besides socket.io-client's ack timeouts (ackTimeoutMs), at most
+// one of each: catchUpTimer (the next join after a retryable failure),
+// retryTimer (the head update's resend after a retryable error) and
+// confirmTimer (a function update waiting for this client's broadcasts
+// syncs if they do not come within ackTimeoutMs). All are cleared on
+// disconnect and close; the backoff is 50 ms doubling to 2 s.
 
 const MAX_BUFFER = 1024;             // out-of-order updates held while a sync runs
 const RETRY_CODES = new Set(['TIMEOUT', 'SERVICE_UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED']);
