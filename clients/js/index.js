@@ -11,7 +11,7 @@
 // run over any socket-like object (socket.io-client's, or a test double).
 import { io } from 'socket.io-client';
 
-export { gameSession, applyOps, deepEqual } from './session.js';
+export { gameSession, applyOps, deepEqual, backoffMs } from './session.js';
 export { entityStore } from './store.js';
 
 /**

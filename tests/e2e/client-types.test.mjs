@@ -3,7 +3,9 @@
 // `tsc --noEmit --strict` and refuses a wrong payload; docs/asyncapi.yaml
 // and docs/openapi.yaml pass real validators from npm. No system needed:
 // ctests types_doc_fresh / asyncapi_doc_fresh / openapi_doc_fresh keep the
-// three files in step with proto's tables.
+// three files in step with proto's tables. The library's own types
+// (clients/js/index.d.ts, session.d.ts, store.d.ts) are checked the same
+// way with types/lib-ok.ts and lib-bad.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -55,6 +57,23 @@ test('tsc refuses a wrong payload, with the expected diagnostic', () => {
   assert.match(r.stdout, /sample-bad\.ts\(7,\d+\): error TS2322: Type 'number' is not assignable to type 'string'\./,
     `diagnostic:\n${r.stdout}${r.stderr}`);
   assert.equal(r.stdout.trim().split('\n').length, 1, `exactly one error:\n${r.stdout}`);
+});
+
+test('the library\'s types (clients/js/index.d.ts): connectParley returns the typed socket, a wrong payload through it is refused', () => {
+  // lib-ok.ts (in tsconfig.json, checked above) uses every export of
+  // @parley/client; lib-bad.ts emits a number as chat:send's text
+  const r = runTsc('tsconfig.lib-bad.json');
+  assert.notEqual(r.status, 0, 'lib-bad.ts must not type-check');
+  assert.match(r.stdout, /lib-bad\.ts\(7,\d+\): error TS2322: Type 'number' is not assignable to type 'string'\./,
+    `diagnostic:\n${r.stdout}${r.stderr}`);
+  assert.equal(r.stdout.trim().split('\n').length, 1, `exactly one error:\n${r.stdout}`);
+  const pkg = JSON.parse(readFileSync(path.join(root, 'clients/js/package.json'), 'utf8'));
+  assert.equal(pkg.types, './index.d.ts');
+  for (const [sub, entry] of Object.entries(pkg.exports)) {
+    assert.ok(entry.types && pkg.files.includes(entry.types.slice(2)), `exports ${sub}: types, in files`);
+    assert.equal(Object.keys(entry)[0], 'types', `exports ${sub}: the types condition first`);
+  }
+  assert.ok(pkg.files.includes('parley-events.d.ts'), 'the .d.ts files import parley-events.d.ts');
 });
 
 test('docs/asyncapi.yaml is a valid AsyncAPI 3.0 document of every event', async () => {
