@@ -347,7 +347,7 @@ h.test('updates made while disconnected are sent on reconnect with the same ids,
   assert.equal(game.state.pluginData.l, 3);
   assert.deepEqual(sent, [], 'nothing sent while offline');
   socket.connect();
-  const res = await within(Promise.all(ups), 'the queued updates');
+  const res = await within(Promise.all(ups), 'the queued updates').catch((e) => { throw new Error(`${e.message} (${JSON.stringify(game.stats)}, connected ${socket.connected}, active ${socket.active})`); });
   assert.deepEqual(res.map((r) => r.newVersion), ['1', '2', '3', '4']);
   await until(game, (g) => g.version === '4' && g.pending === 0, 'queue confirmed');
   const state = await serverState(c.gm.s, session.id);
