@@ -553,3 +553,30 @@ h.test('a store whose list after a reconnect is answered with an error while the
   assert.deepEqual(store.items, expectOk(await emitAck(c.p1.s, 'actor:list', { campaignId: c.id })));
   t.diagnostic(`lists sent after the reconnect: ${lists}`);
 });
+
+h.test('an update whose acks do not come while the gamestate worker is stopped rejects OUTCOME_UNKNOWN, not as refused; once the worker runs it, its broadcast is the truth', { timeout: 60000 }, async (t, sys) => {
+  const { c, session, game } = await gmGame(t, sys, { maxAttempts: 2, ackTimeoutMs: 700 });
+  const sent = [];
+  game.subscribe(() => {});
+  await sys.kill('gamestate', 'SIGSTOP');
+  let stopped = true;
+  t.after(async () => { if (stopped) await sys.kill('gamestate', 'SIGCONT'); });
+  const t0 = Date.now();
+  const up = game.update([{ path: 'pluginData.late', operation: 'set', value: 1 }]);
+  const err = await within(up.then(() => null, (e) => e), 'the update held by the stopped worker', 10000);
+  sent.push(Date.now() - t0);
+  // SIGCONT before the broker's liveness (3 x 1000 ms) gives the worker up:
+  // it then runs the held requests (the resend is the same id: applied once)
+  await sys.kill('gamestate', 'SIGCONT');
+  stopped = false;
+  assert.ok(err, 'not acknowledged');
+  assert.equal(err.code, 'OUTCOME_UNKNOWN', `rejected ${err.message}`);
+  assert.match(err.id, /./);
+  assert.equal(game.pending, 0);
+  await until(game, (g) => g.outcome(err.id) === 'applied', 'its broadcast', 20000);
+  const server = await serverState(c.gm.s, session.id);
+  assert.equal(server.pluginData.late, 1);
+  assert.equal(server.stateVersion, '1', 'applied once');
+  assert.deepEqual(game.state, server);
+  t.diagnostic(`rejected after ${sent[0]} ms`);
+});
