@@ -462,12 +462,18 @@ export function gameSession(socket, sessionId, opts = {}) {
     const myGen = gen;
     // A recovered connection keeps the rooms it had when it dropped, which
     // lack the session when a join was still unanswered then: join again.
-    const step = confirmed && inRoom && socket.recovered && catchUpTries === 0 ? sync().catch(() => join()) : join();
-    step.then(() => {
+    const joinNow = () => join().then(() => true);
+    const step = confirmed && inRoom && socket.recovered && catchUpTries === 0 ? sync().then(() => false, joinNow) : joinNow();
+    step.then((joined) => {
       if (myGen !== gen || closed) return;
       live = true;
       lastError = null;
       readyResolve();
+      // With more than one gamestate worker, an update committed between
+      // the join's snapshot and the gateway putting this socket in the
+      // session's room is broadcast before it is there: one sync after
+      // each join brings it (pump waits for it).
+      if (joined) sync().catch(() => {});
       pump();
     }, (e) => {
       stats.lastError = e.message;

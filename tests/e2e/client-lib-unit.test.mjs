@@ -46,12 +46,20 @@ const refuse = (code, extra = {}) => ({ success: false, error: { code, message: 
 const inc = [{ path: 'pluginData.n', operation: 'inc', value: 1 }];
 const settled = (p) => p.then((v) => ({ ok: v }), (e) => ({ err: e }));
 
+/** Answer the join at version v, then the sync that follows it with nothing new. */
+async function answerJoin(s, v = '5') {
+  (await s.next('gameSession:join')).cb(null, ok({ gameState: state(v), isGM: true }));
+  const sync = await s.next('gameState:sync');
+  assert.deepEqual(sync.arg, { sessionId: 'S1', sinceVersion: v }, 'a sync from the joined version');
+  sync.cb(null, ok({ updates: [] }));
+}
+
 /** A session joined at version 5 over a scripted socket. */
 async function joined(opts) {
   const s = scriptedSocket();
   s.connect();
   const g = gameSession(s, 'S1', opts);
-  (await s.next('gameSession:join')).cb(null, ok({ gameState: state('5'), isGM: true }));
+  await answerJoin(s);
   await g.ready;
   return { s, g };
 }
@@ -108,7 +116,7 @@ test('a resend waiting for its backoff waits for the next connection after a dro
   await new Promise((r) => setTimeout(r, 120));
   assert.deepEqual(s.sent.map((x) => x.event), [], 'nothing sent while disconnected');
   s.connect(false);
-  (await s.next('gameSession:join')).cb(null, ok({ gameState: state('5'), isGM: true }));
+  await answerJoin(s);
   const again = await s.next('gameState:update');
   again.cb(null, { success: true, newVersion: '6' });
   assert.deepEqual((await p).ok, { id: again.arg.id, newVersion: '6' });
@@ -171,8 +179,7 @@ test('a join refused for good on a reconnect rejects the queued updates and tell
   // a new connection starts over
   s.drop();
   s.connect(false);
-  (await s.next('gameSession:join')).cb(null, ok({ gameState: state('7'), isGM: true }));
-  await new Promise((r) => setTimeout(r, 10));
+  await answerJoin(s, '7');
   assert.equal(g.lastError, null);
   const q = settled(g.update(inc));
   (await s.next('gameState:update')).cb(null, { success: true, newVersion: '8' });
@@ -264,4 +271,23 @@ test('close() before the join rejects ready; a sync answered after close() calls
   req.cb(null, ok({ updates: [{ sessionId: 'S1', id: 'x', version: '6', previousVersion: '5', operations: inc, lastUpdated: 2 }] }));
   await sync;
   assert.deepEqual(calls, [], 'no listener called after close');
+});
+
+test('a sync right after each join brings an update committed between the join\'s snapshot and the room join (missed broadcast)', async () => {
+  const s = scriptedSocket();
+  s.connect();
+  const g = gameSession(s, 'S1');
+  (await s.next('gameSession:join')).cb(null, ok({ gameState: state('5'), isGM: true }));
+  await g.ready;
+  const q = settled(g.update(inc));
+  const sync = await s.next('gameState:sync');
+  assert.deepEqual(s.sent.map((x) => x.event), [], 'the update waits for the sync');
+  sync.cb(null, ok({ updates: [{ sessionId: 'S1', id: 'other', version: '6', previousVersion: '5', operations: inc, lastUpdated: 2 }] }));
+  const up = await s.next('gameState:update');
+  assert.equal(up.arg.version, '6', 'based on the version the sync brought');
+  up.cb(null, { success: true, newVersion: '7' });
+  assert.equal((await q).ok?.newVersion, '7');
+  assert.equal(g.version, '6');
+  assert.equal(g.state.pluginData.n, 2, 'the missed update and this one');
+  g.close();
 });
