@@ -2,6 +2,7 @@
  *  Loaded before the gateway loop runs; answered on the gateway loop.
  */
 #include "pl_hud.h"
+#include "pl_csp.h"
 #include "pl_log.h"
 
 #include <assert.h>
@@ -89,91 +90,30 @@ s_name_ok (const char *name)
            == strlen (name);
 }
 
-/* Find needle (lower case) in [p, end) ignoring case. */
-static const char *
-s_find (const char *p, const char *end, const char *needle)
-{
-    size_t n = strlen (needle);
-    for (; p + n <= end; p++)
-        if (strncasecmp (p, needle, n) == 0)
-            return p;
-    return NULL;
-}
-
-/* " 'sha256-<base64>'" of text, line breaks normalised as an HTML parser
- * does (CR LF and CR are LF) before the browser hashes the script. */
-static int
-s_hash_source (const char *text, size_t len, char *out, size_t size)
-{
-    int rc = -1;
-    unsigned char digest[EVP_MAX_MD_SIZE], b64[64];
-    unsigned int dlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
-    if (!ctx || EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL) != 1)
-        goto cleanup;
-    const char *p = text, *end = text + len, *cr;
-    while ((cr = memchr (p, '\r', (size_t) (end - p))) != NULL) {
-        /* the run before the CR, then LF for it (or for CR LF) */
-        if (EVP_DigestUpdate (ctx, p, (size_t) (cr - p)) != 1 || EVP_DigestUpdate (ctx, "\n", 1) != 1)
-            goto cleanup;
-        p = cr + 1 < end && cr[1] == '\n' ? cr + 2 : cr + 1;
-    }
-    if (EVP_DigestUpdate (ctx, p, (size_t) (end - p)) != 1)
-        goto cleanup;
-    if (EVP_DigestFinal_ex (ctx, digest, &dlen) != 1)
-        goto cleanup;
-    EVP_EncodeBlock (b64, digest, (int) dlen);
-    if (snprintf (out, size, " 'sha256-%s'", b64) >= (int) size)
-        goto cleanup;
-    rc = 0;
-cleanup:
-    EVP_MD_CTX_free (ctx);
-    return rc;
-}
-
 /* The Content-Security-Policy line of an html file: script-src 'self'
- * and the hash of each non-empty inline <script> (at most
+ * and the hash of each inline <script> (pl_csp; at most
  * PL_HUD_SCRIPTS_MAX). NULL when out of memory. */
 static char *
-s_csp (const char *html, size_t len)
+s_csp (const char *path, const char *html, size_t len)
 {
-    char *line = NULL, hashes[PL_HUD_SCRIPTS_MAX * 56 + 1] = "";
-    size_t used = 0;
-    const char *p = html, *end = html + len;
-    int n = 0;
-    while (n < PL_HUD_SCRIPTS_MAX && (p = s_find (p, end, "<script")) != NULL) {
-        p += 7;
-        if (p < end && *p != '>' && *p != '/' && *p != ' ' && *p != '\t' && *p != '\n'
-        &&  *p != '\r' && *p != '\f')
-            continue;                       /* <scripts..., not the element */
-        const char *open_end = memchr (p, '>', (size_t) (end - p));
-        if (!open_end)
-            break;
-        const char *body = open_end + 1;
-        const char *close = s_find (body, end, "</script");
-        if (!close)
-            break;
-        if (close > body) {
-            if (s_hash_source (body, (size_t) (close - body), hashes + used,
-                               sizeof hashes - used) != 0)
-                goto cleanup;
-            used += strlen (hashes + used);
-            n++;
-        }
-        p = close + 8;
-    }
-    if (n == PL_HUD_SCRIPTS_MAX && s_find (p, end, "<script"))
-        pl_warn ("hud: an html file has more than %d inline scripts: the CSP allows the "
-                 "first %d only", PL_HUD_SCRIPTS_MAX, PL_HUD_SCRIPTS_MAX);
+    char *line = NULL;
+    int found = 0;
+    char *hashes = pl_csp_hashes (html, len, PL_HUD_SCRIPTS_MAX, &found);
+    if (!hashes)
+        goto cleanup;
+    if (found > PL_HUD_SCRIPTS_MAX)
+        pl_warn ("hud: %s has %d inline scripts: the CSP allows the first %d only",
+                 path, found, PL_HUD_SCRIPTS_MAX);
     line = zsys_sprintf ("Content-Security-Policy: default-src 'self'; script-src 'self'%s"
                          S_CSP_REST "\r\n", hashes);
 cleanup:
+    free (hashes);
     return line;
 }
 
 /* The ETag and the header lines of a file whose bytes are data. */
 static int
-s_file_headers (s_file_t *file, const char *data, size_t len, bool html)
+s_file_headers (s_file_t *file, const char *path, const char *data, size_t len, bool html)
 {
     int rc = -1;
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -186,7 +126,7 @@ s_file_headers (s_file_t *file, const char *data, size_t len, bool html)
     for (int i = 0; i < 16; i++, e += 2)
         snprintf (e, 3, "%02x", digest[i]);
     snprintf (e, 2, "\"");
-    if (html && !(csp = s_csp (data, len)))
+    if (html && !(csp = s_csp (path, data, len)))
         goto cleanup;
     file->headers = zsys_sprintf ("ETag: %s\r\nX-Content-Type-Options: nosniff\r\n"
                                   "Referrer-Policy: no-referrer\r\n%s",
@@ -258,7 +198,7 @@ s_load_file (pl_hud_t *self, int dirfd, const char *name, const char *path)
     if (!(file = calloc (1, sizeof *file)))
         goto cleanup;
     file->type = type;
-    if (s_file_headers (file, data, (size_t) st.st_size, strcmp (type, s_types[0].type) == 0) != 0)
+    if (s_file_headers (file, path, data, (size_t) st.st_size, strcmp (type, s_types[0].type) == 0) != 0)
         goto cleanup;
     if (!(file->body = pl_h1_body_new (data, (size_t) st.st_size))) {
         data = NULL;                        /* freed by pl_h1_body_new */

@@ -23,7 +23,8 @@
  *  X-Content-Type-Options: nosniff; Referrer-Policy: no-referrer (the page
  *  takes a token in its URL fragment); and for .html a
  *  Content-Security-Policy whose script-src allows 'self' and the SHA-256
- *  of each inline <script> of that file (its import map), nothing else.
+ *  of each inline <script> of that file (pl_csp.h: found as a browser
+ *  tokenizes the page), nothing else.
  */
 #ifndef PL_HUD_H
 #define PL_HUD_H
