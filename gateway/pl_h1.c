@@ -721,10 +721,11 @@ cleanup:
 }
 
 const char *
-pl_h1_header (pl_h1_conn_t *c, const char *name)
+pl_h1_header_next (pl_h1_conn_t *c, const char *name, const char *prev)
 {
     /* "name\0value\0" pairs; names compare case-insensitively (RFC 9110 §5.1) */
-    const char *p = c->hdr, *end = c->hdr + c->hdr_len;
+    const char *p = prev ? prev + strlen (prev) + 1 : c->hdr, *end = c->hdr + c->hdr_len;
+    assert (!prev || (prev > c->hdr && prev < end));
     while (p < end) {
         const char *value = p + strlen (p) + 1;
         if (value >= end)
@@ -734,6 +735,12 @@ pl_h1_header (pl_h1_conn_t *c, const char *name)
         p = value + strlen (value) + 1;
     }
     return NULL;
+}
+
+const char *
+pl_h1_header (pl_h1_conn_t *c, const char *name)
+{
+    return pl_h1_header_next (c, name, NULL);
 }
 
 void

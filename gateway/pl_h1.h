@@ -145,6 +145,10 @@ int pl_h1_add_headers (pl_h1_conn_t *conn, const char *lines);
 /* A request header's value (the first, if repeated), or NULL. Valid from
  * the head callback until the answer is written. */
 const char *pl_h1_header (pl_h1_conn_t *conn, const char *name);
+/* The value of the next line named name after the value prev (one this
+ * returned, or pl_h1_header's; NULL: the first), or NULL: every line of a
+ * list field (RFC 9110 §5.3), in order. */
+const char *pl_h1_header_next (pl_h1_conn_t *conn, const char *name, const char *prev);
 
 void pl_h1_set_user (pl_h1_conn_t *conn, void *user);
 void *pl_h1_user (pl_h1_conn_t *conn);

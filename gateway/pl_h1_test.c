@@ -53,7 +53,11 @@ s_test_request (void *arg, pl_h1_conn_t *conn, const pl_h1_req_t *req)
         const char *a = pl_h1_header (conn, "authorization");
         const char *e = pl_h1_header (conn, "X-EMPTY");
         const char *l = pl_h1_header (conn, "x-long-name");
+        const char *l1 = pl_h1_header_next (conn, "x-list", NULL);
+        const char *l2 = l1 ? pl_h1_header_next (conn, "X-LIST", l1) : NULL;
         t->headers_ok = a && strcmp (a, "Bearer abc") == 0 && e && *e == '\0'
+                     && l1 && strcmp (l1, "a, b") == 0 && l2 && strcmp (l2, "c") == 0
+                     && !pl_h1_header_next (conn, "x-list", l2)
                      && l && strcmp (l, "some value here") == 0
                      && req->nquery == 2 && strcmp (req->query[0], "a=1 2") == 0
                      && strcmp (req->query[1], "b=/x") == 0;
@@ -226,7 +230,7 @@ pl_h1_test (bool verbose)
     /* a head in one-byte pieces: names and values split across reads, an
      * empty value, a decoded query */
     const char *split = "GET /split?a=1+2&b=%2Fx HTTP/1.1\r\nX-Long-Name: some value here\r\n"
-                        "X-Empty:\r\nAuthorization: Bearer abc\r\n\r\n";
+                        "X-Empty:\r\nX-List: a, b\r\nAuthorization: Bearer abc\r\nx-list: c\r\n\r\n";
     memset (&t, 0, sizeof t);
     memset (&sink, 0, sizeof sink);
     s_test_run (split, strlen (split), 1, &t, &sink);

@@ -232,15 +232,37 @@ s_scope_local (const pl_h1_req_t *req)
     return local;
 }
 
+/* Every If-None-Match line of the request joined by ", " into out (a
+ * list field: RFC 9110 §5.3, §13.1.2), or NULL when there is none (or
+ * they do not fit: never, out being PL_H1_HEAD_MAX bytes). */
+static const char *
+s_if_none_match (pl_h1_conn_t *h1, char *out, size_t size)
+{
+    const char *result = NULL, *value = NULL;
+    size_t used = 0;
+    while ((value = pl_h1_header_next (h1, "if-none-match", value)) != NULL) {
+        int n = snprintf (out + used, size - used, "%s%s", result ? ", " : "", value);
+        if (n < 0 || (size_t) n >= size - used) {
+            result = NULL;
+            goto cleanup;
+        }
+        used += (size_t) n;
+        result = out;
+    }
+cleanup:
+    return result;
+}
+
 /* A file of the HUD (pl_hud: PARLEY_HUD_DIR, served at /), after every
  * other route. False when path is not one: the usual 404. */
 static bool
 s_hud (pl_gateway_t *gw, pl_gwconn_t *conn, const pl_h1_req_t *req)
 {
     pl_hud_answer_t hud;
+    char inm[PL_H1_HEAD_MAX];
     if (!gw->hud
     ||  !pl_hud_answer (gw->hud, req->method, req->path,
-                        pl_h1_header (conn->h1, "if-none-match"), &hud))
+                        s_if_none_match (conn->h1, inm, sizeof inm), &hud))
         return false;
     if (hud.status == 405) {
         snprintf (conn->http->allow, sizeof conn->http->allow, "%s", hud.allow);

@@ -321,14 +321,16 @@ pl_hud_count (pl_hud_t *self)
     return zhashx_size (self->files);
 }
 
-/* Does If-None-Match (a list of entity tags, or "*") match etag? The weak
- * comparison (RFC 9110 §13.1.2): a W/ prefix is ignored. */
+/* Does If-None-Match (a list of entity tags, or "*" alone: the whole
+ * value) match etag? The weak comparison (RFC 9110 §13.1.2): a W/ prefix
+ * is ignored (a W/ star is no tag: it matches nothing). */
 static bool
 s_none_match (const char *header, const char *etag)
 {
     size_t elen = strlen (etag);
-    const char *p = header;
-    while (*p) {
+    const char *p = header + strspn (header, " \t");
+    bool match = strspn (p, "*") == 1 && p[1 + strspn (p + 1, " \t")] == '\0';
+    while (!match && *p) {
         p += strspn (p, " \t,");
         size_t n = strcspn (p, ",");
         size_t trim = n;
@@ -337,11 +339,10 @@ s_none_match (const char *header, const char *etag)
         const char *tag = p;
         if (trim >= 2 && strncmp (tag, "W/", 2) == 0)
             tag += 2, trim -= 2;
-        if ((trim == 1 && *tag == '*') || (trim == elen && memcmp (tag, etag, elen) == 0))
-            return true;
+        match = trim == elen && memcmp (tag, etag, elen) == 0;
         p += n;
     }
-    return false;
+    return match;
 }
 
 bool
@@ -418,7 +419,10 @@ pl_hud_test (bool verbose)
     char *list = zsys_sprintf ("\"x\", W/%s", etag);
     assert (pl_hud_answer (hud, "HEAD", "/index.html", list, &a) && a.status == 304 && !a.body);
     assert (pl_hud_answer (hud, "GET", "/", "\"other\"", &a) && a.status == 200);
-    assert (pl_hud_answer (hud, "GET", "/", "*", &a) && a.status == 304);
+    assert (pl_hud_answer (hud, "GET", "/", " * ", &a) && a.status == 304);
+    assert (pl_hud_answer (hud, "GET", "/", "W/*", &a) && a.status == 200);
+    assert (pl_hud_answer (hud, "GET", "/", "\"x\", *", &a) && a.status == 200);
+    assert (pl_hud_answer (hud, "GET", "/", "**", &a) && a.status == 200);
     assert (pl_hud_answer (hud, "POST", "/a.js", NULL, &a) && a.status == 405
             && strcmp (a.allow, "GET, HEAD") == 0);
     assert (pl_hud_answer (hud, "GET", "/a.js", NULL, &a)

@@ -54,7 +54,8 @@ const sha = (text) => `'sha256-${crypto.createHash('sha256').update(text).digest
 
 /**
  * One raw request (the target sent as it is, never normalised) on its own
- * connection, Connection: close: {status, head (lower-cased names), body
+ * connection, Connection: close (a header whose value is an array is sent
+ * as one line per element): {status, head (lower-cased names), body
  * (a Buffer: exactly the bytes after the head)}.
  */
 function raw(sys, target, { method = 'GET', headers = {} } = {}) {
@@ -64,7 +65,7 @@ function raw(sys, target, { method = 'GET', headers = {} } = {}) {
     const timer = setTimeout(() => sock.destroy(new Error(`no answer to ${method} ${target.slice(0, 60)}`)), 5000);
     sock.on('connect', () => {
       const lines = Object.entries({ host: 'localhost', connection: 'close', ...headers })
-        .map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        .flatMap(([k, v]) => [v].flat().map((x) => `${k}: ${x}\r\n`)).join('');
       sock.write(`${method} ${target} HTTP/1.1\r\n${lines}\r\n`);
     });
     sock.on('data', (d) => chunks.push(d));
@@ -135,7 +136,7 @@ describe('a crafted PARLEY_HUD_DIR', () => {
     }
   });
 
-  h.test('If-None-Match with the ETag is 304 with no body; another tag is 200; HEAD has the length and no body', async (t, sys) => {
+  h.test('If-None-Match with the ETag (on any of its lines) is 304 with no body; another tag or W/* is 200, * is 304; HEAD has the length and no body', async (t, sys) => {
     const first = await raw(sys, '/app.js');
     assert.equal(first.status, 200);
     const etag = first.head.etag;
@@ -145,6 +146,12 @@ describe('a crafted PARLEY_HUD_DIR', () => {
     assert.equal(again.body.length, 0, 'a 304 has no body');
     assert.equal(again.head['content-length'], undefined);
     assert.equal(again.head.etag, etag);
+    // a list field: every If-None-Match line counts, not only the first
+    const lines = await raw(sys, '/app.js', { headers: { 'if-none-match': ['"zzz"', etag] } });
+    assert.equal(lines.status, 304);
+    // "*" is any tag only as the whole value; W/* is no tag
+    assert.equal((await raw(sys, '/app.js', { headers: { 'if-none-match': '*' } })).status, 304);
+    assert.equal((await raw(sys, '/app.js', { headers: { 'if-none-match': 'W/*' } })).status, 200);
     const other = await raw(sys, '/app.js', { headers: { 'if-none-match': '"0123"' } });
     assert.equal(other.status, 200);
     assert.equal(other.body.toString(), 'export const hud = 1;\n');
