@@ -260,23 +260,33 @@ s_hud (pl_gateway_t *gw, pl_gwconn_t *conn, const pl_h1_req_t *req)
 {
     pl_hud_answer_t hud;
     char inm[PL_H1_HEAD_MAX];
-    if (!gw->hud
-    ||  !pl_hud_answer (gw->hud, req->method, req->path,
-                        s_if_none_match (conn->h1, inm, sizeof inm), &hud))
-        return false;
+    bool served = gw->hud
+               && pl_hud_answer (gw->hud, req->method, req->path,
+                                 s_if_none_match (conn->h1, inm, sizeof inm), &hud);
+    if (!served)
+        goto cleanup;
     if (hud.status == 405) {
         snprintf (conn->http->allow, sizeof conn->http->allow, "%s", hud.allow);
         s_fail (conn, 405, PL_ERR_VALIDATION_ERROR, "GET or HEAD only");
-        return true;
+        goto cleanup;
+    }
+    if (pl_h1_add_headers (conn->h1, hud.headers) != 0) {    /* ETag, nosniff, ..., CSP */
+        /* never a file without its CSP and nosniff: 503, and the
+         * connection closed (its memory back) */
+        char *body = pl_rest_error_body (PL_ERR_SERVICE_UNAVAILABLE, "out of memory");
+        pl_h1_extra_t fail = { NULL, NULL, true, NULL, NULL };
+        pl_h1_respond (conn->h1, 503, &fail, body ? body : "", body ? strlen (body) : 0);
+        free (body);
+        goto cleanup;
     }
     gw->stats.hud_served++;
-    pl_h1_add_headers (conn->h1, hud.headers);   /* ETag, nosniff, ..., CSP */
     pl_h1_extra_t extra = { NULL, NULL, false, hud.content_type, "no-cache" };
     if (hud.body)
         pl_h1_respond_shared (conn->h1, hud.status, &extra, hud.body);
     else
         pl_h1_respond (conn->h1, hud.status, &extra, NULL, 0);
-    return true;
+cleanup:
+    return served;
 }
 
 void
