@@ -20,6 +20,14 @@
 
 #define S_DEPTH_MAX   16            /* directory levels below the root        */
 #define S_ENTRIES_MAX 8192          /* directory entries looked at, in all    */
+#define S_SKIPS_LOGGED 32           /* skipped files logged one by one        */
+
+/* A skipped file's warning: the first S_SKIPS_LOGGED, then only counted
+ * (pl_hud_new logs how many more). */
+#define S_SKIP(self, ...) do {                                              \
+        if ((self)->skipped++ < S_SKIPS_LOGGED)                             \
+            pl_warn (__VA_ARGS__);                                          \
+    } while (0)
 
 #define S_CSP_REST "; connect-src 'self'; img-src 'self' data:; style-src 'self'; " \
                    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -36,6 +44,7 @@ struct _pl_hud_t {
     zhashx_t *files;                /* "/path" -> s_file_t                      */
     size_t total;                   /* bytes stored                             */
     size_t entries;                 /* directory entries looked at              */
+    size_t skipped;                 /* files and directories skipped            */
 };
 
 /* The content types served; any other extension is skipped. */
@@ -205,13 +214,16 @@ s_load_file (pl_hud_t *self, int dirfd, const char *name, const char *path)
         goto cleanup;
     }
     data = NULL;
-    self->total += (size_t) st.st_size;
-    zhashx_insert (self->files, path, file);
-    file = NULL;
     rc = 0;
+    if (zhashx_insert (self->files, path, file) != 0) {
+        why = "listed twice (the directory changed while it was read)";
+        goto cleanup;                       /* freed below, not counted */
+    }
+    file = NULL;
+    self->total += (size_t) st.st_size;
 cleanup:
     if (why)
-        pl_warn ("hud: %s skipped: %s", path, why);
+        S_SKIP (self, "hud: %s skipped: %s", path, why);
     if (fd >= 0)
         close (fd);
     free (data);
@@ -230,7 +242,7 @@ s_walk (pl_hud_t *self, int dirfd, const char *prefix, int depth)
     char path[PL_HUD_PATH_MAX + 2];
     if (!dir) {
         close (dirfd);
-        pl_warn ("hud: %s/ skipped: cannot list it (%s)", prefix, strerror (errno));
+        S_SKIP (self, "hud: %s/ skipped: cannot list it (%s)", prefix, strerror (errno));
         goto cleanup;
     }
     while (rc == 0 && (entry = readdir (dir)) != NULL) {
@@ -245,24 +257,24 @@ s_walk (pl_hud_t *self, int dirfd, const char *prefix, int depth)
             break;
         }
         if (!s_name_ok (name)) {
-            pl_warn ("hud: a name in %s/ skipped: not of A-Z a-z 0-9 . _ -, or a dotfile",
+            S_SKIP (self, "hud: a name in %s/ skipped: not of A-Z a-z 0-9 . _ -, or a dotfile",
                      prefix);
             continue;
         }
         if (snprintf (path, sizeof path, "%s/%s", prefix, name) > PL_HUD_PATH_MAX) {
-            pl_warn ("hud: a name in %s/ skipped: its path is over %d bytes", prefix,
+            S_SKIP (self, "hud: a name in %s/ skipped: its path is over %d bytes", prefix,
                      PL_HUD_PATH_MAX);
             continue;
         }
         if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            pl_warn ("hud: %s skipped: %s", path, strerror (errno));
+            S_SKIP (self, "hud: %s skipped: %s", path, strerror (errno));
         else
         if (S_ISDIR (st.st_mode)) {
             int sub = depth < S_DEPTH_MAX
                     ? openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                     : -1;
             if (sub < 0)
-                pl_warn ("hud: %s/ skipped: too deep, or it cannot be opened", path);
+                S_SKIP (self, "hud: %s/ skipped: too deep, or it cannot be opened", path);
             else
                 rc = s_walk (self, sub, path, depth + 1);
         }
@@ -270,7 +282,7 @@ s_walk (pl_hud_t *self, int dirfd, const char *prefix, int depth)
         if (S_ISREG (st.st_mode))
             rc = s_load_file (self, dirfd, name, path);
         else
-            pl_warn ("hud: %s skipped: not a regular file (symlinks are not followed)", path);
+            S_SKIP (self, "hud: %s skipped: not a regular file (symlinks are not followed)", path);
     }
 cleanup:
     if (dir)
@@ -290,17 +302,21 @@ pl_hud_new (const char *dir)
     if (fd < 0) {
         pl_warn ("hud: PARLEY_HUD_DIR=%s: %s: no HUD at / (run script/build, or set "
                  "PARLEY_HUD_DIR; empty turns it off)", dir, strerror (errno));
-        return self;
+        goto cleanup;
     }
     if (s_walk (self, fd, "", 0) != 0)
         goto fail;
+    if (self->skipped > S_SKIPS_LOGGED)
+        pl_warn ("hud: %zu more skipped (the first %d are logged above)",
+                 self->skipped - S_SKIPS_LOGGED, S_SKIPS_LOGGED);
     pl_info ("hud: %zu files, %zu bytes from %s, served at /%s", zhashx_size (self->files),
              self->total, dir, zhashx_lookup (self->files, "/index.html") ? "" : " (no index.html)");
-    return self;
+    goto cleanup;
 fail:
     pl_error ("hud: out of memory");
     pl_hud_destroy (&self);
-    return NULL;
+cleanup:
+    return self;
 }
 
 void
@@ -352,7 +368,7 @@ pl_hud_answer (pl_hud_t *self, const char *method, const char *path,
     assert (self && method && path && answer);
     s_file_t *file = zhashx_lookup (self->files, strcmp (path, "/") == 0 ? "/index.html" : path);
     if (!file)
-        return false;
+        goto cleanup;
     *answer = (pl_hud_answer_t) { 200, NULL, file->type, file->headers, NULL };
     if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0) {
         answer->status = 405;
@@ -364,7 +380,8 @@ pl_hud_answer (pl_hud_t *self, const char *method, const char *path,
         answer->status = 304;
     else
         answer->body = file->body;
-    return true;
+cleanup:
+    return file != NULL;
 }
 
 /* ---- selftest ----------------------------------------------------------- */
@@ -396,6 +413,12 @@ pl_hud_test (bool verbose)
     s_put (dir, ".hidden.js", "secret");
     s_put (dir, "x.exe", "MZ");
     s_put (sub, "s.css", "body{}");
+    /* more skipped files than are logged one by one */
+    for (int i = 0; i < S_SKIPS_LOGGED + 3; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "x%d.exe", i);
+        s_put (sub, name, "MZ");
+    }
     /* more inline scripts than PL_HUD_SCRIPTS_MAX: the first ones hashed */
     char many[(PL_HUD_SCRIPTS_MAX + 1) * 32 + 1] = "";
     for (int i = 0; i <= PL_HUD_SCRIPTS_MAX; i++)
@@ -406,6 +429,15 @@ pl_hud_test (bool verbose)
     pl_hud_t *hud = pl_hud_new (dir);
     assert (hud);
     assert (pl_hud_count (hud) == 4);           /* index.html, a.js, sub/s.css, sub/many.html */
+    /* .hidden.js, x.exe, passwd.txt, sub/x*.exe: counted, the first 32 logged */
+    assert (hud->skipped == 3 + S_SKIPS_LOGGED + 3);
+    /* a name listed twice (read while the directory changes): stored once,
+     * its bytes counted once */
+    size_t total = hud->total;
+    int dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert (dirfd >= 0 && s_load_file (hud, dirfd, "a.js", "/a.js") == 0);
+    close (dirfd);
+    assert (pl_hud_count (hud) == 4 && hud->total == total && hud->skipped == 3 + S_SKIPS_LOGGED + 4);
     pl_hud_answer_t a;
     assert (pl_hud_answer (hud, "GET", "/", NULL, &a));
     assert (a.status == 200 && a.body && strcmp (a.content_type, "text/html; charset=utf-8") == 0);
@@ -450,6 +482,10 @@ pl_hud_test (bool verbose)
     unlink (rm), zstr_free (&rm);
     rm = zsys_sprintf ("%s/sub/many.html", dir);
     unlink (rm), zstr_free (&rm);
+    for (int i = 0; i < S_SKIPS_LOGGED + 3; i++) {
+        rm = zsys_sprintf ("%s/x%d.exe", sub, i);
+        unlink (rm), zstr_free (&rm);
+    }
     rmdir (sub);
     unlink (link);
     const char *names[] = { "index.html", "a.js", ".hidden.js", "x.exe" };
