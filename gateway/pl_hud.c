@@ -29,6 +29,12 @@
             pl_warn (__VA_ARGS__);                                          \
     } while (0)
 
+/* Every other file's: an .svg (or anything a browser might render) opened
+ * directly runs no script and loads nothing but images and style sheets
+ * of its own origin. */
+#define S_CSP_OTHER "Content-Security-Policy: default-src 'none'; style-src 'self'; " \
+                    "img-src 'self' data:\r\n"
+
 #define S_CSP_REST "; connect-src 'self'; img-src 'self' data:; style-src 'self'; " \
                    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
@@ -139,7 +145,7 @@ s_file_headers (s_file_t *file, const char *path, const char *data, size_t len, 
         goto cleanup;
     file->headers = zsys_sprintf ("ETag: %s\r\nX-Content-Type-Options: nosniff\r\n"
                                   "Referrer-Policy: no-referrer\r\n%s",
-                                  file->etag, csp ? csp : "");
+                                  file->etag, csp ? csp : S_CSP_OTHER);
     rc = file->headers ? 0 : -1;
 cleanup:
     zstr_free (&csp);
@@ -449,6 +455,7 @@ pl_hud_test (bool verbose)
     char etag[40];
     snprintf (etag, sizeof etag, "%.34s", strstr (a.headers, "ETag: ") + 6);
     char *list = zsys_sprintf ("\"x\", W/%s", etag);
+    assert (strstr (a.headers, "Content-Security-Policy: default-src 'self'; script-src"));
     assert (pl_hud_answer (hud, "HEAD", "/index.html", list, &a) && a.status == 304 && !a.body);
     assert (pl_hud_answer (hud, "GET", "/", "\"other\"", &a) && a.status == 200);
     assert (pl_hud_answer (hud, "GET", "/", " * ", &a) && a.status == 304);
@@ -458,7 +465,10 @@ pl_hud_test (bool verbose)
     assert (pl_hud_answer (hud, "POST", "/a.js", NULL, &a) && a.status == 405
             && strcmp (a.allow, "GET, HEAD") == 0);
     assert (pl_hud_answer (hud, "GET", "/a.js", NULL, &a)
-            && strncmp (a.content_type, "text/javascript", 15) == 0 && !strstr (a.headers, "Content-Security"));
+            && strncmp (a.content_type, "text/javascript", 15) == 0
+            && strstr (a.headers, "nosniff")
+            && strstr (a.headers, "Content-Security-Policy: default-src 'none'; style-src 'self'; "
+                                  "img-src 'self' data:\r\n"));
     assert (pl_hud_answer (hud, "GET", "/sub/s.css", NULL, &a) && a.status == 200);
     assert (pl_hud_answer (hud, "GET", "/sub/many.html", NULL, &a) && a.status == 200);
     size_t hashes = 0;

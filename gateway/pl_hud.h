@@ -24,7 +24,9 @@
  *  takes a token in its URL fragment); and for .html a
  *  Content-Security-Policy whose script-src allows 'self' and the SHA-256
  *  of each inline <script> of that file (pl_csp.h: found as a browser
- *  tokenizes the page), nothing else.
+ *  tokenizes the page), nothing else; every other file a
+ *  Content-Security-Policy of default-src 'none'; style-src 'self';
+ *  img-src 'self' data: (an .svg opened directly runs no script).
  */
 #ifndef PL_HUD_H
 #define PL_HUD_H

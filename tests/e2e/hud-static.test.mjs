@@ -41,6 +41,8 @@ put('index.html', INDEX);
 put('app.js', 'export const hud = 1;\n');
 put('style.css', 'body { color: black; }\n');
 put('sub/deep.json', '{"deep": true}\n');
+const SVG = '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>\n';
+put('icon.svg', SVG);
 put('notes.exe', `MZ ${SECRET}`);                        // an unknown extension
 put('.secret.js', `// ${SECRET}`);                       // a dotfile
 put('sub/.hidden/x.js', `// ${SECRET}`);                 // under a dot directory
@@ -123,6 +125,7 @@ describe('a crafted PARLEY_HUD_DIR', () => {
       ['/app.js?v=3', 'text/javascript; charset=utf-8', 'export const hud = 1;\n'],
       ['/style.css', 'text/css; charset=utf-8', 'body { color: black; }\n'],
       ['/sub/deep.json', 'application/json', '{"deep": true}\n'],
+      ['/icon.svg', 'image/svg+xml', SVG],
       ['/linkdir/deep.json', null, null],             // a symlinked directory is not followed
     ]) {
       const r = await fetch(`${sys.url()}${p}`, bounded());
@@ -131,7 +134,9 @@ describe('a crafted PARLEY_HUD_DIR', () => {
       assert.equal(r.status, 200, p);
       assert.equal(r.headers.get('content-type'), type, p);
       assert.equal(text, body, p);
-      assert.equal(r.headers.get('content-security-policy'), null, p);
+      // not a page: opened directly (an .svg), it runs no script
+      assert.equal(r.headers.get('content-security-policy'),
+        "default-src 'none'; style-src 'self'; img-src 'self' data:", p);
       assert.equal(r.headers.get('x-content-type-options'), 'nosniff', p);
     }
   });
@@ -196,7 +201,7 @@ describe('a crafted PARLEY_HUD_DIR', () => {
     assert.match(log, /hud: \/notes\.exe skipped: its extension is not/);
     assert.match(log, /hud: \/passwd\.txt skipped: not a regular file/);
     assert.match(log, /hud: \/linkdir skipped: not a regular file/);
-    assert.match(log, /hud: 4 files, \d+ bytes from /);          // index, app, style, sub/deep
+    assert.match(log, /hud: 5 files, \d+ bytes from /);          // index, app, style, sub/deep, icon.svg
   });
 
   h.test('/healthz, REST and Engine.IO still win', async (t, sys) => {
