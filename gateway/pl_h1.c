@@ -340,13 +340,14 @@ s_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
     const char *type = extra && extra->content_type ? extra->content_type : "application/json";
     const char *cache = extra && extra->cache_control ? extra->cache_control : "no-store";
     const char *more = c->more ? c->more : "";
-    if (status == 304) {                    /* no body, no length of one */
+    if (status == 304) {                    /* no body, no length or type of one */
+        type = NULL;
         body = NULL;
         shared = NULL;
         len = 0;
     }
     size_t room = 256 + (allow ? strlen (allow) : 0) + (retry ? strlen (retry) : 0)
-                + strlen (type) + strlen (cache) + strlen (more) + len;
+                + (type ? strlen (type) : 0) + strlen (cache) + strlen (more) + len;
     free (c->out);
     pl_h1_body_unref (&c->shared);
     if (shared)
@@ -357,9 +358,10 @@ s_respond (pl_h1_conn_t *c, int status, const pl_h1_extra_t *extra,
     if (status != 304)
         snprintf (length, sizeof length, "Content-Length: %zu\r\n", len);
     int n = snprintf (c->out, room,
-                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+                      "HTTP/1.1 %d %s\r\n%s%s%s"
                       "%sCache-Control: %s\r\n%s%s%s%s%s%s%s%s\r\n",
-                      status, pl_h1__reason (status), type, length, cache,
+                      status, pl_h1__reason (status), type ? "Content-Type: " : "",
+                      type ? type : "", type ? "\r\n" : "", length, cache,
                       allow ? "Allow: " : "", allow ? allow : "", allow ? "\r\n" : "",
                       retry ? "Retry-After: " : "", retry ? retry : "", retry ? "\r\n" : "",
                       more, c->close ? "Connection: close\r\n" : "");

@@ -150,6 +150,7 @@ describe('a crafted PARLEY_HUD_DIR', () => {
     assert.equal(again.status, 304);
     assert.equal(again.body.length, 0, 'a 304 has no body');
     assert.equal(again.head['content-length'], undefined);
+    assert.equal(again.head['content-type'], undefined, 'a 304 has no Content-Type');
     assert.equal(again.head.etag, etag);
     // a list field: every If-None-Match line counts, not only the first
     const lines = await raw(sys, '/app.js', { headers: { 'if-none-match': ['"zzz"', etag] } });
