@@ -34,19 +34,68 @@ s_is (const char *p, const char *end, const char *word)
     return same;
 }
 
-/* Where in [p, end) the end tag of the raw text element name begins:
- * "</name" followed by whitespace, '/' or '>'. end when there is none. */
+/* Does [p, end) start with "<name" (close: "</name"), any case, followed
+ * by whitespace, '/' or '>'? */
+static bool
+s_tag_at (const char *p, const char *end, const char *name, bool close)
+{
+    size_t skip = close ? 2 : 1, n = strlen (name);
+    const char *after = p + skip + n;
+    return after < end && p[0] == '<' && (!close || p[1] == '/')
+        && s_is (p + skip, after, name) && (s_ws (*after) || *after == '/' || *after == '>');
+}
+
+/* Where in [p, end) the end tag of the raw text element name begins, or
+ * end when there is none. */
 static const char *
 s_raw_end (const char *p, const char *end, const char *name)
 {
-    size_t n = strlen (name);
     const char *found = end;
     for (const char *lt; found == end && (lt = memchr (p, '<', (size_t) (end - p))) != NULL;
-         p = lt + 1) {
-        const char *after = lt + 2 + n;
-        if (after < end && lt[1] == '/' && s_is (lt + 2, after, name)
-        &&  (s_ws (*after) || *after == '/' || *after == '>'))
+         p = lt + 1)
+        if (s_tag_at (lt, end, name, true))
             found = lt;
+    return found;
+}
+
+/* Where in [p, end) a script's end tag begins (or end), through the
+ * tokenizer's script data states: after "<!--" (escaped) a "<script"
+ * starts a part (double escaped) where "</script" does not end it but
+ * goes back to escaped; "-->" goes back to plain script data. */
+static const char *
+s_script_end (const char *p, const char *end)
+{
+    enum { S_DATA, S_ESCAPED, S_DOUBLE } state = S_DATA;
+    int dashes = 0;                         /* '-' in a row, escaped states */
+    const char *found = end;
+    for (; found == end && p < end; p++) {
+        if (*p == '-') {
+            dashes++;
+            continue;
+        }
+        if (*p == '>' && dashes >= 2)
+            state = S_DATA;
+        dashes = 0;
+        if (*p != '<')
+            continue;
+        if (state != S_DOUBLE && s_tag_at (p, end, "script", true))
+            found = p;
+        else
+        if (state == S_DATA && end - p >= 4 && memcmp (p, "<!--", 4) == 0) {
+            state = S_ESCAPED;
+            dashes = 2;                     /* "<!-->" goes back at once */
+            p += 3;
+        }
+        else
+        if (state == S_ESCAPED && s_tag_at (p, end, "script", false)) {
+            state = S_DOUBLE;
+            p += 7;                         /* past its whitespace, '/' or '>' */
+        }
+        else
+        if (state == S_DOUBLE && s_tag_at (p, end, "script", true)) {
+            state = S_ESCAPED;
+            p += 8;
+        }
     }
     return found;
 }
@@ -177,7 +226,7 @@ pl_csp_hashes (const char *html, size_t len, int max, int *found)
         if (s_is (name, name_end, "plaintext"))
             break;
         if (s_is (name, name_end, "script")) {
-            const char *close = s_raw_end (p, end, "script");
+            const char *close = s_script_end (p, end);
             if (close < end && close > p && !src && (*found)++ < max) {
                 if (s_hash (p, (size_t) (close - p), out + used) != 0)
                     goto cleanup;
@@ -212,6 +261,13 @@ pl_csp_test (bool verbose)
 #define S_E "'sha256-4Lckkve2ZMRYcE8NNaSbrWOmr8JA+SzSGlOMC2d4VmM='"   /* e("\xef\xbf\xbd") */
 #define S_I "'sha256-qp+gAIF9xcAy8m+VMJNqhiqW6BW4E+4KowHZL76INDM='"   /* i() */
 #define S_K "'sha256-jJehzYCHCqT3JxkB8j1L6rA1gk4YaOT2emIMLcLyZ7s='"   /* k()\n */
+    /* script data escaped and double escaped: the text hashed, in turn */
+#define S_X1 "'sha256-sCdeu8iP6mpH8Fs3SfdDTpfMIBkm0YoW4IiedaQcV40='"  /* the first case's text */
+#define S_X2 "'sha256-06wl3ce6l3nAVW1UPkmU0Vjhalo1k0ehMh3SNvGvC2c='"  /* <!-- */
+#define S_X3 "'sha256-YqWvCvUq2XVEEH1Xwa+1BC38A+XSedTpMSCxo6XF82k='"  /* <!--<script></script>--> */
+#define S_X4 "'sha256-r1pa651I+f7V2YJIB74hRJdzRCLu4Lb8wlCH+VX0Sis='"  /* <!--<script>--> */
+#define S_X5 "'sha256-s9lrY5sdR1nHZhzJP/K3V8y2/wZkd7TvmFz2lsBhZ78='"  /* <!--><script> */
+#define S_X6 "'sha256-1C5qcimZg0lzGSTdmxWsVTCI8H1bE/y5H3nRJRkC5mI='"  /* <!--<SCRIPT/></script x> */
     static const struct {
         const char *html;
         size_t len;                 /* 0: strlen (html) */
@@ -246,6 +302,11 @@ pl_csp_test (bool verbose)
         { "<script src=\"x.js\">x()</script><script SRC></script><script></script>"
           "<scripts>i()</scripts><script>i()</script>", 0, 1, " " S_I },
         { "</script><script>i()</script>", 0, 1, " " S_I },
+        /* "<!--" then "<script": "</script" goes back, "-->" ends the escape */
+        { "<script>/*<!--<script>*/ r(\"x </script> y\"); /*-->*/</script>", 0, 1, " " S_X1 },
+        { "<script><!--</script><script><!--<script></script>--></script>", 0, 2, " " S_X2 " " S_X3 },
+        { "<script><!--<script>--></script><script><!--><script></script>", 0, 2, " " S_X4 " " S_X5 },
+        { "<script><!--<SCRIPT/></script x></script>", 0, 1, " " S_X6 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int found = -1;

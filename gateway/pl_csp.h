@@ -13,10 +13,11 @@
  *  TAB, LF, FF, CR, space, '/' or '>'. A script with a src attribute, an
  *  empty one, or one with no end tag (never run) is not hashed. The text
  *  hashed is what the parser gives the browser: CR LF and CR are LF, a
- *  NUL is U+FFFD (EF BF BD). Not followed: the "script data escaped"
- *  states (a "<!--" inside a script followed by "<script" moves its end),
- *  scripts in foreign content (<svg><script>), and character encodings
- *  other than UTF-8.
+ *  NUL is U+FFFD (EF BF BD). The script data escaped states are followed:
+ *  after a "<!--" in a script, a "<script" starts a part where "</script"
+ *  does not end the script (it ends the part), and "-->" ends the escape.
+ *  Not followed: scripts in foreign content (<svg><script>), and
+ *  character encodings other than UTF-8.
  */
 #ifndef PL_CSP_H
 #define PL_CSP_H

@@ -4,7 +4,8 @@
 // index.html has a comment naming <script, <script inside title,
 // noscript, textarea and xmp, '>' inside a quoted attribute of a script
 // tag, a script whose text holds '</scriptx>', an end tag in upper case
-// with a tab, a NUL, CR LF, an import map and a module importing through
+// with a tab, a NUL, CR LF, scripts in the script data escaped states
+// ("<!--" then "<script" inside a script), an import map and a module importing through
 // it, and a script with src (never hashed). Every inline script must run,
 // in order, and no console error (a CSP violation is one) or page error
 // may be seen.
@@ -29,12 +30,20 @@ const INDEX = [
   '<noscript><script>r.push("noscript")</script></noscript>',
   '<script>r.push("nul \0")</script>',
   '<script>r.push("crlf")\r\n</script>',
+  // the script data escaped states: after "<!--", a "<script" starts a part
+  // where "</script>" does not end the script; "-->" ends the escape
+  '<script>/*<!--<script>*/ r.push("escaped </script> inside"); /*-->*/</script>',
+  '<script>r.push("e2")<!--</script>',
+  '<script>r.push("e3")<!--<script></script>--></script>',
+  '<script>r.push("e4")<!--<script>--></script>',
+  '<script>r.push("e5")<!--><script></script>',
   '<script type="module">import m from "m"; r.push("module " + m)</script>',
   '</head><body><textarea><script>r.push("textarea")</script></textarea>',
   '<xmp><script>r.push("xmp")</script></xmp>',
   '<script src="./last.js"></script></body></html>',
 ].join('\n');
-const WANT = ['plain', 'gt-in-attr', 'scriptx </scriptx>', 'nul \ufffd', 'crlf', 'external', 'module 1'];
+const WANT = ['plain', 'gt-in-attr', 'scriptx </scriptx>', 'nul \ufffd', 'crlf',
+  'escaped </script> inside', 'e2', 'e3', 'e4', 'e5', 'external', 'module 1'];
 
 const hud = fs.mkdtempSync('/tmp/pl-hudcsp-');
 fs.writeFileSync(path.join(hud, 'index.html'), INDEX);
