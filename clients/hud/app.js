@@ -25,10 +25,10 @@ const app = {
   sessionId: null,
   game: null,             // gameSession of sessionId
   overrides: new Map(),   // tokenId -> {x, y, newVersion?}: moves shown before the server has them
-  editing: null,          // id of the actor in the edit form
   offs: [],               // unsubscribes of the current campaign's stores
 };
 
+const editors = {};       // kind -> its edit form (editor()), made with the page's controls
 const room = () => `campaign:${app.campaignId}`;
 const isGM = () => app.campaigns.get(app.campaignId)?.role === 'gm' || app.game?.isGM === true;
 
@@ -152,14 +152,14 @@ function closeCampaign() {
   app.presence.clear();
   app.seen.clear();
   app.sessions.clear();
-  app.editing = null;
+  editors.actor?.close();
+  editors.item?.close();
   fill($('actor-list'), []);
   fill($('item-list'), []);
   fill($('member-list'), []);
   fill($('presence'), []);
   fill($('chat-log'), []);
   fill($('roll-log'), []);
-  $('actor-edit').hidden = true;
   $('world-clock').textContent = '–';
   renderSessionPicker();
   showAll('.gm-only', false);
@@ -293,9 +293,15 @@ function renderGame() {
   $('pending').textContent = game?.pending ? `(${game.pending} pending)` : '';
   $('board-empty').hidden = !!state;
   $('board-empty').textContent = app.campaignId ? 'Pick or create a game session.' : 'Pick a campaign and a game session.';
-  boardView.render(state ? tokensOf(state) : [], app.overrides);
+  boardView.render(state ? tokensOf(state).filter(drawn) : [], app.overrides);
   renderActors();
+  editors.actor?.sync();
 }
+
+// A token whose actor this page does not know (deleted, by its creator or in
+// another session; hidden from this user) is not drawn: there is nothing to
+// label it with or to move. A token without an actorId keeps its own name.
+const drawn = (t) => typeof t?.actorId !== 'string' || !!app.actors?.get(t.actorId);
 
 function freeCell(tokens) {
   const used = new Set(tokens.map((t) => `${t.x},${t.y}`));
@@ -327,7 +333,7 @@ function renderActors() {
   fill($('actor-list'), list.map((a) => {
     const mine = a.createdBy === app.me.sub;
     const edit = (gm || mine) ? h('button', { type: 'button', dataset: { testid: 'actor-edit-btn' } }, 'Edit') : null;
-    edit?.addEventListener('click', () => openActorEditor(a.id));
+    edit?.addEventListener('click', () => editors.actor.open(a.id));
     // A hidden actor stays off the board: every member reads the state.
     const place = gm && app.game?.state && !onBoard.has(a.id) && a.hidden !== true ? h('button', { type: 'button', dataset: { testid: 'actor-place' } }, 'Place') : null;
     place?.addEventListener('click', () => placeToken(a));
@@ -339,23 +345,77 @@ function renderActors() {
   }));
 }
 
-function openActorEditor(id) {
-  const a = app.actors?.get(id);
-  if (!a) return;
-  app.editing = id;
-  const f = $('actor-edit');
-  $('actor-edit-title').textContent = a.name;
-  f.elements.name.value = a.name;
-  f.elements.hp.value = typeof a.hp === 'number' ? String(a.hp) : '';
-  f.elements.hidden.checked = a.hidden === true;
-  f.hidden = false;
+/** Delete an actor; a GM also takes its tokens off the open session's grid. */
+async function deleteActor(id) {
+  await app.actors.remove(id);
+  // Players may not update the state: their deleted actor's token stays in
+  // it (and in the GM's other sessions), undrawn (drawn()) until a GM's update.
+  const game = app.game;
+  if (!isGM() || !game?.state || !tokensOf(game.state).some((t) => t?.actorId === id)) return;
+  await game.update((s) => {
+    if (!Array.isArray(s.currentEncounter?.tokens)) throw new Error('the encounter has no tokens any more');
+    return [{ path: 'currentEncounter.tokens', operation: 'set', value: s.currentEncounter.tokens.filter((t) => t?.actorId !== id) }];
+  });
 }
 
 function renderItems() {
-  fill($('item-list'), (app.items?.items ?? []).map((it) => h('li', { dataset: { testid: 'item', itemId: it.id } },
-    h('span', { class: 'name' }, it.name),
-    it.type ? h('span', { class: 'tag' }, it.type) : null,
-    it.hidden === true ? h('span', { class: 'tag hidden' }, 'hidden') : null)));
+  const gm = isGM();
+  fill($('item-list'), (app.items?.items ?? []).map((it) => {
+    const edit = (gm || it.createdBy === app.me.sub) ? h('button', { type: 'button', dataset: { testid: 'item-edit-btn' } }, 'Edit') : null;
+    edit?.addEventListener('click', () => editors.item.open(it.id));
+    return h('li', { dataset: { testid: 'item', itemId: it.id } },
+      h('span', { class: 'name', dataset: { testid: 'item-label' } }, it.name),
+      it.type ? h('span', { class: 'tag', dataset: { testid: 'item-type' } }, it.type) : null,
+      it.hidden === true ? h('span', { class: 'tag hidden' }, 'hidden') : null,
+      edit);
+  }));
+  editors.item?.sync();
+}
+
+/**
+ * The edit form of kind ('actor', 'item'; elements #<kind>-edit...): open(id)
+ * loads the entity with load(form, entity); Save sends store().update with
+ * fields(form); Delete shows a confirm row in the form, whose Delete calls
+ * remove(id). sync() closes it once the entity left the store (deleted, or
+ * hidden from this user, elsewhere).
+ */
+function editor(kind, { store, load, fields, remove }) {
+  const form = $(`${kind}-edit`);
+  const confirmRow = $(`${kind}-delete-confirm`);
+  let id = null;
+  const close = () => { form.hidden = true; confirmRow.hidden = true; id = null; };
+  // Form and button callbacks (the page's event loop).
+  onSubmit(`${kind}-edit`, (f) => attempt(`${kind}:update`, async () => {
+    if (id === null || !store()) return;
+    await store().update({ id, ...fields(f) });
+    close();
+  }));
+  $(`${kind}-edit-cancel`).addEventListener('click', close);
+  $(`${kind}-delete`).addEventListener('click', () => { confirmRow.hidden = false; });
+  $(`${kind}-delete-no`).addEventListener('click', () => { confirmRow.hidden = true; });
+  $(`${kind}-delete-yes`).addEventListener('click', () => {
+    clearError();
+    const target = id;
+    if (target === null || !store()) return;
+    confirmRow.hidden = true;
+    attempt(`${kind}:delete`, async () => {
+      await remove(target);
+      if (id === target) close();
+    });
+  });
+  return {
+    open(eid) {
+      const e = store()?.get(eid);
+      if (!e) return;
+      id = eid;
+      $(`${kind}-edit-title`).textContent = e.name;
+      load(form, e);
+      confirmRow.hidden = true;
+      form.hidden = false;
+    },
+    close,
+    sync() { if (id !== null && !store()?.get(id)) close(); },
+  };
 }
 
 function renderMembers() {
@@ -515,16 +575,22 @@ onSubmit('actor-create', (f) => attempt('actor:create', async () => {
   f.elements.hidden.checked = false;
 }));
 
-onSubmit('actor-edit', (f) => attempt('actor:update', async () => {
-  const fields = { id: app.editing, name: f.elements.name.value.trim() };
-  const hp = f.elements.hp.value.trim();
-  if (hp !== '') fields.hp = Number(hp);
-  if (isGM()) fields.hidden = f.elements.hidden.checked;
-  await app.actors.update(fields);
-  f.hidden = true;
-  app.editing = null;
-}));
-$('actor-edit-cancel').addEventListener('click', () => { $('actor-edit').hidden = true; app.editing = null; });
+editors.actor = editor('actor', {
+  store: () => app.actors,
+  load(f, a) {
+    f.elements.name.value = a.name;
+    f.elements.hp.value = typeof a.hp === 'number' ? String(a.hp) : '';
+    f.elements.hidden.checked = a.hidden === true;
+  },
+  fields(f) {
+    const fields = { name: f.elements.name.value.trim() };
+    const hp = f.elements.hp.value.trim();
+    if (hp !== '') fields.hp = Number(hp);
+    if (isGM()) fields.hidden = f.elements.hidden.checked;
+    return fields;
+  },
+  remove: deleteActor,
+});
 
 onSubmit('item-create', (f) => attempt('item:create', async () => {
   if (!app.items) throw new Error('pick a campaign first');
@@ -534,6 +600,23 @@ onSubmit('item-create', (f) => attempt('item:create', async () => {
   f.elements.name.value = '';
   f.elements.hidden.checked = false;
 }));
+
+editors.item = editor('item', {
+  store: () => app.items,
+  load(f, it) {
+    f.elements.name.value = it.name;
+    f.elements.type.value = typeof it.type === 'string' ? it.type : '';
+    f.elements.hidden.checked = it.hidden === true;
+  },
+  fields(f) {
+    const fields = { name: f.elements.name.value.trim() };
+    const type = f.elements.type.value.trim();
+    if (type !== '') fields.type = type;
+    if (isGM()) fields.hidden = f.elements.hidden.checked;
+    return fields;
+  },
+  remove: (id) => app.items.remove(id),
+});
 
 onSubmit('dice-form', (f) => attempt('roll', async () => {
   if (!app.campaignId) throw new Error('pick a campaign first');

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { useSystem, repoRoot } from '../e2e/lib/system.mjs';
+import { useSystem, repoRoot, emitAck } from '../e2e/lib/system.mjs';
 
 const CHROMIUM = process.env.PARLEY_CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(repoRoot, 'tests/browser/artifacts');
@@ -366,6 +366,94 @@ h.test('a reload keeps the GM signed in, in the campaign and session, at the sam
   await until(player, 'the player at the same version', (want) => document.querySelector('[data-testid=state-version]').textContent === want, version);
   await noErrorShown();
   await shot('reloaded');
+});
+
+h.test('items: the GM\'s edit and delete reach the player\'s Items tab; the player gets Edit on their own item only', { timeout: 60000 }, async () => {
+  const gm = pages.gm.page, player = pages.player.page;
+  await gm.getByTestId('tab-items').click();
+  await player.getByTestId('tab-items').click();
+  const rope = gm.locator('[data-testid=item]', { hasText: `Rope-${tag}` });
+  const ropeId = await rope.getAttribute('data-item-id', { timeout: WAIT });
+  const onPlayer = player.locator(`[data-testid=item][data-item-id="${ropeId}"]`);
+  await onPlayer.waitFor({ timeout: WAIT });
+
+  // The player may not edit the GM's item: no Edit on it; on their own, one.
+  await player.getByTestId('item-name').fill(`Lantern-${tag}`);
+  await player.getByTestId('item-add').click();
+  const lantern = player.locator('[data-testid=item]', { hasText: `Lantern-${tag}` });
+  await lantern.waitFor({ timeout: WAIT });
+  assert.equal(await lantern.getByTestId('item-edit-btn').count(), 1, 'no Edit on the player\'s own item');
+  assert.equal(await onPlayer.getByTestId('item-edit-btn').count(), 0, 'Edit offered on the GM\'s item');
+
+  await rope.getByTestId('item-edit-btn').click();
+  await gm.getByTestId('item-edit-name').fill(`Silk rope-${tag}`);
+  await gm.getByTestId('item-edit-type').fill('tool');
+  await gm.getByTestId('item-edit-save').click();
+  await until(player, 'the item edit on the player\'s Items tab', ([id, name]) => {
+    const li = document.querySelector(`[data-testid=item][data-item-id="${id}"]`);
+    return li?.querySelector('[data-testid=item-label]')?.textContent === name
+      && li.querySelector('[data-testid=item-type]')?.textContent === 'tool';
+  }, [ropeId, `Silk rope-${tag}`]);
+  await gm.getByTestId('item-edit').waitFor({ state: 'hidden', timeout: WAIT });
+  await shot('item-edited');
+
+  // Delete asks first, inside the page: the first click deletes nothing.
+  await gm.locator(`[data-testid=item][data-item-id="${ropeId}"]`).getByTestId('item-edit-btn').click();
+  await gm.getByTestId('item-edit-delete').click();
+  await gm.getByTestId('item-edit-delete-confirm').waitFor({ timeout: WAIT });
+  assert.equal(await gm.locator(`[data-testid=item][data-item-id="${ropeId}"]`).count(), 1, 'deleted before the confirmation');
+  await gm.getByTestId('item-edit-delete-yes').click();
+  await onPlayer.waitFor({ state: 'detached', timeout: WAIT });
+  await gm.locator(`[data-testid=item][data-item-id="${ropeId}"]`).waitFor({ state: 'detached', timeout: WAIT });
+  await gm.getByTestId('item-edit').waitFor({ state: 'hidden', timeout: WAIT });
+  await lantern.waitFor({ timeout: WAIT });
+  await gm.getByTestId('tab-actors').click();
+  await player.getByTestId('tab-actors').click();
+  await noErrorShown();
+  await shot('item-deleted');
+});
+
+h.test('an actor the GM deletes leaves the player\'s page with its token, and the state; a player\'s deleted actor\'s token is drawn nowhere', { timeout: 60000 }, async (t, sys) => {
+  const gm = pages.gm.page, player = pages.player.page;
+  const scout = player.locator('[data-testid=actor]', { hasText: `Scout-${tag}` });
+  const scoutId = await scout.getAttribute('data-actor-id', { timeout: WAIT });
+  const heroToken = `[data-testid=token][data-actor-id="${heroId}"]`;
+  await player.locator(heroToken).waitFor({ timeout: WAIT });
+  const before = BigInt(await settledVersion(gm, 'the GM settled before the delete'));
+
+  await gm.locator(`[data-testid=actor][data-actor-id="${heroId}"]`).getByTestId('actor-edit-btn').click();
+  await gm.getByTestId('edit-delete').click();
+  await gm.getByTestId('edit-delete-yes').click();
+  await player.locator(`[data-testid=actor][data-actor-id="${heroId}"]`).waitFor({ state: 'detached', timeout: WAIT });
+  await player.locator(heroToken).waitFor({ state: 'detached', timeout: WAIT });
+  await gm.locator(heroToken).waitFor({ state: 'detached', timeout: WAIT });
+  // The GM's page also took the token out of the game state: a new version
+  // whose state, on both pages, has no token of the deleted actor.
+  const after = await settledVersion(gm, 'the token removal acknowledged');
+  assert.ok(BigInt(after) > before, `the delete made a new version (${before} -> ${after})`);
+  await until(player, 'the player at the GM\'s version', (want) => document.querySelector('[data-testid=state-version]').textContent === want, after);
+  for (const page of [gm, player]) {
+    const left = await page.evaluate(() => [...document.querySelectorAll('[data-testid=token]')].map((t) => t.dataset.actorId));
+    assert.ok(!left.includes(heroId), `a token of the deleted actor is still drawn: ${left}`);
+  }
+  // The server's state (read by the player, with a socket of their own): the
+  // actor's token is gone from it, the player's own token still there.
+  const full = await emitAck(await sys.connectOk(sys.token({ sub: 'p1', name: 'Pat' })), 'gameState:requestFull', sessionId);
+  assert.equal(full?.success, true, JSON.stringify(full));
+  const held = (full.data.gameState.currentEncounter?.tokens ?? []).map((t) => t.actorId);
+  assert.ok(!held.includes(heroId) && held.includes(scoutId), `the state's tokens: ${held}`);
+  await player.locator(`[data-testid=token][data-actor-id="${scoutId}"]`).waitFor({ timeout: WAIT });
+  await shot('actor-deleted');
+
+  // The player deletes their own actor: they may not update the state, so its
+  // token stays there; no page draws it (nor crashes on it).
+  await scout.getByTestId('actor-edit-btn').click();
+  await player.getByTestId('edit-delete').click();
+  await player.getByTestId('edit-delete-yes').click();
+  await gm.locator(`[data-testid=actor][data-actor-id="${scoutId}"]`).waitFor({ state: 'detached', timeout: WAIT });
+  for (const page of [player, gm]) await page.locator(`[data-testid=token][data-actor-id="${scoutId}"]`).waitFor({ state: 'detached', timeout: WAIT });
+  await noErrorShown();
+  await shot('own-actor-deleted');
 });
 
 h.test('at the end: the hidden actor was never in the player\'s DOM, the GM has it, and no page logged an error', async () => {
