@@ -51,11 +51,17 @@ struct _pl_call_t {
 typedef struct _pl_worker__sched_t pl_worker__sched_t;
 
 /* Events of a committed call held back until every call that committed
- * before it has published (pl_worker__events_release). */
+ * before it has published (pl_worker__events_release), with its REP: the
+ * client must not see the ack before the events (it may send the next
+ * update on it, to a worker that publishes first). */
+#define PL_WORKER__REP_PARTS 4      /* identity · request id · reply · [directives] */
 typedef struct {
     uint64_t pos;                   /* the call's commit_pos               */
     size_t npub;
     pl_worker__pub_t *pub;          /* owned                               */
+    int nrep;                       /* REP parts held; 0: none             */
+    char *rep;                      /* owned: the parts, one after another */
+    size_t rep_len[PL_WORKER__REP_PARTS];
 } pl_worker__held_t;
 
 struct _pl_worker_t {
@@ -208,6 +214,8 @@ bool pl_worker__wake_start (pl_worker_t *self, int64_t now);
 void pl_worker__wake_end (pl_worker_t *self);
 /* Its selftest (pl_worker_wake_test.c). */
 void pl_worker_wake_test (bool verbose);
+/* The selftest of a REP held with its call's events (pl_worker_hold_test.c). */
+void pl_worker_hold_test (bool verbose);
 /* pl_worker_req.c: publish the held events of commits before position
  * before (0: all), in commit order. The scheduler calls it once calls
  * have ended, with the earliest commit position of a call still running. */

@@ -3,9 +3,10 @@
  *  REQ checked and decoded before any handler sees it (frames, known
  *  event, caller context, a body with no NUL, not too deep, valid JSON;
  *  anything else is answered with the error, never dropped silently), the
- *  REP sent, and the call's events published after it - held for commit
- *  order in the coroutine runtime, dropped when it failed without
- *  committing. A periodic task's or bus call's events go out the same way
+ *  REP sent, and the call's events published after it - both held for
+ *  commit order in the coroutine runtime (the ack must not reach the
+ *  client before the events it acknowledges), the events dropped when it
+ *  failed without committing. A periodic task's or bus call's events go out the same way
  *  (pl_worker__task_end). Shared with pl_worker.c through pl_worker_int.h.
  *
  *  Everything here runs on the worker loop.
@@ -15,6 +16,7 @@
 #include "pl_log.h"
 #include "pl_zmsg.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -57,13 +59,16 @@ s_publish (pl_worker_t *self, pl_worker__pub_t *pub, bool send)
 }
 
 /* Hold a committed call's events (the coroutine runtime: calls end out of
- * commit order) in commit order. False when out of memory: the caller
- * publishes them now. */
+ * commit order) in commit order, and its REP (nrep parts of rep, none
+ * for a task) with them. False when out of memory: the caller sends them
+ * now. */
 static bool
-s_hold_events (pl_worker_t *self, pl_call_t *call)
+s_hold_events (pl_worker_t *self, pl_call_t *call, const pl_zmsg_part_t *rep, int nrep)
 {
     bool held = false;
     pl_worker__pub_t *pub = NULL;
+    char *copy = NULL;
+    assert (nrep >= 0 && nrep <= PL_WORKER__REP_PARTS);
     if (self->nheld == self->held_cap) {
         size_t cap = self->held_cap ? self->held_cap * 2 : 16;
         pl_worker__held_t *more = realloc (self->held, cap * sizeof *more);
@@ -73,47 +78,82 @@ s_hold_events (pl_worker_t *self, pl_call_t *call)
         self->held_cap = cap;
     }
     pub = malloc (call->npub * sizeof *pub);
-    if (!pub)
+    size_t total = 1;
+    for (int i = 0; i < nrep; i++)
+        total += rep[i].size;
+    copy = nrep ? malloc (total) : NULL;
+    if (!pub || (nrep && !copy))
         goto cleanup;
+    pl_worker__held_t entry = { call->commit_pos, call->npub, pub, nrep, copy, { 0 } };
+    size_t off = 0;
+    for (int i = 0; i < nrep; i++) {
+        if (rep[i].size)
+            memcpy (copy + off, rep[i].data, rep[i].size);
+        entry.rep_len[i] = rep[i].size;
+        off += rep[i].size;
+    }
     memcpy (pub, call->pub, call->npub * sizeof *pub);
     size_t at = self->nheld;
     while (at > 0 && self->held[at - 1].pos > call->commit_pos)
         at--;
     memmove (self->held + at + 1, self->held + at, (self->nheld - at) * sizeof *self->held);
-    self->held[at] = (pl_worker__held_t) { call->commit_pos, call->npub, pub };
+    self->held[at] = entry;
     self->nheld++;
     call->npub = 0;
+    pub = NULL;
+    copy = NULL;
     held = true;
 cleanup:
+    free (pub);
+    free (copy);
     return held;
+}
+
+/* Send a held call's REP (if it held one), then its events; free them. */
+static void
+s_send_held (pl_worker_t *self, pl_worker__held_t *held)
+{
+    if (held->nrep) {
+        pl_zmsg_part_t parts[PL_WORKER__REP_PARTS];
+        size_t off = 0;
+        for (int i = 0; i < held->nrep; i++) {
+            parts[i] = (pl_zmsg_part_t) { held->rep + off, held->rep_len[i] };
+            off += held->rep_len[i];
+        }
+        pl_worker__send_broker (self, parts, held->nrep, PL_CMD_REP);
+    }
+    for (size_t i = 0; i < held->npub; i++)
+        s_publish (self, &held->pub[i], true);
+    free (held->pub);
+    free (held->rep);
 }
 
 void
 pl_worker__events_release (pl_worker_t *self, uint64_t before)
 {
     size_t done = 0;
-    while (done < self->nheld && (before == 0 || self->held[done].pos < before)) {
-        pl_worker__held_t *held = &self->held[done++];
-        for (size_t i = 0; i < held->npub; i++)
-            s_publish (self, &held->pub[i], true);
-        free (held->pub);
-    }
+    while (done < self->nheld && (before == 0 || self->held[done].pos < before))
+        s_send_held (self, &self->held[done++]);
     if (done > 0) {
         memmove (self->held, self->held + done, (self->nheld - done) * sizeof *self->held);
         self->nheld -= done;
     }
 }
 
-/* Send the call's events after its reply, or hold them for commit order
- * (pl_worker__events_release); drop them when it failed without
+/* Send the call's REP (nrep parts of rep; none for a task or a call that
+ * never answered), then its events; or hold both for commit order
+ * (pl_worker__events_release); drop the events when it failed without
  * committing. */
 static void
-s_call_flush_events (pl_call_t *call)
+s_call_flush_events (pl_call_t *call, const pl_zmsg_part_t *rep, int nrep)
 {
     pl_worker_t *self = call->worker;
     bool send = !call->failed || call->committed;
-    if (send && call->npub && call->commit_pos && self->sched && s_hold_events (self, call))
+    if (send && call->npub && call->commit_pos && self->sched
+    &&  s_hold_events (self, call, rep, nrep))
         return;
+    if (nrep)
+        pl_worker__send_broker (self, rep, nrep, PL_CMD_REP);
     for (size_t i = 0; i < call->npub; i++)
         s_publish (self, &call->pub[i], send);
     call->npub = 0;
@@ -258,14 +298,15 @@ pl_worker__req_send (pl_worker_t *self, pl_worker__slot_t *slot)
             { call->reply, strlen (call->reply) },
             { directives, directives ? strlen (directives) : 0 },
         };
-        pl_worker__send_broker (self, extra, directives ? 4 : 3, PL_CMD_REP);
-        s_call_flush_events (call);         /* after the reply, by contract */
+        /* the reply, then its events (by contract: its room directives
+         * reach the gateway first), now or when released */
+        s_call_flush_events (call, extra, directives ? 4 : 3);
         free (directives);
     }
     else {
         call->failed = true;                /* never answered: nothing goes out */
         call->committed = false;
-        s_call_flush_events (call);         /* frees them */
+        s_call_flush_events (call, NULL, 0);    /* frees them */
     }
     cJSON_Delete (call->directives);
     call->directives = NULL;
@@ -283,7 +324,7 @@ pl_worker__task_end (pl_worker_t *self, pl_call_t *call)
 {
     if (call->directives)
         pl_error ("periodic task: room directives need a request; dropped");
-    s_call_flush_events (call);
+    s_call_flush_events (call, NULL, 0);
     pl_worker__wake_end (self);
     cJSON_Delete (call->directives);
     call->directives = NULL;
