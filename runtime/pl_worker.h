@@ -22,7 +22,9 @@
  *  the events of calls that committed (pl_call_commit, which pl_txn_commit
  *  calls) go out in the order their writes committed, so two updates of
  *  one entity are announced in version order whichever handler ends
- *  first. PARLEY_WORKER_BATCH=0 runs one request at a time instead.
+ *  first, and such a call's reply waits with its events (the client never
+ *  has the ack before the events it acknowledges). PARLEY_WORKER_BATCH=0
+ *  runs one request at a time instead.
  *
  *  A handler must answer exactly once with pl_call_ok or pl_call_error (a
  *  handler that returns without answering gets INTERNAL; answering twice

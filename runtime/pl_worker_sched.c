@@ -37,7 +37,8 @@
  *  Replies go out as handlers end. Events go out after their reply, and
  *  the events of calls that committed a write (pl_call_commit) go out in
  *  commit order - the position of the commit's reply on the connection -
- *  even when the calls end in another order (s_release_events).
+ *  even when the calls end in another order (s_release_events); the
+ *  reply of a call whose events wait waits with them and goes first.
  *
  *  Isolation. A Redis error reply is the reply of one command: only its
  *  handler sees it. A connection that breaks with commands in flight
