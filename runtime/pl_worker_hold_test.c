@@ -48,17 +48,11 @@ s_hold (pl_call_t *call, const cJSON *arg)
     pl_call_ok (call, cJSON_CreateString (what));
 }
 
-/* The others: never called. Runs on the worker loop. */
-static void
-s_none (pl_call_t *call, const cJSON *arg)
-{
-    (void) arg;
-    pl_call_error (call, PL_ERR_NOT_FOUND, "not in this test");
-}
-
+/* the others are never called */
 static const pl_handler_t s_handlers[] = {
-    { PL_EV_ACTOR_LIST, s_none }, { PL_EV_ACTOR_GET, s_none }, { PL_EV_ACTOR_CREATE, s_none },
-    { PL_EV_ACTOR_UPDATE, s_none }, { PL_EV_ACTOR_DELETE, s_hold },
+    { PL_EV_ACTOR_LIST, pl_worker__test_none }, { PL_EV_ACTOR_GET, pl_worker__test_none },
+    { PL_EV_ACTOR_CREATE, pl_worker__test_none }, { PL_EV_ACTOR_UPDATE, pl_worker__test_none },
+    { PL_EV_ACTOR_DELETE, s_hold },
 };
 
 typedef struct {

@@ -10,6 +10,7 @@
  *  are skipped without one). Every wait is on a socket, bounded.
  */
 #include "pl_worker.h"
+#include "pl_worker_test_int.h"
 #include "pl_id.h"
 #include "pl_zmsg.h"
 #include "pl_redis_int.h"
@@ -23,16 +24,19 @@
 
 /* ---- the worker under test: actors' handlers (never called) --------- */
 
-static void
-s_none (pl_call_t *call, const cJSON *arg)
+/* Answers NOT_FOUND. Runs on the worker loop. Shared with
+ * pl_worker_hold_test.c (pl_worker_test_int.h). */
+void
+pl_worker__test_none (pl_call_t *call, const cJSON *arg)
 {
     (void) arg;
     pl_call_error (call, PL_ERR_NOT_FOUND, "not in this test");
 }
 
 static const pl_handler_t s_handlers[] = {
-    { PL_EV_ACTOR_LIST, s_none }, { PL_EV_ACTOR_GET, s_none }, { PL_EV_ACTOR_CREATE, s_none },
-    { PL_EV_ACTOR_UPDATE, s_none }, { PL_EV_ACTOR_DELETE, s_none },
+    { PL_EV_ACTOR_LIST, pl_worker__test_none }, { PL_EV_ACTOR_GET, pl_worker__test_none },
+    { PL_EV_ACTOR_CREATE, pl_worker__test_none }, { PL_EV_ACTOR_UPDATE, pl_worker__test_none },
+    { PL_EV_ACTOR_DELETE, pl_worker__test_none },
 };
 
 /* What the bus handler saw. */

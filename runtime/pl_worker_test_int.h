@@ -40,5 +40,8 @@ const char *pl_worker__fake_code (const cJSON *reply);
 void pl_worker__test_metrics (pl_worker__fake_t *f);
 /* The metrics process name (pl_worker_metrics_test.c). */
 void pl_worker__test_metrics_name (void);
+/* A handler that answers NOT_FOUND, for events a test never sends
+ * (pl_worker_sub_test.c). */
+void pl_worker__test_none (pl_call_t *call, const cJSON *arg);
 
 #endif
