@@ -41,6 +41,23 @@ s_json_str (const cJSON *root, const char *key)
     return cJSON_IsString (item) ? item->valuestring : NULL;
 }
 
+/* Refuse every claim waiting for pid's save, with why. */
+static void
+s_refuse_waiters (pl_replay_t *self, const char *pid, const char *why)
+{
+    for (pl_replay__waiter_t **wp = &self->waiters; *wp; ) {
+        pl_replay__waiter_t *w = *wp;
+        if (strcmp (w->pid, pid) != 0) {
+            wp = &w->next;
+            continue;
+        }
+        *wp = w->next;
+        self->nwaiters--;
+        pl_replay__refuse (self, PL_CMD_RECOVER, w->client, w->client_len, w->nonce, why);
+        free (w);
+    }
+}
+
 /* SESS pid {"state":"open"|"saved"|"end", ...}. */
 static int
 s_on_session (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
@@ -58,6 +75,12 @@ s_on_session (pl_replay_t *self, pl_zmsg_t *msg, int64_t now)
     pl_replay__session_t *s = zhashx_lookup (self->by_pid, pid);
     if (state && strcmp (state, "end") == 0) {
         zhashx_delete (self->by_pid, pid);
+        /* claims that waited for its save: there will be none (the
+         * client left on purpose, and its CONNECT came before the old
+         * connection's close), so they are answered now, not at their
+         * deadline (wait_ms: a socket.io-client that disconnect()s and
+         * connect()s at once waited that long for its CONNECT) */
+        s_refuse_waiters (self, pid, "the session ended");
         rc = 0;
         goto cleanup;
     }

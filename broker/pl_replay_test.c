@@ -196,6 +196,25 @@ pl_replay_test (bool verbose)
     const char *end4[] = { "gw1", "PL01", "SESS", "pid4", "{\"state\":\"end\"}" };
     s_test_msg (r, 2600, 5, end4);
     assert (pl_replay_sessions (r) == 0);
+    /* a claim waiting for a session that then ends (the client left on
+     * purpose and reconnected at once) is answered at the end, not at its
+     * deadline; another pid's waiter keeps waiting */
+    const char *open5[] = { "gw1", "PL01", "SESS", "pid5", "{\"state\":\"open\",\"sub\":\"al\"}" };
+    const char *open6[] = { "gw1", "PL01", "SESS", "pid6", "{\"state\":\"open\",\"sub\":\"al\"}" };
+    const char *rec7[] = { "gw2", "PL01", "RECOVER", "~recover/n7", "{\"pid\":\"pid5\",\"sub\":\"al\"}" };
+    const char *rec8[] = { "gw2", "PL01", "RECOVER", "~recover/n8", "{\"pid\":\"pid6\",\"sub\":\"al\"}" };
+    const char *end5[] = { "gw1", "PL01", "SESS", "pid5", "{\"state\":\"end\"}" };
+    s_test_msg (r, 2700, 5, open5);
+    s_test_msg (r, 2700, 5, open6);
+    before = s_out.count;
+    s_test_msg (r, 2700, 5, rec7);
+    s_test_msg (r, 2700, 5, rec8);
+    assert (s_out.count == before);
+    s_test_msg (r, 2710, 5, end5);
+    assert (s_out.count == before + 1);
+    assert (strcmp (s_out.last[3], "~recover/n7") == 0 && strstr (s_out.last[4], "ended"));
+    pl_replay_expire (r, 3300);                         /* pid6's waiter: its deadline */
+    assert (s_out.count == before + 2 && strcmp (s_out.last[3], "~recover/n8") == 0);
     pl_replay_destroy (&r);
     pl_replay_destroy (&r);
 
